@@ -1,0 +1,46 @@
+/**
+ * The `nvcc` command line.
+ * In: argv. Out: an exit code (0 ok, 1 user error such as a bad spec or bad data, 2 internal
+ * error). Holds afterwards: user errors are printed as diagnostics, never as stack traces; an
+ * unexpected exception is reported as an internal error with a request to file a bug.
+ * Each subcommand lives in compiler/commands/<name>.ts and registers itself on the program.
+ */
+import { Command, CommanderError } from 'commander';
+import { commands } from './commands/index.js';
+
+export class UserError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UserError';
+  }
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = new Command('nvcc')
+    .description('Compiler for .nvc model definitions: check, summarise, build, train, draw')
+    .version('0.1.0')
+    .exitOverride()
+    .showHelpAfterError();
+  let exitCode = 0;
+  const setExit = (code: number) => {
+    exitCode = code;
+  };
+  for (const register of commands) register(program, setExit);
+  try {
+    await program.parseAsync(argv as string[], { from: 'user' });
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 1;
+    if (err instanceof UserError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return 1;
+    }
+    const detail = err instanceof Error ? err.stack ?? err.message : String(err);
+    process.stderr.write(
+      `internal error in nvcc: ${err instanceof Error ? err.message : String(err)}\n` +
+        `This is a bug in nvcc, not in your spec. Please report it with the command you ran.\n`,
+    );
+    if (process.env.NVCC_DEBUG) process.stderr.write(detail + '\n');
+    return 2;
+  }
+}

@@ -1,0 +1,9 @@
+/**
+ * The list of subcommands. Each module exports `register(program, setExit)`.
+ */
+import type { Command } from 'commander';
+import { register as registerDemo } from './demo.js';
+
+export type RegisterCommand = (program: Command, setExit: (code: number) => void) => void;
+
+export const commands: readonly RegisterCommand[] = [registerDemo];
