@@ -44,6 +44,9 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { ForwardContext, Module } from '../module.js';
+import type { AugmentSpec, Pooling } from '../data/spec.js';
+
+export type { AugmentSpec };
 
 /** Any JSON value (constructor arguments, resolved configuration). */
 export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
@@ -67,9 +70,8 @@ export interface TrainSpec {
    */
   readonly checkpointEverySteps?: number;
   /**
-   * `pooling = max | mean | none`: how the scores of several images of one patient are pooled
-   * into one patient score for evaluation. Default `max` (the paper's baselines). A stage may
-   * override it.
+   * `pooling = max | mean`: how the scores of several images of one patient are pooled into one
+   * patient score for evaluation. Default: the dataset's `pool`. A stage may override it.
    */
   readonly pooling?: PoolingKind;
 }
@@ -109,8 +111,12 @@ export interface StageSpec {
   readonly epochs: number;
   /** `batch = 24` */
   readonly batchSize: number;
-  /** `augment = [hflip, rotate(degrees = 15)]`; applied to image inputs of the train split only. */
-  readonly augment: readonly AugmentSpec[];
+  /**
+   * `augment = [hflip, rotate(degrees = 15), random_resized_crop(scale = [0.8, 1])]`, lowered
+   * to the data runtime's AugmentSpec (hflip = 0.5, rotateDegrees = 15, ...); applied to the
+   * images of the train split only, drawn from the stage's `augment` RNG stream.
+   */
+  readonly augment: AugmentSpec;
   /**
    * `metrics = [accuracy, auc, sensitivity, specificity]`: evaluated per patient on the
    * validation split every epoch and on the test split at the end (supervised stages only;
@@ -221,12 +227,6 @@ export type SchedulePhase =
   /** `linear(to = 1e-6)`: linear from the current lr to the absolute lr `to`. */
   | { readonly kind: 'linear'; readonly to: number; readonly epochs?: number };
 
-/** `augment = [hflip, rotate(degrees = 15), resized_crop(scale = [0.2, 1.0])]` */
-export type AugmentSpec =
-  | { readonly kind: 'hflip'; readonly p?: number }
-  | { readonly kind: 'rotate'; readonly degrees: number }
-  | { readonly kind: 'resized_crop'; readonly scale: readonly [number, number] };
-
 export type MetricName = 'accuracy' | 'auc' | 'sensitivity' | 'specificity' | 'loss';
 
 /** `keep_best = val.auc` or `keep_best = min(val.loss)`. */
@@ -260,7 +260,8 @@ export interface ModalityDropout {
   readonly modalities: readonly string[];
 }
 
-export type PoolingKind = 'max' | 'mean' | 'none';
+/** Patient pooling of per-image scores; default: the dataset's `pool`. */
+export type PoolingKind = Pooling;
 
 // ---------------------------------------------------------------------------------------------
 // The contract generated model code implements.
