@@ -1,0 +1,147 @@
+/**
+ * Bootstrap confidence intervals for patient-level metrics.
+ * In: per-patient labels and scores, a statistic, a seeded Rng, a resample count and level.
+ * Out: percentile-method bounds. Holds afterwards: each resample draws, with replacement, as
+ * many positives as there are positives and as many negatives as negatives (stratified), so
+ * every resample has both classes and AUC is always defined; the result is a pure function of
+ * the inputs and the Rng's state, so one seed gives one interval.
+ */
+import type { Rng } from '../module.js';
+import { checkBinaryInputs, degenerateReason, MetricInputError } from './binary.js';
+import { aucFromGroupCounts, groupScores } from './roc.js';
+
+export interface BootstrapOptions {
+  /** Seeded random source, e.g. `createRng(seed).fork('bootstrap')`. */
+  readonly rng: Rng;
+  /** Number of resamples; default 1000. */
+  readonly resamples?: number;
+  /** Confidence level; default 0.95. */
+  readonly level?: number;
+}
+
+export interface ConfidenceInterval {
+  /** The statistic on the original sample. */
+  readonly estimate: number;
+  readonly lower: number;
+  readonly upper: number;
+  readonly level: number;
+  readonly method: 'bootstrap-percentile' | 'delong';
+  /** Resamples whose statistic was finite and used for the bounds. */
+  readonly resamples: number;
+  /** Set when the interval is NaN: why it could not be computed. */
+  readonly reason?: string;
+}
+
+/** Linear-interpolation quantile of sorted values (the "type 7" definition). */
+export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
+  const n = sorted.length;
+  if (n === 0) return Number.NaN;
+  const h = (n - 1) * q;
+  const lo = Math.floor(h);
+  const hi = Math.min(lo + 1, n - 1);
+  return (sorted[lo] as number) + (h - lo) * ((sorted[hi] as number) - (sorted[lo] as number));
+}
+
+function checkOptions(options: BootstrapOptions): { resamples: number; level: number } {
+  const resamples = options.resamples ?? 1000;
+  const level = options.level ?? 0.95;
+  if (!Number.isInteger(resamples) || resamples < 1) throw new MetricInputError(`bootstrap resamples must be a positive integer, got ${resamples}`);
+  if (!(level > 0 && level < 1)) throw new MetricInputError(`confidence level must be in (0, 1), got ${level}`);
+  return { resamples, level };
+}
+
+function classIndices(labels: ArrayLike<number>): { pos: Int32Array; neg: Int32Array } {
+  const pos: number[] = [];
+  const neg: number[] = [];
+  for (let i = 0; i < labels.length; i++) (labels[i] === 1 ? pos : neg).push(i);
+  return { pos: Int32Array.from(pos), neg: Int32Array.from(neg) };
+}
+
+function draw(rng: Rng, n: number): number {
+  // uniform() < 1, so the index is < n; the min guards a generator that returns exactly 1.
+  return Math.min(n - 1, Math.floor(rng.uniform() * n));
+}
+
+function percentileInterval(estimate: number, values: Float64Array, level: number): ConfidenceInterval {
+  const finite = values.filter((v) => Number.isFinite(v)).sort();
+  const alpha = 1 - level;
+  if (finite.length === 0) {
+    return { estimate, lower: Number.NaN, upper: Number.NaN, level, method: 'bootstrap-percentile', resamples: 0, reason: 'no resample gave a finite value' };
+  }
+  return {
+    estimate,
+    lower: quantileSorted(finite, alpha / 2),
+    upper: quantileSorted(finite, 1 - alpha / 2),
+    level,
+    method: 'bootstrap-percentile',
+    resamples: finite.length,
+  };
+}
+
+function degenerate(estimate: number, level: number, reason: string): ConfidenceInterval {
+  return { estimate, lower: Number.NaN, upper: Number.NaN, level, method: 'bootstrap-percentile', resamples: 0, reason };
+}
+
+/**
+ * Percentile bootstrap CI of the ROC AUC, resampling patients stratified by class. Each
+ * resample is O(n) (weights on pre-sorted score groups), so 1000 resamples of 500 patients
+ * take milliseconds.
+ */
+export function bootstrapAucCi(labels: ArrayLike<number>, scores: ArrayLike<number>, options: BootstrapOptions): ConfidenceInterval {
+  const { resamples, level } = checkOptions(options);
+  const groups = groupScores(labels, scores);
+  const estimate = aucFromGroupCounts(groups.positives, groups.negatives);
+  const reason = degenerateReason(groups.totalPositives, groups.totalNegatives);
+  if (reason) return degenerate(estimate, level, reason);
+  const { pos, neg } = classIndices(labels);
+  const G = groups.scores.length;
+  const posW = new Float64Array(G);
+  const negW = new Float64Array(G);
+  const values = new Float64Array(resamples);
+  for (let r = 0; r < resamples; r++) {
+    posW.fill(0);
+    negW.fill(0);
+    for (let k = 0; k < pos.length; k++) posW[groups.groupOf[pos[draw(options.rng, pos.length)]!]!]! += 1;
+    for (let k = 0; k < neg.length; k++) negW[groups.groupOf[neg[draw(options.rng, neg.length)]!]!]! += 1;
+    values[r] = aucFromGroupCounts(posW, negW);
+  }
+  return percentileInterval(estimate, values, level);
+}
+
+/**
+ * Percentile bootstrap CI of any statistic of (labels, scores), e.g. accuracy or sensitivity at
+ * a fixed threshold, with the same stratified patient resampling as `bootstrapAucCi`.
+ * Resamples where the statistic is NaN are left out and counted in `resamples`.
+ */
+export function bootstrapCi(
+  labels: ArrayLike<number>,
+  scores: ArrayLike<number>,
+  statistic: (labels: Float64Array, scores: Float64Array) => number,
+  options: BootstrapOptions,
+): ConfidenceInterval {
+  const { resamples, level } = checkOptions(options);
+  const counts = checkBinaryInputs(labels, scores);
+  const estimate = statistic(Float64Array.from(labels as ArrayLike<number>), Float64Array.from(scores as ArrayLike<number>));
+  const reason = degenerateReason(counts.positives, counts.negatives);
+  if (reason) return degenerate(estimate, level, reason);
+  const { pos, neg } = classIndices(labels);
+  const n = labels.length;
+  const ys = new Float64Array(n);
+  const ss = new Float64Array(n);
+  const values = new Float64Array(resamples);
+  for (let r = 0; r < resamples; r++) {
+    let k = 0;
+    for (let j = 0; j < pos.length; j++, k++) {
+      const i = pos[draw(options.rng, pos.length)]!;
+      ys[k] = 1;
+      ss[k] = scores[i] as number;
+    }
+    for (let j = 0; j < neg.length; j++, k++) {
+      const i = neg[draw(options.rng, neg.length)]!;
+      ys[k] = 0;
+      ss[k] = scores[i] as number;
+    }
+    values[r] = statistic(ys, ss);
+  }
+  return percentileInterval(estimate, values, level);
+}
