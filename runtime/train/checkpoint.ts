@@ -1,0 +1,119 @@
+/**
+ * Checkpoint folders: written whole or not at all.
+ * In: a run folder, the checkpoint's files (tensor containers and a `state.json`) and its
+ * sequence number. Out: `<run>/checkpoints/ckpt-<seq>/` holding those files. Holds afterwards:
+ * a folder under a final name `ckpt-<6 digits>` is always complete, because the files are
+ * written (and fsynced) into `.ckpt-<seq>.tmp-<pid>/` and the folder is then renamed, which is
+ * atomic; old checkpoints are removed by renaming them to a `.trash-` name first, so a crash
+ * during deletion never leaves a half-deleted folder under a final name. A process killed at
+ * any point leaves the newest complete checkpoint resumable; leftover temporary folders are
+ * swept by the next writer.
+ *
+ * Test hook: with NVCC_TEST_CHECKPOINT_PAUSE=<seq> in the environment, the writer of checkpoint
+ * <seq> prints `nvcc-test: checkpoint <seq> paused before rename` to stderr after writing every
+ * file into the temporary folder and then waits forever, so a test can SIGKILL it inside the
+ * window where a crash would matter.
+ */
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const CHECKPOINT_DIR = 'checkpoints';
+export const STATE_FILE = 'state.json';
+const FINAL_NAME = /^ckpt-(\d{6,})$/;
+
+export function checkpointName(seq: number): string {
+  return `ckpt-${String(seq).padStart(6, '0')}`;
+}
+
+function writeAndSync(path: string, bytes: Uint8Array | string): void {
+  const fd = openSync(path, 'w');
+  try {
+    const buf = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
+    let written = 0;
+    while (written < buf.length) written += writeSync(fd, buf, written, buf.length - written);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function syncDir(path: string): void {
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // Some filesystems refuse fsync on directories; rename is still atomic there.
+  }
+}
+
+/**
+ * Writes a checkpoint folder atomically and returns its path. `files` must contain STATE_FILE;
+ * it is written last so that even the temporary folder is only ever "complete" with it.
+ */
+export async function writeCheckpoint(runDir: string, seq: number, files: ReadonlyMap<string, Uint8Array | string>): Promise<string> {
+  if (!files.has(STATE_FILE)) throw new Error(`a checkpoint needs a ${STATE_FILE}`);
+  const root = join(runDir, CHECKPOINT_DIR);
+  mkdirSync(root, { recursive: true });
+  sweepTemporaries(root);
+  const name = checkpointName(seq);
+  const finalPath = join(root, name);
+  if (existsSync(finalPath)) throw new Error(`checkpoint ${finalPath} already exists`);
+  const tmp = join(root, `.${name}.tmp-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp);
+  for (const [file, bytes] of files) if (file !== STATE_FILE) writeAndSync(join(tmp, file), bytes);
+  writeAndSync(join(tmp, STATE_FILE), files.get(STATE_FILE)!);
+  syncDir(tmp);
+  if (process.env.NVCC_TEST_CHECKPOINT_PAUSE === String(seq)) {
+    process.stderr.write(`nvcc-test: checkpoint ${seq} paused before rename\n`);
+    await new Promise<never>(() => setInterval(() => undefined, 1 << 30));
+  }
+  renameSync(tmp, finalPath);
+  syncDir(root);
+  return finalPath;
+}
+
+/** Removes temporary and trashed folders left by killed writers. */
+function sweepTemporaries(root: string): void {
+  for (const entry of readdirSync(root)) {
+    if (entry.startsWith('.ckpt-') || entry.startsWith('.trash-')) rmSync(join(root, entry), { recursive: true, force: true });
+  }
+}
+
+/** Complete checkpoints of a run, oldest first. */
+export function listCheckpoints(runDir: string): Array<{ seq: number; path: string }> {
+  const root = join(runDir, CHECKPOINT_DIR);
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .map((entry) => ({ entry, m: FINAL_NAME.exec(entry) }))
+    .filter((x): x is { entry: string; m: RegExpExecArray } => x.m !== null)
+    .map(({ entry, m }) => ({ seq: Number(m[1]), path: join(root, entry) }))
+    .sort((a, b) => a.seq - b.seq);
+}
+
+export function latestCheckpoint(runDir: string): { seq: number; path: string } | undefined {
+  const all = listCheckpoints(runDir);
+  return all[all.length - 1];
+}
+
+/** Keeps the newest `keep` checkpoints (and any listed in `protect`), removing the rest safely. */
+export function pruneCheckpoints(runDir: string, keep: number, protect: readonly string[] = []): void {
+  const all = listCheckpoints(runDir);
+  const root = join(runDir, CHECKPOINT_DIR);
+  for (const c of all.slice(0, Math.max(0, all.length - keep))) {
+    if (protect.includes(c.path)) continue;
+    const trash = join(root, `.trash-${checkpointName(c.seq)}-${process.pid}`);
+    renameSync(c.path, trash);
+    rmSync(trash, { recursive: true, force: true });
+  }
+}
+
+export function readCheckpointFile(checkpointPath: string, file: string): Buffer {
+  const path = join(checkpointPath, file);
+  if (!existsSync(path)) throw new Error(`${checkpointPath}: checkpoint has no ${file}`);
+  return readFileSync(path);
+}
