@@ -205,9 +205,17 @@ export interface OptimizerSpec {
    * decay 0. Default `[flagged, rank1]` (flagged = Parameter.noDecay set by the layer).
    */
   readonly noDecay: readonly NoDecayRule[];
+  /** `clip_grad_norm = 1.0`: global L2 norm clipping. Default: none. */
+  readonly clipGradNorm?: number;
 }
 
 export type NoDecayRule =
+  /**
+   * `official(finetune)` / `official(pretrain)`: the ConvNeXt-V2 rules of runtime/optim
+   * (fine-tuning: flagged, rank <= 1, `.bias/.gamma/.beta`; FCMAE pre-training: `.bias` and
+   * official-1-D parameters, GRN gamma/beta and mask_token decayed).
+   */
+  | { readonly kind: 'official'; readonly rule: 'finetune' | 'pretrain' }
   | { readonly kind: 'flagged' }
   | { readonly kind: 'rank1' }
   | { readonly kind: 'suffix'; readonly suffix: string }
