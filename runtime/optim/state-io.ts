@@ -1,0 +1,40 @@
+/**
+ * Optimizer state <-> safetensors, for checkpoints and exact resume.
+ * In: an OptimizerState (host slots + step + hyper-parameters). Out: one safetensors file whose
+ * tensors are the slots (`<param path>#<slot>`) and whose `__metadata__` holds kind, step and
+ * hyper-parameters as JSON strings. Holds afterwards: readOptimizerState(writeOptimizerState(s))
+ * is equal to s bit for bit.
+ */
+import { encodeSafetensors, parseSafetensors, readSafetensors, writeFileAtomic, type HostTensor } from '../io/safetensors.js';
+import type { OptimizerState } from './optimizer.js';
+
+export function encodeOptimizerState(state: OptimizerState): Uint8Array {
+  return encodeSafetensors(state.slots, {
+    format: 'nvcc-optimizer-state',
+    kind: state.kind,
+    step: String(state.step),
+    hyper: JSON.stringify(state.hyper),
+  });
+}
+
+export function writeOptimizerState(path: string, state: OptimizerState): void {
+  writeFileAtomic(path, encodeOptimizerState(state));
+}
+
+export function decodeOptimizerState(bytes: Uint8Array, source = '<buffer>'): OptimizerState {
+  return fromFile(parseSafetensors(bytes, source), source);
+}
+
+export function readOptimizerState(path: string): OptimizerState {
+  return fromFile(readSafetensors(path), path);
+}
+
+function fromFile(file: ReturnType<typeof parseSafetensors>, source: string): OptimizerState {
+  const m = file.metadata;
+  if (m.format !== 'nvcc-optimizer-state' || !m.kind || m.step === undefined) throw new Error(`${source}: not an nvcc optimizer state file`);
+  const step = Number(m.step);
+  if (!Number.isInteger(step) || step < 0) throw new Error(`${source}: invalid step '${m.step}'`);
+  const slots = new Map<string, HostTensor>();
+  for (const [k, e] of file.tensors) slots.set(k, e.tensor);
+  return { kind: m.kind, step, hyper: JSON.parse(m.hyper ?? '{}') as Record<string, number>, slots };
+}
