@@ -1,0 +1,68 @@
+/**
+ * Collecting semantic diagnostics.
+ * In: an entry of dsl/diagnostics/catalogue-semantic.ts, a primary span, message arguments and
+ * optional labels/help/notes. Out: Diagnostic values (built by the catalogue's `report`)
+ * collected in a `Reporter`. Holds afterwards: identical diagnostics (same code, span and
+ * message, e.g. from two instances of one block) are kept once.
+ */
+import { distance } from 'fastest-levenshtein';
+import type { Diagnostic, Label } from '../dsl/diagnostics/diagnostic.js';
+import { report, type MessageArgs } from '../dsl/diagnostics/catalogue.js';
+import { semanticCatalogue, type SemanticCode } from '../dsl/diagnostics/catalogue-semantic.js';
+import type { Span } from '../dsl/span.js';
+
+export interface ReportExtras {
+  readonly label?: string;
+  readonly labels?: readonly Label[];
+  readonly help?: readonly (string | undefined)[];
+  readonly notes?: readonly string[];
+}
+
+export class Reporter {
+  readonly diagnostics: Diagnostic[] = [];
+  private readonly seen = new Set<string>();
+
+  error(kind: SemanticCode, span: Span, args: MessageArgs = {}, extras: ReportExtras = {}): void {
+    const d = report(semanticCatalogue[kind], span, args, {
+      ...(extras.label !== undefined ? { primaryLabel: extras.label } : {}),
+      labels: extras.labels ?? [],
+      help: (extras.help ?? []).filter((h): h is string => typeof h === 'string' && h.length > 0),
+      notes: extras.notes ?? [],
+    });
+    const key = `${d.code}|${span.file}|${span.start}|${span.end}|${d.message}`;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    this.diagnostics.push(d);
+  }
+
+  get errorCount(): number {
+    return this.diagnostics.filter((d) => d.severity === 'error').length;
+  }
+}
+
+/**
+ * The closest candidate to `name` by edit distance, when close enough to be a plausible typo
+ * (distance at most a third of the longer length, at least 1; case-only differences qualify).
+ */
+export function closest(name: string, candidates: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestScore = Infinity;
+  const lower = name.toLowerCase();
+  for (const c of candidates) {
+    if (c === name || c.length === 0) continue;
+    const score = c.toLowerCase() === lower ? 0.5 : distance(name, c);
+    if (score < bestScore || (score === bestScore && best !== undefined && c < best)) {
+      best = c;
+      bestScore = score;
+    }
+  }
+  if (best === undefined) return undefined;
+  const limit = Math.max(1, Math.floor(Math.max(name.length, best.length) / 3));
+  return bestScore <= limit ? best : undefined;
+}
+
+/** "did you mean `X`?" or undefined. */
+export function didYouMean(name: string, candidates: Iterable<string>): string | undefined {
+  const c = closest(name, candidates);
+  return c === undefined ? undefined : `did you mean \`${c}\`?`;
+}
