@@ -1,0 +1,84 @@
+/**
+ * Crash-safe file replacement.
+ * In: a target path and its new contents. Out: the target holds exactly the new contents.
+ * Holds afterwards: at every instant the target is either the complete old file or the
+ * complete new file, never a mix: the data goes to a temporary file in the same directory
+ * (same filesystem, so rename is atomic), is fsynced, renamed over the target, and the
+ * directory is fsynced so the rename itself survives a power loss. A failure before the rename
+ * removes the temporary file and leaves the old target untouched.
+ */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export interface AtomicWriteOptions {
+  /** File mode of the new file; default 0o644. */
+  readonly mode?: number;
+  /**
+   * Called after the temporary file is written and fsynced, before the rename. Tests use it to
+   * inject a failure at the most delicate moment; production code leaves it unset.
+   */
+  readonly beforeRename?: (tempPath: string) => void | Promise<void>;
+}
+
+/** Temporary name beside the target: hidden, unique per process and call. */
+export function tempPathFor(target: string): string {
+  const dir = path.dirname(target);
+  const base = path.basename(target);
+  return path.join(dir, `.${base}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+function fsyncDirectory(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch (error) {
+    // Some filesystems refuse fsync on a directory (EINVAL/EISDIR/EPERM); the rename is done.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM' && code !== 'EBADF') throw error;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/** Atomically replaces `target` with `data` (see the module comment). */
+export async function writeFileAtomic(target: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
+  const temp = tempPathFor(target);
+  const handle = await fs.promises.open(temp, 'wx', options.mode ?? 0o644);
+  let renamed = false;
+  try {
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    if (options.beforeRename) await options.beforeRename(temp);
+    await fs.promises.rename(temp, target);
+    renamed = true;
+    fsyncDirectory(path.dirname(target));
+  } finally {
+    if (!renamed) await fs.promises.rm(temp, { force: true });
+  }
+}
+
+/** Synchronous twin of `writeFileAtomic`, for exit paths where awaiting is not possible. */
+export function writeFileAtomicSync(target: string, data: string | Uint8Array, options: Omit<AtomicWriteOptions, 'beforeRename'> = {}): void {
+  const temp = tempPathFor(target);
+  const fd = fs.openSync(temp, 'wx', options.mode ?? 0o644);
+  let renamed = false;
+  try {
+    try {
+      fs.writeFileSync(fd, data);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(temp, target);
+    renamed = true;
+    fsyncDirectory(path.dirname(target));
+  } finally {
+    if (!renamed) fs.rmSync(temp, { force: true });
+  }
+}

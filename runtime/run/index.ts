@@ -1,0 +1,6 @@
+/** Public surface of run folders: atomic writes, run directories, the JSONL log, config, progress. */
+export * from './atomic.js';
+export * from './rundir.js';
+export * from './jsonl.js';
+export * from './config.js';
+export * from './progress.js';
