@@ -1,0 +1,606 @@
+/**
+ * The staged training engine.
+ * In: a TrainSpec (runtime/train/spec.ts), the dataset it names (DatasetSpec, or already loaded
+ * TrainingData), one ModelFactory per model reference, and a run folder. Out: per stage, a
+ * trained model whose final (or kept-best) weights are in `stages/<name>/weights.safetensors`,
+ * per-epoch validation metrics and a final validation/test evaluation in `log.jsonl` and
+ * `metrics.json`, checkpoints in `checkpoints/ckpt-<seq>/`. Holds afterwards: every random
+ * choice comes from a named RNG stream of the stage (init, data, augment, mask, dropout,
+ * modality_dropout) whose state is in every checkpoint, so `resume` (or runTraining with
+ * resume: true) continues from the newest complete checkpoint and, on a deterministic backend,
+ * ends with the same weights bit for bit as an uninterrupted run; no step leaves tensors behind.
+ */
+import { existsSync, mkdirSync, readFileSync, statSync, truncateSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend, type BackendRequest } from '../backend.js';
+import type { DatasetSpec } from '../data/spec.js';
+import { encodeSafetensors, parseSafetensors, type HostTensor } from '../io/safetensors.js';
+import { assignParameters, moduleToHost, saveWeights } from '../io/weights.js';
+import { evaluateRun, poolByPatient, type RunEvaluation, type SplitScores } from '../metrics/index.js';
+import { setInitRng, type ForwardContext, type Parameter, type Rng } from '../module.js';
+import { AdamW, Lion, buildSchedule, decodeOptimizerState, encodeOptimizerState, isNoDecay, type Optimizer, type PhaseSpec, type Schedule } from '../optim/index.js';
+import { createRng, restoreRng } from '../rng.js';
+import { writeFileAtomic } from '../run/atomic.js';
+import { saveResolvedConfig } from '../run/config.js';
+import { JsonlLogger } from '../run/jsonl.js';
+import { RUN_FILES } from '../run/rundir.js';
+import { latestCheckpoint, pruneCheckpoints, readCheckpointFile, STATE_FILE, writeCheckpoint } from './checkpoint.js';
+import { batchIndices, epochOrder, evaluationBatches, stepsPerEpoch, type Batch, type SplitName, type TrainingData } from './data.js';
+import { applyHandover, formatHandoverReport, freezeModules, type HandoverReport } from './handover.js';
+import { randomThrow } from './modality-dropout.js';
+import { drawMask, stageLoss, evaluationOutputs } from './objective.js';
+import type { ModelFactory, StageSpec, TrainableModel, TrainSpec } from './spec.js';
+import {
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_VERSION,
+  parseCheckpointState,
+  STREAMS,
+  type BestState,
+  type CheckpointState,
+  type RunConfig,
+  type StageResult,
+  type StreamName,
+} from './state.js';
+
+/** A refusal the CLI reports as a message (bad spec, missing model factory, nothing to resume). */
+export class TrainingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TrainingError';
+  }
+}
+
+export type TrainEvent =
+  | { readonly type: 'stage-start'; readonly stage: string; readonly index: number; readonly epochs: number; readonly stepsPerEpoch: number; readonly parameters: number; readonly trainable: number; readonly resumedAt?: { epoch: number; step: number }; readonly handover?: HandoverReport; readonly handoverTable?: string }
+  | { readonly type: 'step'; readonly stage: string; readonly epoch: number; readonly step: number; readonly stepsPerEpoch: number; readonly globalStep: number; readonly loss: number; readonly lr: number }
+  | { readonly type: 'epoch'; readonly stage: string; readonly epoch: number; readonly epochs: number; readonly trainLoss: number; readonly metrics: Readonly<Record<string, number>> }
+  | { readonly type: 'best'; readonly stage: string; readonly best: BestState }
+  | { readonly type: 'checkpoint'; readonly path: string; readonly seq: number }
+  | { readonly type: 'stage-end'; readonly stage: string; readonly result: StageResult }
+  | { readonly type: 'interrupted'; readonly checkpoint: string };
+
+export interface RunTrainingOptions {
+  readonly spec: TrainSpec;
+  readonly dataset: DatasetSpec;
+  readonly models: Readonly<Record<string, ModelFactory>>;
+  readonly runDir: string;
+  /** Default: the NVCC_BACKEND environment variable, else auto. */
+  readonly backend?: BackendRequest;
+  /** Overrides spec.seed (`nvcc train --seed`). */
+  readonly seed?: number;
+  /** Continue the newest checkpoint in runDir instead of starting. */
+  readonly resume?: boolean;
+  readonly onEvent?: (event: TrainEvent) => void;
+  /** The loaded dataset; default: loaded from `dataset` by the data runtime. */
+  readonly data?: TrainingData;
+  /** Aborting stops after the current step, writes a checkpoint and returns status 'interrupted'. */
+  readonly signal?: AbortSignal;
+  /** Complete checkpoints to keep (the newest ones); default 2. */
+  readonly keepCheckpoints?: number;
+  /** Bootstrap resamples of the final AUC confidence interval; default 1000. */
+  readonly bootstrapResamples?: number;
+}
+
+export interface RunResult {
+  readonly status: 'completed' | 'interrupted';
+  readonly runDir: string;
+  readonly stages: readonly StageResult[];
+}
+
+interface Streams {
+  readonly init: Rng;
+  readonly data: Rng;
+  readonly augment: Rng;
+  readonly mask: Rng;
+  readonly dropout: Rng;
+  readonly modality_dropout: Rng;
+}
+
+/** The root RNG of a stage: its own `seed` if declared, else a fork of the run seed by name. */
+export function stageRoot(runSeed: number, stage: StageSpec): Rng {
+  return stage.seed !== undefined ? createRng(stage.seed) : createRng(runSeed).fork(`stage:${stage.name}`);
+}
+
+function freshStreams(root: Rng): Streams {
+  return Object.fromEntries(STREAMS.map((k) => [k, root.fork(k)])) as unknown as Streams;
+}
+
+function restoreStreams(states: CheckpointState['rng']): Streams {
+  return Object.fromEntries(STREAMS.map((k) => [k, restoreRng(states[k])])) as unknown as Streams;
+}
+
+function streamStates(s: Streams): Record<StreamName, ReturnType<Rng['state']>> {
+  return Object.fromEntries(STREAMS.map((k) => [k, s[k].state()])) as Record<StreamName, ReturnType<Rng['state']>>;
+}
+
+/** Validates a spec against the models and the data before anything is written. */
+export function checkSpec(spec: TrainSpec, models: Readonly<Record<string, ModelFactory>>): void {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  spec.stages.forEach((s, i) => {
+    const where = `stage '${s.name}'`;
+    if (seen.has(s.name)) problems.push(`${where}: a stage of this name already exists`);
+    if (!models[s.model.factory]) problems.push(`${where}: no model factory '${s.model.factory}' (have: ${Object.keys(models).join(', ') || 'none'})`);
+    if (!(Number.isInteger(s.epochs) && s.epochs > 0)) problems.push(`${where}: epochs must be a positive integer, got ${s.epochs}`);
+    if (!(Number.isInteger(s.batchSize) && s.batchSize > 0)) problems.push(`${where}: batch must be a positive integer, got ${s.batchSize}`);
+    if ((s.kind === 'masked') !== (s.mask !== undefined)) problems.push(`${where}: kind '${s.kind}' ${s.mask ? 'has' : 'lacks'} a mask policy`);
+    if (s.kind === 'masked' && s.loss.kind !== 'masked_mse') problems.push(`${where}: a masked stage needs masked_mse, got ${s.loss.kind}`);
+    if (s.kind === 'supervised' && s.loss.kind !== 'cross_entropy') problems.push(`${where}: a supervised stage needs cross_entropy, got ${s.loss.kind}`);
+    if (s.mask && !(s.mask.ratio >= 0 && s.mask.ratio < 1)) problems.push(`${where}: mask ratio must be in [0, 1), got ${s.mask.ratio}`);
+    if (s.modalityDropout && !(s.modalityDropout.p >= 0 && s.modalityDropout.p <= 1)) problems.push(`${where}: modality_dropout p must be in [0, 1]`);
+    for (const h of s.handover) {
+      const j = spec.stages.findIndex((x) => x.name === h.from);
+      if (j < 0 || j >= i) problems.push(`${where}: weights from '${h.from}', which is not an earlier stage`);
+    }
+    if (s.keepBest && s.kind === 'masked' && s.keepBest.metric !== 'val.loss') problems.push(`${where}: a masked stage can keep the best only by val.loss`);
+    seen.add(s.name);
+  });
+  if (spec.stages.length === 0) problems.push('the train declaration has no stages');
+  if (problems.length > 0) throw new TrainingError(`cannot train ${spec.name}:\n  ${problems.join('\n  ')}`);
+}
+
+function buildOptimizer(stage: StageSpec): Optimizer {
+  const o = stage.optimizer;
+  const noDecay = (path: string, p: Parameter): boolean =>
+    o.noDecay.some((rule) => {
+      switch (rule.kind) {
+        case 'official':
+          return isNoDecay(rule.rule, path, p);
+        case 'flagged':
+          return p.noDecay;
+        case 'rank1':
+          return p.variable.shape.length <= 1;
+        case 'suffix':
+          return path.endsWith(rule.suffix);
+        case 'prefix':
+          return path.startsWith(rule.prefix);
+      }
+    });
+  const common = { weightDecay: o.weightDecay, noDecay, ...(o.clipGradNorm !== undefined ? { clipGradNorm: o.clipGradNorm } : {}) };
+  return o.kind === 'lion'
+    ? new Lion({ ...common, beta1: o.betas[0], beta2: o.betas[1] })
+    : new AdamW({ ...common, beta1: o.betas[0], beta2: o.betas[1], ...(o.eps !== undefined ? { eps: o.eps } : {}) });
+}
+
+function buildStageSchedule(stage: StageSpec, steps: number): Schedule {
+  const phases: PhaseSpec[] = stage.schedule.map((p) => ({ ...p }));
+  return buildSchedule(phases.length === 0 ? 'constant' : phases, { baseLr: stage.optimizer.lr, stepsPerEpoch: steps, epochs: stage.epochs });
+}
+
+function imageInputOf(stage: StageSpec): string {
+  return stage.mask?.input ?? (stage.loss.kind === 'masked_mse' ? stage.loss.input : stage.inputs[0]!);
+}
+
+function hostToMap(bytes: Uint8Array, source: string): Map<string, HostTensor> {
+  const file = parseSafetensors(bytes, source);
+  return new Map([...file.tensors].map(([k, e]) => [k, e.tensor] as const));
+}
+
+/** Runs (or resumes) every stage of `spec`. */
+export async function runTraining(options: RunTrainingOptions): Promise<RunResult> {
+  checkSpec(options.spec, options.models);
+  await initBackend({ ...(options.backend ? { backend: options.backend } : {}), quiet: true });
+  const data = options.data ?? (await loadDefaultData(options.dataset));
+  const config: RunConfig = { spec: options.spec, dataset: options.dataset, seed: options.seed ?? options.spec.seed };
+  return new Runner(options, data, config).run();
+}
+
+/** Continues the run in `runDir` from its newest checkpoint, with the configuration stored there. */
+export async function resume(
+  runDir: string,
+  options: Omit<RunTrainingOptions, 'spec' | 'dataset' | 'runDir' | 'resume' | 'seed'>,
+): Promise<RunResult> {
+  const latest = latestCheckpoint(runDir);
+  if (!latest) throw new TrainingError(`cannot resume: ${runDir} has no complete checkpoint`);
+  const state = parseCheckpointState(readCheckpointFile(latest.path, STATE_FILE).toString('utf8'), latest.path);
+  return runTraining({ ...options, spec: state.config.spec, dataset: state.config.dataset, seed: state.config.seed, runDir, resume: true });
+}
+
+async function loadDefaultData(dataset: DatasetSpec): Promise<TrainingData> {
+  throw new TrainingError(`dataset ${dataset.name}: pass the loaded data (options.data); loading a DatasetSpec here waits for the data runtime's loader`);
+}
+
+class Runner {
+  private logger!: JsonlLogger;
+  private seq = 0;
+  private elapsedBefore = 0;
+  private readonly startedAt = Date.now();
+  private finished: StageResult[] = [];
+
+  constructor(
+    private readonly options: RunTrainingOptions,
+    private readonly data: TrainingData,
+    private readonly config: RunConfig,
+  ) {}
+
+  private emit(event: TrainEvent): void {
+    this.options.onEvent?.(event);
+  }
+
+  private elapsed(): number {
+    return this.elapsedBefore + (Date.now() - this.startedAt) / 1000;
+  }
+
+  async run(): Promise<RunResult> {
+    const { runDir } = this.options;
+    const spec = this.config.spec;
+    let resumeState: CheckpointState | undefined;
+    let resumePath: string | undefined;
+    if (this.options.resume) {
+      const latest = latestCheckpoint(runDir);
+      if (!latest) throw new TrainingError(`cannot resume: ${runDir} has no complete checkpoint`);
+      resumePath = latest.path;
+      resumeState = parseCheckpointState(readCheckpointFile(latest.path, STATE_FILE).toString('utf8'), latest.path);
+      if (JSON.stringify(resumeState.config) !== JSON.stringify(this.config)) {
+        throw new TrainingError(`cannot resume ${runDir}: the configuration differs from the one the run started with (see ${join(runDir, RUN_FILES.configJson)})`);
+      }
+      this.seq = resumeState.seq;
+      this.elapsedBefore = resumeState.elapsed;
+      this.finished = [...resumeState.finished];
+      const logPath = join(runDir, RUN_FILES.log);
+      // Steps after the checkpoint will be taken again; their log lines are cut so each appears once.
+      if (existsSync(logPath) && statSync(logPath).size > resumeState.logBytes) truncateSync(logPath, resumeState.logBytes);
+      this.logger = JsonlLogger.open(logPath, { resume: true });
+      this.logger.log({ type: 'resume', checkpoint: latest.path, stage: resumeState.stage, epoch: resumeState.epoch + 1, step: resumeState.step, elapsed: resumeState.elapsed });
+    } else {
+      mkdirSync(runDir, { recursive: true });
+      if (latestCheckpoint(runDir)) throw new TrainingError(`${runDir} already holds a run; resume it or choose another folder`);
+      await saveResolvedConfig(runDir, this.config);
+      this.logger = JsonlLogger.open(join(runDir, RUN_FILES.log));
+      this.logger.log({ type: 'run', name: spec.name, dataset: spec.dataset, seed: this.config.seed, stages: spec.stages.map((s) => s.name) });
+    }
+    try {
+      const first = resumeState?.stageIndex ?? 0;
+      for (let i = first; i < spec.stages.length; i++) {
+        const fromCheckpoint = i === first && resumeState?.hasModel ? { state: resumeState, path: resumePath! } : undefined;
+        const outcome = await this.runStage(i, fromCheckpoint);
+        if (outcome === 'interrupted') return { status: 'interrupted', runDir, stages: this.finished };
+      }
+      await this.writeSummary();
+      return { status: 'completed', runDir, stages: this.finished };
+    } finally {
+      this.logger.close();
+    }
+  }
+
+  private async runStage(index: number, resumeFrom: { state: CheckpointState; path: string } | undefined): Promise<'done' | 'interrupted'> {
+    const spec = this.config.spec;
+    const stage = spec.stages[index]!;
+    const trainSize = this.data.size('train');
+    const steps = stepsPerEpoch(trainSize, stage.batchSize);
+    if (steps === 0) throw new TrainingError(`stage '${stage.name}': the train split is empty`);
+    const schedule = buildStageSchedule(stage, steps);
+
+    const streams = resumeFrom ? restoreStreams(resumeFrom.state.rng) : freshStreams(stageRoot(this.config.seed, stage));
+    // The model is always built from a fresh init stream so its construction is the same
+    // whether or not the weights are then replaced from a checkpoint.
+    setInitRng(stageRoot(this.config.seed, stage).fork('init'));
+    const model = this.options.models[stage.model.factory]!.create();
+    const optimizer = buildOptimizer(stage);
+    let handover: HandoverReport | undefined;
+    let epoch = 0;
+    let step = 0;
+    let stageStep = 0;
+    let order: number[] | null = null;
+    let lossSum = 0;
+    let lossCount = 0;
+    let best: BestState | null = null;
+    try {
+      if (resumeFrom) {
+        const { state, path } = resumeFrom;
+        assignParameters(model, hostToMap(readCheckpointFile(path, 'model.safetensors'), `${path}/model.safetensors`), `${path}/model.safetensors`);
+        optimizer.loadState(decodeOptimizerState(readCheckpointFile(path, 'optimizer.safetensors'), `${path}/optimizer.safetensors`));
+        ({ epoch, step, stageStep } = state);
+        order = state.order ? [...state.order] : null;
+        lossSum = state.epochLoss.sum;
+        lossCount = state.epochLoss.count;
+        best = state.best;
+      } else if (stage.handover.length > 0) {
+        handover = this.handOver(model, stage);
+      }
+      const frozen = freezeModules(model, stage.freeze);
+      const params = model.namedParameters();
+      const trainable = params.filter(([, p]) => p.trainable);
+      this.emit({
+        type: 'stage-start',
+        stage: stage.name,
+        index,
+        epochs: stage.epochs,
+        stepsPerEpoch: steps,
+        parameters: model.parameterCount(),
+        trainable: trainable.reduce((n, [, p]) => n + p.variable.size, 0),
+        ...(resumeFrom ? { resumedAt: { epoch, step } } : {}),
+        ...(handover ? { handover, handoverTable: formatHandoverReport(handover) } : {}),
+      });
+      if (!resumeFrom) {
+        this.logger.log({
+          type: 'stage',
+          stage: stage.name,
+          kind: stage.kind,
+          model: stage.model.className,
+          parameters: model.parameterCount(),
+          frozen,
+          groups: optimizer.groups(params),
+          stepsPerEpoch: steps,
+          ...(handover ? { handover: handover.loaded.map((e) => ({ source: `${e.fromStage}.${e.source}`, target: e.target, shape: e.shape, count: e.count })), fresh: handover.fresh.map((f) => f.path) } : {}),
+        });
+      }
+      const varToPath = new Map(params.map(([path, p]) => [p.variable.name, path] as const));
+      const varList = trainable.map(([, p]) => p.variable);
+      const everySteps = spec.checkpointEverySteps;
+
+      const snapshot = async (): Promise<string> =>
+        this.checkpoint({
+          stageIndex: index,
+          stage: stage.name,
+          epoch,
+          step,
+          stageStep,
+          order,
+          epochLoss: { sum: lossSum, count: lossCount },
+          rng: streamStates(streams),
+          best,
+          hasModel: true,
+        }, model, optimizer);
+
+      while (epoch < stage.epochs) {
+        if (order === null) {
+          order = epochOrder(streams.data, trainSize);
+          lossSum = 0;
+          lossCount = 0;
+        }
+        while (step < steps) {
+          if (this.options.signal?.aborted) {
+            const path = await snapshot();
+            this.logger.log({ type: 'interrupted', stage: stage.name, epoch: epoch + 1, step, checkpoint: path });
+            this.emit({ type: 'interrupted', checkpoint: path });
+            return 'interrupted';
+          }
+          const lr = schedule.at(stageStep);
+          const batch = this.data.load('train', batchIndices(order, step, stage.batchSize), stage.augment && Object.keys(stage.augment).length > 0 ? { spec: stage.augment, rng: streams.augment } : undefined);
+          let loss: number;
+          try {
+            loss = await this.trainStep(stage, model, optimizer, params, varList, varToPath, batch, streams, lr);
+          } finally {
+            disposeBatch(batch);
+          }
+          if (!Number.isFinite(loss)) {
+            throw new TrainingError(`stage '${stage.name}', epoch ${epoch + 1}, step ${step + 1}: the loss is ${loss}; lower the learning rate (now ${lr}) or check the data`);
+          }
+          step++;
+          stageStep++;
+          lossSum += loss;
+          lossCount++;
+          this.logger.step({ stage: stage.name, epoch: epoch + 1, step, globalStep: stageStep, loss, lr, elapsed: this.elapsed() });
+          this.emit({ type: 'step', stage: stage.name, epoch: epoch + 1, step, stepsPerEpoch: steps, globalStep: stageStep, loss, lr });
+          if (everySteps && stageStep % everySteps === 0 && step < steps) await snapshot();
+        }
+        // Epoch end: validate, keep the best, log, checkpoint at the boundary.
+        const metrics = await this.validate(stage, model);
+        const trainLoss = lossSum / lossCount;
+        epoch++;
+        step = 0;
+        order = null;
+        if (stage.keepBest) {
+          const key = stage.keepBest.metric.slice('val.'.length);
+          const value = metrics[key];
+          if (value === undefined) throw new TrainingError(`stage '${stage.name}': keep_best = ${stage.keepBest.metric}, but that metric is not computed (add it to metrics)`);
+          const better = Number.isFinite(value) && (best === null || (stage.keepBest.mode === 'max' ? value > best.value : value < best.value));
+          if (better) {
+            best = { metric: stage.keepBest.metric, mode: stage.keepBest.mode, value, epoch };
+            await saveWeights(model, this.stagePath(stage.name, 'best.safetensors'), { metadata: { stage: stage.name, epoch: String(epoch), [stage.keepBest.metric]: String(value) } });
+            this.emit({ type: 'best', stage: stage.name, best });
+          }
+        }
+        this.logger.epoch({ stage: stage.name, epoch, trainLoss, lr: schedule.at(Math.max(0, stageStep - 1)), metrics, elapsed: this.elapsed(), ...(best ? { best } : {}) });
+        this.logger.sync();
+        this.emit({ type: 'epoch', stage: stage.name, epoch, epochs: stage.epochs, trainLoss, metrics });
+        await snapshot();
+      }
+
+      // Stage end: restore the kept best, evaluate on validation and test, hand over.
+      if (best) {
+        const bestPath = this.stagePath(stage.name, 'best.safetensors');
+        assignParameters(model, hostToMap(readFileSync(bestPath), bestPath), bestPath);
+      }
+      const weights = this.stagePath(stage.name, 'weights.safetensors');
+      await saveWeights(model, weights, { metadata: { stage: stage.name, ...(best ? { kept_best: `${best.metric}=${best.value} at epoch ${best.epoch}` } : {}) } });
+      const evaluation = await this.finalEvaluation(stage, model);
+      const result: StageResult = { name: stage.name, kind: stage.kind, epochs: stage.epochs, weights, ...(best ? { best } : {}), evaluation: evaluation as never };
+      this.finished.push(result);
+      this.logger.log({ type: 'stage-end', stage: stage.name, weights, ...(best ? { best } : {}), evaluation });
+      this.emit({ type: 'stage-end', stage: stage.name, result });
+      // A boundary checkpoint: the next stage starts fresh from here on resume.
+      const next = this.config.spec.stages[index + 1];
+      if (next) {
+        const nextStreams = freshStreams(stageRoot(this.config.seed, next));
+        await this.checkpoint({ stageIndex: index + 1, stage: next.name, epoch: 0, step: 0, stageStep: 0, order: null, epochLoss: { sum: 0, count: 0 }, rng: streamStates(nextStreams), best: null, hasModel: false });
+      }
+      return 'done';
+    } finally {
+      optimizer.dispose();
+      model.dispose();
+    }
+  }
+
+  private stagePath(stage: string, file: string): string {
+    const dir = join(this.options.runDir, 'stages', stage);
+    mkdirSync(dir, { recursive: true });
+    return join(dir, file);
+  }
+
+  private handOver(model: TrainableModel, stage: StageSpec): HandoverReport {
+    const sources = new Map<string, Map<string, tf.Tensor>>();
+    const created: tf.Tensor[] = [];
+    try {
+      for (const h of stage.handover) {
+        const done = this.finished.find((r) => r.name === h.from);
+        if (!done) throw new TrainingError(`stage '${stage.name}': stage '${h.from}' has not finished, so it has no weights to hand over`);
+        const host = hostToMap(readFileSync(done.weights), done.weights);
+        const tensors = new Map<string, tf.Tensor>();
+        for (const [k, t] of host) {
+          const x = tf.tensor(t.data, [...t.shape], t.dtype);
+          created.push(x);
+          tensors.set(k, x);
+        }
+        sources.set(h.from, tensors);
+      }
+      return applyHandover(model, stage.handover, sources);
+    } finally {
+      for (const t of created) t.dispose();
+    }
+  }
+
+  private async trainStep(
+    stage: StageSpec,
+    model: TrainableModel,
+    optimizer: Optimizer,
+    params: ReadonlyArray<readonly [string, Parameter]>,
+    varList: tf.Variable[],
+    varToPath: ReadonlyMap<string, string>,
+    batch: Batch,
+    streams: Streams,
+    lr: number,
+  ): Promise<number> {
+    const lossTensor = tf.tidy(() => {
+      let inputs: Record<string, tf.Tensor> = pick(batch.inputs, stage.inputs);
+      if (stage.modalityDropout && stage.modalityDropout.p > 0) inputs = randomThrow(inputs, stage.modalityDropout, streams.modality_dropout).inputs;
+      const mask = stage.mask ? drawMask(stage.mask, inputs[imageInputOf(stage)]!, streams.mask) : undefined;
+      const ctx: ForwardContext = { training: true, rng: streams.dropout, ...(mask ? { mask } : {}) };
+      const { value, grads } = tf.variableGrads(() => stageLoss(stage, model, ctx, inputs, batch.labels), varList);
+      const byPath = new Map<string, tf.Tensor>();
+      for (const [name, g] of Object.entries(grads)) byPath.set(varToPath.get(name)!, g);
+      optimizer.step(byPath, params, lr);
+      return value;
+    });
+    try {
+      return (await lossTensor.data())[0]!;
+    } finally {
+      lossTensor.dispose();
+    }
+  }
+
+  /** Per-epoch validation: loss for masked stages; loss and per-patient metrics otherwise. */
+  private async validate(stage: StageSpec, model: TrainableModel): Promise<Record<string, number>> {
+    if (this.data.size('val') === 0) return {};
+    const out = await this.score(stage, model, 'val');
+    if (stage.kind === 'masked') return { loss: out.loss };
+    const evaluation = this.evaluate(stage, { validation: out.patients }, 0);
+    const v = evaluation.splits[0]!;
+    const all: Record<string, number> = { loss: out.loss, auc: v.auc, accuracy: v.accuracy, sensitivity: v.sensitivity, specificity: v.specificity, threshold: evaluation.threshold };
+    const wanted = new Set<string>(['loss', 'threshold', ...stage.metrics]);
+    return Object.fromEntries(Object.entries(all).filter(([k]) => wanted.has(k)));
+  }
+
+  private evaluate(stage: StageSpec, splits: { validation: SplitScores } & Record<string, SplitScores>, resamples: number): RunEvaluation {
+    const rng = stageRoot(this.config.seed, stage).fork('evaluation');
+    return evaluateRun(splits, { rng, resamples });
+  }
+
+  private async finalEvaluation(stage: StageSpec, model: TrainableModel): Promise<unknown> {
+    const splits: SplitName[] = (['val', 'test'] as const).filter((s) => this.data.size(s) > 0);
+    if (stage.kind === 'masked') {
+      const losses: Record<string, number> = {};
+      for (const s of splits) losses[s] = (await this.score(stage, model, s)).loss;
+      return { loss: losses };
+    }
+    if (!splits.includes('val')) return { warning: 'no validation split: no threshold and no metrics' };
+    const scored: Record<string, SplitScores> = {};
+    const losses: Record<string, number> = {};
+    for (const s of splits) {
+      const r = await this.score(stage, model, s);
+      scored[s === 'val' ? 'validation' : s] = r.patients;
+      losses[s] = r.loss;
+    }
+    const evaluation = this.evaluate(stage, scored as { validation: SplitScores } & Record<string, SplitScores>, this.options.bootstrapResamples ?? 1000);
+    return { ...evaluation, loss: losses };
+  }
+
+  /** Runs the model over a split in order (no augmentation, no dropout, fixed masks). */
+  private async score(stage: StageSpec, model: TrainableModel, split: SplitName): Promise<{ loss: number; patients: SplitScores & { patientIds?: string[] } }> {
+    const size = this.data.size(split);
+    const maskRng = stageRoot(this.config.seed, stage).fork(`eval-mask:${split}`);
+    const evalRng = createRng(0);
+    let lossSum = 0;
+    let n = 0;
+    const ids: string[] = [];
+    const labels: number[] = [];
+    const probs: number[] = [];
+    for (const indices of evaluationBatches(size, stage.batchSize)) {
+      const batch = this.data.load(split, indices);
+      try {
+        const { loss, positive } = tf.tidy(() => {
+          const inputs = pick(batch.inputs, stage.inputs);
+          const mask = stage.mask ? drawMask(stage.mask, inputs[imageInputOf(stage)]!, maskRng) : undefined;
+          const ctx: ForwardContext = { training: false, rng: evalRng, ...(mask ? { mask } : {}) };
+          return evaluationOutputs(stage, model, ctx, inputs, batch.labels);
+        });
+        lossSum += (await loss.data())[0]! * indices.length;
+        n += indices.length;
+        loss.dispose();
+        if (positive) {
+          probs.push(...(await positive.data()));
+          positive.dispose();
+          labels.push(...((await batch.labels!.data()) as Int32Array));
+          ids.push(...batch.patientIds);
+        }
+      } finally {
+        disposeBatch(batch);
+      }
+    }
+    const pooled = stage.kind === 'supervised' ? poolByPatient(ids, labels, probs, stage.pooling ?? this.config.spec.pooling ?? this.config.dataset.pool) : undefined;
+    return { loss: n > 0 ? lossSum / n : Number.NaN, patients: pooled ? { labels: pooled.labels, scores: pooled.scores, imageCounts: pooled.imageCounts, patientIds: pooled.patientIds } : { labels: [], scores: [] } };
+  }
+
+  private async checkpoint(position: Omit<CheckpointState, 'format' | 'version' | 'seq' | 'logBytes' | 'elapsed' | 'finished' | 'config'>, model?: TrainableModel, optimizer?: Optimizer): Promise<string> {
+    this.logger.sync();
+    const logPath = join(this.options.runDir, RUN_FILES.log);
+    const state: CheckpointState = {
+      format: CHECKPOINT_FORMAT,
+      version: CHECKPOINT_VERSION,
+      seq: this.seq + 1,
+      ...position,
+      logBytes: existsSync(logPath) ? statSync(logPath).size : 0,
+      elapsed: this.elapsed(),
+      finished: this.finished,
+      config: this.config,
+    };
+    const files = new Map<string, Uint8Array | string>();
+    if (model && optimizer) {
+      files.set('model.safetensors', encodeSafetensors(await moduleToHost(model), { format: 'nvcc-weights', stage: position.stage }));
+      files.set('optimizer.safetensors', encodeOptimizerState(await optimizer.state()));
+    }
+    files.set(STATE_FILE, `${JSON.stringify(state)}\n`);
+    const path = await writeCheckpoint(this.options.runDir, state.seq, files);
+    this.seq = state.seq;
+    pruneCheckpoints(this.options.runDir, this.options.keepCheckpoints ?? 2);
+    this.emit({ type: 'checkpoint', path, seq: state.seq });
+    return path;
+  }
+
+  private async writeSummary(): Promise<void> {
+    const summary = { name: this.config.spec.name, seed: this.config.seed, elapsed: this.elapsed(), stages: this.finished };
+    await writeFileAtomic(join(this.options.runDir, RUN_FILES.metrics), `${JSON.stringify(summary, jsonNumbers, 2)}\n`);
+  }
+}
+
+/** JSON cannot hold NaN/Infinity; write them as null explicitly. */
+function jsonNumbers(_key: string, value: unknown): unknown {
+  return typeof value === 'number' && !Number.isFinite(value) ? null : value;
+}
+
+function pick(inputs: Readonly<Record<string, tf.Tensor>>, names: readonly string[]): Record<string, tf.Tensor> {
+  const out: Record<string, tf.Tensor> = {};
+  for (const name of names) {
+    const t = inputs[name];
+    if (!t) throw new TrainingError(`the data has no input '${name}' (it has: ${Object.keys(inputs).join(', ')})`);
+    out[name] = t;
+  }
+  return out;
+}
+
+function disposeBatch(batch: Batch): void {
+  for (const t of Object.values(batch.inputs)) t.dispose();
+  batch.labels?.dispose();
+}
