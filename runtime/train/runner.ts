@@ -404,8 +404,8 @@ class Runner {
         const bestPath = this.stagePath(stage.name, 'best.safetensors');
         assignParameters(model, hostToMap(readFileSync(bestPath), bestPath), bestPath);
       }
-      const weights = this.stagePath(stage.name, 'weights.safetensors');
-      await saveWeights(model, weights, { metadata: { stage: stage.name, ...(best ? { kept_best: `${best.metric}=${best.value} at epoch ${best.epoch}` } : {}) } });
+      const weights = join('stages', stage.name, 'weights.safetensors');
+      await saveWeights(model, this.stagePath(stage.name, 'weights.safetensors'), { metadata: { stage: stage.name, ...(best ? { kept_best: `${best.metric}=${best.value} at epoch ${best.epoch}` } : {}) } });
       const evaluation = await this.finalEvaluation(stage, model);
       const result: StageResult = { name: stage.name, kind: stage.kind, epochs: stage.epochs, weights, ...(best ? { best } : {}), evaluation: evaluation as never };
       this.finished.push(result);
@@ -437,7 +437,8 @@ class Runner {
       for (const h of stage.handover) {
         const done = this.finished.find((r) => r.name === h.from);
         if (!done) throw new TrainingError(`stage '${stage.name}': stage '${h.from}' has not finished, so it has no weights to hand over`);
-        const host = hostToMap(readFileSync(done.weights), done.weights);
+        const file = join(this.options.runDir, done.weights);
+        const host = hostToMap(readFileSync(file), file);
         const tensors = new Map<string, tf.Tensor>();
         for (const [k, t] of host) {
           const x = tf.tensor(t.data, [...t.shape], t.dtype);

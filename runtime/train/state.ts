@@ -30,7 +30,10 @@ export interface StageResult {
   readonly name: string;
   readonly kind: 'masked' | 'supervised';
   readonly epochs: number;
-  /** Weights the next stages hand over from (best weights when keep_best was declared). */
+  /**
+   * Weights the next stages hand over from (best weights when keep_best was declared), relative
+   * to the run folder so a run folder can be moved.
+   */
   readonly weights: string;
   readonly best?: BestState;
   /** Final evaluation (JSON of metrics' RunEvaluation, or losses for masked stages). */
