@@ -1,0 +1,741 @@
+/**
+ * The grammar of .nvc as a pure Chevrotain CstParser (no semantic actions).
+ * In: the filtered token vector from lexer.ts. Out: a CST plus Chevrotain recognition errors
+ * (turned into diagnostics by syntax-errors.ts). Holds afterwards: the parser never throws on
+ * user input except RangeError on pathological nesting, which index.ts guards against; bodies
+ * of declarations use `stray` alternatives so that one bad line never swallows the rest of the
+ * file. One instance is created at module load and reused (`input =` resets it).
+ *
+ * Grammar (EBNF, also in docs/language.md):
+ *   file        = { decl | SEP | stray } ;
+ *   decl        = import | const | block | dataset | train | variant ;
+ *   import      = "import" "{" importName { "," importName } [","] "}" "from" STRING ;
+ *   block       = ("block" | "model") NAME [ "(" [params] ")" ] "{" { member | SEP } "}" ;
+ *   member      = weight | forward | layer ;
+ *   weight      = ["frozen"] "weight" NAME ":" tensorType [ "=" expr ] ;
+ *   layer       = NAME "=" expr ["sparse"] ;
+ *   forward     = "forward" "(" [params] ")" "->" (tensorType | "(" params ")") stmtBlock ;
+ *   stmt        = "let" NAME [":" tensorType] "=" expr | "return" expr
+ *               | "for" NAME "in" expr stmtBlock | NAME "=" expr | expr ;
+ *   expr        = pipe { "then" pipe } ;  pipe = compose { "|>" compose } ; ...
+ */
+import { CstParser, EOF, tokenMatcher, type CstNode, type IParserErrorMessageProvider, type IToken, type TokenType } from 'chevrotain';
+import * as T from './tokens.js';
+
+/** Structured error text: syntax-errors.ts decodes it into a catalogue diagnostic. */
+export interface EncodedParseError {
+  readonly kind: 'mismatch' | 'noViableAlt' | 'earlyExit' | 'notAllInput';
+  readonly expected: string[];
+  readonly ruleName: string;
+}
+
+const encode = (e: EncodedParseError) => JSON.stringify(e);
+
+const firstTokenNames = (paths: TokenType[][][]): string[] => {
+  const names = new Set<string>();
+  for (const alt of paths) for (const path of alt) if (path[0]) names.add(path[0].name);
+  return [...names];
+};
+
+const messageProvider: IParserErrorMessageProvider = {
+  buildMismatchTokenMessage: ({ expected, ruleName }) =>
+    encode({ kind: 'mismatch', expected: [expected.name], ruleName }),
+  buildNotAllInputParsedMessage: () => encode({ kind: 'notAllInput', expected: [], ruleName: 'file' }),
+  buildNoViableAltMessage: ({ expectedPathsPerAlt, ruleName }) =>
+    encode({ kind: 'noViableAlt', expected: firstTokenNames(expectedPathsPerAlt), ruleName }),
+  buildEarlyExitMessage: ({ expectedIterationPaths, ruleName }) =>
+    encode({ kind: 'earlyExit', expected: firstTokenNames([expectedIterationPaths]), ruleName }),
+};
+
+const openers = new Set<TokenType>([T.LParen, T.LBracket, T.LCurly]);
+const closers = new Set<TokenType>([T.RParen, T.RBracket, T.RCurly]);
+
+export class NvcParser extends CstParser {
+  constructor() {
+    super(T.allTokens as TokenType[], {
+      recoveryEnabled: true,
+      maxLookahead: 3,
+      nodeLocationTracking: 'onlyOffset',
+      errorMessageProvider: messageProvider,
+    });
+    this.performSelfAnalysis();
+  }
+
+  private notAt(type: TokenType): boolean {
+    return this.LA(1).tokenType !== type;
+  }
+
+  // ----------------------------------------------------------------------- top level
+
+  public file = this.RULE('file', () => {
+    this.MANY(() => {
+      this.OR([
+        { ALT: () => this.SUBRULE(this.importDecl) },
+        { ALT: () => this.SUBRULE(this.constDecl) },
+        { ALT: () => this.SUBRULE(this.blockDecl) },
+        { ALT: () => this.SUBRULE(this.datasetDecl) },
+        { ALT: () => this.SUBRULE(this.trainDecl) },
+        { ALT: () => this.SUBRULE(this.variantDecl) },
+        { ALT: () => this.CONSUME(T.Separator) },
+        { IGNORE_AMBIGUITIES: true, ALT: () => this.SUBRULE(this.topStray) },
+      ]);
+    });
+  });
+
+  /**
+   * Skips a run of tokens that starts no valid item: up to the next separator or closing `}`
+   * at bracket depth 0. `stray` is used inside braces (never eats the closing `}`); `topStray`
+   * at top level, where a stray `}` is skipped too.
+   */
+  private skipStray(insideBraces: boolean): void {
+    let depth = 0;
+    let first = true;
+    this.AT_LEAST_ONE({
+      GATE: () => {
+        const next = this.LA(1);
+        if (next.tokenType === EOF) return false;
+        if (first) return !(insideBraces && next.tokenType === T.RCurly);
+        if (depth > 0) return true;
+        return !tokenMatcher(next, T.Separator) && next.tokenType !== T.RCurly;
+      },
+      DEF: () => {
+        const tok = this.CONSUME(T.AnyToken);
+        this.ACTION(() => {
+          first = false;
+          if (openers.has(tok.tokenType)) depth++;
+          else if (closers.has(tok.tokenType)) depth = Math.max(0, depth - 1);
+        });
+      },
+    });
+  }
+
+  public stray = this.RULE('stray', () => this.skipStray(true));
+  public topStray = this.RULE('topStray', () => this.skipStray(false));
+
+  public importDecl = this.RULE('importDecl', () => {
+    this.CONSUME(T.Import);
+    this.CONSUME(T.LCurly);
+    this.SUBRULE(this.importName);
+    this.MANY(() => {
+      this.CONSUME(T.Comma);
+      this.SUBRULE2(this.importName);
+    });
+    this.OPTION(() => this.CONSUME2(T.Comma));
+    this.CONSUME(T.RCurly);
+    this.CONSUME(T.From);
+    this.CONSUME(T.StringLiteral);
+  });
+
+  public importName = this.RULE('importName', () => {
+    this.CONSUME(T.Word);
+    this.OPTION(() => {
+      this.CONSUME(T.As);
+      this.CONSUME2(T.Word);
+    });
+  });
+
+  public constDecl = this.RULE('constDecl', () => {
+    this.CONSUME(T.Const);
+    this.CONSUME(T.Word);
+    this.OPTION(() => {
+      this.CONSUME(T.Colon);
+      this.SUBRULE(this.typeExpr);
+    });
+    this.CONSUME(T.Equals);
+    this.SUBRULE(this.expression);
+  });
+
+  // ----------------------------------------------------------------------- blocks
+
+  public blockDecl = this.RULE('blockDecl', () => {
+    this.OR([{ ALT: () => this.CONSUME(T.Block) }, { ALT: () => this.CONSUME(T.Model) }]);
+    this.CONSUME(T.Word);
+    this.OPTION(() => {
+      this.CONSUME(T.LParen);
+      this.OPTION2(() => this.SUBRULE(this.paramList));
+      this.CONSUME(T.RParen);
+    });
+    this.CONSUME(T.LCurly);
+    this.MANY({
+      GATE: () => this.notAt(T.RCurly),
+      DEF: () => {
+        this.OR2([
+          { ALT: () => this.CONSUME(T.Separator) },
+          { ALT: () => this.SUBRULE(this.weightDecl) },
+          { ALT: () => this.SUBRULE(this.forwardDecl) },
+          { ALT: () => this.SUBRULE(this.layerDecl) },
+          { IGNORE_AMBIGUITIES: true, ALT: () => this.SUBRULE(this.stray) },
+        ]);
+      },
+    });
+    this.CONSUME(T.RCurly);
+  });
+
+  public paramList = this.RULE('paramList', () => {
+    this.SUBRULE(this.param);
+    this.MANY(() => {
+      this.CONSUME(T.Comma);
+      this.SUBRULE2(this.param);
+    });
+    this.OPTION(() => this.CONSUME2(T.Comma));
+  });
+
+  public param = this.RULE('param', () => {
+    this.CONSUME(T.Word);
+    this.CONSUME(T.Colon);
+    this.SUBRULE(this.typeExpr);
+    this.OPTION(() => {
+      this.CONSUME(T.Equals);
+      this.SUBRULE(this.expression);
+    });
+  });
+
+  public weightDecl = this.RULE('weightDecl', () => {
+    this.OPTION(() => this.CONSUME(T.Frozen));
+    this.CONSUME(T.Weight);
+    this.CONSUME(T.Word);
+    this.CONSUME(T.Colon);
+    this.SUBRULE(this.tensorType);
+    this.OPTION2(() => {
+      this.CONSUME(T.Equals);
+      this.SUBRULE(this.expression);
+    });
+  });
+
+  public layerDecl = this.RULE('layerDecl', () => {
+    this.CONSUME(T.Word);
+    this.CONSUME(T.Equals);
+    this.SUBRULE(this.expression);
+    this.OPTION(() => this.CONSUME(T.Sparse));
+  });
+
+  public forwardDecl = this.RULE('forwardDecl', () => {
+    this.CONSUME(T.Forward);
+    this.CONSUME(T.LParen);
+    this.OPTION(() => this.SUBRULE(this.paramList));
+    this.CONSUME(T.RParen);
+    this.CONSUME(T.Arrow);
+    this.OR([
+      { ALT: () => this.SUBRULE(this.tensorType) },
+      { ALT: () => this.SUBRULE(this.namedOutputs) },
+    ]);
+    this.SUBRULE(this.stmtBlock);
+  });
+
+  public namedOutputs = this.RULE('namedOutputs', () => {
+    this.CONSUME(T.LParen);
+    this.SUBRULE(this.paramList);
+    this.CONSUME(T.RParen);
+  });
+
+  // ----------------------------------------------------------------------- types
+
+  public typeExpr = this.RULE('typeExpr', () => {
+    this.OR([
+      { ALT: () => this.SUBRULE(this.tensorType) },
+      { ALT: () => this.SUBRULE(this.namedType) },
+    ]);
+  });
+
+  public namedType = this.RULE('namedType', () => {
+    this.CONSUME(T.Identifier);
+    this.OPTION(() => {
+      this.CONSUME(T.LBracket);
+      this.CONSUME(T.RBracket);
+    });
+  });
+
+  public tensorType = this.RULE('tensorType', () => {
+    this.CONSUME(T.LBracket);
+    this.OPTION(() => this.SUBRULE(this.exprList));
+    this.CONSUME(T.RBracket);
+  });
+
+  /** `e, e, e` with an optional trailing comma. */
+  public exprList = this.RULE('exprList', () => {
+    this.SUBRULE(this.expression);
+    this.MANY({
+      GATE: () => this.LA(2).tokenType !== T.RBracket && this.LA(2).tokenType !== T.RParen,
+      DEF: () => {
+        this.CONSUME(T.Comma);
+        this.SUBRULE2(this.expression);
+      },
+    });
+    this.OPTION(() => this.CONSUME2(T.Comma));
+  });
+
+  // ----------------------------------------------------------------------- statements
+
+  public stmtBlock = this.RULE('stmtBlock', () => {
+    this.CONSUME(T.LCurly);
+    this.MANY({
+      GATE: () => this.notAt(T.RCurly),
+      DEF: () => {
+        this.OR([
+          { ALT: () => this.CONSUME(T.Separator) },
+          { ALT: () => this.SUBRULE(this.statement) },
+          { IGNORE_AMBIGUITIES: true, ALT: () => this.SUBRULE(this.stray) },
+        ]);
+      },
+    });
+    this.CONSUME(T.RCurly);
+  });
+
+  public statement = this.RULE('statement', () => {
+    this.OR([
+      { ALT: () => this.SUBRULE(this.letStmt) },
+      { ALT: () => this.SUBRULE(this.returnStmt) },
+      { ALT: () => this.SUBRULE(this.forStmt) },
+      { ALT: () => this.SUBRULE(this.assignStmt) },
+      { ALT: () => this.SUBRULE(this.exprStmt) },
+    ]);
+  });
+
+  public letStmt = this.RULE('letStmt', () => {
+    this.CONSUME(T.Let);
+    this.CONSUME(T.Word);
+    this.OPTION(() => {
+      this.CONSUME(T.Colon);
+      this.SUBRULE(this.tensorType);
+    });
+    this.CONSUME(T.Equals);
+    this.SUBRULE(this.expression);
+  });
+
+  public returnStmt = this.RULE('returnStmt', () => {
+    this.CONSUME(T.Return);
+    this.SUBRULE(this.expression);
+  });
+
+  public forStmt = this.RULE('forStmt', () => {
+    this.CONSUME(T.For);
+    this.CONSUME(T.Word);
+    this.CONSUME(T.In);
+    this.SUBRULE(this.expression);
+    this.SUBRULE(this.stmtBlock);
+  });
+
+  public assignStmt = this.RULE('assignStmt', () => {
+    this.CONSUME(T.Word);
+    this.CONSUME(T.Equals);
+    this.SUBRULE(this.expression);
+  });
+
+  public exprStmt = this.RULE('exprStmt', () => {
+    this.SUBRULE(this.expression);
+  });
+
+  // ----------------------------------------------------------------------- data, training, variants
+
+  public setting = this.RULE('setting', () => {
+    this.CONSUME(T.Word);
+    this.CONSUME(T.Equals);
+    this.SUBRULE(this.expression);
+  });
+
+  public datasetDecl = this.RULE('datasetDecl', () => {
+    this.CONSUME(T.Dataset);
+    this.CONSUME(T.Word);
+    this.CONSUME(T.LCurly);
+    this.MANY({
+      GATE: () => this.notAt(T.RCurly),
+      DEF: () => {
+        this.OR([
+          { ALT: () => this.CONSUME(T.Separator) },
+          { ALT: () => this.SUBRULE(this.setting) },
+          { ALT: () => this.SUBRULE(this.fieldGroup) },
+          { IGNORE_AMBIGUITIES: true, ALT: () => this.SUBRULE(this.stray) },
+        ]);
+      },
+    });
+    this.CONSUME(T.RCurly);
+  });
+
+  public fieldGroup = this.RULE('fieldGroup', () => {
+    this.CONSUME(T.Word);
+    this.CONSUME(T.LCurly);
+    this.MANY({
+      GATE: () => this.notAt(T.RCurly),
+      DEF: () => {
+        this.OR([
+          { ALT: () => this.CONSUME(T.Separator) },
+          { ALT: () => this.SUBRULE(this.fieldDecl) },
+          { IGNORE_AMBIGUITIES: true, ALT: () => this.SUBRULE(this.stray) },
+        ]);
+      },
+    });
+    this.CONSUME(T.RCurly);
+  });
+
+  public fieldDecl = this.RULE('fieldDecl', () => {
+    this.CONSUME(T.Word);
+    this.MANY(() => {
+      this.CONSUME(T.Comma);
+      this.CONSUME2(T.Word);
+    });
+    this.CONSUME(T.Colon);
+    this.CONSUME(T.Identifier);
+    this.MANY2(() => this.SUBRULE(this.postfixExpr));
+  });
+
+  public trainDecl = this.RULE('trainDecl', () => {
+    this.CONSUME(T.Train);
+    this.CONSUME(T.Word);
+    this.CONSUME(T.On);
+    this.CONSUME2(T.Word);
+    this.CONSUME(T.LCurly);
+    this.MANY({
+      GATE: () => this.notAt(T.RCurly),
+      DEF: () => {
+        this.OR([
+          { ALT: () => this.CONSUME(T.Separator) },
+          { ALT: () => this.SUBRULE(this.stageDecl) },
+          { ALT: () => this.SUBRULE(this.setting) },
+          { IGNORE_AMBIGUITIES: true, ALT: () => this.SUBRULE(this.stray) },
+        ]);
+      },
+    });
+    this.CONSUME(T.RCurly);
+  });
+
+  public stageDecl = this.RULE('stageDecl', () => {
+    this.CONSUME(T.Stage);
+    this.CONSUME(T.Word);
+    this.CONSUME(T.LCurly);
+    this.MANY({
+      GATE: () => this.notAt(T.RCurly),
+      DEF: () => {
+        this.OR([
+          { ALT: () => this.CONSUME(T.Separator) },
+          { ALT: () => this.SUBRULE(this.setting) },
+          { IGNORE_AMBIGUITIES: true, ALT: () => this.SUBRULE(this.stray) },
+        ]);
+      },
+    });
+    this.CONSUME(T.RCurly);
+  });
+
+  public variantDecl = this.RULE('variantDecl', () => {
+    this.CONSUME(T.Variant);
+    this.CONSUME(T.Word);
+    this.OPTION(() => {
+      this.CONSUME(T.Extends);
+      this.CONSUME2(T.Word);
+    });
+    this.CONSUME(T.LCurly);
+    this.MANY({
+      GATE: () => this.notAt(T.RCurly),
+      DEF: () => {
+        this.OR([
+          { ALT: () => this.CONSUME(T.Separator) },
+          { ALT: () => this.SUBRULE(this.removeEdit) },
+          { ALT: () => this.SUBRULE(this.setEdit) },
+          { IGNORE_AMBIGUITIES: true, ALT: () => this.SUBRULE(this.stray) },
+        ]);
+      },
+    });
+    this.CONSUME(T.RCurly);
+  });
+
+  public removeEdit = this.RULE('removeEdit', () => {
+    this.CONSUME(T.Remove);
+    this.OPTION(() => this.CONSUME(T.Stage));
+    this.SUBRULE(this.path);
+  });
+
+  public setEdit = this.RULE('setEdit', () => {
+    this.SUBRULE(this.path);
+    this.CONSUME(T.Equals);
+    this.SUBRULE(this.expression);
+  });
+
+  /** `finetune.optimizer.lr`, `stages[2].depth` */
+  public path = this.RULE('path', () => {
+    this.CONSUME(T.Identifier);
+    this.MANY(() => {
+      this.OR([
+        { ALT: () => this.SUBRULE(this.memberSuffix) },
+        { ALT: () => this.SUBRULE(this.indexSuffix) },
+      ]);
+    });
+  });
+
+  // ----------------------------------------------------------------------- expressions
+
+  public expression = this.RULE('expression', () => {
+    this.SUBRULE(this.pipeExpr);
+    this.MANY(() => {
+      this.CONSUME(T.Then);
+      this.SUBRULE2(this.pipeExpr);
+    });
+  });
+
+  public pipeExpr = this.RULE('pipeExpr', () => {
+    this.SUBRULE(this.composeExpr);
+    this.MANY(() => {
+      this.CONSUME(T.PipeOp);
+      this.SUBRULE2(this.composeExpr);
+    });
+  });
+
+  public composeExpr = this.RULE('composeExpr', () => {
+    this.SUBRULE(this.orExpr);
+    this.MANY(() => {
+      this.CONSUME(T.Compose);
+      this.SUBRULE2(this.orExpr);
+    });
+  });
+
+  public orExpr = this.RULE('orExpr', () => {
+    this.SUBRULE(this.andExpr);
+    this.MANY(() => {
+      this.CONSUME(T.Or);
+      this.SUBRULE2(this.andExpr);
+    });
+  });
+
+  public andExpr = this.RULE('andExpr', () => {
+    this.SUBRULE(this.notExpr);
+    this.MANY(() => {
+      this.CONSUME(T.And);
+      this.SUBRULE2(this.notExpr);
+    });
+  });
+
+  public notExpr = this.RULE('notExpr', () => {
+    this.OR([
+      {
+        ALT: () => {
+          this.CONSUME(T.Not);
+          this.SUBRULE(this.notExpr);
+        },
+      },
+      { ALT: () => this.SUBRULE(this.comparison) },
+    ]);
+  });
+
+  public comparison = this.RULE('comparison', () => {
+    this.SUBRULE(this.rangeExpr);
+    this.OPTION(() => {
+      this.OR([
+        { ALT: () => this.CONSUME(T.EqEq) },
+        { ALT: () => this.CONSUME(T.NotEq) },
+        { ALT: () => this.CONSUME(T.LtEq) },
+        { ALT: () => this.CONSUME(T.GtEq) },
+        { ALT: () => this.CONSUME(T.Lt) },
+        { ALT: () => this.CONSUME(T.Gt) },
+      ]);
+      this.SUBRULE2(this.rangeExpr);
+    });
+  });
+
+  public rangeExpr = this.RULE('rangeExpr', () => {
+    this.SUBRULE(this.additive);
+    this.OPTION(() => {
+      this.CONSUME(T.DotDot);
+      this.SUBRULE2(this.additive);
+    });
+  });
+
+  public additive = this.RULE('additive', () => {
+    this.SUBRULE(this.multiplicative);
+    this.MANY(() => {
+      this.OR([{ ALT: () => this.CONSUME(T.Plus) }, { ALT: () => this.CONSUME(T.Minus) }]);
+      this.SUBRULE2(this.multiplicative);
+    });
+  });
+
+  public multiplicative = this.RULE('multiplicative', () => {
+    this.SUBRULE(this.unary);
+    this.MANY(() => {
+      this.OR([
+        { ALT: () => this.CONSUME(T.Star) },
+        { ALT: () => this.CONSUME(T.SlashSlash) },
+        { ALT: () => this.CONSUME(T.Slash) },
+        { ALT: () => this.CONSUME(T.Percent) },
+      ]);
+      this.SUBRULE2(this.unary);
+    });
+  });
+
+  public unary = this.RULE('unary', () => {
+    this.OR([
+      {
+        ALT: () => {
+          this.CONSUME(T.Minus);
+          this.SUBRULE(this.unary);
+        },
+      },
+      { ALT: () => this.SUBRULE(this.power) },
+    ]);
+  });
+
+  public power = this.RULE('power', () => {
+    this.SUBRULE(this.postfixExpr);
+    this.OPTION(() => {
+      this.CONSUME(T.StarStar);
+      this.SUBRULE(this.unary);
+    });
+  });
+
+  public postfixExpr = this.RULE('postfixExpr', () => {
+    this.SUBRULE(this.primary);
+    this.MANY(() => {
+      this.OR([
+        { ALT: () => this.SUBRULE(this.callSuffix) },
+        { ALT: () => this.SUBRULE(this.memberSuffix) },
+        { ALT: () => this.SUBRULE(this.indexSuffix) },
+      ]);
+    });
+  });
+
+  public callSuffix = this.RULE('callSuffix', () => {
+    this.CONSUME(T.LParen);
+    this.OPTION(() => {
+      this.SUBRULE(this.arg);
+      this.MANY({
+        GATE: () => this.LA(2).tokenType !== T.RParen,
+        DEF: () => {
+          this.CONSUME(T.Comma);
+          this.SUBRULE2(this.arg);
+        },
+      });
+      this.OPTION2(() => this.CONSUME2(T.Comma));
+    });
+    this.CONSUME(T.RParen);
+  });
+
+  public arg = this.RULE('arg', () => {
+    this.OPTION(() => {
+      this.CONSUME(T.Word);
+      this.CONSUME(T.Equals);
+    });
+    this.SUBRULE(this.expression);
+  });
+
+  public memberSuffix = this.RULE('memberSuffix', () => {
+    this.CONSUME(T.Dot);
+    this.CONSUME(T.Word);
+  });
+
+  public indexSuffix = this.RULE('indexSuffix', () => {
+    this.CONSUME(T.LBracket);
+    this.SUBRULE(this.expression);
+    this.CONSUME(T.RBracket);
+  });
+
+  public primary = this.RULE('primary', () => {
+    this.OR([
+      { ALT: () => this.CONSUME(T.NumberLiteral) },
+      { ALT: () => this.CONSUME(T.StringLiteral) },
+      { ALT: () => this.CONSUME(T.True) },
+      { ALT: () => this.CONSUME(T.False) },
+      { ALT: () => this.CONSUME(T.Identifier) },
+      { ALT: () => this.SUBRULE(this.listExpr) },
+      { ALT: () => this.SUBRULE(this.recordExpr) },
+      { ALT: () => this.SUBRULE(this.parenExpr) },
+      { ALT: () => this.SUBRULE(this.repeatExpr) },
+      { ALT: () => this.SUBRULE(this.ifExpr) },
+    ]);
+  });
+
+  /** `[a, b]`, `[]`, `[e for i in 0..4]` */
+  public listExpr = this.RULE('listExpr', () => {
+    this.CONSUME(T.LBracket);
+    this.OPTION(() => {
+      this.SUBRULE(this.expression);
+      this.OR([
+        {
+          ALT: () => {
+            this.CONSUME(T.For);
+            this.CONSUME(T.Word);
+            this.CONSUME(T.In);
+            this.SUBRULE2(this.expression);
+          },
+        },
+        {
+          ALT: () => {
+            this.MANY({
+              GATE: () => this.LA(2).tokenType !== T.RBracket,
+              DEF: () => {
+                this.CONSUME(T.Comma);
+                this.SUBRULE3(this.expression);
+              },
+            });
+            this.OPTION2(() => this.CONSUME2(T.Comma));
+          },
+        },
+      ]);
+    });
+    this.CONSUME(T.RBracket);
+  });
+
+  /** `{ k = v, k = v }`; entries separated by `,`, `;` or newlines. */
+  public recordExpr = this.RULE('recordExpr', () => {
+    this.CONSUME(T.LCurly);
+    this.MANY({
+      GATE: () => this.notAt(T.RCurly),
+      DEF: () => {
+        this.OR([
+          { ALT: () => this.CONSUME(T.Separator) },
+          { ALT: () => this.CONSUME(T.Comma) },
+          { ALT: () => this.SUBRULE(this.setting) },
+          { IGNORE_AMBIGUITIES: true, ALT: () => this.SUBRULE(this.stray) },
+        ]);
+      },
+    });
+    this.CONSUME(T.RCurly);
+  });
+
+  /** `(e)` or a record in parentheses `(logits = a, features = b)`. */
+  public parenExpr = this.RULE('parenExpr', () => {
+    this.CONSUME(T.LParen);
+    this.OR([
+      {
+        ALT: () => {
+          this.SUBRULE(this.setting);
+          this.MANY({
+            GATE: () => this.LA(2).tokenType !== T.RParen,
+            DEF: () => {
+              this.CONSUME(T.Comma);
+              this.SUBRULE2(this.setting);
+            },
+          });
+          this.OPTION(() => this.CONSUME2(T.Comma));
+        },
+      },
+      { ALT: () => this.SUBRULE(this.expression) },
+    ]);
+    this.CONSUME(T.RParen);
+  });
+
+  /** `repeat n body` / `repeat n as i body`: the count is a postfix expression, the body a unary one. */
+  public repeatExpr = this.RULE('repeatExpr', () => {
+    this.CONSUME(T.Repeat);
+    this.SUBRULE(this.postfixExpr);
+    this.OPTION(() => {
+      this.CONSUME(T.As);
+      this.CONSUME(T.Word);
+    });
+    this.SUBRULE(this.unary);
+  });
+
+  /** `if c then a else b`: the parts are pipe-level (so `then` is not read as chaining). */
+  public ifExpr = this.RULE('ifExpr', () => {
+    this.CONSUME(T.If);
+    this.SUBRULE(this.pipeExpr);
+    this.CONSUME(T.Then);
+    this.SUBRULE2(this.pipeExpr);
+    this.CONSUME(T.Else);
+    this.SUBRULE3(this.pipeExpr);
+  });
+}
+
+/** The one reused parser instance. */
+export const parser = new NvcParser();
+
+export function parseTokens(tokens: IToken[]): { cst: CstNode; errors: typeof parser.errors } {
+  parser.input = tokens;
+  const cst = parser.file();
+  return { cst, errors: parser.errors };
+}
