@@ -19,8 +19,8 @@ async function main(): Promise<void> {
   const models = tinyFactories(childConfig);
   const result =
     process.argv[3] === 'resume'
-      ? await resume(runDir, { models, backend: 'cpu', data: childData(), bootstrapResamples: 20 })
-      : await runTraining({ spec: twoStageSpec(), dataset: toyDataset, models, runDir, backend: 'cpu', data: childData(), bootstrapResamples: 20 });
+      ? await resume(runDir, { models, backend: 'cpu', data: childData(), bootstrapResamples: 20, report: false })
+      : await runTraining({ spec: twoStageSpec(), dataset: toyDataset, models, runDir, backend: 'cpu', data: childData(), bootstrapResamples: 20, report: false });
   process.stdout.write(`status ${result.status}\n`);
 }
 

@@ -1,0 +1,82 @@
+/**
+ * Convolution layers, NHWC: Conv2d (stem 4x4/4, downsample 2x2/2, 1x1, any k/stride) and
+ * DepthwiseConv2d (7x7 'same'). Parameters `weight` [kh,kw,in,out] / [k,k,C,1] and `bias`.
+ * Default init: trunc_normal(std .02, +-2 absolute) weights and zero bias (ConvNeXt-V2
+ * _init_weights). Sparse mode (ctx.mask set): input zeroed at removed positions before the conv
+ * and output re-zeroed at removed positions of the output resolution (dense emulation, §3.4).
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { ForwardContext } from '../module.js';
+import { truncNormal, zeros } from '../init.js';
+import { conv2d, depthwiseConv2d, type Padding } from '../ops/linear.js';
+import { visible } from '../ops/mask.js';
+import { Layer, type InitOptions, type SparseCapable } from './base.js';
+
+export interface Conv2dOptions extends InitOptions {
+  readonly kernel: number;
+  readonly stride?: number;
+  /** Default 'valid' (PyTorch padding=0). */
+  readonly padding?: Padding;
+  readonly bias?: boolean;
+  readonly sparse?: boolean;
+}
+
+export class Conv2d extends Layer implements SparseCapable {
+  readonly weight: tf.Variable;
+  readonly bias?: tf.Variable;
+  readonly stride: number;
+  readonly padding: Padding;
+  sparse: boolean;
+
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    options: Conv2dOptions,
+  ) {
+    super();
+    const k = options.kernel;
+    this.stride = options.stride ?? 1;
+    this.padding = options.padding ?? 'valid';
+    this.sparse = options.sparse ?? false;
+    this.weight = this.param('weight', [k, k, inChannels, outChannels], options.weightInit ?? truncNormal({ std: 0.02 }));
+    if (options.bias ?? true) this.bias = this.param('bias', [outChannels], options.biasInit ?? zeros(), { noDecay: true });
+  }
+
+  forward(ctx: ForwardContext, x: tf.Tensor): tf.Tensor {
+    if (this.sparse && ctx.mask) return visible(conv2d(visible(x, ctx), this.weight, this.bias, this.stride, this.padding), ctx);
+    return conv2d(x, this.weight, this.bias, this.stride, this.padding);
+  }
+}
+
+export interface DepthwiseConv2dOptions extends InitOptions {
+  /** Default 7. */
+  readonly kernel?: number;
+  /** Default 'same'. */
+  readonly padding?: Padding;
+  readonly bias?: boolean;
+  readonly sparse?: boolean;
+}
+
+export class DepthwiseConv2d extends Layer implements SparseCapable {
+  readonly weight: tf.Variable;
+  readonly bias?: tf.Variable;
+  readonly padding: Padding;
+  sparse: boolean;
+
+  constructor(
+    readonly channels: number,
+    options: DepthwiseConv2dOptions = {},
+  ) {
+    super();
+    const k = options.kernel ?? 7;
+    this.padding = options.padding ?? 'same';
+    this.sparse = options.sparse ?? false;
+    this.weight = this.param('weight', [k, k, channels, 1], options.weightInit ?? truncNormal({ std: 0.02 }));
+    if (options.bias ?? true) this.bias = this.param('bias', [channels], options.biasInit ?? zeros(), { noDecay: true });
+  }
+
+  forward(ctx: ForwardContext, x: tf.Tensor): tf.Tensor {
+    if (this.sparse && ctx.mask) return visible(depthwiseConv2d(visible(x, ctx), this.weight, this.bias, this.padding), ctx);
+    return depthwiseConv2d(x, this.weight, this.bias, this.padding);
+  }
+}

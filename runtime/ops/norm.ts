@@ -1,0 +1,84 @@
+/**
+ * Normalisations: LayerNorm over the last axis and ConvNeXt-V2 GRN, dense and masked.
+ * In: NHWC (or any-rank for LayerNorm) float32 tensors plus rank-1 parameters. Out: same shape.
+ * Holds: no tf.tile (rank-1 parameters broadcast), and the GRN gradient is finite everywhere,
+ * including all-zero (fully masked) channels.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * LayerNorm over the last axis: (x - mean) * rsqrt(var + eps) * weight + bias, with the biased
+ * variance (divides by C) and eps inside the rsqrt, as PyTorch F.layer_norm and the official
+ * channels_first LayerNorm. weight/bias are rank-1 [C] and broadcast.
+ */
+export function layerNorm(x: tf.Tensor, weight?: tf.Tensor, bias?: tf.Tensor, eps = 1e-6): tf.Tensor {
+  return tf.tidy(() => {
+    const { mean, variance } = tf.moments(x, -1, true);
+    let y: tf.Tensor = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
+    if (weight) y = tf.mul(y, weight);
+    if (bias) y = tf.add(y, bias);
+    return y;
+  });
+}
+
+/**
+ * sqrt(s) for s >= 0 whose gradient at s = 0 is 0 instead of +inf.
+ *
+ * Why: GRN takes G = sqrt(sum x^2). At an all-zero channel (every masked sample in FCMAE, or a
+ * dead ReLU-like channel) d sqrt/ds = 1/(2 sqrt 0) = inf and d(sum x^2)/dx = 2x = 0, and the chain
+ * rule produces inf * 0 = NaN. We mask arithmetically with pos = step(s) (1 where s > 0, else 0;
+ * its gradient is 0): the sqrt only ever sees s + (1 - pos), which is 1 at s = 0, and its output
+ * is multiplied by pos, so the cotangent reaching the zero entries is exactly 0 and no inf is
+ * ever formed. The value is sqrt(s) exactly (no eps), and the gradient equals PyTorch's
+ * torch.norm backward, which also defines it as 0 at a zero norm. (tf.where would need the
+ * gradient of the Greater that builds its condition, which tfjs does not define.)
+ */
+export function safeSqrt(s: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const pos = tf.step(s);
+    return tf.mul(tf.sqrt(tf.add(s, tf.sub(1, pos))), pos);
+  });
+}
+
+export type GrnStatistics = 'sample' | 'batch';
+
+export interface GrnOptions {
+  /**
+   * Keep mask K [N,H,W,1] (1 = visible, 0 = removed). When given, the statistics are taken on
+   * K*x only (visible positions), as the dense emulation of sparse GRN requires (LN(0) = beta,
+   * so masked positions are not zero at this point).
+   */
+  readonly keep?: tf.Tensor;
+  /**
+   * 'sample' (default): G[n,c] over H,W of each sample, as dense GRN and the JAX FCMAE code.
+   * 'batch': G[c] over N,H,W of the whole batch, as MinkowskiGRN in the PyTorch/ME pre-training.
+   */
+  readonly statistics?: GrnStatistics;
+  /** eps added INSIDE the sqrt (JAX snippet uses 1e-6). Default 0 = the PyTorch definition. */
+  readonly sqrtEps?: number;
+  /** eps added to the channel mean of G. Default 1e-6. */
+  readonly eps?: number;
+}
+
+/**
+ * Global Response Normalisation on NHWC x:
+ *   G = sqrt(sum_{h,w} x^2)            (per sample and channel; over visible positions if keep)
+ *   Nx = G / (mean_c G + 1e-6)
+ *   y = gamma * (x * Nx) + beta + x     (scaling applied to the unmasked x)
+ * gamma/beta are rank-1 [C] (zeros at init, so GRN starts as the identity).
+ */
+export function grn(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, options: GrnOptions = {}): tf.Tensor {
+  if (x.rank !== 4) throw new Error(`grn: expected NHWC rank-4 input, got shape [${x.shape.join(', ')}]`);
+  const statistics = options.statistics ?? 'sample';
+  const eps = options.eps ?? 1e-6;
+  const sqrtEps = options.sqrtEps ?? 0;
+  return tf.tidy(() => {
+    const xs = options.keep ? tf.mul(x, options.keep) : x;
+    const axes = statistics === 'batch' ? [0, 1, 2] : [1, 2];
+    let sq = tf.sum(tf.square(xs), axes, true);
+    if (sqrtEps > 0) sq = tf.add(sq, sqrtEps);
+    const g = safeSqrt(sq);
+    const nx = tf.div(g, tf.add(tf.mean(g, -1, true), eps));
+    return tf.add(tf.add(tf.mul(gamma, tf.mul(x, nx)), beta), x);
+  });
+}

@@ -1,0 +1,3 @@
+import { defineOpsSuite } from '../support/suites/ops.js';
+
+defineOpsSuite('cpu');
