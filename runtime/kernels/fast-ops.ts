@@ -1,0 +1,80 @@
+/**
+ * Training-friendly formulations of hot ops, usable on every backend.
+ * In: NHWC tensors and weights in nvcc's layouts (conv [kh,kw,Cin,Cout]). Out: the same values
+ * as the plain tf op, with gradients written from forward ops (tf.customGrad), so they need no
+ * backprop kernel and run every product as a plain (untransposed, batch-1) GEMM.
+ * Holds afterwards: values equal tf.conv2d(x, w, k, 'valid') (+ bias) to float32 rounding.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** [N, Ho*k, Wo*k, C] -> [N*Ho*Wo, k*k*C] (rows in NHWC order, columns in (kh, kw, C) order). */
+function toPatches(x: tf.Tensor4D, k: number): tf.Tensor2D {
+  const [n, h, w, c] = x.shape;
+  const ho = h / k;
+  const wo = w / k;
+  return tf.reshape(tf.transpose(tf.reshape(x, [n, ho, k, wo, k, c]), [0, 1, 3, 2, 4, 5]), [n * ho * wo, k * k * c]);
+}
+
+function fromPatches(p: tf.Tensor2D, n: number, ho: number, wo: number, k: number, c: number): tf.Tensor4D {
+  return tf.reshape(tf.transpose(tf.reshape(p, [n, ho, wo, k, k, c]), [0, 1, 3, 2, 4, 5]), [n, ho * k, wo * k, c]);
+}
+
+const patchifyGrad = new Map<string, (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor>();
+
+/**
+ * A convolution whose stride equals its square kernel, no padding ('valid'): the ConvNeXt stem
+ * (4x4/4) and downsampling (2x2/2). Rows/columns beyond a multiple of k are ignored, as in
+ * tf.conv2d 'valid'. `bias` is optional.
+ */
+export function patchifyConv2d(x: tf.Tensor4D, w: tf.Tensor4D, bias?: tf.Tensor): tf.Tensor4D {
+  const [kh, kw, cin, cout] = w.shape;
+  if (kh !== kw) throw new Error(`patchifyConv2d: kernel must be square, got ${kh}x${kw}`);
+  if (x.shape[3] !== cin) throw new Error(`patchifyConv2d: input has ${x.shape[3]} channels, weight expects ${cin}`);
+  const k = kh;
+  const [n, h, wd] = x.shape;
+  const ho = Math.floor(h / k);
+  const wo = Math.floor(wd / k);
+  if (ho === 0 || wo === 0) throw new Error(`patchifyConv2d: input ${h}x${wd} is smaller than the ${k}x${k} kernel`);
+  const b = bias ?? tf.zeros([cout]);
+  const key = `${k}`;
+  let f = patchifyGrad.get(key);
+  if (!f) {
+    const body = (xIn: tf.Tensor, wIn: tf.Tensor, bIn: tf.Tensor, save: tf.GradSaveFunc) => {
+      const xt = xIn as tf.Tensor4D;
+      const [nn, hh, ww, cc] = xt.shape;
+      const hoo = Math.floor(hh / k);
+      const woo = Math.floor(ww / k);
+      const cropped = hoo * k === hh && woo * k === ww ? xt : tf.slice(xt, [0, 0, 0, 0], [nn, hoo * k, woo * k, cc]);
+      const patches = toPatches(cropped, k);
+      const co = wIn.shape[3]!;
+      const w2 = tf.reshape(wIn, [k * k * cc, co]) as tf.Tensor2D;
+      save([patches, w2]);
+      const y = tf.add(tf.matMul(patches, w2), bIn);
+      return {
+        value: tf.reshape(y, [nn, hoo, woo, co]),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [pSaved, wSaved] = saved as [tf.Tensor2D, tf.Tensor2D];
+          const dy2 = tf.reshape(dy, [nn * hoo * woo, co]) as tf.Tensor2D;
+          const dw = tf.reshape(tf.matMul(tf.transpose(pSaved), dy2), [k, k, cc, co]);
+          let dx: tf.Tensor4D = fromPatches(tf.matMul(dy2, tf.transpose(wSaved)), nn, hoo, woo, k, cc);
+          if (hoo * k !== hh || woo * k !== ww) dx = tf.pad(dx, [[0, 0], [0, hh - hoo * k], [0, ww - woo * k], [0, 0]]);
+          return [dx, dw, tf.sum(dy2, 0)];
+        },
+      };
+    };
+    f = tf.customGrad(body as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+    patchifyGrad.set(key, f);
+  }
+  const out = f(x, w, b) as tf.Tensor4D;
+  if (!bias) b.dispose();
+  return out;
+}
+
+/** y = x·W + b over the last axis of an activation of any rank, as one rank-2 GEMM. */
+export function linear(x: tf.Tensor, w: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor {
+  const cin = w.shape[0];
+  const cout = w.shape[1];
+  if (x.shape[x.rank - 1] !== cin) throw new Error(`linear: input has ${x.shape[x.rank - 1]} features, weight expects ${cin}`);
+  const y = tf.matMul(tf.reshape(x, [-1, cin]), w);
+  return tf.reshape(bias ? tf.add(y, bias) : y, [...x.shape.slice(0, -1), cout]);
+}

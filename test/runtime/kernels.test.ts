@@ -1,0 +1,296 @@
+/**
+ * The wasm training kernels (runtime/kernels) against the cpu backend's own kernels, and their
+ * gradients against central finite differences, on wasm and on cpu.
+ *
+ * Tolerances:
+ * - kernel vs cpu: normwise relative error max|a-b| / max|b| <= 1e-5 (float32 accumulation-order
+ *   differences are ~1e-7 here).
+ * - finite differences: every op checked is linear in each argument, so the central difference
+ *   (L(x+eps·e) - L(x-eps·e)) / 2eps of L = Σ y·R has no truncation error; only float32 rounding
+ *   of y (relative ~6e-8, summed in float64 on the host) enters. With eps = 1e-2 that is below
+ *   1e-4 of the gradient's scale, so we require |fd - g| <= 1e-3 · max|g| + 1e-5 at sampled
+ *   coordinates.
+ * Backends are switched only with no live tensors (see runtime/backend.ts: detached-buffer trap).
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { registerWasmTrainingKernels, UnsupportedKernelCase } from '../../runtime/kernels/index.js';
+import { linear, patchifyConv2d } from '../../runtime/kernels/fast-ops.js';
+
+type Backend = 'wasm' | 'cpu';
+
+/** Deterministic values in [-1, 1) (a small LCG), independent of any backend. */
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = (seed * 2654435761) >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+async function on<T>(backend: Backend, f: () => T): Promise<T> {
+  expect(tf.memory().numTensors).toBe(0);
+  await tf.setBackend(backend);
+  const r = f();
+  expect(tf.memory().numTensors).toBe(0);
+  return r;
+}
+
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+    scale = Math.max(scale, Math.abs(b[i]!));
+  }
+  return diff / Math.max(scale, 1e-12);
+}
+
+/** Runs a kernel by name on the current backend from host arrays; returns its output values and shape. */
+function kernel(name: string, inputs: Record<string, { shape: number[]; data: Float32Array | Int32Array; dtype?: 'float32' | 'int32' }>, attrs: object) {
+  return tf.tidy(() => {
+    const ins: Record<string, tf.Tensor> = {};
+    for (const [k, v] of Object.entries(inputs)) ins[k] = tf.tensor(v.data, v.shape, v.dtype ?? 'float32');
+    const out = tf.engine().runKernel(name, ins as never, attrs as never) as tf.Tensor;
+    return { shape: out.shape, data: out.dataSync().slice() };
+  });
+}
+
+async function compareKernel(name: string, inputs: Parameters<typeof kernel>[1], attrs: object) {
+  const cpu = await on('cpu', () => kernel(name, inputs, attrs));
+  const wasm = await on('wasm', () => kernel(name, inputs, attrs));
+  expect(wasm.shape).toEqual(cpu.shape);
+  const err = relErr(wasm.data, cpu.data);
+  expect(err).toBeLessThanOrEqual(1e-5);
+  return err;
+}
+
+/**
+ * Checks tf.grads of L(args) = Σ f(args)·R against central differences at `samples` coordinates
+ * of every argument, on the current backend.
+ */
+function fdCheck(f: (...xs: tf.Tensor[]) => tf.Tensor, args: Array<{ shape: number[]; seed: number }>, samples = 6, eps = 1e-2) {
+  const hostArgs = args.map((a) => values(size(a.shape), a.seed));
+  const evalL = (vals: Float32Array[]): number => tf.tidy(() => {
+    const y = f(...vals.map((v, i) => tf.tensor(v, args[i]!.shape)));
+    const yv = y.dataSync();
+    const r = values(yv.length, 999);
+    let s = 0;
+    for (let i = 0; i < yv.length; i++) s += yv[i]! * r[i]!;
+    return s;
+  });
+  const grads = tf.tidy(() => {
+    const ts = hostArgs.map((v, i) => tf.tensor(v, args[i]!.shape));
+    const gfun = tf.grads((...xs: tf.Tensor[]) => {
+      const y = f(...xs);
+      return tf.sum(tf.mul(y, tf.tensor(values(y.size, 999), y.shape)));
+    });
+    return gfun(ts).map((g) => g.dataSync().slice() as Float32Array);
+  });
+  for (let a = 0; a < args.length; a++) {
+    const g = grads[a]!;
+    const gScale = g.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    const n = g.length;
+    for (let s = 0; s < samples; s++) {
+      const idx = Math.floor(((s + 0.5) / samples) * n);
+      const plus = hostArgs.map((v) => v.slice());
+      const minus = hostArgs.map((v) => v.slice());
+      plus[a]![idx]! += eps;
+      minus[a]![idx]! -= eps;
+      const fd = (evalL(plus) - evalL(minus)) / (2 * eps);
+      expect(Math.abs(fd - g[idx]!)).toBeLessThanOrEqual(1e-3 * gScale + 1e-5);
+    }
+  }
+}
+
+beforeAll(async () => {
+  registerWasmTrainingKernels();
+  await tf.setBackend('cpu');
+  (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
+  await tf.setBackend('wasm');
+  await tf.ready();
+});
+
+describe('registration', () => {
+  it('adds the missing kernels and is idempotent', () => {
+    for (const k of ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'UnsortedSegmentSum']) {
+      expect(tf.getKernel(k, 'wasm'), k).toBeDefined();
+    }
+    const before = tf.getKernel('BatchMatMul', 'wasm');
+    registerWasmTrainingKernels();
+    expect(tf.getKernel('BatchMatMul', 'wasm')).toBe(before);
+    expect(tf.getKernel('Conv2DBackpropFilter', 'cpu')?.kernelFunc).not.toBe(tf.getKernel('Conv2DBackpropFilter', 'wasm')?.kernelFunc);
+  });
+});
+
+describe('Conv2DBackpropFilter (wasm vs cpu)', () => {
+  const cases: Array<{ label: string; x: number[]; f: number[]; strides: number | [number, number]; pad: unknown }> = [
+    { label: 'stem 4x4/4 valid', x: [2, 8, 8, 3], f: [4, 4, 3, 5], strides: 4, pad: 'valid' },
+    { label: '2x2/2 valid, odd input (cropped)', x: [2, 9, 7, 4], f: [2, 2, 4, 6], strides: 2, pad: 'valid' },
+    { label: '1x1', x: [2, 5, 5, 6], f: [1, 1, 6, 3], strides: 1, pad: 'valid' },
+    { label: '3x3/1 same', x: [2, 7, 6, 3], f: [3, 3, 3, 4], strides: 1, pad: 'same' },
+    { label: '3x3/2 same', x: [2, 9, 8, 3], f: [3, 3, 3, 4], strides: 2, pad: 'same' },
+    { label: '5x5/1 valid', x: [1, 9, 9, 2], f: [5, 5, 2, 3], strides: 1, pad: 'valid' },
+    { label: '3x2 kernel, strides [1,2], same', x: [2, 6, 7, 2], f: [3, 2, 2, 3], strides: [1, 2], pad: 'same' },
+    { label: '3x3/2 explicit pads', x: [2, 7, 7, 2], f: [3, 3, 2, 3], strides: 2, pad: [[0, 0], [1, 2], [2, 0], [0, 0]] },
+    { label: '2x2/2 same (stride = kernel with padding)', x: [1, 5, 5, 2], f: [2, 2, 2, 3], strides: 2, pad: 'same' },
+  ];
+  for (const c of cases) {
+    it(c.label, async () => {
+      const info = tf.backend_util.computeConv2DInfo(c.x as never, c.f as never, c.strides as never, 1, c.pad as never);
+      const dyShape = info.outShape as number[];
+      await compareKernel('Conv2DBackpropFilter',
+        { x: { shape: c.x, data: values(size(c.x), 1) }, dy: { shape: dyShape, data: values(size(dyShape), 2) } },
+        { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', filterShape: c.f });
+    });
+  }
+
+  it('rejects NCHW with a message naming the kernel', async () => {
+    await on('wasm', () => {
+      expect(() => kernel('Conv2DBackpropFilter', { x: { shape: [1, 4, 4, 1], data: values(16, 1) }, dy: { shape: [1, 4, 4, 1], data: values(16, 2) } },
+        { strides: 1, pad: 'same', dataFormat: 'NCHW', filterShape: [1, 1, 1, 1] })).toThrow(/Conv2DBackpropFilter: unsupported case: dataFormat 'NCHW'/);
+    });
+  });
+});
+
+describe('depthwise backprop kernels (wasm vs cpu)', () => {
+  const cases: Array<{ label: string; x: number[]; k: number; pad: unknown }> = [
+    { label: '7x7 same (ConvNeXt)', x: [2, 9, 8, 5], k: 7, pad: 'same' },
+    { label: '7x7 same, batch 1', x: [1, 7, 7, 3], k: 7, pad: 'same' },
+    { label: '3x3 valid', x: [2, 6, 7, 4], k: 3, pad: 'valid' },
+    { label: '5x5 same', x: [3, 5, 6, 2], k: 5, pad: 'same' },
+    { label: '3x3 explicit pads', x: [2, 6, 6, 3], k: 3, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] },
+  ];
+  for (const c of cases) {
+    it(c.label, async () => {
+      const fShape = [c.k, c.k, c.x[3]!, 1];
+      const info = tf.backend_util.computeConv2DInfo(c.x as never, fShape as never, 1, 1, c.pad as never, undefined, true);
+      const dyShape = info.outShape as number[];
+      await compareKernel('DepthwiseConv2dNativeBackpropInput',
+        { dy: { shape: dyShape, data: values(size(dyShape), 3) }, filter: { shape: fShape, data: values(size(fShape), 4) } },
+        { strides: 1, pad: c.pad, dilations: 1, inputShape: c.x });
+      await compareKernel('DepthwiseConv2dNativeBackpropFilter',
+        { x: { shape: c.x, data: values(size(c.x), 5) }, dy: { shape: dyShape, data: values(size(dyShape), 6) } },
+        { strides: 1, pad: c.pad, dilations: 1, filterShape: fShape });
+    });
+  }
+
+  it('rejects stride 2 and channel multiplier 2 clearly', async () => {
+    await on('wasm', () => {
+      expect(() => kernel('DepthwiseConv2dNativeBackpropFilter', { x: { shape: [1, 6, 6, 2], data: values(72, 1) }, dy: { shape: [1, 3, 3, 2], data: values(18, 2) } },
+        { strides: 2, pad: 'same', dilations: 1, filterShape: [3, 3, 2, 1] })).toThrow(/DepthwiseConv2dNativeBackpropFilter: unsupported case: strides 2x2/);
+      expect(() => kernel('DepthwiseConv2dNativeBackpropInput', { dy: { shape: [1, 4, 4, 4], data: values(64, 1) }, filter: { shape: [3, 3, 2, 2], data: values(36, 2) } },
+        { strides: 1, pad: 'same', dilations: 1, inputShape: [1, 4, 4, 2] })).toThrow(UnsupportedKernelCase);
+    });
+  });
+});
+
+describe('UnsortedSegmentSum (wasm vs cpu)', () => {
+  it('sums duplicate ids over rows', async () => {
+    await compareKernel('UnsortedSegmentSum',
+      { x: { shape: [6, 3], data: values(18, 7) }, segmentIds: { shape: [6], data: new Int32Array([2, 0, 2, 4, 0, 2]), dtype: 'int32' } },
+      { numSegments: 5 });
+  });
+  it('accepts rank-2 ids (equal to the cpu result on flattened ids; cpu itself rejects rank-2 ids)', async () => {
+    const ids = new Int32Array([1, 1, 0, 3, 1, 0]);
+    const wasm = await on('wasm', () => kernel('UnsortedSegmentSum',
+      { x: { shape: [2, 3, 4], data: values(24, 8) }, segmentIds: { shape: [2, 3], data: ids, dtype: 'int32' } }, { numSegments: 4 }));
+    const cpu = await on('cpu', () => kernel('UnsortedSegmentSum',
+      { x: { shape: [6, 4], data: values(24, 8) }, segmentIds: { shape: [6], data: ids, dtype: 'int32' } }, { numSegments: 4 }));
+    expect(wasm.shape).toEqual([4, 4]);
+    expect(relErr(wasm.data, cpu.data)).toBeLessThanOrEqual(1e-6);
+  });
+  it('gives gather a gradient on wasm equal to cpu', async () => {
+    const run = () => tf.tidy(() => {
+      const table = tf.tensor(values(40, 9), [10, 4]);
+      const g = tf.grad((t: tf.Tensor) => tf.sum(tf.square(tf.gather(t, tf.tensor1d([3, 1, 3, 9, 0], 'int32')))))(table);
+      return g.dataSync().slice();
+    });
+    expect(relErr(await on('wasm', run), await on('cpu', run))).toBeLessThanOrEqual(1e-6);
+  });
+  it('rejects ids out of range', async () => {
+    await on('wasm', () => {
+      expect(() => kernel('UnsortedSegmentSum', { x: { shape: [2, 2], data: values(4, 1) }, segmentIds: { shape: [2], data: new Int32Array([0, 7]), dtype: 'int32' } },
+        { numSegments: 3 })).toThrow(/segment id 7 at position 1 is outside \[0, 3\)/);
+    });
+  });
+});
+
+describe('matmul routing (wasm vs cpu)', () => {
+  // `a` and `b` are the stored shapes; the flags transpose their last two axes.
+  const cases: Array<{ label: string; a: number[]; b: number[]; ta: boolean; tb: boolean }> = [
+    { label: 'plain 2-D', a: [64, 40], b: [40, 96], ta: false, tb: false },
+    { label: 'transposeA (weight gradient)', a: [300, 40], b: [300, 64], ta: true, tb: false },
+    { label: 'transposeB (input gradient)', a: [300, 64], b: [40, 64], ta: false, tb: true },
+    { label: 'both transposed', a: [64, 100], b: [50, 64], ta: true, tb: true },
+    { label: 'batched (attention scores)', a: [3, 40, 32], b: [3, 50, 32], ta: false, tb: true },
+    { label: 'rank-4 batch, shared rank-3 b', a: [2, 3, 30, 40], b: [1, 40, 60], ta: false, tb: false },
+    { label: 'tiny (original path)', a: [2, 4, 3], b: [2, 4, 5], ta: true, tb: false },
+  ];
+  for (const c of cases) {
+    it(c.label, async () => {
+      await compareKernel('BatchMatMul', { a: { shape: c.a, data: values(size(c.a), 11) }, b: { shape: c.b, data: values(size(c.b), 12) } },
+        { transposeA: c.ta, transposeB: c.tb });
+    });
+  }
+  it('_FusedMatMul with bias and relu, transposed b', async () => {
+    await compareKernel('_FusedMatMul',
+      { a: { shape: [1, 200, 48], data: values(200 * 48, 13) }, b: { shape: [1, 64, 48], data: values(64 * 48, 14) }, bias: { shape: [64], data: values(64, 15) } },
+      { transposeA: false, transposeB: true, activation: 'relu' });
+  });
+  it('gradients of a dense layer agree with cpu', async () => {
+    const run = () => tf.tidy(() => {
+      const x = tf.tensor(values(256 * 40, 16), [256, 40]);
+      const w = tf.tensor(values(40 * 160, 17), [40, 160]);
+      const gs = tf.grads((x: tf.Tensor, w: tf.Tensor) => tf.sum(tf.square(tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D))))([x, w]);
+      return gs.map((g) => g.dataSync().slice());
+    });
+    const [wasm, cpu] = [await on('wasm', run), await on('cpu', run)];
+    for (let i = 0; i < 2; i++) expect(relErr(wasm[i]!, cpu[i]!)).toBeLessThanOrEqual(1e-5);
+  });
+});
+
+describe('finite differences', () => {
+  const checks: Array<{ label: string; f: (...xs: tf.Tensor[]) => tf.Tensor; args: Array<{ shape: number[]; seed: number }> }> = [
+    { label: 'conv2d 4x4/4 valid', f: (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 4, 'valid'), args: [{ shape: [2, 8, 8, 3], seed: 21 }, { shape: [4, 4, 3, 4], seed: 22 }] },
+    { label: 'conv2d 3x3/2 same', f: (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, 'same'), args: [{ shape: [2, 7, 7, 2], seed: 23 }, { shape: [3, 3, 2, 3], seed: 24 }] },
+    { label: 'depthwise 7x7 same', f: (x, w) => tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'), args: [{ shape: [2, 8, 8, 3], seed: 25 }, { shape: [7, 7, 3, 1], seed: 26 }] },
+    { label: 'gather', f: (t) => tf.gather(t, tf.tensor1d([2, 0, 2, 5], 'int32')), args: [{ shape: [6, 3], seed: 27 }] },
+    { label: 'matMul transposed', f: (a, b) => tf.matMul(a!, b!, true, true), args: [{ shape: [50, 30], seed: 28 }, { shape: [40, 50], seed: 29 }] },
+    { label: 'patchifyConv2d 2x2 with bias, odd input', f: (x, w, b) => patchifyConv2d(x as tf.Tensor4D, w as tf.Tensor4D, b), args: [{ shape: [2, 7, 6, 3], seed: 30 }, { shape: [2, 2, 3, 4], seed: 31 }, { shape: [4], seed: 32 }] },
+    { label: 'linear on rank-4 input', f: (x, w, b) => linear(x!, w as tf.Tensor2D, b as tf.Tensor1D), args: [{ shape: [2, 3, 3, 8], seed: 33 }, { shape: [8, 5], seed: 34 }, { shape: [5], seed: 35 }] },
+  ];
+  for (const backend of ['wasm', 'cpu'] as const) {
+    for (const c of checks) {
+      it(`${c.label} on ${backend}`, async () => {
+        await on(backend, () => fdCheck(c.f, c.args));
+      });
+    }
+  }
+});
+
+describe('fast ops equal the plain ops', () => {
+  for (const backend of ['wasm', 'cpu'] as const) {
+    it(`patchifyConv2d == conv2d + bias (values and gradients) on ${backend}`, async () => {
+      const run = (usePatchify: boolean) => tf.tidy(() => {
+        const x = tf.tensor(values(2 * 9 * 8 * 3, 40), [2, 9, 8, 3]);
+        const w = tf.tensor(values(4 * 4 * 3 * 5, 41), [4, 4, 3, 5]);
+        const b = tf.tensor(values(5, 42), [5]);
+        const f = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => usePatchify
+          ? patchifyConv2d(x as tf.Tensor4D, w as tf.Tensor4D, b)
+          : tf.add(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 4, 'valid'), b);
+        const y = f(x, w, b);
+        const gs = tf.grads((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(f(x, w, b))))([x, w, b]);
+        return [y.dataSync().slice(), ...gs.map((g) => g.dataSync().slice())];
+      });
+      const [fast, plain] = await on(backend, () => [run(true), run(false)]);
+      for (let i = 0; i < 4; i++) expect(relErr(fast![i]!, plain![i]!)).toBeLessThanOrEqual(1e-5);
+    });
+  }
+});
