@@ -1,0 +1,84 @@
+/**
+ * The experiment table of `nvcc experiment`, shaped like Table II of the MED-NVC paper.
+ * In: one row per variant (model, fusion, parameter count, test AUC with its 95% CI, accuracy,
+ * wall time). Out: the same table as Markdown and as a self-contained HTML page. Holds
+ * afterwards: rows keep the order given; numbers are formatted as in the paper (percent with
+ * two decimals, parameters in millions), and a missing CI is written as such, never invented.
+ */
+import { formatDuration } from '../run/progress.js';
+import { escapeHtml } from './html.js';
+
+export interface ExperimentRow {
+  readonly model: string;
+  readonly variant: string;
+  readonly fusion: string;
+  readonly parameters: number;
+  /** Test AUC in [0, 1] (mean over folds when cross-validated). */
+  readonly auc: number | null;
+  readonly aucLower: number | null;
+  readonly aucUpper: number | null;
+  /** Test accuracy in [0, 1]. */
+  readonly accuracy: number | null;
+  readonly wallTimeSeconds: number;
+}
+
+export interface ExperimentTableOptions {
+  readonly title?: string;
+  /** The exact command that produced the table, printed under it. */
+  readonly command?: string;
+  /** Free-text notes printed under the table (e.g. dataset, folds, CI method). */
+  readonly notes?: readonly string[];
+}
+
+const HEADER = ['Model', 'Variant', 'Multimodal fusion', 'Parameters', 'AUC (95% CI)', 'ACC', 'Wall time'];
+
+function finite(x: number | null): x is number {
+  return typeof x === 'number' && Number.isFinite(x);
+}
+
+function pct(x: number | null): string {
+  return finite(x) ? `${(x * 100).toFixed(2)}%` : 'n/a';
+}
+
+/** `83.63M`, `0.016M` (as the paper writes parameter counts), or the exact count below 1000. */
+export function formatParameters(n: number): string {
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
+  if (n >= 1e3) return `${(n / 1e6).toFixed(3)}M`;
+  return String(n);
+}
+
+function cells(row: ExperimentRow): string[] {
+  const ci = finite(row.aucLower) && finite(row.aucUpper) ? ` (${(row.aucLower * 100).toFixed(2)}–${(row.aucUpper * 100).toFixed(2)})` : finite(row.auc) ? ' (CI n/a)' : '';
+  return [row.model, row.variant, row.fusion, formatParameters(row.parameters), `${pct(row.auc)}${ci}`, pct(row.accuracy), formatDuration(row.wallTimeSeconds)];
+}
+
+/** Pipes would split the cell and `<...>` would be read as HTML by Markdown renderers. */
+function mdCell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\r?\n/g, ' ');
+}
+
+export function experimentTableMarkdown(rows: readonly ExperimentRow[], options: ExperimentTableOptions = {}): string {
+  const lines: string[] = [];
+  if (options.title) lines.push(`## ${options.title}`, '');
+  lines.push(`| ${HEADER.join(' | ')} |`);
+  lines.push(`| ${HEADER.map((_, i) => (i >= 3 ? '---:' : '---')).join(' | ')} |`);
+  for (const row of rows) lines.push(`| ${cells(row).map(mdCell).join(' | ')} |`);
+  for (const note of options.notes ?? []) lines.push('', note);
+  if (options.command) lines.push('', 'Produced by:', '', '```', options.command, '```');
+  return `${lines.join('\n')}\n`;
+}
+
+export function experimentTableHtml(rows: readonly ExperimentRow[], options: ExperimentTableOptions = {}): string {
+  const title = options.title ?? 'Experiment results';
+  const head = HEADER.map((h, i) => `<th${i >= 3 ? ' class="num"' : ''}>${escapeHtml(h)}</th>`).join('');
+  const body = rows.map((row) => `<tr>${cells(row).map((c, i) => `<td${i >= 3 ? ' class="num"' : ''}>${escapeHtml(c)}</td>`).join('')}</tr>`).join('\n');
+  const notes = (options.notes ?? []).map((n) => `<p>${escapeHtml(n)}</p>`).join('\n');
+  const command = options.command ? `<p>Produced by:</p><pre>${escapeHtml(options.command)}</pre>` : '';
+  return (
+    `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>\n` +
+    '<style>body{font-family:Helvetica,Arial,sans-serif;margin:2em}table{border-collapse:collapse}' +
+    'th,td{border:1px solid #ccc;padding:4px 10px;text-align:left}.num{text-align:right;font-variant-numeric:tabular-nums}</style>\n' +
+    `</head><body>\n<h1>${escapeHtml(title)}</h1>\n<table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody>\n</table>\n` +
+    `${notes}${notes ? '\n' : ''}${command}${command ? '\n' : ''}</body></html>\n`
+  );
+}
