@@ -25,6 +25,8 @@ import { writeFileAtomic } from '../run/atomic.js';
 import { saveResolvedConfig } from '../run/config.js';
 import { JsonlLogger } from '../run/jsonl.js';
 import { RUN_FILES } from '../run/rundir.js';
+import type { ProgressDisplay } from '../run/progress.js';
+import { writeRunReport, type ReportEvaluation } from '../report/index.js';
 import { latestCheckpoint, pruneCheckpoints, readCheckpointFile, STATE_FILE, writeCheckpoint } from './checkpoint.js';
 import { batchIndices, epochOrder, evaluationBatches, stepsPerEpoch, type Batch, type SplitName, type TrainingData } from './data.js';
 import { applyHandover, formatHandoverReport, freezeModules, type HandoverReport } from './handover.js';
@@ -80,12 +82,18 @@ export interface RunTrainingOptions {
   readonly keepCheckpoints?: number;
   /** Bootstrap resamples of the final AUC confidence interval; default 1000. */
   readonly bootstrapResamples?: number;
+  /** Where progress goes (the CLI passes createProgressDisplay()); default: nowhere. */
+  readonly progress?: ProgressDisplay;
+  /** Write report.html when the run completes; default true. */
+  readonly report?: boolean;
 }
 
 export interface RunResult {
   readonly status: 'completed' | 'interrupted';
   readonly runDir: string;
   readonly stages: readonly StageResult[];
+  /** Path of report.html when one was written. */
+  readonly report?: string;
 }
 
 interface Streams {
@@ -258,7 +266,8 @@ class Runner {
         if (outcome === 'interrupted') return { status: 'interrupted', runDir, stages: this.finished };
       }
       await this.writeSummary();
-      return { status: 'completed', runDir, stages: this.finished };
+      const report = this.options.report === false ? undefined : await this.writeReport();
+      return { status: 'completed', runDir, stages: this.finished, ...(report ? { report } : {}) };
     } finally {
       this.logger.close();
     }
@@ -299,7 +308,11 @@ class Runner {
       } else if (stage.handover.length > 0) {
         handover = this.handOver(model, stage);
       }
+      const progress = this.options.progress;
+      progress?.startStage({ stage: stage.name, epochs: stage.epochs, stepsPerEpoch: steps, epoch: Math.min(epoch, stage.epochs - 1) + 1, step });
+      if (handover) progress?.message(`stage ${stage.name}: weights handed over\n${formatHandoverReport(handover)}`);
       const frozen = freezeModules(model, stage.freeze);
+      if (frozen.length > 0) progress?.message(`stage ${stage.name}: ${frozen.length} parameter tensors frozen (${stage.freeze.join(', ')})`);
       const params = model.namedParameters();
       const trainable = params.filter(([, p]) => p.trainable);
       this.emit({
@@ -374,6 +387,7 @@ class Runner {
           lossCount++;
           this.logger.step({ stage: stage.name, epoch: epoch + 1, step, globalStep: stageStep, loss, lr, elapsed: this.elapsed() });
           this.emit({ type: 'step', stage: stage.name, epoch: epoch + 1, step, stepsPerEpoch: steps, globalStep: stageStep, loss, lr });
+          progress?.update({ epoch: epoch + 1, step, loss, lr });
           if (everySteps && stageStep % everySteps === 0 && step < steps) await snapshot();
         }
         // Epoch end: validate, keep the best, log, checkpoint at the boundary.
@@ -396,6 +410,7 @@ class Runner {
         this.logger.epoch({ stage: stage.name, epoch, trainLoss, lr: schedule.at(Math.max(0, stageStep - 1)), metrics, elapsed: this.elapsed(), ...(best ? { best } : {}) });
         this.logger.sync();
         this.emit({ type: 'epoch', stage: stage.name, epoch, epochs: stage.epochs, trainLoss, metrics });
+        progress?.endEpoch({ epoch, trainLoss, metrics });
         await snapshot();
       }
 
@@ -419,6 +434,7 @@ class Runner {
       }
       return 'done';
     } finally {
+      this.options.progress?.endStage();
       optimizer.dispose();
       model.dispose();
     }
@@ -578,6 +594,23 @@ class Runner {
     pruneCheckpoints(this.options.runDir, this.options.keepCheckpoints ?? 2);
     this.emit({ type: 'checkpoint', path, seq: state.seq });
     return path;
+  }
+
+  /** report.html over the whole log, with the last supervised stage's final evaluation. */
+  private async writeReport(): Promise<string> {
+    const evaluated = [...this.finished].reverse().find((r) => r.kind === 'supervised' && r.evaluation && typeof r.evaluation === 'object' && 'splits' in r.evaluation);
+    const classes = this.data.classes;
+    return writeRunReport(this.options.runDir, {
+      meta: {
+        name: this.config.spec.name,
+        seed: this.config.seed,
+        wallTimeSeconds: this.elapsed(),
+        ...(classes.length === 2 ? { classNames: [classes[0]!, classes[1]!] as const } : {}),
+        pooling: String(this.config.spec.pooling ?? this.config.dataset.pool),
+        backend: tf.getBackend(),
+      },
+      ...(evaluated ? { evaluation: evaluated.evaluation as unknown as ReportEvaluation } : {}),
+    });
   }
 
   private async writeSummary(): Promise<void> {

@@ -43,7 +43,7 @@ describe('SIGKILL during a checkpoint write', () => {
     const root = mkdtempSync(join(tmpdir(), 'nvcc-kill-'));
     const reference = join(root, 'reference');
     const models = tinyFactories(childConfig);
-    await runTraining({ spec: twoStageSpec(), dataset: toyDataset, models, runDir: reference, backend: 'cpu', data: childData(), bootstrapResamples: 20 });
+    await runTraining({ spec: twoStageSpec(), dataset: toyDataset, models, runDir: reference, backend: 'cpu', data: childData(), bootstrapResamples: 20, report: false });
 
     const runDir = join(root, 'killed');
     // Checkpoint 3 is the pretraining stage's step-4 checkpoint (every 2 steps, 3 steps/epoch).
@@ -59,7 +59,7 @@ describe('SIGKILL during a checkpoint write', () => {
     const state = parseCheckpointState(readFileSync(join(previous.path, 'state.json'), 'utf8'), previous.path);
     expect(state).toMatchObject({ seq: 2, stage: 'pretrain', epoch: 1, step: 0, stageStep: 3 });
 
-    const result = await resume(runDir, { models, backend: 'cpu', data: childData(), bootstrapResamples: 20 });
+    const result = await resume(runDir, { models, backend: 'cpu', data: childData(), bootstrapResamples: 20, report: false });
     expect(result.status).toBe('completed');
     for (const stage of ['pretrain', 'finetune']) {
       const a = readFileSync(join(runDir, 'stages', stage, 'weights.safetensors'));

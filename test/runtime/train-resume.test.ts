@@ -48,7 +48,7 @@ async function interruptAt(runDir: string, stage: string, globalStep: number): P
     runDir,
     backend: 'cpu',
     data: data(),
-    bootstrapResamples: 20,
+    bootstrapResamples: 20, report: false,
     signal: controller.signal,
     onEvent: (e) => {
       events.push(e);
@@ -64,7 +64,7 @@ describe('resume', () => {
 
   beforeAll(async () => {
     reference = tempRun();
-    const result = await runTraining({ spec, dataset: toyDataset, models, runDir: reference, backend: 'cpu', data: data(), bootstrapResamples: 20 });
+    const result = await runTraining({ spec, dataset: toyDataset, models, runDir: reference, backend: 'cpu', data: data(), bootstrapResamples: 20, report: false });
     expect(result.status).toBe('completed');
   });
 
@@ -73,7 +73,7 @@ describe('resume', () => {
     await interruptAt(runDir, 'finetune', 4); // 3 steps per epoch: epoch 2, step 1
     expect(existsSync(join(runDir, 'stages', 'finetune', 'weights.safetensors'))).toBe(false);
     const events: TrainEvent[] = [];
-    const result = await resume(runDir, { models, backend: 'cpu', data: data(), bootstrapResamples: 20, onEvent: (e) => events.push(e) });
+    const result = await resume(runDir, { models, backend: 'cpu', data: data(), bootstrapResamples: 20, report: false, onEvent: (e) => events.push(e) });
     expect(result.status).toBe('completed');
     const start = events.find((e) => e.type === 'stage-start');
     expect(start).toMatchObject({ stage: 'finetune', resumedAt: { epoch: 1, step: 1 } });
@@ -94,7 +94,7 @@ describe('resume', () => {
     renameSync(newest.path, join(runDir, 'checkpoints', '.trash-lost'));
     const state = JSON.parse(readFileSync(join(listCheckpoints(runDir).at(-1)!.path, 'state.json'), 'utf8'));
     expect(state).toMatchObject({ stage: 'pretrain', epoch: 1, step: 1, stageStep: 4 });
-    const result = await resume(runDir, { models, backend: 'cpu', data: data(), bootstrapResamples: 20 });
+    const result = await resume(runDir, { models, backend: 'cpu', data: data(), bootstrapResamples: 20, report: false });
     expect(result.status).toBe('completed');
     for (const stage of ['pretrain', 'finetune']) expect(bytes(runDir, stage, 'weights.safetensors').equals(bytes(reference, stage, 'weights.safetensors'))).toBe(true);
     expect(trainingLog(runDir)).toEqual(trainingLog(reference));
@@ -102,7 +102,7 @@ describe('resume', () => {
 
   it('gives different weights for a different seed (the comparison can fail)', async () => {
     const runDir = tempRun();
-    await runTraining({ spec: { ...spec, seed: 12 }, dataset: toyDataset, models, runDir, backend: 'cpu', data: data(), bootstrapResamples: 20 });
+    await runTraining({ spec: { ...spec, seed: 12 }, dataset: toyDataset, models, runDir, backend: 'cpu', data: data(), bootstrapResamples: 20, report: false });
     expect(bytes(runDir, 'pretrain', 'weights.safetensors').equals(bytes(reference, 'pretrain', 'weights.safetensors'))).toBe(false);
   });
 

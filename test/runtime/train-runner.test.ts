@@ -1,32 +1,131 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { readSafetensors } from '../../runtime/io/safetensors.js';
+import { loadWeights } from '../../runtime/io/weights.js';
 import { readJsonl } from '../../runtime/run/jsonl.js';
-import { runTraining, type TrainEvent } from '../../runtime/train/runner.js';
+import { seed } from '../../runtime/rng.js';
+import { checkSpec, runTraining, TrainingError, type TrainEvent } from '../../runtime/train/runner.js';
 import { TinyData } from '../support/train-data.js';
-import { tinyFactories, type TinyConfig } from '../support/train-models.js';
-import { toyDataset, twoStageSpec } from '../support/train-specs.js';
+import { TinyClassifier, TinyMAE, tinyFactories, type TinyConfig } from '../support/train-models.js';
+import { finetuneStage, pretrainStage, toyDataset, twoStageSpec } from '../support/train-specs.js';
 
 const config: TinyConfig = { patch: 4, channels: 1, dim: 6, labs: 3, classes: 2, image: 'xray', labInput: 'labs' };
 const data = () => new TinyData({ patients: { train: 10, val: 6, test: 6 }, seed: 3, side: 8 });
+const tempRun = () => join(mkdtempSync(join(tmpdir(), 'nvcc-train-')), 'run');
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-describe('runTraining', () => {
-  it('runs pretrain then finetune with hand-over, metrics and a log', async () => {
-    const runDir = join(mkdtempSync(join(tmpdir(), 'nvcc-train-')), 'run');
+describe('runTraining end to end', () => {
+  it('pretrains, hands the encoder over, fine-tunes, evaluates per patient and writes the report', async () => {
+    const runDir = tempRun();
     const events: TrainEvent[] = [];
-    const result = await runTraining({ spec: twoStageSpec(), dataset: toyDataset, models: tinyFactories(config), runDir, backend: 'cpu', data: data(), onEvent: (e) => events.push(e), bootstrapResamples: 50 });
+    const tensorsBefore = tf.memory().numTensors;
+    const d = data();
+    const result = await runTraining({ spec: twoStageSpec(), dataset: toyDataset, models: tinyFactories(config), runDir, backend: 'cpu', data: d, onEvent: (e) => events.push(e), bootstrapResamples: 200 });
     expect(result.status).toBe('completed');
-    expect(result.stages.map((s) => s.name)).toEqual(['pretrain', 'finetune']);
+    expect(result.stages.map((s) => [s.name, s.kind])).toEqual([['pretrain', 'masked'], ['finetune', 'supervised']]);
+    // Every model, optimizer slot and batch tensor was released.
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+    expect(d.augmentedLoads).toBe(6 + 9);
+
+    // Hand-over: the fine-tuning model started from the pretrained encoder.
     const start = events.find((e) => e.type === 'stage-start' && e.stage === 'finetune');
-    expect(start && start.type === 'stage-start' && start.handoverTable).toContain('pretrain.encoder.embed.weight');
+    if (start?.type !== 'stage-start' || !start.handover) throw new Error('no hand-over event');
+    expect(start.handover.loaded.map((e) => `${e.source}->${e.target}`).sort()).toEqual([
+      'encoder.embed.bias->enc.embed.bias',
+      'encoder.embed.weight->enc.embed.weight',
+      'encoder.mix.bias->enc.mix.bias',
+      'encoder.mix.weight->enc.mix.weight',
+    ]);
+    expect(start.handover.fresh.map((f) => f.path).sort()).toEqual(['head.bias', 'head.weight', 'lab_proj.bias', 'lab_proj.weight']);
+
+    // Step log: 3 steps per epoch (14 train images, batch 4), lr follows warmup then cosine.
     const log = readJsonl(join(runDir, 'log.jsonl')).records;
-    console.log(JSON.stringify(result.stages[1]!.evaluation).slice(0, 600));
-    expect(log.filter((r) => r.type === 'step').length).toBeGreaterThan(0);
+    const steps = log.filter((r) => r.type === 'step');
+    expect(steps.filter((r) => r.stage === 'pretrain').length).toBe(6);
+    expect(steps.filter((r) => r.stage === 'finetune').length).toBe(9);
+    const lrs = steps.filter((r) => r.stage === 'pretrain').map((r) => r.lr as number);
+    expect(lrs[0]).toBe(0);
+    expect(lrs[1]).toBeCloseTo(1e-3, 12); // warmup over 3 steps to 3e-3
+    expect(lrs[3]).toBeCloseTo(3e-3, 12);
+    expect(lrs[5]!).toBeLessThan(lrs[4]!);
+    const pre = steps.filter((r) => r.stage === 'pretrain').map((r) => r.loss as number);
+    expect(pre.every(Number.isFinite)).toBe(true);
+
+    // Per-epoch validation metrics, per patient, and keep-best.
+    const epochs = log.filter((r) => r.type === 'epoch' && r.stage === 'finetune');
+    expect(epochs.length).toBe(3);
+    for (const e of epochs) expect(Object.keys(e.metrics as object).sort()).toEqual(['accuracy', 'auc', 'loss', 'sensitivity', 'specificity', 'threshold']);
+    const aucs = epochs.map((e) => (e.metrics as { auc: number }).auc);
+    const fine = result.stages[1]!;
+    expect(fine.best?.value).toBe(Math.max(...aucs));
+    expect(fine.best?.epoch).toBe(aucs.indexOf(Math.max(...aucs)) + 1);
+    // The stage's weights are the kept-best weights.
+    const tensorsOf = (file: string) => [...readSafetensors(join(runDir, 'stages/finetune', file)).tensors].map(([k, e]) => [k, Array.from(e.tensor.data)]);
+    expect(tensorsOf('weights.safetensors')).toEqual(tensorsOf('best.safetensors'));
+
+    // Final evaluation: threshold chosen on validation, applied to test; 6 patients each.
+    const evaluation = fine.evaluation as { threshold: number; splits: Array<{ split: string; nPatients: number; nImages: number; auc: number; aucCi: { resamples: number; lower: number; upper: number }; threshold: number }> };
+    expect(evaluation.splits.map((s) => [s.split, s.nPatients, s.nImages])).toEqual([['validation', 6, 8], ['test', 6, 8]]);
+    for (const s of evaluation.splits) {
+      expect(s.threshold).toBe(evaluation.threshold);
+      expect(s.aucCi.resamples).toBe(200);
+      expect(s.aucCi.lower).toBeLessThanOrEqual(s.auc);
+    }
+    expect(evaluation.splits[0]!.auc).toBe(aucs[fine.best!.epoch - 1]);
+
+    // Outputs: metrics.json, report.html (self-contained), config.json, loadable weights.
+    const summary = JSON.parse(readFileSync(join(runDir, 'metrics.json'), 'utf8'));
+    expect(summary.stages.map((s: { name: string }) => s.name)).toEqual(['pretrain', 'finetune']);
+    expect(result.report).toBe(join(runDir, 'report.html'));
+    const html = readFileSync(result.report!, 'utf8');
+    expect(html).toContain('<svg');
+    expect(html).toContain('Stage pretrain');
+    expect(html).not.toMatch(/<script|https?:\/\//);
+    expect(JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')).spec.name).toBe('Tiny_on_Toy');
+    seed(0);
+    const clf = new TinyClassifier(config);
+    await loadWeights(clf, join(runDir, 'stages/finetune/weights.safetensors'));
+    clf.dispose();
+  });
+
+  it('keeps frozen modules unchanged and the tensor count flat from step to step', async () => {
+    const runDir = tempRun();
+    const spec = twoStageSpec({ stages: [pretrainStage(), finetuneStage({ freeze: ['enc'], epochs: 2 })] });
+    const counts: number[] = [];
+    await runTraining({ spec, dataset: toyDataset, models: tinyFactories(config), runDir, backend: 'cpu', data: data(), bootstrapResamples: 0, report: false, onEvent: (e) => {
+      if (e.type === 'step' && e.stage === 'finetune') counts.push(tf.memory().numTensors);
+    } });
+    // Slots appear in step 1; afterwards every step leaves exactly as many tensors as it found.
+    expect(counts.length).toBe(6);
+    expect(new Set(counts.slice(1)).size).toBe(1);
+    seed(0);
+    const pre = new TinyMAE(config);
+    const fine = new TinyClassifier(config);
+    await loadWeights(pre, join(runDir, 'stages/pretrain/weights.safetensors'));
+    await loadWeights(fine, join(runDir, 'stages/finetune/weights.safetensors'));
+    expect(Array.from(fine.enc.embed.weight.dataSync())).toEqual(Array.from(pre.encoder.embed.weight.dataSync()));
+    expect(Array.from(fine.enc.mix.bias.dataSync())).toEqual(Array.from(pre.encoder.mix.bias.dataSync()));
+    const log = readJsonl(join(runDir, 'log.jsonl')).records;
+    const stageLine = log.find((r) => r.type === 'stage' && r.stage === 'finetune') as unknown as { frozen: string[]; groups: { frozen: string[] } };
+    expect(stageLine.frozen).toEqual(['enc.embed.weight', 'enc.embed.bias', 'enc.mix.weight', 'enc.mix.bias']);
+    expect(stageLine.groups.frozen).toEqual(stageLine.frozen);
+    pre.dispose();
+    fine.dispose();
+  });
+
+  it('refuses bad specs before writing anything', async () => {
+    const models = tinyFactories(config);
+    expect(() => checkSpec(twoStageSpec({ stages: [finetuneStage(), pretrainStage()] }), models)).toThrow(/weights from 'pretrain', which is not an earlier stage/);
+    expect(() => checkSpec(twoStageSpec({ stages: [pretrainStage({ model: { factory: 'nope', className: 'X', args: {} } })] }), models)).toThrow(/no model factory 'nope'/);
+    expect(() => checkSpec(twoStageSpec({ stages: [pretrainStage({ mask: undefined })] }), models)).toThrow(/lacks a mask policy/);
+    const runDir = tempRun();
+    await expect(runTraining({ spec: twoStageSpec({ stages: [pretrainStage({ epochs: 0 })] }), dataset: toyDataset, models, runDir, backend: 'cpu', data: data() })).rejects.toBeInstanceOf(TrainingError);
+    expect(existsSync(runDir)).toBe(false);
   });
 });
