@@ -154,6 +154,34 @@ describe('parameter groups', () => {
   });
 });
 
+describe('per-parameter learning-rate scale and state validation', () => {
+  it('lrScale multiplies the step of each parameter (layer-wise decay)', () => {
+    const m = new Toy([0, 0, 0, 0], [0, 0], [0, 0]);
+    const params = m.namedParameters();
+    const opt = new Lion({ lrScale: (p) => (p === 'bias' ? 0.5 : 2) });
+    const g = grads({ weight: [1, 1, -1, -1], bias: [1, -1] }, params);
+    opt.step(g, params, 0.1);
+    expectClose(values(params, 'weight'), [-0.2, -0.2, 0.2, 0.2], 1e-7);
+    expectClose(values(params, 'bias'), [-0.05, 0.05], 1e-7);
+    tf.dispose([...g.values()]);
+    opt.dispose();
+    m.dispose();
+  });
+
+  it('refuses state whose slots do not fit the parameters, or with unknown slot names', async () => {
+    const m = new Toy([0, 0, 0, 0], [0, 0], [0, 0]);
+    const params = m.namedParameters();
+    const opt = new Lion();
+    opt.loadState({ kind: 'lion', step: 4, hyper: {}, slots: new Map([['bias#m', { dtype: 'float32', shape: [3], data: new Float32Array(3) }]]) });
+    const g = grads({ bias: [1, 1] }, params);
+    expect(() => opt.step(g, params, 0.1)).toThrow(/slot 'bias#m' has shape \[3\] but the parameter is \[2\]/);
+    expect(() => opt.loadState({ kind: 'lion', step: 1, hyper: {}, slots: new Map([['bias#v', { dtype: 'float32', shape: [2], data: new Float32Array(2) }]]) })).toThrow(/unknown slot 'bias#v'/);
+    tf.dispose([...g.values()]);
+    opt.dispose();
+    m.dispose();
+  });
+});
+
 describe('optimizer state', () => {
   it('round-trips through safetensors and resumes exactly', async () => {
     const build = () => new Toy([0.3, -0.7, 1.1, 0.2], [0.5, -0.5], [1, 1]);
