@@ -25,6 +25,8 @@ export type Value =
   | { readonly kind: 'layer'; readonly layer: LayerInstance }
   | { readonly kind: 'block'; readonly decl: BlockDecl; readonly module: string }
   | { readonly kind: 'prim'; readonly prim: PrimitiveDef }
+  /** A compile-time helper function (`linspace`, `len`, `cumsum`, ...). */
+  | { readonly kind: 'builtin'; readonly name: string }
   /** A call to a settings constructor (`lion(lr = 5e-5)`, `random_patches(...)`). */
   | { readonly kind: 'config'; readonly name: string; readonly args: ReadonlyMap<string, Value>; readonly positional: readonly Value[]; readonly span: Span }
   /** A tensor inside a forward body: SSA value id and its shape (undefined after an error). */
@@ -115,6 +117,8 @@ export function typeOfValue(v: Value): string {
       return `block ${v.decl.name.name} (not called)`;
     case 'prim':
       return `${v.prim.kind} ${v.prim.name}`;
+    case 'builtin':
+      return `function ${v.name}`;
     case 'config':
       return `${v.name}(...)`;
     case 'tensor':
@@ -148,6 +152,8 @@ export function valueToJson(v: Value): unknown {
       return { block: v.decl.name.name };
     case 'prim':
       return { primitive: v.prim.name };
+    case 'builtin':
+      return { builtin: v.name };
     case 'config': {
       const out: Record<string, unknown> = { type: v.name };
       if (v.positional.length > 0) out.args = v.positional.map(valueToJson);

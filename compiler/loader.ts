@@ -1,0 +1,117 @@
+/**
+ * Module loading and imports.
+ * In: an entry .nvc path and a parse function. Out: every module reachable through imports,
+ * parsed, with its SourceFile, plus the syntax diagnostics and NVC2003/2004/2005 import
+ * diagnostics. Holds afterwards: `modules` contains each reachable file once (keyed by its
+ * display path, which is also the `file` of its spans); `std/x` resolves to the repository's
+ * std/x.nvc, `./x` and `../x` relative to the importing file; an import cycle is reported
+ * once, at the import that closes it, and the cyclic import is dropped.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Module } from '../dsl/ast.js';
+import type { Diagnostic } from '../dsl/diagnostics/diagnostic.js';
+import { SourceFile } from '../dsl/span.js';
+import type { Reporter } from './report.js';
+
+export type ParseFn = (file: SourceFile) => { module: Module; diagnostics: Diagnostic[] };
+
+/** Absolute path of the repository's std/ directory. */
+export const STD_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'std');
+
+export interface LoadedModule {
+  /** Display path (relative to the working directory when inside it). */
+  readonly path: string;
+  readonly absPath: string;
+  readonly file: SourceFile;
+  readonly ast: Module;
+  /** Resolved import targets by the import's index in `ast.imports` (undefined: failed). */
+  readonly importTargets: readonly (string | undefined)[];
+}
+
+export interface LoadResult {
+  readonly entry: string;
+  readonly modules: Map<string, LoadedModule>;
+  readonly files: Map<string, SourceFile>;
+  readonly syntaxDiagnostics: Diagnostic[];
+}
+
+export function displayPath(abs: string): string {
+  const rel = path.relative(process.cwd(), abs);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : abs;
+}
+
+/** Parsed-module cache keyed by absolute path; reused while the text is unchanged. */
+const parseCache = new Map<string, { text: string; module: Module; diagnostics: Diagnostic[] }>();
+
+export function resolveImport(from: string, importerAbs: string): string {
+  const withExt = from.endsWith('.nvc') ? from : `${from}.nvc`;
+  if (from.startsWith('std/')) return path.join(STD_DIR, withExt.slice(4));
+  return path.resolve(path.dirname(importerAbs), withExt);
+}
+
+export function loadModules(entryPath: string, parse: ParseFn, reporter: Reporter, entryText?: string): LoadResult | undefined {
+  const modules = new Map<string, LoadedModule>();
+  const files = new Map<string, SourceFile>();
+  const syntaxDiagnostics: Diagnostic[] = [];
+  const entryAbs = path.resolve(entryPath);
+
+  const read = (abs: string): LoadedModule | undefined => {
+    const display = abs === entryAbs ? entryPath : displayPath(abs);
+    let text: string;
+    if (abs === entryAbs && entryText !== undefined) text = entryText;
+    else {
+      try {
+        text = fs.readFileSync(abs, 'utf8');
+      } catch {
+        return undefined;
+      }
+    }
+    const file = new SourceFile(display, text);
+    files.set(display, file);
+    let parsed = parseCache.get(abs);
+    if (!parsed || parsed.text !== text || parsed.module.file !== display) {
+      const r = parse(file);
+      parsed = { text, module: r.module, diagnostics: r.diagnostics };
+      parseCache.set(abs, parsed);
+    }
+    syntaxDiagnostics.push(...parsed.diagnostics);
+    return { path: display, absPath: abs, file, ast: parsed.module, importTargets: [] };
+  };
+
+  const byAbs = new Map<string, LoadedModule>();
+  const visiting: string[] = [];
+
+  const visit = (abs: string): LoadedModule | undefined => {
+    const done = byAbs.get(abs);
+    if (done) return done;
+    const m = read(abs);
+    if (!m) return undefined;
+    byAbs.set(abs, m);
+    modules.set(m.path, m);
+    visiting.push(abs);
+    const targets: (string | undefined)[] = [];
+    for (const imp of m.ast.imports) {
+      const targetAbs = resolveImport(imp.from.value, abs);
+      if (visiting.includes(targetAbs)) {
+        const cycle = [...visiting.slice(visiting.indexOf(targetAbs)), targetAbs].map(displayPath).join(' -> ');
+        reporter.error('ImportCycle', imp.from.span, { cycle });
+        targets.push(undefined);
+        continue;
+      }
+      const target = visit(targetAbs);
+      if (!target) {
+        reporter.error('ModuleNotFound', imp.from.span, { path: imp.from.value }, { label: `looked for ${displayPath(targetAbs)}` });
+        targets.push(undefined);
+      } else targets.push(target.path);
+    }
+    (m.importTargets as (string | undefined)[]).push(...targets);
+    visiting.pop();
+    return m;
+  };
+
+  const entry = visit(entryAbs);
+  if (!entry) return undefined;
+  return { entry: entry.path, modules, files, syntaxDiagnostics };
+}
