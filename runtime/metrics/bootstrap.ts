@@ -145,3 +145,45 @@ export function bootstrapCi(
   }
   return percentileInterval(estimate, values, level);
 }
+
+export type RateName = 'accuracy' | 'sensitivity' | 'specificity' | 'ppv' | 'npv';
+
+/**
+ * Percentile bootstrap CIs of accuracy, sensitivity, specificity, PPV and NPV at a fixed
+ * threshold (chosen beforehand on validation, so not re-tuned per resample), all from one
+ * stratified patient resampling pass. A rate undefined in a resample (PPV with no positive
+ * calls) leaves that resample out of its interval.
+ */
+export function bootstrapRateCis(
+  labels: ArrayLike<number>,
+  scores: ArrayLike<number>,
+  threshold: number,
+  options: BootstrapOptions,
+): Record<RateName, ConfidenceInterval> {
+  const { resamples, level } = checkOptions(options);
+  const counts = checkBinaryInputs(labels, scores);
+  const { pos, neg } = classIndices(labels);
+  const called = (i: number): boolean => (scores[i] as number) >= threshold;
+  const rates = (tp: number, fp: number, tn: number, fn: number): Record<RateName, number> => {
+    const r = (a: number, b: number): number => (b === 0 ? Number.NaN : a / b);
+    return { accuracy: r(tp + tn, tp + fp + tn + fn), sensitivity: r(tp, tp + fn), specificity: r(tn, tn + fp), ppv: r(tp, tp + fp), npv: r(tn, tn + fn) };
+  };
+  const posCalled = Array.from(pos, called);
+  const negCalled = Array.from(neg, called);
+  const tp0 = posCalled.filter(Boolean).length;
+  const fp0 = negCalled.filter(Boolean).length;
+  const estimate = rates(tp0, fp0, neg.length - fp0, pos.length - tp0);
+  const names: RateName[] = ['accuracy', 'sensitivity', 'specificity', 'ppv', 'npv'];
+  const reason = degenerateReason(counts.positives, counts.negatives);
+  if (reason) return Object.fromEntries(names.map((n) => [n, degenerate(estimate[n], level, reason)])) as Record<RateName, ConfidenceInterval>;
+  const values = Object.fromEntries(names.map((n) => [n, new Float64Array(resamples)])) as Record<RateName, Float64Array>;
+  for (let r = 0; r < resamples; r++) {
+    let tp = 0;
+    let fp = 0;
+    for (let k = 0; k < pos.length; k++) tp += posCalled[draw(options.rng, pos.length)] ? 1 : 0;
+    for (let k = 0; k < neg.length; k++) fp += negCalled[draw(options.rng, neg.length)] ? 1 : 0;
+    const rr = rates(tp, fp, neg.length - fp, pos.length - tp);
+    for (const n of names) values[n][r] = rr[n];
+  }
+  return Object.fromEntries(names.map((n) => [n, percentileInterval(estimate[n], values[n], level)])) as Record<RateName, ConfidenceInterval>;
+}

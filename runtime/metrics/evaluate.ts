@@ -2,13 +2,14 @@
  * Patient-level evaluation of one run: the threshold chosen on validation, applied to every split.
  * In: pooled per-patient labels and scores for the validation split and any others (test), a
  * threshold rule, and a seeded Rng for the bootstrap. Out: per split AUC with a 95% CI,
- * accuracy, sensitivity, specificity, PPV, NPV, the confusion matrix and the ROC curve. Holds
+ * accuracy, sensitivity, specificity, PPV, NPV (each with a bootstrap CI at the fixed
+ * threshold), the confusion matrix and the ROC curve. Holds
  * afterwards: nothing here throws on a degenerate split (one class only, no patients): the
  * undefined numbers are NaN and `warnings` says why, so a per-epoch evaluation never kills a run.
  */
 import type { Rng } from '../module.js';
 import { confusionMatrix, degenerateReason, ratesFromConfusion, type ConfusionMatrix, checkBinaryInputs } from './binary.js';
-import { bootstrapAucCi, type ConfidenceInterval } from './bootstrap.js';
+import { bootstrapAucCi, bootstrapRateCis, type ConfidenceInterval, type RateName } from './bootstrap.js';
 import { delongCi, rocAuc, rocCurve, type RocPoint } from './roc.js';
 import { describeRule, selectThreshold, type ThresholdChoice, type ThresholdRule } from './threshold.js';
 
@@ -35,6 +36,8 @@ export interface SplitEvaluation {
   readonly ppv: number;
   readonly npv: number;
   readonly confusion: ConfusionMatrix;
+  /** Bootstrap CIs of the threshold rates at the fixed threshold (absent when resamples = 0). */
+  readonly rateCis?: Readonly<Record<RateName, ConfidenceInterval>>;
   /** Empty when a class is missing. */
   readonly roc: RocPoint[];
   readonly warnings: string[];
@@ -74,6 +77,7 @@ export function evaluateSplit(split: string, data: SplitScores, threshold: numbe
       ...(Number.isNaN(d.lower) ? { reason: 'DeLong needs at least two cases of each class' } : {}),
     };
   }
+  const rateCis = resamples === 0 ? undefined : bootstrapRateCis(data.labels, data.scores, threshold, { rng: options.rng.fork('rates'), resamples, level });
   const confusion = confusionMatrix(data.labels, data.scores, threshold);
   const rates = ratesFromConfusion(confusion);
   let nImages: number | undefined;
@@ -93,6 +97,7 @@ export function evaluateSplit(split: string, data: SplitScores, threshold: numbe
     threshold,
     ...rates,
     confusion,
+    ...(rateCis ? { rateCis } : {}),
     roc: reason ? [] : rocCurve(data.labels, data.scores),
     warnings,
   };

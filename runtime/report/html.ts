@@ -63,6 +63,8 @@ export interface ReportSplit {
   readonly ppv: Num;
   readonly npv: Num;
   readonly confusion: { readonly tp: number; readonly fp: number; readonly tn: number; readonly fn: number };
+  /** Bootstrap CIs of accuracy, sensitivity, specificity, ppv, npv at the threshold. */
+  readonly rateCis?: Readonly<Partial<Record<'accuracy' | 'sensitivity' | 'specificity' | 'ppv' | 'npv', ReportInterval>>>;
   readonly roc?: readonly { readonly fpr: number; readonly tpr: number }[];
 }
 
@@ -224,18 +226,22 @@ function ciLabel(ci: ReportInterval | undefined): string {
 }
 
 function metricsTable(evaluation: ReportEvaluation): string {
-  const head = ['Split', 'Patients (pos/neg)', 'Images', 'AUC (95% CI)', 'Accuracy', 'Sensitivity', 'Specificity', 'PPV', 'NPV', 'Threshold'];
+  const withCis = evaluation.splits.some((s) => s.rateCis);
+  const ci = withCis ? ' (95% CI)' : '';
+  const head = ['Split', 'Patients (pos/neg)', 'Images', 'AUC (95% CI)', `Accuracy${ci}`, `Sensitivity${ci}`, `Specificity${ci}`, `PPV${ci}`, `NPV${ci}`, 'Threshold'];
+  const rate = (s: ReportSplit, name: 'accuracy' | 'sensitivity' | 'specificity' | 'ppv' | 'npv'): string =>
+    s.rateCis?.[name] ? formatWithCi(s[name], s.rateCis[name]) : fixed(s[name]);
   const rows = evaluation.splits.map((s) =>
     [
       s.split,
       `${s.nPatients} (${s.nPositive}/${s.nNegative})`,
       s.nImages !== undefined ? String(s.nImages) : '–',
       formatWithCi(s.auc, s.aucCi),
-      fixed(s.accuracy),
-      fixed(s.sensitivity),
-      fixed(s.specificity),
-      fixed(s.ppv),
-      fixed(s.npv),
+      rate(s, 'accuracy'),
+      rate(s, 'sensitivity'),
+      rate(s, 'specificity'),
+      rate(s, 'ppv'),
+      rate(s, 'npv'),
       fixed(s.threshold, 4),
     ].map((cell) => `<td>${escapeHtml(cell)}</td>`),
   );
@@ -243,7 +249,10 @@ function metricsTable(evaluation: ReportEvaluation): string {
   const ciMethod = evaluation.splits.find((s) => s.aucCi)?.aucCi;
   const notes: string[] = [];
   if (ciMethod?.method === 'bootstrap-percentile') {
-    notes.push(`AUC CI: percentile bootstrap over ${isNum(ciMethod.resamples) ? ciMethod.resamples : '?'} patient resamples, stratified by class.`);
+    notes.push(
+      `CIs: percentile bootstrap over ${isNum(ciMethod.resamples) ? ciMethod.resamples : '?'} patient resamples, stratified by class` +
+        `${withCis ? '; threshold rates are resampled at the fixed threshold' : ''}.`,
+    );
   }
   for (const s of delong) notes.push(`${s.split}: DeLong ${formatWithCi(s.auc, s.aucDelong)}.`);
   notes.push(`Threshold chosen on validation by ${evaluation.thresholdRule}; cases with score ≥ threshold are called positive; the same threshold is applied to every split.`);

@@ -63,6 +63,11 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
   }
 }
 
+/** Writes `value` as indented JSON, atomically (NaN and Infinity become null, as JSON has them not). */
+export async function writeJsonAtomic(target: string, value: unknown): Promise<void> {
+  await writeFileAtomic(target, `${JSON.stringify(value, null, 2)}\n`);
+}
+
 /** Synchronous twin of `writeFileAtomic`, for exit paths where awaiting is not possible. */
 export function writeFileAtomicSync(target: string, data: string | Uint8Array, options: Omit<AtomicWriteOptions, 'beforeRename'> = {}): void {
   const temp = tempPathFor(target);
@@ -81,4 +86,24 @@ export function writeFileAtomicSync(target: string, data: string | Uint8Array, o
   } finally {
     if (!renamed) fs.rmSync(temp, { force: true });
   }
+}
+
+const TEMP_PATTERN = /^\..+\.\d+\.[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Removes temporary files left in `dir` by atomic writes of a killed process (resume calls this
+ * on the run folder and its checkpoint folder). Skips files of the live process; returns the
+ * names removed.
+ */
+export function removeStaleTempFiles(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  const removed: string[] = [];
+  for (const name of fs.readdirSync(dir)) {
+    if (!TEMP_PATTERN.test(name)) continue;
+    const pid = Number(name.split('.').at(-3));
+    if (pid === process.pid) continue;
+    fs.rmSync(path.join(dir, name), { force: true });
+    removed.push(name);
+  }
+  return removed;
 }

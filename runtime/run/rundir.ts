@@ -4,10 +4,13 @@
  * existing directory for this run, `runs/<name>-<UTC timestamp>` by default. Holds afterwards:
  * a new run never writes into a folder that already holds something (two runs started in the
  * same second get `-2`, `-3` suffixes; an explicit path that is not empty is refused), and a
- * resume only ever opens a folder that exists and looks like a run.
+ * resume only ever opens a folder that exists and looks like a run. A new folder gets `run.json`
+ * (name, creation time) at once, so even a run killed before its first log line is resumable
+ * and never mistaken for an empty folder.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeFileAtomicSync } from './atomic.js';
 
 /** A user-facing refusal (clobbering, resuming nothing); the CLI prints the message. */
 export class RunDirError extends Error {
@@ -39,6 +42,11 @@ export interface RunDirOptions {
   readonly resume?: boolean;
   /** Clock for the timestamp (tests). */
   readonly now?: Date;
+}
+
+function markRunFolder(dir: string, name: string | undefined, now: Date): void {
+  const meta = { name: name ?? path.basename(dir), createdAt: now.toISOString(), pid: process.pid };
+  writeFileAtomicSync(path.join(dir, RUN_FILES.meta), `${JSON.stringify(meta, null, 2)}\n`);
 }
 
 export interface RunDir {
@@ -81,10 +89,12 @@ export function createRunDir(options: RunDirOptions = {}): RunDir {
             : `'${dir}' is not empty; refusing to write a run into it`,
         );
       }
+      markRunFolder(dir, options.name, options.now ?? new Date());
       return { path: dir, resumed: false };
     }
     fs.mkdirSync(path.dirname(dir), { recursive: true });
     fs.mkdirSync(dir);
+    markRunFolder(dir, options.name, options.now ?? new Date());
     return { path: dir, resumed: false };
   }
   const root = options.root ?? 'runs';
@@ -95,6 +105,7 @@ export function createRunDir(options: RunDirOptions = {}): RunDir {
     try {
       // Non-recursive mkdir fails with EEXIST, so two processes never share a folder.
       fs.mkdirSync(dir);
+      markRunFolder(dir, options.name, options.now ?? new Date());
       return { path: dir, resumed: false };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;

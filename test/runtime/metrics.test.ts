@@ -5,6 +5,7 @@ import {
   aucUndefinedReason,
   bootstrapAucCi,
   bootstrapCi,
+  bootstrapRateCis,
   confusionMatrix,
   delongCi,
   evaluateRun,
@@ -244,6 +245,21 @@ describe('bootstrap CI', () => {
     expect(dl.upper).toBeGreaterThan(dl.auc);
   });
 
+  it('rate CIs at a fixed threshold bracket the estimates and match the generic bootstrap', () => {
+    const cis = bootstrapRateCis(data.labels, data.scores, 0.6, { rng: testRng(8), resamples: 400 });
+    const r = thresholdRates(data.labels, data.scores, 0.6);
+    for (const name of ['accuracy', 'sensitivity', 'specificity', 'ppv', 'npv'] as const) {
+      expect(cis[name].estimate).toBeCloseTo(r[name], 14);
+      expect(cis[name].lower).toBeLessThan(r[name]);
+      expect(cis[name].upper).toBeGreaterThan(r[name]);
+    }
+    // Same draw order (positives then negatives) as bootstrapCi, so sensitivity bounds agree exactly.
+    const generic = bootstrapCi(data.labels, data.scores, (y, s) => thresholdRates(y, s, 0.6).sensitivity, { rng: testRng(8), resamples: 400 });
+    expect(Math.abs(cis.sensitivity.lower - generic.lower)).toBeLessThan(1e-12);
+    expect(Math.abs(cis.sensitivity.upper - generic.upper)).toBeLessThan(1e-12);
+    expect(bootstrapRateCis([0, 0], [0.1, 0.9], 0.5, { rng: testRng(1) }).accuracy.reason).toMatch(/only negative/);
+  });
+
   it('gives NaN bounds with a reason for one class, never a crash', () => {
     const ci = bootstrapAucCi([1, 1, 1], [0.1, 0.5, 0.9], { rng: testRng(1) });
     expect(ci.lower).toBeNaN();
@@ -293,6 +309,8 @@ describe('evaluateRun', () => {
     expect(t.aucCi.lower).toBeLessThan(t.auc);
     expect(t.aucDelong!.upper).toBeGreaterThan(t.auc);
     expect(t.nPatients).toBe(150);
+    expect(t.rateCis!.specificity.lower).toBeLessThanOrEqual(t.specificity);
+    expect(t.rateCis!.specificity.upper).toBeGreaterThanOrEqual(t.specificity);
     expect(r.warnings).toEqual([]);
   });
 

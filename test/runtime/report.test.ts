@@ -121,7 +121,8 @@ describe('report.html', () => {
     expect(html).toContain(legend);
     expect(html).toContain(`<td>${formatWithCi(test.auc, test.aucCi)}</td>`);
     expect(html).toContain(`<td>${test.nPatients} (${test.nPositive}/${test.nNegative})</td>`);
-    expect(html).toContain(`<td>${test.sensitivity.toFixed(3)}</td>`);
+    expect(html).toContain(`<td>${formatWithCi(test.sensitivity, test.rateCis!.sensitivity)}</td>`);
+    expect(html).toContain(`<td>${formatWithCi(test.npv, test.rateCis!.npv)}</td>`);
     expect(html).toContain(`<td>${test.threshold.toFixed(4)}</td>`);
     expect(html).toContain('DeLong');
     expect(html).toContain('300 patient resamples');

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { writeFileAtomic, writeFileAtomicSync } from '../../runtime/run/atomic.js';
+import { removeStaleTempFiles, writeFileAtomic, writeFileAtomicSync } from '../../runtime/run/atomic.js';
 
 const atomicModule = fileURLToPath(new URL('../../runtime/run/atomic.ts', import.meta.url));
 let dir: string;
@@ -96,5 +96,18 @@ describe('writeFileAtomic', () => {
     } else {
       expect(content.toString()).toBe('OLD');
     }
+    // Whatever the child left behind as a temporary file is recognised and cleaned on resume.
+    const leftovers = fs.readdirSync(dir).filter((n) => n.endsWith('.tmp'));
+    expect(removeStaleTempFiles(dir)).toEqual(leftovers);
+    expect(fs.readdirSync(dir).sort()).toEqual(['big.bin', 'child.mts']);
+  });
+
+  it('removeStaleTempFiles keeps ordinary files and temporaries of the live process', () => {
+    fs.writeFileSync(path.join(dir, 'keep.json'), '{}');
+    fs.writeFileSync(path.join(dir, '.keep.json.999999.0123456789ab.tmp'), 'stale');
+    const mine = `.x.${process.pid}.0123456789ab.tmp`;
+    fs.writeFileSync(path.join(dir, mine), 'live');
+    expect(removeStaleTempFiles(dir)).toEqual(['.keep.json.999999.0123456789ab.tmp']);
+    expect(fs.readdirSync(dir).sort()).toEqual([mine, 'keep.json'].sort());
   });
 });

@@ -37,6 +37,8 @@ describe('run folders', () => {
     const a = createRunDir({ root, name: 'mednvc demo', now });
     expect(a).toEqual({ path: path.join(root, 'mednvc-demo-20261128-010203'), resumed: false });
     expect(fs.statSync(a.path).isDirectory()).toBe(true);
+    const meta = JSON.parse(fs.readFileSync(path.join(a.path, RUN_FILES.meta), 'utf8'));
+    expect(meta).toMatchObject({ name: 'mednvc demo', createdAt: '2026-11-28T01:02:03.000Z' });
     const b = createRunDir({ root, name: 'mednvc demo', now });
     expect(b.path).toBe(`${a.path}-2`);
     expect(runTimestamp(now)).toBe('20261128-010203');
@@ -45,7 +47,8 @@ describe('run folders', () => {
   it('refuses to clobber an existing run or a non-empty folder, but resumes a run', () => {
     const run = path.join(dir, 'r1');
     createRunDir({ path: run });
-    fs.writeFileSync(path.join(run, RUN_FILES.log), '');
+    // Marked as a run at once, before any log line.
+    expect(fs.readdirSync(run)).toEqual([RUN_FILES.meta]);
     expect(() => createRunDir({ path: run })).toThrow(RunDirError);
     expect(() => createRunDir({ path: run })).toThrow(/--resume/);
     expect(createRunDir({ path: run, resume: true })).toEqual({ path: run, resumed: true });
@@ -54,6 +57,10 @@ describe('run folders', () => {
     fs.writeFileSync(path.join(other, 'notes.txt'), 'x');
     expect(() => createRunDir({ path: other })).toThrow(/not empty/);
     expect(() => createRunDir({ path: other, resume: true })).toThrow(/not a run folder/);
+    const empty = path.join(dir, 'empty');
+    fs.mkdirSync(empty);
+    expect(createRunDir({ path: empty })).toEqual({ path: empty, resumed: false });
+    expect(fs.existsSync(path.join(empty, RUN_FILES.meta))).toBe(true);
     expect(() => createRunDir({ path: path.join(dir, 'missing'), resume: true })).toThrow(/not a folder/);
   });
 });
