@@ -1,0 +1,3 @@
+import { defineLayersSuite } from '../support/suites/layers.js';
+
+defineLayersSuite('cpu');
