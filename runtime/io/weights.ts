@@ -185,7 +185,7 @@ export async function loadWeights(module: Module, path: string, options: LoadWei
     }
     if (manifest.format === 'nvcc-weights' && manifest.sha256 && manifest.weightsFile === basename(path)) {
       const actual = sha256Hex(bytes);
-      if (actual !== manifest.sha256) throw new Error(`${path}: sha256 ${actual} does not match the manifest ${manifestPath} (${manifest.sha256}); the file was changed or is corrupt`);
+      if (actual !== manifest.sha256) throw new Error(`${path}: sha256 ${actual} does not match the manifest ${manifestPath} (${manifest.sha256}); the file was changed, is corrupt, or a save was interrupted between the weights and the manifest`);
     }
   }
   const file = parseSafetensors(bytes, path);
