@@ -58,19 +58,21 @@ describe('Lion', () => {
     m.dispose();
   });
 
-  it('creates no tensors beyond its slots (tidy)', () => {
-    const m = new Toy([1, 2, 3, 4], [1, 2], [0, 0]);
-    const params = m.namedParameters();
-    const opt = new Lion({ weightDecay: 0.1, clipGradNorm: 1 });
-    const g = grads({ weight: [1, -1, 1, -1], bias: [2, 2] }, params);
-    opt.step(g, params, 0.01);
-    const before = tf.memory().numTensors;
-    for (let i = 0; i < 5; i++) opt.step(g, params, 0.01);
-    expect(tf.memory().numTensors).toBe(before);
-    tf.dispose([...g.values()]);
-    opt.dispose();
-    expect(tf.memory().numTensors).toBe(before - 4); // 2 gradients + 2 momentum slots
-    m.dispose();
+  it('creates no tensors beyond its slots (tidy), Lion and AdamW, with clipping and decay', () => {
+    for (const [make, slots] of [[() => new Lion({ weightDecay: 0.1, clipGradNorm: 1 }), 2], [() => new AdamW({ weightDecay: 0.1, clipGradNorm: 1 }), 4]] as const) {
+      const m = new Toy([1, 2, 3, 4], [1, 2], [0, 0]);
+      const params = m.namedParameters();
+      const opt = make();
+      const g = grads({ weight: [1, -1, 1, -1], bias: [2, 2] }, params);
+      opt.step(g, params, 0.01);
+      const before = tf.memory().numTensors;
+      for (let i = 0; i < 5; i++) opt.step(g, params, 0.01);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([...g.values()]);
+      opt.dispose();
+      expect(tf.memory().numTensors).toBe(before - 2 - slots); // 2 gradients + the slots
+      m.dispose();
+    }
   });
 
   it('rejects gradients for unknown paths or of the wrong shape', () => {
