@@ -1,0 +1,102 @@
+/**
+ * DICOM decoding to an 8-bit grayscale picture, through dicom-parser.
+ * In: the bytes of a DICOM file (Part 10, uncompressed transfer syntaxes) and DicomOptions.
+ * Out: { width, height, pixels: Uint8Array } (one channel, row-major).
+ * Holds afterwards: stored values are mapped to modality units with Rescale Slope/Intercept,
+ * then windowed (the declared window, else the file's first Window Center/Width, else the
+ * min-max of the image) with the linear DICOM VOI function, and MONOCHROME1 images are
+ * inverted (when asked) so that dense material is always bright. Unsupported or damaged files
+ * raise `DicomError` with a plain message, which callers turn into a DataError.
+ */
+import dicomParser from 'dicom-parser';
+import type { DicomOptions } from './spec.js';
+
+export class DicomError extends Error {}
+
+export interface GrayPicture {
+  readonly width: number;
+  readonly height: number;
+  readonly pixels: Uint8Array;
+}
+
+const UNCOMPRESSED = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.2']);
+
+/** True when the bytes look like a DICOM Part 10 file ("DICM" at offset 128). */
+export function isDicom(bytes: Uint8Array): boolean {
+  return bytes.length > 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
+}
+
+export function decodeDicom(bytes: Uint8Array, options: DicomOptions): GrayPicture {
+  let ds: ReturnType<typeof dicomParser.parseDicom>;
+  try {
+    ds = dicomParser.parseDicom(bytes);
+  } catch (e) {
+    const detail = typeof e === 'string' ? e : e instanceof Error ? e.message : (e as { exception?: string })?.exception ?? String(e);
+    throw new DicomError(`not a readable DICOM file (${detail})`);
+  }
+  const syntax = ds.string('x00020010') ?? '1.2.840.10008.1.2.1';
+  if (!UNCOMPRESSED.has(syntax)) throw new DicomError(`compressed DICOM (transfer syntax ${syntax}) is not supported; export it uncompressed`);
+  const rows = ds.uint16('x00280010');
+  const cols = ds.uint16('x00280011');
+  const bits = ds.uint16('x00280100') ?? 16;
+  const signed = (ds.uint16('x00280103') ?? 0) === 1;
+  const samples = ds.uint16('x00280002') ?? 1;
+  const photometric = (ds.string('x00280004') ?? 'MONOCHROME2').trim();
+  const pixelElement = ds.elements['x7fe00010'];
+  if (!rows || !cols) throw new DicomError('missing Rows/Columns');
+  if (!pixelElement) throw new DicomError('no Pixel Data element');
+  if (samples !== 1 || !photometric.startsWith('MONOCHROME')) throw new DicomError(`only grayscale (MONOCHROME1/2) DICOM is supported, got ${photometric}`);
+  if (bits !== 8 && bits !== 16) throw new DicomError(`Bits Allocated ${bits} is not supported (8 or 16)`);
+  const n = rows * cols;
+  const needed = n * (bits / 8);
+  if (pixelElement.length < needed || pixelElement.dataOffset + needed > bytes.length)
+    throw new DicomError(`truncated pixel data: ${Math.min(pixelElement.length, bytes.length - pixelElement.dataOffset)} of ${needed} bytes`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset + pixelElement.dataOffset, needed);
+  const bigEndian = syntax === '1.2.840.10008.1.2.2';
+  const slope = ds.floatString('x00281053') ?? 1;
+  const intercept = ds.floatString('x00281052') ?? 0;
+  const values = new Float64Array(n);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const stored =
+      bits === 8
+        ? signed
+          ? view.getInt8(i)
+          : view.getUint8(i)
+        : signed
+          ? view.getInt16(2 * i, !bigEndian)
+          : view.getUint16(2 * i, !bigEndian);
+    const v = stored * slope + intercept;
+    values[i] = v;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  let center: number;
+  let width: number;
+  const fileCenter = ds.floatString('x00281050');
+  const fileWidth = ds.floatString('x00281051');
+  if (typeof options.window === 'object') ({ center, width } = options.window);
+  else if (options.window === 'auto' && fileCenter !== undefined && fileWidth !== undefined && fileWidth > 0) {
+    center = fileCenter;
+    width = fileWidth;
+  } else {
+    // Min-max: the linear window that maps lo to 0 and hi to 255.
+    width = Math.max(hi - lo, 1e-6) + 1;
+    center = lo + 0.5 + (width - 1) / 2;
+  }
+  width = Math.max(width, 1 + 1e-6);
+  const invert = photometric === 'MONOCHROME1' && options.invertMonochrome1;
+  const pixels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    // DICOM PS3.3 C.11.2.1.2.1 linear VOI function.
+    const x = values[i]!;
+    let y: number;
+    if (x <= center - 0.5 - (width - 1) / 2) y = 0;
+    else if (x > center - 0.5 + (width - 1) / 2) y = 1;
+    else y = (x - (center - 0.5)) / (width - 1) + 0.5;
+    y = Math.min(1, Math.max(0, y));
+    pixels[i] = Math.round((invert ? 1 - y : y) * 255);
+  }
+  return { width: cols, height: rows, pixels };
+}

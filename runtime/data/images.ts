@@ -1,0 +1,144 @@
+/**
+ * Finding and decoding images.
+ * In: an image folder and the spec's file pattern, or in-memory pictures; ImageSpec settings.
+ * Out: `ImageRef`s linked to patients by the pattern's `{id}`, and decoded pixels: Uint8, HWC,
+ * exactly size[0] x size[1] x channels.
+ * Holds afterwards: PNG and JPEG go through sharp, DICOM through dicom.ts then sharp; every
+ * failure is an `ImageDecodeError` with a plain message (the caller names file and patient);
+ * with a cache folder, decoded pixels are stored under the SHA-256 of the file bytes and the
+ * decode settings, so a second load of the same data decodes nothing.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import sharp, { type Sharp } from 'sharp';
+import { decodeDicom, DicomError, isDicom } from './dicom.js';
+import type { ImageSpec } from './spec.js';
+
+export class ImageDecodeError extends Error {}
+
+export type ImageRef =
+  | { readonly kind: 'file'; readonly path: string; readonly display: string; readonly key: string }
+  | { readonly kind: 'raw'; readonly display: string; readonly key: string; readonly width: number; readonly height: number; readonly pixels: Uint8Array };
+
+const IMAGE_EXTENSIONS = /\.(png|jpe?g|dcm|dicom)$/i;
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** `{id}_*` -> a regex whose group 1 is the id. `*` never crosses a folder boundary. */
+export function patternRegex(pattern: string): RegExp {
+  const parts = pattern.split('{id}');
+  if (parts.length !== 2) throw new RangeError(`image pattern '${pattern}' must contain {id} exactly once`);
+  const piece = (p: string): string => escapeRegex(p).replace(/\*/g, '[^/]*');
+  return new RegExp(`^${piece(parts[0]!)}([^/]+?)${piece(parts[1]!)}$`);
+}
+
+async function walk(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const entries = await readdir(dir, { withFileTypes: true });
+  for (const e of entries) {
+    const full = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await walk(full)));
+    else if (e.isFile()) out.push(full);
+  }
+  return out;
+}
+
+const collator = new Intl.Collator('en', { numeric: true });
+
+/**
+ * Image files under `dir` matching the pattern, in natural order. Files that match no pattern
+ * are returned in `unmatched` (reported by the validator as unlinked).
+ */
+export async function listImages(dir: string, display: string, pattern: string): Promise<{ refs: ImageRef[]; unmatched: string[] }> {
+  const re = patternRegex(pattern);
+  const files = (await walk(dir)).filter((f) => IMAGE_EXTENSIONS.test(f));
+  const rel = files.map((f) => relative(dir, f).split(sep).join('/')).sort(collator.compare);
+  const refs: ImageRef[] = [];
+  const unmatched: string[] = [];
+  for (const r of rel) {
+    const m = re.exec(r);
+    const shown = join(display, r);
+    if (m) refs.push({ kind: 'file', path: join(dir, r), display: shown, key: m[1]! });
+    else unmatched.push(shown);
+  }
+  return { refs, unmatched };
+}
+
+/** Everything about decoding that changes the output pixels (part of the cache key). */
+function decodeSettings(spec: ImageSpec): string {
+  return JSON.stringify({ v: 1, size: spec.size, channels: spec.channels, fit: spec.fit, dicom: spec.dicom });
+}
+
+async function toSize(input: Sharp, spec: ImageSpec): Promise<Uint8Array> {
+  const [h, w] = spec.size;
+  let pipeline = input.removeAlpha().resize(w, h, { fit: spec.fit === 'cover' ? 'cover' : 'fill', position: 'centre' });
+  pipeline = spec.channels === 1 ? pipeline.toColourspace('b-w') : pipeline.toColourspace('srgb');
+  const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+  if (info.width !== w || info.height !== h) throw new ImageDecodeError(`resized to ${info.width}x${info.height}, expected ${w}x${h}`);
+  if (info.channels === spec.channels) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  // Colour conversions may leave one channel where three are wanted, or three where one is.
+  const out = new Uint8Array(w * h * spec.channels);
+  for (let i = 0; i < w * h; i++) {
+    if (spec.channels === 3) out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = data[i * info.channels]!;
+    else out[i] = Math.round((data[i * info.channels]! + data[i * info.channels + 1]! + data[i * info.channels + 2]!) / 3);
+  }
+  return out;
+}
+
+async function decodeBytes(bytes: Uint8Array, spec: ImageSpec): Promise<Uint8Array> {
+  if (isDicom(bytes)) {
+    let pic;
+    try {
+      pic = decodeDicom(bytes, spec.dicom);
+    } catch (e) {
+      throw new ImageDecodeError(e instanceof DicomError ? e.message : String(e));
+    }
+    return toSize(sharp(Buffer.from(pic.pixels.buffer, pic.pixels.byteOffset, pic.pixels.byteLength), { raw: { width: pic.width, height: pic.height, channels: 1 } }), spec);
+  }
+  try {
+    return await toSize(sharp(bytes, { failOn: 'truncated' }), spec);
+  } catch (e) {
+    if (e instanceof ImageDecodeError) throw e;
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new ImageDecodeError(/unsupported image format/i.test(msg) ? 'not a PNG, JPEG or DICOM image' : msg.split('\n')[0]!);
+  }
+}
+
+/** Decodes one image to the spec's size and channels, through the on-disk cache when given. */
+export async function decodeImage(ref: ImageRef, spec: ImageSpec, cacheDir?: string): Promise<Uint8Array> {
+  if (ref.kind === 'raw') {
+    const [h, w] = spec.size;
+    if (ref.width === w && ref.height === h && spec.channels === 1) return ref.pixels;
+    return toSize(sharp(Buffer.from(ref.pixels.buffer, ref.pixels.byteOffset, ref.pixels.byteLength), { raw: { width: ref.width, height: ref.height, channels: 1 } }), spec);
+  }
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(ref.path);
+  } catch (e) {
+    throw new ImageDecodeError(`cannot read file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  if (bytes.length === 0) throw new ImageDecodeError('empty file');
+  const expected = spec.size[0] * spec.size[1] * spec.channels;
+  let cachePath: string | undefined;
+  if (cacheDir) {
+    const key = createHash('sha256').update(bytes).update(decodeSettings(spec)).digest('hex');
+    cachePath = join(cacheDir, key.slice(0, 2), `${key}.u8`);
+    try {
+      const cached = await readFile(cachePath);
+      if (cached.length === expected) return new Uint8Array(cached.buffer, cached.byteOffset, cached.byteLength);
+    } catch {
+      // Not cached yet.
+    }
+  }
+  const pixels = await decodeBytes(bytes, spec);
+  if (cachePath) {
+    await mkdir(join(cachePath, '..'), { recursive: true });
+    const tmp = `${cachePath}.${process.pid}.tmp`;
+    await writeFile(tmp, pixels);
+    await rename(tmp, cachePath);
+  }
+  return pixels;
+}
