@@ -15,12 +15,11 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendRequest } from '../backend.js';
 import type { DatasetSpec } from '../data/spec.js';
-import { encodeSafetensors, parseSafetensors, type HostTensor } from '../io/safetensors.js';
+import { encodeSafetensors } from '../io/safetensors.js';
 import { assignParameters, moduleToHost, saveWeights } from '../io/weights.js';
-import { evaluateRun, poolByPatient, type RunEvaluation, type SplitScores } from '../metrics/index.js';
 import { setInitRng, type ForwardContext, type Parameter, type Rng } from '../module.js';
 import { AdamW, Lion, buildSchedule, decodeOptimizerState, encodeOptimizerState, isNoDecay, type Optimizer, type PhaseSpec, type Schedule } from '../optim/index.js';
-import { createRng, restoreRng } from '../rng.js';
+import { restoreRng } from '../rng.js';
 import { writeFileAtomic } from '../run/atomic.js';
 import { saveResolvedConfig } from '../run/config.js';
 import { JsonlLogger } from '../run/jsonl.js';
@@ -28,10 +27,12 @@ import { RUN_FILES } from '../run/rundir.js';
 import type { ProgressDisplay } from '../run/progress.js';
 import { writeRunReport, type ReportEvaluation } from '../report/index.js';
 import { latestCheckpoint, pruneCheckpoints, readCheckpointFile, STATE_FILE, writeCheckpoint } from './checkpoint.js';
-import { batchIndices, epochOrder, evaluationBatches, stepsPerEpoch, type Batch, type SplitName, type TrainingData } from './data.js';
+import { batchIndices, epochOrder, stepsPerEpoch, type Batch, type TrainingData } from './data.js';
 import { applyHandover, formatHandoverReport, freezeModules, type HandoverReport } from './handover.js';
 import { randomThrow } from './modality-dropout.js';
-import { drawMask, stageLoss, evaluationOutputs } from './objective.js';
+import { drawMask, stageLoss } from './objective.js';
+import { disposeBatch, hostToMap, imageInputOf, jsonNumbers, pick, stageRoot, TrainingError } from './common.js';
+import { finalEvaluation, validationMetrics } from './evaluate.js';
 import type { ModelFactory, StageSpec, TrainableModel, TrainSpec } from './spec.js';
 import {
   CHECKPOINT_FORMAT,
@@ -45,13 +46,7 @@ import {
   type StreamName,
 } from './state.js';
 
-/** A refusal the CLI reports as a message (bad spec, missing model factory, nothing to resume). */
-export class TrainingError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TrainingError';
-  }
-}
+export { TrainingError, stageRoot };
 
 export type TrainEvent =
   | { readonly type: 'stage-start'; readonly stage: string; readonly index: number; readonly epochs: number; readonly stepsPerEpoch: number; readonly parameters: number; readonly trainable: number; readonly resumedAt?: { epoch: number; step: number }; readonly handover?: HandoverReport; readonly handoverTable?: string }
@@ -105,10 +100,6 @@ interface Streams {
   readonly modality_dropout: Rng;
 }
 
-/** The root RNG of a stage: its own `seed` if declared, else a fork of the run seed by name. */
-export function stageRoot(runSeed: number, stage: StageSpec): Rng {
-  return stage.seed !== undefined ? createRng(stage.seed) : createRng(runSeed).fork(`stage:${stage.name}`);
-}
 
 function freshStreams(root: Rng): Streams {
   return Object.fromEntries(STREAMS.map((k) => [k, root.fork(k)])) as unknown as Streams;
@@ -176,14 +167,6 @@ function buildStageSchedule(stage: StageSpec, steps: number): Schedule {
   return buildSchedule(phases.length === 0 ? 'constant' : phases, { baseLr: stage.optimizer.lr, stepsPerEpoch: steps, epochs: stage.epochs });
 }
 
-function imageInputOf(stage: StageSpec): string {
-  return stage.mask?.input ?? (stage.loss.kind === 'masked_mse' ? stage.loss.input : stage.inputs[0]!);
-}
-
-function hostToMap(bytes: Uint8Array, source: string): Map<string, HostTensor> {
-  const file = parseSafetensors(bytes, source);
-  return new Map([...file.tensors].map(([k, e]) => [k, e.tensor] as const));
-}
 
 /** Runs (or resumes) every stage of `spec`. */
 export async function runTraining(options: RunTrainingOptions): Promise<RunResult> {
@@ -391,7 +374,7 @@ class Runner {
           if (everySteps && stageStep % everySteps === 0 && step < steps) await snapshot();
         }
         // Epoch end: validate, keep the best, log, checkpoint at the boundary.
-        const metrics = await this.validate(stage, model);
+        const metrics = await validationMetrics(stage, model, this.data, this.config);
         const trainLoss = lossSum / lossCount;
         epoch++;
         step = 0;
@@ -421,7 +404,7 @@ class Runner {
       }
       const weights = join('stages', stage.name, 'weights.safetensors');
       await saveWeights(model, this.stagePath(stage.name, 'weights.safetensors'), { metadata: { stage: stage.name, ...(best ? { kept_best: `${best.metric}=${best.value} at epoch ${best.epoch}` } : {}) } });
-      const evaluation = await this.finalEvaluation(stage, model);
+      const evaluation = await finalEvaluation(stage, model, this.data, this.config, this.options.bootstrapResamples ?? 1000);
       const result: StageResult = { name: stage.name, kind: stage.kind, epochs: stage.epochs, weights, ...(best ? { best } : {}), evaluation: evaluation as never };
       this.finished.push(result);
       this.logger.log({ type: 'stage-end', stage: stage.name, weights, ...(best ? { best } : {}), evaluation });
@@ -498,78 +481,6 @@ class Runner {
     }
   }
 
-  /** Per-epoch validation: loss for masked stages; loss and per-patient metrics otherwise. */
-  private async validate(stage: StageSpec, model: TrainableModel): Promise<Record<string, number>> {
-    if (this.data.size('val') === 0) return {};
-    const out = await this.score(stage, model, 'val');
-    if (stage.kind === 'masked') return { loss: out.loss };
-    const evaluation = this.evaluate(stage, { validation: out.patients }, 0);
-    const v = evaluation.splits[0]!;
-    const all: Record<string, number> = { loss: out.loss, auc: v.auc, accuracy: v.accuracy, sensitivity: v.sensitivity, specificity: v.specificity, threshold: evaluation.threshold };
-    const wanted = new Set<string>(['loss', 'threshold', ...stage.metrics]);
-    return Object.fromEntries(Object.entries(all).filter(([k]) => wanted.has(k)));
-  }
-
-  private evaluate(stage: StageSpec, splits: { validation: SplitScores } & Record<string, SplitScores>, resamples: number): RunEvaluation {
-    const rng = stageRoot(this.config.seed, stage).fork('evaluation');
-    return evaluateRun(splits, { rng, resamples });
-  }
-
-  private async finalEvaluation(stage: StageSpec, model: TrainableModel): Promise<unknown> {
-    const splits: SplitName[] = (['val', 'test'] as const).filter((s) => this.data.size(s) > 0);
-    if (stage.kind === 'masked') {
-      const losses: Record<string, number> = {};
-      for (const s of splits) losses[s] = (await this.score(stage, model, s)).loss;
-      return { loss: losses };
-    }
-    if (!splits.includes('val')) return { warning: 'no validation split: no threshold and no metrics' };
-    const scored: Record<string, SplitScores> = {};
-    const losses: Record<string, number> = {};
-    for (const s of splits) {
-      const r = await this.score(stage, model, s);
-      scored[s === 'val' ? 'validation' : s] = r.patients;
-      losses[s] = r.loss;
-    }
-    const evaluation = this.evaluate(stage, scored as { validation: SplitScores } & Record<string, SplitScores>, this.options.bootstrapResamples ?? 1000);
-    return { ...evaluation, loss: losses };
-  }
-
-  /** Runs the model over a split in order (no augmentation, no dropout, fixed masks). */
-  private async score(stage: StageSpec, model: TrainableModel, split: SplitName): Promise<{ loss: number; patients: SplitScores & { patientIds?: string[] } }> {
-    const size = this.data.size(split);
-    const maskRng = stageRoot(this.config.seed, stage).fork(`eval-mask:${split}`);
-    const evalRng = createRng(0);
-    let lossSum = 0;
-    let n = 0;
-    const ids: string[] = [];
-    const labels: number[] = [];
-    const probs: number[] = [];
-    for (const indices of evaluationBatches(size, stage.batchSize)) {
-      const batch = this.data.load(split, indices);
-      try {
-        const { loss, positive } = tf.tidy(() => {
-          const inputs = pick(batch.inputs, stage.inputs);
-          const mask = stage.mask ? drawMask(stage.mask, inputs[imageInputOf(stage)]!, maskRng) : undefined;
-          const ctx: ForwardContext = { training: false, rng: evalRng, ...(mask ? { mask } : {}) };
-          return evaluationOutputs(stage, model, ctx, inputs, batch.labels);
-        });
-        lossSum += (await loss.data())[0]! * indices.length;
-        n += indices.length;
-        loss.dispose();
-        if (positive) {
-          probs.push(...(await positive.data()));
-          positive.dispose();
-          labels.push(...((await batch.labels!.data()) as Int32Array));
-          ids.push(...batch.patientIds);
-        }
-      } finally {
-        disposeBatch(batch);
-      }
-    }
-    const pooled = stage.kind === 'supervised' ? poolByPatient(ids, labels, probs, stage.pooling ?? this.config.spec.pooling ?? this.config.dataset.pool) : undefined;
-    return { loss: n > 0 ? lossSum / n : Number.NaN, patients: pooled ? { labels: pooled.labels, scores: pooled.scores, imageCounts: pooled.imageCounts, patientIds: pooled.patientIds } : { labels: [], scores: [] } };
-  }
-
   private async checkpoint(position: Omit<CheckpointState, 'format' | 'version' | 'seq' | 'logBytes' | 'elapsed' | 'finished' | 'config'>, model?: TrainableModel, optimizer?: Optimizer): Promise<string> {
     this.logger.sync();
     const logPath = join(this.options.runDir, RUN_FILES.log);
@@ -619,22 +530,3 @@ class Runner {
   }
 }
 
-/** JSON cannot hold NaN/Infinity; write them as null explicitly. */
-function jsonNumbers(_key: string, value: unknown): unknown {
-  return typeof value === 'number' && !Number.isFinite(value) ? null : value;
-}
-
-function pick(inputs: Readonly<Record<string, tf.Tensor>>, names: readonly string[]): Record<string, tf.Tensor> {
-  const out: Record<string, tf.Tensor> = {};
-  for (const name of names) {
-    const t = inputs[name];
-    if (!t) throw new TrainingError(`the data has no input '${name}' (it has: ${Object.keys(inputs).join(', ')})`);
-    out[name] = t;
-  }
-  return out;
-}
-
-function disposeBatch(batch: Batch): void {
-  for (const t of Object.values(batch.inputs)) t.dispose();
-  batch.labels?.dispose();
-}
