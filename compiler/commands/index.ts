@@ -3,7 +3,8 @@
  */
 import type { Command } from 'commander';
 import { register as registerDemo } from './demo.js';
+import { register as registerSynth } from './synth.js';
 
 export type RegisterCommand = (program: Command, setExit: (code: number) => void) => void;
 
-export const commands: readonly RegisterCommand[] = [registerDemo];
+export const commands: readonly RegisterCommand[] = [registerDemo, registerSynth];
