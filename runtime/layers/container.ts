@@ -3,7 +3,7 @@
  * module.ts. Sequential passes all of its inputs to the first layer and each output to the next
  * layer, so `CrossAttention >> Linear` is called as seq.forward(ctx, x, kv).
  */
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { Module, ModuleList, type ForwardContext } from '../module.js';
 import { Layer, type Callable } from './base.js';
 
@@ -19,9 +19,11 @@ export class Sequential<M extends Module & Callable = Module & Callable> extends
       if (inputs.length !== 1) throw new Error('an empty Sequential takes exactly one input');
       return inputs[0]!;
     }
-    let x = this.items[0]!.forward(ctx, ...inputs);
-    for (let i = 1; i < this.items.length; i++) x = this.items[i]!.forward(ctx, x);
-    return x;
+    return tf.tidy(() => {
+      let x = this.items[0]!.forward(ctx, ...inputs);
+      for (let i = 1; i < this.items.length; i++) x = this.items[i]!.forward(ctx, x);
+      return x;
+    });
   }
 }
 

@@ -5,7 +5,7 @@
  * _init_weights). Sparse mode (ctx.mask set): input zeroed at removed positions before the conv
  * and output re-zeroed at removed positions of the output resolution (dense emulation, §3.4).
  */
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import type { ForwardContext } from '../module.js';
 import { truncNormal, zeros } from '../init.js';
 import { conv2d, depthwiseConv2d, type Padding } from '../ops/linear.js';
@@ -43,7 +43,8 @@ export class Conv2d extends Layer implements SparseCapable {
   }
 
   forward(ctx: ForwardContext, x: tf.Tensor): tf.Tensor {
-    if (this.sparse && ctx.mask) return visible(conv2d(visible(x, ctx), this.weight, this.bias, this.stride, this.padding), ctx);
+    if (this.sparse && ctx.mask)
+      return tf.tidy(() => visible(conv2d(visible(x, ctx), this.weight, this.bias, this.stride, this.padding), ctx));
     return conv2d(x, this.weight, this.bias, this.stride, this.padding);
   }
 }
@@ -76,7 +77,8 @@ export class DepthwiseConv2d extends Layer implements SparseCapable {
   }
 
   forward(ctx: ForwardContext, x: tf.Tensor): tf.Tensor {
-    if (this.sparse && ctx.mask) return visible(depthwiseConv2d(visible(x, ctx), this.weight, this.bias, this.padding), ctx);
+    if (this.sparse && ctx.mask)
+      return tf.tidy(() => visible(depthwiseConv2d(visible(x, ctx), this.weight, this.bias, this.padding), ctx));
     return depthwiseConv2d(x, this.weight, this.bias, this.padding);
   }
 }

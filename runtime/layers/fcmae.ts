@@ -71,7 +71,8 @@ export class FcmaeDecoder extends Layer {
           throw new Error(`FcmaeDecoder: mask grid ${m.shape[1]}x${m.shape[2]} != feature grid ${y.shape[1]}x${y.shape[2]} (patch size must equal the encoder stride)`);
         y = replaceWhere(y, m, this.maskToken);
       }
-      const dense: ForwardContext = { training: ctx.training, rng: ctx.rng };
+      const { mask: _removed, ...dense } = ctx;
+      void _removed;
       y = this.decoder.forward(dense, y);
       const p = this.pred.forward(dense, y);
       const [n, h, w, d] = p.shape as [number, number, number, number];

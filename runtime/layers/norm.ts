@@ -6,7 +6,7 @@
  *  - GRN takes its statistics over visible positions only, per sample by default or over the
  *    whole batch (`maskedStatistics: 'batch'`, MinkowskiGRN behaviour).
  */
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import type { ForwardContext } from '../module.js';
 import { ones, zeros } from '../init.js';
 import { grn, layerNorm, type GrnStatistics } from '../ops/norm.js';
@@ -37,13 +37,8 @@ export class LayerNorm extends Layer implements SparseCapable {
   }
 
   forward(ctx: ForwardContext, x: tf.Tensor): tf.Tensor {
-    const y = layerNorm(x, this.weight, this.bias, this.eps);
-    if (this.sparse && ctx.mask && x.rank === 4) {
-      const out = visible(y, ctx);
-      y.dispose();
-      return out;
-    }
-    return y;
+    if (this.sparse && ctx.mask && x.rank === 4) return tf.tidy(() => visible(layerNorm(x, this.weight, this.bias, this.eps), ctx));
+    return layerNorm(x, this.weight, this.bias, this.eps);
   }
 }
 
@@ -76,10 +71,9 @@ export class GRN extends Layer implements SparseCapable {
 
   forward(ctx: ForwardContext, x: tf.Tensor): tf.Tensor {
     if (this.sparse && ctx.mask) {
-      const keep = keepFor(x, ctx)!;
-      const y = grn(x, this.gamma, this.beta, { keep, statistics: this.maskedStatistics, sqrtEps: this.sqrtEps });
-      keep.dispose();
-      return y;
+      return tf.tidy(() =>
+        grn(x, this.gamma, this.beta, { keep: keepFor(x, ctx)!, statistics: this.maskedStatistics, sqrtEps: this.sqrtEps }),
+      );
     }
     return grn(x, this.gamma, this.beta, { sqrtEps: this.sqrtEps });
   }

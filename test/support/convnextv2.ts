@@ -51,6 +51,10 @@ export class Block extends Layer implements SparseCapable {
   }
 
   forward(ctx: ForwardContext, x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => this.forwardUntidied(ctx, x));
+  }
+
+  private forwardUntidied(ctx: ForwardContext, x: tf.Tensor): tf.Tensor {
     let y = this.dwconv.forward(ctx, x);
     y = this.norm.forward(ctx, y);
     y = this.pwconv1.forward(ctx, y);
@@ -114,17 +118,21 @@ export class ConvNeXtV2 extends Layer {
 
   /** Encoder features [N, H/32, W/32, d3] (zeros at removed cells in masked mode). */
   features(ctx: ForwardContext, x: tf.Tensor): tf.Tensor {
-    for (let i = 0; i < this.stages.length; i++) {
-      x = this.downsampleLayers.at(i).forward(ctx, x);
-      x = this.stages.at(i).forward(ctx, x);
-    }
-    return x;
+    return tf.tidy(() => {
+      for (let i = 0; i < this.stages.length; i++) {
+        x = this.downsampleLayers.at(i).forward(ctx, x);
+        x = this.stages.at(i).forward(ctx, x);
+      }
+      return x;
+    });
   }
 
   forward(ctx: ForwardContext, x: tf.Tensor): tf.Tensor {
-    const f = this.features(ctx, x);
-    if (!this.norm || !this.head) return f;
-    return this.head.forward(ctx, this.norm.forward(ctx, globalAvgPool(f)));
+    return tf.tidy(() => {
+      const f = this.features(ctx, x);
+      if (!this.norm || !this.head) return f;
+      return this.head.forward(ctx, this.norm.forward(ctx, globalAvgPool(f)));
+    });
   }
 }
 

@@ -359,6 +359,40 @@ export function defineLayersSuite(backend: 'cpu' | 'wasm'): void {
       });
     });
 
+    describe('memory', () => {
+      it('forward passes outside tf.tidy leave only their output behind', () => {
+        const mask = ops.randomPatchMask(2, 8, 8, 4, 0.5, createRng(60));
+        const x = randn([2, 8, 8, 4], 61);
+        const kv = randn([2, 3], 62);
+        const cases: Array<[string, () => tf.Tensor]> = [];
+        const block = Sparse(new Block(4, { dropPath: 0.2 }));
+        const seq = new Sequential<Conv2d | LayerNorm>(new Conv2d(4, 6, { kernel: 2, stride: 2, sparse: true }), new LayerNorm(6, { sparse: true }));
+        const ca = new CrossAttention(4, 3, { heads: 2, preNorm: true, residual: true });
+        const dec = new FcmaeDecoder(4, { embedDim: 4, patchSize: 2, makeBlock: (d) => new Block(d) });
+        const grnLayer = new GRN(4, { sparse: true });
+        cases.push(['sparse block (training)', () => block.forward({ training: true, rng: createRng(1), mask }, x)]);
+        cases.push(['sparse sequential', () => seq.forward(evalCtx(mask), x)]);
+        const conv = new Conv2d(4, 6, { kernel: 3, padding: 'same', sparse: true });
+        const dw = new DepthwiseConv2d(4, { sparse: true });
+        const ln = new LayerNorm(4, { sparse: true });
+        cases.push(['sparse conv', () => conv.forward(evalCtx(mask), x)]);
+        cases.push(['sparse depthwise', () => dw.forward(evalCtx(mask), x)]);
+        cases.push(['sparse layer norm', () => ln.forward(evalCtx(mask), x)]);
+        cases.push(['cross-attention', () => ca.forward(evalCtx(), x, kv)]);
+        cases.push(['sparse GRN', () => grnLayer.forward(evalCtx(mask), x)]);
+        const decMask = ops.randomPatchMask(2, 8, 8, 2, 0.5, createRng(63));
+        const feats = tf.slice(x, [0, 0, 0, 0], [2, 4, 4, 4]);
+        cases.push(['decoder', () => dec.forward(evalCtx(decMask), feats)]);
+        for (const [name, run] of cases) {
+          run().dispose(); // warm-up (lazy backend state)
+          const before = tf.memory().numTensors;
+          const y = run();
+          y.dispose();
+          expect([name, tf.memory().numTensors - before]).toEqual([name, 0]);
+        }
+      });
+    });
+
     describe('FCMAE decoder and loss', () => {
       it('replaces removed cells by the mask token before the dense blocks', () => {
         const dec = new FcmaeDecoder(6, { embedDim: 8, patchSize: 2, depth: 1, makeBlock: (d) => new Block(d) });

@@ -176,6 +176,24 @@ export function defineOpsSuite(backend: 'cpu' | 'wasm'): void {
       });
     });
 
+    describe('misc ops', () => {
+      it('maskedAvgPool averages visible positions; softmax over a non-last axis; dropout is seeded', () => {
+        const x = tf.tensor4d([1, 2, 3, 4, 5, 6, 7, 8], [2, 2, 2, 1]);
+        const keep = tf.tensor4d([1, 0, 0, 1, 0, 0, 0, 0], [2, 2, 2, 1]);
+        expect(Array.from(ops.maskedAvgPool(x, keep).dataSync())).toEqual([2.5, 0]);
+        const logits = randn([2, 3, 4], 80);
+        const viaTranspose = tf.transpose(tf.softmax(tf.transpose(logits, [0, 2, 1])), [0, 2, 1]);
+        expect(tf.max(tf.abs(tf.sub(ops.softmax(logits, 1), viaTranspose))).dataSync()[0]).toBeLessThan(1e-7);
+        const ones = tf.ones([1000]);
+        const d = ops.dropout(ones, 0.2, { training: true, rng: createRng(3) }).dataSync();
+        const zerosCount = Array.from(d).filter((val) => val === 0).length;
+        expect(zerosCount).toBeGreaterThan(160);
+        expect(zerosCount).toBeLessThan(240); // Binomial(1000, .2): sd 12.6
+        for (const val of d) expect(val === 0 || Math.abs(val - 1.25) < 1e-6).toBe(true);
+        expect(ops.dropout(ones, 0.2, { training: false, rng: createRng(3) })).toBe(ones);
+      });
+    });
+
     describe('linear and convolutions', () => {
       it('linear works on any rank', () => {
         const w = randn([5, 3], 1);
