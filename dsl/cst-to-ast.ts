@@ -206,14 +206,16 @@ export class AstBuilder {
     if (where === 'block') {
       if (isStmt) return misplaced('directly in a block body', 'statements go inside `forward(...) -> [...] { ... }`');
       const second = toks[1];
-      if (first.tokenType === T.Identifier && second !== undefined && second.tokenType !== T.Equals && second.tokenType !== T.Colon) {
+      if (first.tokenType === T.Identifier && second !== undefined && startsValue(second)) {
         this.diagnostics.push(report(syntaxCatalogue.MissingSettingEquals, tokenSpan(this.file, second, span.end), { key: word, found: describeFound(second) }, {
           replaceHelp: true,
+          primaryLabel: 'expected `=` here',
           help: [`layers are declared \`${word} = Layer(...)\``],
         }));
         return;
       }
-      this.diagnostics.push(report(syntaxCatalogue.UnexpectedMember, span, { name: owner, found }));
+      const extra = first.tokenType === T.Identifier && second?.tokenType === T.LParen ? [`give the layer a name: \`name = ${word}(...)\``] : [];
+      this.diagnostics.push(report(syntaxCatalogue.UnexpectedMember, span, { name: owner, found }, { help: extra }));
       return;
     }
     if (where === 'body') {
@@ -763,6 +765,20 @@ export class AstBuilder {
     }
     return { kind: 'List', items: exprs.map((x) => this.expr(x, span.end)), span };
   }
+}
+
+/** A token that can begin a value in `key value` (the `=` forgotten). */
+function startsValue(t: IToken): boolean {
+  return (
+    t.tokenType === T.Identifier ||
+    t.tokenType === T.NumberLiteral ||
+    t.tokenType === T.StringLiteral ||
+    t.tokenType === T.LBracket ||
+    t.tokenType === T.LCurly ||
+    t.tokenType === T.Minus ||
+    t.tokenType === T.True ||
+    t.tokenType === T.False
+  );
 }
 
 /** The operator text of an inserted (recovered) operator token. */

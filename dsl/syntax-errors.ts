@@ -20,6 +20,16 @@ const expressionRules = new Set([
   'rangeExpr', 'additive', 'multiplicative', 'unary', 'power', 'postfixExpr', 'primary',
 ]);
 
+/** Keywords that may begin an expression. */
+const expressionKeywords = new Set<TokenType>([T.Not, T.If, T.Repeat, T.True, T.False]);
+
+/** Tokens after which an operand (a name, a number, ...) must follow. */
+const expectsOperand = new Set<TokenType>([
+  T.Comma, T.LParen, T.LBracket, T.Equals, T.Plus, T.Minus, T.Star, T.Slash, T.SlashSlash,
+  T.Percent, T.StarStar, T.EqEq, T.NotEq, T.Lt, T.LtEq, T.Gt, T.GtEq, T.DotDot, T.PipeOp,
+  T.Compose, T.Colon,
+]);
+
 const openerOf = new Map<TokenType, TokenType>([
   [T.RParen, T.LParen],
   [T.RBracket, T.LBracket],
@@ -104,10 +114,32 @@ export class SyntaxErrorReporter {
     const span = this.errorSpan(found);
     const foundText = describeFound(found);
     const expectedName = info.expected[0] ?? '';
+    const prev = this.previousToken(isRealToken(found) ? found.startOffset : this.file.text.length);
+    if (
+      isRealToken(found) &&
+      tokenMatcher(found, T.Keyword) &&
+      !expressionKeywords.has(found.tokenType) &&
+      prev !== undefined &&
+      expectsOperand.has(prev.tokenType) &&
+      this.file.lineCol(prev.startOffset).line === this.file.lineCol(found.startOffset).line
+    ) {
+      // `[B, in]`, `f(x, in)`: most likely a name the user chose that happens to be a keyword.
+      return report(syntaxCatalogue.KeywordAsName, span, { word: found.image });
+    }
     if (info.kind === 'mismatch') {
       const expectedType = tokenTypeByName.get(expectedName);
       if (expectedType && openerOf.has(expectedType)) {
         const opener = this.unclosedOpener(expectedType, isRealToken(found) ? found.startOffset : this.file.text.length);
+        const foundLine = isRealToken(found) ? this.file.lineCol(found.startOffset).line : Infinity;
+        const sameLine = opener !== undefined && this.file.lineCol(opener.startOffset).line === foundLine;
+        const foundIsCloser = isRealToken(found) && openerOf.has(found.tokenType);
+        if (opener && sameLine && !foundIsCloser && prev !== undefined && !openerOf.has(prev.tokenType) && expectedType !== T.RCurly) {
+          // `f(a b)`, `(dim: int: out: int)`: the list goes on wrongly rather than being unclosed.
+          return report(syntaxCatalogue.UnexpectedToken, span, {
+            expected: `\`,\` or ${label(expectedName)}`,
+            found: foundText,
+          });
+        }
         if (opener) {
           return report(
             syntaxCatalogue.UnclosedDelimiter,
@@ -121,7 +153,6 @@ export class SyntaxErrorReporter {
         return report(syntaxCatalogue.MissingReturnType, span, { found: foundText });
       }
       if (expectedType === T.Equals && (info.ruleName === 'setting' || info.ruleName === 'layerDecl')) {
-        const prev = this.previousToken(span.start);
         return report(syntaxCatalogue.MissingSettingEquals, span, { key: prev?.image ?? '', found: foundText });
       }
       if ((expectedType === T.Word || expectedType === T.Identifier) && isRealToken(found) && tokenMatcher(found, T.Keyword)) {
@@ -144,13 +175,13 @@ export class SyntaxErrorReporter {
 
 /**
  * Keeps the first syntax diagnostic of each statement: a later diagnostic is dropped when no
- * statement separator (significant newline or `;`) or closing `}` lies between it and the
+ * statement separator (significant newline or `;`) or brace lies between it and the
  * previous kept one, since recovery inside one statement mostly produces follow-on noise.
  * Lexical diagnostics (NVC100x) are independent of recovery and always kept.
  */
 export function suppressCascades(diagnostics: readonly Diagnostic[], tokens: readonly IToken[]): Diagnostic[] {
   const boundaries = tokens
-    .filter((t) => tokenMatcher(t, T.Separator) || t.tokenType === T.RCurly)
+    .filter((t) => tokenMatcher(t, T.Separator) || t.tokenType === T.RCurly || t.tokenType === T.LCurly)
     .map((t) => t.startOffset)
     .sort((a, b) => a - b);
   const boundaryBetween = (a: number, b: number) => {

@@ -11,6 +11,8 @@ import type { Diagnostic, Label, Severity } from './diagnostic.js';
 import type { CatalogueEntry } from './catalogue-types.js';
 import { semanticCatalogue } from './catalogue-semantic.js';
 
+export { semanticCatalogue } from './catalogue-semantic.js';
+
 export type { CatalogueEntry } from './catalogue-types.js';
 
 /** NVC1xxx: lexical and syntax errors, reported by dsl/. */
