@@ -150,17 +150,17 @@ export function assignParameters(module: Module, tensors: ReadonlyMap<string, Ho
   const missing = [...params.keys()].filter((k) => !tensors.has(k));
   const unexpected = [...tensors.keys()].filter((k) => !params.has(k));
   const misshaped: ShapeMismatch[] = [];
+  const dtypeNotes: string[] = [];
   for (const [k, t] of tensors) {
     const p = params.get(k);
-    if (p && !sameShape(p.variable.shape, t.shape)) misshaped.push({ key: k, expected: [...p.variable.shape], found: [...t.shape] });
-    if (p && p.variable.dtype !== t.dtype && misshaped.every((m) => m.key !== k)) {
-      throw new WeightsMismatchError(source, [], [], [], [`'${k}' is ${t.dtype} in the file but ${p.variable.dtype} in the model`]);
-    }
+    if (!p) continue;
+    if (!sameShape(p.variable.shape, t.shape)) misshaped.push({ key: k, expected: [...p.variable.shape], found: [...t.shape] });
+    else if (p.variable.dtype !== t.dtype) dtypeNotes.push(`'${k}' is ${t.dtype} in the file but ${p.variable.dtype} in the model`);
   }
   const blockingMissing = strict ? missing.filter((k) => !(options.allowMissing?.(k) ?? false)) : [];
   const blockingUnexpected = strict ? unexpected : [];
-  if (blockingMissing.length || blockingUnexpected.length || misshaped.length) {
-    throw new WeightsMismatchError(source, blockingMissing, blockingUnexpected, misshaped, options.notes);
+  if (blockingMissing.length || blockingUnexpected.length || misshaped.length || dtypeNotes.length) {
+    throw new WeightsMismatchError(source, blockingMissing, blockingUnexpected, misshaped, [...dtypeNotes, ...(options.notes ?? [])]);
   }
   const loaded: string[] = [];
   for (const [k, t] of tensors) {

@@ -150,6 +150,17 @@ describe('saveWeights / loadWeights', () => {
     target.dispose();
   });
 
+  it('lists a dtype mismatch in the same single error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nvcc-w-'));
+    const path = join(dir, 'd.safetensors');
+    writeSafetensors(path, { weight: f32([2, 3], [1, 2, 3, 4, 5, 6]), bias: { dtype: 'int32', shape: [3], data: Int32Array.from([1, 2, 3]) } });
+    const target = new Small();
+    const err = (await loadWeights(target, path).catch((e: unknown) => e)) as WeightsMismatchError;
+    expect(err).toBeInstanceOf(WeightsMismatchError);
+    expect(err.message).toMatch(/'bias' is int32 in the file but float32 in the model/);
+    target.dispose();
+  });
+
   it('detects a weights file that no longer matches its manifest', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'nvcc-w-'));
     const path = join(dir, 'model.safetensors');
