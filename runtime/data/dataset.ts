@@ -112,6 +112,8 @@ interface RawSource {
   readonly unmatched: readonly string[];
   readonly imageFolder: string;
   readonly errors: DataError[];
+  /** Writes to do once the data are accepted (the synthetic cohort's disk cache). */
+  readonly persist?: () => Promise<void>;
 }
 
 const cohorts = new Map<string, PjiCohort>();
@@ -173,8 +175,7 @@ async function readSource(spec: DatasetSpec, baseDir: string): Promise<RawSource
     const stored = await readFile(join(dir, 'cohort.json'), 'utf8').catch(() => undefined);
     if (stored === description) return readFiles(join(dir, 'labs.csv'), join(dir, 'labs.csv'), join(dir, 'images'), join(dir, 'images'), '{id}_*');
     const cohort = cachedCohort(s);
-    await writePjiCohort(cohort, dir);
-    return syntheticSource(cohort, s);
+    return { ...syntheticSource(cohort, s), persist: () => writePjiCohort(cohort, dir) };
   }
   return syntheticSource(cachedCohort(s), s);
 }
@@ -199,6 +200,8 @@ interface Checked {
   /** Decoded pixels per image ref, when decoding succeeded. */
   readonly pixels: Map<ImageRef, Uint8Array>;
   readonly errors: DataError[];
+  /** Cache writes to run only if the dataset is accepted. */
+  readonly persist: Array<() => Promise<void>>;
 }
 
 async function mapLimit<T>(items: readonly T[], limit: number, f: (item: T) => Promise<void>): Promise<void> {
@@ -226,8 +229,14 @@ function specProblems(spec: DatasetSpec): DataError[] {
 }
 
 async function check(spec: DatasetSpec, options: LoadOptions): Promise<Checked> {
+  const checked = await checkUnsorted(spec, options);
+  checked.errors.sort(errorOrder);
+  return checked;
+}
+
+async function checkUnsorted(spec: DatasetSpec, options: LoadOptions): Promise<Checked> {
   const errors = specProblems(spec);
-  const empty: Checked = { patients: [], imagesOf: [], pixels: new Map(), errors };
+  const empty: Checked = { patients: [], imagesOf: [], pixels: new Map(), errors, persist: [] };
   if (errors.length > 0) return empty;
   const baseDir = options.baseDir ?? process.cwd();
   const source = await readSource(spec, baseDir);
@@ -265,18 +274,20 @@ async function check(spec: DatasetSpec, options: LoadOptions): Promise<Checked> 
 
   // Decode every linked image once: unreadable and truncated files are data errors too.
   const pixels = new Map<ImageRef, Uint8Array>();
+  const persist: Array<() => Promise<void>> = source.persist ? [source.persist] : [];
   const cacheDir = spec.cache ? resolve(baseDir, spec.cache, 'images') : undefined;
   const work = patients.flatMap((p, i) => imagesOf[i]!.map((ref) => ({ p, ref })));
   await mapLimit(work, 4, async ({ p, ref }) => {
     try {
-      pixels.set(ref, await decodeImage(ref, spec.images, cacheDir));
+      const decoded = await decodeImage(ref, spec.images, cacheDir);
+      pixels.set(ref, decoded.pixels);
+      if (decoded.persist) persist.push(decoded.persist);
     } catch (e) {
       const reason = e instanceof ImageDecodeError ? e.message : String(e);
       errors.push({ file: ref.display, message: `unreadable image for patient '${p.id}' (${table.file} row ${p.row}): ${reason}` });
     }
   });
-  errors.sort(errorOrder);
-  return { patients, imagesOf, pixels, errors };
+  return { patients, imagesOf, pixels, errors, persist };
 }
 
 function errorOrder(a: DataError, b: DataError): number {
@@ -292,6 +303,7 @@ export async function validateDataset(spec: DatasetSpec, options: LoadOptions = 
 export async function loadDataset(spec: DatasetSpec, options: LoadOptions = {}): Promise<Dataset> {
   const checked = await check(spec, options);
   if (checked.errors.length > 0) throw new DataRefusedError(spec.name, checked.errors);
+  for (const write of checked.persist) await write();
   const images: StoredImage[] = [];
   const patients: PatientRecord[] = checked.patients.map((p, i) => {
     const ids = checked.imagesOf[i]!.map((ref) => {

@@ -107,12 +107,22 @@ async function decodeBytes(bytes: Uint8Array, spec: ImageSpec): Promise<Uint8Arr
   }
 }
 
-/** Decodes one image to the spec's size and channels, through the on-disk cache when given. */
-export async function decodeImage(ref: ImageRef, spec: ImageSpec, cacheDir?: string): Promise<Uint8Array> {
+export interface Decoded {
+  readonly pixels: Uint8Array;
+  /** Stores the pixels in the on-disk cache; absent when they came from it (or no cache). */
+  readonly persist?: () => Promise<void>;
+}
+
+/**
+ * Decodes one image to the spec's size and channels, reading the on-disk cache when given.
+ * New cache entries are written only by calling `persist`, so a refused dataset writes nothing.
+ */
+export async function decodeImage(ref: ImageRef, spec: ImageSpec, cacheDir?: string): Promise<Decoded> {
   if (ref.kind === 'raw') {
     const [h, w] = spec.size;
-    if (ref.width === w && ref.height === h && spec.channels === 1) return ref.pixels;
-    return toSize(sharp(Buffer.from(ref.pixels.buffer, ref.pixels.byteOffset, ref.pixels.byteLength), { raw: { width: ref.width, height: ref.height, channels: 1 } }), spec);
+    if (ref.width === w && ref.height === h && spec.channels === 1) return { pixels: ref.pixels };
+    const raw = Buffer.from(ref.pixels.buffer, ref.pixels.byteOffset, ref.pixels.byteLength);
+    return { pixels: await toSize(sharp(raw, { raw: { width: ref.width, height: ref.height, channels: 1 } }), spec) };
   }
   let bytes: Buffer;
   try {
@@ -128,17 +138,21 @@ export async function decodeImage(ref: ImageRef, spec: ImageSpec, cacheDir?: str
     cachePath = join(cacheDir, key.slice(0, 2), `${key}.u8`);
     try {
       const cached = await readFile(cachePath);
-      if (cached.length === expected) return new Uint8Array(cached.buffer, cached.byteOffset, cached.byteLength);
+      if (cached.length === expected) return { pixels: new Uint8Array(cached.buffer, cached.byteOffset, cached.byteLength) };
     } catch {
       // Not cached yet.
     }
   }
   const pixels = await decodeBytes(bytes, spec);
-  if (cachePath) {
-    await mkdir(join(cachePath, '..'), { recursive: true });
-    const tmp = `${cachePath}.${process.pid}.tmp`;
-    await writeFile(tmp, pixels);
-    await rename(tmp, cachePath);
-  }
-  return pixels;
+  if (!cachePath) return { pixels };
+  const path = cachePath;
+  return {
+    pixels,
+    persist: async () => {
+      await mkdir(join(path, '..'), { recursive: true });
+      const tmp = `${path}.${process.pid}.tmp`;
+      await writeFile(tmp, pixels);
+      await rename(tmp, path);
+    },
+  };
 }
