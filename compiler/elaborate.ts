@@ -233,8 +233,9 @@ export class Elaborator {
     const top = ctx.scope.moduleScope.names.get(name);
     if (top) return this.topValue(top, span);
     const prim = PRIMITIVES.get(name);
-    if (prim) return { kind: 'prim', prim };
-    if (BUILTINS.has(name)) return { kind: 'builtin', name };
+    // In settings, `max`, `mean` and friends are plain words (`pool = max`).
+    if (prim && !ctx.settings) return { kind: 'prim', prim };
+    if (BUILTINS.has(name) && !ctx.settings) return { kind: 'builtin', name };
     if (ctx.signature && /^[A-Z]/.test(name)) {
       const d = dimSym(name);
       ctx.signature.set(name, d);

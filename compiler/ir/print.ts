@@ -1,0 +1,75 @@
+/**
+ * The stable text form of the IR (golden tests, `nvcc build --emit ir`).
+ * In: a ModelIR and the source files (for line:column of origin spans). Out: text. Holds
+ * afterwards: the output depends only on the IR (no addresses, no timestamps, no Map order
+ * other than declaration order), so it is byte-identical across runs.
+ *
+ *   model ConvNeXtV2Block
+ *   modules:
+ *     <root> ConvNeXtV2Block(dim = 40, drop_path_rate = 0.0)
+ *       dwconv DepthwiseConv2d(dim = 40, kernel = 7, ...) sparse
+ *         weight weight [7, 7, 40, 1] trunc_normal(std = 0.02)
+ *   graph ConvNeXtV2Block#1 (dim = 40, ...)
+ *     %0 = input[x] : [B, H, W, 40]                           ; std/convnextv2.nvc:30:11
+ *     %1 = depthwise_conv2d[dwconv](%0) {kernel = 7} : [B, H, W, 40]   ; ...
+ *     return %12
+ */
+import type { SourceFile, Span } from '../../dsl/span.js';
+import type { ForwardGraph, ModelIR, ModuleNode, Op } from './ir.js';
+import { formatShape } from '../symbolic.js';
+
+function fmtJson(v: unknown): string {
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(v);
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v)) return `[${v.map(fmtJson).join(', ')}]`;
+  if (v && typeof v === 'object') return `{${Object.entries(v).map(([k, x]) => `${k} = ${fmtJson(x)}`).join(', ')}}`;
+  return String(v);
+}
+
+function fmtParams(p: Readonly<Record<string, unknown>>): string {
+  return Object.entries(p).map(([k, v]) => `${k} = ${fmtJson(v)}`).join(', ');
+}
+
+export function formatSpan(span: Span, files: ReadonlyMap<string, SourceFile>): string {
+  const f = files.get(span.file);
+  if (!f) return span.file;
+  const lc = f.lineCol(span.start);
+  return `${span.file}:${lc.line}:${lc.column}`;
+}
+
+function printModules(node: ModuleNode, indent: string, out: string[]): void {
+  const name = node.path === '' ? '<root>' : node.path.slice(node.path.lastIndexOf('.') + 1);
+  const flags = [node.sparse ? 'sparse' : '', node.repeat ? `repeat ${node.repeat.count}${node.repeat.index ? ` as ${node.repeat.index}` : ''}` : ''].filter(Boolean).join(' ');
+  const params = Object.keys(node.params).length ? `(${fmtParams(node.params)})` : '';
+  out.push(`${indent}${name} ${node.typeName}${params}${flags ? ' ' + flags : ''}`);
+  for (const w of node.weights) {
+    const init = `${w.init.kind}${Object.keys(w.init.args).length ? `(${fmtParams(w.init.args)})` : ''}`;
+    out.push(`${indent}  weight ${w.name} [${w.shape.join(', ')}] ${init}${w.frozen ? ' frozen' : ''}${w.noDecay ? ' no_decay' : ''}`);
+  }
+  for (const c of node.children) printModules(c, indent + '  ', out);
+}
+
+function printOp(op: Op, files: ReadonlyMap<string, SourceFile>): string {
+  const target = op.target !== undefined ? `[${op.target}]` : '';
+  const args = op.inputs.map((id, i) => (op.ports ? `${op.ports[i]}: %${id}` : `%${id}`)).join(', ');
+  const attrs = Object.keys(op.attrs).length ? ` {${fmtParams(op.attrs)}}` : '';
+  const call = op.op === 'input' || op.op === 'param' || op.op === 'const' ? `${op.op}${target}` : `${op.op}${target}(${args})`;
+  const macs = op.macs.isConstant() && op.macs.asInt() === 0 ? '' : ` macs ${op.macs}`;
+  return `  %${op.id} = ${call}${attrs} : ${formatShape(op.shape)}${op.sparse ? ' sparse' : ''}${macs}  ; ${formatSpan(op.span, files)}`;
+}
+
+export function printGraph(g: ForwardGraph, index: number, files: ReadonlyMap<string, SourceFile>): string {
+  const out: string[] = [];
+  out.push(`graph ${g.block}#${index} ${g.key.slice(g.key.indexOf(':') + 1)}`);
+  for (const op of g.ops) out.push(printOp(op, files));
+  out.push(`  return ${g.outputs.map((o) => (g.outputs.length > 1 || o.name !== 'out' ? `${o.name}: %${o.id}` : `%${o.id}`)).join(', ')}`);
+  return out.join('\n');
+}
+
+export function printModelIR(m: ModelIR, files: ReadonlyMap<string, SourceFile>): string {
+  const out: string[] = [`model ${m.name}`, 'modules:'];
+  printModules(m.root, '  ', out);
+  let i = 0;
+  for (const g of m.graphs.values()) out.push(printGraph(g, i++, files));
+  return out.join('\n') + '\n';
+}
