@@ -2,12 +2,13 @@
  * Parametric primitives: linear (matmul over the last axis), conv2d and depthwise conv2d, NHWC.
  * In: activations and weights in the layouts of docs/CONVENTIONS.md (Linear [in,out],
  * Conv2d [kh,kw,in,out], depthwise [k,k,C,1]). Out: activations.
- * Holds: 1x1 stride-1 convs and kernel == stride 'valid' convs (stem 4x4/4, downsample 2x2/2)
- * are computed as reshape/transpose + matMul, with identical values, so their gradients need no
- * Conv2DBackpropFilter kernel; other convs call tf.conv2d.
+ * Holds: 1x1 stride-1 convs are a matMul, and kernel == stride 'valid' convs (stem 4x4/4,
+ * downsample 2x2/2) use patchifyConv2d of runtime/kernels/fast-ops.ts (patches + GEMM with a
+ * forward-op gradient); both give tf.conv2d's values to float32 rounding and need no
+ * Conv2DBackpropFilter kernel. Other convs call tf.conv2d.
  */
 import * as tf from '@tensorflow/tfjs';
-import { spaceToPatches } from './shape.js';
+import { patchifyConv2d } from '../kernels/fast-ops.js';
 
 /** y = x @ weight + bias over the last axis of x (any rank >= 1). */
 export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
@@ -41,10 +42,8 @@ export function conv2d(
     let y: tf.Tensor4D;
     if (kh === 1 && kw === 1 && stride === 1) {
       y = tf.reshape(tf.matMul(tf.reshape(x, [n * h * w, c]), tf.reshape(weight, [cin, cout])), [n, h, w, cout]);
-    } else if (kh === kw && kh === stride && padding === 'valid' && h % kh === 0 && w % kw === 0) {
-      const windows = spaceToPatches(x, kh);
-      const flat = tf.reshape(windows, [-1, kh * kw * cin]);
-      y = tf.reshape(tf.matMul(flat, tf.reshape(weight, [kh * kw * cin, cout])), [n, h / kh, w / kw, cout]);
+    } else if (kh === kw && kh === stride && padding === 'valid' && h >= kh && w >= kw) {
+      return patchifyConv2d(x as tf.Tensor4D, weight as tf.Tensor4D, bias);
     } else {
       y = tf.conv2d(x as tf.Tensor4D, weight as tf.Tensor4D, stride, padding);
     }

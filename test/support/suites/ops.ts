@@ -215,6 +215,13 @@ export function defineOpsSuite(backend: 'cpu' | 'wasm'): void {
           expect(got.shape).toEqual(ref.shape);
           expectClose(got.dataSync(), ref.dataSync(), 1e-5, 1e-5);
         }
+        // 'valid' drops the rows/columns beyond a multiple of the stride
+        const odd = randn([1, 9, 7, 3], 5);
+        const w2 = randn([2, 2, 3, 4], 6);
+        const ref2 = tf.conv2d(odd as tf.Tensor4D, w2 as tf.Tensor4D, 2, 'valid');
+        const got2 = ops.conv2d(odd, w2, undefined, 2, 'valid');
+        expect(got2.shape).toEqual([1, 4, 3, 4]);
+        expectClose(got2.dataSync(), ref2.dataSync(), 1e-5, 1e-5);
       });
     });
 
