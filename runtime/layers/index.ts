@@ -6,4 +6,5 @@ export * from './norm.js';
 export * from './drop.js';
 export * from './attention.js';
 export * from './container.js';
+export * from './functional.js';
 export * from './fcmae.js';

@@ -16,12 +16,18 @@ import {
   DropPath,
   FcmaeDecoder,
   GRN,
+  Activation,
+  Flatten,
+  GELU,
+  GlobalAvgPool,
   Identity,
+  Lambda,
   LayerNorm,
   Linear,
   MultiHeadAttention,
   Sequential,
   Sparse,
+  type Layer,
 } from '../../../runtime/layers/index.js';
 import { useTestBackend } from '../backend.js';
 import { checkGradients, randn } from '../gradcheck.js';
@@ -132,6 +138,18 @@ export function defineLayersSuite(backend: 'cpu' | 'wasm'): void {
         const x = randn([3, 4], 2);
         const ref = ops.linear(ops.linear(x, seq.at(0).namedParameters()[0]![1].variable, seq.at(0).namedParameters()[1]![1].variable), seq.at(2).namedParameters()[0]![1].variable, seq.at(2).namedParameters()[1]![1].variable);
         expect(maxAbsDiff(seq.forward(evalCtx(), x), ref)).toBeLessThan(1e-6);
+      });
+
+      it('parameterless layers compose a classifier head in a Sequential', () => {
+        const head = new Sequential<Layer>(new GlobalAvgPool(), new LayerNorm(4), new Linear(4, 6), new GELU(), new Activation('relu'), new Lambda((_c, t) => tf.mul(t, 2), 'double'), new Flatten());
+        randomizeParameters(head, 70);
+        expect(head.namedParameters().map(([n]) => n)).toEqual(['1.weight', '1.bias', '2.weight', '2.bias']);
+        const x = randn([2, 3, 3, 4], 71);
+        const ln = head.at(1) as LayerNorm;
+        const lin = head.at(2) as Linear;
+        const ref = tf.mul(tf.relu(ops.gelu(lin.forward(evalCtx(), ln.forward(evalCtx(), ops.globalAvgPool(x))))), 2);
+        expect(maxAbsDiff(head.forward(evalCtx(), x), ref)).toBeLessThan(1e-6);
+        expect(() => new Activation('swish' as never)).toThrow(/unknown activation/);
       });
 
       it('Sparse() marks every sparse-capable layer below a module and keeps paths', () => {
