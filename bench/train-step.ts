@@ -14,7 +14,9 @@
  *   npx tsx bench/train-step.ts --quick              # 64x64 only, skips cpu at 224
  *   npx tsx bench/train-step.ts --profile wasm 64    # per-kernel time of one wasm step
  *   flags: --steps N --warmup N --batch N --sizes 64,224 --backends wasm,cpu --no-torch
- *          --conv conv2d|patchify (stem/downsample formulation)
+ *          --conv conv2d|patchify (stem/downsample formulation)  --ops fast|plain (LN/GELU gradients)
+ *          --micro N (split the batch into N accumulated micro-batches; default: 1, or enough on
+ *          wasm at large inputs to stay inside its 4 GiB heap)
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +26,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendRequest } from '../runtime/backend.js';
 import { Lion } from '../runtime/optim/lion.js';
 import type { Parameter } from '../runtime/module.js';
-import { patchifyConv2d } from '../runtime/kernels/fast-ops.js';
+import { geluExact, layerNormLastAxis, patchifyConv2d } from '../runtime/kernels/fast-ops.js';
 
 const DEPTHS = [2, 2, 6, 2];
 const DIMS = [40, 80, 160, 320];
@@ -32,6 +34,8 @@ const NUM_CLASSES = 1000;
 const EXPECTED_PARAMS = 3_708_400;
 
 type ConvMode = 'conv2d' | 'patchify';
+/** 'fast': LayerNorm and GELU with hand-written gradients (runtime/kernels/fast-ops); 'plain': autodiff of tf ops. */
+type OpsMode = 'fast' | 'plain';
 
 interface ChildResult {
   backend: string;
@@ -53,7 +57,7 @@ class Atto {
   readonly params: Array<[string, Parameter]> = [];
   private seed = 1;
 
-  constructor(private readonly conv: ConvMode) {
+  constructor(private readonly conv: ConvMode, private readonly ops: OpsMode) {
     this.add('downsample_layers.0.0.weight', [4, 4, 3, DIMS[0]!], 'normal');
     this.add('downsample_layers.0.0.bias', [DIMS[0]!], 'zeros');
     this.add('downsample_layers.0.1.weight', [DIMS[0]!], 'ones');
@@ -105,6 +109,7 @@ class Atto {
   }
 
   private layerNorm(x: tf.Tensor, prefix: string): tf.Tensor {
+    if (this.ops === 'fast') return layerNormLastAxis(x, this.p(`${prefix}.weight`), this.p(`${prefix}.bias`), 1e-6);
     const { mean, variance } = tf.moments(x, -1, true);
     return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-6))), this.p(`${prefix}.weight`)), this.p(`${prefix}.bias`));
   }
@@ -125,7 +130,7 @@ class Atto {
     let y: tf.Tensor = tf.add(tf.depthwiseConv2d(x, this.p(`${p}.dwconv.weight`) as tf.Tensor4D, 1, 'same'), this.p(`${p}.dwconv.bias`));
     y = this.layerNorm(y, `${p}.norm`);
     let z: tf.Tensor = this.linear(tf.reshape(y, [n * h * w, c]) as tf.Tensor2D, `${p}.pwconv1`);
-    z = tf.mul(tf.mul(z, 0.5), tf.add(tf.erf(tf.mul(z, Math.SQRT1_2)), 1));
+    z = this.ops === 'fast' ? geluExact(z) : tf.mul(tf.mul(z, 0.5), tf.add(tf.erf(tf.mul(z, Math.SQRT1_2)), 1));
     const z4 = tf.reshape(z, [n, h, w, 4 * c]);
     const gx = tf.sqrt(tf.add(tf.sum(tf.square(z4), [1, 2], true), 1e-12));
     const nx = tf.div(gx, tf.add(tf.mean(gx, -1, true), 1e-6));
@@ -151,9 +156,10 @@ class Atto {
 
 // ---------------------------------------------------------------- child: one configuration
 
-async function runChild(backend: BackendRequest, size: number, batch: number, warmup: number, steps: number, conv: ConvMode, profile: boolean): Promise<void> {
+async function runChild(backend: BackendRequest, size: number, batch: number, warmup: number, steps: number, conv: ConvMode, ops: OpsMode, micro: number, profile: boolean): Promise<void> {
   await initBackend({ backend, quiet: true });
-  const model = new Atto(conv);
+  if (batch % micro !== 0) throw new Error(`--micro ${micro} must divide the batch ${batch}`);
+  const model = new Atto(conv, ops);
   const lion = new Lion({ weightDecay: 0.05 });
   const images = tf.randomNormal([batch, size, size, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
   const labels = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => (i * 37) % NUM_CLASSES), 'int32'), NUM_CLASSES);
@@ -165,17 +171,38 @@ async function runChild(backend: BackendRequest, size: number, batch: number, wa
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   };
   let lastLoss = NaN;
+  // With micro > 1 the batch is processed in `micro` equal slices whose gradients are averaged
+  // (gradient accumulation), then one Lion update: the same step, in less memory.
+  const chunk = batch / micro;
   const step = () => {
-    tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(() => {
-        const loss = tf.losses.softmaxCrossEntropy(labels, model.forward(images)) as tf.Scalar;
-        sample(); // all activations saved for backward are alive here
-        return loss;
-      }, vars);
+    let sum: Record<string, tf.Tensor> | undefined;
+    let lossSum = 0;
+    for (let m = 0; m < micro; m++) {
+      const { value, grads } = tf.tidy(() => {
+        const x = micro === 1 ? images : tf.slice(images, [m * chunk, 0, 0, 0], [chunk, size, size, 3]);
+        const y = micro === 1 ? labels : tf.slice(labels, [m * chunk, 0], [chunk, NUM_CLASSES]);
+        return tf.variableGrads(() => {
+          const loss = tf.losses.softmaxCrossEntropy(y, model.forward(x)) as tf.Scalar;
+          sample(); // all activations saved for backward are alive here
+          return loss;
+        }, vars);
+      });
       sample();
-      lion.step(new Map(Object.entries(grads)), model.params, 1e-4);
-      lastLoss = value.dataSync()[0]!;
+      lossSum += value.dataSync()[0]!;
+      value.dispose();
+      if (!sum) sum = grads;
+      else {
+        const prev: Record<string, tf.Tensor> = sum;
+        sum = Object.fromEntries(Object.entries(prev).map(([k, g]) => [k, tf.add(g, grads[k]!)]));
+        for (const t of [...Object.values(prev), ...Object.values(grads)]) t.dispose();
+      }
+    }
+    tf.tidy(() => {
+      const avg = new Map(Object.entries(sum!).map(([k, g]) => [k, micro === 1 ? g : tf.div(g, micro)]));
+      lion.step(avg, model.params, 1e-4);
     });
+    for (const g of Object.values(sum!)) g.dispose();
+    lastLoss = lossSum / micro;
     sample();
   };
   if (profile) {
@@ -206,12 +233,19 @@ async function runChild(backend: BackendRequest, size: number, batch: number, wa
     if (i >= warmup) times.push(dt);
   }
   const result: ChildResult = {
-    backend: tf.getBackend(), size, batch, warmup, steps, msPerStep: times, peakRss, peakTfBytes, loss: lastLoss, params: model.count(),
+    backend: micro > 1 ? `${tf.getBackend()}, ${micro}x${chunk} micro-batches` : tf.getBackend(), size, batch, warmup, steps, msPerStep: times, peakRss, peakTfBytes, loss: lastLoss, params: model.count(),
   };
   console.log(`RESULT ${JSON.stringify(result)}`);
 }
 
 // ---------------------------------------------------------------- parent: table
+
+/** Smallest divisor of the batch that keeps each micro-batch within ~16 images of 128x128 (fits the wasm heap). */
+function microBatchesFor(size: number, batch: number): number {
+  const needed = Math.ceil((size * size * batch) / (16 * 128 * 128));
+  for (let m = Math.max(1, needed); m <= batch; m++) if (batch % m === 0) return m;
+  return batch;
+}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -254,9 +288,11 @@ function flag(args: string[], name: string): string | undefined {
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const conv = (flag(args, '--conv') ?? 'patchify') as ConvMode;
+  const ops = (flag(args, '--ops') ?? 'fast') as OpsMode;
+  const microFlag = flag(args, '--micro');
   if (args[0] === '--child') {
     const [, backend, size, batch, warmup, steps] = args;
-    await runChild(backend as BackendRequest, Number(size), Number(batch), Number(warmup), Number(steps), conv, args.includes('--profile'));
+    await runChild(backend as BackendRequest, Number(size), Number(batch), Number(warmup), Number(steps), conv, ops, Number(microFlag ?? 1), args.includes('--profile'));
     return;
   }
   const profileAt = args.indexOf('--profile');
@@ -264,7 +300,7 @@ async function main(): Promise<void> {
   if (profileAt >= 0) {
     const backend = args[profileAt + 1] ?? 'wasm';
     const size = Number(args[profileAt + 2] ?? 64);
-    await runChild(backend as BackendRequest, size, batch, 0, 1, conv, true);
+    await runChild(backend as BackendRequest, size, batch, 0, 1, conv, ops, Number(microFlag ?? 1), true);
     return;
   }
   const quick = args.includes('--quick');
@@ -273,7 +309,7 @@ async function main(): Promise<void> {
   const steps = Number(flag(args, '--steps') ?? 5);
   const warmup = Number(flag(args, '--warmup') ?? 2);
   const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
-  console.log(`ConvNeXt-V2-atto (depths 2,2,6,2; dims 40,80,160,320; ${NUM_CLASSES}-class head), batch ${batch}, Lion; stem/downsample: ${conv}`);
+  console.log(`ConvNeXt-V2-atto (depths 2,2,6,2; dims 40,80,160,320; ${NUM_CLASSES}-class head), batch ${batch}, Lion; stem/downsample: ${conv}; LN/GELU: ${ops}`);
   console.log(`machine: ${os.cpus().length} cpus (${os.cpus()[0]?.model ?? '?'}), load average at start ${load}, node ${process.version}`);
   const rows: string[][] = [['impl', 'input', 'warm-up', 'timed', 'ms/step (median)', 'images/s', 'peak RSS', 'peak tf bytes', 'loss']];
   const results = new Map<string, number>();
@@ -296,7 +332,9 @@ async function main(): Promise<void> {
       if (slowCpu && quick) continue;
       const w = slowCpu ? 0 : backend === 'cpu' ? Math.min(warmup, 1) : warmup;
       const s = slowCpu ? 1 : backend === 'cpu' ? Math.min(steps, 2) : steps;
-      addRow(`tfjs ${backend}`, size, spawnTs([backend, String(size), String(batch), String(w), String(s), '--conv', conv]));
+      // wasm's heap is capped at 4 GiB: large inputs run as accumulated micro-batches.
+      const micro = microFlag ?? (backend === 'wasm' ? String(microBatchesFor(size, batch)) : '1');
+      addRow(`tfjs ${backend}`, size, spawnTs([backend, String(size), String(batch), String(w), String(s), '--conv', conv, '--ops', ops, '--micro', micro]));
     }
     if (py) addRow(`PyTorch ${py === 'python3' ? '' : `(${py}) `}`.trim(), size, runTorch(py, size, batch, warmup, steps));
   }

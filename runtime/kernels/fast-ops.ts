@@ -78,3 +78,66 @@ export function linear(x: tf.Tensor, w: tf.Tensor2D, bias?: tf.Tensor1D): tf.Ten
   const y = tf.matMul(tf.reshape(x, [-1, cin]), w);
   return tf.reshape(bias ? tf.add(y, bias) : y, [...x.shape.slice(0, -1), cout]);
 }
+
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+const geluFn = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([x]);
+  const cdf = tf.mul(tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1), 0.5);
+  return {
+    value: tf.mul(x, cdf),
+    gradFunc: (dy: tf.Tensor, [xs]: tf.Tensor[]) => {
+      const c = tf.mul(tf.add(tf.erf(tf.mul(xs!, Math.SQRT1_2)), 1), 0.5);
+      const pdf = tf.mul(tf.exp(tf.mul(tf.square(xs!), -0.5)), INV_SQRT_2PI);
+      return [tf.mul(dy, tf.add(c, tf.mul(xs!, pdf)))];
+    },
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
+
+/**
+ * Exact (erf) GELU, x·Φ(x), whose backward pass keeps only x alive: the autodiff version keeps
+ * four activation-sized intermediates per call, which decides whether 224x224 batches fit in
+ * wasm's 4 GiB heap.
+ */
+export function geluExact(x: tf.Tensor): tf.Tensor {
+  return geluFn(x);
+}
+
+const layerNormFns = new Map<number, (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor>();
+
+/**
+ * LayerNorm over the last axis (biased variance, eps inside the sqrt), y = x̂·gamma + beta, with
+ * a hand-written backward that keeps only x̂ and 1/σ alive (autodiff keeps ~5 tensors) and
+ * uses no tile (see docs/runtime-performance.md):
+ *   dx = (1/σ)·(g - mean(g) - x̂·mean(g·x̂)),  g = dy·gamma;  dgamma = Σ dy·x̂;  dbeta = Σ dy.
+ */
+export function layerNormLastAxis(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps = 1e-6): tf.Tensor {
+  const c = x.shape[x.rank - 1]!;
+  if (gamma.size !== c || beta.size !== c) throw new Error(`layerNormLastAxis: gamma/beta must have ${c} elements`);
+  let f = layerNormFns.get(eps);
+  if (!f) {
+    const body = (xIn: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+      const { mean, variance } = tf.moments(xIn, -1, true);
+      const rstd = tf.rsqrt(tf.add(variance, eps));
+      const xhat = tf.mul(tf.sub(xIn, mean), rstd);
+      save([xhat, rstd, g]);
+      return {
+        value: tf.add(tf.mul(xhat, g), b),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [xh, rs, gm] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+          const lead = Array.from({ length: dy.rank - 1 }, (_, i) => i);
+          const gy = tf.mul(dy, gm);
+          const meanG = tf.mean(gy, -1, true);
+          const meanGX = tf.mean(tf.mul(gy, xh), -1, true);
+          const dx = tf.mul(tf.sub(tf.sub(gy, meanG), tf.mul(xh, meanGX)), rs);
+          const dGamma = tf.reshape(tf.sum(tf.mul(dy, xh), lead), gm.shape);
+          const dBeta = tf.reshape(tf.sum(dy, lead), gm.shape);
+          return [dx, dGamma, dBeta];
+        },
+      };
+    };
+    f = tf.customGrad(body as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+    layerNormFns.set(eps, f);
+  }
+  return f(x, gamma, beta);
+}

@@ -16,7 +16,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels, UnsupportedKernelCase } from '../../runtime/kernels/index.js';
-import { linear, patchifyConv2d } from '../../runtime/kernels/fast-ops.js';
+import { geluExact, layerNormLastAxis, linear, patchifyConv2d } from '../../runtime/kernels/fast-ops.js';
 
 type Backend = 'wasm' | 'cpu';
 
@@ -264,6 +264,8 @@ describe('finite differences', () => {
     { label: 'gather', f: (t) => tf.gather(t, tf.tensor1d([2, 0, 2, 5], 'int32')), args: [{ shape: [6, 3], seed: 27 }] },
     { label: 'matMul transposed', f: (a, b) => tf.matMul(a!, b!, true, true), args: [{ shape: [50, 30], seed: 28 }, { shape: [40, 50], seed: 29 }] },
     { label: 'patchifyConv2d 2x2 with bias, odd input', f: (x, w, b) => patchifyConv2d(x as tf.Tensor4D, w as tf.Tensor4D, b), args: [{ shape: [2, 7, 6, 3], seed: 30 }, { shape: [2, 2, 3, 4], seed: 31 }, { shape: [4], seed: 32 }] },
+    { label: 'geluExact (nonlinear: central-difference truncation ~eps^2, far below the bound)', f: (x) => geluExact(tf.mul(x!, 3)), args: [{ shape: [4, 5, 6], seed: 36 }] },
+    { label: 'layerNormLastAxis', f: (x, g, b) => layerNormLastAxis(x!, tf.add(g!, 1), b!), args: [{ shape: [2, 3, 4, 7], seed: 37 }, { shape: [7], seed: 38 }, { shape: [7], seed: 39 }] },
     { label: 'linear on rank-4 input', f: (x, w, b) => linear(x!, w as tf.Tensor2D, b as tf.Tensor1D), args: [{ shape: [2, 3, 3, 8], seed: 33 }, { shape: [8, 5], seed: 34 }, { shape: [5], seed: 35 }] },
   ];
   for (const backend of ['wasm', 'cpu'] as const) {
@@ -288,6 +290,29 @@ describe('fast ops equal the plain ops', () => {
         const y = f(x, w, b);
         const gs = tf.grads((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(f(x, w, b))))([x, w, b]);
         return [y.dataSync().slice(), ...gs.map((g) => g.dataSync().slice())];
+      });
+      const [fast, plain] = await on(backend, () => [run(true), run(false)]);
+      for (let i = 0; i < 4; i++) expect(relErr(fast![i]!, plain![i]!)).toBeLessThanOrEqual(1e-5);
+    });
+  }
+
+  for (const backend of ['wasm', 'cpu'] as const) {
+    it(`geluExact and layerNormLastAxis equal their autodiff forms on ${backend}`, async () => {
+      const run = (fast: boolean) => tf.tidy(() => {
+        const x = tf.mul(tf.tensor(values(2 * 5 * 5 * 12, 50), [2, 5, 5, 12]), 3);
+        const g = tf.add(tf.tensor(values(12, 51), [12]), 1);
+        const b = tf.tensor(values(12, 52), [12]);
+        const gelu = (t: tf.Tensor) => fast ? geluExact(t) : tf.mul(tf.mul(t, 0.5), tf.add(tf.erf(tf.mul(t, Math.SQRT1_2)), 1));
+        const ln = (t: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => {
+          if (fast) return layerNormLastAxis(t, gg, bb, 1e-6);
+          const { mean, variance } = tf.moments(t, -1, true);
+          return tf.add(tf.mul(tf.mul(tf.sub(t, mean), tf.rsqrt(tf.add(variance, 1e-6))), gg), bb);
+        };
+        const f = (t: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => gelu(ln(t, gg, bb));
+        const r = tf.tensor(values(2 * 5 * 5 * 12, 53), [2, 5, 5, 12]);
+        const y = f(x, g, b);
+        const gs = tf.grads((t: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(f(t, gg, bb), r)))([x, g, b]);
+        return [y.dataSync().slice(), ...gs.map((t) => t.dataSync().slice())];
       });
       const [fast, plain] = await on(backend, () => [run(true), run(false)]);
       for (let i = 0; i < 4; i++) expect(relErr(fast![i]!, plain![i]!)).toBeLessThanOrEqual(1e-5);
