@@ -572,6 +572,7 @@ export function pjiCohortDescription(options: PjiCohortOptions): object {
 
 export async function encodeGrayPng(pixels: Uint8Array, size: number): Promise<Buffer> {
   return sharp(Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength), { raw: { width: size, height: size, channels: 1 } })
+    .toColourspace('b-w')
     .png({ compressionLevel: 6 })
     .toBuffer();
 }
