@@ -66,8 +66,66 @@ export interface GrnOptions {
  *   Nx = G / (mean_c G + 1e-6)
  *   y = gamma * (x * Nx) + beta + x     (scaling applied to the unmasked x)
  * gamma/beta are rank-1 [C] (zeros at init, so GRN starts as the identity).
+ *
+ * The backward pass is written by hand (tf.customGrad, forward ops only) so that it keeps only
+ * x and the [N,1,1,C] statistics alive instead of ~4 activation-sized autodiff intermediates;
+ * GRN runs at 4C channels, the widest activation of a ConvNeXt block. `grnAutodiff` is the
+ * plain-autodiff definition it is tested against. Derivation (S = sum (Kx)^2, D = mean_c G + eps):
+ *   dbeta = sum dy;  dgamma = sum dy*x*Nx;  dNx = sum_{stat axes} dy*gamma*x;
+ *   dG = dNx/D - mean_c(dNx*G)/D^2;  dx = dy*(1 + gamma*Nx) + K*x*dG/G  (0 where G = 0).
  */
 export function grn(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, options: GrnOptions = {}): tf.Tensor {
+  if (x.rank !== 4) throw new Error(`grn: expected NHWC rank-4 input, got shape [${x.shape.join(', ')}]`);
+  const statistics = options.statistics ?? 'sample';
+  const eps = options.eps ?? 1e-6;
+  const sqrtEps = options.sqrtEps ?? 0;
+  const key = `${statistics}|${eps}|${sqrtEps}|${options.keep ? 'masked' : 'dense'}`;
+  let fn = grnFns.get(key);
+  if (!fn) {
+    fn = makeGrn(statistics, eps, sqrtEps, options.keep !== undefined);
+    grnFns.set(key, fn);
+  }
+  return options.keep ? fn(x, gamma, beta, options.keep) : fn(x, gamma, beta);
+}
+
+type GrnFn = (...inputs: tf.Tensor[]) => tf.Tensor;
+const grnFns = new Map<string, GrnFn>();
+
+function makeGrn(statistics: GrnStatistics, eps: number, sqrtEps: number, masked: boolean): GrnFn {
+  const axes = statistics === 'batch' ? [0, 1, 2] : [1, 2];
+  const body = (...args: unknown[]) => {
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const [x, gamma, beta, keep] = args.slice(0, -1) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+    const xs = keep ? tf.mul(x, keep) : x;
+    let sq = tf.sum(tf.square(xs), axes, true);
+    if (sqrtEps > 0) sq = tf.add(sq, sqrtEps);
+    const g = safeSqrt(sq);
+    const d = tf.add(tf.mean(g, -1, true), eps);
+    const nx = tf.div(g, d);
+    save(keep ? [x, gamma, nx, g, d, keep] : [x, gamma, nx, g, d]);
+    return {
+      value: tf.add(tf.add(tf.mul(gamma, tf.mul(x, nx)), beta), x),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, sGamma, sNx, sG, sD, sKeep] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+        const all = [0, 1, 2];
+        const dBeta = tf.reshape(tf.sum(dy, all), sGamma.shape);
+        const dyX = tf.mul(dy, sx);
+        const dGamma = tf.reshape(tf.sum(tf.mul(dyX, sNx), all), sGamma.shape);
+        const dNx = tf.mul(tf.sum(dyX, axes, true), sGamma);
+        const dG = tf.sub(tf.div(dNx, sD), tf.div(tf.mean(tf.mul(dNx, sG), -1, true), tf.square(sD)));
+        const pos = tf.step(sG);
+        const dGoverG = tf.mul(dG, tf.div(pos, tf.add(sG, tf.sub(1, pos))));
+        const xStat = sKeep ? tf.mul(sx, sKeep) : sx;
+        const dx = tf.add(tf.mul(dy, tf.add(tf.mul(sGamma, sNx), 1)), tf.mul(xStat, dGoverG));
+        return sKeep ? [dx, dGamma, dBeta, tf.zerosLike(sKeep)] : [dx, dGamma, dBeta];
+      },
+    };
+  };
+  return tf.customGrad(body as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as GrnFn;
+}
+
+/** The same GRN as plain autodiff ops (reference for tests; more memory in training). */
+export function grnAutodiff(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, options: GrnOptions = {}): tf.Tensor {
   if (x.rank !== 4) throw new Error(`grn: expected NHWC rank-4 input, got shape [${x.shape.join(', ')}]`);
   const statistics = options.statistics ?? 'sample';
   const eps = options.eps ?? 1e-6;

@@ -347,6 +347,29 @@ export function defineOpsSuite(backend: 'cpu' | 'wasm'): void {
           expectGradOk(checkGradients(() => ops.grn(x, g, b, { keep, statistics }), [['x', x], ['gamma', g], ['beta', b]], { h: 5e-3 }));
       });
 
+      it('hand-written GRN backward equals autodiff in every mode (1e-5 relative)', () => {
+        // sample 1 is entirely zero, so its G is 0 in every mode
+        const x = tf.concat([randn([1, 4, 4, 3], 90), tf.zeros([1, 4, 4, 3])]);
+        const gamma = randn([3], 91);
+        const beta = randn([3], 92);
+        const r = randn([2, 4, 4, 3], 93);
+        const keep = ops.keepMap(tf.tensor4d([0, 1, 1, 0, 0, 0, 1, 0], [2, 2, 2, 1]), 4, 4);
+        for (const statistics of ['sample', 'batch'] as const)
+          for (const k of [undefined, keep])
+            for (const sqrtEps of [0, 1e-6]) {
+              const opts = { statistics, sqrtEps, ...(k ? { keep: k } : {}) };
+              const gradsOf = (f: typeof ops.grn) =>
+                tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, g, b, opts), r)))([x, gamma, beta]);
+              const got = gradsOf(ops.grn);
+              const ref = gradsOf(ops.grnAutodiff);
+              expectClose(ops.grn(x, gamma, beta, opts).dataSync(), ops.grnAutodiff(x, gamma, beta, opts).dataSync(), 1e-6, 1e-6);
+              got.forEach((t, i) => {
+                for (const val of t.dataSync()) expect(Number.isFinite(val)).toBe(true);
+                expectClose(t.dataSync(), ref[i]!.dataSync(), 1e-5, 1e-5);
+              });
+            }
+      });
+
       it('GRN of an all-zero input has a finite gradient (identity: dL/dx = R)', () => {
         const x = tf.zeros([1, 3, 3, 4]);
         const g = tf.tensor1d([0.5, -1, 2, 0.1]);
