@@ -33,6 +33,7 @@ import { randomThrow } from './modality-dropout.js';
 import { drawMask, stageLoss } from './objective.js';
 import { disposeBatch, hostToMap, imageInputOf, jsonNumbers, pick, stageRoot, TrainingError } from './common.js';
 import { finalEvaluation, validationMetrics } from './evaluate.js';
+import { DatasetTrainingData, loadTrainingData, saveDataStats } from './dataset-adapter.js';
 import type { ModelFactory, StageSpec, TrainableModel, TrainSpec } from './spec.js';
 import {
   CHECKPOINT_FORMAT,
@@ -69,8 +70,10 @@ export interface RunTrainingOptions {
   /** Continue the newest checkpoint in runDir instead of starting. */
   readonly resume?: boolean;
   readonly onEvent?: (event: TrainEvent) => void;
-  /** The loaded dataset; default: loaded from `dataset` by the data runtime. */
+  /** The loaded dataset; default: loaded (and validated) from `dataset` by the data runtime. */
   readonly data?: TrainingData;
+  /** Where relative paths of `dataset` start (the .nvc file's folder); default the cwd. */
+  readonly dataBaseDir?: string;
   /** Aborting stops after the current step, writes a checkpoint and returns status 'interrupted'. */
   readonly signal?: AbortSignal;
   /** Complete checkpoints to keep (the newest ones); default 2. */
@@ -172,7 +175,9 @@ function buildStageSchedule(stage: StageSpec, steps: number): Schedule {
 export async function runTraining(options: RunTrainingOptions): Promise<RunResult> {
   checkSpec(options.spec, options.models);
   await initBackend({ ...(options.backend ? { backend: options.backend } : {}), quiet: true });
-  const data = options.data ?? (await loadDefaultData(options.dataset));
+  // Bad data is refused here (DataRefusedError naming file, row and column), before the run
+  // folder is created, so nothing is written for a refused run.
+  const data = options.data ?? (await loadTrainingData(options.spec, options.dataset, options.dataBaseDir ? { baseDir: options.dataBaseDir } : {}));
   const config: RunConfig = { spec: options.spec, dataset: options.dataset, seed: options.seed ?? options.spec.seed };
   return new Runner(options, data, config).run();
 }
@@ -188,9 +193,6 @@ export async function resume(
   return runTraining({ ...options, spec: state.config.spec, dataset: state.config.dataset, seed: state.config.seed, runDir, resume: true });
 }
 
-async function loadDefaultData(dataset: DatasetSpec): Promise<TrainingData> {
-  throw new TrainingError(`dataset ${dataset.name}: pass the loaded data (options.data); loading a DatasetSpec here waits for the data runtime's loader`);
-}
 
 class Runner {
   private logger!: JsonlLogger;
@@ -238,6 +240,8 @@ class Runner {
       mkdirSync(runDir, { recursive: true });
       if (latestCheckpoint(runDir)) throw new TrainingError(`${runDir} already holds a run; resume it or choose another folder`);
       await saveResolvedConfig(runDir, this.config);
+      // eval and predict normalise new data with the training split's statistics.
+      if (this.data instanceof DatasetTrainingData) await saveDataStats(runDir, this.data.dataset.stats);
       this.logger = JsonlLogger.open(join(runDir, RUN_FILES.log));
       this.logger.log({ type: 'run', name: spec.name, dataset: spec.dataset, seed: this.config.seed, stages: spec.stages.map((s) => s.name) });
     }

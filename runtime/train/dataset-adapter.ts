@@ -1,0 +1,152 @@
+/**
+ * The data runtime's loaded Dataset seen as the runner's TrainingData.
+ * In: a `Dataset` (runtime/data: typed patients, decoded images, patient-level splits,
+ * training-split statistics) and the input names the stages use for its image modality. Out:
+ * batches whose inputs are the normalised images under each image input name and one
+ * [N, width] tensor per lab group under the group's name, with class indices and patient ids.
+ * Holds afterwards: a sample index addresses one image of a split (patient order, then image
+ * order, as Dataset.samples); augmentation draws come from the runner's `augment` stream, one
+ * drawAugment per sample in batch order, so the stream's saved state reproduces them.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { drawAugment, loadDataset, renderSample, type Dataset, type DatasetSpec, type DatasetStats, type LoadOptions, type Sample } from '../data/index.js';
+import type { Rng } from '../module.js';
+import { writeFileAtomic } from '../run/atomic.js';
+import type { Batch, SplitName, TrainingData } from './data.js';
+import type { BackendRequest } from '../backend.js';
+import { TrainingError } from './common.js';
+import { predict, readRunConfig, type PredictResult, type SampleSource } from './evaluate.js';
+import type { AugmentSpec, ModelFactory, TrainSpec } from './spec.js';
+
+export const DATA_STATS_FILE = 'data-stats.json';
+
+/**
+ * Input names that refer to the image modality: every stage input that is not a lab group.
+ * (A DatasetSpec has one image modality; the program names it in `forward(xray: ...)`.)
+ */
+export function imageInputNames(spec: TrainSpec, dataset: DatasetSpec): string[] {
+  const groups = new Set(dataset.groups.map((g) => g.name));
+  const names = new Set<string>();
+  for (const s of spec.stages) for (const i of s.inputs) if (!groups.has(i)) names.add(i);
+  return [...names];
+}
+
+export class DatasetTrainingData implements TrainingData {
+  readonly classes: readonly string[];
+  private readonly samples = new Map<SplitName, readonly Sample[]>();
+
+  constructor(
+    readonly dataset: Dataset,
+    private readonly imageNames: readonly string[],
+  ) {
+    this.classes = dataset.spec.label.classes.map((c) => c.name);
+    if (imageNames.length === 0) throw new Error('the stages name no image input');
+  }
+
+  private samplesOf(split: SplitName): readonly Sample[] {
+    let s = this.samples.get(split);
+    if (!s) {
+      s = this.dataset.samples(split);
+      this.samples.set(split, s);
+    }
+    return s;
+  }
+
+  size(split: SplitName): number {
+    return this.samplesOf(split).length;
+  }
+
+  load(split: SplitName, indices: readonly number[], augment?: { readonly spec: AugmentSpec; readonly rng: Rng }): Batch {
+    const ds = this.dataset;
+    const all = this.samplesOf(split);
+    const [h, w] = ds.spec.images.size;
+    const c = ds.spec.images.channels;
+    const n = indices.length;
+    const pixels = new Float32Array(n * h * w * c);
+    const labels = new Int32Array(n);
+    const patientIds: string[] = [];
+    const labs: Record<string, Float32Array> = {};
+    for (const g of ds.spec.groups) labs[g.name] = new Float32Array(n * ds.widths[g.name]!);
+    const { mean, std } = ds.stats.image;
+    indices.forEach((index, b) => {
+      const s = all[index];
+      if (!s) throw new RangeError(`${split} split has no sample ${index}`);
+      const patient = ds.patients[s.patient]!;
+      const draw = drawAugment(augment?.spec, augment?.rng as Rng);
+      renderSample(ds.images[s.image]!.pixels, h, w, c, draw, mean, std, pixels, b * h * w * c);
+      labels[b] = patient.label;
+      patientIds.push(patient.id);
+      for (const g of ds.spec.groups) labs[g.name]!.set(ds.labs(g.name, s.patient), b * ds.widths[g.name]!);
+    });
+    const inputs: Record<string, tf.Tensor> = {};
+    const images = tf.tensor4d(pixels, [n, h, w, c], 'float32');
+    this.imageNames.forEach((name, i) => (inputs[name] = i === 0 ? images : tf.clone(images)));
+    for (const g of ds.spec.groups) inputs[g.name] = tf.tensor2d(labs[g.name]!, [n, ds.widths[g.name]!], 'float32');
+    const labelled = [...labels].every((l) => l >= 0);
+    return { inputs, ...(labelled ? { labels: tf.tensor1d(labels, 'int32') } : {}), patientIds };
+  }
+}
+
+/** Loads (and validates) the dataset of a train declaration; throws DataRefusedError on bad data. */
+export async function loadTrainingData(spec: TrainSpec, dataset: DatasetSpec, options: LoadOptions = {}): Promise<DatasetTrainingData> {
+  const ds = await loadDataset(dataset, options);
+  return new DatasetTrainingData(ds, imageInputNames(spec, dataset));
+}
+
+/** Saves the training-split statistics so eval/predict normalise new data the same way. */
+export async function saveDataStats(runDir: string, stats: DatasetStats): Promise<void> {
+  await writeFileAtomic(join(runDir, DATA_STATS_FILE), `${JSON.stringify(stats, null, 2)}\n`);
+}
+
+export function readDataStats(runDir: string): DatasetStats | undefined {
+  const path = join(runDir, DATA_STATS_FILE);
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as DatasetStats) : undefined;
+}
+
+/**
+ * New, unlabelled patients from a lab table and an image folder, encoded with the run's
+ * training statistics, as a SampleSource for `predict`.
+ */
+export async function loadNewPatients(
+  spec: TrainSpec,
+  dataset: DatasetSpec,
+  files: { readonly table: string; readonly images: string },
+  stats: DatasetStats,
+  options: Omit<LoadOptions, 'stats' | 'labels'> = {},
+): Promise<SampleSource> {
+  const ds = await loadDataset({ ...dataset, source: { kind: 'files', table: files.table, images: files.images } }, { ...options, stats, labels: false });
+  const data = new DatasetTrainingData(ds, imageInputNames(spec, dataset));
+  return { size: data.size('test'), load: (indices) => data.load('test', indices) };
+}
+
+export interface PredictFromFilesOptions {
+  readonly runDir: string;
+  readonly models: Readonly<Record<string, ModelFactory>>;
+  /** Lab table (CSV) of the new patients: the dataset's columns, the label column not needed. */
+  readonly table: string;
+  /** Folder of their images, named as the dataset declares. */
+  readonly images: string;
+  readonly out: string;
+  readonly stage?: string;
+  readonly backend?: BackendRequest;
+  /** Where relative table/image paths start; default the cwd. */
+  readonly baseDir?: string;
+}
+
+/** `nvcc predict`: new patients from a CSV and images -> a CSV of per-patient probabilities. */
+export async function predictFromFiles(options: PredictFromFilesOptions): Promise<PredictResult> {
+  const config = readRunConfig(options.runDir);
+  const stats = readDataStats(options.runDir);
+  if (!stats) throw new TrainingError(`${options.runDir} has no ${DATA_STATS_FILE}: the run did not record its training statistics, so new data cannot be normalised like the training data`);
+  const patients = await loadNewPatients(config.spec, config.dataset, { table: options.table, images: options.images }, stats, options.baseDir ? { baseDir: options.baseDir } : {});
+  return predict({
+    runDir: options.runDir,
+    models: options.models,
+    patients,
+    out: options.out,
+    ...(options.stage ? { stage: options.stage } : {}),
+    ...(options.backend ? { backend: options.backend } : {}),
+  });
+}
