@@ -410,9 +410,12 @@ const list: PrimitiveDef[] = [
       return x!;
     },
   },
-  unary('drop_path', 'stochastic depth: drops whole samples with probability `rate` while training', [
-    { name: 'rate', type: 'float', default: F(0), min: 0, below: 1, doc: 'drop probability' },
-  ]),
+  {
+    ...unary('drop_path', 'stochastic depth: drops whole samples with probability `rate` while training', [
+      { name: 'rate', type: 'float', default: F(0), min: 0, below: 1, doc: 'drop probability' },
+    ]),
+    runtime: 'nv.dropPath',
+  },
   unary('dropout', 'drops elements with probability `p` while training', [
     { name: 'p', type: 'float', default: F(0), min: 0, below: 1, doc: 'drop probability' },
   ]),
@@ -444,7 +447,7 @@ const list: PrimitiveDef[] = [
     name: 'transpose',
     kind: 'function',
     irName: 'transpose',
-    runtime: 'nv.transpose',
+    runtime: 'nv.permute',
     inputs: ['x'],
     params: [{ name: 'perm', type: 'int[]', doc: 'permutation of the axes' }],
     doc: 'permute axes',

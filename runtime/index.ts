@@ -33,3 +33,6 @@ export {
 } from './io/safetensors.js';
 export { saveWeights, loadWeights, assignParameters, manifestPathFor, WeightsMismatchError, type WeightsManifest, type LoadReport, type LoadWeightsOptions, type SaveWeightsMeta } from './io/weights.js';
 export { importConvNeXtV2, convertConvNeXtV2State, type ConvNeXtImportOptions, type ConvNeXtImportReport } from './io/convnextv2-import.js';
+
+// --- generated-code support (runtime/codegen.ts): origins, containers, functional primitives ---
+export * from './codegen.js';

@@ -1,0 +1,133 @@
+/**
+ * The runtime side of compiler-generated model code (compiler/emit): origin tracking, the small
+ * containers generated constructors use, and the functional primitives of compiler/primitives.ts
+ * that have no other home in the runtime.
+ * In: tensors and closures from generated forward passes. Out: tensors; errors raised inside a
+ * generated statement come out as NvcRuntimeError naming the `.nvc` location that produced it.
+ * Holds afterwards: `at` adds no tensors and no tidy scope (it is a try/catch around one call),
+ * so wrapping every statement costs a closure call and nothing else.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Module, ModuleList, type ForwardContext } from './module.js';
+import { upsampleMask } from './ops/mask.js';
+import { mergeHeads, scaledDotProductAttention, splitHeads } from './ops/attention.js';
+
+// ---------------------------------------------------------------------------------------------
+// Origins
+
+/**
+ * An error raised while running generated code, located in the `.nvc` source.
+ * `origin` is the innermost statement (`std/convnextv2.nvc:30:13`); `trace` lists it and every
+ * enclosing call site, innermost first. The message starts with the innermost origin.
+ */
+export class NvcRuntimeError extends Error {
+  readonly origin: string;
+  readonly trace: string[];
+  readonly detail: string;
+
+  constructor(origin: string, detail: string, cause: unknown) {
+    super(`${origin}: ${detail}`, { cause });
+    this.name = 'NvcRuntimeError';
+    this.origin = origin;
+    this.detail = detail;
+    this.trace = [origin];
+  }
+}
+
+/** Runs one generated statement, reporting any error against its `.nvc` origin. */
+export function at<T>(origin: string, run: () => T): T {
+  try {
+    return run();
+  } catch (err) {
+    if (err instanceof NvcRuntimeError) {
+      err.trace.push(origin);
+      throw err;
+    }
+    throw new NvcRuntimeError(origin, err instanceof Error ? err.message : String(err), err);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Containers
+
+/**
+ * A module list whose item types are known per index (a tuple), for `[a, b]` and `a >> b` with
+ * different layer types: `list.items[1]` has the second item's type.
+ */
+export class TupleList<T extends readonly Module[]> extends ModuleList<T[number]> {
+  declare readonly items: T;
+
+  constructor(items: readonly [...T]) {
+    super(items);
+  }
+}
+
+/** A parameterless function used as a layer (`Linear(4, 8) >> gelu >> Linear(8, 4)`). */
+export class Lambda extends Module {
+  constructor(
+    readonly label: string,
+    private readonly fn: (ctx: ForwardContext, x: tf.Tensor) => tf.Tensor,
+  ) {
+    super();
+  }
+
+  forward(ctx: ForwardContext, x: tf.Tensor): tf.Tensor {
+    return this.fn(ctx, x);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Functional primitives (names as in compiler/primitives.ts `runtime`)
+
+export const sqrt = (x: tf.Tensor): tf.Tensor => tf.sqrt(x);
+export const rsqrt = (x: tf.Tensor): tf.Tensor => tf.rsqrt(x);
+export const square = (x: tf.Tensor): tf.Tensor => tf.square(x);
+export const exp = (x: tf.Tensor): tf.Tensor => tf.exp(x);
+export const log = (x: tf.Tensor): tf.Tensor => tf.log(x);
+export const abs = (x: tf.Tensor): tf.Tensor => tf.abs(x);
+export const neg = (x: tf.Tensor): tf.Tensor => tf.neg(x);
+export const pow = (a: tf.Tensor, b: tf.Tensor | number): tf.Tensor => tf.pow(a, b);
+
+function normAxes(axes: readonly number[], rank: number): number[] {
+  return axes.map((a) => (a < 0 ? a + rank : a));
+}
+
+export const mean = (x: tf.Tensor, axes: readonly number[], keep: boolean): tf.Tensor => tf.mean(x, normAxes(axes, x.rank), keep);
+export const sum = (x: tf.Tensor, axes: readonly number[], keep: boolean): tf.Tensor => tf.sum(x, normAxes(axes, x.rank), keep);
+export const max = (x: tf.Tensor, axes: readonly number[], keep: boolean): tf.Tensor => tf.max(x, normAxes(axes, x.rank), keep);
+export const min = (x: tf.Tensor, axes: readonly number[], keep: boolean): tf.Tensor => tf.min(x, normAxes(axes, x.rank), keep);
+
+/** Batched matrix product over the last two axes. */
+export const matmul = (a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean): tf.Tensor => tf.matMul(a, b, transposeA, transposeB);
+
+/** x[start:end] along one axis. */
+export function slice(x: tf.Tensor, axis: number, start: number, end: number): tf.Tensor {
+  const a = axis < 0 ? axis + x.rank : axis;
+  const begin = x.shape.map((_, i) => (i === a ? start : 0));
+  const size = x.shape.map((d, i) => (i === a ? end - start : d));
+  return tf.slice(x, begin, size);
+}
+
+/** [B, H, W, C] -> [B, C], max over H and W. */
+export const globalMaxPool = (x: tf.Tensor): tf.Tensor => tf.max(x, [1, 2]);
+
+/** [B, H, W, C] -> [B, H * s, W * s, C], nearest neighbour. */
+export function upsampleNearest(x: tf.Tensor, scale: number): tf.Tensor {
+  const [, h, w] = x.shape as number[];
+  return tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [h! * scale, w! * scale]);
+}
+
+/** Multi-head scaled dot-product attention: q [B, N, D], k [B, M, D], v [B, M, Dv] -> [B, N, Dv]. */
+export function multiHeadAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, heads: number): tf.Tensor {
+  return tf.tidy(() => mergeHeads(scaledDotProductAttention(splitHeads(q, heads), splitHeads(k, heads), splitHeads(v, heads)), heads));
+}
+
+/**
+ * The stage's patch mask on x's grid: [B, H, W, C] -> [B, H, W, 1], 1 = removed; zeros when the
+ * stage has no mask policy.
+ */
+export function patchMask(x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
+  const [b, h, w] = x.shape as number[];
+  if (!ctx.mask) return tf.zeros([b!, h!, w!, 1]);
+  return upsampleMask(ctx.mask, h!, w!);
+}
