@@ -1403,7 +1403,8 @@ export class Elaborator {
   }
 
   /** Shape (and MACs) of applying a layer to input shapes, without emitting ops. */
-  private layerShape(layer: LayerInstance, inputs: readonly Shape[], named: ReadonlyMap<string, Shape>): { shape: Shape; macs: Dim } | (ShapeError & { path?: string; argument?: { param: string; expected: Shape; found: Shape } }) {
+  /** Public for summaries: output shape and MACs of a layer applied to input shapes. */
+  layerShape(layer: LayerInstance, inputs: readonly Shape[], named: ReadonlyMap<string, Shape>): { shape: Shape; macs: Dim } | (ShapeError & { path?: string; argument?: { param: string; expected: Shape; found: Shape } }) {
     switch (layer.kind) {
       case 'primitive':
       case 'function': {

@@ -145,6 +145,7 @@ export class ProgramChecker {
     const stageModels = new Map<string, LayerInstance>();
     const stageSpans = new Map<string, Span>();
     const later = new Set(t.stages.map((s) => s.name.name));
+    const failed = new Set<string>();
     for (const s of t.stages) {
       later.delete(s.name.name);
       const prev = stageSpans.get(s.name.name);
@@ -153,17 +154,19 @@ export class ProgramChecker {
         continue;
       }
       stageSpans.set(s.name.name, s.name.span);
-      const ir = this.checkStage(s, scope, stageModels, later, dataset?.ir);
+      const ir = this.checkStage(s, scope, stageModels, later, dataset?.ir, failed);
       if (ir) {
         stages.push(ir);
         stageModels.set(s.name.name, ir.model.instance);
-      }
+      } else failed.add(s.name.name);
     }
     return { name: t.name.name, dataset: t.dataset.name, settings: Object.fromEntries([...settings].map(([k, v]) => [k, valueToJson(v.value)])), stages, span: t.span };
   }
 
-  private checkStage(s: StageDecl, trainScope: Scope, earlier: Map<string, LayerInstance>, later: ReadonlySet<string>, dataset: DatasetIR | undefined): StageIR | undefined {
+  private checkStage(s: StageDecl, trainScope: Scope, earlier: Map<string, LayerInstance>, later: ReadonlySet<string>, dataset: DatasetIR | undefined, failed: ReadonlySet<string>): StageIR | undefined {
     const scope = new Scope(trainScope, this.entry, 'stage');
+    // A stage that already failed is an error value: references to it report nothing more.
+    for (const name of failed) scope.define(name, { kind: 'error' }, s.name.span);
     for (const [name, layer] of earlier) scope.define(name, { kind: 'stageref', stage: name, path: [], layer, span: s.name.span }, s.name.span);
     const settings = this.evalSettings(s.settings, STAGE_SETTINGS, `stage \`${s.name.name}\``, scope, new Set(['model']));
     const modelSetting = s.settings.find((x) => x.key.name === 'model');

@@ -9,10 +9,11 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse } from '../../dsl/index.js';
+import { compileProgramSync } from '../../compiler/pipeline.js';
 import type { Diagnostic } from '../../dsl/diagnostics/diagnostic.js';
 import { renderDiagnostics } from '../../dsl/diagnostics/render.js';
 import { SourceFile } from '../../dsl/span.js';
+import { parse } from '../../dsl/index.js';
 
 /** Repository root (the harness lives in test/harness/). */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -30,9 +31,17 @@ export interface FrontEndResult {
 export async function runFrontEnd(path: string): Promise<FrontEndResult> {
   const abs = resolve(repoRoot, path);
   const shown = relative(repoRoot, abs).split('\\').join('/');
-  const file = new SourceFile(shown, readFileSync(abs, 'utf8'));
-  const { diagnostics } = parse(file);
-  return { diagnostics, files: new Map([[shown, file]]) };
+  const text = readFileSync(abs, 'utf8');
+  // A fixture whose first line starts with `// syntax-only` goes through the parser alone
+  // (e.g. the language sketch, which is valid syntax but not a checkable program).
+  if (/^\/\/\s*syntax-only/.test(text)) {
+    const file = new SourceFile(shown, text);
+    return { diagnostics: parse(file).diagnostics, files: new Map([[shown, file]]) };
+  }
+  // The full checker (parse, imports, names, shapes, arguments, program checks). Imports of
+  // `std/...` are shown as `std/<file>.nvc` because tests run from the repository root.
+  const { diagnostics, files } = compileProgramSync(shown, { text });
+  return { diagnostics, files };
 }
 
 /** The baseline text: rendered diagnostics without colour, or a line saying there are none. */

@@ -1,0 +1,190 @@
+/**
+ * `nvcc summary`: a torchinfo-like table of a model.
+ * In: a ModelIR (with its LayerInstance), the Elaborator (for shapes through lists) and
+ * concrete values for the symbolic dims (`B` = 1 and `H`, `W` = 224 unless given). Out: rows
+ * (layer path, kind, output shape, parameters, MACs) to a chosen depth, totals, and per-stage
+ * trainable vs frozen counts. Holds afterwards: the parameter total equals the sum of every
+ * weight's element count; MACs follow compiler/primitives.ts (conv, linear, matmul and
+ * attention multiply-accumulates only).
+ */
+import type { Elaborator } from './elaborate.js';
+import { unify } from './elaborate.js';
+import type { ModelIR, ProgramIR } from './ir/ir.js';
+import { dimConst, dimSubst, formatShape, type Dim, type Shape } from './symbolic.js';
+import type { LayerInstance } from './values.js';
+
+export interface SummaryRow {
+  readonly path: string;
+  readonly depth: number;
+  readonly kind: string;
+  readonly outputShape: string;
+  readonly params: number;
+  readonly macs: number;
+  readonly sparse: boolean;
+}
+
+export interface ModelSummary {
+  readonly model: string;
+  readonly inputs: Readonly<Record<string, string>>;
+  readonly rows: readonly SummaryRow[];
+  readonly totalParams: number;
+  readonly trainableParams: number;
+  readonly frozenParams: number;
+  /** Multiply-accumulates of one forward pass for the given dims (B = 1 by default). */
+  readonly macs: number;
+}
+
+export interface StageSummary {
+  readonly train: string;
+  readonly stage: string;
+  readonly model: string;
+  readonly totalParams: number;
+  readonly trainableParams: number;
+  readonly frozenParams: number;
+  readonly handOver: readonly string[];
+}
+
+export function countParams(layer: LayerInstance): number {
+  let n = 0;
+  for (const w of layer.weights) n += w.shape.reduce((a, b) => a * b, 1);
+  for (const c of layer.children.values()) n += countParams(c);
+  return n;
+}
+
+function frozenCount(layer: LayerInstance, frozenPaths: readonly string[], prefix = '', inherited = false): number {
+  let n = 0;
+  const here = inherited || frozenPaths.includes(prefix.replace(/\.$/, ''));
+  for (const w of layer.weights) if (here || w.frozen || frozenPaths.includes(prefix + w.name)) n += w.shape.reduce((a, b) => a * b, 1);
+  for (const [k, c] of layer.children) n += frozenCount(c, frozenPaths, `${prefix}${k}.`, here);
+  return n;
+}
+
+function findChild(layer: LayerInstance, path: string): LayerInstance | undefined {
+  let cur: LayerInstance | undefined = layer;
+  for (const part of path.split('.').filter(Boolean)) cur = cur?.children.get(part);
+  return cur;
+}
+
+function toNumber(d: Dim): number {
+  const c = d.constantValue();
+  return c ? Number(c.num) / Number(c.den) : NaN;
+}
+
+export function summarizeModel(model: ModelIR, el: Elaborator, dims: ReadonlyMap<string, number> = new Map(), maxDepth = 2, frozenPaths: readonly string[] = []): ModelSummary {
+  const rows: SummaryRow[] = [];
+  const seen = new Set<string>();
+  const concrete = (d: Dim, env: ReadonlyMap<string, Dim>): Dim => {
+    const s = dimSubst(d, env);
+    const fill = new Map<string, Dim>();
+    for (const sym of s.symbols()) fill.set(sym, dimConst(dims.get(sym) ?? (sym === 'B' ? 1 : 224)));
+    return dimSubst(s, fill);
+  };
+  const concreteShape = (s: Shape, env: ReadonlyMap<string, Dim>): Shape => s.map((d) => concrete(d, env));
+  const push = (path: string, layer: LayerInstance, shape: Shape, macs: Dim) => {
+    if (seen.has(path)) return;
+    seen.add(path);
+    const depth = path === '' ? 0 : path.split('.').length;
+    if (depth > maxDepth) return;
+    rows.push({ path: path || model.name, depth, kind: layer.typeName, outputShape: formatShape(shape), params: countParams(layer), macs: toNumber(macs), sparse: layer.sparse });
+  };
+  const walk = (layer: LayerInstance, path: string, inputs: Shape[], named: Map<string, Shape>) => {
+    if (layer.kind === 'block' && layer.forward) {
+      const g = layer.forward;
+      const env = new Map<string, Dim>();
+      const actual = g.inputs.map((x, i) => inputs[i] ?? named.get(x.name) ?? x.shape);
+      unify(g.inputs.map((x) => x.shape), actual, env);
+      const shapes = new Map<number, Shape>();
+      for (const op of g.ops) {
+        shapes.set(op.id, concreteShape(op.shape, env));
+        if (op.target === undefined || op.op === 'input' || op.op === 'param') continue;
+        const child = findChild(layer, op.target);
+        if (!child) continue;
+        const childPath = path ? `${path}.${op.target}` : op.target;
+        const opInputs = op.inputs.map((id) => shapes.get(id)!);
+        const positional = op.ports ? opInputs.filter((_, i) => child.forward?.inputs.some((x, j) => j === i && x.name === op.ports![i])) : opInputs;
+        const namedIn = new Map<string, Shape>();
+        if (op.ports) op.ports.forEach((p, i) => { if (i >= positional.length) namedIn.set(p, opInputs[i]!); });
+        push(childPath, child, concreteShape(op.shape, env), concrete(op.macs, env));
+        walk(child, childPath, positional, namedIn);
+      }
+      return;
+    }
+    if (layer.kind === 'list' || layer.kind === 'sequential') {
+      let cur = inputs[0];
+      for (const [k, c] of layer.children) {
+        if (!cur) return;
+        const r = el.layerShape(c, [cur, ...inputs.slice(1)], c.kind === 'block' || c.kind === 'list' || c.kind === 'sequential' ? named : new Map());
+        if ('error' in r) return;
+        const childPath = path ? `${path}.${k}` : k;
+        push(childPath, c, concreteShape(r.shape, new Map()), concrete(r.macs, new Map()));
+        walk(c, childPath, [cur, ...inputs.slice(1)], named);
+        cur = concreteShape(r.shape, new Map());
+      }
+    }
+  };
+  const inst = model.instance;
+  const g = inst.forward;
+  const inputs: Record<string, string> = {};
+  let macs = 0;
+  if (g) {
+    const inShapes = g.inputs.map((x) => concreteShape(x.shape, new Map()));
+    g.inputs.forEach((x, i) => (inputs[x.name] = formatShape(inShapes[i]!)));
+    const out = g.outputs[0]!;
+    macs = toNumber(concrete(el.totalMacs(g), new Map()));
+    push('', inst, concreteShape(out.shape, new Map()), concrete(el.totalMacs(g), new Map()));
+    walk(inst, '', inShapes, new Map());
+  }
+  const total = countParams(inst);
+  const frozen = frozenCount(inst, frozenPaths);
+  return { model: model.name, inputs, rows, totalParams: total, trainableParams: total - frozen, frozenParams: frozen, macs };
+}
+
+export function summarizeStages(program: ProgramIR): StageSummary[] {
+  const out: StageSummary[] = [];
+  for (const t of program.trains)
+    for (const s of t.stages) {
+      const total = countParams(s.model.instance);
+      const frozen = frozenCount(s.model.instance, s.frozen);
+      out.push({
+        train: t.name,
+        stage: s.name,
+        model: s.model.instance.typeName,
+        totalParams: total,
+        trainableParams: total - frozen,
+        frozenParams: frozen,
+        handOver: s.handOver.map((h) => `${h.fromStage}.${h.fromPath} -> ${h.to}`),
+      });
+    }
+  return out;
+}
+
+const fmt = (n: number) => (Number.isFinite(n) ? n.toLocaleString('en-US') : '?');
+
+export function formatSummaryTable(s: ModelSummary): string {
+  const header = ['Layer (path)', 'Kind', 'Output shape', 'Params', 'MACs'];
+  const body = s.rows.map((r) => [`${'  '.repeat(r.depth)}${r.path === s.model ? s.model : r.path.slice(r.path.lastIndexOf('.') + 1) === r.path ? r.path : r.path}${r.sparse ? ' (sparse)' : ''}`, r.kind, r.outputShape, fmt(r.params), fmt(r.macs)]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i >= 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const rule = '-'.repeat(widths.reduce((a, b) => a + b + 2, -2));
+  const out = [
+    `model ${s.model}  inputs: ${Object.entries(s.inputs).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    rule,
+    line(header),
+    rule,
+    ...body.map(line),
+    rule,
+    `Total params: ${fmt(s.totalParams)}`,
+    `Trainable params: ${fmt(s.trainableParams)}`,
+    `Frozen params: ${fmt(s.frozenParams)}`,
+    `MACs (multiply-accumulates, conv/linear/matmul/attention): ${fmt(s.macs)} (${(s.macs / 1e9).toFixed(3)} G)`,
+  ];
+  return out.join('\n') + '\n';
+}
+
+export function formatStageTable(stages: readonly StageSummary[]): string {
+  if (stages.length === 0) return '';
+  const out = ['', 'Stages (trainable vs frozen):'];
+  for (const s of stages)
+    out.push(`  ${s.train}.${s.stage}: ${s.model}  total ${fmt(s.totalParams)}, trainable ${fmt(s.trainableParams)}, frozen ${fmt(s.frozenParams)}${s.handOver.length ? `  (weights from ${s.handOver.join(', ')})` : ''}`);
+  return out.join('\n') + '\n';
+}
