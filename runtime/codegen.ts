@@ -2,6 +2,7 @@
  * The runtime side of compiler-generated model code (compiler/emit): origin tracking, the small
  * containers generated constructors use, and the functional primitives of compiler/primitives.ts
  * that have no other home in the runtime.
+ * (Parameterless function layers use layers/functional.ts `Lambda`.)
  * In: tensors and closures from generated forward passes. Out: tensors; errors raised inside a
  * generated statement come out as NvcRuntimeError naming the `.nvc` location that produced it.
  * Holds afterwards: `at` adds no tensors and no tidy scope (it is a try/catch around one call),
@@ -59,20 +60,6 @@ export class TupleList<T extends readonly Module[]> extends ModuleList<T[number]
 
   constructor(items: readonly [...T]) {
     super(items);
-  }
-}
-
-/** A parameterless function used as a layer (`Linear(4, 8) >> gelu >> Linear(8, 4)`). */
-export class Lambda extends Module {
-  constructor(
-    readonly label: string,
-    private readonly fn: (ctx: ForwardContext, x: tf.Tensor) => tf.Tensor,
-  ) {
-    super();
-  }
-
-  forward(ctx: ForwardContext, x: tf.Tensor): tf.Tensor {
-    return this.fn(ctx, x);
   }
 }
 
