@@ -10,7 +10,7 @@
  * resume: true) continues from the newest complete checkpoint and, on a deterministic backend,
  * ends with the same weights bit for bit as an uninterrupted run; no step leaves tensors behind.
  */
-import { existsSync, mkdirSync, readFileSync, statSync, truncateSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendRequest } from '../backend.js';
@@ -48,6 +48,10 @@ import {
 } from './state.js';
 
 export { TrainingError, stageRoot };
+
+function bestFileName(epoch: number): string {
+  return `best-epoch-${epoch}.safetensors`;
+}
 
 export type TrainEvent =
   | { readonly type: 'stage-start'; readonly stage: string; readonly index: number; readonly epochs: number; readonly stepsPerEpoch: number; readonly parameters: number; readonly trainable: number; readonly resumedAt?: { epoch: number; step: number }; readonly handover?: HandoverReport; readonly handoverTable?: string }
@@ -390,7 +394,9 @@ class Runner {
           const better = Number.isFinite(value) && (best === null || (stage.keepBest.mode === 'max' ? value > best.value : value < best.value));
           if (better) {
             best = { metric: stage.keepBest.metric, mode: stage.keepBest.mode, value, epoch };
-            await saveWeights(model, this.stagePath(stage.name, 'best.safetensors'), { metadata: { stage: stage.name, epoch: String(epoch), [stage.keepBest.metric]: String(value) } });
+            // One file per improving epoch: a process killed after writing it but before the
+            // checkpoint leaves a file no checkpoint refers to, never a wrong "best".
+            await saveWeights(model, this.stagePath(stage.name, bestFileName(epoch)), { metadata: { stage: stage.name, epoch: String(epoch), [stage.keepBest.metric]: String(value) } });
             this.emit({ type: 'best', stage: stage.name, best });
           }
         }
@@ -403,8 +409,12 @@ class Runner {
 
       // Stage end: restore the kept best, evaluate on validation and test, hand over.
       if (best) {
-        const bestPath = this.stagePath(stage.name, 'best.safetensors');
+        const bestPath = this.stagePath(stage.name, bestFileName(best.epoch));
         assignParameters(model, hostToMap(readFileSync(bestPath), bestPath), bestPath);
+        await saveWeights(model, this.stagePath(stage.name, 'best.safetensors'), { metadata: { stage: stage.name, epoch: String(best.epoch), [best.metric]: String(best.value) } });
+        for (const f of readdirSync(join(this.options.runDir, 'stages', stage.name))) {
+          if (/^best-epoch-\d+\.(safetensors|json)$/.test(f)) rmSync(join(this.options.runDir, 'stages', stage.name, f), { force: true });
+        }
       }
       const weights = join('stages', stage.name, 'weights.safetensors');
       await saveWeights(model, this.stagePath(stage.name, 'weights.safetensors'), { metadata: { stage: stage.name, ...(best ? { kept_best: `${best.metric}=${best.value} at epoch ${best.epoch}` } : {}) } });
