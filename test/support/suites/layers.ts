@@ -33,6 +33,7 @@ import { useTestBackend } from '../backend.js';
 import { checkGradients, randn } from '../gradcheck.js';
 import { ATTO, Block, ConvNeXtV2 } from '../convnextv2.js';
 import { randomizeParameters } from '../params.js';
+import * as nv from '../../../runtime/index.js';
 
 function expectGradOk(reports: ReturnType<typeof checkGradients>): void {
   for (const r of reports) {
@@ -66,6 +67,19 @@ export function defineLayersSuite(backend: 'cpu' | 'wasm'): void {
     beforeAll(async () => {
       await useTestBackend(backend);
       setInitRng(createRng(2024));
+    });
+
+    describe('entry point', () => {
+      it('runtime/index.ts exposes the module contract, layers, ops and initializers', () => {
+        nv.setInitRng(createRng(1));
+        const model = new nv.Sequential<nv.Layer>(new nv.Linear(3, 4, { weightInit: nv.init.constant(0.5) }), new nv.GELU());
+        expect(model).toBeInstanceOf(nv.ModuleList);
+        const y = model.forward({ training: false, rng: createRng(2) }, nv.tf.ones([1, 3]));
+        // 3 * 0.5 = 1.5 per output, bias 0, then exact GELU(1.5) = 1.5 * Phi(1.5) = 1.399789
+        expect(Math.abs(y.dataSync()[0]! - 1.3997894)).toBeLessThan(1e-5);
+        expect(typeof nv.randomPatchMask).toBe('function');
+        expect(typeof nv.fcmaeLoss).toBe('function');
+      });
     });
 
     describe('parameters and initialisation', () => {
