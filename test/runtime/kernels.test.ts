@@ -319,3 +319,22 @@ describe('fast ops equal the plain ops', () => {
     });
   }
 });
+
+describe('fused ops (what tf.layers and bias-fused layer code call) train on wasm', () => {
+  it('tf.fused.conv2d and tf.fused.depthwiseConv2d with bias: gradients equal cpu', async () => {
+    const run = () => tf.tidy(() => {
+      const x = tf.tensor(values(2 * 8 * 8 * 3, 60), [2, 8, 8, 3]) as tf.Tensor4D;
+      const w = tf.tensor(values(2 * 2 * 3 * 4, 61), [2, 2, 3, 4]) as tf.Tensor4D;
+      const b = tf.tensor(values(4, 62), [4]);
+      const d = tf.tensor(values(7 * 7 * 4, 63), [7, 7, 4, 1]) as tf.Tensor4D;
+      const db = tf.tensor(values(4, 64), [4]);
+      const gs = tf.grads((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, d: tf.Tensor, db: tf.Tensor) => {
+        const h = tf.fused.conv2d({ x: x as tf.Tensor4D, filter: w as tf.Tensor4D, strides: 2, pad: 'valid', bias: b });
+        return tf.sum(tf.square(tf.fused.depthwiseConv2d({ x: h, filter: d as tf.Tensor4D, strides: 1, pad: 'same', bias: db })));
+      })([x, w, b, d, db]);
+      return gs.map((g) => g.dataSync().slice());
+    });
+    const [wasm, cpu] = [await on('wasm', run), await on('cpu', run)];
+    for (let i = 0; i < 5; i++) expect(relErr(wasm[i]!, cpu[i]!)).toBeLessThanOrEqual(1e-5);
+  });
+});
