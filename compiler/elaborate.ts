@@ -1504,7 +1504,14 @@ export class Elaborator {
       return { kind: 'tensor', id: -1, shape: undefined, span };
     }
     const inputIds = [...tensors.map((t) => t.id), ...[...namedTensors.values()].map((t) => t.id)];
-    const ports = layer.kind === 'block' && layer.forward ? [...layer.forward.inputs.slice(0, tensors.length).map((x) => x.name), ...namedTensors.keys()] : undefined;
+    // Lists pass named inputs on to their blocks by name, so their calls keep the names too
+    // (positional inputs as `#i`).
+    const ports =
+      layer.kind === 'block' && layer.forward
+        ? [...layer.forward.inputs.slice(0, tensors.length).map((x) => x.name), ...namedTensors.keys()]
+        : namedTensors.size > 0
+          ? [...tensors.map((_, i) => `#${i}`), ...namedTensors.keys()]
+          : undefined;
     const outputs = layer.kind === 'block' ? layer.forward?.outputs ?? [] : [];
     const id = g.emit({
       op: 'call',
