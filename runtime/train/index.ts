@@ -1,0 +1,28 @@
+/**
+ * Public entry of the staged training engine, for the CLI (`nvcc train/eval/predict`) and tests.
+ * Generated model code needs only the contracts in spec.ts (re-exported as types from
+ * runtime/index.ts); this entry also pulls in data loading, metrics and the report.
+ */
+export * from './spec.js';
+export { runTraining, resume, checkSpec, type RunTrainingOptions, type RunResult, type TrainEvent } from './runner.js';
+export { TrainingError, stageRoot } from './common.js';
+export {
+  evaluateCheckpoint,
+  predict,
+  readRunConfig,
+  splitSource,
+  scoreSource,
+  type CheckpointEvaluation,
+  type EvaluateCheckpointOptions,
+  type FinalEvaluation,
+  type PredictOptions,
+  type PredictResult,
+  type PredictionRow,
+  type SampleSource,
+} from './evaluate.js';
+export { DatasetTrainingData, loadTrainingData, loadNewPatients, predictFromFiles, readDataStats, imageInputNames, DATA_STATS_FILE, type PredictFromFilesOptions } from './dataset-adapter.js';
+export type { Batch, SplitName, TrainingData } from './data.js';
+export { applyHandover, formatHandoverReport, freezeModules, HandoverError, type HandoverEntry, type HandoverReport } from './handover.js';
+export { randomThrow, type ThrowResult } from './modality-dropout.js';
+export { listCheckpoints, latestCheckpoint, CHECKPOINT_DIR } from './checkpoint.js';
+export type { BestState, CheckpointState, RunConfig, StageResult } from './state.js';
