@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensors } from '../../runtime/io/safetensors.js';
 import { loadWeights } from '../../runtime/io/weights.js';
 import { readJsonl } from '../../runtime/run/jsonl.js';
+import { createProgressDisplay } from '../../runtime/run/progress.js';
 import { seed } from '../../runtime/rng.js';
 import { checkSpec, runTraining, TrainingError, type TrainEvent } from '../../runtime/train/runner.js';
 import { TinyData } from '../support/train-data.js';
@@ -117,6 +118,19 @@ describe('runTraining end to end', () => {
     expect(stageLine.groups.frozen).toEqual(stageLine.frozen);
     pre.dispose();
     fine.dispose();
+  });
+
+  it('drives the progress display: hand-over table, steps and epoch summaries as plain lines', async () => {
+    const lines: string[] = [];
+    const progress = createProgressDisplay({ stream: { write: (chunk: string) => (lines.push(chunk), true) }, tty: false, intervalMs: 0 });
+    const spec = twoStageSpec({ stages: [pretrainStage({ epochs: 1 }), finetuneStage({ epochs: 1 })] });
+    await runTraining({ spec, dataset: toyDataset, models: tinyFactories(config), runDir: tempRun(), backend: 'cpu', data: data(), bootstrapResamples: 0, report: false, progress });
+    const text = lines.join('');
+    expect(text).not.toMatch(/\x1b\[/);
+    expect(text).toContain('pretrain.encoder.mix.weight');
+    expect(text).toMatch(/loaded 4 tensors/);
+    expect(text).toMatch(/finetune/);
+    expect(text.split('\n').filter((l) => /auc/i.test(l)).length).toBeGreaterThan(0);
   });
 
   it('refuses bad specs before writing anything', async () => {
