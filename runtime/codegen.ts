@@ -35,10 +35,35 @@ export class NvcRuntimeError extends Error {
   }
 }
 
-/** Runs one generated statement, reporting any error against its `.nvc` origin. */
-export function at<T>(origin: string, run: () => T): T {
+/** Tensor types by rank, as generated signatures use them. */
+export interface TensorOfRank {
+  0: tf.Scalar;
+  1: tf.Tensor1D;
+  2: tf.Tensor2D;
+  3: tf.Tensor3D;
+  4: tf.Tensor4D;
+  5: tf.Tensor5D;
+  6: tf.Tensor<tf.Rank.R6>;
+}
+export type KnownRank = keyof TensorOfRank;
+
+/** Called with every statement's origin and result while set (tests, `nvcc` debugging). */
+export type ForwardObserver = (origin: string, value: tf.Tensor) => void;
+let observer: ForwardObserver | undefined;
+
+/** Installs (or with undefined removes) the observer of generated statements. */
+export function observeForward(next: ForwardObserver | undefined): void {
+  observer = next;
+}
+
+/**
+ * Runs one generated statement whose result is a tensor of the given rank; an error inside,
+ * or a result of another rank, is reported against the statement's `.nvc` origin.
+ */
+export function at<R extends KnownRank>(origin: string, rank: R, run: () => tf.Tensor): TensorOfRank[R] {
+  let out: tf.Tensor;
   try {
-    return run();
+    out = run();
   } catch (err) {
     if (err instanceof NvcRuntimeError) {
       err.trace.push(origin);
@@ -46,6 +71,28 @@ export function at<T>(origin: string, run: () => T): T {
     }
     throw new NvcRuntimeError(origin, err instanceof Error ? err.message : String(err), err);
   }
+  if (out.rank !== rank) throw new NvcRuntimeError(origin, `expected a rank-${rank} tensor, found shape [${out.shape.join(', ')}]`, undefined);
+  if (observer) observer(origin, out);
+  return out as TensorOfRank[R];
+}
+
+/** A runtime-checked view of a tensor at a known rank (inputs to blocks inside layer chains). */
+export function rank<R extends KnownRank>(x: tf.Tensor, r: R): TensorOfRank[R] {
+  if (x.rank !== r) throw new Error(`expected a rank-${r} tensor, found shape [${x.shape.join(', ')}]`);
+  return x as TensorOfRank[R];
+}
+
+/** Reads an own property of a record (safe for keys such as `__proto__`). */
+export function own<T>(record: Readonly<Record<string, T>>, key: string): T {
+  if (!Object.prototype.hasOwnProperty.call(record, key)) throw new Error(`missing input '${key}'`);
+  return Object.getOwnPropertyDescriptor(record, key)!.value as T;
+}
+
+/** Builds a record with the given own keys (safe for keys such as `__proto__`). */
+export function record<T>(entries: ReadonlyArray<readonly [string, T]>): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const [k, v] of entries) Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
