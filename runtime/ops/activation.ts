@@ -3,14 +3,21 @@
  * Holds: every function is built from ops that have gradients on cpu and wasm.
  */
 import * as tf from '@tensorflow/tfjs';
+import { geluExact } from '../kernels/fast-ops.js';
 
 const INV_SQRT2 = 1 / Math.SQRT2;
 
 /**
  * Exact (erf) GELU, `0.5 * x * (1 + erf(x / sqrt 2))`, as PyTorch's default nn.GELU. tfjs's Erf
  * kernel is a polynomial approximation (|err| < 1.5e-7), so expect ~1e-7 absolute differences.
+ * Runs kernels/fast-ops geluExact, whose hand-written backward keeps only x alive.
  */
 export function gelu(x: tf.Tensor): tf.Tensor {
+  return geluExact(x);
+}
+
+/** The same GELU as plain autodiff ops (reference for tests). */
+export function geluAutodiff(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, INV_SQRT2)))));
 }
 

@@ -5,13 +5,21 @@
  * including all-zero (fully masked) channels.
  */
 import * as tf from '@tensorflow/tfjs';
+import { layerNormLastAxis } from '../kernels/fast-ops.js';
 
 /**
  * LayerNorm over the last axis: (x - mean) * rsqrt(var + eps) * weight + bias, with the biased
  * variance (divides by C) and eps inside the rsqrt, as PyTorch F.layer_norm and the official
  * channels_first LayerNorm. weight/bias are rank-1 [C] and broadcast.
+ * With both weight and bias it runs kernels/fast-ops layerNormLastAxis (hand-written backward
+ * keeping only x-hat and 1/sigma alive); `layerNormAutodiff` is the reference definition.
  */
 export function layerNorm(x: tf.Tensor, weight?: tf.Tensor, bias?: tf.Tensor, eps = 1e-6): tf.Tensor {
+  if (weight && bias) return layerNormLastAxis(x, weight, bias, eps);
+  return layerNormAutodiff(x, weight, bias, eps);
+}
+
+export function layerNormAutodiff(x: tf.Tensor, weight?: tf.Tensor, bias?: tf.Tensor, eps = 1e-6): tf.Tensor {
   return tf.tidy(() => {
     const { mean, variance } = tf.moments(x, -1, true);
     let y: tf.Tensor = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));

@@ -370,6 +370,22 @@ export function defineOpsSuite(backend: 'cpu' | 'wasm'): void {
             }
       });
 
+      it('GELU and LayerNorm hand-written backwards equal autodiff (1e-5 relative)', () => {
+        const x = randn([2, 3, 5], 94, 2);
+        const w = randn([5], 95);
+        const b = randn([5], 96);
+        const r = randn([2, 3, 5], 97);
+        expectClose(ops.gelu(x).dataSync(), ops.geluAutodiff(x).dataSync(), 1e-6, 1e-6);
+        const dg = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(ops.gelu(t), r)))(x);
+        const dgRef = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(ops.geluAutodiff(t), r)))(x);
+        expectClose(dg.dataSync(), dgRef.dataSync(), 1e-5, 1e-5);
+        const f = (ln: typeof ops.layerNorm) => (a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => tf.sum(tf.mul(ln(a, c, d), r));
+        expectClose(ops.layerNorm(x, w, b).dataSync(), ops.layerNormAutodiff(x, w, b).dataSync(), 1e-5, 1e-5);
+        const got = tf.grads(f(ops.layerNorm))([x, w, b]);
+        const ref = tf.grads(f(ops.layerNormAutodiff))([x, w, b]);
+        got.forEach((t, i) => expectClose(t.dataSync(), ref[i]!.dataSync(), 1e-5, 1e-5));
+      });
+
       it('GRN of an all-zero input has a finite gradient (identity: dL/dx = R)', () => {
         const x = tf.zeros([1, 3, 3, 4]);
         const g = tf.tensor1d([0.5, -1, 2, 0.1]);
