@@ -48,6 +48,9 @@ function startOf(e: CstElement): number {
 /** Last real offset (exclusive end) inside a CST element (NaN if none). */
 function endOf(e: CstElement): number {
   if (isToken(e)) return isRealToken(e) ? e.endOffset! + 1 : NaN;
+  const loc = e.location?.endOffset;
+  // Chevrotain's node end is reliable unless recovery inserted tokens at the end of the node.
+  if (!e.recoveredNode && loc !== undefined && Number.isFinite(loc) && loc >= 0) return loc + 1;
   let best = NaN;
   for (const list of Object.values(e.children)) {
     for (const c of list ?? []) {
@@ -606,68 +609,78 @@ export class AstBuilder {
 
   expr(e: CstNode, fallback: number): A.Expr {
     switch (e.name) {
-      case 'expression': return this.binaryChain(e, 'pipeExpr', fallback);
-      case 'pipeExpr': return this.binaryChain(e, 'composeExpr', fallback);
-      case 'composeExpr': return this.binaryChain(e, 'orExpr', fallback);
-      case 'orExpr': return this.binaryChain(e, 'andExpr', fallback);
-      case 'andExpr': return this.binaryChain(e, 'notExpr', fallback);
-      case 'comparison': return this.binaryChain(e, 'rangeExpr', fallback);
-      case 'additive': return this.binaryChain(e, 'multiplicative', fallback);
-      case 'multiplicative': return this.binaryChain(e, 'unary', fallback);
-      case 'notExpr': {
-        const not = this.tok(e.children, 'Kw_not');
-        if (not) {
-          const span = this.spanOf(e, fallback);
-          return { kind: 'Unary', op: 'not', operand: this.exprOr(this.node(e.children, 'notExpr'), span.end), span };
-        }
-        return this.exprOr(this.node(e.children, 'comparison'), fallback);
-      }
-      case 'rangeExpr': {
-        const parts = this.nodes(e.children, 'additive');
-        const from = this.exprOr(parts[0], fallback);
-        if (!this.tok(e.children, 'DotDot')) return from;
-        const span = this.spanOf(e, fallback);
-        return { kind: 'Range', from, to: this.exprOr(parts[1], span.end), span };
-      }
-      case 'unary': {
-        if (this.tok(e.children, 'Minus')) {
-          const span = this.spanOf(e, fallback);
-          return { kind: 'Unary', op: '-', operand: this.exprOr(this.node(e.children, 'unary'), span.end), span };
-        }
-        return this.exprOr(this.node(e.children, 'power'), fallback);
-      }
-      case 'power': {
-        const base = this.exprOr(this.node(e.children, 'postfixExpr'), fallback);
-        const op = this.tok(e.children, 'StarStar');
-        if (!op) return base;
-        const span = this.spanOf(e, fallback);
-        const right = this.exprOr(this.node(e.children, 'unary'), span.end);
-        return { kind: 'Binary', op: '**', left: base, right, opSpan: tokenSpan(this.file, op, base.span.end), span: joinSpans(span, joinSpans(base.span, right.span)) };
-      }
-      case 'postfixExpr': return this.postfix(e, fallback);
-      default: return this.missing(fallback);
+      case 'expression':
+      case 'condExpr':
+        return this.flatExpr(e, fallback);
+      case 'prefixExpr':
+        return this.flatExpr({ name: 'expression', children: { prefixExpr: [e] } }, fallback);
+      case 'postfixExpr':
+        return this.postfix(e, fallback);
+      default:
+        return this.missing(fallback);
     }
   }
 
-  private binaryChain(e: CstNode, operandRule: string, fallback: number): A.Expr {
-    const operands = this.nodes(e.children, operandRule);
-    const ops: IToken[] = [];
-    for (const [k, list] of Object.entries(e.children)) {
-      if (k === operandRule) continue;
-      for (const t of list ?? []) if (isToken(t)) ops.push(t);
-    }
+  /**
+   * Applies precedence to a flat `prefix (op prefix)*` sequence (Pratt parsing). Levels, lowest
+   * first: `then`, `|>`, `>>`, `or`, `and`, prefix `not`, comparisons, `..`, `+ -`,
+   * `* / // %`, prefix `-`, `**` (right-associative); all other binary operators associate left.
+   */
+  private flatExpr(e: Pick<CstNode, 'name' | 'children'>, fallback: number): A.Expr {
+    const operands = this.nodes(e.children, 'prefixExpr');
+    const ops: IToken[] = [...this.toks(e.children, 'BinaryOperator'), ...this.toks(e.children, 'Kw_then')];
     ops.sort((a, b) => (isRealToken(a) ? a.startOffset : Infinity) - (isRealToken(b) ? b.startOffset : Infinity));
-    let left = this.exprOr(operands[0], fallback);
-    for (let i = 0; i < ops.length; i++) {
-      const opTok = ops[i]!;
-      const opSpan = tokenSpan(this.file, opTok, left.span.end);
-      const right = this.exprOr(operands[i + 1], opSpan.end);
-      const span = joinSpans(left.span, joinSpans(opSpan, right.span));
-      const op = opTok.tokenType === T.Then ? 'then' : opTok.tokenType === T.And ? 'and' : opTok.tokenType === T.Or ? 'or' : opTok.image;
-      if (op === '|>') left = { kind: 'Pipe', value: left, fn: right, opSpan, span };
-      else left = { kind: 'Binary', op: (isRealToken(opTok) ? op : labelOp(opTok)) as A.BinaryOp, left, right, opSpan, span };
-    }
-    return left;
+    if (operands.length === 0) return this.missing(fallback);
+    const items = operands.map((p) => {
+      const prefixes = [...this.toks(p.children, 'Minus'), ...this.toks(p.children, 'Kw_not')].filter(isRealToken);
+      prefixes.sort((a, b) => a.startOffset - b.startOffset);
+      return { node: p, prefixes };
+    });
+    let k = 0; // next operand
+    let pi = 0; // next prefix of operand k
+    let lastEnd = fallback;
+
+    const parseUnary = (): A.Expr => {
+      const item = items[k];
+      if (item === undefined) return this.missing(lastEnd);
+      if (pi < item.prefixes.length) {
+        const opTok = item.prefixes[pi++]!;
+        const opSpan = tokenSpan(this.file, opTok, lastEnd);
+        lastEnd = opSpan.end;
+        const isNot = opTok.tokenType === T.Not;
+        const operand = parseBinary(isNot ? PREC_COMPARE : PREC_POWER);
+        return { kind: 'Unary', op: isNot ? 'not' : '-', operand, span: joinSpans(opSpan, operand.span) };
+      }
+      const post = this.node(item.node.children, 'postfixExpr');
+      const value = post ? this.postfix(post, lastEnd) : this.missing(lastEnd);
+      lastEnd = value.span.end;
+      k++;
+      pi = 0;
+      return value;
+    };
+
+    const parseBinary = (minPrec: number): A.Expr => {
+      let left = parseUnary();
+      for (;;) {
+        const opTok = ops[k - 1];
+        if (opTok === undefined || k - 1 < 0 || k >= items.length + 1) break;
+        const op = operatorText(opTok);
+        const prec = precedence.get(op) ?? 0;
+        if (prec < minPrec) break;
+        const opSpan = tokenSpan(this.file, opTok, left.span.end);
+        lastEnd = opSpan.end;
+        // consume the operator: the next operand is items[k]
+        ops[k - 1] = undefined as unknown as IToken;
+        const right = k < items.length ? parseBinary(op === '**' ? prec : prec + 1) : this.missing(opSpan.end);
+        const span = joinSpans(left.span, joinSpans(opSpan, right.span));
+        if (op === '|>') left = { kind: 'Pipe', value: left, fn: right, opSpan, span };
+        else if (op === '..') left = { kind: 'Range', from: left, to: right, span };
+        else left = { kind: 'Binary', op: op as A.BinaryOp, left, right, opSpan, span };
+      }
+      return left;
+    };
+
+    return parseBinary(0);
   }
 
   private postfix(e: CstNode, fallback: number): A.Expr {
@@ -742,12 +755,12 @@ export class AstBuilder {
       const rc = rep.children;
       const count = this.postfix(this.node(rc, 'postfixExpr') ?? rep, span.start);
       const index = this.tok(rc, 'Kw_as') ? this.declName(this.tok(rc, 'Word'), count.span.end) : undefined;
-      const body = this.exprOr(this.node(rc, 'unary'), span.end);
+      const body = this.exprOr(this.node(rc, 'prefixExpr'), span.end);
       return { kind: 'Repeat', count, ...(index ? { index } : {}), body, span };
     }
     const cond = this.node(c, 'ifExpr');
     if (cond) {
-      const parts = this.nodes(cond.children, 'pipeExpr');
+      const parts = this.nodes(cond.children, 'condExpr');
       const test = this.exprOr(parts[0], span.start);
       const then = this.exprOr(parts[1], test.span.end);
       return { kind: 'Conditional', test, then, otherwise: this.exprOr(parts[2], span.end), span };
@@ -781,8 +794,28 @@ function startsValue(t: IToken): boolean {
   );
 }
 
-/** The operator text of an inserted (recovered) operator token. */
-function labelOp(t: IToken): string {
-  const label = t.tokenType.LABEL ?? '';
-  return label.replace(/`/g, '');
+/** The operator a token stands for (also for tokens inserted by recovery, which have no image). */
+function operatorText(t: IToken): string {
+  if (t.tokenType === T.Then) return 'then';
+  if (t.tokenType === T.And) return 'and';
+  if (t.tokenType === T.Or) return 'or';
+  if (t.tokenType === T.SlashSlash) return '//';
+  return (t.tokenType.LABEL ?? t.image).replace(/`/g, '');
 }
+
+const PREC_COMPARE = 7;
+const PREC_POWER = 12;
+const precedence = new Map<string, number>([
+  ['then', 1],
+  ['|>', 2],
+  ['>>', 3],
+  ['or', 4],
+  ['and', 5],
+  // 6: prefix `not`
+  ['==', PREC_COMPARE], ['!=', PREC_COMPARE], ['<', PREC_COMPARE], ['<=', PREC_COMPARE], ['>', PREC_COMPARE], ['>=', PREC_COMPARE],
+  ['..', 8],
+  ['+', 9], ['-', 9],
+  ['*', 10], ['/', 10], ['//', 10], ['%', 10],
+  // 11: prefix `-`
+  ['**', PREC_POWER],
+]);

@@ -5,7 +5,7 @@
  * Holds afterwards: `parse` never throws, whatever the input; every diagnostic span lies inside
  * the file.
  */
-import type { IToken } from 'chevrotain';
+import { tokenMatcher, type IToken } from 'chevrotain';
 import type { Module } from './ast.js';
 import type { Diagnostic } from './diagnostics/diagnostic.js';
 import { report, syntaxCatalogue } from './diagnostics/catalogue.js';
@@ -32,26 +32,45 @@ export interface ParseResult {
  */
 export const MAX_NESTING = 100;
 
+/**
+ * Most binary operators accepted in one expression (list item or statement). A chain of
+ * `a + b + ...` builds an AST as deep as it is long, and every later stage walks it
+ * recursively.
+ */
+export const MAX_OPERATORS = 1000;
+
 function emptyModule(file: SourceFile): Module {
   return { kind: 'Module', file: file.path, imports: [], decls: [], span: file.span(0, file.text.length) };
 }
 
-/** The first opening bracket that exceeds MAX_NESTING, if any. */
-function tooDeep(tokens: readonly IToken[]): IToken | undefined {
+/** Tokens after which `-` is binary subtraction rather than a prefix. */
+const endsOperand = new Set([T.Identifier, T.NumberLiteral, T.StringLiteral, T.RParen, T.RBracket, T.RCurly, T.True, T.False]);
+
+/**
+ * The first token that nests deeper than MAX_NESTING, if any. Brackets nest; so do `repeat`,
+ * `if`, prefix `-`/`not` and right-associative `**`, whose operands recurse, so those count
+ * per list item or statement.
+ */
+function tooDeep(tokens: readonly IToken[]): { token: IToken; what: 'nesting' | 'operators' } | undefined {
   let depth = 0;
-  let prefixRun = 0;
+  let chain = 0;
+  let operators = 0;
+  let previous: IToken | undefined;
   for (const t of tokens) {
-    if (t.tokenType === T.LParen || t.tokenType === T.LBracket || t.tokenType === T.LCurly) {
-      depth++;
-      if (depth > MAX_NESTING) return t;
-    } else if (t.tokenType === T.RParen || t.tokenType === T.RBracket || t.tokenType === T.RCurly) {
-      depth = Math.max(0, depth - 1);
+    const type = t.tokenType;
+    const prefixPosition = previous === undefined || !endsOperand.has(previous.tokenType);
+    previous = t;
+    if ((type === T.Minus && prefixPosition) || type === T.Not) chain++;
+    if (type === T.LParen || type === T.LBracket || type === T.LCurly) depth++;
+    else if (type === T.RParen || type === T.RBracket || type === T.RCurly) depth = Math.max(0, depth - 1);
+    else if (type === T.Repeat || type === T.If || type === T.StarStar) chain++;
+    else if (type === T.Newline || type === T.Semicolon || type === T.Comma) {
+      chain = 0;
+      operators = 0;
     }
-    // prefix operators and `repeat`/`if` nest as deeply as brackets do
-    if (t.tokenType === T.Minus || t.tokenType === T.Not || t.tokenType === T.Repeat || t.tokenType === T.If) {
-      prefixRun++;
-      if (prefixRun + depth > MAX_NESTING) return t;
-    } else if (t.tokenType !== T.LParen && t.tokenType !== T.LBracket) prefixRun = 0;
+    if (tokenMatcher(t, T.BinaryOperator) || type === T.Then) operators++;
+    if (depth + chain > MAX_NESTING) return { token: t, what: 'nesting' };
+    if (operators > MAX_OPERATORS) return { token: t, what: 'operators' };
   }
   return undefined;
 }
@@ -66,7 +85,15 @@ export function parse(file: SourceFile): ParseResult {
         module: emptyModule(file),
         diagnostics: [
           ...lexed.diagnostics,
-          report(syntaxCatalogue.NestingTooDeep, tokenSpan(file, deep, 0), { limit: MAX_NESTING }),
+          deep.what === 'nesting'
+            ? report(syntaxCatalogue.NestingTooDeep, tokenSpan(file, deep.token, 0), {
+                limit: MAX_NESTING,
+                what: 'levels of brackets or nested expressions',
+              })
+            : report(syntaxCatalogue.NestingTooDeep, tokenSpan(file, deep.token, 0), {
+                limit: MAX_OPERATORS,
+                what: 'operators in one expression',
+              }),
         ],
       };
     }
@@ -83,7 +110,10 @@ export function parse(file: SourceFile): ParseResult {
     const at = Math.min(file.text.length, 0);
     const diagnostic =
       err instanceof RangeError
-        ? report(syntaxCatalogue.NestingTooDeep, file.span(at, at), { limit: MAX_NESTING })
+        ? report(syntaxCatalogue.NestingTooDeep, file.span(at, at), {
+            limit: MAX_NESTING,
+            what: 'levels of brackets or nested expressions',
+          })
         : report(syntaxCatalogue.InternalParserError, file.span(at, at), {
             detail: err instanceof Error ? err.message : String(err),
           });

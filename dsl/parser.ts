@@ -17,7 +17,8 @@
  *   forward     = "forward" "(" [params] ")" "->" (tensorType | "(" params ")") stmtBlock ;
  *   stmt        = "let" NAME [":" tensorType] "=" expr | "return" expr
  *               | "for" NAME "in" expr stmtBlock | NAME "=" expr | expr ;
- *   expr        = pipe { "then" pipe } ;  pipe = compose { "|>" compose } ; ...
+ *   expr        = prefix { binop prefix } ;   (precedence applied in cst-to-ast.ts)
+ *   prefix      = { "-" | "not" } postfix ;  postfix = primary { call | member | index } ;
  */
 import { CstParser, EOF, tokenMatcher, type CstNode, type IParserErrorMessageProvider, type IToken, type TokenType } from 'chevrotain';
 import * as T from './tokens.js';
@@ -462,120 +463,34 @@ export class NvcParser extends CstParser {
 
   // ----------------------------------------------------------------------- expressions
 
+  /**
+   * Expressions are parsed flat: operands with their prefix operators, separated by binary
+   * operators; cst-to-ast.ts applies precedence and associativity. A flat grammar keeps the
+   * recursion per bracket level small (5 rules instead of one per precedence level), so deep
+   * but legitimate nesting does not exhaust the JavaScript stack.
+   */
   public expression = this.RULE('expression', () => {
-    this.SUBRULE(this.pipeExpr);
+    this.SUBRULE(this.prefixExpr);
     this.MANY(() => {
-      this.CONSUME(T.Then);
-      this.SUBRULE2(this.pipeExpr);
+      this.OR([{ ALT: () => this.CONSUME(T.BinaryOperator) }, { ALT: () => this.CONSUME(T.Then) }]);
+      this.SUBRULE2(this.prefixExpr);
     });
   });
 
-  public pipeExpr = this.RULE('pipeExpr', () => {
-    this.SUBRULE(this.composeExpr);
+  /** An expression without top-level `then`: the parts of `if c then a else b`. */
+  public condExpr = this.RULE('condExpr', () => {
+    this.SUBRULE(this.prefixExpr);
     this.MANY(() => {
-      this.CONSUME(T.PipeOp);
-      this.SUBRULE2(this.composeExpr);
+      this.CONSUME(T.BinaryOperator);
+      this.SUBRULE2(this.prefixExpr);
     });
   });
 
-  public composeExpr = this.RULE('composeExpr', () => {
-    this.SUBRULE(this.orExpr);
+  public prefixExpr = this.RULE('prefixExpr', () => {
     this.MANY(() => {
-      this.CONSUME(T.Compose);
-      this.SUBRULE2(this.orExpr);
+      this.OR([{ ALT: () => this.CONSUME(T.Minus) }, { ALT: () => this.CONSUME(T.Not) }]);
     });
-  });
-
-  public orExpr = this.RULE('orExpr', () => {
-    this.SUBRULE(this.andExpr);
-    this.MANY(() => {
-      this.CONSUME(T.Or);
-      this.SUBRULE2(this.andExpr);
-    });
-  });
-
-  public andExpr = this.RULE('andExpr', () => {
-    this.SUBRULE(this.notExpr);
-    this.MANY(() => {
-      this.CONSUME(T.And);
-      this.SUBRULE2(this.notExpr);
-    });
-  });
-
-  public notExpr = this.RULE('notExpr', () => {
-    this.OR([
-      {
-        ALT: () => {
-          this.CONSUME(T.Not);
-          this.SUBRULE(this.notExpr);
-        },
-      },
-      { ALT: () => this.SUBRULE(this.comparison) },
-    ]);
-  });
-
-  public comparison = this.RULE('comparison', () => {
-    this.SUBRULE(this.rangeExpr);
-    this.OPTION(() => {
-      this.OR([
-        { ALT: () => this.CONSUME(T.EqEq) },
-        { ALT: () => this.CONSUME(T.NotEq) },
-        { ALT: () => this.CONSUME(T.LtEq) },
-        { ALT: () => this.CONSUME(T.GtEq) },
-        { ALT: () => this.CONSUME(T.Lt) },
-        { ALT: () => this.CONSUME(T.Gt) },
-      ]);
-      this.SUBRULE2(this.rangeExpr);
-    });
-  });
-
-  public rangeExpr = this.RULE('rangeExpr', () => {
-    this.SUBRULE(this.additive);
-    this.OPTION(() => {
-      this.CONSUME(T.DotDot);
-      this.SUBRULE2(this.additive);
-    });
-  });
-
-  public additive = this.RULE('additive', () => {
-    this.SUBRULE(this.multiplicative);
-    this.MANY(() => {
-      this.OR([{ ALT: () => this.CONSUME(T.Plus) }, { ALT: () => this.CONSUME(T.Minus) }]);
-      this.SUBRULE2(this.multiplicative);
-    });
-  });
-
-  public multiplicative = this.RULE('multiplicative', () => {
-    this.SUBRULE(this.unary);
-    this.MANY(() => {
-      this.OR([
-        { ALT: () => this.CONSUME(T.Star) },
-        { ALT: () => this.CONSUME(T.SlashSlash) },
-        { ALT: () => this.CONSUME(T.Slash) },
-        { ALT: () => this.CONSUME(T.Percent) },
-      ]);
-      this.SUBRULE2(this.unary);
-    });
-  });
-
-  public unary = this.RULE('unary', () => {
-    this.OR([
-      {
-        ALT: () => {
-          this.CONSUME(T.Minus);
-          this.SUBRULE(this.unary);
-        },
-      },
-      { ALT: () => this.SUBRULE(this.power) },
-    ]);
-  });
-
-  public power = this.RULE('power', () => {
     this.SUBRULE(this.postfixExpr);
-    this.OPTION(() => {
-      this.CONSUME(T.StarStar);
-      this.SUBRULE(this.unary);
-    });
   });
 
   public postfixExpr = this.RULE('postfixExpr', () => {
@@ -709,7 +624,7 @@ export class NvcParser extends CstParser {
     this.CONSUME(T.RParen);
   });
 
-  /** `repeat n body` / `repeat n as i body`: the count is a postfix expression, the body a unary one. */
+  /** `repeat n body` / `repeat n as i body`: the count is a postfix expression, the body a prefix one. */
   public repeatExpr = this.RULE('repeatExpr', () => {
     this.CONSUME(T.Repeat);
     this.SUBRULE(this.postfixExpr);
@@ -717,17 +632,17 @@ export class NvcParser extends CstParser {
       this.CONSUME(T.As);
       this.CONSUME(T.Word);
     });
-    this.SUBRULE(this.unary);
+    this.SUBRULE(this.prefixExpr);
   });
 
-  /** `if c then a else b`: the parts are pipe-level (so `then` is not read as chaining). */
+  /** `if c then a else b`: the parts exclude top-level `then` (which would read as chaining). */
   public ifExpr = this.RULE('ifExpr', () => {
     this.CONSUME(T.If);
-    this.SUBRULE(this.pipeExpr);
+    this.SUBRULE(this.condExpr);
     this.CONSUME(T.Then);
-    this.SUBRULE2(this.pipeExpr);
+    this.SUBRULE2(this.condExpr);
     this.CONSUME(T.Else);
-    this.SUBRULE3(this.pipeExpr);
+    this.SUBRULE3(this.condExpr);
   });
 }
 

@@ -15,10 +15,7 @@ import * as T from './tokens.js';
 
 const tokenTypeByName = new Map<string, TokenType>(T.allTokens.map((t) => [t.name, t]));
 
-const expressionRules = new Set([
-  'expression', 'pipeExpr', 'composeExpr', 'orExpr', 'andExpr', 'notExpr', 'comparison',
-  'rangeExpr', 'additive', 'multiplicative', 'unary', 'power', 'postfixExpr', 'primary',
-]);
+const expressionRules = new Set(['expression', 'condExpr', 'prefixExpr', 'postfixExpr', 'primary']);
 
 /** Keywords that may begin an expression. */
 const expressionKeywords = new Set<TokenType>([T.Not, T.If, T.Repeat, T.True, T.False]);

@@ -21,6 +21,8 @@ export const AnyToken = createToken({ name: 'AnyToken', pattern: Lexer.NA, label
 export const Word = createToken({ name: 'Word', pattern: Lexer.NA, label: 'name' });
 /** All reserved words. */
 export const Keyword = createToken({ name: 'Keyword', pattern: Lexer.NA, label: 'keyword' });
+/** Binary operators other than `then` (which `if` parts exclude). */
+export const BinaryOperator = createToken({ name: 'BinaryOperator', pattern: Lexer.NA, label: 'operator' });
 /** Statement separator: a significant newline or `;`. */
 export const Separator = createToken({
   name: 'Separator',
@@ -128,12 +130,12 @@ export const StringLiteral = createToken({
 // ---------------------------------------------------------------------------------------------
 // Keywords
 
-function keyword(word: string): TokenType {
+function keyword(word: string, binary = false): TokenType {
   return createToken({
     name: `Kw_${word}`,
     pattern: new RegExp(word),
     longer_alt: Identifier,
-    categories: [Keyword, Word, AnyToken],
+    categories: binary ? [Keyword, Word, AnyToken, BinaryOperator] : [Keyword, Word, AnyToken],
     label: `\`${word}\``,
   });
 }
@@ -163,8 +165,8 @@ export const Stage = keyword('stage');
 export const Variant = keyword('variant');
 export const Extends = keyword('extends');
 export const Remove = keyword('remove');
-export const And = keyword('and');
-export const Or = keyword('or');
+export const And = keyword('and', true);
+export const Or = keyword('or', true);
 export const Not = keyword('not');
 export const True = keyword('true');
 export const False = keyword('false');
@@ -176,34 +178,49 @@ export const keywordTokens: readonly TokenType[] = [
 ];
 
 /** The reserved words, for messages and for the docs. */
-export const keywords: readonly string[] = keywordTokens.map((t) => t.name.slice(3));
+export const keywords: readonly string[] = [...keywordTokens.map((t) => t.name.slice(3)), 'div'];
 
 // ---------------------------------------------------------------------------------------------
 // Punctuation and operators
 
-function punct(name: string, text: string): TokenType {
+function punct(name: string, text: string, binary = false): TokenType {
   const escaped = text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-  return createToken({ name, pattern: new RegExp(escaped), categories: [AnyToken], label: `\`${text}\`` });
+  return createToken({
+    name,
+    pattern: new RegExp(escaped),
+    categories: binary ? [AnyToken, BinaryOperator] : [AnyToken],
+    label: `\`${text}\``,
+  });
 }
 
 export const Arrow = punct('Arrow', '->');
-export const PipeOp = punct('PipeOp', '|>');
-export const Compose = punct('Compose', '>>');
-export const DotDot = punct('DotDot', '..');
-export const StarStar = punct('StarStar', '**');
-export const SlashSlash = punct('SlashSlash', '//');
-export const EqEq = punct('EqEq', '==');
-export const NotEq = punct('NotEq', '!=');
-export const LtEq = punct('LtEq', '<=');
-export const GtEq = punct('GtEq', '>=');
-export const Lt = punct('Lt', '<');
-export const Gt = punct('Gt', '>');
+export const PipeOp = punct('PipeOp', '|>', true);
+export const Compose = punct('Compose', '>>', true);
+export const DotDot = punct('DotDot', '..', true);
+export const StarStar = punct('StarStar', '**', true);
+/**
+ * Floor division is spelled `div` (`H div 2`): `//` starts a comment, as in the sketch. The AST
+ * records the operation as `//`.
+ */
+export const SlashSlash = createToken({
+  name: 'SlashSlash',
+  pattern: /div/,
+  longer_alt: Identifier,
+  categories: [Keyword, Word, AnyToken, BinaryOperator],
+  label: '`div`',
+});
+export const EqEq = punct('EqEq', '==', true);
+export const NotEq = punct('NotEq', '!=', true);
+export const LtEq = punct('LtEq', '<=', true);
+export const GtEq = punct('GtEq', '>=', true);
+export const Lt = punct('Lt', '<', true);
+export const Gt = punct('Gt', '>', true);
 export const Equals = punct('Equals', '=');
-export const Plus = punct('Plus', '+');
-export const Minus = punct('Minus', '-');
-export const Star = punct('Star', '*');
-export const Slash = punct('Slash', '/');
-export const Percent = punct('Percent', '%');
+export const Plus = punct('Plus', '+', true);
+export const Minus = punct('Minus', '-', true);
+export const Star = punct('Star', '*', true);
+export const Slash = punct('Slash', '/', true);
+export const Percent = punct('Percent', '%', true);
 export const Dot = punct('Dot', '.');
 export const Comma = punct('Comma', ',');
 export const Colon = punct('Colon', ':');
@@ -261,6 +278,7 @@ export const allTokens: readonly TokenType[] = [
   Word,
   Keyword,
   Separator,
+  BinaryOperator,
   AnyToken,
 ];
 

@@ -123,7 +123,7 @@ export const syntaxCatalogue = {
     code: 'NVC1020',
     severity: 'error',
     summary: 'nesting too deep',
-    message: 'nesting too deep: more than {limit} levels of brackets or nested expressions',
+    message: 'nesting too deep: more than {limit} {what}',
     help: 'split the expression with `let` or `const`',
   },
   UnexpectedMember: {
