@@ -19,7 +19,7 @@ import { encodeSafetensors } from '../io/safetensors.js';
 import { assignParameters, moduleToHost, saveWeights } from '../io/weights.js';
 import { setInitRng, type ForwardContext, type Parameter, type Rng } from '../module.js';
 import { AdamW, Lion, buildSchedule, decodeOptimizerState, encodeOptimizerState, isNoDecay, type Optimizer, type PhaseSpec, type Schedule } from '../optim/index.js';
-import { restoreRng } from '../rng.js';
+import { createRng, restoreRng } from '../rng.js';
 import { writeFileAtomic } from '../run/atomic.js';
 import { saveResolvedConfig } from '../run/config.js';
 import { JsonlLogger } from '../run/jsonl.js';
@@ -135,6 +135,12 @@ export function checkSpec(spec: TrainSpec, models: Readonly<Record<string, Model
     if (s.kind === 'supervised' && s.loss.kind !== 'cross_entropy') problems.push(`${where}: a supervised stage needs cross_entropy, got ${s.loss.kind}`);
     if (s.mask && !(s.mask.ratio >= 0 && s.mask.ratio < 1)) problems.push(`${where}: mask ratio must be in [0, 1), got ${s.mask.ratio}`);
     if (s.modalityDropout && !(s.modalityDropout.p >= 0 && s.modalityDropout.p <= 1)) problems.push(`${where}: modality_dropout p must be in [0, 1]`);
+    for (const m of s.modalityDropout?.modalities ?? []) if (!s.inputs.includes(m)) problems.push(`${where}: modality_dropout names '${m}', which is not among the inputs [${s.inputs.join(', ')}]`);
+    if (s.keepBest && s.kind === 'supervised') {
+      const metric = s.keepBest.metric.slice('val.'.length);
+      if (metric !== 'loss' && !s.metrics.includes(metric as never)) problems.push(`${where}: keep_best = ${s.keepBest.metric}, but '${metric}' is not in metrics [${s.metrics.join(', ')}]`);
+    }
+    if (s.loss.kind === 'masked_mse' && !s.inputs.includes(s.loss.input)) problems.push(`${where}: the masked_mse target '${s.loss.input}' is not among the inputs`);
     for (const h of s.handover) {
       const j = spec.stages.findIndex((x) => x.name === h.from);
       if (j < 0 || j >= i) problems.push(`${where}: weights from '${h.from}', which is not an earlier stage`);
@@ -255,6 +261,11 @@ class Runner {
         const fromCheckpoint = i === first && resumeState?.hasModel ? { state: resumeState, path: resumePath! } : undefined;
         const outcome = await this.runStage(i, fromCheckpoint);
         if (outcome === 'interrupted') return { status: 'interrupted', runDir, stages: this.finished };
+      }
+      if (first < spec.stages.length) {
+        // A final checkpoint past the last stage: resuming a finished run redoes nothing.
+        const done = freshStreams(createRng(this.config.seed).fork('done'));
+        await this.checkpoint({ stageIndex: spec.stages.length, stage: '', epoch: 0, step: 0, stageStep: 0, order: null, epochLoss: { sum: 0, count: 0 }, rng: streamStates(done), best: null, hasModel: false });
       }
       await this.writeSummary();
       const report = this.options.report === false ? undefined : await this.writeReport();
@@ -479,7 +490,11 @@ class Runner {
   ): Promise<number> {
     const lossTensor = tf.tidy(() => {
       let inputs: Record<string, tf.Tensor> = pick(batch.inputs, stage.inputs);
-      if (stage.modalityDropout && stage.modalityDropout.p > 0) inputs = randomThrow(inputs, stage.modalityDropout, streams.modality_dropout).inputs;
+      const throwSpec = stage.modalityDropout;
+      if (throwSpec && throwSpec.p > 0) {
+        const modalities = throwSpec.modalities.length > 0 ? throwSpec.modalities : stage.inputs;
+        inputs = randomThrow(inputs, { ...throwSpec, modalities }, streams.modality_dropout).inputs;
+      }
       const mask = stage.mask ? drawMask(stage.mask, inputs[imageInputOf(stage)]!, streams.mask) : undefined;
       const ctx: ForwardContext = { training: true, rng: streams.dropout, ...(mask ? { mask } : {}) };
       const { value, grads } = tf.variableGrads(() => stageLoss(stage, model, ctx, inputs, batch.labels), varList);

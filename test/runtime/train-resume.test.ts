@@ -100,6 +100,16 @@ describe('resume', () => {
     expect(trainingLog(runDir)).toEqual(trainingLog(reference));
   });
 
+  it('resumes a finished run without training again', async () => {
+    const events: TrainEvent[] = [];
+    const before = readFileSync(join(reference, 'stages', 'finetune', 'weights.safetensors'));
+    const result = await resume(reference, { models, backend: 'cpu', data: data(), bootstrapResamples: 20, report: false, onEvent: (e) => events.push(e) });
+    expect(result.status).toBe('completed');
+    expect(result.stages.map((s) => s.name)).toEqual(['pretrain', 'finetune']);
+    expect(events.filter((e) => e.type === 'step' || e.type === 'stage-start')).toEqual([]);
+    expect(readFileSync(join(reference, 'stages', 'finetune', 'weights.safetensors')).equals(before)).toBe(true);
+  });
+
   it('gives different weights for a different seed (the comparison can fail)', async () => {
     const runDir = tempRun();
     await runTraining({ spec: { ...spec, seed: 12 }, dataset: toyDataset, models, runDir, backend: 'cpu', data: data(), bootstrapResamples: 20, report: false });

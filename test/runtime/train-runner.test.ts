@@ -138,6 +138,8 @@ describe('runTraining end to end', () => {
     expect(() => checkSpec(twoStageSpec({ stages: [finetuneStage(), pretrainStage()] }), models)).toThrow(/weights from 'pretrain', which is not an earlier stage/);
     expect(() => checkSpec(twoStageSpec({ stages: [pretrainStage({ model: { factory: 'nope', className: 'X', args: {} } })] }), models)).toThrow(/no model factory 'nope'/);
     expect(() => checkSpec(twoStageSpec({ stages: [pretrainStage({ mask: undefined })] }), models)).toThrow(/lacks a mask policy/);
+    expect(() => checkSpec(twoStageSpec({ stages: [pretrainStage(), finetuneStage({ metrics: ['accuracy'] })] }), models)).toThrow(/'auc' is not in metrics/);
+    expect(() => checkSpec(twoStageSpec({ stages: [pretrainStage(), finetuneStage({ modalityDropout: { kind: 'random_throw', p: 0.2, fill: -10, modalities: ['ct'] } })] }), models)).toThrow(/'ct', which is not among the inputs/);
     const runDir = tempRun();
     await expect(runTraining({ spec: twoStageSpec({ stages: [pretrainStage({ epochs: 0 })] }), dataset: toyDataset, models, runDir, backend: 'cpu', data: data() })).rejects.toBeInstanceOf(TrainingError);
     expect(existsSync(runDir)).toBe(false);
