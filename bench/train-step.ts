@@ -14,7 +14,7 @@
  *   npx tsx bench/train-step.ts --quick              # 64x64 only, skips cpu at 224
  *   npx tsx bench/train-step.ts --profile wasm 64    # per-kernel time of one wasm step
  *   flags: --steps N --warmup N --batch N --sizes 64,224 --backends wasm,cpu --no-torch
- *          --conv conv2d|patchify (stem/downsample formulation)  --ops fast|plain (LN/GELU gradients)
+ *          --conv conv2d|patchify (stem/downsample formulation)  --ops fast|plain (LN/GELU/GRN gradients)
  *          --micro N (split the batch into N accumulated micro-batches; default: 1, or enough on
  *          wasm at large inputs to stay inside its 4 GiB heap)
  */
@@ -26,7 +26,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendRequest } from '../runtime/backend.js';
 import { Lion } from '../runtime/optim/lion.js';
 import type { Parameter } from '../runtime/module.js';
-import { geluExact, layerNormLastAxis, patchifyConv2d } from '../runtime/kernels/fast-ops.js';
+import { geluExact, grn, layerNormLastAxis, patchifyConv2d } from '../runtime/kernels/fast-ops.js';
 
 const DEPTHS = [2, 2, 6, 2];
 const DIMS = [40, 80, 160, 320];
@@ -34,7 +34,7 @@ const NUM_CLASSES = 1000;
 const EXPECTED_PARAMS = 3_708_400;
 
 type ConvMode = 'conv2d' | 'patchify';
-/** 'fast': LayerNorm and GELU with hand-written gradients (runtime/kernels/fast-ops); 'plain': autodiff of tf ops. */
+/** 'fast': LayerNorm, GELU and GRN with hand-written gradients (runtime/kernels/fast-ops); 'plain': autodiff of tf ops. */
 type OpsMode = 'fast' | 'plain';
 
 interface ChildResult {
@@ -132,9 +132,13 @@ class Atto {
     let z: tf.Tensor = this.linear(tf.reshape(y, [n * h * w, c]) as tf.Tensor2D, `${p}.pwconv1`);
     z = this.ops === 'fast' ? geluExact(z) : tf.mul(tf.mul(z, 0.5), tf.add(tf.erf(tf.mul(z, Math.SQRT1_2)), 1));
     const z4 = tf.reshape(z, [n, h, w, 4 * c]);
-    const gx = tf.sqrt(tf.add(tf.sum(tf.square(z4), [1, 2], true), 1e-12));
-    const nx = tf.div(gx, tf.add(tf.mean(gx, -1, true), 1e-6));
-    const g = tf.add(tf.add(tf.mul(this.p(`${p}.grn.gamma`), tf.mul(z4, nx)), this.p(`${p}.grn.beta`)), z4);
+    let g: tf.Tensor;
+    if (this.ops === 'fast') g = grn(z4 as tf.Tensor4D, this.p(`${p}.grn.gamma`), this.p(`${p}.grn.beta`));
+    else {
+      const gx = tf.sqrt(tf.add(tf.sum(tf.square(z4), [1, 2], true), 1e-12));
+      const nx = tf.div(gx, tf.add(tf.mean(gx, -1, true), 1e-6));
+      g = tf.add(tf.add(tf.mul(this.p(`${p}.grn.gamma`), tf.mul(z4, nx)), this.p(`${p}.grn.beta`)), z4);
+    }
     const out = this.linear(tf.reshape(g, [n * h * w, 4 * c]) as tf.Tensor2D, `${p}.pwconv2`);
     return tf.add(x, tf.reshape(out, [n, h, w, c])) as tf.Tensor4D;
   }
@@ -309,7 +313,7 @@ async function main(): Promise<void> {
   const steps = Number(flag(args, '--steps') ?? 5);
   const warmup = Number(flag(args, '--warmup') ?? 2);
   const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
-  console.log(`ConvNeXt-V2-atto (depths 2,2,6,2; dims 40,80,160,320; ${NUM_CLASSES}-class head), batch ${batch}, Lion; stem/downsample: ${conv}; LN/GELU: ${ops}`);
+  console.log(`ConvNeXt-V2-atto (depths 2,2,6,2; dims 40,80,160,320; ${NUM_CLASSES}-class head), batch ${batch}, Lion; stem/downsample: ${conv}; LN/GELU/GRN: ${ops}`);
   console.log(`machine: ${os.cpus().length} cpus (${os.cpus()[0]?.model ?? '?'}), load average at start ${load}, node ${process.version}`);
   const rows: string[][] = [['impl', 'input', 'warm-up', 'timed', 'ms/step (median)', 'images/s', 'peak RSS', 'peak tf bytes', 'loss']];
   const results = new Map<string, number>();

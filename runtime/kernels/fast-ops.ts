@@ -141,3 +141,49 @@ export function layerNormLastAxis(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tenso
   }
   return f(x, gamma, beta);
 }
+
+const grnFns = new Map<string, (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor>();
+
+/**
+ * ConvNeXt-V2 Global Response Normalization on NHWC x, with a hand-written backward that keeps
+ * only x alive:  Gx = sqrt(Σ_hw x² + sqrtEps),  Nx = Gx / (mean_c Gx + 1e-6),
+ * y = gamma·(x·Nx) + beta + x.  `sqrtEps` (default 1e-12) keeps the gradient finite for an
+ * all-zero channel (the official torch.norm has none; the difference is below float32 resolution
+ * for any channel with Σx² > 1e-5).
+ */
+export function grn(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, sqrtEps = 1e-12, meanEps = 1e-6): tf.Tensor4D {
+  const c = x.shape[3];
+  if (gamma.size !== c || beta.size !== c) throw new Error(`grn: gamma/beta must have ${c} elements`);
+  const key = `${sqrtEps}/${meanEps}`;
+  let f = grnFns.get(key);
+  if (!f) {
+    const stats = (xs: tf.Tensor) => {
+      const gx = tf.sqrt(tf.add(tf.sum(tf.square(xs), [1, 2], true), sqrtEps));
+      const denom = tf.add(tf.mean(gx, -1, true), meanEps);
+      return { gx, denom, nx: tf.div(gx, denom) };
+    };
+    const body = (xIn: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+      save([xIn, g]);
+      const { nx } = stats(xIn);
+      return {
+        value: tf.add(tf.add(tf.mul(g, tf.mul(xIn, nx)), b), xIn),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [xs, gm] = saved as [tf.Tensor, tf.Tensor];
+          const { gx, denom, nx: n2 } = stats(xs);
+          const channels = xs.shape[3]!;
+          const dBeta = tf.reshape(tf.sum(dy, [0, 1, 2]), gm.shape);
+          const dyx = tf.mul(dy, xs);
+          const a = tf.sum(dyx, [1, 2], true); // Σ_hw dy·x, [N,1,1,C]
+          const dGamma = tf.reshape(tf.sum(tf.mul(a, n2), [0, 1, 2]), gm.shape);
+          const aG = tf.mul(a, gm); // dL/dNx
+          const dGx = tf.sub(tf.div(aG, denom), tf.div(tf.sum(tf.mul(aG, gx), -1, true), tf.mul(tf.square(denom), channels)));
+          const dx = tf.add(tf.mul(dy, tf.add(tf.mul(gm, n2), 1)), tf.mul(xs, tf.div(dGx, gx)));
+          return [dx, dGamma, dBeta];
+        },
+      };
+    };
+    f = tf.customGrad(body as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+    grnFns.set(key, f);
+  }
+  return f(x, gamma, beta) as tf.Tensor4D;
+}

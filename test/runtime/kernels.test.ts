@@ -16,7 +16,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels, UnsupportedKernelCase } from '../../runtime/kernels/index.js';
-import { geluExact, layerNormLastAxis, linear, patchifyConv2d } from '../../runtime/kernels/fast-ops.js';
+import { geluExact, grn, layerNormLastAxis, linear, patchifyConv2d } from '../../runtime/kernels/fast-ops.js';
 
 type Backend = 'wasm' | 'cpu';
 
@@ -266,6 +266,7 @@ describe('finite differences', () => {
     { label: 'patchifyConv2d 2x2 with bias, odd input', f: (x, w, b) => patchifyConv2d(x as tf.Tensor4D, w as tf.Tensor4D, b), args: [{ shape: [2, 7, 6, 3], seed: 30 }, { shape: [2, 2, 3, 4], seed: 31 }, { shape: [4], seed: 32 }] },
     { label: 'geluExact (nonlinear: central-difference truncation ~eps^2, far below the bound)', f: (x) => geluExact(tf.mul(x!, 3)), args: [{ shape: [4, 5, 6], seed: 36 }] },
     { label: 'layerNormLastAxis', f: (x, g, b) => layerNormLastAxis(x!, tf.add(g!, 1), b!), args: [{ shape: [2, 3, 4, 7], seed: 37 }, { shape: [7], seed: 38 }, { shape: [7], seed: 39 }] },
+    { label: 'grn', f: (x, g, b) => grn(x as tf.Tensor4D, g!, b!), args: [{ shape: [2, 3, 4, 5], seed: 40 }, { shape: [5], seed: 41 }, { shape: [5], seed: 42 }] },
     { label: 'linear on rank-4 input', f: (x, w, b) => linear(x!, w as tf.Tensor2D, b as tf.Tensor1D), args: [{ shape: [2, 3, 3, 8], seed: 33 }, { shape: [8, 5], seed: 34 }, { shape: [5], seed: 35 }] },
   ];
   for (const backend of ['wasm', 'cpu'] as const) {
@@ -337,4 +338,28 @@ describe('fused ops (what tf.layers and bias-fused layer code call) train on was
     const [wasm, cpu] = [await on('wasm', run), await on('cpu', run)];
     for (let i = 0; i < 5; i++) expect(relErr(wasm[i]!, cpu[i]!)).toBeLessThanOrEqual(1e-5);
   });
+});
+
+describe('grn equals its autodiff form', () => {
+  for (const backend of ['wasm', 'cpu'] as const) {
+    it(`values and gradients on ${backend}`, async () => {
+      const run = (fast: boolean) => tf.tidy(() => {
+        const x = tf.tensor(values(2 * 4 * 5 * 6, 70), [2, 4, 5, 6]) as tf.Tensor4D;
+        const g = tf.tensor(values(6, 71), [6]);
+        const b = tf.tensor(values(6, 72), [6]);
+        const r = tf.tensor(values(2 * 4 * 5 * 6, 73), [2, 4, 5, 6]);
+        const f = (t: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => {
+          if (fast) return grn(t as tf.Tensor4D, gg, bb);
+          const gx = tf.sqrt(tf.add(tf.sum(tf.square(t), [1, 2], true), 1e-12));
+          const nx = tf.div(gx, tf.add(tf.mean(gx, -1, true), 1e-6));
+          return tf.add(tf.add(tf.mul(gg, tf.mul(t, nx)), bb), t);
+        };
+        const y = f(x, g, b);
+        const gs = tf.grads((t: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(f(t, gg, bb), r)))([x, g, b]);
+        return [y.dataSync().slice(), ...gs.map((t) => t.dataSync().slice())];
+      });
+      const [fast, plain] = await on(backend, () => [run(true), run(false)]);
+      for (let i = 0; i < 4; i++) expect(relErr(fast![i]!, plain![i]!)).toBeLessThanOrEqual(1e-5);
+    });
+  }
 });
