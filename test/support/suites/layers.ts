@@ -135,6 +135,29 @@ export function defineLayersSuite(backend: 'cpu' | 'wasm'): void {
         expect(() => init.truncNormal({ std: 1, a: 50, b: 60 })).toThrow();
       });
 
+      it('zeros, ones, constant, normal, uniform, scaled and torch bias behave as specified', () => {
+        const rng = createRng(8);
+        expect(Array.from(init.zeros()([3], rng).dataSync())).toEqual([0, 0, 0]);
+        expect(Array.from(init.ones()([2], rng).dataSync())).toEqual([1, 1]);
+        expect(Array.from(init.constant(0.25)([2], rng).dataSync())).toEqual([0.25, 0.25]);
+        const n = Array.from(init.normal(0.5, 3)([20000], rng).dataSync());
+        const mean = n.reduce((a, x) => a + x, 0) / n.length;
+        const sd = Math.sqrt(n.reduce((a, x) => a + (x - mean) ** 2, 0) / n.length);
+        expect(Math.abs(mean - 3)).toBeLessThan(0.02); // sampling sd 0.0035
+        expect(Math.abs(sd - 0.5)).toBeLessThan(0.01);
+        const u = Array.from(init.uniform(-1, 3)([20000], rng).dataSync());
+        expect(Math.min(...u)).toBeGreaterThanOrEqual(-1);
+        expect(Math.max(...u)).toBeLessThan(3);
+        expect(Math.abs(u.reduce((a, x) => a + x, 0) / u.length - 1)).toBeLessThan(0.04);
+        const s = init.scaled(init.constant(2), 0.001)([2], rng).dataSync();
+        expect(Math.abs(s[0]! - 0.002)).toBeLessThan(1e-9);
+        const tb = Array.from(init.torchDefaultBias(16)([5000], rng).dataSync());
+        expect(Math.max(...tb.map(Math.abs))).toBeLessThanOrEqual(0.25);
+        expect(Math.max(...tb.map(Math.abs))).toBeGreaterThan(0.24);
+        expect(Math.abs(init.erf(1) - 0.8427007929497149)).toBeLessThan(1e-13);
+        expect(Math.abs(init.erf(-3) + 0.9999779095030014)).toBeLessThan(1e-13);
+      });
+
       it('the same init seed builds identical modules', () => {
         setInitRng(createRng(5));
         const a = new Linear(6, 4);
