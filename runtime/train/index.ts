@@ -4,7 +4,7 @@
  * runtime/index.ts); this entry also pulls in data loading, metrics and the report.
  */
 export * from './spec.js';
-export { runTraining, resume, checkSpec, type RunTrainingOptions, type RunResult, type TrainEvent } from './runner.js';
+export { runTraining, resume, checkSpec, abortOnSignals, type RunTrainingOptions, type RunResult, type TrainEvent } from './runner.js';
 export { TrainingError, stageRoot } from './common.js';
 export {
   evaluateCheckpoint,

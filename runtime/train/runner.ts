@@ -192,6 +192,22 @@ export async function runTraining(options: RunTrainingOptions): Promise<RunResul
   return new Runner(options, data, config).run();
 }
 
+/**
+ * For the CLI: an AbortSignal that fires on the first SIGINT/SIGTERM, so the runner stops after
+ * the current step and writes a checkpoint; a second signal exits at once (exit code 130).
+ * Call `dispose()` when training returns.
+ */
+export function abortOnSignals(signals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM'], onFirst?: (signal: NodeJS.Signals) => void): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const handler = (sig: NodeJS.Signals): void => {
+    if (controller.signal.aborted) process.exit(130);
+    onFirst?.(sig);
+    controller.abort();
+  };
+  for (const s of signals) process.on(s, handler);
+  return { signal: controller.signal, dispose: () => signals.forEach((s) => process.off(s, handler)) };
+}
+
 /** Continues the run in `runDir` from its newest checkpoint, with the configuration stored there. */
 export async function resume(
   runDir: string,

@@ -8,6 +8,7 @@ import { loadWeights } from '../../runtime/io/weights.js';
 import { readJsonl } from '../../runtime/run/jsonl.js';
 import { createProgressDisplay } from '../../runtime/run/progress.js';
 import { seed } from '../../runtime/rng.js';
+import { listCheckpoints } from '../../runtime/train/checkpoint.js';
 import { checkSpec, runTraining, TrainingError, type TrainEvent } from '../../runtime/train/runner.js';
 import { TinyData } from '../support/train-data.js';
 import { TinyClassifier, TinyMAE, tinyFactories, type TinyConfig } from '../support/train-models.js';
@@ -131,6 +132,38 @@ describe('runTraining end to end', () => {
     expect(text).toMatch(/loaded 4 tensors/);
     expect(text).toMatch(/finetune/);
     expect(text.split('\n').filter((l) => /auc/i.test(l)).length).toBeGreaterThan(0);
+  });
+
+  it('stops with a clear error when the loss is not finite, keeping the last good checkpoint', async () => {
+    const runDir = tempRun();
+    // A classifier whose logits turn NaN from the second fine-tuning step on.
+    let calls = 0;
+    const models = {
+      ...tinyFactories(config),
+      finetune: {
+        create: () => {
+          const m = new TinyClassifier(config);
+          const forward = m.forward.bind(m);
+          m.forward = (ctx, inputs) => (ctx.training && ++calls >= 2 ? tf.mul(forward(ctx, inputs), Number.NaN) : forward(ctx, inputs));
+          return m;
+        },
+      },
+    };
+    const attempt = runTraining({ spec: twoStageSpec(), dataset: toyDataset, models, runDir, backend: 'cpu', data: data(), bootstrapResamples: 0, report: false });
+    await expect(attempt).rejects.toThrow(/stage 'finetune', epoch 1, step 2: the loss is NaN/);
+    const latest = listCheckpoints(runDir).at(-1)!;
+    expect(JSON.parse(readFileSync(join(latest.path, 'state.json'), 'utf8'))).toMatchObject({ stage: 'finetune', stageStep: 0, hasModel: false });
+  });
+
+  it('keeps the best masked stage by validation loss', async () => {
+    const runDir = tempRun();
+    const spec = twoStageSpec({ stages: [pretrainStage({ epochs: 3, keepBest: { metric: 'val.loss', mode: 'min' } })] });
+    const result = await runTraining({ spec, dataset: toyDataset, models: tinyFactories(config), runDir, backend: 'cpu', data: data(), bootstrapResamples: 0, report: false });
+    const losses = readJsonl(join(runDir, 'log.jsonl')).records.filter((r) => r.type === 'epoch').map((r) => (r.metrics as { loss: number }).loss);
+    expect(losses).toHaveLength(3);
+    expect(result.stages[0]!.best).toMatchObject({ metric: 'val.loss', value: Math.min(...losses), epoch: losses.indexOf(Math.min(...losses)) + 1 });
+    const evaluation = result.stages[0]!.evaluation as unknown as { loss: { val: number } };
+    expect(evaluation.loss.val).toBe(Math.min(...losses));
   });
 
   it('refuses bad specs before writing anything', async () => {
