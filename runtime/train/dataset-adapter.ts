@@ -15,12 +15,12 @@ import { drawAugment, loadDataset, renderSample, type Dataset, type DatasetSpec,
 import type { Rng } from '../module.js';
 import { writeFileAtomic } from '../run/atomic.js';
 import type { Batch, SplitName, TrainingData } from './data.js';
-import type { BackendRequest } from '../backend.js';
-import { TrainingError } from './common.js';
-import { predict, readRunConfig, type PredictResult, type SampleSource } from './evaluate.js';
-import type { AugmentSpec, ModelFactory, TrainSpec } from './spec.js';
+import type { SampleSource } from './evaluate.js';
+import type { AugmentSpec, TrainSpec } from './spec.js';
 
 export const DATA_STATS_FILE = 'data-stats.json';
+/** Where the dataset's relative paths started for this run: `{ "baseDir": "/abs/path" }`. */
+export const DATA_SOURCE_FILE = 'data-source.json';
 
 /**
  * Input names that refer to the image modality: every stage input that is not a lab group.
@@ -100,6 +100,16 @@ export async function saveDataStats(runDir: string, stats: DatasetStats): Promis
   await writeFileAtomic(join(runDir, DATA_STATS_FILE), `${JSON.stringify(stats, null, 2)}\n`);
 }
 
+/** Records where relative data paths start, so resume/eval/predict find the same files. */
+export async function saveDataSource(runDir: string, baseDir: string): Promise<void> {
+  await writeFileAtomic(join(runDir, DATA_SOURCE_FILE), `${JSON.stringify({ baseDir }, null, 2)}\n`);
+}
+
+export function readDataSource(runDir: string): { baseDir: string } | undefined {
+  const path = join(runDir, DATA_SOURCE_FILE);
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as { baseDir: string }) : undefined;
+}
+
 export function readDataStats(runDir: string): DatasetStats | undefined {
   const path = join(runDir, DATA_STATS_FILE);
   return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as DatasetStats) : undefined;
@@ -121,32 +131,3 @@ export async function loadNewPatients(
   return { size: data.size('test'), load: (indices) => data.load('test', indices) };
 }
 
-export interface PredictFromFilesOptions {
-  readonly runDir: string;
-  readonly models: Readonly<Record<string, ModelFactory>>;
-  /** Lab table (CSV) of the new patients: the dataset's columns, the label column not needed. */
-  readonly table: string;
-  /** Folder of their images, named as the dataset declares. */
-  readonly images: string;
-  readonly out: string;
-  readonly stage?: string;
-  readonly backend?: BackendRequest;
-  /** Where relative table/image paths start; default the cwd. */
-  readonly baseDir?: string;
-}
-
-/** `nvcc predict`: new patients from a CSV and images -> a CSV of per-patient probabilities. */
-export async function predictFromFiles(options: PredictFromFilesOptions): Promise<PredictResult> {
-  const config = readRunConfig(options.runDir);
-  const stats = readDataStats(options.runDir);
-  if (!stats) throw new TrainingError(`${options.runDir} has no ${DATA_STATS_FILE}: the run did not record its training statistics, so new data cannot be normalised like the training data`);
-  const patients = await loadNewPatients(config.spec, config.dataset, { table: options.table, images: options.images }, stats, options.baseDir ? { baseDir: options.baseDir } : {});
-  return predict({
-    runDir: options.runDir,
-    models: options.models,
-    patients,
-    out: options.out,
-    ...(options.stage ? { stage: options.stage } : {}),
-    ...(options.backend ? { backend: options.backend } : {}),
-  });
-}

@@ -20,7 +20,8 @@ export {
   type PredictionRow,
   type SampleSource,
 } from './evaluate.js';
-export { DatasetTrainingData, loadTrainingData, loadNewPatients, predictFromFiles, readDataStats, imageInputNames, DATA_STATS_FILE, type PredictFromFilesOptions } from './dataset-adapter.js';
+export { DatasetTrainingData, loadTrainingData, loadNewPatients, readDataStats, readDataSource, imageInputNames, DATA_STATS_FILE, DATA_SOURCE_FILE } from './dataset-adapter.js';
+export { evaluateRunFolder, loadRunData, predictFromFiles, type PredictFromFilesOptions } from './commands.js';
 export type { Batch, SplitName, TrainingData } from './data.js';
 export { applyHandover, formatHandoverReport, freezeModules, HandoverError, type HandoverEntry, type HandoverReport } from './handover.js';
 export { randomThrow, type ThrowResult } from './modality-dropout.js';

@@ -11,7 +11,7 @@
  * ends with the same weights bit for bit as an uninterrupted run; no step leaves tensors behind.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendRequest } from '../backend.js';
 import type { DatasetSpec } from '../data/spec.js';
@@ -33,7 +33,7 @@ import { randomThrow } from './modality-dropout.js';
 import { drawMask, stageLoss } from './objective.js';
 import { disposeBatch, hostToMap, imageInputOf, jsonNumbers, pick, stageRoot, TrainingError } from './common.js';
 import { finalEvaluation, validationMetrics } from './evaluate.js';
-import { DatasetTrainingData, loadTrainingData, saveDataStats } from './dataset-adapter.js';
+import { DatasetTrainingData, loadTrainingData, readDataSource, saveDataSource, saveDataStats } from './dataset-adapter.js';
 import type { ModelFactory, StageSpec, TrainableModel, TrainSpec } from './spec.js';
 import {
   CHECKPOINT_FORMAT,
@@ -216,7 +216,9 @@ export async function resume(
   const latest = latestCheckpoint(runDir);
   if (!latest) throw new TrainingError(`cannot resume: ${runDir} has no complete checkpoint`);
   const state = parseCheckpointState(readCheckpointFile(latest.path, STATE_FILE).toString('utf8'), latest.path);
-  return runTraining({ ...options, spec: state.config.spec, dataset: state.config.dataset, seed: state.config.seed, runDir, resume: true });
+  // Relative data paths start where they started for the run, unless the caller says otherwise.
+  const baseDir = options.dataBaseDir ?? readDataSource(runDir)?.baseDir;
+  return runTraining({ ...options, ...(baseDir ? { dataBaseDir: baseDir } : {}), spec: state.config.spec, dataset: state.config.dataset, seed: state.config.seed, runDir, resume: true });
 }
 
 
@@ -267,7 +269,10 @@ class Runner {
       if (latestCheckpoint(runDir)) throw new TrainingError(`${runDir} already holds a run; resume it or choose another folder`);
       await saveResolvedConfig(runDir, this.config);
       // eval and predict normalise new data with the training split's statistics.
-      if (this.data instanceof DatasetTrainingData) await saveDataStats(runDir, this.data.dataset.stats);
+      if (this.data instanceof DatasetTrainingData) {
+        await saveDataStats(runDir, this.data.dataset.stats);
+        await saveDataSource(runDir, resolvePath(this.options.dataBaseDir ?? '.'));
+      }
       this.logger = JsonlLogger.open(join(runDir, RUN_FILES.log));
       this.logger.log({ type: 'run', name: spec.name, dataset: spec.dataset, seed: this.config.seed, stages: spec.stages.map((s) => s.name) });
     }

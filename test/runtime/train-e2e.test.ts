@@ -12,8 +12,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DataRefusedError } from '../../runtime/data/errors.js';
 import { generatePjiCohort, pjiDatasetSpec, writePjiCohort } from '../../runtime/data/synthetic-pji.js';
 import type { DatasetSpec } from '../../runtime/data/spec.js';
-import { predictFromFiles } from '../../runtime/train/dataset-adapter.js';
-import { runTraining, type TrainEvent } from '../../runtime/train/runner.js';
+import { evaluateRunFolder, predictFromFiles } from '../../runtime/train/commands.js';
+import { resume, runTraining, type TrainEvent } from '../../runtime/train/runner.js';
 import type { TrainSpec } from '../../runtime/train/spec.js';
 import { miniFactories, type MiniConfig } from '../support/train-convnext.js';
 
@@ -118,6 +118,15 @@ describe('pretrain -> finetune on a synthetic PJI cohort', () => {
     expect(lines.length).toBe(7);
     expect(predicted.rows.every((r) => r.probability >= 0 && r.probability <= 1)).toBe(true);
     expect(predicted.thresholdSource).toMatch(/chosen on validation/);
+
+    // `nvcc eval`: the run folder alone (config, statistics, data location) reproduces the
+    // final evaluation of the fine-tuning stage.
+    const again = await evaluateRunFolder({ runDir, models: miniFactories(mini), backend: 'wasm', bootstrapResamples: 200 });
+    expect(again.stage).toBe('finetune');
+    expect(JSON.parse(JSON.stringify(again.evaluation))).toEqual(JSON.parse(JSON.stringify(fine.evaluation)));
+    // `nvcc train --resume` of the finished run finds its data from the folder and trains nothing.
+    const resumed = await resume(runDir, { models: miniFactories(mini), backend: 'wasm', report: false });
+    expect(resumed.status).toBe('completed');
   }, 120_000);
 
   it('refuses bad data before creating the run folder, naming file, row and column', async () => {
