@@ -302,6 +302,7 @@ class Runner {
     const trainSize = this.data.size('train');
     const steps = stepsPerEpoch(trainSize, stage.batchSize);
     if (steps === 0) throw new TrainingError(`stage '${stage.name}': the train split is empty`);
+    if (stage.keepBest && this.data.size('val') === 0) throw new TrainingError(`stage '${stage.name}': keep_best = ${stage.keepBest.metric} needs a validation split, and it is empty`);
     const schedule = buildStageSchedule(stage, steps);
 
     const streams = resumeFrom ? restoreStreams(resumeFrom.state.rng) : freshStreams(stageRoot(this.config.seed, stage));
