@@ -432,8 +432,8 @@ function drawHip(c: AttenuationCanvas, rng: Rng, bone: number): Scene {
     interface: union(stem, cupBack),
     interfaceZone: (r) => {
       // Gruen-like zones: a stretch along the stem, sometimes also behind the cup.
-      const t0 = 0.6 * r.uniform();
-      const along = slab(0.56, 0.45, stemEnd.x, stemEnd.y, t0, Math.min(1.05, t0 + 0.45 + 0.5 * r.uniform()));
+      const t0 = 0.35 * r.uniform();
+      const along = slab(0.56, 0.45, stemEnd.x, stemEnd.y, t0, Math.min(1.05, t0 + 0.55 + 0.45 * r.uniform()));
       const behindCup = r.uniform() < 0.4 ? rim(cupBack, 0.08) : NOTHING;
       return union(along, behindCup);
     },
@@ -502,18 +502,18 @@ export function renderPjiImage(p: PjiPatient, k: number, size: number, seed: num
   const scene = p.joint === 'hip' ? drawHip(canvas, rng, bone) : drawKnee(canvas, rng, bone);
   if (latent.lucency > 0) {
     // A dark band of resorbed bone along the implant-bone interface.
-    const width = 0.025 + 0.03 * latent.lucency;
-    canvas.resorb(intersect(rim(scene.interface, width, 0.002), scene.interfaceZone(rng)), Math.min(0.95, 0.45 + 0.6 * latent.lucency));
+    const width = 0.035 + 0.04 * latent.lucency;
+    canvas.resorb(intersect(rim(scene.interface, width, 0.002), scene.interfaceZone(rng)), Math.min(0.97, 0.6 + 0.5 * latent.lucency));
   }
   if (latent.periosteal > 0) {
     // New bone laid down just outside the cortex over a stretch of the shaft.
     const { ax, ay, bx, by, ra, rb } = scene.shaft;
-    const t0 = 0.1 + 0.3 * rng.uniform();
+    const t0 = 0.05 + 0.25 * rng.uniform();
     const cortex = taperedCapsule(ax, ay, bx, by, ra, rb);
-    const zone = slab(ax, ay, bx, by, t0, t0 + 0.25 + 0.25 * latent.periosteal);
-    const thick = 0.02 + 0.02 * latent.periosteal;
+    const zone = slab(ax, ay, bx, by, t0, t0 + 0.3 + 0.3 * latent.periosteal);
+    const thick = 0.025 + 0.03 * latent.periosteal;
     const gap = 0.008 + 0.008 * rng.uniform();
-    canvas.add(intersect(rim(cortex, thick, gap), zone), 0.45 + 0.6 * latent.periosteal);
+    canvas.add(intersect(rim(cortex, thick, gap), zone), 0.6 + 0.7 * latent.periosteal);
     if (latent.periosteal > 0.55) canvas.add(intersect(rim(cortex, thick * 0.7, gap + thick + 0.012), zone), 0.35 * latent.periosteal);
   }
   return develop(
