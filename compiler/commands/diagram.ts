@@ -1,0 +1,97 @@
+/**
+ * `nvcc diagram FILE [--variant V] [--model M | --stage S | --training] [--block B] [--depth N]
+ *  [--direction LR|TB] [--theme paper|dark] [--dims H=224,W=224] --format svg|png|dot|mermaid
+ *  [--out PATH]`.
+ * In: a .nvc path and view flags. Out: the figure on stdout (text formats and SVG) or in
+ * --out (PNG needs --out). Exit 1 on a bad spec (diagnostics as `nvcc check` prints them) or
+ * bad flags, with a message that names what exists.
+ */
+import { writeFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { renderDiagnostics, shouldUseColor } from '../../dsl/diagnostics/render.js';
+import { UserError } from '../cli.js';
+import { FORMATS, renderDiagram, type DiagramFormat } from '../diagram/render.js';
+import { selectDiagram } from '../diagram/select.js';
+import { compileProgramSync } from '../pipeline.js';
+import type { RegisterCommand } from './index.js';
+
+export function parseDims(text: string | undefined): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const part of (text ?? '').split(',').filter((s) => s.trim())) {
+    const m = /^([A-Za-z_]\w*)=(\d+)$/.exec(part.trim());
+    if (!m) throw new UserError(`--dims expects NAME=INT pairs such as H=224,W=224, found \`${part}\``);
+    out.set(m[1]!, Number(m[2]));
+  }
+  return out;
+}
+
+export interface ViewFlags {
+  direction: string;
+  theme: string;
+  format?: string;
+  out?: string;
+}
+
+export function parseView(opts: ViewFlags): { format: DiagramFormat; direction: 'LR' | 'TB'; theme: 'paper' | 'dark' } {
+  const fromExt = opts.out ? ({ '.svg': 'svg', '.png': 'png', '.dot': 'dot', '.gv': 'dot', '.mmd': 'mermaid' } as Record<string, DiagramFormat>)[extname(opts.out).toLowerCase()] : undefined;
+  const format = (opts.format ?? fromExt ?? 'svg') as DiagramFormat;
+  if (!FORMATS.includes(format)) throw new UserError(`--format expects one of ${FORMATS.join(', ')}, found \`${opts.format}\``);
+  const direction = opts.direction.toUpperCase();
+  if (direction !== 'LR' && direction !== 'TB') throw new UserError(`--direction expects LR or TB, found \`${opts.direction}\``);
+  if (opts.theme !== 'paper' && opts.theme !== 'dark') throw new UserError(`--theme expects paper or dark, found \`${opts.theme}\``);
+  if (format === 'png' && !opts.out) throw new UserError('--format png writes binary data: give --out PATH');
+  return { format, direction, theme: opts.theme };
+}
+
+export function writeOutput(content: string | Buffer, out: string | undefined): void {
+  if (!out) {
+    process.stdout.write(content);
+    return;
+  }
+  try {
+    writeFileSync(out, content);
+  } catch (err) {
+    throw new UserError(`cannot write ${out}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  process.stderr.write(`wrote ${out}\n`);
+}
+
+export const register: RegisterCommand = (program, setExit) => {
+  program
+    .command('diagram')
+    .description('draw a model, a block or the staged training as SVG, PNG, DOT or Mermaid')
+    .argument('<file>', '.nvc file')
+    .option('--variant <name>', 'apply a variant declared in the file')
+    .option('--model <name>', 'a model declaration, a constant holding a model, or its type name')
+    .option('--block <name>', 'draw one block type as the model uses it (first instance)')
+    .option('--stage <name>', "a train stage's model, with its masked and frozen layers marked")
+    .option('--training', 'the whole training program: stages side by side, hand-over, masks, losses')
+    .option('--depth <n>', 'levels of blocks drawn expanded (0: every block call is one node)', '0')
+    .option('--direction <dir>', 'LR (left to right) or TB (top to bottom)', 'TB')
+    .option('--theme <theme>', 'paper or dark', 'paper')
+    .option('--dims <list>', 'values of symbolic dims for concrete shapes, e.g. H=224,W=224')
+    .option('--format <format>', 'svg, png, dot or mermaid (default: from --out, else svg)')
+    .option('--out <path>', 'output file (default: stdout)')
+    .action(async (file: string, opts: { variant?: string; model?: string; block?: string; stage?: string; training?: boolean; depth: string; direction: string; theme: string; dims?: string; format?: string; out?: string }) => {
+      const view = parseView(opts);
+      const depth = Number(opts.depth);
+      if (!Number.isInteger(depth) || depth < 0) throw new UserError(`--depth expects a non-negative integer, found \`${opts.depth}\``);
+      const dims = parseDims(opts.dims);
+      const r = compileProgramSync(file, { ...(opts.variant ? { variant: opts.variant } : {}) });
+      if (!r.program) {
+        process.stderr.write(renderDiagnostics(r.diagnostics, (p) => r.files.get(p), { color: shouldUseColor() }) + '\n');
+        setExit(1);
+        return;
+      }
+      const chosen = selectDiagram(r.program, {
+        depth,
+        dims,
+        ...(opts.model !== undefined ? { model: opts.model } : {}),
+        ...(opts.block !== undefined ? { block: opts.block } : {}),
+        ...(opts.stage !== undefined ? { stage: opts.stage } : {}),
+        ...(opts.training ? { training: true } : {}),
+      });
+      if ('error' in chosen) throw new UserError(chosen.error);
+      writeOutput(await renderDiagram(chosen.graph, view), opts.out);
+    });
+};

@@ -1,0 +1,63 @@
+/**
+ * From a diagram graph to the bytes of one output format.
+ * In: a DiagramGraph, a format (svg, png, dot, mermaid), a direction and a theme. Out: the
+ * file content (string for text formats, Buffer for PNG). PNG is rasterised from the SVG by
+ * sharp (libvips + librsvg); fontconfig is pointed at the shipped font directory first, so
+ * the PNG is drawn with the same DejaVu Sans whose advance widths sized the boxes.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { FONT_FILE } from './font.js';
+import type { DiagramGraph } from './graph.js';
+import { layoutDiagram, type Direction } from './layout.js';
+import { renderSvg, type Theme } from './svg.js';
+import { toDot, toMermaid } from './text-formats.js';
+
+export type DiagramFormat = 'svg' | 'png' | 'dot' | 'mermaid';
+export const FORMATS: readonly DiagramFormat[] = ['svg', 'png', 'dot', 'mermaid'];
+
+export interface RenderOptions {
+  readonly format: DiagramFormat;
+  readonly direction: Direction;
+  readonly theme: Theme;
+  /** PNG pixels per SVG unit. */
+  readonly scale?: number;
+}
+
+let fontconfigReady = false;
+
+/** A fontconfig file listing the shipped font directory (before sharp loads librsvg). */
+function useShippedFont(): void {
+  if (fontconfigReady) return;
+  const dir = mkdtempSync(join(tmpdir(), 'nvcc-fontconfig-'));
+  const conf = join(dir, 'fonts.conf');
+  writeFileSync(
+    conf,
+    `<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n  <dir>${dirname(FONT_FILE)}</dir>\n  <cachedir>${join(dir, 'cache')}</cachedir>\n` +
+      `  <alias><family>NvccDiagramSans</family><prefer><family>DejaVu Sans</family></prefer></alias>\n</fontconfig>\n`,
+  );
+  process.env.FONTCONFIG_FILE = conf;
+  fontconfigReady = true;
+}
+
+export async function svgToPng(svg: string, scale = 2): Promise<Buffer> {
+  useShippedFont();
+  const { default: sharp } = await import('sharp');
+  return sharp(Buffer.from(svg), { density: 72 * scale }).png().toBuffer();
+}
+
+export async function renderDiagram(g: DiagramGraph, options: RenderOptions): Promise<string | Buffer> {
+  switch (options.format) {
+    case 'dot':
+      return toDot(g, options.direction);
+    case 'mermaid':
+      return toMermaid(g, options.direction);
+    case 'svg':
+    case 'png': {
+      const layout = await layoutDiagram(g, { direction: options.direction });
+      const svg = renderSvg(layout, options.theme);
+      return options.format === 'svg' ? svg : svgToPng(svg, options.scale);
+    }
+  }
+}
