@@ -318,6 +318,8 @@ class Runner {
     let order: number[] | null = null;
     let lossSum = 0;
     let lossCount = 0;
+    /** Samples seen this epoch and, per modality, how many had it thrown (random throw). */
+    let thrown: Record<string, number> = {};
     let best: BestState | null = null;
     try {
       if (resumeFrom) {
@@ -328,6 +330,7 @@ class Runner {
         order = state.order ? [...state.order] : null;
         lossSum = state.epochLoss.sum;
         lossCount = state.epochLoss.count;
+        thrown = { ...(state.epochLoss.thrown ?? {}) };
         best = state.best;
       } else if (stage.handover.length > 0) {
         handover = this.handOver(model, stage);
@@ -375,7 +378,7 @@ class Runner {
           step,
           stageStep,
           order,
-          epochLoss: { sum: lossSum, count: lossCount },
+          epochLoss: { sum: lossSum, count: lossCount, thrown },
           rng: streamStates(streams),
           best,
           hasModel: true,
@@ -386,6 +389,7 @@ class Runner {
           order = epochOrder(streams.data, trainSize);
           lossSum = 0;
           lossCount = 0;
+          thrown = {};
         }
         while (step < steps) {
           if (this.options.signal?.aborted) {
@@ -398,7 +402,9 @@ class Runner {
           const batch = this.data.load('train', batchIndices(order, step, stage.batchSize), stage.augment && Object.keys(stage.augment).length > 0 ? { spec: stage.augment, rng: streams.augment } : undefined);
           let loss: number;
           try {
-            loss = await this.trainStep(stage, model, optimizer, params, varList, varToPath, batch, streams, lr);
+            const out = await this.trainStep(stage, model, optimizer, params, varList, varToPath, batch, streams, lr);
+            loss = out.loss;
+            if (out.thrown) for (const [k, v] of Object.entries(out.thrown)) thrown[k] = (thrown[k] ?? 0) + v;
           } finally {
             disposeBatch(batch);
           }
@@ -433,7 +439,16 @@ class Runner {
             this.emit({ type: 'best', stage: stage.name, best });
           }
         }
-        this.logger.epoch({ stage: stage.name, epoch, trainLoss, lr: schedule.at(Math.max(0, stageStep - 1)), metrics, elapsed: this.elapsed(), ...(best ? { best } : {}) });
+        this.logger.epoch({
+          stage: stage.name,
+          epoch,
+          trainLoss,
+          lr: schedule.at(Math.max(0, stageStep - 1)),
+          metrics,
+          elapsed: this.elapsed(),
+          ...(best ? { best } : {}),
+          ...(stage.modalityDropout && stage.modalityDropout.p > 0 ? { randomThrow: thrown } : {}),
+        });
         this.logger.sync();
         this.emit({ type: 'epoch', stage: stage.name, epoch, epochs: stage.epochs, trainLoss, metrics });
         progress?.endEpoch({ epoch, trainLoss, metrics });
@@ -509,13 +524,17 @@ class Runner {
     batch: Batch,
     streams: Streams,
     lr: number,
-  ): Promise<number> {
+  ): Promise<{ loss: number; thrown?: Record<string, number> }> {
+    let thrown: Record<string, number> | undefined;
     const lossTensor = tf.tidy(() => {
       let inputs: Record<string, tf.Tensor> = pick(batch.inputs, stage.inputs);
       const throwSpec = stage.modalityDropout;
       if (throwSpec && throwSpec.p > 0) {
         const modalities = throwSpec.modalities.length > 0 ? throwSpec.modalities : stage.inputs;
-        inputs = randomThrow(inputs, { ...throwSpec, modalities }, streams.modality_dropout).inputs;
+        const result = randomThrow(inputs, { ...throwSpec, modalities }, streams.modality_dropout);
+        inputs = result.inputs;
+        thrown = { samples: result.thrown.length };
+        modalities.forEach((m, k) => (thrown![m] = result.thrown.filter((t) => t === k).length));
       }
       const mask = stage.mask ? drawMask(stage.mask, inputs[imageInputOf(stage)]!, streams.mask) : undefined;
       const ctx: ForwardContext = { training: true, rng: streams.dropout, ...(mask ? { mask } : {}) };
@@ -526,7 +545,7 @@ class Runner {
       return value;
     });
     try {
-      return (await lossTensor.data())[0]!;
+      return { loss: (await lossTensor.data())[0]!, ...(thrown ? { thrown } : {}) };
     } finally {
       lossTensor.dispose();
     }

@@ -60,8 +60,11 @@ export interface CheckpointState {
   readonly stageStep: number;
   /** Sample order of the epoch in progress; null at an epoch boundary. */
   readonly order: readonly number[] | null;
-  /** Running sum and count of the epoch's step losses (for the epoch's mean train loss). */
-  readonly epochLoss: { readonly sum: number; readonly count: number };
+  /**
+   * Running sum and count of the epoch's step losses (for the epoch's mean train loss), and the
+   * epoch's random-throw tally (`samples`, and per modality how many samples lost it).
+   */
+  readonly epochLoss: { readonly sum: number; readonly count: number; readonly thrown?: Readonly<Record<string, number>> };
   readonly rng: Readonly<Record<StreamName, RngState>>;
   readonly best: BestState | null;
   /** Whether model.safetensors / optimizer.safetensors are present (false at a stage boundary). */

@@ -81,6 +81,14 @@ describe('runTraining end to end', () => {
     }
     expect(evaluation.splits[0]!.auc).toBe(aucs[fine.best!.epoch - 1]);
 
+    // Random throw (p = 0.2 over xray and labs) was applied and tallied per epoch.
+    const tallies = epochs.map((e) => e.randomThrow as { samples: number; xray: number; labs: number });
+    expect(tallies.map((t) => t.samples)).toEqual([12, 12, 12]);
+    const thrownTotal = tallies.reduce((n, t) => n + t.xray + t.labs, 0);
+    expect(thrownTotal).toBeGreaterThan(0);
+    expect(thrownTotal).toBeLessThan(20); // 36 samples at p = 0.2: mean 7.2, sd 2.4
+    expect(log.filter((r) => r.type === 'epoch' && r.stage === 'pretrain').every((r) => r.randomThrow === undefined)).toBe(true);
+
     // Outputs: metrics.json, report.html (self-contained), config.json, loadable weights.
     const summary = JSON.parse(readFileSync(join(runDir, 'metrics.json'), 'utf8'));
     expect(summary.stages.map((s: { name: string }) => s.name)).toEqual(['pretrain', 'finetune']);
