@@ -3,10 +3,11 @@
  */
 import type { Command } from 'commander';
 import { register as registerDemo } from './demo.js';
+import { register as registerDiagram } from './diagram.js';
 import { register as registerCheck } from './check.js';
 import { register as registerSummary } from './summary.js';
 import { register as registerSynth } from './synth.js';
 
 export type RegisterCommand = (program: Command, setExit: (code: number) => void) => void;
 
-export const commands: readonly RegisterCommand[] = [registerCheck, registerSummary, registerDemo, registerSynth];
+export const commands: readonly RegisterCommand[] = [registerCheck, registerSummary, registerDiagram, registerDemo, registerSynth];
