@@ -36,6 +36,7 @@ export { importConvNeXtV2, convertConvNeXtV2State, type ConvNeXtImportOptions, t
 
 // --- generated-code support (runtime/codegen.ts): origins, containers, functional primitives ---
 export * from './codegen.js';
+export type { DatasetSpec } from './data/spec.js';
 
 // --- training contracts generated models implement (runtime/train/spec.ts; engine: runtime/train/index.ts) ---
 export type { TrainableModel, ModelFactory, TrainSpec, StageSpec, ModelRef } from './train/spec.js';

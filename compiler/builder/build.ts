@@ -1,0 +1,371 @@
+/**
+ * `nvcc build`: from a .nvc file to a build folder of typed TypeScript, its in-process
+ * JavaScript, a training entry point and a manifest; and `loadBuiltProgram` for `nvcc train`.
+ * In: an entry path, a variant, overrides (`path -> value`, validated against the program's
+ * override schema first) and an output folder. Out: in the folder `model.ts` / `model.js`
+ * (one class per block instantiation and model), `train.ts` / `train.js` (a ModelFactory per
+ * stage and per top-level model, the lowered TrainSpec and DatasetSpec), `manifest.json` and
+ * `config.resolved.json`. Holds afterwards:
+ *  - the files depend only on the sources, variant, overrides and the compiler version, and on
+ *    the output folder's position relative to the repository (the runtime import is a relative
+ *    path): byte-identical across runs and machines; origins name files relative to the entry
+ *    file's folder (`mednvc.nvc:42:5`) or the std library (`std/convnextv2.nvc:30:13`);
+ *  - a second build with the same inputs finds the manifest's cache key unchanged and writes
+ *    nothing (`cached: true`);
+ *  - a refused build (diagnostics, bad overrides, unsupported constructs) writes nothing.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Diagnostic } from '../../dsl/diagnostics/diagnostic.js';
+import type { SourceFile, Span } from '../../dsl/span.js';
+import type { DatasetSpec } from '../../runtime/data/spec.js';
+import type { ModelFactory, TrainSpec } from '../../runtime/train/spec.js';
+import type { ModelIR, ProgramIR } from '../ir/ir.js';
+import { STD_DIR } from '../loader.js';
+import { compileProgramSync, type CompileResult } from '../pipeline.js';
+import { EmitError, emitModels, type EmittedModel } from '../emit/model.js';
+import { emitTrainModule } from '../emit/train.js';
+import { LowerError, lowerDataset, lowerTrain, type StageModel } from './lower.js';
+
+/** Bumped whenever the generated code's shape changes (part of every cache key). */
+export const EMIT_FORMAT = 1;
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const RUNTIME_ENTRY = path.join(REPO_ROOT, 'runtime', 'index.js');
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version?: string }).version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export const COMPILER_VERSION = `nvcc ${packageVersion()} (emit format ${EMIT_FORMAT})`;
+
+export interface BuildOptions {
+  readonly variant?: string;
+  /** `path -> value` overrides (from `--set` and `--config`), validated before compiling. */
+  readonly overrides?: Readonly<Record<string, unknown>>;
+  /** Output folder; default `build/<file-stem>[-<variant>]` under the working directory. */
+  readonly outDir?: string;
+  /** Rebuild even when the cache key matches. */
+  readonly force?: boolean;
+}
+
+export interface SourceEntry {
+  /** Label used in origins: relative to the entry's folder, or `std/...`. */
+  readonly file: string;
+  readonly sha256: string;
+}
+
+export interface BuildManifest {
+  readonly format: number;
+  readonly compiler: string;
+  readonly entry: string;
+  readonly variant: string | null;
+  readonly overrides: Readonly<Record<string, unknown>>;
+  /** sha256 over every source file (entry and imports, std included), in label order. */
+  readonly specHash: string;
+  readonly sources: readonly SourceEntry[];
+  /** sha256 over specHash, compiler, variant and overrides. */
+  readonly cacheKey: string;
+  readonly models: Readonly<Record<string, { readonly className: string; readonly parameters: number; readonly stage?: string; readonly train?: string }>>;
+  readonly files: readonly string[];
+}
+
+export interface BuildProblem {
+  readonly message: string;
+  /** `file:line:col` when the problem has a place in the source. */
+  readonly origin?: string;
+}
+
+export interface BuildResult {
+  readonly ok: boolean;
+  readonly outDir: string;
+  readonly cached: boolean;
+  readonly diagnostics: readonly Diagnostic[];
+  readonly files: ReadonlyMap<string, SourceFile>;
+  /** Refusals that are not .nvc diagnostics (overrides, unsupported constructs). */
+  readonly problems: readonly BuildProblem[];
+  readonly manifest?: BuildManifest;
+  /** Present when the build compiled (not when it was served from the cache). */
+  readonly compiled?: CompiledBuild;
+}
+
+export interface CompiledBuild {
+  readonly program: ProgramIR;
+  readonly modelTs: string;
+  readonly trainTs: string;
+  readonly models: readonly EmittedModel[];
+  readonly trainSpecs: readonly TrainSpec[];
+  readonly datasetSpecs: readonly DatasetSpec[];
+  readonly resolvedConfig: Readonly<Record<string, unknown>>;
+}
+
+/** Default output folder: `build/<stem>[-<variant>]` relative to the working directory. */
+export function defaultOutDir(entry: string, variant?: string): string {
+  const stem = path.basename(entry).replace(/\.nvc$/, '');
+  return path.join('build', `${stem}${variant ? `-${variant}` : ''}`);
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** JSON with object keys sorted (for hashes of option objects). */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object')
+    return `{${Object.keys(v as object)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(v ?? null);
+}
+
+/** Maps compiler display paths to stable labels and back. */
+export class SourceLabels {
+  private readonly entryDir: string;
+
+  constructor(entryAbs: string) {
+    this.entryDir = path.dirname(entryAbs);
+  }
+
+  /** Label of a display path (cwd-relative or absolute, as the loader produces). */
+  label(display: string): string {
+    const abs = path.resolve(display);
+    const std = path.relative(STD_DIR, abs);
+    if (!std.startsWith('..') && !path.isAbsolute(std)) return `std/${std.split(path.sep).join('/')}`;
+    return path.relative(this.entryDir, abs).split(path.sep).join('/');
+  }
+
+  /** Absolute path of a label. */
+  absolute(label: string): string {
+    if (label.startsWith('std/')) return path.join(STD_DIR, ...label.slice(4).split('/'));
+    return path.resolve(this.entryDir, ...label.split('/'));
+  }
+}
+
+function cacheKeyOf(specHash: string, variant: string | undefined, overrides: Readonly<Record<string, unknown>>, runtimeImport: string): string {
+  return sha256(canonicalJson({ specHash, compiler: COMPILER_VERSION, variant: variant ?? null, overrides, runtimeImport }));
+}
+
+function specHashOf(sources: readonly SourceEntry[]): string {
+  return sha256(sources.map((s) => `${s.file}\0${s.sha256}\n`).join(''));
+}
+
+/** The runtime import specifier from an output folder (relative, posix, deterministic). */
+export function runtimeImportFrom(outDir: string): string {
+  let rel = path.relative(path.resolve(outDir), RUNTIME_ENTRY).split(path.sep).join('/');
+  if (!rel.startsWith('.')) rel = `./${rel}`;
+  return rel;
+}
+
+const OUTPUT_FILES = ['model.ts', 'model.js', 'train.ts', 'train.js', 'manifest.json', 'config.resolved.json'] as const;
+
+/** The manifest of an up-to-date build in outDir, or undefined. */
+export function cachedManifest(entry: string, options: BuildOptions, outDir: string): BuildManifest | undefined {
+  const manifestPath = path.join(outDir, 'manifest.json');
+  let manifest: BuildManifest;
+  try {
+    manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as BuildManifest;
+  } catch {
+    return undefined;
+  }
+  if (manifest.format !== EMIT_FORMAT || manifest.compiler !== COMPILER_VERSION || !Array.isArray(manifest.sources)) return undefined;
+  const labels = new SourceLabels(path.resolve(entry));
+  if (manifest.entry !== labels.label(entry)) return undefined;
+  const sources: SourceEntry[] = [];
+  for (const s of manifest.sources) {
+    let text: string;
+    try {
+      text = fs.readFileSync(labels.absolute(s.file), 'utf8');
+    } catch {
+      return undefined;
+    }
+    sources.push({ file: s.file, sha256: sha256(text) });
+  }
+  const key = cacheKeyOf(specHashOf(sources), options.variant, options.overrides ?? {}, runtimeImportFrom(outDir));
+  if (key !== manifest.cacheKey) return undefined;
+  for (const f of OUTPUT_FILES) if (!fs.existsSync(path.join(outDir, f))) return undefined;
+  return manifest;
+}
+
+function spanOrigin(span: Span, files: ReadonlyMap<string, SourceFile>, labels: SourceLabels): string {
+  const f = files.get(span.file);
+  if (!f) return labels.label(span.file);
+  const lc = f.lineCol(span.start);
+  return `${labels.label(span.file)}:${lc.line}:${lc.column}`;
+}
+
+/** Compiles and emits without touching the disk. */
+export function compileBuild(entry: string, options: BuildOptions, outDir: string): { result: CompileResult; compiled?: CompiledBuild; problems: BuildProblem[]; sources: SourceEntry[] } {
+  const overrides = options.overrides ?? {};
+  const labels = new SourceLabels(path.resolve(entry));
+  const problems: BuildProblem[] = [];
+  const result = compileProgramSync(entry, { ...(options.variant !== undefined ? { variant: options.variant } : {}), ...(Object.keys(overrides).length ? { overrides } : {}) });
+  const sources = [...result.files.values()]
+    .map((f) => ({ file: labels.label(f.path), sha256: sha256(f.text) }))
+    .sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  if (!result.program) return { result, problems, sources };
+  const program = result.program;
+  const origin = (span: Span) => spanOrigin(span, result.files, labels);
+  try {
+    const stageModels: ModelIR[] = program.trains.flatMap((t) => t.stages.map((s) => s.model));
+    const models = [...stageModels, ...program.models];
+    const runtimeImport = runtimeImportFrom(outDir);
+    const emitted = emitModels(models, result.files, { runtimeImport, origin });
+    const classOf = new Map(emitted.models.map((m) => [m.model, m.className]));
+    const singleTrain = program.trains.length <= 1;
+    const trainSpecs = program.trains.map((t) => {
+      const stageModelsByName = new Map<string, StageModel>();
+      for (const s of t.stages) stageModelsByName.set(s.name, { factory: singleTrain ? s.name : `${t.name}/${s.name}`, className: classOf.get(s.model)! });
+      return lowerTrain(t, stageModelsByName);
+    });
+    const datasetSpecs = program.datasets.map(lowerDataset);
+    const resolvedConfig = { variant: options.variant ?? null, overrides };
+    const trainTs = emitTrainModule({ program, emitted: emitted.models, trainSpecs, datasetSpecs, runtimeImport, origin, singleTrain });
+    return {
+      result,
+      problems,
+      sources,
+      compiled: { program, modelTs: emitted.text, trainTs, models: emitted.models, trainSpecs, datasetSpecs, resolvedConfig },
+    };
+  } catch (err) {
+    if (err instanceof EmitError || err instanceof LowerError) {
+      problems.push({ message: err.message, ...(err instanceof EmitError && err.origin ? { origin: err.origin } : {}) });
+      return { result, problems, sources };
+    }
+    throw err;
+  }
+}
+
+let transpiler: typeof import('typescript') | undefined;
+async function transpile(text: string, fileName: string): Promise<string> {
+  transpiler ??= (await import('typescript')).default;
+  const ts = transpiler;
+  const out = ts.transpileModule(text, {
+    fileName,
+    compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022, useDefineForClassFields: true, removeComments: false },
+  });
+  return out.outputText;
+}
+
+function writeAtomic(file: string, text: string): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, text);
+  fs.renameSync(tmp, file);
+}
+
+/** Builds (or finds cached) the program into its output folder. */
+export async function buildProgram(entry: string, options: BuildOptions = {}): Promise<BuildResult> {
+  const outDir = options.outDir ?? defaultOutDir(entry, options.variant);
+  const empty = new Map<string, SourceFile>();
+  if (!options.force) {
+    const manifest = cachedManifest(entry, options, outDir);
+    if (manifest) return { ok: true, outDir, cached: true, diagnostics: [], files: empty, problems: [], manifest };
+  }
+  const { result, compiled, problems, sources } = compileBuild(entry, options, outDir);
+  const errors = result.diagnostics.some((d) => d.severity === 'error');
+  if (errors || !compiled) return { ok: false, outDir, cached: false, diagnostics: result.diagnostics, files: result.files, problems };
+  const labels = new SourceLabels(path.resolve(entry));
+  const specHash = specHashOf(sources);
+  const overrides = options.overrides ?? {};
+  const models: Record<string, { className: string; parameters: number; stage?: string; train?: string }> = {};
+  const stageOf = new Map<ModelIR, { train: string; stage: string }>();
+  for (const t of compiled.program.trains) for (const s of t.stages) stageOf.set(s.model, { train: t.name, stage: s.name });
+  for (const m of compiled.models) {
+    const st = stageOf.get(m.model);
+    const key = st ? (compiled.program.trains.length > 1 ? `${st.train}/${st.stage}` : st.stage) : m.model.name;
+    models[key] = { className: m.className, parameters: m.parameterCount, ...(st ? { train: st.train, stage: st.stage } : {}) };
+  }
+  const manifest: BuildManifest = {
+    format: EMIT_FORMAT,
+    compiler: COMPILER_VERSION,
+    entry: labels.label(entry),
+    variant: options.variant ?? null,
+    overrides,
+    specHash,
+    sources,
+    cacheKey: cacheKeyOf(specHash, options.variant, overrides, runtimeImportFrom(outDir)),
+    models,
+    files: [...OUTPUT_FILES],
+  };
+  const modelJs = await transpile(compiled.modelTs, 'model.ts');
+  const trainJs = await transpile(compiled.trainTs, 'train.ts');
+  fs.mkdirSync(outDir, { recursive: true });
+  // The manifest goes last: a folder with a manifest is complete.
+  fs.rmSync(path.join(outDir, 'manifest.json'), { force: true });
+  writeAtomic(path.join(outDir, 'model.ts'), compiled.modelTs);
+  writeAtomic(path.join(outDir, 'model.js'), modelJs);
+  writeAtomic(path.join(outDir, 'train.ts'), compiled.trainTs);
+  writeAtomic(path.join(outDir, 'train.js'), trainJs);
+  writeAtomic(path.join(outDir, 'config.resolved.json'), JSON.stringify(compiled.resolvedConfig, null, 2) + '\n');
+  writeAtomic(path.join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  return { ok: true, outDir, cached: false, diagnostics: result.diagnostics, files: result.files, problems: [], manifest, compiled };
+}
+
+export interface LoadedProgram {
+  /** Stage name (or `train/stage` when the file has several trains) -> factory. */
+  readonly factories: Readonly<Record<string, ModelFactory>>;
+  /** Top-level model name -> factory (models built with their defaults). */
+  readonly modelFactories: Readonly<Record<string, ModelFactory>>;
+  /** The file's (first) train declaration, lowered; undefined when it has none. */
+  readonly trainSpec?: TrainSpec;
+  readonly trainSpecs: Readonly<Record<string, TrainSpec>>;
+  /** The dataset the train declaration reads (or the first dataset). */
+  readonly datasetSpec?: DatasetSpec;
+  readonly datasetSpecs: Readonly<Record<string, DatasetSpec>>;
+  readonly manifest: BuildManifest;
+  readonly outDir: string;
+  readonly cached: boolean;
+}
+
+/** A build that was refused; `report` is the rendered reason (diagnostics or problems). */
+export class BuildRefused extends Error {
+  constructor(
+    message: string,
+    readonly result: BuildResult,
+  ) {
+    super(message);
+    this.name = 'BuildRefused';
+  }
+}
+
+interface TrainModule {
+  factories: Record<string, ModelFactory>;
+  modelFactories: Record<string, ModelFactory>;
+  trainSpecs: Record<string, TrainSpec>;
+  datasetSpecs: Record<string, DatasetSpec>;
+}
+
+/**
+ * Builds (or reuses) the program and imports its generated code in-process.
+ * Throws BuildRefused (with the diagnostics or problems) when the program does not build.
+ */
+export async function loadBuiltProgram(entry: string, options: BuildOptions = {}): Promise<LoadedProgram> {
+  const built = await buildProgram(entry, options);
+  if (!built.ok || !built.manifest) {
+    const first = built.problems[0]?.message ?? built.diagnostics.find((d) => d.severity === 'error')?.message ?? 'build failed';
+    throw new BuildRefused(`nvcc build ${entry}: ${first}`, built);
+  }
+  const url = `${pathToFileURL(path.resolve(built.outDir, 'train.js')).href}?key=${built.manifest.cacheKey.slice(0, 16)}`;
+  const mod = (await import(url)) as TrainModule;
+  const trainSpecs = mod.trainSpecs;
+  const firstTrain = Object.values(trainSpecs)[0];
+  const datasetSpec = firstTrain ? mod.datasetSpecs[firstTrain.dataset] : Object.values(mod.datasetSpecs)[0];
+  return {
+    factories: mod.factories,
+    modelFactories: mod.modelFactories,
+    ...(firstTrain ? { trainSpec: firstTrain } : {}),
+    trainSpecs,
+    ...(datasetSpec ? { datasetSpec } : {}),
+    datasetSpecs: mod.datasetSpecs,
+    manifest: built.manifest,
+    outDir: built.outDir,
+    cached: built.cached,
+  };
+}

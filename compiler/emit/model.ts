@@ -1,0 +1,774 @@
+/**
+ * The model emitter: ProgramIR module trees and forward graphs to TypeScript classes.
+ * In: the models of a checked ProgramIR (stage models and top-level models) and the source
+ * files (for origins). Out: the text of `model.ts` (built with ts-morph in an in-memory
+ * project) and, per model, its root class name and parameter count. Holds afterwards:
+ *  - one class per distinct block instantiation (structural key: type, params, weights, sparse
+ *    flags and children) and per model root, each `extends nv.Module`; the constructor
+ *    registers weights and children under the exact parameter paths of the IR
+ *    (docs/CONVENTIONS.md), so `namedParameters()` lists exactly the IR's weights;
+ *  - `forward(ctx, ...)` is typed by rank, its doc comment gives the symbolic shapes; models
+ *    take and return named records;
+ *  - every statement is preceded by an origin comment and wrapped in `nv.at(origin, rank, ...)`,
+ *    so a runtime failure is reported against its `.nvc` location;
+ *  - `sparse` layers are built with their sparse mode on: they run masked exactly when the
+ *    stage puts a mask in ctx.mask, and densely otherwise (one definition, both behaviours);
+ *  - spec text reaches the code only through names.ts (mangled identifiers, JSON strings,
+ *    escaped comments); the text depends only on the IR (no Map-order or clock dependence).
+ */
+import { createHash } from 'node:crypto';
+import { IndentationText, Project, type ClassDeclarationStructure, type ImportDeclarationStructure, type OptionalKind, StructureKind } from 'ts-morph';
+import type { SourceFile as NvcSource, Span } from '../../dsl/span.js';
+import type { ForwardGraph, ModelIR, ModuleNode, Op } from '../ir/ir.js';
+import { formatShape, type Dim, type Shape } from '../symbolic.js';
+import type { LayerInstance } from '../values.js';
+import { commentText, jsString, jsValue, LOCAL_RESERVED, MEMBER_RESERVED, MODULE_RESERVED, Namer, propertyAccess, propertyKey } from './names.js';
+
+/** A problem the emitter cannot express in runtime code (reported as a build error). */
+export class EmitError extends Error {
+  constructor(
+    message: string,
+    readonly origin?: string,
+  ) {
+    super(message);
+    this.name = 'EmitError';
+  }
+}
+
+export interface EmittedModel {
+  /** The IR model (stage model or top-level model). */
+  readonly model: ModelIR;
+  /** The generated root class. */
+  readonly className: string;
+  /** Parameter count from the IR weights. */
+  readonly parameterCount: number;
+}
+
+export interface ModelCode {
+  readonly text: string;
+  readonly models: readonly EmittedModel[];
+}
+
+/** The import specifier generated files use for the runtime entry point. */
+export interface EmitOptions {
+  readonly runtimeImport: string;
+  /** `file:line:col` of a span, with the file as generated code should name it. */
+  readonly origin: (span: Span) => string;
+}
+
+interface ClassInfo {
+  readonly name: string;
+  readonly node: ModuleNode;
+  readonly inst: LayerInstance;
+  /** Takes and returns named records (a model root used by the trainer). */
+  readonly root: boolean;
+  readonly graph?: ForwardGraph;
+}
+
+const TENSOR_TYPE = ['nv.tf.Scalar', 'nv.tf.Tensor1D', 'nv.tf.Tensor2D', 'nv.tf.Tensor3D', 'nv.tf.Tensor4D', 'nv.tf.Tensor5D', 'nv.tf.Tensor<nv.tf.Rank.R6>'];
+
+function tensorType(shape: Shape): string {
+  return TENSOR_TYPE[shape.length] ?? 'nv.tf.Tensor';
+}
+
+function checkRank(shape: Shape, origin: string): number {
+  if (shape.length > 6) throw new EmitError(`tensors of rank ${shape.length} are not supported by the runtime (at most 6)`, origin);
+  return shape.length;
+}
+
+function weightCount(node: ModuleNode): number {
+  let n = 0;
+  for (const w of node.weights) n += w.shape.reduce((a, b) => a * b, 1);
+  for (const c of node.children) n += weightCount(c);
+  return n;
+}
+
+function fmtParam(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v)) return `[${v.map(fmtParam).join(', ')}]`;
+  if (v && typeof v === 'object') return `{${Object.entries(v).map(([k, x]) => `${k} = ${fmtParam(x)}`).join(', ')}}`;
+  return String(v);
+}
+
+function describeNode(node: ModuleNode): string {
+  const params = Object.entries(node.params);
+  return `${node.typeName}${params.length ? `(${params.map(([k, v]) => `${k} = ${fmtParam(v)}`).join(', ')})` : ''}`;
+}
+
+/** Builds init expressions for IR init specs. */
+function initExpr(init: { readonly kind: string; readonly args: Readonly<Record<string, number>> }, origin: string): string {
+  const a = init.args;
+  const num = (k: string, d: number) => jsValue(a[k] ?? d);
+  switch (init.kind) {
+    case 'zeros':
+      return 'nv.init.zeros()';
+    case 'ones':
+      return 'nv.init.ones()';
+    case 'constant':
+      return `nv.init.constant(${num('value', 0)})`;
+    case 'normal':
+      return `nv.init.normal(${num('std', 1)}, ${num('mean', 0)})`;
+    case 'uniform':
+      return `nv.init.uniform(${num('low', 0)}, ${num('high', 1)})`;
+    case 'trunc_normal': {
+      const opts = Object.entries(a).map(([k, v]) => `${propertyKey(k)}: ${jsValue(v)}`);
+      return `nv.init.truncNormal({ ${opts.join(', ')} })`;
+    }
+    default:
+      throw new EmitError(`the runtime has no initializer \`${init.kind}\``, origin);
+  }
+}
+
+const isTruncNormal02 = (w: ModuleNode['weights'][number] | undefined) => !!w && w.init.kind === 'trunc_normal' && Object.keys(w.init.args).length === 1 && w.init.args.std === 0.02;
+const isZeros = (w: ModuleNode['weights'][number] | undefined) => !!w && w.init.kind === 'zeros';
+
+/** Layer constructors: the runtime class and its arguments for each primitive layer. */
+function primitiveLayer(node: ModuleNode, origin: string): { type: string; expr: string } {
+  const p = node.params as Record<string, unknown>;
+  const rt = node.runtime ?? `nv.${node.typeName}`;
+  const opts: string[] = [];
+  const weight = node.weights.find((w) => w.name === 'weight');
+  const bias = node.weights.find((w) => w.name === 'bias');
+  const inits = () => {
+    if (weight && !isTruncNormal02(weight)) opts.push(`weightInit: ${initExpr(weight.init, origin)}`);
+    if (bias && !isZeros(bias)) opts.push(`biasInit: ${initExpr(bias.init, origin)}`);
+  };
+  const sparseCapable = ['Conv2d', 'DepthwiseConv2d', 'LayerNorm'].includes(node.typeName);
+  switch (node.typeName) {
+    case 'Conv2d': {
+      if (p.groups !== 1) throw new EmitError(`Conv2d with groups = ${String(p.groups)} is not supported by the runtime`, origin);
+      opts.push(`kernel: ${jsValue(p.kernel)}`, `stride: ${jsValue(p.stride)}`, `padding: ${jsString(String(p.padding))}`, `bias: ${jsValue(p.bias)}`);
+      inits();
+      break;
+    }
+    case 'DepthwiseConv2d': {
+      if (p.stride !== 1) throw new EmitError(`DepthwiseConv2d with stride = ${String(p.stride)} is not supported by the runtime`, origin);
+      opts.push(`kernel: ${jsValue(p.kernel)}`, `padding: ${jsString(String(p.padding))}`, `bias: ${jsValue(p.bias)}`);
+      inits();
+      break;
+    }
+    case 'Linear':
+      opts.push(`bias: ${jsValue(p.bias)}`);
+      inits();
+      break;
+    case 'LayerNorm':
+      opts.push(`eps: ${jsValue(p.eps)}`);
+      if (node.weights.some((w) => (w.name === 'weight' && w.init.kind !== 'ones') || (w.name === 'bias' && w.init.kind !== 'zeros')))
+        throw new EmitError('LayerNorm with a non-default initializer is not supported by the runtime', origin);
+      break;
+    case 'Identity':
+      break;
+    default:
+      throw new EmitError(`the emitter does not know how to build the layer \`${node.typeName}\``, origin);
+  }
+  if (node.sparse) {
+    if (sparseCapable) opts.push('sparse: true');
+    // Linear and Identity act per position: masked positions stay put, no sparse mode needed.
+  }
+  if (node.weights.some((w) => w.frozen)) throw new EmitError(`frozen weights inside the primitive layer \`${node.typeName}\` are not supported; freeze it in the stage instead`, origin);
+  const o = opts.length ? `{ ${opts.join(', ')} }` : '';
+  let args: string;
+  switch (node.typeName) {
+    case 'Conv2d':
+    case 'Linear':
+      args = [jsValue(p.in), jsValue(p.out), o].filter(Boolean).join(', ');
+      break;
+    case 'DepthwiseConv2d':
+    case 'LayerNorm':
+      args = [jsValue(p.dim), o].filter(Boolean).join(', ');
+      break;
+    default:
+      args = '';
+  }
+  return { type: rt, expr: `new ${rt}(${args})` };
+}
+
+interface Lowering {
+  readonly rt: string;
+  readonly args: readonly string[];
+  readonly attrs: Readonly<Record<string, unknown>>;
+  readonly out: Shape;
+  readonly inShapes: readonly Shape[];
+  readonly dim: (d: Dim) => string;
+}
+
+const call = (l: Lowering, ...extra: string[]) => `${l.rt}(${[...l.args, ...extra].join(', ')})`;
+const unaryLowering = (l: Lowering) => call(l);
+const binaryLowering = (l: Lowering) => call(l);
+const reduceLowering = (l: Lowering) => call(l, jsValue(l.attrs.axes), jsValue(l.attrs.keep));
+
+/** How each function primitive (by IR name) is called; the callee is its `runtime` name. */
+export const FUNCTION_LOWERING: Readonly<Record<string, (l: Lowering) => string>> = {
+  gelu: unaryLowering,
+  relu: unaryLowering,
+  sigmoid: unaryLowering,
+  tanh: unaryLowering,
+  sqrt: unaryLowering,
+  rsqrt: unaryLowering,
+  square: unaryLowering,
+  exp: unaryLowering,
+  log: unaryLowering,
+  abs: unaryLowering,
+  neg: unaryLowering,
+  softmax: (l) => call(l, jsValue(l.attrs.axis)),
+  drop_path: (l) => call(l, jsValue(l.attrs.rate), 'ctx'),
+  dropout: (l) => call(l, jsValue(l.attrs.p), 'ctx'),
+  add: binaryLowering,
+  sub: binaryLowering,
+  mul: binaryLowering,
+  div: binaryLowering,
+  pow: binaryLowering,
+  mean: reduceLowering,
+  sum: reduceLowering,
+  max: reduceLowering,
+  min: reduceLowering,
+  reshape: (l) => call(l, `[${l.out.map(l.dim).join(', ')}]`),
+  transpose: (l) => call(l, jsValue(l.attrs.perm)),
+  tokens: unaryLowering,
+  untokens: (l) => call(l, l.dim(l.out[1]!), l.dim(l.out[2]!)),
+  global_avg_pool: unaryLowering,
+  global_max_pool: unaryLowering,
+  matmul: (l) => call(l, jsValue(l.attrs.transpose_a), jsValue(l.attrs.transpose_b)),
+  concat: (l) => `${l.rt}([${l.args.join(', ')}], ${jsValue(l.attrs.axis)})`,
+  slice: (l) => call(l, jsValue(l.attrs.axis), jsValue(l.attrs.start), jsValue(l.attrs.end)),
+  patchify: (l) => call(l, jsValue(l.attrs.patch)),
+  unpatchify: (l) => call(l, jsValue(l.attrs.patch), l.dim(l.out[1]!) + ` / ${jsValue(l.attrs.patch)}`, l.dim(l.out[2]!) + ` / ${jsValue(l.attrs.patch)}`, l.dim(l.out[3]!)),
+  upsample_nearest: (l) => call(l, jsValue(l.attrs.scale)),
+  attention: (l) => call(l, jsValue(l.attrs.heads)),
+  patch_mask: (l) => call(l, 'ctx'),
+};
+
+/** Binary primitives whose first operand must be a tensor (a constant there becomes a scalar). */
+const BINARY = new Set(['add', 'sub', 'mul', 'div', 'pow']);
+
+/** Emits the model classes of a program. */
+export class ModelEmitter {
+  private readonly classes = new Map<string, ClassInfo>();
+  private readonly classOrder: ClassInfo[] = [];
+  private readonly moduleNames = new Namer(MODULE_RESERVED);
+  private readonly nameCounts = new Map<string, number>();
+  private readonly sigs = new WeakMap<ModuleNode, string>();
+  private readonly graphs = new Map<string, ForwardGraph>();
+  private readonly prims = new Map<string, { runtime: string; kind: string }>();
+
+  constructor(
+    private readonly files: ReadonlyMap<string, NvcSource>,
+    private readonly options: EmitOptions,
+  ) {}
+
+  private origin(span: Span): string {
+    return this.options.origin(span);
+  }
+
+  private sig(node: ModuleNode): string {
+    let s = this.sigs.get(node);
+    if (s === undefined) {
+      const text = JSON.stringify([
+        node.kind,
+        node.typeName,
+        node.runtime ?? null,
+        node.forwardKey ?? null,
+        node.params,
+        node.weights,
+        node.sparse,
+        node.children.map((c) => [c.path.slice(c.path.lastIndexOf('.') + 1), this.sig(c)]),
+      ]);
+      s = createHash('sha256').update(text).digest('hex');
+      this.sigs.set(node, s);
+    }
+    return s;
+  }
+
+  /** Registers the class for a block node (and its descendants); returns its name. */
+  private classFor(node: ModuleNode, inst: LayerInstance, root: boolean, graphs: ReadonlyMap<string, ForwardGraph>): string {
+    const key = `${this.sig(node)}${root ? ':root' : ''}`;
+    const existing = this.classes.get(key);
+    if (existing) return existing.name;
+    // Children first, so the class list reads bottom-up.
+    this.visitChildren(node, inst, graphs);
+    const count = (this.nameCounts.get(node.typeName) ?? 0) + 1;
+    this.nameCounts.set(node.typeName, count);
+    const graph = node.forwardKey ? graphs.get(node.forwardKey) : undefined;
+    const info: ClassInfo = { name: '', node, inst, root, ...(graph ? { graph } : {}) };
+    this.classes.set(key, info);
+    this.classOrder.push(info);
+    return '';
+  }
+
+  private visitChildren(node: ModuleNode, inst: LayerInstance, graphs: ReadonlyMap<string, ForwardGraph>): void {
+    const instChildren = [...inst.children.values()];
+    node.children.forEach((c, i) => {
+      const ci = instChildren[i]!;
+      if (c.kind === 'block') this.classFor(c, ci, false, graphs);
+      else if (c.kind === 'list' || c.kind === 'sequential') this.visitChildren(c, ci, graphs);
+    });
+  }
+
+  private classOf(node: ModuleNode, root = false): ClassInfo {
+    const info = this.classes.get(`${this.sig(node)}${root ? ':root' : ''}`);
+    if (!info) throw new Error(`internal: no class for ${node.typeName} at '${node.path}'`);
+    return info;
+  }
+
+  emit(models: readonly ModelIR[]): ModelCode {
+    // 1. Classes, bottom-up, in first-use order.
+    for (const m of models) {
+      for (const [k, g] of m.graphs) if (!this.graphs.has(k)) this.graphs.set(k, g);
+      this.collectPrims(m.instance);
+      if (m.root.kind !== 'block') throw new EmitError(`model \`${m.name}\` is a ${m.root.kind}, not a block or model`, this.origin(m.root.span));
+      this.classFor(m.root, m.instance, true, m.graphs);
+    }
+    // 2. Names: the bare block name when it has one instantiation, else `Name$1`, `Name$2`...
+    const seen = new Map<string, number>();
+    const baseName = new Map<string, string>();
+    for (const c of this.classOrder) {
+      const n = (seen.get(c.node.typeName) ?? 0) + 1;
+      seen.set(c.node.typeName, n);
+      const total = this.nameCounts.get(c.node.typeName)!;
+      let base = baseName.get(c.node.typeName);
+      if (base === undefined) {
+        base = this.moduleNames.name(c.node.typeName);
+        baseName.set(c.node.typeName, base);
+      }
+      (c as { name: string }).name = total === 1 ? base : `${base.endsWith('$') ? base : base + '$'}${n}`;
+    }
+    // 3. Text: one in-memory source file built from structures in a single pass.
+    const statements: (string | OptionalKind<ClassDeclarationStructure> | OptionalKind<ImportDeclarationStructure>)[] = [
+      { kind: StructureKind.ImportDeclaration, namespaceImport: 'nv', moduleSpecifier: this.options.runtimeImport },
+    ];
+    for (const c of this.classOrder) {
+      if (c.root) statements.push(...this.rootTypes(c));
+      statements.push(this.classStructure(c));
+    }
+    const project = new Project({ useInMemoryFileSystem: true, skipLoadingLibFiles: true, manipulationSettings: { indentationText: IndentationText.TwoSpaces } });
+    const file = project.createSourceFile('model.ts', { statements: statements as never }, { overwrite: true });
+    const text =
+      '// Generated by nvcc build from the .nvc sources named in the origin comments. Do not edit:\n' +
+      '// change the .nvc program and rebuild.\n' +
+      file.getFullText();
+    return {
+      text: text.endsWith('\n') ? text : text + '\n',
+      models: models.map((m) => ({ model: m, className: this.classOf(m.root, true).name, parameterCount: weightCount(m.root) })),
+    };
+  }
+
+  private collectPrims(inst: LayerInstance): void {
+    if (inst.prim && !this.prims.has(inst.prim.irName)) this.prims.set(inst.prim.irName, { runtime: inst.prim.runtime, kind: inst.prim.kind });
+    for (const c of inst.children.values()) this.collectPrims(c);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Types and construction
+
+  /** The TypeScript type of a child module. */
+  private typeOf(node: ModuleNode): string {
+    switch (node.kind) {
+      case 'primitive':
+        return node.runtime ?? `nv.${node.typeName}`;
+      case 'function':
+        return 'nv.Lambda';
+      case 'block':
+        return this.classOf(node).name;
+      case 'list':
+      case 'sequential': {
+        const types = node.children.map((c) => this.typeOf(c));
+        if (types.length > 0 && types.every((t) => t === types[0])) return `nv.ModuleList<${types[0]}>`;
+        return `nv.TupleList<[${types.join(', ')}]>`;
+      }
+    }
+  }
+
+  private homogeneous(node: ModuleNode): boolean {
+    const types = node.children.map((c) => this.typeOf(c));
+    return types.length > 0 && types.every((t) => t === types[0]);
+  }
+
+  /** The expression constructing a child module. */
+  private buildExpr(node: ModuleNode, inst: LayerInstance, indent: string): string {
+    const origin = this.origin(node.span);
+    switch (node.kind) {
+      case 'primitive':
+        return primitiveLayer(node, origin).expr;
+      case 'function': {
+        const prim = inst.prim;
+        if (!prim) throw new Error(`internal: function layer without a primitive at '${node.path}'`);
+        const lower = FUNCTION_LOWERING[prim.irName];
+        if (!lower) throw new EmitError(`the emitter cannot call \`${prim.name}\` as a layer`, origin);
+        if (prim.inputs.length !== 1) throw new EmitError(`\`${prim.name}\` takes ${prim.inputs.length} inputs and cannot be used as a layer in a chain`, origin);
+        const attrs = node.params;
+        const expr = lower({ rt: prim.runtime, args: ['x'], attrs, out: [], inShapes: [], dim: () => { throw new EmitError(`\`${prim.name}\` needs a shape and cannot be used as a layer in a chain`, origin); } });
+        return `new nv.Lambda((ctx, x) => ${expr}, ${jsString(prim.name)})`;
+      }
+      case 'block': {
+        const expr = `new ${this.classOf(node).name}()`;
+        return node.sparse && !this.hasSparseChild(node) ? `nv.Sparse(${expr})` : expr;
+      }
+      case 'list':
+      case 'sequential': {
+        const kids = [...inst.children.values()];
+        if (this.homogeneous(node) && node.children.length > 1 && node.children[0]!.kind === 'block' && !node.children[0]!.sparse) {
+          return `new nv.ModuleList(Array.from({ length: ${node.children.length} }, () => new ${this.classOf(node.children[0]!).name}()))`;
+        }
+        const inner = indent + '  ';
+        const items = node.children.map((c, i) => `${inner}${this.buildExpr(c, kids[i]!, inner)},`);
+        const ctor = this.homogeneous(node) ? 'nv.ModuleList' : 'nv.TupleList';
+        return `new ${ctor}([\n${items.join('\n')}\n${indent}])`;
+      }
+    }
+  }
+
+  private hasSparseChild(node: ModuleNode): boolean {
+    return node.children.some((c) => c.sparse || this.hasSparseChild(c));
+  }
+
+  private classStructure(c: ClassInfo): OptionalKind<ClassDeclarationStructure> {
+    const node = c.node;
+    const members = new Namer(MEMBER_RESERVED);
+    const memberName = new Map<string, string>();
+    const instChildren = [...c.inst.children.values()];
+    const list = this.orderedMembers(node, c.inst);
+    for (const m of list) memberName.set(m.key, members.name(m.key));
+
+    const props: string[] = [];
+    const ctor: string[] = ['super();'];
+    for (const m of list) {
+      const prop = memberName.get(m.key)!;
+      if (m.kind === 'weight') {
+        const w = node.weights[m.index]!;
+        const origin = this.origin(c.inst.weights[m.index]?.span ?? node.span);
+        props.push(`readonly ${prop}: nv.tf.Variable;`);
+        const opts = [w.noDecay ? 'noDecay: true' : '', w.frozen ? 'trainable: false' : ''].filter(Boolean);
+        ctor.push(`// ${commentText(origin)}`);
+        ctor.push(`this.${prop} = this.param(${jsString(w.name)}, ${jsValue(w.shape)}, ${initExpr(w.init, origin)}${opts.length ? `, { ${opts.join(', ')} }` : ''});`);
+      } else {
+        const ch = node.children[m.index]!;
+        props.push(`readonly ${prop}: ${this.typeOf(ch)};`);
+        ctor.push(`// ${commentText(this.origin(ch.span))}`);
+        ctor.push(`this.${prop} = this.child(${jsString(m.key)}, ${this.buildExpr(ch, instChildren[m.index]!, '')});`);
+      }
+    }
+    const declSpan = c.inst.decl?.name.span;
+    const doc = [`${commentText(describeNode(node))}${declSpan ? `, declared at ${commentText(this.origin(declSpan))}` : ''}.`];
+    const declDoc = c.inst.decl?.doc;
+    if (declDoc) doc.push('', ...declDoc.split(/\r\n|[\r\n\u2028\u2029]/).map((l) => commentText(l)));
+    const structure: OptionalKind<ClassDeclarationStructure> = {
+      kind: StructureKind.Class,
+      name: c.name,
+      isExported: true,
+      extends: 'nv.Module',
+      docs: [doc.join('\n')],
+      properties: [],
+      members: [],
+    } as OptionalKind<ClassDeclarationStructure>;
+    const body = {
+      props,
+      ctor,
+      forward: c.graph ? this.forwardMethod(c, memberName) : undefined,
+    };
+    (structure as { members?: unknown }).members = undefined;
+    structure.properties = [];
+    structure.ctors = [{ statements: body.ctor }];
+    structure.methods = body.forward ? [body.forward] : [];
+    // Property declarations are written as text so that their order follows the members.
+    structure.properties = props.map((p) => {
+      const m = /^readonly (\S+): (.*);$/.exec(p)!;
+      return { name: m[1]!, type: m[2]!, isReadonly: true, hasExclamationToken: false };
+    });
+    return structure;
+  }
+
+  /** Input/output record types of a model root. */
+  private rootTypes(c: ClassInfo): string[] {
+    const g = c.graph;
+    if (!g) return [];
+    const out: string[] = [];
+    const ins = g.inputs.map((i) => `  readonly ${propertyKey(i.name)}: ${tensorType(i.shape)}; // ${commentText(formatShape(i.shape))}`);
+    out.push(`/** Inputs of ${commentText(c.node.typeName)}.forward. */\nexport type ${c.name}$Inputs = {\n${ins.join('\n')}\n};`);
+    if (this.namedOutputs(g)) {
+      const outs = g.outputs.map((o) => `  readonly ${propertyKey(o.name)}: ${tensorType(o.shape)}; // ${commentText(formatShape(o.shape))}`);
+      out.push(`/** Outputs of ${commentText(c.node.typeName)}.forward. */\nexport type ${c.name}$Outputs = {\n${outs.join('\n')}\n};`);
+    }
+    return out;
+  }
+
+  private namedOutputs(g: ForwardGraph): boolean {
+    return g.outputs.length > 1 || g.outputs[0]?.name !== 'out';
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Forward
+
+  private forwardMethod(c: ClassInfo, memberName: ReadonlyMap<string, string>) {
+    const g = c.graph!;
+    const locals = new Namer(LOCAL_RESERVED, /^v\d+$/);
+    const value = new Map<number, string>();
+    const rankOf = new Map<number, number>();
+    const consts = new Map<number, string>();
+    const statements: string[] = [];
+    const params: { name: string; type: string }[] = [{ name: 'ctx', type: 'nv.ForwardContext' }];
+    const docLines: string[] = [];
+    const inputLocal = new Map<string, string>();
+    for (const i of g.inputs) inputLocal.set(i.name, locals.name(i.name));
+    if (c.root) {
+      params.push({ name: 'inputs', type: `${c.name}$Inputs` });
+      for (const i of g.inputs) {
+        const read = i.name === '__proto__' ? `nv.own(inputs, ${jsString(i.name)}) as ${tensorType(i.shape)}` : `inputs${propertyAccess(i.name)}`;
+        statements.push(`const ${inputLocal.get(i.name)} = ${read};`);
+        docLines.push(`@param inputs.${commentText(i.name)} ${commentText(formatShape(i.shape))}`);
+      }
+    } else {
+      for (const i of g.inputs) {
+        params.push({ name: inputLocal.get(i.name)!, type: tensorType(i.shape) });
+        docLines.push(`@param ${inputLocal.get(i.name)} ${commentText(formatShape(i.shape))}${inputLocal.get(i.name) !== i.name ? ` (\`${commentText(i.name)}\`)` : ''}`);
+      }
+    }
+    // Symbols are bound from the first input axis that is exactly that symbol.
+    const symbolSource = new Map<string, string>();
+    for (const i of g.inputs)
+      i.shape.forEach((d, axis) => {
+        const s = d.asSymbol();
+        if (s !== undefined && !symbolSource.has(s)) symbolSource.set(s, `${inputLocal.get(i.name)}.shape[${axis}]`);
+      });
+    const symbolLocal = new Map<string, string>();
+    const usedSymbols: string[] = [];
+    const dim = (d: Dim, origin: string): string => {
+      const k = d.asInt();
+      if (k !== undefined) return String(k);
+      const parts: string[] = [];
+      for (const t of d.terms) {
+        const factors: string[] = [];
+        for (const s of t.symbols) {
+          if (!symbolSource.has(s)) throw new EmitError(`cannot bind the dimension \`${s}\` at run time: no input has an axis of exactly that size`, origin);
+          if (!symbolLocal.has(s)) {
+            symbolLocal.set(s, locals.name(s));
+            usedSymbols.push(s);
+          }
+          factors.push(symbolLocal.get(s)!);
+        }
+        const num = t.coef.num < 0n ? -t.coef.num : t.coef.num;
+        let term = [...(num !== 1n || factors.length === 0 ? [String(num)] : []), ...factors].join(' * ');
+        if (t.coef.den !== 1n) term = `${term} / ${t.coef.den}`;
+        parts.push(parts.length === 0 ? (t.coef.num < 0n ? `-${term}` : term) : t.coef.num < 0n ? `- ${term}` : `+ ${term}`);
+      }
+      return parts.length > 1 ? `(${parts.join(' ')})` : parts[0]!;
+    };
+    for (const op of g.ops) {
+      const origin = this.origin(op.span);
+      if (op.op === 'input') {
+        const name = g.inputs.find((i) => i.id === op.id)?.name ?? (op.target ?? '');
+        value.set(op.id, inputLocal.get(name) ?? locals.name(name));
+        rankOf.set(op.id, op.shape.length);
+        continue;
+      }
+      if (op.op === 'param') {
+        value.set(op.id, this.memberPath(c.node, op.target ?? '', memberName, origin));
+        continue;
+      }
+      if (op.op === 'const') {
+        consts.set(op.id, jsValue(op.attrs.value));
+        value.set(op.id, jsValue(op.attrs.value));
+        continue;
+      }
+      const rank = checkRank(op.shape, origin);
+      const expr = this.opExpr(c, op, value, consts, memberName, (d) => dim(d, origin), origin);
+      const v = locals.claim(`v${op.id}`);
+      statements.push(`// ${commentText(origin)}`);
+      statements.push(`const ${v} = nv.at(${jsString(origin)}, ${rank}, ${expr});`);
+      value.set(op.id, v);
+      rankOf.set(op.id, rank);
+    }
+    const bindings = usedSymbols.map((s) => `const ${symbolLocal.get(s)} = ${symbolSource.get(s)};`);
+    const ret = (id: number, shape: Shape) => {
+      const v = value.get(id);
+      if (v === undefined) throw new Error(`internal: output %${id} has no value`);
+      if (consts.has(id)) return `nv.tf.scalar(${v})`;
+      if (!rankOf.has(id)) return `nv.rank(${v}, ${shape.length})`; // a weight returned as is
+      return v;
+    };
+    let returnType: string;
+    if (c.root && this.namedOutputs(g)) {
+      returnType = `${c.name}$Outputs`;
+      const safe = g.outputs.every((o) => o.name !== '__proto__');
+      statements.push(
+        safe
+          ? `return { ${g.outputs.map((o) => `${propertyKey(o.name)}: ${ret(o.id, o.shape)}`).join(', ')} };`
+          : `return nv.record([${g.outputs.map((o) => `[${jsString(o.name)}, ${ret(o.id, o.shape)}]`).join(', ')}]) as unknown as ${returnType};`,
+      );
+      for (const o of g.outputs) docLines.push(`@returns ${commentText(o.name)}: ${commentText(formatShape(o.shape))}`);
+    } else if (g.outputs.length === 1) {
+      const o = g.outputs[0]!;
+      returnType = tensorType(o.shape);
+      statements.push(`return ${ret(o.id, o.shape)};`);
+      docLines.push(`@returns ${commentText(formatShape(o.shape))}`);
+    } else {
+      returnType = `{ ${g.outputs.map((o) => `readonly ${propertyKey(o.name)}: ${tensorType(o.shape)}`).join('; ')} }`;
+      statements.push(`return { ${g.outputs.map((o) => `${propertyKey(o.name)}: ${ret(o.id, o.shape)}`).join(', ')} };`);
+      for (const o of g.outputs) docLines.push(`@returns ${commentText(o.name)}: ${commentText(formatShape(o.shape))}`);
+    }
+    return {
+      name: 'forward',
+      docs: [[`Forward pass of ${commentText(describeNode(c.node))} (${commentText(this.origin(g.span))}).`, ...docLines].join('\n')],
+      parameters: params,
+      returnType,
+      statements: [...statements.slice(0, c.root ? g.inputs.length : 0), ...bindings, ...statements.slice(c.root ? g.inputs.length : 0)],
+    };
+  }
+
+  /** `this.a.b.items[0]` for a dotted path of children (and a final weight name). */
+  private memberPath(root: ModuleNode, path: string, memberName: ReadonlyMap<string, string>, origin: string): string {
+    let expr = 'this';
+    let node: ModuleNode | undefined = root;
+    const parts = path.split('.').filter((p) => p.length > 0);
+    parts.forEach((part, i) => {
+      if (!node) throw new EmitError(`cannot resolve \`${path}\``, origin);
+      if (node.kind === 'list' || node.kind === 'sequential') {
+        expr += `.items[${Number(part)}]`;
+        node = node.children[Number(part)];
+        return;
+      }
+      const child: ModuleNode | undefined = node.children.find((c) => c.path.slice(c.path.lastIndexOf('.') + 1) === part);
+      const names = node === root ? memberName : this.memberNames(node);
+      const prop = names.get(part);
+      if (prop === undefined) throw new EmitError(`cannot resolve \`${path}\``, origin);
+      expr += `.${prop}`;
+      if (!child && i !== parts.length - 1) throw new EmitError(`cannot resolve \`${path}\``, origin);
+      node = child;
+    });
+    return expr;
+  }
+
+  /**
+   * Weights and children in declaration order: the IR's child order, with each weight placed
+   * before the first child declared after it in the same file.
+   */
+  private orderedMembers(node: ModuleNode, inst: LayerInstance): { key: string; kind: 'weight' | 'child'; index: number }[] {
+    const out: { key: string; kind: 'weight' | 'child'; index: number }[] = [];
+    const pending = node.weights.map((w, i) => ({ key: w.name, kind: 'weight' as const, index: i, span: inst.weights[i]?.span }));
+    node.children.forEach((ch, i) => {
+      while (pending.length && pending[0]!.span && pending[0]!.span.file === ch.span.file && pending[0]!.span.start < ch.span.start) {
+        const w = pending.shift()!;
+        out.push({ key: w.key, kind: w.kind, index: w.index });
+      }
+      out.push({ key: ch.path.slice(ch.path.lastIndexOf('.') + 1), kind: 'child', index: i });
+    });
+    for (const w of pending) out.push({ key: w.key, kind: w.kind, index: w.index });
+    return out;
+  }
+
+  /** Member names of a block node's class (same scheme as classStructure). */
+  private memberNames(node: ModuleNode): Map<string, string> {
+    const c = this.classOf(node);
+    const out = new Map<string, string>();
+    const members = new Namer(MEMBER_RESERVED);
+    for (const m of this.orderedMembers(c.node, c.inst)) out.set(m.key, members.name(m.key));
+    return out;
+  }
+
+  private findNode(root: ModuleNode, path: string): ModuleNode | undefined {
+    let node: ModuleNode | undefined = root;
+    for (const part of path.split('.').filter((p) => p.length > 0)) {
+      node = node?.children.find((c) => c.path.slice(c.path.lastIndexOf('.') + 1) === part);
+    }
+    return node;
+  }
+
+  private opExpr(
+    c: ClassInfo,
+    op: Op,
+    value: ReadonlyMap<number, string>,
+    consts: ReadonlyMap<number, string>,
+    memberName: ReadonlyMap<string, string>,
+    dim: (d: Dim) => string,
+    origin: string,
+  ): string {
+    const args = op.inputs.map((id) => {
+      const v = value.get(id);
+      if (v === undefined) throw new Error(`internal: %${id} used before definition in ${c.node.typeName}`);
+      return v;
+    });
+    const shapeOf = (id: number) => c.graph!.ops.find((o) => o.id === id)?.shape ?? [];
+    if (op.op === 'call') {
+      const target = this.findNode(c.node, op.target ?? '');
+      if (!target) throw new EmitError(`cannot resolve the layer \`${op.target}\``, origin);
+      const self = this.memberPath(c.node, op.target ?? '', memberName, origin);
+      if (target.kind === 'block') return `() => ${this.blockCall(target, self, op, args, origin)}`;
+      if (target.kind === 'list' || target.kind === 'sequential') return `() => ${this.chain(target, self, op, args, 0, origin)}`;
+      if (target.kind === 'function' || target.kind === 'primitive') return `() => ${self}.forward(ctx, ${args.join(', ')})`;
+      throw new EmitError(`cannot call \`${op.target}\``, origin);
+    }
+    if (op.target !== undefined) {
+      // A primitive layer applied to its input(s).
+      const self = this.memberPath(c.node, op.target, memberName, origin);
+      return `() => ${self}.forward(ctx, ${args.join(', ')})`;
+    }
+    const prim = this.prims.get(op.op) ?? primByIrName(op.op);
+    const lower = FUNCTION_LOWERING[op.op];
+    if (!prim || !lower) throw new EmitError(`the emitter cannot lower the operation \`${op.op}\``, origin);
+    const tensorArgs = args.map((a, i) => (consts.has(op.inputs[i]!) && (i === 0 || !BINARY.has(op.op)) ? `nv.tf.scalar(${a})` : a));
+    return `() => ${lower({ rt: prim.runtime, args: tensorArgs, attrs: op.attrs, out: op.shape, inShapes: op.inputs.map(shapeOf), dim })}`;
+  }
+
+  /** A call of a block child: positional inputs in the callee's declared order. */
+  private blockCall(target: ModuleNode, self: string, op: Op, args: readonly string[], origin: string, chained = false): string {
+    const callee = this.classOf(target);
+    const g = callee.graph;
+    if (!g) throw new EmitError(`\`${target.typeName}\` has no forward`, origin);
+    const byName = new Map<string, string>();
+    args.forEach((a, i) => {
+      const port = op.ports?.[i];
+      const name = port === undefined || port.startsWith('#') ? g.inputs[port === undefined ? i : Number(port.slice(1))]?.name : port;
+      if (name !== undefined) byName.set(name, a);
+    });
+    const ordered = g.inputs.map((i) => {
+      const a = byName.get(i.name);
+      if (a === undefined) throw new EmitError(`no value for the input \`${i.name}\` of \`${target.typeName}\``, origin);
+      return chained ? `nv.rank(${a}, ${i.shape.length})` : a;
+    });
+    const result = `${self}.forward(ctx, ${ordered.join(', ')})`;
+    if (callee.root) throw new Error('internal: a root class is never a child');
+    if (g.outputs.length > 1) return `${result}${propertyAccess(g.outputs[0]!.name)}`;
+    return result;
+  }
+
+  /**
+   * Applying a list / sequential: each item in order to the running value; blocks and nested
+   * lists also receive the call's other inputs (by name), primitives only the running value.
+   */
+  private chain(node: ModuleNode, self: string, op: Op, args: readonly string[], depth: number, origin: string): string {
+    const t = depth === 0 ? 't' : `t${depth}`;
+    const extraArgs = args.slice(1);
+    const extraOp: Op = { ...op, inputs: op.inputs.slice(1), ...(op.ports ? { ports: op.ports.slice(1) } : {}) };
+    const item = (child: ModuleNode, itemExpr: string, cur: string): string => {
+      if (child.kind === 'block') {
+        const callOp: Op = { ...op, inputs: [-1, ...extraOp.inputs], ...(op.ports ? { ports: ['#0', ...(extraOp.ports ?? [])] } : {}) };
+        return this.blockCall(child, itemExpr, callOp, [cur, ...extraArgs], origin, true);
+      }
+      if (child.kind === 'list' || child.kind === 'sequential') return this.chain(child, itemExpr, op, [cur, ...extraArgs], depth + 1, origin);
+      return `${itemExpr}.forward(ctx, ${cur})`;
+    };
+    if (node.children.length === 0) return args[0]!;
+    if (this.homogeneous(node) && node.children.length > 2) {
+      const m = depth === 0 ? 'm' : `m${depth}`;
+      return `${self}.items.reduce<nv.tf.Tensor>((${t}, ${m}) => ${item(node.children[0]!, m, t)}, ${args[0]})`;
+    }
+    if (node.children.length === 1) return item(node.children[0]!, `${self}.items[0]`, args[0]!);
+    const lines: string[] = [];
+    const pad = '  '.repeat(depth + 3);
+    lines.push(`((${t}: nv.tf.Tensor) => {`);
+    node.children.forEach((ch, i) => lines.push(`${pad}${t} = ${item(ch, `${self}.items[${i}]`, t)};`));
+    lines.push(`${pad}return ${t};`);
+    lines.push(`${'  '.repeat(depth + 2)}})(${args[0]})`);
+    return lines.join('\n');
+  }
+}
+
+import { PRIMITIVES } from '../primitives.js';
+function primByIrName(ir: string): { runtime: string } | undefined {
+  for (const p of PRIMITIVES.values()) if (p.irName === ir) return { runtime: p.runtime };
+  return undefined;
+}
+
+/** Emits `model.ts` for the given models. */
+export function emitModels(models: readonly ModelIR[], files: ReadonlyMap<string, NvcSource>, options: EmitOptions): ModelCode {
+  return new ModelEmitter(files, options).emit(models);
+}
