@@ -21,7 +21,7 @@ const FILL: Readonly<Record<DiagramNode['role'], string>> = {
 const DIFF_COLOR = { added: '#2e8b57', removed: '#c0392b', changed: '#d68910' } as const;
 
 function dotString(s: string): string {
-  return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
 }
 
 function htmlEsc(s: string): string {
