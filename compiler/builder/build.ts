@@ -28,6 +28,7 @@ import { compileProgramSync, type CompileResult } from '../pipeline.js';
 import { EmitError, emitModels, type EmittedModel } from '../emit/model.js';
 import { emitTrainModule } from '../emit/train.js';
 import { LowerError, lowerDataset, lowerTrain, type StageModel } from './lower.js';
+import { deriveOverrideSchema, entryModule, resolvedValues, validateOverrides, type JsonSchema, type OverrideSchema } from '../schema/overrides.js';
 
 /** Bumped whenever the generated code's shape changes (part of every cache key). */
 export const EMIT_FORMAT = 1;
@@ -103,6 +104,7 @@ export interface CompiledBuild {
   readonly trainSpecs: readonly TrainSpec[];
   readonly datasetSpecs: readonly DatasetSpec[];
   readonly resolvedConfig: Readonly<Record<string, unknown>>;
+  readonly overrideSchema: JsonSchema;
 }
 
 /** Default output folder: `build/<stem>[-<variant>]` relative to the working directory. */
@@ -164,7 +166,7 @@ export function runtimeImportFrom(outDir: string): string {
   return rel;
 }
 
-const OUTPUT_FILES = ['model.ts', 'model.js', 'train.ts', 'train.js', 'manifest.json', 'config.resolved.json'] as const;
+const OUTPUT_FILES = ['model.ts', 'model.js', 'train.ts', 'train.js', 'config.resolved.json', 'overrides.schema.json', 'manifest.json'] as const;
 
 /** The manifest of an up-to-date build in outDir, or undefined. */
 export function cachedManifest(entry: string, options: BuildOptions, outDir: string): BuildManifest | undefined {
@@ -201,15 +203,33 @@ function spanOrigin(span: Span, files: ReadonlyMap<string, SourceFile>, labels: 
   return `${labels.label(span.file)}:${lc.line}:${lc.column}`;
 }
 
+/** The program's override schema (compiled with the variant, without overrides). */
+export function overrideSchemaOf(entry: string, variant?: string): { result: CompileResult; schema?: OverrideSchema } {
+  const result = compileProgramSync(entry, variant !== undefined ? { variant } : {});
+  if (!result.program) return { result };
+  const ast = entryModule(entry, variant, {});
+  if (!ast) return { result };
+  return { result, schema: deriveOverrideSchema(result.program, ast) };
+}
+
 /** Compiles and emits without touching the disk. */
 export function compileBuild(entry: string, options: BuildOptions, outDir: string): { result: CompileResult; compiled?: CompiledBuild; problems: BuildProblem[]; sources: SourceEntry[] } {
   const overrides = options.overrides ?? {};
   const labels = new SourceLabels(path.resolve(entry));
   const problems: BuildProblem[] = [];
-  const result = compileProgramSync(entry, { ...(options.variant !== undefined ? { variant: options.variant } : {}), ...(Object.keys(overrides).length ? { overrides } : {}) });
-  const sources = [...result.files.values()]
-    .map((f) => ({ file: labels.label(f.path), sha256: sha256(f.text) }))
-    .sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  const sourcesOf = (r: CompileResult) =>
+    [...r.files.values()].map((f) => ({ file: labels.label(f.path), sha256: sha256(f.text) })).sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  // Overrides are checked against the schema of the program they edit, before anything else.
+  const base = overrideSchemaOf(entry, options.variant);
+  if (!base.result.program || !base.schema) return { result: base.result, problems, sources: sourcesOf(base.result) };
+  if (Object.keys(overrides).length) {
+    const refused = validateOverrides(base.schema, overrides);
+    if (refused.length) return { result: base.result, problems: refused.map((p) => ({ message: p.message })), sources: sourcesOf(base.result) };
+  }
+  const result = Object.keys(overrides).length
+    ? compileProgramSync(entry, { ...(options.variant !== undefined ? { variant: options.variant } : {}), overrides })
+    : base.result;
+  const sources = sourcesOf(result);
   if (!result.program) return { result, problems, sources };
   const program = result.program;
   const origin = (span: Span) => spanOrigin(span, result.files, labels);
@@ -226,13 +246,15 @@ export function compileBuild(entry: string, options: BuildOptions, outDir: strin
       return lowerTrain(t, stageModelsByName);
     });
     const datasetSpecs = program.datasets.map(lowerDataset);
-    const resolvedConfig = { variant: options.variant ?? null, overrides };
-    const trainTs = emitTrainModule({ program, emitted: emitted.models, trainSpecs, datasetSpecs, runtimeImport, origin, singleTrain });
+    const resolvedAst = entryModule(entry, options.variant, overrides);
+    const resolvedSchema = resolvedAst ? deriveOverrideSchema(program, resolvedAst) : base.schema;
+    const resolvedConfig = { entry: labels.label(entry), variant: options.variant ?? null, overrides, values: resolvedValues(resolvedSchema) };
+    const trainTs = emitTrainModule({ program, emitted: emitted.models, trainSpecs, datasetSpecs, runtimeImport, origin, singleTrain, resolvedConfig });
     return {
       result,
       problems,
       sources,
-      compiled: { program, modelTs: emitted.text, trainTs, models: emitted.models, trainSpecs, datasetSpecs, resolvedConfig },
+      compiled: { program, modelTs: emitted.text, trainTs, models: emitted.models, trainSpecs, datasetSpecs, resolvedConfig, overrideSchema: base.schema.schema },
     };
   } catch (err) {
     if (err instanceof EmitError || err instanceof LowerError) {
@@ -304,6 +326,7 @@ export async function buildProgram(entry: string, options: BuildOptions = {}): P
   writeAtomic(path.join(outDir, 'train.ts'), compiled.trainTs);
   writeAtomic(path.join(outDir, 'train.js'), trainJs);
   writeAtomic(path.join(outDir, 'config.resolved.json'), JSON.stringify(compiled.resolvedConfig, null, 2) + '\n');
+  writeAtomic(path.join(outDir, 'overrides.schema.json'), JSON.stringify(compiled.overrideSchema, null, 2) + '\n');
   writeAtomic(path.join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   return { ok: true, outDir, cached: false, diagnostics: result.diagnostics, files: result.files, problems: [], manifest, compiled };
 }
@@ -319,6 +342,8 @@ export interface LoadedProgram {
   /** The dataset the train declaration reads (or the first dataset). */
   readonly datasetSpec?: DatasetSpec;
   readonly datasetSpecs: Readonly<Record<string, DatasetSpec>>;
+  /** The resolved configuration of the build (also in config.resolved.json): write it next to every run. */
+  readonly resolvedConfig: Readonly<Record<string, unknown>>;
   readonly manifest: BuildManifest;
   readonly outDir: string;
   readonly cached: boolean;
@@ -340,6 +365,7 @@ interface TrainModule {
   modelFactories: Record<string, ModelFactory>;
   trainSpecs: Record<string, TrainSpec>;
   datasetSpecs: Record<string, DatasetSpec>;
+  resolvedConfig: Record<string, unknown>;
 }
 
 /**
@@ -364,6 +390,7 @@ export async function loadBuiltProgram(entry: string, options: BuildOptions = {}
     trainSpecs,
     ...(datasetSpec ? { datasetSpec } : {}),
     datasetSpecs: mod.datasetSpecs,
+    resolvedConfig: mod.resolvedConfig,
     manifest: built.manifest,
     outDir: built.outDir,
     cached: built.cached,

@@ -4,7 +4,7 @@
  * text of a module exporting `factories` (a ModelFactory per train stage, keyed as the
  * TrainSpec's `model.factory`), `modelFactories` (per top-level model), `trainSpecs` /
  * `datasetSpecs` (by declaration name) and `trainSpec` / `datasetSpec` (the first train and the
- * dataset it reads). Holds afterwards: the module imports only the runtime entry and
+ * dataset it reads) and `resolvedConfig`. Holds afterwards: the module imports only the runtime entry and
  * `./model.js`; every spec value is written through names.ts (JSON-escaped strings, safe keys).
  */
 import type { Span } from '../../dsl/span.js';
@@ -22,6 +22,8 @@ export interface TrainModuleInput {
   readonly runtimeImport: string;
   readonly origin: (span: Span) => string;
   readonly singleTrain: boolean;
+  /** Every tunable value as built (config.resolved.json). */
+  readonly resolvedConfig: Readonly<Record<string, unknown>>;
 }
 
 export function emitTrainModule(input: TrainModuleInput): string {
@@ -60,6 +62,8 @@ export function emitTrainModule(input: TrainModuleInput): string {
   out.push(`export const trainSpecs: Readonly<Record<string, nv.TrainSpec>> = ${jsValue(Object.fromEntries(input.trainSpecs.map((t) => [t.name, t])))};`, '');
   out.push('/** The dataset declarations, lowered to the runtime\'s DatasetSpec (by declaration name). */');
   out.push(`export const datasetSpecs: Readonly<Record<string, nv.DatasetSpec>> = ${jsValue(Object.fromEntries(input.datasetSpecs.map((d) => [d.name, d])))};`, '');
+  out.push('/** Every tunable value of the program as built (variant and overrides applied). */');
+  out.push(`export const resolvedConfig: Readonly<Record<string, unknown>> = ${jsValue(input.resolvedConfig)};`, '');
   const first = input.trainSpecs[0];
   out.push('/** The file\'s first train declaration and the dataset it reads. */');
   out.push(`export const trainSpec: nv.TrainSpec | undefined = ${first ? `trainSpecs[${jsString(first.name)}]` : 'undefined'};`);
