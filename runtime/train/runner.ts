@@ -17,7 +17,7 @@ import { initBackend, type BackendRequest } from '../backend.js';
 import type { DatasetSpec } from '../data/spec.js';
 import { encodeSafetensors } from '../io/safetensors.js';
 import { assignParameters, moduleToHost, saveWeights } from '../io/weights.js';
-import { setInitRng, type ForwardContext, type Parameter, type Rng } from '../module.js';
+import { setInitRng, type Parameter, type Rng } from '../module.js';
 import { AdamW, Lion, buildSchedule, decodeOptimizerState, encodeOptimizerState, isNoDecay, type Optimizer, type PhaseSpec, type Schedule } from '../optim/index.js';
 import { createRng, restoreRng } from '../rng.js';
 import { writeFileAtomic } from '../run/atomic.js';
@@ -30,7 +30,8 @@ import { latestCheckpoint, pruneCheckpoints, readCheckpointFile, STATE_FILE, wri
 import { batchIndices, epochOrder, stepsPerEpoch, type Batch, type TrainingData } from './data.js';
 import { applyHandover, formatHandoverReport, freezeModules, type HandoverReport } from './handover.js';
 import { randomThrow } from './modality-dropout.js';
-import { drawMask, stageLoss } from './objective.js';
+import { drawMask } from './objective.js';
+import { batchGradients } from './gradients.js';
 import { disposeBatch, hostToMap, imageInputOf, jsonNumbers, pick, stageRoot, TrainingError } from './common.js';
 import { finalEvaluation, validationMetrics } from './evaluate.js';
 import { DatasetTrainingData, loadTrainingData, readDataSource, saveDataSource, saveDataStats } from './dataset-adapter.js';
@@ -130,6 +131,7 @@ export function checkSpec(spec: TrainSpec, models: Readonly<Record<string, Model
     if (!models[s.model.factory]) problems.push(`${where}: no model factory '${s.model.factory}' (have: ${Object.keys(models).join(', ') || 'none'})`);
     if (!(Number.isInteger(s.epochs) && s.epochs > 0)) problems.push(`${where}: epochs must be a positive integer, got ${s.epochs}`);
     if (!(Number.isInteger(s.batchSize) && s.batchSize > 0)) problems.push(`${where}: batch must be a positive integer, got ${s.batchSize}`);
+    if (s.microBatch !== undefined && !(Number.isInteger(s.microBatch) && s.microBatch > 0)) problems.push(`${where}: micro_batch must be a positive integer, got ${s.microBatch}`);
     if ((s.kind === 'masked') !== (s.mask !== undefined)) problems.push(`${where}: kind '${s.kind}' ${s.mask ? 'has' : 'lacks'} a mask policy`);
     if (s.kind === 'masked' && s.loss.kind !== 'masked_mse') problems.push(`${where}: a masked stage needs masked_mse, got ${s.loss.kind}`);
     if (s.kind === 'supervised' && s.loss.kind !== 'cross_entropy') problems.push(`${where}: a supervised stage needs cross_entropy, got ${s.loss.kind}`);
@@ -526,7 +528,9 @@ class Runner {
     lr: number,
   ): Promise<{ loss: number; thrown?: Record<string, number> }> {
     let thrown: Record<string, number> | undefined;
-    const lossTensor = tf.tidy(() => {
+    // Random throw and the mask are drawn for the whole batch, then gradients are taken (over
+    // micro-batches when declared) and the optimizer steps once.
+    const prepared = tf.tidy(() => {
       let inputs: Record<string, tf.Tensor> = pick(batch.inputs, stage.inputs);
       const throwSpec = stage.modalityDropout;
       if (throwSpec && throwSpec.p > 0) {
@@ -537,13 +541,24 @@ class Runner {
         modalities.forEach((m, k) => (thrown![m] = result.thrown.filter((t) => t === k).length));
       }
       const mask = stage.mask ? drawMask(stage.mask, inputs[imageInputOf(stage)]!, streams.mask) : undefined;
-      const ctx: ForwardContext = { training: true, rng: streams.dropout, ...(mask ? { mask } : {}) };
-      const { value, grads } = tf.variableGrads(() => stageLoss(stage, model, ctx, inputs, batch.labels), varList);
-      const byPath = new Map<string, tf.Tensor>();
-      for (const [name, g] of Object.entries(grads)) byPath.set(varToPath.get(name)!, g);
-      optimizer.step(byPath, params, lr);
-      return value;
-    });
+      return { inputs, ...(mask ? { mask } : {}) };
+    }) as unknown as { inputs: Record<string, tf.Tensor>; mask?: tf.Tensor4D };
+    let lossTensor: tf.Scalar;
+    try {
+      const { loss, grads } = batchGradients(stage, model, prepared.inputs, batch.labels, prepared.mask, streams.dropout, varList, stage.microBatch);
+      lossTensor = loss;
+      try {
+        const byPath = new Map<string, tf.Tensor>();
+        for (const [name, g] of grads) byPath.set(varToPath.get(name)!, g);
+        optimizer.step(byPath, params, lr);
+      } finally {
+        for (const g of grads.values()) g.dispose();
+      }
+    } finally {
+      // Batch tensors are disposed by the caller; these are the thrown copies and the mask.
+      for (const t of Object.values(prepared.inputs)) if (!Object.values(batch.inputs).includes(t)) t.dispose();
+      prepared.mask?.dispose();
+    }
     try {
       return { loss: (await lossTensor.data())[0]!, ...(thrown ? { thrown } : {}) };
     } finally {

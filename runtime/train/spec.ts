@@ -112,6 +112,11 @@ export interface StageSpec {
   /** `batch = 24` */
   readonly batchSize: number;
   /**
+   * `micro_batch = 4`: compute each batch's gradient over chunks of this many samples and step
+   * once (same update up to rounding, a fraction of the activation memory). Default: whole batch.
+   */
+  readonly microBatch?: number;
+  /**
    * `augment = [hflip, rotate(degrees = 15), random_resized_crop(scale = [0.8, 1])]`, lowered
    * to the data runtime's AugmentSpec (hflip = 0.5, rotateDegrees = 15, ...); applied to the
    * images of the train split only, drawn from the stage's `augment` RNG stream.
