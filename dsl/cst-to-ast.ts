@@ -336,8 +336,9 @@ export class AstBuilder {
     const c = e.children;
     const span = this.spanOf(e, 0);
     const isModel = this.tok(c, 'Kw_model') !== undefined;
-    const name = this.declName(this.tok(c, 'Word'), span.start);
-    const params = this.params(this.node(c, 'paramList'), span.start);
+    const header = this.node(c, 'blockHeader')?.children ?? {};
+    const name = this.declName(this.tok(header, 'Word'), span.start);
+    const params = this.params(this.node(header, 'paramList'), span.start);
     const members: A.BlockMember[] = [];
     let firstForward: A.ForwardDecl | undefined;
     for (const m of ordered(e)) {
@@ -386,8 +387,8 @@ export class AstBuilder {
   }
 
   private forwardDecl(e: CstNode): A.ForwardDecl {
-    const c = e.children;
     const span = this.spanOf(e, 0);
+    const c = this.node(e.children, 'forwardSignature')?.children ?? {};
     const params = this.params(this.node(c, 'paramList'), span.start);
     const tt = this.node(c, 'tensorType');
     const no = this.node(c, 'namedOutputs');
@@ -395,10 +396,10 @@ export class AstBuilder {
     if (no) returns = { kind: 'NamedOutputs', outputs: this.params(this.node(no.children, 'paramList'), span.start), span: this.spanOf(no, span.start) };
     else if (tt) returns = this.tensorType(tt, span.start);
     else {
-      const at = this.spanOf(this.tok(c, 'RParen') ?? e, span.start).end;
+      const at = this.spanOf(this.tok(c, 'RParen') ?? this.tok(e.children, 'Kw_forward') ?? e, span.start).end;
       returns = { kind: 'TensorType', dims: [], span: this.file.span(at, at) };
     }
-    const body = this.stmtBlock(this.node(c, 'stmtBlock'));
+    const body = this.stmtBlock(this.node(e.children, 'stmtBlock'));
     return { kind: 'Forward', params, returns, body, span };
   }
 

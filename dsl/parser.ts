@@ -55,11 +55,25 @@ export class NvcParser extends CstParser {
   constructor() {
     super(T.allTokens as TokenType[], {
       recoveryEnabled: true,
-      maxLookahead: 3,
+      maxLookahead: 2,
       nodeLocationTracking: 'onlyOffset',
       errorMessageProvider: messageProvider,
     });
+    this.excludeStrayFromResync();
     this.performSelfAnalysis();
+  }
+
+  /**
+   * The `stray` alternatives start with AnyToken, which would put "any token" into the follow
+   * set of every body. Chevrotain's between-rule recovery re-syncs to the first follow-set
+   * match, scanning outer rules first, so AnyToken would make every error unwind to the top
+   * level and drop the whole declaration. Removing it from re-sync sets keeps recovery local.
+   */
+  private excludeStrayFromResync(): void {
+    type FollowLookup = { getFollowSetFromFollowKey(key: unknown): TokenType[] | undefined };
+    const self = this as unknown as FollowLookup;
+    const original = self.getFollowSetFromFollowKey.bind(this);
+    self.getFollowSetFromFollowKey = (key: unknown) => (original(key) ?? []).filter((t) => t !== T.AnyToken);
   }
 
   private notAt(type: TokenType): boolean {
@@ -91,17 +105,24 @@ export class NvcParser extends CstParser {
   private skipStray(insideBraces: boolean): void {
     let depth = 0;
     let first = true;
+    let firstColumn = 0;
+    let lastLine = 0;
     this.AT_LEAST_ONE({
       GATE: () => {
         const next = this.LA(1);
         if (next.tokenType === EOF) return false;
         if (first) return !(insideBraces && next.tokenType === T.RCurly);
+        // An unbalanced bracket must not swallow the file: a token on a new line that is not
+        // indented deeper than the stray start begins something new.
+        if ((next.startLine ?? 0) > lastLine && (next.startColumn ?? 0) <= firstColumn) return false;
         if (depth > 0) return true;
         return !tokenMatcher(next, T.Separator) && next.tokenType !== T.RCurly;
       },
       DEF: () => {
         const tok = this.CONSUME(T.AnyToken);
         this.ACTION(() => {
+          if (first) firstColumn = tok.startColumn ?? 0;
+          lastLine = tok.endLine ?? tok.startLine ?? lastLine;
           first = false;
           if (openers.has(tok.tokenType)) depth++;
           else if (closers.has(tok.tokenType)) depth = Math.max(0, depth - 1);
@@ -150,12 +171,7 @@ export class NvcParser extends CstParser {
 
   public blockDecl = this.RULE('blockDecl', () => {
     this.OR([{ ALT: () => this.CONSUME(T.Block) }, { ALT: () => this.CONSUME(T.Model) }]);
-    this.CONSUME(T.Word);
-    this.OPTION(() => {
-      this.CONSUME(T.LParen);
-      this.OPTION2(() => this.SUBRULE(this.paramList));
-      this.CONSUME(T.RParen);
-    });
+    this.SUBRULE(this.blockHeader);
     this.CONSUME(T.LCurly);
     this.MANY({
       GATE: () => this.notAt(T.RCurly),
@@ -170,6 +186,19 @@ export class NvcParser extends CstParser {
       },
     });
     this.CONSUME(T.RCurly);
+  });
+
+  /**
+   * Name and parameters of a block. A separate rule so that an error in the parameters
+   * re-syncs at the body's `{` (this rule's follow set) instead of abandoning the block.
+   */
+  public blockHeader = this.RULE('blockHeader', () => {
+    this.CONSUME(T.Word);
+    this.OPTION(() => {
+      this.CONSUME(T.LParen);
+      this.OPTION2(() => this.SUBRULE(this.paramList));
+      this.CONSUME(T.RParen);
+    });
   });
 
   public paramList = this.RULE('paramList', () => {
@@ -212,6 +241,12 @@ export class NvcParser extends CstParser {
 
   public forwardDecl = this.RULE('forwardDecl', () => {
     this.CONSUME(T.Forward);
+    this.SUBRULE(this.forwardSignature);
+    this.SUBRULE(this.stmtBlock);
+  });
+
+  /** `(params) -> Type`: its own rule so that errors in it re-sync at the body's `{`. */
+  public forwardSignature = this.RULE('forwardSignature', () => {
     this.CONSUME(T.LParen);
     this.OPTION(() => this.SUBRULE(this.paramList));
     this.CONSUME(T.RParen);
@@ -220,7 +255,6 @@ export class NvcParser extends CstParser {
       { ALT: () => this.SUBRULE(this.tensorType) },
       { ALT: () => this.SUBRULE(this.namedOutputs) },
     ]);
-    this.SUBRULE(this.stmtBlock);
   });
 
   public namedOutputs = this.RULE('namedOutputs', () => {

@@ -27,6 +27,8 @@ const expectsOperand = new Set<TokenType>([
   T.Compose, T.Colon,
 ]);
 
+const openers = new Set<TokenType>([T.LParen, T.LBracket, T.LCurly]);
+
 const openerOf = new Map<TokenType, TokenType>([
   [T.RParen, T.LParen],
   [T.RBracket, T.LBracket],
@@ -130,7 +132,7 @@ export class SyntaxErrorReporter {
         const foundLine = isRealToken(found) ? this.file.lineCol(found.startOffset).line : Infinity;
         const sameLine = opener !== undefined && this.file.lineCol(opener.startOffset).line === foundLine;
         const foundIsCloser = isRealToken(found) && openerOf.has(found.tokenType);
-        if (opener && sameLine && !foundIsCloser && prev !== undefined && !openerOf.has(prev.tokenType) && expectedType !== T.RCurly) {
+        if (opener && sameLine && !foundIsCloser && prev !== undefined && !openers.has(prev.tokenType) && expectedType !== T.RCurly) {
           // `f(a b)`, `(dim: int: out: int)`: the list goes on wrongly rather than being unclosed.
           return report(syntaxCatalogue.UnexpectedToken, span, {
             expected: `\`,\` or ${label(expectedName)}`,
@@ -146,7 +148,7 @@ export class SyntaxErrorReporter {
           );
         }
       }
-      if (expectedType === T.Arrow && info.ruleName === 'forwardDecl') {
+      if (expectedType === T.Arrow && info.ruleName === 'forwardSignature') {
         return report(syntaxCatalogue.MissingReturnType, span, { found: foundText });
       }
       if (expectedType === T.Equals && (info.ruleName === 'setting' || info.ruleName === 'layerDecl')) {
@@ -163,7 +165,7 @@ export class SyntaxErrorReporter {
     if (info.kind === 'notAllInput') {
       return report(syntaxCatalogue.ExpectedDeclaration, span, { found: foundText });
     }
-    if (info.ruleName === 'typeExpr' || info.ruleName === 'namedOutputs' || info.ruleName === 'forwardDecl') {
+    if (info.ruleName === 'typeExpr' || info.ruleName === 'namedOutputs' || info.ruleName === 'forwardSignature') {
       return report(syntaxCatalogue.UnexpectedToken, span, { expected: 'a type such as `int` or `[B, C]`', found: foundText });
     }
     return report(syntaxCatalogue.UnexpectedToken, span, { expected: joinAlternatives(info.expected), found: foundText });
