@@ -47,7 +47,7 @@ interface DomReport {
 /** Runs in the page: every check reads the laid-out DOM. */
 function inspect(args: { family: string; tolerance: number; samples: { text: string; size: number; width: number }[] }): DomReport {
   const svg = document.querySelector('svg')!;
-  const boxes = [...svg.querySelectorAll<SVGRectElement>('rect.node-box')];
+  const boxes = Array.from(svg.querySelectorAll<SVGRectElement>('rect.node-box'));
   const box = new Map<string, DOMRect>();
   const parent = new Map<string, string | null>();
   for (const r of boxes) {
@@ -79,7 +79,7 @@ function inspect(args: { family: string; tolerance: number; samples: { text: str
     if (c.x < o.x || c.y < o.y || c.x + c.width > o.x + o.width || c.y + c.height > o.y + o.height) overlaps.push(`${id} sticks out of ${p}`);
   }
   const labelsOutside: string[] = [];
-  const texts = [...svg.querySelectorAll<SVGTextElement>('text.node-label, text.port-label')];
+  const texts = Array.from(svg.querySelectorAll<SVGTextElement>('text.node-label, text.port-label'));
   for (const t of texts) {
     const b = t.getBBox();
     const o = box.get(t.dataset.node ?? '') ?? box.get(svg.querySelector<SVGRectElement>(`rect.port[data-port="${t.dataset.port}"]`)?.dataset.node ?? '');
@@ -98,7 +98,7 @@ function inspect(args: { family: string; tolerance: number; samples: { text: str
     return Math.hypot(dx, dy);
   };
   const detached: string[] = [];
-  const paths = [...svg.querySelectorAll<SVGPathElement>('path.edge')];
+  const paths = Array.from(svg.querySelectorAll<SVGPathElement>('path.edge'));
   for (const p of paths) {
     const len = p.getTotalLength();
     const start = p.getPointAtLength(0);
@@ -115,7 +115,11 @@ function inspect(args: { family: string; tolerance: number; samples: { text: str
     if (ds > args.tolerance || dt > args.tolerance) detached.push(`${p.dataset.edge} ${p.dataset.source}->${p.dataset.target}: start ${ds.toFixed(2)} px, end ${dt.toFixed(2)} px off`);
   }
   // The embedded font is the one in use, with the advance widths the layout measured.
-  const fontLoaded = document.fonts.check(`12px ${args.family}`) && [...document.fonts].some((f) => f.family.replace(/['"]/g, '') === args.family && f.status === 'loaded');
+  let faceLoaded = false;
+  document.fonts.forEach((f) => {
+    if (f.family.replace(/['"]/g, '') === args.family && f.status === 'loaded') faceLoaded = true;
+  });
+  const fontLoaded = faceLoaded && document.fonts.check(`12px ${args.family}`);
   const widthErrors: string[] = [];
   const probe = document.createElementNS('http://www.w3.org/2000/svg', 'text');
   probe.setAttribute('font-family', args.family);
