@@ -21,6 +21,7 @@ import type { ProgramIR } from '../ir/ir.js';
 import { closest, Reporter } from '../report.js';
 import { DATASET_SETTINGS, STAGE_SETTINGS, TRAIN_SETTINGS, type ConfigSchema, type SettingType } from '../settings.js';
 import { applyVariant } from '../variants.js';
+import { valueToJson, type LayerInstance, type Value } from '../values.js';
 
 export type JsonSchema = Record<string, unknown>;
 
@@ -137,6 +138,46 @@ class SchemaBuilder {
   }
 }
 
+/** JSON Schema of a constant parameter value (by its kind); undefined for layers and records. */
+function valueSchema(v: Value): JsonSchema | undefined {
+  switch (v.kind) {
+    case 'int':
+      return { type: 'integer' };
+    case 'float':
+      return { type: 'number' };
+    case 'bool':
+      return { type: 'boolean' };
+    case 'string':
+      return { type: 'string' };
+    case 'list': {
+      if (v.items.length === 0) return undefined;
+      const items = v.items.map(valueSchema);
+      if (items.some((x) => !x)) return undefined;
+      const allInt = items.every((x) => x!.type === 'integer');
+      return { type: 'array', items: allInt ? { type: 'integer' } : items[0]!.type === 'number' || items[0]!.type === 'integer' ? { type: 'number' } : items[0]! };
+    }
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The arguments of a stage's model as `<stage>.model.<param>` (and, through layer arguments
+ * written as calls in the source, `<stage>.model.<param>.<param>`), typed by their values.
+ */
+function modelArgs(b: SchemaBuilder, prefix: string, inst: LayerInstance, expr: Expr | undefined, where: string): void {
+  const call = expr?.kind === 'Call' ? expr : undefined;
+  for (const [name, v] of inst.params) {
+    if (v.kind === 'layer') {
+      const arg = call?.args.find((a) => a.name?.name === name);
+      if (arg && arg.value.kind === 'Call') modelArgs(b, `${prefix}.${name}`, v.layer, arg.value, `${where}, ${name} ${v.layer.typeName}`);
+      continue;
+    }
+    const s = valueSchema(v);
+    if (s) b.add(`${prefix}.${name}`, s, valueToJson(v), `${where}, parameter ${name}`);
+  }
+}
+
 function typeSchema(t: TypeExpr): JsonSchema | undefined {
   if (t.kind !== 'NamedType') return undefined;
   const base: JsonSchema | undefined =
@@ -174,7 +215,13 @@ function literal(e: Expr | undefined): unknown {
 export function deriveOverrideSchema(program: ProgramIR, entryAst: Module): OverrideSchema {
   const b = new SchemaBuilder();
   for (const t of program.trains) {
-    for (const s of t.stages) b.settings(s.name, STAGE_SETTINGS, s.settings, `stage ${s.name}`);
+    const trainDecl = entryAst.decls.find((d) => d.kind === 'Train' && d.name.name === t.name);
+    for (const s of t.stages) {
+      b.settings(s.name, STAGE_SETTINGS, s.settings, `stage ${s.name}`);
+      const stageDecl = trainDecl?.kind === 'Train' ? trainDecl.stages.find((x) => x.name.name === s.name) : undefined;
+      const modelExpr = stageDecl?.settings.find((x) => x.key.name === 'model')?.value;
+      modelArgs(b, `${s.name}.model`, s.model.instance, modelExpr, `stage ${s.name}, model ${s.model.instance.typeName}`);
+    }
     b.settings(t.name, TRAIN_SETTINGS, t.settings, `train ${t.name}`);
   }
   for (const d of program.datasets) b.settings(d.name, DATASET_SETTINGS, d.settings, `dataset ${d.name}`);
