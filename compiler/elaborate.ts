@@ -249,6 +249,8 @@ export class Elaborator {
 
   private topValue(b: TopBinding, span: Span): Value {
     switch (b.kind) {
+      case 'failed':
+        return ERROR;
       case 'block':
         return { kind: 'block', decl: b.decl, module: b.module };
       case 'const': {
@@ -1010,10 +1012,12 @@ export class Elaborator {
       const params = new Map<string, Value>();
       const children = new Map<string, LayerInstance>();
       const memberSpans = new Map<string, Span>();
+      let duplicate = false;
       const defineMember = (n: string, v: Value | undefined, s: Span): boolean => {
         const prev = memberSpans.get(n);
         if (prev) {
           this.reporter.error('DuplicateDefinition', s, { name: n, scope: `block \`${name}\`` }, { labels: [{ span: prev, message: 'first defined here' }] });
+          duplicate = true;
           return false;
         }
         memberSpans.set(n, s);
@@ -1058,7 +1062,7 @@ export class Elaborator {
               continue;
             }
             if (v.kind !== 'int' || v.value <= 0) {
-              this.reporter.error('NonIntegerDim', dExpr.span, { what: `a dimension of weight \`${m.name.name}\``, value: formatValue(v) }, { help: ['weight shapes must be positive integers computed from block parameters'] });
+              this.reporter.error('NonIntegerDim', dExpr.span, { what: `a dimension of weight \`${m.name.name}\``, value: v.kind === 'float' ? String(Number(v.value.toFixed(4))) : formatValue(v) }, { help: ['weight shapes must be positive integers computed from block parameters'] });
               failed = true;
               continue;
             }
@@ -1094,7 +1098,7 @@ export class Elaborator {
           children.set(m.name.name, value.layer);
         }
       }
-      if (failed) return ERROR;
+      if (failed || duplicate) return ERROR;
 
       const constJson = [...params].map(([k, v]) => `${k}=${v.kind === 'layer' ? v.layer.fingerprint : stableJson(v)}`).join(',');
       const fingerprint = `${module}:${name}(${constJson})`;
@@ -1214,7 +1218,7 @@ export class Elaborator {
       fwd.returns.kind === 'TensorType' ? [{ name: 'out', type: fwd.returns, span: fwd.returns.span }] : fwd.returns.outputs.map((o) => ({ name: o.name.name, type: o.type as TensorType, span: o.span }));
     const outputs: GraphValue[] = [];
     if (!result.returned) {
-      this.reporter.error('ForwardMissing', fwd.span, { detail: `the forward of \`${blockName}\` has no \`return\`` }, { help: ['end the body with `return <expr>`'] });
+      this.reporter.error('ForwardMissing', fwd.returns.span, { detail: `the forward of \`${blockName}\` has no \`return\`` }, { label: 'this output is never returned', help: ['end the body with `return <expr>`'] });
       return undefined;
     }
     const ret = result.returned;

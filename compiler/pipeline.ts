@@ -63,6 +63,9 @@ export function compileProgramSync(path: string, options: CompileOptions = {}): 
   if (options.variant !== undefined || options.overrides) {
     const ast = applyVariant(entry.ast, options.variant, options.overrides, reporter);
     loaded.modules.set(loaded.entry, { ...entry, ast });
+  } else {
+    // Without --variant, still check that every variant's edits name real places.
+    for (const d of entry.ast.decls) if (d.kind === 'Variant') applyVariant(entry.ast, d.name.name, undefined, reporter);
   }
   const syntaxErrors = loaded.syntaxDiagnostics.some((d) => d.severity === 'error');
   const scopes = buildModuleScopes(loaded, reporter);

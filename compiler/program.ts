@@ -251,6 +251,20 @@ export class ProgramChecker {
   }
 
   private evalModel(e: Expr, scope: Scope, handOvers: HandOverRecord[], later: ReadonlySet<string>): LayerInstance | undefined {
+    // References to later stages (`finetune.encoder` inside an earlier stage) get NVC5002.
+    let laterRef = false;
+    const visit = (x: unknown): void => {
+      if (!x || typeof x !== 'object') return;
+      const node = x as Expr;
+      if (node.kind === 'Member' && node.object.kind === 'Name' && later.has(node.object.name) && !scope.lookupLocal(node.object.name)) {
+        this.reportStageRef(node.object.name, node.span, later, new Map());
+        laterRef = true;
+        return;
+      }
+      for (const [k, v] of Object.entries(x)) if (k !== 'span' && k !== 'opSpan') Array.isArray(v) ? v.forEach(visit) : visit(v);
+    };
+    visit(e);
+    if (laterRef) return undefined;
     // Words inside the model call that name later stages get a specific message.
     const v = this.el.eval(e, { scope, handOvers });
     if (v.kind === 'layer') return v.layer;
@@ -287,7 +301,7 @@ export class ProgramChecker {
         const last = input.shape[input.shape.length - 1]!.asInt();
         if (input.shape.length !== 2 || last === undefined || last !== width) {
           this.reporter.error('LabWidthMismatch', at, { dataset: dataset!.name, group: name, width, expected: formatShape(input.shape) }, {
-            labels: [{ span: model.decl?.members.find((m) => m.kind === 'Forward')?.span ?? model.span, message: `\`${input.name}\` is declared ${formatShape(input.shape)}` }],
+            labels: [{ span: forwardParamSpan(model, input.name), message: `\`${input.name}\` is declared ${formatShape(input.shape)}` }],
             notes: [`\`${name}\` encodes ${group.map((f) => `${f.name} ${f.width}`).join(', ')}`],
             help: [`make the model's lab width ${width} (e.g. \`labs = ${width}\`) or change the dataset's fields`],
           });
@@ -321,6 +335,11 @@ export class ProgramChecker {
       }
     }
   }
+}
+
+function forwardParamSpan(model: LayerInstance, name: string): Span {
+  const fwd = model.decl?.members.find((m) => m.kind === 'Forward');
+  return (fwd?.kind === 'Forward' ? fwd.params.find((p) => p.name.name === name)?.span : undefined) ?? model.span;
 }
 
 function allPaths(layer: LayerInstance, prefix = ''): string[] {

@@ -57,7 +57,8 @@ export function closest(name: string, candidates: Iterable<string>): string | un
     }
   }
   if (best === undefined) return undefined;
-  const limit = Math.max(1, Math.floor(Math.max(name.length, best.length) / 3));
+  // One- and two-letter names only match by case: any other suggestion would be noise.
+  const limit = name.length <= 2 ? 0.5 : Math.max(1, Math.floor(Math.max(name.length, best.length) / 3));
   return bestScore <= limit ? best : undefined;
 }
 

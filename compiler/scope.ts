@@ -17,7 +17,9 @@ export type TopBinding =
   | { readonly kind: 'const'; readonly decl: ConstDecl; readonly module: string; readonly span: Span }
   | { readonly kind: 'dataset'; readonly decl: DatasetDecl; readonly module: string; readonly span: Span }
   | { readonly kind: 'train'; readonly decl: TrainDecl; readonly module: string; readonly span: Span }
-  | { readonly kind: 'variant'; readonly decl: VariantDecl; readonly module: string; readonly span: Span };
+  | { readonly kind: 'variant'; readonly decl: VariantDecl; readonly module: string; readonly span: Span }
+  /** An import that failed (already reported): uses of the name report nothing more. */
+  | { readonly kind: 'failed'; readonly span: Span };
 
 export interface ModuleScope {
   readonly module: LoadedModule;
@@ -82,12 +84,16 @@ export function buildModuleScopes(loaded: LoadResult, reporter: Reporter): Map<s
         if (localDecl) {
           reporter.error('DuplicateDefinition', localDecl.span, { name: local.name, scope: 'module' }, { labels: [{ span: local.span, message: 'first defined here (imported)' }] });
         }
-        if (target === undefined) continue;
+        if (target === undefined) {
+          if (!localDecl) scope.names.set(local.name, { kind: 'failed', span: local.span });
+          continue;
+        }
         const exporter = scopes.get(target)!;
         const b = exporter.names.get(n.name.name);
         if (!b) {
           const own = exporter.module.ast.decls.map((dd) => dd.name.name);
           reporter.error('NotExported', n.name.span, { module: imp.from.value, name: n.name.name }, { help: [didYouMean(n.name.name, own)] });
+          if (!localDecl) scope.names.set(local.name, { kind: 'failed', span: local.span });
           continue;
         }
         scope.names.set(local.name, b);
