@@ -42,7 +42,6 @@ export class DatasetTrainingData implements TrainingData {
     private readonly imageNames: readonly string[],
   ) {
     this.classes = dataset.spec.label.classes.map((c) => c.name);
-    if (imageNames.length === 0) throw new Error('the stages name no image input');
   }
 
   private samplesOf(split: SplitName): readonly Sample[] {
@@ -75,14 +74,17 @@ export class DatasetTrainingData implements TrainingData {
       if (!s) throw new RangeError(`${split} split has no sample ${index}`);
       const patient = ds.patients[s.patient]!;
       const draw = drawAugment(augment?.spec, augment?.rng as Rng);
-      renderSample(ds.images[s.image]!.pixels, h, w, c, draw, mean, std, pixels, b * h * w * c);
+      if (this.imageNames.length > 0) renderSample(ds.images[s.image]!.pixels, h, w, c, draw, mean, std, pixels, b * h * w * c);
       labels[b] = patient.label;
       patientIds.push(patient.id);
       for (const g of ds.spec.groups) labs[g.name]!.set(ds.labs(g.name, s.patient), b * ds.widths[g.name]!);
     });
     const inputs: Record<string, tf.Tensor> = {};
-    const images = tf.tensor4d(pixels, [n, h, w, c], 'float32');
-    this.imageNames.forEach((name, i) => (inputs[name] = i === 0 ? images : tf.clone(images)));
+    // A program whose stages read only lab values (a lab-only baseline) gets no image tensor.
+    if (this.imageNames.length > 0) {
+      const images = tf.tensor4d(pixels, [n, h, w, c], 'float32');
+      this.imageNames.forEach((name, i) => (inputs[name] = i === 0 ? images : tf.clone(images)));
+    }
     for (const g of ds.spec.groups) inputs[g.name] = tf.tensor2d(labs[g.name]!, [n, ds.widths[g.name]!], 'float32');
     const labelled = [...labels].every((l) => l >= 0);
     return { inputs, ...(labelled ? { labels: tf.tensor1d(labels, 'int32') } : {}), patientIds };
