@@ -44,6 +44,8 @@ interface ChildResult {
   warmup: number;
   steps: number;
   msPerStep: number[];
+  /** Process CPU time (user + system) per step: robust to other load on a shared machine. */
+  cpuMsPerStep?: number[];
   peakRss: number;
   peakTfBytes: number;
   loss: number;
@@ -230,14 +232,20 @@ async function runChild(backend: BackendRequest, size: number, batch: number, wa
     return;
   }
   const times: number[] = [];
+  const cpuTimes: number[] = [];
   for (let i = 0; i < warmup + steps; i++) {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     step();
     const dt = performance.now() - t0;
-    if (i >= warmup) times.push(dt);
+    const dc = process.cpuUsage(c0);
+    if (i >= warmup) {
+      times.push(dt);
+      cpuTimes.push((dc.user + dc.system) / 1000);
+    }
   }
   const result: ChildResult = {
-    backend: micro > 1 ? `${tf.getBackend()}, ${micro}x${chunk} micro-batches` : tf.getBackend(), size, batch, warmup, steps, msPerStep: times, peakRss, peakTfBytes, loss: lastLoss, params: model.count(),
+    backend: micro > 1 ? `${tf.getBackend()}, ${micro}x${chunk} micro-batches` : tf.getBackend(), size, batch, warmup, steps, msPerStep: times, cpuMsPerStep: cpuTimes, peakRss, peakTfBytes, loss: lastLoss, params: model.count(),
   };
   console.log(`RESULT ${JSON.stringify(result)}`);
 }
@@ -320,18 +328,21 @@ async function main(): Promise<void> {
   const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
   console.log(`ConvNeXt-V2-atto (depths 2,2,6,2; dims 40,80,160,320; ${NUM_CLASSES}-class head), batch ${batch}, Lion; stem/downsample: ${conv}; LN/GELU/GRN: ${ops}`);
   console.log(`machine: ${os.cpus().length} cpus (${os.cpus()[0]?.model ?? '?'}), load average at start ${load}, node ${process.version}`);
-  const rows: string[][] = [['impl', 'input', 'warm-up', 'timed', 'ms/step (median)', 'images/s', 'peak RSS', 'peak tf bytes', 'loss']];
+  const rows: string[][] = [['impl', 'input', 'warm-up', 'timed', 'ms/step (median)', 'CPU ms/step', 'images/s', 'peak RSS', 'peak tf bytes', 'loss']];
   const results = new Map<string, number>();
+  const cpuResults = new Map<string, number>();
   const addRow = (impl: string, size: number, r: ChildResult | { error: string }) => {
     if ('error' in r && !('msPerStep' in r)) {
-      rows.push([impl, `${size}`, '-', '-', `FAILED: ${r.error}`, '', '', '', '']);
+      rows.push([impl, `${size}`, '-', '-', `FAILED: ${r.error}`, '', '', '', '', '']);
       return;
     }
     const res = r as ChildResult;
     const ms = median(res.msPerStep);
     results.set(`${impl}@${size}`, ms);
     if (res.params !== EXPECTED_PARAMS) rows.push([impl, `${size}`, '', '', `WARNING: ${res.params} parameters, expected ${EXPECTED_PARAMS}`]);
-    rows.push([impl, `${size}x${size}`, String(res.warmup), String(res.steps), ms.toFixed(0), ((1000 * res.batch) / ms).toFixed(2),
+    const cpuMs = res.cpuMsPerStep ? median(res.cpuMsPerStep) : NaN;
+    if (Number.isFinite(cpuMs)) cpuResults.set(`${impl}@${size}`, cpuMs);
+    rows.push([impl, `${size}x${size}`, String(res.warmup), String(res.steps), ms.toFixed(0), Number.isFinite(cpuMs) ? cpuMs.toFixed(0) : 'n/a', ((1000 * res.batch) / ms).toFixed(2),
       mb(res.peakRss), res.peakTfBytes > 0 ? mb(res.peakTfBytes) : 'n/a', res.loss.toFixed(4)]);
   };
   const py = args.includes('--no-torch') ? undefined : findTorchPython();
@@ -357,6 +368,11 @@ async function main(): Promise<void> {
     const parts: string[] = [];
     if (wasm && cpu) parts.push(`wasm is ${(cpu / wasm).toFixed(1)}x faster than cpu (target >= 100x)`);
     if (wasm && torch) parts.push(`wasm throughput is ${(torch / wasm).toFixed(2)}x PyTorch's (target >= 0.5x)`);
+    const wasmCpu = cpuResults.get(`tfjs wasm@${size}`);
+    const cpuCpu = cpuResults.get(`tfjs cpu@${size}`);
+    const torchCpu = [...cpuResults].find(([k]) => k.startsWith('PyTorch') && k.endsWith(`@${size}`))?.[1];
+    if (wasmCpu && cpuCpu) parts.push(`by CPU time: wasm ${(cpuCpu / wasmCpu).toFixed(1)}x faster than cpu`);
+    if (wasmCpu && torchCpu) parts.push(`by CPU time: wasm ${(torchCpu / wasmCpu).toFixed(2)}x PyTorch`);
     if (parts.length) console.log(`${size}x${size}: ${parts.join('; ')}`);
   }
   console.log(`load average at end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
