@@ -12,7 +12,7 @@ import type * as A from './ast.js';
 import type { Diagnostic } from './diagnostics/diagnostic.js';
 import { report, syntaxCatalogue } from './diagnostics/catalogue.js';
 import { decodeStringToken } from './lexer.js';
-import { chevrotainSpan, isRealToken, tokenSpan } from './positions.js';
+import { chevrotainSpan, exclusiveEnd, isRealToken, tokenSpan } from './positions.js';
 import { joinSpans, type SourceFile, type Span } from './span.js';
 import * as T from './tokens.js';
 
@@ -47,10 +47,10 @@ function startOf(e: CstElement): number {
 
 /** Last real offset (exclusive end) inside a CST element (NaN if none). */
 function endOf(e: CstElement): number {
-  if (isToken(e)) return isRealToken(e) ? e.endOffset! + 1 : NaN;
-  const loc = e.location?.endOffset;
+  if (isToken(e)) return isRealToken(e) ? exclusiveEnd(e.endOffset) : NaN;
   // Chevrotain's node end is reliable unless recovery inserted tokens at the end of the node.
-  if (!e.recoveredNode && loc !== undefined && Number.isFinite(loc) && loc >= 0) return loc + 1;
+  const loc = e.recoveredNode ? NaN : exclusiveEnd(e.location?.endOffset);
+  if (!Number.isNaN(loc)) return loc;
   let best = NaN;
   for (const list of Object.values(e.children)) {
     for (const c of list ?? []) {
@@ -173,7 +173,7 @@ export class AstBuilder {
     let cursor = start;
     for (let i = this.docComments.length - 1; i >= 0; i--) {
       const d = this.docComments[i]!;
-      const end = d.startOffset + d.image.length;
+      const end = exclusiveEnd(d.endOffset);
       if (end > cursor) continue;
       if (!/^[ \t]*(\r\n|\r|\n)[ \t]*$/.test(this.file.text.slice(end, cursor))) break;
       lines.unshift(d.image.slice(3).replace(/^ /, ''));

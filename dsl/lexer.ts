@@ -13,6 +13,7 @@
 import { Lexer, type IToken, type TokenType } from 'chevrotain';
 import type { Diagnostic } from './diagnostics/diagnostic.js';
 import { report, syntaxCatalogue } from './diagnostics/catalogue.js';
+import { tokenSpan } from './positions.js';
 import type { SourceFile } from './span.js';
 import * as T from './tokens.js';
 
@@ -79,7 +80,7 @@ function checkString(file: SourceFile, tok: IToken, diagnostics: Diagnostic[]): 
   const closed = image.length >= 2 && image.endsWith('"') && !isEscapedAt(image, image.length - 1);
   if (!closed) {
     diagnostics.push(
-      report(syntaxCatalogue.UnterminatedString, file.span(tok.startOffset, tok.startOffset + image.length), {}, {
+      report(syntaxCatalogue.UnterminatedString, tokenSpan(file, tok, 0), {}, {
         primaryLabel: 'the string starts here and is not closed on this line',
       }),
     );
@@ -169,7 +170,7 @@ export function lex(file: SourceFile): LexResult {
     if (tok.tokenType === T.StringLiteral) checkString(file, tok, diagnostics);
     else if (tok.tokenType === T.NumberLiteral && !validNumber.test(tok.image)) {
       diagnostics.push(
-        report(syntaxCatalogue.InvalidNumber, file.span(tok.startOffset, tok.startOffset + tok.image.length), {
+        report(syntaxCatalogue.InvalidNumber, tokenSpan(file, tok, 0), {
           text: tok.image,
         }),
       );

@@ -2,7 +2,8 @@
  * The single boundary between Chevrotain positions and nvc Spans.
  * In: Chevrotain offsets (0-based start, INCLUSIVE end; NaN or -1 for tokens inserted during
  * error recovery and for EOF). Out: half-open Spans [start, end) clamped inside the file.
- * Holds afterwards: no other module reads `startOffset`/`endOffset` arithmetic itself.
+ * Holds afterwards: no other module does `endOffset` arithmetic itself; the inclusive-to-
+ * exclusive rule lives in `exclusiveEnd` alone.
  */
 import type { IToken } from 'chevrotain';
 import type { SourceFile, Span } from './span.js';
@@ -25,8 +26,17 @@ export function chevrotainSpan(
   const clamp = (n: number) => Math.max(0, Math.min(n, len));
   if (!isRealOffset(startOffset)) return file.span(clamp(fallback), clamp(fallback));
   const start = clamp(startOffset);
-  const end = isRealOffset(endOffsetInclusive) ? clamp(endOffsetInclusive + 1) : start;
+  const endExclusive = exclusiveEnd(endOffsetInclusive);
+  const end = Number.isNaN(endExclusive) ? start : clamp(endExclusive);
   return file.span(start, Math.max(start, end));
+}
+
+/**
+ * Exclusive end offset of a Chevrotain range end (inclusive), or NaN when it is not real. Used
+ * where only the end is needed; it applies the same rule as `chevrotainSpan`.
+ */
+export function exclusiveEnd(endOffsetInclusive: number | undefined): number {
+  return isRealOffset(endOffsetInclusive) ? endOffsetInclusive + 1 : NaN;
 }
 
 /** The span of one token; inserted/EOF tokens get an empty span at `fallback`. */

@@ -87,7 +87,7 @@ export class SyntaxErrorReporter {
     if (isRealToken(found) && found.tokenType !== T.Newline) return tokenSpan(this.file, found, 0);
     const at = isRealToken(found) ? found.startOffset : this.file.text.length;
     const prev = this.previousToken(at);
-    const end = prev ? prev.startOffset + prev.image.length : 0;
+    const end = prev ? tokenSpan(this.file, prev, 0).end : 0;
     return this.file.span(end, end);
   }
 
