@@ -1,15 +1,41 @@
 /**
- * `nvcc demo`: the README's main job (build and train the MED-NVC demo profile on the
- * built-in synthetic cohort). Until training lands it says so plainly and exits non-zero.
+ * `nvcc demo` (the README's main job, `npm run demo`): builds the `demo` profile of
+ * examples/mednvc.nvc and trains it on the built-in synthetic PJI cohort, end to end, then
+ * prints the test AUC and where the report is.
+ * In: nothing (flags: --backend, --out, --quiet). Out: a run folder under `runs/` (or --out)
+ * with report.html. Holds afterwards: exactly what `nvcc train examples/mednvc.nvc --variant
+ * demo` would do; the example is found relative to the package, so it works from any folder.
  */
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { RegisterCommand } from './index.js';
+import { guarded, parseBackend, printOutcome, trainProgram } from './train.js';
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const DEMO_FILE = path.join(REPO_ROOT, 'examples', 'mednvc.nvc');
+export const DEMO_VARIANT = 'demo';
 
 export const register: RegisterCommand = (program, setExit) => {
   program
     .command('demo')
     .description('build and train the MED-NVC demo profile on the built-in synthetic cohort')
-    .action(() => {
-      process.stderr.write('nvcc demo: not yet available: training lands with issue 5 (nvcc train).\n');
-      setExit(3);
+    .option('--backend <name>', 'auto, tensorflow, wasm or cpu (default: NVCC_BACKEND, else auto)')
+    .option('--out <dir>', 'run folder (default runs/mednvc-demo-<time>)')
+    .option('--quiet', 'no progress display')
+    .action(async (opts: { backend?: string; out?: string; quiet?: boolean }) => {
+      await guarded(setExit, async () => {
+        const file = path.relative(process.cwd(), DEMO_FILE) || DEMO_FILE;
+        process.stdout.write(`nvcc demo: MED-NVC (${file}, variant ${DEMO_VARIANT}) on the built-in synthetic PJI cohort\n`);
+        const backend = parseBackend(opts.backend);
+        const outcome = await trainProgram({
+          file,
+          variant: DEMO_VARIANT,
+          ...(backend ? { backend } : {}),
+          ...(opts.out !== undefined ? { out: opts.out } : {}),
+          ...(opts.quiet ? { quiet: true } : {}),
+        });
+        printOutcome(outcome, file, DEMO_VARIANT);
+        return outcome.result.status === 'interrupted' ? 130 : 0;
+      });
     });
 };
