@@ -672,6 +672,60 @@ const list: PrimitiveDef[] = [
     },
   },
   {
+    name: 'roll',
+    kind: 'function',
+    irName: 'roll',
+    runtime: 'nv.roll',
+    inputs: ['x'],
+    params: [
+      { name: 'shift', type: 'int', doc: 'positions to move towards higher indices (negative: lower), cyclically' },
+      { name: 'axes', type: 'int[]', default: { kind: 'list', items: [I(1), I(2)] }, doc: 'axes to shift (default the H and W axes of NHWC)' },
+    ],
+    doc: "cyclic shift along axes (torch.roll's convention); Swin's shifted windows",
+    shape([x], p) {
+      for (const a of intListParam(p, 'axes')) if (normAxis(a, x!.length) === undefined) return { error: `axis ${a} is out of range for ${formatShape(x!)}`, input: 0 };
+      return x!;
+    },
+  },
+  {
+    name: 'relative_position_bias',
+    kind: 'function',
+    irName: 'relative_position_bias',
+    runtime: 'nv.relativePositionBias',
+    inputs: ['table'],
+    params: [{ name: 'window', type: 'int', min: 1, doc: 'window side w' }],
+    doc: "Swin's relative position bias: a table [(2w-1)^2, heads] gathered by the offset of every pair of window positions into [heads, w*w, w*w]",
+    shape([t], p) {
+      const w = intParam(p, 'window');
+      if (t!.length !== 2) return rankError('relative_position_bias', `a 2-D table [${(2 * w - 1) ** 2}, heads]`, t!);
+      const rows = t![0]!.asInt();
+      if (rows !== undefined && rows !== (2 * w - 1) ** 2) return { error: `a window of ${w} needs a table of ${(2 * w - 1) ** 2} rows ((2w-1)^2), found ${rows}`, input: 0 };
+      return [t![1]!, d(w * w), d(w * w)];
+    },
+  },
+  {
+    name: 'shift_window_mask',
+    kind: 'function',
+    irName: 'shift_window_mask',
+    runtime: 'nv.shiftWindowMask',
+    inputs: ['x'],
+    params: [
+      { name: 'window', type: 'int', min: 1, doc: 'window side w' },
+      { name: 'shift', type: 'int', min: 0, doc: 'the cyclic shift applied before windowing (0: no mask)' },
+    ],
+    doc: "additive attention mask of shifted windows for x's H x W map: [(H / w) * (W / w), w*w, w*w], -100 between positions from different regions, 0 elsewhere (all 0 when shift = 0)",
+    shape([x], p) {
+      if (x!.length !== 4) return rankError('shift_window_mask', 'a 4-D [B, H, W, C] input', x!);
+      const w = intParam(p, 'window');
+      const h = dimDiv(x![1]!, d(w))!;
+      const ww = dimDiv(x![2]!, d(w))!;
+      if ((h.isConstant() && !isExactInteger(h)) || (ww.isConstant() && !isExactInteger(ww)))
+        return { error: `window ${w} does not divide the map ${x![1]} x ${x![2]}`, input: 0 };
+      if (intParam(p, 'shift') >= w) return { error: `shift ${intParam(p, 'shift')} must be smaller than the window ${w}` };
+      return [dimMul(h, ww), d(w * w), d(w * w)];
+    },
+  },
+  {
     name: 'patch_mask',
     kind: 'function',
     irName: 'patch_mask',

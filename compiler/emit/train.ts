@@ -45,7 +45,24 @@ export function emitTrainModule(input: TrainModuleInput): string {
       const m = classOf.get(s.model)!;
       const key = input.singleTrain ? s.name : `${t.name}/${s.name}`;
       out.push(`  // ${commentText(input.origin(s.span))}: ${commentText(`${m.className}, ${m.parameterCount} parameters`)}`);
-      out.push(`  ${propertyKey(key)}: { create: () => new ${m.className}() },`);
+      // The stage names dataset modalities (`inputs = [xray]`); the model's forward names its
+      // parameters (`forward(x: ...)`). They correspond by position; rename when they differ.
+      const graph = s.model.root.forwardKey !== undefined ? s.model.graphs.get(s.model.root.forwardKey) : undefined;
+      const stageInputs = input.trainSpecs.find((ts) => ts.name === t.name)?.stages.find((st) => st.name === s.name)?.inputs ?? [];
+      const params = graph?.inputs.map((i) => i.name) ?? [];
+      const renames = stageInputs.map((name, i) => [name, params[i]] as const).filter(([from, to]) => to !== undefined && from !== to);
+      if (renames.length === 0) out.push(`  ${propertyKey(key)}: { create: () => new ${m.className}() },`);
+      else {
+        const mapping = `{ ${[...stageInputs.map((name, i) => `${propertyKey(params[i] ?? name)}: inputs[${jsString(name)}]!`)].join(', ')} }`;
+        out.push(`  ${propertyKey(key)}: {`);
+        out.push(`    create: () => {`);
+        out.push(`      const model = new ${m.className}();`);
+        out.push(`      const forward = model.forward.bind(model);`);
+        out.push(`      // Stage inputs ${stageInputs.map((x) => `\`${x}\``).join(', ')} -> forward parameters ${params.map((x) => `\`${x}\``).join(', ')}.`);
+        out.push(`      return Object.assign(model, { forward: (ctx: nv.ForwardContext, inputs: Readonly<Record<string, nv.tf.Tensor>>) => forward(ctx, ${mapping} as never) }) as nv.TrainableModel;`);
+        out.push(`    },`);
+        out.push(`  },`);
+      }
     }
   out.push('};', '');
 

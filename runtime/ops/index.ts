@@ -9,3 +9,4 @@ export * from './pool.js';
 export * from './dropout.js';
 export * from './loss.js';
 export * from './elementwise.js';
+export * from './window.js';
