@@ -333,7 +333,8 @@ export class Elaborator {
         const input = this.eval(e.value, ctx);
         if (e.fn.kind === 'Call') return this.evalCall(e.fn, ctx, input);
         const fn = this.eval(e.fn, ctx);
-        return this.applyValue(fn, [{ value: input, span: e.value.span }], new Map(), e.span, e.fn.span, ctx);
+        // The op's origin is the applied layer (`|> dwconv`), so each stage of a chain has its own.
+        return this.applyValue(fn, [{ value: input, span: e.value.span }], new Map(), e.fn.span, e.fn.span, ctx);
       }
       case 'Member':
         return this.evalMember(e.object, e.property.name, e.property.span, e.span, ctx);

@@ -101,9 +101,15 @@ export function summarizeModel(model: ModelIR, el: Elaborator, dims: ReadonlyMap
         if (!child) continue;
         const childPath = path ? `${path}.${op.target}` : op.target;
         const opInputs = op.inputs.map((id) => shapes.get(id)!);
-        const positional = op.ports ? opInputs.filter((_, i) => child.forward?.inputs.some((x, j) => j === i && x.name === op.ports![i])) : opInputs;
+        const positional: Shape[] = [];
         const namedIn = new Map<string, Shape>();
-        if (op.ports) op.ports.forEach((p, i) => { if (i >= positional.length) namedIn.set(p, opInputs[i]!); });
+        if (!op.ports) positional.push(...opInputs);
+        else
+          op.ports.forEach((p, i) => {
+            const byPosition = p.startsWith('#') || (i === positional.length && child.forward?.inputs[i]?.name === p);
+            if (byPosition) positional.push(opInputs[i]!);
+            else namedIn.set(p, opInputs[i]!);
+          });
         push(childPath, child, concreteShape(op.shape, env), concrete(op.macs, env));
         walk(child, childPath, positional, namedIn);
       }
