@@ -196,7 +196,8 @@ export function cachedManifest(entry: string, options: BuildOptions, outDir: str
   return manifest;
 }
 
-function spanOrigin(span: Span, files: ReadonlyMap<string, SourceFile>, labels: SourceLabels): string {
+/** `label:line:col` of a span, as generated code names it. */
+export function spanOrigin(span: Span, files: ReadonlyMap<string, SourceFile>, labels: SourceLabels): string {
   const f = files.get(span.file);
   if (!f) return labels.label(span.file);
   const lc = f.lineCol(span.start);
