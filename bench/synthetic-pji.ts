@@ -72,11 +72,16 @@ function tensorsOf(d: Dataset, split: 'train' | 'val' | 'test' | 'all'): { x: tf
   return { x: b!.images, labs: b!.labs.labs!, y: b!.labels, patients: d.samples(split).map((q) => q.patient) };
 }
 
-function patientAuc(d: Dataset, patients: number[], probs: Float32Array | Int32Array | Uint8Array): number {
+/** Max over each patient's images of the positive-class probability. */
+function pooled(patients: number[], probs: Float32Array): Map<number, number> {
   const best = new Map<number, number>();
   patients.forEach((p, i) => best.set(p, Math.max(best.get(p) ?? -Infinity, probs[i]!)));
-  const ids = [...best.keys()];
-  return rocAuc(ids.map((p) => best.get(p)!), ids.map((p) => d.patients[p]!.label as 0 | 1));
+  return best;
+}
+
+function patientAuc(d: Dataset, scores: Map<number, number>): number {
+  const ids = [...scores.keys()];
+  return rocAuc(ids.map((p) => scores.get(p)!), ids.map((p) => d.patients[p]!.label as 0 | 1));
 }
 
 async function learn(d: Dataset): Promise<void> {
@@ -102,18 +107,24 @@ async function learn(d: Dataset): Promise<void> {
   const imgIn = tf.input({ shape: [H, W, C] });
   const labIn = tf.input({ shape: [d.widths.labs!] });
 
-  const run = async (name: string, outputs: tf.SymbolicTensor, inputs: tf.SymbolicTensor[], xs: tf.Tensor[], held: tf.Tensor[], ep: number): Promise<void> => {
+  const run = async (name: string, outputs: tf.SymbolicTensor, inputs: tf.SymbolicTensor[], xs: tf.Tensor[], held: tf.Tensor[], ep: number): Promise<Map<number, number>> => {
     const model = tf.model({ inputs, outputs });
     model.compile({ optimizer: tf.train.adam(2e-3), loss: 'categoricalCrossentropy' });
     const started = performance.now();
     await model.fit(xs.length === 1 ? xs[0]! : xs, yTrain, { epochs: ep, batchSize: 32, shuffle: true, verbose: 0 });
     const p = model.predict(held.length === 1 ? held[0]! : held) as tf.Tensor2D;
     const pos = (await p.slice([0, 1], [-1, 1]).data()) as Float32Array;
-    line(`${name}: held-out patient AUC (max over images)`, `${patientAuc(d, heldPatients, pos).toFixed(3)} after ${ep} epochs, ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    const scores = pooled(heldPatients, pos);
+    line(`${name}: held-out patient AUC (max over images)`, `${patientAuc(d, scores).toFixed(3)} after ${ep} epochs, ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    return scores;
   };
   const dense = (units: number, activation?: 'relu' | 'softmax') => tf.layers.dense({ units, activation });
-  await run('labs only (logistic)', dense(2, 'softmax').apply(labIn) as tf.SymbolicTensor, [labIn], [train.labs], [heldLabs], 60);
-  await run('images only (6-conv CNN)', dense(2, 'softmax').apply(imageBranch(imgIn)) as tf.SymbolicTensor, [imgIn], [train.x], [heldX], epochs);
+  const labScores = await run('labs only (logistic)', dense(2, 'softmax').apply(labIn) as tf.SymbolicTensor, [labIn], [train.labs], [heldLabs], 60);
+  const imageScores = await run('images only (6-conv CNN)', dense(2, 'softmax').apply(imageBranch(imgIn)) as tf.SymbolicTensor, [imgIn], [train.x], [heldX], epochs);
+  // Late fusion: add the two models' log-odds (exact if the modalities were independent given the label).
+  const logit = (p: number): number => Math.log(Math.max(p, 1e-7) / Math.max(1 - p, 1e-7));
+  const late = new Map([...labScores.keys()].map((p) => [p, logit(labScores.get(p)!) + logit(imageScores.get(p)!)]));
+  line('late fusion (sum of the two log-odds)', patientAuc(d, late).toFixed(3));
   const fused = tf.layers.concatenate().apply([imageBranch(imgIn), dense(16, 'relu').apply(labIn) as tf.SymbolicTensor]) as tf.SymbolicTensor;
   await run('labs + images (concatenated)', dense(2, 'softmax').apply(fused) as tf.SymbolicTensor, [imgIn, labIn], [train.x, train.labs], [heldX, heldLabs], epochs);
 }
