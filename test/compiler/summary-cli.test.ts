@@ -1,0 +1,38 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../../compiler/cli.js';
+
+describe('nvcc summary', () => {
+  let out = '';
+  beforeEach(() => {
+    out = '';
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      out += String(chunk);
+      return true;
+    });
+  });
+  afterEach(() => vi.restoreAllMocks());
+
+  it('prints the exact atto, tiny and base totals for a 1000-class head', async () => {
+    for (const [name, total] of [['convnextv2_atto', '3,708,400'], ['convnextv2_tiny', '28,635,496'], ['convnextv2_base', '88,717,800']] as const) {
+      out = '';
+      expect(await main(['summary', 'std/convnextv2.nvc', '--model', name])).toBe(0);
+      expect(out).toContain(`Total params: ${total}`);
+      expect(out).toMatch(/stages\.2\s+List\s+\[1, 14, 14, \d+\]/);
+    }
+  });
+
+  it('--format json gives rows, totals and per-stage trainable/frozen counts', async () => {
+    expect(await main(['summary', 'examples/mednvc.nvc', '--model', 'pretrain', '--format', 'json'])).toBe(0);
+    const json = JSON.parse(out) as { models: { totalParams: number; rows: { path: string; outputShape: string }[] }[]; stages: { stage: string; trainableParams: number; frozenParams: number }[] };
+    expect(json.models[0]!.totalParams).toBe(91_922_432);
+    expect(json.models[0]!.rows.find((r) => r.path === 'encoder')!.outputShape).toBe('[1, 7, 7, 1024]');
+    const pre = json.stages.find((s) => s.stage === 'pretrain')!;
+    expect(pre.trainableParams + pre.frozenParams).toBe(91_922_432);
+  });
+
+  it('refuses an unknown --model with a suggestion, without a stack trace', async () => {
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    expect(await main(['summary', 'std/convnextv2.nvc', '--model', 'convnextv2_ato'])).toBe(1);
+    expect(String(err.mock.calls[0]![0])).toContain('did you mean `convnextv2_atto`?');
+  });
+});
