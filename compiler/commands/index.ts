@@ -10,7 +10,10 @@ import { register as registerCheck } from './check.js';
 import { register as registerSummary } from './summary.js';
 import { register as registerSynth } from './synth.js';
 import { register as registerTrain } from './train.js';
+import { register as registerEval } from './eval.js';
+import { register as registerPredict } from './predict.js';
+import { register as registerExperiment } from './experiment.js';
 
 export type RegisterCommand = (program: Command, setExit: (code: number) => void) => void;
 
-export const commands: readonly RegisterCommand[] = [registerCheck, registerSummary, registerBuild, registerDiagram, registerDiff, registerDemo, registerSynth, registerTrain];
+export const commands: readonly RegisterCommand[] = [registerCheck, registerSummary, registerBuild, registerDiagram, registerDiff, registerDemo, registerSynth, registerTrain, registerEval, registerPredict, registerExperiment];

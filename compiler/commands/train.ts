@@ -208,6 +208,8 @@ export interface TrainCommandOptions extends ProgramOptions {
   readonly bootstrapResamples?: number;
   /** Reuse already loaded data (experiment runs several variants on one dataset). */
   readonly data?: DatasetTrainingData;
+  /** Train on this dataset declaration instead of the program's (experiment's k-fold splits). */
+  readonly datasetSpec?: DatasetSpec;
   /** Where messages go; default stdout. */
   readonly log?: (line: string) => void;
 }
@@ -231,7 +233,8 @@ export async function trainProgram(o: TrainCommandOptions): Promise<TrainOutcome
   if (o.resume !== undefined && o.seed !== undefined) throw new UserError('--seed cannot change the seed of a run being resumed');
   // Resuming: the run folder must exist and look like a run before anything else.
   if (o.resume !== undefined) createRunDir({ resume: true, path: o.resume });
-  const checked = checkProgram(o);
+  const compiled = checkProgram(o);
+  const checked: CheckedProgram = o.datasetSpec ? { ...compiled, datasetSpec: o.datasetSpec } : compiled;
   if (o.resume !== undefined) {
     const stored = readRunConfig(o.resume);
     if (!sameJson(stored.spec, checked.trainSpec) || !sameJson(stored.dataset, checked.datasetSpec)) {
