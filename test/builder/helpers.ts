@@ -17,6 +17,20 @@ export function freshDir(label = 'nvcc-build-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), label));
 }
 
+/** A new empty folder under the repository's (git-ignored) build/ folder, as `nvcc build` uses. */
+export function freshRepoDir(): string {
+  fs.mkdirSync('build', { recursive: true });
+  const dir = fs.mkdtempSync(path.join('build', '.test-'));
+  repoDirs.push(dir);
+  return dir;
+}
+const repoDirs: string[] = [];
+
+/** Removes the folders freshRepoDir made (call from afterAll). */
+export function removeRepoDirs(): void {
+  for (const d of repoDirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+}
+
 export async function cpuSeeded(seed = 1): Promise<void> {
   await nv.tf.setBackend('cpu');
   nv.seed(seed);
