@@ -13,7 +13,8 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import type { Module, Parameter } from '../module.js';
-import { encodeSafetensors, parseSafetensors, writeFileAtomic, type HostTensor } from './safetensors.js';
+import { writeFileAtomicSync } from '../run/atomic.js';
+import { encodeSafetensors, parseSafetensors, type HostTensor } from './safetensors.js';
 
 export interface WeightsManifest {
   readonly format: 'nvcc-weights';
@@ -107,7 +108,7 @@ export async function saveWeights(module: Module, path: string, meta: SaveWeight
   const tensors = await moduleToHost(module);
   const metadata: Record<string, string> = { format: 'nvcc-weights', nvcc_version: nvccVersion(), ...(meta.specHash ? { spec_hash: meta.specHash } : {}), ...(meta.metadata ?? {}) };
   const bytes = encodeSafetensors(tensors, metadata);
-  writeFileAtomic(path, bytes);
+  writeFileAtomicSync(path, bytes);
   const manifest: WeightsManifest = {
     format: 'nvcc-weights',
     formatVersion: 1,
@@ -118,7 +119,7 @@ export async function saveWeights(module: Module, path: string, meta: SaveWeight
     parameters: [...tensors].map(([p, t]) => ({ path: p, shape: [...t.shape], dtype: t.dtype })),
     metadata: meta.metadata ?? {},
   };
-  writeFileAtomic(manifestPathFor(path), JSON.stringify(manifest, null, 2) + '\n');
+  writeFileAtomicSync(manifestPathFor(path), JSON.stringify(manifest, null, 2) + '\n');
   return manifest;
 }
 

@@ -5,7 +5,8 @@
  * hyper-parameters as JSON strings. Holds afterwards: readOptimizerState(writeOptimizerState(s))
  * is equal to s bit for bit.
  */
-import { encodeSafetensors, parseSafetensors, readSafetensors, writeFileAtomic, type HostTensor } from '../io/safetensors.js';
+import { encodeSafetensors, parseSafetensors, readSafetensors, type HostTensor } from '../io/safetensors.js';
+import { writeFileAtomicSync } from '../run/atomic.js';
 import type { OptimizerState } from './optimizer.js';
 
 export function encodeOptimizerState(state: OptimizerState): Uint8Array {
@@ -18,7 +19,7 @@ export function encodeOptimizerState(state: OptimizerState): Uint8Array {
 }
 
 export function writeOptimizerState(path: string, state: OptimizerState): void {
-  writeFileAtomic(path, encodeOptimizerState(state));
+  writeFileAtomicSync(path, encodeOptimizerState(state));
 }
 
 export function decodeOptimizerState(bytes: Uint8Array, source = '<buffer>'): OptimizerState {
