@@ -11,6 +11,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { rocAuc as metricsRocAuc } from '../metrics/roc.js';
 import type { Rng } from '../module.js';
 import { createRng, RNG_ALGORITHM } from '../rng.js';
 import {
@@ -339,24 +340,16 @@ export function bayesScores(p: PjiPatient): BayesScores {
   };
 }
 
-/** ROC AUC with ties counted one half (Mann-Whitney), exact. */
+/**
+ * ROC AUC with ties counted one half, scores first (the order `nvcc synth` and the bench use);
+ * the computation is runtime/metrics/roc.ts's. Bayes log-likelihood ratios may be +-Infinity
+ * (a finding only one class can show), so the scores go in as their ranks: AUC depends on the
+ * order alone, and the ranks are finite.
+ */
 export function rocAuc(scores: readonly number[], labels: readonly (0 | 1)[]): number {
-  const order = scores.map((s, i) => [s, labels[i]!] as const).sort((a, b) => a[0] - b[0]);
-  let rankSumPos = 0;
-  let pos = 0;
-  for (let i = 0; i < order.length; ) {
-    let j = i;
-    while (j < order.length && order[j]![0] === order[i]![0]) j++;
-    const midRank = (i + 1 + j) / 2;
-    for (let k = i; k < j; k++) if (order[k]![1] === 1) {
-      rankSumPos += midRank;
-      pos++;
-    }
-    i = j;
-  }
-  const neg = order.length - pos;
-  if (pos === 0 || neg === 0) return NaN;
-  return (rankSumPos - (pos * (pos + 1)) / 2) / (pos * neg);
+  const distinct = [...new Set(scores)].sort((a, b) => a - b);
+  const rank = new Map(distinct.map((s, i) => [s, i]));
+  return metricsRocAuc(labels, scores.map((s) => (Number.isNaN(s) ? s : rank.get(s)!)));
 }
 
 /** Monte-Carlo Bayes-optimal AUC per modality, over `patients` fresh draws of the model. */

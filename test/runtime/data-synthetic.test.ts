@@ -107,6 +107,8 @@ describe('synthetic PJI cohort', () => {
       }),
     );
     expect(rocAuc(scores, [...labels])).toBeCloseTo(wins / pairs, 12);
+    // Bayes log-likelihood ratios can be infinite; they rank like any other score.
+    expect(rocAuc([Number.NEGATIVE_INFINITY, 0, Number.POSITIVE_INFINITY, 0], [0, 1, 1, 0])).toBe(0.875);
   });
 
   it('loads as a dataset from the spec alone, with patient-level splits', async () => {
