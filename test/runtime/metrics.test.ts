@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Rng, RngState } from '../../runtime/module.js';
+import type { Rng } from '../../runtime/module.js';
+import { createRng } from '../../runtime/rng.js';
 import {
   accuracy,
   aucUndefinedReason,
@@ -19,29 +20,6 @@ import {
   thresholdRates,
   trapezoidArea,
 } from '../../runtime/metrics/index.js';
-
-/** A small seeded Rng (mulberry32) local to this test, independent of runtime/rng.ts. */
-function testRng(seed: number): Rng {
-  let s = seed >>> 0;
-  const next = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const rng: Rng = {
-    uniform: next,
-    normal: () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next()),
-    fork: (label: string) => {
-      let h = s;
-      for (const ch of label) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193) >>> 0;
-      return testRng(h);
-    },
-    state: (): RngState => ({ algorithm: 'test-mulberry32', words: [s] }),
-  };
-  return rng;
-}
 
 /** Independent reference: count every (positive, negative) pair, ties as 1/2. */
 function naiveAuc(labels: number[], scores: number[]): number {
@@ -85,7 +63,7 @@ describe('ROC AUC', () => {
   });
 
   it('equals the naive count on random data, continuous and heavily quantised', () => {
-    const rng = testRng(7);
+    const rng = createRng(7);
     for (let trial = 0; trial < 30; trial++) {
       const { labels, scores } = randomData(rng, 20 + Math.floor(rng.uniform() * 300), trial % 2 === 0 ? 10 : undefined);
       if (aucUndefinedReason(labels)) continue;
@@ -112,7 +90,7 @@ describe('ROC AUC', () => {
 
 describe('ROC curve', () => {
   it('runs from (0,0) to (1,1), monotone, with trapezoid area equal to the AUC', () => {
-    const rng = testRng(11);
+    const rng = createRng(11);
     for (let trial = 0; trial < 10; trial++) {
       const { labels, scores } = randomData(rng, 200, trial % 2 ? 8 : undefined);
       const pts = rocCurve(labels, scores);
@@ -213,12 +191,12 @@ describe('per-patient pooling', () => {
 });
 
 describe('bootstrap CI', () => {
-  const data = randomData(testRng(3), 300);
+  const data = randomData(createRng(3), 300);
 
   it('is reproducible by seed, changes with the seed, and brackets the estimate', () => {
-    const a = bootstrapAucCi(data.labels, data.scores, { rng: testRng(42), resamples: 500 });
-    const b = bootstrapAucCi(data.labels, data.scores, { rng: testRng(42), resamples: 500 });
-    const c = bootstrapAucCi(data.labels, data.scores, { rng: testRng(43), resamples: 500 });
+    const a = bootstrapAucCi(data.labels, data.scores, { rng: createRng(42), resamples: 500 });
+    const b = bootstrapAucCi(data.labels, data.scores, { rng: createRng(42), resamples: 500 });
+    const c = bootstrapAucCi(data.labels, data.scores, { rng: createRng(43), resamples: 500 });
     expect(b).toEqual(a);
     expect(c.lower === a.lower && c.upper === a.upper).toBe(false);
     expect(a.estimate).toBe(rocAuc(data.labels, data.scores));
@@ -229,14 +207,14 @@ describe('bootstrap CI', () => {
   });
 
   it('fast path agrees with the generic bootstrap of rocAuc given the same draws', () => {
-    const fast = bootstrapAucCi(data.labels, data.scores, { rng: testRng(5), resamples: 200 });
-    const generic = bootstrapCi(data.labels, data.scores, (y, s) => rocAuc(y, s), { rng: testRng(5), resamples: 200 });
+    const fast = bootstrapAucCi(data.labels, data.scores, { rng: createRng(5), resamples: 200 });
+    const generic = bootstrapCi(data.labels, data.scores, (y, s) => rocAuc(y, s), { rng: createRng(5), resamples: 200 });
     expect(Math.abs(fast.lower - generic.lower)).toBeLessThan(1e-12);
     expect(Math.abs(fast.upper - generic.upper)).toBeLessThan(1e-12);
   });
 
   it('width agrees with DeLong within 25% and both contain the estimate', () => {
-    const boot = bootstrapAucCi(data.labels, data.scores, { rng: testRng(9), resamples: 2000 });
+    const boot = bootstrapAucCi(data.labels, data.scores, { rng: createRng(9), resamples: 2000 });
     const dl = delongCi(data.labels, data.scores);
     const ratio = (boot.upper - boot.lower) / (dl.upper - dl.lower);
     expect(ratio).toBeGreaterThan(0.75);
@@ -246,7 +224,7 @@ describe('bootstrap CI', () => {
   });
 
   it('rate CIs at a fixed threshold bracket the estimates and match the generic bootstrap', () => {
-    const cis = bootstrapRateCis(data.labels, data.scores, 0.6, { rng: testRng(8), resamples: 400 });
+    const cis = bootstrapRateCis(data.labels, data.scores, 0.6, { rng: createRng(8), resamples: 400 });
     const r = thresholdRates(data.labels, data.scores, 0.6);
     for (const name of ['accuracy', 'sensitivity', 'specificity', 'ppv', 'npv'] as const) {
       expect(cis[name].estimate).toBeCloseTo(r[name], 14);
@@ -254,17 +232,17 @@ describe('bootstrap CI', () => {
       expect(cis[name].upper).toBeGreaterThan(r[name]);
     }
     // Same draw order (positives then negatives) as bootstrapCi, so sensitivity bounds agree exactly.
-    const generic = bootstrapCi(data.labels, data.scores, (y, s) => thresholdRates(y, s, 0.6).sensitivity, { rng: testRng(8), resamples: 400 });
+    const generic = bootstrapCi(data.labels, data.scores, (y, s) => thresholdRates(y, s, 0.6).sensitivity, { rng: createRng(8), resamples: 400 });
     expect(Math.abs(cis.sensitivity.lower - generic.lower)).toBeLessThan(1e-12);
     expect(Math.abs(cis.sensitivity.upper - generic.upper)).toBeLessThan(1e-12);
-    expect(bootstrapRateCis([0, 0], [0.1, 0.9], 0.5, { rng: testRng(1) }).accuracy.reason).toMatch(/only negative/);
+    expect(bootstrapRateCis([0, 0], [0.1, 0.9], 0.5, { rng: createRng(1) }).accuracy.reason).toMatch(/only negative/);
   });
 
   it('gives NaN bounds with a reason for one class, never a crash', () => {
-    const ci = bootstrapAucCi([1, 1, 1], [0.1, 0.5, 0.9], { rng: testRng(1) });
+    const ci = bootstrapAucCi([1, 1, 1], [0.1, 0.5, 0.9], { rng: createRng(1) });
     expect(ci.lower).toBeNaN();
     expect(ci.reason).toMatch(/only positive/);
-    expect(() => bootstrapAucCi(data.labels, data.scores, { rng: testRng(1), resamples: 0 })).toThrow(/positive integer/);
+    expect(() => bootstrapAucCi(data.labels, data.scores, { rng: createRng(1), resamples: 0 })).toThrow(/positive integer/);
   });
 
   it('percentile quantile interpolates linearly', () => {
@@ -275,7 +253,7 @@ describe('bootstrap CI', () => {
 
 describe('DeLong', () => {
   it('variance equals the naive structural-component formula on tied data', () => {
-    const { labels, scores } = randomData(testRng(21), 120, 6);
+    const { labels, scores } = randomData(createRng(21), 120, 6);
     const pos = scores.filter((_, i) => labels[i] === 1);
     const neg = scores.filter((_, i) => labels[i] === 0);
     const psi = (x: number, y: number): number => (x > y ? 1 : x === y ? 0.5 : 0);
@@ -298,9 +276,9 @@ describe('DeLong', () => {
 
 describe('evaluateRun', () => {
   it('chooses the threshold on validation and applies it to test', () => {
-    const val = randomData(testRng(100), 150);
-    const test = randomData(testRng(101), 150);
-    const r = evaluateRun({ validation: val, test }, { rng: testRng(1), resamples: 200, delong: true });
+    const val = randomData(createRng(100), 150);
+    const test = randomData(createRng(101), 150);
+    const r = evaluateRun({ validation: val, test }, { rng: createRng(1), resamples: 200, delong: true });
     const chosen = selectThreshold(val.labels, val.scores);
     expect(r.threshold).toBe(chosen.threshold);
     const t = r.splits.find((s) => s.split === 'test')!;
@@ -317,7 +295,7 @@ describe('evaluateRun', () => {
   it('a one-class validation split falls back to 0.5 with warnings instead of throwing', () => {
     const r = evaluateRun(
       { validation: { labels: [0, 0, 0], scores: [0.2, 0.6, 0.4] }, test: { labels: [1, 0], scores: [0.7, 0.3] } },
-      { rng: testRng(2), resamples: 50 },
+      { rng: createRng(2), resamples: 50 },
     );
     expect(r.threshold).toBe(0.5);
     expect(r.thresholdRule).toMatch(/fallback/);

@@ -2,27 +2,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Rng, RngState } from '../../runtime/module.js';
+import type { Rng } from '../../runtime/module.js';
+import { createRng } from '../../runtime/rng.js';
 import { evaluateRun, type RunEvaluation } from '../../runtime/metrics/index.js';
 import { formatWithCi, renderSvg, rocChartSpec, stageCurves, writeRunReport } from '../../runtime/report/index.js';
 import { createRunDir, JsonlLogger, RUN_FILES, type LogRecord } from '../../runtime/run/index.js';
-
-function testRng(seed: number): Rng {
-  let s = seed >>> 0;
-  const next = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    uniform: next,
-    normal: () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next()),
-    fork: (label: string) => testRng([...label].reduce((h, c) => Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0, s)),
-    state: (): RngState => ({ algorithm: 'test-mulberry32', words: [s] }),
-  };
-}
 
 function patients(rng: Rng, n: number): { labels: number[]; scores: number[]; imageCounts: number[] } {
   const labels: number[] = [];
@@ -67,7 +51,7 @@ beforeAll(async () => {
   log.step({ stage: 'finetune', epoch: 4, step: 8, globalStep: 32, loss: 0.123456, lr: 1e-6, elapsed: 99 });
   log.close();
   fs.appendFileSync(path.join(runDir, RUN_FILES.log), '{"type":"step","stage":"fine'); // killed mid-line
-  evaluation = evaluateRun({ validation: patients(testRng(1), 80), test: patients(testRng(2), 100) }, { rng: testRng(3), resamples: 300, delong: true });
+  evaluation = evaluateRun({ validation: patients(createRng(1), 80), test: patients(createRng(2), 100) }, { rng: createRng(3), resamples: 300, delong: true });
   const out = await writeRunReport(runDir, {
     meta: {
       name: path.basename(runDir),
