@@ -2,6 +2,8 @@
  * Containers: Sequential (`a >> b`, children `0`, `1`, ...), Identity, and the ModuleList of
  * module.ts. Sequential passes all of its inputs to the first layer and each output to the next
  * layer, so `CrossAttention >> Linear` is called as seq.forward(ctx, x, kv).
+ * In: child layers (constructor) and the forward inputs. Out: the last child's output.
+ * Holds afterwards: child parameter paths are `<index>.<path>`; only the output outlives the call.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Module, ModuleList, type ForwardContext } from '../module.js';

@@ -4,6 +4,9 @@
  * Default init: trunc_normal(std .02, +-2 absolute) weights and zero bias (ConvNeXt-V2
  * _init_weights). Sparse mode (ctx.mask set): input zeroed at removed positions before the conv
  * and output re-zeroed at removed positions of the output resolution (dense emulation, §3.4).
+ * In: NHWC [N,H,W,in]. Out: NHWC [N,H',W',out] (H' from kernel, stride, padding).
+ * Holds afterwards: in sparse mode removed output positions are exactly 0; only the output
+ * outlives the call.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ForwardContext } from '../module.js';

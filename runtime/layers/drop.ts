@@ -1,6 +1,9 @@
 /**
  * DropPath (stochastic depth) and Dropout layers: no parameters; identity outside training or at
  * rate 0; randomness from ctx.rng (see ops/dropout.ts).
+ * In: a tensor and the forward context. Out: a tensor of the same shape.
+ * Holds afterwards: the expectation equals the input (kept values scaled by 1/(1-rate)); the
+ * drawn pattern is a function of ctx.rng's state.
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { ForwardContext } from '../module.js';

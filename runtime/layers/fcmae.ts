@@ -10,6 +10,8 @@
  * Init: proj/pred trunc_normal(.02) weights and zero biases, mask_token normal(.02). The
  * official FCMAE re-initialises these with std 1.0 (reference §3.7, a known source of NaNs);
  * pass `weightInit` to copy that deliberately.
+ * Holds afterwards: visible cells go through `proj`, removed cells are the mask token, so the
+ * prediction depends on removed cells only through their positions.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ForwardContext, Initializer } from '../module.js';

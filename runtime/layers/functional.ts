@@ -2,6 +2,8 @@
  * Parameterless layers that wrap functional ops, so `.nvc` chains such as
  * `pool >> norm >> head` or `linear >> gelu >> linear` compose in a Sequential with the same
  * forward(ctx, ...inputs) contract as parametric layers.
+ * In: the forward inputs. Out: the wrapped op's output. Holds afterwards: no parameters are
+ * registered, so these layers never change a model's parameter paths.
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { ForwardContext } from '../module.js';

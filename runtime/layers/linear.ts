@@ -4,6 +4,8 @@
  * Default init: trunc_normal(std .02) weight, zero bias; pass `torchDefaultInit: true` for
  * PyTorch's nn.Linear default (kaiming_uniform a=sqrt 5, bias U(+-1/sqrt in)).
  * Per-position, so it needs no sparse mode: masked positions stay wherever they were.
+ * In: [..., in]. Out: [..., out], the leading axes unchanged. Holds afterwards: only the output
+ * outlives the call.
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { ForwardContext } from '../module.js';

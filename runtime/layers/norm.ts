@@ -5,6 +5,8 @@
  *    is the "mask after the stem LN" rule, harmless elsewhere.
  *  - GRN takes its statistics over visible positions only, per sample by default or over the
  *    whole batch (`maskedStatistics: 'batch'`, MinkowskiGRN behaviour).
+ * In: [..., C] (NHWC for the sparse rules). Out: the same shape. Holds afterwards: removed
+ * positions do not influence the statistics of visible ones; only the output outlives the call.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ForwardContext } from '../module.js';

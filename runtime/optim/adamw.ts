@@ -5,6 +5,9 @@
  *   mhat = m/(1-beta1^t);        vhat = v/(1-beta2^t)
  *   p = p - lr*(mhat/(sqrt(vhat)+eps) + wd*p)          (decay uses p before the step)
  * Defaults: beta1 0.9, beta2 0.999, eps 1e-8, weight decay 0.01 (as torch.optim.AdamW).
+ * In: gradients, parameters, learning rate. Out: parameters and the slots `m`, `v` updated.
+ * Holds afterwards: `state()` carries the step count t and both slots, so an optimizer restored
+ * from it takes the same next step.
  */
 import * as tf from '@tensorflow/tfjs';
 import { SlotOptimizer, type OptimizerOptions } from './optimizer.js';
