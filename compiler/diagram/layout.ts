@@ -98,6 +98,11 @@ export interface PlacedLabel {
 
 export interface PlacedEdge {
   readonly edge: DiagramEdge;
+  /** The node (and port) the route was drawn to: the edge's own ends, or for large graphs
+   *  laid out one compound at a time, the compound nodes that contain them. */
+  readonly from: string;
+  readonly to: string;
+  readonly toPort?: string;
   readonly points: readonly { x: number; y: number }[];
   readonly label?: PlacedLabel;
 }
@@ -114,8 +119,26 @@ export interface Layout {
 
 const MARGIN = 16;
 
-function flowOptions(direction: Direction): Record<string, string> {
+/**
+ * Above this many nodes, ELK's network-simplex layering and placement recurse deeper than
+ * the JS stack allows on long chains; longest-path layering and Brandes-Koepf placement are
+ * iterative and near-linear.
+ */
+const LARGE_GRAPH = 400;
+
+function flowOptions(direction: Direction, large = false): Record<string, string> {
   return {
+    ...(large
+      ? {
+          'elk.layered.layering.strategy': 'LONGEST_PATH',
+          'elk.layered.nodePlacement.strategy': 'BRANDES_KOEPF',
+          'elk.layered.thoroughness': '1',
+          'elk.layered.crossingMinimization.greedySwitch.type': 'OFF',
+          // Diagram graphs are acyclic: the cheapest cycle breaker is enough.
+          'elk.layered.cycleBreaking.strategy': 'DEPTH_FIRST',
+          'elk.separateConnectedComponents': 'false',
+        }
+      : { 'elk.layered.nodePlacement.strategy': 'NETWORK_SIMPLEX', 'elk.layered.considerModelOrder.strategy': 'NODES_AND_EDGES' }),
     'elk.algorithm': 'layered',
     'elk.direction': direction === 'LR' ? 'RIGHT' : 'DOWN',
     'elk.edgeRouting': 'ORTHOGONAL',
@@ -128,8 +151,6 @@ function flowOptions(direction: Direction): Record<string, string> {
     'elk.spacing.componentComponent': '30',
     'elk.edgeLabels.inline': 'false',
     'elk.layered.edgeLabels.sideSelection': 'SMART_DOWN',
-    'elk.layered.nodePlacement.strategy': 'NETWORK_SIMPLEX',
-    'elk.layered.considerModelOrder.strategy': 'NODES_AND_EDGES',
   };
 }
 
@@ -164,6 +185,30 @@ export interface LayoutOptions {
   readonly edgeLabels?: boolean;
 }
 
+/**
+ * For large graphs ELK lays out without label dummies (they double its work); the label then
+ * sits beside the middle of the route's longest segment, which ELK placed between two layers.
+ */
+function besideLongestSegment(points: readonly { x: number; y: number }[], lines: string[]): PlacedLabel | undefined {
+  let best = -1;
+  let at = 0;
+  for (let i = 1; i < points.length; i++) {
+    const len = Math.abs(points[i]!.x - points[i - 1]!.x) + Math.abs(points[i]!.y - points[i - 1]!.y);
+    if (len > best) {
+      best = len;
+      at = i;
+    }
+  }
+  if (best < 0) return undefined;
+  const a = points[at - 1]!;
+  const b = points[at]!;
+  const size = edgeLabelSize(lines);
+  const vertical = a.x === b.x;
+  const x = vertical ? a.x + 4 : (a.x + b.x) / 2 - size.width / 2;
+  const y = vertical ? (a.y + b.y) / 2 - size.height / 2 : a.y - size.height - 2;
+  return { lines, x, y, width: size.width, height: size.height };
+}
+
 export async function layoutDiagram(g: DiagramGraph, options: LayoutOptions): Promise<Layout> {
   const { direction } = options;
   const showEdgeLabels = options.edgeLabels ?? true;
@@ -179,7 +224,9 @@ export async function layoutDiagram(g: DiagramGraph, options: LayoutOptions): Pr
     const textH = linesHeight(lines);
     if (n.children.length) {
       meta.set(n.id, { lines, textX: PAD_X, textY: PAD_Y });
-      const stageOptions: Record<string, string> = n.role === 'stage' ? { ...flowOptions(direction), 'elk.hierarchyHandling': 'INCLUDE_CHILDREN' } : {};
+      // Stages (and, in large graphs, every compound) are laid out on their own.
+      const stageOptions: Record<string, string> =
+        n.role === 'stage' || large ? { ...flowOptions(direction, large), 'elk.hierarchyHandling': large ? 'SEPARATE_CHILDREN' : 'INCLUDE_CHILDREN' } : {};
       return {
         id: n.id,
         children: n.children.map((c) => toElk(c, n.id)),
@@ -226,18 +273,34 @@ export async function layoutDiagram(g: DiagramGraph, options: LayoutOptions): Pr
   // Stages sit side by side, across the flow inside them: each stage is laid out on its own
   // (with its expanded blocks), then the stages are placed in the perpendicular direction.
   const staged = g.nodes.some((n) => n.role === 'stage');
+  let count = 0;
+  const countNodes = (ns: readonly DiagramNode[]) => ns.forEach((n) => ((count += 1), countNodes(n.children)));
+  countNodes(g.nodes);
+  const large = count > LARGE_GRAPH;
+  // A tensor leaving a node is the same on every out-edge: label it once (the first edge).
+  const labelled = new Set<string>();
+  if (showEdgeLabels) {
+    const seen = new Set<string>();
+    for (const e of g.edges) {
+      const key = `${e.source}\u0000${e.label.join('\n')}`;
+      if (!e.label.length || (e.kind === 'data' && seen.has(key))) continue;
+      seen.add(key);
+      labelled.add(e.id);
+    }
+  }
   const rootDirection: Direction = staged ? (direction === 'LR' ? 'TB' : 'LR') : direction;
   const elkNodes = g.nodes.map((n) => toElk(n, undefined));
   const root: ElkNode = {
     id: '__root',
     layoutOptions: {
-      ...flowOptions(rootDirection),
-      'elk.hierarchyHandling': staged ? 'SEPARATE_CHILDREN' : 'INCLUDE_CHILDREN',
+      ...flowOptions(rootDirection, large),
+      'elk.hierarchyHandling': staged || large ? 'SEPARATE_CHILDREN' : 'INCLUDE_CHILDREN',
       'elk.padding': `[top=${MARGIN},left=${MARGIN},bottom=${MARGIN},right=${MARGIN}]`,
     },
     children: elkNodes,
     edges: [],
   };
+  const drawn = new Map<string, { from: string; to: string; toPort?: string }>();
   // Each edge lives in the lowest common ancestor of its ends (ELK's containment rule).
   const elkById = new Map<string, ElkNode>([['__root', root]]);
   const indexElk = (en: ElkNode) => {
@@ -259,15 +322,26 @@ export async function layoutDiagram(g: DiagramGraph, options: LayoutOptions): Pr
     if (lca === e.target || lca === e.source) lca = parentOf.get(lca) ?? '__root';
     const container = elkById.get(lca)!;
     container.edges = container.edges ?? [];
-    container.edges.push(toElkEdge(e));
+    // Laid out one compound at a time, an edge can only join nodes of one container: it is
+    // drawn between the compounds that hold its ends.
+    const lift = (id: string) => {
+      let cur = id;
+      while (large && (parentOf.get(cur) ?? '__root') !== lca) cur = parentOf.get(cur)!;
+      return cur;
+    };
+    const from = lift(e.source);
+    const to = lift(e.target);
+    const toPort = to === e.target ? e.targetPort : undefined;
+    drawn.set(e.id, { from, to, ...(toPort ? { toPort } : {}) });
+    container.edges.push(toElkEdge(e, from, toPort ?? to));
   }
-  function toElkEdge(e: DiagramEdge): ElkExtendedEdge {
-      const lines = showEdgeLabels ? e.label : [];
+  function toElkEdge(e: DiagramEdge, from: string, to: string): ElkExtendedEdge {
+      const lines = labelled.has(e.id) && !large ? e.label : [];
       const size = lines.length ? edgeLabelSize(lines) : undefined;
       return {
         id: e.id,
-        sources: [e.source],
-        targets: [e.targetPort ?? e.target],
+        sources: [from],
+        targets: [to],
         ...(size ? { labels: [{ id: `${e.id}_label`, text: lines.join('\n'), width: size.width, height: size.height }] } : {}),
       };
   }
@@ -323,11 +397,9 @@ export async function layoutDiagram(g: DiagramGraph, options: LayoutOptions): Pr
     }
     const lab = ee.labels?.[0];
     const edge = byEdge.get(ee.id)!;
-    edges.push({
-      edge,
-      points,
-      ...(lab ? { label: { lines: edge.label, x: o.x + (lab.x ?? 0), y: o.y + (lab.y ?? 0), width: lab.width ?? 0, height: lab.height ?? 0 } } : {}),
-    });
+    let label: PlacedLabel | undefined = lab ? { lines: edge.label, x: o.x + (lab.x ?? 0), y: o.y + (lab.y ?? 0), width: lab.width ?? 0, height: lab.height ?? 0 } : undefined;
+    if (!label && large && labelled.has(edge.id)) label = besideLongestSegment(points, edge.label);
+    edges.push({ edge, ...drawn.get(edge.id)!, points, ...(label ? { label } : {}) });
   }
   const titleHeight = g.title ? lineMetrics(TEXT.title).height + 10 : 0;
   return { title: g.title, width: Math.ceil(out.width ?? 0), height: Math.ceil((out.height ?? 0) + titleHeight), titleHeight, nodes: placed, edges, direction };

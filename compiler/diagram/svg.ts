@@ -153,7 +153,7 @@ export function renderSvg(layout: Layout, theme: Theme = 'paper'): string {
     const marker = e.edge.diff === 'added' ? 'arrow-added' : e.edge.diff === 'removed' ? 'arrow-removed' : e.edge.kind === 'handover' ? 'arrow-handover' : e.edge.kind === 'mask' ? 'arrow-mask' : 'arrow';
     const dash = e.edge.kind === 'mask' ? ' stroke-dasharray="4 3"' : e.edge.diff === 'removed' ? ' stroke-dasharray="6 3"' : '';
     const w = e.edge.kind === 'handover' ? 2.5 : 1.2;
-    out.push(`<path class="edge edge-${e.edge.kind}" data-edge="${esc(e.edge.id)}" data-source="${esc(e.edge.source)}" data-target="${esc(e.edge.target)}"${e.edge.targetPort ? ` data-target-port="${esc(e.edge.targetPort)}"` : ''} d="${d}" fill="none" stroke="${color}" stroke-width="${w}"${dash} marker-end="url(#${marker})"/>`);
+    out.push(`<path class="edge edge-${e.edge.kind}" data-edge="${esc(e.edge.id)}" data-source="${esc(e.from)}" data-target="${esc(e.to)}"${e.toPort ? ` data-target-port="${esc(e.toPort)}"` : ''} d="${d}" fill="none" stroke="${color}" stroke-width="${w}"${dash} marker-end="url(#${marker})"/>`);
   }
   for (const n of leaves) renderNode(n, p, out);
   for (const e of layout.edges) {
