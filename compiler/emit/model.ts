@@ -756,11 +756,12 @@ export class ModelEmitter {
     }
     if (node.children.length === 1) return item(node.children[0]!, `${self}.items[0]`, args[0]!);
     const lines: string[] = [];
-    const pad = '  '.repeat(depth + 3);
+    // ts-morph indents continuation lines by the statement's own indentation.
+    const pad = '  '.repeat(depth + 1);
     lines.push(`((${t}: nv.tf.Tensor) => {`);
     node.children.forEach((ch, i) => lines.push(`${pad}${t} = ${item(ch, `${self}.items[${i}]`, t)};`));
     lines.push(`${pad}return ${t};`);
-    lines.push(`${'  '.repeat(depth + 2)}})(${args[0]})`);
+    lines.push(`${'  '.repeat(depth)}})(${args[0]})`);
     return lines.join('\n');
   }
 }
