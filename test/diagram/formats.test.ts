@@ -87,7 +87,7 @@ describe('MED-NVC (the fine-tuning model)', () => {
     expect(q.source).toBe(byName(g, 'tokens').id);
     expect(q.label).toEqual(['[B, 784, 256]']);
     expect(kv.source).toBe(byName(g, 'reshape').id);
-    expect(kv.label).toEqual(['[B, 1, 256]']);
+    expect(kv.label).toEqual(['[B, 14, 256]']); // one token per lab value (lab_tokens = 14)
   });
 
   it('has both inputs with their concrete shapes', () => {

@@ -13,7 +13,6 @@ export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '
 const programs = new Map<string, ProgramIR>();
 
 export function program(path: string, variant?: string): ProgramIR {
-  if (path === 'examples/mednvc.nvc' && process.env['NVCC_TEST_MEDNVC']) path = process.env['NVCC_TEST_MEDNVC'];
   const key = `${path}#${variant ?? ''}`;
   let p = programs.get(key);
   if (!p) {
