@@ -394,6 +394,9 @@ class Runner {
           thrown = {};
         }
         while (step < steps) {
+          // Let the event loop run once per step: a step's awaits resolve as microtasks only,
+          // so without this a SIGINT handler (and any timer) would wait for the next file write.
+          await new Promise<void>((resolve) => setImmediate(resolve));
           if (this.options.signal?.aborted) {
             const path = await snapshot();
             this.logger.log({ type: 'interrupted', stage: stage.name, epoch: epoch + 1, step, checkpoint: path });
