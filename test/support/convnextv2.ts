@@ -25,6 +25,10 @@ export interface BlockOptions {
   readonly dropPath?: number;
   readonly sparse?: boolean;
   readonly maskedStatistics?: GrnStatistics;
+  /** Depthwise kernel size; 7 in ConvNeXt-V2, smaller for miniature test models. */
+  readonly kernel?: number;
+  /** Width of the inverted bottleneck as a multiple of `dim`; 4 in ConvNeXt-V2. */
+  readonly mlpRatio?: number;
 }
 
 export class Block extends Layer implements SparseCapable {
@@ -42,11 +46,12 @@ export class Block extends Layer implements SparseCapable {
   ) {
     super();
     this.sparse = options.sparse ?? false;
-    this.dwconv = this.child('dwconv', new DepthwiseConv2d(dim, { kernel: 7, sparse: this.sparse }));
+    const hidden = (options.mlpRatio ?? 4) * dim;
+    this.dwconv = this.child('dwconv', new DepthwiseConv2d(dim, { kernel: options.kernel ?? 7, sparse: this.sparse }));
     this.norm = this.child('norm', new LayerNorm(dim));
-    this.pwconv1 = this.child('pwconv1', new Linear(dim, 4 * dim));
-    this.grn = this.child('grn', new GRN(4 * dim, { sparse: this.sparse, maskedStatistics: options.maskedStatistics }));
-    this.pwconv2 = this.child('pwconv2', new Linear(4 * dim, dim));
+    this.pwconv1 = this.child('pwconv1', new Linear(dim, hidden));
+    this.grn = this.child('grn', new GRN(hidden, { sparse: this.sparse, maskedStatistics: options.maskedStatistics }));
+    this.pwconv2 = this.child('pwconv2', new Linear(hidden, dim));
     this.dropPath = new DropPath(options.dropPath ?? 0);
   }
 

@@ -8,35 +8,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Module, type ForwardContext } from '../../runtime/module.js';
-import { Conv2d, CrossAttention, DepthwiseConv2d, FcmaeDecoder, GRN, Layer, LayerNorm, Linear, ModuleList, Sequential, Sparse } from '../../runtime/layers/index.js';
-import { gelu, keepFor } from '../../runtime/ops/index.js';
+import { Conv2d, CrossAttention, FcmaeDecoder, Layer, LayerNorm, Linear, ModuleList, Sequential, Sparse } from '../../runtime/layers/index.js';
+import { keepFor } from '../../runtime/ops/index.js';
 import type { ModelFactory, TrainableModel } from '../../runtime/train/spec.js';
+import { Block } from './convnextv2.js';
 
-export class Block extends Layer {
-  readonly dwconv: DepthwiseConv2d;
-  readonly norm: LayerNorm;
-  readonly pwconv1: Linear;
-  readonly grn: GRN;
-  readonly pwconv2: Linear;
-  constructor(dim: number) {
-    super();
-    this.dwconv = this.child('dwconv', new DepthwiseConv2d(dim, { kernel: 3 }));
-    this.norm = this.child('norm', new LayerNorm(dim));
-    this.pwconv1 = this.child('pwconv1', new Linear(dim, 2 * dim));
-    this.grn = this.child('grn', new GRN(2 * dim));
-    this.pwconv2 = this.child('pwconv2', new Linear(2 * dim, dim));
-  }
-  forward(ctx: ForwardContext, x: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => {
-      let y = this.dwconv.forward(ctx, x);
-      y = this.norm.forward(ctx, y);
-      y = gelu(this.pwconv1.forward(ctx, y));
-      y = this.grn.forward(ctx, y);
-      y = this.pwconv2.forward(ctx, y);
-      const out = tf.add(x, y);
-      return ctx.mask && this.dwconv.sparse ? tf.mul(out, keepFor(out, ctx)!) : out;
-    });
-  }
+/** The ConvNeXt-V2 block of test/support/convnextv2.ts, miniature: 3x3 depthwise, 2x bottleneck. */
+function miniBlock(dim: number): Block {
+  return new Block(dim, { kernel: 3, mlpRatio: 2 });
 }
 
 export interface MiniConfig {
@@ -59,7 +38,7 @@ export class MiniEncoder extends Module {
         new Sequential<Layer>(new LayerNorm(d0), new Conv2d(d0, d1, { kernel: 2, stride: 2 })),
       ]),
     );
-    this.stages = this.child('stages', new ModuleList([new ModuleList([new Block(d0)]), new ModuleList([new Block(d1)])]));
+    this.stages = this.child('stages', new ModuleList([new ModuleList([miniBlock(d0)]), new ModuleList([miniBlock(d1)])]));
   }
   level(ctx: ForwardContext, i: number, x: tf.Tensor): tf.Tensor {
     let y = (this.downsample_layers.at(i) as Sequential).forward(ctx, x);
@@ -75,7 +54,7 @@ export class MiniFCMAE extends Module implements TrainableModel {
   constructor(config: MiniConfig) {
     super();
     this.encoder = this.child('encoder', Sparse(new MiniEncoder(config)));
-    this.decoder = this.child('decoder', new FcmaeDecoder(config.dims[1], { embedDim: 8, depth: 1, patchSize: 8, inChans: config.channels, makeBlock: (dim) => new Block(dim) }));
+    this.decoder = this.child('decoder', new FcmaeDecoder(config.dims[1], { embedDim: 8, depth: 1, patchSize: 8, inChans: config.channels, makeBlock: miniBlock }));
   }
   forward(ctx: ForwardContext, inputs: Readonly<Record<string, tf.Tensor>>): Record<string, tf.Tensor> {
     const x = this.encoder.level(ctx, 1, this.encoder.level(ctx, 0, inputs.xray!));
