@@ -2,7 +2,9 @@
  * Registers the kernels the wasm backend needs to train MED-NVC-style networks.
  * In: a process where `@tensorflow/tfjs-backend-wasm` has been imported (so the 'wasm' backend
  * is registered). Out: Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropInput/Filter and
- * UnsortedSegmentSum registered for 'wasm', and BatchMatMul/_FusedMatMul re-routed onto XNNPACK.
+ * UnsortedSegmentSum registered for 'wasm', and BatchMatMul/_FusedMatMul re-routed onto XNNPACK;
+ * stride-1 depthwise convs (forward, both gradients) on nvcc's SIMD module (simd/depthwise.ts;
+ * NVCC_WASM_SIMD_DEPTHWISE=0 sends every call back to the previous kernels).
  * Holds afterwards: calling it again changes nothing; the cpu backend is untouched.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -10,6 +12,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise-backprop.js';
 import { makeBatchMatMulConfig, makeFusedMatMulConfig } from './matmul.js';
+import { makeSimdBackpropFilterConfig, makeSimdBackpropInputConfig, makeSimdDepthwiseForwardConfig, makeSimdFusedDepthwiseConfig } from './simd/depthwise.js';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
 
 export { conv2dBackpropFilter } from './conv2d-backprop-filter.js';
@@ -26,7 +29,7 @@ export const ADDED_WASM_KERNELS = [
 ] as const;
 
 /** Kernels wasm has but nvcc replaces with a faster routing. */
-export const REROUTED_WASM_KERNELS = ['BatchMatMul', '_FusedMatMul'] as const;
+export const REROUTED_WASM_KERNELS = ['BatchMatMul', '_FusedMatMul', 'DepthwiseConv2dNative', 'FusedDepthwiseConv2D'] as const;
 
 const ROUTED = Symbol.for('nvcc.routedKernel');
 
@@ -47,9 +50,13 @@ function reroute(kernelName: string, make: (original: tf.KernelConfig['kernelFun
 
 /** Idempotent: registers the missing training kernels and the matmul routing for 'wasm'. */
 export function registerWasmTrainingKernels(): void {
-  for (const config of [conv2dBackpropFilterConfig, depthwiseBackpropInputConfig, depthwiseBackpropFilterConfig, unsortedSegmentSumConfig]) {
+  const simdBackpropInput = makeSimdBackpropInputConfig(depthwiseBackpropInputConfig.kernelFunc);
+  const simdBackpropFilter = makeSimdBackpropFilterConfig(depthwiseBackpropFilterConfig.kernelFunc);
+  for (const config of [conv2dBackpropFilterConfig, simdBackpropInput, simdBackpropFilter, unsortedSegmentSumConfig]) {
     if (!tf.getKernel(config.kernelName, 'wasm')) tf.registerKernel(config);
   }
   reroute('BatchMatMul', makeBatchMatMulConfig);
   reroute('_FusedMatMul', makeFusedMatMulConfig);
+  reroute('DepthwiseConv2dNative', makeSimdDepthwiseForwardConfig);
+  reroute('FusedDepthwiseConv2D', makeSimdFusedDepthwiseConfig);
 }
