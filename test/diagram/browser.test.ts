@@ -11,6 +11,8 @@ import { chromium, type BrowserContext } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FONT_FAMILY, textWidth } from '../../compiler/diagram/font.js';
+import { diffDiagram } from '../../compiler/diagram/diff.js';
+import type { DiagramGraph } from '../../compiler/diagram/graph.js';
 import { layoutDiagram, type Direction } from '../../compiler/diagram/layout.js';
 import { selectDiagram, type DiagramSelection } from '../../compiler/diagram/select.js';
 import { renderSvg, type Theme } from '../../compiler/diagram/svg.js';
@@ -22,6 +24,8 @@ interface Figure {
   readonly sel: Partial<DiagramSelection>;
   readonly direction: Direction;
   readonly theme: Theme;
+  /** Diff figures: the program drawn as "before" (the figure's file is "after"). */
+  readonly before?: string;
 }
 
 const FIGURES: readonly Figure[] = [
@@ -29,7 +33,18 @@ const FIGURES: readonly Figure[] = [
   { name: 'convnextv2-block-grn-expanded', file: 'std/convnextv2.nvc', sel: { model: 'convnextv2_atto', block: 'ConvNeXtV2Block', depth: 1, dims: new Map([['H', 224], ['W', 224]]) }, direction: 'LR', theme: 'dark' },
   { name: 'mednvc', file: 'examples/mednvc.nvc', sel: {}, direction: 'TB', theme: 'paper' },
   { name: 'mednvc-training', file: 'examples/mednvc.nvc', sel: { training: true }, direction: 'TB', theme: 'paper' },
+  { name: 'probe-training-depth1', file: 'test/diagram/fixtures/frozen-stages.nvc', sel: { training: true, depth: 1 }, direction: 'TB', theme: 'paper' },
+  { name: 'diff-fixtures', file: 'test/diagram/fixtures/diff-after.nvc', before: 'test/diagram/fixtures/diff-before.nvc', sel: {}, direction: 'LR', theme: 'paper' },
 ];
+
+function figureGraph(f: Figure): DiagramGraph {
+  const pick = (file: string) => {
+    const r = selectDiagram(program(file), { depth: 0, ...f.sel });
+    if ('error' in r) throw new Error(r.error);
+    return r.graph;
+  };
+  return f.before ? diffDiagram(pick(f.before), pick(f.file), 'diff') : pick(f.file);
+}
 
 interface DomReport {
   boxes: number;
@@ -144,11 +159,7 @@ describe('SVG figures in headless Chromium', () => {
   const svgs = new Map<string, string>();
 
   beforeAll(async () => {
-    for (const f of FIGURES) {
-      const r = selectDiagram(program(f.file), { depth: 0, ...f.sel });
-      if ('error' in r) throw new Error(r.error);
-      svgs.set(f.name, renderSvg(await layoutDiagram(r.graph, { direction: f.direction }), f.theme));
-    }
+    for (const f of FIGURES) svgs.set(f.name, renderSvg(await layoutDiagram(figureGraph(f), { direction: f.direction }), f.theme));
     profile = mkdtempSync(join(tmpdir(), 'nvcc-chromium-'));
     context = await chromium.launchPersistentContext(profile, {
       executablePath: '/usr/bin/chromium',
@@ -186,7 +197,7 @@ describe('SVG figures in headless Chromium', () => {
       expect(requests).toEqual([]);
       expect(report.fontLoaded).toBe(true);
       expect(report.widthErrors).toEqual([]);
-      expect(report.boxes).toBeGreaterThan(8);
+      expect(report.boxes).toBeGreaterThan(7);
       expect(report.overlaps).toEqual([]);
       expect(report.labels).toBeGreaterThanOrEqual(report.boxes);
       expect(report.labelsOutside).toEqual([]);
