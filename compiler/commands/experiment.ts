@@ -86,8 +86,8 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   const planned: Planned[] = [];
   for (const label of o.variants) {
     const variant = label === 'base' ? undefined : label;
-    const checked = checkProgram({ file: o.file, ...(variant !== undefined ? { variant } : {}) });
-    const { compiled } = compileBuild(o.file, variant !== undefined ? { variant } : {}, 'build');
+    const checked = await checkProgram({ file: o.file, ...(variant !== undefined ? { variant } : {}) });
+    const { compiled } = await compileBuild(o.file, variant !== undefined ? { variant } : {}, 'build');
     const train = compiled!.program.trains[0]!;
     const stage = [...train.stages].reverse().find((s) => !s.mask) ?? train.stages[train.stages.length - 1]!;
     const emitted = compiled!.models.find((m) => m.model === stage.model);

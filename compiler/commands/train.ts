@@ -65,12 +65,12 @@ export function parseSeed(value: string | undefined): number | undefined {
  * generator's parsers (compiler/schema/overrides.ts); the build validates them against the
  * program's override schema before compiling.
  */
-export function parseOverrides(file: string, variant: string | undefined, sets: readonly string[], configFile?: string): Record<string, unknown> {
+export async function parseOverrides(file: string, variant: string | undefined, sets: readonly string[], configFile?: string): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   const problems: string[] = [];
   if (configFile !== undefined) {
     if (!fs.existsSync(configFile)) throw new UserError(`--config ${configFile}: no such file`);
-    const known = new Set(overrideSchemaOf(file, variant).schema?.tunables.keys() ?? []);
+    const known = new Set((await overrideSchemaOf(file, variant)).schema?.tunables.keys() ?? []);
     const r = readConfigFile(configFile, known);
     problems.push(...r.problems.map((p) => p.message));
     Object.assign(out, r.overrides);
@@ -104,10 +104,10 @@ function buildDirOf(o: ProgramOptions): string {
 }
 
 /** Compiles without writing anything; prints diagnostics and throws Refused on errors. */
-export function checkProgram(o: ProgramOptions): CheckedProgram {
+export async function checkProgram(o: ProgramOptions): Promise<CheckedProgram> {
   if (!fs.existsSync(o.file)) throw new UserError(`${o.file}: no such file`);
   const overrides = o.overrides ?? {};
-  const { result, compiled, problems } = compileBuild(o.file, { ...(o.variant !== undefined ? { variant: o.variant } : {}), ...(Object.keys(overrides).length ? { overrides } : {}) }, buildDirOf(o));
+  const { result, compiled, problems } = await compileBuild(o.file, { ...(o.variant !== undefined ? { variant: o.variant } : {}), ...(Object.keys(overrides).length ? { overrides } : {}) }, buildDirOf(o));
   if (result.diagnostics.some((d) => d.severity === 'error') || !compiled) {
     if (result.diagnostics.length > 0) printDiagnostics(result);
     for (const p of problems) process.stderr.write(`error: ${p.origin ? `${p.origin}: ` : ''}${p.message}\n`);
@@ -233,7 +233,7 @@ export async function trainProgram(o: TrainCommandOptions): Promise<TrainOutcome
   if (o.resume !== undefined && o.seed !== undefined) throw new UserError('--seed cannot change the seed of a run being resumed');
   // Resuming: the run folder must exist and look like a run before anything else.
   if (o.resume !== undefined) createRunDir({ resume: true, path: o.resume });
-  const compiled = checkProgram(o);
+  const compiled = await checkProgram(o);
   const checked: CheckedProgram = o.datasetSpec ? { ...compiled, datasetSpec: o.datasetSpec } : compiled;
   if (o.resume !== undefined) {
     const stored = readRunConfig(o.resume);
@@ -323,7 +323,7 @@ export const register: RegisterCommand = (program, setExit) => {
     .action(async (file: string, opts: { variant?: string; set: string[]; config?: string; backend?: string; out?: string; resume?: string; seed?: string; quiet?: boolean }) => {
       await guarded(setExit, async () => {
         if (!fs.existsSync(file)) throw new UserError(`${file}: no such file`);
-        const overrides = parseOverrides(file, opts.variant, opts.set, opts.config);
+        const overrides = await parseOverrides(file, opts.variant, opts.set, opts.config);
         const outcome = await trainProgram({
           file,
           ...(opts.variant !== undefined ? { variant: opts.variant } : {}),

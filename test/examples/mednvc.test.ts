@@ -43,8 +43,8 @@ describe('examples/mednvc.nvc', () => {
     }
   });
 
-  it('lowers the paper\'s numbers into the training plan', () => {
-    const { compiled } = compileBuild(FILE, {}, 'build/mednvc');
+  it('lowers the paper\'s numbers into the training plan', async () => {
+    const { compiled } = await compileBuild(FILE, {}, 'build/mednvc');
     const spec = compiled!.trainSpecs[0]!;
     const [pre, fine] = spec.stages;
     expect(pre).toMatchObject({ kind: 'masked', mask: { ratio: 0.6, patch: 32 }, epochs: 800, batchSize: 24, optimizer: { kind: 'lion', lr: 5e-5 } });
