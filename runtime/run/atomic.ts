@@ -28,7 +28,8 @@ export function tempPathFor(target: string): string {
   return path.join(dir, `.${base}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
 }
 
-function fsyncDirectory(dir: string): void {
+/** fsyncs a directory, so that renames and creations inside it survive a power loss. */
+export function fsyncDirectory(dir: string): void {
   let fd: number | undefined;
   try {
     fd = fs.openSync(dir, 'r');
@@ -68,18 +69,26 @@ export async function writeJsonAtomic(target: string, value: unknown): Promise<v
   await writeFileAtomic(target, `${JSON.stringify(value, null, 2)}\n`);
 }
 
+/**
+ * Writes `data` to `file` and fsyncs it, without the rename: for files inside a temporary folder
+ * that is itself renamed into place (checkpoints). `flag` 'wx' refuses an existing file.
+ */
+export function writeAndFsyncSync(file: string, data: string | Uint8Array, options: { readonly mode?: number; readonly flag?: 'w' | 'wx' } = {}): void {
+  const fd = fs.openSync(file, options.flag ?? 'w', options.mode ?? 0o644);
+  try {
+    fs.writeFileSync(fd, data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** Synchronous twin of `writeFileAtomic`, for exit paths where awaiting is not possible. */
 export function writeFileAtomicSync(target: string, data: string | Uint8Array, options: Omit<AtomicWriteOptions, 'beforeRename'> = {}): void {
   const temp = tempPathFor(target);
-  const fd = fs.openSync(temp, 'wx', options.mode ?? 0o644);
   let renamed = false;
   try {
-    try {
-      fs.writeFileSync(fd, data);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
+    writeAndFsyncSync(temp, data, { mode: options.mode, flag: 'wx' });
     fs.renameSync(temp, target);
     renamed = true;
     fsyncDirectory(path.dirname(target));

@@ -14,8 +14,9 @@
  * file into the temporary folder and then waits forever, so a test can SIGKILL it inside the
  * window where a crash would matter.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { fsyncDirectory, writeAndFsyncSync } from '../run/atomic.js';
 
 export const CHECKPOINT_DIR = 'checkpoints';
 export const STATE_FILE = 'state.json';
@@ -23,31 +24,6 @@ const FINAL_NAME = /^ckpt-(\d{6,})$/;
 
 export function checkpointName(seq: number): string {
   return `ckpt-${String(seq).padStart(6, '0')}`;
-}
-
-function writeAndSync(path: string, bytes: Uint8Array | string): void {
-  const fd = openSync(path, 'w');
-  try {
-    const buf = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
-    let written = 0;
-    while (written < buf.length) written += writeSync(fd, buf, written, buf.length - written);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function syncDir(path: string): void {
-  try {
-    const fd = openSync(path, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // Some filesystems refuse fsync on directories; rename is still atomic there.
-  }
 }
 
 /**
@@ -65,15 +41,15 @@ export async function writeCheckpoint(runDir: string, seq: number, files: Readon
   const tmp = join(root, `.${name}.tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
-  for (const [file, bytes] of files) if (file !== STATE_FILE) writeAndSync(join(tmp, file), bytes);
-  writeAndSync(join(tmp, STATE_FILE), files.get(STATE_FILE)!);
-  syncDir(tmp);
+  for (const [file, bytes] of files) if (file !== STATE_FILE) writeAndFsyncSync(join(tmp, file), bytes);
+  writeAndFsyncSync(join(tmp, STATE_FILE), files.get(STATE_FILE)!);
+  fsyncDirectory(tmp);
   if (process.env.NVCC_TEST_CHECKPOINT_PAUSE === String(seq)) {
     process.stderr.write(`nvcc-test: checkpoint ${seq} paused before rename\n`);
     await new Promise<never>(() => setInterval(() => undefined, 1 << 30));
   }
   renameSync(tmp, finalPath);
-  syncDir(root);
+  fsyncDirectory(root);
   return finalPath;
 }
 
