@@ -33,24 +33,6 @@ import type { DatasetSpec, FieldSpec, SyntheticSource } from './spec.js';
 
 export const GENERATOR_VERSION = 'pji-synth/1';
 
-/** The 14 lab inputs, in the order of the MED-NVC lab vector. */
-export const PJI_LAB_COLUMNS = [
-  'crp',
-  'esr',
-  'joint',
-  'sex',
-  'age',
-  'hypertension',
-  'diabetes',
-  'rheumatoid_arthritis',
-  'anemia',
-  'osteoporosis',
-  'cerebral_infarction',
-  'hypoalbuminemia',
-  'hypothyroidism',
-  'liver_disease',
-] as const;
-
 export const COMORBIDITIES = [
   'hypertension',
   'diabetes',
@@ -62,6 +44,9 @@ export const COMORBIDITIES = [
   'hypothyroidism',
   'liver_disease',
 ] as const;
+
+/** The 14 lab inputs, in the order of the MED-NVC lab vector. */
+export const PJI_LAB_COLUMNS = ['crp', 'esr', 'joint', 'sex', 'age', ...COMORBIDITIES] as const;
 export type Comorbidity = (typeof COMORBIDITIES)[number];
 
 export type Phenotype = 'none' | 'acute' | 'chronic';
