@@ -66,7 +66,7 @@ beforeAll(async () => {
     evaluation: JSON.parse(JSON.stringify(evaluation)),
   });
   html = fs.readFileSync(out, 'utf8');
-}, 60_000);
+});
 
 afterAll(() => {
   fs.rmSync(dir, { recursive: true, force: true });

@@ -127,7 +127,7 @@ describe('pretrain -> finetune on a synthetic PJI cohort', () => {
     // `nvcc train --resume` of the finished run finds its data from the folder and trains nothing.
     const resumed = await resume(runDir, { models: miniFactories(mini), backend: 'wasm', report: false });
     expect(resumed.status).toBe('completed');
-  }, 120_000);
+  });
 
   it('refuses bad data before creating the run folder, naming file, row and column', async () => {
     const table = readFileSync(join(root, 'cohort/labs.csv'), 'utf8').split('\n');

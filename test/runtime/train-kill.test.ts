@@ -68,5 +68,5 @@ describe('SIGKILL during a checkpoint write', () => {
     }
     // The next writer swept the dead temporary folder.
     expect(existsSync(join(runDir, 'checkpoints', temporary[0]!))).toBe(false);
-  }, 60_000);
+  });
 });
