@@ -8,6 +8,7 @@
  * difference quotient; each checked element is perturbed by +-h.
  */
 import * as tf from '@tensorflow/tfjs';
+import { expect } from 'vitest';
 import { createRng } from '../../runtime/rng.js';
 
 export interface GradCheckOptions {
@@ -101,4 +102,12 @@ export function randn(shape: number[], seed: number, std = 1): tf.Tensor {
   const v = new Float32Array(size);
   for (let i = 0; i < size; i++) v[i] = std * rng.normal();
   return tf.tensor(v, shape);
+}
+
+/** Fails unless every report is within tolerance and actually checked some elements. */
+export function expectGradOk(reports: readonly GradCheckReport[]): void {
+  for (const r of reports) {
+    if (!(r.worst <= 1)) throw new Error(`gradient check failed (${r.worst.toFixed(2)}x tolerance): ${r.details}`);
+    expect(r.checked).toBeGreaterThan(0);
+  }
 }

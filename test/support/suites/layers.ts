@@ -31,17 +31,10 @@ import {
   type Layer,
 } from '../../../runtime/layers/index.js';
 import { useTestBackend } from '../backend.js';
-import { checkGradients, randn } from '../gradcheck.js';
+import { checkGradients, expectGradOk, randn } from '../gradcheck.js';
 import { ATTO, Block, ConvNeXtV2 } from '../convnextv2.js';
 import { randomizeParameters } from '../params.js';
 import * as nv from '../../../runtime/index.js';
-
-function expectGradOk(reports: ReturnType<typeof checkGradients>): void {
-  for (const r of reports) {
-    if (!(r.worst <= 1)) throw new Error(`gradient check failed (${r.worst.toFixed(2)}x tolerance): ${r.details}`);
-    expect(r.checked).toBeGreaterThan(0);
-  }
-}
 
 function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
   expect(a.shape).toEqual(b.shape);
