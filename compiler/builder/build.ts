@@ -24,11 +24,26 @@ import type { DatasetSpec } from '../../runtime/data/spec.js';
 import type { ModelFactory, TrainSpec } from '../../runtime/train/spec.js';
 import type { ModelIR, ProgramIR } from '../ir/ir.js';
 import { STD_DIR } from '../loader.js';
-import { compileProgramSync, type CompileResult } from '../pipeline.js';
-import { EmitError, emitModels, type EmittedModel } from '../emit/model.js';
-import { emitTrainModule } from '../emit/train.js';
-import { LowerError, lowerDataset, lowerTrain, type StageModel } from './lower.js';
-import { deriveOverrideSchema, entryModule, resolvedValues, validateOverrides, type JsonSchema, type OverrideSchema } from '../schema/overrides.js';
+import type { CompileResult } from '../pipeline.js';
+import type { EmittedModel } from '../emit/model.js';
+import type { StageModel } from './lower.js';
+import type { JsonSchema, OverrideSchema } from '../schema/overrides.js';
+
+/**
+ * The compiler, emitters and schema code, loaded on first use: a cached build needs none of
+ * them (nor TypeScript, ts-morph, chevrotain or ajv), which keeps `nvcc train` after `nvcc build`
+ * fast.
+ */
+async function heavy() {
+  const [pipeline, emitModel, emitTrain, lower, overrides] = await Promise.all([
+    import('../pipeline.js'),
+    import('../emit/model.js'),
+    import('../emit/train.js'),
+    import('./lower.js'),
+    import('../schema/overrides.js'),
+  ]);
+  return { ...pipeline, ...emitModel, ...emitTrain, ...lower, ...overrides };
+}
 
 /** Bumped whenever the generated code's shape changes (part of every cache key). */
 export const EMIT_FORMAT = 1;
@@ -205,7 +220,8 @@ export function spanOrigin(span: Span, files: ReadonlyMap<string, SourceFile>, l
 }
 
 /** The program's override schema (compiled with the variant, without overrides). */
-export function overrideSchemaOf(entry: string, variant?: string): { result: CompileResult; schema?: OverrideSchema } {
+export async function overrideSchemaOf(entry: string, variant?: string): Promise<{ result: CompileResult; schema?: OverrideSchema }> {
+  const { compileProgramSync, entryModule, deriveOverrideSchema } = await heavy();
   const result = compileProgramSync(entry, variant !== undefined ? { variant } : {});
   if (!result.program) return { result };
   const ast = entryModule(entry, variant, {});
@@ -214,14 +230,19 @@ export function overrideSchemaOf(entry: string, variant?: string): { result: Com
 }
 
 /** Compiles and emits without touching the disk. */
-export function compileBuild(entry: string, options: BuildOptions, outDir: string): { result: CompileResult; compiled?: CompiledBuild; problems: BuildProblem[]; sources: SourceEntry[] } {
+export async function compileBuild(
+  entry: string,
+  options: BuildOptions,
+  outDir: string,
+): Promise<{ result: CompileResult; compiled?: CompiledBuild; problems: BuildProblem[]; sources: SourceEntry[] }> {
+  const { compileProgramSync, validateOverrides, emitModels, lowerTrain, lowerDataset, entryModule, deriveOverrideSchema, resolvedValues, emitTrainModule, EmitError, LowerError } = await heavy();
   const overrides = options.overrides ?? {};
   const labels = new SourceLabels(path.resolve(entry));
   const problems: BuildProblem[] = [];
   const sourcesOf = (r: CompileResult) =>
     [...r.files.values()].map((f) => ({ file: labels.label(f.path), sha256: sha256(f.text) })).sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
   // Overrides are checked against the schema of the program they edit, before anything else.
-  const base = overrideSchemaOf(entry, options.variant);
+  const base = await overrideSchemaOf(entry, options.variant);
   if (!base.result.program || !base.schema) return { result: base.result, problems, sources: sourcesOf(base.result) };
   if (Object.keys(overrides).length) {
     const refused = validateOverrides(base.schema, overrides);
@@ -266,10 +287,13 @@ export function compileBuild(entry: string, options: BuildOptions, outDir: strin
   }
 }
 
-let transpiler: typeof import('typescript') | undefined;
+/**
+ * TypeScript -> JavaScript with TypeScript's own transpileModule (types erased, nothing
+ * checked). The TypeScript instance is the one ts-morph already loaded for the emitter, so a
+ * build parses one copy of the compiler, not two.
+ */
 async function transpile(text: string, fileName: string): Promise<string> {
-  transpiler ??= (await import('typescript')).default;
-  const ts = transpiler;
+  const { ts } = await import('ts-morph');
   const out = ts.transpileModule(text, {
     fileName,
     compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022, useDefineForClassFields: true, removeComments: false },
@@ -291,7 +315,7 @@ export async function buildProgram(entry: string, options: BuildOptions = {}): P
     const manifest = cachedManifest(entry, options, outDir);
     if (manifest) return { ok: true, outDir, cached: true, diagnostics: [], files: empty, problems: [], manifest };
   }
-  const { result, compiled, problems, sources } = compileBuild(entry, options, outDir);
+  const { result, compiled, problems, sources } = await compileBuild(entry, options, outDir);
   const errors = result.diagnostics.some((d) => d.severity === 'error');
   if (errors || !compiled) return { ok: false, outDir, cached: false, diagnostics: result.diagnostics, files: result.files, problems };
   const labels = new SourceLabels(path.resolve(entry));

@@ -33,12 +33,12 @@ function refuse(problems: readonly { message: string }[]): never {
 }
 
 /** Overrides from `--config` (first) and `--set` (later wins). */
-function gatherOverrides(file: string, flags: BuildFlags): Record<string, unknown> {
+async function gatherOverrides(file: string, flags: BuildFlags): Promise<Record<string, unknown>> {
   const problems: OverrideProblem[] = [];
   let overrides: Record<string, unknown> = {};
   if (flags.config) {
     // Nested mappings in the file stop at known paths: the schema is needed to read it.
-    const { schema } = overrideSchemaOf(file, flags.variant);
+    const { schema } = await overrideSchemaOf(file, flags.variant);
     const r = readConfigFile(flags.config, new Set(schema ? schema.tunables.keys() : []));
     problems.push(...r.problems);
     overrides = { ...r.overrides };
@@ -68,7 +68,7 @@ export const register: RegisterCommand = (program, setExit) => {
     .option('--force', 'rebuild even when the cached build is up to date')
     .action(async (file: string, flags: BuildFlags) => {
       if (flags.emit !== undefined && !['ast', 'ir', 'ts'].includes(flags.emit)) throw new UserError(`--emit must be ast, ir or ts, got '${flags.emit}'`);
-      const overrides = gatherOverrides(file, flags);
+      const overrides = await gatherOverrides(file, flags);
       const options = {
         ...(flags.variant !== undefined ? { variant: flags.variant } : {}),
         ...(Object.keys(overrides).length ? { overrides } : {}),
@@ -82,7 +82,7 @@ export const register: RegisterCommand = (program, setExit) => {
         return;
       }
       if (flags.emit === 'ir' || flags.emit === 'ts') {
-        const { result, compiled, problems } = compileBuild(file, options, outDir);
+        const { result, compiled, problems } = await compileBuild(file, options, outDir);
         if (!compiled) {
           report({ ok: false, outDir, cached: false, diagnostics: result.diagnostics, files: result.files, problems });
           setExit(1);

@@ -5,10 +5,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildProgram, loadBuiltProgram, overrideSchemaOf } from '../../compiler/builder/build.js';
 import { main } from '../../compiler/cli.js';
-import { parseSetArgs, readConfigFile, validateOverrides } from '../../compiler/schema/overrides.js';
+import { parseSetArgs, readConfigFile, validateOverrides, type OverrideSchema } from '../../compiler/schema/overrides.js';
 import { cpuSeeded, freshDir } from './helpers.js';
 
 const MINI = 'test/fixtures/emit/mini-mednvc.nvc';
@@ -28,7 +28,10 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
 }
 
 describe('override schema', () => {
-  const { schema } = overrideSchemaOf(MINI);
+  let schema: OverrideSchema | undefined;
+  beforeAll(async () => {
+    schema = (await overrideSchemaOf(MINI)).schema;
+  });
 
   it('lists every tunable value with a stable dotted path, type, range and current value', () => {
     const props = schema!.schema.properties as Record<string, Record<string, unknown>>;

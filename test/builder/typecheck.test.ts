@@ -30,23 +30,23 @@ const PROGRAMS: { file: string; variant?: string }[] = [
 ];
 
 describe('nvcc build of every example, variant, std file and fixture', () => {
-  it('builds all of them and the emitted code type-checks in strict mode', () => {
+  it('builds all of them and the emitted code type-checks in strict mode', async () => {
     const root = freshDir('nvcc-typecheck-');
     const generated: string[] = [];
     const failures: string[] = [];
-    PROGRAMS.forEach((p, i) => {
+    for (const [i, p] of PROGRAMS.entries()) {
       const outDir = path.join(root, String(i));
-      const { result, compiled, problems } = compileBuild(p.file, p.variant ? { variant: p.variant } : {}, outDir);
+      const { result, compiled, problems } = await compileBuild(p.file, p.variant ? { variant: p.variant } : {}, outDir);
       const errors = result.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message);
       if (!compiled) {
         failures.push(`${p.file}${p.variant ? ` --variant ${p.variant}` : ''}: ${[...errors, ...problems.map((x) => x.message)].join('; ')}`);
-        return;
+        continue;
       }
       fs.mkdirSync(outDir, { recursive: true });
       fs.writeFileSync(path.join(outDir, 'model.ts'), compiled.modelTs);
       fs.writeFileSync(path.join(outDir, 'train.ts'), compiled.trainTs);
       generated.push(path.join(outDir, 'model.ts'), path.join(outDir, 'train.ts'));
-    });
+    }
     expect(failures).toEqual([]);
     expect(PROGRAMS.length).toBeGreaterThan(10);
     const program = ts.createProgram(generated, {

@@ -25,9 +25,9 @@ function check(name: string, actual: string): void {
 
 describe('generated code goldens', () => {
   for (const name of FIXTURES) {
-    it(name, () => {
+    it(name, async () => {
       // A fixed output folder two levels below the repository, as `build/<stem>` is.
-      const { compiled, result, problems } = compileBuild(`test/fixtures/emit/${name}.nvc`, {}, `build/${name}`);
+      const { compiled, result, problems } = await compileBuild(`test/fixtures/emit/${name}.nvc`, {}, `build/${name}`);
       expect(result.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
       expect(problems).toEqual([]);
       check(`${name}.model.ts.txt`, compiled!.modelTs);
