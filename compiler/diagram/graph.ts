@@ -471,7 +471,9 @@ export function blockDiagram(model: ModelIR, block: string, options: DiagramOpti
   const g = model.root.forwardKey ? model.graphs.get(model.root.forwardKey) : undefined;
   if (!g) return undefined;
   seeker.graph(g, model.root, undefined, [], 1000, rootEnv(options.bind));
-  const found = seeker.found;
+  // A block whose parts the model calls one by one (MED-NVC runs `enc` stage by stage) has no
+  // call site of its own: draw its forward graph with its own symbolic shapes.
+  const found = seeker.found ?? uncalled(model, block);
   if (!found) return undefined;
   const b = new Builder(model, '');
   const nodes: DiagramNode[] = [];
@@ -479,6 +481,20 @@ export function blockDiagram(model: ModelIR, block: string, options: DiagramOpti
   addOutputs(b, found.graph, outs, nodes);
   const params = countParams(found.module);
   return { title: `${found.module.typeName} (${model.name}.${found.module.path}, ${formatCount(params)} params)`, nodes, edges: b.edges };
+}
+
+function uncalled(model: ModelIR, block: string): Located | undefined {
+  const find = (m: ModuleNode): ModuleNode | undefined => {
+    if (m.kind === 'block' && m.typeName === block && m.forwardKey) return m;
+    for (const c of m.children) {
+      const f = find(c);
+      if (f) return f;
+    }
+    return undefined;
+  };
+  const m = find(model.root);
+  const g = m?.forwardKey ? model.graphs.get(m.forwardKey) : undefined;
+  return m && g ? { module: m, graph: g, env: new Map() } : undefined;
 }
 
 function walk(nodes: readonly DiagramNode[], f: (n: DiagramNode) => void): void {

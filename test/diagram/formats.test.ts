@@ -114,6 +114,15 @@ describe('MED-NVC (the fine-tuning model)', () => {
   });
 });
 
+describe('a block the model only calls piece by piece', () => {
+  it('draws its own forward graph with symbolic shapes (MED-NVC runs `enc` stage by stage)', () => {
+    const g = draw('examples/mednvc.nvc', { block: 'ConvNeXtV2Encoder' });
+    expect(g.nodes.map((n) => n.name)).toEqual(['x', 'downsample_layers.0', 'stages.0', 'downsample_layers.1', 'stages.1', 'downsample_layers.2', 'stages.2', 'downsample_layers.3', 'stages.3', 'output']);
+    expect(edgesInto(g, byName(g, 'stages.0').id)[0]!.label).toEqual(['[B, H / 4, W / 4, 128]']);
+    expect(byName(g, 'stages.2').kind).toBe('ConvNeXtV2Block ×27');
+  });
+});
+
 describe('MED-NVC training (Figure 1)', () => {
   const g = draw('examples/mednvc.nvc', { training: true });
 
