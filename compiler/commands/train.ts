@@ -293,9 +293,10 @@ export async function trainProgram(o: TrainCommandOptions): Promise<TrainOutcome
 }
 
 /** Prints the outcome of a run: interrupted (how to resume) or the test metrics and the report. */
-export function printOutcome(o: TrainOutcome, file: string, variant?: string, log: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): void {
+export function printOutcome(o: TrainOutcome, file: string, variant?: string, log: (line: string) => void = (l) => process.stdout.write(`${l}\n`), overrides: Readonly<Record<string, unknown>> = {}): void {
   if (o.result.status === 'interrupted') {
-    log(`nvcc: interrupted; a checkpoint was written. Continue with:\n  nvcc train ${file}${variant ? ` --variant ${variant}` : ''} --resume ${o.runDir}`);
+    const sets = Object.entries(overrides).map(([k, v]) => ` --set '${k}=${typeof v === 'string' ? v : JSON.stringify(v)}'`).join('');
+    log(`nvcc: interrupted; a checkpoint was written. Continue with:\n  nvcc train ${file}${variant ? ` --variant ${variant}` : ''}${sets} --resume ${o.runDir}`);
     return;
   }
   log(`nvcc: done in ${o.wallSeconds.toFixed(1)} s. ${finalSummary(o.result).line}`);
@@ -334,7 +335,7 @@ export const register: RegisterCommand = (program, setExit) => {
           ...(parseSeed(opts.seed) !== undefined ? { seed: parseSeed(opts.seed)! } : {}),
           ...(opts.quiet ? { quiet: true } : {}),
         });
-        printOutcome(outcome, file, opts.variant);
+        printOutcome(outcome, file, opts.variant, undefined, overrides);
         return outcome.result.status === 'interrupted' ? 130 : 0;
       });
     });

@@ -138,7 +138,7 @@ describe('nvcc train, eval and predict on a tiny program', () => {
     onOut = undefined;
     expect(sent).toBe(true);
     expect(code).toBe(130);
-    expect(out).toContain(`--resume ${cut}`);
+    expect(out).toContain(`--set 'fit.epochs=4' --resume ${cut}`);
     expect(existsSync(join(cut, 'stages', 'fit', 'weights.safetensors'))).toBe(false);
 
     // A different configuration is refused rather than silently mixed.
