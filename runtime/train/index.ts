@@ -1,7 +1,8 @@
 /**
  * Public entry of the staged training engine, for the CLI (`nvcc train/eval/predict`) and tests.
  * Generated model code needs only the contracts in spec.ts (re-exported as types from
- * runtime/index.ts); this entry also pulls in data loading, metrics and the report.
+ * runtime/index.ts); this entry also pulls in data loading and metrics; the report (vega,
+ * vega-lite) loads when a run writes report.html.
  */
 export * from './spec.js';
 export { runTraining, resume, checkSpec, abortOnSignals, type RunTrainingOptions, type RunResult, type TrainEvent } from './runner.js';

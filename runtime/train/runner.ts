@@ -25,7 +25,7 @@ import { saveResolvedConfig } from '../run/config.js';
 import { JsonlLogger } from '../run/jsonl.js';
 import { RUN_FILES } from '../run/rundir.js';
 import type { ProgressDisplay } from '../run/progress.js';
-import { writeRunReport, type ReportEvaluation } from '../report/index.js';
+import type { ReportEvaluation } from '../report/index.js';
 import { latestCheckpoint, pruneCheckpoints, readCheckpointFile, STATE_FILE, writeCheckpoint } from './checkpoint.js';
 import { batchIndices, epochOrder, stepsPerEpoch, type Batch, type TrainingData } from './data.js';
 import { applyHandover, formatHandoverReport, freezeModules, type HandoverReport } from './handover.js';
@@ -599,6 +599,9 @@ class Runner {
   private async writeReport(): Promise<string> {
     const evaluated = [...this.finished].reverse().find((r) => r.kind === 'supervised' && r.evaluation && typeof r.evaluation === 'object' && 'splits' in r.evaluation);
     const classes = this.data.classes;
+    // Loaded here, not at the top: the report's charts pull in vega and vega-lite, which runs
+    // with `report: false` (tests, resume of a finished run) never need.
+    const { writeRunReport } = await import('../report/index.js');
     return writeRunReport(this.options.runDir, {
       meta: {
         name: this.config.spec.name,
