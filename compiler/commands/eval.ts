@@ -88,7 +88,8 @@ export const register: RegisterCommand = (program, setExit) => {
           return 0;
         }
         const ev = result.evaluation;
-        process.stdout.write(`stage ${result.stage}, weights ${path.relative(process.cwd(), result.weights) || result.weights}\n`);
+        const rel = path.relative(process.cwd(), result.weights);
+        process.stdout.write(`stage ${result.stage}, weights ${rel && !rel.startsWith('..') ? rel : path.resolve(result.weights)}\n`);
         if (ev.kind === 'none') {
           process.stdout.write(`no metrics: ${ev.warning}\n`);
           return 0;
