@@ -48,6 +48,7 @@ function compile(name: string, text: string): ModelIR {
 }
 
 async function measure(label: string, build: () => DiagramGraph): Promise<number> {
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const g = build();
   const t1 = performance.now();
@@ -59,10 +60,13 @@ async function measure(label: string, build: () => DiagramGraph): Promise<number
   const mmd = toMermaid(g, 'TB');
   const t4 = performance.now();
   const total = (t4 - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   const nodes = allNodes(g).length;
   console.log(`${label}: ${nodes} nodes, ${g.edges.length} edges, layout ${layout.width}x${layout.height} px`);
   console.log(`  graph ${(t1 - t0).toFixed(0)} ms, elk layout ${(t2 - t1).toFixed(0)} ms, svg ${(t3 - t2).toFixed(0)} ms (${(svg.length / 1e6).toFixed(2)} MB), dot+mermaid ${(t4 - t3).toFixed(0)} ms (${dot.length + mmd.length} chars)`);
-  console.log(`  total ${total.toFixed(2)} s ${total < 5 ? '(under the 5 s target)' : '(OVER the 5 s target)'}`);
+  // On a shared machine the wall time depends on the load; the CPU time is the work done.
+  console.log(`  total ${total.toFixed(2)} s wall, ${cpuSeconds.toFixed(2)} s CPU ${total < 5 ? '(under the 5 s target)' : '(OVER the 5 s target)'}`);
   return total;
 }
 
