@@ -73,6 +73,9 @@ function allThree(s: Case) {
   });
 }
 
+/** Top pad 3 > k-1 for a 3x3: outside the SIMD kernels' cases. */
+const WIDE_PAD: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [3, 1], [0, 2], [0, 0]];
+
 const CASES: Case[] = [];
 for (const c of [1, 3, 4, 40, 41]) {
   for (const k of [3, 7]) CASES.push({ n: c % 2 === 0 ? 2 : 1, h: 9, w: 6, c, k, pad: 'same' });
@@ -109,7 +112,7 @@ describe('SIMD depthwise kernels on wasm', () => {
     expect(relErr(wasm.dw, cpu.dw)).toBeLessThanOrEqual(1e-5);
   });
 
-  it('gradients of tf.depthwiseConv2d (+ fused bias) on wasm equal cpu', async () => {
+  it('gradients of tf.depthwiseConv2d and tf.fused.depthwiseConv2d (bias) on wasm equal cpu', async () => {
     const xShape: [number, number, number, number] = [2, 11, 10, 41];
     const fShape: [number, number, number, number] = [7, 7, 41, 1];
     const grads = () => tf.tidy(() => {
@@ -120,29 +123,36 @@ describe('SIMD depthwise kernels on wasm', () => {
       const loss = (xi: tf.Tensor, fi: tf.Tensor, bi: tf.Tensor) =>
         tf.sum(tf.mul(tf.fused.depthwiseConv2d({ x: xi as tf.Tensor4D, filter: fi as tf.Tensor4D, bias: bi, strides: 1, pad: 'same' }), r));
       const [gx, gf, gb] = tf.grads(loss)([x, f, b]);
+      const [px, pf] = tf.grads((xi: tf.Tensor, fi: tf.Tensor) => tf.sum(tf.mul(tf.depthwiseConv2d(xi as tf.Tensor4D, fi as tf.Tensor4D, 1, 'same'), r)))([x, f]);
       const y = tf.depthwiseConv2d(x, f, 1, 'same');
-      return { gx: gx!.dataSync().slice(), gf: gf!.dataSync().slice(), gb: gb!.dataSync().slice(), y: y.dataSync().slice() };
+      return { gx: gx!.dataSync().slice(), gf: gf!.dataSync().slice(), gb: gb!.dataSync().slice(), y: y.dataSync().slice(),
+        px: px!.dataSync().slice(), pf: pf!.dataSync().slice() };
     });
     const cpu = await on('cpu', grads);
     const wasm = await on('wasm', grads);
-    for (const key of ['gx', 'gf', 'gb', 'y'] as const) expect(relErr(wasm[key], cpu[key])).toBeLessThanOrEqual(1e-5);
+    for (const key of ['gx', 'gf', 'gb', 'y', 'px', 'pf'] as const) expect(relErr(wasm[key], cpu[key])).toBeLessThanOrEqual(1e-5);
   });
 
-  it('unsupported cases go to the previous kernels and stay correct (stride 2, dilation 2, multiplier 2)', async () => {
+  it('unsupported cases go to the previous kernels and stay correct (stride 2, dilation 2, multiplier 2, pad > k-1)', async () => {
     expect(supportedGeometry([1, 8, 8, 4], [3, 3, 4, 1], { strides: 2, pad: 'same' })).toBeNull();
     expect(supportedGeometry([1, 8, 8, 4], [3, 3, 4, 1], { strides: 1, dilations: 2, pad: 'same' })).toBeNull();
     expect(supportedGeometry([1, 8, 8, 4], [3, 3, 4, 2], { strides: 1, pad: 'same' })).toBeNull();
-    expect(supportedGeometry([1, 8, 8, 4], [3, 3, 4, 1], { strides: 1, pad: [[0, 0], [3, 3], [1, 1], [0, 0]] })).toBeNull();
+    expect(supportedGeometry([1, 8, 8, 4], [3, 3, 4, 1], { strides: 1, pad: WIDE_PAD })).toBeNull();
+    expect(supportedGeometry([1, 8, 8, 4], [5, 5, 4, 1], { strides: 1, pad: [[0, 0], [4, 0], [1, 3], [0, 0]] })).not.toBeNull();
     const run = () => tf.tidy(() => {
       const x = tf.tensor(values(2 * 9 * 9 * 6, 8), [2, 9, 9, 6]) as tf.Tensor4D;
       const strided = tf.depthwiseConv2d(x, tf.tensor(values(54, 9), [3, 3, 6, 1]) as tf.Tensor4D, 2, 'same');
       const dilated = tf.depthwiseConv2d(x, tf.tensor(values(54, 9), [3, 3, 6, 1]) as tf.Tensor4D, 1, 'same', 'NHWC', 2);
       const mult = tf.depthwiseConv2d(x, tf.tensor(values(108, 10), [3, 3, 6, 2]) as tf.Tensor4D, 1, 'same');
-      // stride-1 gradients of a dilation-1 conv with a non-symmetric explicit pad: the forward-op fallback
+      // asymmetric explicit pads inside [0, k-1]: the SIMD kernels
       const f = tf.tensor(values(6 * 25, 11), [5, 5, 6, 1]) as tf.Tensor4D;
       const [gx, gf] = tf.grads((xi: tf.Tensor, fi: tf.Tensor) =>
         tf.sum(tf.square(tf.depthwiseConv2d(xi as tf.Tensor4D, fi as tf.Tensor4D, 1, [[0, 0], [4, 0], [1, 3], [0, 0]]))))([x, f]);
-      return [strided, dilated, mult, gx!, gf!].map((t) => t.dataSync().slice());
+      // a pad larger than k-1: XNNPACK forward, forward-op gradients
+      const f3 = tf.tensor(values(54, 12), [3, 3, 6, 1]) as tf.Tensor4D;
+      const [gx3, gf3] = tf.grads((xi: tf.Tensor, fi: tf.Tensor) =>
+        tf.sum(tf.square(tf.depthwiseConv2d(xi as tf.Tensor4D, fi as tf.Tensor4D, 1, WIDE_PAD))))([x, f3]);
+      return [strided, dilated, mult, gx!, gf!, gx3!, gf3!].map((t) => t.dataSync().slice());
     });
     const cpu = await on('cpu', run);
     const wasm = await on('wasm', run);
