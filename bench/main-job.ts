@@ -46,6 +46,8 @@ function treeRssKb(root: number): number {
 
 interface Timed {
   readonly seconds: number;
+  /** User + system CPU seconds of the command's process tree (GNU time), when available. */
+  readonly cpuSeconds?: number;
   readonly peakMb: number;
   readonly output: string;
   readonly code: number;
@@ -54,7 +56,11 @@ interface Timed {
 function run(command: string, cwd: string): Promise<Timed> {
   return new Promise((done) => {
     const started = Date.now();
-    const child = spawn('sh', ['-c', command], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    // GNU time reports the CPU time of the whole tree: the figure that does not depend on load.
+    const timeFile = `/tmp/nvcc-main-job-time-${process.pid}-${Date.now()}`;
+    const gnuTime = existsSync('/usr/bin/time');
+    const wrapped = gnuTime ? `/usr/bin/time -o ${timeFile} -f '%U %S' sh -c ${JSON.stringify(command)}` : command;
+    const child = spawn('sh', ['-c', wrapped], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     let peak = 0;
     child.stdout.on('data', (d: Buffer) => {
@@ -70,7 +76,12 @@ function run(command: string, cwd: string): Promise<Timed> {
     }, 200);
     child.on('close', (code) => {
       clearInterval(timer);
-      done({ seconds: (Date.now() - started) / 1000, peakMb: peak / 1024, output, code: code ?? 1 });
+      let cpuSeconds: number | undefined;
+      if (gnuTime && existsSync(timeFile)) {
+        const m = /([\d.]+) ([\d.]+)\s*$/.exec(readFileSync(timeFile, 'utf8'));
+        if (m) cpuSeconds = Number(m[1]) + Number(m[2]);
+      }
+      done({ seconds: (Date.now() - started) / 1000, ...(cpuSeconds !== undefined ? { cpuSeconds } : {}), peakMb: peak / 1024, output, code: code ?? 1 });
     });
   });
 }
@@ -94,7 +105,8 @@ const after = loadavg();
 const auc = /test split \(\d+ patients\): AUC (\d+\.\d+)% \(95% CI ([\d.]+)%-([\d.]+)%\)/.exec(demo.output);
 const report = /nvcc: report (\S+)/.exec(demo.output)?.[1];
 console.log('\nmain job figures');
-for (const [name, t] of rows) console.log(`  ${name.padEnd(14)} ${t.seconds.toFixed(1).padStart(7)} s   peak RSS ${t.peakMb.toFixed(0).padStart(5)} MB   exit ${t.code}`);
+for (const [name, t] of rows)
+  console.log(`  ${name.padEnd(14)} ${t.seconds.toFixed(1).padStart(7)} s wall   ${t.cpuSeconds !== undefined ? `${t.cpuSeconds.toFixed(1).padStart(7)} s CPU` : '      ? s CPU'}   peak RSS ${t.peakMb.toFixed(0).padStart(5)} MB   exit ${t.code}`);
 console.log(`  total          ${rows.reduce((s, [, t]) => s + t.seconds, 0).toFixed(1).padStart(7)} s`);
 console.log(`  test AUC       ${auc ? `${auc[1]}% (95% CI ${auc[2]}%-${auc[3]}%)` : 'not found in the output'}`);
 console.log(`  report         ${report ?? 'not found in the output'}`);
