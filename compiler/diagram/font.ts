@@ -19,6 +19,8 @@ export interface FontMetrics {
   readonly lineGap: number;
   /** Advance width in font units per code point (BMP). */
   readonly advance: (codePoint: number) => number;
+  /** Glyph id of a code point (0 when the font has none). */
+  readonly glyphOf: (codePoint: number) => number;
 }
 
 function parseFont(buf: Buffer): FontMetrics {
@@ -86,7 +88,7 @@ function parseFont(buf: Buffer): FontMetrics {
     }
     return w;
   };
-  return { unitsPerEm, ascender, descender, lineGap, advance };
+  return { unitsPerEm, ascender, descender, lineGap, advance, glyphOf };
 }
 
 let loaded: { bytes: Buffer; metrics: FontMetrics } | undefined;
@@ -122,4 +124,108 @@ export function lineMetrics(size: number): { ascent: number; descent: number; he
 /** The font file as base64, for `@font-face { src: url(data:font/ttf;base64,...) }`. */
 export function fontBase64(): string {
   return font().bytes.toString('base64');
+}
+
+/** Tables a renderer needs for plain (unkerned, unshaped) text; the rest are dropped. */
+const KEEP_TABLES = new Set(['cmap', 'cvt ', 'fpgm', 'gasp', 'glyf', 'head', 'hhea', 'hmtx', 'loca', 'maxp', 'name', 'OS/2', 'post', 'prep']);
+
+function checksum(b: Buffer): number {
+  let sum = 0;
+  const padded = b.length % 4 ? Buffer.concat([b, Buffer.alloc(4 - (b.length % 4))]) : b;
+  for (let i = 0; i < padded.length; i += 4) sum = (sum + padded.readUInt32BE(i)) >>> 0;
+  return sum;
+}
+
+/**
+ * The font reduced to the glyphs of `text` (and the glyphs their composites use): every other
+ * glyph outline is emptied, kerning/shaping tables and glyph names are dropped. Glyph ids,
+ * advance widths and the cmap are unchanged, so text set with the subset measures exactly as
+ * with the full font. The result is still DejaVu Sans (its licence allows modified versions
+ * under names without "Bitstream" or "Vera"; the copyright notices in `name` are kept).
+ */
+export function subsetFont(text: string): Buffer {
+  const { bytes: buf, metrics } = font();
+  const numTables = buf.readUInt16BE(4);
+  const tables = new Map<string, Buffer>();
+  for (let i = 0; i < numTables; i++) {
+    const rec = 12 + i * 16;
+    const tag = buf.toString('latin1', rec, rec + 4);
+    const off = buf.readUInt32BE(rec + 8);
+    tables.set(tag, Buffer.from(buf.subarray(off, off + buf.readUInt32BE(rec + 12))));
+  }
+  const head = tables.get('head')!;
+  const maxp = tables.get('maxp')!;
+  const loca = tables.get('loca')!;
+  const glyf = tables.get('glyf')!;
+  const numGlyphs = maxp.readUInt16BE(4);
+  const longLoca = head.readInt16BE(50) === 1;
+  const offset = (g: number) => (longLoca ? loca.readUInt32BE(4 * g) : 2 * loca.readUInt16BE(2 * g));
+  const keep = new Set<number>([0]);
+  const queue: number[] = [];
+  for (const ch of text) {
+    const g = metrics.glyphOf(ch.codePointAt(0)!);
+    if (!keep.has(g)) (keep.add(g), queue.push(g));
+  }
+  while (queue.length) {
+    const g = queue.pop()!;
+    const start = offset(g);
+    if (offset(g + 1) - start < 10 || glyf.readInt16BE(start) >= 0) continue;
+    // A composite glyph: keep its components.
+    let p = start + 10;
+    for (;;) {
+      const flags = glyf.readUInt16BE(p);
+      const component = glyf.readUInt16BE(p + 2);
+      if (!keep.has(component)) (keep.add(component), queue.push(component));
+      p += 4 + (flags & 1 ? 4 : 2) + (flags & 8 ? 2 : flags & 0x40 ? 4 : flags & 0x80 ? 8 : 0);
+      if (!(flags & 0x20)) break;
+    }
+  }
+  const parts: Buffer[] = [];
+  const newLoca = Buffer.alloc(4 * (numGlyphs + 1));
+  let at = 0;
+  for (let g = 0; g < numGlyphs; g++) {
+    newLoca.writeUInt32BE(at, 4 * g);
+    if (!keep.has(g)) continue;
+    const data = glyf.subarray(offset(g), offset(g + 1));
+    const pad = (4 - (data.length % 4)) % 4;
+    parts.push(data, Buffer.alloc(pad));
+    at += data.length + pad;
+  }
+  newLoca.writeUInt32BE(at, 4 * numGlyphs);
+  tables.set('glyf', Buffer.concat(parts));
+  tables.set('loca', newLoca);
+  head.writeInt16BE(1, 50);
+  head.writeUInt32BE(0, 8);
+  // post format 3: no glyph names.
+  const post = Buffer.from(tables.get('post')!.subarray(0, 32));
+  post.writeUInt32BE(0x00030000, 0);
+  tables.set('post', post);
+  const tags = [...tables.keys()].filter((t) => KEEP_TABLES.has(t)).sort();
+  const dirSize = 12 + 16 * tags.length;
+  const header = Buffer.alloc(dirSize);
+  header.writeUInt32BE(0x00010000, 0);
+  header.writeUInt16BE(tags.length, 4);
+  let pow = 1;
+  let log = 0;
+  while (pow * 2 <= tags.length) (pow *= 2), log++;
+  header.writeUInt16BE(pow * 16, 6);
+  header.writeUInt16BE(log, 8);
+  header.writeUInt16BE(tags.length * 16 - pow * 16, 10);
+  const bodies: Buffer[] = [];
+  let pos = dirSize;
+  tags.forEach((tag, i) => {
+    const data = tables.get(tag)!;
+    const rec = 12 + 16 * i;
+    header.write(tag, rec, 'latin1');
+    header.writeUInt32BE(checksum(data), rec + 4);
+    header.writeUInt32BE(pos, rec + 8);
+    header.writeUInt32BE(data.length, rec + 12);
+    const pad = (4 - (data.length % 4)) % 4;
+    bodies.push(data, Buffer.alloc(pad));
+    pos += data.length + pad;
+  });
+  const out = Buffer.concat([header, ...bodies]);
+  const headAt = out.readUInt32BE(12 + 16 * tags.indexOf('head') + 8);
+  out.writeUInt32BE((0xb1b0afba - checksum(out)) >>> 0, headAt + 8);
+  return out;
 }

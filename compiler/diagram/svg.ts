@@ -7,7 +7,7 @@
  * `path.edge[data-source][data-target]` (plus `data-target-port`), every port a
  * `rect.port[data-port]`, so tests and tools can check the figure through the DOM.
  */
-import { FONT_FAMILY, fontBase64, lineMetrics, textWidth } from './font.js';
+import { FONT_FAMILY, lineMetrics, subsetFont, textWidth } from './font.js';
 import type { DiagramNode } from './graph.js';
 import { LINE_GAP, TEXT, type Layout, type PlacedNode } from './layout.js';
 
@@ -128,7 +128,9 @@ export function renderSvg(layout: Layout, theme: Theme = 'paper'): string {
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" font-family="${FONT_FAMILY}, 'DejaVu Sans'">`);
   out.push(`<title>${esc(layout.title)}</title>`);
   out.push('<style>');
-  out.push(`@font-face { font-family: '${FONT_FAMILY}'; src: url(data:font/ttf;base64,${fontBase64()}) format('truetype'); font-weight: normal; font-style: normal; }`);
+  // Only the glyphs this figure uses are embedded (a few KB instead of the whole font).
+  const used = [layout.title, ...layout.nodes.flatMap((n) => [...n.lines.map((l) => l.text), ...n.ports.map((q) => q.label)]), ...layout.edges.flatMap((e) => e.label?.lines ?? [])].join('');
+  out.push(`@font-face { font-family: '${FONT_FAMILY}'; src: url(data:font/ttf;base64,${subsetFont(used).toString('base64')}) format('truetype'); font-weight: normal; font-style: normal; }`);
   out.push(`text { font-family: '${FONT_FAMILY}', 'DejaVu Sans'; font-kerning: none; font-variant-ligatures: none; font-synthesis: none; }`);
   out.push('</style>');
   out.push('<defs>');

@@ -179,6 +179,9 @@ describe('SVG figures in headless Chromium', () => {
       expect(svg, name).not.toMatch(/url\((?!#|data:)/);
       expect(svg, name).toMatch(/<svg [^>]*viewBox="0 0 \d+ \d+"/);
       expect(svg, name).toContain(`@font-face { font-family: '${FONT_FAMILY}'; src: url(data:font/ttf;base64,`);
+      // Only the glyphs in use are embedded: far below the 760 KB of the whole font.
+      const font = /base64,([A-Za-z0-9+/=]+)\)/.exec(svg)![1]!;
+      expect(Buffer.from(font, 'base64').length, name).toBeLessThan(120_000);
     }
   });
 
