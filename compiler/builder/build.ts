@@ -343,16 +343,21 @@ export async function buildProgram(entry: string, options: BuildOptions = {}): P
   };
   const modelJs = await transpile(compiled.modelTs, 'model.ts');
   const trainJs = await transpile(compiled.trainTs, 'train.ts');
-  fs.mkdirSync(outDir, { recursive: true });
-  // The manifest goes last: a folder with a manifest is complete.
-  fs.rmSync(path.join(outDir, 'manifest.json'), { force: true });
-  writeAtomic(path.join(outDir, 'model.ts'), compiled.modelTs);
-  writeAtomic(path.join(outDir, 'model.js'), modelJs);
-  writeAtomic(path.join(outDir, 'train.ts'), compiled.trainTs);
-  writeAtomic(path.join(outDir, 'train.js'), trainJs);
-  writeAtomic(path.join(outDir, 'config.resolved.json'), JSON.stringify(compiled.resolvedConfig, null, 2) + '\n');
-  writeAtomic(path.join(outDir, 'overrides.schema.json'), JSON.stringify(compiled.overrideSchema, null, 2) + '\n');
-  writeAtomic(path.join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  try {
+    fs.mkdirSync(outDir, { recursive: true });
+    // The manifest goes last: a folder with a manifest is complete.
+    fs.rmSync(path.join(outDir, 'manifest.json'), { force: true });
+    writeAtomic(path.join(outDir, 'model.ts'), compiled.modelTs);
+    writeAtomic(path.join(outDir, 'model.js'), modelJs);
+    writeAtomic(path.join(outDir, 'train.ts'), compiled.trainTs);
+    writeAtomic(path.join(outDir, 'train.js'), trainJs);
+    writeAtomic(path.join(outDir, 'config.resolved.json'), JSON.stringify(compiled.resolvedConfig, null, 2) + '\n');
+    writeAtomic(path.join(outDir, 'overrides.schema.json'), JSON.stringify(compiled.overrideSchema, null, 2) + '\n');
+    writeAtomic(path.join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    return { ok: false, outDir, cached: false, diagnostics: result.diagnostics, files: result.files, problems: [{ message: `cannot write the build folder ${outDir}: ${reason}` }] };
+  }
   return { ok: true, outDir, cached: false, diagnostics: result.diagnostics, files: result.files, problems: [], manifest, compiled };
 }
 
