@@ -416,6 +416,14 @@ const list: PrimitiveDef[] = [
     ]),
     runtime: 'nv.dropPath',
   },
+  {
+    ...unary(
+      'visible',
+      'x with the removed positions of the patch mask set to zero while a stage has a mask policy, x itself otherwise: statistics that must see only visible positions (GRN) and the masked-zero invariant of sparse execution use it',
+    ),
+    shape: ([x]) =>
+      x!.length === 4 ? x! : { error: `visible() needs an NHWC feature map [B, H, W, C], got ${formatShape(x!)}`, input: 0 },
+  },
   unary('dropout', 'drops elements with probability `p` while training', [
     { name: 'p', type: 'float', default: F(0), min: 0, below: 1, doc: 'drop probability' },
   ]),

@@ -236,6 +236,7 @@ export const FUNCTION_LOWERING: Readonly<Record<string, (l: Lowering) => string>
   upsample_nearest: (l) => call(l, jsValue(l.attrs.scale)),
   attention: (l) => call(l, jsValue(l.attrs.heads)),
   patch_mask: (l) => call(l, 'ctx'),
+  visible: (l) => call(l, 'ctx'),
   roll: (l) => call(l, jsValue(l.attrs.shift), jsValue(l.attrs.axes)),
   relative_position_bias: (l) => call(l, jsValue(l.attrs.window)),
   shift_window_mask: (l) => call(l, jsValue(l.attrs.window), jsValue(l.attrs.shift)),

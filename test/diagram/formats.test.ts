@@ -30,7 +30,7 @@ describe('ConvNeXt-V2 block (convnextv2_atto, first block, 224 px)', () => {
 
   it('draws the layers in order with parameter counts computed from the weights', () => {
     const names = g.nodes.map((n) => n.name);
-    expect(names).toEqual(['x', 'dwconv', 'norm', 'pwconv1', 'gelu', 'grn', 'pwconv2', 'drop_path', '+', 'output']);
+    expect(names).toEqual(['x', 'dwconv', 'norm', 'pwconv1', 'gelu', 'grn', 'pwconv2', 'drop_path', '+', 'visible', 'output']);
     const dim = 40;
     expect(byName(g, 'dwconv').params).toBe(7 * 7 * dim + dim);
     expect(byName(g, 'norm').params).toBe(2 * dim);
@@ -53,7 +53,7 @@ describe('ConvNeXt-V2 block (convnextv2_atto, first block, 224 px)', () => {
     const deep = draw('std/convnextv2.nvc', { model: 'convnextv2_atto', block: 'ConvNeXtV2Block', depth: 1 });
     const grn = byName(deep, 'grn');
     expect(grn.role).toBe('group');
-    expect(grn.children.map((c) => c.name)).toEqual(['×', 'sum', 'sqrt', 'mean', '+', '÷', '×', '×', '+', '+']);
+    expect(grn.children.map((c) => c.name)).toEqual(['visible', '×', 'sum', 'sqrt', 'mean', '+', '÷', '×', '×', '+', '+']);
     // Without --dims the call-site shape is in the model's own input symbols.
     expect(edgesInto(deep, byName(deep, 'dwconv').id)[0]!.label).toEqual(['[B, H / 4, W / 4, 40]', '[B, H, W, 40]']);
   });
@@ -104,12 +104,13 @@ describe('MED-NVC (the fine-tuning model)', () => {
     const d2 = draw('examples/mednvc.nvc', { depth: 2 });
     const b = allNodes(d2).find((n) => n.path === 'enc.stages.2.26')!;
     expect(b.role).toBe('group');
-    expect(b.children.map((c) => c.name)).toEqual(['dwconv', 'norm', 'pwconv1', 'gelu', 'grn', 'pwconv2', 'drop_path', '+']);
-    // Edges cross the compound boundary: the last block's add feeds downsample_layers.3.
+    expect(b.children.map((c) => c.name)).toEqual(['dwconv', 'norm', 'pwconv1', 'gelu', 'grn', 'pwconv2', 'drop_path', '+', 'visible']);
+    // Edges cross the compound boundary: the last block's output (the re-masked residual sum)
+    // feeds downsample_layers.3.
     const ds3 = allNodes(d2).find((n) => n.path === 'enc.downsample_layers.3')!;
     const ds3First = ds3.children[0]!;
     const src = d2.edges.find((e) => e.target === ds3First.id)!;
-    expect(allNodes(d2).find((n) => n.id === src.source)!.name).toBe('+');
+    expect(allNodes(d2).find((n) => n.id === src.source)!.name).toBe('visible');
     expect(src.label).toEqual(['[B, 14, 14, 512]']);
   });
 });
