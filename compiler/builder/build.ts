@@ -46,7 +46,7 @@ async function heavy() {
 }
 
 /** Bumped whenever the generated code's shape changes (part of every cache key). */
-export const EMIT_FORMAT = 1;
+export const EMIT_FORMAT = 2;
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const RUNTIME_ENTRY = path.join(REPO_ROOT, 'runtime', 'index.js');
@@ -181,7 +181,7 @@ export function runtimeImportFrom(outDir: string): string {
   return rel;
 }
 
-const OUTPUT_FILES = ['model.ts', 'model.js', 'train.ts', 'train.js', 'config.resolved.json', 'overrides.schema.json', 'manifest.json'] as const;
+const OUTPUT_FILES = ['package.json', 'model.ts', 'model.js', 'train.ts', 'train.js', 'config.resolved.json', 'overrides.schema.json', 'manifest.json'] as const;
 
 /** The manifest of an up-to-date build in outDir, or undefined. */
 export function cachedManifest(entry: string, options: BuildOptions, outDir: string): BuildManifest | undefined {
@@ -347,6 +347,9 @@ export async function buildProgram(entry: string, options: BuildOptions = {}): P
     fs.mkdirSync(outDir, { recursive: true });
     // The manifest goes last: a folder with a manifest is complete.
     fs.rmSync(path.join(outDir, 'manifest.json'), { force: true });
+    // The generated .js files are ES modules; say so here, since a build folder outside the
+    // repository has no package.json of ours above it.
+    writeAtomic(path.join(outDir, 'package.json'), JSON.stringify({ type: 'module' }, null, 2) + '\n');
     writeAtomic(path.join(outDir, 'model.ts'), compiled.modelTs);
     writeAtomic(path.join(outDir, 'model.js'), modelJs);
     writeAtomic(path.join(outDir, 'train.ts'), compiled.trainTs);

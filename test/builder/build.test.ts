@@ -25,7 +25,7 @@ describe('nvcc build output', () => {
     expect(ra.ok && rb.ok).toBe(true);
     const ta = readTree(a);
     const tb = readTree(b);
-    expect(Object.keys(ta)).toEqual(['config.resolved.json', 'manifest.json', 'model.js', 'model.ts', 'overrides.schema.json', 'train.js', 'train.ts']);
+    expect(Object.keys(ta)).toEqual(['config.resolved.json', 'manifest.json', 'model.js', 'model.ts', 'overrides.schema.json', 'package.json', 'train.js', 'train.ts']);
     expect(tb).toEqual(ta);
     expect(ta['model.ts']).toContain('import * as nv from "../../../runtime/index.js";');
     for (const [name, text] of Object.entries(ta)) {
