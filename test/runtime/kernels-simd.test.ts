@@ -14,40 +14,9 @@ import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from '../../runtime/kernels/index.js';
 import { assembleDepthwiseWat, WASM_PATH } from '../../runtime/kernels/simd/build-wasm.js';
 import { supportedGeometry } from '../../runtime/kernels/simd/depthwise.js';
+import { on, relErr, size, values, type Backend } from '../support/kernel-compare.js';
 
-type Backend = 'wasm' | 'cpu';
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
-
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = (seed * 2654435761) >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
-
-const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-
-async function on<T>(backend: Backend, f: () => T): Promise<T> {
-  expect(tf.memory().numTensors).toBe(0);
-  await tf.setBackend(backend);
-  const r = f();
-  expect(tf.memory().numTensors).toBe(0);
-  return r;
-}
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return diff / Math.max(scale, 1e-12);
-}
 
 interface Case { n: number; h: number; w: number; c: number; k: number; pad: Pad }
 

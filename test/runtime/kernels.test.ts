@@ -17,40 +17,8 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels, UnsupportedKernelCase } from '../../runtime/kernels/index.js';
 import { geluExact, grn, layerNormLastAxis, linear, patchifyConv2d } from '../../runtime/kernels/fast-ops.js';
+import { on, relErr, size, values, type Backend } from '../support/kernel-compare.js';
 
-type Backend = 'wasm' | 'cpu';
-
-/** Deterministic values in [-1, 1) (a small LCG), independent of any backend. */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = (seed * 2654435761) >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
-
-const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-
-async function on<T>(backend: Backend, f: () => T): Promise<T> {
-  expect(tf.memory().numTensors).toBe(0);
-  await tf.setBackend(backend);
-  const r = f();
-  expect(tf.memory().numTensors).toBe(0);
-  return r;
-}
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return diff / Math.max(scale, 1e-12);
-}
 
 /** Runs a kernel by name on the current backend from host arrays; returns its output values and shape. */
 function kernel(name: string, inputs: Record<string, { shape: number[]; data: Float32Array | Int32Array; dtype?: 'float32' | 'int32' }>, attrs: object) {
