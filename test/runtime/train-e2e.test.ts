@@ -16,6 +16,7 @@ import { evaluateRunFolder, predictFromFiles } from '../../runtime/train/command
 import { resume, runTraining, type TrainEvent } from '../../runtime/train/runner.js';
 import type { TrainSpec } from '../../runtime/train/spec.js';
 import { miniFactories, type MiniConfig } from '../support/train-convnext.js';
+import { finetuneStage } from '../support/train-specs.js';
 
 const mini: MiniConfig = { channels: 1, dims: [8, 16], labs: 14 };
 
@@ -42,23 +43,14 @@ function spec(): TrainSpec {
         handover: [],
         freeze: [],
       },
-      {
-        name: 'finetune',
-        kind: 'supervised',
+      finetuneStage({
         model: { factory: 'finetune', className: 'MiniMEDNVC', args: { enc: 'pretrain.encoder' } },
-        inputs: ['xray', 'labs'],
         loss: { kind: 'cross_entropy', labelSmoothing: 0 },
         optimizer: { kind: 'lion', lr: 3e-4, betas: [0.9, 0.99], weightDecay: 0.05, noDecay: [{ kind: 'official', rule: 'finetune' }] },
         schedule: [{ kind: 'warmup', epochs: 1 }, { kind: 'cosine', to: 1e-6 }],
         epochs: 2,
         batchSize: 8,
-        augment: { hflip: 0.5 },
-        metrics: ['accuracy', 'auc', 'sensitivity', 'specificity'],
-        keepBest: { metric: 'val.auc', mode: 'max' },
-        handover: [{ from: 'pretrain', modules: [{ source: 'encoder', target: 'enc' }] }],
-        freeze: [],
-        modalityDropout: { kind: 'random_throw', p: 0.2, fill: -10, modalities: ['xray', 'labs'] },
-      },
+      }),
     ],
   };
 }
