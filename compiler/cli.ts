@@ -3,10 +3,11 @@
  * In: argv. Out: an exit code (0 ok, 1 user error such as a bad spec or bad data, 2 internal
  * error). Holds afterwards: user errors are printed as diagnostics, never as stack traces; an
  * unexpected exception is reported as an internal error with a request to file a bug.
- * Each subcommand lives in compiler/commands/<name>.ts and registers itself on the program.
+ * The subcommands are declared in compiler/commands/index.ts; each one's implementation lives in
+ * compiler/commands/<name>.ts and is imported only when that command runs.
  */
 import { Command, CommanderError } from 'commander';
-import { commands } from './commands/index.js';
+import { declareCommands } from './commands/index.js';
 
 export class UserError extends Error {
   constructor(message: string) {
@@ -25,7 +26,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const setExit = (code: number) => {
     exitCode = code;
   };
-  for (const register of commands) register(program, setExit);
+  declareCommands(program, setExit);
   try {
     await program.parseAsync(argv as string[], { from: 'user' });
     return exitCode;

@@ -7,25 +7,21 @@
  * reasons on stderr, exits 1 and writes nothing; no user error is a stack trace.
  */
 import * as path from 'node:path';
-import { printAst } from '../../dsl/index.js';
 import { renderDiagnostics, shouldUseColor } from '../../dsl/diagnostics/render.js';
 import { buildProgram, compileBuild, defaultOutDir, overrideSchemaOf, type BuildResult } from '../builder/build.js';
-import { printModelIR } from '../ir/print.js';
-import { entryModule, parseSetArgs, readConfigFile, type OverrideProblem } from '../schema/overrides.js';
+import type { OverrideProblem } from '../schema/overrides.js';
 import { UserError } from '../cli.js';
-import type { RegisterCommand } from './index.js';
 
-interface BuildFlags {
+// The parser, the override reader (ajv, yaml) and the printers are imported where they are
+// used: a cached build without --set/--config/--emit needs none of them.
+
+export interface BuildFlags {
   variant?: string;
   out?: string;
-  set: string[];
+  set?: string[];
   config?: string;
   emit?: string;
   force?: boolean;
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 function refuse(problems: readonly { message: string }[]): never {
@@ -34,6 +30,8 @@ function refuse(problems: readonly { message: string }[]): never {
 
 /** Overrides from `--config` (first) and `--set` (later wins). */
 async function gatherOverrides(file: string, flags: BuildFlags): Promise<Record<string, unknown>> {
+  if (!flags.config && !flags.set?.length) return {};
+  const { parseSetArgs, readConfigFile } = await import('../schema/overrides.js');
   const problems: OverrideProblem[] = [];
   let overrides: Record<string, unknown> = {};
   if (flags.config) {
@@ -43,7 +41,7 @@ async function gatherOverrides(file: string, flags: BuildFlags): Promise<Record<
     problems.push(...r.problems);
     overrides = { ...r.overrides };
   }
-  const sets = parseSetArgs(flags.set);
+  const sets = parseSetArgs(flags.set ?? []);
   problems.push(...sets.problems);
   if (problems.length) refuse(problems);
   return { ...overrides, ...sets.overrides };
@@ -55,57 +53,47 @@ function report(result: BuildResult): void {
   for (const p of result.problems) process.stderr.write(`error: ${p.origin ? `${p.origin}: ` : ''}${p.message}\n`);
 }
 
-export const register: RegisterCommand = (program, setExit) => {
-  program
-    .command('build')
-    .description('compile a .nvc program to typed TypeScript model code, a training entry point and a manifest')
-    .argument('<file>', '.nvc file')
-    .option('--variant <name>', 'apply a variant declared in the file')
-    .option('--out <dir>', 'output folder (default build/<file>[-<variant>])')
-    .option('--set <path=value>', 'override a tunable value, e.g. finetune.optimizer.lr=1e-5 (repeatable)', collect, [])
-    .option('--config <file>', 'overrides from a YAML or JSON file (paths or nested mappings)')
-    .option('--emit <stage>', 'print a stage instead of building: ast, ir or ts')
-    .option('--force', 'rebuild even when the cached build is up to date')
-    .action(async (file: string, flags: BuildFlags) => {
-      if (flags.emit !== undefined && !['ast', 'ir', 'ts'].includes(flags.emit)) throw new UserError(`--emit must be ast, ir or ts, got '${flags.emit}'`);
-      const overrides = await gatherOverrides(file, flags);
-      const options = {
-        ...(flags.variant !== undefined ? { variant: flags.variant } : {}),
-        ...(Object.keys(overrides).length ? { overrides } : {}),
-        ...(flags.force ? { force: true } : {}),
-      };
-      const outDir = flags.out ?? defaultOutDir(file, flags.variant);
-      if (flags.emit === 'ast') {
-        const ast = entryModule(file, flags.variant, overrides);
-        if (!ast) throw new UserError(`cannot read ${file}`);
-        process.stdout.write(printAst(ast) + '\n');
-        return;
-      }
-      if (flags.emit === 'ir' || flags.emit === 'ts') {
-        const { result, compiled, problems } = await compileBuild(file, options, outDir);
-        if (!compiled) {
-          report({ ok: false, outDir, cached: false, diagnostics: result.diagnostics, files: result.files, problems });
-          setExit(1);
-          return;
-        }
-        if (flags.emit === 'ir') {
-          for (const m of compiled.models) process.stdout.write(printModelIR(m.model, result.files) + '\n');
-        } else {
-          process.stdout.write(`// ===== model.ts\n${compiled.modelTs}\n// ===== train.ts\n${compiled.trainTs}`);
-        }
-        return;
-      }
-      const started = Date.now();
-      const result = await buildProgram(file, { ...options, outDir });
-      report(result);
-      if (!result.ok || !result.manifest) {
-        setExit(1);
-        return;
-      }
-      const models = Object.entries(result.manifest.models)
-        .map(([k, m]) => `${k} ${m.className} (${m.parameters.toLocaleString('en-US')} parameters)`)
-        .join(', ');
-      const where = path.relative(process.cwd(), path.resolve(result.outDir)) || '.';
-      process.stdout.write(`${result.cached ? 'up to date' : 'built'} ${where} in ${Date.now() - started} ms: ${models}\n`);
-    });
-};
+export async function buildCommand(file: string, flags: BuildFlags, setExit: (code: number) => void): Promise<void> {
+  if (flags.emit !== undefined && !['ast', 'ir', 'ts'].includes(flags.emit)) throw new UserError(`--emit must be ast, ir or ts, got '${flags.emit}'`);
+  const overrides = await gatherOverrides(file, flags);
+  const options = {
+    ...(flags.variant !== undefined ? { variant: flags.variant } : {}),
+    ...(Object.keys(overrides).length ? { overrides } : {}),
+    ...(flags.force ? { force: true } : {}),
+  };
+  const outDir = flags.out ?? defaultOutDir(file, flags.variant);
+  if (flags.emit === 'ast') {
+    const [{ entryModule }, { printAst }] = await Promise.all([import('../schema/overrides.js'), import('../../dsl/index.js')]);
+    const ast = entryModule(file, flags.variant, overrides);
+    if (!ast) throw new UserError(`cannot read ${file}`);
+    process.stdout.write(printAst(ast) + '\n');
+    return;
+  }
+  if (flags.emit === 'ir' || flags.emit === 'ts') {
+    const { result, compiled, problems } = await compileBuild(file, options, outDir);
+    if (!compiled) {
+      report({ ok: false, outDir, cached: false, diagnostics: result.diagnostics, files: result.files, problems });
+      setExit(1);
+      return;
+    }
+    if (flags.emit === 'ir') {
+      const { printModelIR } = await import('../ir/print.js');
+      for (const m of compiled.models) process.stdout.write(printModelIR(m.model, result.files) + '\n');
+    } else {
+      process.stdout.write(`// ===== model.ts\n${compiled.modelTs}\n// ===== train.ts\n${compiled.trainTs}`);
+    }
+    return;
+  }
+  const started = Date.now();
+  const result = await buildProgram(file, { ...options, outDir });
+  report(result);
+  if (!result.ok || !result.manifest) {
+    setExit(1);
+    return;
+  }
+  const models = Object.entries(result.manifest.models)
+    .map(([k, m]) => `${k} ${m.className} (${m.parameters.toLocaleString('en-US')} parameters)`)
+    .join(', ');
+  const where = path.relative(process.cwd(), path.resolve(result.outDir)) || '.';
+  process.stdout.write(`${result.cached ? 'up to date' : 'built'} ${where} in ${Date.now() - started} ms: ${models}\n`);
+}

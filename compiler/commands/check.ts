@@ -5,22 +5,13 @@
  */
 import { renderDiagnostics, renderJson, shouldUseColor } from '../../dsl/diagnostics/render.js';
 import { compileProgramSync } from '../pipeline.js';
-import type { RegisterCommand } from './index.js';
 
-export const register: RegisterCommand = (program, setExit) => {
-  program
-    .command('check')
-    .description('check a .nvc program: syntax, names, shapes, arguments, stages, data')
-    .argument('<file>', '.nvc file')
-    .option('--variant <name>', 'apply a variant declared in the file')
-    .option('--format <format>', 'pretty or json', 'pretty')
-    .action((file: string, opts: { variant?: string; format: string }) => {
-      const r = compileProgramSync(file, { ...(opts.variant ? { variant: opts.variant } : {}) });
-      const lookup = (p: string) => r.files.get(p);
-      const errors = r.diagnostics.some((d) => d.severity === 'error');
-      if (opts.format === 'json') process.stdout.write(renderJson(r.diagnostics, lookup) + '\n');
-      else if (r.diagnostics.length > 0) process.stderr.write(renderDiagnostics(r.diagnostics, lookup, { color: shouldUseColor() }) + '\n');
-      else process.stdout.write(`${file}: ok${opts.variant ? ` (variant ${opts.variant})` : ''}\n`);
-      setExit(errors ? 1 : 0);
-    });
-};
+export async function checkCommand(file: string, opts: { variant?: string; format: string }, setExit: (code: number) => void): Promise<void> {
+  const r = compileProgramSync(file, { ...(opts.variant ? { variant: opts.variant } : {}) });
+  const lookup = (p: string) => r.files.get(p);
+  const errors = r.diagnostics.some((d) => d.severity === 'error');
+  if (opts.format === 'json') process.stdout.write(renderJson(r.diagnostics, lookup) + '\n');
+  else if (r.diagnostics.length > 0) process.stderr.write(renderDiagnostics(r.diagnostics, lookup, { color: shouldUseColor() }) + '\n');
+  else process.stdout.write(`${file}: ok${opts.variant ? ` (variant ${opts.variant})` : ''}\n`);
+  setExit(errors ? 1 : 0);
+}

@@ -8,34 +8,25 @@
  */
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { RegisterCommand } from './index.js';
 import { guarded, parseBackend, printOutcome, trainProgram } from './train.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEMO_FILE = path.join(REPO_ROOT, 'examples', 'mednvc.nvc');
 export const DEMO_VARIANT = 'demo';
 
-export const register: RegisterCommand = (program, setExit) => {
-  program
-    .command('demo')
-    .description('build and train the MED-NVC demo profile on the built-in synthetic cohort')
-    .option('--backend <name>', 'auto, tensorflow, wasm or cpu (default: NVCC_BACKEND, else auto)')
-    .option('--out <dir>', 'run folder (default runs/mednvc-demo-<time>)')
-    .option('--quiet', 'no progress display')
-    .action(async (opts: { backend?: string; out?: string; quiet?: boolean }) => {
-      await guarded(setExit, async () => {
-        const file = path.relative(process.cwd(), DEMO_FILE) || DEMO_FILE;
-        process.stdout.write(`nvcc demo: MED-NVC (${file}, variant ${DEMO_VARIANT}) on the built-in synthetic PJI cohort\n`);
-        const backend = parseBackend(opts.backend);
-        const outcome = await trainProgram({
-          file,
-          variant: DEMO_VARIANT,
-          ...(backend ? { backend } : {}),
-          ...(opts.out !== undefined ? { out: opts.out } : {}),
-          ...(opts.quiet ? { quiet: true } : {}),
-        });
-        printOutcome(outcome, file, DEMO_VARIANT);
-        return outcome.result.status === 'interrupted' ? 130 : 0;
-      });
+export async function demoCommand(opts: { backend?: string; out?: string; quiet?: boolean }, setExit: (code: number) => void): Promise<void> {
+  await guarded(setExit, async () => {
+    const file = path.relative(process.cwd(), DEMO_FILE) || DEMO_FILE;
+    process.stdout.write(`nvcc demo: MED-NVC (${file}, variant ${DEMO_VARIANT}) on the built-in synthetic PJI cohort\n`);
+    const backend = parseBackend(opts.backend);
+    const outcome = await trainProgram({
+      file,
+      variant: DEMO_VARIANT,
+      ...(backend ? { backend } : {}),
+      ...(opts.out !== undefined ? { out: opts.out } : {}),
+      ...(opts.quiet ? { quiet: true } : {}),
     });
-};
+    printOutcome(outcome, file, DEMO_VARIANT);
+    return outcome.result.status === 'interrupted' ? 130 : 0;
+  });
+}

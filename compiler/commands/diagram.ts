@@ -13,7 +13,6 @@ import { UserError } from '../cli.js';
 import { FORMATS, renderDiagram, type DiagramFormat } from '../diagram/render.js';
 import { selectDiagram } from '../diagram/select.js';
 import { compileProgramSync } from '../pipeline.js';
-import type { RegisterCommand } from './index.js';
 
 export function parseDims(text: string | undefined): Map<string, number> {
   const out = new Map<string, number>();
@@ -56,42 +55,25 @@ export function writeOutput(content: string | Buffer, out: string | undefined): 
   process.stderr.write(`wrote ${out}\n`);
 }
 
-export const register: RegisterCommand = (program, setExit) => {
-  program
-    .command('diagram')
-    .description('draw a model, a block or the staged training as SVG, PNG, DOT or Mermaid')
-    .argument('<file>', '.nvc file')
-    .option('--variant <name>', 'apply a variant declared in the file')
-    .option('--model <name>', 'a model declaration, a constant holding a model, or its type name')
-    .option('--block <name>', 'draw one block type as the model uses it (first instance)')
-    .option('--stage <name>', "a train stage's model, with its masked and frozen layers marked")
-    .option('--training', 'the whole training program: stages side by side, hand-over, masks, losses')
-    .option('--depth <n>', 'levels of blocks drawn expanded (0: every block call is one node)', '0')
-    .option('--direction <dir>', 'LR (left to right) or TB (top to bottom)', 'TB')
-    .option('--theme <theme>', 'paper or dark', 'paper')
-    .option('--dims <list>', 'values of symbolic dims for concrete shapes, e.g. H=224,W=224')
-    .option('--format <format>', 'svg, png, dot or mermaid (default: from --out, else svg)')
-    .option('--out <path>', 'output file (default: stdout)')
-    .action(async (file: string, opts: { variant?: string; model?: string; block?: string; stage?: string; training?: boolean; depth: string; direction: string; theme: string; dims?: string; format?: string; out?: string }) => {
-      const view = parseView(opts);
-      const depth = Number(opts.depth);
-      if (!Number.isInteger(depth) || depth < 0) throw new UserError(`--depth expects a non-negative integer, found \`${opts.depth}\``);
-      const dims = parseDims(opts.dims);
-      const r = compileProgramSync(file, { ...(opts.variant ? { variant: opts.variant } : {}) });
-      if (!r.program) {
-        process.stderr.write(renderDiagnostics(r.diagnostics, (p) => r.files.get(p), { color: shouldUseColor() }) + '\n');
-        setExit(1);
-        return;
-      }
-      const chosen = selectDiagram(r.program, {
-        depth,
-        dims,
-        ...(opts.model !== undefined ? { model: opts.model } : {}),
-        ...(opts.block !== undefined ? { block: opts.block } : {}),
-        ...(opts.stage !== undefined ? { stage: opts.stage } : {}),
-        ...(opts.training ? { training: true } : {}),
-      });
-      if ('error' in chosen) throw new UserError(chosen.error);
-      writeOutput(await renderDiagram(chosen.graph, view), opts.out);
-    });
-};
+export async function diagramCommand(file: string, opts: { variant?: string; model?: string; block?: string; stage?: string; training?: boolean; depth: string; direction: string; theme: string; dims?: string; format?: string; out?: string }, setExit: (code: number) => void): Promise<void> {
+  const view = parseView(opts);
+  const depth = Number(opts.depth);
+  if (!Number.isInteger(depth) || depth < 0) throw new UserError(`--depth expects a non-negative integer, found \`${opts.depth}\``);
+  const dims = parseDims(opts.dims);
+  const r = compileProgramSync(file, { ...(opts.variant ? { variant: opts.variant } : {}) });
+  if (!r.program) {
+    process.stderr.write(renderDiagnostics(r.diagnostics, (p) => r.files.get(p), { color: shouldUseColor() }) + '\n');
+    setExit(1);
+    return;
+  }
+  const chosen = selectDiagram(r.program, {
+    depth,
+    dims,
+    ...(opts.model !== undefined ? { model: opts.model } : {}),
+    ...(opts.block !== undefined ? { block: opts.block } : {}),
+    ...(opts.stage !== undefined ? { stage: opts.stage } : {}),
+    ...(opts.training ? { training: true } : {}),
+  });
+  if ('error' in chosen) throw new UserError(chosen.error);
+  writeOutput(await renderDiagram(chosen.graph, view), opts.out);
+}

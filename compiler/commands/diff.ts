@@ -14,61 +14,42 @@ import { selectDiagram, type DiagramSelection } from '../diagram/select.js';
 import type { ProgramIR } from '../ir/ir.js';
 import { compileProgramSync } from '../pipeline.js';
 import { parseDims, parseView, writeOutput } from './diagram.js';
-import type { RegisterCommand } from './index.js';
 
-export const register: RegisterCommand = (program, setExit) => {
-  program
-    .command('diff')
-    .description('structural and parameter diff of two programs or two variants, as text or a highlighted diagram')
-    .argument('<a>', 'first .nvc file (before)')
-    .argument('[b]', 'second .nvc file (after); default: the first file')
-    .option('--variant <name>', 'variant applied to the first program')
-    .option('--against <name>', 'variant applied to the second program')
-    .option('--model <name>', 'compare and draw this model or stage only')
-    .option('--stage <name>', "draw this stage's model")
-    .option('--training', 'draw both trainings (stages, hand-over)')
-    .option('--depth <n>', 'levels of blocks drawn expanded', '0')
-    .option('--direction <dir>', 'LR or TB', 'TB')
-    .option('--theme <theme>', 'paper or dark', 'paper')
-    .option('--dims <list>', 'values of symbolic dims, e.g. H=224,W=224')
-    .option('--format <format>', 'text (default), svg, png, dot or mermaid')
-    .option('--out <path>', 'output file (default: stdout)')
-    .action(async (a: string, b: string | undefined, opts: { variant?: string; against?: string; model?: string; stage?: string; training?: boolean; depth: string; direction: string; theme: string; dims?: string; format?: string; out?: string }) => {
-      const textOut = opts.format === undefined ? !opts.out || /\.(txt|diff)$/i.test(opts.out) : opts.format === 'text';
-      const view = textOut ? undefined : parseView(opts);
-      const depth = Number(opts.depth);
-      if (!Number.isInteger(depth) || depth < 0) throw new UserError(`--depth expects a non-negative integer, found \`${opts.depth}\``);
-      const second = b ?? a;
-      if (second === a && opts.variant === opts.against) throw new UserError('nothing to compare: give a second file, or --against VARIANT (and optionally --variant VARIANT for the first)');
-      const compile = (file: string, variant: string | undefined): ProgramIR | undefined => {
-        const r = compileProgramSync(file, variant ? { variant } : {});
-        if (!r.program) process.stderr.write(renderDiagnostics(r.diagnostics, (p) => r.files.get(p), { color: shouldUseColor() }) + '\n');
-        return r.program;
-      };
-      const before = compile(a, opts.variant);
-      const after = compile(second, opts.against);
-      if (!before || !after) {
-        setExit(1);
-        return;
-      }
-      const label = (file: string, v: string | undefined) => `${file}${v ? ` (variant ${v})` : ''}`;
-      const labels = { before: label(a, opts.variant), after: label(second, opts.against) };
-      if (textOut) {
-        writeOutput(formatProgramDiff(diffPrograms(before, after, labels, opts.model ?? opts.stage)), opts.out);
-        return;
-      }
-      const sel: DiagramSelection = {
-        depth,
-        dims: parseDims(opts.dims),
-        ...(opts.model !== undefined ? { model: opts.model } : {}),
-        ...(opts.stage !== undefined ? { stage: opts.stage } : {}),
-        ...(opts.training ? { training: true } : {}),
-      };
-      const ga = selectDiagram(before, sel);
-      const gb = selectDiagram(after, sel);
-      if ('error' in ga) throw new UserError(`${labels.before}: ${ga.error}`);
-      if ('error' in gb) throw new UserError(`${labels.after}: ${gb.error}`);
-      const g = diffDiagram(ga.graph, gb.graph, `diff: ${labels.before} → ${labels.after}`);
-      writeOutput(await renderDiagram(g, view!), opts.out);
-    });
-};
+export async function diffCommand(a: string, b: string | undefined, opts: { variant?: string; against?: string; model?: string; stage?: string; training?: boolean; depth: string; direction: string; theme: string; dims?: string; format?: string; out?: string }, setExit: (code: number) => void): Promise<void> {
+  const textOut = opts.format === undefined ? !opts.out || /\.(txt|diff)$/i.test(opts.out) : opts.format === 'text';
+  const view = textOut ? undefined : parseView(opts);
+  const depth = Number(opts.depth);
+  if (!Number.isInteger(depth) || depth < 0) throw new UserError(`--depth expects a non-negative integer, found \`${opts.depth}\``);
+  const second = b ?? a;
+  if (second === a && opts.variant === opts.against) throw new UserError('nothing to compare: give a second file, or --against VARIANT (and optionally --variant VARIANT for the first)');
+  const compile = (file: string, variant: string | undefined): ProgramIR | undefined => {
+    const r = compileProgramSync(file, variant ? { variant } : {});
+    if (!r.program) process.stderr.write(renderDiagnostics(r.diagnostics, (p) => r.files.get(p), { color: shouldUseColor() }) + '\n');
+    return r.program;
+  };
+  const before = compile(a, opts.variant);
+  const after = compile(second, opts.against);
+  if (!before || !after) {
+    setExit(1);
+    return;
+  }
+  const label = (file: string, v: string | undefined) => `${file}${v ? ` (variant ${v})` : ''}`;
+  const labels = { before: label(a, opts.variant), after: label(second, opts.against) };
+  if (textOut) {
+    writeOutput(formatProgramDiff(diffPrograms(before, after, labels, opts.model ?? opts.stage)), opts.out);
+    return;
+  }
+  const sel: DiagramSelection = {
+    depth,
+    dims: parseDims(opts.dims),
+    ...(opts.model !== undefined ? { model: opts.model } : {}),
+    ...(opts.stage !== undefined ? { stage: opts.stage } : {}),
+    ...(opts.training ? { training: true } : {}),
+  };
+  const ga = selectDiagram(before, sel);
+  const gb = selectDiagram(after, sel);
+  if ('error' in ga) throw new UserError(`${labels.before}: ${ga.error}`);
+  if ('error' in gb) throw new UserError(`${labels.after}: ${gb.error}`);
+  const g = diffDiagram(ga.graph, gb.graph, `diff: ${labels.before} → ${labels.after}`);
+  writeOutput(await renderDiagram(g, view!), opts.out);
+}

@@ -13,7 +13,6 @@ import * as path from 'node:path';
 import { CHECKPOINT_DIR, STATE_FILE } from '../../runtime/train/checkpoint.js';
 import { evaluateRunFolder, type SplitName } from '../../runtime/train/index.js';
 import { UserError } from '../cli.js';
-import type { RegisterCommand } from './index.js';
 import { buildProgram, guarded, parseBackend, PROGRAM_FILE, type ProgramRecord } from './train.js';
 import type { LoadedProgram } from '../builder/build.js';
 
@@ -59,52 +58,42 @@ function pct(x: number | undefined): string {
   return typeof x === 'number' && Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : 'n/a';
 }
 
-export const register: RegisterCommand = (program, setExit) => {
-  program
-    .command('eval')
-    .description("score a run's weights (final, a checkpoint or a weights file) on a split")
-    .argument('<run>', 'run folder, RUN/checkpoints/ckpt-N, or RUN/stages/<stage>/*.safetensors')
-    .option('--split <name>', 'test or val', 'test')
-    .option('--stage <name>', 'stage to score (default: the last supervised stage)')
-    .option('--backend <name>', 'auto, tensorflow, wasm or cpu')
-    .option('--format <format>', 'pretty or json', 'pretty')
-    .action(async (target: string, opts: { split: string; stage?: string; backend?: string; format: string }) => {
-      await guarded(setExit, async () => {
-        if (opts.split !== 'test' && opts.split !== 'val') throw new UserError(`--split must be test or val, found \`${opts.split}\``);
-        if (opts.format !== 'pretty' && opts.format !== 'json') throw new UserError(`--format must be pretty or json, found \`${opts.format}\``);
-        const backend = parseBackend(opts.backend);
-        const { runDir, weights } = resolveRunTarget(target);
-        const built = await programOfRun(runDir);
-        const result = await evaluateRunFolder({
-          runDir,
-          models: built.factories,
-          split: opts.split as SplitName,
-          ...(opts.stage ? { stage: opts.stage } : {}),
-          ...(weights ? { weights } : {}),
-          ...(backend ? { backend } : {}),
-        });
-        if (opts.format === 'json') {
-          process.stdout.write(`${JSON.stringify(result, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
-          return 0;
-        }
-        const ev = result.evaluation;
-        const rel = path.relative(process.cwd(), result.weights);
-        process.stdout.write(`stage ${result.stage}, weights ${rel && !rel.startsWith('..') ? rel : path.resolve(result.weights)}\n`);
-        if (ev.kind === 'none') {
-          process.stdout.write(`no metrics: ${ev.warning}\n`);
-          return 0;
-        }
-        if (ev.kind === 'masked') {
-          for (const [split, loss] of Object.entries(ev.loss)) process.stdout.write(`${split}: masked reconstruction loss ${loss.toPrecision(5)}\n`);
-          return 0;
-        }
-        process.stdout.write(`threshold ${ev.threshold.toFixed(4)} (${ev.thresholdRule}, chosen on validation)\n`);
-        for (const s of ev.splits) {
-          const ci = Number.isFinite(s.aucCi.lower) ? ` (95% CI ${pct(s.aucCi.lower)}-${pct(s.aucCi.upper)})` : '';
-          process.stdout.write(`${s.split} (${s.nPatients} patients, ${s.nPositive} positive): AUC ${pct(s.auc)}${ci}, ACC ${pct(s.accuracy)}, sensitivity ${pct(s.sensitivity)}, specificity ${pct(s.specificity)}\n`);
-          for (const w of s.warnings) process.stdout.write(`  warning: ${w}\n`);
-        }
-        return 0;
-      });
+export async function evalCommand(target: string, opts: { split: string; stage?: string; backend?: string; format: string }, setExit: (code: number) => void): Promise<void> {
+  await guarded(setExit, async () => {
+    if (opts.split !== 'test' && opts.split !== 'val') throw new UserError(`--split must be test or val, found \`${opts.split}\``);
+    if (opts.format !== 'pretty' && opts.format !== 'json') throw new UserError(`--format must be pretty or json, found \`${opts.format}\``);
+    const backend = parseBackend(opts.backend);
+    const { runDir, weights } = resolveRunTarget(target);
+    const built = await programOfRun(runDir);
+    const result = await evaluateRunFolder({
+      runDir,
+      models: built.factories,
+      split: opts.split as SplitName,
+      ...(opts.stage ? { stage: opts.stage } : {}),
+      ...(weights ? { weights } : {}),
+      ...(backend ? { backend } : {}),
     });
-};
+    if (opts.format === 'json') {
+      process.stdout.write(`${JSON.stringify(result, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+      return 0;
+    }
+    const ev = result.evaluation;
+    const rel = path.relative(process.cwd(), result.weights);
+    process.stdout.write(`stage ${result.stage}, weights ${rel && !rel.startsWith('..') ? rel : path.resolve(result.weights)}\n`);
+    if (ev.kind === 'none') {
+      process.stdout.write(`no metrics: ${ev.warning}\n`);
+      return 0;
+    }
+    if (ev.kind === 'masked') {
+      for (const [split, loss] of Object.entries(ev.loss)) process.stdout.write(`${split}: masked reconstruction loss ${loss.toPrecision(5)}\n`);
+      return 0;
+    }
+    process.stdout.write(`threshold ${ev.threshold.toFixed(4)} (${ev.thresholdRule}, chosen on validation)\n`);
+    for (const s of ev.splits) {
+      const ci = Number.isFinite(s.aucCi.lower) ? ` (95% CI ${pct(s.aucCi.lower)}-${pct(s.aucCi.upper)})` : '';
+      process.stdout.write(`${s.split} (${s.nPatients} patients, ${s.nPositive} positive): AUC ${pct(s.auc)}${ci}, ACC ${pct(s.accuracy)}, sensitivity ${pct(s.sensitivity)}, specificity ${pct(s.specificity)}\n`);
+      for (const w of s.warnings) process.stdout.write(`  warning: ${w}\n`);
+    }
+    return 0;
+  });
+}

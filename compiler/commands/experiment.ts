@@ -21,7 +21,6 @@ import { DatasetTrainingData, imageInputNames, type RunResult, type TrainSpec } 
 import type { ModelIR } from '../ir/ir.js';
 import { compileBuild } from '../builder/build.js';
 import { UserError } from '../cli.js';
-import type { RegisterCommand } from './index.js';
 import { checkProgram, dataBaseDir, finalSummary, guarded, parseBackend, parseSeed, trainProgram, type CheckedProgram } from './train.js';
 
 /** What a row says about its model: encoder family and how the modalities are fused. */
@@ -166,34 +165,22 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   return { rows, markdown, html };
 }
 
-export const register: RegisterCommand = (program, setExit) => {
-  program
-    .command('experiment')
-    .description('train several variants on the same splits and write a Table II-style comparison')
-    .argument('<file>', '.nvc file')
-    .requiredOption('--variants <list>', 'comma-separated variant names (`base` = the program as written)')
-    .option('--folds <k>', 'k-fold cross-validation by patient instead of the declared split')
-    .option('--out <dir>', 'folder for the runs and the tables (default experiments/<file>-<time>)')
-    .option('--backend <name>', 'auto, tensorflow, wasm or cpu')
-    .option('--seed <n>', 'seed of every variant (default: the program\'s seed)')
-    .option('--quiet', 'no progress bars (one line per variant)')
-    .action(async (file: string, opts: { variants: string; folds?: string; out?: string; backend?: string; seed?: string; quiet?: boolean }) => {
-      await guarded(setExit, async () => {
-        if (!fs.existsSync(file)) throw new UserError(`${file}: no such file`);
-        const variants = opts.variants.split(',').map((v) => v.trim()).filter(Boolean);
-        let folds: number | undefined;
-        if (opts.folds !== undefined) {
-          if (!/^\d+$/.test(opts.folds) || Number(opts.folds) < 2 || Number(opts.folds) > 20) throw new UserError(`--folds must be an integer from 2 to 20, found \`${opts.folds}\``);
-          folds = Number(opts.folds);
-        }
-        const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
-        const out = opts.out ?? path.join('experiments', `${path.basename(file).replace(/\.nvc$/, '')}-${stamp}`);
-        const backend = parseBackend(opts.backend);
-        const seed = parseSeed(opts.seed);
-        const command = ['nvcc experiment', file, `--variants ${variants.join(',')}`, ...(folds ? [`--folds ${folds}`] : []), ...(opts.out ? [`--out ${opts.out}`] : []), ...(seed !== undefined ? [`--seed ${seed}`] : [])].join(' ');
-        const result = await runExperiment({ file, variants, ...(folds ? { folds } : {}), out, ...(backend ? { backend } : {}), ...(seed !== undefined ? { seed } : {}), ...(opts.quiet ? { quiet: true } : {}), command });
-        process.stdout.write(`\n${result.markdown}\nnvcc experiment: tables in ${path.resolve(out, 'results.md')} and ${path.resolve(out, 'results.html')}\n`);
-        return 0;
-      });
-    });
-};
+export async function experimentCommand(file: string, opts: { variants: string; folds?: string; out?: string; backend?: string; seed?: string; quiet?: boolean }, setExit: (code: number) => void): Promise<void> {
+  await guarded(setExit, async () => {
+    if (!fs.existsSync(file)) throw new UserError(`${file}: no such file`);
+    const variants = opts.variants.split(',').map((v) => v.trim()).filter(Boolean);
+    let folds: number | undefined;
+    if (opts.folds !== undefined) {
+      if (!/^\d+$/.test(opts.folds) || Number(opts.folds) < 2 || Number(opts.folds) > 20) throw new UserError(`--folds must be an integer from 2 to 20, found \`${opts.folds}\``);
+      folds = Number(opts.folds);
+    }
+    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+    const out = opts.out ?? path.join('experiments', `${path.basename(file).replace(/\.nvc$/, '')}-${stamp}`);
+    const backend = parseBackend(opts.backend);
+    const seed = parseSeed(opts.seed);
+    const command = ['nvcc experiment', file, `--variants ${variants.join(',')}`, ...(folds ? [`--folds ${folds}`] : []), ...(opts.out ? [`--out ${opts.out}`] : []), ...(seed !== undefined ? [`--seed ${seed}`] : [])].join(' ');
+    const result = await runExperiment({ file, variants, ...(folds ? { folds } : {}), out, ...(backend ? { backend } : {}), ...(seed !== undefined ? { seed } : {}), ...(opts.quiet ? { quiet: true } : {}), command });
+    process.stdout.write(`\n${result.markdown}\nnvcc experiment: tables in ${path.resolve(out, 'results.md')} and ${path.resolve(out, 'results.html')}\n`);
+    return 0;
+  });
+}

@@ -13,46 +13,33 @@ import * as path from 'node:path';
 import { predictFromFiles } from '../../runtime/train/index.js';
 import { UserError } from '../cli.js';
 import { programOfRun, resolveRunTarget } from './eval.js';
-import type { RegisterCommand } from './index.js';
 import { guarded, parseBackend } from './train.js';
 
-export const register: RegisterCommand = (program, setExit) => {
-  program
-    .command('predict')
-    .description('write per-patient probabilities for new patients with a trained run')
-    .argument('<run>', 'run folder')
-    .requiredOption('--table <csv>', 'lab table of the new patients (the label column is not needed)')
-    .requiredOption('--images <dir>', 'folder of their images, named as the dataset declares')
-    .requiredOption('--out <csv>', 'where to write the predictions')
-    .option('--stage <name>', 'stage to use (default: the last supervised stage)')
-    .option('--weights <path>', 'a weights file or checkpoint folder of the run (default: the final weights)')
-    .option('--backend <name>', 'auto, tensorflow, wasm or cpu')
-    .action(async (target: string, opts: { table: string; images: string; out: string; stage?: string; weights?: string; backend?: string }) => {
-      await guarded(setExit, async () => {
-        const backend = parseBackend(opts.backend);
-        if (!fs.existsSync(opts.table)) throw new UserError(`--table ${opts.table}: no such file`);
-        if (!fs.existsSync(opts.images) || !fs.statSync(opts.images).isDirectory()) throw new UserError(`--images ${opts.images}: no such folder`);
-        const outDir = path.dirname(path.resolve(opts.out));
-        if (!fs.existsSync(outDir)) throw new UserError(`--out ${opts.out}: the folder ${outDir} does not exist`);
-        const { runDir, weights } = resolveRunTarget(target);
-        if (weights && opts.weights) throw new UserError('name the weights either in the run path or with --weights, not both');
-        const built = await programOfRun(runDir);
-        const result = await predictFromFiles({
-          runDir,
-          models: built.factories,
-          table: opts.table,
-          images: opts.images,
-          out: opts.out,
-          ...(opts.stage ? { stage: opts.stage } : {}),
-          ...((opts.weights ?? weights) ? { weights: opts.weights ?? weights! } : {}),
-          ...(backend ? { backend } : {}),
-        });
-        process.stdout.write(
-          `nvcc predict: ${result.rows.length} patients scored with stage ${result.stage}; threshold ${result.threshold.toFixed(4)} (${result.thresholdSource}); ` +
-            `${result.rows.filter((r) => r.probability >= result.threshold).length} called positive\n` +
-            `nvcc predict: wrote ${path.resolve(result.out)}\n`,
-        );
-        return 0;
-      });
+export async function predictCommand(target: string, opts: { table: string; images: string; out: string; stage?: string; weights?: string; backend?: string }, setExit: (code: number) => void): Promise<void> {
+  await guarded(setExit, async () => {
+    const backend = parseBackend(opts.backend);
+    if (!fs.existsSync(opts.table)) throw new UserError(`--table ${opts.table}: no such file`);
+    if (!fs.existsSync(opts.images) || !fs.statSync(opts.images).isDirectory()) throw new UserError(`--images ${opts.images}: no such folder`);
+    const outDir = path.dirname(path.resolve(opts.out));
+    if (!fs.existsSync(outDir)) throw new UserError(`--out ${opts.out}: the folder ${outDir} does not exist`);
+    const { runDir, weights } = resolveRunTarget(target);
+    if (weights && opts.weights) throw new UserError('name the weights either in the run path or with --weights, not both');
+    const built = await programOfRun(runDir);
+    const result = await predictFromFiles({
+      runDir,
+      models: built.factories,
+      table: opts.table,
+      images: opts.images,
+      out: opts.out,
+      ...(opts.stage ? { stage: opts.stage } : {}),
+      ...((opts.weights ?? weights) ? { weights: opts.weights ?? weights! } : {}),
+      ...(backend ? { backend } : {}),
     });
-};
+    process.stdout.write(
+      `nvcc predict: ${result.rows.length} patients scored with stage ${result.stage}; threshold ${result.threshold.toFixed(4)} (${result.thresholdSource}); ` +
+        `${result.rows.filter((r) => r.probability >= result.threshold).length} called positive\n` +
+        `nvcc predict: wrote ${path.resolve(result.out)}\n`,
+    );
+    return 0;
+  });
+}

@@ -10,7 +10,6 @@ import { compileProgramSync } from '../pipeline.js';
 import { formatStageTable, formatSummaryTable, summarizeModel, summarizeStages } from '../summary.js';
 import type { ModelIR } from '../ir/ir.js';
 import { closest } from '../report.js';
-import type { RegisterCommand } from './index.js';
 
 function parseDims(text: string | undefined): Map<string, number> {
   const out = new Map<string, number>();
@@ -22,45 +21,34 @@ function parseDims(text: string | undefined): Map<string, number> {
   return out;
 }
 
-export const register: RegisterCommand = (program, setExit) => {
-  program
-    .command('summary')
-    .description('parameter and MAC table of the models in a .nvc program')
-    .argument('<file>', '.nvc file')
-    .option('--variant <name>', 'apply a variant declared in the file')
-    .option('--model <name>', 'a model declaration, a constant holding a model, or a stage name')
-    .option('--depth <n>', 'deepest layer path shown', '2')
-    .option('--dims <list>', 'values of symbolic dims, e.g. B=1,H=224,W=224 (default B=1, others 224)')
-    .option('--format <format>', 'pretty or json', 'pretty')
-    .action((file: string, opts: { variant?: string; model?: string; depth: string; dims?: string; format: string }) => {
-      const r = compileProgramSync(file, { ...(opts.variant ? { variant: opts.variant } : {}) });
-      if (!r.program || !r.elaborator) {
-        process.stderr.write(renderDiagnostics(r.diagnostics, (p) => r.files.get(p), { color: shouldUseColor() }) + '\n');
-        setExit(1);
-        return;
-      }
-      const dims = parseDims(opts.dims);
-      const depth = Number(opts.depth);
-      if (!Number.isInteger(depth) || depth < 0) throw new UserError(`--depth expects a non-negative integer, found \`${opts.depth}\``);
-      const candidates = new Map<string, { model: ModelIR; frozen: readonly string[] }>();
-      for (const m of r.program.models) candidates.set(m.name, { model: m, frozen: [] });
-      for (const t of r.program.trains) for (const s of t.stages) candidates.set(s.name, { model: s.model, frozen: s.frozen });
-      let chosen = [...candidates.values()];
-      if (opts.model) {
-        const c = candidates.get(opts.model);
-        if (!c) {
-          const near = closest(opts.model, candidates.keys());
-          throw new UserError(`no model or stage \`${opts.model}\` in ${file}${near ? `; did you mean \`${near}\`?` : ''} (available: ${[...candidates.keys()].join(', ') || 'none'})`);
-        }
-        chosen = [c];
-      }
-      const summaries = chosen.map((c) => summarizeModel(c.model, r.elaborator!, dims, depth, c.frozen));
-      const stages = summarizeStages(r.program);
-      if (opts.format === 'json') process.stdout.write(JSON.stringify({ file, variant: opts.variant ?? null, models: summaries, stages }, null, 2) + '\n');
-      else {
-        if (summaries.length === 0) process.stdout.write(`${file}: no models to summarise (models with required parameters appear through their stage)\n`);
-        process.stdout.write(summaries.map(formatSummaryTable).join('\n') + formatStageTable(stages));
-      }
-      setExit(0);
-    });
-};
+export async function summaryCommand(file: string, opts: { variant?: string; model?: string; depth: string; dims?: string; format: string }, setExit: (code: number) => void): Promise<void> {
+  const r = compileProgramSync(file, { ...(opts.variant ? { variant: opts.variant } : {}) });
+  if (!r.program || !r.elaborator) {
+    process.stderr.write(renderDiagnostics(r.diagnostics, (p) => r.files.get(p), { color: shouldUseColor() }) + '\n');
+    setExit(1);
+    return;
+  }
+  const dims = parseDims(opts.dims);
+  const depth = Number(opts.depth);
+  if (!Number.isInteger(depth) || depth < 0) throw new UserError(`--depth expects a non-negative integer, found \`${opts.depth}\``);
+  const candidates = new Map<string, { model: ModelIR; frozen: readonly string[] }>();
+  for (const m of r.program.models) candidates.set(m.name, { model: m, frozen: [] });
+  for (const t of r.program.trains) for (const s of t.stages) candidates.set(s.name, { model: s.model, frozen: s.frozen });
+  let chosen = [...candidates.values()];
+  if (opts.model) {
+    const c = candidates.get(opts.model);
+    if (!c) {
+      const near = closest(opts.model, candidates.keys());
+      throw new UserError(`no model or stage \`${opts.model}\` in ${file}${near ? `; did you mean \`${near}\`?` : ''} (available: ${[...candidates.keys()].join(', ') || 'none'})`);
+    }
+    chosen = [c];
+  }
+  const summaries = chosen.map((c) => summarizeModel(c.model, r.elaborator!, dims, depth, c.frozen));
+  const stages = summarizeStages(r.program);
+  if (opts.format === 'json') process.stdout.write(JSON.stringify({ file, variant: opts.variant ?? null, models: summaries, stages }, null, 2) + '\n');
+  else {
+    if (summaries.length === 0) process.stdout.write(`${file}: no models to summarise (models with required parameters appear through their stage)\n`);
+    process.stdout.write(summaries.map(formatSummaryTable).join('\n') + formatStageTable(stages));
+  }
+  setExit(0);
+}

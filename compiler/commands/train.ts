@@ -24,7 +24,6 @@ import { NvcRuntimeError } from '../../runtime/codegen.js';
 import { BuildRefused, compileBuild, defaultOutDir, loadBuiltProgram, overrideSchemaOf, type LoadedProgram } from '../builder/build.js';
 import { parseSetArgs, readConfigFile } from '../schema/overrides.js';
 import { UserError } from '../cli.js';
-import type { RegisterCommand } from './index.js';
 
 /** Recorded in every run folder: what the run was built from. */
 export const PROGRAM_FILE = 'program.json';
@@ -304,39 +303,21 @@ export function printOutcome(o: TrainOutcome, file: string, variant?: string, lo
   if (o.result.report) log(`nvcc: report ${path.resolve(o.result.report)}`);
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
-export const register: RegisterCommand = (program, setExit) => {
-  program
-    .command('train')
-    .description('build a .nvc program and run its train declaration stage by stage')
-    .argument('<file>', '.nvc file')
-    .option('--variant <name>', 'apply a variant declared in the file')
-    .option('--set <path=value>', 'override a setting, e.g. finetune.epochs=3 (repeatable)', collect, [])
-    .option('--config <file>', 'YAML file of overrides (nested mappings are dotted paths)')
-    .option('--backend <name>', 'auto, tensorflow, wasm or cpu (default: NVCC_BACKEND, else auto)')
-    .option('--out <dir>', 'run folder (default runs/<file>-<variant>-<time>)')
-    .option('--resume <dir>', 'continue the run in this folder from its newest checkpoint')
-    .option('--seed <n>', 'seed of every random stream (default: the program\'s seed)')
-    .option('--quiet', 'no progress display')
-    .action(async (file: string, opts: { variant?: string; set: string[]; config?: string; backend?: string; out?: string; resume?: string; seed?: string; quiet?: boolean }) => {
-      await guarded(setExit, async () => {
-        if (!fs.existsSync(file)) throw new UserError(`${file}: no such file`);
-        const overrides = await parseOverrides(file, opts.variant, opts.set, opts.config);
-        const outcome = await trainProgram({
-          file,
-          ...(opts.variant !== undefined ? { variant: opts.variant } : {}),
-          overrides,
-          ...(parseBackend(opts.backend) ? { backend: parseBackend(opts.backend)! } : {}),
-          ...(opts.out !== undefined ? { out: opts.out } : {}),
-          ...(opts.resume !== undefined ? { resume: opts.resume } : {}),
-          ...(parseSeed(opts.seed) !== undefined ? { seed: parseSeed(opts.seed)! } : {}),
-          ...(opts.quiet ? { quiet: true } : {}),
-        });
-        printOutcome(outcome, file, opts.variant, undefined, overrides);
-        return outcome.result.status === 'interrupted' ? 130 : 0;
-      });
+export async function trainCommand(file: string, opts: { variant?: string; set: string[]; config?: string; backend?: string; out?: string; resume?: string; seed?: string; quiet?: boolean }, setExit: (code: number) => void): Promise<void> {
+  await guarded(setExit, async () => {
+    if (!fs.existsSync(file)) throw new UserError(`${file}: no such file`);
+    const overrides = await parseOverrides(file, opts.variant, opts.set, opts.config);
+    const outcome = await trainProgram({
+      file,
+      ...(opts.variant !== undefined ? { variant: opts.variant } : {}),
+      overrides,
+      ...(parseBackend(opts.backend) ? { backend: parseBackend(opts.backend)! } : {}),
+      ...(opts.out !== undefined ? { out: opts.out } : {}),
+      ...(opts.resume !== undefined ? { resume: opts.resume } : {}),
+      ...(parseSeed(opts.seed) !== undefined ? { seed: parseSeed(opts.seed)! } : {}),
+      ...(opts.quiet ? { quiet: true } : {}),
     });
-};
+    printOutcome(outcome, file, opts.variant, undefined, overrides);
+    return outcome.result.status === 'interrupted' ? 130 : 0;
+  });
+}
