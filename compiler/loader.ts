@@ -9,16 +9,16 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Module } from '../dsl/ast.js';
 import type { Diagnostic } from '../dsl/diagnostics/diagnostic.js';
 import { SourceFile } from '../dsl/span.js';
 import type { Reporter } from './report.js';
+import { packagePath } from '../runtime/package-root.js';
 
 export type ParseFn = (file: SourceFile) => { module: Module; diagnostics: Diagnostic[] };
 
 /** Absolute path of the repository's std/ directory. */
-export const STD_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'std');
+export const STD_DIR = packagePath('std');
 
 export interface LoadedModule {
   /** Display path (relative to the working directory when inside it). */

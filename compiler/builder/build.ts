@@ -7,23 +7,28 @@
  * stage and per top-level model, the lowered TrainSpec and DatasetSpec), `manifest.json` and
  * `config.resolved.json`. Holds afterwards:
  *  - the files depend only on the sources, variant, overrides and the compiler version, and on
- *    the output folder's position relative to the repository (the runtime import is a relative
- *    path): byte-identical across runs and machines; origins name files relative to the entry
- *    file's folder (`mednvc.nvc:42:5`) or the std library (`std/convnextv2.nvc:30:13`);
+ *    the output folder's position relative to the runtime generated code imports (a relative
+ *    path to runtime/index.js, or from the bundle to dist/<id>/runtime/index.js, whose id is a
+ *    hash of the sources): byte-identical across runs and machines; origins name files
+ *    relative to the entry file's folder (`mednvc.nvc:42:5`) or the std library
+ *    (`std/convnextv2.nvc:30:13`);
  *  - a second build with the same inputs finds the manifest's cache key unchanged and writes
  *    nothing (`cached: true`);
- *  - a refused build (diagnostics, bad overrides, unsupported constructs) writes nothing.
+ *  - a refused build (diagnostics, bad overrides, unsupported constructs) writes nothing;
+ *  - loadBuiltProgram hands out generated classes that extend the running process's own
+ *    runtime `Module` (one runtime instance), or throws.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import type { Diagnostic } from '../../dsl/diagnostics/diagnostic.js';
 import type { SourceFile, Span } from '../../dsl/span.js';
 import type { DatasetSpec } from '../../runtime/data/spec.js';
 import type { ModelFactory, TrainSpec } from '../../runtime/train/spec.js';
 import type { ModelIR, ProgramIR } from '../ir/ir.js';
 import { STD_DIR } from '../loader.js';
+import { packagePath } from '../../runtime/package-root.js';
 import type { CompileResult } from '../pipeline.js';
 import type { EmittedModel } from '../emit/model.js';
 import type { StageModel } from './lower.js';
@@ -48,12 +53,24 @@ async function heavy() {
 /** Bumped whenever the generated code's shape changes (part of every cache key). */
 export const EMIT_FORMAT = 2;
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const RUNTIME_ENTRY = path.join(REPO_ROOT, 'runtime', 'index.js');
+/**
+ * The bundle's folder relative to the package root (`dist/<id>`), defined by the bundler
+ * (scripts/bundle.mjs) when this code runs from the bundle; undefined under tsx or vitest.
+ */
+declare const NVCC_BUNDLE_DIR: string | undefined;
+const BUNDLE_DIR = typeof NVCC_BUNDLE_DIR === 'string' ? NVCC_BUNDLE_DIR : undefined;
+
+/**
+ * The runtime module generated code imports. From the bundle it is the bundle's own runtime
+ * entry, whose chunks the running CLI shares: the trainer and the generated classes then use
+ * one runtime instance (one `Module` class, one set of registered kernels). From the sources it
+ * is runtime/index.js, which tsx and vitest map to runtime/index.ts.
+ */
+export const RUNTIME_ENTRY = BUNDLE_DIR ? packagePath(BUNDLE_DIR, 'runtime', 'index.js') : packagePath('runtime', 'index.js');
 
 function packageVersion(): string {
   try {
-    return (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version?: string }).version ?? '0.0.0';
+    return (JSON.parse(fs.readFileSync(packagePath('package.json'), 'utf8')) as { version?: string }).version ?? '0.0.0';
   } catch {
     return '0.0.0';
   }
@@ -402,6 +419,23 @@ interface TrainModule {
 }
 
 /**
+ * Checks that the generated classes extend this process's own runtime `Module`: a second copy
+ * of the runtime (generated code importing another bundle or the sources) would split
+ * `instanceof` checks, registered kernels and the RNG between the trainer and the model.
+ * model.js is the instance train.js imported (same URL).
+ */
+async function assertSharedRuntime(outDir: string): Promise<void> {
+  const [{ Module }, generated] = await Promise.all([import('../../runtime/module.js'), import(pathToFileURL(path.resolve(outDir, 'model.js')).href) as Promise<Record<string, unknown>>]);
+  const classes = Object.values(generated).filter((v): v is abstract new (...args: never[]) => unknown => typeof v === 'function' && 'prototype' in v);
+  const foreign = classes.filter((c) => !(c.prototype instanceof Module));
+  if (foreign.length) {
+    throw new Error(
+      `the generated code in ${outDir} uses another copy of the nvcc runtime than the running nvcc (${foreign.map((c) => c.name).join(', ')} ${foreign.length === 1 ? 'does' : 'do'} not extend its Module; the running nvcc imports generated code against ${RUNTIME_ENTRY})`,
+    );
+  }
+}
+
+/**
  * Builds (or reuses) the program and imports its generated code in-process.
  * Throws BuildRefused (with the diagnostics or problems) when the program does not build.
  */
@@ -413,6 +447,7 @@ export async function loadBuiltProgram(entry: string, options: BuildOptions = {}
   }
   const url = `${pathToFileURL(path.resolve(built.outDir, 'train.js')).href}?key=${built.manifest.cacheKey.slice(0, 16)}`;
   const mod = (await import(url)) as TrainModule;
+  await assertSharedRuntime(built.outDir);
   const trainSpecs = mod.trainSpecs;
   const firstTrain = Object.values(trainSpecs)[0];
   const datasetSpec = firstTrain ? mod.datasetSpecs[firstTrain.dataset] : Object.values(mod.datasetSpecs)[0];

@@ -7,11 +7,10 @@
  * demo` would do; the example is found relative to the package, so it works from any folder.
  */
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../../runtime/package-root.js';
 import { guarded, parseBackend, printOutcome, trainProgram } from './train.js';
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const DEMO_FILE = path.join(REPO_ROOT, 'examples', 'mednvc.nvc');
+export const DEMO_FILE = packagePath('examples', 'mednvc.nvc');
 export const DEMO_VARIANT = 'demo';
 
 export async function demoCommand(opts: { backend?: string; out?: string; quiet?: boolean }, setExit: (code: number) => void): Promise<void> {

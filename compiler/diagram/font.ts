@@ -7,10 +7,10 @@
  * this font (the SVG sets `font-kerning: none` and disables ligatures so that holds).
  */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../../runtime/package-root.js';
 
 export const FONT_FAMILY = 'NvccDiagramSans';
-export const FONT_FILE = fileURLToPath(new URL('./fonts/DejaVuSans.ttf', import.meta.url));
+export const FONT_FILE = packagePath('compiler', 'diagram', 'fonts', 'DejaVuSans.ttf');
 
 export interface FontMetrics {
   readonly unitsPerEm: number;

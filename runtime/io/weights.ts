@@ -9,10 +9,10 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Module, Parameter } from '../module.js';
+import { packagePath } from '../package-root.js';
 import { writeFileAtomicSync } from '../run/atomic.js';
 import { encodeSafetensors, parseSafetensors, type HostTensor } from './safetensors.js';
 
@@ -74,7 +74,7 @@ let cachedVersion: string | undefined;
 export function nvccVersion(): string {
   if (cachedVersion) return cachedVersion;
   try {
-    const pkg = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json'), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version?: string };
     cachedVersion = pkg.version ?? 'unknown';
   } catch {
     cachedVersion = 'unknown';

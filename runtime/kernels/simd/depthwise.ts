@@ -13,10 +13,10 @@
  * memory is kept (grown on demand) and reused by later calls.
  */
 import * as fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
+import { packagePath } from '../../package-root.js';
 
-const WASM_PATH = fileURLToPath(new URL('./depthwise.wasm', import.meta.url));
+const WASM_PATH = packagePath('runtime', 'kernels', 'simd', 'depthwise.wasm');
 
 /** Geometry of one stride-1 depthwise convolution; pads are those of the forward conv. */
 export interface DepthwiseGeometry {
