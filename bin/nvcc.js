@@ -1,8 +1,50 @@
 #!/usr/bin/env node
-// Entry point for `nvcc` / `nvc`: runs the TypeScript CLI in-process through tsx's loader,
-// so a clone works without a separate build step.
-import { register } from 'tsx/esm/api';
+// Entry point for `nvcc` / `nvc`. Runs the precompiled bundle of the current sources,
+// dist/<id>/cli.js (scripts/dist.mjs names it; `npm install` makes it, and it is made here when
+// the sources changed since, ~1 s). When it cannot be made (read-only installation, no esbuild)
+// the TypeScript sources run through tsx instead, as they do with NVCC_BUNDLE=0: either way the
+// code that runs is the code in the tree, never an older bundle.
+import * as fs from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
-register();
-const { main } = await import('../compiler/cli.ts');
-process.exitCode = await main(process.argv.slice(2));
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const debug = (line) => {
+  if (process.env.NVCC_DEBUG) process.stderr.write(`nvcc: ${line}\n`);
+};
+
+async function bundledCli() {
+  const { currentBundle } = await import('../scripts/dist.mjs');
+  let target = await currentBundle(root);
+  if (!target.ready) {
+    const { bundle } = await import('../scripts/bundle.mjs');
+    target = await bundle(root);
+    debug(`bundled ${relative(root, target.dir)} in ${Math.round(target.ms)} ms`);
+  }
+  try {
+    // The folder's mtime is its last use: scripts/bundle.mjs removes bundles unused for hours.
+    const now = new Date();
+    fs.utimesSync(target.dir, now, now);
+  } catch {
+    // read-only installation
+  }
+  return import(pathToFileURL(join(target.dir, 'cli.js')).href);
+}
+
+async function sourceCli() {
+  const { register } = await import('tsx/esm/api');
+  register();
+  return import('../compiler/cli.ts');
+}
+
+let cli;
+if (process.env.NVCC_BUNDLE !== '0') {
+  try {
+    cli = await bundledCli();
+    if (process.env.NVCC_DEBUG) process.setSourceMapsEnabled(true);
+  } catch (err) {
+    debug(`running the TypeScript sources: no bundle (${err instanceof Error ? err.message : String(err)})`);
+  }
+}
+cli ??= await sourceCli();
+process.exitCode = await cli.main(process.argv.slice(2));
