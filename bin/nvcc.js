@@ -21,12 +21,15 @@ async function bundledCli() {
     target = await bundle(root);
     debug(`bundled ${relative(root, target.dir)} in ${Math.round(target.ms)} ms`);
   }
+  // Mark the bundle in use while this process runs: scripts/bundle.mjs removes only bundles no
+  // live process runs (chunks are imported lazily, a training may import one hours later).
+  const mark = join(target.dir, 'users', String(process.pid));
   try {
-    // The folder's mtime is its last use: scripts/bundle.mjs removes bundles unused for hours.
-    const now = new Date();
-    fs.utimesSync(target.dir, now, now);
+    fs.mkdirSync(dirname(mark), { recursive: true });
+    fs.writeFileSync(mark, '');
+    process.on('exit', () => fs.rmSync(mark, { force: true }));
   } catch {
-    // read-only installation
+    // read-only installation: nothing prunes it either
   }
   return import(pathToFileURL(join(target.dir, 'cli.js')).href);
 }

@@ -15,7 +15,8 @@
  *    (every command loads it; bundled it starts ~9 ms sooner). commander is CommonJS: the
  *    banner gives the chunks a `require` for its `require('node:events')` and friends;
  *  - every bundled local file is one of the id's inputs (checked), so the id covers the bundle;
- *  - bundles not used for BUNDLE_TTL_HOURS are removed (never the one just built).
+ *  - other bundles are removed when no live process runs them and their last use is older
+ *    than BUNDLE_TTL_HOURS (never the one just built).
  * Usage: node scripts/bundle.mjs
  */
 import * as fs from 'node:fs';
@@ -25,7 +26,26 @@ import { currentBundle } from './dist.mjs';
 
 /** Packages compiled into the bundle; every other dependency stays an external import. */
 export const BUNDLED_PACKAGES = ['chevrotain', 'lodash-es', 'commander'];
-const BUNDLE_TTL_HOURS = 12;
+/**
+ * Large CommonJS packages that ES code imports. Node's ES-to-CommonJS interop scans a package's
+ * source for its export names (cjs-module-lexer, following re-exports): ~260 ms for ts-morph,
+ * which re-exports the TypeScript compiler, ~400 ms for tfjs. The bundle loads them with
+ * require() instead, through a small CommonJS module per package, and esbuild's own interop
+ * provides the named imports: same module instance (the require cache), no scan.
+ */
+export const REQUIRED_PACKAGES = ['ts-morph', '@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm'];
+/** A bundle no live process uses is removed this long after its last use. */
+const BUNDLE_TTL_HOURS = 1;
+
+/** esbuild plugin: `import ... from P` (P in REQUIRED_PACKAGES) becomes `require(P)`. */
+const requirePackages = {
+  name: 'nvcc-require-packages',
+  setup(build) {
+    const filter = new RegExp(`^(${REQUIRED_PACKAGES.map((p) => p.replace(/[/.]/g, '\\$&')).join('|')})$`);
+    build.onResolve({ filter }, (args) => (args.kind === 'require-call' ? { path: args.path, external: true } : { path: args.path, namespace: 'nvcc-require' }));
+    build.onLoad({ filter: /.*/, namespace: 'nvcc-require' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+  },
+};
 
 function externals(root) {
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
@@ -44,7 +64,7 @@ function outputSources(metafile, outDir, root) {
     if (file.endsWith('.map')) continue;
     const rel = path.relative(outDir, path.resolve(root, file)).split(path.sep).join('/');
     const sources = Object.keys(o.inputs).map((i) => {
-      const m = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(i);
+      const m = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(i) ?? /^nvcc-require:(.*)$/.exec(i);
       return m ? m[1] : i;
     });
     out[rel] = [...new Set(sources)].sort();
@@ -52,15 +72,30 @@ function outputSources(metafile, outDir, root) {
   return out;
 }
 
-/** Removes other bundles not used (bin/nvcc.js touches the folder it runs) for the TTL, and stale temporaries. */
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the other bundles that no live process runs (bin/nvcc.js keeps `users/<pid>` in the
+ * bundle it runs, so a long training keeps the chunks it imports late) and that were last used
+ * more than the TTL ago; and temporaries of interrupted bundlings.
+ */
 function prune(distDir, keep) {
   const now = Date.now();
   for (const e of fs.readdirSync(distDir, { withFileTypes: true })) {
     if (!e.isDirectory() || e.name === keep) continue;
     const p = path.join(distDir, e.name);
-    const ageHours = (now - fs.statSync(p).mtimeMs) / 3_600_000;
-    const limit = e.name.includes('.tmp-') ? 1 : BUNDLE_TTL_HOURS;
-    if (ageHours > limit) fs.rmSync(p, { recursive: true, force: true });
+    const users = path.join(p, 'users');
+    const pids = fs.existsSync(users) ? fs.readdirSync(users).map(Number) : [];
+    if (pids.some(alive)) continue;
+    const lastUse = fs.statSync(fs.existsSync(users) ? users : p).mtimeMs;
+    if ((now - lastUse) / 3_600_000 > BUNDLE_TTL_HOURS) fs.rmSync(p, { recursive: true, force: true });
   }
 }
 
@@ -94,10 +129,11 @@ export async function bundle(root) {
       sourcemap: 'linked',
       sourcesContent: false,
       metafile: true,
+      plugins: [requirePackages],
       logLevel: 'silent',
       banner: { js: "import { createRequire as __nvccCreateRequire } from 'node:module';\nconst require = __nvccCreateRequire(import.meta.url);" },
     });
-    const stray = Object.keys(result.metafile.inputs).filter((f) => !f.includes('node_modules/') && !inputs.has(f));
+    const stray = Object.keys(result.metafile.inputs).filter((f) => !f.includes('node_modules/') && !f.startsWith('nvcc-require:') && !inputs.has(f));
     if (stray.length) throw new Error(`bundled files outside the bundle id's inputs (add them to scripts/dist.mjs): ${stray.join(', ')}`);
     fs.writeFileSync(path.join(tmp, 'meta.json'), JSON.stringify({ id: target.id, outputs: outputSources(result.metafile, tmp, root) }, null, 1) + '\n');
     try {

@@ -310,7 +310,9 @@ export async function compileBuild(
  * build parses one copy of the compiler, not two.
  */
 async function transpile(text: string, fileName: string): Promise<string> {
-  const { ts } = await import('ts-morph');
+  // ts-morph is CommonJS: `default` is its module.exports both under Node's interop and in the
+  // bundle, where it is loaded with require() and has no named exports (scripts/bundle.mjs).
+  const { ts } = (await import('ts-morph')).default;
   const out = ts.transpileModule(text, {
     fileName,
     compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022, useDefineForClassFields: true, removeComments: false },
