@@ -12,6 +12,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { parse as parseCsv } from 'csv-parse/sync';
 import { initBackend, type BackendRequest } from '../backend.js';
 import { assignParameters } from '../io/weights.js';
 import { evaluateRun, poolByPatient, type RunEvaluation, type SplitScores } from '../metrics/index.js';
@@ -107,6 +108,60 @@ export async function validationMetrics(stage: StageSpec, model: TrainableModel,
   return Object.fromEntries(Object.entries(all).filter(([k]) => wanted.has(k)));
 }
 
+/** One split's per-patient pooled scores, as written to a stage's `predictions.csv`. */
+export interface SplitPredictions {
+  readonly split: SplitName;
+  readonly patientIds: readonly string[];
+  /** Class indices (1 = positive). */
+  readonly labels: ArrayLike<number>;
+  /** Probability of the positive class, pooled over the patient's images. */
+  readonly scores: ArrayLike<number>;
+  readonly imageCounts?: ArrayLike<number>;
+}
+
+/** File name of a stage's per-patient scores (validation and test), next to its weights. */
+export const PREDICTIONS_FILE = 'predictions.csv';
+
+/**
+ * `split,patient_id,label,images,score` rows (label: class name; score: probability of
+ * `classes[1]`, 9 significant digits), so a study can compare models patient by patient.
+ */
+export function predictionsCsv(predictions: readonly SplitPredictions[], classes: readonly string[]): string {
+  const quote = (v: string) => (/[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+  const lines = ['split,patient_id,label,images,score'];
+  for (const p of predictions) {
+    p.patientIds.forEach((id, i) => {
+      const label = classes[p.labels[i] as number] ?? String(p.labels[i]);
+      lines.push([p.split, quote(id), quote(label), String(p.imageCounts?.[i] ?? ''), Number((p.scores[i] as number).toPrecision(9)).toString()].join(','));
+    });
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Reads a `predictions.csv` back: the rows of one split, labels as class indices of `classes`. */
+export function parsePredictionsCsv(text: string, classes: readonly string[], split: SplitName, file: string): SplitPredictions {
+  let rows: string[][];
+  try {
+    rows = parseCsv(text, { relax_column_count: false, skip_empty_lines: true }) as string[][];
+  } catch (e) {
+    throw new TrainingError(`${file}: ${(e as Error).message}`);
+  }
+  if (rows[0]?.join(',') !== 'split,patient_id,label,images,score') throw new TrainingError(`${file}: not a predictions file (header is \`${rows[0]?.join(',') ?? ''}\`)`);
+  const out = { split, patientIds: [] as string[], labels: [] as number[], scores: [] as number[], imageCounts: [] as number[] };
+  rows.slice(1).forEach(([rowSplit, id, labelName, images, scoreText], i) => {
+    if (rowSplit !== split) return;
+    const label = classes.indexOf(labelName!);
+    const score = Number(scoreText);
+    if (label < 0) throw new TrainingError(`${file}:${i + 2}, column label: \`${labelName}\` is not a class (${classes.join(', ')})`);
+    if (scoreText === '' || !Number.isFinite(score)) throw new TrainingError(`${file}:${i + 2}, column score: \`${scoreText}\` is not a number`);
+    out.patientIds.push(id!);
+    out.labels.push(label);
+    out.scores.push(score);
+    out.imageCounts.push(Number(images));
+  });
+  return out;
+}
+
 export type FinalEvaluation =
   | { readonly kind: 'masked'; readonly loss: Readonly<Record<string, number>> }
   | (RunEvaluation & { readonly kind: 'supervised'; readonly loss: Readonly<Record<string, number>> })
@@ -123,6 +178,7 @@ export async function finalEvaluation(
   config: RunConfig,
   resamples: number,
   splits: readonly SplitName[] = ['test'],
+  predictions?: SplitPredictions[],
 ): Promise<FinalEvaluation> {
   const wanted: SplitName[] = (['val', ...splits.filter((s) => s !== 'val')] as SplitName[]).filter((s) => data.size(s) > 0);
   const pooling = poolingOf(stage, config.spec, config.dataset);
@@ -138,6 +194,7 @@ export async function finalEvaluation(
     const r = await scoreSource(stage, model, splitSource(data, s), config.seed, pooling, s);
     scored[s === 'val' ? 'validation' : s] = r.patients;
     loss[s] = r.loss;
+    predictions?.push({ split: s, ...r.patients });
   }
   const evaluation = evaluateRun(scored as { validation: SplitScores } & Record<string, SplitScores>, { rng: stageRoot(config.seed, stage).fork('evaluation'), resamples });
   return { kind: 'supervised', ...evaluation, loss };

@@ -33,7 +33,7 @@ import { randomThrow } from './modality-dropout.js';
 import { drawMask } from './objective.js';
 import { batchGradients } from './gradients.js';
 import { disposeBatch, hostToMap, imageInputOf, jsonNumbers, pick, stageRoot, TrainingError } from './common.js';
-import { finalEvaluation, validationMetrics } from './evaluate.js';
+import { finalEvaluation, PREDICTIONS_FILE, predictionsCsv, validationMetrics, type SplitPredictions } from './evaluate.js';
 import { DatasetTrainingData, loadTrainingData, readDataSource, saveDataSource, saveDataStats } from './dataset-adapter.js';
 import type { ModelFactory, StageSpec, TrainableModel, TrainSpec } from './spec.js';
 import {
@@ -471,7 +471,9 @@ class Runner {
       }
       const weights = join('stages', stage.name, 'weights.safetensors');
       await saveWeights(model, this.stagePath(stage.name, 'weights.safetensors'), { metadata: { stage: stage.name, ...(best ? { kept_best: `${best.metric}=${best.value} at epoch ${best.epoch}` } : {}) } });
-      const evaluation = await finalEvaluation(stage, model, this.data, this.config, this.options.bootstrapResamples ?? 1000);
+      const predictions: SplitPredictions[] = [];
+      const evaluation = await finalEvaluation(stage, model, this.data, this.config, this.options.bootstrapResamples ?? 1000, ['test'], predictions);
+      if (predictions.length > 0) await writeFileAtomic(this.stagePath(stage.name, PREDICTIONS_FILE), predictionsCsv(predictions, this.data.classes));
       const result: StageResult = { name: stage.name, kind: stage.kind, epochs: stage.epochs, weights, ...(best ? { best } : {}), evaluation: evaluation as never };
       this.finished.push(result);
       this.logger.log({ type: 'stage-end', stage: stage.name, weights, ...(best ? { best } : {}), evaluation });

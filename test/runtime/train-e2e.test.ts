@@ -12,7 +12,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DataRefusedError } from '../../runtime/data/errors.js';
 import { generatePjiCohort, pjiDatasetSpec, writePjiCohort } from '../../runtime/data/synthetic-pji.js';
 import type { DatasetSpec } from '../../runtime/data/spec.js';
+import { rocAuc } from '../../runtime/metrics/index.js';
 import { evaluateRunFolder, predictFromFiles } from '../../runtime/train/commands.js';
+import { parsePredictionsCsv } from '../../runtime/train/evaluate.js';
 import { resume, runTraining, type TrainEvent } from '../../runtime/train/runner.js';
 import type { TrainSpec } from '../../runtime/train/spec.js';
 import { miniFactories, type MiniConfig } from '../support/train-convnext.js';
@@ -92,6 +94,16 @@ describe('pretrain -> finetune on a synthetic PJI cohort', () => {
     const evaluation = fine.evaluation as unknown as { splits: Array<{ split: string; nPatients: number; nImages: number; auc: number }> };
     expect(evaluation.splits.map((s) => [s.split, s.nPatients, s.nImages])).toEqual([['validation', 4, 10], ['test', 9, 18]]);
     expect(fine.best?.metric).toBe('val.auc');
+    // The per-patient scores behind those numbers are kept for paired comparisons.
+    const predictions = readFileSync(join(runDir, 'stages/finetune/predictions.csv'), 'utf8');
+    const classes = ['negative', 'positive'];
+    for (const [split, name] of [['val', 'validation'], ['test', 'test']] as const) {
+      const rows = parsePredictionsCsv(predictions, classes, split, 'predictions.csv');
+      const reported = evaluation.splits.find((s) => s.split === name)!;
+      expect(rows.patientIds.length).toBe(reported.nPatients);
+      expect([...rows.imageCounts!].reduce((a, b) => a + b, 0)).toBe(reported.nImages);
+      expect(rocAuc(rows.labels, rows.scores)).toBeCloseTo(reported.auc, 6);
+    }
     const pretrainEval = result.stages[0]!.evaluation as unknown as { kind: string; loss: { val: number; test: number } };
     expect(pretrainEval.kind).toBe('masked');
     expect(Number.isFinite(pretrainEval.loss.test)).toBe(true);
