@@ -101,7 +101,7 @@ describe('pretrain -> finetune on a synthetic PJI cohort', () => {
       const rows = parsePredictionsCsv(predictions, classes, split, 'predictions.csv');
       const reported = evaluation.splits.find((s) => s.split === name)!;
       expect(rows.patientIds.length).toBe(reported.nPatients);
-      expect([...rows.imageCounts!].reduce((a, b) => a + b, 0)).toBe(reported.nImages);
+      expect(Array.from(rows.imageCounts!).reduce((a, b) => a + b, 0)).toBe(reported.nImages);
       expect(rocAuc(rows.labels, rows.scores)).toBeCloseTo(reported.auc, 6);
     }
     const pretrainEval = result.stages[0]!.evaluation as unknown as { kind: string; loss: { val: number; test: number } };
