@@ -11,9 +11,10 @@
  *  - each source module is in exactly one output file, so the CLI's trainer and generated code
  *    importing the runtime entry share one runtime instance (splitting, two entry points);
  *  - npm packages stay external (loaded from node_modules as before) except chevrotain with
- *    lodash-es (~600 small ESM files, cheaper bundled than loaded one by one) and commander
- *    (every command loads it; bundled it starts ~9 ms sooner). commander is CommonJS: the
- *    banner gives the chunks a `require` for its `require('node:events')` and friends;
+ *    lodash-es (~600 small ESM files, cheaper bundled than loaded one by one), ajv and yaml
+ *    (~150 small CommonJS files, ~100 ms to load, on every compile) and commander (every
+ *    command loads it; bundled it starts ~9 ms sooner). The CommonJS ones call require() for
+ *    Node built-ins: the banner gives every chunk a `require`;
  *  - every bundled local file is one of the id's inputs (checked), so the id covers the bundle;
  *  - other bundles are removed when no live process runs them and their last use is older
  *    than BUNDLE_TTL_HOURS (never the one just built).
@@ -25,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { currentBundle } from './dist.mjs';
 
 /** Packages compiled into the bundle; every other dependency stays an external import. */
-export const BUNDLED_PACKAGES = ['chevrotain', 'lodash-es', 'commander'];
+export const BUNDLED_PACKAGES = ['chevrotain', 'lodash-es', 'commander', 'ajv', 'yaml'];
 /**
  * Large CommonJS packages that ES code imports. Node's ES-to-CommonJS interop scans a package's
  * source for its export names (cjs-module-lexer, following re-exports): ~260 ms for ts-morph,
