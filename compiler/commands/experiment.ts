@@ -9,13 +9,20 @@
  * in the fourth variant does not cost three trainings); variants whose dataset declarations
  * are equal get the same split (the split is a function of the declaration and its seed); with
  * `--folds k` every variant runs the k folds of one k-fold split and the row reports the mean
- * AUC over folds with a t-interval across folds.
+ * AUC over folds with a t-interval across folds; every row but the reference (`--reference`,
+ * default the last variant) also reports its AUC minus the reference's on the same test
+ * patients (pooled over folds) with a paired bootstrap CI and p-value, read from each run's
+ * `predictions.csv`.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadDataset, type Dataset } from '../../runtime/data/index.js';
 import type { DatasetSpec } from '../../runtime/data/spec.js';
+import { pairedBootstrapAucDifference } from '../../runtime/metrics/index.js';
 import { experimentTableHtml, experimentTableMarkdown, type ExperimentRow } from '../../runtime/report/index.js';
+import type { Rng } from '../../runtime/module.js';
+import { createRng } from '../../runtime/rng.js';
+import { parsePredictionsCsv, PREDICTIONS_FILE } from '../../runtime/train/evaluate.js';
 import { writeFileAtomicSync } from '../../runtime/run/index.js';
 import { DatasetTrainingData, imageInputNames, type RunResult, type TrainSpec } from '../../runtime/train/index.js';
 import type { ModelIR } from '../ir/ir.js';
@@ -65,6 +72,10 @@ export interface ExperimentOptions {
   readonly backend?: import('../../runtime/backend.js').BackendRequest;
   readonly seed?: number;
   readonly quiet?: boolean;
+  /** The row the others are compared with (a label of `variants`); default the last one. */
+  readonly reference?: string;
+  /** Bootstrap resamples of the paired comparison; default 2000. */
+  readonly comparisonResamples?: number;
   /** The command line, printed under the table. */
   readonly command: string;
   readonly log?: (line: string) => void;
@@ -81,6 +92,8 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   if (o.variants.length === 0) throw new UserError('--variants needs at least one variant name (`base` for the program as written)');
   if (new Set(o.variants).size !== o.variants.length) throw new UserError('--variants names a variant twice');
   if (fs.existsSync(o.out) && fs.readdirSync(o.out).length > 0) throw new UserError(`--out ${o.out} is not empty; choose a new folder for the experiment`);
+  const reference = o.reference ?? o.variants[o.variants.length - 1]!;
+  if (!o.variants.includes(reference)) throw new UserError(`--reference ${reference} is not one of --variants (${o.variants.join(', ')})`);
   // Compile every variant first: a bad name or spec stops the experiment before any training.
   const planned: Planned[] = [];
   for (const label of o.variants) {
@@ -96,6 +109,8 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   const datasets = new Map<string, Dataset>();
   const rows: ExperimentRow[] = [];
   const notes: string[] = [];
+  /** Test-patient scores of each row, pooled over folds: patient id -> (label, score). */
+  const testScores = new Map<string, Map<string, { label: number; score: number }>>();
   for (const p of planned) {
     const lastStage = p.checked.trainSpec.stages.filter((s) => s.kind === 'supervised').at(-1);
     const { model, fusion } = describeModel(p.model, lastStage?.inputs ?? [], new Set(p.checked.datasetSpec.groups.map((g) => g.name)));
@@ -129,6 +144,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
       const summary = finalSummary(outcome.result);
       log(`nvcc experiment: ${p.label}: ${summary.line}`);
       if (summary.auc !== undefined) aucs.push(summary.auc);
+      collectTestScores(testScores, p.label, runDir, outcome.result, data.classes);
       if (summary.accuracy !== undefined) accs.push(summary.accuracy);
       wall += outcome.wallSeconds;
       last = outcome.result;
@@ -155,17 +171,65 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
       ? `Data: ${source}; ${folds}-fold cross-validation by patient (the same folds for every variant). AUC and ACC are means over the test folds; the interval is mean ± t(0.975, ${folds - 1}) · sd / √${folds} across folds.`
       : `Data: ${source}; the same patient split for every variant (train ${first.split.train}, val ${first.split.val}, test ${first.split.test}, seed ${first.split.seed}). AUC and ACC on the test patients (per patient, ${first.pool}-pooled over images); 95% CI: stratified bootstrap, 1000 resamples. ACC at the threshold chosen on validation.`,
   );
+  const resamples = o.comparisonResamples ?? 2000;
+  const compared = compareWithReference(rows, testScores, reference, createRng(o.seed ?? planned[0]!.checked.trainSpec.seed).fork('experiment-comparison'), resamples);
+  if (compared.some((r) => r.comparison)) {
+    notes.push(
+      `ΔAUC: the row's test AUC minus ${reference}'s on the same test patients${folds > 1 ? ' (out-of-fold scores pooled over the folds)' : ''}; 95% CI and two-sided p from a paired bootstrap (${resamples} resamples, patients drawn stratified by class, both models scored on each draw). A CI above 0 means the row is better than ${reference} on this cohort.`,
+    );
+  }
   notes.push('Parameters: the trained (last supervised) stage model, counted by the compiler. Wall time: build, training and evaluation of the row.');
   const title = `Experiment: ${path.basename(o.file)}`;
-  const markdown = experimentTableMarkdown(rows, { title, command: o.command, notes });
-  const html = experimentTableHtml(rows, { title, command: o.command, notes });
+  const markdown = experimentTableMarkdown(compared, { title, command: o.command, notes });
+  const html = experimentTableHtml(compared, { title, command: o.command, notes });
   fs.mkdirSync(o.out, { recursive: true });
   writeFileAtomicSync(path.join(o.out, 'results.md'), markdown);
   writeFileAtomicSync(path.join(o.out, 'results.html'), html);
-  return { rows, markdown, html };
+  return { rows: compared, markdown, html };
 }
 
-export async function experimentCommand(file: string, opts: { variants: string; folds?: string; out?: string; backend?: string; seed?: string; quiet?: boolean }, setExit: (code: number) => void): Promise<void> {
+/** Adds a run's test-patient scores (its last supervised stage's predictions.csv) to its row's pool. */
+function collectTestScores(pool: Map<string, Map<string, { label: number; score: number }>>, label: string, runDir: string, result: RunResult, classes: readonly string[]): void {
+  const stage = [...result.stages].reverse().find((s) => s.kind === 'supervised');
+  if (!stage) return;
+  const file = path.join(runDir, 'stages', stage.name, PREDICTIONS_FILE);
+  if (!fs.existsSync(file)) return;
+  const test = parsePredictionsCsv(fs.readFileSync(file, 'utf8'), classes, 'test', file);
+  const scores = pool.get(label) ?? new Map<string, { label: number; score: number }>();
+  test.patientIds.forEach((id, i) => scores.set(id, { label: test.labels[i] as number, score: test.scores[i] as number }));
+  pool.set(label, scores);
+}
+
+/**
+ * Every row but the reference gets AUC(row) - AUC(reference) with a paired bootstrap CI, on
+ * the test patients both rows scored (the same patients when the rows share their splits).
+ */
+function compareWithReference(
+  rows: readonly ExperimentRow[],
+  pool: ReadonlyMap<string, ReadonlyMap<string, { label: number; score: number }>>,
+  reference: string,
+  rng: Rng,
+  resamples: number,
+): ExperimentRow[] {
+  const ref = pool.get(reference);
+  return rows.map((row) => {
+    const own = pool.get(row.variant);
+    if (row.variant === reference || !ref || !own) return row;
+    const ids = [...own.keys()].filter((id) => ref.has(id)).sort();
+    if (ids.length === 0) return row;
+    const labels = ids.map((id) => own.get(id)!.label);
+    const result = pairedBootstrapAucDifference(
+      labels,
+      ids.map((id) => own.get(id)!.score),
+      ids.map((id) => ref.get(id)!.score),
+      { rng: rng.fork(row.variant), resamples },
+    );
+    const d = result.difference;
+    return { ...row, comparison: { reference, difference: d.estimate, lower: d.lower, upper: d.upper, pValue: result.pValue, patients: ids.length } };
+  });
+}
+
+export async function experimentCommand(file: string, opts: { variants: string; folds?: string; out?: string; backend?: string; seed?: string; quiet?: boolean; reference?: string }, setExit: (code: number) => void): Promise<void> {
   await guarded(setExit, async () => {
     if (!fs.existsSync(file)) throw new UserError(`${file}: no such file`);
     const variants = opts.variants.split(',').map((v) => v.trim()).filter(Boolean);
@@ -178,8 +242,8 @@ export async function experimentCommand(file: string, opts: { variants: string; 
     const out = opts.out ?? path.join('experiments', `${path.basename(file).replace(/\.nvc$/, '')}-${stamp}`);
     const backend = parseBackend(opts.backend);
     const seed = parseSeed(opts.seed);
-    const command = ['nvcc experiment', file, `--variants ${variants.join(',')}`, ...(folds ? [`--folds ${folds}`] : []), ...(opts.out ? [`--out ${opts.out}`] : []), ...(seed !== undefined ? [`--seed ${seed}`] : [])].join(' ');
-    const result = await runExperiment({ file, variants, ...(folds ? { folds } : {}), out, ...(backend ? { backend } : {}), ...(seed !== undefined ? { seed } : {}), ...(opts.quiet ? { quiet: true } : {}), command });
+    const command = ['nvcc experiment', file, `--variants ${variants.join(',')}`, ...(folds ? [`--folds ${folds}`] : []), ...(opts.out ? [`--out ${opts.out}`] : []), ...(seed !== undefined ? [`--seed ${seed}`] : []), ...(opts.reference ? [`--reference ${opts.reference}`] : [])].join(' ');
+    const result = await runExperiment({ file, variants, ...(folds ? { folds } : {}), out, ...(backend ? { backend } : {}), ...(seed !== undefined ? { seed } : {}), ...(opts.quiet ? { quiet: true } : {}), ...(opts.reference ? { reference: opts.reference } : {}), command });
     process.stdout.write(`\n${result.markdown}\nnvcc experiment: tables in ${path.resolve(out, 'results.md')} and ${path.resolve(out, 'results.html')}\n`);
     return 0;
   });

@@ -161,6 +161,7 @@ export function declareCommands(program: Command, setExit: SetExit): void {
     .option('--out <dir>', 'folder for the runs and the tables (default experiments/<file>-<time>)')
     .option('--backend <name>', 'auto, tensorflow, wasm or cpu')
     .option('--seed <n>', "seed of every variant (default: the program's seed)")
+    .option('--reference <variant>', 'the row every other row is compared with, patient by patient (default: the last variant)')
     .option('--quiet', 'no progress bars (one line per variant)')
     .action(lazy(setExit, async () => (await import('./experiment.js')).experimentCommand));
 }

@@ -1,7 +1,8 @@
 /**
  * The experiment table of `nvcc experiment`, shaped like Table II of the MED-NVC paper.
  * In: one row per variant (model, fusion, parameter count, test AUC with its 95% CI, accuracy,
- * wall time). Out: the same table as Markdown and as a self-contained HTML page. Holds
+ * wall time, and optionally the paired AUC difference to a reference row). Out: the same table
+ * as Markdown and as a self-contained HTML page. Holds
  * afterwards: rows keep the order given; numbers are formatted as in the paper (percent with
  * two decimals, parameters in millions), and a missing CI is written as such, never invented.
  */
@@ -20,6 +21,18 @@ export interface ExperimentRow {
   /** Test accuracy in [0, 1]. */
   readonly accuracy: number | null;
   readonly wallTimeSeconds: number;
+  /** AUC(this row) - AUC(reference row) on the same test patients, with a paired CI. */
+  readonly comparison?: AucComparison;
+}
+
+export interface AucComparison {
+  readonly reference: string;
+  readonly difference: number;
+  readonly lower: number;
+  readonly upper: number;
+  readonly pValue: number;
+  /** Test patients both rows scored. */
+  readonly patients: number;
 }
 
 export interface ExperimentTableOptions {
@@ -31,6 +44,27 @@ export interface ExperimentTableOptions {
 }
 
 const HEADER = ['Model', 'Variant', 'Multimodal fusion', 'Parameters', 'AUC (95% CI)', 'ACC', 'Wall time'];
+
+/** The table's columns: the paper's, plus the paired comparison when any row has one. */
+function header(rows: readonly ExperimentRow[]): string[] {
+  const reference = rows.find((r) => r.comparison)?.comparison?.reference;
+  return reference === undefined ? HEADER : [...HEADER, `ΔAUC vs ${reference} (95% CI)`, 'p'];
+}
+
+/** Signed percentage points: `+4.21`, `-0.50`. */
+function points(x: number): string {
+  const v = (x * 100).toFixed(2);
+  return x > 0 || (x === 0 && !Object.is(x, -0)) ? `+${v}` : v;
+}
+
+function comparisonCells(row: ExperimentRow, withComparison: boolean): string[] {
+  if (!withComparison) return [];
+  const c = row.comparison;
+  if (!c) return ['(reference)', ''];
+  const ci = finite(c.lower) && finite(c.upper) ? ` (${points(c.lower)} to ${points(c.upper)})` : ' (CI n/a)';
+  const p = finite(c.pValue) ? (c.pValue < 0.001 ? '<0.001' : c.pValue.toFixed(3)) : 'n/a';
+  return [`${points(c.difference)}${ci}`, p];
+}
 
 function finite(x: number | null): x is number {
   return typeof x === 'number' && Number.isFinite(x);
@@ -47,9 +81,9 @@ export function formatParameters(n: number): string {
   return String(n);
 }
 
-function cells(row: ExperimentRow): string[] {
+function cells(row: ExperimentRow, withComparison = false): string[] {
   const ci = finite(row.aucLower) && finite(row.aucUpper) ? ` (${(row.aucLower * 100).toFixed(2)}–${(row.aucUpper * 100).toFixed(2)})` : finite(row.auc) ? ' (CI n/a)' : '';
-  return [row.model, row.variant, row.fusion, formatParameters(row.parameters), `${pct(row.auc)}${ci}`, pct(row.accuracy), formatDuration(row.wallTimeSeconds)];
+  return [row.model, row.variant, row.fusion, formatParameters(row.parameters), `${pct(row.auc)}${ci}`, pct(row.accuracy), formatDuration(row.wallTimeSeconds), ...comparisonCells(row, withComparison)];
 }
 
 /** Pipes would split the cell and `<...>` would be read as HTML by Markdown renderers. */
@@ -60,9 +94,11 @@ function mdCell(text: string): string {
 export function experimentTableMarkdown(rows: readonly ExperimentRow[], options: ExperimentTableOptions = {}): string {
   const lines: string[] = [];
   if (options.title) lines.push(`## ${options.title}`, '');
-  lines.push(`| ${HEADER.join(' | ')} |`);
-  lines.push(`| ${HEADER.map((_, i) => (i >= 3 ? '---:' : '---')).join(' | ')} |`);
-  for (const row of rows) lines.push(`| ${cells(row).map(mdCell).join(' | ')} |`);
+  const columns = header(rows);
+  const withComparison = columns.length > HEADER.length;
+  lines.push(`| ${columns.map(mdCell).join(' | ')} |`);
+  lines.push(`| ${columns.map((_, i) => (i >= 3 ? '---:' : '---')).join(' | ')} |`);
+  for (const row of rows) lines.push(`| ${cells(row, withComparison).map(mdCell).join(' | ')} |`);
   for (const note of options.notes ?? []) lines.push('', note);
   if (options.command) lines.push('', 'Produced by:', '', '```', options.command, '```');
   return `${lines.join('\n')}\n`;
@@ -70,8 +106,10 @@ export function experimentTableMarkdown(rows: readonly ExperimentRow[], options:
 
 export function experimentTableHtml(rows: readonly ExperimentRow[], options: ExperimentTableOptions = {}): string {
   const title = options.title ?? 'Experiment results';
-  const head = HEADER.map((h, i) => `<th${i >= 3 ? ' class="num"' : ''}>${escapeHtml(h)}</th>`).join('');
-  const body = rows.map((row) => `<tr>${cells(row).map((c, i) => `<td${i >= 3 ? ' class="num"' : ''}>${escapeHtml(c)}</td>`).join('')}</tr>`).join('\n');
+  const columns = header(rows);
+  const withComparison = columns.length > HEADER.length;
+  const head = columns.map((h, i) => `<th${i >= 3 ? ' class="num"' : ''}>${escapeHtml(h)}</th>`).join('');
+  const body = rows.map((row) => `<tr>${cells(row, withComparison).map((c, i) => `<td${i >= 3 ? ' class="num"' : ''}>${escapeHtml(c)}</td>`).join('')}</tr>`).join('\n');
   const notes = (options.notes ?? []).map((n) => `<p>${escapeHtml(n)}</p>`).join('\n');
   const command = options.command ? `<p>Produced by:</p><pre>${escapeHtml(options.command)}</pre>` : '';
   return (

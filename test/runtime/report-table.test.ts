@@ -60,4 +60,21 @@ describe('experiment table', () => {
     );
     expect(html).not.toMatch(/https?:|<script|<link/);
   });
+
+  it('adds the paired comparison columns when rows carry one (reference row marked, p below 0.001 as such)', () => {
+    const compared: ExperimentRow[] = [
+      { ...rows[0]!, comparison: { reference: 'full', difference: -0.0610, lower: -0.0902, upper: -0.0331, pValue: 0.0005, patients: 98 } },
+      { ...rows[1]!, comparison: { reference: 'full', difference: 0.00251, lower: -0.0148, upper: 0.0199, pValue: 0.7465, patients: 98 } },
+      rows[2]!,
+    ];
+    const md = experimentTableMarkdown(compared).split('\n');
+    expect(md.slice(0, 5)).toEqual([
+      '| Model | Variant | Multimodal fusion | Parameters | AUC (95% CI) | ACC | Wall time | ΔAUC vs full (95% CI) | p |',
+      '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| MLP | mlp | Only-numeric | 0.016M | 92.12% (88.04–95.67) | 84.96% | 42s | -6.10 (-9.02 to -3.31) | &lt;0.001 |',
+      '| ConvNeXt-V2-B | convnext\\|img | Only-vision | 83.63M | 85.93% (CI n/a) | 82.52% | 1h02m | +0.25 (-1.48 to +1.99) | 0.747 |',
+      '| MED-NVC | full | Unidirectional Cross-Attention | 77.26M | 98.22% (96.55–99.38) | 94.71% | 10m05s | (reference) |  |',
+    ]);
+    expect(experimentTableHtml(compared)).toContain('<th class="num">ΔAUC vs full (95% CI)</th><th class="num">p</th>');
+  });
 });
