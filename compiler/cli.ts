@@ -26,7 +26,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const setExit = (code: number) => {
     exitCode = code;
   };
-  declareCommands(program, setExit);
+  declareCommands(program, setExit, argv);
   try {
     await program.parseAsync(argv as string[], { from: 'user' });
     return exitCode;

@@ -1,7 +1,8 @@
 /**
  * The command-line surface: every subcommand with its arguments, options and help text.
  * In: the commander program. Out: the program with all subcommands declared.
- * Holds afterwards: nothing but commander is loaded. Each action imports its implementation
+ * Holds afterwards: nothing but commander is loaded, and when the first argument names a
+ * command only that command is declared. Each action imports its implementation
  * (compiler/commands/<name>.ts, exporting `<name>Command(...arguments, options, setExit)`) when
  * the command runs, so `nvcc --help` loads no compiler, and `nvcc build` no tfjs, sharp, vega or
  * elkjs (test/cli/lazy-commands.test.ts watches the module loads).
@@ -31,137 +32,164 @@ function collect(value: string, previous: string[]): string[] {
 
 const BACKEND_HELP = 'auto, tensorflow, wasm or cpu (default: NVCC_BACKEND, else auto)';
 
-export function declareCommands(program: Command, setExit: SetExit): void {
-  program
-    .command('check')
-    .description('check a .nvc program: syntax, names, shapes, arguments, stages, data')
-    .argument('<file>', '.nvc file')
-    .option('--variant <name>', 'apply a variant declared in the file')
-    .option('--format <format>', 'pretty or json', 'pretty')
-    .action(lazy(setExit, async () => (await import('./check.js')).checkCommand));
+/** Declares one command (arguments, options, help text, lazy action) on the program. */
+type Declare = (program: Command, setExit: SetExit) => void;
 
-  program
-    .command('summary')
-    .description('parameter and MAC table of the models in a .nvc program')
-    .argument('<file>', '.nvc file')
-    .option('--variant <name>', 'apply a variant declared in the file')
-    .option('--model <name>', 'a model declaration, a constant holding a model, or a stage name')
-    .option('--depth <n>', 'deepest layer path shown', '2')
-    .option('--dims <list>', 'values of symbolic dims, e.g. B=1,H=224,W=224 (default B=1, others 224)')
-    .option('--format <format>', 'pretty or json', 'pretty')
-    .action(lazy(setExit, async () => (await import('./summary.js')).summaryCommand));
+/** In the order `nvcc --help` lists them. */
+const DECLARATIONS: Readonly<Record<string, Declare>> = {
+  check: (program, setExit) =>
+    program
+      .command('check')
+      .description('check a .nvc program: syntax, names, shapes, arguments, stages, data')
+      .argument('<file>', '.nvc file')
+      .option('--variant <name>', 'apply a variant declared in the file')
+      .option('--format <format>', 'pretty or json', 'pretty')
+      .action(lazy(setExit, async () => (await import('./check.js')).checkCommand)),
 
-  program
-    .command('build')
-    .description('compile a .nvc program to typed TypeScript model code, a training entry point and a manifest')
-    .argument('<file>', '.nvc file')
-    .option('--variant <name>', 'apply a variant declared in the file')
-    .option('--out <dir>', 'output folder (default build/<file>[-<variant>])')
-    .option('--set <path=value>', 'override a tunable value, e.g. finetune.optimizer.lr=1e-5 (repeatable)', collect, [])
-    .option('--config <file>', 'overrides from a YAML or JSON file (paths or nested mappings)')
-    .option('--emit <stage>', 'print a stage instead of building: ast, ir or ts')
-    .option('--force', 'rebuild even when the cached build is up to date')
-    .action(lazy(setExit, async () => (await import('./build.js')).buildCommand));
+  summary: (program, setExit) =>
+    program
+      .command('summary')
+      .description('parameter and MAC table of the models in a .nvc program')
+      .argument('<file>', '.nvc file')
+      .option('--variant <name>', 'apply a variant declared in the file')
+      .option('--model <name>', 'a model declaration, a constant holding a model, or a stage name')
+      .option('--depth <n>', 'deepest layer path shown', '2')
+      .option('--dims <list>', 'values of symbolic dims, e.g. B=1,H=224,W=224 (default B=1, others 224)')
+      .option('--format <format>', 'pretty or json', 'pretty')
+      .action(lazy(setExit, async () => (await import('./summary.js')).summaryCommand)),
 
-  program
-    .command('diagram')
-    .description('draw a model, a block or the staged training as SVG, PNG, DOT or Mermaid')
-    .argument('<file>', '.nvc file')
-    .option('--variant <name>', 'apply a variant declared in the file')
-    .option('--model <name>', 'a model declaration, a constant holding a model, or its type name')
-    .option('--block <name>', 'draw one block type as the model uses it (first instance)')
-    .option('--stage <name>', "a train stage's model, with its masked and frozen layers marked")
-    .option('--training', 'the whole training program: stages side by side, hand-over, masks, losses')
-    .option('--depth <n>', 'levels of blocks drawn expanded (0: every block call is one node)', '0')
-    .option('--direction <dir>', 'LR (left to right) or TB (top to bottom)', 'TB')
-    .option('--theme <theme>', 'paper or dark', 'paper')
-    .option('--dims <list>', 'values of symbolic dims for concrete shapes, e.g. H=224,W=224')
-    .option('--format <format>', 'svg, png, dot or mermaid (default: from --out, else svg)')
-    .option('--out <path>', 'output file (default: stdout)')
-    .action(lazy(setExit, async () => (await import('./diagram.js')).diagramCommand));
+  build: (program, setExit) =>
+    program
+      .command('build')
+      .description('compile a .nvc program to typed TypeScript model code, a training entry point and a manifest')
+      .argument('<file>', '.nvc file')
+      .option('--variant <name>', 'apply a variant declared in the file')
+      .option('--out <dir>', 'output folder (default build/<file>[-<variant>])')
+      .option('--set <path=value>', 'override a tunable value, e.g. finetune.optimizer.lr=1e-5 (repeatable)', collect, [])
+      .option('--config <file>', 'overrides from a YAML or JSON file (paths or nested mappings)')
+      .option('--emit <stage>', 'print a stage instead of building: ast, ir or ts')
+      .option('--force', 'rebuild even when the cached build is up to date')
+      .action(lazy(setExit, async () => (await import('./build.js')).buildCommand)),
 
-  program
-    .command('diff')
-    .description('structural and parameter diff of two programs or two variants, as text or a highlighted diagram')
-    .argument('<a>', 'first .nvc file (before)')
-    .argument('[b]', 'second .nvc file (after); default: the first file')
-    .option('--variant <name>', 'variant applied to the first program')
-    .option('--against <name>', 'variant applied to the second program')
-    .option('--model <name>', 'compare and draw this model or stage only')
-    .option('--stage <name>', "draw this stage's model")
-    .option('--training', 'draw both trainings (stages, hand-over)')
-    .option('--depth <n>', 'levels of blocks drawn expanded', '0')
-    .option('--direction <dir>', 'LR or TB', 'TB')
-    .option('--theme <theme>', 'paper or dark', 'paper')
-    .option('--dims <list>', 'values of symbolic dims, e.g. H=224,W=224')
-    .option('--format <format>', 'text (default), svg, png, dot or mermaid')
-    .option('--out <path>', 'output file (default: stdout)')
-    .action(lazy(setExit, async () => (await import('./diff.js')).diffCommand));
+  diagram: (program, setExit) =>
+    program
+      .command('diagram')
+      .description('draw a model, a block or the staged training as SVG, PNG, DOT or Mermaid')
+      .argument('<file>', '.nvc file')
+      .option('--variant <name>', 'apply a variant declared in the file')
+      .option('--model <name>', 'a model declaration, a constant holding a model, or its type name')
+      .option('--block <name>', 'draw one block type as the model uses it (first instance)')
+      .option('--stage <name>', "a train stage's model, with its masked and frozen layers marked")
+      .option('--training', 'the whole training program: stages side by side, hand-over, masks, losses')
+      .option('--depth <n>', 'levels of blocks drawn expanded (0: every block call is one node)', '0')
+      .option('--direction <dir>', 'LR (left to right) or TB (top to bottom)', 'TB')
+      .option('--theme <theme>', 'paper or dark', 'paper')
+      .option('--dims <list>', 'values of symbolic dims for concrete shapes, e.g. H=224,W=224')
+      .option('--format <format>', 'svg, png, dot or mermaid (default: from --out, else svg)')
+      .option('--out <path>', 'output file (default: stdout)')
+      .action(lazy(setExit, async () => (await import('./diagram.js')).diagramCommand)),
 
-  program
-    .command('demo')
-    .description('build and train the MED-NVC demo profile on the built-in synthetic cohort')
-    .option('--backend <name>', BACKEND_HELP)
-    .option('--out <dir>', 'run folder (default runs/mednvc-demo-<time>)')
-    .option('--quiet', 'no progress display')
-    .action(lazy(setExit, async () => (await import('./demo.js')).demoCommand));
+  diff: (program, setExit) =>
+    program
+      .command('diff')
+      .description('structural and parameter diff of two programs or two variants, as text or a highlighted diagram')
+      .argument('<a>', 'first .nvc file (before)')
+      .argument('[b]', 'second .nvc file (after); default: the first file')
+      .option('--variant <name>', 'variant applied to the first program')
+      .option('--against <name>', 'variant applied to the second program')
+      .option('--model <name>', 'compare and draw this model or stage only')
+      .option('--stage <name>', "draw this stage's model")
+      .option('--training', 'draw both trainings (stages, hand-over)')
+      .option('--depth <n>', 'levels of blocks drawn expanded', '0')
+      .option('--direction <dir>', 'LR or TB', 'TB')
+      .option('--theme <theme>', 'paper or dark', 'paper')
+      .option('--dims <list>', 'values of symbolic dims, e.g. H=224,W=224')
+      .option('--format <format>', 'text (default), svg, png, dot or mermaid')
+      .option('--out <path>', 'output file (default: stdout)')
+      .action(lazy(setExit, async () => (await import('./diff.js')).diffCommand)),
 
-  program
-    .command('synth')
-    .description('write a built-in synthetic dataset (pji: lab table + radiograph-like images) to a folder')
-    .argument('<name>', 'which dataset: pji')
-    .requiredOption('--out <dir>', 'folder to write (created; must be empty if it exists)')
-    .option('--patients <n>', 'number of patients', '489')
-    .option('--seed <s>', 'random seed', '7')
-    .option('--size <px>', 'image side in pixels', '224')
-    .action(lazy(setExit, async () => (await import('./synth.js')).synthCommand));
+  demo: (program, setExit) =>
+    program
+      .command('demo')
+      .description('build and train the MED-NVC demo profile on the built-in synthetic cohort')
+      .option('--backend <name>', BACKEND_HELP)
+      .option('--out <dir>', 'run folder (default runs/mednvc-demo-<time>)')
+      .option('--quiet', 'no progress display')
+      .action(lazy(setExit, async () => (await import('./demo.js')).demoCommand)),
 
-  program
-    .command('train')
-    .description('build a .nvc program and run its train declaration stage by stage')
-    .argument('<file>', '.nvc file')
-    .option('--variant <name>', 'apply a variant declared in the file')
-    .option('--set <path=value>', 'override a setting, e.g. finetune.epochs=3 (repeatable)', collect, [])
-    .option('--config <file>', 'YAML file of overrides (nested mappings are dotted paths)')
-    .option('--backend <name>', BACKEND_HELP)
-    .option('--out <dir>', 'run folder (default runs/<file>-<variant>-<time>)')
-    .option('--resume <dir>', 'continue the run in this folder from its newest checkpoint')
-    .option('--seed <n>', "seed of every random stream (default: the program's seed)")
-    .option('--quiet', 'no progress display')
-    .action(lazy(setExit, async () => (await import('./train.js')).trainCommand));
+  synth: (program, setExit) =>
+    program
+      .command('synth')
+      .description('write a built-in synthetic dataset (pji: lab table + radiograph-like images) to a folder')
+      .argument('<name>', 'which dataset: pji')
+      .requiredOption('--out <dir>', 'folder to write (created; must be empty if it exists)')
+      .option('--patients <n>', 'number of patients', '489')
+      .option('--seed <s>', 'random seed', '7')
+      .option('--size <px>', 'image side in pixels', '224')
+      .action(lazy(setExit, async () => (await import('./synth.js')).synthCommand)),
 
-  program
-    .command('eval')
-    .description("score a run's weights (final, a checkpoint or a weights file) on a split")
-    .argument('<run>', 'run folder, RUN/checkpoints/ckpt-N, or RUN/stages/<stage>/*.safetensors')
-    .option('--split <name>', 'test or val', 'test')
-    .option('--stage <name>', 'stage to score (default: the last supervised stage)')
-    .option('--backend <name>', 'auto, tensorflow, wasm or cpu')
-    .option('--format <format>', 'pretty or json', 'pretty')
-    .action(lazy(setExit, async () => (await import('./eval.js')).evalCommand));
+  train: (program, setExit) =>
+    program
+      .command('train')
+      .description('build a .nvc program and run its train declaration stage by stage')
+      .argument('<file>', '.nvc file')
+      .option('--variant <name>', 'apply a variant declared in the file')
+      .option('--set <path=value>', 'override a setting, e.g. finetune.epochs=3 (repeatable)', collect, [])
+      .option('--config <file>', 'YAML file of overrides (nested mappings are dotted paths)')
+      .option('--backend <name>', BACKEND_HELP)
+      .option('--out <dir>', 'run folder (default runs/<file>-<variant>-<time>)')
+      .option('--resume <dir>', 'continue the run in this folder from its newest checkpoint')
+      .option('--seed <n>', "seed of every random stream (default: the program's seed)")
+      .option('--quiet', 'no progress display')
+      .action(lazy(setExit, async () => (await import('./train.js')).trainCommand)),
 
-  program
-    .command('predict')
-    .description('write per-patient probabilities for new patients with a trained run')
-    .argument('<run>', 'run folder')
-    .requiredOption('--table <csv>', 'lab table of the new patients (the label column is not needed)')
-    .requiredOption('--images <dir>', 'folder of their images, named as the dataset declares')
-    .requiredOption('--out <csv>', 'where to write the predictions')
-    .option('--stage <name>', 'stage to use (default: the last supervised stage)')
-    .option('--weights <path>', 'a weights file or checkpoint folder of the run (default: the final weights)')
-    .option('--backend <name>', 'auto, tensorflow, wasm or cpu')
-    .action(lazy(setExit, async () => (await import('./predict.js')).predictCommand));
+  eval: (program, setExit) =>
+    program
+      .command('eval')
+      .description("score a run's weights (final, a checkpoint or a weights file) on a split")
+      .argument('<run>', 'run folder, RUN/checkpoints/ckpt-N, or RUN/stages/<stage>/*.safetensors')
+      .option('--split <name>', 'test or val', 'test')
+      .option('--stage <name>', 'stage to score (default: the last supervised stage)')
+      .option('--backend <name>', 'auto, tensorflow, wasm or cpu')
+      .option('--format <format>', 'pretty or json', 'pretty')
+      .action(lazy(setExit, async () => (await import('./eval.js')).evalCommand)),
 
-  program
-    .command('experiment')
-    .description('train several variants on the same splits and write a Table II-style comparison')
-    .argument('<file>', '.nvc file')
-    .requiredOption('--variants <list>', 'comma-separated variant names (`base` = the program as written)')
-    .option('--folds <k>', 'k-fold cross-validation by patient instead of the declared split')
-    .option('--out <dir>', 'folder for the runs and the tables (default experiments/<file>-<time>)')
-    .option('--backend <name>', 'auto, tensorflow, wasm or cpu')
-    .option('--seed <n>', "seed of every variant (default: the program's seed)")
-    .option('--reference <variant>', 'the row every other row is compared with, patient by patient (default: the last variant)')
-    .option('--quiet', 'no progress bars (one line per variant)')
-    .action(lazy(setExit, async () => (await import('./experiment.js')).experimentCommand));
+  predict: (program, setExit) =>
+    program
+      .command('predict')
+      .description('write per-patient probabilities for new patients with a trained run')
+      .argument('<run>', 'run folder')
+      .requiredOption('--table <csv>', 'lab table of the new patients (the label column is not needed)')
+      .requiredOption('--images <dir>', 'folder of their images, named as the dataset declares')
+      .requiredOption('--out <csv>', 'where to write the predictions')
+      .option('--stage <name>', 'stage to use (default: the last supervised stage)')
+      .option('--weights <path>', 'a weights file or checkpoint folder of the run (default: the final weights)')
+      .option('--backend <name>', 'auto, tensorflow, wasm or cpu')
+      .action(lazy(setExit, async () => (await import('./predict.js')).predictCommand)),
+
+  experiment: (program, setExit) =>
+    program
+      .command('experiment')
+      .description('train several variants on the same splits and write a Table II-style comparison')
+      .argument('<file>', '.nvc file')
+      .requiredOption('--variants <list>', 'comma-separated variant names (`base` = the program as written)')
+      .option('--folds <k>', 'k-fold cross-validation by patient instead of the declared split')
+      .option('--out <dir>', 'folder for the runs and the tables (default experiments/<file>-<time>)')
+      .option('--backend <name>', 'auto, tensorflow, wasm or cpu')
+      .option('--seed <n>', "seed of every variant (default: the program's seed)")
+      .option('--reference <variant>', 'the row every other row is compared with, patient by patient (default: the last variant)')
+      .option('--quiet', 'no progress bars (one line per variant)')
+      .action(lazy(setExit, async () => (await import('./experiment.js')).experimentCommand)),
+};
+
+/**
+ * Declares the commands on the program. When the first argument names a command, only that
+ * one is declared (its options are most of commander's start-up work); otherwise (`--help`,
+ * `help`, a typo that deserves a suggestion, no command) all of them.
+ */
+export function declareCommands(program: Command, setExit: SetExit, argv: readonly string[] = []): void {
+  const first = argv[0];
+  const only = first !== undefined && Object.hasOwn(DECLARATIONS, first) ? DECLARATIONS[first] : undefined;
+  if (only) only(program, setExit);
+  else for (const declare of Object.values(DECLARATIONS)) declare(program, setExit);
 }

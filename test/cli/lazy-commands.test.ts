@@ -35,6 +35,19 @@ describe('nvcc --help', () => {
   });
 });
 
+describe('declaring only the command that runs', () => {
+  it('still suggests a command for a typo and helps on any command', () => {
+    const typo = runCli(['buld', 'x.nvc']);
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toContain("unknown command 'buld'");
+    expect(typo.stderr).toContain('Did you mean build?');
+    const help = runCli(['help', 'train']);
+    expect(help.code, help.stderr).toBe(0);
+    expect(help.stdout).toContain('Usage: nvcc train [options] <file>');
+    expect(help.stdout).toContain('--resume <dir>');
+  });
+});
+
 describe('nvcc build', () => {
   it('compiles with the parser and ts-morph cold, and a cached build loads neither nor tfjs', () => {
     fs.copyFileSync(path.join(REPO, 'test/cli/fixtures/tiny.nvc'), path.join(tmp, 'tiny.nvc'));
