@@ -3,6 +3,7 @@
  * build under 3 s, a cached build under 200 ms). Every figure is the median of N fresh
  * processes of `node bin/nvcc.js` (what the installed `nvcc` command runs, i.e. the bundle in
  * dist/<id>/ when it is up to date):
+ *   (node)  = node -e '' (Node's own start-up on this machine now, for scale)
  *   help    = nvcc --help
  *   cold    = nvcc build FILE --out DIR, DIR empty (parse, check, emit with ts-morph,
  *             transpileModule, write);
@@ -42,10 +43,11 @@ interface Sample {
   readonly stdout: string;
 }
 
-/** One fresh `node bin/nvcc.js ...` process: wall time, and CPU time from GNU time. */
-function cli(cliArgs: readonly string[]): Sample {
+/** One fresh `node bin/nvcc.js ...` process (`node -e ''` with bare): wall time, and CPU time from GNU time. */
+function cli(cliArgs: readonly string[], bare = false): Sample {
   const timeFile = path.join(out, 'time.txt');
-  const command = gnuTime ? ['/usr/bin/time', '-o', timeFile, '-f', '%U %S', process.execPath, bin, ...cliArgs] : [process.execPath, bin, ...cliArgs];
+  const argv = bare ? [process.execPath, '-e', ''] : [process.execPath, bin, ...cliArgs];
+  const command = gnuTime ? ['/usr/bin/time', '-o', timeFile, '-f', '%U %S', ...argv] : argv;
   const started = performance.now();
   const r = spawnSync(command[0]!, command.slice(1), { encoding: 'utf8' });
   const wallMs = performance.now() - started;
@@ -62,6 +64,7 @@ const buildArgs = ['build', file, '--out', buildDir, ...(variant ? ['--variant',
 const loadBefore = load();
 // The first start after an edit makes the bundle; not part of any figure.
 const warm = cli(['--version']);
+const bare: Sample[] = [];
 const help: Sample[] = [];
 const cold: Sample[] = [];
 const cached: Sample[] = [];
@@ -72,6 +75,7 @@ while (cold.length < runs) {
   // would be timed, and moves the generated code's runtime import, so the next build is not
   // cached: such a round is run again.
   const before = await bundleId();
+  const n = cli([], true);
   const h = cli(['--help']);
   fs.rmSync(buildDir, { recursive: true, force: true });
   const c = cli(buildArgs);
@@ -82,6 +86,7 @@ while (cold.length < runs) {
   }
   if (!c.stdout.startsWith('built ')) throw new Error(`expected a cold build, got: ${c.stdout}`);
   if (!k.stdout.startsWith('up to date ')) throw new Error(`expected a cached build, got: ${k.stdout}`);
+  bare.push(n);
   help.push(h);
   cold.push(c);
   cached.push(k);
@@ -133,6 +138,7 @@ const bundle = await currentBundle(path.resolve('.'), { write: false });
 const running = bundle.ready && process.env.NVCC_BUNDLE !== '0' ? path.relative('.', bundle.dir) : 'the TypeScript sources through tsx';
 console.log(`nvcc build ${file}${variant ? ` --variant ${variant}` : ''}: median of ${runs} fresh processes; ${os.cpus().length} cores, load average ${loadBefore} before, ${loadAfter} after; node ${process.version}`);
 console.log(`real CLI (node bin/nvcc.js, running ${running}; the first start${warm.wallMs > 1000 ? ` made the bundle in ${(warm.wallMs / 1000).toFixed(1)} s` : ' found the bundle up to date'}${discarded ? `; ${discarded} round(s) run again after an edit of the sources` : ''})`);
+console.log(`  (node)  ${figure(bare)}   node -e '', for scale`);
 console.log(`  --help  ${figure(help)}`);
 console.log(`  cold    ${figure(cold)}   target < 3000 ms`);
 console.log(`  cached  ${figure(cached)}   target < 200 ms`);
