@@ -8,7 +8,8 @@
  *   `<stage>.<setting>[.<arg>...]`, `<train>.<stage>.<setting>...`, `<train>.<setting>`,
  *   `<dataset>.<setting>...`, `<Block>.<param>` (changes the parameter's default),
  *   `<CONST>` (replaces the constant); `remove <stage>` drops a stage, `remove <path>` drops a
- *   setting or a named argument.
+ *   setting or a named argument; `stage <name> before|after <stage> { ... }` inserts a stage
+ *   into the train that holds `<stage>` (later edits of the chain can then edit it).
  */
 import type { Arg, BlockDecl, Decl, Expr, Module, Setting, StageDecl, TrainDecl, VariantDecl, VariantEdit } from '../dsl/ast.js';
 import type { Span } from '../dsl/span.js';
@@ -47,7 +48,12 @@ export function jsonToExpr(v: unknown, span: Span): Expr {
   return { kind: 'Missing', span };
 }
 
-type Edit = { kind: 'set'; path: PathPart[]; value: Expr; span: Span; variant: string } | { kind: 'remove'; path: PathPart[]; span: Span; variant: string };
+type Edit =
+  | { kind: 'set'; path: PathPart[]; value: Expr; span: Span; variant: string }
+  | { kind: 'remove'; path: PathPart[]; span: Span; variant: string }
+  | { kind: 'add'; path: PathPart[]; stage: StageDecl; span: Span; variant: string };
+/** An edit addressed by a path (everything but an added stage). */
+type PathEdit = Exclude<Edit, { kind: 'add' }>;
 
 export function applyVariant(module: Module, variant: string | undefined, overrides: Readonly<Record<string, unknown>> | undefined, reporter: Reporter): Module {
   const variants = new Map<string, VariantDecl>();
@@ -76,6 +82,10 @@ export function applyVariant(module: Module, variant: string | undefined, overri
       cur = base;
     }
     for (const v of chain) for (const e of v.edits) {
+      if (e.kind === 'AddStageEdit') {
+        edits.push({ kind: 'add', path: [{ name: e.stage.name.name, span: e.stage.name.span }], stage: e.stage, span: e.span, variant: v.name.name });
+        continue;
+      }
       const path = pathOf(e.path);
       if (!path) {
         reporter.error('UnknownVariantPath', e.path.span, { variant: v.name.name, path: '(not a dotted path)' });
@@ -93,8 +103,40 @@ export function applyVariant(module: Module, variant: string | undefined, overri
   return { ...module, decls };
 }
 
-function toEdit(e: VariantEdit, path: PathPart[], variant: string): Edit {
+function toEdit(e: Exclude<VariantEdit, { kind: 'AddStageEdit' }>, path: PathPart[], variant: string): Edit {
   return e.kind === 'SetEdit' ? { kind: 'set', path, value: e.value, span: e.span, variant } : { kind: 'remove', path, span: e.span, variant };
+}
+
+/** Inserts a variant's stage before or after the stage it names, in the train holding that stage. */
+function addStage(decls: Decl[], e: Extract<Edit, { kind: 'add' }>, reporter: Reporter): Decl[] {
+  const { placement, ...stage } = e.stage;
+  const trains = decls.filter((d): d is TrainDecl => d.kind === 'Train');
+  const stageNames = trains.flatMap((t) => t.stages.map((s) => s.name.name));
+  if (!placement) {
+    reporter.error('BadVariant', e.stage.name.span, { detail: `variant \`${e.variant}\` adds stage \`${stage.name.name}\` without saying where it runs` }, {
+      help: [`write \`stage ${stage.name.name} before <stage> { ... }\` or \`after <stage>\`${stageNames.length ? ` (stages: ${stageNames.join(', ')})` : ''}`],
+    });
+    return decls;
+  }
+  if (placement.position.name !== 'before' && placement.position.name !== 'after') {
+    reporter.error('BadVariant', placement.position.span, { detail: `a stage is placed \`before\` or \`after\` another stage, not \`${placement.position.name}\`` }, {
+      help: [`write \`stage ${stage.name.name} before ${placement.anchor.name} { ... }\``],
+    });
+    return decls;
+  }
+  if (stageNames.includes(stage.name.name)) {
+    reporter.error('BadVariant', stage.name.span, { detail: `variant \`${e.variant}\` adds stage \`${stage.name.name}\`, but the program already has a stage of that name` }, {
+      help: [`edit the existing stage with \`${stage.name.name}.<setting> = ...\`, or choose another name`],
+    });
+    return decls;
+  }
+  const train = trains.find((t) => t.stages.some((s) => s.name.name === placement.anchor.name));
+  if (!train) {
+    unknownPath({ ...e, path: [placement.anchor] }, 0, stageNames, reporter);
+    return decls;
+  }
+  const at = train.stages.findIndex((s) => s.name.name === placement.anchor.name) + (placement.position.name === 'after' ? 1 : 0);
+  return replaceDecl(decls, train, { ...train, stages: [...train.stages.slice(0, at), stage, ...train.stages.slice(at)] });
 }
 
 function unknownPath(e: Edit, upTo: number, candidates: Iterable<string>, reporter: Reporter): void {
@@ -104,6 +146,7 @@ function unknownPath(e: Edit, upTo: number, candidates: Iterable<string>, report
 }
 
 function applyEdit(decls: Decl[], e: Edit, reporter: Reporter): Decl[] {
+  if (e.kind === 'add') return addStage(decls, e, reporter);
   const head = e.path[0]!;
   const trains = decls.filter((d): d is TrainDecl => d.kind === 'Train');
   // `<train>.…`
@@ -140,7 +183,7 @@ function replaceDecl(decls: Decl[], old: Decl, next: Decl): Decl[] {
   return decls.map((d) => (d === old ? next : d));
 }
 
-function editTrain(t: TrainDecl, e: Edit, at: number, reporter: Reporter): TrainDecl {
+function editTrain(t: TrainDecl, e: PathEdit, at: number, reporter: Reporter): TrainDecl {
   const part = e.path[at];
   if (!part) {
     unknownPath(e, at - 1, [], reporter);
@@ -164,7 +207,7 @@ function editTrain(t: TrainDecl, e: Edit, at: number, reporter: Reporter): Train
   return t;
 }
 
-function editSettings(settings: readonly Setting[], e: Edit, at: number, known: Readonly<Record<string, unknown>>, reporter: Reporter): Setting[] | undefined {
+function editSettings(settings: readonly Setting[], e: PathEdit, at: number, known: Readonly<Record<string, unknown>>, reporter: Reporter): Setting[] | undefined {
   const part = e.path[at]!;
   const existing = settings.find((s) => s.key.name === part.name);
   if (e.path.length === at + 1) {
@@ -182,7 +225,7 @@ function editSettings(settings: readonly Setting[], e: Edit, at: number, known: 
 }
 
 /** Edits inside a setting value: named arguments of calls, entries of records. */
-function editExpr(x: Expr, e: Edit, at: number, reporter: Reporter): Expr | undefined {
+function editExpr(x: Expr, e: PathEdit, at: number, reporter: Reporter): Expr | undefined {
   const part = e.path[at]!;
   const last = e.path.length === at + 1;
   if (x.kind === 'Call') {

@@ -175,10 +175,18 @@ export interface StageDecl {
   readonly kind: 'Stage';
   readonly name: Ident;
   readonly settings: readonly Setting[];
+  /** `stage images before finetune { ... }`: where a stage added by a variant goes. */
+  readonly placement?: StagePlacement;
   readonly span: Span;
 }
 
-/** `variant demo extends base { path = value; remove path }` */
+/** `before finetune` / `after pretrain`; `position` is the word as written (checked later). */
+export interface StagePlacement {
+  readonly position: Ident;
+  readonly anchor: Ident;
+}
+
+/** `variant demo extends base { path = value; remove path; stage s before t { ... } }` */
 export interface VariantDecl {
   readonly kind: 'Variant';
   readonly name: Ident;
@@ -188,7 +196,14 @@ export interface VariantDecl {
   readonly span: Span;
 }
 
-export type VariantEdit = SetEdit | RemoveEdit;
+export type VariantEdit = SetEdit | RemoveEdit | AddStageEdit;
+
+/** `stage images before finetune { ... }` inside a variant: inserts a whole stage. */
+export interface AddStageEdit {
+  readonly kind: 'AddStageEdit';
+  readonly stage: StageDecl;
+  readonly span: Span;
+}
 
 /** `finetune.modality_dropout.p = 0` ; the path is a dotted/indexed chain of names. */
 export interface SetEdit {

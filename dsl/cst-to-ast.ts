@@ -476,7 +476,18 @@ export class AstBuilder {
     for (const m of ordered(e)) {
       if (isToken(m)) continue;
       if (m.name === 'setting') settings.push(this.setting(m));
-      else if (m.name === 'stageDecl') stages.push(this.stageDecl(m));
+      else if (m.name === 'stageDecl') {
+        const stage = this.stageDecl(m);
+        if (stage.placement) {
+          this.diagnostics.push(
+            report(syntaxCatalogue.UnexpectedToken, stage.placement.position.span, { expected: '`{`', found: `\`${stage.placement.position.name}\`` }, {
+              help: [`a stage in a train runs where it is written; \`${stage.placement.position.name} ${stage.placement.anchor.name}\` places a stage that a variant adds`],
+            }),
+          );
+          const { placement: _placement, ...plain } = stage;
+          stages.push(plain);
+        } else stages.push(stage);
+      }
       else if (m.name === 'stray') this.reportStray(m, 'settings');
     }
     this.checkSeparators(e);
@@ -485,10 +496,12 @@ export class AstBuilder {
 
   private stageDecl(e: CstNode): A.StageDecl {
     const span = this.spanOf(e, 0);
-    const name = this.declName(this.tok(e.children, 'Word'), span.start);
+    const [nameTok, positionTok, anchorTok] = this.toks(e.children, 'Word');
+    const name = this.declName(nameTok, span.start);
     const settings = this.settingsBody(e, 'settings');
     this.checkSeparators(e);
-    return { kind: 'Stage', name, settings, span };
+    const placement = positionTok && anchorTok ? { position: this.declName(positionTok, span.start), anchor: this.declName(anchorTok, span.start) } : undefined;
+    return { kind: 'Stage', name, settings, ...(placement ? { placement } : {}), span };
   }
 
   private variantDecl(e: CstNode): A.VariantDecl {
@@ -511,6 +524,9 @@ export class AstBuilder {
           value: this.exprOr(this.node(m.children, 'expression'), s.end),
           span: s,
         });
+      } else if (m.name === 'stageDecl') {
+        const stage = this.stageDecl(m);
+        edits.push({ kind: 'AddStageEdit', stage, span: stage.span });
       } else if (m.name === 'stray') this.reportStray(m, 'variant');
     }
     this.checkSeparators(e);

@@ -436,6 +436,11 @@ export class NvcParser extends CstParser {
   public stageDecl = this.RULE('stageDecl', () => {
     this.CONSUME(T.Stage);
     this.CONSUME(T.Word);
+    // `before finetune` / `after pretrain`: only meaningful for a stage a variant adds.
+    this.OPTION(() => {
+      this.CONSUME2(T.Word);
+      this.CONSUME3(T.Word);
+    });
     this.CONSUME(T.LCurly);
     this.MANY({
       GATE: () => this.notAt(T.RCurly),
@@ -465,6 +470,7 @@ export class NvcParser extends CstParser {
           { ALT: () => this.CONSUME(T.Separator) },
           { ALT: () => this.SUBRULE(this.removeEdit) },
           { ALT: () => this.SUBRULE(this.setEdit) },
+          { ALT: () => this.SUBRULE(this.stageDecl) },
           { IGNORE_AMBIGUITIES: true, ALT: () => this.SUBRULE(this.stray) },
         ]);
       },

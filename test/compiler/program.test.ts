@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileProgramSync } from '../../compiler/pipeline.js';
 import { countParams } from '../../compiler/summary.js';
@@ -47,6 +50,35 @@ describe('variants and overrides', () => {
     const stages = r.program!.trains[0]!.stages;
     expect(stages.map((s) => s.name)).not.toContain('pretrain');
     expect(stages.find((s) => s.name === 'finetune')!.handOver).toEqual([]);
+  });
+
+  it('demo adds the images stage between pretraining and fusion, and hands its encoder on', () => {
+    const r = compileProgramSync('examples/mednvc.nvc', { variant: 'demo' });
+    expect(r.diagnostics).toEqual([]);
+    const stages = r.program!.trains[0]!.stages;
+    expect(stages.map((s) => s.name)).toEqual(['pretrain', 'images', 'finetune']);
+    const images = stages[1]!;
+    expect(images.settings['epochs']).toBe(10);
+    expect(images.handOver).toEqual([{ to: 'enc', fromStage: 'pretrain', fromPath: 'encoder' }]);
+    expect(stages[2]!.handOver).toEqual([{ to: 'enc', fromStage: 'images', fromPath: 'enc' }]);
+    // A variant extending demo edits the added stage like any other, and `remove` drops it.
+    const scratch = compileProgramSync('examples/mednvc.nvc', { variant: 'demo_no_pretrain' });
+    expect(scratch.diagnostics).toEqual([]);
+    expect(scratch.program!.trains[0]!.stages.map((s) => [s.name, s.handOver.map((h) => h.fromStage)])).toEqual([['images', []], ['finetune', ['images']]]);
+    const labs = compileProgramSync('examples/mednvc.nvc', { variant: 'demo_mlp_labs' });
+    expect(labs.program!.trains[0]!.stages.map((s) => s.name)).toEqual(['finetune']);
+    // `--set` reaches a stage a variant added.
+    const set = compileProgramSync('examples/mednvc.nvc', { variant: 'demo', overrides: { 'images.epochs': 3 } });
+    expect(set.program!.trains[0]!.stages[1]!.settings['epochs']).toBe(3);
+  });
+
+  it('`after` places an added stage behind the named one', () => {
+    const source = readFileSync('examples/mednvc.nvc', 'utf8') + '\nvariant probe { stage calibrate after finetune { model = MEDNVC(enc = pretrain.encoder); inputs = [xray, labs]; loss = cross_entropy; optimizer = lion(lr = 1e-6); epochs = 1; batch = 24 } }\n';
+    const dir = mkdtempSync(join(tmpdir(), 'nvcc-after-'));
+    writeFileSync(join(dir, 'mednvc.nvc'), source);
+    const r = compileProgramSync(join(dir, 'mednvc.nvc'), { variant: 'probe' });
+    expect(r.diagnostics).toEqual([]);
+    expect(r.program!.trains[0]!.stages.map((s) => s.name)).toEqual(['pretrain', 'finetune', 'calibrate']);
   });
 
   it('an override changes a stage setting and a block default', () => {

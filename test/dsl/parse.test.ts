@@ -122,7 +122,12 @@ describe('declarations', () => {
     expect([t.name.name, t.dataset.name, t.settings.length, t.stages[0]!.settings.map((s) => s.key.name).join()]).toEqual(['T', 'D', 1, 'model,epochs']);
     const v = r.module.decls[1] as A.VariantDecl;
     expect(v.extends?.name).toBe('w');
-    expect(v.edits.map((e) => (e.kind === 'RemoveEdit' ? `remove ${sx(e.path)}` : `${sx(e.path)}=${sx(e.value)}`))).toEqual(['remove s', '(. s epochs)=1']);
+    expect(v.edits.map((e) => (e.kind === 'RemoveEdit' ? `remove ${sx(e.path)}` : e.kind === 'SetEdit' ? `${sx(e.path)}=${sx(e.value)}` : `stage ${e.stage.name.name}`))).toEqual(['remove s', '(. s epochs)=1']);
+    const added = parseText('variant v {\n  stage warm before fine { epochs = 1 }\n  warm.batch = 4\n}\n');
+    expect(added.diagnostics).toEqual([]);
+    const [add, set] = (added.module.decls[0] as A.VariantDecl).edits;
+    expect(add!.kind === 'AddStageEdit' && [add.stage.name.name, add.stage.placement?.position.name, add.stage.placement?.anchor.name, add.stage.settings.map((x) => x.key.name).join()]).toEqual(['warm', 'before', 'fine', 'epochs']);
+    expect(set!.kind).toBe('SetEdit');
     const b = parseText('/// GRN\n/// normalises\nblock G { forward() -> [B] { return x } }').module.decls[0] as A.BlockDecl;
     expect(b.doc).toBe('GRN\nnormalises');
   });
