@@ -9,6 +9,15 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+// `nvcc build --emit ts | head` closes the pipe early; the reader has what it wanted, so stop
+// quietly as other command-line tools do instead of dying with Node's unhandled-error trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err && err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
 const debug = (line) => {
   if (process.env.NVCC_DEBUG) process.stderr.write(`nvcc: ${line}\n`);
 };
