@@ -437,6 +437,30 @@ async function assertSharedRuntime(outDir: string): Promise<void> {
   }
 }
 
+/** The build each output folder held when this process imported it. */
+const importedBuilds = new Map<string, string>();
+
+/**
+ * Where this process can import the build in outDir from. Node caches an ES module by URL for
+ * the life of the process, and train.js imports `./model.js` by a plain relative URL, so after
+ * a rebuild into a folder this process already imported from (another `--set`, an edited spec
+ * in a long-lived process) importing the folder again would run the old model code. A rebuilt
+ * folder is therefore imported from a fresh sibling copy (same depth, so the generated code's
+ * relative import of the runtime still resolves to the same file).
+ */
+function importableDirOf(outDir: string, cacheKey: string): string {
+  const dir = path.resolve(outDir);
+  const previous = importedBuilds.get(dir);
+  if (previous === undefined) {
+    importedBuilds.set(dir, cacheKey);
+    return dir;
+  }
+  if (previous === cacheKey) return dir;
+  const copy = fs.mkdtempSync(`${dir}.reload-`);
+  for (const f of ['package.json', 'model.js', 'train.js']) fs.copyFileSync(path.join(dir, f), path.join(copy, f));
+  return copy;
+}
+
 /**
  * Builds (or reuses) the program and imports its generated code in-process.
  * Throws BuildRefused (with the diagnostics or problems) when the program does not build.
@@ -447,9 +471,15 @@ export async function loadBuiltProgram(entry: string, options: BuildOptions = {}
     const first = built.problems[0]?.message ?? built.diagnostics.find((d) => d.severity === 'error')?.message ?? 'build failed';
     throw new BuildRefused(`nvcc build ${entry}: ${first}`, built);
   }
-  const url = `${pathToFileURL(path.resolve(built.outDir, 'train.js')).href}?key=${built.manifest.cacheKey.slice(0, 16)}`;
-  const mod = (await import(url)) as TrainModule;
-  await assertSharedRuntime(built.outDir);
+  const importDir = importableDirOf(built.outDir, built.manifest.cacheKey);
+  let mod: TrainModule;
+  try {
+    mod = (await import(pathToFileURL(path.join(importDir, 'train.js')).href)) as TrainModule;
+    await assertSharedRuntime(importDir);
+  } finally {
+    // Everything the generated code imports is loaded by now; the copy is not needed again.
+    if (importDir !== path.resolve(built.outDir)) fs.rmSync(importDir, { recursive: true, force: true });
+  }
   const trainSpecs = mod.trainSpecs;
   const firstTrain = Object.values(trainSpecs)[0];
   const datasetSpec = firstTrain ? mod.datasetSpecs[firstTrain.dataset] : Object.values(mod.datasetSpecs)[0];

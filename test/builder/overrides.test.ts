@@ -91,6 +91,25 @@ describe('overrides reach the built model', () => {
     m.dispose();
   });
 
+  it('a rebuild into a folder this process already imported from runs the new code', async () => {
+    // Node caches model.js by URL; without care the second load would create the old model.
+    const out = path.join(freshDir(), 'out');
+    const first = await loadBuiltProgram(MINI, { outDir: out });
+    const second = await loadBuiltProgram(MINI, { outDir: out, overrides: { 'MiniMEDNVC.fusion_depth': 3 } });
+    const again = await loadBuiltProgram(MINI, { outDir: out, overrides: { 'MiniMEDNVC.fusion_depth': 3 } });
+    await cpuSeeded(2);
+    const counts = [first, second, again].map((p) => {
+      const m = p.factories.finetune!.create();
+      const n = m.parameterCount();
+      expect(n).toBe(p.manifest.models.finetune!.parameters);
+      m.dispose();
+      return n;
+    });
+    expect(counts[1]).toBeGreaterThan(counts[0]!);
+    expect(counts[2]).toBe(counts[1]);
+    expect(fs.readdirSync(path.dirname(out))).toEqual(['out']);
+  });
+
   it('refuses bad overrides through the command line with clear messages and writes nothing', async () => {
     const out = path.join(freshDir(), 'out');
     const r = await cli(['build', MINI, '--out', out, '--set', 'finetune.optimizer.lrr=1e-5', '--set', 'finetune.batch=many', '--set', 'pretrain.mask.ratio=-0.5']);
