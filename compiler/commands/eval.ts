@@ -49,7 +49,8 @@ export async function programOfRun(runDir: string): Promise<LoadedProgram> {
   if (!fs.existsSync(record.file)) throw new UserError(`the program of this run, ${record.file}, no longer exists`);
   const rel = path.relative(process.cwd(), record.file) || record.file;
   const program = await buildProgram({ file: rel, ...(record.variant !== null ? { variant: record.variant } : {}), overrides: record.overrides });
-  if (program.manifest.cacheKey !== record.cacheKey)
+  const sourcesChanged = record.specHash !== undefined ? program.manifest.specHash !== record.specHash : program.manifest.cacheKey !== record.cacheKey;
+  if (sourcesChanged)
     process.stderr.write(`warning: ${rel}${record.variant ? ` (variant ${record.variant})` : ''} changed since this run started; its weights are loaded into the current model code\n`);
   return program;
 }

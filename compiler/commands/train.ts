@@ -33,8 +33,14 @@ export interface ProgramRecord {
   readonly file: string;
   readonly variant: string | null;
   readonly overrides: Readonly<Record<string, unknown>>;
-  /** The build's cache key when the run started (a later build with another key warns). */
+  /** The build's cache key when the run started. */
   readonly cacheKey: string;
+  /**
+   * sha256 of the program's sources when the run started (absent in runs made before it was
+   * recorded). The cache key also changes with nvcc itself, so only this says whether the
+   * .nvc changed.
+   */
+  readonly specHash?: string;
 }
 
 /** A refusal already explained to the user (diagnostics printed); exit 1. */
@@ -268,7 +274,7 @@ export async function trainProgram(o: TrainCommandOptions): Promise<TrainOutcome
       const stem = path.basename(o.file).replace(/\.nvc$/, '');
       const dir = createRunDir(o.out !== undefined ? { path: o.out, name: `${stem}${o.variant ? `-${o.variant}` : ''}` } : { root: o.runsRoot ?? 'runs', name: `${stem}${o.variant ? `-${o.variant}` : ''}` });
       runDir = dir.path;
-      const record: ProgramRecord = { file: path.resolve(o.file), variant: o.variant ?? null, overrides: o.overrides ?? {}, cacheKey: program.manifest.cacheKey };
+      const record: ProgramRecord = { file: path.resolve(o.file), variant: o.variant ?? null, overrides: o.overrides ?? {}, cacheKey: program.manifest.cacheKey, specHash: program.manifest.specHash };
       writeFileAtomicSync(path.join(runDir, PROGRAM_FILE), `${JSON.stringify(record, null, 2)}\n`);
       log(`nvcc: training ${checked.trainSpec.name}${o.variant ? ` (variant ${o.variant})` : ''} into ${runDir}`);
       result = await runTraining({

@@ -82,6 +82,23 @@ describe('nvcc train, eval and predict on a tiny program', () => {
       expect(Number(p)).toBeLessThanOrEqual(1);
       expect(['negative', 'positive']).toContain(called);
     }
+
+    // A run made by another build of nvcc (its cache key differs, its sources do not) loads
+    // without a warning; an edited .nvc warns that the weights go into changed model code.
+    const recordFile = join(run, 'program.json');
+    const recorded = readFileSync(recordFile, 'utf8');
+    writeFileSync(recordFile, JSON.stringify({ ...JSON.parse(recorded), cacheKey: 'made-by-another-nvcc' }));
+    expect(await nvcc('eval', run, '--split', 'test', '--backend', 'cpu')).toBe(0);
+    expect(err).toBe('');
+    const source = readFileSync(program, 'utf8');
+    try {
+      writeFileSync(program, `${source}\n// edited after the run\n`);
+      expect(await nvcc('eval', run, '--split', 'test', '--backend', 'cpu')).toBe(0);
+      expect(err).toContain('changed since this run started');
+    } finally {
+      writeFileSync(program, source);
+      writeFileSync(recordFile, recorded);
+    }
   });
 
   it('refuses bad data before writing anything: exit 1, file, row and column, no run or build folder', async () => {
