@@ -139,10 +139,17 @@ export interface CompiledBuild {
   readonly overrideSchema: JsonSchema;
 }
 
-/** Default output folder: `build/<stem>[-<variant>]` relative to the working directory. */
-export function defaultOutDir(entry: string, variant?: string): string {
+/**
+ * Default output folder, relative to the working directory: `build/<stem>[-<variant>]`, and
+ * with overrides `build/<stem>[-<variant>]-set-<hash of the overrides>`. Builds that differ
+ * only in their overrides get their own folders so that runs of a sweep started side by side
+ * (`nvcc train --set lr=... &`) cannot import each other's train.js; runs with the same
+ * overrides write the same bytes and can share one.
+ */
+export function defaultOutDir(entry: string, variant?: string, overrides: Readonly<Record<string, unknown>> = {}): string {
   const stem = path.basename(entry).replace(/\.nvc$/, '');
-  return path.join('build', `${stem}${variant ? `-${variant}` : ''}`);
+  const set = Object.keys(overrides).length > 0 ? `-set-${sha256(canonicalJson(overrides)).slice(0, 10)}` : '';
+  return path.join('build', `${stem}${variant ? `-${variant}` : ''}${set}`);
 }
 
 function sha256(text: string): string {
@@ -328,7 +335,7 @@ function writeAtomic(file: string, text: string): void {
 
 /** Builds (or finds cached) the program into its output folder. */
 export async function buildProgram(entry: string, options: BuildOptions = {}): Promise<BuildResult> {
-  const outDir = options.outDir ?? defaultOutDir(entry, options.variant);
+  const outDir = options.outDir ?? defaultOutDir(entry, options.variant, options.overrides);
   const empty = new Map<string, SourceFile>();
   if (!options.force) {
     const manifest = cachedManifest(entry, options, outDir);

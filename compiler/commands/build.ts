@@ -66,7 +66,7 @@ export async function buildCommand(file: string, flags: BuildFlags, setExit: (co
     ...(Object.keys(overrides).length ? { overrides } : {}),
     ...(flags.force ? { force: true } : {}),
   };
-  const outDir = flags.out ?? defaultOutDir(file, flags.variant);
+  const outDir = flags.out ?? defaultOutDir(file, flags.variant, overrides);
   if (flags.emit === 'ast') {
     const [{ entryModule }, { printAst }] = await Promise.all([import('../schema/overrides.js'), import('../../dsl/index.js')]);
     const ast = entryModule(file, flags.variant, overrides);

@@ -91,7 +91,7 @@ export interface ProgramOptions {
   readonly file: string;
   readonly variant?: string;
   readonly overrides?: Readonly<Record<string, unknown>>;
-  /** Build folder; default the code generator's `build/<stem>[-<variant>]`. */
+  /** Build folder; default the code generator's (`defaultOutDir`). */
   readonly buildDir?: string;
 }
 
@@ -105,7 +105,7 @@ function printDiagnostics(result: { diagnostics: readonly import('../../dsl/diag
 }
 
 function buildDirOf(o: ProgramOptions): string {
-  return o.buildDir ?? defaultOutDir(o.file, o.variant);
+  return o.buildDir ?? defaultOutDir(o.file, o.variant, o.overrides);
 }
 
 /** Compiles without writing anything; prints diagnostics and throws Refused on errors. */

@@ -110,6 +110,29 @@ describe('overrides reach the built model', () => {
     expect(fs.readdirSync(path.dirname(out))).toEqual(['out']);
   });
 
+  it('builds with different overrides go to different default folders, so side-by-side runs cannot mix', async () => {
+    // A uniquely named copy: its default folders build/<stem>... belong to this test alone.
+    const stem = `mini-set-${process.pid}`;
+    const copy = path.join(freshDir(), `${stem}.nvc`);
+    fs.copyFileSync(MINI, copy);
+    try {
+      const plain = await cli(['build', copy]);
+      const lr4 = await cli(['build', copy, '--set', 'finetune.optimizer.lr=1e-4']);
+      const lr5 = await cli(['build', copy, '--set', 'finetune.optimizer.lr=1e-5']);
+      const lr4Again = await cli(['build', copy, '--set', 'finetune.optimizer.lr=1e-4']);
+      const folderOf = (r: { stdout: string }) => /^(?:built|up to date) (\S+) in/.exec(r.stdout)![1]!;
+      expect(folderOf(plain)).toBe(path.join('build', stem));
+      expect(folderOf(lr4)).toMatch(new RegExp(`^build/${stem}-set-[0-9a-f]{10}$`));
+      expect(new Set([plain, lr4, lr5].map(folderOf)).size).toBe(3);
+      expect(folderOf(lr4Again)).toBe(folderOf(lr4));
+      expect(lr4Again.stdout).toMatch(/^up to date /);
+      const overridesIn = (r: { stdout: string }) => JSON.parse(fs.readFileSync(path.join(folderOf(r), 'manifest.json'), 'utf8')).overrides;
+      expect([plain, lr4, lr5].map(overridesIn)).toEqual([{}, { 'finetune.optimizer.lr': 1e-4 }, { 'finetune.optimizer.lr': 1e-5 }]);
+    } finally {
+      for (const f of fs.readdirSync('build').filter((f) => f.startsWith(stem))) fs.rmSync(path.join('build', f), { recursive: true, force: true });
+    }
+  });
+
   it('refuses bad overrides through the command line with clear messages and writes nothing', async () => {
     const out = path.join(freshDir(), 'out');
     const r = await cli(['build', MINI, '--out', out, '--set', 'finetune.optimizer.lrr=1e-5', '--set', 'finetune.batch=many', '--set', 'pretrain.mask.ratio=-0.5']);
