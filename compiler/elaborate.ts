@@ -1409,7 +1409,7 @@ export class Elaborator {
 
   /** Shape (and MACs) of applying a layer to input shapes, without emitting ops. */
   /** Public for summaries: output shape and MACs of a layer applied to input shapes. */
-  layerShape(layer: LayerInstance, inputs: readonly Shape[], named: ReadonlyMap<string, Shape>): { shape: Shape; macs: Dim } | (ShapeError & { path?: string; argument?: { param: string; expected: Shape; found: Shape } }) {
+  layerShape(layer: LayerInstance, inputs: readonly Shape[], named: ReadonlyMap<string, Shape>): { shape: Shape; macs: Dim; outputs?: readonly Shape[] } | (ShapeError & { path?: string; argument?: { param: string; expected: Shape; found: Shape } }) {
     switch (layer.kind) {
       case 'primitive':
       case 'function': {
@@ -1440,8 +1440,8 @@ export class Elaborator {
           const expected = p.shape.map((d) => dimSubst(d, env));
           return { error: `\`${layer.typeName}\` expects \`${p.name}\` of shape ${formatShape(expected)}, found ${formatShape(actual[bad]!)}`, input: bad, argument: { param: p.name, expected, found: actual[bad]! } };
         }
-        const out = g.outputs[0]!;
-        return { shape: out.shape.map((d) => dimSubst(d, env)), macs: dimSubst(this.totalMacs(g), env) };
+        const outputs = g.outputs.map((o) => o.shape.map((d) => dimSubst(d, env)));
+        return { shape: outputs[0]!, macs: dimSubst(this.totalMacs(g), env), ...(outputs.length > 1 ? { outputs } : {}) };
       }
       case 'sequential':
       case 'list': {
@@ -1518,20 +1518,27 @@ export class Elaborator {
           ? [...tensors.map((_, i) => `#${i}`), ...namedTensors.keys()]
           : undefined;
     const outputs = layer.kind === 'block' ? layer.forward?.outputs ?? [] : [];
+    const several = outputs.length > 1 && r.outputs !== undefined;
     const id = g.emit({
       op: 'call',
       target: calleeName,
       inputs: inputIds,
       ...(ports && ports.length > 1 ? { ports } : {}),
-      attrs: { layer: layer.typeName },
+      // A call of a block with named outputs yields the record of them; each is taken out by
+      // an `output` op below with its own shape (the call's `shape` is the first output's).
+      attrs: several ? { layer: layer.typeName, outputs: outputs.map((o) => o.name) } : { layer: layer.typeName },
       shape: r.shape,
       macs: r.macs,
       sparse: layer.sparse,
       span,
     });
-    if (outputs.length > 1) {
+    if (several) {
       const entries = new Map<string, Value>();
-      for (const o of outputs) entries.set(o.name, { kind: 'tensor', id, shape: r.shape, span });
+      outputs.forEach((o, k) => {
+        const shape = r.outputs![k]!;
+        const taken = g.emit({ op: 'output', inputs: [id], attrs: { name: o.name }, shape, macs: ZERO, sparse: false, span });
+        entries.set(o.name, { kind: 'tensor', id: taken, shape, span });
+      });
       return { kind: 'record', entries };
     }
     return { kind: 'tensor', id, shape: r.shape, span };

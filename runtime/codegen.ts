@@ -76,6 +76,23 @@ export function at<R extends KnownRank>(origin: string, rank: R, run: () => tf.T
   return out as TensorOfRank[R];
 }
 
+/**
+ * Runs one generated statement whose result is a record of tensors (a call of a block with
+ * named outputs); an error inside is reported against the statement's `.nvc` origin. Each
+ * output is then taken out by its own `at` statement, which checks its rank.
+ */
+export function atRecord<T extends object>(origin: string, run: () => T): T {
+  try {
+    return run();
+  } catch (err) {
+    if (err instanceof NvcRuntimeError) {
+      err.trace.push(origin);
+      throw err;
+    }
+    throw new NvcRuntimeError(origin, err instanceof Error ? err.message : String(err), err);
+  }
+}
+
 /** A runtime-checked view of a tensor at a known rank (inputs to blocks inside layer chains). */
 export function rank<R extends KnownRank>(x: tf.Tensor, r: R): TensorOfRank[R] {
   if (x.rank !== r) throw new Error(`expected a rank-${r} tensor, found shape [${x.shape.join(', ')}]`);

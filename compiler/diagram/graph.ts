@@ -239,6 +239,8 @@ class Builder {
    */
   graph(g: ForwardGraph, block: ModuleNode, args: readonly (Source | undefined)[] | undefined, out: DiagramNode[], levels: number, env: Map<string, Dim>, inputNames?: readonly string[]): (Source | undefined)[] {
     const values = new Map<number, Source | undefined>();
+    /** Every output of an expanded block call, in the callee's output order. */
+    const callOutputs = new Map<number, readonly (Source | undefined)[]>();
     const concrete = (s: Shape) => s.map((d) => dimSubst(d, env));
     let inputIndex = 0;
     for (const op of g.ops) {
@@ -260,13 +262,24 @@ class Builder {
         continue;
       }
       const ins = op.inputs.map((id) => values.get(id));
+      if (op.op === 'output') {
+        // Taking one named output of a block call draws no node: the edge leaves the call (or,
+        // when the call is expanded, the node inside it that makes this output).
+        const call = g.ops.find((o) => o.id === op.inputs[0]);
+        const index = Array.isArray(call?.attrs.outputs) ? (call.attrs.outputs as unknown[]).indexOf(op.attrs.name) : -1;
+        const from = callOutputs.get(op.inputs[0]!)?.[index] ?? ins[0];
+        values.set(op.id, from ? here(from.node) : undefined);
+        continue;
+      }
       if (op.op === 'call') {
         const child = childAt(block, op.target ?? '');
         if (!child) {
           values.set(op.id, undefined);
           continue;
         }
-        const result = this.call(child, op, ins, out, levels, env);
+        const results = this.call(child, op, ins, out, levels, env);
+        if (results) callOutputs.set(op.id, results);
+        const result = results?.[0];
         values.set(op.id, here(result ? result.node : out[out.length - 1]!.id));
         continue;
       }
@@ -284,8 +297,11 @@ class Builder {
     return g.outputs.map((o) => values.get(o.id));
   }
 
-  /** A call of a block, list or sequential: one node, or a compound node when expanded. */
-  call(child: ModuleNode, op: Op, ins: readonly (Source | undefined)[], out: DiagramNode[], levels: number, env: Map<string, Dim>): Source | undefined {
+  /**
+   * A call of a block, list or sequential: one node, or a compound node when expanded (then
+   * the sources of its outputs are returned, several for a block with named outputs).
+   */
+  call(child: ModuleNode, op: Op, ins: readonly (Source | undefined)[], out: DiagramNode[], levels: number, env: Map<string, Dim>): readonly (Source | undefined)[] | undefined {
     const name = op.target ?? lastSegment(child.path);
     const firstBlock = firstBlockOf(child);
     const graph = firstBlock?.forwardKey ? this.model.graphs.get(firstBlock.forwardKey) : undefined;
@@ -293,8 +309,7 @@ class Builder {
     if (levels > 0 && (child.kind === 'block' || child.children.length > 0)) {
       const group = this.moduleNode(child, 'group', name);
       out.push(group);
-      const res = this.expand(child, ins, group.children, levels - 1);
-      return res;
+      return this.expandOutputs(child, ins, group.children, levels - 1);
     }
     const ports: DiagramPort[] = [];
     const node = this.moduleNode(child, child.kind === 'block' || child.kind === 'list' || child.kind === 'sequential' ? 'block' : 'layer', name, ports);
@@ -310,16 +325,25 @@ class Builder {
 
   /** Draws a module's content with its inputs bound to `ins`; returns its output source. */
   expand(m: ModuleNode, ins: readonly (Source | undefined)[], out: DiagramNode[], levels: number): Source | undefined {
+    return this.expandOutputs(m, ins, out, levels)[0];
+  }
+
+  /** `expand`, with every output of a block (a list or sequential has one). */
+  expandOutputs(m: ModuleNode, ins: readonly (Source | undefined)[], out: DiagramNode[], levels: number): readonly (Source | undefined)[] {
     if (m.kind === 'block') {
       const g = m.forwardKey ? this.model.graphs.get(m.forwardKey) : undefined;
-      if (!g) return undefined;
+      if (!g) return [];
       const env = new Map<string, Dim>();
       g.inputs.forEach((inp, i) => {
         const s = ins[i];
         if (s) bindSymbols(inp.shape, s.concrete, env);
       });
-      return this.graph(g, m, ins, out, levels, env)[0];
+      return this.graph(g, m, ins, out, levels, env);
     }
+    return [this.expandChain(m, ins, out, levels)];
+  }
+
+  private expandChain(m: ModuleNode, ins: readonly (Source | undefined)[], out: DiagramNode[], levels: number): Source | undefined {
     if (m.kind === 'list' || m.kind === 'sequential') {
       // Applying a list applies its children in order: the first input threads through, the
       // others (cross-attention's kv) go to every child.

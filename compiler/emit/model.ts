@@ -573,9 +573,15 @@ export class ModelEmitter {
         value.set(op.id, jsValue(op.attrs.value));
         continue;
       }
-      const rank = checkRank(op.shape, origin);
       const expr = this.opExpr(c, op, value, consts, memberName, (d) => dim(d, origin), origin);
       const v = locals.claim(`v${op.id}`);
+      if (yieldsRecord(op)) {
+        statements.push(`// ${commentText(origin)}`);
+        statements.push(`const ${v} = nv.atRecord(${jsString(origin)}, ${expr});`);
+        value.set(op.id, v);
+        continue;
+      }
+      const rank = checkRank(op.shape, origin);
       statements.push(`// ${commentText(origin)}`);
       statements.push(`const ${v} = nv.at(${jsString(origin)}, ${rank}, ${expr});`);
       value.set(op.id, v);
@@ -691,6 +697,10 @@ export class ModelEmitter {
       return v;
     });
     const shapeOf = (id: number) => c.graph!.ops.find((o) => o.id === id)?.shape ?? [];
+    if (op.op === 'output') {
+      const name = String(op.attrs.name);
+      return name === '__proto__' ? `() => nv.own(${args[0]}, ${jsString(name)})` : `() => ${args[0]}${propertyAccess(name)}`;
+    }
     if (op.op === 'call') {
       const target = this.findNode(c.node, op.target ?? '');
       if (!target) throw new EmitError(`cannot resolve the layer \`${op.target}\``, origin);
@@ -730,7 +740,8 @@ export class ModelEmitter {
     });
     const result = `${self}.forward(ctx, ${ordered.join(', ')})`;
     if (callee.root) throw new Error('internal: a root class is never a child');
-    if (g.outputs.length > 1) return `${result}${propertyAccess(g.outputs[0]!.name)}`;
+    // Inside a layer chain only the first output runs on (as the compiler's shapes say).
+    if (g.outputs.length > 1 && (chained || !yieldsRecord(op))) return `${result}${propertyAccess(g.outputs[0]!.name)}`;
     return result;
   }
 
@@ -776,4 +787,9 @@ function primByIrName(ir: string): { runtime: string } | undefined {
 /** Emits `model.ts` for the given models. */
 export function emitModels(models: readonly ModelIR[], files: ReadonlyMap<string, NvcSource>, options: EmitOptions): ModelCode {
   return new ModelEmitter(files, options).emit(models);
+}
+
+/** A call of a block with named outputs: its value is the record, read by `output` ops. */
+function yieldsRecord(op: Op): boolean {
+  return op.op === 'call' && Array.isArray(op.attrs.outputs);
 }

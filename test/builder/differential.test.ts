@@ -42,6 +42,7 @@ const CASES: Case[] = [
   { file: 'examples/mednvc.nvc', variant: 'demo_convnext_mlp', models: ['finetune'] },
   { file: 'std/convnextv2.nvc', models: ['convnextv2_atto'], symbol: 32 },
   { file: 'test/fixtures/emit/tiny-mlp.nvc' },
+  { file: 'test/fixtures/emit/two-outputs.nvc', symbol: 6 },
   { file: 'test/fixtures/emit/tiny-conv.nvc', symbol: 6 },
   { file: 'test/fixtures/emit/convnextv2-block.nvc', symbol: 5 },
 ];
