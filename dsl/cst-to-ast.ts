@@ -748,7 +748,7 @@ export class AstBuilder {
     if (isRealToken(str)) return { kind: 'String', value: decodeStringToken(str.image), span };
     if (isRealToken(this.tok(c, 'Kw_true'))) return { kind: 'Bool', value: true, span };
     if (isRealToken(this.tok(c, 'Kw_false'))) return { kind: 'Bool', value: false, span };
-    const id = this.tok(c, 'Identifier');
+    const id = this.tok(c, 'Identifier') ?? this.tok(c, 'Kw_dataset');
     if (isRealToken(id)) return { kind: 'Name', name: id.image, span };
     const list = this.node(c, 'listExpr');
     if (list) return this.listExpr(list, span);

@@ -586,6 +586,9 @@ export class NvcParser extends CstParser {
       { ALT: () => this.CONSUME(T.True) },
       { ALT: () => this.CONSUME(T.False) },
       { ALT: () => this.CONSUME(T.Identifier) },
+      // `normalize = dataset`: the one keyword that is also a setting's value. An expression
+      // never starts a declaration, so reading it as a name here is unambiguous.
+      { ALT: () => this.CONSUME(T.Dataset) },
       { ALT: () => this.SUBRULE(this.listExpr) },
       { ALT: () => this.SUBRULE(this.recordExpr) },
       { ALT: () => this.SUBRULE(this.parenExpr) },

@@ -131,6 +131,15 @@ describe('declarations', () => {
     const b = parseText('/// GRN\n/// normalises\nblock G { forward() -> [B] { return x } }').module.decls[0] as A.BlockDecl;
     expect(b.doc).toBe('GRN\nnormalises');
   });
+
+  it('reads the keyword `dataset` as a value (normalize = dataset) but not as a declared name', () => {
+    const r = parseText('dataset D {\n  images = folder("x", per = id, normalize = dataset)\n  split = by_patient(train = 1)\n}\ntrain T on D { seed = 1 }\n');
+    expect(r.diagnostics).toEqual([]);
+    const d = r.module.decls[0] as A.DatasetDecl;
+    expect(sx(d.settings[0]!.value)).toBe('(call folder "x" per=id normalize=dataset)');
+    expect((r.module.decls[1] as A.TrainDecl).dataset.name).toBe('D');
+    expect(parseText('const dataset: int = 1\n').diagnostics.map((x) => x.code)).toEqual(['NVC1014']);
+  });
 });
 
 describe('recovery', () => {
