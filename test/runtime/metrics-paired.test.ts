@@ -2,21 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { createRng } from '../../runtime/rng.js';
 import { bootstrapAucCi, MetricInputError, normalQuantile, pairedBootstrapAucDifference } from '../../runtime/metrics/index.js';
 import { parsePredictionsCsv, predictionsCsv } from '../../runtime/train/evaluate.js';
+import { naiveAuc } from '../support/naive-auc.js';
 
-/** Independent reference: every (positive, negative) pair, ties as 1/2. */
-function naiveAuc(labels: number[], scores: number[]): number {
-  let num = 0;
-  let pairs = 0;
-  for (let i = 0; i < labels.length; i++) {
-    if (labels[i] !== 1) continue;
-    for (let j = 0; j < labels.length; j++) {
-      if (labels[j] !== 0) continue;
-      pairs += 1;
-      num += scores[i]! > scores[j]! ? 1 : scores[i] === scores[j] ? 0.5 : 0;
-    }
-  }
-  return num / pairs;
-}
 
 /**
  * Independent reference for correlated AUCs (DeLong, DeLong and Clarke-Pearson 1988): the

@@ -20,22 +20,8 @@ import {
   thresholdRates,
   trapezoidArea,
 } from '../../runtime/metrics/index.js';
+import { naiveAuc } from '../support/naive-auc.js';
 
-/** Independent reference: count every (positive, negative) pair, ties as 1/2. */
-function naiveAuc(labels: number[], scores: number[]): number {
-  let num = 0;
-  let pairs = 0;
-  for (let i = 0; i < labels.length; i++) {
-    if (labels[i] !== 1) continue;
-    for (let j = 0; j < labels.length; j++) {
-      if (labels[j] !== 0) continue;
-      pairs++;
-      if (scores[i]! > scores[j]!) num += 1;
-      else if (scores[i] === scores[j]) num += 0.5;
-    }
-  }
-  return num / pairs;
-}
 
 function randomData(rng: Rng, n: number, levels?: number): { labels: number[]; scores: number[] } {
   const labels: number[] = [];
