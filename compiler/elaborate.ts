@@ -1449,6 +1449,15 @@ export class Elaborator {
         if (!cur) return { error: 'a layer list needs an input' };
         let macs = ZERO;
         for (const [k, c] of layer.children) {
+          const several = c.kind === 'block' ? c.forward?.outputs ?? [] : [];
+          if (several.length > 1) {
+            // Only one value runs on through a chain; picking the first silently would drop data.
+            return {
+              error: `\`${c.typeName}\` returns ${several.length} named outputs (${several.map((o) => o.name).join(', ')}), and a layer chain passes on one value`,
+              help: `take \`${c.typeName}\` out of the chain, call it on its own and pick an output by name (\`let r = ...\`, then \`r.${several[0]!.name}\`)`,
+              path: k,
+            };
+          }
           const passNamed = c.kind === 'block' || c.kind === 'list' || c.kind === 'sequential' ? named : new Map<string, Shape>();
           const r = this.layerShape(c, [cur, ...inputs.slice(1)], passNamed);
           if ('error' in r) return { ...r, path: r.path ? `${k}.${r.path}` : k };

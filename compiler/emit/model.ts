@@ -740,7 +740,7 @@ export class ModelEmitter {
     });
     const result = `${self}.forward(ctx, ${ordered.join(', ')})`;
     if (callee.root) throw new Error('internal: a root class is never a child');
-    // Inside a layer chain only the first output runs on (as the compiler's shapes say).
+    // A chain never holds such a block (the compiler refuses it); a lone call reads the record.
     if (g.outputs.length > 1 && (chained || !yieldsRecord(op))) return `${result}${propertyAccess(g.outputs[0]!.name)}`;
     return result;
   }
