@@ -10,7 +10,7 @@
 import type { Elaborator } from './elaborate.js';
 import { unify } from './elaborate.js';
 import type { ModelIR, ProgramIR } from './ir/ir.js';
-import { dimConst, dimSubst, formatShape, type Dim, type Shape } from './symbolic.js';
+import { dimConst, dimSubst, dimSym, formatShape, type Dim, type Shape } from './symbolic.js';
 import type { LayerInstance } from './values.js';
 
 export interface SummaryRow {
@@ -161,6 +161,43 @@ export function summarizeStages(program: ProgramIR): StageSummary[] {
         handOver: s.handOver.map((h) => `${h.fromStage}.${h.fromPath} -> ${h.to}`),
       });
     }
+  return out;
+}
+
+/**
+ * The sizes a stage's data give its model's symbolic input dims: an image input gets the
+ * dataset's image size and channels, a field-group input its encoded width. `B` stays free.
+ * A stage summary drawn at these sizes shows what training will run (a demo at 64 px, not 224).
+ */
+export function stageInputDims(program: ProgramIR, train: string, stage: string): Map<string, number> {
+  const out = new Map<string, number>();
+  const t = program.trains.find((x) => x.name === train);
+  const s = t?.stages.find((x) => x.name === stage);
+  const dataset = program.datasets.find((d) => d.name === t?.dataset);
+  const g = s?.model.root.forwardKey ? s.model.graphs.get(s.model.root.forwardKey) : undefined;
+  if (!s || !dataset || !g) return out;
+  const names = Array.isArray(s.settings.inputs) ? (s.settings.inputs as unknown[]).map(String) : g.inputs.map((i) => i.name);
+  const images = dataset.settings.images as { size?: unknown; channels?: unknown } | undefined;
+  const size = Array.isArray(images?.size) && images.size.length === 2 ? (images.size as number[]) : undefined;
+  const channels = typeof images?.channels === 'number' ? images.channels : undefined;
+  const patterns: Shape[] = [];
+  const actual: Shape[] = [];
+  g.inputs.forEach((input, i) => {
+    const group = dataset.fieldGroups[names[i] ?? ''];
+    if (group && input.shape.length === 2) {
+      patterns.push(input.shape);
+      actual.push([dimSym('B'), dimConst(group.reduce((n, f) => n + f.width, 0))]);
+    } else if (!group && input.shape.length === 4 && size) {
+      patterns.push(input.shape);
+      actual.push([dimSym('B'), dimConst(size[0]!), dimConst(size[1]!), channels !== undefined ? dimConst(channels) : input.shape[3]!]);
+    }
+  });
+  const env = new Map<string, Dim>();
+  if (unify(patterns, actual, env) !== undefined) return out;
+  for (const [name, d] of env) {
+    const n = d.asInt();
+    if (name !== 'B' && n !== undefined) out.set(name, n);
+  }
   return out;
 }
 

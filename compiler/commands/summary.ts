@@ -7,7 +7,7 @@
 import { renderDiagnostics, shouldUseColor } from '../../dsl/diagnostics/render.js';
 import { UserError } from '../cli.js';
 import { compileProgramSync } from '../pipeline.js';
-import { formatStageTable, formatSummaryTable, summarizeModel, summarizeStages } from '../summary.js';
+import { formatStageTable, formatSummaryTable, stageInputDims, summarizeModel, summarizeStages } from '../summary.js';
 import type { ModelIR } from '../ir/ir.js';
 import { closest } from '../report.js';
 
@@ -31,9 +31,9 @@ export async function summaryCommand(file: string, opts: { variant?: string; mod
   const dims = parseDims(opts.dims);
   const depth = Number(opts.depth);
   if (!Number.isInteger(depth) || depth < 0) throw new UserError(`--depth expects a non-negative integer, found \`${opts.depth}\``);
-  const candidates = new Map<string, { model: ModelIR; frozen: readonly string[] }>();
+  const candidates = new Map<string, { model: ModelIR; frozen: readonly string[]; dataDims?: ReadonlyMap<string, number> }>();
   for (const m of r.program.models) candidates.set(m.name, { model: m, frozen: [] });
-  for (const t of r.program.trains) for (const s of t.stages) candidates.set(s.name, { model: s.model, frozen: s.frozen });
+  for (const t of r.program.trains) for (const s of t.stages) candidates.set(s.name, { model: s.model, frozen: s.frozen, dataDims: stageInputDims(r.program, t.name, s.name) });
   let chosen = [...candidates.values()];
   if (opts.model) {
     const c = candidates.get(opts.model);
@@ -43,7 +43,8 @@ export async function summaryCommand(file: string, opts: { variant?: string; mod
     }
     chosen = [c];
   }
-  const summaries = chosen.map((c) => summarizeModel(c.model, r.elaborator!, dims, depth, c.frozen));
+  // A stage's model is summarised at its dataset's sizes; --dims still wins.
+  const summaries = chosen.map((c) => summarizeModel(c.model, r.elaborator!, new Map([...(c.dataDims ?? []), ...dims]), depth, c.frozen));
   const stages = summarizeStages(r.program);
   if (opts.format === 'json') process.stdout.write(JSON.stringify({ file, variant: opts.variant ?? null, models: summaries, stages }, null, 2) + '\n');
   else {

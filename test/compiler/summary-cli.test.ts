@@ -30,6 +30,20 @@ describe('nvcc summary', () => {
     expect(pre.trainableParams + pre.frozenParams).toBe(91_922_432);
   });
 
+  it("summarises a stage's model at its dataset's image size and channels; --dims still wins", async () => {
+    // The demo trains at 64x64 single-channel: FCMAE's symbolic [B, H, W, C] input takes that.
+    expect(await main(['summary', 'examples/mednvc.nvc', '--variant', 'demo', '--model', 'pretrain', '--format', 'json'])).toBe(0);
+    const atData = JSON.parse(out) as { models: { inputs: Record<string, string>; macs: number; rows: { path: string; outputShape: string }[] }[] };
+    expect(atData.models[0]!.inputs).toEqual({ x: '[1, 64, 64, 1]' });
+    expect(atData.models[0]!.rows.find((r) => r.path === 'encoder')!.outputShape).toBe('[1, 2, 2, 128]');
+    out = '';
+    expect(await main(['summary', 'examples/mednvc.nvc', '--variant', 'demo', '--model', 'pretrain', '--format', 'json', '--dims', 'H=128,W=128'])).toBe(0);
+    const asked = JSON.parse(out) as typeof atData;
+    expect(asked.models[0]!.inputs).toEqual({ x: '[1, 128, 128, 1]' });
+    // Convolutions only: MACs grow with the pixel count.
+    expect(asked.models[0]!.macs).toBe(atData.models[0]!.macs * 4);
+  });
+
   it('refuses an unknown --model with a suggestion, without a stack trace', async () => {
     const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     expect(await main(['summary', 'std/convnextv2.nvc', '--model', 'convnextv2_ato'])).toBe(1);
