@@ -32,6 +32,14 @@ export interface ModelSummary {
   readonly frozenParams: number;
   /** Multiply-accumulates of one forward pass for the given dims (B = 1 by default). */
   readonly macs: number;
+  /** Elements of the model's inputs for the given dims. */
+  readonly inputElements: number;
+  /**
+   * Elements of every intermediate result of one forward pass (each op's output once; a block
+   * call and the taking of a named output are views, not new tensors): what a backward pass
+   * keeps, give or take the ops that keep their input instead.
+   */
+  readonly activationElements: number;
 }
 
 export interface StageSummary {
@@ -42,7 +50,21 @@ export interface StageSummary {
   readonly trainableParams: number;
   readonly frozenParams: number;
   readonly handOver: readonly string[];
+  /** Estimated memory of one training step, when the stage's batch and its model's per-sample
+   * activations are known. */
+  readonly training?: TrainingMemory;
 }
+
+export interface TrainingMemory {
+  readonly batch: number;
+  readonly optimizer: string;
+  /** Optimizer state tensors per trainable weight (Lion 1, AdamW 2, SGD with momentum 1). */
+  readonly statesPerWeight: number;
+  /** weights + gradients + optimizer state + batch x (inputs + activations), float32 bytes. */
+  readonly bytes: number;
+}
+
+const OPTIMIZER_STATES: Readonly<Record<string, number>> = { lion: 1, adamw: 2, adam: 2, sgd: 1 };
 
 export function countParams(layer: LayerInstance): number {
   let n = 0;
@@ -65,6 +87,10 @@ function findChild(layer: LayerInstance, path: string): LayerInstance | undefine
   return cur;
 }
 
+/** Ops whose value is not a new tensor: graph inputs, weights, constants, block calls (their
+ * result is the callee's last op, counted there) and named-output reads. */
+const VIEW_OPS = new Set(['input', 'param', 'const', 'call', 'output']);
+
 function toNumber(d: Dim): number {
   const c = d.constantValue();
   return c ? Number(c.num) / Number(c.den) : NaN;
@@ -80,6 +106,8 @@ export function summarizeModel(model: ModelIR, el: Elaborator, dims: ReadonlyMap
     return dimSubst(s, fill);
   };
   const concreteShape = (s: Shape, env: ReadonlyMap<string, Dim>): Shape => s.map((d) => concrete(d, env));
+  let activations = 0;
+  const count = (shape: Shape) => (activations += shape.reduce((n, d) => n * toNumber(d), 1));
   const push = (path: string, layer: LayerInstance, shape: Shape, macs: Dim) => {
     if (seen.has(path)) return;
     seen.add(path);
@@ -96,6 +124,7 @@ export function summarizeModel(model: ModelIR, el: Elaborator, dims: ReadonlyMap
       const shapes = new Map<number, Shape>();
       for (const op of g.ops) {
         shapes.set(op.id, concreteShape(op.shape, env));
+        if (!VIEW_OPS.has(op.op)) count(shapes.get(op.id)!);
         if (op.target === undefined || op.op === 'input' || op.op === 'param') continue;
         const child = findChild(layer, op.target);
         if (!child) continue;
@@ -123,6 +152,7 @@ export function summarizeModel(model: ModelIR, el: Elaborator, dims: ReadonlyMap
         if ('error' in r) return;
         const childPath = path ? `${path}.${k}` : k;
         push(childPath, c, concreteShape(r.shape, new Map()), concrete(r.macs, new Map()));
+        if (c.kind === 'primitive' || c.kind === 'function') count(concreteShape(r.shape, new Map()));
         walk(c, childPath, [cur, ...inputs.slice(1)], named);
         cur = concreteShape(r.shape, new Map());
       }
@@ -132,8 +162,10 @@ export function summarizeModel(model: ModelIR, el: Elaborator, dims: ReadonlyMap
   const g = inst.forward;
   const inputs: Record<string, string> = {};
   let macs = 0;
+  let inputElements = 0;
   if (g) {
     const inShapes = g.inputs.map((x) => concreteShape(x.shape, new Map()));
+    for (const shape of inShapes) inputElements += shape.reduce((n, d) => n * toNumber(d), 1);
     g.inputs.forEach((x, i) => (inputs[x.name] = formatShape(inShapes[i]!)));
     const out = g.outputs[0]!;
     macs = toNumber(concrete(el.totalMacs(g), new Map()));
@@ -142,16 +174,29 @@ export function summarizeModel(model: ModelIR, el: Elaborator, dims: ReadonlyMap
   }
   const total = countParams(inst);
   const frozen = frozenCount(inst, frozenPaths);
-  return { model: model.name, inputs, rows, totalParams: total, trainableParams: total - frozen, frozenParams: frozen, macs };
+  return { model: model.name, inputs, rows, totalParams: total, trainableParams: total - frozen, frozenParams: frozen, macs, inputElements, activationElements: activations };
 }
 
-export function summarizeStages(program: ProgramIR): StageSummary[] {
+/**
+ * Per stage: trainable and frozen counts, hand-overs, and (given each stage model's summary at
+ * B = 1 and the data's sizes) an estimate of one training step's memory at the stage's batch.
+ */
+export function summarizeStages(program: ProgramIR, perSample?: (train: string, stage: string) => ModelSummary | undefined): StageSummary[] {
   const out: StageSummary[] = [];
   for (const t of program.trains)
     for (const s of t.stages) {
       const total = countParams(s.model.instance);
       const frozen = frozenCount(s.model.instance, s.frozen);
+      const one = perSample?.(t.name, s.name);
+      const batch = typeof s.settings.batch === 'number' ? s.settings.batch : undefined;
+      const optimizer = (s.settings.optimizer as { type?: unknown } | undefined)?.type;
+      const states = typeof optimizer === 'string' ? OPTIMIZER_STATES[optimizer] : undefined;
+      const training: TrainingMemory | undefined =
+        one && batch !== undefined && states !== undefined && Number.isFinite(one.activationElements)
+          ? { batch, optimizer: String(optimizer), statesPerWeight: states, bytes: 4 * (total + (total - frozen) * (1 + states) + batch * (one.inputElements + one.activationElements)) }
+          : undefined;
       out.push({
+        ...(training ? { training } : {}),
         train: t.name,
         stage: s.name,
         model: s.model.instance.typeName,
@@ -201,6 +246,21 @@ export function stageInputDims(program: ProgramIR, train: string, stage: string)
   return out;
 }
 
+/** A byte count in B, kB, MB or GB (powers of 10, as torchinfo prints), 3 significant digits. */
+function bytesText(bytes: number): string {
+  if (!Number.isFinite(bytes)) return '?';
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let k = 0;
+  while (bytes >= 1000 && k < units.length - 1) {
+    bytes /= 1000;
+    k++;
+  }
+  return `${k === 0 ? bytes : bytes.toPrecision(3)} ${units[k]}`;
+}
+
+/** float32 elements as a byte count. */
+const float32Bytes = (elements: number) => bytesText(elements * 4);
+
 const fmt = (n: number) => (Number.isFinite(n) ? n.toLocaleString('en-US') : '?');
 
 export function formatSummaryTable(s: ModelSummary): string {
@@ -220,6 +280,9 @@ export function formatSummaryTable(s: ModelSummary): string {
     `Trainable params: ${fmt(s.trainableParams)}`,
     `Frozen params: ${fmt(s.frozenParams)}`,
     `MACs (multiply-accumulates, conv/linear/matmul/attention): ${fmt(s.macs)} (${(s.macs / 1e9).toFixed(3)} G)`,
+    `Input size (float32): ${float32Bytes(s.inputElements)}`,
+    `Forward activations (float32, every intermediate result): ${float32Bytes(s.activationElements)}`,
+    `Parameters (float32): ${float32Bytes(s.totalParams)}`,
   ];
   return out.join('\n') + '\n';
 }
@@ -227,7 +290,10 @@ export function formatSummaryTable(s: ModelSummary): string {
 export function formatStageTable(stages: readonly StageSummary[]): string {
   if (stages.length === 0) return '';
   const out = ['', 'Stages (trainable vs frozen):'];
-  for (const s of stages)
+  for (const s of stages) {
     out.push(`  ${s.train}.${s.stage}: ${s.model}  total ${fmt(s.totalParams)}, trainable ${fmt(s.trainableParams)}, frozen ${fmt(s.frozenParams)}${s.handOver.length ? `  (weights from ${s.handOver.join(', ')})` : ''}`);
+    if (s.training)
+      out.push(`    training step at batch ${s.training.batch}: about ${bytesText(s.training.bytes)} (weights, gradients, ${s.training.optimizer} state x${s.training.statesPerWeight}, inputs and activations; float32)`);
+  }
   return out.join('\n') + '\n';
 }

@@ -45,7 +45,14 @@ export async function summaryCommand(file: string, opts: { variant?: string; mod
   }
   // A stage's model is summarised at its dataset's sizes; --dims still wins.
   const summaries = chosen.map((c) => summarizeModel(c.model, r.elaborator!, new Map([...(c.dataDims ?? []), ...dims]), depth, c.frozen));
-  const stages = summarizeStages(r.program);
+  // Training-step estimates use one sample at the stage's data sizes (and any --dims but B).
+  const perSample = (train: string, stage: string) => {
+    const s = r.program!.trains.find((t) => t.name === train)?.stages.find((x) => x.name === stage);
+    if (!s) return undefined;
+    const asked = [...dims].filter(([k]) => k !== 'B');
+    return summarizeModel(s.model, r.elaborator!, new Map([...stageInputDims(r.program!, train, stage), ...asked, ['B', 1]]), 0, s.frozen);
+  };
+  const stages = summarizeStages(r.program, perSample);
   if (opts.format === 'json') process.stdout.write(JSON.stringify({ file, variant: opts.variant ?? null, models: summaries, stages }, null, 2) + '\n');
   else {
     if (summaries.length === 0) process.stdout.write(`${file}: no models to summarise (models with required parameters appear through their stage)\n`);

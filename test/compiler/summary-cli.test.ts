@@ -44,6 +44,35 @@ describe('nvcc summary', () => {
     expect(asked.models[0]!.macs).toBe(atData.models[0]!.macs * 4);
   });
 
+  it('counts inputs and every intermediate result once, by hand on a small MLP', async () => {
+    // TinyMLP at B = 1: mlp chain 16 + 16 + 16, ScaledNorm's mul and LayerNorm 16 + 16,
+    // dropout 16, head 3, softmax 3 = 102 (block calls and named outputs are not new tensors).
+    expect(await main(['summary', 'test/fixtures/emit/tiny-mlp.nvc', '--format', 'json'])).toBe(0);
+    const one = (JSON.parse(out) as { models: { inputElements: number; activationElements: number }[] }).models[0]!;
+    expect([one.inputElements, one.activationElements]).toEqual([6, 102]);
+    out = '';
+    expect(await main(['summary', 'test/fixtures/emit/tiny-mlp.nvc', '--dims', 'B=10'])).toBe(0);
+    expect(out).toContain('Input size (float32): 240 B');
+    expect(out).toContain('Forward activations (float32, every intermediate result): 4.08 kB');
+  });
+
+  it("estimates a training step's memory per stage from its optimizer, batch and data sizes", async () => {
+    expect(await main(['summary', 'examples/mednvc.nvc', '--variant', 'demo', '--format', 'json'])).toBe(0);
+    const json = JSON.parse(out) as {
+      models: { model: string; totalParams: number; inputElements: number; activationElements: number }[];
+      stages: { stage: string; trainableParams: number; totalParams: number; training?: { batch: number; optimizer: string; statesPerWeight: number; bytes: number } }[];
+    };
+    const fine = json.stages.find((s) => s.stage === 'finetune')!;
+    const model = json.models.find((m) => m.model === 'finetune')!;
+    expect(fine.training).toMatchObject({ batch: 24, optimizer: 'lion', statesPerWeight: 1 });
+    // 64x64x1 image + 14 lab values per sample; weights + gradients + Lion's momentum.
+    expect(model.inputElements).toBe(64 * 64 + 14);
+    expect(fine.training!.bytes).toBe(4 * (fine.totalParams + fine.trainableParams * 2 + 24 * (model.inputElements + model.activationElements)));
+    out = '';
+    expect(await main(['summary', 'examples/mednvc.nvc', '--variant', 'demo', '--model', 'finetune'])).toBe(0);
+    expect(out).toMatch(/finetune: MEDNVC .*\n    training step at batch 24: about \d+(\.\d+)? MB \(weights, gradients, lion state x1, inputs and activations; float32\)/);
+  });
+
   it('refuses an unknown --model with a suggestion, without a stack trace', async () => {
     const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     expect(await main(['summary', 'std/convnextv2.nvc', '--model', 'convnextv2_ato'])).toBe(1);
