@@ -128,6 +128,20 @@ const DECLARATIONS: Readonly<Record<string, Declare>> = {
       .option('--size <px>', 'image side in pixels', '224')
       .action(lazy(setExit, async () => (await import('./synth.js')).synthCommand)),
 
+  schedule: (program, setExit) =>
+    program
+      .command('schedule')
+      .description("preview the training plan: each stage's learning rate over its epochs, what it masks, freezes and hands over")
+      .argument('<file>', '.nvc file')
+      .option('--variant <name>', 'apply a variant declared in the file')
+      .option('--set <path=value>', 'override a setting, e.g. finetune.epochs=3 (repeatable)', collect, [])
+      .option('--config <file>', 'YAML file of overrides (nested mappings are dotted paths)')
+      .option('--format <format>', 'text, csv or svg (default: from --out, else text)')
+      .option('--points <n>', 'samples per epoch for csv and svg', '20')
+      .option('--log', 'logarithmic learning-rate axis (svg)')
+      .option('--out <file>', 'write to a file instead of standard output')
+      .action(lazy(setExit, async () => (await import('./schedule.js')).scheduleCommand)),
+
   train: (program, setExit) =>
     program
       .command('train')

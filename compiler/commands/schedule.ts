@@ -1,0 +1,140 @@
+/**
+ * `nvcc schedule FILE [--variant V] [--set p=v ...] [--config F] [--format text|csv|svg]
+ * [--points N] [--log] [--out F]`: the training plan before anything trains.
+ * In: a .nvc program with a `train` (variant and overrides applied, checked as by `nvcc train`
+ * without writing or loading data). Out: every stage's learning rate over its epochs, stages
+ * laid end to end: as text (per stage: epochs, batch, optimizer, each schedule phase with its
+ * lr at start and end, what the stage masks, freezes, throws and hands over), as CSV (stage,
+ * epoch in the stage, epoch overall, lr; `--points` per epoch), or as an SVG chart.
+ * Holds afterwards: every lr is the value of the runtime's own schedule function, the one the
+ * trainer calls before each step, at that fraction of an epoch, so the preview is what
+ * training will do whatever the number of steps per epoch.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { buildSchedule, type PhaseSpec } from '../../runtime/optim/schedule.js';
+import type { StageSpec } from '../../runtime/train/spec.js';
+import { UserError } from '../cli.js';
+import { checkProgram, guarded, parseOverrides } from './train.js';
+
+export interface ScheduleOptions {
+  readonly variant?: string;
+  readonly set: string[];
+  readonly config?: string;
+  readonly format?: string;
+  readonly points: string;
+  readonly log?: boolean;
+  readonly out?: string;
+}
+
+/** One sampled point of a stage's learning rate. */
+export interface LrPoint {
+  readonly stage: string;
+  /** Epochs into the stage (fractional). */
+  readonly epoch: number;
+  /** Epochs since the first stage began. */
+  readonly overall: number;
+  readonly lr: number;
+}
+
+/** The stage's lr at `points` evenly spaced fractions of each epoch, plus its last step. */
+export function sampleStage(stage: StageSpec, points: number, offset: number): LrPoint[] {
+  const phases: PhaseSpec[] = stage.schedule.map((p) => ({ ...p }));
+  // The schedule is a function of the fractional epoch; with `points` steps per epoch its
+  // steps fall exactly on the sampled fractions.
+  const schedule = buildSchedule(phases.length === 0 ? 'constant' : phases, { baseLr: stage.optimizer.lr, stepsPerEpoch: points, epochs: stage.epochs });
+  const out: LrPoint[] = [];
+  for (let step = 0; step <= schedule.totalSteps; step++) {
+    const epoch = step / points;
+    out.push({ stage: stage.name, epoch, overall: offset + epoch, lr: schedule.at(Math.min(step, schedule.totalSteps - 1)) });
+  }
+  return out;
+}
+
+const num = (x: number) => (x === 0 ? '0' : Math.abs(x) >= 1e-2 && Math.abs(x) < 1e4 ? String(Number(x.toPrecision(4))) : x.toExponential(2).replace(/\.?0+e/, 'e'));
+
+function phaseLines(stage: StageSpec): string[] {
+  const phases: PhaseSpec[] = stage.schedule.map((p) => ({ ...p }));
+  if (phases.length === 0) return [`constant lr ${num(stage.optimizer.lr)} for ${stage.epochs} epochs`];
+  // Sampled at a fine grid to read each phase's level at its ends from the runtime's function.
+  const perEpoch = 1000;
+  const schedule = buildSchedule(phases, { baseLr: stage.optimizer.lr, stepsPerEpoch: perEpoch, epochs: stage.epochs });
+  const lines: string[] = [];
+  let start = 0;
+  phases.forEach((p, i) => {
+    const length = p.epochs ?? (i === phases.length - 1 ? stage.epochs - start : 0);
+    const first = Math.round(start * perEpoch);
+    const last = Math.max(first, Math.round((start + length) * perEpoch) - 1);
+    const args = Object.entries(p)
+      .filter(([k]) => k !== 'kind')
+      .map(([k, v]) => `${k} ${typeof v === 'number' ? num(v) : String(v)}`)
+      .join(', ');
+    lines.push(`${p.kind}${args ? ` (${args})` : ''}: epochs ${num(start)}-${num(start + length)}, lr ${num(schedule.at(first))} -> ${num(schedule.at(last))}`);
+    start += length;
+  });
+  return lines;
+}
+
+/** The text plan: per stage its settings, phases and what it masks, freezes and hands over. */
+export function schedulePlanText(stages: readonly StageSpec[]): string {
+  const out: string[] = [];
+  let offset = 0;
+  for (const s of stages) {
+    out.push(`stage ${s.name} (${s.kind}): epochs ${num(offset)}-${num(offset + s.epochs)} overall, ${s.epochs} epochs, batch ${s.batchSize}, ${s.optimizer.kind} lr ${num(s.optimizer.lr)}${s.optimizer.weightDecay ? `, weight decay ${num(s.optimizer.weightDecay)}` : ''}`);
+    for (const line of phaseLines(s)) out.push(`  ${line}`);
+    if (s.mask) out.push(`  mask: ${s.mask.kind} ratio ${num(s.mask.ratio)}, patch ${s.mask.patch}`);
+    if (s.freeze.length) out.push(`  frozen: ${s.freeze.join(', ')}`);
+    if (s.modalityDropout) out.push(`  random throw: p ${num(s.modalityDropout.p)}, fill ${num(s.modalityDropout.fill)}, over ${s.modalityDropout.modalities.join(', ')}`);
+    const handed = s.handover.flatMap((h) => h.modules.map((m) => `${h.from}${m.source ? `.${m.source}` : ''} -> ${m.target || '(model)'}`));
+    if (handed.length) out.push(`  weights from: ${handed.join(', ')}`);
+    offset += s.epochs;
+  }
+  out.push(`total: ${num(offset)} epochs in ${stages.length} stage${stages.length === 1 ? '' : 's'}`);
+  return out.join('\n') + '\n';
+}
+
+export function scheduleCsv(points: readonly LrPoint[]): string {
+  return ['stage,epoch,overall_epoch,lr', ...points.map((p) => `${p.stage},${p.epoch},${p.overall},${p.lr}`)].join('\n') + '\n';
+}
+
+export async function scheduleCommand(file: string, opts: ScheduleOptions, setExit: (code: number) => void): Promise<void> {
+  await guarded(setExit, async () => {
+    const format = opts.format ?? (opts.out?.endsWith('.svg') ? 'svg' : opts.out?.endsWith('.csv') ? 'csv' : 'text');
+    if (!['text', 'csv', 'svg'].includes(format)) throw new UserError(`--format must be text, csv or svg, found \`${format}\``);
+    const points = Number(opts.points);
+    if (!Number.isInteger(points) || points < 1 || points > 10_000) throw new UserError(`--points must be an integer from 1 to 10000, found \`${opts.points}\``);
+    if (!fs.existsSync(file)) throw new UserError(`${file}: no such file`);
+    const overrides = await parseOverrides(file, opts.variant, opts.set, opts.config);
+    const { trainSpec } = await checkProgram({ file, ...(opts.variant !== undefined ? { variant: opts.variant } : {}), overrides });
+    let text: string;
+    if (format === 'text') text = schedulePlanText(trainSpec.stages);
+    else {
+      const sampled: LrPoint[] = [];
+      let offset = 0;
+      for (const s of trainSpec.stages) {
+        sampled.push(...sampleStage(s, points, offset));
+        offset += s.epochs;
+      }
+      if (format === 'csv') text = scheduleCsv(sampled);
+      else {
+        const { lineChartSpec, renderSvg } = await import('../../runtime/report/charts.js');
+        const title = `${trainSpec.name}${opts.variant ? ` (variant ${opts.variant})` : ''}: learning rate by stage`;
+        text = await renderSvg(
+          lineChartSpec(
+            sampled.map((p) => ({ x: p.overall, y: p.lr, series: p.stage })),
+            { title, xTitle: 'epoch (stages end to end)', yTitle: 'learning rate', ...(opts.log ? { logY: true } : {}), width: 640 },
+          ),
+        );
+        // Inline markup for HTML drops the namespace; a standalone file needs it back.
+        text = text.replace(/^<svg\b/, '<svg xmlns="http://www.w3.org/2000/svg"') + '\n';
+      }
+    }
+    if (opts.out) {
+      fs.mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
+      const tmp = `${opts.out}.tmp-${process.pid}`;
+      fs.writeFileSync(tmp, text);
+      fs.renameSync(tmp, opts.out);
+      process.stderr.write(`wrote ${opts.out}\n`);
+    } else process.stdout.write(text);
+  });
+}
