@@ -7,6 +7,7 @@
  */
 import type { ModelIR, ProgramIR, StageIR } from '../ir/ir.js';
 import { closest } from '../report.js';
+import { stageInputDims } from '../summary.js';
 import { allNodes, blockDiagram, blockNames, modelDiagram, trainingDiagram, type DiagramGraph, type DiagramOptions } from './graph.js';
 
 export interface DiagramSelection {
@@ -24,12 +25,20 @@ interface Candidate {
   readonly name: string;
   readonly model: ModelIR;
   readonly stage?: StageIR;
+  /** Sizes the stage's data give the model's symbolic inputs (image size, channels). */
+  readonly dataDims?: ReadonlyMap<string, number>;
 }
 
 function candidates(p: ProgramIR): Candidate[] {
   const out: Candidate[] = p.models.map((m) => ({ name: m.name, model: m }));
-  for (const t of p.trains) for (const s of t.stages) out.push({ name: s.name, model: s.model, stage: s });
+  for (const t of p.trains) for (const s of t.stages) out.push({ name: s.name, model: s.model, stage: s, dataDims: stageInputDims(p, t.name, s.name) });
   return out;
+}
+
+/** A stage's model is drawn at its data's sizes (concrete shapes on the edges); --dims wins. */
+function optionsFor(c: Candidate, opts: DiagramOptions): DiagramOptions {
+  if (!c.dataDims?.size) return opts;
+  return { ...opts, bind: new Map([...c.dataDims, ...(opts.bind ?? [])]) };
 }
 
 function notFound(what: string, name: string, names: readonly string[], file: string): { error: string } {
@@ -74,7 +83,7 @@ export function selectDiagram(p: ProgramIR, sel: DiagramSelection): Selected {
   if (sel.block !== undefined) {
     const search = sel.model !== undefined || sel.stage !== undefined ? pool : pool;
     for (const c of search) {
-      const g = blockDiagram(c.model, sel.block, opts);
+      const g = blockDiagram(c.model, sel.block, optionsFor(c, opts));
       if (g) {
         if (c.stage) markStage(g, c.stage);
         return { graph: g };
@@ -84,7 +93,7 @@ export function selectDiagram(p: ProgramIR, sel: DiagramSelection): Selected {
     return notFound('block used by the model', sel.block, names, p.file);
   }
   const c = pool[0]!;
-  const g = modelDiagram(c.model, opts);
+  const g = modelDiagram(c.model, optionsFor(c, opts));
   if (c.stage) {
     markStage(g, c.stage);
     g.title = `${c.model.root.typeName} (stage ${c.stage.name})`;

@@ -39,6 +39,16 @@ describe('nvcc diagram', () => {
     expect(stats.channels[0]!.min).toBeLessThan(80);
   });
 
+  it("draws a stage's model at its data's sizes, with the symbolic shape under; --dims wins", async () => {
+    // FCMAE's input is [B, H, W, C]; the demo's dataset gives 64x64 single-channel images.
+    expect(await main(['diagram', 'examples/mednvc.nvc', '--variant', 'demo', '--stage', 'pretrain', '--format', 'mermaid'])).toBe(0);
+    expect(stdout).toContain('-->|"[B, 64, 64, 1]<br/>[B, H, W, 1]"|');
+    expect(stdout).toContain('-->|"[B, 2, 2, 128]<br/>[B, H / 32, W / 32, 128]"|');
+    stdout = '';
+    expect(await main(['diagram', 'examples/mednvc.nvc', '--variant', 'demo', '--stage', 'pretrain', '--format', 'mermaid', '--dims', 'H=128,W=128'])).toBe(0);
+    expect(stdout).toContain('-->|"[B, 128, 128, 1]<br/>[B, H, W, 1]"|');
+  });
+
   it('prints DOT and Mermaid to stdout; the format follows --out', async () => {
     expect(await main(['diagram', 'examples/mednvc.nvc', '--format', 'dot', '--direction', 'LR'])).toBe(0);
     expect(stdout).toMatch(/^digraph "MEDNVC \(stage finetune\)" \{\n  graph \[rankdir=LR/);
