@@ -142,6 +142,20 @@ const DECLARATIONS: Readonly<Record<string, Declare>> = {
       .option('--out <file>', 'write to a file instead of standard output')
       .action(lazy(setExit, async () => (await import('./schedule.js')).scheduleCommand)),
 
+  'preview-mask': (program, setExit) =>
+    program
+      .command('preview-mask')
+      .description("draw the first samples of a masked stage's first training batch with the patches its mask removes")
+      .argument('<file>', '.nvc file')
+      .option('--variant <name>', 'apply a variant declared in the file')
+      .option('--set <path=value>', 'override a setting, e.g. pretrain.mask.ratio=0.75 (repeatable)', collect, [])
+      .option('--config <file>', 'YAML file of overrides (nested mappings are dotted paths)')
+      .option('--stage <name>', 'the masked stage (default: the first one)')
+      .option('--count <n>', 'how many samples', '8')
+      .option('--scale <k>', 'pixels per image pixel (default: cells of at least 128 px)')
+      .option('--out <file>', 'the PNG to write')
+      .action(lazy(setExit, async () => (await import('./preview-mask.js')).previewMaskCommand)),
+
   train: (program, setExit) =>
     program
       .command('train')

@@ -7,6 +7,7 @@
 export * from './spec.js';
 export { runTraining, resume, checkSpec, abortOnSignals, type RunTrainingOptions, type RunResult, type TrainEvent } from './runner.js';
 export { TrainingError, stageRoot } from './common.js';
+export { firstMaskedBatch, type MaskedBatchPreview } from './preview.js';
 export {
   evaluateCheckpoint,
   predict,

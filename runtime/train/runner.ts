@@ -99,7 +99,8 @@ export interface RunResult {
   readonly report?: string;
 }
 
-interface Streams {
+/** The random streams of one stage (each a fork of the stage root by name). */
+export interface Streams {
   readonly init: Rng;
   readonly data: Rng;
   readonly augment: Rng;
@@ -109,7 +110,7 @@ interface Streams {
 }
 
 
-function freshStreams(root: Rng): Streams {
+export function freshStreams(root: Rng): Streams {
   return Object.fromEntries(STREAMS.map((k) => [k, root.fork(k)])) as unknown as Streams;
 }
 
