@@ -30,6 +30,20 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/**
+ * `<file>` with `--variant`, `--set` and `--config`: the program as `nvcc train` would run it.
+ * `example` is the override shown in `--set`'s help.
+ */
+function programCommand(program: Command, name: string, description: string, example = 'finetune.epochs=3'): Command {
+  return program
+    .command(name)
+    .description(description)
+    .argument('<file>', '.nvc file')
+    .option('--variant <name>', 'apply a variant declared in the file')
+    .option('--set <path=value>', `override a setting, e.g. ${example} (repeatable)`, collect, [])
+    .option('--config <file>', 'YAML file of overrides (nested mappings are dotted paths)');
+}
+
 const BACKEND_HELP = 'auto, tensorflow, wasm or cpu (default: NVCC_BACKEND, else auto)';
 
 /** Declares one command (arguments, options, help text, lazy action) on the program. */
@@ -129,13 +143,7 @@ const DECLARATIONS: Readonly<Record<string, Declare>> = {
       .action(lazy(setExit, async () => (await import('./synth.js')).synthCommand)),
 
   schedule: (program, setExit) =>
-    program
-      .command('schedule')
-      .description("preview the training plan: each stage's learning rate over its epochs, what it masks, freezes and hands over")
-      .argument('<file>', '.nvc file')
-      .option('--variant <name>', 'apply a variant declared in the file')
-      .option('--set <path=value>', 'override a setting, e.g. finetune.epochs=3 (repeatable)', collect, [])
-      .option('--config <file>', 'YAML file of overrides (nested mappings are dotted paths)')
+    programCommand(program, 'schedule', "preview the training plan: each stage's learning rate over its epochs, what it masks, freezes and hands over")
       .option('--format <format>', 'text, csv or svg (default: from --out, else text)')
       .option('--points <n>', 'samples per epoch for csv and svg', '20')
       .option('--log', 'logarithmic learning-rate axis (svg)')
@@ -143,13 +151,7 @@ const DECLARATIONS: Readonly<Record<string, Declare>> = {
       .action(lazy(setExit, async () => (await import('./schedule.js')).scheduleCommand)),
 
   'preview-mask': (program, setExit) =>
-    program
-      .command('preview-mask')
-      .description("draw the first samples of a masked stage's first training batch with the patches its mask removes")
-      .argument('<file>', '.nvc file')
-      .option('--variant <name>', 'apply a variant declared in the file')
-      .option('--set <path=value>', 'override a setting, e.g. pretrain.mask.ratio=0.75 (repeatable)', collect, [])
-      .option('--config <file>', 'YAML file of overrides (nested mappings are dotted paths)')
+    programCommand(program, 'preview-mask', "draw the first samples of a masked stage's first training batch with the patches its mask removes", 'pretrain.mask.ratio=0.75')
       .option('--stage <name>', 'the masked stage (default: the first one)')
       .option('--count <n>', 'how many samples', '8')
       .option('--scale <k>', 'pixels per image pixel (default: cells of at least 128 px)')
@@ -157,13 +159,7 @@ const DECLARATIONS: Readonly<Record<string, Declare>> = {
       .action(lazy(setExit, async () => (await import('./preview-mask.js')).previewMaskCommand)),
 
   train: (program, setExit) =>
-    program
-      .command('train')
-      .description('build a .nvc program and run its train declaration stage by stage')
-      .argument('<file>', '.nvc file')
-      .option('--variant <name>', 'apply a variant declared in the file')
-      .option('--set <path=value>', 'override a setting, e.g. finetune.epochs=3 (repeatable)', collect, [])
-      .option('--config <file>', 'YAML file of overrides (nested mappings are dotted paths)')
+    programCommand(program, 'train', 'build a .nvc program and run its train declaration stage by stage')
       .option('--backend <name>', BACKEND_HELP)
       .option('--out <dir>', 'run folder (default runs/<file>-<variant>-<time>)')
       .option('--resume <dir>', 'continue the run in this folder from its newest checkpoint')
