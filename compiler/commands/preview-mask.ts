@@ -3,7 +3,7 @@
  * --out masks.png`: what a masked stage's first training step sees.
  * In: a .nvc program with a stage that has `mask = random_patches(...)` (the first such stage
  * unless --stage names one). Out: a PNG with the first N samples of that stage's first batch:
- * top row as the model receives them (augmented; contrast stretched per image for display),
+ * top row as the model receives them (augmented; contrast stretched per image and channel),
  * bottom row with every removed patch filled in a solid colour that no grey image contains.
  * Holds afterwards: samples, augmentation and masks are the trainer's own draws for step 1
  * (runtime/train/preview.ts), so the picture shows the masking the run will do.
@@ -41,19 +41,25 @@ export function maskSheet(pixels: Float32Array, mask: Float32Array, n: number, h
   const pw = w / gw;
   for (let i = 0; i < n; i++) {
     const base = i * h * w * c;
-    let lo = Infinity;
-    let hi = -Infinity;
+    // Stretched per channel: normalisation shifts each channel by its own mean and std, so a
+    // grey radiograph fed as three channels comes back grey.
+    const lo = new Array<number>(c).fill(Infinity);
+    const hi = new Array<number>(c).fill(-Infinity);
     for (let k = 0; k < h * w * c; k++) {
       const v = pixels[base + k]!;
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
+      const ch = k % c;
+      if (v < lo[ch]!) lo[ch] = v;
+      if (v > hi[ch]!) hi[ch] = v;
     }
-    const span = hi > lo ? hi - lo : 1;
+    const level = (v: number, ch: number) => Math.round((255 * (v - lo[ch]!)) / (hi[ch]! > lo[ch]! ? hi[ch]! - lo[ch]! : 1));
     for (let y = 0; y < cellH; y++)
       for (let x = 0; x < cellW; x++) {
         const sy = Math.floor(y / scale);
         const sx = Math.floor(x / scale);
-        const rgb = [0, 1, 2].map((ch) => Math.round((255 * (pixels[base + (sy * w + sx) * c + Math.min(ch, c - 1)]! - lo)) / span));
+        const rgb = [0, 1, 2].map((ch) => {
+          const source = Math.min(ch, c - 1);
+          return level(pixels[base + (sy * w + sx) * c + source]!, source);
+        });
         const removed = mask[i * gh * gw + Math.floor(sy / ph) * gw + Math.floor(sx / pw)] === 1;
         const left = GAP + i * (cellW + GAP) + x;
         for (const [row, colour] of [[0, rgb], [1, removed ? REMOVED_RGB : rgb]] as const) {
