@@ -60,11 +60,23 @@ export interface TrainingMemory {
   readonly optimizer: string;
   /** Optimizer state tensors per trainable weight (Lion 1, AdamW 2, SGD with momentum 1). */
   readonly statesPerWeight: number;
-  /** weights + gradients + optimizer state + batch x (inputs + activations), float32 bytes. */
+  /**
+   * weights + gradients + optimizer state + batch x (inputs + BACKWARD_FACTOR x activations),
+   * float32 bytes.
+   */
   readonly bytes: number;
 }
 
 const OPTIMIZER_STATES: Readonly<Record<string, number>> = { lion: 1, adamw: 2, adam: 2, sgd: 1 };
+
+/**
+ * Peak memory of a tfjs backward pass per byte of forward activations. tfjs's tape keeps every
+ * kernel's inputs and outputs until the gradients are done, and the gradient kernels make their
+ * own temporaries, so a step peaks well above the forward results: `bench/summary-memory.ts`
+ * measures 4.8-5.4 on the demo's three stages (ConvNeXt-V2 blocks, FCMAE, cross-attention;
+ * tfjs 4.22, cpu and wasm alike). The upper end, rounded up, keeps the estimate on the safe side.
+ */
+export const BACKWARD_FACTOR = 5.5;
 
 export function countParams(layer: LayerInstance): number {
   let n = 0;
@@ -193,7 +205,7 @@ export function summarizeStages(program: ProgramIR, perSample?: (train: string, 
       const states = typeof optimizer === 'string' ? OPTIMIZER_STATES[optimizer] : undefined;
       const training: TrainingMemory | undefined =
         one && batch !== undefined && states !== undefined && Number.isFinite(one.activationElements)
-          ? { batch, optimizer: String(optimizer), statesPerWeight: states, bytes: 4 * (total + (total - frozen) * (1 + states) + batch * (one.inputElements + one.activationElements)) }
+          ? { batch, optimizer: String(optimizer), statesPerWeight: states, bytes: 4 * (total + (total - frozen) * (1 + states) + batch * (one.inputElements + BACKWARD_FACTOR * one.activationElements)) }
           : undefined;
       out.push({
         ...(training ? { training } : {}),
@@ -293,7 +305,7 @@ export function formatStageTable(stages: readonly StageSummary[]): string {
   for (const s of stages) {
     out.push(`  ${s.train}.${s.stage}: ${s.model}  total ${fmt(s.totalParams)}, trainable ${fmt(s.trainableParams)}, frozen ${fmt(s.frozenParams)}${s.handOver.length ? `  (weights from ${s.handOver.join(', ')})` : ''}`);
     if (s.training)
-      out.push(`    training step at batch ${s.training.batch}: about ${bytesText(s.training.bytes)} (weights, gradients, ${s.training.optimizer} state x${s.training.statesPerWeight}, inputs and activations; float32)`);
+      out.push(`    training step at batch ${s.training.batch}: about ${bytesText(s.training.bytes)} (weights, gradients, ${s.training.optimizer} state x${s.training.statesPerWeight}, inputs, ${BACKWARD_FACTOR} x activations for tfjs's backward pass; float32)`);
   }
   return out.join('\n') + '\n';
 }

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../compiler/cli.js';
+import { BACKWARD_FACTOR } from '../../compiler/summary.js';
 
 describe('nvcc summary', () => {
   let out = '';
@@ -67,10 +68,10 @@ describe('nvcc summary', () => {
     expect(fine.training).toMatchObject({ batch: 24, optimizer: 'lion', statesPerWeight: 1 });
     // 64x64x1 image + 14 lab values per sample; weights + gradients + Lion's momentum.
     expect(model.inputElements).toBe(64 * 64 + 14);
-    expect(fine.training!.bytes).toBe(4 * (fine.totalParams + fine.trainableParams * 2 + 24 * (model.inputElements + model.activationElements)));
+    expect(fine.training!.bytes).toBe(4 * (fine.totalParams + fine.trainableParams * 2 + 24 * (model.inputElements + BACKWARD_FACTOR * model.activationElements)));
     out = '';
     expect(await main(['summary', 'examples/mednvc.nvc', '--variant', 'demo', '--model', 'finetune'])).toBe(0);
-    expect(out).toMatch(/finetune: MEDNVC .*\n    training step at batch 24: about \d+(\.\d+)? MB \(weights, gradients, lion state x1, inputs and activations; float32\)/);
+    expect(out).toMatch(/finetune: MEDNVC .*\n    training step at batch 24: about \d+(\.\d+)? MB \(weights, gradients, lion state x1, inputs, 5\.5 x activations for tfjs's backward pass; float32\)/);
   });
 
   it('refuses an unknown --model with a suggestion, without a stack trace', async () => {
