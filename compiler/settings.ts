@@ -69,6 +69,7 @@ export const STAGE_SETTINGS: Readonly<Record<string, SettingType>> = {
   schedule: config(SCHEDULES, true, true),
   epochs: int({ min: 1 }),
   batch: int({ min: 1 }),
+  micro_batch: int({ min: 1 }),
   augment: list(config({ hflip: { args: { p: prob } }, vflip: { args: { p: prob } }, rotate: { args: { degrees: float({ min: 0, max: 180 }) }, required: ['degrees'] }, random_resized_crop: { args: { scale: list(float({ above: 0, max: 1 }), 2), ratio: list(float({ above: 0 }), 2) } } }, true)),
   metrics: list(word(['accuracy', 'auc', 'sensitivity', 'specificity', 'loss'])),
   keep_best: any,

@@ -57,12 +57,14 @@ export interface StageSummary {
 
 export interface TrainingMemory {
   readonly batch: number;
+  /** `micro_batch`: the samples whose activations are alive at once, when below the batch. */
+  readonly microBatch?: number;
   readonly optimizer: string;
   /** Optimizer state tensors per trainable weight (Lion 1, AdamW 2, SGD with momentum 1). */
   readonly statesPerWeight: number;
   /**
-   * weights + gradients + optimizer state + batch x (inputs + BACKWARD_FACTOR x activations),
-   * float32 bytes.
+   * weights + gradients + optimizer state + batch x inputs + (micro-)batch x BACKWARD_FACTOR x
+   * activations, float32 bytes.
    */
   readonly bytes: number;
 }
@@ -201,11 +203,13 @@ export function summarizeStages(program: ProgramIR, perSample?: (train: string, 
       const frozen = frozenCount(s.model.instance, s.frozen);
       const one = perSample?.(t.name, s.name);
       const batch = typeof s.settings.batch === 'number' ? s.settings.batch : undefined;
+      // With micro-batches only one chunk's activations are alive at a time.
+      const chunk = typeof s.settings.micro_batch === 'number' && batch !== undefined ? Math.min(s.settings.micro_batch, batch) : batch;
       const optimizer = (s.settings.optimizer as { type?: unknown } | undefined)?.type;
       const states = typeof optimizer === 'string' ? OPTIMIZER_STATES[optimizer] : undefined;
       const training: TrainingMemory | undefined =
         one && batch !== undefined && states !== undefined && Number.isFinite(one.activationElements)
-          ? { batch, optimizer: String(optimizer), statesPerWeight: states, bytes: 4 * (total + (total - frozen) * (1 + states) + batch * (one.inputElements + BACKWARD_FACTOR * one.activationElements)) }
+          ? { batch, ...(chunk !== batch ? { microBatch: chunk! } : {}), optimizer: String(optimizer), statesPerWeight: states, bytes: 4 * (total + (total - frozen) * (1 + states) + batch * one.inputElements + chunk! * BACKWARD_FACTOR * one.activationElements) }
           : undefined;
       out.push({
         ...(training ? { training } : {}),
@@ -305,7 +309,7 @@ export function formatStageTable(stages: readonly StageSummary[]): string {
   for (const s of stages) {
     out.push(`  ${s.train}.${s.stage}: ${s.model}  total ${fmt(s.totalParams)}, trainable ${fmt(s.trainableParams)}, frozen ${fmt(s.frozenParams)}${s.handOver.length ? `  (weights from ${s.handOver.join(', ')})` : ''}`);
     if (s.training)
-      out.push(`    training step at batch ${s.training.batch}: about ${bytesText(s.training.bytes)} (weights, gradients, ${s.training.optimizer} state x${s.training.statesPerWeight}, inputs, ${BACKWARD_FACTOR} x activations for tfjs's backward pass; float32)`);
+      out.push(`    training step at batch ${s.training.batch}${s.training.microBatch ? ` in micro-batches of ${s.training.microBatch}` : ''}: about ${bytesText(s.training.bytes)} (weights, gradients, ${s.training.optimizer} state x${s.training.statesPerWeight}, inputs, ${BACKWARD_FACTOR} x activations for tfjs's backward pass; float32)`);
   }
   return out.join('\n') + '\n';
 }

@@ -214,6 +214,8 @@ export function lowerStage(stage: StageIR, model: StageModel): StageSpec {
     schedule: lowerSchedule(s.schedule, where),
     epochs: num(s.epochs, 1),
     batchSize: num(s.batch, 1),
+    // A micro-batch at least the batch is the batch itself: no chunking.
+    ...(typeof s.micro_batch === 'number' && s.micro_batch < num(s.batch, 1) ? { microBatch: s.micro_batch } : {}),
     augment: lowerAugment(s.augment, where),
     metrics: Array.isArray(s.metrics) ? (s.metrics as MetricName[]) : [],
     ...(keepBest ? { keepBest } : {}),

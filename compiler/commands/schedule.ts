@@ -80,7 +80,7 @@ export function schedulePlanText(stages: readonly StageSpec[]): string {
   const out: string[] = [];
   let offset = 0;
   for (const s of stages) {
-    out.push(`stage ${s.name} (${s.kind}): epochs ${num(offset)}-${num(offset + s.epochs)} overall, ${s.epochs} epochs, batch ${s.batchSize}, ${s.optimizer.kind} lr ${num(s.optimizer.lr)}${s.optimizer.weightDecay ? `, weight decay ${num(s.optimizer.weightDecay)}` : ''}`);
+    out.push(`stage ${s.name} (${s.kind}): epochs ${num(offset)}-${num(offset + s.epochs)} overall, ${s.epochs} epochs, batch ${s.batchSize}${s.microBatch ? ` in micro-batches of ${s.microBatch}` : ''}, ${s.optimizer.kind} lr ${num(s.optimizer.lr)}${s.optimizer.weightDecay ? `, weight decay ${num(s.optimizer.weightDecay)}` : ''}`);
     for (const line of phaseLines(s)) out.push(`  ${line}`);
     if (s.mask) out.push(`  mask: ${s.mask.kind} ratio ${num(s.mask.ratio)}, patch ${s.mask.patch}`);
     if (s.freeze.length) out.push(`  frozen: ${s.freeze.join(', ')}`);

@@ -74,12 +74,15 @@ describe('override schema', () => {
 
 describe('overrides reach the built model', () => {
   it('changes the model, the train spec and the dataset spec as asked', async () => {
-    const overrides = { 'MiniMEDNVC.fusion_depth': 3, 'finetune.optimizer.lr': 1e-4, 'pretrain.model.encoder.dims': [8, 16, 32, 48], 'PJI.split.seed': 11, 'pretrain.schedule.cosine.to': 1e-6 };
+    const overrides = { 'MiniMEDNVC.fusion_depth': 3, 'finetune.optimizer.lr': 1e-4, 'pretrain.model.encoder.dims': [8, 16, 32, 48], 'PJI.split.seed': 11, 'pretrain.schedule.cosine.to': 1e-6, 'finetune.micro_batch': 2, 'pretrain.micro_batch': 4 };
     const p = await loadBuiltProgram(MINI, { outDir: path.join(freshDir(), 'out'), overrides });
     const base = await loadBuiltProgram(MINI, { outDir: path.join(freshDir(), 'out') });
     expect(p.trainSpec!.stages[1]!.optimizer.lr).toBe(1e-4);
     expect(p.trainSpec!.stages[0]!.schedule[1]).toEqual({ kind: 'cosine', to: 1e-6 });
     expect(p.datasetSpec!.split.seed).toBe(11);
+    // micro_batch reaches the trainer below the batch; equal to the batch it is no chunking.
+    expect(p.trainSpec!.stages[1]!.microBatch).toBe(2);
+    expect(p.trainSpec!.stages[0]!.microBatch).toBeUndefined();
     expect(p.resolvedConfig.overrides).toEqual(overrides);
     await cpuSeeded(2);
     const m = p.factories.finetune!.create();

@@ -1,3 +1,6 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../compiler/cli.js';
 import { BACKWARD_FACTOR } from '../../compiler/summary.js';
@@ -68,7 +71,17 @@ describe('nvcc summary', () => {
     expect(fine.training).toMatchObject({ batch: 24, optimizer: 'lion', statesPerWeight: 1 });
     // 64x64x1 image + 14 lab values per sample; weights + gradients + Lion's momentum.
     expect(model.inputElements).toBe(64 * 64 + 14);
-    expect(fine.training!.bytes).toBe(4 * (fine.totalParams + fine.trainableParams * 2 + 24 * (model.inputElements + BACKWARD_FACTOR * model.activationElements)));
+    expect(fine.training!.bytes).toBe(4 * (fine.totalParams + fine.trainableParams * 2 + 24 * model.inputElements + 24 * BACKWARD_FACTOR * model.activationElements));
+    // With micro-batches of 4, only 4 samples' activations are alive at once.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nvcc-summary-'));
+    const chunkedFile = path.join(dir, 'mednvc.nvc');
+    fs.writeFileSync(chunkedFile, `${fs.readFileSync('examples/mednvc.nvc', 'utf8')}\nvariant demo_chunked extends demo { finetune.micro_batch = 4 }\n`);
+    out = '';
+    expect(await main(['summary', chunkedFile, '--variant', 'demo_chunked', '--format', 'json'])).toBe(0);
+    fs.rmSync(dir, { recursive: true, force: true });
+    const chunked = (JSON.parse(out) as typeof json).stages.find((s) => s.stage === 'finetune')!.training!;
+    expect(chunked).toMatchObject({ batch: 24, microBatch: 4 });
+    expect(chunked.bytes).toBe(4 * (fine.totalParams + fine.trainableParams * 2 + 24 * model.inputElements + 4 * BACKWARD_FACTOR * model.activationElements));
     out = '';
     expect(await main(['summary', 'examples/mednvc.nvc', '--variant', 'demo', '--model', 'finetune'])).toBe(0);
     expect(out).toMatch(/finetune: MEDNVC .*\n    training step at batch 24: about \d+(\.\d+)? MB \(weights, gradients, lion state x1, inputs, 5\.5 x activations for tfjs's backward pass; float32\)/);
