@@ -29,7 +29,7 @@ function refuse(problems: readonly { message: string }[]): never {
 }
 
 /** Overrides from `--config` (first) and `--set` (later wins). */
-async function gatherOverrides(file: string, flags: BuildFlags): Promise<Record<string, unknown>> {
+export async function gatherOverrides(file: string, flags: Pick<BuildFlags, 'variant' | 'set' | 'config'>): Promise<Record<string, unknown>> {
   if (!flags.config && !flags.set?.length) return {};
   const { parseSetArgs, readConfigFile } = await import('../schema/overrides.js');
   const problems: OverrideProblem[] = [];

@@ -66,6 +66,8 @@ const DECLARATIONS: Readonly<Record<string, Declare>> = {
       .description('parameter and MAC table of the models in a .nvc program')
       .argument('<file>', '.nvc file')
       .option('--variant <name>', 'apply a variant declared in the file')
+      .option('--set <path=value>', 'override a tunable value, e.g. finetune.batch=12 (repeatable)', collect, [])
+      .option('--config <file>', 'overrides from a YAML or JSON file (paths or nested mappings)')
       .option('--model <name>', 'a model declaration, a constant holding a model, or a stage name')
       .option('--depth <n>', 'deepest layer path shown', '2')
       .option('--dims <list>', 'values of symbolic dims, e.g. B=1,H=224,W=224 (default B=1, others 224)')

@@ -1,5 +1,6 @@
 /**
- * `nvcc summary FILE [--variant V] [--model NAME] [--depth N] [--dims B=1,H=224] [--format json]`.
+ * `nvcc summary FILE [--variant V] [--set p=v ...] [--config F] [--model NAME] [--depth N] [--dims B=1,H=224]
+ * [--format json]`.
  * In: a .nvc path. Out: a table per model (path, kind, output shape, params, MACs) with totals,
  * and per-stage trainable vs frozen counts; or the same as JSON. Exit 1 when the program has
  * errors (they are printed as by `nvcc check`).
@@ -10,6 +11,7 @@ import { compileProgramSync } from '../pipeline.js';
 import { formatStageTable, formatSummaryTable, stageInputDims, summarizeModel, summarizeStages } from '../summary.js';
 import type { ModelIR } from '../ir/ir.js';
 import { closest } from '../report.js';
+import { gatherOverrides } from './build.js';
 
 function parseDims(text: string | undefined): Map<string, number> {
   const out = new Map<string, number>();
@@ -21,8 +23,16 @@ function parseDims(text: string | undefined): Map<string, number> {
   return out;
 }
 
-export async function summaryCommand(file: string, opts: { variant?: string; model?: string; depth: string; dims?: string; format: string }, setExit: (code: number) => void): Promise<void> {
-  const r = compileProgramSync(file, { ...(opts.variant ? { variant: opts.variant } : {}) });
+export async function summaryCommand(file: string, opts: { variant?: string; set?: string[]; config?: string; model?: string; depth: string; dims?: string; format: string }, setExit: (code: number) => void): Promise<void> {
+  // Overrides are checked against the program's override schema as `nvcc build` checks them.
+  const overrides = await gatherOverrides(file, opts);
+  if (Object.keys(overrides).length) {
+    const [{ overrideSchemaOf }, { validateOverrides }] = await Promise.all([import('../builder/build.js'), import('../schema/overrides.js')]);
+    const { schema } = await overrideSchemaOf(file, opts.variant);
+    const problems = schema ? validateOverrides(schema, overrides) : [];
+    if (problems.length) throw new UserError(problems.map((p) => p.message).join('\nerror: '));
+  }
+  const r = compileProgramSync(file, { ...(opts.variant ? { variant: opts.variant } : {}), ...(Object.keys(overrides).length ? { overrides } : {}) });
   if (!r.program || !r.elaborator) {
     process.stderr.write(renderDiagnostics(r.diagnostics, (p) => r.files.get(p), { color: shouldUseColor() }) + '\n');
     setExit(1);

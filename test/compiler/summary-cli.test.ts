@@ -87,6 +87,14 @@ describe('nvcc summary', () => {
     expect(out).toMatch(/finetune: MEDNVC .*\n    training step at batch 24: about \d+(\.\d+)? MB \(weights, gradients, lion state x1, inputs, 5\.5 x activations for tfjs's backward pass; float32\)/);
   });
 
+  it('takes --set overrides, checked like nvcc build checks them', async () => {
+    expect(await main(['summary', 'examples/mednvc.nvc', '--variant', 'demo', '--model', 'finetune', '--set', 'finetune.micro_batch=4', '--set', 'finetune.batch=12'])).toBe(0);
+    expect(out).toMatch(/finetune: MEDNVC .*\n    training step at batch 12 in micro-batches of 4: about/);
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    expect(await main(['summary', 'examples/mednvc.nvc', '--variant', 'demo', '--set', 'finetune.batchh=4'])).toBe(1);
+    expect(err.mock.calls.map((c) => String(c[0])).join('')).toContain('unknown override path `finetune.batchh`; did you mean `finetune.batch`?');
+  });
+
   it('refuses an unknown --model with a suggestion, without a stack trace', async () => {
     const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     expect(await main(['summary', 'std/convnextv2.nvc', '--model', 'convnextv2_ato'])).toBe(1);
