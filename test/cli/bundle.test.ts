@@ -81,13 +81,13 @@ describe('a bundle older than the sources', () => {
     const first = runCli(['--help'], { root });
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toContain('Compiler for .nvc model definitions');
-    expect(first.bundle).toBeDefined();
     const [id1] = bundles(root);
+    expect(first.bundle).toBe(`dist/${id1}`);
 
     setDescription(root, 'edited description one');
     const edited = runCli(['--help'], { root });
     expect(edited.stdout).toContain('edited description one');
-    expect(edited.bundle).toBeDefined();
+    expect(edited.bundle).toMatch(/^dist\/[0-9a-f]{16}$/);
     expect(edited.bundle).not.toBe(`dist/${id1}`);
     // The older bundle stays for processes that may still run it.
     expect(bundles(root)).toHaveLength(2);

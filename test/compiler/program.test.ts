@@ -11,7 +11,7 @@ describe('examples/mednvc.nvc', () => {
 
   it('checks clean', () => {
     expect(r.diagnostics).toEqual([]);
-    expect(r.program).toBeDefined();
+    expect(r.program?.trains.map((t) => t.name)).toEqual(['MEDNVC_on_PJI']);
   });
 
   it('has the paper configuration in its stages', () => {
