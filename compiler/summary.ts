@@ -36,8 +36,8 @@ export interface ModelSummary {
   readonly inputElements: number;
   /**
    * Elements of every intermediate result of one forward pass (each op's output once; a block
-   * call and the taking of a named output are views, not new tensors): what a backward pass
-   * keeps, give or take the ops that keep their input instead.
+   * call and the taking of a named output are views, not new tensors). A tfjs backward pass
+   * holds about BACKWARD_FACTOR times as much at its peak.
    */
   readonly activationElements: number;
 }
@@ -60,7 +60,7 @@ export interface TrainingMemory {
   /** `micro_batch`: the samples whose activations are alive at once, when below the batch. */
   readonly microBatch?: number;
   readonly optimizer: string;
-  /** Optimizer state tensors per trainable weight (Lion 1, AdamW 2, SGD with momentum 1). */
+  /** Optimizer state tensors per trainable weight (Lion 1, AdamW 2). */
   readonly statesPerWeight: number;
   /**
    * weights + gradients + optimizer state + batch x inputs + (micro-)batch x BACKWARD_FACTOR x
@@ -69,7 +69,8 @@ export interface TrainingMemory {
   readonly bytes: number;
 }
 
-const OPTIMIZER_STATES: Readonly<Record<string, number>> = { lion: 1, adamw: 2, adam: 2, sgd: 1 };
+/** Lion keeps one moment per weight, AdamW two. */
+const OPTIMIZER_STATES: Readonly<Record<string, number>> = { lion: 1, adamw: 2 };
 
 /**
  * Peak memory of a tfjs backward pass per byte of forward activations. tfjs's tape keeps every
@@ -110,6 +111,11 @@ function toNumber(d: Dim): number {
   return c ? Number(c.num) / Number(c.den) : NaN;
 }
 
+/** Element count of a concrete shape (NaN when a dim is still symbolic). */
+function elements(shape: Shape): number {
+  return shape.reduce((n, d) => n * toNumber(d), 1);
+}
+
 export function summarizeModel(model: ModelIR, el: Elaborator, dims: ReadonlyMap<string, number> = new Map(), maxDepth = 2, frozenPaths: readonly string[] = []): ModelSummary {
   const rows: SummaryRow[] = [];
   const seen = new Set<string>();
@@ -121,7 +127,7 @@ export function summarizeModel(model: ModelIR, el: Elaborator, dims: ReadonlyMap
   };
   const concreteShape = (s: Shape, env: ReadonlyMap<string, Dim>): Shape => s.map((d) => concrete(d, env));
   let activations = 0;
-  const count = (shape: Shape) => (activations += shape.reduce((n, d) => n * toNumber(d), 1));
+  const count = (shape: Shape) => (activations += elements(shape));
   const push = (path: string, layer: LayerInstance, shape: Shape, macs: Dim) => {
     if (seen.has(path)) return;
     seen.add(path);
@@ -179,7 +185,7 @@ export function summarizeModel(model: ModelIR, el: Elaborator, dims: ReadonlyMap
   let inputElements = 0;
   if (g) {
     const inShapes = g.inputs.map((x) => concreteShape(x.shape, new Map()));
-    for (const shape of inShapes) inputElements += shape.reduce((n, d) => n * toNumber(d), 1);
+    for (const shape of inShapes) inputElements += elements(shape);
     g.inputs.forEach((x, i) => (inputs[x.name] = formatShape(inShapes[i]!)));
     const out = g.outputs[0]!;
     macs = toNumber(concrete(el.totalMacs(g), new Map()));

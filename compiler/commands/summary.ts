@@ -43,7 +43,12 @@ export async function summaryCommand(file: string, opts: { variant?: string; set
   if (!Number.isInteger(depth) || depth < 0) throw new UserError(`--depth expects a non-negative integer, found \`${opts.depth}\``);
   const candidates = new Map<string, { model: ModelIR; frozen: readonly string[]; dataDims?: ReadonlyMap<string, number> }>();
   for (const m of r.program.models) candidates.set(m.name, { model: m, frozen: [] });
-  for (const t of r.program.trains) for (const s of t.stages) candidates.set(s.name, { model: s.model, frozen: s.frozen, dataDims: stageInputDims(r.program, t.name, s.name) });
+  const stageDims = new Map<string, ReadonlyMap<string, number>>();
+  for (const t of r.program.trains)
+    for (const s of t.stages) {
+      stageDims.set(`${t.name}.${s.name}`, stageInputDims(r.program, t.name, s.name));
+      candidates.set(s.name, { model: s.model, frozen: s.frozen, dataDims: stageDims.get(`${t.name}.${s.name}`)! });
+    }
   let chosen = [...candidates.values()];
   if (opts.model) {
     const c = candidates.get(opts.model);
@@ -60,7 +65,7 @@ export async function summaryCommand(file: string, opts: { variant?: string; set
     const s = r.program!.trains.find((t) => t.name === train)?.stages.find((x) => x.name === stage);
     if (!s) return undefined;
     const asked = [...dims].filter(([k]) => k !== 'B');
-    return summarizeModel(s.model, r.elaborator!, new Map([...stageInputDims(r.program!, train, stage), ...asked, ['B', 1]]), 0, s.frozen);
+    return summarizeModel(s.model, r.elaborator!, new Map([...stageDims.get(`${train}.${stage}`)!, ...asked, ['B', 1]]), 0, s.frozen);
   };
   const stages = summarizeStages(r.program, perSample);
   if (opts.format === 'json') process.stdout.write(JSON.stringify({ file, variant: opts.variant ?? null, models: summaries, stages }, null, 2) + '\n');
