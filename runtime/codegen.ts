@@ -61,25 +61,16 @@ export function observeForward(next: ForwardObserver | undefined): void {
  * or a result of another rank, is reported against the statement's `.nvc` origin.
  */
 export function at<R extends KnownRank>(origin: string, rank: R, run: () => tf.Tensor): TensorOfRank[R] {
-  let out: tf.Tensor;
-  try {
-    out = run();
-  } catch (err) {
-    if (err instanceof NvcRuntimeError) {
-      err.trace.push(origin);
-      throw err;
-    }
-    throw new NvcRuntimeError(origin, err instanceof Error ? err.message : String(err), err);
-  }
+  const out = atRecord(origin, run);
   if (out.rank !== rank) throw new NvcRuntimeError(origin, `expected a rank-${rank} tensor, found shape [${out.shape.join(', ')}]`, undefined);
   if (observer) observer(origin, out);
   return out as TensorOfRank[R];
 }
 
 /**
- * Runs one generated statement whose result is a record of tensors (a call of a block with
- * named outputs); an error inside is reported against the statement's `.nvc` origin. Each
- * output is then taken out by its own `at` statement, which checks its rank.
+ * Runs one generated statement and reports an error inside against its `.nvc` origin. Used
+ * directly for a result that is a record of tensors (a call of a block with named outputs);
+ * each output is then taken out by its own `at` statement, which checks its rank.
  */
 export function atRecord<T extends object>(origin: string, run: () => T): T {
   try {

@@ -740,8 +740,8 @@ export class ModelEmitter {
     });
     const result = `${self}.forward(ctx, ${ordered.join(', ')})`;
     if (callee.root) throw new Error('internal: a root class is never a child');
-    // A chain never holds such a block (the compiler refuses it); a lone call reads the record.
-    if (g.outputs.length > 1 && (chained || !yieldsRecord(op))) return `${result}${propertyAccess(g.outputs[0]!.name)}`;
+    // A lone call yields the record, read by `output` ops; a chain never holds such a block.
+    if (chained && g.outputs.length > 1) throw new EmitError(`\`${target.typeName}\` has several named outputs and cannot sit in a layer chain`, origin);
     return result;
   }
 
