@@ -10,6 +10,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeFileAtomicSync } from '../../runtime/run/atomic.js';
 import { UserError } from '../cli.js';
 import { checkProgram, guarded, loadProgramData, parseOverrides } from './train.js';
 
@@ -99,9 +100,7 @@ export async function previewMaskCommand(file: string, opts: PreviewMaskOptions,
       const scale = opts.scale !== undefined ? Number(opts.scale) : Math.max(1, Math.ceil(128 / Math.max(h, w)));
       const sheet = maskSheet(preview.images.dataSync() as Float32Array, preview.mask.dataSync() as Float32Array, n, h, w, c, gh, gw, scale);
       fs.mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
-      const tmp = `${opts.out}.tmp-${process.pid}.png`;
-      await sharp(Buffer.from(sheet.data), { raw: { width: sheet.width, height: sheet.height, channels: 3 } }).png().toFile(tmp);
-      fs.renameSync(tmp, opts.out);
+      writeFileAtomicSync(opts.out, await sharp(Buffer.from(sheet.data), { raw: { width: sheet.width, height: sheet.height, channels: 3 } }).png().toBuffer());
       const removed = Array.from(preview.mask.dataSync()).filter((v) => v === 1).length;
       process.stderr.write(
         `wrote ${opts.out}: stage ${stage.name}, the first ${n} of step 1's batch of ${stage.batchSize} (patients ${preview.patientIds.join(', ')}); ` +

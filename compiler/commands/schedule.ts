@@ -13,6 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { buildSchedule, type PhaseSpec } from '../../runtime/optim/schedule.js';
+import { writeFileAtomicSync } from '../../runtime/run/atomic.js';
 import type { StageSpec } from '../../runtime/train/spec.js';
 import { UserError } from '../cli.js';
 import { checkProgram, guarded, parseOverrides } from './train.js';
@@ -131,9 +132,7 @@ export async function scheduleCommand(file: string, opts: ScheduleOptions, setEx
     }
     if (opts.out) {
       fs.mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
-      const tmp = `${opts.out}.tmp-${process.pid}`;
-      fs.writeFileSync(tmp, text);
-      fs.renameSync(tmp, opts.out);
+      writeFileAtomicSync(opts.out, text);
       process.stderr.write(`wrote ${opts.out}\n`);
     } else process.stdout.write(text);
   });
