@@ -12,8 +12,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { buildSchedule, type PhaseSpec } from '../../runtime/optim/schedule.js';
 import { writeFileAtomicSync } from '../../runtime/run/atomic.js';
+import { buildStageSchedule } from '../../runtime/train/runner.js';
 import type { StageSpec } from '../../runtime/train/spec.js';
 import { UserError } from '../cli.js';
 import { checkProgram, guarded, parseOverrides } from './train.js';
@@ -40,10 +40,9 @@ export interface LrPoint {
 
 /** The stage's lr at `points` evenly spaced fractions of each epoch, plus its last step. */
 export function sampleStage(stage: StageSpec, points: number, offset: number): LrPoint[] {
-  const phases: PhaseSpec[] = stage.schedule.map((p) => ({ ...p }));
   // The schedule is a function of the fractional epoch; with `points` steps per epoch its
   // steps fall exactly on the sampled fractions.
-  const schedule = buildSchedule(phases.length === 0 ? 'constant' : phases, { baseLr: stage.optimizer.lr, stepsPerEpoch: points, epochs: stage.epochs });
+  const schedule = buildStageSchedule(stage, points);
   const out: LrPoint[] = [];
   for (let step = 0; step <= schedule.totalSteps; step++) {
     const epoch = step / points;
@@ -55,11 +54,11 @@ export function sampleStage(stage: StageSpec, points: number, offset: number): L
 const num = (x: number) => (x === 0 ? '0' : Math.abs(x) >= 1e-2 && Math.abs(x) < 1e4 ? String(Number(x.toPrecision(4))) : x.toExponential(2).replace(/\.?0+e/, 'e'));
 
 function phaseLines(stage: StageSpec): string[] {
-  const phases: PhaseSpec[] = stage.schedule.map((p) => ({ ...p }));
+  const phases = stage.schedule;
   if (phases.length === 0) return [`constant lr ${num(stage.optimizer.lr)} for ${stage.epochs} epochs`];
   // Sampled at a fine grid to read each phase's level at its ends from the runtime's function.
   const perEpoch = 1000;
-  const schedule = buildSchedule(phases, { baseLr: stage.optimizer.lr, stepsPerEpoch: perEpoch, epochs: stage.epochs });
+  const schedule = buildStageSchedule(stage, perEpoch);
   const lines: string[] = [];
   let start = 0;
   phases.forEach((p, i) => {

@@ -178,7 +178,8 @@ function buildOptimizer(stage: StageSpec): Optimizer {
     : new AdamW({ ...common, beta1: o.betas[0], beta2: o.betas[1], ...(o.eps !== undefined ? { eps: o.eps } : {}) });
 }
 
-function buildStageSchedule(stage: StageSpec, steps: number): Schedule {
+/** The stage's learning rate per step (also what `nvcc schedule` samples). */
+export function buildStageSchedule(stage: StageSpec, steps: number): Schedule {
   const phases: PhaseSpec[] = stage.schedule.map((p) => ({ ...p }));
   return buildSchedule(phases.length === 0 ? 'constant' : phases, { baseLr: stage.optimizer.lr, stepsPerEpoch: steps, epochs: stage.epochs });
 }
