@@ -27,14 +27,19 @@ const flag = (name: string) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
 };
-const file = args.find((a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1]!.startsWith('--'))) ?? 'examples/mednvc.nvc';
+const file =
+  args.find((a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1]!.startsWith('--'))) ?? 'examples/mednvc.nvc';
 const variant = flag('--variant');
 const runs = Number(flag('--runs') ?? 5);
 const out = fs.mkdtempSync(path.join(os.tmpdir(), 'nvcc-bench-build-'));
 const buildDir = path.join(out, 'build');
 const bin = path.resolve('bin/nvcc.js');
 const gnuTime = fs.existsSync('/usr/bin/time');
-const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+const load = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 interface Sample {
@@ -116,7 +121,13 @@ interface Breakdown {
 }
 function builderOnly(force: boolean): Breakdown {
   const text = execFileSync(process.execPath, ['--import', 'tsx', script], {
-    env: { ...process.env, FILE: file, OUT: path.join(out, 'tsx-build'), FORCE: force ? '1' : '0', VARIANT: variant ?? '' },
+    env: {
+      ...process.env,
+      FILE: file,
+      OUT: path.join(out, 'tsx-build'),
+      FORCE: force ? '1' : '0',
+      VARIANT: variant ?? '',
+    },
     encoding: 'utf8',
   });
   return JSON.parse(text.trim().split('\n').pop()!) as Breakdown;
@@ -133,17 +144,29 @@ for (let i = 0; i < runs; i++) {
 const loadAfter = load();
 
 const ms = (n: number) => `${n.toFixed(0).padStart(6)} ms`;
-const figure = (xs: Sample[]) => `${ms(median(xs.map((s) => s.wallMs)))}${gnuTime ? `  (CPU ${median(xs.map((s) => s.cpuMs!)).toFixed(0)} ms)` : ''}`;
+const figure = (xs: Sample[]) =>
+  `${ms(median(xs.map((s) => s.wallMs)))}${gnuTime ? `  (CPU ${median(xs.map((s) => s.cpuMs!)).toFixed(0)} ms)` : ''}`;
 const bundle = await currentBundle(path.resolve('.'), { write: false });
-const running = bundle.ready && process.env.NVCC_BUNDLE !== '0' ? path.relative('.', bundle.dir) : 'the TypeScript sources through tsx';
-console.log(`nvcc build ${file}${variant ? ` --variant ${variant}` : ''}: median of ${runs} fresh processes; ${os.cpus().length} cores, load average ${loadBefore} before, ${loadAfter} after; node ${process.version}`);
-console.log(`real CLI (node bin/nvcc.js, running ${running}; the first start${warm.wallMs > 1000 ? ` made the bundle in ${(warm.wallMs / 1000).toFixed(1)} s` : ' found the bundle up to date'}${discarded ? `; ${discarded} round(s) run again after an edit of the sources` : ''})`);
+const running =
+  bundle.ready && process.env.NVCC_BUNDLE !== '0'
+    ? path.relative('.', bundle.dir)
+    : 'the TypeScript sources through tsx';
+console.log(
+  `nvcc build ${file}${variant ? ` --variant ${variant}` : ''}: median of ${runs} fresh processes; ${os.cpus().length} cores, load average ${loadBefore} before, ${loadAfter} after; node ${process.version}`,
+);
+console.log(
+  `real CLI (node bin/nvcc.js, running ${running}; the first start${warm.wallMs > 1000 ? ` made the bundle in ${(warm.wallMs / 1000).toFixed(1)} s` : ' found the bundle up to date'}${discarded ? `; ${discarded} round(s) run again after an edit of the sources` : ''})`,
+);
 console.log(`  (node)  ${figure(bare)}   node -e '', for scale`);
 console.log(`  --help  ${figure(help)}`);
 console.log(`  cold    ${figure(cold)}   target < 3000 ms`);
 console.log(`  cached  ${figure(cached)}   target < 200 ms`);
 console.log('builder alone, TypeScript sources through tsx');
-console.log(`  cold    ${ms(median(srcCold.map((r) => r.totalMs)))}  (import ${median(srcCold.map((r) => r.importMs)).toFixed(0)} ms + build ${median(srcCold.map((r) => r.buildMs)).toFixed(0)} ms)`);
-console.log(`  cached  ${ms(median(srcCached.map((r) => r.totalMs)))}  (import ${median(srcCached.map((r) => r.importMs)).toFixed(0)} ms + check ${median(srcCached.map((r) => r.buildMs)).toFixed(1)} ms)`);
+console.log(
+  `  cold    ${ms(median(srcCold.map((r) => r.totalMs)))}  (import ${median(srcCold.map((r) => r.importMs)).toFixed(0)} ms + build ${median(srcCold.map((r) => r.buildMs)).toFixed(0)} ms)`,
+);
+console.log(
+  `  cached  ${ms(median(srcCached.map((r) => r.totalMs)))}  (import ${median(srcCached.map((r) => r.importMs)).toFixed(0)} ms + check ${median(srcCached.map((r) => r.buildMs)).toFixed(1)} ms)`,
+);
 console.log(`  rebuild ${ms(median(srcCold.map((r) => r.rebuild)))}  (second uncached build in a warm process)`);
 fs.rmSync(out, { recursive: true, force: true });

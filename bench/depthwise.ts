@@ -18,7 +18,10 @@ const flag = (name: string, dflt: string) => {
 };
 const REPS = Number(flag('reps', '5'));
 const KS = flag('k', '7').split(',').map(Number);
-const SHAPES: Array<[number, number, number, number]> = [[16, 56, 56, 40], [16, 14, 14, 160]];
+const SHAPES: Array<[number, number, number, number]> = [
+  [16, 56, 56, 40],
+  [16, 14, 14, 160],
+];
 
 function time(f: () => void): { cpu: number; wall: number } {
   f(); // warm-up (compiles, grows memory)
@@ -47,18 +50,44 @@ for (const shape of SHAPES) {
     const attrs = { strides: 1, pad: 'same', dilations: 1 };
     const ops: Array<[string, () => void]> = [
       ['forward', () => tf.engine().runKernel('DepthwiseConv2dNative', { x, filter: f }, attrs as never)],
-      ['backprop-input', () => tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: f }, { ...attrs, inputShape: shape } as never)],
-      ['backprop-filter', () => tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, { ...attrs, filterShape: fShape } as never)],
+      [
+        'backprop-input',
+        () =>
+          tf
+            .engine()
+            .runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: f }, {
+              ...attrs,
+              inputShape: shape,
+            } as never),
+      ],
+      [
+        'backprop-filter',
+        () =>
+          tf
+            .engine()
+            .runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, { ...attrs, filterShape: fShape } as never),
+      ],
     ];
     for (const [name, op] of ops) {
       // wasm kernels are synchronous: no read-back, so only the kernel is timed.
-      const run = () => tf.tidy(() => { op(); });
+      const run = () =>
+        tf.tidy(() => {
+          op();
+        });
       process.env['NVCC_WASM_SIMD_DEPTHWISE'] = '0';
       const old = time(run);
       delete process.env['NVCC_WASM_SIMD_DEPTHWISE'];
       const neu = time(run);
-      rows.push([`[${shape.join(',')}]`, `${k}x${k}`, name, old.cpu.toFixed(1), neu.cpu.toFixed(1), `${(old.cpu / neu.cpu).toFixed(1)}x`,
-        old.wall.toFixed(1), neu.wall.toFixed(1)]);
+      rows.push([
+        `[${shape.join(',')}]`,
+        `${k}x${k}`,
+        name,
+        old.cpu.toFixed(1),
+        neu.cpu.toFixed(1),
+        `${(old.cpu / neu.cpu).toFixed(1)}x`,
+        old.wall.toFixed(1),
+        neu.wall.toFixed(1),
+      ]);
       console.error(rows[rows.length - 1]!.join('  '));
     }
     tf.dispose([x, f, dy]);
@@ -66,4 +95,9 @@ for (const shape of SHAPES) {
 }
 const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
 for (const r of rows) console.log(r.map((cell, i) => cell.padEnd(widths[i]!)).join('  '));
-console.log(`min over ${REPS} reps after 1 warm-up; load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+console.log(
+  `min over ${REPS} reps after 1 warm-up; load average ${(await import('node:os'))
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);

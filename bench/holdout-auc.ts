@@ -34,27 +34,61 @@ const size = flag('--size', '64');
 const nvcc = resolve('bin/nvcc.js');
 const dir = mkdtempSync(join(tmpdir(), 'nvcc-holdout-'));
 try {
-  const synth = execFileSync(process.execPath, [nvcc, 'synth', 'pji', '--patients', patients, '--seed', seed, '--size', size, '--out', join(dir, 'cohort')], { encoding: 'utf8' });
+  const synth = execFileSync(
+    process.execPath,
+    [nvcc, 'synth', 'pji', '--patients', patients, '--seed', seed, '--size', size, '--out', join(dir, 'cohort')],
+    { encoding: 'utf8' },
+  );
   process.stdout.write(synth);
-  const table = parse(readFileSync(join(dir, 'cohort', 'labs.csv'), 'utf8'), { columns: true }) as Record<string, string>[];
+  const table = parse(readFileSync(join(dir, 'cohort', 'labs.csv'), 'utf8'), { columns: true }) as Record<
+    string,
+    string
+  >[];
   const label = new Map(table.map((r) => [r.patient_id!, Number(r.infected)]));
   const scored: { run: string; ids: string[]; scores: Map<string, number> }[] = [];
   for (const run of runs) {
     const out = join(dir, `${scored.length}.csv`);
-    execFileSync(process.execPath, [nvcc, 'predict', run, '--table', join(dir, 'cohort', 'labs.csv'), '--images', join(dir, 'cohort', 'images'), '--out', out], { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(
+      process.execPath,
+      [
+        nvcc,
+        'predict',
+        run,
+        '--table',
+        join(dir, 'cohort', 'labs.csv'),
+        '--images',
+        join(dir, 'cohort', 'images'),
+        '--out',
+        out,
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
     const rows = parse(readFileSync(out, 'utf8'), { columns: true }) as Record<string, string>[];
     const scores = new Map(rows.map((r) => [r.patient_id!, Number(r.p_positive)]));
     const ids = [...scores.keys()].sort();
-    const ci = bootstrapAucCi(ids.map((id) => label.get(id)!), ids.map((id) => scores.get(id)!), { rng: createRng(1).fork('holdout'), resamples: 1000 });
-    process.stdout.write(`${run}: holdout AUC ${(ci.estimate * 100).toFixed(2)}% (95% CI ${(ci.lower * 100).toFixed(2)}-${(ci.upper * 100).toFixed(2)}), ${ids.length} patients\n`);
+    const ci = bootstrapAucCi(
+      ids.map((id) => label.get(id)!),
+      ids.map((id) => scores.get(id)!),
+      { rng: createRng(1).fork('holdout'), resamples: 1000 },
+    );
+    process.stdout.write(
+      `${run}: holdout AUC ${(ci.estimate * 100).toFixed(2)}% (95% CI ${(ci.lower * 100).toFixed(2)}-${(ci.upper * 100).toFixed(2)}), ${ids.length} patients\n`,
+    );
     scored.push({ run, ids, scores });
   }
   const [first, ...rest] = scored;
   for (const other of rest) {
     const ids = other.ids.filter((id) => first!.scores.has(id));
-    const d = pairedBootstrapAucDifference(ids.map((id) => label.get(id)!), ids.map((id) => other.scores.get(id)!), ids.map((id) => first!.scores.get(id)!), { rng: createRng(2).fork('holdout-paired'), resamples: 1000 });
+    const d = pairedBootstrapAucDifference(
+      ids.map((id) => label.get(id)!),
+      ids.map((id) => other.scores.get(id)!),
+      ids.map((id) => first!.scores.get(id)!),
+      { rng: createRng(2).fork('holdout-paired'), resamples: 1000 },
+    );
     const pp = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)}`;
-    process.stdout.write(`${other.run} - ${first!.run}: ${pp(d.difference.estimate)} points (95% CI ${pp(d.difference.lower)} to ${pp(d.difference.upper)}, p ${d.pValue.toFixed(3)})\n`);
+    process.stdout.write(
+      `${other.run} - ${first!.run}: ${pp(d.difference.estimate)} points (95% CI ${pp(d.difference.lower)} to ${pp(d.difference.upper)}, p ${d.pValue.toFixed(3)})\n`,
+    );
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -81,7 +81,13 @@ function run(command: string, cwd: string): Promise<Timed> {
         const m = /([\d.]+) ([\d.]+)\s*$/.exec(readFileSync(timeFile, 'utf8'));
         if (m) cpuSeconds = Number(m[1]) + Number(m[2]);
       }
-      done({ seconds: (Date.now() - started) / 1000, ...(cpuSeconds !== undefined ? { cpuSeconds } : {}), peakMb: peak / 1024, output, code: code ?? 1 });
+      done({
+        seconds: (Date.now() - started) / 1000,
+        ...(cpuSeconds !== undefined ? { cpuSeconds } : {}),
+        peakMb: peak / 1024,
+        output,
+        code: code ?? 1,
+      });
     });
   });
 }
@@ -106,9 +112,18 @@ const auc = /test split \(\d+ patients\): AUC (\d+\.\d+)% \(95% CI ([\d.]+)%-([\
 const report = /nvcc: report (\S+)/.exec(demo.output)?.[1];
 console.log('\nmain job figures');
 for (const [name, t] of rows)
-  console.log(`  ${name.padEnd(14)} ${t.seconds.toFixed(1).padStart(7)} s wall   ${t.cpuSeconds !== undefined ? `${t.cpuSeconds.toFixed(1).padStart(7)} s CPU` : '      ? s CPU'}   peak RSS ${t.peakMb.toFixed(0).padStart(5)} MB   exit ${t.code}`);
-console.log(`  total          ${rows.reduce((s, [, t]) => s + t.seconds, 0).toFixed(1).padStart(7)} s`);
+  console.log(
+    `  ${name.padEnd(14)} ${t.seconds.toFixed(1).padStart(7)} s wall   ${t.cpuSeconds !== undefined ? `${t.cpuSeconds.toFixed(1).padStart(7)} s CPU` : '      ? s CPU'}   peak RSS ${t.peakMb.toFixed(0).padStart(5)} MB   exit ${t.code}`,
+  );
+console.log(
+  `  total          ${rows
+    .reduce((s, [, t]) => s + t.seconds, 0)
+    .toFixed(1)
+    .padStart(7)} s`,
+);
 console.log(`  test AUC       ${auc ? `${auc[1]}% (95% CI ${auc[2]}%-${auc[3]}%)` : 'not found in the output'}`);
 console.log(`  report         ${report ?? 'not found in the output'}`);
-console.log(`  load average   ${before.map((x) => x.toFixed(1)).join(' ')} before, ${after.map((x) => x.toFixed(1)).join(' ')} after (2 cores)`);
+console.log(
+  `  load average   ${before.map((x) => x.toFixed(1)).join(' ')} before, ${after.map((x) => x.toFixed(1)).join(' ')} after (2 cores)`,
+);
 process.exit(demo.code);

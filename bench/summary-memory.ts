@@ -35,19 +35,34 @@ const file = 'examples/mednvc.nvc';
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 
 interface SummaryJson {
-  readonly stages: { stage: string; trainableParams: number; training?: { batch: number; statesPerWeight: number; bytes: number } }[];
+  readonly stages: {
+    stage: string;
+    trainableParams: number;
+    training?: { batch: number; statesPerWeight: number; bytes: number };
+  }[];
 }
-const summary = JSON.parse(execFileSync(process.execPath, ['bin/nvcc.js', 'summary', file, '--variant', variant, '--format', 'json'], { encoding: 'utf8', maxBuffer: 64 << 20 })) as SummaryJson;
+const summary = JSON.parse(
+  execFileSync(process.execPath, ['bin/nvcc.js', 'summary', file, '--variant', variant, '--format', 'json'], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  }),
+) as SummaryJson;
 
 await initBackend({ backend, quiet: true });
-const program = await loadBuiltProgram(file, { variant, outDir: path.join('build', `bench-summary-memory-${variant}`) });
+const program = await loadBuiltProgram(file, {
+  variant,
+  outDir: path.join('build', `bench-summary-memory-${variant}`),
+});
 const spec = program.trainSpec!;
 const dataset = program.datasetSpec!;
 const [height, width] = dataset.images.size;
 const channels = dataset.images.channels;
-const labWidth = (group: string) => (dataset.groups.some((g) => g.name === group) ? encodedWidth(dataset, group) : undefined);
+const labWidth = (group: string) =>
+  dataset.groups.some((g) => g.name === group) ? encodedWidth(dataset, group) : undefined;
 
-console.log(`nvcc summary's training-step estimate vs tf.profile peak, ${file} --variant ${variant}, ${backend} backend\n`);
+console.log(
+  `nvcc summary's training-step estimate vs tf.profile peak, ${file} --variant ${variant}, ${backend} backend\n`,
+);
 console.log('stage      batch   estimate    measured (peak + optimizer state)   estimate / measured');
 for (const stage of spec.stages) {
   const estimate = summary.stages.find((s) => s.stage === stage.name)?.training;
@@ -56,16 +71,27 @@ for (const stage of spec.stages) {
     continue;
   }
   setInitRng(createRng(7).fork(stage.name));
-  const model = program.factories[stage.model.factory]!.create() as unknown as TrainableModel & { namedParameters(): [string, { variable: tf.Variable; trainable: boolean }][]; dispose(): void };
+  const model = program.factories[stage.model.factory]!.create() as unknown as TrainableModel & {
+    namedParameters(): [string, { variable: tf.Variable; trainable: boolean }][];
+    dispose(): void;
+  };
   const rng = createRng(1);
   const inputs: Record<string, tf.Tensor> = {};
   for (const name of stage.inputs) {
     const labs = labWidth(name);
-    inputs[name] = labs ? tf.randomNormal([stage.batchSize, labs]) : tf.randomNormal([stage.batchSize, height, width, channels]);
+    inputs[name] = labs
+      ? tf.randomNormal([stage.batchSize, labs])
+      : tf.randomNormal([stage.batchSize, height, width, channels]);
   }
-  const labels = tf.tensor1d(Array.from({ length: stage.batchSize }, (_, i) => i % 2), 'int32');
+  const labels = tf.tensor1d(
+    Array.from({ length: stage.batchSize }, (_, i) => i % 2),
+    'int32',
+  );
   const mask = stage.mask ? drawMask(stage.mask, inputs[imageInputOf(stage)]!, rng) : undefined;
-  const varList = model.namedParameters().filter(([, p]) => p.trainable).map(([, p]) => p.variable);
+  const varList = model
+    .namedParameters()
+    .filter(([, p]) => p.trainable)
+    .map(([, p]) => p.variable);
   const profile = await tf.profile(() => {
     const { loss, grads } = batchGradients(stage, model, inputs, labels, mask, rng.fork('dropout'), varList);
     loss.dispose();
@@ -73,7 +99,9 @@ for (const stage of spec.stages) {
   });
   const trainable = varList.reduce((n, v) => n + v.size, 0);
   const measured = profile.peakBytes + 4 * trainable * estimate.statesPerWeight;
-  console.log(`${stage.name.padEnd(10)} ${String(stage.batchSize).padStart(5)}   ${mb(estimate.bytes).padStart(9)}   ${mb(measured).padStart(9)} (${mb(profile.peakBytes)} + ${mb(4 * trainable * estimate.statesPerWeight)})${' '.repeat(6)}${(estimate.bytes / measured).toFixed(2)}`);
+  console.log(
+    `${stage.name.padEnd(10)} ${String(stage.batchSize).padStart(5)}   ${mb(estimate.bytes).padStart(9)}   ${mb(measured).padStart(9)} (${mb(profile.peakBytes)} + ${mb(4 * trainable * estimate.statesPerWeight)})${' '.repeat(6)}${(estimate.bytes / measured).toFixed(2)}`,
+  );
   for (const t of Object.values(inputs)) t.dispose();
   labels.dispose();
   mask?.dispose();

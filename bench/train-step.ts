@@ -59,7 +59,10 @@ class Atto {
   readonly params: Array<[string, Parameter]> = [];
   private seed = 1;
 
-  constructor(private readonly conv: ConvMode, private readonly ops: OpsMode) {
+  constructor(
+    private readonly conv: ConvMode,
+    private readonly ops: OpsMode,
+  ) {
     this.add('downsample_layers.0.0.weight', [4, 4, 3, DIMS[0]!], 'normal');
     this.add('downsample_layers.0.0.bias', [DIMS[0]!], 'zeros');
     this.add('downsample_layers.0.1.weight', [DIMS[0]!], 'ones');
@@ -94,7 +97,12 @@ class Atto {
   }
 
   private add(name: string, shape: number[], init: 'normal' | 'zeros' | 'ones'): void {
-    const value = init === 'normal' ? tf.randomNormal(shape, 0, 0.02, 'float32', this.seed++) : init === 'ones' ? tf.ones(shape) : tf.zeros(shape);
+    const value =
+      init === 'normal'
+        ? tf.randomNormal(shape, 0, 0.02, 'float32', this.seed++)
+        : init === 'ones'
+          ? tf.ones(shape)
+          : tf.zeros(shape);
     const variable = tf.variable(value, true, name);
     value.dispose();
     this.params.push([name, { name, variable, noDecay: shape.length <= 1, trainable: true }]);
@@ -113,7 +121,10 @@ class Atto {
   private layerNorm(x: tf.Tensor, prefix: string): tf.Tensor {
     if (this.ops === 'fast') return layerNormLastAxis(x, this.p(`${prefix}.weight`), this.p(`${prefix}.bias`), 1e-6);
     const { mean, variance } = tf.moments(x, -1, true);
-    return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-6))), this.p(`${prefix}.weight`)), this.p(`${prefix}.bias`));
+    return tf.add(
+      tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-6))), this.p(`${prefix}.weight`)),
+      this.p(`${prefix}.bias`),
+    );
   }
 
   private strideConv(x: tf.Tensor4D, prefix: string, k: number): tf.Tensor4D {
@@ -129,7 +140,10 @@ class Atto {
 
   private block(x: tf.Tensor4D, p: string): tf.Tensor4D {
     const [n, h, w, c] = x.shape;
-    let y: tf.Tensor = tf.add(tf.depthwiseConv2d(x, this.p(`${p}.dwconv.weight`) as tf.Tensor4D, 1, 'same'), this.p(`${p}.dwconv.bias`));
+    let y: tf.Tensor = tf.add(
+      tf.depthwiseConv2d(x, this.p(`${p}.dwconv.weight`) as tf.Tensor4D, 1, 'same'),
+      this.p(`${p}.dwconv.bias`),
+    );
     y = this.layerNorm(y, `${p}.norm`);
     let z: tf.Tensor = this.linear(tf.reshape(y, [n * h * w, c]) as tf.Tensor2D, `${p}.pwconv1`);
     z = this.ops === 'fast' ? geluExact(z) : tf.mul(tf.mul(z, 0.5), tf.add(tf.erf(tf.mul(z, Math.SQRT1_2)), 1));
@@ -162,13 +176,29 @@ class Atto {
 
 // ---------------------------------------------------------------- child: one configuration
 
-async function runChild(backend: BackendRequest, size: number, batch: number, warmup: number, steps: number, conv: ConvMode, ops: OpsMode, micro: number, profile: boolean): Promise<void> {
+async function runChild(
+  backend: BackendRequest,
+  size: number,
+  batch: number,
+  warmup: number,
+  steps: number,
+  conv: ConvMode,
+  ops: OpsMode,
+  micro: number,
+  profile: boolean,
+): Promise<void> {
   await initBackend({ backend, quiet: true });
   if (batch % micro !== 0) throw new Error(`--micro ${micro} must divide the batch ${batch}`);
   const model = new Atto(conv, ops);
   const lion = new Lion({ weightDecay: 0.05 });
   const images = tf.randomNormal([batch, size, size, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
-  const labels = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => (i * 37) % NUM_CLASSES), 'int32'), NUM_CLASSES);
+  const labels = tf.oneHot(
+    tf.tensor1d(
+      Array.from({ length: batch }, (_, i) => (i * 37) % NUM_CLASSES),
+      'int32',
+    ),
+    NUM_CLASSES,
+  );
   const vars = model.params.map(([, p]) => p.variable);
   let peakTfBytes = tf.memory().numBytes;
   let peakRss = process.memoryUsage().rss;
@@ -225,9 +255,13 @@ async function runChild(backend: BackendRequest, size: number, batch: number, wa
       byKernel.set(key, e);
     }
     const total = [...byKernel.values()].reduce((s, e) => s + e.ms, 0);
-    console.log(`profile: ${backend} ${size}x${size} batch ${batch}: ${info.kernels.length} kernel calls, ${total.toFixed(0)} ms kernel time`);
+    console.log(
+      `profile: ${backend} ${size}x${size} batch ${batch}: ${info.kernels.length} kernel calls, ${total.toFixed(0)} ms kernel time`,
+    );
     for (const [name, e] of [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25)) {
-      console.log(`${name.slice(0, 90).padEnd(40)} ${e.ms.toFixed(1).padStart(9)} ms ${((100 * e.ms) / total).toFixed(1).padStart(5)}%  ${String(e.calls).padStart(5)} calls`);
+      console.log(
+        `${name.slice(0, 90).padEnd(40)} ${e.ms.toFixed(1).padStart(9)} ms ${((100 * e.ms) / total).toFixed(1).padStart(5)}%  ${String(e.calls).padStart(5)} calls`,
+      );
     }
     return;
   }
@@ -245,7 +279,17 @@ async function runChild(backend: BackendRequest, size: number, batch: number, wa
     }
   }
   const result: ChildResult = {
-    backend: micro > 1 ? `${tf.getBackend()}, ${micro}x${chunk} micro-batches` : tf.getBackend(), size, batch, warmup, steps, msPerStep: times, cpuMsPerStep: cpuTimes, peakRss, peakTfBytes, loss: lastLoss, params: model.count(),
+    backend: micro > 1 ? `${tf.getBackend()}, ${micro}x${chunk} micro-batches` : tf.getBackend(),
+    size,
+    batch,
+    warmup,
+    steps,
+    msPerStep: times,
+    cpuMsPerStep: cpuTimes,
+    peakRss,
+    peakTfBytes,
+    loss: lastLoss,
+    params: model.count(),
   };
   console.log(`RESULT ${JSON.stringify(result)}`);
 }
@@ -275,9 +319,15 @@ function mb(bytes: number): string {
 
 function spawnTs(args: string[]): ChildResult | { error: string } {
   const self = fileURLToPath(import.meta.url);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--child', ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--child', ...args], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
   const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('RESULT '));
-  if (!line) return { error: ((r.stderr ?? '') + (r.stdout ?? '')).trim().split('\n').slice(-3).join(' | ') || `exit ${r.status}` };
+  if (!line)
+    return {
+      error: ((r.stderr ?? '') + (r.stdout ?? '')).trim().split('\n').slice(-3).join(' | ') || `exit ${r.status}`,
+    };
   return JSON.parse(line.slice(7)) as ChildResult;
 }
 
@@ -289,9 +339,19 @@ function findTorchPython(): string | undefined {
   return undefined;
 }
 
-function runTorch(py: string, size: number, batch: number, warmup: number, steps: number): ChildResult | { error: string } {
+function runTorch(
+  py: string,
+  size: number,
+  batch: number,
+  warmup: number,
+  steps: number,
+): ChildResult | { error: string } {
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'train_step_torch.py');
-  const r = spawnSync(py, [script, '--size', String(size), '--batch', String(batch), '--warmup', String(warmup), '--steps', String(steps)], { encoding: 'utf8' });
+  const r = spawnSync(
+    py,
+    [script, '--size', String(size), '--batch', String(batch), '--warmup', String(warmup), '--steps', String(steps)],
+    { encoding: 'utf8' },
+  );
   const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('RESULT '));
   if (!line) return { error: ((r.stderr ?? '') + (r.stdout ?? '')).trim().split('\n').slice(-2).join(' | ') };
   return JSON.parse(line.slice(7)) as ChildResult;
@@ -309,7 +369,17 @@ async function main(): Promise<void> {
   const microFlag = flag(args, '--micro');
   if (args[0] === '--child') {
     const [, backend, size, batch, warmup, steps] = args;
-    await runChild(backend as BackendRequest, Number(size), Number(batch), Number(warmup), Number(steps), conv, ops, Number(microFlag ?? 1), args.includes('--profile'));
+    await runChild(
+      backend as BackendRequest,
+      Number(size),
+      Number(batch),
+      Number(warmup),
+      Number(steps),
+      conv,
+      ops,
+      Number(microFlag ?? 1),
+      args.includes('--profile'),
+    );
     return;
   }
   const profileAt = args.indexOf('--profile');
@@ -325,10 +395,30 @@ async function main(): Promise<void> {
   const backends = (flag(args, '--backends') ?? 'wasm,cpu').split(',');
   const steps = Number(flag(args, '--steps') ?? 5);
   const warmup = Number(flag(args, '--warmup') ?? 2);
-  const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
-  console.log(`ConvNeXt-V2-atto (depths 2,2,6,2; dims 40,80,160,320; ${NUM_CLASSES}-class head), batch ${batch}, Lion; stem/downsample: ${conv}; LN/GELU/GRN: ${ops}`);
-  console.log(`machine: ${os.cpus().length} cpus (${os.cpus()[0]?.model ?? '?'}), load average at start ${load}, node ${process.version}`);
-  const rows: string[][] = [['impl', 'input', 'warm-up', 'timed', 'ms/step (median)', 'CPU ms/step', 'images/s', 'peak RSS', 'peak tf bytes', 'loss']];
+  const load = os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+  console.log(
+    `ConvNeXt-V2-atto (depths 2,2,6,2; dims 40,80,160,320; ${NUM_CLASSES}-class head), batch ${batch}, Lion; stem/downsample: ${conv}; LN/GELU/GRN: ${ops}`,
+  );
+  console.log(
+    `machine: ${os.cpus().length} cpus (${os.cpus()[0]?.model ?? '?'}), load average at start ${load}, node ${process.version}`,
+  );
+  const rows: string[][] = [
+    [
+      'impl',
+      'input',
+      'warm-up',
+      'timed',
+      'ms/step (median)',
+      'CPU ms/step',
+      'images/s',
+      'peak RSS',
+      'peak tf bytes',
+      'loss',
+    ],
+  ];
   const results = new Map<string, number>();
   const cpuResults = new Map<string, number>();
   const addRow = (impl: string, size: number, r: ChildResult | { error: string }) => {
@@ -339,11 +429,22 @@ async function main(): Promise<void> {
     const res = r as ChildResult;
     const ms = median(res.msPerStep);
     results.set(`${impl}@${size}`, ms);
-    if (res.params !== EXPECTED_PARAMS) rows.push([impl, `${size}`, '', '', `WARNING: ${res.params} parameters, expected ${EXPECTED_PARAMS}`]);
+    if (res.params !== EXPECTED_PARAMS)
+      rows.push([impl, `${size}`, '', '', `WARNING: ${res.params} parameters, expected ${EXPECTED_PARAMS}`]);
     const cpuMs = res.cpuMsPerStep ? median(res.cpuMsPerStep) : NaN;
     if (Number.isFinite(cpuMs)) cpuResults.set(`${impl}@${size}`, cpuMs);
-    rows.push([impl, `${size}x${size}`, String(res.warmup), String(res.steps), ms.toFixed(0), Number.isFinite(cpuMs) ? cpuMs.toFixed(0) : 'n/a', ((1000 * res.batch) / ms).toFixed(2),
-      mb(res.peakRss), res.peakTfBytes > 0 ? mb(res.peakTfBytes) : 'n/a', res.loss.toFixed(4)]);
+    rows.push([
+      impl,
+      `${size}x${size}`,
+      String(res.warmup),
+      String(res.steps),
+      ms.toFixed(0),
+      Number.isFinite(cpuMs) ? cpuMs.toFixed(0) : 'n/a',
+      ((1000 * res.batch) / ms).toFixed(2),
+      mb(res.peakRss),
+      res.peakTfBytes > 0 ? mb(res.peakTfBytes) : 'n/a',
+      res.loss.toFixed(4),
+    ]);
   };
   const py = args.includes('--no-torch') ? undefined : findTorchPython();
   for (const size of sizes) {
@@ -354,9 +455,26 @@ async function main(): Promise<void> {
       const s = slowCpu ? 1 : backend === 'cpu' ? Math.min(steps, 2) : steps;
       // wasm's heap is capped at 4 GiB: large inputs run as accumulated micro-batches.
       const micro = microFlag ?? (backend === 'wasm' ? String(microBatchesFor(size, batch, ops)) : '1');
-      addRow(`tfjs ${backend}`, size, spawnTs([backend, String(size), String(batch), String(w), String(s), '--conv', conv, '--ops', ops, '--micro', micro]));
+      addRow(
+        `tfjs ${backend}`,
+        size,
+        spawnTs([
+          backend,
+          String(size),
+          String(batch),
+          String(w),
+          String(s),
+          '--conv',
+          conv,
+          '--ops',
+          ops,
+          '--micro',
+          micro,
+        ]),
+      );
     }
-    if (py) addRow(`PyTorch ${py === 'python3' ? '' : `(${py}) `}`.trim(), size, runTorch(py, size, batch, warmup, steps));
+    if (py)
+      addRow(`PyTorch ${py === 'python3' ? '' : `(${py}) `}`.trim(), size, runTorch(py, size, batch, warmup, steps));
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   for (const r of rows) console.log(r.map((c, i) => (c ?? '').padEnd(widths[i]!)).join('  '));
@@ -375,7 +493,12 @@ async function main(): Promise<void> {
     if (wasmCpu && torchCpu) parts.push(`by CPU time: wasm ${(torchCpu / wasmCpu).toFixed(2)}x PyTorch`);
     if (parts.length) console.log(`${size}x${size}: ${parts.join('; ')}`);
   }
-  console.log(`load average at end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `load average at end ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
 }
 
 await main();

@@ -36,7 +36,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`error: ${err.message}\n`);
       return 1;
     }
-    const detail = err instanceof Error ? err.stack ?? err.message : String(err);
+    const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
     process.stderr.write(
       `internal error in nvcc: ${err instanceof Error ? err.message : String(err)}\n` +
         `This is a bug in nvcc, not in your spec. Please report it with the command you ran.\n`,

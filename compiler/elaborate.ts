@@ -25,7 +25,14 @@ import type {
 } from '../dsl/ast.js';
 import type { Span } from '../dsl/span.js';
 import type { ForwardGraph, GraphValue, Op } from './ir/ir.js';
-import { BINARY_PRIMITIVE, PRIMITIVES, broadcast, type ParamSchema, type PrimitiveDef, type ShapeError } from './primitives.js';
+import {
+  BINARY_PRIMITIVE,
+  PRIMITIVES,
+  broadcast,
+  type ParamSchema,
+  type PrimitiveDef,
+  type ShapeError,
+} from './primitives.js';
 import { closest, didYouMean, type Reporter } from './report.js';
 import { Scope, type ModuleScope, type TopBinding } from './scope.js';
 import {
@@ -146,7 +153,12 @@ function toDim(v: Value): Dim | undefined {
 }
 
 function typeName(t: TypeSpec): string {
-  const base = t.base === 'layer' ? t.block ?? 'layer' : t.base === 'enum' ? (t.enumValues ?? []).map((e) => `\`${e}\``).join(' | ') : t.base;
+  const base =
+    t.base === 'layer'
+      ? (t.block ?? 'layer')
+      : t.base === 'enum'
+        ? (t.enumValues ?? []).map((e) => `\`${e}\``).join(' | ')
+        : t.base;
   return t.list ? `${base}[]` : base;
 }
 
@@ -223,7 +235,16 @@ export class Elaborator {
       if (cached) return cached;
       const w = g.weights.get(name)!;
       const shape = w.shape.map((n) => dimConst(n));
-      const id = g.emit({ op: 'param', target: name, inputs: [], attrs: {}, shape, macs: ZERO, sparse: false, span: w.span });
+      const id = g.emit({
+        op: 'param',
+        target: name,
+        inputs: [],
+        attrs: {},
+        shape,
+        macs: ZERO,
+        sparse: false,
+        span: w.span,
+      });
       const v: Value = { kind: 'tensor', id, shape, span: w.span };
       g.weightValues.set(name, v);
       return v;
@@ -257,13 +278,27 @@ export class Elaborator {
         const cached = this.constValues.get(b);
         if (cached) return cached;
         if (this.evaluatingConsts.has(b)) {
-          this.reporter.error('RecursiveDefinition', span, { name: b.decl.name.name }, { labels: [{ span: b.decl.name.span, message: 'defined here' }] });
+          this.reporter.error(
+            'RecursiveDefinition',
+            span,
+            { name: b.decl.name.name },
+            { labels: [{ span: b.decl.name.span, message: 'defined here' }] },
+          );
           return ERROR;
         }
         this.evaluatingConsts.add(b);
         const scope = new Scope(undefined, this.scopes.get(b.module)!, 'module');
         let v = this.eval(b.decl.value, { scope });
-        if (b.decl.type && v.kind !== 'error') v = this.coerce(v, this.typeSpec(b.decl.type, scope), b.decl.name.name, 'const', b.decl.value.span, undefined) ?? ERROR;
+        if (b.decl.type && v.kind !== 'error')
+          v =
+            this.coerce(
+              v,
+              this.typeSpec(b.decl.type, scope),
+              b.decl.name.name,
+              'const',
+              b.decl.value.span,
+              undefined,
+            ) ?? ERROR;
         this.evaluatingConsts.delete(b);
         this.constValues.set(b, v);
         return v;
@@ -295,7 +330,12 @@ export class Elaborator {
         for (const s of e.entries) {
           if (entries.has(s.key.name)) {
             const first = e.entries.find((x) => x.key.name === s.key.name)!;
-            this.reporter.error('DuplicateDefinition', s.key.span, { name: s.key.name, scope: 'record' }, { labels: [{ span: first.key.span, message: 'first defined here' }] });
+            this.reporter.error(
+              'DuplicateDefinition',
+              s.key.span,
+              { name: s.key.name, scope: 'record' },
+              { labels: [{ span: first.key.span, message: 'first defined here' }] },
+            );
             continue;
           }
           entries.set(s.key.name, this.eval(s.value, ctx));
@@ -351,7 +391,12 @@ export class Elaborator {
         const count = this.constInt(e.count, ctx, 'a repeat count');
         if (count === undefined) return ERROR;
         if (count < 0) {
-          this.reporter.error('OutOfRange', e.count.span, { name: 'count', callee: 'repeat', range: '>= 0', value: count });
+          this.reporter.error('OutOfRange', e.count.span, {
+            name: 'count',
+            callee: 'repeat',
+            range: '>= 0',
+            value: count,
+          });
           return ERROR;
         }
         const children = new Map<string, LayerInstance>();
@@ -370,7 +415,9 @@ export class Elaborator {
         if (test.kind === 'error') return test;
         if (test.kind !== 'bool') {
           if (test.kind === 'word') return this.unknownWord(test);
-          this.reporter.error('InvalidConstant', e.test.span, { detail: `the condition must be a constant bool, found ${typeOfValue(test)}` });
+          this.reporter.error('InvalidConstant', e.test.span, {
+            detail: `the condition must be a constant bool, found ${typeOfValue(test)}`,
+          });
           return ERROR;
         }
         return this.eval(test.value ? e.then : e.otherwise, ctx);
@@ -379,7 +426,9 @@ export class Elaborator {
         const range = this.eval(e.range, ctx);
         if (range.kind === 'error') return range;
         if (range.kind !== 'list') {
-          this.reporter.error('InvalidConstant', e.range.span, { detail: `\`for ... in\` needs a constant list or range, found ${typeOfValue(range)}` });
+          this.reporter.error('InvalidConstant', e.range.span, {
+            detail: `\`for ... in\` needs a constant list or range, found ${typeOfValue(range)}`,
+          });
           return ERROR;
         }
         const items: Value[] = [];
@@ -401,7 +450,9 @@ export class Elaborator {
       return undefined;
     }
     if (v.kind !== 'int') {
-      this.reporter.error('InvalidConstant', e.span, { detail: `${what} must be a constant int, found ${typeOfValue(v)}` });
+      this.reporter.error('InvalidConstant', e.span, {
+        detail: `${what} must be a constant int, found ${typeOfValue(v)}`,
+      });
       return undefined;
     }
     return v.value;
@@ -422,7 +473,10 @@ export class Elaborator {
       const b = this.asLayer(r, re.span);
       if (!a || !b) return ERROR;
       const children = new Map<string, LayerInstance>();
-      const items = [...(a.kind === 'sequential' && a.span.end <= opSpan.start && isChain(a) ? [...a.children.values()] : [a]), b];
+      const items = [
+        ...(a.kind === 'sequential' && a.span.end <= opSpan.start && isChain(a) ? [...a.children.values()] : [a]),
+        b,
+      ];
       items.forEach((c, i) => children.set(String(i), c));
       const seq = this.makeList('sequential', children, span);
       chains.add(seq);
@@ -434,13 +488,23 @@ export class Elaborator {
         this.reporter.error('NotCallable', opSpan, { detail: `operator \`${op}\` is not defined on tensors` });
         return ERROR;
       }
-      return this.applyPrim(PRIMITIVES.get(prim)!, [l, r], new Map(), span, ctx, undefined, undefined, op, [le.span, re.span]);
+      return this.applyPrim(PRIMITIVES.get(prim)!, [l, r], new Map(), span, ctx, undefined, undefined, op, [
+        le.span,
+        re.span,
+      ]);
     }
-    if ((l.kind === 'dim' || r.kind === 'dim') && (toDim(l) || l.kind === 'float') && (toDim(r) || r.kind === 'float')) {
+    if (
+      (l.kind === 'dim' || r.kind === 'dim') &&
+      (toDim(l) || l.kind === 'float') &&
+      (toDim(r) || r.kind === 'float')
+    ) {
       const a = toDim(l);
       const b = toDim(r);
       if (!a || !b) {
-        this.reporter.error('NonIntegerDim', span, { what: 'a dimension', value: formatValue(l.kind === 'float' ? l : r) });
+        this.reporter.error('NonIntegerDim', span, {
+          what: 'a dimension',
+          value: formatValue(l.kind === 'float' ? l : r),
+        });
         return ERROR;
       }
       switch (op) {
@@ -454,7 +518,9 @@ export class Elaborator {
         case '//': {
           const q = dimDiv(a, b);
           if (!q) {
-            this.reporter.error('InvalidConstant', span, { detail: `${a} / ${b} is not an exact division of dimensions` });
+            this.reporter.error('InvalidConstant', span, {
+              detail: `${a} / ${b} is not an exact division of dimensions`,
+            });
             return ERROR;
           }
           return dimValue(q);
@@ -476,12 +542,21 @@ export class Elaborator {
       return { kind: 'bool', value: op === 'and' ? l.value && r.value : l.value || r.value };
     if (op === '+' && l.kind === 'list' && r.kind === 'list') return { kind: 'list', items: [...l.items, ...r.items] };
     if (op === '+' && l.kind === 'string' && r.kind === 'string') return { kind: 'string', value: l.value + r.value };
-    if (ctx.settings && (l.kind === 'word' || r.kind === 'word')) return l.kind === 'word' ? this.unknownWord(l) : this.unknownWord(r as Value & { kind: 'word' });
-    this.reporter.error('InvalidConstant', opSpan, { detail: `operator \`${op}\` is not defined on ${typeOfValue(l)} and ${typeOfValue(r)}` });
+    if (ctx.settings && (l.kind === 'word' || r.kind === 'word'))
+      return l.kind === 'word' ? this.unknownWord(l) : this.unknownWord(r as Value & { kind: 'word' });
+    this.reporter.error('InvalidConstant', opSpan, {
+      detail: `operator \`${op}\` is not defined on ${typeOfValue(l)} and ${typeOfValue(r)}`,
+    });
     return ERROR;
   }
 
-  private numeric(op: string, l: { kind: 'int' | 'float'; value: number }, r: { kind: 'int' | 'float'; value: number }, span: Span, opSpan: Span): Value {
+  private numeric(
+    op: string,
+    l: { kind: 'int' | 'float'; value: number },
+    r: { kind: 'int' | 'float'; value: number },
+    span: Span,
+    opSpan: Span,
+  ): Value {
     const ints = l.kind === 'int' && r.kind === 'int';
     const a = l.value;
     const b = r.value;
@@ -542,20 +617,40 @@ export class Elaborator {
       const param = obj.layer.params.get(prop);
       if (param) return param;
       const names = [...obj.layer.children.keys(), ...obj.layer.params.keys()];
-      this.reporter.error('UnknownMember', propSpan, { owner: `\`${obj.layer.typeName}\``, name: prop }, { help: [didYouMean(prop, names), names.length ? `members: ${names.filter((n) => !/^\d+$/.test(n)).join(', ')}` : undefined] });
+      this.reporter.error(
+        'UnknownMember',
+        propSpan,
+        { owner: `\`${obj.layer.typeName}\``, name: prop },
+        {
+          help: [
+            didYouMean(prop, names),
+            names.length ? `members: ${names.filter((n) => !/^\d+$/.test(n)).join(', ')}` : undefined,
+          ],
+        },
+      );
       return ERROR;
     }
     if (obj.kind === 'stageref') {
       const child = obj.layer.children.get(prop);
       if (child) return { ...obj, path: [...obj.path, prop], layer: child, span };
       const names = [...obj.layer.children.keys()];
-      this.reporter.error('BadStageReference', propSpan, { detail: `the model of stage \`${obj.stage}\` has no sub-layer \`${[...obj.path, prop].join('.')}\`` }, { help: [didYouMean(prop, names)] });
+      this.reporter.error(
+        'BadStageReference',
+        propSpan,
+        { detail: `the model of stage \`${obj.stage}\` has no sub-layer \`${[...obj.path, prop].join('.')}\`` },
+        { help: [didYouMean(prop, names)] },
+      );
       return ERROR;
     }
     if (obj.kind === 'record') {
       const v = obj.entries.get(prop);
       if (v) return v;
-      this.reporter.error('UnknownMember', propSpan, { owner: 'the record', name: prop }, { help: [didYouMean(prop, obj.entries.keys())] });
+      this.reporter.error(
+        'UnknownMember',
+        propSpan,
+        { owner: 'the record', name: prop },
+        { help: [didYouMean(prop, obj.entries.keys())] },
+      );
       return ERROR;
     }
     if (obj.kind === 'config') {
@@ -568,14 +663,18 @@ export class Elaborator {
 
   private index(obj: Value, idx: Value, idxSpan: Span, span: Span, ctx: Ctx): Value {
     if (idx.kind !== 'int') {
-      this.reporter.error('InvalidConstant', idxSpan, { detail: `an index must be a constant int, found ${typeOfValue(idx)}` });
+      this.reporter.error('InvalidConstant', idxSpan, {
+        detail: `an index must be a constant int, found ${typeOfValue(idx)}`,
+      });
       return ERROR;
     }
     if (obj.kind === 'list') {
       const i = idx.value < 0 ? idx.value + obj.items.length : idx.value;
       const v = obj.items[i];
       if (!v) {
-        this.reporter.error('InvalidConstant', idxSpan, { detail: `index ${idx.value} is out of range for a list of ${obj.items.length}` });
+        this.reporter.error('InvalidConstant', idxSpan, {
+          detail: `index ${idx.value} is out of range for a list of ${obj.items.length}`,
+        });
         return ERROR;
       }
       return v;
@@ -585,7 +684,9 @@ export class Elaborator {
       const i = idx.value < 0 ? idx.value + n : idx.value;
       const child = obj.layer.children.get(String(i));
       if (!child) {
-        this.reporter.error('InvalidConstant', idxSpan, { detail: `index ${idx.value} is out of range for a list of ${n} layers` });
+        this.reporter.error('InvalidConstant', idxSpan, {
+          detail: `index ${idx.value} is out of range for a list of ${n} layers`,
+        });
         return ERROR;
       }
       const g = ctx.graph;
@@ -606,7 +707,14 @@ export class Elaborator {
   // -------------------------------------------------------------------------------------------
   // Calls
 
-  private evalArgs(args: readonly Arg[], ctx: Ctx): { positional: { value: Value; span: Span }[]; named: Map<string, { value: Value; span: Span; nameSpan: Span }>; dup: boolean } {
+  private evalArgs(
+    args: readonly Arg[],
+    ctx: Ctx,
+  ): {
+    positional: { value: Value; span: Span }[];
+    named: Map<string, { value: Value; span: Span; nameSpan: Span }>;
+    dup: boolean;
+  } {
     const positional: { value: Value; span: Span }[] = [];
     const named = new Map<string, { value: Value; span: Span; nameSpan: Span }>();
     const argCtx: Ctx = { ...ctx, handOvers: undefined };
@@ -615,7 +723,12 @@ export class Elaborator {
       const value = this.eval(a.value, argCtx);
       if (a.name) {
         if (named.has(a.name.name)) {
-          this.reporter.error('DuplicateArgument', a.name.span, { name: a.name.name, callee: 'the call' }, { labels: [{ span: named.get(a.name.name)!.nameSpan, message: 'first given here' }] });
+          this.reporter.error(
+            'DuplicateArgument',
+            a.name.span,
+            { name: a.name.name, callee: 'the call' },
+            { labels: [{ span: named.get(a.name.name)!.nameSpan, message: 'first given here' }] },
+          );
           dup = true;
           continue;
         }
@@ -660,15 +773,24 @@ export class Elaborator {
   ): Value {
     if (callee.kind === 'error') return callee;
     if (positional.some((p) => p.value.kind === 'error')) return ERROR;
-    const hasTensor = positional.some((p) => p.value.kind === 'tensor' || (p.value.kind === 'list' && p.value.items.some((i) => i.kind === 'tensor')));
+    const hasTensor = positional.some(
+      (p) => p.value.kind === 'tensor' || (p.value.kind === 'list' && p.value.items.some((i) => i.kind === 'tensor')),
+    );
     switch (callee.kind) {
       case 'prim': {
         const prim = callee.prim;
-        if (OVERLOADED.has(prim.name) && !hasTensor && positional.length > 0 && !ctx.graph) return this.builtin(prim.name, positional, named, span);
-        if (OVERLOADED.has(prim.name) && !hasTensor && positional[0]?.value.kind === 'list') return this.builtin(prim.name, positional, named, span);
+        if (OVERLOADED.has(prim.name) && !hasTensor && positional.length > 0 && !ctx.graph)
+          return this.builtin(prim.name, positional, named, span);
+        if (OVERLOADED.has(prim.name) && !hasTensor && positional[0]?.value.kind === 'list')
+          return this.builtin(prim.name, positional, named, span);
         if (prim.kind === 'layer') {
           if (ctx.graph) {
-            this.reporter.error('NotCallable', calleeSpan, { detail: `layers are constructed as block members, not inside a forward body` }, { help: [`declare \`name = ${prim.name}(...)\` in the block and call \`name(x)\` here`] });
+            this.reporter.error(
+              'NotCallable',
+              calleeSpan,
+              { detail: `layers are constructed as block members, not inside a forward body` },
+              { help: [`declare \`name = ${prim.name}(...)\` in the block and call \`name(x)\` here`] },
+            );
             return ERROR;
           }
           return this.constructPrimitive(prim, positional, named, span, calleeSpan, ctx);
@@ -676,7 +798,17 @@ export class Elaborator {
         if (hasTensor || ctx.graph) {
           const tensors = positional.slice(0, prim.inputs.length).map((p) => p.value);
           const rest = positional.slice(prim.inputs.length);
-          return this.applyPrim(prim, tensors, named, span, ctx, rest, undefined, undefined, positional.map((p) => p.span));
+          return this.applyPrim(
+            prim,
+            tensors,
+            named,
+            span,
+            ctx,
+            rest,
+            undefined,
+            undefined,
+            positional.map((p) => p.span),
+          );
         }
         // A primitive function with its attributes fixed, used as a layer (`mean(axes = [1, 2])`).
         const params = this.bindPrimParams(prim, positional, named, span, calleeSpan);
@@ -687,13 +819,23 @@ export class Elaborator {
         return this.builtin(callee.name, positional, named, span);
       case 'block':
         if (ctx.graph) {
-          this.reporter.error('NotCallable', calleeSpan, { detail: `blocks are instantiated as block members, not inside a forward body` }, { help: [`declare \`name = ${callee.decl.name.name}(...)\` in the block and call \`name(x)\` here`] });
+          this.reporter.error(
+            'NotCallable',
+            calleeSpan,
+            { detail: `blocks are instantiated as block members, not inside a forward body` },
+            { help: [`declare \`name = ${callee.decl.name.name}(...)\` in the block and call \`name(x)\` here`] },
+          );
           return ERROR;
         }
         return this.instantiateBlock(callee.decl, callee.module, positional, named, span, calleeSpan, ctx);
       case 'layer':
         if (!ctx.graph) {
-          this.reporter.error('NotCallable', calleeSpan, { detail: `layers are applied to tensors inside a forward body` }, { help: ['to chain layers, use `a >> b`'] });
+          this.reporter.error(
+            'NotCallable',
+            calleeSpan,
+            { detail: `layers are applied to tensors inside a forward body` },
+            { help: ['to chain layers, use `a >> b`'] },
+          );
           return ERROR;
         }
         return this.applyLayer(callee.layer, positional, named, span, ctx);
@@ -703,22 +845,33 @@ export class Elaborator {
     }
   }
 
-  private builtin(name: string, positional: { value: Value; span: Span }[], named: Map<string, { value: Value; span: Span }>, span: Span): Value {
+  private builtin(
+    name: string,
+    positional: { value: Value; span: Span }[],
+    named: Map<string, { value: Value; span: Span }>,
+    span: Span,
+  ): Value {
     const vals = positional.map((p) => p.value);
     const bad = (detail: string): Value => {
       this.reporter.error('InvalidConstant', span, { detail });
       return ERROR;
     };
     for (const v of vals) if (v.kind === 'word') return this.unknownWord(v);
-    const numList = (v: Value | undefined): number[] | undefined => (v?.kind === 'list' && v.items.every(isNumber) ? v.items.map((i) => (i as { value: number }).value) : undefined);
+    const numList = (v: Value | undefined): number[] | undefined =>
+      v?.kind === 'list' && v.items.every(isNumber) ? v.items.map((i) => (i as { value: number }).value) : undefined;
     const allInt = (v: Value | undefined) => v?.kind === 'list' && v.items.every((i) => i.kind === 'int');
     if (named.size > 0) return bad(`\`${name}\` takes no named arguments`);
     switch (name) {
       case 'linspace': {
         const [a, b, n] = vals;
-        if (!a || !b || !n || !isNumber(a) || !isNumber(b) || n.kind !== 'int' || n.value < 0) return bad('`linspace(start, stop, count)` needs two numbers and a non-negative int');
+        if (!a || !b || !n || !isNumber(a) || !isNumber(b) || n.kind !== 'int' || n.value < 0)
+          return bad('`linspace(start, stop, count)` needs two numbers and a non-negative int');
         const items: Value[] = [];
-        for (let i = 0; i < n.value; i++) items.push({ kind: 'float', value: n.value === 1 ? a.value : a.value + ((b.value - a.value) * i) / (n.value - 1) });
+        for (let i = 0; i < n.value; i++)
+          items.push({
+            kind: 'float',
+            value: n.value === 1 ? a.value : a.value + ((b.value - a.value) * i) / (n.value - 1),
+          });
         return { kind: 'list', items };
       }
       case 'len':
@@ -728,10 +881,22 @@ export class Elaborator {
       case 'max':
       case 'min':
       case 'mean': {
-        const xs = vals.length === 1 ? numList(vals[0]) : vals.every(isNumber) ? vals.map((v) => (v as { value: number }).value) : undefined;
+        const xs =
+          vals.length === 1
+            ? numList(vals[0])
+            : vals.every(isNumber)
+              ? vals.map((v) => (v as { value: number }).value)
+              : undefined;
         if (!xs || (xs.length === 0 && name !== 'sum')) return bad(`\`${name}\` needs a non-empty list of numbers`);
         const ints = vals.length === 1 ? allInt(vals[0]) : vals.every((v) => v.kind === 'int');
-        const r = name === 'sum' ? xs.reduce((a, b) => a + b, 0) : name === 'max' ? Math.max(...xs) : name === 'min' ? Math.min(...xs) : xs.reduce((a, b) => a + b, 0) / xs.length;
+        const r =
+          name === 'sum'
+            ? xs.reduce((a, b) => a + b, 0)
+            : name === 'max'
+              ? Math.max(...xs)
+              : name === 'min'
+                ? Math.min(...xs)
+                : xs.reduce((a, b) => a + b, 0) / xs.length;
         return name !== 'mean' && ints ? intValue(r) : { kind: 'float', value: r };
       }
       case 'cumsum': {
@@ -739,7 +904,10 @@ export class Elaborator {
         if (!xs) return bad('`cumsum` needs a list of numbers');
         let acc = 0;
         const int = allInt(vals[0]);
-        return { kind: 'list', items: xs.map((x) => ((acc += x), int ? intValue(acc) : { kind: 'float', value: acc })) };
+        return {
+          kind: 'list',
+          items: xs.map((x) => ((acc += x), int ? intValue(acc) : { kind: 'float', value: acc })),
+        };
       }
       case 'take': {
         const [l, n] = vals;
@@ -748,7 +916,8 @@ export class Elaborator {
       }
       case 'range': {
         const ns = vals.map((v) => (v.kind === 'int' ? v.value : NaN));
-        if (ns.length === 0 || ns.length > 2 || ns.some(Number.isNaN)) return bad('`range(n)` or `range(a, b)` needs ints');
+        if (ns.length === 0 || ns.length > 2 || ns.some(Number.isNaN))
+          return bad('`range(n)` or `range(a, b)` needs ints');
         const [a, b] = ns.length === 1 ? [0, ns[0]!] : [ns[0]!, ns[1]!];
         const items: Value[] = [];
         for (let i = a; i < b; i++) items.push(intValue(i));
@@ -775,16 +944,48 @@ export class Elaborator {
     if (n === 'layer' || n === 'Layer') return { base: 'layer', list };
     const b = scope.moduleScope.names.get(n);
     if (b?.kind === 'block') return { base: 'layer', list, block: n };
-    this.reporter.error('UnknownName', (t as NamedType).name.span, { name: n }, { help: [didYouMean(n, ['int', 'float', 'bool', 'string', 'layer', ...[...scope.moduleScope.names].filter(([, v]) => v.kind === 'block').map(([k]) => k)])] });
+    this.reporter.error(
+      'UnknownName',
+      (t as NamedType).name.span,
+      { name: n },
+      {
+        help: [
+          didYouMean(n, [
+            'int',
+            'float',
+            'bool',
+            'string',
+            'layer',
+            ...[...scope.moduleScope.names].filter(([, v]) => v.kind === 'block').map(([k]) => k),
+          ]),
+        ],
+      },
+    );
     return { base: 'any', list };
   }
 
   /** Checks and converts a value to a type; reports and returns undefined on mismatch. */
-  coerce(v: Value, t: TypeSpec, name: string, callee: string, span: Span, range: BindSchema['range'], ctx?: Ctx, schemaList = false): Value | undefined {
+  coerce(
+    v: Value,
+    t: TypeSpec,
+    name: string,
+    callee: string,
+    span: Span,
+    range: BindSchema['range'],
+    ctx?: Ctx,
+    schemaList = false,
+  ): Value | undefined {
     if (v.kind === 'error') return undefined;
     if (t.base === 'any') return v;
     const wrong = (found = typeOfValue(v)) => {
-      this.reporter.error('WrongArgumentType', span, { name, callee, expected: typeName(t), found }, { help: t.base === 'int' && v.kind === 'float' ? [`use a whole number such as \`${Math.round(v.value)}\``] : [] });
+      this.reporter.error(
+        'WrongArgumentType',
+        span,
+        { name, callee, expected: typeName(t), found },
+        {
+          help: t.base === 'int' && v.kind === 'float' ? [`use a whole number such as \`${Math.round(v.value)}\``] : [],
+        },
+      );
       return undefined;
     };
     if (t.list && t.base !== 'shape') {
@@ -802,13 +1003,23 @@ export class Elaborator {
       case 'float': {
         if (v.kind === 'word') return (this.unknownWord(v), undefined);
         if (v.kind === 'dim' && t.base === 'int') {
-          this.reporter.error('NonIntegerDim', span, { what: `\`${name}\``, value: v.dim.toString() }, { help: ['constructor arguments must be constants; symbolic dimensions exist only in forward signatures'] });
+          this.reporter.error(
+            'NonIntegerDim',
+            span,
+            { what: `\`${name}\``, value: v.dim.toString() },
+            { help: ['constructor arguments must be constants; symbolic dimensions exist only in forward signatures'] },
+          );
           return undefined;
         }
         if (!isNumber(v)) return wrong();
         if (t.base === 'int' && v.kind === 'float') return wrong();
         if (!inRange(v.value, range)) {
-          this.reporter.error('OutOfRange', span, { name, callee, range: rangeText(range), value: formatValue(v) + (schemaList ? ' (in the list)' : '') });
+          this.reporter.error('OutOfRange', span, {
+            name,
+            callee,
+            range: rangeText(range),
+            value: formatValue(v) + (schemaList ? ' (in the list)' : ''),
+          });
           return undefined;
         }
         return t.base === 'float' ? { kind: 'float', value: v.value } : v;
@@ -823,7 +1034,12 @@ export class Elaborator {
         const word = v.kind === 'word' ? v.name : v.kind === 'string' ? v.value : undefined;
         if (word === undefined) return wrong();
         if (!(t.enumValues ?? []).includes(word)) {
-          this.reporter.error('WrongArgumentType', span, { name, callee, expected: typeName(t), found: `\`${word}\`` }, { help: [didYouMean(word, t.enumValues ?? [])] });
+          this.reporter.error(
+            'WrongArgumentType',
+            span,
+            { name, callee, expected: typeName(t), found: `\`${word}\`` },
+            { help: [didYouMean(word, t.enumValues ?? [])] },
+          );
           return undefined;
         }
         return { kind: 'word', name: word, span };
@@ -867,15 +1083,25 @@ export class Elaborator {
     let ok = true;
     const out = new Map<string, Value>();
     if (positional.length > schema.length) {
-      this.reporter.error('TooManyArguments', positional[schema.length]!.span, { callee, max: schema.length, count: positional.length }, {
-        help: [schema.length ? `parameters: ${schema.map((s) => s.name).join(', ')}` : undefined],
-      });
+      this.reporter.error(
+        'TooManyArguments',
+        positional[schema.length]!.span,
+        { callee, max: schema.length, count: positional.length },
+        {
+          help: [schema.length ? `parameters: ${schema.map((s) => s.name).join(', ')}` : undefined],
+        },
+      );
       return undefined;
     }
     positional.forEach((p, i) => {
       const s = schema[i]!;
       if (named.has(s.name)) {
-        this.reporter.error('DuplicateArgument', named.get(s.name)!.nameSpan ?? named.get(s.name)!.span, { name: s.name, callee }, { labels: [{ span: p.span, message: 'given positionally here' }] });
+        this.reporter.error(
+          'DuplicateArgument',
+          named.get(s.name)!.nameSpan ?? named.get(s.name)!.span,
+          { name: s.name, callee },
+          { labels: [{ span: p.span, message: 'given positionally here' }] },
+        );
         ok = false;
         return;
       }
@@ -886,9 +1112,20 @@ export class Elaborator {
     for (const [name, a] of named) {
       const s = schema.find((x) => x.name === name);
       if (!s) {
-        this.reporter.error('UnknownNamedArgument', a.nameSpan ?? a.span, { callee, name }, {
-          help: [didYouMean(name, schema.map((x) => x.name)), `parameters of \`${callee}\`: ${schema.map((x) => x.name).join(', ') || '(none)'}`],
-        });
+        this.reporter.error(
+          'UnknownNamedArgument',
+          a.nameSpan ?? a.span,
+          { callee, name },
+          {
+            help: [
+              didYouMean(
+                name,
+                schema.map((x) => x.name),
+              ),
+              `parameters of \`${callee}\`: ${schema.map((x) => x.name).join(', ') || '(none)'}`,
+            ],
+          },
+        );
         ok = false;
         continue;
       }
@@ -898,22 +1135,51 @@ export class Elaborator {
     }
     for (const s of schema)
       if (!out.has(s.name) && !s.hasDefault && ok && !named.has(s.name) && positional.length <= schema.indexOf(s)) {
-        this.reporter.error('MissingArgument', span, { callee, name: s.name }, { help: [`pass \`${s.name} = ...\` (${typeName(s.type)})`], ...(s.span ? { labels: [{ span: s.span, message: 'declared here' }] } : {}) });
+        this.reporter.error(
+          'MissingArgument',
+          span,
+          { callee, name: s.name },
+          {
+            help: [`pass \`${s.name} = ...\` (${typeName(s.type)})`],
+            ...(s.span ? { labels: [{ span: s.span, message: 'declared here' }] } : {}),
+          },
+        );
         ok = false;
       }
     void calleeSpan;
     return ok ? out : undefined;
   }
 
-  private bindPrimParams(prim: PrimitiveDef, positional: { value: Value; span: Span }[], named: Map<string, { value: Value; span: Span; nameSpan?: Span }>, span: Span, calleeSpan: Span): Map<string, Value> | undefined {
-    const schema: BindSchema[] = prim.params.map((p) => ({ name: p.name, type: primTypeSpec(p), range: p, hasDefault: p.default !== undefined }));
+  private bindPrimParams(
+    prim: PrimitiveDef,
+    positional: { value: Value; span: Span }[],
+    named: Map<string, { value: Value; span: Span; nameSpan?: Span }>,
+    span: Span,
+    calleeSpan: Span,
+  ): Map<string, Value> | undefined {
+    const schema: BindSchema[] = prim.params.map((p) => ({
+      name: p.name,
+      type: primTypeSpec(p),
+      range: p,
+      hasDefault: p.default !== undefined,
+    }));
     const bound = this.bind(prim.name, schema, positional, named, span, calleeSpan);
     if (!bound) return undefined;
     for (const p of prim.params) if (!bound.has(p.name) && p.default) bound.set(p.name, p.default);
     const problem = prim.validate?.(bound);
     if (problem) {
       const a = named.get(problem.param);
-      this.reporter.error('OutOfRange', a?.span ?? span, { name: problem.param, callee: prim.name, range: 'consistent with the other arguments', value: formatValue(bound.get(problem.param)!) }, { notes: [problem.message], help: [problem.help] });
+      this.reporter.error(
+        'OutOfRange',
+        a?.span ?? span,
+        {
+          name: problem.param,
+          callee: prim.name,
+          range: 'consistent with the other arguments',
+          value: formatValue(bound.get(problem.param)!),
+        },
+        { notes: [problem.message], help: [problem.help] },
+      );
       return undefined;
     }
     return bound;
@@ -926,7 +1192,12 @@ export class Elaborator {
     return `${typeName}(${[...params].map(([k, v]) => `${k}=${stableJson(v)}`).join(',')})${extra}`;
   }
 
-  private makeList(kind: 'list' | 'sequential', children: Map<string, LayerInstance>, span: Span, repeat?: { count: number; index?: string }): LayerInstance {
+  private makeList(
+    kind: 'list' | 'sequential',
+    children: Map<string, LayerInstance>,
+    span: Span,
+    repeat?: { count: number; index?: string },
+  ): LayerInstance {
     return {
       kind,
       typeName: kind === 'list' ? 'List' : 'Sequential',
@@ -941,7 +1212,17 @@ export class Elaborator {
   }
 
   private functionLayer(prim: PrimitiveDef, params: Map<string, Value>, span: Span): LayerInstance {
-    return { kind: 'function', typeName: prim.name, prim, params, weights: [], children: new Map(), sparse: false, fingerprint: this.fingerprintOf(prim.name, params), span };
+    return {
+      kind: 'function',
+      typeName: prim.name,
+      prim,
+      params,
+      weights: [],
+      children: new Map(),
+      sparse: false,
+      fingerprint: this.fingerprintOf(prim.name, params),
+      span,
+    };
   }
 
   /** A value usable as a layer: a layer, or a primitive function with default attributes. */
@@ -965,27 +1246,63 @@ export class Elaborator {
       const params = new Map<string, Value>();
       for (const p of v.prim.params) {
         if (!p.default) {
-          this.reporter.error('MissingArgument', span, { callee: v.prim.name, name: p.name }, { help: [`write \`${v.prim.name}(${p.name} = ...)\``] });
+          this.reporter.error(
+            'MissingArgument',
+            span,
+            { callee: v.prim.name, name: p.name },
+            { help: [`write \`${v.prim.name}(${p.name} = ...)\``] },
+          );
           return undefined;
         }
         params.set(p.name, p.default);
       }
       return this.functionLayer(v.prim, params, span);
     }
-    this.reporter.error('NotCallable', span, { detail: `expected a layer, found ${typeOfValue(v)}` }, { help: [v.kind === 'block' || (v.kind === 'prim' && v.prim.kind === 'layer') ? `call it: \`${v.kind === 'block' ? v.decl.name.name : (v as { prim: PrimitiveDef }).prim.name}(...)\`` : undefined] });
+    this.reporter.error(
+      'NotCallable',
+      span,
+      { detail: `expected a layer, found ${typeOfValue(v)}` },
+      {
+        help: [
+          v.kind === 'block' || (v.kind === 'prim' && v.prim.kind === 'layer')
+            ? `call it: \`${v.kind === 'block' ? v.decl.name.name : (v as { prim: PrimitiveDef }).prim.name}(...)\``
+            : undefined,
+        ],
+      },
+    );
     return undefined;
   }
 
-  private constructPrimitive(prim: PrimitiveDef, positional: { value: Value; span: Span }[], named: Map<string, { value: Value; span: Span; nameSpan?: Span }>, span: Span, calleeSpan: Span, _ctx: Ctx): Value {
+  private constructPrimitive(
+    prim: PrimitiveDef,
+    positional: { value: Value; span: Span }[],
+    named: Map<string, { value: Value; span: Span; nameSpan?: Span }>,
+    span: Span,
+    calleeSpan: Span,
+    _ctx: Ctx,
+  ): Value {
     const params = this.bindPrimParams(prim, positional, named, span, calleeSpan);
     if (!params) return ERROR;
     const weights: WeightInstance[] = (prim.weights?.(params) ?? []).map((w) => ({ ...w, frozen: false, span }));
     for (const w of weights)
       if (w.shape.some((n) => !Number.isInteger(n) || n <= 0)) {
-        this.reporter.error('NonIntegerDim', span, { what: `the shape of \`${prim.name}.${w.name}\``, value: `[${w.shape.join(', ')}]` });
+        this.reporter.error('NonIntegerDim', span, {
+          what: `the shape of \`${prim.name}.${w.name}\``,
+          value: `[${w.shape.join(', ')}]`,
+        });
         return ERROR;
       }
-    const layer: LayerInstance = { kind: 'primitive', typeName: prim.name, prim, params, weights, children: new Map(), sparse: false, fingerprint: this.fingerprintOf(prim.name, params), span };
+    const layer: LayerInstance = {
+      kind: 'primitive',
+      typeName: prim.name,
+      prim,
+      params,
+      weights,
+      children: new Map(),
+      sparse: false,
+      fingerprint: this.fingerprintOf(prim.name, params),
+      span,
+    };
     return { kind: 'layer', layer };
   }
 
@@ -1000,12 +1317,22 @@ export class Elaborator {
   ): Value {
     const name = decl.name.name;
     if (this.instantiating.includes(decl)) {
-      this.reporter.error('RecursiveDefinition', calleeSpan, { name }, { labels: [{ span: decl.name.span, message: 'declared here' }] });
+      this.reporter.error(
+        'RecursiveDefinition',
+        calleeSpan,
+        { name },
+        { labels: [{ span: decl.name.span, message: 'declared here' }] },
+      );
       return ERROR;
     }
     const moduleScope = this.scopes.get(module)!;
     const scope = new Scope(undefined, moduleScope, 'block');
-    const schema: BindSchema[] = decl.params.map((p) => ({ name: p.name.name, type: this.typeSpec(p.type, scope), hasDefault: p.default !== undefined, span: p.name.span }));
+    const schema: BindSchema[] = decl.params.map((p) => ({
+      name: p.name.name,
+      type: this.typeSpec(p.type, scope),
+      hasDefault: p.default !== undefined,
+      span: p.name.span,
+    }));
     const bound = this.bind(name, schema, positional, named, span, calleeSpan, ctx);
     if (!bound) return ERROR;
     this.instantiating.push(decl);
@@ -1017,7 +1344,12 @@ export class Elaborator {
       const defineMember = (n: string, v: Value | undefined, s: Span): boolean => {
         const prev = memberSpans.get(n);
         if (prev) {
-          this.reporter.error('DuplicateDefinition', s, { name: n, scope: `block \`${name}\`` }, { labels: [{ span: prev, message: 'first defined here' }] });
+          this.reporter.error(
+            'DuplicateDefinition',
+            s,
+            { name: n, scope: `block \`${name}\`` },
+            { labels: [{ span: prev, message: 'first defined here' }] },
+          );
           duplicate = true;
           return false;
         }
@@ -1029,7 +1361,10 @@ export class Elaborator {
         let v = bound.get(p.name.name);
         if (v === undefined && p.default) {
           const raw = this.eval(p.default, { scope });
-          v = raw.kind === 'error' ? ERROR : this.coerce(raw, schema[i]!.type, p.name.name, name, p.default.span, undefined) ?? ERROR;
+          v =
+            raw.kind === 'error'
+              ? ERROR
+              : (this.coerce(raw, schema[i]!.type, p.name.name, name, p.default.span, undefined) ?? ERROR);
         }
         v ??= ERROR;
         if (!defineMember(p.name.name, v, p.name.span)) return;
@@ -1045,7 +1380,12 @@ export class Elaborator {
       for (const m of decl.members) {
         if (m.kind === 'Forward') {
           if (forwards.length > 0)
-            this.reporter.error('DuplicateDefinition', m.span, { name: 'forward', scope: `block \`${name}\`` }, { labels: [{ span: forwards[0]!.span, message: 'first defined here' }] });
+            this.reporter.error(
+              'DuplicateDefinition',
+              m.span,
+              { name: 'forward', scope: `block \`${name}\`` },
+              { labels: [{ span: forwards[0]!.span, message: 'first defined here' }] },
+            );
           else forwards.push(m);
           continue;
         }
@@ -1063,7 +1403,15 @@ export class Elaborator {
               continue;
             }
             if (v.kind !== 'int' || v.value <= 0) {
-              this.reporter.error('NonIntegerDim', dExpr.span, { what: `a dimension of weight \`${m.name.name}\``, value: v.kind === 'float' ? String(Number(v.value.toFixed(4))) : formatValue(v) }, { help: ['weight shapes must be positive integers computed from block parameters'] });
+              this.reporter.error(
+                'NonIntegerDim',
+                dExpr.span,
+                {
+                  what: `a dimension of weight \`${m.name.name}\``,
+                  value: v.kind === 'float' ? String(Number(v.value.toFixed(4))) : formatValue(v),
+                },
+                { help: ['weight shapes must be positive integers computed from block parameters'] },
+              );
               failed = true;
               continue;
             }
@@ -1071,7 +1419,14 @@ export class Elaborator {
           }
           const init = this.evalInit(m.init, memberCtx);
           if (!init) failed = true;
-          const w: WeightInstance = { name: m.name.name, shape, init: init ?? { kind: 'zeros', args: {} }, frozen: m.frozen, noDecay: shape.length <= 1, span: m.span };
+          const w: WeightInstance = {
+            name: m.name.name,
+            shape,
+            init: init ?? { kind: 'zeros', args: {} },
+            frozen: m.frozen,
+            noDecay: shape.length <= 1,
+            span: m.span,
+          };
           if (defineMember(m.name.name, undefined, m.name.span)) weights.push(w);
           continue;
         }
@@ -1093,7 +1448,9 @@ export class Elaborator {
         }
         if (value.kind === 'layer' && m.sparse) value.layer.sparse = true;
         if (m.sparse && value.kind !== 'layer' && value.kind !== 'error')
-          this.reporter.error('NotCallable', m.span, { detail: `only layers can be \`sparse\`; \`${m.name.name}\` is ${typeOfValue(value)}` });
+          this.reporter.error('NotCallable', m.span, {
+            detail: `only layers can be \`sparse\`; \`${m.name.name}\` is ${typeOfValue(value)}`,
+          });
         if (defineMember(m.name.name, value, m.name.span) && value.kind === 'layer') {
           if (value.layer.kind === 'sequential') chains.delete(value.layer);
           children.set(m.name.name, value.layer);
@@ -1101,7 +1458,9 @@ export class Elaborator {
       }
       if (failed || duplicate) return ERROR;
 
-      const constJson = [...params].map(([k, v]) => `${k}=${v.kind === 'layer' ? v.layer.fingerprint : stableJson(v)}`).join(',');
+      const constJson = [...params]
+        .map(([k, v]) => `${k}=${v.kind === 'layer' ? v.layer.fingerprint : stableJson(v)}`)
+        .join(',');
       const fingerprint = `${module}:${name}(${constJson})`;
       const layer: LayerInstance = {
         kind: 'block',
@@ -1137,7 +1496,19 @@ export class Elaborator {
     if (v.kind === 'error') return undefined;
     const kind = v.kind === 'word' ? v.name : v.kind === 'config' ? v.name : undefined;
     if (kind === undefined || !(kind in INIT_KINDS)) {
-      this.reporter.error('WrongArgumentType', e.span, { name: 'init', callee: 'weight', expected: Object.keys(INIT_KINDS).map((k) => `\`${k}\``).join(' | '), found: kind ? `\`${kind}\`` : typeOfValue(v) }, { help: [kind ? didYouMean(kind, Object.keys(INIT_KINDS)) : undefined] });
+      this.reporter.error(
+        'WrongArgumentType',
+        e.span,
+        {
+          name: 'init',
+          callee: 'weight',
+          expected: Object.keys(INIT_KINDS)
+            .map((k) => `\`${k}\``)
+            .join(' | '),
+          found: kind ? `\`${kind}\`` : typeOfValue(v),
+        },
+        { help: [kind ? didYouMean(kind, Object.keys(INIT_KINDS)) : undefined] },
+      );
       return undefined;
     }
     const args: Record<string, number> = {};
@@ -1148,11 +1519,21 @@ export class Elaborator {
       });
       for (const [k, x] of v.args) {
         if (!allowed.includes(k)) {
-          this.reporter.error('UnknownNamedArgument', v.span, { callee: kind, name: k }, { help: [didYouMean(k, allowed)] });
+          this.reporter.error(
+            'UnknownNamedArgument',
+            v.span,
+            { callee: kind, name: k },
+            { help: [didYouMean(k, allowed)] },
+          );
           return undefined;
         }
         if (!isNumber(x)) {
-          this.reporter.error('WrongArgumentType', v.span, { name: k, callee: kind, expected: 'float', found: typeOfValue(x) });
+          this.reporter.error('WrongArgumentType', v.span, {
+            name: k,
+            callee: kind,
+            expected: 'float',
+            found: typeOfValue(x),
+          });
           return undefined;
         }
         args[k] = x.value;
@@ -1180,7 +1561,10 @@ export class Elaborator {
       }
       const d = toDim(v);
       if (!d || (d.isConstant() && (!isExactInteger(d) || (d.asInt() ?? 0) <= 0))) {
-        this.reporter.error('NonIntegerDim', e.span, { what: `a dimension of ${what}`, value: v.kind === 'dim' ? v.dim.toString() : formatValue(v) });
+        this.reporter.error('NonIntegerDim', e.span, {
+          what: `a dimension of ${what}`,
+          value: v.kind === 'dim' ? v.dim.toString() : formatValue(v),
+        });
         ok = false;
         continue;
       }
@@ -1189,7 +1573,13 @@ export class Elaborator {
     return ok ? dims : undefined;
   }
 
-  private elaborateForward(fwd: ForwardDecl, blockScope: Scope, owner: LayerInstance, blockName: string, key: string): ForwardGraph | undefined {
+  private elaborateForward(
+    fwd: ForwardDecl,
+    blockScope: Scope,
+    owner: LayerInstance,
+    blockName: string,
+    key: string,
+  ): ForwardGraph | undefined {
     const g = new GraphBuilder(owner, new Map(owner.weights.map((w) => [w.name, w])));
     const scope = new Scope(blockScope, blockScope.moduleScope, 'forward');
     const signature = new Map<string, Dim>();
@@ -1197,7 +1587,12 @@ export class Elaborator {
     let ok = true;
     for (const p of fwd.params) {
       if (p.type.kind !== 'TensorType') {
-        this.reporter.error('WrongArgumentType', p.type.span, { name: p.name.name, callee: `${blockName}.forward`, expected: 'a tensor type such as `[B, H, W, C]`', found: 'a named type' });
+        this.reporter.error('WrongArgumentType', p.type.span, {
+          name: p.name.name,
+          callee: `${blockName}.forward`,
+          expected: 'a tensor type such as `[B, H, W, C]`',
+          found: 'a named type',
+        });
         ok = false;
         continue;
       }
@@ -1206,20 +1601,42 @@ export class Elaborator {
         ok = false;
         continue;
       }
-      const id = g.emit({ op: 'input', target: p.name.name, inputs: [], attrs: {}, shape, macs: ZERO, sparse: false, span: p.span });
+      const id = g.emit({
+        op: 'input',
+        target: p.name.name,
+        inputs: [],
+        attrs: {},
+        shape,
+        macs: ZERO,
+        sparse: false,
+        span: p.span,
+      });
       inputs.push({ name: p.name.name, id, shape });
       const prev = scope.define(p.name.name, { kind: 'tensor', id, shape, span: p.name.span }, p.name.span, true);
-      if (prev) this.reporter.error('DuplicateDefinition', p.name.span, { name: p.name.name, scope: 'forward' }, { labels: [{ span: prev, message: 'first defined here' }] });
+      if (prev)
+        this.reporter.error(
+          'DuplicateDefinition',
+          p.name.span,
+          { name: p.name.name, scope: 'forward' },
+          { labels: [{ span: prev, message: 'first defined here' }] },
+        );
     }
     if (!ok) return undefined;
     const ctx: Ctx = { scope, graph: g };
     const result = this.execBlock(fwd.body, ctx);
     // Declared outputs.
     const declared: { name: string; type: TensorType; span: Span }[] =
-      fwd.returns.kind === 'TensorType' ? [{ name: 'out', type: fwd.returns, span: fwd.returns.span }] : fwd.returns.outputs.map((o) => ({ name: o.name.name, type: o.type as TensorType, span: o.span }));
+      fwd.returns.kind === 'TensorType'
+        ? [{ name: 'out', type: fwd.returns, span: fwd.returns.span }]
+        : fwd.returns.outputs.map((o) => ({ name: o.name.name, type: o.type as TensorType, span: o.span }));
     const outputs: GraphValue[] = [];
     if (!result.returned) {
-      this.reporter.error('ForwardMissing', fwd.returns.span, { detail: `the forward of \`${blockName}\` has no \`return\`` }, { label: 'this output is never returned', help: ['end the body with `return <expr>`'] });
+      this.reporter.error(
+        'ForwardMissing',
+        fwd.returns.span,
+        { detail: `the forward of \`${blockName}\` has no \`return\`` },
+        { label: 'this output is never returned', help: ['end the body with `return <expr>`'] },
+      );
       return undefined;
     }
     const ret = result.returned;
@@ -1233,17 +1650,35 @@ export class Elaborator {
       else if (ret.value.kind === 'record') got = ret.value.entries.get(d.name);
       if (got === undefined || got.kind !== 'tensor') {
         if (got?.kind === 'error') return undefined;
-        this.reporter.error('ForwardMissing', ret.span, { detail: fwd.returns.kind === 'TensorType' ? `\`${blockName}\` must return a tensor, found ${got ? typeOfValue(got) : 'nothing'}` : `the return value has no output \`${d.name}\`` }, { labels: [{ span: d.span, message: 'declared here' }] });
+        this.reporter.error(
+          'ForwardMissing',
+          ret.span,
+          {
+            detail:
+              fwd.returns.kind === 'TensorType'
+                ? `\`${blockName}\` must return a tensor, found ${got ? typeOfValue(got) : 'nothing'}`
+                : `the return value has no output \`${d.name}\``,
+          },
+          { labels: [{ span: d.span, message: 'declared here' }] },
+        );
         return undefined;
       }
       if (!got.shape) return undefined;
       if (!shapesEqual(got.shape, want)) {
-        this.reporter.error('ReturnShapeMismatch', ret.span, { found: formatShape(got.shape), expected: formatShape(want) }, {
-          labels: [
-            { span: d.span, message: `declared ${formatShape(want)}` },
-            ...(got.span.file === ret.span.file && (got.span.start !== ret.span.start || got.span.end !== ret.span.end) ? [{ span: got.span, message: `this produces ${formatShape(got.shape)}` }] : []),
-          ],
-        });
+        this.reporter.error(
+          'ReturnShapeMismatch',
+          ret.span,
+          { found: formatShape(got.shape), expected: formatShape(want) },
+          {
+            labels: [
+              { span: d.span, message: `declared ${formatShape(want)}` },
+              ...(got.span.file === ret.span.file &&
+              (got.span.start !== ret.span.start || got.span.end !== ret.span.end)
+                ? [{ span: got.span, message: `this produces ${formatShape(got.shape)}` }]
+                : []),
+            ],
+          },
+        );
         return undefined;
       }
       outputs.push({ name: d.name, id: got.id, shape: got.shape });
@@ -1261,12 +1696,26 @@ export class Elaborator {
           if (s.type && value.kind === 'tensor' && value.shape) {
             const want = this.evalShape(s.type, ctx, `\`${s.name.name}\``);
             if (want && !shapesEqual(want, value.shape)) {
-              this.reporter.error('AnnotationMismatch', s.type.span, { name: s.name.name, expected: formatShape(want), found: formatShape(value.shape) }, { labels: [{ span: s.value.span, message: `this produces ${formatShape(value.shape)}` }] });
+              this.reporter.error(
+                'AnnotationMismatch',
+                s.type.span,
+                { name: s.name.name, expected: formatShape(want), found: formatShape(value.shape) },
+                { labels: [{ span: s.value.span, message: `this produces ${formatShape(value.shape)}` }] },
+              );
               value = { ...value, shape: undefined };
             }
           }
           const prev = ctx.scope.define(s.name.name, value, s.name.span, true);
-          if (prev) this.reporter.error('DuplicateDefinition', s.name.span, { name: s.name.name, scope: 'forward' }, { labels: [{ span: prev, message: 'first defined here' }], help: [`to update it, write \`${s.name.name} = ...\` without \`let\``] });
+          if (prev)
+            this.reporter.error(
+              'DuplicateDefinition',
+              s.name.span,
+              { name: s.name.name, scope: 'forward' },
+              {
+                labels: [{ span: prev, message: 'first defined here' }],
+                help: [`to update it, write \`${s.name.name} = ...\` without \`let\``],
+              },
+            );
           break;
         }
         case 'Assign': {
@@ -1274,13 +1723,37 @@ export class Elaborator {
           const value = v.kind === 'word' ? this.unknownWord(v) : v;
           if (!ctx.scope.assign(s.name.name, value)) {
             const local = ctx.scope.lookupLocal(s.name.name);
-            if (local) this.reporter.error('AssignUndeclared', s.name.span, { name: s.name.name }, { labels: [{ span: local.span, message: 'this is a block member or parameter, which cannot be reassigned' }] });
-            else this.reporter.error('AssignUndeclared', s.name.span, { name: s.name.name }, { help: [didYouMean(s.name.name, this.visibleNames(ctx.scope))] });
+            if (local)
+              this.reporter.error(
+                'AssignUndeclared',
+                s.name.span,
+                { name: s.name.name },
+                {
+                  labels: [
+                    { span: local.span, message: 'this is a block member or parameter, which cannot be reassigned' },
+                  ],
+                },
+              );
+            else
+              this.reporter.error(
+                'AssignUndeclared',
+                s.name.span,
+                { name: s.name.name },
+                { help: [didYouMean(s.name.name, this.visibleNames(ctx.scope))] },
+              );
           }
           break;
         }
         case 'Return':
-          return { returned: { value: (() => { const v = this.eval(s.value, ctx); return v.kind === 'word' ? this.unknownWord(v) : v; })(), span: s.value.span } };
+          return {
+            returned: {
+              value: (() => {
+                const v = this.eval(s.value, ctx);
+                return v.kind === 'word' ? this.unknownWord(v) : v;
+              })(),
+              span: s.value.span,
+            },
+          };
         case 'ExprStmt':
           this.eval(s.expr, ctx);
           break;
@@ -1288,7 +1761,9 @@ export class Elaborator {
           const range = this.eval(s.range, ctx);
           if (range.kind === 'error') break;
           if (range.kind !== 'list') {
-            this.reporter.error('InvalidConstant', s.range.span, { detail: `a \`for\` loop needs a constant range or list, found ${typeOfValue(range)}` });
+            this.reporter.error('InvalidConstant', s.range.span, {
+              detail: `a \`for\` loop needs a constant range or list, found ${typeOfValue(range)}`,
+            });
             break;
           }
           for (const item of range.items) {
@@ -1311,18 +1786,41 @@ export class Elaborator {
     if (v.kind === 'tensor') return v;
     const g = ctx.graph!;
     if (isNumber(v) || v.kind === 'dim') {
-      const id = g.emit({ op: 'const', inputs: [], attrs: { value: v.kind === 'dim' ? v.dim.toString() : v.value }, shape: [], macs: ZERO, sparse: false, span });
+      const id = g.emit({
+        op: 'const',
+        inputs: [],
+        attrs: { value: v.kind === 'dim' ? v.dim.toString() : v.value },
+        shape: [],
+        macs: ZERO,
+        sparse: false,
+        span,
+      });
       return { kind: 'tensor', id, shape: [], span };
     }
     if (v.kind === 'word') this.unknownWord(v);
-    else if (v.kind !== 'error') this.reporter.error('WrongArgumentType', span, { name: 'input', callee: 'the operation', expected: 'a tensor', found: typeOfValue(v) });
+    else if (v.kind !== 'error')
+      this.reporter.error('WrongArgumentType', span, {
+        name: 'input',
+        callee: 'the operation',
+        expected: 'a tensor',
+        found: typeOfValue(v),
+      });
     return undefined;
   }
 
-  private producerLabels(inputs: readonly (Value & { kind: 'tensor' })[], which: number | undefined, consumer: Span): { span: Span; message: string }[] {
+  private producerLabels(
+    inputs: readonly (Value & { kind: 'tensor' })[],
+    which: number | undefined,
+    consumer: Span,
+  ): { span: Span; message: string }[] {
     const pick = which === undefined ? inputs : inputs[which] ? [inputs[which]!] : [];
     return pick
-      .filter((t) => t.shape && t.span && !(t.span.start === consumer.start && t.span.end === consumer.end && t.span.file === consumer.file))
+      .filter(
+        (t) =>
+          t.shape &&
+          t.span &&
+          !(t.span.start === consumer.start && t.span.end === consumer.end && t.span.file === consumer.file),
+      )
       .map((t) => ({ span: t.span, message: `this produces ${formatShape(t.shape!)}` }));
   }
 
@@ -1341,7 +1839,9 @@ export class Elaborator {
   ): Value {
     const g = ctx.graph;
     if (!g) {
-      this.reporter.error('NotCallable', span, { detail: `\`${prim.name}\` is applied to tensors only inside a forward body` });
+      this.reporter.error('NotCallable', span, {
+        detail: `\`${prim.name}\` is applied to tensors only inside a forward body`,
+      });
       return ERROR;
     }
     const variadic = prim.inputs[0]?.endsWith('...');
@@ -1350,7 +1850,12 @@ export class Elaborator {
       const first = tensorArgs[0];
       if (!first || first.kind !== 'list') {
         if (first?.kind === 'error') return ERROR;
-        this.reporter.error('WrongArgumentType', span, { name: prim.inputs[0]!.replace('...', ''), callee: prim.name, expected: 'a list of tensors', found: first ? typeOfValue(first) : 'nothing' });
+        this.reporter.error('WrongArgumentType', span, {
+          name: prim.inputs[0]!.replace('...', ''),
+          callee: prim.name,
+          expected: 'a list of tensors',
+          found: first ? typeOfValue(first) : 'nothing',
+        });
         return ERROR;
       }
       for (const it of first.items) {
@@ -1360,7 +1865,12 @@ export class Elaborator {
       }
     } else {
       if (tensorArgs.length < prim.inputs.length) {
-        this.reporter.error('MissingArgument', span, { callee: prim.name, name: prim.inputs[tensorArgs.length]! }, { help: [`\`${prim.name}\` takes ${prim.inputs.length} tensor input(s): ${prim.inputs.join(', ')}`] });
+        this.reporter.error(
+          'MissingArgument',
+          span,
+          { callee: prim.name, name: prim.inputs[tensorArgs.length]! },
+          { help: [`\`${prim.name}\` takes ${prim.inputs.length} tensor input(s): ${prim.inputs.join(', ')}`] },
+        );
         return ERROR;
       }
       for (let i = 0; i < tensorArgs.length; i++) {
@@ -1399,23 +1909,46 @@ export class Elaborator {
     return { kind: 'tensor', id, shape: r, span };
   }
 
-  private reportShapeError(prim: PrimitiveDef, r: ShapeError, inputs: readonly (Value & { kind: 'tensor' })[], span: Span, operator?: string): void {
+  private reportShapeError(
+    prim: PrimitiveDef,
+    r: ShapeError,
+    inputs: readonly (Value & { kind: 'tensor' })[],
+    span: Span,
+    operator?: string,
+  ): void {
     if (operator) {
-      this.reporter.error('NoBroadcast', span, { op: operator, left: formatShape(inputs[0]!.shape!), right: formatShape(inputs[1]!.shape!) }, { labels: this.producerLabels(inputs, undefined, span) });
+      this.reporter.error(
+        'NoBroadcast',
+        span,
+        { op: operator, left: formatShape(inputs[0]!.shape!), right: formatShape(inputs[1]!.shape!) },
+        { labels: this.producerLabels(inputs, undefined, span) },
+      );
       return;
     }
-    this.reporter.error('LayerInputShape', span, { detail: r.error }, { labels: this.producerLabels(inputs, r.input, span), help: [r.help] });
+    this.reporter.error(
+      'LayerInputShape',
+      span,
+      { detail: r.error },
+      { labels: this.producerLabels(inputs, r.input, span), help: [r.help] },
+    );
   }
 
   /** Shape (and MACs) of applying a layer to input shapes, without emitting ops. */
   /** Public for summaries: output shape and MACs of a layer applied to input shapes. */
-  layerShape(layer: LayerInstance, inputs: readonly Shape[], named: ReadonlyMap<string, Shape>): { shape: Shape; macs: Dim; outputs?: readonly Shape[] } | (ShapeError & { path?: string; argument?: { param: string; expected: Shape; found: Shape } }) {
+  layerShape(
+    layer: LayerInstance,
+    inputs: readonly Shape[],
+    named: ReadonlyMap<string, Shape>,
+  ):
+    | { shape: Shape; macs: Dim; outputs?: readonly Shape[] }
+    | (ShapeError & { path?: string; argument?: { param: string; expected: Shape; found: Shape } }) {
     switch (layer.kind) {
       case 'primitive':
       case 'function': {
         const prim = layer.prim!;
         if (named.size > 0) return { error: `\`${prim.name}\` takes no named tensor inputs` };
-        if (inputs.length !== prim.inputs.length) return { error: `\`${prim.name}\` takes ${prim.inputs.length} input(s), found ${inputs.length}` };
+        if (inputs.length !== prim.inputs.length)
+          return { error: `\`${prim.name}\` takes ${prim.inputs.length} input(s), found ${inputs.length}` };
         const r = prim.shape(inputs, layer.params);
         if ('error' in r) return r;
         return { shape: r, macs: prim.macs?.(inputs, r, layer.params) ?? ZERO };
@@ -1427,21 +1960,47 @@ export class Elaborator {
         inputs.forEach((s, i) => (actual[i] = s));
         for (const [k, s] of named) {
           const i = g.inputs.findIndex((x) => x.name === k);
-          if (i < 0) return { error: `\`${layer.typeName}\` has no input \`${k}\`${closest(k, g.inputs.map((x) => x.name)) ? ` (did you mean \`${closest(k, g.inputs.map((x) => x.name))}\`?)` : ''}` };
+          if (i < 0)
+            return {
+              error: `\`${layer.typeName}\` has no input \`${k}\`${
+                closest(
+                  k,
+                  g.inputs.map((x) => x.name),
+                )
+                  ? ` (did you mean \`${closest(
+                      k,
+                      g.inputs.map((x) => x.name),
+                    )}\`?)`
+                  : ''
+              }`,
+            };
           actual[i] = s;
         }
-        if (inputs.length > g.inputs.length) return { error: `\`${layer.typeName}\` takes ${g.inputs.length} input(s), found ${inputs.length}` };
+        if (inputs.length > g.inputs.length)
+          return { error: `\`${layer.typeName}\` takes ${g.inputs.length} input(s), found ${inputs.length}` };
         const missing = g.inputs.find((_, i) => actual[i] === undefined);
         if (missing) return { error: `\`${layer.typeName}\` needs the input \`${missing.name}\`` };
         const env = new Map<string, Dim>();
-        const bad = unify(g.inputs.map((x) => x.shape), actual as Shape[], env);
+        const bad = unify(
+          g.inputs.map((x) => x.shape),
+          actual as Shape[],
+          env,
+        );
         if (bad !== undefined) {
           const p = g.inputs[bad]!;
           const expected = p.shape.map((d) => dimSubst(d, env));
-          return { error: `\`${layer.typeName}\` expects \`${p.name}\` of shape ${formatShape(expected)}, found ${formatShape(actual[bad]!)}`, input: bad, argument: { param: p.name, expected, found: actual[bad]! } };
+          return {
+            error: `\`${layer.typeName}\` expects \`${p.name}\` of shape ${formatShape(expected)}, found ${formatShape(actual[bad]!)}`,
+            input: bad,
+            argument: { param: p.name, expected, found: actual[bad]! },
+          };
         }
         const outputs = g.outputs.map((o) => o.shape.map((d) => dimSubst(d, env)));
-        return { shape: outputs[0]!, macs: dimSubst(this.totalMacs(g), env), ...(outputs.length > 1 ? { outputs } : {}) };
+        return {
+          shape: outputs[0]!,
+          macs: dimSubst(this.totalMacs(g), env),
+          ...(outputs.length > 1 ? { outputs } : {}),
+        };
       }
       case 'sequential':
       case 'list': {
@@ -1449,7 +2008,7 @@ export class Elaborator {
         if (!cur) return { error: 'a layer list needs an input' };
         let macs = ZERO;
         for (const [k, c] of layer.children) {
-          const several = c.kind === 'block' ? c.forward?.outputs ?? [] : [];
+          const several = c.kind === 'block' ? (c.forward?.outputs ?? []) : [];
           if (several.length > 1) {
             // Only one value runs on through a chain; picking the first silently would drop data.
             return {
@@ -1458,7 +2017,8 @@ export class Elaborator {
               path: k,
             };
           }
-          const passNamed = c.kind === 'block' || c.kind === 'list' || c.kind === 'sequential' ? named : new Map<string, Shape>();
+          const passNamed =
+            c.kind === 'block' || c.kind === 'list' || c.kind === 'sequential' ? named : new Map<string, Shape>();
           const r = this.layerShape(c, [cur, ...inputs.slice(1)], passNamed);
           if ('error' in r) return { ...r, path: r.path ? `${k}.${r.path}` : k };
           cur = r.shape;
@@ -1478,7 +2038,13 @@ export class Elaborator {
     return m;
   }
 
-  private applyLayer(layer: LayerInstance, positional: { value: Value; span: Span }[], named: Map<string, { value: Value; span: Span; nameSpan?: Span }>, span: Span, ctx: Ctx): Value {
+  private applyLayer(
+    layer: LayerInstance,
+    positional: { value: Value; span: Span }[],
+    named: Map<string, { value: Value; span: Span; nameSpan?: Span }>,
+    span: Span,
+    ctx: Ctx,
+  ): Value {
     const g = ctx.graph!;
     const path = g.paths.get(layer);
     const tensors: (Value & { kind: 'tensor' })[] = [];
@@ -1496,24 +2062,68 @@ export class Elaborator {
     if (layer.kind === 'primitive' || layer.kind === 'function') {
       if (named.size > 0) {
         const [k, a] = [...named][0]!;
-        this.reporter.error('UnknownNamedArgument', a.nameSpan ?? a.span, { callee: layer.typeName, name: k }, { help: ['primitive layers take their tensor input positionally'] });
+        this.reporter.error(
+          'UnknownNamedArgument',
+          a.nameSpan ?? a.span,
+          { callee: layer.typeName, name: k },
+          { help: ['primitive layers take their tensor input positionally'] },
+        );
         return ERROR;
       }
-      return this.applyPrim(layer.prim!, tensors, new Map(), span, ctx, [], layer.params, undefined, positional.map((p) => p.span), path, layer.sparse);
+      return this.applyPrim(
+        layer.prim!,
+        tensors,
+        new Map(),
+        span,
+        ctx,
+        [],
+        layer.params,
+        undefined,
+        positional.map((p) => p.span),
+        path,
+        layer.sparse,
+      );
     }
     const all = [...tensors, ...namedTensors.values()];
     if (all.some((t) => !t.shape)) return { kind: 'tensor', id: -1, shape: undefined, span };
-    const r = this.layerShape(layer, tensors.map((t) => t.shape!), new Map([...namedTensors].map(([k, t]) => [k, t.shape!])));
+    const r = this.layerShape(
+      layer,
+      tensors.map((t) => t.shape!),
+      new Map([...namedTensors].map(([k, t]) => [k, t.shape!])),
+    );
     const calleeName = path ?? layer.typeName;
     if ('error' in r) {
       const inputIdx = r.input !== undefined && layer.kind === 'block' && layer.forward ? r.input : undefined;
-      const culprit = inputIdx !== undefined ? (inputIdx < tensors.length ? tensors[inputIdx] : namedTensors.get(layer.forward!.inputs[inputIdx]!.name)) : tensors[0];
-      const labels = culprit && culprit.shape && !(culprit.span.start === span.start && culprit.span.end === span.end) ? [{ span: culprit.span, message: `this produces ${formatShape(culprit.shape)}` }] : [];
+      const culprit =
+        inputIdx !== undefined
+          ? inputIdx < tensors.length
+            ? tensors[inputIdx]
+            : namedTensors.get(layer.forward!.inputs[inputIdx]!.name)
+          : tensors[0];
+      const labels =
+        culprit && culprit.shape && !(culprit.span.start === span.start && culprit.span.end === span.end)
+          ? [{ span: culprit.span, message: `this produces ${formatShape(culprit.shape)}` }]
+          : [];
       if (r.argument && r.path === undefined) {
-        this.reporter.error('ArgumentShapeMismatch', span, { callee: calleeName, param: r.argument.param, expected: formatShape(r.argument.expected), found: formatShape(r.argument.found) }, { labels, help: [shapeHelp(r.argument.expected, r.argument.found)] });
+        this.reporter.error(
+          'ArgumentShapeMismatch',
+          span,
+          {
+            callee: calleeName,
+            param: r.argument.param,
+            expected: formatShape(r.argument.expected),
+            found: formatShape(r.argument.found),
+          },
+          { labels, help: [shapeHelp(r.argument.expected, r.argument.found)] },
+        );
       } else {
         const where = r.path !== undefined ? ` (in \`${calleeName}.${r.path}\`)` : '';
-        this.reporter.error('LayerInputShape', span, { detail: `${r.error}${where}` }, { labels, help: [r.help ?? (r.argument ? shapeHelp(r.argument.expected, r.argument.found) : undefined)] });
+        this.reporter.error(
+          'LayerInputShape',
+          span,
+          { detail: `${r.error}${where}` },
+          { labels, help: [r.help ?? (r.argument ? shapeHelp(r.argument.expected, r.argument.found) : undefined)] },
+        );
       }
       return { kind: 'tensor', id: -1, shape: undefined, span };
     }
@@ -1526,7 +2136,7 @@ export class Elaborator {
         : namedTensors.size > 0
           ? [...tensors.map((_, i) => `#${i}`), ...namedTensors.keys()]
           : undefined;
-    const outputs = layer.kind === 'block' ? layer.forward?.outputs ?? [] : [];
+    const outputs = layer.kind === 'block' ? (layer.forward?.outputs ?? []) : [];
     const several = outputs.length > 1 && r.outputs !== undefined;
     const id = g.emit({
       op: 'call',
@@ -1545,7 +2155,15 @@ export class Elaborator {
       const entries = new Map<string, Value>();
       outputs.forEach((o, k) => {
         const shape = r.outputs![k]!;
-        const taken = g.emit({ op: 'output', inputs: [id], attrs: { name: o.name }, shape, macs: ZERO, sparse: false, span });
+        const taken = g.emit({
+          op: 'output',
+          inputs: [id],
+          attrs: { name: o.name },
+          shape,
+          macs: ZERO,
+          sparse: false,
+          span,
+        });
         entries.set(o.name, { kind: 'tensor', id: taken, shape, span });
       });
       return { kind: 'record', entries };
@@ -1562,8 +2180,10 @@ function isChain(l: LayerInstance): boolean {
 
 /** A help line for a shape mismatch: the rank or the first differing axis. */
 function shapeHelp(expected: Shape, found: Shape): string | undefined {
-  if (expected.length === 4 && found.length === 3) return 'the input is a token sequence; insert `untokens(...)` to turn it back into a grid';
-  if (expected.length === 3 && found.length === 4) return 'the input is a grid; insert `tokens(v)` to turn it into a token sequence';
+  if (expected.length === 4 && found.length === 3)
+    return 'the input is a token sequence; insert `untokens(...)` to turn it back into a grid';
+  if (expected.length === 3 && found.length === 4)
+    return 'the input is a grid; insert `tokens(v)` to turn it into a token sequence';
   if (expected.length !== found.length) return `expected rank ${expected.length}, found rank ${found.length}`;
   const i = expected.findIndex((d, j) => !d.equals(found[j]!));
   if (i === expected.length - 1) return `the last axis is ${found[i]}; the callee was built for ${expected[i]}`;

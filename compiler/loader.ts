@@ -51,7 +51,12 @@ export function resolveImport(from: string, importerAbs: string): string {
   return path.resolve(path.dirname(importerAbs), withExt);
 }
 
-export function loadModules(entryPath: string, parse: ParseFn, reporter: Reporter, entryText?: string): LoadResult | undefined {
+export function loadModules(
+  entryPath: string,
+  parse: ParseFn,
+  reporter: Reporter,
+  entryText?: string,
+): LoadResult | undefined {
   const modules = new Map<string, LoadedModule>();
   const files = new Map<string, SourceFile>();
   const syntaxDiagnostics: Diagnostic[] = [];
@@ -102,7 +107,12 @@ export function loadModules(entryPath: string, parse: ParseFn, reporter: Reporte
       }
       const target = visit(targetAbs);
       if (!target) {
-        reporter.error('ModuleNotFound', imp.from.span, { path: imp.from.value }, { label: `looked for ${displayPath(targetAbs)}` });
+        reporter.error(
+          'ModuleNotFound',
+          imp.from.span,
+          { path: imp.from.value },
+          { label: `looked for ${displayPath(targetAbs)}` },
+        );
         targets.push(undefined);
       } else targets.push(target.path);
     }

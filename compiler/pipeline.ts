@@ -37,7 +37,13 @@ export interface CompileResult {
 }
 
 function sortDiagnostics(ds: Diagnostic[]): Diagnostic[] {
-  return [...ds].sort((a, b) => (a.span.file < b.span.file ? -1 : a.span.file > b.span.file ? 1 : a.span.start - b.span.start || a.code.localeCompare(b.code)));
+  return [...ds].sort((a, b) =>
+    a.span.file < b.span.file
+      ? -1
+      : a.span.file > b.span.file
+        ? 1
+        : a.span.start - b.span.start || a.code.localeCompare(b.code),
+  );
 }
 
 export function compileProgramSync(path: string, options: CompileOptions = {}): CompileResult {
@@ -65,7 +71,8 @@ export function compileProgramSync(path: string, options: CompileOptions = {}): 
     loaded.modules.set(loaded.entry, { ...entry, ast });
   } else {
     // Without --variant, still check that every variant's edits name real places.
-    for (const d of entry.ast.decls) if (d.kind === 'Variant') applyVariant(entry.ast, d.name.name, undefined, reporter);
+    for (const d of entry.ast.decls)
+      if (d.kind === 'Variant') applyVariant(entry.ast, d.name.name, undefined, reporter);
   }
   const syntaxErrors = loaded.syntaxDiagnostics.some((d) => d.severity === 'error');
   const scopes = buildModuleScopes(loaded, reporter);
@@ -80,6 +87,9 @@ export function compileProgramSync(path: string, options: CompileOptions = {}): 
   return { diagnostics, files: loaded.files, ...(ok && program ? { program } : {}), elaborator };
 }
 
-export async function compileProgram(path: string, options: CompileOptions = {}): Promise<{ diagnostics: Diagnostic[]; files: Map<string, SourceFile>; program?: ProgramIR }> {
+export async function compileProgram(
+  path: string,
+  options: CompileOptions = {},
+): Promise<{ diagnostics: Diagnostic[]; files: Map<string, SourceFile>; program?: ProgramIR }> {
   return compileProgramSync(path, options);
 }

@@ -203,7 +203,12 @@ const reduction = (name: string): PrimitiveDef => ({
   runtime: `nv.${name}`,
   inputs: ['x'],
   params: [
-    { name: 'axes', type: 'int[]', default: { kind: 'list', items: [I(-1)] }, doc: 'axes to reduce (negative counts from the end)' },
+    {
+      name: 'axes',
+      type: 'int[]',
+      default: { kind: 'list', items: [I(-1)] },
+      doc: 'axes to reduce (negative counts from the end)',
+    },
     { name: 'keep', type: 'bool', default: B(false), doc: 'keep reduced axes with size 1' },
   ],
   doc: `${name} over the given axes`,
@@ -212,7 +217,8 @@ const reduction = (name: string): PrimitiveDef => ({
     const axes = new Set<number>();
     for (const a of intListParam(p, 'axes')) {
       const n = normAxis(a, x.length);
-      if (n === undefined) return { error: `axis ${a} is out of range for a tensor of rank ${x.length} ${formatShape(x)}`, input: 0 };
+      if (n === undefined)
+        return { error: `axis ${a} is out of range for a tensor of rank ${x.length} ${formatShape(x)}`, input: 0 };
       axes.add(n);
     }
     const keep = boolParam(p, 'keep');
@@ -252,13 +258,21 @@ const list: PrimitiveDef[] = [
     validate(p) {
       const g = intParam(p, 'groups');
       if (intParam(p, 'in') % g !== 0 || intParam(p, 'out') % g !== 0)
-        return { param: 'groups', message: `groups = ${g} must divide both in = ${intParam(p, 'in')} and out = ${intParam(p, 'out')}` };
+        return {
+          param: 'groups',
+          message: `groups = ${g} must divide both in = ${intParam(p, 'in')} and out = ${intParam(p, 'out')}`,
+        };
       return undefined;
     },
     weights(p) {
       const k = intParam(p, 'kernel');
       const ws: WeightSpec[] = [
-        { name: 'weight', shape: [k, k, intParam(p, 'in') / intParam(p, 'groups'), intParam(p, 'out')], init: TRUNC(0.02), noDecay: false },
+        {
+          name: 'weight',
+          shape: [k, k, intParam(p, 'in') / intParam(p, 'groups'), intParam(p, 'out')],
+          init: TRUNC(0.02),
+          noDecay: false,
+        },
       ];
       if (boolParam(p, 'bias')) ws.push({ name: 'bias', shape: [intParam(p, 'out')], init: ZEROS, noDecay: true });
       return ws;
@@ -311,7 +325,11 @@ const list: PrimitiveDef[] = [
       if (x!.length !== 4) return rankError('DepthwiseConv2d', 'a 4-D [B, H, W, C] input', x!);
       const c = intParam(p, 'dim');
       if (!last(x!).equals(d(c)))
-        return { error: `\`DepthwiseConv2d\` expects ${c} channels, found ${last(x!)} in ${formatShape(x!)}`, input: 0, help: `use \`DepthwiseConv2d(${last(x!)}, ...)\`` };
+        return {
+          error: `\`DepthwiseConv2d\` expects ${c} channels, found ${last(x!)} in ${formatShape(x!)}`,
+          input: 0,
+          help: `use \`DepthwiseConv2d(${last(x!)}, ...)\``,
+        };
       const k = intParam(p, 'kernel');
       const s = intParam(p, 'stride');
       const pad = wordParam(p, 'padding');
@@ -339,7 +357,9 @@ const list: PrimitiveDef[] = [
     ],
     doc: 'affine map over the last axis; weight [in, out]',
     weights(p) {
-      const ws: WeightSpec[] = [{ name: 'weight', shape: [intParam(p, 'in'), intParam(p, 'out')], init: TRUNC(0.02), noDecay: false }];
+      const ws: WeightSpec[] = [
+        { name: 'weight', shape: [intParam(p, 'in'), intParam(p, 'out')], init: TRUNC(0.02), noDecay: false },
+      ];
       if (boolParam(p, 'bias')) ws.push({ name: 'bias', shape: [intParam(p, 'out')], init: ZEROS, noDecay: true });
       return ws;
     },
@@ -377,7 +397,11 @@ const list: PrimitiveDef[] = [
     shape([x], p) {
       const c = intParam(p, 'dim');
       if (x!.length < 1 || !last(x!).equals(d(c)))
-        return { error: `\`LayerNorm\` normalises the last axis of size ${c}, found ${x!.length ? last(x!) : 'a scalar'} in ${formatShape(x!)}`, input: 0, help: x!.length ? `use \`LayerNorm(${last(x!)})\`` : undefined };
+        return {
+          error: `\`LayerNorm\` normalises the last axis of size ${c}, found ${x!.length ? last(x!) : 'a scalar'} in ${formatShape(x!)}`,
+          input: 0,
+          help: x!.length ? `use \`LayerNorm(${last(x!)})\`` : undefined,
+        };
       return x!;
     },
   },
@@ -422,7 +446,9 @@ const list: PrimitiveDef[] = [
       'x with the removed positions of the patch mask set to zero while a stage has a mask policy, x itself otherwise: statistics that must see only visible positions (GRN) and the masked-zero invariant of sparse execution use it',
     ),
     shape: ([x]) =>
-      x!.length === 4 ? x! : { error: `visible() needs an NHWC feature map [B, H, W, C], got ${formatShape(x!)}`, input: 0 },
+      x!.length === 4
+        ? x!
+        : { error: `visible() needs an NHWC feature map [B, H, W, C], got ${formatShape(x!)}`, input: 0 },
   },
   unary('dropout', 'drops elements with probability `p` while training', [
     { name: 'p', type: 'float', default: F(0), min: 0, below: 1, doc: 'drop probability' },
@@ -447,7 +473,10 @@ const list: PrimitiveDef[] = [
     shape([x], p) {
       const target = shapeParam(p, 'shape');
       if (!shapeSize(target).equals(shapeSize(x!)))
-        return { error: `cannot reshape ${formatShape(x!)} (${shapeSize(x!)} elements) to ${formatShape(target)} (${shapeSize(target)} elements)`, input: 0 };
+        return {
+          error: `cannot reshape ${formatShape(x!)} (${shapeSize(x!)} elements) to ${formatShape(target)} (${shapeSize(target)} elements)`,
+          input: 0,
+        };
       return target;
     },
   },
@@ -463,7 +492,10 @@ const list: PrimitiveDef[] = [
       const perm = intListParam(p, 'perm');
       const sorted = [...perm].sort((a, b) => a - b);
       if (perm.length !== x!.length || sorted.some((v, i) => v !== i))
-        return { error: `perm ${JSON.stringify(perm)} is not a permutation of the ${x!.length} axes of ${formatShape(x!)}`, input: 0 };
+        return {
+          error: `perm ${JSON.stringify(perm)} is not a permutation of the ${x!.length} axes of ${formatShape(x!)}`,
+          input: 0,
+        };
       return perm.map((i) => x![i]!);
     },
   },
@@ -490,10 +522,21 @@ const list: PrimitiveDef[] = [
     doc: '[B, H * W, C] -> [B, H, W, C]',
     shape([x], p) {
       const t = shapeParam(p, 'shape');
-      if (x!.length !== 3) return rankError('untokens', 'a 3-D [B, N, C] token input', x!, 0, x!.length === 4 ? 'the input is already a grid; drop `untokens`' : undefined);
+      if (x!.length !== 3)
+        return rankError(
+          'untokens',
+          'a 3-D [B, N, C] token input',
+          x!,
+          0,
+          x!.length === 4 ? 'the input is already a grid; drop `untokens`' : undefined,
+        );
       if (t.length !== 4) return { error: `\`untokens\` needs a 4-D target [B, H, W, C], found ${formatShape(t)}` };
       const want: Shape = [t[0]!, dimMul(t[1]!, t[2]!), t[3]!];
-      if (!shapesEqual(want, x!)) return { error: `\`untokens\` to ${formatShape(t)} needs tokens ${formatShape(want)}, found ${formatShape(x!)}`, input: 0 };
+      if (!shapesEqual(want, x!))
+        return {
+          error: `\`untokens\` to ${formatShape(t)} needs tokens ${formatShape(want)}, found ${formatShape(x!)}`,
+          input: 0,
+        };
       return t;
     },
   },
@@ -542,7 +585,11 @@ const list: PrimitiveDef[] = [
       const [m, ka] = ta ? [a![a!.length - 1]!, a![a!.length - 2]!] : [a![a!.length - 2]!, a![a!.length - 1]!];
       const [kb, n] = tb ? [b![b!.length - 1]!, b![b!.length - 2]!] : [b![b!.length - 2]!, b![b!.length - 1]!];
       if (!ka.equals(kb))
-        return { error: `\`matmul\` inner dimensions differ: ${ka} vs ${kb} (${formatShape(a!)} x ${formatShape(b!)})`, input: 1, help: 'transpose one operand with `transpose_a` / `transpose_b`' };
+        return {
+          error: `\`matmul\` inner dimensions differ: ${ka} vs ${kb} (${formatShape(a!)} x ${formatShape(b!)})`,
+          input: 1,
+          help: 'transpose one operand with `transpose_a` / `transpose_b`',
+        };
       const batch = broadcast(a!.slice(0, -2), b!.slice(0, -2));
       if ('error' in batch) return batch;
       return [...batch, m, n];
@@ -563,12 +610,16 @@ const list: PrimitiveDef[] = [
     shape(xs, p) {
       const first = xs[0]!;
       const axis = normAxis(intParam(p, 'axis'), first.length);
-      if (axis === undefined) return { error: `axis ${intParam(p, 'axis')} is out of range for ${formatShape(first)}`, input: 0 };
+      if (axis === undefined)
+        return { error: `axis ${intParam(p, 'axis')} is out of range for ${formatShape(first)}`, input: 0 };
       let size = ZERO;
       for (let i = 0; i < xs.length; i++) {
         const x = xs[i]!;
         if (x.length !== first.length || x.some((dim, j) => j !== axis && !dim.equals(first[j]!)))
-          return { error: `\`concat\` along axis ${intParam(p, 'axis')} needs equal other axes: ${formatShape(first)} vs ${formatShape(x)}`, input: i };
+          return {
+            error: `\`concat\` along axis ${intParam(p, 'axis')} needs equal other axes: ${formatShape(first)} vs ${formatShape(x)}`,
+            input: i,
+          };
         size = dimAdd(size, x[axis]!);
       }
       return first.map((dim, j) => (j === axis ? size : dim));
@@ -588,7 +639,8 @@ const list: PrimitiveDef[] = [
     doc: 'x[start:end] along one axis',
     shape([x], p) {
       const axis = normAxis(intParam(p, 'axis'), x!.length);
-      if (axis === undefined) return { error: `axis ${intParam(p, 'axis')} is out of range for ${formatShape(x!)}`, input: 0 };
+      if (axis === undefined)
+        return { error: `axis ${intParam(p, 'axis')} is out of range for ${formatShape(x!)}`, input: 0 };
       const start = intParam(p, 'start');
       const end = intParam(p, 'end');
       const size = x![axis]!.asInt();
@@ -631,9 +683,11 @@ const list: PrimitiveDef[] = [
       const g = shapeParam(p, 'grid');
       if (x!.length !== 3) return rankError('unpatchify', 'a 3-D [B, L, p * p * C] input', x!);
       if (g.length !== 2) return { error: '`grid` must be [h, w]' };
-      if (!dimMul(g[0]!, g[1]!).equals(x![1]!)) return { error: `grid ${formatShape(g)} has ${dimMul(g[0]!, g[1]!)} patches, input has ${x![1]}`, input: 0 };
+      if (!dimMul(g[0]!, g[1]!).equals(x![1]!))
+        return { error: `grid ${formatShape(g)} has ${dimMul(g[0]!, g[1]!)} patches, input has ${x![1]}`, input: 0 };
       const c = dimDiv(x![2]!, d(pp * pp))!;
-      if (c.isConstant() && !isExactInteger(c)) return { error: `${x![2]} values per patch is not a multiple of ${pp} * ${pp}`, input: 0 };
+      if (c.isConstant() && !isExactInteger(c))
+        return { error: `${x![2]} values per patch is not a multiple of ${pp} * ${pp}`, input: 0 };
       return [x![0]!, dimMul(g[0]!, d(pp)), dimMul(g[1]!, d(pp)), c];
     },
   },
@@ -657,14 +711,34 @@ const list: PrimitiveDef[] = [
     irName: 'attention',
     runtime: 'nv.multiHeadAttention',
     inputs: ['q', 'k', 'v'],
-    params: [{ name: 'heads', type: 'int', default: I(1), min: 1, doc: 'number of heads; must divide the feature width' }],
+    params: [
+      { name: 'heads', type: 'int', default: I(1), min: 1, doc: 'number of heads; must divide the feature width' },
+    ],
     doc:
       'multi-head scaled dot-product attention: q [B, N, D], k [B, M, D], v [B, M, Dv] -> [B, N, Dv]. ' +
       'Splits D and Dv into `heads`, softmax(q k^T / sqrt(D / heads)) v per head, merges heads. ' +
       'The runtime lowers it to reshape + matmul(transpose_b) + softmax + matmul.',
     shape([q, k, v], p) {
-      if (q!.length !== 3) return rankError('attention', 'token queries [B, N, D]', q!, 0, q!.length === 4 ? 'insert `tokens(...)` to turn the grid into tokens' : undefined);
-      if (k!.length !== 3) return rankError('attention', 'token keys [B, M, D]', k!, 1, k!.length === 4 ? 'insert `tokens(...)`' : k!.length === 2 ? 'insert `reshape([B, 1, ...])` to make one token' : undefined);
+      if (q!.length !== 3)
+        return rankError(
+          'attention',
+          'token queries [B, N, D]',
+          q!,
+          0,
+          q!.length === 4 ? 'insert `tokens(...)` to turn the grid into tokens' : undefined,
+        );
+      if (k!.length !== 3)
+        return rankError(
+          'attention',
+          'token keys [B, M, D]',
+          k!,
+          1,
+          k!.length === 4
+            ? 'insert `tokens(...)`'
+            : k!.length === 2
+              ? 'insert `reshape([B, 1, ...])` to make one token'
+              : undefined,
+        );
       if (v!.length !== 3) return rankError('attention', 'token values [B, M, Dv]', v!, 2);
       if (!q![2]!.equals(k![2]!)) return { error: `queries have width ${q![2]} but keys have ${k![2]}`, input: 1 };
       if (!k![1]!.equals(v![1]!)) return { error: `keys have ${k![1]} tokens but values have ${v![1]}`, input: 2 };
@@ -672,7 +746,11 @@ const list: PrimitiveDef[] = [
       if ('error' in b) return b;
       const h = intParam(p, 'heads');
       const dq = q![2]!.asInt();
-      if (dq !== undefined && dq % h !== 0) return { error: `heads = ${h} does not divide the query width ${dq}`, help: `use a head count that divides ${dq}` };
+      if (dq !== undefined && dq % h !== 0)
+        return {
+          error: `heads = ${h} does not divide the query width ${dq}`,
+          help: `use a head count that divides ${dq}`,
+        };
       return [q![0]!, q![1]!, v![2]!];
     },
     macs([q, k, v], out) {
@@ -687,11 +765,18 @@ const list: PrimitiveDef[] = [
     inputs: ['x'],
     params: [
       { name: 'shift', type: 'int', doc: 'positions to move towards higher indices (negative: lower), cyclically' },
-      { name: 'axes', type: 'int[]', default: { kind: 'list', items: [I(1), I(2)] }, doc: 'axes to shift (default the H and W axes of NHWC)' },
+      {
+        name: 'axes',
+        type: 'int[]',
+        default: { kind: 'list', items: [I(1), I(2)] },
+        doc: 'axes to shift (default the H and W axes of NHWC)',
+      },
     ],
     doc: "cyclic shift along axes (torch.roll's convention); Swin's shifted windows",
     shape([x], p) {
-      for (const a of intListParam(p, 'axes')) if (normAxis(a, x!.length) === undefined) return { error: `axis ${a} is out of range for ${formatShape(x!)}`, input: 0 };
+      for (const a of intListParam(p, 'axes'))
+        if (normAxis(a, x!.length) === undefined)
+          return { error: `axis ${a} is out of range for ${formatShape(x!)}`, input: 0 };
       return x!;
     },
   },
@@ -707,7 +792,11 @@ const list: PrimitiveDef[] = [
       const w = intParam(p, 'window');
       if (t!.length !== 2) return rankError('relative_position_bias', `a 2-D table [${(2 * w - 1) ** 2}, heads]`, t!);
       const rows = t![0]!.asInt();
-      if (rows !== undefined && rows !== (2 * w - 1) ** 2) return { error: `a window of ${w} needs a table of ${(2 * w - 1) ** 2} rows ((2w-1)^2), found ${rows}`, input: 0 };
+      if (rows !== undefined && rows !== (2 * w - 1) ** 2)
+        return {
+          error: `a window of ${w} needs a table of ${(2 * w - 1) ** 2} rows ((2w-1)^2), found ${rows}`,
+          input: 0,
+        };
       return [t![1]!, d(w * w), d(w * w)];
     },
   },
@@ -729,7 +818,8 @@ const list: PrimitiveDef[] = [
       const ww = dimDiv(x![2]!, d(w))!;
       if ((h.isConstant() && !isExactInteger(h)) || (ww.isConstant() && !isExactInteger(ww)))
         return { error: `window ${w} does not divide the map ${x![1]} x ${x![2]}`, input: 0 };
-      if (intParam(p, 'shift') >= w) return { error: `shift ${intParam(p, 'shift')} must be smaller than the window ${w}` };
+      if (intParam(p, 'shift') >= w)
+        return { error: `shift ${intParam(p, 'shift')} must be smaller than the window ${w}` };
       return [dimMul(h, ww), d(w * w), d(w * w)];
     },
   },
@@ -751,4 +841,10 @@ const list: PrimitiveDef[] = [
 export const PRIMITIVES: ReadonlyMap<string, PrimitiveDef> = new Map(list.map((p) => [p.name, p]));
 
 /** Binary operators in forward bodies map onto these primitives. */
-export const BINARY_PRIMITIVE: Readonly<Record<string, string>> = { '+': 'add', '-': 'sub', '*': 'mul', '/': 'div', '**': 'pow' };
+export const BINARY_PRIMITIVE: Readonly<Record<string, string>> = {
+  '+': 'add',
+  '-': 'sub',
+  '*': 'mul',
+  '/': 'div',
+  '**': 'pow',
+};

@@ -47,11 +47,14 @@ export class ProgramChecker {
     const scope = new Scope(undefined, this.entry, 'module');
     for (const d of this.entry.module.ast.decls) {
       if (d.kind === 'Block' && d.isModel && d.params.every((p) => p.default !== undefined)) {
-        const v = this.el.instantiateBlock(d, this.entry.module.path, [], new Map(), d.name.span, d.name.span, { scope });
+        const v = this.el.instantiateBlock(d, this.entry.module.path, [], new Map(), d.name.span, d.name.span, {
+          scope,
+        });
         if (v.kind === 'layer') models.push(buildModelIR(d.name.name, v.layer));
       } else if (d.kind === 'Block') {
         // Check blocks that are never instantiated when all their parameters have defaults.
-        if (d.params.every((p) => p.default !== undefined)) this.el.instantiateBlock(d, this.entry.module.path, [], new Map(), d.name.span, d.name.span, { scope });
+        if (d.params.every((p) => p.default !== undefined))
+          this.el.instantiateBlock(d, this.entry.module.path, [], new Map(), d.name.span, d.name.span, { scope });
       } else if (d.kind === 'Const') {
         const v = this.el.eval({ kind: 'Name', name: d.name.name, span: d.name.span }, { scope });
         if (v.kind === 'layer' && v.layer.kind === 'block') models.push(buildModelIR(d.name.name, v.layer));
@@ -67,18 +70,34 @@ export class ProgramChecker {
 
   // -------------------------------------------------------------------------------------------
 
-  private evalSettings(settings: readonly Setting[], schema: Readonly<Record<string, SettingType>>, where: string, scope: Scope, skip: ReadonlySet<string> = new Set()): Map<string, { value: Value; setting: Setting }> {
+  private evalSettings(
+    settings: readonly Setting[],
+    schema: Readonly<Record<string, SettingType>>,
+    where: string,
+    scope: Scope,
+    skip: ReadonlySet<string> = new Set(),
+  ): Map<string, { value: Value; setting: Setting }> {
     const out = new Map<string, { value: Value; setting: Setting }>();
     for (const s of settings) {
       const name = s.key.name;
       const prev = out.get(name);
       if (prev) {
-        this.reporter.error('DuplicateDefinition', s.key.span, { name, scope: where }, { labels: [{ span: prev.setting.key.span, message: 'first defined here' }] });
+        this.reporter.error(
+          'DuplicateDefinition',
+          s.key.span,
+          { name, scope: where },
+          { labels: [{ span: prev.setting.key.span, message: 'first defined here' }] },
+        );
         continue;
       }
       const type = schema[name];
       if (!type) {
-        this.reporter.error('UnknownSetting', s.key.span, { where, name }, { help: [didYouMean(name, Object.keys(schema)), `${where} settings: ${Object.keys(schema).join(', ')}`] });
+        this.reporter.error(
+          'UnknownSetting',
+          s.key.span,
+          { where, name },
+          { help: [didYouMean(name, Object.keys(schema)), `${where} settings: ${Object.keys(schema).join(', ')}`] },
+        );
         continue;
       }
       if (skip.has(name)) {
@@ -96,7 +115,8 @@ export class ProgramChecker {
     const scope = new Scope(undefined, this.entry, 'dataset');
     const settings = this.evalSettings(d.settings, DATASET_SETTINGS, `dataset \`${d.name.name}\``, scope);
     for (const req of ['label'])
-      if (!settings.has(req)) this.reporter.error('MissingSetting', d.name.span, { where: `dataset \`${d.name.name}\``, name: req });
+      if (!settings.has(req))
+        this.reporter.error('MissingSetting', d.name.span, { where: `dataset \`${d.name.name}\``, name: req });
     const groups: Record<string, FieldIR[]> = {};
     const seen = new Map<string, Span>();
     for (const g of d.fieldGroups) {
@@ -104,31 +124,62 @@ export class ProgramChecker {
       for (const f of g.fields) {
         const type = f.type.name;
         if (type !== 'number' && type !== 'binary' && type !== 'category') {
-          this.reporter.error('UnknownFieldType', f.type.span, { name: type }, { help: [didYouMean(type, ['number', 'binary', 'category'])] });
+          this.reporter.error(
+            'UnknownFieldType',
+            f.type.span,
+            { name: type },
+            { help: [didYouMean(type, ['number', 'binary', 'category'])] },
+          );
           continue;
         }
         const mods = f.modifiers.map((m) => this.el.eval(m, { scope, settings: true }));
         const levelsValue = mods.find((m) => m.kind === 'list');
         const levels = levelsValue?.kind === 'list' ? levelsValue.items.map((i) => String(valueToJson(i))) : undefined;
         if (type === 'category' && (!levels || levels.length < 2)) {
-          this.reporter.error('MissingSetting', f.type.span, { where: `category field \`${f.names.map((n) => n.name).join(', ')}\``, name: 'levels' }, { help: ['list the levels: `category [hip, knee]`'] });
+          this.reporter.error(
+            'MissingSetting',
+            f.type.span,
+            { where: `category field \`${f.names.map((n) => n.name).join(', ')}\``, name: 'levels' },
+            { help: ['list the levels: `category [hip, knee]`'] },
+          );
           continue;
         }
-        const indicator = mods.some((m) => m.kind === 'config' && m.name === 'missing' && m.positional.some((p) => p.kind === 'word' && p.name === 'indicator'));
+        const indicator = mods.some(
+          (m) =>
+            m.kind === 'config' &&
+            m.name === 'missing' &&
+            m.positional.some((p) => p.kind === 'word' && p.name === 'indicator'),
+        );
         const width = type === 'category' ? levels!.length : 1 + (indicator ? 1 : 0);
         for (const n of f.names) {
           const prev = seen.get(n.name);
           if (prev) {
-            this.reporter.error('DuplicateDefinition', n.span, { name: n.name, scope: `dataset \`${d.name.name}\`` }, { labels: [{ span: prev, message: 'first defined here' }] });
+            this.reporter.error(
+              'DuplicateDefinition',
+              n.span,
+              { name: n.name, scope: `dataset \`${d.name.name}\`` },
+              { labels: [{ span: prev, message: 'first defined here' }] },
+            );
             continue;
           }
           seen.set(n.name, n.span);
-          fields.push({ name: n.name, type, modifiers: mods.filter((m) => m.kind !== 'list').map(valueToJson), ...(levels ? { levels } : {}), width });
+          fields.push({
+            name: n.name,
+            type,
+            modifiers: mods.filter((m) => m.kind !== 'list').map(valueToJson),
+            ...(levels ? { levels } : {}),
+            width,
+          });
         }
       }
       groups[g.name.name] = fields;
     }
-    return { name: d.name.name, settings: Object.fromEntries([...settings].map(([k, v]) => [k, valueToJson(v.value)])), fieldGroups: groups, span: d.span };
+    return {
+      name: d.name.name,
+      settings: Object.fromEntries([...settings].map(([k, v]) => [k, valueToJson(v.value)])),
+      fieldGroups: groups,
+      span: d.span,
+    };
   }
 
   private checkTrain(t: TrainDecl): TrainIR {
@@ -137,9 +188,17 @@ export class ProgramChecker {
     const dataset = this.datasets.get(t.dataset.name);
     if (!dataset) {
       const b = this.entry.names.get(t.dataset.name);
-      this.reporter.error('UnknownName', t.dataset.span, { name: t.dataset.name }, {
-        help: [didYouMean(t.dataset.name, [...this.datasets.keys()]), b ? `\`${t.dataset.name}\` is a ${b.kind}, not a dataset` : undefined],
-      });
+      this.reporter.error(
+        'UnknownName',
+        t.dataset.span,
+        { name: t.dataset.name },
+        {
+          help: [
+            didYouMean(t.dataset.name, [...this.datasets.keys()]),
+            b ? `\`${t.dataset.name}\` is a ${b.kind}, not a dataset` : undefined,
+          ],
+        },
+      );
     }
     const stages: StageIR[] = [];
     const stageModels = new Map<string, LayerInstance>();
@@ -150,7 +209,12 @@ export class ProgramChecker {
       later.delete(s.name.name);
       const prev = stageSpans.get(s.name.name);
       if (prev) {
-        this.reporter.error('DuplicateDefinition', s.name.span, { name: s.name.name, scope: `train \`${t.name.name}\`` }, { labels: [{ span: prev, message: 'first defined here' }] });
+        this.reporter.error(
+          'DuplicateDefinition',
+          s.name.span,
+          { name: s.name.name, scope: `train \`${t.name.name}\`` },
+          { labels: [{ span: prev, message: 'first defined here' }] },
+        );
         continue;
       }
       stageSpans.set(s.name.name, s.name.span);
@@ -160,18 +224,43 @@ export class ProgramChecker {
         stageModels.set(s.name.name, ir.model.instance);
       } else failed.add(s.name.name);
     }
-    return { name: t.name.name, dataset: t.dataset.name, settings: Object.fromEntries([...settings].map(([k, v]) => [k, valueToJson(v.value)])), stages, span: t.span };
+    return {
+      name: t.name.name,
+      dataset: t.dataset.name,
+      settings: Object.fromEntries([...settings].map(([k, v]) => [k, valueToJson(v.value)])),
+      stages,
+      span: t.span,
+    };
   }
 
-  private checkStage(s: StageDecl, trainScope: Scope, earlier: Map<string, LayerInstance>, later: ReadonlySet<string>, dataset: DatasetIR | undefined, failed: ReadonlySet<string>): StageIR | undefined {
+  private checkStage(
+    s: StageDecl,
+    trainScope: Scope,
+    earlier: Map<string, LayerInstance>,
+    later: ReadonlySet<string>,
+    dataset: DatasetIR | undefined,
+    failed: ReadonlySet<string>,
+  ): StageIR | undefined {
     const scope = new Scope(trainScope, this.entry, 'stage');
     // A stage that already failed is an error value: references to it report nothing more.
     for (const name of failed) scope.define(name, { kind: 'error' }, s.name.span);
-    for (const [name, layer] of earlier) scope.define(name, { kind: 'stageref', stage: name, path: [], layer, span: s.name.span }, s.name.span);
-    const settings = this.evalSettings(s.settings, STAGE_SETTINGS, `stage \`${s.name.name}\``, scope, new Set(['model']));
+    for (const [name, layer] of earlier)
+      scope.define(name, { kind: 'stageref', stage: name, path: [], layer, span: s.name.span }, s.name.span);
+    const settings = this.evalSettings(
+      s.settings,
+      STAGE_SETTINGS,
+      `stage \`${s.name.name}\``,
+      scope,
+      new Set(['model']),
+    );
     const modelSetting = s.settings.find((x) => x.key.name === 'model');
     if (!modelSetting) {
-      this.reporter.error('MissingSetting', s.name.span, { where: `stage \`${s.name.name}\``, name: 'model' }, { help: ['add `model = MyModel(...)`'] });
+      this.reporter.error(
+        'MissingSetting',
+        s.name.span,
+        { where: `stage \`${s.name.name}\``, name: 'model' },
+        { help: ['add `model = MyModel(...)`'] },
+      );
       return undefined;
     }
     const handOvers: HandOverRecord[] = [];
@@ -182,10 +271,15 @@ export class ProgramChecker {
     const init = settings.get('init');
     if (init && init.value.kind === 'record') {
       for (const [to, v] of init.value.entries) {
-        const entry = (init.setting.value.kind === 'Record' ? init.setting.value.entries.find((e) => e.key.name === to) : undefined)!;
+        const entry = (
+          init.setting.value.kind === 'Record' ? init.setting.value.entries.find((e) => e.key.name === to) : undefined
+        )!;
         if (v.kind !== 'stageref') {
           if (v.kind === 'word') this.reportStageRef(v.name, entry.value.span, later, earlier);
-          else if (v.kind !== 'error') this.reporter.error('BadStageReference', entry.value.span, { detail: `\`init.${to}\` must name an earlier stage's layer such as \`pretrain.encoder\`` });
+          else if (v.kind !== 'error')
+            this.reporter.error('BadStageReference', entry.value.span, {
+              detail: `\`init.${to}\` must name an earlier stage's layer such as \`pretrain.encoder\``,
+            });
           continue;
         }
         handOvers.push({ to, fromStage: v.stage, fromPath: v.path.join('.'), span: entry.value.span });
@@ -198,7 +292,12 @@ export class ProgramChecker {
       const dst = findChild(model, h.to);
       if (!src) continue;
       if (!dst) {
-        this.reporter.error('BadStageReference', h.span, { detail: `the model has no sub-layer \`${h.to}\` to receive \`${h.fromStage}.${h.fromPath}\`` }, { help: [didYouMean(h.to, model.children.keys())] });
+        this.reporter.error(
+          'BadStageReference',
+          h.span,
+          { detail: `the model has no sub-layer \`${h.to}\` to receive \`${h.fromStage}.${h.fromPath}\`` },
+          { help: [didYouMean(h.to, model.children.keys())] },
+        );
         continue;
       }
       const a = parameterShapes(src);
@@ -206,14 +305,23 @@ export class ProgramChecker {
       const notes: string[] = [];
       for (const [p, shape] of b) {
         const other = a.get(p);
-        if (!other) notes.push(`\`${h.to}.${p}\` ${JSON.stringify(shape)} has no source in \`${h.fromStage}.${h.fromPath}\``);
-        else if (other.join(',') !== shape.join(',')) notes.push(`\`${h.to}.${p}\`: receives [${other.join(', ')}] but needs [${shape.join(', ')}]`);
+        if (!other)
+          notes.push(`\`${h.to}.${p}\` ${JSON.stringify(shape)} has no source in \`${h.fromStage}.${h.fromPath}\``);
+        else if (other.join(',') !== shape.join(','))
+          notes.push(`\`${h.to}.${p}\`: receives [${other.join(', ')}] but needs [${shape.join(', ')}]`);
       }
-      for (const [p, shape] of a) if (!b.has(p)) notes.push(`\`${h.fromStage}.${h.fromPath}.${p}\` [${shape.join(', ')}] has no destination in \`${h.to}\``);
+      for (const [p, shape] of a)
+        if (!b.has(p))
+          notes.push(`\`${h.fromStage}.${h.fromPath}.${p}\` [${shape.join(', ')}] has no destination in \`${h.to}\``);
       if (notes.length > 0) {
         const shown = notes.slice(0, 8);
         if (notes.length > shown.length) shown.push(`... and ${notes.length - shown.length} more`);
-        this.reporter.error('HandOverMismatch', h.span, { from: `${h.fromStage}.${h.fromPath}`, to: h.to, count: notes.length }, { notes: shown, help: ['hand over between layers built with the same block and widths'] });
+        this.reporter.error(
+          'HandOverMismatch',
+          h.span,
+          { from: `${h.fromStage}.${h.fromPath}`, to: h.to, count: notes.length },
+          { notes: shown, help: ['hand over between layers built with the same block and widths'] },
+        );
       }
       handOverIR.push({ to: h.to, fromStage: h.fromStage, fromPath: h.fromPath });
     }
@@ -223,15 +331,23 @@ export class ProgramChecker {
     if (freeze?.value.kind === 'list') {
       freeze.value.items.forEach((item, i) => {
         if (item.kind !== 'word') return;
-        const span = freeze.setting.value.kind === 'List' ? freeze.setting.value.items[i]!.span : freeze.setting.value.span;
+        const span =
+          freeze.setting.value.kind === 'List' ? freeze.setting.value.items[i]!.span : freeze.setting.value.span;
         if (!findChild(model, item.name) && !parameterShapes(model).has(item.name)) {
-          this.reporter.error('UnknownMember', span, { owner: `the model \`${model.typeName}\``, name: item.name }, { help: [didYouMean(item.name, allPaths(model))] });
+          this.reporter.error(
+            'UnknownMember',
+            span,
+            { owner: `the model \`${model.typeName}\``, name: item.name },
+            { help: [didYouMean(item.name, allPaths(model))] },
+          );
         } else frozen.push(item.name);
       });
     }
     this.checkInputs(s, model, settings, dataset);
     const modelIR = buildModelIR(s.name.name, model);
-    const json = Object.fromEntries([...settings].filter(([k]) => k !== 'model').map(([k, v]) => [k, valueToJson(v.value)]));
+    const json = Object.fromEntries(
+      [...settings].filter(([k]) => k !== 'model').map(([k, v]) => [k, valueToJson(v.value)]),
+    );
     const mask = settings.get('mask');
     return {
       name: s.name.name,
@@ -244,24 +360,49 @@ export class ProgramChecker {
     };
   }
 
-  private reportStageRef(name: string, span: Span, later: ReadonlySet<string>, earlier: ReadonlyMap<string, LayerInstance>): void {
+  private reportStageRef(
+    name: string,
+    span: Span,
+    later: ReadonlySet<string>,
+    earlier: ReadonlyMap<string, LayerInstance>,
+  ): void {
     const head = name.split('.')[0]!;
-    if (later.has(head)) this.reporter.error('BadStageReference', span, { detail: `stage \`${head}\` comes later; weights can only come from an earlier stage` });
-    else this.reporter.error('BadStageReference', span, { detail: `no earlier stage \`${head}\`` }, { help: [didYouMean(head, earlier.keys())] });
+    if (later.has(head))
+      this.reporter.error('BadStageReference', span, {
+        detail: `stage \`${head}\` comes later; weights can only come from an earlier stage`,
+      });
+    else
+      this.reporter.error(
+        'BadStageReference',
+        span,
+        { detail: `no earlier stage \`${head}\`` },
+        { help: [didYouMean(head, earlier.keys())] },
+      );
   }
 
-  private evalModel(e: Expr, scope: Scope, handOvers: HandOverRecord[], later: ReadonlySet<string>): LayerInstance | undefined {
+  private evalModel(
+    e: Expr,
+    scope: Scope,
+    handOvers: HandOverRecord[],
+    later: ReadonlySet<string>,
+  ): LayerInstance | undefined {
     // References to later stages (`finetune.encoder` inside an earlier stage) get NVC5002.
     let laterRef = false;
     const visit = (x: unknown): void => {
       if (!x || typeof x !== 'object') return;
       const node = x as Expr;
-      if (node.kind === 'Member' && node.object.kind === 'Name' && later.has(node.object.name) && !scope.lookupLocal(node.object.name)) {
+      if (
+        node.kind === 'Member' &&
+        node.object.kind === 'Name' &&
+        later.has(node.object.name) &&
+        !scope.lookupLocal(node.object.name)
+      ) {
         this.reportStageRef(node.object.name, node.span, later, new Map());
         laterRef = true;
         return;
       }
-      for (const [k, v] of Object.entries(x)) if (k !== 'span' && k !== 'opSpan') Array.isArray(v) ? v.forEach(visit) : visit(v);
+      for (const [k, v] of Object.entries(x))
+        if (k !== 'span' && k !== 'opSpan') Array.isArray(v) ? v.forEach(visit) : visit(v);
     };
     visit(e);
     if (laterRef) return undefined;
@@ -272,19 +413,34 @@ export class ProgramChecker {
     if (v.kind === 'word') {
       if (later.has(v.name.split('.')[0]!)) this.reportStageRef(v.name, v.span, later, new Map());
       else this.el.unknownWord(v);
-    } else if (v.kind !== 'error') this.reporter.error('WrongSettingType', e.span, { name: 'model', expected: 'a model instance such as `MEDNVC(...)`', found: v.kind });
+    } else if (v.kind !== 'error')
+      this.reporter.error('WrongSettingType', e.span, {
+        name: 'model',
+        expected: 'a model instance such as `MEDNVC(...)`',
+        found: v.kind,
+      });
     return undefined;
   }
 
   /** Stage inputs vs the model's forward, lab widths, image sizes and mask patch checks. */
-  private checkInputs(s: StageDecl, model: LayerInstance, settings: Map<string, { value: Value; setting: Setting }>, dataset: DatasetIR | undefined): void {
+  private checkInputs(
+    s: StageDecl,
+    model: LayerInstance,
+    settings: Map<string, { value: Value; setting: Setting }>,
+    dataset: DatasetIR | undefined,
+  ): void {
     const g = model.forward;
     if (!g) return;
     const inputsSetting = settings.get('inputs');
-    const names = inputsSetting?.value.kind === 'list' ? inputsSetting.value.items.map((i) => (i.kind === 'word' ? i.name : '')) : g.inputs.map((i) => i.name);
+    const names =
+      inputsSetting?.value.kind === 'list'
+        ? inputsSetting.value.items.map((i) => (i.kind === 'word' ? i.name : ''))
+        : g.inputs.map((i) => i.name);
     const at = inputsSetting?.setting.value.span ?? s.name.span;
     if (names.length !== g.inputs.length) {
-      this.reporter.error('ModelInputMismatch', at, { detail: `the model \`${model.typeName}\` takes ${g.inputs.length} input(s) (${g.inputs.map((i) => i.name).join(', ')}), the stage gives ${names.length}` });
+      this.reporter.error('ModelInputMismatch', at, {
+        detail: `the model \`${model.typeName}\` takes ${g.inputs.length} input(s) (${g.inputs.map((i) => i.name).join(', ')}), the stage gives ${names.length}`,
+      });
       return;
     }
     const groups = dataset?.fieldGroups ?? {};
@@ -300,20 +456,39 @@ export class ProgramChecker {
         const width = group.reduce((n, f) => n + f.width, 0);
         const last = input.shape[input.shape.length - 1]!.asInt();
         if (input.shape.length !== 2 || last === undefined || last !== width) {
-          this.reporter.error('LabWidthMismatch', at, { dataset: dataset!.name, group: name, width, expected: formatShape(input.shape) }, {
-            labels: [{ span: forwardParamSpan(model, input.name), message: `\`${input.name}\` is declared ${formatShape(input.shape)}` }],
-            notes: [`\`${name}\` encodes ${group.map((f) => `${f.name} ${f.width}`).join(', ')}`],
-            help: [`make the model's lab width ${width} (e.g. \`labs = ${width}\`) or change the dataset's fields`],
-          });
+          this.reporter.error(
+            'LabWidthMismatch',
+            at,
+            { dataset: dataset!.name, group: name, width, expected: formatShape(input.shape) },
+            {
+              labels: [
+                {
+                  span: forwardParamSpan(model, input.name),
+                  message: `\`${input.name}\` is declared ${formatShape(input.shape)}`,
+                },
+              ],
+              notes: [`\`${name}\` encodes ${group.map((f) => `${f.name} ${f.width}`).join(', ')}`],
+              help: [`make the model's lab width ${width} (e.g. \`labs = ${width}\`) or change the dataset's fields`],
+            },
+          );
         }
       } else if (input.shape.length === 4) {
         if (imageSize && dataset) {
           const [h, w] = [input.shape[1]!.asInt(), input.shape[2]!.asInt()];
           if ((h !== undefined && h !== imageSize[0]) || (w !== undefined && w !== imageSize[1]))
-            this.reporter.error('ModelInputMismatch', at, { detail: `\`${model.typeName}\` expects ${h}x${w} images for \`${input.name}\`, dataset \`${dataset.name}\` resizes to ${imageSize[0]}x${imageSize[1]}` });
+            this.reporter.error('ModelInputMismatch', at, {
+              detail: `\`${model.typeName}\` expects ${h}x${w} images for \`${input.name}\`, dataset \`${dataset.name}\` resizes to ${imageSize[0]}x${imageSize[1]}`,
+            });
         }
       } else if (dataset) {
-        this.reporter.error('ModelInputMismatch', at, { detail: `dataset \`${dataset.name}\` has no modality \`${name}\` for the input \`${input.name}\` ${formatShape(input.shape)}` }, { help: [didYouMean(name, Object.keys(groups))] });
+        this.reporter.error(
+          'ModelInputMismatch',
+          at,
+          {
+            detail: `dataset \`${dataset.name}\` has no modality \`${name}\` for the input \`${input.name}\` ${formatShape(input.shape)}`,
+          },
+          { help: [didYouMean(name, Object.keys(groups))] },
+        );
       }
     });
     // Mask policy checks.
@@ -325,13 +500,30 @@ export class ProgramChecker {
       const imgIdx = g.inputs.findIndex((x) => x.shape.length === 4);
       const img = g.inputs[imgIdx];
       if (imageSize && imageSize.some((n) => n % patch !== 0))
-        this.reporter.error('MaskPatchNotDividing', mask.setting.value.span, { patch, size: `${imageSize[0]}x${imageSize[1]}` }, { help: [`use a patch that divides ${imageSize[0]}, e.g. ${[32, 16, 8].find((p) => imageSize.every((n) => n % p === 0)) ?? 1}`] });
+        this.reporter.error(
+          'MaskPatchNotDividing',
+          mask.setting.value.span,
+          { patch, size: `${imageSize[0]}x${imageSize[1]}` },
+          {
+            help: [
+              `use a patch that divides ${imageSize[0]}, e.g. ${[32, 16, 8].find((p) => imageSize.every((n) => n % p === 0)) ?? 1}`,
+            ],
+          },
+        );
       const out = g.outputs[0];
       if (img && out && out.shape.length === 4) {
         const ratio = dimDiv(img.shape[1]!, out.shape[1]!);
         const stride = ratio?.asInt();
         if (stride !== undefined && stride !== patch)
-          this.reporter.error('MaskPatchStride', mask.setting.value.span, { patch, stride }, { labels: [{ span: model.span, message: `this model maps ${img.shape[1]} rows to ${out.shape[1]}` }], help: [`use \`patch = ${stride}\``] });
+          this.reporter.error(
+            'MaskPatchStride',
+            mask.setting.value.span,
+            { patch, stride },
+            {
+              labels: [{ span: model.span, message: `this model maps ${img.shape[1]} rows to ${out.shape[1]}` }],
+              help: [`use \`patch = ${stride}\``],
+            },
+          );
       }
     }
   }

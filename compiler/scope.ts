@@ -37,13 +37,19 @@ export function buildModuleScopes(loaded: LoadResult, reporter: Reporter): Map<s
       if (name === '') return;
       const prev = firstSpan.get(name);
       if (prev) {
-        reporter.error('DuplicateDefinition', span, { name, scope: 'module' }, { labels: [{ span: prev, message: 'first defined here' }] });
+        reporter.error(
+          'DuplicateDefinition',
+          span,
+          { name, scope: 'module' },
+          { labels: [{ span: prev, message: 'first defined here' }] },
+        );
         return;
       }
       firstSpan.set(name, span);
       names.set(name, b);
     };
-    for (const imp of m.ast.imports) for (const n of imp.names) firstSpan.set((n.alias ?? n.name).name, (n.alias ?? n.name).span);
+    for (const imp of m.ast.imports)
+      for (const n of imp.names) firstSpan.set((n.alias ?? n.name).name, (n.alias ?? n.name).span);
     for (const d of m.ast.decls) {
       const span = d.name.span;
       switch (d.kind) {
@@ -76,13 +82,23 @@ export function buildModuleScopes(loaded: LoadResult, reporter: Reporter): Map<s
         const local = n.alias ?? n.name;
         const prev = seen.get(local.name);
         if (prev) {
-          reporter.error('DuplicateDefinition', local.span, { name: local.name, scope: 'module' }, { labels: [{ span: prev, message: 'first defined here' }] });
+          reporter.error(
+            'DuplicateDefinition',
+            local.span,
+            { name: local.name, scope: 'module' },
+            { labels: [{ span: prev, message: 'first defined here' }] },
+          );
           continue;
         }
         seen.set(local.name, local.span);
         const localDecl = scope.names.get(local.name);
         if (localDecl) {
-          reporter.error('DuplicateDefinition', localDecl.span, { name: local.name, scope: 'module' }, { labels: [{ span: local.span, message: 'first defined here (imported)' }] });
+          reporter.error(
+            'DuplicateDefinition',
+            localDecl.span,
+            { name: local.name, scope: 'module' },
+            { labels: [{ span: local.span, message: 'first defined here (imported)' }] },
+          );
         }
         if (target === undefined) {
           if (!localDecl) scope.names.set(local.name, { kind: 'failed', span: local.span });
@@ -92,7 +108,12 @@ export function buildModuleScopes(loaded: LoadResult, reporter: Reporter): Map<s
         const b = exporter.names.get(n.name.name);
         if (!b) {
           const own = exporter.module.ast.decls.map((dd) => dd.name.name);
-          reporter.error('NotExported', n.name.span, { module: imp.from.value, name: n.name.name }, { help: [didYouMean(n.name.name, own)] });
+          reporter.error(
+            'NotExported',
+            n.name.span,
+            { module: imp.from.value, name: n.name.name },
+            { help: [didYouMean(n.name.name, own)] },
+          );
           if (!localDecl) scope.names.set(local.name, { kind: 'failed', span: local.span });
           continue;
         }

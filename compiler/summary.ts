@@ -91,7 +91,8 @@ export function countParams(layer: LayerInstance): number {
 function frozenCount(layer: LayerInstance, frozenPaths: readonly string[], prefix = '', inherited = false): number {
   let n = 0;
   const here = inherited || frozenPaths.includes(prefix.replace(/\.$/, ''));
-  for (const w of layer.weights) if (here || w.frozen || frozenPaths.includes(prefix + w.name)) n += w.shape.reduce((a, b) => a * b, 1);
+  for (const w of layer.weights)
+    if (here || w.frozen || frozenPaths.includes(prefix + w.name)) n += w.shape.reduce((a, b) => a * b, 1);
   for (const [k, c] of layer.children) n += frozenCount(c, frozenPaths, `${prefix}${k}.`, here);
   return n;
 }
@@ -116,7 +117,13 @@ function elements(shape: Shape): number {
   return shape.reduce((n, d) => n * toNumber(d), 1);
 }
 
-export function summarizeModel(model: ModelIR, el: Elaborator, dims: ReadonlyMap<string, number> = new Map(), maxDepth = 2, frozenPaths: readonly string[] = []): ModelSummary {
+export function summarizeModel(
+  model: ModelIR,
+  el: Elaborator,
+  dims: ReadonlyMap<string, number> = new Map(),
+  maxDepth = 2,
+  frozenPaths: readonly string[] = [],
+): ModelSummary {
   const rows: SummaryRow[] = [];
   const seen = new Set<string>();
   const concrete = (d: Dim, env: ReadonlyMap<string, Dim>): Dim => {
@@ -133,14 +140,26 @@ export function summarizeModel(model: ModelIR, el: Elaborator, dims: ReadonlyMap
     seen.add(path);
     const depth = path === '' ? 0 : path.split('.').length;
     if (depth > maxDepth) return;
-    rows.push({ path: path || model.name, depth, kind: layer.typeName, outputShape: formatShape(shape), params: countParams(layer), macs: toNumber(macs), sparse: layer.sparse });
+    rows.push({
+      path: path || model.name,
+      depth,
+      kind: layer.typeName,
+      outputShape: formatShape(shape),
+      params: countParams(layer),
+      macs: toNumber(macs),
+      sparse: layer.sparse,
+    });
   };
   const walk = (layer: LayerInstance, path: string, inputs: Shape[], named: Map<string, Shape>) => {
     if (layer.kind === 'block' && layer.forward) {
       const g = layer.forward;
       const env = new Map<string, Dim>();
       const actual = g.inputs.map((x, i) => inputs[i] ?? named.get(x.name) ?? x.shape);
-      unify(g.inputs.map((x) => x.shape), actual, env);
+      unify(
+        g.inputs.map((x) => x.shape),
+        actual,
+        env,
+      );
       const shapes = new Map<number, Shape>();
       for (const op of g.ops) {
         shapes.set(op.id, concreteShape(op.shape, env));
@@ -168,7 +187,11 @@ export function summarizeModel(model: ModelIR, el: Elaborator, dims: ReadonlyMap
       let cur = inputs[0];
       for (const [k, c] of layer.children) {
         if (!cur) return;
-        const r = el.layerShape(c, [cur, ...inputs.slice(1)], c.kind === 'block' || c.kind === 'list' || c.kind === 'sequential' ? named : new Map());
+        const r = el.layerShape(
+          c,
+          [cur, ...inputs.slice(1)],
+          c.kind === 'block' || c.kind === 'list' || c.kind === 'sequential' ? named : new Map(),
+        );
         if ('error' in r) return;
         const childPath = path ? `${path}.${k}` : k;
         push(childPath, c, concreteShape(r.shape, new Map()), concrete(r.macs, new Map()));
@@ -194,14 +217,27 @@ export function summarizeModel(model: ModelIR, el: Elaborator, dims: ReadonlyMap
   }
   const total = countParams(inst);
   const frozen = frozenCount(inst, frozenPaths);
-  return { model: model.name, inputs, rows, totalParams: total, trainableParams: total - frozen, frozenParams: frozen, macs, inputElements, activationElements: activations };
+  return {
+    model: model.name,
+    inputs,
+    rows,
+    totalParams: total,
+    trainableParams: total - frozen,
+    frozenParams: frozen,
+    macs,
+    inputElements,
+    activationElements: activations,
+  };
 }
 
 /**
  * Per stage: trainable and frozen counts, hand-overs, and (given each stage model's summary at
  * B = 1 and the data's sizes) an estimate of one training step's memory at the stage's batch.
  */
-export function summarizeStages(program: ProgramIR, perSample?: (train: string, stage: string) => ModelSummary | undefined): StageSummary[] {
+export function summarizeStages(
+  program: ProgramIR,
+  perSample?: (train: string, stage: string) => ModelSummary | undefined,
+): StageSummary[] {
   const out: StageSummary[] = [];
   for (const t of program.trains)
     for (const s of t.stages) {
@@ -210,12 +246,26 @@ export function summarizeStages(program: ProgramIR, perSample?: (train: string, 
       const one = perSample?.(t.name, s.name);
       const batch = typeof s.settings.batch === 'number' ? s.settings.batch : undefined;
       // With micro-batches only one chunk's activations are alive at a time.
-      const chunk = typeof s.settings.micro_batch === 'number' && batch !== undefined ? Math.min(s.settings.micro_batch, batch) : batch;
+      const chunk =
+        typeof s.settings.micro_batch === 'number' && batch !== undefined
+          ? Math.min(s.settings.micro_batch, batch)
+          : batch;
       const optimizer = (s.settings.optimizer as { type?: unknown } | undefined)?.type;
       const states = typeof optimizer === 'string' ? OPTIMIZER_STATES[optimizer] : undefined;
       const training: TrainingMemory | undefined =
         one && batch !== undefined && states !== undefined && Number.isFinite(one.activationElements)
-          ? { batch, ...(chunk !== batch ? { microBatch: chunk! } : {}), optimizer: String(optimizer), statesPerWeight: states, bytes: 4 * (total + (total - frozen) * (1 + states) + batch * one.inputElements + chunk! * BACKWARD_FACTOR * one.activationElements) }
+          ? {
+              batch,
+              ...(chunk !== batch ? { microBatch: chunk! } : {}),
+              optimizer: String(optimizer),
+              statesPerWeight: states,
+              bytes:
+                4 *
+                (total +
+                  (total - frozen) * (1 + states) +
+                  batch * one.inputElements +
+                  chunk! * BACKWARD_FACTOR * one.activationElements),
+            }
           : undefined;
       out.push({
         ...(training ? { training } : {}),
@@ -243,7 +293,9 @@ export function stageInputDims(program: ProgramIR, train: string, stage: string)
   const dataset = program.datasets.find((d) => d.name === t?.dataset);
   const g = s?.model.root.forwardKey ? s.model.graphs.get(s.model.root.forwardKey) : undefined;
   if (!s || !dataset || !g) return out;
-  const names = Array.isArray(s.settings.inputs) ? (s.settings.inputs as unknown[]).map(String) : g.inputs.map((i) => i.name);
+  const names = Array.isArray(s.settings.inputs)
+    ? (s.settings.inputs as unknown[]).map(String)
+    : g.inputs.map((i) => i.name);
   const images = dataset.settings.images as { size?: unknown; channels?: unknown } | undefined;
   const size = Array.isArray(images?.size) && images.size.length === 2 ? (images.size as number[]) : undefined;
   const channels = typeof images?.channels === 'number' ? images.channels : undefined;
@@ -256,7 +308,12 @@ export function stageInputDims(program: ProgramIR, train: string, stage: string)
       actual.push([dimSym('B'), dimConst(group.reduce((n, f) => n + f.width, 0))]);
     } else if (!group && input.shape.length === 4 && size) {
       patterns.push(input.shape);
-      actual.push([dimSym('B'), dimConst(size[0]!), dimConst(size[1]!), channels !== undefined ? dimConst(channels) : input.shape[3]!]);
+      actual.push([
+        dimSym('B'),
+        dimConst(size[0]!),
+        dimConst(size[1]!),
+        channels !== undefined ? dimConst(channels) : input.shape[3]!,
+      ]);
     }
   });
   const env = new Map<string, Dim>();
@@ -287,12 +344,24 @@ const fmt = (n: number) => (Number.isFinite(n) ? n.toLocaleString('en-US') : '?'
 
 export function formatSummaryTable(s: ModelSummary): string {
   const header = ['Layer (path)', 'Kind', 'Output shape', 'Params', 'MACs'];
-  const body = s.rows.map((r) => [`${'  '.repeat(r.depth)}${r.path === s.model ? s.model : r.path.slice(r.path.lastIndexOf('.') + 1) === r.path ? r.path : r.path}${r.sparse ? ' (sparse)' : ''}`, r.kind, r.outputShape, fmt(r.params), fmt(r.macs)]);
+  const body = s.rows.map((r) => [
+    `${'  '.repeat(r.depth)}${r.path === s.model ? s.model : r.path.slice(r.path.lastIndexOf('.') + 1) === r.path ? r.path : r.path}${r.sparse ? ' (sparse)' : ''}`,
+    r.kind,
+    r.outputShape,
+    fmt(r.params),
+    fmt(r.macs),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i >= 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i >= 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   const rule = '-'.repeat(widths.reduce((a, b) => a + b + 2, -2));
   const out = [
-    `model ${s.model}  inputs: ${Object.entries(s.inputs).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `model ${s.model}  inputs: ${Object.entries(s.inputs)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
     rule,
     line(header),
     rule,
@@ -313,9 +382,13 @@ export function formatStageTable(stages: readonly StageSummary[]): string {
   if (stages.length === 0) return '';
   const out = ['', 'Stages (trainable vs frozen):'];
   for (const s of stages) {
-    out.push(`  ${s.train}.${s.stage}: ${s.model}  total ${fmt(s.totalParams)}, trainable ${fmt(s.trainableParams)}, frozen ${fmt(s.frozenParams)}${s.handOver.length ? `  (weights from ${s.handOver.join(', ')})` : ''}`);
+    out.push(
+      `  ${s.train}.${s.stage}: ${s.model}  total ${fmt(s.totalParams)}, trainable ${fmt(s.trainableParams)}, frozen ${fmt(s.frozenParams)}${s.handOver.length ? `  (weights from ${s.handOver.join(', ')})` : ''}`,
+    );
     if (s.training)
-      out.push(`    training step at batch ${s.training.batch}${s.training.microBatch ? ` in micro-batches of ${s.training.microBatch}` : ''}: about ${bytesText(s.training.bytes)} (weights, gradients, ${s.training.optimizer} state x${s.training.statesPerWeight}, inputs, ${BACKWARD_FACTOR} x activations for tfjs's backward pass; float32)`);
+      out.push(
+        `    training step at batch ${s.training.batch}${s.training.microBatch ? ` in micro-batches of ${s.training.microBatch}` : ''}: about ${bytesText(s.training.bytes)} (weights, gradients, ${s.training.optimizer} state x${s.training.statesPerWeight}, inputs, ${BACKWARD_FACTOR} x activations for tfjs's backward pass; float32)`,
+      );
   }
   return out.join('\n') + '\n';
 }

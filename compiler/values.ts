@@ -28,11 +28,23 @@ export type Value =
   /** A compile-time helper function (`linspace`, `len`, `cumsum`, ...). */
   | { readonly kind: 'builtin'; readonly name: string }
   /** A call to a settings constructor (`lion(lr = 5e-5)`, `random_patches(...)`). */
-  | { readonly kind: 'config'; readonly name: string; readonly args: ReadonlyMap<string, Value>; readonly positional: readonly Value[]; readonly span: Span }
+  | {
+      readonly kind: 'config';
+      readonly name: string;
+      readonly args: ReadonlyMap<string, Value>;
+      readonly positional: readonly Value[];
+      readonly span: Span;
+    }
   /** A tensor inside a forward body: SSA value id and its shape (undefined after an error). */
   | { readonly kind: 'tensor'; readonly id: number; readonly shape: Shape | undefined; readonly span: Span }
   /** A reference to a stage's model (`pretrain`) or one of its sub-layers (`pretrain.encoder`). */
-  | { readonly kind: 'stageref'; readonly stage: string; readonly path: readonly string[]; readonly layer: LayerInstance; readonly span: Span }
+  | {
+      readonly kind: 'stageref';
+      readonly stage: string;
+      readonly path: readonly string[];
+      readonly layer: LayerInstance;
+      readonly span: Span;
+    }
   /** The result of an expression that already failed; produces no further diagnostics. */
   | { readonly kind: 'error' };
 

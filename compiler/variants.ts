@@ -11,7 +11,18 @@
  *   setting or a named argument; `stage <name> before|after <stage> { ... }` inserts a stage
  *   into the train that holds `<stage>` (later edits of the chain can then edit it).
  */
-import type { Arg, BlockDecl, Decl, Expr, Module, Setting, StageDecl, TrainDecl, VariantDecl, VariantEdit } from '../dsl/ast.js';
+import type {
+  Arg,
+  BlockDecl,
+  Decl,
+  Expr,
+  Module,
+  Setting,
+  StageDecl,
+  TrainDecl,
+  VariantDecl,
+  VariantEdit,
+} from '../dsl/ast.js';
 import type { Span } from '../dsl/span.js';
 import { closest, type Reporter } from './report.js';
 import { DATASET_SETTINGS, STAGE_SETTINGS, TRAIN_SETTINGS } from './settings.js';
@@ -44,7 +55,16 @@ export function jsonToExpr(v: unknown, span: Span): Expr {
   }
   if (Array.isArray(v)) return { kind: 'List', items: v.map((x) => jsonToExpr(x, span)), span };
   if (v && typeof v === 'object')
-    return { kind: 'Record', entries: Object.entries(v).map(([k, x]) => ({ kind: 'Setting', key: { kind: 'Ident', name: k, span }, value: jsonToExpr(x, span), span })), span };
+    return {
+      kind: 'Record',
+      entries: Object.entries(v).map(([k, x]) => ({
+        kind: 'Setting',
+        key: { kind: 'Ident', name: k, span },
+        value: jsonToExpr(x, span),
+        span,
+      })),
+      span,
+    };
   return { kind: 'Missing', span };
 }
 
@@ -55,7 +75,12 @@ type Edit =
 /** An edit addressed by a path (everything but an added stage). */
 type PathEdit = Exclude<Edit, { kind: 'add' }>;
 
-export function applyVariant(module: Module, variant: string | undefined, overrides: Readonly<Record<string, unknown>> | undefined, reporter: Reporter): Module {
+export function applyVariant(
+  module: Module,
+  variant: string | undefined,
+  overrides: Readonly<Record<string, unknown>> | undefined,
+  reporter: Reporter,
+): Module {
   const variants = new Map<string, VariantDecl>();
   for (const d of module.decls) if (d.kind === 'Variant' && !variants.has(d.name.name)) variants.set(d.name.name, d);
   const edits: Edit[] = [];
@@ -64,35 +89,65 @@ export function applyVariant(module: Module, variant: string | undefined, overri
     const chain: VariantDecl[] = [];
     let cur = variants.get(variant);
     if (!cur) {
-      reporter.error('BadVariant', origin, { detail: `no variant \`${variant}\` in ${module.file}` }, { help: [closest(variant, variants.keys()) ? `did you mean \`${closest(variant, variants.keys())}\`?` : undefined, variants.size ? `variants: ${[...variants.keys()].join(', ')}` : 'this file declares no variants'] });
+      reporter.error(
+        'BadVariant',
+        origin,
+        { detail: `no variant \`${variant}\` in ${module.file}` },
+        {
+          help: [
+            closest(variant, variants.keys()) ? `did you mean \`${closest(variant, variants.keys())}\`?` : undefined,
+            variants.size ? `variants: ${[...variants.keys()].join(', ')}` : 'this file declares no variants',
+          ],
+        },
+      );
       return module;
     }
     while (cur) {
       if (chain.includes(cur)) {
-        reporter.error('BadVariant', cur.name.span, { detail: `variants extend each other in a cycle: ${[...chain, cur].map((v) => v.name.name).join(' -> ')}` });
+        reporter.error('BadVariant', cur.name.span, {
+          detail: `variants extend each other in a cycle: ${[...chain, cur].map((v) => v.name.name).join(' -> ')}`,
+        });
         return module;
       }
       chain.unshift(cur);
       if (!cur.extends) break;
       const base = variants.get(cur.extends.name);
       if (!base) {
-        reporter.error('BadVariant', cur.extends.span, { detail: `variant \`${cur.name.name}\` extends unknown variant \`${cur.extends.name}\`` }, { help: [closest(cur.extends.name, variants.keys()) ? `did you mean \`${closest(cur.extends.name, variants.keys())}\`?` : undefined] });
+        reporter.error(
+          'BadVariant',
+          cur.extends.span,
+          { detail: `variant \`${cur.name.name}\` extends unknown variant \`${cur.extends.name}\`` },
+          {
+            help: [
+              closest(cur.extends.name, variants.keys())
+                ? `did you mean \`${closest(cur.extends.name, variants.keys())}\`?`
+                : undefined,
+            ],
+          },
+        );
         return module;
       }
       cur = base;
     }
-    for (const v of chain) for (const e of v.edits) {
-      if (e.kind === 'AddStageEdit') {
-        edits.push({ kind: 'add', path: [{ name: e.stage.name.name, span: e.stage.name.span }], stage: e.stage, span: e.span, variant: v.name.name });
-        continue;
+    for (const v of chain)
+      for (const e of v.edits) {
+        if (e.kind === 'AddStageEdit') {
+          edits.push({
+            kind: 'add',
+            path: [{ name: e.stage.name.name, span: e.stage.name.span }],
+            stage: e.stage,
+            span: e.span,
+            variant: v.name.name,
+          });
+          continue;
+        }
+        const path = pathOf(e.path);
+        if (!path) {
+          reporter.error('UnknownVariantPath', e.path.span, { variant: v.name.name, path: '(not a dotted path)' });
+          continue;
+        }
+        edits.push(toEdit(e, path, v.name.name));
       }
-      const path = pathOf(e.path);
-      if (!path) {
-        reporter.error('UnknownVariantPath', e.path.span, { variant: v.name.name, path: '(not a dotted path)' });
-        continue;
-      }
-      edits.push(toEdit(e, path, v.name.name));
-    }
   }
   for (const [key, value] of Object.entries(overrides ?? {})) {
     const path = key.split('.').map((name) => ({ name, span: origin }));
@@ -104,7 +159,9 @@ export function applyVariant(module: Module, variant: string | undefined, overri
 }
 
 function toEdit(e: Exclude<VariantEdit, { kind: 'AddStageEdit' }>, path: PathPart[], variant: string): Edit {
-  return e.kind === 'SetEdit' ? { kind: 'set', path, value: e.value, span: e.span, variant } : { kind: 'remove', path, span: e.span, variant };
+  return e.kind === 'SetEdit'
+    ? { kind: 'set', path, value: e.value, span: e.span, variant }
+    : { kind: 'remove', path, span: e.span, variant };
 }
 
 /** Inserts a variant's stage before or after the stage it names, in the train holding that stage. */
@@ -113,21 +170,40 @@ function addStage(decls: Decl[], e: Extract<Edit, { kind: 'add' }>, reporter: Re
   const trains = decls.filter((d): d is TrainDecl => d.kind === 'Train');
   const stageNames = trains.flatMap((t) => t.stages.map((s) => s.name.name));
   if (!placement) {
-    reporter.error('BadVariant', e.stage.name.span, { detail: `variant \`${e.variant}\` adds stage \`${stage.name.name}\` without saying where it runs` }, {
-      help: [`write \`stage ${stage.name.name} before <stage> { ... }\` or \`after <stage>\`${stageNames.length ? ` (stages: ${stageNames.join(', ')})` : ''}`],
-    });
+    reporter.error(
+      'BadVariant',
+      e.stage.name.span,
+      { detail: `variant \`${e.variant}\` adds stage \`${stage.name.name}\` without saying where it runs` },
+      {
+        help: [
+          `write \`stage ${stage.name.name} before <stage> { ... }\` or \`after <stage>\`${stageNames.length ? ` (stages: ${stageNames.join(', ')})` : ''}`,
+        ],
+      },
+    );
     return decls;
   }
   if (placement.position.name !== 'before' && placement.position.name !== 'after') {
-    reporter.error('BadVariant', placement.position.span, { detail: `a stage is placed \`before\` or \`after\` another stage, not \`${placement.position.name}\`` }, {
-      help: [`write \`stage ${stage.name.name} before ${placement.anchor.name} { ... }\``],
-    });
+    reporter.error(
+      'BadVariant',
+      placement.position.span,
+      { detail: `a stage is placed \`before\` or \`after\` another stage, not \`${placement.position.name}\`` },
+      {
+        help: [`write \`stage ${stage.name.name} before ${placement.anchor.name} { ... }\``],
+      },
+    );
     return decls;
   }
   if (stageNames.includes(stage.name.name)) {
-    reporter.error('BadVariant', stage.name.span, { detail: `variant \`${e.variant}\` adds stage \`${stage.name.name}\`, but the program already has a stage of that name` }, {
-      help: [`edit the existing stage with \`${stage.name.name}.<setting> = ...\`, or choose another name`],
-    });
+    reporter.error(
+      'BadVariant',
+      stage.name.span,
+      {
+        detail: `variant \`${e.variant}\` adds stage \`${stage.name.name}\`, but the program already has a stage of that name`,
+      },
+      {
+        help: [`edit the existing stage with \`${stage.name.name}.<setting> = ...\`, or choose another name`],
+      },
+    );
     return decls;
   }
   const train = trains.find((t) => t.stages.some((s) => s.name.name === placement.anchor.name));
@@ -135,14 +211,24 @@ function addStage(decls: Decl[], e: Extract<Edit, { kind: 'add' }>, reporter: Re
     unknownPath({ ...e, path: [placement.anchor] }, 0, stageNames, reporter);
     return decls;
   }
-  const at = train.stages.findIndex((s) => s.name.name === placement.anchor.name) + (placement.position.name === 'after' ? 1 : 0);
-  return replaceDecl(decls, train, { ...train, stages: [...train.stages.slice(0, at), stage, ...train.stages.slice(at)] });
+  const at =
+    train.stages.findIndex((s) => s.name.name === placement.anchor.name) +
+    (placement.position.name === 'after' ? 1 : 0);
+  return replaceDecl(decls, train, {
+    ...train,
+    stages: [...train.stages.slice(0, at), stage, ...train.stages.slice(at)],
+  });
 }
 
 function unknownPath(e: Edit, upTo: number, candidates: Iterable<string>, reporter: Reporter): void {
   const part = e.path[upTo]!;
   const c = closest(part.name, candidates);
-  reporter.error('UnknownVariantPath', part.span, { variant: e.variant, path: e.path.map((p) => p.name).join('.') }, { help: [c ? `did you mean \`${[...e.path.slice(0, upTo).map((p) => p.name), c].join('.')}\`?` : undefined] });
+  reporter.error(
+    'UnknownVariantPath',
+    part.span,
+    { variant: e.variant, path: e.path.map((p) => p.name).join('.') },
+    { help: [c ? `did you mean \`${[...e.path.slice(0, upTo).map((p) => p.name), c].join('.')}\`?` : undefined] },
+  );
 }
 
 function applyEdit(decls: Decl[], e: Edit, reporter: Reporter): Decl[] {
@@ -153,7 +239,8 @@ function applyEdit(decls: Decl[], e: Edit, reporter: Reporter): Decl[] {
   const train = trains.find((t) => t.name.name === head.name);
   if (train) return replaceDecl(decls, train, editTrain(train, e, 1, reporter));
   // `<stage>.…` in any train
-  for (const t of trains) if (t.stages.some((s) => s.name.name === head.name)) return replaceDecl(decls, t, editTrain(t, e, 0, reporter));
+  for (const t of trains)
+    if (t.stages.some((s) => s.name.name === head.name)) return replaceDecl(decls, t, editTrain(t, e, 0, reporter));
   const decl = decls.find((d) => d.name.name === head.name && d.kind !== 'Variant');
   if (decl?.kind === 'Dataset') {
     if (e.path.length < 2) return (unknownPath(e, 0, [], reporter), decls);
@@ -161,20 +248,30 @@ function applyEdit(decls: Decl[], e: Edit, reporter: Reporter): Decl[] {
     return settings ? replaceDecl(decls, decl, { ...decl, settings }) : decls;
   }
   if (decl?.kind === 'Const') {
-    if (e.kind === 'remove' || e.path.length !== 1) return (unknownPath(e, Math.min(1, e.path.length - 1), [], reporter), decls);
+    if (e.kind === 'remove' || e.path.length !== 1)
+      return (unknownPath(e, Math.min(1, e.path.length - 1), [], reporter), decls);
     return replaceDecl(decls, decl, { ...decl, value: e.value });
   }
   if (decl?.kind === 'Block') {
     const p = e.path[1];
     const param = p && decl.params.find((x) => x.name.name === p.name);
     if (!p || !param || e.kind === 'remove' || e.path.length !== 2) {
-      unknownPath(e, Math.min(1, e.path.length - 1), decl.params.map((x) => x.name.name), reporter);
+      unknownPath(
+        e,
+        Math.min(1, e.path.length - 1),
+        decl.params.map((x) => x.name.name),
+        reporter,
+      );
       return decls;
     }
     const params = decl.params.map((x) => (x === param ? { ...x, default: e.value } : x));
     return replaceDecl(decls, decl, { ...decl, params } as BlockDecl);
   }
-  const names = [...trains.map((t) => t.name.name), ...trains.flatMap((t) => t.stages.map((s) => s.name.name)), ...decls.filter((d) => d.kind !== 'Variant').map((d) => d.name.name)];
+  const names = [
+    ...trains.map((t) => t.name.name),
+    ...trains.flatMap((t) => t.stages.map((s) => s.name.name)),
+    ...decls.filter((d) => d.kind !== 'Variant').map((d) => d.name.name),
+  ];
   unknownPath(e, 0, names, reporter);
   return decls;
 }
@@ -207,19 +304,47 @@ function editTrain(t: TrainDecl, e: PathEdit, at: number, reporter: Reporter): T
   return t;
 }
 
-function editSettings(settings: readonly Setting[], e: PathEdit, at: number, known: Readonly<Record<string, unknown>>, reporter: Reporter): Setting[] | undefined {
+function editSettings(
+  settings: readonly Setting[],
+  e: PathEdit,
+  at: number,
+  known: Readonly<Record<string, unknown>>,
+  reporter: Reporter,
+): Setting[] | undefined {
   const part = e.path[at]!;
   const existing = settings.find((s) => s.key.name === part.name);
   if (e.path.length === at + 1) {
     if (e.kind === 'remove') {
-      if (!existing) return (unknownPath(e, at, settings.map((s) => s.key.name), reporter), undefined);
+      if (!existing)
+        return (
+          unknownPath(
+            e,
+            at,
+            settings.map((s) => s.key.name),
+            reporter,
+          ),
+          undefined
+        );
       return settings.filter((s) => s !== existing);
     }
     if (existing) return settings.map((s) => (s === existing ? { ...s, value: e.value } : s));
-    if (!(part.name in known)) return (unknownPath(e, at, [...settings.map((s) => s.key.name), ...Object.keys(known)], reporter), undefined);
-    return [...settings, { kind: 'Setting', key: { kind: 'Ident', name: part.name, span: part.span }, value: e.value, span: e.span }];
+    if (!(part.name in known))
+      return (unknownPath(e, at, [...settings.map((s) => s.key.name), ...Object.keys(known)], reporter), undefined);
+    return [
+      ...settings,
+      { kind: 'Setting', key: { kind: 'Ident', name: part.name, span: part.span }, value: e.value, span: e.span },
+    ];
   }
-  if (!existing) return (unknownPath(e, at, settings.map((s) => s.key.name), reporter), undefined);
+  if (!existing)
+    return (
+      unknownPath(
+        e,
+        at,
+        settings.map((s) => s.key.name),
+        reporter,
+      ),
+      undefined
+    );
   const value = editExpr(existing.value, e, at + 1, reporter);
   return value ? settings.map((s) => (s === existing ? { ...s, value } : s)) : undefined;
 }
@@ -231,9 +356,17 @@ function editExpr(x: Expr, e: PathEdit, at: number, reporter: Reporter): Expr | 
   if (x.kind === 'Call') {
     const arg = x.args.find((a) => a.name?.name === part.name);
     if (last) {
-      if (e.kind === 'remove') return arg ? { ...x, args: x.args.filter((a) => a !== arg) } : (unknownPath(e, at, argNames(x.args), reporter), undefined);
+      if (e.kind === 'remove')
+        return arg
+          ? { ...x, args: x.args.filter((a) => a !== arg) }
+          : (unknownPath(e, at, argNames(x.args), reporter), undefined);
       if (arg) return { ...x, args: x.args.map((a) => (a === arg ? { ...a, value: e.value } : a)) };
-      const added: Arg = { kind: 'Arg', name: { kind: 'Ident', name: part.name, span: part.span }, value: e.value, span: e.span };
+      const added: Arg = {
+        kind: 'Arg',
+        name: { kind: 'Ident', name: part.name, span: part.span },
+        value: e.value,
+        span: e.span,
+      };
       return { ...x, args: [...x.args, added] };
     }
     if (!arg) return (unknownPath(e, at, argNames(x.args), reporter), undefined);
@@ -243,11 +376,35 @@ function editExpr(x: Expr, e: PathEdit, at: number, reporter: Reporter): Expr | 
   if (x.kind === 'Record') {
     const entry = x.entries.find((s) => s.key.name === part.name);
     if (last) {
-      if (e.kind === 'remove') return entry ? { ...x, entries: x.entries.filter((s) => s !== entry) } : (unknownPath(e, at, x.entries.map((s) => s.key.name), reporter), undefined);
+      if (e.kind === 'remove')
+        return entry
+          ? { ...x, entries: x.entries.filter((s) => s !== entry) }
+          : (unknownPath(
+              e,
+              at,
+              x.entries.map((s) => s.key.name),
+              reporter,
+            ),
+            undefined);
       if (entry) return { ...x, entries: x.entries.map((s) => (s === entry ? { ...s, value: e.value } : s)) };
-      return { ...x, entries: [...x.entries, { kind: 'Setting', key: { kind: 'Ident', name: part.name, span: part.span }, value: e.value, span: e.span }] };
+      return {
+        ...x,
+        entries: [
+          ...x.entries,
+          { kind: 'Setting', key: { kind: 'Ident', name: part.name, span: part.span }, value: e.value, span: e.span },
+        ],
+      };
     }
-    if (!entry) return (unknownPath(e, at, x.entries.map((s) => s.key.name), reporter), undefined);
+    if (!entry)
+      return (
+        unknownPath(
+          e,
+          at,
+          x.entries.map((s) => s.key.name),
+          reporter,
+        ),
+        undefined
+      );
     const inner = editExpr(entry.value, e, at + 1, reporter);
     return inner ? { ...x, entries: x.entries.map((s) => (s === entry ? { ...s, value: inner } : s)) } : undefined;
   }

@@ -151,17 +151,31 @@ export class AstBuilder {
         case 'importDecl': {
           const imp = this.importDecl(e);
           if (decls.length > 0) {
-            this.diagnostics.push(report(syntaxCatalogue.MisplacedImport, this.spanOf(this.tok(e.children, 'Kw_import') ?? e, 0)));
+            this.diagnostics.push(
+              report(syntaxCatalogue.MisplacedImport, this.spanOf(this.tok(e.children, 'Kw_import') ?? e, 0)),
+            );
           }
           imports.push(imp);
           break;
         }
-        case 'constDecl': decls.push(this.constDecl(e)); break;
-        case 'blockDecl': decls.push(this.blockDecl(e)); break;
-        case 'datasetDecl': decls.push(this.datasetDecl(e)); break;
-        case 'trainDecl': decls.push(this.trainDecl(e)); break;
-        case 'variantDecl': decls.push(this.variantDecl(e)); break;
-        case 'topStray': this.reportStray(e, 'top'); break;
+        case 'constDecl':
+          decls.push(this.constDecl(e));
+          break;
+        case 'blockDecl':
+          decls.push(this.blockDecl(e));
+          break;
+        case 'datasetDecl':
+          decls.push(this.datasetDecl(e));
+          break;
+        case 'trainDecl':
+          decls.push(this.trainDecl(e));
+          break;
+        case 'variantDecl':
+          decls.push(this.variantDecl(e));
+          break;
+        case 'topStray':
+          this.reportStray(e, 'top');
+          break;
       }
     }
     return { kind: 'Module', file: this.file.path, imports, decls, span: this.file.span(0, this.file.text.length) };
@@ -184,7 +198,11 @@ export class AstBuilder {
 
   // ------------------------------------------------------------------ stray tokens and separators
 
-  private reportStray(e: CstNode, where: 'top' | 'block' | 'body' | 'settings' | 'dataset' | 'fields' | 'variant', owner = ''): void {
+  private reportStray(
+    e: CstNode,
+    where: 'top' | 'block' | 'body' | 'settings' | 'dataset' | 'fields' | 'variant',
+    owner = '',
+  ): void {
     const toks = this.toks(e.children, 'AnyToken').filter(isRealToken);
     const first = toks[0];
     if (first === undefined) return;
@@ -200,8 +218,10 @@ export class AstBuilder {
     if (where === 'top') {
       if (isWeightLike || isForward || first.tokenType === T.Sparse)
         return misplaced('outside a `block` or `model`', 'move it into the body of a `block` or `model`');
-      if (isStmt) return misplaced('outside a `forward` body', 'statements go inside `forward(...) -> [...] { ... }` in a block');
-      if (first.tokenType === T.Stage) return misplaced('outside a `train` declaration', 'put stages inside `train Name on Dataset { ... }`');
+      if (isStmt)
+        return misplaced('outside a `forward` body', 'statements go inside `forward(...) -> [...] { ... }` in a block');
+      if (first.tokenType === T.Stage)
+        return misplaced('outside a `train` declaration', 'put stages inside `train Name on Dataset { ... }`');
       if (first.tokenType === T.Remove) return misplaced('outside a `variant`', 'write `variant name { remove ... }`');
       this.diagnostics.push(report(syntaxCatalogue.ExpectedDeclaration, span, { found }));
       return;
@@ -210,24 +230,37 @@ export class AstBuilder {
       if (isStmt) return misplaced('directly in a block body', 'statements go inside `forward(...) -> [...] { ... }`');
       const second = toks[1];
       if (first.tokenType === T.Identifier && second !== undefined && startsValue(second)) {
-        this.diagnostics.push(report(syntaxCatalogue.MissingSettingEquals, tokenSpan(this.file, second, span.end), { key: word, found: describeFound(second) }, {
-          replaceHelp: true,
-          primaryLabel: 'expected `=` here',
-          help: [`layers are declared \`${word} = Layer(...)\``],
-        }));
+        this.diagnostics.push(
+          report(
+            syntaxCatalogue.MissingSettingEquals,
+            tokenSpan(this.file, second, span.end),
+            { key: word, found: describeFound(second) },
+            {
+              replaceHelp: true,
+              primaryLabel: 'expected `=` here',
+              help: [`layers are declared \`${word} = Layer(...)\``],
+            },
+          ),
+        );
         return;
       }
-      const extra = first.tokenType === T.Identifier && second?.tokenType === T.LParen ? [`give the layer a name: \`name = ${word}(...)\``] : [];
+      const extra =
+        first.tokenType === T.Identifier && second?.tokenType === T.LParen
+          ? [`give the layer a name: \`name = ${word}(...)\``]
+          : [];
       this.diagnostics.push(report(syntaxCatalogue.UnexpectedMember, span, { name: owner, found }, { help: extra }));
       return;
     }
     if (where === 'body') {
-      if (isWeightLike || isForward) return misplaced('inside a `forward` body', 'declare weights and `forward` directly in the block body');
+      if (isWeightLike || isForward)
+        return misplaced('inside a `forward` body', 'declare weights and `forward` directly in the block body');
       this.diagnostics.push(report(syntaxCatalogue.UnexpectedToken, span, { expected: 'a statement', found }));
       return;
     }
     if (where === 'variant' && first.tokenType !== T.Identifier) {
-      this.diagnostics.push(report(syntaxCatalogue.UnexpectedToken, span, { expected: 'an edit `path = value` or `remove path`', found }));
+      this.diagnostics.push(
+        report(syntaxCatalogue.UnexpectedToken, span, { expected: 'an edit `path = value` or `remove path`', found }),
+      );
       return;
     }
     // settings-like bodies: `key value` without `=` is the common mistake
@@ -238,13 +271,23 @@ export class AstBuilder {
         return;
       }
       this.diagnostics.push(
-        report(syntaxCatalogue.MissingSettingEquals, tokenSpan(this.file, second, span.end), { key: word, found: describeFound(second) }, {
-          primaryLabel: 'expected `=` here',
-        }),
+        report(
+          syntaxCatalogue.MissingSettingEquals,
+          tokenSpan(this.file, second, span.end),
+          { key: word, found: describeFound(second) },
+          {
+            primaryLabel: 'expected `=` here',
+          },
+        ),
       );
       return;
     }
-    const expected = where === 'fields' ? 'a field `name: type`' : where === 'dataset' ? 'a setting `key = value` or a field group' : 'a setting `key = value`';
+    const expected =
+      where === 'fields'
+        ? 'a field `name: type`'
+        : where === 'dataset'
+          ? 'a setting `key = value` or a field group'
+          : 'a setting `key = value`';
     this.diagnostics.push(report(syntaxCatalogue.UnexpectedToken, span, { expected, found }));
   }
 
@@ -326,7 +369,12 @@ export class AstBuilder {
     const typeNode = this.node(c, 'typeExpr');
     const type: A.TypeExpr = typeNode
       ? this.typeExpr(typeNode, name.span.end)
-      : { kind: 'NamedType', name: { kind: 'Ident', name: '', span: this.file.span(name.span.end, name.span.end) }, isList: false, span: this.file.span(name.span.end, name.span.end) };
+      : {
+          kind: 'NamedType',
+          name: { kind: 'Ident', name: '', span: this.file.span(name.span.end, name.span.end) },
+          isList: false,
+          span: this.file.span(name.span.end, name.span.end),
+        };
     const defNode = this.node(c, 'expression');
     const def = this.tok(c, 'Equals') ? this.exprOr(defNode, span.end) : undefined;
     return { kind: 'Param', name, type, ...(def ? { default: def } : {}), span };
@@ -349,9 +397,19 @@ export class AstBuilder {
         const f = this.forwardDecl(m);
         if (firstForward) {
           this.diagnostics.push(
-            report(syntaxCatalogue.DuplicateForward, this.spanOf(this.tok(m.children, 'Kw_forward') ?? m, f.span.start), { name: name.name }, {
-              labels: [{ span: this.file.span(firstForward.span.start, firstForward.span.start + 'forward'.length), message: 'first `forward` here' }],
-            }),
+            report(
+              syntaxCatalogue.DuplicateForward,
+              this.spanOf(this.tok(m.children, 'Kw_forward') ?? m, f.span.start),
+              { name: name.name },
+              {
+                labels: [
+                  {
+                    span: this.file.span(firstForward.span.start, firstForward.span.start + 'forward'.length),
+                    message: 'first `forward` here',
+                  },
+                ],
+              },
+            ),
           );
         } else firstForward = f;
         members.push(f);
@@ -373,9 +431,18 @@ export class AstBuilder {
     const span = this.spanOf(e, 0);
     const name = this.declName(this.tok(c, 'Word'), span.end);
     const shapeNode = this.node(c, 'tensorType');
-    const shape = shapeNode ? this.tensorType(shapeNode, name.span.end) : { kind: 'TensorType' as const, dims: [], span: this.file.span(name.span.end, name.span.end) };
+    const shape = shapeNode
+      ? this.tensorType(shapeNode, name.span.end)
+      : { kind: 'TensorType' as const, dims: [], span: this.file.span(name.span.end, name.span.end) };
     const init = this.tok(c, 'Equals') ? this.exprOr(this.node(c, 'expression'), span.end) : undefined;
-    return { kind: 'Weight', name, shape, ...(init ? { init } : {}), frozen: this.tok(c, 'Kw_frozen') !== undefined, span };
+    return {
+      kind: 'Weight',
+      name,
+      shape,
+      ...(init ? { init } : {}),
+      frozen: this.tok(c, 'Kw_frozen') !== undefined,
+      span,
+    };
   }
 
   private layerDecl(e: CstNode): A.LayerDecl {
@@ -393,7 +460,12 @@ export class AstBuilder {
     const tt = this.node(c, 'tensorType');
     const no = this.node(c, 'namedOutputs');
     let returns: A.ReturnType;
-    if (no) returns = { kind: 'NamedOutputs', outputs: this.params(this.node(no.children, 'paramList'), span.start), span: this.spanOf(no, span.start) };
+    if (no)
+      returns = {
+        kind: 'NamedOutputs',
+        outputs: this.params(this.node(no.children, 'paramList'), span.start),
+        span: this.spanOf(no, span.start),
+      };
     else if (tt) returns = this.tensorType(tt, span.start);
     else {
       const at = this.spanOf(this.tok(c, 'RParen') ?? this.tok(e.children, 'Kw_forward') ?? e, span.start).end;
@@ -480,15 +552,21 @@ export class AstBuilder {
         const stage = this.stageDecl(m);
         if (stage.placement) {
           this.diagnostics.push(
-            report(syntaxCatalogue.UnexpectedToken, stage.placement.position.span, { expected: '`{`', found: `\`${stage.placement.position.name}\`` }, {
-              help: [`a stage in a train runs where it is written; \`${stage.placement.position.name} ${stage.placement.anchor.name}\` places a stage that a variant adds`],
-            }),
+            report(
+              syntaxCatalogue.UnexpectedToken,
+              stage.placement.position.span,
+              { expected: '`{`', found: `\`${stage.placement.position.name}\`` },
+              {
+                help: [
+                  `a stage in a train runs where it is written; \`${stage.placement.position.name} ${stage.placement.anchor.name}\` places a stage that a variant adds`,
+                ],
+              },
+            ),
           );
           const { placement: _placement, ...plain } = stage;
           stages.push(plain);
         } else stages.push(stage);
-      }
-      else if (m.name === 'stray') this.reportStray(m, 'settings');
+      } else if (m.name === 'stray') this.reportStray(m, 'settings');
     }
     this.checkSeparators(e);
     return { kind: 'Train', name, dataset, settings, stages, span };
@@ -500,7 +578,10 @@ export class AstBuilder {
     const name = this.declName(nameTok, span.start);
     const settings = this.settingsBody(e, 'settings');
     this.checkSeparators(e);
-    const placement = positionTok && anchorTok ? { position: this.declName(positionTok, span.start), anchor: this.declName(anchorTok, span.start) } : undefined;
+    const placement =
+      positionTok && anchorTok
+        ? { position: this.declName(positionTok, span.start), anchor: this.declName(anchorTok, span.start) }
+        : undefined;
     return { kind: 'Stage', name, settings, ...(placement ? { placement } : {}), span };
   }
 
@@ -531,7 +612,14 @@ export class AstBuilder {
     }
     this.checkSeparators(e);
     const doc = this.docAbove(span.start);
-    return { kind: 'Variant', name, ...(ext ? { extends: ext } : {}), edits, ...(doc !== undefined ? { doc } : {}), span };
+    return {
+      kind: 'Variant',
+      name,
+      ...(ext ? { extends: ext } : {}),
+      edits,
+      ...(doc !== undefined ? { doc } : {}),
+      span,
+    };
   }
 
   private pathExpr(p: CstNode | undefined, fallback: number): A.Expr {
@@ -594,7 +682,13 @@ export class AstBuilder {
         const name = this.declName(this.tok(c, 'Word'), span.start);
         const tt = this.node(c, 'tensorType');
         const type = tt ? this.tensorType(tt, name.span.end) : undefined;
-        return { kind: 'Let', name, ...(type ? { type } : {}), value: this.exprOr(this.node(c, 'expression'), span.end), span };
+        return {
+          kind: 'Let',
+          name,
+          ...(type ? { type } : {}),
+          value: this.exprOr(this.node(c, 'expression'), span.end),
+          span,
+        };
       }
       case 'returnStmt':
         return { kind: 'Return', value: this.exprOr(this.node(c, 'expression'), span.end), span };
@@ -727,7 +821,12 @@ export class AstBuilder {
         const aSpan = this.spanOf(a, sSpan.end);
         const hasName = this.tok(a.children, 'Equals') !== undefined;
         const name = hasName ? this.declName(this.tok(a.children, 'Word'), aSpan.start, true) : undefined;
-        return { kind: 'Arg', ...(name ? { name } : {}), value: this.exprOr(this.node(a.children, 'expression'), aSpan.end), span: aSpan };
+        return {
+          kind: 'Arg',
+          ...(name ? { name } : {}),
+          value: this.exprOr(this.node(a.children, 'expression'), aSpan.end),
+          span: aSpan,
+        };
       });
       return { kind: 'Call', callee: expr, args, span };
     }
@@ -829,10 +928,19 @@ const precedence = new Map<string, number>([
   ['or', 4],
   ['and', 5],
   // 6: prefix `not`
-  ['==', PREC_COMPARE], ['!=', PREC_COMPARE], ['<', PREC_COMPARE], ['<=', PREC_COMPARE], ['>', PREC_COMPARE], ['>=', PREC_COMPARE],
+  ['==', PREC_COMPARE],
+  ['!=', PREC_COMPARE],
+  ['<', PREC_COMPARE],
+  ['<=', PREC_COMPARE],
+  ['>', PREC_COMPARE],
+  ['>=', PREC_COMPARE],
   ['..', 8],
-  ['+', 9], ['-', 9],
-  ['*', 10], ['/', 10], ['//', 10], ['%', 10],
+  ['+', 9],
+  ['-', 9],
+  ['*', 10],
+  ['/', 10],
+  ['//', 10],
+  ['%', 10],
   // 11: prefix `-`
   ['**', PREC_POWER],
 ]);

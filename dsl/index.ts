@@ -44,7 +44,16 @@ function emptyModule(file: SourceFile): Module {
 }
 
 /** Tokens after which `-` is binary subtraction rather than a prefix. */
-const endsOperand = new Set([T.Identifier, T.NumberLiteral, T.StringLiteral, T.RParen, T.RBracket, T.RCurly, T.True, T.False]);
+const endsOperand = new Set([
+  T.Identifier,
+  T.NumberLiteral,
+  T.StringLiteral,
+  T.RParen,
+  T.RBracket,
+  T.RCurly,
+  T.True,
+  T.False,
+]);
 
 /**
  * The first token that nests deeper than MAX_NESTING, if any. Brackets nest; so do `repeat`,

@@ -30,13 +30,50 @@ const chevLexer = new Lexer(T.allTokens as TokenType[], {
 });
 
 const continueAfter = new Set<TokenType>([
-  T.Plus, T.Minus, T.Star, T.Slash, T.SlashSlash, T.Percent, T.StarStar, T.EqEq, T.NotEq, T.Lt,
-  T.LtEq, T.Gt, T.GtEq, T.DotDot, T.PipeOp, T.Compose, T.And, T.Or, T.Not, T.Then, T.Else,
-  T.Equals, T.Arrow, T.Comma, T.Colon, T.Dot, T.LParen, T.LBracket, T.LCurly, T.In, T.If,
+  T.Plus,
+  T.Minus,
+  T.Star,
+  T.Slash,
+  T.SlashSlash,
+  T.Percent,
+  T.StarStar,
+  T.EqEq,
+  T.NotEq,
+  T.Lt,
+  T.LtEq,
+  T.Gt,
+  T.GtEq,
+  T.DotDot,
+  T.PipeOp,
+  T.Compose,
+  T.And,
+  T.Or,
+  T.Not,
+  T.Then,
+  T.Else,
+  T.Equals,
+  T.Arrow,
+  T.Comma,
+  T.Colon,
+  T.Dot,
+  T.LParen,
+  T.LBracket,
+  T.LCurly,
+  T.In,
+  T.If,
   T.Repeat,
 ]);
 const continueBefore = new Set<TokenType>([
-  T.RParen, T.RBracket, T.RCurly, T.LCurly, T.Dot, T.PipeOp, T.Compose, T.Then, T.Else, T.And,
+  T.RParen,
+  T.RBracket,
+  T.RCurly,
+  T.LCurly,
+  T.Dot,
+  T.PipeOp,
+  T.Compose,
+  T.Then,
+  T.Else,
+  T.And,
   T.Or,
 ]);
 const closerFor = new Map<TokenType, TokenType>([
@@ -80,9 +117,14 @@ function checkString(file: SourceFile, tok: IToken, diagnostics: Diagnostic[]): 
   const closed = image.length >= 2 && image.endsWith('"') && !isEscapedAt(image, image.length - 1);
   if (!closed) {
     diagnostics.push(
-      report(syntaxCatalogue.UnterminatedString, tokenSpan(file, tok, 0), {}, {
-        primaryLabel: 'the string starts here and is not closed on this line',
-      }),
+      report(
+        syntaxCatalogue.UnterminatedString,
+        tokenSpan(file, tok, 0),
+        {},
+        {
+          primaryLabel: 'the string starts here and is not closed on this line',
+        },
+      ),
     );
   }
   const body = closed ? image.slice(1, -1) : image.slice(1);
@@ -120,11 +162,26 @@ export function decodeStringBody(body: string): DecodedString {
     }
     const next = body[i + 1];
     switch (next) {
-      case '\\': value += '\\'; i++; break;
-      case '"': value += '"'; i++; break;
-      case 'n': value += '\n'; i++; break;
-      case 't': value += '\t'; i++; break;
-      case 'r': value += '\r'; i++; break;
+      case '\\':
+        value += '\\';
+        i++;
+        break;
+      case '"':
+        value += '"';
+        i++;
+        break;
+      case 'n':
+        value += '\n';
+        i++;
+        break;
+      case 't':
+        value += '\t';
+        i++;
+        break;
+      case 'r':
+        value += '\r';
+        i++;
+        break;
       case 'u': {
         const m = /^u\{([0-9a-fA-F]{1,6})\}/.exec(body.slice(i + 1));
         const cp = m ? parseInt(m[1]!, 16) : NaN;
@@ -179,9 +236,14 @@ export function lex(file: SourceFile): LexResult {
   for (const c of (result.groups['comments'] ?? []) as IToken[]) {
     if (c.tokenType === T.BlockComment && !(c.image.length >= 4 && c.image.endsWith('*/'))) {
       diagnostics.push(
-        report(syntaxCatalogue.UnterminatedComment, file.span(c.startOffset, c.startOffset + 2), {}, {
-          primaryLabel: 'the comment starts here and runs to the end of the file',
-        }),
+        report(
+          syntaxCatalogue.UnterminatedComment,
+          file.span(c.startOffset, c.startOffset + 2),
+          {},
+          {
+            primaryLabel: 'the comment starts here and runs to the end of the file',
+          },
+        ),
       );
     }
   }

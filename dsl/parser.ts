@@ -20,7 +20,15 @@
  *   expr        = prefix { binop prefix } ;   (precedence applied in cst-to-ast.ts)
  *   prefix      = { "-" | "not" } postfix ;  postfix = primary { call | member | index } ;
  */
-import { CstParser, EOF, tokenMatcher, type CstNode, type IParserErrorMessageProvider, type IToken, type TokenType } from 'chevrotain';
+import {
+  CstParser,
+  EOF,
+  tokenMatcher,
+  type CstNode,
+  type IParserErrorMessageProvider,
+  type IToken,
+  type TokenType,
+} from 'chevrotain';
 import * as T from './tokens.js';
 
 /** Structured error text: syntax-errors.ts decodes it into a catalogue diagnostic. */
@@ -251,10 +259,7 @@ export class NvcParser extends CstParser {
     this.OPTION(() => this.SUBRULE(this.paramList));
     this.CONSUME(T.RParen);
     this.CONSUME(T.Arrow);
-    this.OR([
-      { ALT: () => this.SUBRULE(this.tensorType) },
-      { ALT: () => this.SUBRULE(this.namedOutputs) },
-    ]);
+    this.OR([{ ALT: () => this.SUBRULE(this.tensorType) }, { ALT: () => this.SUBRULE(this.namedOutputs) }]);
   });
 
   public namedOutputs = this.RULE('namedOutputs', () => {
@@ -266,10 +271,7 @@ export class NvcParser extends CstParser {
   // ----------------------------------------------------------------------- types
 
   public typeExpr = this.RULE('typeExpr', () => {
-    this.OR([
-      { ALT: () => this.SUBRULE(this.tensorType) },
-      { ALT: () => this.SUBRULE(this.namedType) },
-    ]);
+    this.OR([{ ALT: () => this.SUBRULE(this.tensorType) }, { ALT: () => this.SUBRULE(this.namedType) }]);
   });
 
   public namedType = this.RULE('namedType', () => {
@@ -494,10 +496,7 @@ export class NvcParser extends CstParser {
   public path = this.RULE('path', () => {
     this.CONSUME(T.Identifier);
     this.MANY(() => {
-      this.OR([
-        { ALT: () => this.SUBRULE(this.memberSuffix) },
-        { ALT: () => this.SUBRULE(this.indexSuffix) },
-      ]);
+      this.OR([{ ALT: () => this.SUBRULE(this.memberSuffix) }, { ALT: () => this.SUBRULE(this.indexSuffix) }]);
     });
   });
 

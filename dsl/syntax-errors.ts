@@ -22,9 +22,27 @@ const expressionKeywords = new Set<TokenType>([T.Not, T.If, T.Repeat, T.True, T.
 
 /** Tokens after which an operand (a name, a number, ...) must follow. */
 const expectsOperand = new Set<TokenType>([
-  T.Comma, T.LParen, T.LBracket, T.Equals, T.Plus, T.Minus, T.Star, T.Slash, T.SlashSlash,
-  T.Percent, T.StarStar, T.EqEq, T.NotEq, T.Lt, T.LtEq, T.Gt, T.GtEq, T.DotDot, T.PipeOp,
-  T.Compose, T.Colon,
+  T.Comma,
+  T.LParen,
+  T.LBracket,
+  T.Equals,
+  T.Plus,
+  T.Minus,
+  T.Star,
+  T.Slash,
+  T.SlashSlash,
+  T.Percent,
+  T.StarStar,
+  T.EqEq,
+  T.NotEq,
+  T.Lt,
+  T.LtEq,
+  T.Gt,
+  T.GtEq,
+  T.DotDot,
+  T.PipeOp,
+  T.Compose,
+  T.Colon,
 ]);
 
 const openers = new Set<TokenType>([T.LParen, T.LBracket, T.LCurly]);
@@ -128,11 +146,21 @@ export class SyntaxErrorReporter {
     if (info.kind === 'mismatch') {
       const expectedType = tokenTypeByName.get(expectedName);
       if (expectedType && openerOf.has(expectedType)) {
-        const opener = this.unclosedOpener(expectedType, isRealToken(found) ? found.startOffset : this.file.text.length);
+        const opener = this.unclosedOpener(
+          expectedType,
+          isRealToken(found) ? found.startOffset : this.file.text.length,
+        );
         const foundLine = isRealToken(found) ? this.file.lineCol(found.startOffset).line : Infinity;
         const sameLine = opener !== undefined && this.file.lineCol(opener.startOffset).line === foundLine;
         const foundIsCloser = isRealToken(found) && openerOf.has(found.tokenType);
-        if (opener && sameLine && !foundIsCloser && prev !== undefined && !openers.has(prev.tokenType) && expectedType !== T.RCurly) {
+        if (
+          opener &&
+          sameLine &&
+          !foundIsCloser &&
+          prev !== undefined &&
+          !openers.has(prev.tokenType) &&
+          expectedType !== T.RCurly
+        ) {
           // `f(a b)`, `(dim: int: out: int)`: the list goes on wrongly rather than being unclosed.
           return report(syntaxCatalogue.UnexpectedToken, span, {
             expected: `\`,\` or ${label(expectedName)}`,
@@ -144,7 +172,9 @@ export class SyntaxErrorReporter {
             syntaxCatalogue.UnclosedDelimiter,
             span,
             { open: opener.image, close: label(expectedName).replace(/`/g, ''), found: foundText },
-            { labels: [{ span: tokenSpan(this.file, opener, 0), message: `unclosed \`${opener.image}\` opened here` }] },
+            {
+              labels: [{ span: tokenSpan(this.file, opener, 0), message: `unclosed \`${opener.image}\` opened here` }],
+            },
           );
         }
       }
@@ -154,7 +184,11 @@ export class SyntaxErrorReporter {
       if (expectedType === T.Equals && (info.ruleName === 'setting' || info.ruleName === 'layerDecl')) {
         return report(syntaxCatalogue.MissingSettingEquals, span, { key: prev?.image ?? '', found: foundText });
       }
-      if ((expectedType === T.Word || expectedType === T.Identifier) && isRealToken(found) && tokenMatcher(found, T.Keyword)) {
+      if (
+        (expectedType === T.Word || expectedType === T.Identifier) &&
+        isRealToken(found) &&
+        tokenMatcher(found, T.Keyword)
+      ) {
         return report(syntaxCatalogue.KeywordAsName, span, { word: found.image });
       }
       return report(syntaxCatalogue.UnexpectedToken, span, { expected: label(expectedName), found: foundText });
@@ -166,9 +200,15 @@ export class SyntaxErrorReporter {
       return report(syntaxCatalogue.ExpectedDeclaration, span, { found: foundText });
     }
     if (info.ruleName === 'typeExpr' || info.ruleName === 'namedOutputs' || info.ruleName === 'forwardSignature') {
-      return report(syntaxCatalogue.UnexpectedToken, span, { expected: 'a type such as `int` or `[B, C]`', found: foundText });
+      return report(syntaxCatalogue.UnexpectedToken, span, {
+        expected: 'a type such as `int` or `[B, C]`',
+        found: foundText,
+      });
     }
-    return report(syntaxCatalogue.UnexpectedToken, span, { expected: joinAlternatives(info.expected), found: foundText });
+    return report(syntaxCatalogue.UnexpectedToken, span, {
+      expected: joinAlternatives(info.expected),
+      found: foundText,
+    });
   }
 }
 

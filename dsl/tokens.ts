@@ -90,8 +90,7 @@ export const Identifier = createToken({
 function matchNumber(text: string, offset: number): RegExpExecArray | null {
   let i = offset;
   const isDigit = (c: number) => c >= 48 && c <= 57;
-  const isWordChar = (c: number) =>
-    isDigit(c) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+  const isWordChar = (c: number) => isDigit(c) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
   if (!isDigit(text.charCodeAt(i))) return null;
   while (i < text.length) {
     const c = text.charCodeAt(i);
@@ -172,9 +171,36 @@ export const True = keyword('true');
 export const False = keyword('false');
 
 export const keywordTokens: readonly TokenType[] = [
-  Import, From, As, Block, Model, Const, Weight, Frozen, Sparse, Forward, Let, Return, For, In,
-  If, Then, Else, Repeat, Dataset, Train, On, Stage, Variant, Extends, Remove, And, Or, Not,
-  True, False,
+  Import,
+  From,
+  As,
+  Block,
+  Model,
+  Const,
+  Weight,
+  Frozen,
+  Sparse,
+  Forward,
+  Let,
+  Return,
+  For,
+  In,
+  If,
+  Then,
+  Else,
+  Repeat,
+  Dataset,
+  Train,
+  On,
+  Stage,
+  Variant,
+  Extends,
+  Remove,
+  And,
+  Or,
+  Not,
+  True,
+  False,
 ];
 
 /** The reserved words, for messages and for the docs. */

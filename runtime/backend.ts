@@ -53,7 +53,9 @@ export function currentBackend(): BackendInfo | undefined {
 function parseRequest(value: string, source: string): BackendRequest {
   const v = value.trim().toLowerCase();
   if ((BACKEND_REQUESTS as readonly string[]).includes(v)) return v as BackendRequest;
-  throw new BackendError(`unknown backend '${value}' (from ${source}); expected one of: ${BACKEND_REQUESTS.join(', ')}`);
+  throw new BackendError(
+    `unknown backend '${value}' (from ${source}); expected one of: ${BACKEND_REQUESTS.join(', ')}`,
+  );
 }
 
 /** Refuses to switch backends under live tensors: moving them lazily corrupts wasm (detached ArrayBuffer). */
@@ -64,7 +66,8 @@ function assertNoForeignTensors(target: BackendName): void {
   if (live > 0 && active !== target) {
     throw new BackendError(
       `initBackend('${target}') was called after ${live} tensor(s) were created on backend '${active ?? 'default'}'. ` +
-        'Call initBackend() once at start-up, before building models or loading data.');
+        'Call initBackend() once at start-up, before building models or loading data.',
+    );
   }
 }
 
@@ -87,7 +90,10 @@ function loadNative(): { loaded?: string; failures: NativeLoad[] } {
       if (tf.findBackend('tensorflow')) return { loaded: pkg, failures };
       failures.push({ pkg, error: 'loaded but registered no tensorflow backend' });
     } catch (err) {
-      failures.push({ pkg, error: missingModule(err, pkg) ? undefined : String((err as Error)?.message ?? err).split('\n')[0] });
+      failures.push({
+        pkg,
+        error: missingModule(err, pkg) ? undefined : String((err as Error)?.message ?? err).split('\n')[0],
+      });
     }
   }
   return { failures };
@@ -142,17 +148,20 @@ async function resolve(request: BackendRequest): Promise<BackendInfo> {
     if (typeof native !== 'string') return { ...native, detail: `auto: ${native.detail}` };
     reasons.push(native);
     const wasm = await useWasm();
-    if (typeof wasm !== 'string') return { ...wasm, detail: `auto: ${wasm.detail}; no native backend (${reasons.join('; ')})` };
+    if (typeof wasm !== 'string')
+      return { ...wasm, detail: `auto: ${wasm.detail}; no native backend (${reasons.join('; ')})` };
     reasons.push(wasm);
     const cpu = await useCpu();
     if (typeof cpu !== 'string') return { ...cpu, detail: `auto: ${cpu.detail}; ${reasons.join('; ')}` };
     throw new BackendError(`no usable TensorFlow.js backend: ${[...reasons, cpu].join('; ')}`);
   }
-  const attempt = request === 'tensorflow' ? await useTensorflow() : request === 'wasm' ? await useWasm() : await useCpu();
+  const attempt =
+    request === 'tensorflow' ? await useTensorflow() : request === 'wasm' ? await useWasm() : await useCpu();
   if (typeof attempt === 'string') {
-    const hint = request === 'tensorflow'
-      ? ' (install @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node 4.22.0 with its libtensorflow, or use --backend auto)'
-      : '';
+    const hint =
+      request === 'tensorflow'
+        ? ' (install @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node 4.22.0 with its libtensorflow, or use --backend auto)'
+        : '';
     throw new BackendError(`backend '${request}' was requested but cannot be used: ${attempt}${hint}`);
   }
   return attempt;
@@ -165,12 +174,14 @@ async function resolve(request: BackendRequest): Promise<BackendInfo> {
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
   const env = process.env.NVCC_BACKEND;
-  const request = options.backend !== undefined
-    ? parseRequest(options.backend, 'the backend option')
-    : env !== undefined && env.trim() !== ''
-      ? parseRequest(env, 'NVCC_BACKEND')
-      : 'auto';
-  if (current && (current.request === request || (request === 'auto' && current.request === 'auto'))) return current.info;
+  const request =
+    options.backend !== undefined
+      ? parseRequest(options.backend, 'the backend option')
+      : env !== undefined && env.trim() !== ''
+        ? parseRequest(env, 'NVCC_BACKEND')
+        : 'auto';
+  if (current && (current.request === request || (request === 'auto' && current.request === 'auto')))
+    return current.info;
   if (current && request === current.info.name) {
     current = { request, info: current.info };
     return current.info;

@@ -62,7 +62,12 @@ export function observeForward(next: ForwardObserver | undefined): void {
  */
 export function at<R extends KnownRank>(origin: string, rank: R, run: () => tf.Tensor): TensorOfRank[R] {
   const out = atRecord(origin, run);
-  if (out.rank !== rank) throw new NvcRuntimeError(origin, `expected a rank-${rank} tensor, found shape [${out.shape.join(', ')}]`, undefined);
+  if (out.rank !== rank)
+    throw new NvcRuntimeError(
+      origin,
+      `expected a rank-${rank} tensor, found shape [${out.shape.join(', ')}]`,
+      undefined,
+    );
   if (observer) observer(origin, out);
   return out as TensorOfRank[R];
 }
@@ -99,7 +104,8 @@ export function own<T>(record: Readonly<Record<string, T>>, key: string): T {
 /** Builds a record with the given own keys (safe for keys such as `__proto__`). */
 export function record<T>(entries: ReadonlyArray<readonly [string, T]>): Record<string, T> {
   const out: Record<string, T> = {};
-  for (const [k, v] of entries) Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+  for (const [k, v] of entries)
+    Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
   return out;
 }
 
@@ -134,13 +140,18 @@ function normAxes(axes: readonly number[], rank: number): number[] {
   return axes.map((a) => (a < 0 ? a + rank : a));
 }
 
-export const mean = (x: tf.Tensor, axes: readonly number[], keep: boolean): tf.Tensor => tf.mean(x, normAxes(axes, x.rank), keep);
-export const sum = (x: tf.Tensor, axes: readonly number[], keep: boolean): tf.Tensor => tf.sum(x, normAxes(axes, x.rank), keep);
-export const max = (x: tf.Tensor, axes: readonly number[], keep: boolean): tf.Tensor => tf.max(x, normAxes(axes, x.rank), keep);
-export const min = (x: tf.Tensor, axes: readonly number[], keep: boolean): tf.Tensor => tf.min(x, normAxes(axes, x.rank), keep);
+export const mean = (x: tf.Tensor, axes: readonly number[], keep: boolean): tf.Tensor =>
+  tf.mean(x, normAxes(axes, x.rank), keep);
+export const sum = (x: tf.Tensor, axes: readonly number[], keep: boolean): tf.Tensor =>
+  tf.sum(x, normAxes(axes, x.rank), keep);
+export const max = (x: tf.Tensor, axes: readonly number[], keep: boolean): tf.Tensor =>
+  tf.max(x, normAxes(axes, x.rank), keep);
+export const min = (x: tf.Tensor, axes: readonly number[], keep: boolean): tf.Tensor =>
+  tf.min(x, normAxes(axes, x.rank), keep);
 
 /** Batched matrix product over the last two axes. */
-export const matmul = (a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean): tf.Tensor => tf.matMul(a, b, transposeA, transposeB);
+export const matmul = (a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean): tf.Tensor =>
+  tf.matMul(a, b, transposeA, transposeB);
 
 /** x[start:end] along one axis. */
 export function slice(x: tf.Tensor, axis: number, start: number, end: number): tf.Tensor {
@@ -161,7 +172,9 @@ export function upsampleNearest(x: tf.Tensor, scale: number): tf.Tensor {
 
 /** Multi-head scaled dot-product attention: q [B, N, D], k [B, M, D], v [B, M, Dv] -> [B, N, Dv]. */
 export function multiHeadAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, heads: number): tf.Tensor {
-  return tf.tidy(() => mergeHeads(scaledDotProductAttention(splitHeads(q, heads), splitHeads(k, heads), splitHeads(v, heads)), heads));
+  return tf.tidy(() =>
+    mergeHeads(scaledDotProductAttention(splitHeads(q, heads), splitHeads(k, heads), splitHeads(v, heads)), heads),
+  );
 }
 
 /**

@@ -16,23 +16,74 @@ export * from './layers/index.js';
 // --- backend selection and wasm training kernels (runtime/backend.ts, runtime/kernels): owner adds exports here ---
 
 // --- seeded RNG (runtime/rng.ts): owner adds exports here ---
-export { createRng, restoreRng, seed, randInt, shuffle, permutation, choice, fillNormal, fillUniform, hashString32, Xoshiro128, RNG_ALGORITHM } from './rng.js';
+export {
+  createRng,
+  restoreRng,
+  seed,
+  randInt,
+  shuffle,
+  permutation,
+  choice,
+  fillNormal,
+  fillUniform,
+  hashString32,
+  Xoshiro128,
+  RNG_ALGORITHM,
+} from './rng.js';
 
 // --- optimizers and LR schedules (runtime/optim/**): owner adds exports here ---
 export {
-  Lion, AdamW, SlotOptimizer, isNoDecay, buildSchedule, ScheduleError,
-  encodeOptimizerState, decodeOptimizerState, readOptimizerState, writeOptimizerState,
-  type Optimizer, type OptimizerOptions, type OptimizerState, type NoDecayRule, type ParameterGroups,
-  type LionOptions, type AdamWOptions, type PhaseSpec, type Schedule, type ScheduleContext, type ScheduleSpec,
+  Lion,
+  AdamW,
+  SlotOptimizer,
+  isNoDecay,
+  buildSchedule,
+  ScheduleError,
+  encodeOptimizerState,
+  decodeOptimizerState,
+  readOptimizerState,
+  writeOptimizerState,
+  type Optimizer,
+  type OptimizerOptions,
+  type OptimizerState,
+  type NoDecayRule,
+  type ParameterGroups,
+  type LionOptions,
+  type AdamWOptions,
+  type PhaseSpec,
+  type Schedule,
+  type ScheduleContext,
+  type ScheduleSpec,
 } from './optim/index.js';
 
 // --- weight I/O (runtime/io/**): owner adds exports here ---
 export {
-  readSafetensors, writeSafetensors, parseSafetensors, encodeSafetensors, writeFileAtomic, SafetensorsError,
-  type HostTensor, type SafetensorsFile,
+  readSafetensors,
+  writeSafetensors,
+  parseSafetensors,
+  encodeSafetensors,
+  writeFileAtomic,
+  SafetensorsError,
+  type HostTensor,
+  type SafetensorsFile,
 } from './io/safetensors.js';
-export { saveWeights, loadWeights, assignParameters, manifestPathFor, WeightsMismatchError, type WeightsManifest, type LoadReport, type LoadWeightsOptions, type SaveWeightsMeta } from './io/weights.js';
-export { importConvNeXtV2, convertConvNeXtV2State, type ConvNeXtImportOptions, type ConvNeXtImportReport } from './io/convnextv2-import.js';
+export {
+  saveWeights,
+  loadWeights,
+  assignParameters,
+  manifestPathFor,
+  WeightsMismatchError,
+  type WeightsManifest,
+  type LoadReport,
+  type LoadWeightsOptions,
+  type SaveWeightsMeta,
+} from './io/weights.js';
+export {
+  importConvNeXtV2,
+  convertConvNeXtV2State,
+  type ConvNeXtImportOptions,
+  type ConvNeXtImportReport,
+} from './io/convnextv2-import.js';
 
 // --- generated-code support (runtime/codegen.ts): origins, containers, functional primitives ---
 export * from './codegen.js';

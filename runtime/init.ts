@@ -134,7 +134,7 @@ export function erf(x: number): number {
   }
   // Continued fraction for erfc, evaluated bottom-up (Lentz not needed at this precision).
   let f = 0;
-  for (let k = 60; k >= 1; k--) f = (k / 2) / (ax + f);
+  for (let k = 60; k >= 1; k--) f = k / 2 / (ax + f);
   const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / (ax + f);
   return sign * (1 - erfc);
 }

@@ -74,12 +74,22 @@ export abstract class Module {
   private readonly ownChildren = new Map<string, Module>();
 
   /** Registers a parameter; its path is `<module path>.<name>`. */
-  protected param(name: string, shape: readonly number[], init: Initializer, options: ParameterOptions = {}): tf.Variable {
+  protected param(
+    name: string,
+    shape: readonly number[],
+    init: Initializer,
+    options: ParameterOptions = {},
+  ): tf.Variable {
     if (this.ownParams.has(name) || this.ownChildren.has(name)) throw new Error(`duplicate member '${name}'`);
     const initial = init(shape, getInitRng());
     const variable = tf.variable(initial, options.trainable ?? true);
     initial.dispose();
-    this.ownParams.set(name, { name, variable, noDecay: options.noDecay ?? false, trainable: options.trainable ?? true });
+    this.ownParams.set(name, {
+      name,
+      variable,
+      noDecay: options.noDecay ?? false,
+      trainable: options.trainable ?? true,
+    });
     return variable;
   }
 

@@ -121,7 +121,8 @@ export class Xoshiro128 implements Rng {
 
   /** Integer uniformly in [lo, hi) (unbiased, by rejection). */
   int(lo: number, hi: number): number {
-    if (!Number.isInteger(lo) || !Number.isInteger(hi) || hi <= lo) throw new RangeError(`int(${lo}, ${hi}): need integers lo < hi`);
+    if (!Number.isInteger(lo) || !Number.isInteger(hi) || hi <= lo)
+      throw new RangeError(`int(${lo}, ${hi}): need integers lo < hi`);
     const span = hi - lo;
     if (span <= TWO_POW_32) {
       const limit = TWO_POW_32 - (TWO_POW_32 % span);
@@ -136,7 +137,9 @@ export class Xoshiro128 implements Rng {
 
   fork(label: string): Rng {
     const mix = splitmix32(hashString32(label) ^ fmix32(this.s0 ^ rotl(this.s2, 13)));
-    const words = [this.s0, this.s1, this.s2, this.s3].map((w, i) => (fmix32(w ^ mix()) ^ Math.imul(i + 1, 0x27d4eb2d)) >>> 0);
+    const words = [this.s0, this.s1, this.s2, this.s3].map(
+      (w, i) => (fmix32(w ^ mix()) ^ Math.imul(i + 1, 0x27d4eb2d)) >>> 0,
+    );
     return new Xoshiro128(words);
   }
 
@@ -161,7 +164,9 @@ export function createRng(seed: number | string): Xoshiro128 {
 
 export function restoreRng(state: RngState): Xoshiro128 {
   if (state.algorithm !== RNG_ALGORITHM) {
-    throw new Error(`cannot restore RNG state of algorithm '${state.algorithm}' (this runtime uses '${RNG_ALGORITHM}')`);
+    throw new Error(
+      `cannot restore RNG state of algorithm '${state.algorithm}' (this runtime uses '${RNG_ALGORITHM}')`,
+    );
   }
   const w = state.words;
   if (w.length !== 7 || w.some((x) => !Number.isInteger(x) || x < 0 || x > 0xffffffff)) {
@@ -193,7 +198,8 @@ function asXoshiro(rng: Rng): Pick<Xoshiro128, 'nextUint32' | 'int'> | undefined
 export function randInt(rng: Rng, lo: number, hi: number): number {
   const x = asXoshiro(rng);
   if (x) return x.int(lo, hi);
-  if (!Number.isInteger(lo) || !Number.isInteger(hi) || hi <= lo) throw new RangeError(`randInt(${lo}, ${hi}): need integers lo < hi`);
+  if (!Number.isInteger(lo) || !Number.isInteger(hi) || hi <= lo)
+    throw new RangeError(`randInt(${lo}, ${hi}): need integers lo < hi`);
   return lo + Math.floor(rng.uniform() * (hi - lo));
 }
 
@@ -210,7 +216,10 @@ export function shuffle<T>(rng: Rng, items: T[]): T[] {
 
 /** A random permutation of 0..n-1. */
 export function permutation(rng: Rng, n: number): number[] {
-  return shuffle(rng, Array.from({ length: n }, (_, i) => i));
+  return shuffle(
+    rng,
+    Array.from({ length: n }, (_, i) => i),
+  );
 }
 
 /** One element chosen uniformly. */

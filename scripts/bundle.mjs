@@ -43,14 +43,26 @@ const requirePackages = {
   name: 'nvcc-require-packages',
   setup(build) {
     const filter = new RegExp(`^(${REQUIRED_PACKAGES.map((p) => p.replace(/[/.]/g, '\\$&')).join('|')})$`);
-    build.onResolve({ filter }, (args) => (args.kind === 'require-call' ? { path: args.path, external: true } : { path: args.path, namespace: 'nvcc-require' }));
-    build.onLoad({ filter: /.*/, namespace: 'nvcc-require' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+    build.onResolve({ filter }, (args) =>
+      args.kind === 'require-call'
+        ? { path: args.path, external: true }
+        : { path: args.path, namespace: 'nvcc-require' },
+    );
+    build.onLoad({ filter: /.*/, namespace: 'nvcc-require' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
   },
 };
 
 function externals(root) {
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
-  const names = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies, ...pkg.optionalDependencies, ...pkg.peerDependencies });
+  const names = Object.keys({
+    ...pkg.dependencies,
+    ...pkg.devDependencies,
+    ...pkg.optionalDependencies,
+    ...pkg.peerDependencies,
+  });
   return names.filter((n) => !BUNDLED_PACKAGES.includes(n)).flatMap((n) => [n, `${n}/*`]);
 }
 
@@ -132,11 +144,21 @@ export async function bundle(root) {
       metafile: true,
       plugins: [requirePackages],
       logLevel: 'silent',
-      banner: { js: "import { createRequire as __nvccCreateRequire } from 'node:module';\nconst require = __nvccCreateRequire(import.meta.url);" },
+      banner: {
+        js: "import { createRequire as __nvccCreateRequire } from 'node:module';\nconst require = __nvccCreateRequire(import.meta.url);",
+      },
     });
-    const stray = Object.keys(result.metafile.inputs).filter((f) => !f.includes('node_modules/') && !f.startsWith('nvcc-require:') && !inputs.has(f));
-    if (stray.length) throw new Error(`bundled files outside the bundle id's inputs (add them to scripts/dist.mjs): ${stray.join(', ')}`);
-    fs.writeFileSync(path.join(tmp, 'meta.json'), JSON.stringify({ id: target.id, outputs: outputSources(result.metafile, tmp, root) }, null, 1) + '\n');
+    const stray = Object.keys(result.metafile.inputs).filter(
+      (f) => !f.includes('node_modules/') && !f.startsWith('nvcc-require:') && !inputs.has(f),
+    );
+    if (stray.length)
+      throw new Error(
+        `bundled files outside the bundle id's inputs (add them to scripts/dist.mjs): ${stray.join(', ')}`,
+      );
+    fs.writeFileSync(
+      path.join(tmp, 'meta.json'),
+      JSON.stringify({ id: target.id, outputs: outputSources(result.metafile, tmp, root) }, null, 1) + '\n',
+    );
     try {
       fs.renameSync(tmp, target.dir);
     } catch (err) {

@@ -37,7 +37,11 @@ export function bundleInputs(root) {
 export async function contentId(root, files) {
   const { createHash } = await import('node:crypto');
   const h = createHash('sha256');
-  for (const f of files) h.update(f).update('\0').update(fs.readFileSync(path.join(root, f))).update('\0');
+  for (const f of files)
+    h.update(f)
+      .update('\0')
+      .update(fs.readFileSync(path.join(root, f)))
+      .update('\0');
   return h.digest('hex').slice(0, 16);
 }
 

@@ -25,7 +25,10 @@ describe('diagnostic fixtures match their baselines', () => {
       expect(code, `${path}: first line must be "// NVCxxxx: what it checks"`).toBeDefined();
       const result = await runFrontEnd(path);
       const outcome = compareBaseline('diagnostics', basename(path, '.nvc'), renderForBaseline(result));
-      expect(outcome.status, `baseline ${outcome.status}; actual output written to test/baselines/local/diagnostics/`).not.toBe('missing');
+      expect(
+        outcome.status,
+        `baseline ${outcome.status}; actual output written to test/baselines/local/diagnostics/`,
+      ).not.toBe('missing');
       expect(outcome.actual).toBe(outcome.expected);
       expect(result.diagnostics.map((d) => d.code)).toContain(code);
     });

@@ -66,11 +66,15 @@ const BUNDLE_DIR = typeof NVCC_BUNDLE_DIR === 'string' ? NVCC_BUNDLE_DIR : undef
  * one runtime instance (one `Module` class, one set of registered kernels). From the sources it
  * is runtime/index.js, which tsx and vitest map to runtime/index.ts.
  */
-export const RUNTIME_ENTRY = BUNDLE_DIR ? packagePath(BUNDLE_DIR, 'runtime', 'index.js') : packagePath('runtime', 'index.js');
+export const RUNTIME_ENTRY = BUNDLE_DIR
+  ? packagePath(BUNDLE_DIR, 'runtime', 'index.js')
+  : packagePath('runtime', 'index.js');
 
 function packageVersion(): string {
   try {
-    return (JSON.parse(fs.readFileSync(packagePath('package.json'), 'utf8')) as { version?: string }).version ?? '0.0.0';
+    return (
+      (JSON.parse(fs.readFileSync(packagePath('package.json'), 'utf8')) as { version?: string }).version ?? '0.0.0'
+    );
   } catch {
     return '0.0.0';
   }
@@ -105,7 +109,12 @@ export interface BuildManifest {
   readonly sources: readonly SourceEntry[];
   /** sha256 over specHash, compiler, variant and overrides. */
   readonly cacheKey: string;
-  readonly models: Readonly<Record<string, { readonly className: string; readonly parameters: number; readonly stage?: string; readonly train?: string }>>;
+  readonly models: Readonly<
+    Record<
+      string,
+      { readonly className: string; readonly parameters: number; readonly stage?: string; readonly train?: string }
+    >
+  >;
   readonly files: readonly string[];
 }
 
@@ -146,7 +155,11 @@ export interface CompiledBuild {
  * (`nvcc train --set lr=... &`) cannot import each other's train.js; runs with the same
  * overrides write the same bytes and can share one.
  */
-export function defaultOutDir(entry: string, variant?: string, overrides: Readonly<Record<string, unknown>> = {}): string {
+export function defaultOutDir(
+  entry: string,
+  variant?: string,
+  overrides: Readonly<Record<string, unknown>> = {},
+): string {
   const stem = path.basename(entry).replace(/\.nvc$/, '');
   const set = Object.keys(overrides).length > 0 ? `-set-${sha256(canonicalJson(overrides)).slice(0, 10)}` : '';
   return path.join('build', `${stem}${variant ? `-${variant}` : ''}${set}`);
@@ -190,8 +203,15 @@ export class SourceLabels {
   }
 }
 
-function cacheKeyOf(specHash: string, variant: string | undefined, overrides: Readonly<Record<string, unknown>>, runtimeImport: string): string {
-  return sha256(canonicalJson({ specHash, compiler: COMPILER_VERSION, variant: variant ?? null, overrides, runtimeImport }));
+function cacheKeyOf(
+  specHash: string,
+  variant: string | undefined,
+  overrides: Readonly<Record<string, unknown>>,
+  runtimeImport: string,
+): string {
+  return sha256(
+    canonicalJson({ specHash, compiler: COMPILER_VERSION, variant: variant ?? null, overrides, runtimeImport }),
+  );
 }
 
 function specHashOf(sources: readonly SourceEntry[]): string {
@@ -205,7 +225,16 @@ export function runtimeImportFrom(outDir: string): string {
   return rel;
 }
 
-const OUTPUT_FILES = ['package.json', 'model.ts', 'model.js', 'train.ts', 'train.js', 'config.resolved.json', 'overrides.schema.json', 'manifest.json'] as const;
+const OUTPUT_FILES = [
+  'package.json',
+  'model.ts',
+  'model.js',
+  'train.ts',
+  'train.js',
+  'config.resolved.json',
+  'overrides.schema.json',
+  'manifest.json',
+] as const;
 
 /** The manifest of an up-to-date build in outDir, or undefined. */
 export function cachedManifest(entry: string, options: BuildOptions, outDir: string): BuildManifest | undefined {
@@ -216,7 +245,8 @@ export function cachedManifest(entry: string, options: BuildOptions, outDir: str
   } catch {
     return undefined;
   }
-  if (manifest.format !== EMIT_FORMAT || manifest.compiler !== COMPILER_VERSION || !Array.isArray(manifest.sources)) return undefined;
+  if (manifest.format !== EMIT_FORMAT || manifest.compiler !== COMPILER_VERSION || !Array.isArray(manifest.sources))
+    return undefined;
   const labels = new SourceLabels(path.resolve(entry));
   if (manifest.entry !== labels.label(entry)) return undefined;
   const sources: SourceEntry[] = [];
@@ -244,7 +274,10 @@ export function spanOrigin(span: Span, files: ReadonlyMap<string, SourceFile>, l
 }
 
 /** The program's override schema (compiled with the variant, without overrides). */
-export async function overrideSchemaOf(entry: string, variant?: string): Promise<{ result: CompileResult; schema?: OverrideSchema }> {
+export async function overrideSchemaOf(
+  entry: string,
+  variant?: string,
+): Promise<{ result: CompileResult; schema?: OverrideSchema }> {
   const { compileProgramSync, entryModule, deriveOverrideSchema } = await heavy();
   const result = compileProgramSync(entry, variant !== undefined ? { variant } : {});
   if (!result.program) return { result };
@@ -259,18 +292,37 @@ export async function compileBuild(
   options: BuildOptions,
   outDir: string,
 ): Promise<{ result: CompileResult; compiled?: CompiledBuild; problems: BuildProblem[]; sources: SourceEntry[] }> {
-  const { compileProgramSync, validateOverrides, emitModels, lowerTrain, lowerDataset, entryModule, deriveOverrideSchema, resolvedValues, emitTrainModule, EmitError, LowerError } = await heavy();
+  const {
+    compileProgramSync,
+    validateOverrides,
+    emitModels,
+    lowerTrain,
+    lowerDataset,
+    entryModule,
+    deriveOverrideSchema,
+    resolvedValues,
+    emitTrainModule,
+    EmitError,
+    LowerError,
+  } = await heavy();
   const overrides = options.overrides ?? {};
   const labels = new SourceLabels(path.resolve(entry));
   const problems: BuildProblem[] = [];
   const sourcesOf = (r: CompileResult) =>
-    [...r.files.values()].map((f) => ({ file: labels.label(f.path), sha256: sha256(f.text) })).sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+    [...r.files.values()]
+      .map((f) => ({ file: labels.label(f.path), sha256: sha256(f.text) }))
+      .sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
   // Overrides are checked against the schema of the program they edit, before anything else.
   const base = await overrideSchemaOf(entry, options.variant);
   if (!base.result.program || !base.schema) return { result: base.result, problems, sources: sourcesOf(base.result) };
   if (Object.keys(overrides).length) {
     const refused = validateOverrides(base.schema, overrides);
-    if (refused.length) return { result: base.result, problems: refused.map((p) => ({ message: p.message })), sources: sourcesOf(base.result) };
+    if (refused.length)
+      return {
+        result: base.result,
+        problems: refused.map((p) => ({ message: p.message })),
+        sources: sourcesOf(base.result),
+      };
   }
   const result = Object.keys(overrides).length
     ? compileProgramSync(entry, { ...(options.variant !== undefined ? { variant: options.variant } : {}), overrides })
@@ -288,23 +340,53 @@ export async function compileBuild(
     const singleTrain = program.trains.length <= 1;
     const trainSpecs = program.trains.map((t) => {
       const stageModelsByName = new Map<string, StageModel>();
-      for (const s of t.stages) stageModelsByName.set(s.name, { factory: singleTrain ? s.name : `${t.name}/${s.name}`, className: classOf.get(s.model)! });
+      for (const s of t.stages)
+        stageModelsByName.set(s.name, {
+          factory: singleTrain ? s.name : `${t.name}/${s.name}`,
+          className: classOf.get(s.model)!,
+        });
       return lowerTrain(t, stageModelsByName);
     });
     const datasetSpecs = program.datasets.map(lowerDataset);
     const resolvedAst = entryModule(entry, options.variant, overrides);
     const resolvedSchema = resolvedAst ? deriveOverrideSchema(program, resolvedAst) : base.schema;
-    const resolvedConfig = { entry: labels.label(entry), variant: options.variant ?? null, overrides, values: resolvedValues(resolvedSchema) };
-    const trainTs = emitTrainModule({ program, emitted: emitted.models, trainSpecs, datasetSpecs, runtimeImport, origin, singleTrain, resolvedConfig });
+    const resolvedConfig = {
+      entry: labels.label(entry),
+      variant: options.variant ?? null,
+      overrides,
+      values: resolvedValues(resolvedSchema),
+    };
+    const trainTs = emitTrainModule({
+      program,
+      emitted: emitted.models,
+      trainSpecs,
+      datasetSpecs,
+      runtimeImport,
+      origin,
+      singleTrain,
+      resolvedConfig,
+    });
     return {
       result,
       problems,
       sources,
-      compiled: { program, modelTs: emitted.text, trainTs, models: emitted.models, trainSpecs, datasetSpecs, resolvedConfig, overrideSchema: base.schema.schema },
+      compiled: {
+        program,
+        modelTs: emitted.text,
+        trainTs,
+        models: emitted.models,
+        trainSpecs,
+        datasetSpecs,
+        resolvedConfig,
+        overrideSchema: base.schema.schema,
+      },
     };
   } catch (err) {
     if (err instanceof EmitError || err instanceof LowerError) {
-      problems.push({ message: err.message, ...(err instanceof EmitError && err.origin ? { origin: err.origin } : {}) });
+      problems.push({
+        message: err.message,
+        ...(err instanceof EmitError && err.origin ? { origin: err.origin } : {}),
+      });
       return { result, problems, sources };
     }
     throw err;
@@ -322,7 +404,12 @@ async function transpile(text: string, fileName: string): Promise<string> {
   const { ts } = (await import('ts-morph')).default;
   const out = ts.transpileModule(text, {
     fileName,
-    compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022, useDefineForClassFields: true, removeComments: false },
+    compilerOptions: {
+      module: ts.ModuleKind.ES2022,
+      target: ts.ScriptTarget.ES2022,
+      useDefineForClassFields: true,
+      removeComments: false,
+    },
   });
   return out.outputText;
 }
@@ -343,17 +430,23 @@ export async function buildProgram(entry: string, options: BuildOptions = {}): P
   }
   const { result, compiled, problems, sources } = await compileBuild(entry, options, outDir);
   const errors = result.diagnostics.some((d) => d.severity === 'error');
-  if (errors || !compiled) return { ok: false, outDir, cached: false, diagnostics: result.diagnostics, files: result.files, problems };
+  if (errors || !compiled)
+    return { ok: false, outDir, cached: false, diagnostics: result.diagnostics, files: result.files, problems };
   const labels = new SourceLabels(path.resolve(entry));
   const specHash = specHashOf(sources);
   const overrides = options.overrides ?? {};
   const models: Record<string, { className: string; parameters: number; stage?: string; train?: string }> = {};
   const stageOf = new Map<ModelIR, { train: string; stage: string }>();
-  for (const t of compiled.program.trains) for (const s of t.stages) stageOf.set(s.model, { train: t.name, stage: s.name });
+  for (const t of compiled.program.trains)
+    for (const s of t.stages) stageOf.set(s.model, { train: t.name, stage: s.name });
   for (const m of compiled.models) {
     const st = stageOf.get(m.model);
     const key = st ? (compiled.program.trains.length > 1 ? `${st.train}/${st.stage}` : st.stage) : m.model.name;
-    models[key] = { className: m.className, parameters: m.parameterCount, ...(st ? { train: st.train, stage: st.stage } : {}) };
+    models[key] = {
+      className: m.className,
+      parameters: m.parameterCount,
+      ...(st ? { train: st.train, stage: st.stage } : {}),
+    };
   }
   const manifest: BuildManifest = {
     format: EMIT_FORMAT,
@@ -385,9 +478,25 @@ export async function buildProgram(entry: string, options: BuildOptions = {}): P
     writeAtomic(path.join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
-    return { ok: false, outDir, cached: false, diagnostics: result.diagnostics, files: result.files, problems: [{ message: `cannot write the build folder ${outDir}: ${reason}` }] };
+    return {
+      ok: false,
+      outDir,
+      cached: false,
+      diagnostics: result.diagnostics,
+      files: result.files,
+      problems: [{ message: `cannot write the build folder ${outDir}: ${reason}` }],
+    };
   }
-  return { ok: true, outDir, cached: false, diagnostics: result.diagnostics, files: result.files, problems: [], manifest, compiled };
+  return {
+    ok: true,
+    outDir,
+    cached: false,
+    diagnostics: result.diagnostics,
+    files: result.files,
+    problems: [],
+    manifest,
+    compiled,
+  };
 }
 
 export interface LoadedProgram {
@@ -434,8 +543,13 @@ interface TrainModule {
  * model.js is the instance train.js imported (same URL).
  */
 async function assertSharedRuntime(outDir: string): Promise<void> {
-  const [{ Module }, generated] = await Promise.all([import('../../runtime/module.js'), import(pathToFileURL(path.resolve(outDir, 'model.js')).href) as Promise<Record<string, unknown>>]);
-  const classes = Object.values(generated).filter((v): v is abstract new (...args: never[]) => unknown => typeof v === 'function' && 'prototype' in v);
+  const [{ Module }, generated] = await Promise.all([
+    import('../../runtime/module.js'),
+    import(pathToFileURL(path.resolve(outDir, 'model.js')).href) as Promise<Record<string, unknown>>,
+  ]);
+  const classes = Object.values(generated).filter(
+    (v): v is abstract new (...args: never[]) => unknown => typeof v === 'function' && 'prototype' in v,
+  );
   const foreign = classes.filter((c) => !(c.prototype instanceof Module));
   if (foreign.length) {
     throw new Error(
@@ -475,7 +589,8 @@ function importableDirOf(outDir: string, cacheKey: string): string {
 export async function loadBuiltProgram(entry: string, options: BuildOptions = {}): Promise<LoadedProgram> {
   const built = await buildProgram(entry, options);
   if (!built.ok || !built.manifest) {
-    const first = built.problems[0]?.message ?? built.diagnostics.find((d) => d.severity === 'error')?.message ?? 'build failed';
+    const first =
+      built.problems[0]?.message ?? built.diagnostics.find((d) => d.severity === 'error')?.message ?? 'build failed';
     throw new BuildRefused(`nvcc build ${entry}: ${first}`, built);
   }
   const importDir = importableDirOf(built.outDir, built.manifest.cacheKey);

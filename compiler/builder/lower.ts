@@ -45,8 +45,13 @@ const num = (v: unknown, d: number): number => (typeof v === 'number' ? v : d);
 
 function lowerOptimizer(v: unknown, where: string): OptimizerSpec {
   const c = cfg(v);
-  if (!c || (c.type !== 'lion' && c.type !== 'adamw')) throw new LowerError(`${where}.optimizer: expected lion(...) or adamw(...)`);
-  const betas = Array.isArray(c.named.betas) ? (c.named.betas as number[]) : c.type === 'lion' ? [0.9, 0.99] : [0.9, 0.999];
+  if (!c || (c.type !== 'lion' && c.type !== 'adamw'))
+    throw new LowerError(`${where}.optimizer: expected lion(...) or adamw(...)`);
+  const betas = Array.isArray(c.named.betas)
+    ? (c.named.betas as number[])
+    : c.type === 'lion'
+      ? [0.9, 0.99]
+      : [0.9, 0.999];
   return {
     kind: c.type,
     lr: num(c.named.lr, NaN),
@@ -71,14 +76,17 @@ function lowerNoDecay(v: unknown, where: string): NoDecayRule[] {
       case 'rank1':
         return { kind: 'rank1' };
       case 'official':
-        if (arg !== 'finetune' && arg !== 'pretrain') throw new LowerError(`${where}.optimizer.no_decay: official(finetune | pretrain)`);
+        if (arg !== 'finetune' && arg !== 'pretrain')
+          throw new LowerError(`${where}.optimizer.no_decay: official(finetune | pretrain)`);
         return { kind: 'official', rule: arg };
       case 'suffix':
         return { kind: 'suffix', suffix: String(arg) };
       case 'prefix':
         return { kind: 'prefix', prefix: String(arg) };
       default:
-        throw new LowerError(`${where}.optimizer.no_decay: unknown rule \`${c.type}\` (flagged, rank1, official, suffix, prefix)`);
+        throw new LowerError(
+          `${where}.optimizer.no_decay: unknown rule \`${c.type}\` (flagged, rank1, official, suffix, prefix)`,
+        );
     }
   });
 }
@@ -91,7 +99,13 @@ function lowerSchedule(v: unknown, where: string): SchedulePhase[] {
   const epochs = c.named.epochs !== undefined ? { epochs: num(c.named.epochs, 0) } : {};
   switch (c.type) {
     case 'warmup':
-      return [{ kind: 'warmup', epochs: num(c.named.epochs, 0), ...(c.named.from !== undefined ? { from: num(c.named.from, 0) } : {}) }];
+      return [
+        {
+          kind: 'warmup',
+          epochs: num(c.named.epochs, 0),
+          ...(c.named.from !== undefined ? { from: num(c.named.from, 0) } : {}),
+        },
+      ];
     case 'cosine':
       return [{ kind: 'cosine', to: num(c.named.to, 0), ...epochs }];
     case 'linear':
@@ -109,7 +123,8 @@ function lowerLoss(v: unknown, where: string, inputs: readonly string[]): LossSp
   if (c.type === 'cross_entropy') return { kind: 'cross_entropy', labelSmoothing: num(c.named.label_smoothing, 0) };
   if (c.type === 'masked_mse') {
     const t = cfg(c.named.target);
-    if (!t || (t.type !== 'patch_normalized' && t.type !== 'pixels')) throw new LowerError(`${where}.loss.target: patch_normalized(input) or pixels(input)`);
+    if (!t || (t.type !== 'patch_normalized' && t.type !== 'pixels'))
+      throw new LowerError(`${where}.loss.target: patch_normalized(input) or pixels(input)`);
     const input = String(t.args[0] ?? t.named.input ?? inputs[0] ?? '');
     return { kind: 'masked_mse', target: t.type, input };
   }
@@ -135,7 +150,9 @@ function lowerAugment(v: unknown, where: string): AugmentSpec {
         break;
       }
       default:
-        throw new LowerError(`${where}.augment: \`${c.type}\` is not supported by the data runtime (hflip, rotate, random_resized_crop)`);
+        throw new LowerError(
+          `${where}.augment: \`${c.type}\` is not supported by the data runtime (hflip, rotate, random_resized_crop)`,
+        );
     }
   }
   return out;
@@ -152,7 +169,10 @@ function lowerKeepBest(v: unknown, where: string): StageSpec['keepBest'] {
     mode = c.type;
   } else throw new LowerError(`${where}.keep_best: val.<metric> or min(val.<metric>) / max(val.<metric>)`);
   const m = /^val\.(accuracy|auc|sensitivity|specificity|loss)$/.exec(metric);
-  if (!m) throw new LowerError(`${where}.keep_best: \`${metric}\` is not val.accuracy | val.auc | val.sensitivity | val.specificity | val.loss`);
+  if (!m)
+    throw new LowerError(
+      `${where}.keep_best: \`${metric}\` is not val.accuracy | val.auc | val.sensitivity | val.specificity | val.loss`,
+    );
   return { metric: `val.${m[1] as MetricName}`, mode: mode ?? (m[1] === 'loss' ? 'min' : 'max') };
 }
 
@@ -169,7 +189,8 @@ function lowerHandover(stage: StageIR): Handover[] {
 function lowerModalityDropout(v: unknown, where: string, inputs: readonly string[]): ModalityDropout | undefined {
   if (v === undefined) return undefined;
   const c = cfg(v);
-  if (!c || c.type !== 'random_throw') throw new LowerError(`${where}.modality_dropout: random_throw(p = ..., fill = ...)`);
+  if (!c || c.type !== 'random_throw')
+    throw new LowerError(`${where}.modality_dropout: random_throw(p = ..., fill = ...)`);
   return {
     kind: 'random_throw',
     p: num(c.named.p, 0),
@@ -249,7 +270,8 @@ function lowerField(f: FieldIR, where: string): FieldSpec {
     else if (c.type === 'missing') {
       const a = c.args[0];
       if (a === 'error' || a === 'mean' || a === 'median' || a === 'mode' || a === 'indicator') missing = { kind: a };
-      else if (c.named.constant !== undefined) missing = { kind: 'constant', value: c.named.constant as number | string };
+      else if (c.named.constant !== undefined)
+        missing = { kind: 'constant', value: c.named.constant as number | string };
       else throw new LowerError(`${where}.${f.name}: missing(error | mean | median | mode | indicator | constant = v)`);
     } else throw new LowerError(`${where}.${f.name}: unknown modifier \`${c.type}\``);
   }
@@ -284,16 +306,28 @@ export function lowerDataset(d: DatasetIR): DatasetSpec {
   const size = (images?.named.size as number[] | undefined) ?? [224, 224];
   const channels = num(images?.named.channels, 3);
   if (channels !== 1 && channels !== 3) throw new LowerError(`${where}.images.channels: 1 or 3`);
-  const groups = Object.entries(d.fieldGroups).map(([name, fields]) => ({ name, fields: fields.map((f) => lowerField(f, `${where}.${name}`)) }));
+  const groups = Object.entries(d.fieldGroups).map(([name, fields]) => ({
+    name,
+    fields: fields.map((f) => lowerField(f, `${where}.${name}`)),
+  }));
   const splitArgs = split?.named ?? {};
   return {
     name: d.name,
     source:
       source?.type === 'synthetic_pji'
-        ? { kind: 'synthetic', name: 'pji', patients: num(source.named.patients, 489), seed: num(source.named.seed, 0), imageSize: num(source.named.size, 224) }
+        ? {
+            kind: 'synthetic',
+            name: 'pji',
+            patients: num(source.named.patients, 489),
+            seed: num(source.named.seed, 0),
+            imageSize: num(source.named.size, 224),
+          }
         : { kind: 'files', table: String(s.table ?? ''), images: String(images?.args[0] ?? images?.named.dir ?? '') },
     id: String(s.id ?? 'id'),
-    label: { column: String(s.label ?? 'label'), classes: Object.entries(classes).map(([name, code]) => ({ name, code })) },
+    label: {
+      column: String(s.label ?? 'label'),
+      classes: Object.entries(classes).map(([name, code]) => ({ name, code })),
+    },
     images: {
       per: String(images?.named.per ?? s.id ?? 'id'),
       pattern: String(images?.named.pattern ?? '{id}_*'),

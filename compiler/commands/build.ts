@@ -29,7 +29,10 @@ function refuse(problems: readonly { message: string }[]): never {
 }
 
 /** Overrides from `--config` (first) and `--set` (later wins). */
-export async function gatherOverrides(file: string, flags: Pick<BuildFlags, 'variant' | 'set' | 'config'>): Promise<Record<string, unknown>> {
+export async function gatherOverrides(
+  file: string,
+  flags: Pick<BuildFlags, 'variant' | 'set' | 'config'>,
+): Promise<Record<string, unknown>> {
   if (!flags.config && !flags.set?.length) return {};
   const { parseSetArgs, readConfigFile } = await import('../schema/overrides.js');
   const problems: OverrideProblem[] = [];
@@ -54,12 +57,14 @@ function groupThousands(n: number): string {
 
 function report(result: BuildResult): void {
   const lookup = (p: string) => result.files.get(p);
-  if (result.diagnostics.length) process.stderr.write(renderDiagnostics(result.diagnostics, lookup, { color: shouldUseColor() }) + '\n');
+  if (result.diagnostics.length)
+    process.stderr.write(renderDiagnostics(result.diagnostics, lookup, { color: shouldUseColor() }) + '\n');
   for (const p of result.problems) process.stderr.write(`error: ${p.origin ? `${p.origin}: ` : ''}${p.message}\n`);
 }
 
 export async function buildCommand(file: string, flags: BuildFlags, setExit: (code: number) => void): Promise<void> {
-  if (flags.emit !== undefined && !['ast', 'ir', 'ts'].includes(flags.emit)) throw new UserError(`--emit must be ast, ir or ts, got '${flags.emit}'`);
+  if (flags.emit !== undefined && !['ast', 'ir', 'ts'].includes(flags.emit))
+    throw new UserError(`--emit must be ast, ir or ts, got '${flags.emit}'`);
   const overrides = await gatherOverrides(file, flags);
   const options = {
     ...(flags.variant !== undefined ? { variant: flags.variant } : {}),
@@ -68,7 +73,10 @@ export async function buildCommand(file: string, flags: BuildFlags, setExit: (co
   };
   const outDir = flags.out ?? defaultOutDir(file, flags.variant, overrides);
   if (flags.emit === 'ast') {
-    const [{ entryModule }, { printAst }] = await Promise.all([import('../schema/overrides.js'), import('../../dsl/index.js')]);
+    const [{ entryModule }, { printAst }] = await Promise.all([
+      import('../schema/overrides.js'),
+      import('../../dsl/index.js'),
+    ]);
     const ast = entryModule(file, flags.variant, overrides);
     if (!ast) throw new UserError(`cannot read ${file}`);
     process.stdout.write(printAst(ast) + '\n');

@@ -6,12 +6,17 @@
 import { renderDiagnostics, renderJson, shouldUseColor } from '../../dsl/diagnostics/render.js';
 import { compileProgramSync } from '../pipeline.js';
 
-export async function checkCommand(file: string, opts: { variant?: string; format: string }, setExit: (code: number) => void): Promise<void> {
+export async function checkCommand(
+  file: string,
+  opts: { variant?: string; format: string },
+  setExit: (code: number) => void,
+): Promise<void> {
   const r = compileProgramSync(file, { ...(opts.variant ? { variant: opts.variant } : {}) });
   const lookup = (p: string) => r.files.get(p);
   const errors = r.diagnostics.some((d) => d.severity === 'error');
   if (opts.format === 'json') process.stdout.write(renderJson(r.diagnostics, lookup) + '\n');
-  else if (r.diagnostics.length > 0) process.stderr.write(renderDiagnostics(r.diagnostics, lookup, { color: shouldUseColor() }) + '\n');
+  else if (r.diagnostics.length > 0)
+    process.stderr.write(renderDiagnostics(r.diagnostics, lookup, { color: shouldUseColor() }) + '\n');
   else process.stdout.write(`${file}: ok${opts.variant ? ` (variant ${opts.variant})` : ''}\n`);
   setExit(errors ? 1 : 0);
 }

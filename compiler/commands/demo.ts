@@ -13,10 +13,15 @@ import { guarded, parseBackend, printOutcome, trainProgram } from './train.js';
 export const DEMO_FILE = packagePath('examples', 'mednvc.nvc');
 export const DEMO_VARIANT = 'demo';
 
-export async function demoCommand(opts: { backend?: string; out?: string; quiet?: boolean }, setExit: (code: number) => void): Promise<void> {
+export async function demoCommand(
+  opts: { backend?: string; out?: string; quiet?: boolean },
+  setExit: (code: number) => void,
+): Promise<void> {
   await guarded(setExit, async () => {
     const file = path.relative(process.cwd(), DEMO_FILE) || DEMO_FILE;
-    process.stdout.write(`nvcc demo: MED-NVC (${file}, variant ${DEMO_VARIANT}) on the built-in synthetic PJI cohort\n`);
+    process.stdout.write(
+      `nvcc demo: MED-NVC (${file}, variant ${DEMO_VARIANT}) on the built-in synthetic PJI cohort\n`,
+    );
     const backend = parseBackend(opts.backend);
     const outcome = await trainProgram({
       file,

@@ -32,12 +32,22 @@ export interface ViewFlags {
 }
 
 export function parseView(opts: ViewFlags): { format: DiagramFormat; direction: 'LR' | 'TB'; theme: 'paper' | 'dark' } {
-  const fromExt = opts.out ? ({ '.svg': 'svg', '.png': 'png', '.dot': 'dot', '.gv': 'dot', '.mmd': 'mermaid' } as Record<string, DiagramFormat>)[extname(opts.out).toLowerCase()] : undefined;
+  const fromExt = opts.out
+    ? (
+        { '.svg': 'svg', '.png': 'png', '.dot': 'dot', '.gv': 'dot', '.mmd': 'mermaid' } as Record<
+          string,
+          DiagramFormat
+        >
+      )[extname(opts.out).toLowerCase()]
+    : undefined;
   const format = (opts.format ?? fromExt ?? 'svg') as DiagramFormat;
-  if (!FORMATS.includes(format)) throw new UserError(`--format expects one of ${FORMATS.join(', ')}, found \`${opts.format}\``);
+  if (!FORMATS.includes(format))
+    throw new UserError(`--format expects one of ${FORMATS.join(', ')}, found \`${opts.format}\``);
   const direction = opts.direction.toUpperCase();
-  if (direction !== 'LR' && direction !== 'TB') throw new UserError(`--direction expects LR or TB, found \`${opts.direction}\``);
-  if (opts.theme !== 'paper' && opts.theme !== 'dark') throw new UserError(`--theme expects paper or dark, found \`${opts.theme}\``);
+  if (direction !== 'LR' && direction !== 'TB')
+    throw new UserError(`--direction expects LR or TB, found \`${opts.direction}\``);
+  if (opts.theme !== 'paper' && opts.theme !== 'dark')
+    throw new UserError(`--theme expects paper or dark, found \`${opts.theme}\``);
   if (format === 'png' && !opts.out) throw new UserError('--format png writes binary data: give --out PATH');
   return { format, direction, theme: opts.theme };
 }
@@ -55,10 +65,27 @@ export function writeOutput(content: string | Buffer, out: string | undefined): 
   process.stderr.write(`wrote ${out}\n`);
 }
 
-export async function diagramCommand(file: string, opts: { variant?: string; model?: string; block?: string; stage?: string; training?: boolean; depth: string; direction: string; theme: string; dims?: string; format?: string; out?: string }, setExit: (code: number) => void): Promise<void> {
+export async function diagramCommand(
+  file: string,
+  opts: {
+    variant?: string;
+    model?: string;
+    block?: string;
+    stage?: string;
+    training?: boolean;
+    depth: string;
+    direction: string;
+    theme: string;
+    dims?: string;
+    format?: string;
+    out?: string;
+  },
+  setExit: (code: number) => void,
+): Promise<void> {
   const view = parseView(opts);
   const depth = Number(opts.depth);
-  if (!Number.isInteger(depth) || depth < 0) throw new UserError(`--depth expects a non-negative integer, found \`${opts.depth}\``);
+  if (!Number.isInteger(depth) || depth < 0)
+    throw new UserError(`--depth expects a non-negative integer, found \`${opts.depth}\``);
   const dims = parseDims(opts.dims);
   const r = compileProgramSync(file, { ...(opts.variant ? { variant: opts.variant } : {}) });
   if (!r.program) {

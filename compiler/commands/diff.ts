@@ -15,16 +15,38 @@ import type { ProgramIR } from '../ir/ir.js';
 import { compileProgramSync } from '../pipeline.js';
 import { parseDims, parseView, writeOutput } from './diagram.js';
 
-export async function diffCommand(a: string, b: string | undefined, opts: { variant?: string; against?: string; model?: string; stage?: string; training?: boolean; depth: string; direction: string; theme: string; dims?: string; format?: string; out?: string }, setExit: (code: number) => void): Promise<void> {
+export async function diffCommand(
+  a: string,
+  b: string | undefined,
+  opts: {
+    variant?: string;
+    against?: string;
+    model?: string;
+    stage?: string;
+    training?: boolean;
+    depth: string;
+    direction: string;
+    theme: string;
+    dims?: string;
+    format?: string;
+    out?: string;
+  },
+  setExit: (code: number) => void,
+): Promise<void> {
   const textOut = opts.format === undefined ? !opts.out || /\.(txt|diff)$/i.test(opts.out) : opts.format === 'text';
   const view = textOut ? undefined : parseView(opts);
   const depth = Number(opts.depth);
-  if (!Number.isInteger(depth) || depth < 0) throw new UserError(`--depth expects a non-negative integer, found \`${opts.depth}\``);
+  if (!Number.isInteger(depth) || depth < 0)
+    throw new UserError(`--depth expects a non-negative integer, found \`${opts.depth}\``);
   const second = b ?? a;
-  if (second === a && opts.variant === opts.against) throw new UserError('nothing to compare: give a second file, or --against VARIANT (and optionally --variant VARIANT for the first)');
+  if (second === a && opts.variant === opts.against)
+    throw new UserError(
+      'nothing to compare: give a second file, or --against VARIANT (and optionally --variant VARIANT for the first)',
+    );
   const compile = (file: string, variant: string | undefined): ProgramIR | undefined => {
     const r = compileProgramSync(file, variant ? { variant } : {});
-    if (!r.program) process.stderr.write(renderDiagnostics(r.diagnostics, (p) => r.files.get(p), { color: shouldUseColor() }) + '\n');
+    if (!r.program)
+      process.stderr.write(renderDiagnostics(r.diagnostics, (p) => r.files.get(p), { color: shouldUseColor() }) + '\n');
     return r.program;
   };
   const before = compile(a, opts.variant);

@@ -28,10 +28,23 @@ import { DatasetTrainingData, imageInputNames, type RunResult, type TrainSpec } 
 import type { ModelIR } from '../ir/ir.js';
 import { compileBuild } from '../builder/build.js';
 import { UserError } from '../cli.js';
-import { checkProgram, dataBaseDir, finalSummary, guarded, parseBackend, parseSeed, trainProgram, type CheckedProgram } from './train.js';
+import {
+  checkProgram,
+  dataBaseDir,
+  finalSummary,
+  guarded,
+  parseBackend,
+  parseSeed,
+  trainProgram,
+  type CheckedProgram,
+} from './train.js';
 
 /** What a row says about its model: encoder family and how the modalities are fused. */
-export function describeModel(model: ModelIR, inputs: readonly string[], labGroups: ReadonlySet<string>): { model: string; fusion: string } {
+export function describeModel(
+  model: ModelIR,
+  inputs: readonly string[],
+  labGroups: ReadonlySet<string>,
+): { model: string; fusion: string } {
   const types = new Set<string>();
   const walk = (n: ModelIR['root']) => {
     types.add(n.typeName);
@@ -89,11 +102,14 @@ export interface ExperimentResult {
 
 export async function runExperiment(o: ExperimentOptions): Promise<ExperimentResult> {
   const log = o.log ?? ((line: string) => process.stdout.write(`${line}\n`));
-  if (o.variants.length === 0) throw new UserError('--variants needs at least one variant name (`base` for the program as written)');
+  if (o.variants.length === 0)
+    throw new UserError('--variants needs at least one variant name (`base` for the program as written)');
   if (new Set(o.variants).size !== o.variants.length) throw new UserError('--variants names a variant twice');
-  if (fs.existsSync(o.out) && fs.readdirSync(o.out).length > 0) throw new UserError(`--out ${o.out} is not empty; choose a new folder for the experiment`);
+  if (fs.existsSync(o.out) && fs.readdirSync(o.out).length > 0)
+    throw new UserError(`--out ${o.out} is not empty; choose a new folder for the experiment`);
   const reference = o.reference ?? o.variants[o.variants.length - 1]!;
-  if (!o.variants.includes(reference)) throw new UserError(`--reference ${reference} is not one of --variants (${o.variants.join(', ')})`);
+  if (!o.variants.includes(reference))
+    throw new UserError(`--reference ${reference} is not one of --variants (${o.variants.join(', ')})`);
   // Compile every variant first: a bad name or spec stops the experiment before any training.
   const planned: Planned[] = [];
   for (const label of o.variants) {
@@ -113,13 +129,20 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   const testScores = new Map<string, Map<string, { label: number; score: number }>>();
   for (const p of planned) {
     const lastStage = p.checked.trainSpec.stages.filter((s) => s.kind === 'supervised').at(-1);
-    const { model, fusion } = describeModel(p.model, lastStage?.inputs ?? [], new Set(p.checked.datasetSpec.groups.map((g) => g.name)));
+    const { model, fusion } = describeModel(
+      p.model,
+      lastStage?.inputs ?? [],
+      new Set(p.checked.datasetSpec.groups.map((g) => g.name)),
+    );
     const aucs: number[] = [];
     const accs: number[] = [];
     let wall = 0;
     let last: RunResult | undefined;
     for (let fold = 0; fold < folds; fold++) {
-      const dataset: DatasetSpec = folds > 1 ? { ...p.checked.datasetSpec, split: { ...p.checked.datasetSpec.split, kfold: { k: folds, fold } } } : p.checked.datasetSpec;
+      const dataset: DatasetSpec =
+        folds > 1
+          ? { ...p.checked.datasetSpec, split: { ...p.checked.datasetSpec.split, kfold: { k: folds, fold } } }
+          : p.checked.datasetSpec;
       const key = JSON.stringify(dataset);
       let ds = datasets.get(key);
       if (!ds) {
@@ -140,7 +163,8 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
         ...(o.quiet ? { quiet: true } : {}),
         log,
       });
-      if (outcome.result.status !== 'completed') throw new UserError(`the experiment was interrupted during ${p.label}; finished rows are in ${o.out}`);
+      if (outcome.result.status !== 'completed')
+        throw new UserError(`the experiment was interrupted during ${p.label}; finished rows are in ${o.out}`);
       const summary = finalSummary(outcome.result);
       log(`nvcc experiment: ${p.label}: ${summary.line}`);
       if (summary.auc !== undefined) aucs.push(summary.auc);
@@ -153,7 +177,9 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
     let lower: number | null = null;
     let upper: number | null = null;
     if (folds === 1 && last) {
-      const ev = [...last.stages].reverse().find((s) => s.kind === 'supervised')?.evaluation as unknown as { splits?: { split: string; aucCi?: { lower: number; upper: number } }[] } | undefined;
+      const ev = [...last.stages].reverse().find((s) => s.kind === 'supervised')?.evaluation as unknown as
+        | { splits?: { split: string; aucCi?: { lower: number; upper: number } }[] }
+        | undefined;
       const ci = ev?.splits?.find((s) => s.split === 'test')?.aucCi;
       if (ci && Number.isFinite(ci.lower)) [lower, upper] = [ci.lower, ci.upper];
     } else if (aucs.length > 1) {
@@ -162,23 +188,44 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
       const half = tQuantile(aucs.length - 1) * (sd / Math.sqrt(aucs.length));
       [lower, upper] = [m - half, m + half];
     }
-    rows.push({ model, variant: p.label, fusion, parameters: p.parameters, auc: mean(aucs), aucLower: lower, aucUpper: upper, accuracy: mean(accs), wallTimeSeconds: wall });
+    rows.push({
+      model,
+      variant: p.label,
+      fusion,
+      parameters: p.parameters,
+      auc: mean(aucs),
+      aucLower: lower,
+      aucUpper: upper,
+      accuracy: mean(accs),
+      wallTimeSeconds: wall,
+    });
   }
   const first = planned[0]!.checked.datasetSpec;
-  const source = first.source.kind === 'synthetic' ? `the built-in synthetic PJI cohort (${first.source.patients} patients, seed ${first.source.seed}, ${first.images.size[0]}x${first.images.size[1]})` : `dataset ${first.name}`;
+  const source =
+    first.source.kind === 'synthetic'
+      ? `the built-in synthetic PJI cohort (${first.source.patients} patients, seed ${first.source.seed}, ${first.images.size[0]}x${first.images.size[1]})`
+      : `dataset ${first.name}`;
   notes.push(
     folds > 1
       ? `Data: ${source}; ${folds}-fold cross-validation by patient (the same folds for every variant). AUC and ACC are means over the test folds; the interval is mean ± t(0.975, ${folds - 1}) · sd / √${folds} across folds.`
       : `Data: ${source}; the same patient split for every variant (train ${first.split.train}, val ${first.split.val}, test ${first.split.test}, seed ${first.split.seed}). AUC and ACC on the test patients (per patient, ${first.pool}-pooled over images); 95% CI: stratified bootstrap, 1000 resamples. ACC at the threshold chosen on validation.`,
   );
   const resamples = o.comparisonResamples ?? 2000;
-  const compared = compareWithReference(rows, testScores, reference, createRng(o.seed ?? planned[0]!.checked.trainSpec.seed).fork('experiment-comparison'), resamples);
+  const compared = compareWithReference(
+    rows,
+    testScores,
+    reference,
+    createRng(o.seed ?? planned[0]!.checked.trainSpec.seed).fork('experiment-comparison'),
+    resamples,
+  );
   if (compared.some((r) => r.comparison)) {
     notes.push(
       `ΔAUC: the row's test AUC minus ${reference}'s on the same test patients${folds > 1 ? ' (out-of-fold scores pooled over the folds)' : ''}; 95% CI and two-sided p from a paired bootstrap (${resamples} resamples, patients drawn stratified by class, both models scored on each draw). A CI above 0 means the row is better than ${reference} on this cohort.`,
     );
   }
-  notes.push('Parameters: the trained (last supervised) stage model, counted by the compiler. Wall time: build, training and evaluation of the row.');
+  notes.push(
+    'Parameters: the trained (last supervised) stage model, counted by the compiler. Wall time: build, training and evaluation of the row.',
+  );
   const title = `Experiment: ${path.basename(o.file)}`;
   const markdown = experimentTableMarkdown(compared, { title, command: o.command, notes });
   const html = experimentTableHtml(compared, { title, command: o.command, notes });
@@ -189,14 +236,22 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
 }
 
 /** Adds a run's test-patient scores (its last supervised stage's predictions.csv) to its row's pool. */
-function collectTestScores(pool: Map<string, Map<string, { label: number; score: number }>>, label: string, runDir: string, result: RunResult, classes: readonly string[]): void {
+function collectTestScores(
+  pool: Map<string, Map<string, { label: number; score: number }>>,
+  label: string,
+  runDir: string,
+  result: RunResult,
+  classes: readonly string[],
+): void {
   const stage = [...result.stages].reverse().find((s) => s.kind === 'supervised');
   if (!stage) return;
   const file = path.join(runDir, 'stages', stage.name, PREDICTIONS_FILE);
   if (!fs.existsSync(file)) return;
   const test = parsePredictionsCsv(fs.readFileSync(file, 'utf8'), classes, 'test', file);
   const scores = pool.get(label) ?? new Map<string, { label: number; score: number }>();
-  test.patientIds.forEach((id, i) => scores.set(id, { label: test.labels[i] as number, score: test.scores[i] as number }));
+  test.patientIds.forEach((id, i) =>
+    scores.set(id, { label: test.labels[i] as number, score: test.scores[i] as number }),
+  );
   pool.set(label, scores);
 }
 
@@ -225,26 +280,72 @@ function compareWithReference(
       { rng: rng.fork(row.variant), resamples },
     );
     const d = result.difference;
-    return { ...row, comparison: { reference, difference: d.estimate, lower: d.lower, upper: d.upper, pValue: result.pValue, patients: ids.length } };
+    return {
+      ...row,
+      comparison: {
+        reference,
+        difference: d.estimate,
+        lower: d.lower,
+        upper: d.upper,
+        pValue: result.pValue,
+        patients: ids.length,
+      },
+    };
   });
 }
 
-export async function experimentCommand(file: string, opts: { variants: string; folds?: string; out?: string; backend?: string; seed?: string; quiet?: boolean; reference?: string }, setExit: (code: number) => void): Promise<void> {
+export async function experimentCommand(
+  file: string,
+  opts: {
+    variants: string;
+    folds?: string;
+    out?: string;
+    backend?: string;
+    seed?: string;
+    quiet?: boolean;
+    reference?: string;
+  },
+  setExit: (code: number) => void,
+): Promise<void> {
   await guarded(setExit, async () => {
     if (!fs.existsSync(file)) throw new UserError(`${file}: no such file`);
-    const variants = opts.variants.split(',').map((v) => v.trim()).filter(Boolean);
+    const variants = opts.variants
+      .split(',')
+      .map((v) => v.trim())
+      .filter(Boolean);
     let folds: number | undefined;
     if (opts.folds !== undefined) {
-      if (!/^\d+$/.test(opts.folds) || Number(opts.folds) < 2 || Number(opts.folds) > 20) throw new UserError(`--folds must be an integer from 2 to 20, found \`${opts.folds}\``);
+      if (!/^\d+$/.test(opts.folds) || Number(opts.folds) < 2 || Number(opts.folds) > 20)
+        throw new UserError(`--folds must be an integer from 2 to 20, found \`${opts.folds}\``);
       folds = Number(opts.folds);
     }
     const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
     const out = opts.out ?? path.join('experiments', `${path.basename(file).replace(/\.nvc$/, '')}-${stamp}`);
     const backend = parseBackend(opts.backend);
     const seed = parseSeed(opts.seed);
-    const command = ['nvcc experiment', file, `--variants ${variants.join(',')}`, ...(folds ? [`--folds ${folds}`] : []), ...(opts.out ? [`--out ${opts.out}`] : []), ...(seed !== undefined ? [`--seed ${seed}`] : []), ...(opts.reference ? [`--reference ${opts.reference}`] : [])].join(' ');
-    const result = await runExperiment({ file, variants, ...(folds ? { folds } : {}), out, ...(backend ? { backend } : {}), ...(seed !== undefined ? { seed } : {}), ...(opts.quiet ? { quiet: true } : {}), ...(opts.reference ? { reference: opts.reference } : {}), command });
-    process.stdout.write(`\n${result.markdown}\nnvcc experiment: tables in ${path.resolve(out, 'results.md')} and ${path.resolve(out, 'results.html')}\n`);
+    const command = [
+      'nvcc experiment',
+      file,
+      `--variants ${variants.join(',')}`,
+      ...(folds ? [`--folds ${folds}`] : []),
+      ...(opts.out ? [`--out ${opts.out}`] : []),
+      ...(seed !== undefined ? [`--seed ${seed}`] : []),
+      ...(opts.reference ? [`--reference ${opts.reference}`] : []),
+    ].join(' ');
+    const result = await runExperiment({
+      file,
+      variants,
+      ...(folds ? { folds } : {}),
+      out,
+      ...(backend ? { backend } : {}),
+      ...(seed !== undefined ? { seed } : {}),
+      ...(opts.quiet ? { quiet: true } : {}),
+      ...(opts.reference ? { reference: opts.reference } : {}),
+      command,
+    });
+    process.stdout.write(
+      `\n${result.markdown}\nnvcc experiment: tables in ${path.resolve(out, 'results.md')} and ${path.resolve(out, 'results.html')}\n`,
+    );
     return 0;
   });
 }

@@ -81,7 +81,12 @@ const DECLARATIONS: Readonly<Record<string, Declare>> = {
       .argument('<file>', '.nvc file')
       .option('--variant <name>', 'apply a variant declared in the file')
       .option('--out <dir>', 'output folder (default build/<file>[-<variant>])')
-      .option('--set <path=value>', 'override a tunable value, e.g. finetune.optimizer.lr=1e-5 (repeatable)', collect, [])
+      .option(
+        '--set <path=value>',
+        'override a tunable value, e.g. finetune.optimizer.lr=1e-5 (repeatable)',
+        collect,
+        [],
+      )
       .option('--config <file>', 'overrides from a YAML or JSON file (paths or nested mappings)')
       .option('--emit <stage>', 'print a stage instead of building: ast, ir or ts')
       .option('--force', 'rebuild even when the cached build is up to date')
@@ -145,7 +150,11 @@ const DECLARATIONS: Readonly<Record<string, Declare>> = {
       .action(lazy(setExit, async () => (await import('./synth.js')).synthCommand)),
 
   schedule: (program, setExit) =>
-    programCommand(program, 'schedule', "preview the training plan: each stage's learning rate over its epochs, what it masks, freezes and hands over")
+    programCommand(
+      program,
+      'schedule',
+      "preview the training plan: each stage's learning rate over its epochs, what it masks, freezes and hands over",
+    )
       .option('--format <format>', 'text, csv or svg (default: from --out, else text)')
       .option('--points <n>', 'samples per epoch for csv and svg', '20')
       .option('--log', 'logarithmic learning-rate axis (svg)')
@@ -153,7 +162,12 @@ const DECLARATIONS: Readonly<Record<string, Declare>> = {
       .action(lazy(setExit, async () => (await import('./schedule.js')).scheduleCommand)),
 
   'preview-mask': (program, setExit) =>
-    programCommand(program, 'preview-mask', "draw the first samples of a masked stage's first training batch with the patches its mask removes", 'pretrain.mask.ratio=0.75')
+    programCommand(
+      program,
+      'preview-mask',
+      "draw the first samples of a masked stage's first training batch with the patches its mask removes",
+      'pretrain.mask.ratio=0.75',
+    )
       .option('--stage <name>', 'the masked stage (default: the first one)')
       .option('--count <n>', 'how many samples', '8')
       .option('--scale <k>', 'pixels per image pixel (default: cells of at least 128 px)')
@@ -203,7 +217,10 @@ const DECLARATIONS: Readonly<Record<string, Declare>> = {
       .option('--out <dir>', 'folder for the runs and the tables (default experiments/<file>-<time>)')
       .option('--backend <name>', 'auto, tensorflow, wasm or cpu')
       .option('--seed <n>', "seed of every variant (default: the program's seed)")
-      .option('--reference <variant>', 'the row every other row is compared with, patient by patient (default: the last variant)')
+      .option(
+        '--reference <variant>',
+        'the row every other row is compared with, patient by patient (default: the last variant)',
+      )
       .option('--quiet', 'no progress bars (one line per variant)')
       .action(lazy(setExit, async () => (await import('./experiment.js')).experimentCommand)),
 };

@@ -15,15 +15,21 @@ import { UserError } from '../cli.js';
 import { programOfRun, resolveRunTarget } from './eval.js';
 import { guarded, parseBackend } from './train.js';
 
-export async function predictCommand(target: string, opts: { table: string; images: string; out: string; stage?: string; weights?: string; backend?: string }, setExit: (code: number) => void): Promise<void> {
+export async function predictCommand(
+  target: string,
+  opts: { table: string; images: string; out: string; stage?: string; weights?: string; backend?: string },
+  setExit: (code: number) => void,
+): Promise<void> {
   await guarded(setExit, async () => {
     const backend = parseBackend(opts.backend);
     if (!fs.existsSync(opts.table)) throw new UserError(`--table ${opts.table}: no such file`);
-    if (!fs.existsSync(opts.images) || !fs.statSync(opts.images).isDirectory()) throw new UserError(`--images ${opts.images}: no such folder`);
+    if (!fs.existsSync(opts.images) || !fs.statSync(opts.images).isDirectory())
+      throw new UserError(`--images ${opts.images}: no such folder`);
     const outDir = path.dirname(path.resolve(opts.out));
     if (!fs.existsSync(outDir)) throw new UserError(`--out ${opts.out}: the folder ${outDir} does not exist`);
     const { runDir, weights } = resolveRunTarget(target);
-    if (weights && opts.weights) throw new UserError('name the weights either in the run path or with --weights, not both');
+    if (weights && opts.weights)
+      throw new UserError('name the weights either in the run path or with --weights, not both');
     const built = await programOfRun(runDir);
     const result = await predictFromFiles({
       runDir,

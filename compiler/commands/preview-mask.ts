@@ -32,7 +32,17 @@ const GAP = 4;
  * Lays out n images [n, H, W, C] (any range) over their masks [n, gh, gw] (1 = removed) as an
  * RGB raster: originals on top, masked below, each cell scaled by `scale` (nearest).
  */
-export function maskSheet(pixels: Float32Array, mask: Float32Array, n: number, h: number, w: number, c: number, gh: number, gw: number, scale: number): { data: Uint8Array; width: number; height: number } {
+export function maskSheet(
+  pixels: Float32Array,
+  mask: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  gh: number,
+  gw: number,
+  scale: number,
+): { data: Uint8Array; width: number; height: number } {
   const cellW = w * scale;
   const cellH = h * scale;
   const width = n * cellW + (n + 1) * GAP;
@@ -52,7 +62,8 @@ export function maskSheet(pixels: Float32Array, mask: Float32Array, n: number, h
       if (v < lo[ch]!) lo[ch] = v;
       if (v > hi[ch]!) hi[ch] = v;
     }
-    const level = (v: number, ch: number) => Math.round((255 * (v - lo[ch]!)) / (hi[ch]! > lo[ch]! ? hi[ch]! - lo[ch]! : 1));
+    const level = (v: number, ch: number) =>
+      Math.round((255 * (v - lo[ch]!)) / (hi[ch]! > lo[ch]! ? hi[ch]! - lo[ch]! : 1));
     for (let y = 0; y < cellH; y++)
       for (let x = 0; x < cellW; x++) {
         const sy = Math.floor(y / scale);
@@ -63,7 +74,10 @@ export function maskSheet(pixels: Float32Array, mask: Float32Array, n: number, h
         });
         const removed = mask[i * gh * gw + Math.floor(sy / ph) * gw + Math.floor(sx / pw)] === 1;
         const left = GAP + i * (cellW + GAP) + x;
-        for (const [row, colour] of [[0, rgb], [1, removed ? REMOVED_RGB : rgb]] as const) {
+        for (const [row, colour] of [
+          [0, rgb],
+          [1, removed ? REMOVED_RGB : rgb],
+        ] as const) {
           const top = GAP + row * (cellH + GAP) + y;
           data.set(colour, (top * width + left) * 3);
         }
@@ -72,24 +86,45 @@ export function maskSheet(pixels: Float32Array, mask: Float32Array, n: number, h
   return { data, width, height };
 }
 
-export async function previewMaskCommand(file: string, opts: PreviewMaskOptions, setExit: (code: number) => void): Promise<void> {
+export async function previewMaskCommand(
+  file: string,
+  opts: PreviewMaskOptions,
+  setExit: (code: number) => void,
+): Promise<void> {
   await guarded(setExit, async () => {
     if (!opts.out) throw new UserError('--out PATH.png is required (the preview is an image)');
     if (!opts.out.endsWith('.png')) throw new UserError(`--out must name a .png file, found \`${opts.out}\``);
     const count = Number(opts.count);
-    if (!Number.isInteger(count) || count < 1 || count > 64) throw new UserError(`--count must be an integer from 1 to 64, found \`${opts.count}\``);
-    if (opts.scale !== undefined && !/^[1-9]\d?$/.test(opts.scale)) throw new UserError(`--scale must be an integer from 1 to 99, found \`${opts.scale}\``);
+    if (!Number.isInteger(count) || count < 1 || count > 64)
+      throw new UserError(`--count must be an integer from 1 to 64, found \`${opts.count}\``);
+    if (opts.scale !== undefined && !/^[1-9]\d?$/.test(opts.scale))
+      throw new UserError(`--scale must be an integer from 1 to 99, found \`${opts.scale}\``);
     if (!fs.existsSync(file)) throw new UserError(`${file}: no such file`);
     const overrides = await parseOverrides(file, opts.variant, opts.set, opts.config);
-    const checked = await checkProgram({ file, ...(opts.variant !== undefined ? { variant: opts.variant } : {}), overrides });
+    const checked = await checkProgram({
+      file,
+      ...(opts.variant !== undefined ? { variant: opts.variant } : {}),
+      overrides,
+    });
     const masked = checked.trainSpec.stages.filter((s) => s.mask);
     const stage = opts.stage !== undefined ? checked.trainSpec.stages.find((s) => s.name === opts.stage) : masked[0];
     if (!stage) {
       const names = checked.trainSpec.stages.map((s) => s.name);
-      throw new UserError(opts.stage !== undefined ? `no stage \`${opts.stage}\` (stages: ${names.join(', ')})` : `no stage of ${file} has a mask policy (stages: ${names.join(', ')})`);
+      throw new UserError(
+        opts.stage !== undefined
+          ? `no stage \`${opts.stage}\` (stages: ${names.join(', ')})`
+          : `no stage of ${file} has a mask policy (stages: ${names.join(', ')})`,
+      );
     }
-    if (!stage.mask) throw new UserError(`stage \`${stage.name}\` has no mask policy${masked.length ? ` (masked stages: ${masked.map((s) => s.name).join(', ')})` : ''}`);
-    const [{ firstMaskedBatch }, { initBackend }, { default: sharp }] = await Promise.all([import('../../runtime/train/index.js'), import('../../runtime/backend.js'), import('sharp')]);
+    if (!stage.mask)
+      throw new UserError(
+        `stage \`${stage.name}\` has no mask policy${masked.length ? ` (masked stages: ${masked.map((s) => s.name).join(', ')})` : ''}`,
+      );
+    const [{ firstMaskedBatch }, { initBackend }, { default: sharp }] = await Promise.all([
+      import('../../runtime/train/index.js'),
+      import('../../runtime/backend.js'),
+      import('sharp'),
+    ]);
     // No model runs: the plain cpu backend loads and augments the few samples shown.
     await initBackend({ backend: 'cpu', quiet: true });
     const data = await loadProgramData(file, checked);
@@ -98,9 +133,24 @@ export async function previewMaskCommand(file: string, opts: PreviewMaskOptions,
       const [n, h, w, c] = preview.images.shape;
       const [, gh, gw] = preview.mask.shape;
       const scale = opts.scale !== undefined ? Number(opts.scale) : Math.max(1, Math.ceil(128 / Math.max(h, w)));
-      const sheet = maskSheet(preview.images.dataSync() as Float32Array, preview.mask.dataSync() as Float32Array, n, h, w, c, gh, gw, scale);
+      const sheet = maskSheet(
+        preview.images.dataSync() as Float32Array,
+        preview.mask.dataSync() as Float32Array,
+        n,
+        h,
+        w,
+        c,
+        gh,
+        gw,
+        scale,
+      );
       fs.mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
-      writeFileAtomicSync(opts.out, await sharp(Buffer.from(sheet.data), { raw: { width: sheet.width, height: sheet.height, channels: 3 } }).png().toBuffer());
+      writeFileAtomicSync(
+        opts.out,
+        await sharp(Buffer.from(sheet.data), { raw: { width: sheet.width, height: sheet.height, channels: 3 } })
+          .png()
+          .toBuffer(),
+      );
       const removed = Array.from(preview.mask.dataSync()).filter((v) => v === 1).length;
       process.stderr.write(
         `wrote ${opts.out}: stage ${stage.name}, the first ${n} of step 1's batch of ${stage.batchSize} (patients ${preview.patientIds.join(', ')}); ` +

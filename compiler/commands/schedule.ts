@@ -46,12 +46,22 @@ export function sampleStage(stage: StageSpec, points: number, offset: number): L
   const out: LrPoint[] = [];
   for (let step = 0; step <= schedule.totalSteps; step++) {
     const epoch = step / points;
-    out.push({ stage: stage.name, epoch, overall: offset + epoch, lr: schedule.at(Math.min(step, schedule.totalSteps - 1)) });
+    out.push({
+      stage: stage.name,
+      epoch,
+      overall: offset + epoch,
+      lr: schedule.at(Math.min(step, schedule.totalSteps - 1)),
+    });
   }
   return out;
 }
 
-const num = (x: number) => (x === 0 ? '0' : Math.abs(x) >= 1e-2 && Math.abs(x) < 1e4 ? String(Number(x.toPrecision(4))) : x.toExponential(2).replace(/\.?0+e/, 'e'));
+const num = (x: number) =>
+  x === 0
+    ? '0'
+    : Math.abs(x) >= 1e-2 && Math.abs(x) < 1e4
+      ? String(Number(x.toPrecision(4)))
+      : x.toExponential(2).replace(/\.?0+e/, 'e');
 
 function phaseLines(stage: StageSpec): string[] {
   const phases = stage.schedule;
@@ -69,7 +79,9 @@ function phaseLines(stage: StageSpec): string[] {
       .filter(([k]) => k !== 'kind')
       .map(([k, v]) => `${k} ${typeof v === 'number' ? num(v) : String(v)}`)
       .join(', ');
-    lines.push(`${p.kind}${args ? ` (${args})` : ''}: epochs ${num(start)}-${num(start + length)}, lr ${num(schedule.at(first))} -> ${num(schedule.at(last))}`);
+    lines.push(
+      `${p.kind}${args ? ` (${args})` : ''}: epochs ${num(start)}-${num(start + length)}, lr ${num(schedule.at(first))} -> ${num(schedule.at(last))}`,
+    );
     start += length;
   });
   return lines;
@@ -80,12 +92,19 @@ export function schedulePlanText(stages: readonly StageSpec[]): string {
   const out: string[] = [];
   let offset = 0;
   for (const s of stages) {
-    out.push(`stage ${s.name} (${s.kind}): epochs ${num(offset)}-${num(offset + s.epochs)} overall, ${s.epochs} epochs, batch ${s.batchSize}${s.microBatch ? ` in micro-batches of ${s.microBatch}` : ''}, ${s.optimizer.kind} lr ${num(s.optimizer.lr)}${s.optimizer.weightDecay ? `, weight decay ${num(s.optimizer.weightDecay)}` : ''}`);
+    out.push(
+      `stage ${s.name} (${s.kind}): epochs ${num(offset)}-${num(offset + s.epochs)} overall, ${s.epochs} epochs, batch ${s.batchSize}${s.microBatch ? ` in micro-batches of ${s.microBatch}` : ''}, ${s.optimizer.kind} lr ${num(s.optimizer.lr)}${s.optimizer.weightDecay ? `, weight decay ${num(s.optimizer.weightDecay)}` : ''}`,
+    );
     for (const line of phaseLines(s)) out.push(`  ${line}`);
     if (s.mask) out.push(`  mask: ${s.mask.kind} ratio ${num(s.mask.ratio)}, patch ${s.mask.patch}`);
     if (s.freeze.length) out.push(`  frozen: ${s.freeze.join(', ')}`);
-    if (s.modalityDropout) out.push(`  random throw: p ${num(s.modalityDropout.p)}, fill ${num(s.modalityDropout.fill)}, over ${s.modalityDropout.modalities.join(', ')}`);
-    const handed = s.handover.flatMap((h) => h.modules.map((m) => `${h.from}${m.source ? `.${m.source}` : ''} -> ${m.target || '(model)'}`));
+    if (s.modalityDropout)
+      out.push(
+        `  random throw: p ${num(s.modalityDropout.p)}, fill ${num(s.modalityDropout.fill)}, over ${s.modalityDropout.modalities.join(', ')}`,
+      );
+    const handed = s.handover.flatMap((h) =>
+      h.modules.map((m) => `${h.from}${m.source ? `.${m.source}` : ''} -> ${m.target || '(model)'}`),
+    );
     if (handed.length) out.push(`  weights from: ${handed.join(', ')}`);
     offset += s.epochs;
   }
@@ -94,18 +113,31 @@ export function schedulePlanText(stages: readonly StageSpec[]): string {
 }
 
 export function scheduleCsv(points: readonly LrPoint[]): string {
-  return ['stage,epoch,overall_epoch,lr', ...points.map((p) => `${p.stage},${p.epoch},${p.overall},${p.lr}`)].join('\n') + '\n';
+  return (
+    ['stage,epoch,overall_epoch,lr', ...points.map((p) => `${p.stage},${p.epoch},${p.overall},${p.lr}`)].join('\n') +
+    '\n'
+  );
 }
 
-export async function scheduleCommand(file: string, opts: ScheduleOptions, setExit: (code: number) => void): Promise<void> {
+export async function scheduleCommand(
+  file: string,
+  opts: ScheduleOptions,
+  setExit: (code: number) => void,
+): Promise<void> {
   await guarded(setExit, async () => {
     const format = opts.format ?? (opts.out?.endsWith('.svg') ? 'svg' : opts.out?.endsWith('.csv') ? 'csv' : 'text');
-    if (!['text', 'csv', 'svg'].includes(format)) throw new UserError(`--format must be text, csv or svg, found \`${format}\``);
+    if (!['text', 'csv', 'svg'].includes(format))
+      throw new UserError(`--format must be text, csv or svg, found \`${format}\``);
     const points = Number(opts.points);
-    if (!Number.isInteger(points) || points < 1 || points > 10_000) throw new UserError(`--points must be an integer from 1 to 10000, found \`${opts.points}\``);
+    if (!Number.isInteger(points) || points < 1 || points > 10_000)
+      throw new UserError(`--points must be an integer from 1 to 10000, found \`${opts.points}\``);
     if (!fs.existsSync(file)) throw new UserError(`${file}: no such file`);
     const overrides = await parseOverrides(file, opts.variant, opts.set, opts.config);
-    const { trainSpec } = await checkProgram({ file, ...(opts.variant !== undefined ? { variant: opts.variant } : {}), overrides });
+    const { trainSpec } = await checkProgram({
+      file,
+      ...(opts.variant !== undefined ? { variant: opts.variant } : {}),
+      overrides,
+    });
     let text: string;
     if (format === 'text') text = schedulePlanText(trainSpec.stages);
     else {
@@ -122,7 +154,13 @@ export async function scheduleCommand(file: string, opts: ScheduleOptions, setEx
         text = await renderSvg(
           lineChartSpec(
             sampled.map((p) => ({ x: p.overall, y: p.lr, series: p.stage })),
-            { title, xTitle: 'epoch (stages end to end)', yTitle: 'learning rate', ...(opts.log ? { logY: true } : {}), width: 640 },
+            {
+              title,
+              xTitle: 'epoch (stages end to end)',
+              yTitle: 'learning rate',
+              ...(opts.log ? { logY: true } : {}),
+              width: 640,
+            },
           ),
         );
         // Inline markup for HTML drops the namespace; a standalone file needs it back.

@@ -23,16 +23,34 @@ function parseDims(text: string | undefined): Map<string, number> {
   return out;
 }
 
-export async function summaryCommand(file: string, opts: { variant?: string; set?: string[]; config?: string; model?: string; depth: string; dims?: string; format: string }, setExit: (code: number) => void): Promise<void> {
+export async function summaryCommand(
+  file: string,
+  opts: {
+    variant?: string;
+    set?: string[];
+    config?: string;
+    model?: string;
+    depth: string;
+    dims?: string;
+    format: string;
+  },
+  setExit: (code: number) => void,
+): Promise<void> {
   // Overrides are checked against the program's override schema as `nvcc build` checks them.
   const overrides = await gatherOverrides(file, opts);
   if (Object.keys(overrides).length) {
-    const [{ overrideSchemaOf }, { validateOverrides }] = await Promise.all([import('../builder/build.js'), import('../schema/overrides.js')]);
+    const [{ overrideSchemaOf }, { validateOverrides }] = await Promise.all([
+      import('../builder/build.js'),
+      import('../schema/overrides.js'),
+    ]);
     const { schema } = await overrideSchemaOf(file, opts.variant);
     const problems = schema ? validateOverrides(schema, overrides) : [];
     if (problems.length) throw new UserError(problems.map((p) => p.message).join('\nerror: '));
   }
-  const r = compileProgramSync(file, { ...(opts.variant ? { variant: opts.variant } : {}), ...(Object.keys(overrides).length ? { overrides } : {}) });
+  const r = compileProgramSync(file, {
+    ...(opts.variant ? { variant: opts.variant } : {}),
+    ...(Object.keys(overrides).length ? { overrides } : {}),
+  });
   if (!r.program || !r.elaborator) {
     process.stderr.write(renderDiagnostics(r.diagnostics, (p) => r.files.get(p), { color: shouldUseColor() }) + '\n');
     setExit(1);
@@ -40,8 +58,12 @@ export async function summaryCommand(file: string, opts: { variant?: string; set
   }
   const dims = parseDims(opts.dims);
   const depth = Number(opts.depth);
-  if (!Number.isInteger(depth) || depth < 0) throw new UserError(`--depth expects a non-negative integer, found \`${opts.depth}\``);
-  const candidates = new Map<string, { model: ModelIR; frozen: readonly string[]; dataDims?: ReadonlyMap<string, number> }>();
+  if (!Number.isInteger(depth) || depth < 0)
+    throw new UserError(`--depth expects a non-negative integer, found \`${opts.depth}\``);
+  const candidates = new Map<
+    string,
+    { model: ModelIR; frozen: readonly string[]; dataDims?: ReadonlyMap<string, number> }
+  >();
   for (const m of r.program.models) candidates.set(m.name, { model: m, frozen: [] });
   const stageDims = new Map<string, ReadonlyMap<string, number>>();
   for (const t of r.program.trains)
@@ -54,23 +76,39 @@ export async function summaryCommand(file: string, opts: { variant?: string; set
     const c = candidates.get(opts.model);
     if (!c) {
       const near = closest(opts.model, candidates.keys());
-      throw new UserError(`no model or stage \`${opts.model}\` in ${file}${near ? `; did you mean \`${near}\`?` : ''} (available: ${[...candidates.keys()].join(', ') || 'none'})`);
+      throw new UserError(
+        `no model or stage \`${opts.model}\` in ${file}${near ? `; did you mean \`${near}\`?` : ''} (available: ${[...candidates.keys()].join(', ') || 'none'})`,
+      );
     }
     chosen = [c];
   }
   // A stage's model is summarised at its dataset's sizes; --dims still wins.
-  const summaries = chosen.map((c) => summarizeModel(c.model, r.elaborator!, new Map([...(c.dataDims ?? []), ...dims]), depth, c.frozen));
+  const summaries = chosen.map((c) =>
+    summarizeModel(c.model, r.elaborator!, new Map([...(c.dataDims ?? []), ...dims]), depth, c.frozen),
+  );
   // Training-step estimates use one sample at the stage's data sizes (and any --dims but B).
   const perSample = (train: string, stage: string) => {
     const s = r.program!.trains.find((t) => t.name === train)?.stages.find((x) => x.name === stage);
     if (!s) return undefined;
     const asked = [...dims].filter(([k]) => k !== 'B');
-    return summarizeModel(s.model, r.elaborator!, new Map([...stageDims.get(`${train}.${stage}`)!, ...asked, ['B', 1]]), 0, s.frozen);
+    return summarizeModel(
+      s.model,
+      r.elaborator!,
+      new Map([...stageDims.get(`${train}.${stage}`)!, ...asked, ['B', 1]]),
+      0,
+      s.frozen,
+    );
   };
   const stages = summarizeStages(r.program, perSample);
-  if (opts.format === 'json') process.stdout.write(JSON.stringify({ file, variant: opts.variant ?? null, models: summaries, stages }, null, 2) + '\n');
+  if (opts.format === 'json')
+    process.stdout.write(
+      JSON.stringify({ file, variant: opts.variant ?? null, models: summaries, stages }, null, 2) + '\n',
+    );
   else {
-    if (summaries.length === 0) process.stdout.write(`${file}: no models to summarise (models with required parameters appear through their stage)\n`);
+    if (summaries.length === 0)
+      process.stdout.write(
+        `${file}: no models to summarise (models with required parameters appear through their stage)\n`,
+      );
     process.stdout.write(summaries.map(formatSummaryTable).join('\n') + formatStageTable(stages));
   }
   setExit(0);

@@ -11,11 +11,15 @@ import { bayesScores, generatePjiCohort, rocAuc, writePjiCohort } from '../../ru
 
 function positiveInt(name: string, text: string, max: number): number {
   const v = Number(text);
-  if (!/^\d+$/.test(text.trim()) || !Number.isInteger(v) || v < 1 || v > max) throw new UserError(`--${name} must be an integer in 1..${max}, got '${text}'`);
+  if (!/^\d+$/.test(text.trim()) || !Number.isInteger(v) || v < 1 || v > max)
+    throw new UserError(`--${name} must be an integer in 1..${max}, got '${text}'`);
   return v;
 }
 
-export async function synthCommand(name: string, opts: { out: string; patients: string; seed: string; size: string }): Promise<void> {
+export async function synthCommand(
+  name: string,
+  opts: { out: string; patients: string; seed: string; size: string },
+): Promise<void> {
   if (name !== 'pji') throw new UserError(`unknown synthetic dataset '${name}' (known: pji)`);
   const patients = positiveInt('patients', opts.patients, 100000);
   const seed = Number(opts.seed);
@@ -30,7 +34,11 @@ export async function synthCommand(name: string, opts: { out: string; patients: 
   const positives = cohort.patients.filter((p) => p.infected === 1).length;
   const y = cohort.patients.map((p) => p.infected);
   const s = cohort.patients.map(bayesScores);
-  const auc = (k: 'labs' | 'images' | 'combined'): string => rocAuc(s.map((x) => x[k]), y).toFixed(3);
+  const auc = (k: 'labs' | 'images' | 'combined'): string =>
+    rocAuc(
+      s.map((x) => x[k]),
+      y,
+    ).toFixed(3);
   process.stdout.write(
     `wrote ${opts.out}: ${patients} patients (${positives} positive), ${cohort.images.length} images of ${size}x${size}, ` +
       `seed ${seed} in ${((Date.now() - started) / 1000).toFixed(1)} s\n` +

@@ -16,12 +16,36 @@ import type { BackendRequest } from '../../runtime/backend.js';
 import { BackendError } from '../../runtime/backend.js';
 import type { DatasetSpec } from '../../runtime/data/spec.js';
 import { DataRefusedError } from '../../runtime/data/errors.js';
-import { createProgressDisplay, createRunDir, RunDirError, RUN_FILES, writeFileAtomicSync } from '../../runtime/run/index.js';
-import { abortOnSignals, HandoverError, loadTrainingData, readRunConfig, resume, runTraining, TrainingError, type DatasetTrainingData, type RunResult, type TrainSpec } from '../../runtime/train/index.js';
+import {
+  createProgressDisplay,
+  createRunDir,
+  RunDirError,
+  RUN_FILES,
+  writeFileAtomicSync,
+} from '../../runtime/run/index.js';
+import {
+  abortOnSignals,
+  HandoverError,
+  loadTrainingData,
+  readRunConfig,
+  resume,
+  runTraining,
+  TrainingError,
+  type DatasetTrainingData,
+  type RunResult,
+  type TrainSpec,
+} from '../../runtime/train/index.js';
 import { WeightsMismatchError } from '../../runtime/io/weights.js';
 import { SafetensorsError } from '../../runtime/io/safetensors.js';
 import { NvcRuntimeError } from '../../runtime/codegen.js';
-import { BuildRefused, compileBuild, defaultOutDir, loadBuiltProgram, overrideSchemaOf, type LoadedProgram } from '../builder/build.js';
+import {
+  BuildRefused,
+  compileBuild,
+  defaultOutDir,
+  loadBuiltProgram,
+  overrideSchemaOf,
+  type LoadedProgram,
+} from '../builder/build.js';
 import { parseSetArgs, readConfigFile } from '../schema/overrides.js';
 import { UserError } from '../cli.js';
 
@@ -55,13 +79,15 @@ const BACKENDS: readonly BackendRequest[] = ['auto', 'tensorflow', 'wasm', 'cpu'
 
 export function parseBackend(value: string | undefined): BackendRequest | undefined {
   if (value === undefined) return undefined;
-  if (!(BACKENDS as readonly string[]).includes(value)) throw new UserError(`--backend must be one of ${BACKENDS.join(', ')}, found \`${value}\``);
+  if (!(BACKENDS as readonly string[]).includes(value))
+    throw new UserError(`--backend must be one of ${BACKENDS.join(', ')}, found \`${value}\``);
   return value as BackendRequest;
 }
 
 export function parseSeed(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new UserError(`--seed must be a non-negative integer, found \`${value}\``);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value)))
+    throw new UserError(`--seed must be a non-negative integer, found \`${value}\``);
   return Number(value);
 }
 
@@ -70,7 +96,12 @@ export function parseSeed(value: string | undefined): number | undefined {
  * generator's parsers (compiler/schema/overrides.ts); the build validates them against the
  * program's override schema before compiling.
  */
-export async function parseOverrides(file: string, variant: string | undefined, sets: readonly string[], configFile?: string): Promise<Record<string, unknown>> {
+export async function parseOverrides(
+  file: string,
+  variant: string | undefined,
+  sets: readonly string[],
+  configFile?: string,
+): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   const problems: string[] = [];
   if (configFile !== undefined) {
@@ -100,8 +131,14 @@ export interface CheckedProgram {
   readonly datasetSpec: DatasetSpec;
 }
 
-function printDiagnostics(result: { diagnostics: readonly import('../../dsl/diagnostics/diagnostic.js').Diagnostic[]; files: ReadonlyMap<string, import('../../dsl/span.js').SourceFile> }): void {
-  process.stderr.write(renderDiagnostics([...result.diagnostics], (p) => result.files.get(p), { color: shouldUseColor(process.stderr) }) + '\n');
+function printDiagnostics(result: {
+  diagnostics: readonly import('../../dsl/diagnostics/diagnostic.js').Diagnostic[];
+  files: ReadonlyMap<string, import('../../dsl/span.js').SourceFile>;
+}): void {
+  process.stderr.write(
+    renderDiagnostics([...result.diagnostics], (p) => result.files.get(p), { color: shouldUseColor(process.stderr) }) +
+      '\n',
+  );
 }
 
 function buildDirOf(o: ProgramOptions): string {
@@ -112,7 +149,14 @@ function buildDirOf(o: ProgramOptions): string {
 export async function checkProgram(o: ProgramOptions): Promise<CheckedProgram> {
   if (!fs.existsSync(o.file)) throw new UserError(`${o.file}: no such file`);
   const overrides = o.overrides ?? {};
-  const { result, compiled, problems } = await compileBuild(o.file, { ...(o.variant !== undefined ? { variant: o.variant } : {}), ...(Object.keys(overrides).length ? { overrides } : {}) }, buildDirOf(o));
+  const { result, compiled, problems } = await compileBuild(
+    o.file,
+    {
+      ...(o.variant !== undefined ? { variant: o.variant } : {}),
+      ...(Object.keys(overrides).length ? { overrides } : {}),
+    },
+    buildDirOf(o),
+  );
   if (result.diagnostics.some((d) => d.severity === 'error') || !compiled) {
     if (result.diagnostics.length > 0) printDiagnostics(result);
     for (const p of problems) process.stderr.write(`error: ${p.origin ? `${p.origin}: ` : ''}${p.message}\n`);
@@ -121,7 +165,10 @@ export async function checkProgram(o: ProgramOptions): Promise<CheckedProgram> {
   const trainSpec = compiled.trainSpecs[0];
   if (!trainSpec) throw new UserError(`${o.file} has no \`train\` declaration; nothing to train`);
   const datasetSpec = compiled.datasetSpecs.find((d) => d.name === trainSpec.dataset);
-  if (!datasetSpec) throw new UserError(`${o.file}: train \`${trainSpec.name}\` reads dataset \`${trainSpec.dataset}\`, which the file does not declare`);
+  if (!datasetSpec)
+    throw new UserError(
+      `${o.file}: train \`${trainSpec.name}\` reads dataset \`${trainSpec.dataset}\`, which the file does not declare`,
+    );
   return { trainSpec, datasetSpec };
 }
 
@@ -129,11 +176,16 @@ export async function checkProgram(o: ProgramOptions): Promise<CheckedProgram> {
 export async function buildProgram(o: ProgramOptions): Promise<LoadedProgram> {
   const overrides = o.overrides ?? {};
   try {
-    return await loadBuiltProgram(o.file, { ...(o.variant !== undefined ? { variant: o.variant } : {}), ...(Object.keys(overrides).length ? { overrides } : {}), outDir: buildDirOf(o) });
+    return await loadBuiltProgram(o.file, {
+      ...(o.variant !== undefined ? { variant: o.variant } : {}),
+      ...(Object.keys(overrides).length ? { overrides } : {}),
+      outDir: buildDirOf(o),
+    });
   } catch (e) {
     if (e instanceof BuildRefused) {
       if (e.result.diagnostics.length > 0) printDiagnostics(e.result);
-      for (const p of e.result.problems) process.stderr.write(`error: ${p.origin ? `${p.origin}: ` : ''}${p.message}\n`);
+      for (const p of e.result.problems)
+        process.stderr.write(`error: ${p.origin ? `${p.origin}: ` : ''}${p.message}\n`);
       throw new Refused();
     }
     throw e;
@@ -157,7 +209,15 @@ export function reportKnownError(err: unknown): boolean {
     process.stderr.write(`error: the data were refused; nothing was written.\n${err.message}\n`);
     return true;
   }
-  if (err instanceof UserError || err instanceof TrainingError || err instanceof RunDirError || err instanceof BackendError || err instanceof HandoverError || err instanceof WeightsMismatchError || err instanceof SafetensorsError) {
+  if (
+    err instanceof UserError ||
+    err instanceof TrainingError ||
+    err instanceof RunDirError ||
+    err instanceof BackendError ||
+    err instanceof HandoverError ||
+    err instanceof WeightsMismatchError ||
+    err instanceof SafetensorsError
+  ) {
     process.stderr.write(`error: ${err.message}\n`);
     return true;
   }
@@ -189,10 +249,28 @@ function pct(x: number | undefined): string {
 /** The test-split line of a finished run: AUC with its CI, accuracy, sensitivity, specificity. */
 export function finalSummary(result: RunResult): { line: string; auc?: number; accuracy?: number } {
   const last = [...result.stages].reverse().find((s) => s.kind === 'supervised');
-  const ev = last?.evaluation as unknown as { kind?: string; splits?: { split: string; auc: number; aucCi?: { lower: number; upper: number }; accuracy: number; sensitivity: number; specificity: number; nPatients: number }[]; warning?: string } | undefined;
+  const ev = last?.evaluation as unknown as
+    | {
+        kind?: string;
+        splits?: {
+          split: string;
+          auc: number;
+          aucCi?: { lower: number; upper: number };
+          accuracy: number;
+          sensitivity: number;
+          specificity: number;
+          nPatients: number;
+        }[];
+        warning?: string;
+      }
+    | undefined;
   const test = ev?.splits?.find((s) => s.split === 'test') ?? ev?.splits?.find((s) => s.split !== 'validation');
-  if (!last || !test) return { line: ev?.warning ? `no test metrics: ${ev.warning}` : 'no supervised stage was evaluated' };
-  const ci = test.aucCi && Number.isFinite(test.aucCi.lower) ? ` (95% CI ${pct(test.aucCi.lower)}-${pct(test.aucCi.upper)})` : '';
+  if (!last || !test)
+    return { line: ev?.warning ? `no test metrics: ${ev.warning}` : 'no supervised stage was evaluated' };
+  const ci =
+    test.aucCi && Number.isFinite(test.aucCi.lower)
+      ? ` (95% CI ${pct(test.aucCi.lower)}-${pct(test.aucCi.upper)})`
+      : '';
   return {
     line: `stage ${last.name}, ${test.split} split (${test.nPatients} patients): AUC ${pct(test.auc)}${ci}, ACC ${pct(test.accuracy)}, sensitivity ${pct(test.sensitivity)}, specificity ${pct(test.specificity)}`,
     auc: test.auc,
@@ -234,8 +312,10 @@ function sameJson(a: unknown, b: unknown): boolean {
 export async function trainProgram(o: TrainCommandOptions): Promise<TrainOutcome> {
   const log = o.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const started = Date.now();
-  if (o.resume !== undefined && o.out !== undefined) throw new UserError('--resume continues an existing run folder; it cannot be combined with --out');
-  if (o.resume !== undefined && o.seed !== undefined) throw new UserError('--seed cannot change the seed of a run being resumed');
+  if (o.resume !== undefined && o.out !== undefined)
+    throw new UserError('--resume continues an existing run folder; it cannot be combined with --out');
+  if (o.resume !== undefined && o.seed !== undefined)
+    throw new UserError('--seed cannot change the seed of a run being resumed');
   // Resuming: the run folder must exist and look like a run before anything else.
   if (o.resume !== undefined) createRunDir({ resume: true, path: o.resume });
   const compiled = await checkProgram(o);
@@ -254,7 +334,11 @@ export async function trainProgram(o: TrainCommandOptions): Promise<TrainOutcome
   const data = o.data ?? (await loadProgramData(o.file, checked));
   const program = await buildProgram(o);
   const progress = o.quiet ? undefined : createProgressDisplay();
-  const abort = abortOnSignals(['SIGINT', 'SIGTERM'], () => process.stderr.write('\nnvcc: stopping after this step and writing a checkpoint (press Ctrl-C again to quit at once)\n'));
+  const abort = abortOnSignals(['SIGINT', 'SIGTERM'], () =>
+    process.stderr.write(
+      '\nnvcc: stopping after this step and writing a checkpoint (press Ctrl-C again to quit at once)\n',
+    ),
+  );
   try {
     let result: RunResult;
     let runDir: string;
@@ -272,9 +356,19 @@ export async function trainProgram(o: TrainCommandOptions): Promise<TrainOutcome
       });
     } else {
       const stem = path.basename(o.file).replace(/\.nvc$/, '');
-      const dir = createRunDir(o.out !== undefined ? { path: o.out, name: `${stem}${o.variant ? `-${o.variant}` : ''}` } : { root: o.runsRoot ?? 'runs', name: `${stem}${o.variant ? `-${o.variant}` : ''}` });
+      const dir = createRunDir(
+        o.out !== undefined
+          ? { path: o.out, name: `${stem}${o.variant ? `-${o.variant}` : ''}` }
+          : { root: o.runsRoot ?? 'runs', name: `${stem}${o.variant ? `-${o.variant}` : ''}` },
+      );
       runDir = dir.path;
-      const record: ProgramRecord = { file: path.resolve(o.file), variant: o.variant ?? null, overrides: o.overrides ?? {}, cacheKey: program.manifest.cacheKey, specHash: program.manifest.specHash };
+      const record: ProgramRecord = {
+        file: path.resolve(o.file),
+        variant: o.variant ?? null,
+        overrides: o.overrides ?? {},
+        cacheKey: program.manifest.cacheKey,
+        specHash: program.manifest.specHash,
+      };
       writeFileAtomicSync(path.join(runDir, PROGRAM_FILE), `${JSON.stringify(record, null, 2)}\n`);
       log(`nvcc: training ${checked.trainSpec.name}${o.variant ? ` (variant ${o.variant})` : ''} into ${runDir}`);
       result = await runTraining({
@@ -298,10 +392,20 @@ export async function trainProgram(o: TrainCommandOptions): Promise<TrainOutcome
 }
 
 /** Prints the outcome of a run: interrupted (how to resume) or the test metrics and the report. */
-export function printOutcome(o: TrainOutcome, file: string, variant?: string, log: (line: string) => void = (l) => process.stdout.write(`${l}\n`), overrides: Readonly<Record<string, unknown>> = {}): void {
+export function printOutcome(
+  o: TrainOutcome,
+  file: string,
+  variant?: string,
+  log: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+  overrides: Readonly<Record<string, unknown>> = {},
+): void {
   if (o.result.status === 'interrupted') {
-    const sets = Object.entries(overrides).map(([k, v]) => ` --set '${k}=${typeof v === 'string' ? v : JSON.stringify(v)}'`).join('');
-    log(`nvcc: interrupted; a checkpoint was written. Continue with:\n  nvcc train ${file}${variant ? ` --variant ${variant}` : ''}${sets} --resume ${o.runDir}`);
+    const sets = Object.entries(overrides)
+      .map(([k, v]) => ` --set '${k}=${typeof v === 'string' ? v : JSON.stringify(v)}'`)
+      .join('');
+    log(
+      `nvcc: interrupted; a checkpoint was written. Continue with:\n  nvcc train ${file}${variant ? ` --variant ${variant}` : ''}${sets} --resume ${o.runDir}`,
+    );
     return;
   }
   log(`nvcc: done in ${o.wallSeconds.toFixed(1)} s. ${finalSummary(o.result).line}`);
@@ -309,7 +413,20 @@ export function printOutcome(o: TrainOutcome, file: string, variant?: string, lo
   if (o.result.report) log(`nvcc: report ${path.resolve(o.result.report)}`);
 }
 
-export async function trainCommand(file: string, opts: { variant?: string; set: string[]; config?: string; backend?: string; out?: string; resume?: string; seed?: string; quiet?: boolean }, setExit: (code: number) => void): Promise<void> {
+export async function trainCommand(
+  file: string,
+  opts: {
+    variant?: string;
+    set: string[];
+    config?: string;
+    backend?: string;
+    out?: string;
+    resume?: string;
+    seed?: string;
+    quiet?: boolean;
+  },
+  setExit: (code: number) => void,
+): Promise<void> {
   await guarded(setExit, async () => {
     if (!fs.existsSync(file)) throw new UserError(`${file}: no such file`);
     const overrides = await parseOverrides(file, opts.variant, opts.set, opts.config);

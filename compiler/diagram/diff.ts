@@ -9,7 +9,14 @@
  * delta of every entry is exactly params(B) - params(A) of that module.
  */
 import type { ModelIR, ModuleNode, ProgramIR, StageIR } from '../ir/ir.js';
-import { countParams, formatCount, moduleTitle, type DiagramEdge, type DiagramGraph, type DiagramNode } from './graph.js';
+import {
+  countParams,
+  formatCount,
+  moduleTitle,
+  type DiagramEdge,
+  type DiagramGraph,
+  type DiagramNode,
+} from './graph.js';
 
 export interface ModuleChange {
   readonly path: string;
@@ -68,20 +75,24 @@ function ownDetails(a: ModuleNode, b: ModuleNode): string[] {
   for (const k of keys) {
     const x = a.params[k];
     const y = b.params[k];
-    if (json(x) !== json(y)) out.push(`${k} ${x === undefined ? '(unset)' : json(x)} → ${y === undefined ? '(unset)' : json(y)}`);
+    if (json(x) !== json(y))
+      out.push(`${k} ${x === undefined ? '(unset)' : json(x)} → ${y === undefined ? '(unset)' : json(y)}`);
   }
-  if ((a.repeat?.count ?? 0) !== (b.repeat?.count ?? 0)) out.push(`repeat ${a.repeat?.count ?? 1} → ${b.repeat?.count ?? 1}`);
+  if ((a.repeat?.count ?? 0) !== (b.repeat?.count ?? 0))
+    out.push(`repeat ${a.repeat?.count ?? 1} → ${b.repeat?.count ?? 1}`);
   if (a.sparse !== b.sparse) out.push(b.sparse ? 'now sparse' : 'no longer sparse');
   const wa = new Map(a.weights.map((w) => [w.name, w]));
   for (const w of b.weights) {
     const old = wa.get(w.name);
     if (!old) out.push(`weight ${w.name} [${w.shape.join(', ')}] added`);
     else {
-      if (old.shape.join(',') !== w.shape.join(',')) out.push(`weight ${w.name} [${old.shape.join(', ')}] → [${w.shape.join(', ')}]`);
+      if (old.shape.join(',') !== w.shape.join(','))
+        out.push(`weight ${w.name} [${old.shape.join(', ')}] → [${w.shape.join(', ')}]`);
       if (old.frozen !== w.frozen) out.push(`weight ${w.name} ${w.frozen ? 'now frozen' : 'no longer frozen'}`);
     }
   }
-  for (const w of a.weights) if (!b.weights.some((x) => x.name === w.name)) out.push(`weight ${w.name} [${w.shape.join(', ')}] removed`);
+  for (const w of a.weights)
+    if (!b.weights.some((x) => x.name === w.name)) out.push(`weight ${w.name} [${w.shape.join(', ')}] removed`);
   return out;
 }
 
@@ -92,15 +103,41 @@ export function diffModules(a: ModuleNode, b: ModuleNode): ModuleChange[] {
     const details = ownDetails(x, y);
     const px = countParams(x);
     const py = countParams(y);
-    if (details.length) out.push({ path: y.path || '<root>', change: 'changed', before: moduleTitle(x), after: moduleTitle(y), paramsBefore: px, paramsAfter: py, details });
+    if (details.length)
+      out.push({
+        path: y.path || '<root>',
+        change: 'changed',
+        before: moduleTitle(x),
+        after: moduleTitle(y),
+        paramsBefore: px,
+        paramsAfter: py,
+        details,
+      });
     const xs = new Map(x.children.map((c) => [segment(c.path), c]));
     const ys = new Map(y.children.map((c) => [segment(c.path), c]));
     for (const [k, c] of xs) {
       const d = ys.get(k);
-      if (!d) out.push({ path: c.path, change: 'removed', before: moduleTitle(c), paramsBefore: countParams(c), paramsAfter: 0, details: [] });
+      if (!d)
+        out.push({
+          path: c.path,
+          change: 'removed',
+          before: moduleTitle(c),
+          paramsBefore: countParams(c),
+          paramsAfter: 0,
+          details: [],
+        });
       else visit(c, d);
     }
-    for (const [k, d] of ys) if (!xs.has(k)) out.push({ path: d.path, change: 'added', after: moduleTitle(d), paramsBefore: 0, paramsAfter: countParams(d), details: [] });
+    for (const [k, d] of ys)
+      if (!xs.has(k))
+        out.push({
+          path: d.path,
+          change: 'added',
+          after: moduleTitle(d),
+          paramsBefore: 0,
+          paramsAfter: countParams(d),
+          details: [],
+        });
   };
   visit(a, b);
   return out;
@@ -119,16 +156,24 @@ function stageDetails(a: StageIR, b: StageIR): string[] {
   for (const k of keys) {
     const x = a.settings[k];
     const y = b.settings[k];
-    if (json(x) !== json(y)) out.push(`${k}: ${x === undefined ? '(unset)' : json(x)} → ${y === undefined ? '(unset)' : json(y)}`);
+    if (json(x) !== json(y))
+      out.push(`${k}: ${x === undefined ? '(unset)' : json(x)} → ${y === undefined ? '(unset)' : json(y)}`);
   }
   const h = (s: StageIR) => s.handOver.map((x) => `${x.fromStage}.${x.fromPath} → ${x.to}`).join(', ') || 'none';
   if (h(a) !== h(b)) out.push(`hand-over: ${h(a)} → ${h(b)}`);
-  if (a.frozen.join(',') !== b.frozen.join(',')) out.push(`frozen: ${a.frozen.join(', ') || 'none'} → ${b.frozen.join(', ') || 'none'}`);
-  if (a.model.root.typeName !== b.model.root.typeName) out.push(`model ${a.model.root.typeName} → ${b.model.root.typeName}`);
+  if (a.frozen.join(',') !== b.frozen.join(','))
+    out.push(`frozen: ${a.frozen.join(', ') || 'none'} → ${b.frozen.join(', ') || 'none'}`);
+  if (a.model.root.typeName !== b.model.root.typeName)
+    out.push(`model ${a.model.root.typeName} → ${b.model.root.typeName}`);
   return out;
 }
 
-export function diffPrograms(a: ProgramIR, b: ProgramIR, labels: { before: string; after: string }, only?: string): ProgramDiff {
+export function diffPrograms(
+  a: ProgramIR,
+  b: ProgramIR,
+  labels: { before: string; after: string },
+  only?: string,
+): ProgramDiff {
   const ma = models(a);
   const mb = models(b);
   const out: ModelDiff[] = [];
@@ -177,16 +222,25 @@ export function formatProgramDiff(d: ProgramDiff): string {
     const delta = m.paramsAfter - m.paramsBefore;
     if (!m.typeBefore || !m.typeAfter) {
       any = true;
-      out.push(`${m.typeAfter ? '+' : '-'} model ${m.name} (${m.typeAfter ?? m.typeBefore}) ${m.typeAfter ? 'added' : 'removed'}: ${formatCount(m.typeAfter ? m.paramsAfter : m.paramsBefore)} params`);
+      out.push(
+        `${m.typeAfter ? '+' : '-'} model ${m.name} (${m.typeAfter ?? m.typeBefore}) ${m.typeAfter ? 'added' : 'removed'}: ${formatCount(m.typeAfter ? m.paramsAfter : m.paramsBefore)} params`,
+      );
       continue;
     }
     if (!m.changes.length) continue;
     any = true;
-    out.push(`model ${m.name} (${m.typeBefore === m.typeAfter ? m.typeAfter : `${m.typeBefore} → ${m.typeAfter}`}): ${formatCount(m.paramsBefore)} → ${formatCount(m.paramsAfter)} params (${signed(delta)})`);
+    out.push(
+      `model ${m.name} (${m.typeBefore === m.typeAfter ? m.typeAfter : `${m.typeBefore} → ${m.typeAfter}`}): ${formatCount(m.paramsBefore)} → ${formatCount(m.paramsAfter)} params (${signed(delta)})`,
+    );
     const w = Math.max(...m.changes.map((c) => c.path.length));
     for (const c of m.changes) {
       const mark = c.change === 'added' ? '+' : c.change === 'removed' ? '-' : '~';
-      const what = c.change === 'changed' ? (c.before === c.after ? c.after! : `${c.before} → ${c.after}`) : (c.after ?? c.before)!;
+      const what =
+        c.change === 'changed'
+          ? c.before === c.after
+            ? c.after!
+            : `${c.before} → ${c.after}`
+          : (c.after ?? c.before)!;
       out.push(`  ${mark} ${c.path.padEnd(w)}  ${what}  ${signed(c.paramsAfter - c.paramsBefore)} params`);
       for (const x of c.details) out.push(`  ${' '.repeat(w + 4)}${x}`);
     }
@@ -222,13 +276,27 @@ function keyNodes(g: DiagramGraph): Map<string, Keyed> {
 }
 
 function sameNode(a: DiagramNode, b: DiagramNode): boolean {
-  return a.kind === b.kind && a.params === b.params && a.lines.join('\n') === b.lines.join('\n') && a.sparse === b.sparse && a.frozen === b.frozen && a.ports.map((p) => p.label).join() === b.ports.map((p) => p.label).join();
+  return (
+    a.kind === b.kind &&
+    a.params === b.params &&
+    a.lines.join('\n') === b.lines.join('\n') &&
+    a.sparse === b.sparse &&
+    a.frozen === b.frozen &&
+    a.ports.map((p) => p.label).join() === b.ports.map((p) => p.label).join()
+  );
 }
 
 function cloneRemoved(n: DiagramNode, idMap: Map<string, string>): DiagramNode {
   const id = `old_${n.id}`;
   idMap.set(n.id, id);
-  return { ...n, id, diff: 'removed', ports: n.ports.map((p) => ({ id: `old_${p.id}`, label: p.label })), children: n.children.map((c) => cloneRemoved(c, idMap)), lines: [...n.lines] };
+  return {
+    ...n,
+    id,
+    diff: 'removed',
+    ports: n.ports.map((p) => ({ id: `old_${p.id}`, label: p.label })),
+    children: n.children.map((c) => cloneRemoved(c, idMap)),
+    lines: [...n.lines],
+  };
 }
 
 /**
@@ -249,7 +317,10 @@ export function diffDiagram(a: DiagramGraph, b: DiagramGraph, title: string): Di
       node.diff = 'changed';
       const delta = node.params - old.node.params;
       const was = old.node.kind !== node.kind ? `was ${old.node.kind}, ` : 'was ';
-      if (delta !== 0 || old.node.kind !== node.kind) node.lines.push(`${was}${formatCount(old.node.params)} params (${delta >= 0 ? '+' : '−'}${formatCount(Math.abs(delta))})`);
+      if (delta !== 0 || old.node.kind !== node.kind)
+        node.lines.push(
+          `${was}${formatCount(old.node.params)} params (${delta >= 0 ? '+' : '−'}${formatCount(Math.abs(delta))})`,
+        );
     }
   }
   // Removed nodes go back under their old parent when it still exists, else at the top.
@@ -262,15 +333,22 @@ export function diffDiagram(a: DiagramGraph, b: DiagramGraph, title: string): Di
     const parent = parentKey ? kb.get(parentKey)!.node : undefined;
     (parent ? parent.children : nodes).push(clone);
   }
-  const pair = (src: string | undefined, tgt: string | undefined, port: string | undefined) => `${src}→${tgt}:${port ?? ''}`;
+  const pair = (src: string | undefined, tgt: string | undefined, port: string | undefined) =>
+    `${src}→${tgt}:${port ?? ''}`;
   const portLabels = new Map<string, string>();
-  for (const m of [ka, kb]) for (const { node } of m.values()) for (const p of node.ports) portLabels.set(p.id, p.label);
+  for (const m of [ka, kb])
+    for (const { node } of m.values()) for (const p of node.ports) portLabels.set(p.id, p.label);
   const portLabel = (_g: DiagramGraph, e: DiagramEdge) => (e.targetPort ? portLabels.get(e.targetPort) : undefined);
   const unionNodes = new Map<string, DiagramNode>();
-  const indexUnion = (ns: readonly DiagramNode[]) => ns.forEach((n) => (unionNodes.set(n.id, n), indexUnion(n.children)));
+  const indexUnion = (ns: readonly DiagramNode[]) =>
+    ns.forEach((n) => (unionNodes.set(n.id, n), indexUnion(n.children)));
   const edgesA = new Set(a.edges.map((e) => pair(keyOfA.get(e.source), keyOfA.get(e.target), portLabel(a, e))));
   const edgesB = new Set(b.edges.map((e) => pair(keyOfB.get(e.source), keyOfB.get(e.target), portLabel(b, e))));
-  const edges: DiagramEdge[] = b.edges.map((e) => (edgesA.has(pair(keyOfB.get(e.source), keyOfB.get(e.target), portLabel(b, e))) ? e : { ...e, diff: 'added' as const }));
+  const edges: DiagramEdge[] = b.edges.map((e) =>
+    edgesA.has(pair(keyOfB.get(e.source), keyOfB.get(e.target), portLabel(b, e)))
+      ? e
+      : { ...e, diff: 'added' as const },
+  );
   indexUnion(nodes);
   for (const e of a.edges) {
     if (edgesB.has(pair(keyOfA.get(e.source), keyOfA.get(e.target), portLabel(a, e)))) continue;
@@ -278,8 +356,17 @@ export function diffDiagram(a: DiagramGraph, b: DiagramGraph, title: string): Di
     const target = unionOf(e.target);
     if (!source || !target) continue;
     const label = portLabel(a, e);
-    const targetPort = label !== undefined ? unionNodes.get(target)?.ports.find((p) => p.label === label)?.id : undefined;
-    edges.push({ id: `old_${e.id}`, source, target, ...(targetPort ? { targetPort } : {}), label: e.label, kind: e.kind, diff: 'removed' });
+    const targetPort =
+      label !== undefined ? unionNodes.get(target)?.ports.find((p) => p.label === label)?.id : undefined;
+    edges.push({
+      id: `old_${e.id}`,
+      source,
+      target,
+      ...(targetPort ? { targetPort } : {}),
+      label: e.label,
+      kind: e.kind,
+      diff: 'removed',
+    });
   }
   return { title, nodes, edges };
 }

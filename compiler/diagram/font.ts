@@ -28,7 +28,10 @@ function parseFont(buf: Buffer): FontMetrics {
   const tables = new Map<string, { offset: number; length: number }>();
   for (let i = 0; i < numTables; i++) {
     const rec = 12 + i * 16;
-    tables.set(buf.toString('latin1', rec, rec + 4), { offset: buf.readUInt32BE(rec + 8), length: buf.readUInt32BE(rec + 12) });
+    tables.set(buf.toString('latin1', rec, rec + 4), {
+      offset: buf.readUInt32BE(rec + 8),
+      length: buf.readUInt32BE(rec + 12),
+    });
   }
   const need = (tag: string) => {
     const t = tables.get(tag);
@@ -127,7 +130,22 @@ export function fontBase64(): string {
 }
 
 /** Tables a renderer needs for plain (unkerned, unshaped) text; the rest are dropped. */
-const KEEP_TABLES = new Set(['cmap', 'cvt ', 'fpgm', 'gasp', 'glyf', 'head', 'hhea', 'hmtx', 'loca', 'maxp', 'name', 'OS/2', 'post', 'prep']);
+const KEEP_TABLES = new Set([
+  'cmap',
+  'cvt ',
+  'fpgm',
+  'gasp',
+  'glyf',
+  'head',
+  'hhea',
+  'hmtx',
+  'loca',
+  'maxp',
+  'name',
+  'OS/2',
+  'post',
+  'prep',
+]);
 
 function checksum(b: Buffer): number {
   let sum = 0;
@@ -164,7 +182,7 @@ export function subsetFont(text: string): Buffer {
   const queue: number[] = [];
   for (const ch of text) {
     const g = metrics.glyphOf(ch.codePointAt(0)!);
-    if (!keep.has(g)) (keep.add(g), queue.push(g));
+    if (!keep.has(g)) keep.add(g), queue.push(g);
   }
   while (queue.length) {
     const g = queue.pop()!;
@@ -175,7 +193,7 @@ export function subsetFont(text: string): Buffer {
     for (;;) {
       const flags = glyf.readUInt16BE(p);
       const component = glyf.readUInt16BE(p + 2);
-      if (!keep.has(component)) (keep.add(component), queue.push(component));
+      if (!keep.has(component)) keep.add(component), queue.push(component);
       p += 4 + (flags & 1 ? 4 : 2) + (flags & 8 ? 2 : flags & 0x40 ? 4 : flags & 0x80 ? 8 : 0);
       if (!(flags & 0x20)) break;
     }

@@ -105,7 +105,8 @@ function allFrozen(m: ModuleNode): boolean {
 
 function childAt(m: ModuleNode, rel: string): ModuleNode | undefined {
   let cur: ModuleNode | undefined = m;
-  for (const part of rel.split('.').filter(Boolean)) cur = cur?.children.find((c) => c.path.slice(c.path.lastIndexOf('.') + 1) === part);
+  for (const part of rel.split('.').filter(Boolean))
+    cur = cur?.children.find((c) => c.path.slice(c.path.lastIndexOf('.') + 1) === part);
   return cur;
 }
 
@@ -202,7 +203,14 @@ class Builder {
 
   connect(src: Source | undefined, target: string, kind: EdgeKind = 'data', port?: string): void {
     if (!src) return;
-    this.edges.push({ id: `${this.idPrefix}e${++this.edgeCounter}`, source: src.node, target, ...(port ? { targetPort: port } : {}), label: shapeLabel(src), kind });
+    this.edges.push({
+      id: `${this.idPrefix}e${++this.edgeCounter}`,
+      source: src.node,
+      target,
+      ...(port ? { targetPort: port } : {}),
+      label: shapeLabel(src),
+      kind,
+    });
   }
 
   addEdge(source: string, target: string, label: string[], kind: EdgeKind): void {
@@ -230,14 +238,34 @@ class Builder {
   }
 
   plainNode(name: string, kind: string, role: NodeRole, lines: string[] = []): DiagramNode {
-    return { id: this.newId(), name, kind, role, lines, params: 0, sparse: false, masked: false, frozen: false, ports: [], children: [] };
+    return {
+      id: this.newId(),
+      name,
+      kind,
+      role,
+      lines,
+      params: 0,
+      sparse: false,
+      masked: false,
+      frozen: false,
+      ports: [],
+      children: [],
+    };
   }
 
   /**
    * Draws one forward graph into `out`. `args` are the sources of its inputs (undefined at the
    * root: input nodes are drawn). Returns the sources of its outputs.
    */
-  graph(g: ForwardGraph, block: ModuleNode, args: readonly (Source | undefined)[] | undefined, out: DiagramNode[], levels: number, env: Map<string, Dim>, inputNames?: readonly string[]): (Source | undefined)[] {
+  graph(
+    g: ForwardGraph,
+    block: ModuleNode,
+    args: readonly (Source | undefined)[] | undefined,
+    out: DiagramNode[],
+    levels: number,
+    env: Map<string, Dim>,
+    inputNames?: readonly string[],
+  ): (Source | undefined)[] {
     const values = new Map<number, Source | undefined>();
     /** Every output of an expanded block call, in the callee's output order. */
     const callOutputs = new Map<number, readonly (Source | undefined)[]>();
@@ -252,7 +280,11 @@ class Builder {
           continue;
         }
         const name = inputNames?.[i] ?? op.target ?? `input${i}`;
-        const node = this.plainNode(name, inputNames?.[i] && inputNames[i] !== op.target ? `input ${op.target ?? ''}`.trim() : 'input', 'input');
+        const node = this.plainNode(
+          name,
+          inputNames?.[i] && inputNames[i] !== op.target ? `input ${op.target ?? ''}`.trim() : 'input',
+          'input',
+        );
         out.push(node);
         values.set(op.id, here(node.id));
         continue;
@@ -266,7 +298,9 @@ class Builder {
         // Taking one named output of a block call draws no node: the edge leaves the call (or,
         // when the call is expanded, the node inside it that makes this output).
         const call = g.ops.find((o) => o.id === op.inputs[0]);
-        const index = Array.isArray(call?.attrs.outputs) ? (call.attrs.outputs as unknown[]).indexOf(op.attrs.name) : -1;
+        const index = Array.isArray(call?.attrs.outputs)
+          ? (call.attrs.outputs as unknown[]).indexOf(op.attrs.name)
+          : -1;
         const from = callOutputs.get(op.inputs[0]!)?.[index] ?? ins[0];
         values.set(op.id, from ? here(from.node) : undefined);
         continue;
@@ -301,7 +335,14 @@ class Builder {
    * A call of a block, list or sequential: one node, or a compound node when expanded (then
    * the sources of its outputs are returned, several for a block with named outputs).
    */
-  call(child: ModuleNode, op: Op, ins: readonly (Source | undefined)[], out: DiagramNode[], levels: number, env: Map<string, Dim>): readonly (Source | undefined)[] | undefined {
+  call(
+    child: ModuleNode,
+    op: Op,
+    ins: readonly (Source | undefined)[],
+    out: DiagramNode[],
+    levels: number,
+    env: Map<string, Dim>,
+  ): readonly (Source | undefined)[] | undefined {
     const name = op.target ?? lastSegment(child.path);
     const firstBlock = firstBlockOf(child);
     const graph = firstBlock?.forwardKey ? this.model.graphs.get(firstBlock.forwardKey) : undefined;
@@ -312,7 +353,12 @@ class Builder {
       return this.expandOutputs(child, ins, group.children, levels - 1);
     }
     const ports: DiagramPort[] = [];
-    const node = this.moduleNode(child, child.kind === 'block' || child.kind === 'list' || child.kind === 'sequential' ? 'block' : 'layer', name, ports);
+    const node = this.moduleNode(
+      child,
+      child.kind === 'block' || child.kind === 'list' || child.kind === 'sequential' ? 'block' : 'layer',
+      name,
+      ports,
+    );
     if (ins.length > 1 && graph) {
       const inputNames = graph.inputs.map((i) => i.name);
       ins.forEach((_, i) => ports.push({ id: `${node.id}_p${i}`, label: inputNames[i] ?? `in${i}` }));
@@ -329,7 +375,12 @@ class Builder {
   }
 
   /** `expand`, with every output of a block (a list or sequential has one). */
-  expandOutputs(m: ModuleNode, ins: readonly (Source | undefined)[], out: DiagramNode[], levels: number): readonly (Source | undefined)[] {
+  expandOutputs(
+    m: ModuleNode,
+    ins: readonly (Source | undefined)[],
+    out: DiagramNode[],
+    levels: number,
+  ): readonly (Source | undefined)[] {
     if (m.kind === 'block') {
       const g = m.forwardKey ? this.model.graphs.get(m.forwardKey) : undefined;
       if (!g) return [];
@@ -343,7 +394,12 @@ class Builder {
     return [this.expandChain(m, ins, out, levels)];
   }
 
-  private expandChain(m: ModuleNode, ins: readonly (Source | undefined)[], out: DiagramNode[], levels: number): Source | undefined {
+  private expandChain(
+    m: ModuleNode,
+    ins: readonly (Source | undefined)[],
+    out: DiagramNode[],
+    levels: number,
+  ): Source | undefined {
     if (m.kind === 'list' || m.kind === 'sequential') {
       // Applying a list applies its children in order: the first input threads through, the
       // others (cross-attention's kv) go to every child.
@@ -386,7 +442,10 @@ class Builder {
     }
     let cur = args[0];
     for (const c of m.children) {
-      const next = c.kind === 'primitive' || c.kind === 'function' ? this.primitiveOutput(c, [cur, ...args.slice(1)], node) : this.blockOutput(c, [cur, ...args.slice(1)], node);
+      const next =
+        c.kind === 'primitive' || c.kind === 'function'
+          ? this.primitiveOutput(c, [cur, ...args.slice(1)], node)
+          : this.blockOutput(c, [cur, ...args.slice(1)], node);
       cur = next;
     }
     return cur ? { ...cur, node } : undefined;
@@ -440,7 +499,8 @@ function opLines(op: Op): string[] {
   const a = op.attrs;
   if (op.op === 'drop_path' && a.rate !== undefined) return [`rate ${num(a.rate)}`];
   if (op.op === 'attention' && a.heads !== undefined) return [`${num(a.heads)} heads`];
-  if ((op.op === 'mean' || op.op === 'sum') && Array.isArray(a.axes)) return [`axes [${(a.axes as unknown[]).join(', ')}]`];
+  if ((op.op === 'mean' || op.op === 'sum') && Array.isArray(a.axes))
+    return [`axes [${(a.axes as unknown[]).join(', ')}]`];
   return [];
 }
 
@@ -504,7 +564,11 @@ export function blockDiagram(model: ModelIR, block: string, options: DiagramOpti
   const outs = b.graph(found.graph, found.module, undefined, nodes, options.depth, found.env);
   addOutputs(b, found.graph, outs, nodes);
   const params = countParams(found.module);
-  return { title: `${found.module.typeName} (${model.name}.${found.module.path}, ${formatCount(params)} params)`, nodes, edges: b.edges };
+  return {
+    title: `${found.module.typeName} (${model.name}.${found.module.path}, ${formatCount(params)} params)`,
+    nodes,
+    edges: b.edges,
+  };
 }
 
 function uncalled(model: ModelIR, block: string): Located | undefined {
@@ -570,7 +634,12 @@ export function trainingDiagram(train: TrainIR, datasets: readonly DatasetIR[], 
       const env = rootEnv(options.bind);
       g.inputs.forEach((inp, i) => {
         const fixed = datasetInputShape(ds, inputs[i] ?? inp.name);
-        if (fixed && fixed.length === inp.shape.length - 1) bindSymbols(inp.shape.slice(1), fixed.map((v) => dimConst(v)), env);
+        if (fixed && fixed.length === inp.shape.length - 1)
+          bindSymbols(
+            inp.shape.slice(1),
+            fixed.map((v) => dimConst(v)),
+            env,
+          );
       });
       const outs = b.graph(g, model.root, undefined, group.children, options.depth, env, inputs);
       const loss = b.plainNode('loss', lossKind(stage.settings.loss), 'loss', lossLines(stage.settings.loss));
@@ -588,7 +657,8 @@ export function trainingDiagram(train: TrainIR, datasets: readonly DatasetIR[], 
       }
     }
     walk(group.children, (n) => {
-      if (n.path !== undefined && stage.frozen.some((p) => n.path === p || n.path!.startsWith(p + '.'))) n.frozen = true;
+      if (n.path !== undefined && stage.frozen.some((p) => n.path === p || n.path!.startsWith(p + '.')))
+        n.frozen = true;
     });
     nodes.push(group);
     stageNodes.set(stage.name, { group, b });
@@ -600,7 +670,8 @@ export function trainingDiagram(train: TrainIR, datasets: readonly DatasetIR[], 
     for (const h of stage.handOver) {
       const from = stageNodes.get(h.fromStage);
       if (!from) continue;
-      const under = (n: DiagramNode, p: string) => n.path !== undefined && (n.path === p || n.path.startsWith(p + '.') || p.startsWith(n.path + '.'));
+      const under = (n: DiagramNode, p: string) =>
+        n.path !== undefined && (n.path === p || n.path.startsWith(p + '.') || p.startsWith(n.path + '.'));
       const sources: DiagramNode[] = [];
       walk(from.group.children, (n) => {
         if (under(n, h.fromPath) && n.role !== 'group') sources.push(n);
@@ -614,7 +685,13 @@ export function trainingDiagram(train: TrainIR, datasets: readonly DatasetIR[], 
       });
       for (const n of sources) n.handsTo = `${stage.name}.${h.to}`;
       // Between the stage clusters: the receiving module is often several top-level nodes.
-      edges.push({ id: `h${++hid}`, source: from.group.id, target: to.group.id, label: [`weights ${h.fromStage}.${h.fromPath} → ${stage.name}.${h.to}`], kind: 'handover' });
+      edges.push({
+        id: `h${++hid}`,
+        source: from.group.id,
+        target: to.group.id,
+        label: [`weights ${h.fromStage}.${h.fromPath} → ${stage.name}.${h.to}`],
+        kind: 'handover',
+      });
     }
   }
   return { title: `train ${train.name} on ${train.dataset}`, nodes, edges };

@@ -50,7 +50,8 @@ export function nodeLines(n: DiagramNode): TextLine[] {
   if (n.frozen) flags.push('frozen');
   if (n.diff) flags.push(n.diff);
   if (flags.length) out.push({ text: flags.join(' · '), size: TEXT.line, role: 'flag' });
-  if (n.handedFrom && n.role !== 'group') out.push({ text: `weights ← ${n.handedFrom}`, size: TEXT.line, role: 'flag' });
+  if (n.handedFrom && n.role !== 'group')
+    out.push({ text: `weights ← ${n.handedFrom}`, size: TEXT.line, role: 'flag' });
   if (n.handsTo && n.role !== 'group') out.push({ text: `weights → ${n.handsTo}`, size: TEXT.line, role: 'flag' });
   return out;
 }
@@ -138,7 +139,10 @@ function flowOptions(direction: Direction, large = false): Record<string, string
           'elk.layered.cycleBreaking.strategy': 'DEPTH_FIRST',
           'elk.separateConnectedComponents': 'false',
         }
-      : { 'elk.layered.nodePlacement.strategy': 'NETWORK_SIMPLEX', 'elk.layered.considerModelOrder.strategy': 'NODES_AND_EDGES' }),
+      : {
+          'elk.layered.nodePlacement.strategy': 'NETWORK_SIMPLEX',
+          'elk.layered.considerModelOrder.strategy': 'NODES_AND_EDGES',
+        }),
     'elk.algorithm': 'layered',
     'elk.direction': direction === 'LR' ? 'RIGHT' : 'DOWN',
     'elk.edgeRouting': 'ORTHOGONAL',
@@ -163,7 +167,12 @@ function portSpace(n: DiagramNode, direction: Direction): { width: number; heigh
   if (!n.ports.length) return { width: 0, height: 0, labelWidth: 0 };
   const labelWidth = Math.max(...n.ports.map((p) => textWidth(p.label, TEXT.port)));
   const labelHeight = lineMetrics(TEXT.port).height;
-  if (direction === 'LR') return { width: labelWidth + PORT_LABEL_GAP + PORT_SIZE / 2, height: n.ports.length * Math.max(labelHeight + 8, 20), labelWidth };
+  if (direction === 'LR')
+    return {
+      width: labelWidth + PORT_LABEL_GAP + PORT_SIZE / 2,
+      height: n.ports.length * Math.max(labelHeight + 8, 20),
+      labelWidth,
+    };
   const widths = n.ports.map((p) => Math.max(textWidth(p.label, TEXT.port), PORT_SIZE) + 16);
   return { width: widths.reduce((a, b) => a + b, 0), height: labelHeight + PORT_LABEL_GAP + PORT_SIZE / 2, labelWidth };
 }
@@ -176,7 +185,10 @@ interface Meta {
 
 function edgeLabelSize(lines: readonly string[]): { width: number; height: number } {
   const h = lineMetrics(TEXT.edge).height;
-  return { width: Math.max(...lines.map((l) => textWidth(l, TEXT.edge))) + 6, height: lines.length * h + (lines.length - 1) * 2 + 4 };
+  return {
+    width: Math.max(...lines.map((l) => textWidth(l, TEXT.edge))) + 6,
+    height: lines.length * h + (lines.length - 1) * 2 + 4,
+  };
 }
 
 export interface LayoutOptions {
@@ -226,7 +238,12 @@ export async function layoutDiagram(g: DiagramGraph, options: LayoutOptions): Pr
       meta.set(n.id, { lines, textX: PAD_X, textY: PAD_Y });
       // Stages (and, in large graphs, every compound) are laid out on their own.
       const stageOptions: Record<string, string> =
-        n.role === 'stage' || large ? { ...flowOptions(direction, large), 'elk.hierarchyHandling': large ? 'SEPARATE_CHILDREN' : 'INCLUDE_CHILDREN' } : {};
+        n.role === 'stage' || large
+          ? {
+              ...flowOptions(direction, large),
+              'elk.hierarchyHandling': large ? 'SEPARATE_CHILDREN' : 'INCLUDE_CHILDREN',
+            }
+          : {};
       return {
         id: n.id,
         children: n.children.map((c) => toElk(c, n.id)),
@@ -251,14 +268,32 @@ export async function layoutDiagram(g: DiagramGraph, options: LayoutOptions): Pr
       textX = PAD_X + ps.width;
       textY = (height - textH) / 2;
       const step = height / (n.ports.length + 1);
-      n.ports.forEach((p, i) => ports.push({ id: p.id, x: -PORT_SIZE / 2, y: step * (i + 1) - PORT_SIZE / 2, width: PORT_SIZE, height: PORT_SIZE, layoutOptions: { 'elk.port.side': 'WEST' } }));
+      n.ports.forEach((p, i) =>
+        ports.push({
+          id: p.id,
+          x: -PORT_SIZE / 2,
+          y: step * (i + 1) - PORT_SIZE / 2,
+          width: PORT_SIZE,
+          height: PORT_SIZE,
+          layoutOptions: { 'elk.port.side': 'WEST' },
+        }),
+      );
     } else {
       width = Math.ceil(Math.max(textW + 2 * PAD_X, ps.width + 2 * PAD_X));
       height = Math.ceil(textH + 2 * PAD_Y + ps.height);
       textX = (width - textW) / 2;
       textY = PAD_Y + ps.height;
       const step = width / (n.ports.length + 1);
-      n.ports.forEach((p, i) => ports.push({ id: p.id, x: step * (i + 1) - PORT_SIZE / 2, y: -PORT_SIZE / 2, width: PORT_SIZE, height: PORT_SIZE, layoutOptions: { 'elk.port.side': 'NORTH' } }));
+      n.ports.forEach((p, i) =>
+        ports.push({
+          id: p.id,
+          x: step * (i + 1) - PORT_SIZE / 2,
+          y: -PORT_SIZE / 2,
+          width: PORT_SIZE,
+          height: PORT_SIZE,
+          layoutOptions: { 'elk.port.side': 'NORTH' },
+        }),
+      );
     }
     if (direction === 'TB' || !n.ports.length) textX = (width - textW) / 2;
     meta.set(n.id, { lines, textX, textY });
@@ -336,14 +371,16 @@ export async function layoutDiagram(g: DiagramGraph, options: LayoutOptions): Pr
     container.edges.push(toElkEdge(e, from, toPort ?? to));
   }
   function toElkEdge(e: DiagramEdge, from: string, to: string): ElkExtendedEdge {
-      const lines = labelled.has(e.id) && !large ? e.label : [];
-      const size = lines.length ? edgeLabelSize(lines) : undefined;
-      return {
-        id: e.id,
-        sources: [from],
-        targets: [to],
-        ...(size ? { labels: [{ id: `${e.id}_label`, text: lines.join('\n'), width: size.width, height: size.height }] } : {}),
-      };
+    const lines = labelled.has(e.id) && !large ? e.label : [];
+    const size = lines.length ? edgeLabelSize(lines) : undefined;
+    return {
+      id: e.id,
+      sources: [from],
+      targets: [to],
+      ...(size
+        ? { labels: [{ id: `${e.id}_label`, text: lines.join('\n'), width: size.width, height: size.height }] }
+        : {}),
+    };
   }
 
   const elk = new ELK();
@@ -366,7 +403,14 @@ export async function layoutDiagram(g: DiagramGraph, options: LayoutOptions): Pr
       width: en.width ?? 0,
       height: en.height ?? 0,
       lines: m.lines,
-      ports: (en.ports ?? []).map((p) => ({ id: p.id, label: n.ports.find((q) => q.id === p.id)?.label ?? '', x: x + (p.x ?? 0), y: y + (p.y ?? 0), width: p.width ?? 0, height: p.height ?? 0 })),
+      ports: (en.ports ?? []).map((p) => ({
+        id: p.id,
+        label: n.ports.find((q) => q.id === p.id)?.label ?? '',
+        x: x + (p.x ?? 0),
+        y: y + (p.y ?? 0),
+        width: p.width ?? 0,
+        height: p.height ?? 0,
+      })),
       textX: m.textX,
       textY: m.textY,
       compound: n.children.length > 0,
@@ -397,10 +441,26 @@ export async function layoutDiagram(g: DiagramGraph, options: LayoutOptions): Pr
     }
     const lab = ee.labels?.[0];
     const edge = byEdge.get(ee.id)!;
-    let label: PlacedLabel | undefined = lab ? { lines: edge.label, x: o.x + (lab.x ?? 0), y: o.y + (lab.y ?? 0), width: lab.width ?? 0, height: lab.height ?? 0 } : undefined;
+    let label: PlacedLabel | undefined = lab
+      ? {
+          lines: edge.label,
+          x: o.x + (lab.x ?? 0),
+          y: o.y + (lab.y ?? 0),
+          width: lab.width ?? 0,
+          height: lab.height ?? 0,
+        }
+      : undefined;
     if (!label && large && labelled.has(edge.id)) label = besideLongestSegment(points, edge.label);
     edges.push({ edge, ...drawn.get(edge.id)!, points, ...(label ? { label } : {}) });
   }
   const titleHeight = g.title ? lineMetrics(TEXT.title).height + 10 : 0;
-  return { title: g.title, width: Math.ceil(out.width ?? 0), height: Math.ceil((out.height ?? 0) + titleHeight), titleHeight, nodes: placed, edges, direction };
+  return {
+    title: g.title,
+    width: Math.ceil(out.width ?? 0),
+    height: Math.ceil((out.height ?? 0) + titleHeight),
+    titleHeight,
+    nodes: placed,
+    edges,
+    direction,
+  };
 }

@@ -44,7 +44,9 @@ function useShippedFont(): void {
 export async function svgToPng(svg: string, scale = 2): Promise<Buffer> {
   useShippedFont();
   const { default: sharp } = await import('sharp');
-  return sharp(Buffer.from(svg), { density: 72 * scale }).png().toBuffer();
+  return sharp(Buffer.from(svg), { density: 72 * scale })
+    .png()
+    .toBuffer();
 }
 
 export async function renderDiagram(g: DiagramGraph, options: RenderOptions): Promise<string | Buffer> {

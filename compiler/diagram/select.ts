@@ -8,7 +8,15 @@
 import type { ModelIR, ProgramIR, StageIR } from '../ir/ir.js';
 import { closest } from '../report.js';
 import { stageInputDims } from '../summary.js';
-import { allNodes, blockDiagram, blockNames, modelDiagram, trainingDiagram, type DiagramGraph, type DiagramOptions } from './graph.js';
+import {
+  allNodes,
+  blockDiagram,
+  blockNames,
+  modelDiagram,
+  trainingDiagram,
+  type DiagramGraph,
+  type DiagramOptions,
+} from './graph.js';
 
 export interface DiagramSelection {
   readonly model?: string;
@@ -31,7 +39,9 @@ interface Candidate {
 
 function candidates(p: ProgramIR): Candidate[] {
   const out: Candidate[] = p.models.map((m) => ({ name: m.name, model: m }));
-  for (const t of p.trains) for (const s of t.stages) out.push({ name: s.name, model: s.model, stage: s, dataDims: stageInputDims(p, t.name, s.name) });
+  for (const t of p.trains)
+    for (const s of t.stages)
+      out.push({ name: s.name, model: s.model, stage: s, dataDims: stageInputDims(p, t.name, s.name) });
   return out;
 }
 
@@ -43,7 +53,9 @@ function optionsFor(c: Candidate, opts: DiagramOptions): DiagramOptions {
 
 function notFound(what: string, name: string, names: readonly string[], file: string): { error: string } {
   const near = closest(name, names);
-  return { error: `no ${what} \`${name}\` in ${file}${near ? `; did you mean \`${near}\`?` : ''} (available: ${names.join(', ') || 'none'})` };
+  return {
+    error: `no ${what} \`${name}\` in ${file}${near ? `; did you mean \`${near}\`?` : ''} (available: ${names.join(', ') || 'none'})`,
+  };
 }
 
 /** Marks a stage's masked (sparse while the stage masks) and frozen layers on a model graph. */
@@ -61,25 +73,40 @@ export function selectDiagram(p: ProgramIR, sel: DiagramSelection): Selected {
   if (sel.training) {
     if (sel.block) return { error: '--block draws one block; it cannot be combined with --training' };
     const train = p.trains[0];
-    if (!train) return { error: `${p.file} declares no \`train\`, so there is no training to draw (use --model or --block)` };
+    if (!train)
+      return { error: `${p.file} declares no \`train\`, so there is no training to draw (use --model or --block)` };
     return { graph: trainingDiagram(train, p.datasets, opts) };
   }
   const all = candidates(p);
   let pool: Candidate[];
   if (sel.model !== undefined) {
-    const c = all.filter((c) => c.name === sel.model || (!c.stage && c.model.root.typeName === sel.model) || c.model.root.typeName === sel.model);
+    const c = all.filter(
+      (c) =>
+        c.name === sel.model ||
+        (!c.stage && c.model.root.typeName === sel.model) ||
+        c.model.root.typeName === sel.model,
+    );
     if (!c.length) return notFound('model', sel.model, [...new Set(all.map((c) => c.name))], p.file);
     pool = c.slice(0, 1);
   } else if (sel.stage !== undefined) {
     const c = all.filter((c) => c.stage && (c.name === sel.stage || `${c.stage.name}` === sel.stage));
-    if (!c.length) return notFound('stage', sel.stage, all.filter((c) => c.stage).map((c) => c.name), p.file);
+    if (!c.length)
+      return notFound(
+        'stage',
+        sel.stage,
+        all.filter((c) => c.stage).map((c) => c.name),
+        p.file,
+      );
     pool = c.slice(0, 1);
   } else {
     const last = p.trains[0]?.stages[p.trains[0].stages.length - 1];
     const preferred = last ? all.find((c) => c.stage === last) : all[0];
     pool = preferred ? [preferred, ...all.filter((c) => c !== preferred)] : [];
   }
-  if (!pool.length) return { error: `${p.file} has nothing to draw: no model with defaults for every parameter, no constant holding a model and no train stage` };
+  if (!pool.length)
+    return {
+      error: `${p.file} has nothing to draw: no model with defaults for every parameter, no constant holding a model and no train stage`,
+    };
   if (sel.block !== undefined) {
     const search = sel.model !== undefined || sel.stage !== undefined ? pool : pool;
     for (const c of search) {

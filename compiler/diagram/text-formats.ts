@@ -38,8 +38,12 @@ export function toDot(g: DiagramGraph, direction: 'LR' | 'TB'): string {
   const index = (ns: readonly DiagramNode[]) => ns.forEach((n) => (byId.set(n.id, n), index(n.children)));
   index(g.nodes);
   out.push(`digraph ${dotString(g.title)} {`);
-  out.push(`  graph [rankdir=${direction}, compound=true, fontname="DejaVu Sans", fontsize=13, label=${dotString(g.title)}, labelloc=t, nodesep=0.3, ranksep=0.4];`);
-  out.push('  node [shape=box, style="rounded,filled", fontname="DejaVu Sans", fontsize=11, color="#4a4a4a", penwidth=1];');
+  out.push(
+    `  graph [rankdir=${direction}, compound=true, fontname="DejaVu Sans", fontsize=13, label=${dotString(g.title)}, labelloc=t, nodesep=0.3, ranksep=0.4];`,
+  );
+  out.push(
+    '  node [shape=box, style="rounded,filled", fontname="DejaVu Sans", fontsize=11, color="#4a4a4a", penwidth=1];',
+  );
   out.push('  edge [fontname="DejaVu Sans", fontsize=9, color="#3c3c3c", fontcolor="#555555"];');
   const emit = (n: DiagramNode, indent: string) => {
     const lines = nodeLines(n).map((l) => l.text);
@@ -47,7 +51,9 @@ export function toDot(g: DiagramGraph, direction: 'LR' | 'TB'): string {
       out.push(`${indent}subgraph cluster_${n.id} {`);
       const style = n.role === 'stage' ? 'rounded' : 'rounded,dashed';
       const color = n.diff ? DIFF_COLOR[n.diff] : '#8a9bb0';
-      out.push(`${indent}  graph [label=${dotString(lines.join('\n'))}, labeljust=l, style=${dotString(style)}, color=${dotString(color)}, penwidth=${n.diff ? 2.5 : 1}];`);
+      out.push(
+        `${indent}  graph [label=${dotString(lines.join('\n'))}, labeljust=l, style=${dotString(style)}, color=${dotString(color)}, penwidth=${n.diff ? 2.5 : 1}];`,
+      );
       for (const c of n.children) emit(c, indent + '  ');
       out.push(`${indent}}`);
       return;
@@ -56,7 +62,9 @@ export function toDot(g: DiagramGraph, direction: 'LR' | 'TB'): string {
     if (n.ports.length) {
       const cells = n.ports.map((p, i) => `<TD PORT="p${i}" BORDER="1" SIDES="B">${htmlEsc(p.label)}</TD>`).join('');
       const text = lines.map(htmlEsc).join('<BR/>');
-      attrs.push(`label=<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0"><TR>${cells}</TR><TR><TD COLSPAN="${n.ports.length}">${text}</TD></TR></TABLE>>`);
+      attrs.push(
+        `label=<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0"><TR>${cells}</TR><TR><TD COLSPAN="${n.ports.length}">${text}</TD></TR></TABLE>>`,
+      );
     } else attrs.push(`label=${dotString(lines.join('\n'))}`);
     attrs.push(`fillcolor=${dotString(n.frozen ? '#d5dde6' : FILL[n.role])}`);
     const styles = ['rounded', 'filled'];
@@ -105,7 +113,9 @@ function mermaidText(s: string): string {
 function mermaidEdge(e: DiagramEdge, g: Map<string, DiagramNode>): string {
   const tgt = g.get(e.target);
   const port = e.targetPort && tgt ? tgt.ports.find((p) => p.id === e.targetPort)?.label : undefined;
-  const label = [...(port ? [`${port}: ${e.label[0] ?? ''}`.trim()] : e.label.slice(0, 1)), ...e.label.slice(1)].map(mermaidText).join('<br/>');
+  const label = [...(port ? [`${port}: ${e.label[0] ?? ''}`.trim()] : e.label.slice(0, 1)), ...e.label.slice(1)]
+    .map(mermaidText)
+    .join('<br/>');
   const arrow = e.kind === 'handover' ? '==>' : e.kind === 'mask' ? '-.->' : '-->';
   return label ? `  ${e.source} ${arrow}|"${label}"| ${e.target}` : `  ${e.source} ${arrow} ${e.target}`;
 }

@@ -17,12 +17,29 @@
  *    escaped comments); the text depends only on the IR (no Map-order or clock dependence).
  */
 import { createHash } from 'node:crypto';
-import { IndentationText, Project, type ClassDeclarationStructure, type ImportDeclarationStructure, type OptionalKind, StructureKind } from 'ts-morph';
+import {
+  IndentationText,
+  Project,
+  type ClassDeclarationStructure,
+  type ImportDeclarationStructure,
+  type OptionalKind,
+  StructureKind,
+} from 'ts-morph';
 import type { SourceFile as NvcSource, Span } from '../../dsl/span.js';
 import type { ForwardGraph, ModelIR, ModuleNode, Op } from '../ir/ir.js';
 import { formatShape, type Dim, type Shape } from '../symbolic.js';
 import type { LayerInstance } from '../values.js';
-import { commentText, jsString, jsValue, LOCAL_RESERVED, MEMBER_RESERVED, MODULE_RESERVED, Namer, propertyAccess, propertyKey } from './names.js';
+import {
+  commentText,
+  jsString,
+  jsValue,
+  LOCAL_RESERVED,
+  MEMBER_RESERVED,
+  MODULE_RESERVED,
+  Namer,
+  propertyAccess,
+  propertyKey,
+} from './names.js';
 
 /** A problem the emitter cannot express in runtime code (reported as a build error). */
 export class EmitError extends Error {
@@ -65,14 +82,23 @@ interface ClassInfo {
   readonly graph?: ForwardGraph;
 }
 
-const TENSOR_TYPE = ['nv.tf.Scalar', 'nv.tf.Tensor1D', 'nv.tf.Tensor2D', 'nv.tf.Tensor3D', 'nv.tf.Tensor4D', 'nv.tf.Tensor5D', 'nv.tf.Tensor<nv.tf.Rank.R6>'];
+const TENSOR_TYPE = [
+  'nv.tf.Scalar',
+  'nv.tf.Tensor1D',
+  'nv.tf.Tensor2D',
+  'nv.tf.Tensor3D',
+  'nv.tf.Tensor4D',
+  'nv.tf.Tensor5D',
+  'nv.tf.Tensor<nv.tf.Rank.R6>',
+];
 
 function tensorType(shape: Shape): string {
   return TENSOR_TYPE[shape.length] ?? 'nv.tf.Tensor';
 }
 
 function checkRank(shape: Shape, origin: string): number {
-  if (shape.length > 6) throw new EmitError(`tensors of rank ${shape.length} are not supported by the runtime (at most 6)`, origin);
+  if (shape.length > 6)
+    throw new EmitError(`tensors of rank ${shape.length} are not supported by the runtime (at most 6)`, origin);
   return shape.length;
 }
 
@@ -86,7 +112,10 @@ function weightCount(node: ModuleNode): number {
 function fmtParam(v: unknown): string {
   if (typeof v === 'string') return v;
   if (Array.isArray(v)) return `[${v.map(fmtParam).join(', ')}]`;
-  if (v && typeof v === 'object') return `{${Object.entries(v).map(([k, x]) => `${k} = ${fmtParam(x)}`).join(', ')}}`;
+  if (v && typeof v === 'object')
+    return `{${Object.entries(v)
+      .map(([k, x]) => `${k} = ${fmtParam(x)}`)
+      .join(', ')}}`;
   return String(v);
 }
 
@@ -96,7 +125,10 @@ function describeNode(node: ModuleNode): string {
 }
 
 /** Builds init expressions for IR init specs. */
-function initExpr(init: { readonly kind: string; readonly args: Readonly<Record<string, number>> }, origin: string): string {
+function initExpr(
+  init: { readonly kind: string; readonly args: Readonly<Record<string, number>> },
+  origin: string,
+): string {
   const a = init.args;
   const num = (k: string, d: number) => jsValue(a[k] ?? d);
   switch (init.kind) {
@@ -119,7 +151,8 @@ function initExpr(init: { readonly kind: string; readonly args: Readonly<Record<
   }
 }
 
-const isTruncNormal02 = (w: ModuleNode['weights'][number] | undefined) => !!w && w.init.kind === 'trunc_normal' && Object.keys(w.init.args).length === 1 && w.init.args.std === 0.02;
+const isTruncNormal02 = (w: ModuleNode['weights'][number] | undefined) =>
+  !!w && w.init.kind === 'trunc_normal' && Object.keys(w.init.args).length === 1 && w.init.args.std === 0.02;
 const isZeros = (w: ModuleNode['weights'][number] | undefined) => !!w && w.init.kind === 'zeros';
 
 /** Layer constructors: the runtime class and its arguments for each primitive layer. */
@@ -136,13 +169,23 @@ function primitiveLayer(node: ModuleNode, origin: string): { type: string; expr:
   const sparseCapable = ['Conv2d', 'DepthwiseConv2d', 'LayerNorm'].includes(node.typeName);
   switch (node.typeName) {
     case 'Conv2d': {
-      if (p.groups !== 1) throw new EmitError(`Conv2d with groups = ${String(p.groups)} is not supported by the runtime`, origin);
-      opts.push(`kernel: ${jsValue(p.kernel)}`, `stride: ${jsValue(p.stride)}`, `padding: ${jsString(String(p.padding))}`, `bias: ${jsValue(p.bias)}`);
+      if (p.groups !== 1)
+        throw new EmitError(`Conv2d with groups = ${String(p.groups)} is not supported by the runtime`, origin);
+      opts.push(
+        `kernel: ${jsValue(p.kernel)}`,
+        `stride: ${jsValue(p.stride)}`,
+        `padding: ${jsString(String(p.padding))}`,
+        `bias: ${jsValue(p.bias)}`,
+      );
       inits();
       break;
     }
     case 'DepthwiseConv2d': {
-      if (p.stride !== 1) throw new EmitError(`DepthwiseConv2d with stride = ${String(p.stride)} is not supported by the runtime`, origin);
+      if (p.stride !== 1)
+        throw new EmitError(
+          `DepthwiseConv2d with stride = ${String(p.stride)} is not supported by the runtime`,
+          origin,
+        );
       opts.push(`kernel: ${jsValue(p.kernel)}`, `padding: ${jsString(String(p.padding))}`, `bias: ${jsValue(p.bias)}`);
       inits();
       break;
@@ -153,7 +196,11 @@ function primitiveLayer(node: ModuleNode, origin: string): { type: string; expr:
       break;
     case 'LayerNorm':
       opts.push(`eps: ${jsValue(p.eps)}`);
-      if (node.weights.some((w) => (w.name === 'weight' && w.init.kind !== 'ones') || (w.name === 'bias' && w.init.kind !== 'zeros')))
+      if (
+        node.weights.some(
+          (w) => (w.name === 'weight' && w.init.kind !== 'ones') || (w.name === 'bias' && w.init.kind !== 'zeros'),
+        )
+      )
         throw new EmitError('LayerNorm with a non-default initializer is not supported by the runtime', origin);
       break;
     case 'Identity':
@@ -165,7 +212,11 @@ function primitiveLayer(node: ModuleNode, origin: string): { type: string; expr:
     if (sparseCapable) opts.push('sparse: true');
     // Linear and Identity act per position: masked positions stay put, no sparse mode needed.
   }
-  if (node.weights.some((w) => w.frozen)) throw new EmitError(`frozen weights inside the primitive layer \`${node.typeName}\` are not supported; freeze it in the stage instead`, origin);
+  if (node.weights.some((w) => w.frozen))
+    throw new EmitError(
+      `frozen weights inside the primitive layer \`${node.typeName}\` are not supported; freeze it in the stage instead`,
+      origin,
+    );
   const o = opts.length ? `{ ${opts.join(', ')} }` : '';
   let args: string;
   switch (node.typeName) {
@@ -232,7 +283,14 @@ export const FUNCTION_LOWERING: Readonly<Record<string, (l: Lowering) => string>
   concat: (l) => `${l.rt}([${l.args.join(', ')}], ${jsValue(l.attrs.axis)})`,
   slice: (l) => call(l, jsValue(l.attrs.axis), jsValue(l.attrs.start), jsValue(l.attrs.end)),
   patchify: (l) => call(l, jsValue(l.attrs.patch)),
-  unpatchify: (l) => call(l, jsValue(l.attrs.patch), l.dim(l.out[1]!) + ` / ${jsValue(l.attrs.patch)}`, l.dim(l.out[2]!) + ` / ${jsValue(l.attrs.patch)}`, l.dim(l.out[3]!)),
+  unpatchify: (l) =>
+    call(
+      l,
+      jsValue(l.attrs.patch),
+      l.dim(l.out[1]!) + ` / ${jsValue(l.attrs.patch)}`,
+      l.dim(l.out[2]!) + ` / ${jsValue(l.attrs.patch)}`,
+      l.dim(l.out[3]!),
+    ),
   upsample_nearest: (l) => call(l, jsValue(l.attrs.scale)),
   attention: (l) => call(l, jsValue(l.attrs.heads)),
   patch_mask: (l) => call(l, 'ctx'),
@@ -284,7 +342,12 @@ export class ModelEmitter {
   }
 
   /** Registers the class for a block node (and its descendants); returns its name. */
-  private classFor(node: ModuleNode, inst: LayerInstance, root: boolean, graphs: ReadonlyMap<string, ForwardGraph>): string {
+  private classFor(
+    node: ModuleNode,
+    inst: LayerInstance,
+    root: boolean,
+    graphs: ReadonlyMap<string, ForwardGraph>,
+  ): string {
     const key = `${this.sig(node)}${root ? ':root' : ''}`;
     const existing = this.classes.get(key);
     if (existing) return existing.name;
@@ -319,7 +382,8 @@ export class ModelEmitter {
     for (const m of models) {
       for (const [k, g] of m.graphs) if (!this.graphs.has(k)) this.graphs.set(k, g);
       this.collectPrims(m.instance);
-      if (m.root.kind !== 'block') throw new EmitError(`model \`${m.name}\` is a ${m.root.kind}, not a block or model`, this.origin(m.root.span));
+      if (m.root.kind !== 'block')
+        throw new EmitError(`model \`${m.name}\` is a ${m.root.kind}, not a block or model`, this.origin(m.root.span));
       this.classFor(m.root, m.instance, true, m.graphs);
     }
     // 2. Names: the bare block name when it has one instantiation, else `Name$1`, `Name$2`...
@@ -337,14 +401,17 @@ export class ModelEmitter {
       (c as { name: string }).name = total === 1 ? base : `${base.endsWith('$') ? base : base + '$'}${n}`;
     }
     // 3. Text: one in-memory source file built from structures in a single pass.
-    const statements: (string | OptionalKind<ClassDeclarationStructure> | OptionalKind<ImportDeclarationStructure>)[] = [
-      { kind: StructureKind.ImportDeclaration, namespaceImport: 'nv', moduleSpecifier: this.options.runtimeImport },
-    ];
+    const statements: (string | OptionalKind<ClassDeclarationStructure> | OptionalKind<ImportDeclarationStructure>)[] =
+      [{ kind: StructureKind.ImportDeclaration, namespaceImport: 'nv', moduleSpecifier: this.options.runtimeImport }];
     for (const c of this.classOrder) {
       if (c.root) statements.push(...this.rootTypes(c));
       statements.push(this.classStructure(c));
     }
-    const project = new Project({ useInMemoryFileSystem: true, skipLoadingLibFiles: true, manipulationSettings: { indentationText: IndentationText.TwoSpaces } });
+    const project = new Project({
+      useInMemoryFileSystem: true,
+      skipLoadingLibFiles: true,
+      manipulationSettings: { indentationText: IndentationText.TwoSpaces },
+    });
     const file = project.createSourceFile('model.ts', { statements: statements as never }, { overwrite: true });
     const text =
       '// Generated by nvcc build from the .nvc sources named in the origin comments. Do not edit:\n' +
@@ -352,12 +419,17 @@ export class ModelEmitter {
       file.getFullText();
     return {
       text: text.endsWith('\n') ? text : text + '\n',
-      models: models.map((m) => ({ model: m, className: this.classOf(m.root, true).name, parameterCount: weightCount(m.root) })),
+      models: models.map((m) => ({
+        model: m,
+        className: this.classOf(m.root, true).name,
+        parameterCount: weightCount(m.root),
+      })),
     };
   }
 
   private collectPrims(inst: LayerInstance): void {
-    if (inst.prim && !this.prims.has(inst.prim.irName)) this.prims.set(inst.prim.irName, { runtime: inst.prim.runtime, kind: inst.prim.kind });
+    if (inst.prim && !this.prims.has(inst.prim.irName))
+      this.prims.set(inst.prim.irName, { runtime: inst.prim.runtime, kind: inst.prim.kind });
     for (const c of inst.children.values()) this.collectPrims(c);
   }
 
@@ -398,9 +470,22 @@ export class ModelEmitter {
         if (!prim) throw new Error(`internal: function layer without a primitive at '${node.path}'`);
         const lower = FUNCTION_LOWERING[prim.irName];
         if (!lower) throw new EmitError(`the emitter cannot call \`${prim.name}\` as a layer`, origin);
-        if (prim.inputs.length !== 1) throw new EmitError(`\`${prim.name}\` takes ${prim.inputs.length} inputs and cannot be used as a layer in a chain`, origin);
+        if (prim.inputs.length !== 1)
+          throw new EmitError(
+            `\`${prim.name}\` takes ${prim.inputs.length} inputs and cannot be used as a layer in a chain`,
+            origin,
+          );
         const attrs = node.params;
-        const expr = lower({ rt: prim.runtime, args: ['x'], attrs, out: [], inShapes: [], dim: () => { throw new EmitError(`\`${prim.name}\` needs a shape and cannot be used as a layer in a chain`, origin); } });
+        const expr = lower({
+          rt: prim.runtime,
+          args: ['x'],
+          attrs,
+          out: [],
+          inShapes: [],
+          dim: () => {
+            throw new EmitError(`\`${prim.name}\` needs a shape and cannot be used as a layer in a chain`, origin);
+          },
+        });
         return `new nv.Lambda((ctx, x) => ${expr}, ${jsString(prim.name)})`;
       }
       case 'block': {
@@ -410,7 +495,12 @@ export class ModelEmitter {
       case 'list':
       case 'sequential': {
         const kids = [...inst.children.values()];
-        if (this.homogeneous(node) && node.children.length > 1 && node.children[0]!.kind === 'block' && !node.children[0]!.sparse) {
+        if (
+          this.homogeneous(node) &&
+          node.children.length > 1 &&
+          node.children[0]!.kind === 'block' &&
+          !node.children[0]!.sparse
+        ) {
           return `new nv.ModuleList(Array.from({ length: ${node.children.length} }, () => new ${this.classOf(node.children[0]!).name}()))`;
         }
         const inner = indent + '  ';
@@ -443,7 +533,9 @@ export class ModelEmitter {
         props.push(`readonly ${prop}: nv.tf.Variable;`);
         const opts = [w.noDecay ? 'noDecay: true' : '', w.frozen ? 'trainable: false' : ''].filter(Boolean);
         ctor.push(`// ${commentText(origin)}`);
-        ctor.push(`this.${prop} = this.param(${jsString(w.name)}, ${jsValue(w.shape)}, ${initExpr(w.init, origin)}${opts.length ? `, { ${opts.join(', ')} }` : ''});`);
+        ctor.push(
+          `this.${prop} = this.param(${jsString(w.name)}, ${jsValue(w.shape)}, ${initExpr(w.init, origin)}${opts.length ? `, { ${opts.join(', ')} }` : ''});`,
+        );
       } else {
         const ch = node.children[m.index]!;
         props.push(`readonly ${prop}: ${this.typeOf(ch)};`);
@@ -452,7 +544,9 @@ export class ModelEmitter {
       }
     }
     const declSpan = c.inst.decl?.name.span;
-    const doc = [`${commentText(describeNode(node))}${declSpan ? `, declared at ${commentText(this.origin(declSpan))}` : ''}.`];
+    const doc = [
+      `${commentText(describeNode(node))}${declSpan ? `, declared at ${commentText(this.origin(declSpan))}` : ''}.`,
+    ];
     const declDoc = c.inst.decl?.doc;
     if (declDoc) doc.push('', ...declDoc.split(/\r\n|[\r\n\u2028\u2029]/).map((l) => commentText(l)));
     const structure: OptionalKind<ClassDeclarationStructure> = {
@@ -486,11 +580,19 @@ export class ModelEmitter {
     const g = c.graph;
     if (!g) return [];
     const out: string[] = [];
-    const ins = g.inputs.map((i) => `  readonly ${propertyKey(i.name)}: ${tensorType(i.shape)}; // ${commentText(formatShape(i.shape))}`);
-    out.push(`/** Inputs of ${commentText(c.node.typeName)}.forward. */\nexport type ${c.name}$Inputs = {\n${ins.join('\n')}\n};`);
+    const ins = g.inputs.map(
+      (i) => `  readonly ${propertyKey(i.name)}: ${tensorType(i.shape)}; // ${commentText(formatShape(i.shape))}`,
+    );
+    out.push(
+      `/** Inputs of ${commentText(c.node.typeName)}.forward. */\nexport type ${c.name}$Inputs = {\n${ins.join('\n')}\n};`,
+    );
     if (this.namedOutputs(g)) {
-      const outs = g.outputs.map((o) => `  readonly ${propertyKey(o.name)}: ${tensorType(o.shape)}; // ${commentText(formatShape(o.shape))}`);
-      out.push(`/** Outputs of ${commentText(c.node.typeName)}.forward. */\nexport type ${c.name}$Outputs = {\n${outs.join('\n')}\n};`);
+      const outs = g.outputs.map(
+        (o) => `  readonly ${propertyKey(o.name)}: ${tensorType(o.shape)}; // ${commentText(formatShape(o.shape))}`,
+      );
+      out.push(
+        `/** Outputs of ${commentText(c.node.typeName)}.forward. */\nexport type ${c.name}$Outputs = {\n${outs.join('\n')}\n};`,
+      );
     }
     return out;
   }
@@ -516,14 +618,19 @@ export class ModelEmitter {
     if (c.root) {
       params.push({ name: 'inputs', type: `${c.name}$Inputs` });
       for (const i of g.inputs) {
-        const read = i.name === '__proto__' ? `nv.own(inputs, ${jsString(i.name)}) as ${tensorType(i.shape)}` : `inputs${propertyAccess(i.name)}`;
+        const read =
+          i.name === '__proto__'
+            ? `nv.own(inputs, ${jsString(i.name)}) as ${tensorType(i.shape)}`
+            : `inputs${propertyAccess(i.name)}`;
         statements.push(`const ${inputLocal.get(i.name)} = ${read};`);
         docLines.push(`@param inputs.${commentText(i.name)} ${commentText(formatShape(i.shape))}`);
       }
     } else {
       for (const i of g.inputs) {
         params.push({ name: inputLocal.get(i.name)!, type: tensorType(i.shape) });
-        docLines.push(`@param ${inputLocal.get(i.name)} ${commentText(formatShape(i.shape))}${inputLocal.get(i.name) !== i.name ? ` (\`${commentText(i.name)}\`)` : ''}`);
+        docLines.push(
+          `@param ${inputLocal.get(i.name)} ${commentText(formatShape(i.shape))}${inputLocal.get(i.name) !== i.name ? ` (\`${commentText(i.name)}\`)` : ''}`,
+        );
       }
     }
     // Symbols are bound from the first input axis that is exactly that symbol.
@@ -542,7 +649,11 @@ export class ModelEmitter {
       for (const t of d.terms) {
         const factors: string[] = [];
         for (const s of t.symbols) {
-          if (!symbolSource.has(s)) throw new EmitError(`cannot bind the dimension \`${s}\` at run time: no input has an axis of exactly that size`, origin);
+          if (!symbolSource.has(s))
+            throw new EmitError(
+              `cannot bind the dimension \`${s}\` at run time: no input has an axis of exactly that size`,
+              origin,
+            );
           if (!symbolLocal.has(s)) {
             symbolLocal.set(s, locals.name(s));
             usedSymbols.push(s);
@@ -552,14 +663,16 @@ export class ModelEmitter {
         const num = t.coef.num < 0n ? -t.coef.num : t.coef.num;
         let term = [...(num !== 1n || factors.length === 0 ? [String(num)] : []), ...factors].join(' * ');
         if (t.coef.den !== 1n) term = `${term} / ${t.coef.den}`;
-        parts.push(parts.length === 0 ? (t.coef.num < 0n ? `-${term}` : term) : t.coef.num < 0n ? `- ${term}` : `+ ${term}`);
+        parts.push(
+          parts.length === 0 ? (t.coef.num < 0n ? `-${term}` : term) : t.coef.num < 0n ? `- ${term}` : `+ ${term}`,
+        );
       }
       return parts.length > 1 ? `(${parts.join(' ')})` : parts[0]!;
     };
     for (const op of g.ops) {
       const origin = this.origin(op.span);
       if (op.op === 'input') {
-        const name = g.inputs.find((i) => i.id === op.id)?.name ?? (op.target ?? '');
+        const name = g.inputs.find((i) => i.id === op.id)?.name ?? op.target ?? '';
         value.set(op.id, inputLocal.get(name) ?? locals.name(name));
         rankOf.set(op.id, op.shape.length);
         continue;
@@ -612,15 +725,26 @@ export class ModelEmitter {
       docLines.push(`@returns ${commentText(formatShape(o.shape))}`);
     } else {
       returnType = `{ ${g.outputs.map((o) => `readonly ${propertyKey(o.name)}: ${tensorType(o.shape)}`).join('; ')} }`;
-      statements.push(`return { ${g.outputs.map((o) => `${propertyKey(o.name)}: ${ret(o.id, o.shape)}`).join(', ')} };`);
+      statements.push(
+        `return { ${g.outputs.map((o) => `${propertyKey(o.name)}: ${ret(o.id, o.shape)}`).join(', ')} };`,
+      );
       for (const o of g.outputs) docLines.push(`@returns ${commentText(o.name)}: ${commentText(formatShape(o.shape))}`);
     }
     return {
       name: 'forward',
-      docs: [[`Forward pass of ${commentText(describeNode(c.node))} (${commentText(this.origin(g.span))}).`, ...docLines].join('\n')],
+      docs: [
+        [
+          `Forward pass of ${commentText(describeNode(c.node))} (${commentText(this.origin(g.span))}).`,
+          ...docLines,
+        ].join('\n'),
+      ],
       parameters: params,
       returnType,
-      statements: [...statements.slice(0, c.root ? g.inputs.length : 0), ...bindings, ...statements.slice(c.root ? g.inputs.length : 0)],
+      statements: [
+        ...statements.slice(0, c.root ? g.inputs.length : 0),
+        ...bindings,
+        ...statements.slice(c.root ? g.inputs.length : 0),
+      ],
     };
   }
 
@@ -636,7 +760,9 @@ export class ModelEmitter {
         node = node.children[Number(part)];
         return;
       }
-      const child: ModuleNode | undefined = node.children.find((c) => c.path.slice(c.path.lastIndexOf('.') + 1) === part);
+      const child: ModuleNode | undefined = node.children.find(
+        (c) => c.path.slice(c.path.lastIndexOf('.') + 1) === part,
+      );
       const names = node === root ? memberName : this.memberNames(node);
       const prop = names.get(part);
       if (prop === undefined) throw new EmitError(`cannot resolve \`${path}\``, origin);
@@ -651,11 +777,24 @@ export class ModelEmitter {
    * Weights and children in declaration order: the IR's child order, with each weight placed
    * before the first child declared after it in the same file.
    */
-  private orderedMembers(node: ModuleNode, inst: LayerInstance): { key: string; kind: 'weight' | 'child'; index: number }[] {
+  private orderedMembers(
+    node: ModuleNode,
+    inst: LayerInstance,
+  ): { key: string; kind: 'weight' | 'child'; index: number }[] {
     const out: { key: string; kind: 'weight' | 'child'; index: number }[] = [];
-    const pending = node.weights.map((w, i) => ({ key: w.name, kind: 'weight' as const, index: i, span: inst.weights[i]?.span }));
+    const pending = node.weights.map((w, i) => ({
+      key: w.name,
+      kind: 'weight' as const,
+      index: i,
+      span: inst.weights[i]?.span,
+    }));
     node.children.forEach((ch, i) => {
-      while (pending.length && pending[0]!.span && pending[0]!.span.file === ch.span.file && pending[0]!.span.start < ch.span.start) {
+      while (
+        pending.length &&
+        pending[0]!.span &&
+        pending[0]!.span.file === ch.span.file &&
+        pending[0]!.span.start < ch.span.start
+      ) {
         const w = pending.shift()!;
         out.push({ key: w.key, kind: w.kind, index: w.index });
       }
@@ -699,15 +838,19 @@ export class ModelEmitter {
     const shapeOf = (id: number) => c.graph!.ops.find((o) => o.id === id)?.shape ?? [];
     if (op.op === 'output') {
       const name = String(op.attrs.name);
-      return name === '__proto__' ? `() => nv.own(${args[0]}, ${jsString(name)})` : `() => ${args[0]}${propertyAccess(name)}`;
+      return name === '__proto__'
+        ? `() => nv.own(${args[0]}, ${jsString(name)})`
+        : `() => ${args[0]}${propertyAccess(name)}`;
     }
     if (op.op === 'call') {
       const target = this.findNode(c.node, op.target ?? '');
       if (!target) throw new EmitError(`cannot resolve the layer \`${op.target}\``, origin);
       const self = this.memberPath(c.node, op.target ?? '', memberName, origin);
       if (target.kind === 'block') return `() => ${this.blockCall(target, self, op, args, origin)}`;
-      if (target.kind === 'list' || target.kind === 'sequential') return `() => ${this.chain(target, self, op, args, 0, origin)}`;
-      if (target.kind === 'function' || target.kind === 'primitive') return `() => ${self}.forward(ctx, ${args.join(', ')})`;
+      if (target.kind === 'list' || target.kind === 'sequential')
+        return `() => ${this.chain(target, self, op, args, 0, origin)}`;
+      if (target.kind === 'function' || target.kind === 'primitive')
+        return `() => ${self}.forward(ctx, ${args.join(', ')})`;
       throw new EmitError(`cannot call \`${op.target}\``, origin);
     }
     if (op.target !== undefined) {
@@ -718,30 +861,44 @@ export class ModelEmitter {
     const prim = this.prims.get(op.op) ?? primByIrName(op.op);
     const lower = FUNCTION_LOWERING[op.op];
     if (!prim || !lower) throw new EmitError(`the emitter cannot lower the operation \`${op.op}\``, origin);
-    const tensorArgs = args.map((a, i) => (consts.has(op.inputs[i]!) && (i === 0 || !BINARY.has(op.op)) ? `nv.tf.scalar(${a})` : a));
+    const tensorArgs = args.map((a, i) =>
+      consts.has(op.inputs[i]!) && (i === 0 || !BINARY.has(op.op)) ? `nv.tf.scalar(${a})` : a,
+    );
     return `() => ${lower({ rt: prim.runtime, args: tensorArgs, attrs: op.attrs, out: op.shape, inShapes: op.inputs.map(shapeOf), dim })}`;
   }
 
   /** A call of a block child: positional inputs in the callee's declared order. */
-  private blockCall(target: ModuleNode, self: string, op: Op, args: readonly string[], origin: string, chained = false): string {
+  private blockCall(
+    target: ModuleNode,
+    self: string,
+    op: Op,
+    args: readonly string[],
+    origin: string,
+    chained = false,
+  ): string {
     const callee = this.classOf(target);
     const g = callee.graph;
     if (!g) throw new EmitError(`\`${target.typeName}\` has no forward`, origin);
     const byName = new Map<string, string>();
     args.forEach((a, i) => {
       const port = op.ports?.[i];
-      const name = port === undefined || port.startsWith('#') ? g.inputs[port === undefined ? i : Number(port.slice(1))]?.name : port;
+      const name =
+        port === undefined || port.startsWith('#')
+          ? g.inputs[port === undefined ? i : Number(port.slice(1))]?.name
+          : port;
       if (name !== undefined) byName.set(name, a);
     });
     const ordered = g.inputs.map((i) => {
       const a = byName.get(i.name);
-      if (a === undefined) throw new EmitError(`no value for the input \`${i.name}\` of \`${target.typeName}\``, origin);
+      if (a === undefined)
+        throw new EmitError(`no value for the input \`${i.name}\` of \`${target.typeName}\``, origin);
       return chained ? `nv.rank(${a}, ${i.shape.length})` : a;
     });
     const result = `${self}.forward(ctx, ${ordered.join(', ')})`;
     if (callee.root) throw new Error('internal: a root class is never a child');
     // A lone call yields the record, read by `output` ops; a chain never holds such a block.
-    if (chained && g.outputs.length > 1) throw new EmitError(`\`${target.typeName}\` has several named outputs and cannot sit in a layer chain`, origin);
+    if (chained && g.outputs.length > 1)
+      throw new EmitError(`\`${target.typeName}\` has several named outputs and cannot sit in a layer chain`, origin);
     return result;
   }
 
@@ -749,16 +906,28 @@ export class ModelEmitter {
    * Applying a list / sequential: each item in order to the running value; blocks and nested
    * lists also receive the call's other inputs (by name), primitives only the running value.
    */
-  private chain(node: ModuleNode, self: string, op: Op, args: readonly string[], depth: number, origin: string): string {
+  private chain(
+    node: ModuleNode,
+    self: string,
+    op: Op,
+    args: readonly string[],
+    depth: number,
+    origin: string,
+  ): string {
     const t = depth === 0 ? 't' : `t${depth}`;
     const extraArgs = args.slice(1);
     const extraOp: Op = { ...op, inputs: op.inputs.slice(1), ...(op.ports ? { ports: op.ports.slice(1) } : {}) };
     const item = (child: ModuleNode, itemExpr: string, cur: string): string => {
       if (child.kind === 'block') {
-        const callOp: Op = { ...op, inputs: [-1, ...extraOp.inputs], ...(op.ports ? { ports: ['#0', ...(extraOp.ports ?? [])] } : {}) };
+        const callOp: Op = {
+          ...op,
+          inputs: [-1, ...extraOp.inputs],
+          ...(op.ports ? { ports: ['#0', ...(extraOp.ports ?? [])] } : {}),
+        };
         return this.blockCall(child, itemExpr, callOp, [cur, ...extraArgs], origin, true);
       }
-      if (child.kind === 'list' || child.kind === 'sequential') return this.chain(child, itemExpr, op, [cur, ...extraArgs], depth + 1, origin);
+      if (child.kind === 'list' || child.kind === 'sequential')
+        return this.chain(child, itemExpr, op, [cur, ...extraArgs], depth + 1, origin);
       return `${itemExpr}.forward(ctx, ${cur})`;
     };
     if (node.children.length === 0) return args[0]!;
@@ -785,7 +954,11 @@ function primByIrName(ir: string): { runtime: string } | undefined {
 }
 
 /** Emits `model.ts` for the given models. */
-export function emitModels(models: readonly ModelIR[], files: ReadonlyMap<string, NvcSource>, options: EmitOptions): ModelCode {
+export function emitModels(
+  models: readonly ModelIR[],
+  files: ReadonlyMap<string, NvcSource>,
+  options: EmitOptions,
+): ModelCode {
   return new ModelEmitter(files, options).emit(models);
 }
 

@@ -15,18 +15,106 @@
 
 const JS_RESERVED = [
   // ECMAScript reserved words, strict-mode and module reserved words
-  'break', 'case', 'catch', 'class', 'const', 'continue', 'debugger', 'default', 'delete', 'do', 'else', 'enum',
-  'export', 'extends', 'false', 'finally', 'for', 'function', 'if', 'import', 'in', 'instanceof', 'new', 'null',
-  'return', 'super', 'switch', 'this', 'throw', 'true', 'try', 'typeof', 'var', 'void', 'while', 'with', 'yield',
-  'let', 'static', 'implements', 'interface', 'package', 'private', 'protected', 'public', 'await', 'async',
-  'arguments', 'eval', 'undefined', 'NaN', 'Infinity', 'globalThis',
+  'break',
+  'case',
+  'catch',
+  'class',
+  'const',
+  'continue',
+  'debugger',
+  'default',
+  'delete',
+  'do',
+  'else',
+  'enum',
+  'export',
+  'extends',
+  'false',
+  'finally',
+  'for',
+  'function',
+  'if',
+  'import',
+  'in',
+  'instanceof',
+  'new',
+  'null',
+  'return',
+  'super',
+  'switch',
+  'this',
+  'throw',
+  'true',
+  'try',
+  'typeof',
+  'var',
+  'void',
+  'while',
+  'with',
+  'yield',
+  'let',
+  'static',
+  'implements',
+  'interface',
+  'package',
+  'private',
+  'protected',
+  'public',
+  'await',
+  'async',
+  'arguments',
+  'eval',
+  'undefined',
+  'NaN',
+  'Infinity',
+  'globalThis',
   // TypeScript names that cannot name a class or a type
-  'any', 'unknown', 'never', 'string', 'number', 'boolean', 'symbol', 'object', 'bigint', 'type', 'declare',
-  'namespace', 'module', 'abstract', 'as', 'satisfies', 'keyof', 'readonly', 'infer', 'is', 'asserts', 'out',
-  'accessor', 'constructor', 'require', 'exports',
+  'any',
+  'unknown',
+  'never',
+  'string',
+  'number',
+  'boolean',
+  'symbol',
+  'object',
+  'bigint',
+  'type',
+  'declare',
+  'namespace',
+  'module',
+  'abstract',
+  'as',
+  'satisfies',
+  'keyof',
+  'readonly',
+  'infer',
+  'is',
+  'asserts',
+  'out',
+  'accessor',
+  'constructor',
+  'require',
+  'exports',
   // globals generated code or its readers rely on
-  'Object', 'Array', 'Math', 'JSON', 'Error', 'Promise', 'Symbol', 'Number', 'String', 'Boolean', 'Function',
-  'Map', 'Set', 'Record', 'Readonly', 'Reflect', 'Proxy', 'console', 'process',
+  'Object',
+  'Array',
+  'Math',
+  'JSON',
+  'Error',
+  'Promise',
+  'Symbol',
+  'Number',
+  'String',
+  'Boolean',
+  'Function',
+  'Map',
+  'Set',
+  'Record',
+  'Readonly',
+  'Reflect',
+  'Proxy',
+  'console',
+  'process',
 ];
 
 /** Names every generated module reserves at top level (runtime import and generated exports). */
@@ -47,14 +135,46 @@ export const MODULE_RESERVED: readonly string[] = [
  */
 export const MEMBER_RESERVED: readonly string[] = [
   ...JS_RESERVED,
-  'ownParams', 'ownChildren', 'param', 'child', 'children', 'namedParameters', 'find', 'parameterCount',
-  'setTrainable', 'dispose', 'forward', 'items', 'length', 'at', 'sparse',
-  '__proto__', 'prototype', 'hasOwnProperty', 'isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString',
-  'toString', 'valueOf', '__defineGetter__', '__defineSetter__', '__lookupGetter__', '__lookupSetter__',
+  'ownParams',
+  'ownChildren',
+  'param',
+  'child',
+  'children',
+  'namedParameters',
+  'find',
+  'parameterCount',
+  'setTrainable',
+  'dispose',
+  'forward',
+  'items',
+  'length',
+  'at',
+  'sparse',
+  '__proto__',
+  'prototype',
+  'hasOwnProperty',
+  'isPrototypeOf',
+  'propertyIsEnumerable',
+  'toLocaleString',
+  'toString',
+  'valueOf',
+  '__defineGetter__',
+  '__defineSetter__',
+  '__lookupGetter__',
+  '__lookupSetter__',
 ];
 
 /** Names generated forward bodies use for themselves (besides `v<digits>` SSA values). */
-export const LOCAL_RESERVED: readonly string[] = [...MODULE_RESERVED, 'ctx', 'inputs', 'seq', 't', 'u', 'm', '__proto__'];
+export const LOCAL_RESERVED: readonly string[] = [
+  ...MODULE_RESERVED,
+  'ctx',
+  'inputs',
+  'seq',
+  't',
+  'u',
+  'm',
+  '__proto__',
+];
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -108,7 +228,9 @@ export class Namer {
  * legal in JSON but end a line in older JavaScript and in comments' readers).
  */
 export function jsString(text: string): string {
-  return JSON.stringify(text).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(text)
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 /**
@@ -118,7 +240,15 @@ export function jsString(text: string): string {
 export function commentText(text: string): string {
   return text
     .replace(/\\/g, '\\\\')
-    .replace(/\r\n|[\r\n\u2028\u2029\u0085]/g, (m) => (m === '\n' ? '\\n' : m === '\r\n' ? '\\r\\n' : m === '\r' ? '\\r' : `\\u${m.charCodeAt(0).toString(16).padStart(4, '0')}`))
+    .replace(/\r\n|[\r\n\u2028\u2029\u0085]/g, (m) =>
+      m === '\n'
+        ? '\\n'
+        : m === '\r\n'
+          ? '\\r\\n'
+          : m === '\r'
+            ? '\\r'
+            : `\\u${m.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    )
     .replace(/\*\//g, '*\\/')
     .replace(/[\u0000-\u001f\u007f]/g, (m) => `\\u${m.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

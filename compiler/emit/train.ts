@@ -38,19 +38,24 @@ export function emitTrainModule(input: TrainModuleInput): string {
     '',
   ].filter((l, i) => l !== '' || i === 4);
 
-  out.push('/** One factory per training stage; the keys are the TrainSpec stages\' `model.factory`. */');
+  out.push("/** One factory per training stage; the keys are the TrainSpec stages' `model.factory`. */");
   out.push('export const factories: Readonly<Record<string, nv.ModelFactory>> = {');
   for (const t of program.trains)
     for (const s of t.stages) {
       const m = classOf.get(s.model)!;
       const key = input.singleTrain ? s.name : `${t.name}/${s.name}`;
-      out.push(`  // ${commentText(input.origin(s.span))}: ${commentText(`${m.className}, ${m.parameterCount} parameters`)}`);
+      out.push(
+        `  // ${commentText(input.origin(s.span))}: ${commentText(`${m.className}, ${m.parameterCount} parameters`)}`,
+      );
       // The stage names dataset modalities (`inputs = [xray]`); the model's forward names its
       // parameters (`forward(x: ...)`). They correspond by position; rename when they differ.
       const graph = s.model.root.forwardKey !== undefined ? s.model.graphs.get(s.model.root.forwardKey) : undefined;
-      const stageInputs = input.trainSpecs.find((ts) => ts.name === t.name)?.stages.find((st) => st.name === s.name)?.inputs ?? [];
+      const stageInputs =
+        input.trainSpecs.find((ts) => ts.name === t.name)?.stages.find((st) => st.name === s.name)?.inputs ?? [];
       const params = graph?.inputs.map((i) => i.name) ?? [];
-      const renames = stageInputs.map((name, i) => [name, params[i]] as const).filter(([from, to]) => to !== undefined && from !== to);
+      const renames = stageInputs
+        .map((name, i) => [name, params[i]] as const)
+        .filter(([from, to]) => to !== undefined && from !== to);
       if (renames.length === 0) out.push(`  ${propertyKey(key)}: { create: () => new ${m.className}() },`);
       else {
         const mapping = `{ ${[...stageInputs.map((name, i) => `${propertyKey(params[i] ?? name)}: inputs[${jsString(name)}]!`)].join(', ')} }`;
@@ -58,8 +63,12 @@ export function emitTrainModule(input: TrainModuleInput): string {
         out.push(`    create: () => {`);
         out.push(`      const model = new ${m.className}();`);
         out.push(`      const forward = model.forward.bind(model);`);
-        out.push(`      // Stage inputs ${stageInputs.map((x) => `\`${x}\``).join(', ')} -> forward parameters ${params.map((x) => `\`${x}\``).join(', ')}.`);
-        out.push(`      return Object.assign(model, { forward: (ctx: nv.ForwardContext, inputs: Readonly<Record<string, nv.tf.Tensor>>) => forward(ctx, ${mapping} as never) }) as nv.TrainableModel;`);
+        out.push(
+          `      // Stage inputs ${stageInputs.map((x) => `\`${x}\``).join(', ')} -> forward parameters ${params.map((x) => `\`${x}\``).join(', ')}.`,
+        );
+        out.push(
+          `      return Object.assign(model, { forward: (ctx: nv.ForwardContext, inputs: Readonly<Record<string, nv.tf.Tensor>>) => forward(ctx, ${mapping} as never) }) as nv.TrainableModel;`,
+        );
         out.push(`    },`);
         out.push(`  },`);
       }
@@ -70,21 +79,33 @@ export function emitTrainModule(input: TrainModuleInput): string {
   out.push('export const modelFactories: Readonly<Record<string, nv.ModelFactory>> = {');
   for (const model of program.models) {
     const m = classOf.get(model)!;
-    out.push(`  // ${commentText(input.origin(model.root.span))}: ${commentText(`${m.className}, ${m.parameterCount} parameters`)}`);
+    out.push(
+      `  // ${commentText(input.origin(model.root.span))}: ${commentText(`${m.className}, ${m.parameterCount} parameters`)}`,
+    );
     out.push(`  ${propertyKey(model.name)}: { create: () => new ${m.className}() },`);
   }
   out.push('};', '');
 
-  out.push('/** The train declarations, lowered to the runtime\'s TrainSpec (by declaration name). */');
-  out.push(`export const trainSpecs: Readonly<Record<string, nv.TrainSpec>> = ${jsValue(Object.fromEntries(input.trainSpecs.map((t) => [t.name, t])))};`, '');
-  out.push('/** The dataset declarations, lowered to the runtime\'s DatasetSpec (by declaration name). */');
-  out.push(`export const datasetSpecs: Readonly<Record<string, nv.DatasetSpec>> = ${jsValue(Object.fromEntries(input.datasetSpecs.map((d) => [d.name, d])))};`, '');
+  out.push("/** The train declarations, lowered to the runtime's TrainSpec (by declaration name). */");
+  out.push(
+    `export const trainSpecs: Readonly<Record<string, nv.TrainSpec>> = ${jsValue(Object.fromEntries(input.trainSpecs.map((t) => [t.name, t])))};`,
+    '',
+  );
+  out.push("/** The dataset declarations, lowered to the runtime's DatasetSpec (by declaration name). */");
+  out.push(
+    `export const datasetSpecs: Readonly<Record<string, nv.DatasetSpec>> = ${jsValue(Object.fromEntries(input.datasetSpecs.map((d) => [d.name, d])))};`,
+    '',
+  );
   out.push('/** Every tunable value of the program as built (variant and overrides applied). */');
   out.push(`export const resolvedConfig: Readonly<Record<string, unknown>> = ${jsValue(input.resolvedConfig)};`, '');
   const first = input.trainSpecs[0];
-  out.push('/** The file\'s first train declaration and the dataset it reads. */');
-  out.push(`export const trainSpec: nv.TrainSpec | undefined = ${first ? `trainSpecs[${jsString(first.name)}]` : 'undefined'};`);
+  out.push("/** The file's first train declaration and the dataset it reads. */");
+  out.push(
+    `export const trainSpec: nv.TrainSpec | undefined = ${first ? `trainSpecs[${jsString(first.name)}]` : 'undefined'};`,
+  );
   const ds = first ? first.dataset : input.datasetSpecs[0]?.name;
-  out.push(`export const datasetSpec: nv.DatasetSpec | undefined = ${ds !== undefined ? `datasetSpecs[${jsString(ds)}]` : 'undefined'};`);
+  out.push(
+    `export const datasetSpec: nv.DatasetSpec | undefined = ${ds !== undefined ? `datasetSpecs[${jsString(ds)}]` : 'undefined'};`,
+  );
   return out.join('\n') + '\n';
 }

@@ -22,12 +22,17 @@ function fmtJson(v: unknown): string {
   if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(v);
   if (typeof v === 'string') return v;
   if (Array.isArray(v)) return `[${v.map(fmtJson).join(', ')}]`;
-  if (v && typeof v === 'object') return `{${Object.entries(v).map(([k, x]) => `${k} = ${fmtJson(x)}`).join(', ')}}`;
+  if (v && typeof v === 'object')
+    return `{${Object.entries(v)
+      .map(([k, x]) => `${k} = ${fmtJson(x)}`)
+      .join(', ')}}`;
   return String(v);
 }
 
 function fmtParams(p: Readonly<Record<string, unknown>>): string {
-  return Object.entries(p).map(([k, v]) => `${k} = ${fmtJson(v)}`).join(', ');
+  return Object.entries(p)
+    .map(([k, v]) => `${k} = ${fmtJson(v)}`)
+    .join(', ');
 }
 
 export function formatSpan(span: Span, files: ReadonlyMap<string, SourceFile>): string {
@@ -39,12 +44,19 @@ export function formatSpan(span: Span, files: ReadonlyMap<string, SourceFile>): 
 
 function printModules(node: ModuleNode, indent: string, out: string[]): void {
   const name = node.path === '' ? '<root>' : node.path.slice(node.path.lastIndexOf('.') + 1);
-  const flags = [node.sparse ? 'sparse' : '', node.repeat ? `repeat ${node.repeat.count}${node.repeat.index ? ` as ${node.repeat.index}` : ''}` : ''].filter(Boolean).join(' ');
+  const flags = [
+    node.sparse ? 'sparse' : '',
+    node.repeat ? `repeat ${node.repeat.count}${node.repeat.index ? ` as ${node.repeat.index}` : ''}` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
   const params = Object.keys(node.params).length ? `(${fmtParams(node.params)})` : '';
   out.push(`${indent}${name} ${node.typeName}${params}${flags ? ' ' + flags : ''}`);
   for (const w of node.weights) {
     const init = `${w.init.kind}${Object.keys(w.init.args).length ? `(${fmtParams(w.init.args)})` : ''}`;
-    out.push(`${indent}  weight ${w.name} [${w.shape.join(', ')}] ${init}${w.frozen ? ' frozen' : ''}${w.noDecay ? ' no_decay' : ''}`);
+    out.push(
+      `${indent}  weight ${w.name} [${w.shape.join(', ')}] ${init}${w.frozen ? ' frozen' : ''}${w.noDecay ? ' no_decay' : ''}`,
+    );
   }
   for (const c of node.children) printModules(c, indent + '  ', out);
 }
@@ -53,7 +65,8 @@ function printOp(op: Op, files: ReadonlyMap<string, SourceFile>): string {
   const target = op.target !== undefined ? `[${op.target}]` : '';
   const args = op.inputs.map((id, i) => (op.ports ? `${op.ports[i]}: %${id}` : `%${id}`)).join(', ');
   const attrs = Object.keys(op.attrs).length ? ` {${fmtParams(op.attrs)}}` : '';
-  const call = op.op === 'input' || op.op === 'param' || op.op === 'const' ? `${op.op}${target}` : `${op.op}${target}(${args})`;
+  const call =
+    op.op === 'input' || op.op === 'param' || op.op === 'const' ? `${op.op}${target}` : `${op.op}${target}(${args})`;
   const macs = op.macs.isConstant() && op.macs.asInt() === 0 ? '' : ` macs ${op.macs}`;
   return `  %${op.id} = ${call}${attrs} : ${formatShape(op.shape)}${op.sparse ? ' sparse' : ''}${macs}  ; ${formatSpan(op.span, files)}`;
 }
@@ -62,7 +75,9 @@ export function printGraph(g: ForwardGraph, index: number, files: ReadonlyMap<st
   const out: string[] = [];
   out.push(`graph ${g.block}#${index} ${g.key.slice(g.key.indexOf(':') + 1)}`);
   for (const op of g.ops) out.push(printOp(op, files));
-  out.push(`  return ${g.outputs.map((o) => (g.outputs.length > 1 || o.name !== 'out' ? `${o.name}: %${o.id}` : `%${o.id}`)).join(', ')}`);
+  out.push(
+    `  return ${g.outputs.map((o) => (g.outputs.length > 1 || o.name !== 'out' ? `${o.name}: %${o.id}` : `%${o.id}`)).join(', ')}`,
+  );
   return out.join('\n');
 }
 

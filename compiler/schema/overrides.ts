@@ -111,7 +111,12 @@ class SchemaBuilder {
   }
 
   /** Settings of one declaration (stage, train, dataset) under `prefix`. */
-  settings(prefix: string, known: Readonly<Record<string, SettingType>>, values: Readonly<Record<string, unknown>>, where: string): void {
+  settings(
+    prefix: string,
+    known: Readonly<Record<string, SettingType>>,
+    values: Readonly<Record<string, unknown>>,
+    where: string,
+  ): void {
     for (const [key, t] of Object.entries(known)) {
       const value = values[key];
       const leaf = leafSchema(t);
@@ -128,7 +133,8 @@ class SchemaBuilder {
         for (const p of phases) {
           const pp = configParts(p);
           const schema = pp ? t.kinds[pp.type] : undefined;
-          if (pp && schema) this.configArgs(`${prefix}.${key}.${pp.type}`, pp.type, schema, pp.named, `${where}, ${key}`);
+          if (pp && schema)
+            this.configArgs(`${prefix}.${key}.${pp.type}`, pp.type, schema, pp.named, `${where}, ${key}`);
         }
         continue;
       }
@@ -154,7 +160,14 @@ function valueSchema(v: Value): JsonSchema | undefined {
       const items = v.items.map(valueSchema);
       if (items.some((x) => !x)) return undefined;
       const allInt = items.every((x) => x!.type === 'integer');
-      return { type: 'array', items: allInt ? { type: 'integer' } : items[0]!.type === 'number' || items[0]!.type === 'integer' ? { type: 'number' } : items[0]! };
+      return {
+        type: 'array',
+        items: allInt
+          ? { type: 'integer' }
+          : items[0]!.type === 'number' || items[0]!.type === 'integer'
+            ? { type: 'number' }
+            : items[0]!,
+      };
     }
     default:
       return undefined;
@@ -170,7 +183,8 @@ function modelArgs(b: SchemaBuilder, prefix: string, inst: LayerInstance, expr: 
   for (const [name, v] of inst.params) {
     if (v.kind === 'layer') {
       const arg = call?.args.find((a) => a.name?.name === name);
-      if (arg && arg.value.kind === 'Call') modelArgs(b, `${prefix}.${name}`, v.layer, arg.value, `${where}, ${name} ${v.layer.typeName}`);
+      if (arg && arg.value.kind === 'Call')
+        modelArgs(b, `${prefix}.${name}`, v.layer, arg.value, `${where}, ${name} ${v.layer.typeName}`);
       continue;
     }
     const s = valueSchema(v);
@@ -181,7 +195,15 @@ function modelArgs(b: SchemaBuilder, prefix: string, inst: LayerInstance, expr: 
 function typeSchema(t: TypeExpr): JsonSchema | undefined {
   if (t.kind !== 'NamedType') return undefined;
   const base: JsonSchema | undefined =
-    t.name.name === 'int' ? { type: 'integer' } : t.name.name === 'float' ? { type: 'number' } : t.name.name === 'bool' ? { type: 'boolean' } : t.name.name === 'string' ? { type: 'string' } : undefined;
+    t.name.name === 'int'
+      ? { type: 'integer' }
+      : t.name.name === 'float'
+        ? { type: 'number' }
+        : t.name.name === 'bool'
+          ? { type: 'boolean' }
+          : t.name.name === 'string'
+            ? { type: 'string' }
+            : undefined;
   if (!base) return undefined;
   return t.isList ? { type: 'array', items: base } : base;
 }
@@ -220,7 +242,13 @@ export function deriveOverrideSchema(program: ProgramIR, entryAst: Module): Over
       b.settings(s.name, STAGE_SETTINGS, s.settings, `stage ${s.name}`);
       const stageDecl = trainDecl?.kind === 'Train' ? trainDecl.stages.find((x) => x.name.name === s.name) : undefined;
       const modelExpr = stageDecl?.settings.find((x) => x.key.name === 'model')?.value;
-      modelArgs(b, `${s.name}.model`, s.model.instance, modelExpr, `stage ${s.name}, model ${s.model.instance.typeName}`);
+      modelArgs(
+        b,
+        `${s.name}.model`,
+        s.model.instance,
+        modelExpr,
+        `stage ${s.name}, model ${s.model.instance.typeName}`,
+      );
     }
     b.settings(t.name, TRAIN_SETTINGS, t.settings, `train ${t.name}`);
   }
@@ -229,7 +257,13 @@ export function deriveOverrideSchema(program: ProgramIR, entryAst: Module): Over
     if (decl.kind === 'Block') {
       for (const p of decl.params) {
         const s = typeSchema(p.type);
-        if (s) b.add(`${decl.name.name}.${p.name.name}`, s, literal(p.default), `${decl.isModel ? 'model' : 'block'} ${decl.name.name}, parameter ${p.name.name}`);
+        if (s)
+          b.add(
+            `${decl.name.name}.${p.name.name}`,
+            s,
+            literal(p.default),
+            `${decl.isModel ? 'model' : 'block'} ${decl.name.name}, parameter ${p.name.name}`,
+          );
       }
     } else if (decl.kind === 'Const') {
       const s = decl.type ? typeSchema(decl.type) : undefined;
@@ -243,13 +277,24 @@ export function deriveOverrideSchema(program: ProgramIR, entryAst: Module): Over
     properties[p] = { ...t.schema, description: t.where, ...(t.value !== undefined ? { default: t.value } : {}) };
   }
   return {
-    schema: { $schema: 'http://json-schema.org/draft-07/schema#', title: 'nvcc overrides', type: 'object', properties, additionalProperties: false },
+    schema: {
+      $schema: 'http://json-schema.org/draft-07/schema#',
+      title: 'nvcc overrides',
+      type: 'object',
+      properties,
+      additionalProperties: false,
+    },
     tunables: new Map(paths.map((p) => [p, b.tunables.get(p)!])),
   };
 }
 
 /** The entry module's AST with the variant and overrides applied (no diagnostics kept). */
-export function entryModule(path: string, variant: string | undefined, overrides: Readonly<Record<string, unknown>>, text?: string): Module | undefined {
+export function entryModule(
+  path: string,
+  variant: string | undefined,
+  overrides: Readonly<Record<string, unknown>>,
+  text?: string,
+): Module | undefined {
   let source: string;
   try {
     source = text ?? fs.readFileSync(path, 'utf8');
@@ -298,7 +343,10 @@ function rangeText(s: JsonSchema): string {
 const ajv = new Ajv({ allErrors: true, strict: false });
 
 /** Validates overrides; an empty list means they are all accepted. */
-export function validateOverrides(schema: OverrideSchema, overrides: Readonly<Record<string, unknown>>): OverrideProblem[] {
+export function validateOverrides(
+  schema: OverrideSchema,
+  overrides: Readonly<Record<string, unknown>>,
+): OverrideProblem[] {
   const problems: OverrideProblem[] = [];
   const paths = [...schema.tunables.keys()];
   for (const [path, value] of Object.entries(overrides)) {
@@ -313,22 +361,41 @@ export function validateOverrides(schema: OverrideSchema, overrides: Readonly<Re
         message:
           `unknown override path \`${path}\`` +
           (c ? `; did you mean \`${c}\`?` : '') +
-          (siblings.length ? ` (${prefix.slice(0, -1)} has: ${siblings.map((p) => p.slice(prefix.length)).join(', ')})` : ''),
+          (siblings.length
+            ? ` (${prefix.slice(0, -1)} has: ${siblings.map((p) => p.slice(prefix.length)).join(', ')})`
+            : ''),
       });
       continue;
     }
     const validate = ajv.compile(t.schema);
     if (validate(value)) continue;
     const errors = (validate.errors ?? []) as ErrorObject[];
-    const typeError = errors.find((e) => e.keyword === 'type' || e.keyword === 'enum' || e.keyword === 'pattern' || e.keyword === 'minItems' || e.keyword === 'maxItems');
+    const typeError = errors.find(
+      (e) =>
+        e.keyword === 'type' ||
+        e.keyword === 'enum' ||
+        e.keyword === 'pattern' ||
+        e.keyword === 'minItems' ||
+        e.keyword === 'maxItems',
+    );
     if (typeError) {
-      problems.push({ path, kind: 'wrong-type', message: `\`${path}\` (${t.where}) must be ${expected(t.schema)}, found ${describe(value)}` });
+      problems.push({
+        path,
+        kind: 'wrong-type',
+        message: `\`${path}\` (${t.where}) must be ${expected(t.schema)}, found ${describe(value)}`,
+      });
       continue;
     }
-    const rangeError = errors.find((e) => ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'].includes(e.keyword));
+    const rangeError = errors.find((e) =>
+      ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'].includes(e.keyword),
+    );
     if (rangeError) {
       const s = rangeError.instancePath ? (t.schema.items as JsonSchema) : t.schema;
-      problems.push({ path, kind: 'out-of-range', message: `\`${path}\` (${t.where}) must be ${rangeText(s)}, found ${JSON.stringify(value)}` });
+      problems.push({
+        path,
+        kind: 'out-of-range',
+        message: `\`${path}\` (${t.where}) must be ${rangeText(s)}, found ${JSON.stringify(value)}`,
+      });
       continue;
     }
     problems.push({ path, kind: 'bad-value', message: `\`${path}\`: ${errors.map((e) => e.message).join('; ')}` });
@@ -337,13 +404,20 @@ export function validateOverrides(schema: OverrideSchema, overrides: Readonly<Re
 }
 
 /** Parses `path=value` items of `--set`; values are YAML scalars or JSON (`[3, 3, 9, 3]`). */
-export function parseSetArgs(items: readonly string[]): { overrides: Record<string, unknown>; problems: OverrideProblem[] } {
+export function parseSetArgs(items: readonly string[]): {
+  overrides: Record<string, unknown>;
+  problems: OverrideProblem[];
+} {
   const overrides: Record<string, unknown> = {};
   const problems: OverrideProblem[] = [];
   for (const item of items) {
     const eq = item.indexOf('=');
     if (eq <= 0) {
-      problems.push({ path: item, kind: 'bad-syntax', message: `--set ${item}: expected path=value (e.g. finetune.optimizer.lr=1e-5)` });
+      problems.push({
+        path: item,
+        kind: 'bad-syntax',
+        message: `--set ${item}: expected path=value (e.g. finetune.optimizer.lr=1e-5)`,
+      });
       continue;
     }
     const path = item.slice(0, eq).trim();
@@ -352,7 +426,11 @@ export function parseSetArgs(items: readonly string[]): { overrides: Record<stri
     try {
       value = text === '' ? '' : parseYaml(text);
     } catch (err) {
-      problems.push({ path, kind: 'bad-syntax', message: `--set ${path}: cannot read the value \`${text}\` (${err instanceof Error ? err.message.split('\n')[0] : String(err)})` });
+      problems.push({
+        path,
+        kind: 'bad-syntax',
+        message: `--set ${path}: cannot read the value \`${text}\` (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`,
+      });
       continue;
     }
     overrides[path] = value;
@@ -364,7 +442,10 @@ export function parseSetArgs(items: readonly string[]): { overrides: Record<stri
  * Reads an overrides YAML/JSON file: a mapping whose keys are dotted paths or nested mappings
  * (`finetune: { optimizer: { lr: 1e-5 } }`). Nesting stops at a path the schema knows.
  */
-export function readConfigFile(file: string, known: ReadonlySet<string>): { overrides: Record<string, unknown>; problems: OverrideProblem[] } {
+export function readConfigFile(
+  file: string,
+  known: ReadonlySet<string>,
+): { overrides: Record<string, unknown>; problems: OverrideProblem[] } {
   let doc: unknown;
   try {
     doc = parseYaml(fs.readFileSync(file, 'utf8'));
@@ -373,7 +454,13 @@ export function readConfigFile(file: string, known: ReadonlySet<string>): { over
     return { overrides: {}, problems: [{ path: file, kind: 'bad-syntax', message: `--config ${file}: ${msg}` }] };
   }
   if (doc === null || doc === undefined) return { overrides: {}, problems: [] };
-  if (typeof doc !== 'object' || Array.isArray(doc)) return { overrides: {}, problems: [{ path: file, kind: 'bad-syntax', message: `--config ${file}: expected a mapping of paths to values` }] };
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    return {
+      overrides: {},
+      problems: [
+        { path: file, kind: 'bad-syntax', message: `--config ${file}: expected a mapping of paths to values` },
+      ],
+    };
   const overrides: Record<string, unknown> = {};
   const walk = (prefix: string, v: unknown) => {
     if (prefix && (known.has(prefix) || v === null || typeof v !== 'object' || Array.isArray(v))) {

@@ -137,10 +137,15 @@ export function renderDiagnostic(d: Diagnostic, lookup: FileLookup, options: Ren
     if (previous !== 0 && line > previous + 1) {
       const gap = [...elided].some((e) => e > previous && e < line) || line > previous + 2;
       if (gap) out.push(paint(ansi.blue + ansi.bold, '...'));
-      else out.push(`${paint(ansi.blue + ansi.bold, String(previous + 1).padStart(gutterWidth))} ${bar} ${expandTabs(file.lineText(previous + 1))}`.trimEnd());
+      else
+        out.push(
+          `${paint(ansi.blue + ansi.bold, String(previous + 1).padStart(gutterWidth))} ${bar} ${expandTabs(file.lineText(previous + 1))}`.trimEnd(),
+        );
     }
     previous = line;
-    out.push(`${paint(ansi.blue + ansi.bold, String(line).padStart(gutterWidth))} ${bar} ${expandTabs(file.lineText(line))}`.trimEnd());
+    out.push(
+      `${paint(ansi.blue + ansi.bold, String(line).padStart(gutterWidth))} ${bar} ${expandTabs(file.lineText(line))}`.trimEnd(),
+    );
     const marksHere = rows.get(line)!.sort((x, y) => x.col - y.col || Number(y.mark.primary) - Number(x.mark.primary));
     for (const r of marksHere) {
       const ch = r.mark.primary ? '^' : '-';
@@ -166,7 +171,11 @@ function appendFooter(out: string[], d: Diagnostic, pad: string, paint: (c: stri
 }
 
 /** All diagnostics, separated by blank lines, then a one-line summary. */
-export function renderDiagnostics(diagnostics: readonly Diagnostic[], lookup: FileLookup, options: RenderOptions = {}): string {
+export function renderDiagnostics(
+  diagnostics: readonly Diagnostic[],
+  lookup: FileLookup,
+  options: RenderOptions = {},
+): string {
   if (diagnostics.length === 0) return '';
   const parts = diagnostics.map((d) => renderDiagnostic(d, lookup, options));
   const errors = diagnostics.filter((d) => d.severity === 'error').length;

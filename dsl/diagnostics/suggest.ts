@@ -34,7 +34,12 @@ export function closestNames(name: string, candidates: Iterable<string>, max = 3
     const limit = threshold(Math.max(name.length, c.length));
     if (caseOnly || d <= limit) found.push({ name: c, distance: d, caseOnly });
   }
-  found.sort((a, b) => Number(b.caseOnly) - Number(a.caseOnly) || a.distance - b.distance || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  found.sort(
+    (a, b) =>
+      Number(b.caseOnly) - Number(a.caseOnly) ||
+      a.distance - b.distance ||
+      (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+  );
   return found.slice(0, max);
 }
 
@@ -45,6 +50,9 @@ export function didYouMean(name: string, candidates: Iterable<string>): string[]
   if (!first) return [];
   if (first.caseOnly) return [`did you mean \`${first.name}\`? names are case-sensitive`];
   if (best.length === 1) return [`did you mean \`${first.name}\`?`];
-  const others = best.slice(1).map((s) => `\`${s.name}\``).join(', ');
+  const others = best
+    .slice(1)
+    .map((s) => `\`${s.name}\``)
+    .join(', ');
   return [`did you mean \`${first.name}\`? (or ${others})`];
 }

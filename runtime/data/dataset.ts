@@ -140,7 +140,13 @@ function syntheticSource(cohort: PjiCohort, s: SyntheticSource): RawSource {
   return { table, images, unmatched: [], imageFolder: `${name}/images`, errors: [] };
 }
 
-async function readFiles(tablePath: string, tableShown: string, imageDir: string, imageShown: string, pattern: string): Promise<RawSource> {
+async function readFiles(
+  tablePath: string,
+  tableShown: string,
+  imageDir: string,
+  imageShown: string,
+  pattern: string,
+): Promise<RawSource> {
   const errors: DataError[] = [];
   let table: RawTable | undefined;
   try {
@@ -148,14 +154,20 @@ async function readFiles(tablePath: string, tableShown: string, imageDir: string
     table = parsed.table;
     errors.push(...parsed.errors);
   } catch (e) {
-    errors.push({ file: tableShown, message: `cannot read the table (${(e as NodeJS.ErrnoException).code ?? String(e)})` });
+    errors.push({
+      file: tableShown,
+      message: `cannot read the table (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+    });
   }
   let images: ImageRef[] = [];
   let unmatched: string[] = [];
   try {
     ({ refs: images, unmatched } = await listImages(imageDir, imageShown, pattern));
   } catch (e) {
-    errors.push({ file: imageShown, message: `cannot read the image folder (${(e as NodeJS.ErrnoException).code ?? String(e)})` });
+    errors.push({
+      file: imageShown,
+      message: `cannot read the image folder (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+    });
   }
   return { table, images, unmatched, imageFolder: imageShown, errors };
 }
@@ -167,13 +179,28 @@ async function readSource(spec: DatasetSpec, baseDir: string): Promise<RawSource
     return readFiles(at(table), table, at(images), images, spec.images.pattern);
   }
   const s = spec.source;
-  if (s.name !== 'pji') return { images: [], unmatched: [], imageFolder: '', errors: [{ file: `synthetic_${s.name}`, message: `unknown built-in dataset '${s.name}' (known: pji)` }] };
+  if (s.name !== 'pji')
+    return {
+      images: [],
+      unmatched: [],
+      imageFolder: '',
+      errors: [{ file: `synthetic_${s.name}`, message: `unknown built-in dataset '${s.name}' (known: pji)` }],
+    };
   if (spec.cache) {
     // A generated cohort is written once and read back as files on later runs.
     const dir = join(at(spec.cache), `synthetic-pji-n${s.patients}-seed${s.seed}-px${s.imageSize}`);
-    const description = JSON.stringify(pjiCohortDescription({ patients: s.patients, seed: s.seed, imageSize: s.imageSize }), null, 2) + '\n';
+    const description =
+      JSON.stringify(pjiCohortDescription({ patients: s.patients, seed: s.seed, imageSize: s.imageSize }), null, 2) +
+      '\n';
     const stored = await readFile(join(dir, 'cohort.json'), 'utf8').catch(() => undefined);
-    if (stored === description) return readFiles(join(dir, 'labs.csv'), join(dir, 'labs.csv'), join(dir, 'images'), join(dir, 'images'), '{id}_*');
+    if (stored === description)
+      return readFiles(
+        join(dir, 'labs.csv'),
+        join(dir, 'labs.csv'),
+        join(dir, 'images'),
+        join(dir, 'images'),
+        '{id}_*',
+      );
     const cohort = cachedCohort(s);
     return { ...syntheticSource(cohort, s), persist: () => writePjiCohort(cohort, dir) };
   }
@@ -216,15 +243,26 @@ function specProblems(spec: DatasetSpec): DataError[] {
   const where = `dataset ${spec.name}`;
   const out: DataError[] = validateSplitSpec(spec.split).map((message) => ({ file: where, message }));
   const [h, w] = spec.images.size;
-  if (!(Number.isInteger(h) && Number.isInteger(w) && h > 0 && w > 0)) out.push({ file: where, message: `image size must be two positive integers, got [${h}, ${w}]` });
-  if (spec.images.channels !== 1 && spec.images.channels !== 3) out.push({ file: where, message: `image channels must be 1 or 3, got ${spec.images.channels}` });
+  if (!(Number.isInteger(h) && Number.isInteger(w) && h > 0 && w > 0))
+    out.push({ file: where, message: `image size must be two positive integers, got [${h}, ${w}]` });
+  if (spec.images.channels !== 1 && spec.images.channels !== 3)
+    out.push({ file: where, message: `image channels must be 1 or 3, got ${spec.images.channels}` });
   if (spec.label.classes.length < 2) out.push({ file: where, message: 'a label needs at least two classes' });
-  if (spec.split.by !== spec.id) out.push({ file: where, message: `the split must group by the id column '${spec.id}', not '${spec.split.by}'` });
-  if (!spec.images.pattern.includes('{id}')) out.push({ file: where, message: `image pattern '${spec.images.pattern}' must contain {id}` });
+  if (spec.split.by !== spec.id)
+    out.push({ file: where, message: `the split must group by the id column '${spec.id}', not '${spec.split.by}'` });
+  if (!spec.images.pattern.includes('{id}'))
+    out.push({ file: where, message: `image pattern '${spec.images.pattern}' must contain {id}` });
   for (const g of spec.groups)
     for (const f of g.fields)
-      if (f.type.kind === 'category' && f.missing.kind === 'constant' && !f.type.levels.includes(String(f.missing.value)))
-        out.push({ file: where, message: `field ${g.name}.${f.name}: missing(constant = ${f.missing.value}) is not one of its levels` });
+      if (
+        f.type.kind === 'category' &&
+        f.missing.kind === 'constant' &&
+        !f.type.levels.includes(String(f.missing.value))
+      )
+        out.push({
+          file: where,
+          message: `field ${g.name}.${f.name}: missing(constant = ${f.missing.value}) is not one of its levels`,
+        });
   return out;
 }
 
@@ -260,7 +298,10 @@ async function checkUnsorted(spec: DatasetSpec, options: LoadOptions): Promise<C
     byKey.get(ref.key)!.push(ref);
   }
   for (const file of source.unmatched)
-    errors.push({ file, message: `the file name does not match the image pattern '${spec.images.pattern}', so it belongs to no patient` });
+    errors.push({
+      file,
+      message: `the file name does not match the image pattern '${spec.images.pattern}', so it belongs to no patient`,
+    });
   const imagesOf = patients.map((p) => byKey.get(p.imageKey) ?? []);
   patients.forEach((p, i) => {
     if (imagesOf[i]!.length === 0)
@@ -284,14 +325,22 @@ async function checkUnsorted(spec: DatasetSpec, options: LoadOptions): Promise<C
       if (decoded.persist) persist.push(decoded.persist);
     } catch (e) {
       const reason = e instanceof ImageDecodeError ? e.message : String(e);
-      errors.push({ file: ref.display, message: `unreadable image for patient '${p.id}' (${table.file} row ${p.row}): ${reason}` });
+      errors.push({
+        file: ref.display,
+        message: `unreadable image for patient '${p.id}' (${table.file} row ${p.row}): ${reason}`,
+      });
     }
   });
   return { patients, imagesOf, pixels, errors, persist };
 }
 
 function errorOrder(a: DataError, b: DataError): number {
-  return a.file.localeCompare(b.file) || (a.row ?? 0) - (b.row ?? 0) || (a.column ?? '').localeCompare(b.column ?? '') || a.message.localeCompare(b.message);
+  return (
+    a.file.localeCompare(b.file) ||
+    (a.row ?? 0) - (b.row ?? 0) ||
+    (a.column ?? '').localeCompare(b.column ?? '') ||
+    a.message.localeCompare(b.message)
+  );
 }
 
 /** Every problem with the data, all at once; empty when the dataset can be loaded. */
@@ -314,7 +363,10 @@ export async function loadDataset(spec: DatasetSpec, options: LoadOptions = {}):
   });
   const labels = options.labels ?? true;
   const splits: Splits = labels
-    ? splitPatients(patients.map((p) => p.label), spec.split)
+    ? splitPatients(
+        patients.map((p) => p.label),
+        spec.split,
+      )
     : { train: [], val: [], test: patients.map((_, i) => i) };
   return new Dataset(spec, patients, images, splits, checked.patients, options.stats);
 }
@@ -332,14 +384,27 @@ export class Dataset {
   private readonly encoded: Readonly<Record<string, Float32Array>>;
   readonly widths: Readonly<Record<string, number>>;
 
-  constructor(spec: DatasetSpec, patients: PatientRecord[], images: StoredImage[], splits: Splits, rows: readonly PatientRow[], stats?: DatasetStats) {
+  constructor(
+    spec: DatasetSpec,
+    patients: PatientRecord[],
+    images: StoredImage[],
+    splits: Splits,
+    rows: readonly PatientRow[],
+    stats?: DatasetStats,
+  ) {
     this.spec = spec;
     this.patients = patients;
     this.images = images;
     this.splits = splits;
     const train = splits.train;
     const fields: Record<string, ReturnType<typeof fitGroup>> = {};
-    for (const g of spec.groups) fields[g.name] = stats?.fields[g.name] ?? fitGroup(g, train.map((i) => rows[i]!.values[g.name]!));
+    for (const g of spec.groups)
+      fields[g.name] =
+        stats?.fields[g.name] ??
+        fitGroup(
+          g,
+          train.map((i) => rows[i]!.values[g.name]!),
+        );
     this.stats = { fields, image: stats?.image ?? this.imageStats(train) };
     const encoded: Record<string, Float32Array> = {};
     const widths: Record<string, number> = {};
@@ -347,7 +412,9 @@ export class Dataset {
       const width = encodedWidth(spec, g.name);
       widths[g.name] = width;
       const all = new Float32Array(patients.length * width);
-      rows.forEach((r, i) => encodeGroup(g, fields[g.name]!, r.values[g.name]!, all.subarray(i * width, (i + 1) * width)));
+      rows.forEach((r, i) =>
+        encodeGroup(g, fields[g.name]!, r.values[g.name]!, all.subarray(i * width, (i + 1) * width)),
+      );
       encoded[g.name] = all;
     }
     this.encoded = encoded;
@@ -357,7 +424,9 @@ export class Dataset {
   private imageStats(train: readonly number[]): DatasetStats['image'] {
     const c = this.spec.images.channels;
     if (this.spec.images.normalize === 'imagenet')
-      return c === 3 ? { mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD] } : { mean: [IMAGENET_GRAY.mean], std: [IMAGENET_GRAY.std] };
+      return c === 3
+        ? { mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD] }
+        : { mean: [IMAGENET_GRAY.mean], std: [IMAGENET_GRAY.std] };
     if (this.spec.images.normalize === 'none') return { mean: Array(c).fill(0), std: Array(c).fill(1) };
     const sum = new Float64Array(c);
     const sq = new Float64Array(c);
@@ -427,15 +496,20 @@ export class BatchStream implements Iterable<Batch> {
     samples: readonly Sample[],
     private readonly options: BatchOptions,
   ) {
-    if (!(Number.isInteger(options.batchSize) && options.batchSize > 0)) throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
-    if ((options.shuffle || options.augment) && !options.rng) throw new RangeError('batches: shuffle and augment need an rng');
+    if (!(Number.isInteger(options.batchSize) && options.batchSize > 0))
+      throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
+    if ((options.shuffle || options.augment) && !options.rng)
+      throw new RangeError('batches: shuffle and augment need an rng');
     this.epoch = options.epoch ?? 0;
-    const perm = options.shuffle ? permutation(options.rng!.fork(`shuffle/${this.epoch}`), samples.length) : samples.map((_, i) => i);
+    const perm = options.shuffle
+      ? permutation(options.rng!.fork(`shuffle/${this.epoch}`), samples.length)
+      : samples.map((_, i) => i);
     this.order = perm.map((i) => samples[i]!);
     this.index = options.start ?? 0;
     const b = options.batchSize;
     this.steps = options.dropLast ? Math.floor(samples.length / b) : Math.ceil(samples.length / b);
-    if (this.index < 0 || this.index > samples.length) throw new RangeError(`start ${this.index} is outside 0..${samples.length}`);
+    if (this.index < 0 || this.index > samples.length)
+      throw new RangeError(`start ${this.index} is outside 0..${samples.length}`);
   }
 
   /** Where the stream stands: pass it back as { epoch, start } to resume exactly. */
@@ -470,7 +544,9 @@ export class BatchStream implements Iterable<Batch> {
       const s = this.order[pos]!;
       const patient = ds.patients[s.patient]!;
       const img = ds.images[s.image]!;
-      const draw = this.options.augment ? drawAugment(this.options.augment, this.options.rng!.fork(`augment/${this.epoch}/${pos}`)) : IDENTITY_DRAW;
+      const draw = this.options.augment
+        ? drawAugment(this.options.augment, this.options.rng!.fork(`augment/${this.epoch}/${pos}`))
+        : IDENTITY_DRAW;
       renderSample(img.pixels, h, w, c, draw, mean, std, pixels, b * h * w * c);
       labels[b] = patient.label;
       patientIds.push(patient.id);
@@ -488,4 +564,3 @@ export class BatchStream implements Iterable<Batch> {
     };
   }
 }
-

@@ -31,11 +31,17 @@ export function decodeDicom(bytes: Uint8Array, options: DicomOptions): GrayPictu
   try {
     ds = dicomParser.parseDicom(bytes);
   } catch (e) {
-    const detail = typeof e === 'string' ? e : e instanceof Error ? e.message : (e as { exception?: string })?.exception ?? String(e);
+    const detail =
+      typeof e === 'string'
+        ? e
+        : e instanceof Error
+          ? e.message
+          : ((e as { exception?: string })?.exception ?? String(e));
     throw new DicomError(`not a readable DICOM file (${detail})`);
   }
   const syntax = ds.string('x00020010') ?? '1.2.840.10008.1.2.1';
-  if (!UNCOMPRESSED.has(syntax)) throw new DicomError(`compressed DICOM (transfer syntax ${syntax}) is not supported; export it uncompressed`);
+  if (!UNCOMPRESSED.has(syntax))
+    throw new DicomError(`compressed DICOM (transfer syntax ${syntax}) is not supported; export it uncompressed`);
   const rows = ds.uint16('x00280010');
   const cols = ds.uint16('x00280011');
   const bits = ds.uint16('x00280100') ?? 16;
@@ -45,12 +51,15 @@ export function decodeDicom(bytes: Uint8Array, options: DicomOptions): GrayPictu
   const pixelElement = ds.elements['x7fe00010'];
   if (!rows || !cols) throw new DicomError('missing Rows/Columns');
   if (!pixelElement) throw new DicomError('no Pixel Data element');
-  if (samples !== 1 || !photometric.startsWith('MONOCHROME')) throw new DicomError(`only grayscale (MONOCHROME1/2) DICOM is supported, got ${photometric}`);
+  if (samples !== 1 || !photometric.startsWith('MONOCHROME'))
+    throw new DicomError(`only grayscale (MONOCHROME1/2) DICOM is supported, got ${photometric}`);
   if (bits !== 8 && bits !== 16) throw new DicomError(`Bits Allocated ${bits} is not supported (8 or 16)`);
   const n = rows * cols;
   const needed = n * (bits / 8);
   if (pixelElement.length < needed || pixelElement.dataOffset + needed > bytes.length)
-    throw new DicomError(`truncated pixel data: ${Math.min(pixelElement.length, bytes.length - pixelElement.dataOffset)} of ${needed} bytes`);
+    throw new DicomError(
+      `truncated pixel data: ${Math.min(pixelElement.length, bytes.length - pixelElement.dataOffset)} of ${needed} bytes`,
+    );
   const view = new DataView(bytes.buffer, bytes.byteOffset + pixelElement.dataOffset, needed);
   const bigEndian = syntax === '1.2.840.10008.1.2.2';
   const slope = ds.floatString('x00281053') ?? 1;

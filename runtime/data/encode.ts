@@ -67,7 +67,9 @@ export function fitField(field: FieldSpec, training: readonly RawValue[]): OneFi
   const fill = fillValue(field, training);
   const transforms: OneFieldStats['transforms'][number][] = [];
   if (field.type.kind !== 'category') {
-    let xs = training.map((v) => (v === null ? (fill as number | undefined) : (v as number))).filter((v): v is number => v !== undefined);
+    let xs = training
+      .map((v) => (v === null ? (fill as number | undefined) : (v as number)))
+      .filter((v): v is number => v !== undefined);
     for (const t of field.transforms) {
       if (t === 'log1p') {
         transforms.push({ kind: 'log1p' });
@@ -91,10 +93,16 @@ export function fitField(field: FieldSpec, training: readonly RawValue[]): OneFi
   return fill === undefined ? { transforms } : { fill, transforms };
 }
 
-export function fitGroup(group: FieldGroupSpec, trainingValues: readonly (readonly RawValue[])[]): Record<string, OneFieldStats> {
+export function fitGroup(
+  group: FieldGroupSpec,
+  trainingValues: readonly (readonly RawValue[])[],
+): Record<string, OneFieldStats> {
   const out: Record<string, OneFieldStats> = {};
   group.fields.forEach((f, j) => {
-    out[f.name] = fitField(f, trainingValues.map((row) => row[j]!));
+    out[f.name] = fitField(
+      f,
+      trainingValues.map((row) => row[j]!),
+    );
   });
   return out;
 }
@@ -109,7 +117,12 @@ function applyTransforms(x: number, stats: OneFieldStats): number {
 }
 
 /** Encodes one patient's raw values of a group into `out` (length = the group's width). */
-export function encodeGroup(group: FieldGroupSpec, stats: Readonly<Record<string, OneFieldStats>>, raw: readonly RawValue[], out: Float32Array): void {
+export function encodeGroup(
+  group: FieldGroupSpec,
+  stats: Readonly<Record<string, OneFieldStats>>,
+  raw: readonly RawValue[],
+  out: Float32Array,
+): void {
   let o = 0;
   group.fields.forEach((f, j) => {
     const s = stats[f.name];

@@ -18,7 +18,11 @@ export interface DataError {
 }
 
 export function formatDataError(e: DataError): string {
-  const where = [e.file, e.row !== undefined ? `row ${e.row}` : undefined, e.column !== undefined ? `column ${e.column}` : undefined]
+  const where = [
+    e.file,
+    e.row !== undefined ? `row ${e.row}` : undefined,
+    e.column !== undefined ? `column ${e.column}` : undefined,
+  ]
     .filter((x) => x !== undefined)
     .join(', ');
   return `${where}: ${e.message}`;
@@ -31,7 +35,9 @@ export class DataRefusedError extends Error {
   constructor(dataset: string, errors: readonly DataError[]) {
     const shown = errors.slice(0, 50).map((e) => `  ${formatDataError(e)}`);
     const more = errors.length > 50 ? [`  ... and ${errors.length - 50} more`] : [];
-    super(`dataset ${dataset}: ${errors.length} data error${errors.length === 1 ? '' : 's'}:\n${[...shown, ...more].join('\n')}`);
+    super(
+      `dataset ${dataset}: ${errors.length} data error${errors.length === 1 ? '' : 's'}:\n${[...shown, ...more].join('\n')}`,
+    );
     this.name = 'DataRefusedError';
     this.errors = errors;
   }

@@ -19,7 +19,14 @@ export class ImageDecodeError extends Error {}
 
 export type ImageRef =
   | { readonly kind: 'file'; readonly path: string; readonly display: string; readonly key: string }
-  | { readonly kind: 'raw'; readonly display: string; readonly key: string; readonly width: number; readonly height: number; readonly pixels: Uint8Array };
+  | {
+      readonly kind: 'raw';
+      readonly display: string;
+      readonly key: string;
+      readonly width: number;
+      readonly height: number;
+      readonly pixels: Uint8Array;
+    };
 
 const IMAGE_EXTENSIONS = /\.(png|jpe?g|dcm|dicom)$/i;
 
@@ -52,7 +59,11 @@ const collator = new Intl.Collator('en', { numeric: true });
  * Image files under `dir` matching the pattern, in natural order. Files that match no pattern
  * are returned in `unmatched` (reported by the validator as unlinked).
  */
-export async function listImages(dir: string, display: string, pattern: string): Promise<{ refs: ImageRef[]; unmatched: string[] }> {
+export async function listImages(
+  dir: string,
+  display: string,
+  pattern: string,
+): Promise<{ refs: ImageRef[]; unmatched: string[] }> {
   const re = patternRegex(pattern);
   const files = (await walk(dir)).filter((f) => IMAGE_EXTENSIONS.test(f));
   const rel = files.map((f) => relative(dir, f).split(sep).join('/')).sort(collator.compare);
@@ -77,13 +88,15 @@ async function toSize(input: Sharp, spec: ImageSpec): Promise<Uint8Array> {
   let pipeline = input.removeAlpha().resize(w, h, { fit: spec.fit === 'cover' ? 'cover' : 'fill', position: 'centre' });
   pipeline = spec.channels === 1 ? pipeline.toColourspace('b-w') : pipeline.toColourspace('srgb');
   const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
-  if (info.width !== w || info.height !== h) throw new ImageDecodeError(`resized to ${info.width}x${info.height}, expected ${w}x${h}`);
+  if (info.width !== w || info.height !== h)
+    throw new ImageDecodeError(`resized to ${info.width}x${info.height}, expected ${w}x${h}`);
   if (info.channels === spec.channels) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   // Colour conversions may leave one channel where three are wanted, or three where one is.
   const out = new Uint8Array(w * h * spec.channels);
   for (let i = 0; i < w * h; i++) {
     if (spec.channels === 3) out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = data[i * info.channels]!;
-    else out[i] = Math.round((data[i * info.channels]! + data[i * info.channels + 1]! + data[i * info.channels + 2]!) / 3);
+    else
+      out[i] = Math.round((data[i * info.channels]! + data[i * info.channels + 1]! + data[i * info.channels + 2]!) / 3);
   }
   return out;
 }
@@ -96,14 +109,21 @@ async function decodeBytes(bytes: Uint8Array, spec: ImageSpec): Promise<Uint8Arr
     } catch (e) {
       throw new ImageDecodeError(e instanceof DicomError ? e.message : String(e));
     }
-    return toSize(sharp(Buffer.from(pic.pixels.buffer, pic.pixels.byteOffset, pic.pixels.byteLength), { raw: { width: pic.width, height: pic.height, channels: 1 } }), spec);
+    return toSize(
+      sharp(Buffer.from(pic.pixels.buffer, pic.pixels.byteOffset, pic.pixels.byteLength), {
+        raw: { width: pic.width, height: pic.height, channels: 1 },
+      }),
+      spec,
+    );
   }
   try {
     return await toSize(sharp(bytes, { failOn: 'truncated' }), spec);
   } catch (e) {
     if (e instanceof ImageDecodeError) throw e;
     const msg = e instanceof Error ? e.message : String(e);
-    throw new ImageDecodeError(/unsupported image format/i.test(msg) ? 'not a PNG, JPEG or DICOM image' : msg.split('\n')[0]!);
+    throw new ImageDecodeError(
+      /unsupported image format/i.test(msg) ? 'not a PNG, JPEG or DICOM image' : msg.split('\n')[0]!,
+    );
   }
 }
 
@@ -138,7 +158,8 @@ export async function decodeImage(ref: ImageRef, spec: ImageSpec, cacheDir?: str
     cachePath = join(cacheDir, key.slice(0, 2), `${key}.u8`);
     try {
       const cached = await readFile(cachePath);
-      if (cached.length === expected) return { pixels: new Uint8Array(cached.buffer, cached.byteOffset, cached.byteLength) };
+      if (cached.length === expected)
+        return { pixels: new Uint8Array(cached.buffer, cached.byteOffset, cached.byteLength) };
     } catch {
       // Not cached yet.
     }

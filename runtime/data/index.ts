@@ -4,8 +4,25 @@
  */
 export * from './spec.js';
 export * from './errors.js';
-export { validateDataset, loadDataset, Dataset, BatchStream, IMAGENET_MEAN, IMAGENET_STD, IMAGENET_GRAY } from './dataset.js';
-export type { LoadOptions, DatasetStats, PatientRecord, StoredImage, Sample, Batch, BatchOptions, BatchPosition } from './dataset.js';
+export {
+  validateDataset,
+  loadDataset,
+  Dataset,
+  BatchStream,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  IMAGENET_GRAY,
+} from './dataset.js';
+export type {
+  LoadOptions,
+  DatasetStats,
+  PatientRecord,
+  StoredImage,
+  Sample,
+  Batch,
+  BatchOptions,
+  BatchPosition,
+} from './dataset.js';
 export { splitPatients, type SplitName, type Splits } from './split.js';
 export { drawAugment, renderSample, type AugmentDraw } from './augment.js';
 export { decodeDicom, DicomError } from './dicom.js';

@@ -79,7 +79,12 @@ export class AttenuationCanvas {
     let y0 = Infinity;
     let x1 = -Infinity;
     let y1 = -Infinity;
-    for (const [ox, oy] of [[b.x0, b.y0], [b.x1, b.y0], [b.x0, b.y1], [b.x1, b.y1]] as const) {
+    for (const [ox, oy] of [
+      [b.x0, b.y0],
+      [b.x1, b.y0],
+      [b.x0, b.y1],
+      [b.x1, b.y1],
+    ] as const) {
       // The inverse of the constructor's pixel -> object map.
       const a = (ox - 0.5 + dx) * scale;
       const e = (oy - 0.5 + dy) * scale;
@@ -94,7 +99,12 @@ export class AttenuationCanvas {
       y1 = Math.max(y1, py);
     }
     const clamp = (v: number): number => Math.max(0, Math.min(this.size, v));
-    return { x0: clamp(Math.floor(x0) - 2), y0: clamp(Math.floor(y0) - 2), x1: clamp(Math.ceil(x1) + 2), y1: clamp(Math.ceil(y1) + 2) };
+    return {
+      x0: clamp(Math.floor(x0) - 2),
+      y0: clamp(Math.floor(y0) - 2),
+      x1: clamp(Math.ceil(x1) + 2),
+      y1: clamp(Math.ceil(y1) + 2),
+    };
   }
 
   /** Calls `f(i, coverage)` for every pixel the shape covers at least partly. */

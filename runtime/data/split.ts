@@ -48,12 +48,15 @@ function groups(labels: readonly number[], spec: SplitSpec, purpose: string): nu
 export function validateSplitSpec(spec: SplitSpec): string[] {
   const problems: string[] = [];
   for (const k of ['train', 'val', 'test'] as const)
-    if (!(spec[k] >= 0) || !Number.isFinite(spec[k])) problems.push(`split fraction ${k} must be a number >= 0, got ${spec[k]}`);
+    if (!(spec[k] >= 0) || !Number.isFinite(spec[k]))
+      problems.push(`split fraction ${k} must be a number >= 0, got ${spec[k]}`);
   if (spec.kfold) {
     const { k, fold } = spec.kfold;
     if (!Number.isInteger(k) || k < 2) problems.push(`kfold k must be an integer >= 2, got ${k}`);
-    if (!Number.isInteger(fold) || fold < 0 || fold >= k) problems.push(`kfold fold must be an integer in 0..${k - 1}, got ${fold}`);
-    if (!(spec.train > 0)) problems.push('kfold needs a train fraction > 0 (val is drawn as val / (train + val) of the non-test folds)');
+    if (!Number.isInteger(fold) || fold < 0 || fold >= k)
+      problems.push(`kfold fold must be an integer in 0..${k - 1}, got ${fold}`);
+    if (!(spec.train > 0))
+      problems.push('kfold needs a train fraction > 0 (val is drawn as val / (train + val) of the non-test folds)');
   } else if (!(spec.train + spec.val + spec.test > 0)) problems.push('split fractions must not all be zero');
   return problems;
 }

@@ -239,7 +239,8 @@ function drawPatient(rng: Rng, index: number, n: number, infected: 0 | 1): PjiPa
 
 /** The patients' latent variables and lab values, without rendering images. */
 export function samplePjiPatients(patients: number, seed: number): PjiPatient[] {
-  if (!Number.isInteger(patients) || patients < 1) throw new RangeError(`patients must be a positive integer, got ${patients}`);
+  if (!Number.isInteger(patients) || patients < 1)
+    throw new RangeError(`patients must be a positive integer, got ${patients}`);
   const root = createRng(seed).fork('pji-cohort');
   const y = labels(root.fork('labels'), patients);
   return y.map((label, i) => drawPatient(root.fork(`patient/${i}`), i, patients, label));
@@ -334,7 +335,10 @@ export function bayesScores(p: PjiPatient): BayesScores {
 export function rocAuc(scores: readonly number[], labels: readonly (0 | 1)[]): number {
   const distinct = [...new Set(scores)].sort((a, b) => a - b);
   const rank = new Map(distinct.map((s, i) => [s, i]));
-  return metricsRocAuc(labels, scores.map((s) => (Number.isNaN(s) ? s : rank.get(s)!)));
+  return metricsRocAuc(
+    labels,
+    scores.map((s) => (Number.isNaN(s) ? s : rank.get(s)!)),
+  );
 }
 
 /** Monte-Carlo Bayes-optimal AUC per modality, over `patients` fresh draws of the model. */
@@ -343,9 +347,18 @@ export function bayesAuc(patients: number, seed: number): { labs: number; images
   const y = cohort.map((p) => p.infected);
   const s = cohort.map(bayesScores);
   return {
-    labs: rocAuc(s.map((x) => x.labs), y),
-    images: rocAuc(s.map((x) => x.images), y),
-    combined: rocAuc(s.map((x) => x.combined), y),
+    labs: rocAuc(
+      s.map((x) => x.labs),
+      y,
+    ),
+    images: rocAuc(
+      s.map((x) => x.images),
+      y,
+    ),
+    combined: rocAuc(
+      s.map((x) => x.combined),
+      y,
+    ),
   };
 }
 
@@ -481,7 +494,10 @@ export function renderPjiImage(p: PjiPatient, k: number, size: number, seed: num
   if (latent.lucency > 0) {
     // A dark band of resorbed bone along the implant-bone interface.
     const width = 0.035 + 0.04 * latent.lucency;
-    canvas.resorb(intersect(rim(scene.interface, width, 0.002), scene.interfaceZone(rng)), Math.min(0.97, 0.6 + 0.5 * latent.lucency));
+    canvas.resorb(
+      intersect(rim(scene.interface, width, 0.002), scene.interfaceZone(rng)),
+      Math.min(0.97, 0.6 + 0.5 * latent.lucency),
+    );
   }
   if (latent.periosteal > 0) {
     // New bone laid down just outside the cortex over a stretch of the shaft.
@@ -492,7 +508,8 @@ export function renderPjiImage(p: PjiPatient, k: number, size: number, seed: num
     const thick = 0.025 + 0.03 * latent.periosteal;
     const gap = 0.008 + 0.008 * rng.uniform();
     canvas.add(intersect(rim(cortex, thick, gap), zone), 0.6 + 0.7 * latent.periosteal);
-    if (latent.periosteal > 0.55) canvas.add(intersect(rim(cortex, thick * 0.7, gap + thick + 0.012), zone), 0.35 * latent.periosteal);
+    if (latent.periosteal > 0.55)
+      canvas.add(intersect(rim(cortex, thick * 0.7, gap + thick + 0.012), zone), 0.35 * latent.periosteal);
   }
   return develop(
     canvas,
@@ -519,7 +536,13 @@ export function generatePjiCohort(options: PjiCohortOptions): PjiCohort {
   const images: PjiImage[] = [];
   for (const p of patients)
     for (let k = 0; k < p.images.length; k++)
-      images.push({ patientId: p.id, index: k, file: `${p.id}_${k}.png`, size: imageSize, pixels: renderPjiImage(p, k, imageSize, seed) });
+      images.push({
+        patientId: p.id,
+        index: k,
+        file: `${p.id}_${k}.png`,
+        size: imageSize,
+        pixels: renderPjiImage(p, k, imageSize, seed),
+      });
   return { options, patients, images };
 }
 
@@ -549,7 +572,9 @@ export function pjiCohortDescription(options: PjiCohortOptions): object {
 }
 
 export async function encodeGrayPng(pixels: Uint8Array, size: number): Promise<Buffer> {
-  return sharp(Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength), { raw: { width: size, height: size, channels: 1 } })
+  return sharp(Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength), {
+    raw: { width: size, height: size, channels: 1 },
+  })
     .toColourspace('b-w')
     .png({ compressionLevel: 6 })
     .toBuffer();
@@ -584,7 +609,13 @@ export function pjiDatasetSpec(source: SyntheticSource, overrides: Partial<Datas
     name: 'PJI',
     source,
     id: 'patient_id',
-    label: { column: 'infected', classes: [{ name: 'negative', code: 0 }, { name: 'positive', code: 1 }] },
+    label: {
+      column: 'infected',
+      classes: [
+        { name: 'negative', code: 0 },
+        { name: 'positive', code: 1 },
+      ],
+    },
     images: {
       per: 'patient_id',
       pattern: '{id}_*',

@@ -36,7 +36,12 @@ export interface PatientRow {
 export function parseCsv(text: string, file: string): { table?: RawTable; errors: DataError[] } {
   let records: Array<{ record: string[]; info: { lines: number } }>;
   try {
-    records = parse(text, { info: true, skip_empty_lines: true, relax_column_count: true, bom: true }) as unknown as typeof records;
+    records = parse(text, {
+      info: true,
+      skip_empty_lines: true,
+      relax_column_count: true,
+      bom: true,
+    }) as unknown as typeof records;
   } catch (e) {
     const err = e as { message?: string; lines?: number };
     const message = (err.message ?? String(e)).replace(/^Invalid [^:]*: /, '');
@@ -48,7 +53,11 @@ export function parseCsv(text: string, file: string): { table?: RawTable; errors
     r.info.lines - r.record.reduce((n, cell) => n + (cell.match(/\n/g)?.length ?? 0), 0);
   const [head, ...body] = records;
   return {
-    table: { file, header: head!.record.map((h) => h.trim()), rows: body.map((r) => ({ row: startRow(r), cells: r.record })) },
+    table: {
+      file,
+      header: head!.record.map((h) => h.trim()),
+      rows: body.map((r) => ({ row: startRow(r), cells: r.record })),
+    },
     errors: [],
   };
 }
@@ -84,7 +93,8 @@ function parseCell(field: FieldSpec, cell: string): { value: RawValue } | { erro
     }
     case 'category': {
       const level = field.type.levels.find((l) => l.toLowerCase() === text.toLowerCase());
-      if (level === undefined) return { error: `unknown category '${text}' (expected one of ${field.type.levels.join(', ')})` };
+      if (level === undefined)
+        return { error: `unknown category '${text}' (expected one of ${field.type.levels.join(', ')})` };
       return { value: level };
     }
   }
@@ -102,7 +112,11 @@ function labelIndex(spec: DatasetSpec, cell: string): number {
  * Checks the table against the spec and types every declared cell. With `labels: false`
  * (prediction on new patients) the label column is neither required nor read.
  */
-export function readPatients(table: RawTable, spec: DatasetSpec, labels: boolean): { patients: PatientRow[]; errors: DataError[] } {
+export function readPatients(
+  table: RawTable,
+  spec: DatasetSpec,
+  labels: boolean,
+): { patients: PatientRow[]; errors: DataError[] } {
   const errors: DataError[] = [];
   const file = table.file;
   const col = new Map<string, number>();
@@ -117,7 +131,12 @@ export function readPatients(table: RawTable, spec: DatasetSpec, labels: boolean
   for (const [name, role] of required) {
     if (!col.has(name)) {
       missingColumns = true;
-      errors.push({ file, row: 1, column: name, message: `missing column '${name}' (${role}); the header has: ${table.header.join(', ')}` });
+      errors.push({
+        file,
+        row: 1,
+        column: name,
+        message: `missing column '${name}' (${role}); the header has: ${table.header.join(', ')}`,
+      });
     }
   }
   if (missingColumns) return { patients: [], errors };
@@ -135,7 +154,12 @@ export function readPatients(table: RawTable, spec: DatasetSpec, labels: boolean
       errors.push({ file, row, column: spec.id, message: 'empty patient id' });
       ok = false;
     } else if (firstRow.has(id)) {
-      errors.push({ file, row, column: spec.id, message: `duplicate patient id '${id}' (first at row ${firstRow.get(id)})` });
+      errors.push({
+        file,
+        row,
+        column: spec.id,
+        message: `duplicate patient id '${id}' (first at row ${firstRow.get(id)})`,
+      });
       ok = false;
     } else firstRow.set(id, row);
     let label = -1;
@@ -147,7 +171,12 @@ export function readPatients(table: RawTable, spec: DatasetSpec, labels: boolean
       } else {
         label = labelIndex(spec, cell);
         if (label < 0) {
-          errors.push({ file, row, column: spec.label.column, message: `label '${cell.trim()}' is not one of the declared classes (${classList})` });
+          errors.push({
+            file,
+            row,
+            column: spec.label.column,
+            message: `label '${cell.trim()}' is not one of the declared classes (${classList})`,
+          });
           ok = false;
         }
       }
@@ -159,7 +188,12 @@ export function readPatients(table: RawTable, spec: DatasetSpec, labels: boolean
         if (isMissingCell(cell)) {
           if (f.missing.kind === 'error') {
             const shown = cell === undefined || cell.trim() === '' ? 'empty value' : `missing value '${cell.trim()}'`;
-            errors.push({ file, row, column: f.name, message: `${shown} in required field ${g.name}.${f.name} (declare missing(...) to allow it)` });
+            errors.push({
+              file,
+              row,
+              column: f.name,
+              message: `${shown} in required field ${g.name}.${f.name} (declare missing(...) to allow it)`,
+            });
             ok = false;
           }
           return null;

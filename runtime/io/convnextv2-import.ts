@@ -63,7 +63,8 @@ function fromMinkowski(key: string, t: HostTensor): { key: string; tensor: HostT
   if (k.endsWith('.kernel')) {
     k = k.slice(0, -'.kernel'.length) + '.weight';
     const kk = Math.round(Math.sqrt(t.shape[0]!));
-    if (kk * kk !== t.shape[0]) throw new Error(`${key}: kernel of shape (${t.shape.join(', ')}) has no square spatial size`);
+    if (kk * kk !== t.shape[0])
+      throw new Error(`${key}: kernel of shape (${t.shape.join(', ')}) has no square spatial size`);
     if (t.shape.length === 2) {
       // (k^2, C) -> permute(1,0) -> (C,1,k,k) -> swap the two spatial axes
       const c = t.shape[1]!;
@@ -108,12 +109,18 @@ export function toNvcLayout(key: string, t: HostTensor, target: readonly number[
 }
 
 /** Maps and converts an official state dict for `module`, throwing ONE error on any mismatch. */
-export function convertConvNeXtV2State(module: Module, raw: ReadonlyMap<string, HostTensor>, source: string, options: ConvNeXtImportOptions = {}): { tensors: Map<string, HostTensor>; dropped: Array<{ key: string; reason: string }>; keptInitial: string[] } {
+export function convertConvNeXtV2State(
+  module: Module,
+  raw: ReadonlyMap<string, HostTensor>,
+  source: string,
+  options: ConvNeXtImportOptions = {},
+): { tensors: Map<string, HostTensor>; dropped: Array<{ key: string; reason: string }>; keptInitial: string[] } {
   const params = new Map(module.namedParameters());
   const hasPrefix = (prefix: string) => [...params.keys()].some((k) => k.startsWith(prefix));
   const keys = [...raw.keys()].map((k) => [k, normaliseKey(k)] as const);
   const strip = options.stripEncoder ?? 'auto';
-  const stripEncoder = strip === 'auto' ? keys.some(([, k]) => k.startsWith('encoder.')) && !hasPrefix('encoder.') : strip;
+  const stripEncoder =
+    strip === 'auto' ? keys.some(([, k]) => k.startsWith('encoder.')) && !hasPrefix('encoder.') : strip;
   const dropped: Array<{ key: string; reason: string }> = [];
   const unexpected: string[] = [];
   const misshaped: ShapeMismatch[] = [];
@@ -152,7 +159,11 @@ export function convertConvNeXtV2State(module: Module, raw: ReadonlyMap<string, 
     const target = p.variable.shape;
     const t = toNvcLayout(k, mapped.tensor, target);
     if (!t) {
-      misshaped.push({ key: `${k} (file shape in PyTorch layout)`, expected: [...target], found: [...mapped.tensor.shape] });
+      misshaped.push({
+        key: `${k} (file shape in PyTorch layout)`,
+        expected: [...target],
+        found: [...mapped.tensor.shape],
+      });
       continue;
     }
     converted.set(k, t);
@@ -162,13 +173,18 @@ export function convertConvNeXtV2State(module: Module, raw: ReadonlyMap<string, 
   const missing = missingAll.filter((k) => !(options.allowMissing?.(k) ?? false));
   if (missing.length || unexpected.length || misshaped.length) {
     if (stripEncoder) notes.push('the `encoder.` prefix was stripped (FCMAE checkpoint)');
-    if (missing.some((k) => k.startsWith('head.') || k.startsWith('norm.'))) notes.push('released FCMAE (pt_only) checkpoints have no norm/head: pass allowMissing for them when fine-tuning');
+    if (missing.some((k) => k.startsWith('head.') || k.startsWith('norm.')))
+      notes.push('released FCMAE (pt_only) checkpoints have no norm/head: pass allowMissing for them when fine-tuning');
     throw new WeightsMismatchError(source, missing, unexpected, misshaped, notes);
   }
   return { tensors: converted, dropped, keptInitial: missingAll };
 }
 
-export function importConvNeXtV2(module: Module, path: string, options: ConvNeXtImportOptions = {}): ConvNeXtImportReport {
+export function importConvNeXtV2(
+  module: Module,
+  path: string,
+  options: ConvNeXtImportOptions = {},
+): ConvNeXtImportReport {
   const bytes = readFileSync(path);
   if (looksLikePickle(path, bytes)) throw new Error(`${path}: ${PICKLE_HINT}`);
   const file = parseSafetensors(bytes, path);

@@ -8,7 +8,8 @@ import { product, type HostTensor } from './safetensors.js';
 
 export function transposeHost(t: HostTensor, perm: readonly number[]): HostTensor {
   const rank = t.shape.length;
-  if (perm.length !== rank || [...perm].sort().some((p, i) => p !== i)) throw new Error(`bad permutation [${perm.join(', ')}] for rank ${rank}`);
+  if (perm.length !== rank || [...perm].sort().some((p, i) => p !== i))
+    throw new Error(`bad permutation [${perm.join(', ')}] for rank ${rank}`);
   const outShape = perm.map((p) => t.shape[p]!);
   const inStrides = new Array<number>(rank);
   let s = 1;
@@ -36,6 +37,7 @@ export function transposeHost(t: HostTensor, perm: readonly number[]): HostTenso
 }
 
 export function reshapeHost(t: HostTensor, shape: readonly number[]): HostTensor {
-  if (product(shape) !== t.data.length) throw new Error(`cannot reshape [${t.shape.join(', ')}] to [${shape.join(', ')}]`);
+  if (product(shape) !== t.data.length)
+    throw new Error(`cannot reshape [${t.shape.join(', ')}] to [${shape.join(', ')}]`);
   return { dtype: t.dtype, shape: [...shape], data: t.data };
 }

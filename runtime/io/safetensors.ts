@@ -39,8 +39,21 @@ export class SafetensorsError extends Error {
 }
 
 const ELEMENT_BYTES: Record<string, number> = {
-  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, I16: 2, U16: 2, F16: 2, BF16: 2,
-  I32: 4, U32: 4, F32: 4, F64: 8, I64: 8, U64: 8,
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E5M2: 1,
+  F8_E4M3: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  F64: 8,
+  I64: 8,
+  U64: 8,
 };
 const READABLE = new Set(['F32', 'F16', 'BF16', 'F64', 'I32', 'I64']);
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
@@ -71,9 +84,11 @@ export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): Safete
   if (bytes.length < 8) fail(`file is ${bytes.length} bytes, shorter than the 8-byte header length (truncated?)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = view.getBigUint64(0, true);
-  if (headerLen > BigInt(MAX_HEADER_BYTES)) fail(`header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+  if (headerLen > BigInt(MAX_HEADER_BYTES))
+    fail(`header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   const n = Number(headerLen);
-  if (8 + n > bytes.length) fail(`header claims ${n} bytes but the file has only ${bytes.length - 8} after the length (truncated?)`);
+  if (8 + n > bytes.length)
+    fail(`header claims ${n} bytes but the file has only ${bytes.length - 8} after the length (truncated?)`);
   const headerText = new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(8, 8 + n));
   if (!headerText.startsWith('{')) fail('header does not start with "{"');
   let header: unknown;
@@ -100,26 +115,47 @@ export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): Safete
     }
     if (typeof raw !== 'object' || raw === null) fail(`tensor '${name}': entry is not an object`);
     const { dtype, shape, data_offsets: offsets } = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof dtype !== 'string' || !(dtype in ELEMENT_BYTES)) fail(`tensor '${name}': unknown dtype ${JSON.stringify(dtype)}`);
-    if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) fail(`tensor '${name}': shape must be a list of non-negative integers`);
+    if (typeof dtype !== 'string' || !(dtype in ELEMENT_BYTES))
+      fail(`tensor '${name}': unknown dtype ${JSON.stringify(dtype)}`);
+    if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0))
+      fail(`tensor '${name}': shape must be a list of non-negative integers`);
     if (!Array.isArray(offsets) || offsets.length !== 2 || offsets.some((o) => !Number.isSafeInteger(o) || o < 0)) {
       fail(`tensor '${name}': data_offsets must be [begin, end] with non-negative integers`);
     }
     const [begin, end] = offsets as [number, number];
     if (end < begin) fail(`tensor '${name}': data_offsets [${begin}, ${end}] end before begin`);
-    if (end > dataLen) fail(`tensor '${name}': data_offsets [${begin}, ${end}] out of range (data section is ${dataLen} bytes; truncated?)`);
+    if (end > dataLen)
+      fail(
+        `tensor '${name}': data_offsets [${begin}, ${end}] out of range (data section is ${dataLen} bytes; truncated?)`,
+      );
     const elementBytes = ELEMENT_BYTES[dtype as string]!;
     const expected = product(shape as number[]) * elementBytes;
-    if (end - begin !== expected) fail(`tensor '${name}': ${dtype} ${JSON.stringify(shape)} needs ${expected} bytes but data_offsets span ${end - begin}`);
+    if (end - begin !== expected)
+      fail(
+        `tensor '${name}': ${dtype} ${JSON.stringify(shape)} needs ${expected} bytes but data_offsets span ${end - begin}`,
+      );
     spans.push({ name, begin, end });
-    if (!READABLE.has(dtype as string)) fail(`tensor '${name}': dtype ${dtype} is valid safetensors but not supported by nvcc (F32, F16, BF16, F64, I32, I64)`);
-    tensors.set(name, { storedDtype: dtype as string, tensor: decode(bytes.subarray(dataStart + begin, dataStart + end), dtype as string, shape as number[], name, fail) });
+    if (!READABLE.has(dtype as string))
+      fail(
+        `tensor '${name}': dtype ${dtype} is valid safetensors but not supported by nvcc (F32, F16, BF16, F64, I32, I64)`,
+      );
+    tensors.set(name, {
+      storedDtype: dtype as string,
+      tensor: decode(
+        bytes.subarray(dataStart + begin, dataStart + end),
+        dtype as string,
+        shape as number[],
+        name,
+        fail,
+      ),
+    });
   }
 
   spans.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let cursor = 0;
   for (const s of spans) {
-    if (s.begin < cursor) fail(`tensor '${s.name}' overlaps the previous tensor (begins at ${s.begin}, previous ends at ${cursor})`);
+    if (s.begin < cursor)
+      fail(`tensor '${s.name}' overlaps the previous tensor (begins at ${s.begin}, previous ends at ${cursor})`);
     if (s.begin > cursor) fail(`hole in the data section: bytes ${cursor}..${s.begin} belong to no tensor`);
     cursor = s.end;
   }
@@ -159,7 +195,8 @@ function decode(raw: Uint8Array, dtype: string, shape: number[], name: string, f
       const out = new Int32Array(count);
       for (let i = 0; i < count; i++) {
         const v = view.getBigInt64(8 * i, true);
-        if (v > 2147483647n || v < -2147483648n) fail(`tensor '${name}': I64 value ${v} at index ${i} does not fit int32`);
+        if (v > 2147483647n || v < -2147483648n)
+          fail(`tensor '${name}': I64 value ${v} at index ${i} does not fit int32`);
         out[i] = Number(v);
       }
       return { dtype: 'int32', shape, data: out };
@@ -170,19 +207,27 @@ function decode(raw: Uint8Array, dtype: string, shape: number[], name: string, f
 }
 
 /** Serialises tensors (sorted by name) and metadata to safetensors bytes (F32 / I32). */
-export function encodeSafetensors(tensors: ReadonlyMap<string, HostTensor> | Record<string, HostTensor>, metadata: Record<string, string> = {}): Uint8Array {
-  const entries = [...(tensors instanceof Map ? tensors.entries() : Object.entries(tensors))].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+export function encodeSafetensors(
+  tensors: ReadonlyMap<string, HostTensor> | Record<string, HostTensor>,
+  metadata: Record<string, string> = {},
+): Uint8Array {
+  const entries = [...(tensors instanceof Map ? tensors.entries() : Object.entries(tensors))].sort(([a], [b]) =>
+    a < b ? -1 : a > b ? 1 : 0,
+  );
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) {
-    for (const [k, v] of Object.entries(metadata)) if (typeof v !== 'string') throw new TypeError(`metadata '${k}' must be a string`);
+    for (const [k, v] of Object.entries(metadata))
+      if (typeof v !== 'string') throw new TypeError(`metadata '${k}' must be a string`);
     header.__metadata__ = metadata;
   }
   let offset = 0;
   for (const [name, t] of entries) {
     if (name === '__metadata__') throw new Error("'__metadata__' is reserved and cannot name a tensor");
-    if (product(t.shape) !== t.data.length) throw new Error(`tensor '${name}': shape ${JSON.stringify(t.shape)} does not match ${t.data.length} values`);
+    if (product(t.shape) !== t.data.length)
+      throw new Error(`tensor '${name}': shape ${JSON.stringify(t.shape)} does not match ${t.data.length} values`);
     const dtype = t.dtype === 'float32' ? 'F32' : 'I32';
-    if ((t.dtype === 'float32') !== t.data instanceof Float32Array) throw new Error(`tensor '${name}': dtype ${t.dtype} does not match its data array`);
+    if ((t.dtype === 'float32') !== t.data instanceof Float32Array)
+      throw new Error(`tensor '${name}': dtype ${t.dtype} does not match its data array`);
     header[name] = { dtype, shape: [...t.shape], data_offsets: [offset, offset + 4 * t.data.length] };
     offset += 4 * t.data.length;
   }
@@ -216,7 +261,11 @@ export function writeFileAtomic(path: string, bytes: Uint8Array | string): void 
   writeFileAtomicSync(path, bytes);
 }
 
-export function writeSafetensors(path: string, tensors: ReadonlyMap<string, HostTensor> | Record<string, HostTensor>, metadata: Record<string, string> = {}): Uint8Array {
+export function writeSafetensors(
+  path: string,
+  tensors: ReadonlyMap<string, HostTensor> | Record<string, HostTensor>,
+  metadata: Record<string, string> = {},
+): Uint8Array {
   const bytes = encodeSafetensors(tensors, metadata);
   writeFileAtomic(path, bytes);
   return bytes;

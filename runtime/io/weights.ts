@@ -59,12 +59,20 @@ function listShort(items: readonly string[], limit = 40): string {
   return shown.join('\n');
 }
 
-function formatMismatch(source: string, missing: readonly string[], unexpected: readonly string[], misshaped: readonly ShapeMismatch[], notes: readonly string[]): string {
+function formatMismatch(
+  source: string,
+  missing: readonly string[],
+  unexpected: readonly string[],
+  misshaped: readonly ShapeMismatch[],
+  notes: readonly string[],
+): string {
   const parts = [`${source}: refusing to load: the weights do not match the model (nothing was loaded)`];
   if (missing.length) parts.push(`  missing in the file (${missing.length}):\n${listShort(missing)}`);
   if (unexpected.length) parts.push(`  unexpected in the file (${unexpected.length}):\n${listShort(unexpected)}`);
   if (misshaped.length) {
-    parts.push(`  wrong shape (${misshaped.length}):\n${listShort(misshaped.map((m) => `${m.key}: model expects [${m.expected.join(', ')}], file has [${m.found.join(', ')}]`))}`);
+    parts.push(
+      `  wrong shape (${misshaped.length}):\n${listShort(misshaped.map((m) => `${m.key}: model expects [${m.expected.join(', ')}], file has [${m.found.join(', ')}]`))}`,
+    );
   }
   for (const n of notes) parts.push(`  note: ${n}`);
   return parts.join('\n');
@@ -84,7 +92,9 @@ export function nvccVersion(): string {
 
 /** `<dir>/<name>.safetensors` -> `<dir>/<name>.json`. */
 export function manifestPathFor(weightsPath: string): string {
-  return weightsPath.endsWith('.safetensors') ? weightsPath.slice(0, -'.safetensors'.length) + '.json' : `${weightsPath}.json`;
+  return weightsPath.endsWith('.safetensors')
+    ? weightsPath.slice(0, -'.safetensors'.length) + '.json'
+    : `${weightsPath}.json`;
 }
 
 export function sha256Hex(bytes: Uint8Array): string {
@@ -106,7 +116,12 @@ export async function variableToHost(v: tf.Tensor): Promise<HostTensor> {
 
 export async function saveWeights(module: Module, path: string, meta: SaveWeightsMeta = {}): Promise<WeightsManifest> {
   const tensors = await moduleToHost(module);
-  const metadata: Record<string, string> = { format: 'nvcc-weights', nvcc_version: nvccVersion(), ...(meta.specHash ? { spec_hash: meta.specHash } : {}), ...(meta.metadata ?? {}) };
+  const metadata: Record<string, string> = {
+    format: 'nvcc-weights',
+    nvcc_version: nvccVersion(),
+    ...(meta.specHash ? { spec_hash: meta.specHash } : {}),
+    ...(meta.metadata ?? {}),
+  };
   const bytes = encodeSafetensors(tensors, metadata);
   writeFileAtomicSync(path, bytes);
   const manifest: WeightsManifest = {
@@ -145,7 +160,12 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
  * Assigns host tensors to the module's parameters, all or nothing. Used by loadWeights and by
  * the checkpoint importer after key mapping and layout conversion.
  */
-export function assignParameters(module: Module, tensors: ReadonlyMap<string, HostTensor>, source: string, options: { strict?: boolean; allowMissing?: (path: string) => boolean; notes?: string[] } = {}): LoadReport {
+export function assignParameters(
+  module: Module,
+  tensors: ReadonlyMap<string, HostTensor>,
+  source: string,
+  options: { strict?: boolean; allowMissing?: (path: string) => boolean; notes?: string[] } = {},
+): LoadReport {
   const strict = options.strict ?? true;
   const params = new Map<string, Parameter>(module.namedParameters());
   const missing = [...params.keys()].filter((k) => !tensors.has(k));
@@ -155,13 +175,18 @@ export function assignParameters(module: Module, tensors: ReadonlyMap<string, Ho
   for (const [k, t] of tensors) {
     const p = params.get(k);
     if (!p) continue;
-    if (!sameShape(p.variable.shape, t.shape)) misshaped.push({ key: k, expected: [...p.variable.shape], found: [...t.shape] });
-    else if (p.variable.dtype !== t.dtype) dtypeNotes.push(`'${k}' is ${t.dtype} in the file but ${p.variable.dtype} in the model`);
+    if (!sameShape(p.variable.shape, t.shape))
+      misshaped.push({ key: k, expected: [...p.variable.shape], found: [...t.shape] });
+    else if (p.variable.dtype !== t.dtype)
+      dtypeNotes.push(`'${k}' is ${t.dtype} in the file but ${p.variable.dtype} in the model`);
   }
   const blockingMissing = strict ? missing.filter((k) => !(options.allowMissing?.(k) ?? false)) : [];
   const blockingUnexpected = strict ? unexpected : [];
   if (blockingMissing.length || blockingUnexpected.length || misshaped.length || dtypeNotes.length) {
-    throw new WeightsMismatchError(source, blockingMissing, blockingUnexpected, misshaped, [...dtypeNotes, ...(options.notes ?? [])]);
+    throw new WeightsMismatchError(source, blockingMissing, blockingUnexpected, misshaped, [
+      ...dtypeNotes,
+      ...(options.notes ?? []),
+    ]);
   }
   const loaded: string[] = [];
   for (const [k, t] of tensors) {
@@ -186,7 +211,10 @@ export async function loadWeights(module: Module, path: string, options: LoadWei
     }
     if (manifest.format === 'nvcc-weights' && manifest.sha256 && manifest.weightsFile === basename(path)) {
       const actual = sha256Hex(bytes);
-      if (actual !== manifest.sha256) throw new Error(`${path}: sha256 ${actual} does not match the manifest ${manifestPath} (${manifest.sha256}); the file was changed, is corrupt, or a save was interrupted between the weights and the manifest`);
+      if (actual !== manifest.sha256)
+        throw new Error(
+          `${path}: sha256 ${actual} does not match the manifest ${manifestPath} (${manifest.sha256}); the file was changed, is corrupt, or a save was interrupted between the weights and the manifest`,
+        );
     }
   }
   const file = parseSafetensors(bytes, path);

@@ -21,10 +21,21 @@ export function conv2dBackpropFilter(x: tf.Tensor4D, dy: tf.Tensor4D, attrs: Att
   if (attrs.dataFormat === 'NCHW') throw new UnsupportedKernelCase(NAME, "dataFormat 'NCHW' (nvcc uses NHWC)");
   const [kh, kw, cin, cout] = attrs.filterShape;
   const info = tf.backend_util.computeConv2DInfo(
-    x.shape, attrs.filterShape, attrs.strides, 1, attrs.pad as never, attrs.dimRoundingMode, false, 'channelsLast');
+    x.shape,
+    attrs.filterShape,
+    attrs.strides,
+    1,
+    attrs.pad as never,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
   const { strideHeight: sh, strideWidth: sw, outHeight: ho, outWidth: wo } = info;
   if (dy.shape[1] !== ho || dy.shape[2] !== wo || dy.shape[3] !== cout || x.shape[3] !== cin) {
-    throw new UnsupportedKernelCase(NAME, `shapes x ${x.shape} dy ${dy.shape} filter ${attrs.filterShape} do not agree`);
+    throw new UnsupportedKernelCase(
+      NAME,
+      `shapes x ${x.shape} dy ${dy.shape} filter ${attrs.filterShape} do not agree`,
+    );
   }
   const n = x.shape[0];
   const top = info.padInfo.top;
@@ -36,9 +47,13 @@ export function conv2dBackpropFilter(x: tf.Tensor4D, dy: tf.Tensor4D, attrs: Att
     if (sh === kh && sw === kw) {
       // Non-overlapping windows (stem 4x4/4, downsample 2x2/2, 1x1): the filter gradient is one
       // GEMM between the patch matrix and dy.
-      const patches = kh === 1 && kw === 1
-        ? tf.reshape(xp, [n * ho * wo, cin])
-        : tf.reshape(tf.transpose(tf.reshape(xp, [n, ho, kh, wo, kw, cin]), [0, 1, 3, 2, 4, 5]), [n * ho * wo, kh * kw * cin]);
+      const patches =
+        kh === 1 && kw === 1
+          ? tf.reshape(xp, [n * ho * wo, cin])
+          : tf.reshape(tf.transpose(tf.reshape(xp, [n, ho, kh, wo, kw, cin]), [0, 1, 3, 2, 4, 5]), [
+              n * ho * wo,
+              kh * kw * cin,
+            ]);
       const g = tf.matMul(patches, tf.reshape(dy, [n * ho * wo, cout]), true, false);
       return tf.reshape(g, [kh, kw, cin, cout]) as tf.Tensor4D;
     }

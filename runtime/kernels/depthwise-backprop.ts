@@ -19,16 +19,35 @@ interface Attrs {
   filterShape?: [number, number, number, number];
 }
 
-function geometry(kernel: string, xShape: [number, number, number, number], filterShape: [number, number, number, number], attrs: Attrs) {
+function geometry(
+  kernel: string,
+  xShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  attrs: Attrs,
+) {
   const info = tf.backend_util.computeConv2DInfo(
-    xShape, filterShape, attrs.strides, attrs.dilations ?? 1, attrs.pad as never, attrs.dimRoundingMode, true);
+    xShape,
+    filterShape,
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad as never,
+    attrs.dimRoundingMode,
+    true,
+  );
   if (info.strideHeight !== 1 || info.strideWidth !== 1) {
-    throw new UnsupportedKernelCase(kernel, `strides ${info.strideHeight}x${info.strideWidth} (only stride 1 is implemented)`);
+    throw new UnsupportedKernelCase(
+      kernel,
+      `strides ${info.strideHeight}x${info.strideWidth} (only stride 1 is implemented)`,
+    );
   }
   if (info.dilationHeight !== 1 || info.dilationWidth !== 1) {
-    throw new UnsupportedKernelCase(kernel, `dilations ${info.dilationHeight}x${info.dilationWidth} (only 1 is implemented)`);
+    throw new UnsupportedKernelCase(
+      kernel,
+      `dilations ${info.dilationHeight}x${info.dilationWidth} (only 1 is implemented)`,
+    );
   }
-  if (filterShape[3] !== 1) throw new UnsupportedKernelCase(kernel, `channel multiplier ${filterShape[3]} (only 1 is implemented)`);
+  if (filterShape[3] !== 1)
+    throw new UnsupportedKernelCase(kernel, `channel multiplier ${filterShape[3]} (only 1 is implemented)`);
   return info;
 }
 
@@ -67,12 +86,20 @@ export const depthwiseBackpropInputConfig: tf.KernelConfig = {
   kernelName: INPUT,
   backendName: 'wasm',
   kernelFunc: ({ inputs, attrs }) =>
-    depthwiseBackpropInput(asTensor(INPUT, 'dy', inputs.dy) as tf.Tensor4D, asTensor(INPUT, 'filter', inputs.filter) as tf.Tensor4D, attrs as unknown as Attrs),
+    depthwiseBackpropInput(
+      asTensor(INPUT, 'dy', inputs.dy) as tf.Tensor4D,
+      asTensor(INPUT, 'filter', inputs.filter) as tf.Tensor4D,
+      attrs as unknown as Attrs,
+    ),
 };
 
 export const depthwiseBackpropFilterConfig: tf.KernelConfig = {
   kernelName: FILTER,
   backendName: 'wasm',
   kernelFunc: ({ inputs, attrs }) =>
-    depthwiseBackpropFilter(asTensor(FILTER, 'x', inputs.x) as tf.Tensor4D, asTensor(FILTER, 'dy', inputs.dy) as tf.Tensor4D, attrs as unknown as Attrs),
+    depthwiseBackpropFilter(
+      asTensor(FILTER, 'x', inputs.x) as tf.Tensor4D,
+      asTensor(FILTER, 'dy', inputs.dy) as tf.Tensor4D,
+      attrs as unknown as Attrs,
+    ),
 };

@@ -57,12 +57,22 @@ export function patchifyConv2d(x: tf.Tensor4D, w: tf.Tensor4D, bias?: tf.Tensor)
           const dy2 = tf.reshape(dy, [nn * hoo * woo, co]) as tf.Tensor2D;
           const dw = tf.reshape(tf.matMul(tf.transpose(pSaved), dy2), [k, k, cc, co]);
           let dx: tf.Tensor4D = fromPatches(tf.matMul(dy2, tf.transpose(wSaved)), nn, hoo, woo, k, cc);
-          if (hoo * k !== hh || woo * k !== ww) dx = tf.pad(dx, [[0, 0], [0, hh - hoo * k], [0, ww - woo * k], [0, 0]]);
+          if (hoo * k !== hh || woo * k !== ww)
+            dx = tf.pad(dx, [
+              [0, 0],
+              [0, hh - hoo * k],
+              [0, ww - woo * k],
+              [0, 0],
+            ]);
           return [dx, dw, tf.sum(dy2, 0)];
         },
       };
     };
-    f = tf.customGrad(body as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+    f = tf.customGrad(body as unknown as Parameters<typeof tf.customGrad>[0]) as (
+      x: tf.Tensor,
+      w: tf.Tensor,
+      b: tf.Tensor,
+    ) => tf.Tensor;
     patchifyGrad.set(key, f);
   }
   const out = f(x, w, b) as tf.Tensor4D;
@@ -74,7 +84,8 @@ export function patchifyConv2d(x: tf.Tensor4D, w: tf.Tensor4D, bias?: tf.Tensor)
 export function linear(x: tf.Tensor, w: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor {
   const cin = w.shape[0];
   const cout = w.shape[1];
-  if (x.shape[x.rank - 1] !== cin) throw new Error(`linear: input has ${x.shape[x.rank - 1]} features, weight expects ${cin}`);
+  if (x.shape[x.rank - 1] !== cin)
+    throw new Error(`linear: input has ${x.shape[x.rank - 1]} features, weight expects ${cin}`);
   const y = tf.matMul(tf.reshape(x, [-1, cin]), w);
   return tf.reshape(bias ? tf.add(y, bias) : y, [...x.shape.slice(0, -1), cout]);
 }
@@ -136,7 +147,11 @@ export function layerNormLastAxis(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tenso
         },
       };
     };
-    f = tf.customGrad(body as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+    f = tf.customGrad(body as unknown as Parameters<typeof tf.customGrad>[0]) as (
+      x: tf.Tensor,
+      g: tf.Tensor,
+      b: tf.Tensor,
+    ) => tf.Tensor;
     layerNormFns.set(eps, f);
   }
   return f(x, gamma, beta);
@@ -176,13 +191,20 @@ export function grn(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, sqrtEps =
           const a = tf.sum(dyx, [1, 2], true); // Σ_hw dy·x, [N,1,1,C]
           const dGamma = tf.reshape(tf.sum(tf.mul(a, n2), [0, 1, 2]), gm.shape);
           const aG = tf.mul(a, gm); // dL/dNx
-          const dGx = tf.sub(tf.div(aG, denom), tf.div(tf.sum(tf.mul(aG, gx), -1, true), tf.mul(tf.square(denom), channels)));
+          const dGx = tf.sub(
+            tf.div(aG, denom),
+            tf.div(tf.sum(tf.mul(aG, gx), -1, true), tf.mul(tf.square(denom), channels)),
+          );
           const dx = tf.add(tf.mul(dy, tf.add(tf.mul(gm, n2), 1)), tf.mul(xs, tf.div(dGx, gx)));
           return [dx, dGamma, dBeta];
         },
       };
     };
-    f = tf.customGrad(body as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+    f = tf.customGrad(body as unknown as Parameters<typeof tf.customGrad>[0]) as (
+      x: tf.Tensor,
+      g: tf.Tensor,
+      b: tf.Tensor,
+    ) => tf.Tensor;
     grnFns.set(key, f);
   }
   return f(x, gamma, beta) as tf.Tensor4D;

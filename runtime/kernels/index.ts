@@ -12,7 +12,12 @@ import '@tensorflow/tfjs-backend-wasm';
 import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise-backprop.js';
 import { makeBatchMatMulConfig, makeFusedMatMulConfig } from './matmul.js';
-import { makeSimdBackpropFilterConfig, makeSimdBackpropInputConfig, makeSimdDepthwiseForwardConfig, makeSimdFusedDepthwiseConfig } from './simd/depthwise.js';
+import {
+  makeSimdBackpropFilterConfig,
+  makeSimdBackpropInputConfig,
+  makeSimdDepthwiseForwardConfig,
+  makeSimdFusedDepthwiseConfig,
+} from './simd/depthwise.js';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
 
 export { conv2dBackpropFilter } from './conv2d-backprop-filter.js';
@@ -29,7 +34,12 @@ export const ADDED_WASM_KERNELS = [
 ] as const;
 
 /** Kernels wasm has but nvcc replaces with a faster routing. */
-export const REROUTED_WASM_KERNELS = ['BatchMatMul', '_FusedMatMul', 'DepthwiseConv2dNative', 'FusedDepthwiseConv2D'] as const;
+export const REROUTED_WASM_KERNELS = [
+  'BatchMatMul',
+  '_FusedMatMul',
+  'DepthwiseConv2dNative',
+  'FusedDepthwiseConv2D',
+] as const;
 
 const ROUTED = Symbol.for('nvcc.routedKernel');
 
@@ -41,11 +51,19 @@ function isRouted(kernelName: string): boolean {
 function reroute(kernelName: string, make: (original: tf.KernelConfig['kernelFunc']) => tf.KernelConfig): void {
   if (isRouted(kernelName)) return;
   const original = tf.getKernel(kernelName, 'wasm');
-  if (!original) throw new Error(`nvcc: wasm backend has no '${kernelName}' kernel to re-route (is tfjs-backend-wasm 4.22 installed?)`);
+  if (!original)
+    throw new Error(
+      `nvcc: wasm backend has no '${kernelName}' kernel to re-route (is tfjs-backend-wasm 4.22 installed?)`,
+    );
   const routed = make(original.kernelFunc);
   tf.unregisterKernel(kernelName, 'wasm');
   // Keep the original setup so that a backend initialised later still binds its wasm function.
-  tf.registerKernel({ ...routed, setupFunc: original.setupFunc, disposeFunc: original.disposeFunc, [ROUTED]: true } as tf.KernelConfig);
+  tf.registerKernel({
+    ...routed,
+    setupFunc: original.setupFunc,
+    disposeFunc: original.disposeFunc,
+    [ROUTED]: true,
+  } as tf.KernelConfig);
 }
 
 /** Idempotent: registers the missing training kernels and the matmul routing for 'wasm'. */

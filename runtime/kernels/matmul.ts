@@ -34,7 +34,12 @@ function swapLast2(t: tf.Tensor): tf.Tensor {
  * Computes matmul(a, b) with explicit transposes, via rank-2 products that reach XNNPACK, or
  * returns null when this case should stay on the original kernel.
  */
-function routedProduct(a: tf.Tensor, b: tf.Tensor, attrs: MatMulAttrs, product2d: (a2: tf.Tensor2D, b2: tf.Tensor2D) => tf.Tensor2D): tf.Tensor | null {
+function routedProduct(
+  a: tf.Tensor,
+  b: tf.Tensor,
+  attrs: MatMulAttrs,
+  product2d: (a2: tf.Tensor2D, b2: tf.Tensor2D) => tf.Tensor2D,
+): tf.Tensor | null {
   const { transposeA, transposeB } = attrs;
   const batchDimsA = a.shape.slice(0, -2);
   const batchDimsB = b.shape.slice(0, -2);
@@ -83,7 +88,8 @@ export function makeFusedMatMulConfig(original: KernelFunc): tf.KernelConfig {
     kernelFunc: (args) => {
       const { inputs, attrs } = args;
       const { a, b, bias, preluActivationWeights } = inputs as Record<string, unknown>;
-      if (!(a instanceof tf.Tensor) || !(b instanceof tf.Tensor) || preluActivationWeights != null) return original(args);
+      if (!(a instanceof tf.Tensor) || !(b instanceof tf.Tensor) || preluActivationWeights != null)
+        return original(args);
       const at = attrs as unknown as MatMulAttrs;
       const n = at.transposeB ? b.shape[b.rank - 2]! : b.shape[b.rank - 1]!;
       let biasT: tf.Tensor | undefined;
@@ -93,8 +99,19 @@ export function makeFusedMatMulConfig(original: KernelFunc): tf.KernelConfig {
         if (biasT.size !== n || biasT.shape[biasT.rank - 1] !== n) return original(args);
       }
       const activation = (at.activation ?? 'linear') as tf.fused.Activation;
-      const routed = routedProduct(a, b, at, (a2, b2) =>
-        tf.fused.matMul({ a: a2, b: b2, bias: biasT ? tf.reshape(biasT, [n]) : undefined, activation, leakyreluAlpha: at.leakyreluAlpha }) as tf.Tensor2D);
+      const routed = routedProduct(
+        a,
+        b,
+        at,
+        (a2, b2) =>
+          tf.fused.matMul({
+            a: a2,
+            b: b2,
+            bias: biasT ? tf.reshape(biasT, [n]) : undefined,
+            activation,
+            leakyreluAlpha: at.leakyreluAlpha,
+          }) as tf.Tensor2D,
+      );
       return routed ?? original(args);
     },
   };

@@ -15,12 +15,19 @@ export class UnsupportedKernelCase extends Error {
 /** Kernels built from forward ops need real Tensors; tfjs 4.22 passes them when called through ops. */
 export function asTensor(kernel: string, name: string, value: unknown): tf.Tensor {
   if (!(value instanceof tf.Tensor)) {
-    throw new UnsupportedKernelCase(kernel, `input '${name}' is a bare TensorInfo, not a Tensor (called outside the tfjs op layer)`);
+    throw new UnsupportedKernelCase(
+      kernel,
+      `input '${name}' is a bare TensorInfo, not a Tensor (called outside the tfjs op layer)`,
+    );
   }
   return value;
 }
 
-export type PadAttr = 'valid' | 'same' | number | [[number, number], [number, number], [number, number], [number, number]];
+export type PadAttr =
+  | 'valid'
+  | 'same'
+  | number
+  | [[number, number], [number, number], [number, number], [number, number]];
 
 /** Pads (top, bottom) or crops rows/columns of an NHWC tensor so that axis 1 and 2 get the given sizes. */
 export function padOrCrop4d(x: tf.Tensor4D, top: number, left: number, height: number, width: number): tf.Tensor4D {
@@ -36,7 +43,12 @@ export function padOrCrop4d(x: tf.Tensor4D, top: number, left: number, height: n
   const padBottom = Math.max(0, height - hAfterTop);
   const padRight = Math.max(0, width - wAfterLeft);
   if (padTop || padLeft || padBottom || padRight) {
-    y = tf.pad(y, [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, 0]]);
+    y = tf.pad(y, [
+      [0, 0],
+      [padTop, padBottom],
+      [padLeft, padRight],
+      [0, 0],
+    ]);
   }
   if (y.shape[1] > height || y.shape[2] > width) y = tf.slice(y, [0, 0, 0, 0], [n, height, width, c]);
   return y;

@@ -57,8 +57,14 @@ export class MultiHeadAttention extends Layer {
     this.preNorm = options.preNorm ?? false;
     this.residual = options.residual ?? false;
     if (dim % this.heads !== 0) throw new Error(`attention: dim ${dim} is not divisible by ${this.heads} heads`);
-    if (this.residual && this.outDim !== dim) throw new Error(`attention: a residual needs outDim (${this.outDim}) == dim (${dim})`);
-    const lin = { bias: options.qkvBias ?? true, weightInit: options.weightInit, biasInit: options.biasInit, torchDefaultInit: options.torchDefaultInit };
+    if (this.residual && this.outDim !== dim)
+      throw new Error(`attention: a residual needs outDim (${this.outDim}) == dim (${dim})`);
+    const lin = {
+      bias: options.qkvBias ?? true,
+      weightInit: options.weightInit,
+      biasInit: options.biasInit,
+      torchDefaultInit: options.torchDefaultInit,
+    };
     const kvIn = kvDim ?? dim;
     if (this.preNorm) {
       this.norm = this.child('norm', new LayerNorm(dim));
@@ -69,7 +75,11 @@ export class MultiHeadAttention extends Layer {
     this.v = this.child('v', new Linear(kvIn, dim, lin));
     this.out = this.child(
       'out',
-      new Linear(dim, this.outDim, { weightInit: options.weightInit, biasInit: options.biasInit, torchDefaultInit: options.torchDefaultInit }),
+      new Linear(dim, this.outDim, {
+        weightInit: options.weightInit,
+        biasInit: options.biasInit,
+        torchDefaultInit: options.torchDefaultInit,
+      }),
     );
   }
 

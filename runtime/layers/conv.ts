@@ -41,8 +41,13 @@ export class Conv2d extends Layer implements SparseCapable {
     this.stride = options.stride ?? 1;
     this.padding = options.padding ?? 'valid';
     this.sparse = options.sparse ?? false;
-    this.weight = this.param('weight', [k, k, inChannels, outChannels], options.weightInit ?? truncNormal({ std: 0.02 }));
-    if (options.bias ?? true) this.bias = this.param('bias', [outChannels], options.biasInit ?? zeros(), { noDecay: true });
+    this.weight = this.param(
+      'weight',
+      [k, k, inChannels, outChannels],
+      options.weightInit ?? truncNormal({ std: 0.02 }),
+    );
+    if (options.bias ?? true)
+      this.bias = this.param('bias', [outChannels], options.biasInit ?? zeros(), { noDecay: true });
   }
 
   forward(ctx: ForwardContext, x: tf.Tensor): tf.Tensor {
@@ -76,7 +81,8 @@ export class DepthwiseConv2d extends Layer implements SparseCapable {
     this.padding = options.padding ?? 'same';
     this.sparse = options.sparse ?? false;
     this.weight = this.param('weight', [k, k, channels, 1], options.weightInit ?? truncNormal({ std: 0.02 }));
-    if (options.bias ?? true) this.bias = this.param('bias', [channels], options.biasInit ?? zeros(), { noDecay: true });
+    if (options.bias ?? true)
+      this.bias = this.param('bias', [channels], options.biasInit ?? zeros(), { noDecay: true });
   }
 
   forward(ctx: ForwardContext, x: tf.Tensor): tf.Tensor {

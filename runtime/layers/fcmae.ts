@@ -70,7 +70,9 @@ export class FcmaeDecoder extends Layer {
       let y = this.proj.forward(ctx, x);
       if (m) {
         if (m.shape[1] !== y.shape[1] || m.shape[2] !== y.shape[2])
-          throw new Error(`FcmaeDecoder: mask grid ${m.shape[1]}x${m.shape[2]} != feature grid ${y.shape[1]}x${y.shape[2]} (patch size must equal the encoder stride)`);
+          throw new Error(
+            `FcmaeDecoder: mask grid ${m.shape[1]}x${m.shape[2]} != feature grid ${y.shape[1]}x${y.shape[2]} (patch size must equal the encoder stride)`,
+          );
         y = replaceWhere(y, m, this.maskToken);
       }
       const { mask: _removed, ...dense } = ctx;

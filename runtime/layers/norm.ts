@@ -39,7 +39,8 @@ export class LayerNorm extends Layer implements SparseCapable {
   }
 
   forward(ctx: ForwardContext, x: tf.Tensor): tf.Tensor {
-    if (this.sparse && ctx.mask && x.rank === 4) return tf.tidy(() => visible(layerNorm(x, this.weight, this.bias, this.eps), ctx));
+    if (this.sparse && ctx.mask && x.rank === 4)
+      return tf.tidy(() => visible(layerNorm(x, this.weight, this.bias, this.eps), ctx));
     return layerNorm(x, this.weight, this.bias, this.eps);
   }
 }
@@ -74,7 +75,11 @@ export class GRN extends Layer implements SparseCapable {
   forward(ctx: ForwardContext, x: tf.Tensor): tf.Tensor {
     if (this.sparse && ctx.mask) {
       return tf.tidy(() =>
-        grn(x, this.gamma, this.beta, { keep: keepFor(x, ctx)!, statistics: this.maskedStatistics, sqrtEps: this.sqrtEps }),
+        grn(x, this.gamma, this.beta, {
+          keep: keepFor(x, ctx)!,
+          statistics: this.maskedStatistics,
+          sqrtEps: this.sqrtEps,
+        }),
       );
     }
     return grn(x, this.gamma, this.beta, { sqrtEps: this.sqrtEps });

@@ -46,13 +46,18 @@ export function checkBinaryInputs(
   for (let i = 0; i < labels.length; i++) {
     const y = labels[i];
     if (y !== 0 && y !== 1) throw new MetricInputError(`label at index ${i} is ${y}; binary labels must be 0 or 1`);
-    if (!Number.isFinite(scores[i])) throw new MetricInputError(`score at index ${i} is ${scores[i]}; scores must be finite`);
+    if (!Number.isFinite(scores[i]))
+      throw new MetricInputError(`score at index ${i} is ${scores[i]}; scores must be finite`);
     positives += y;
   }
   return { positives, negatives: labels.length - positives };
 }
 
-export function confusionMatrix(labels: ArrayLike<number>, scores: ArrayLike<number>, threshold: number): ConfusionMatrix {
+export function confusionMatrix(
+  labels: ArrayLike<number>,
+  scores: ArrayLike<number>,
+  threshold: number,
+): ConfusionMatrix {
   checkBinaryInputs(labels, scores);
   if (Number.isNaN(threshold)) throw new MetricInputError('threshold is NaN');
   let tp = 0;
@@ -84,7 +89,11 @@ export function ratesFromConfusion(cm: ConfusionMatrix): ThresholdRates {
   };
 }
 
-export function thresholdRates(labels: ArrayLike<number>, scores: ArrayLike<number>, threshold: number): ThresholdRates {
+export function thresholdRates(
+  labels: ArrayLike<number>,
+  scores: ArrayLike<number>,
+  threshold: number,
+): ThresholdRates {
   return ratesFromConfusion(confusionMatrix(labels, scores, threshold));
 }
 

@@ -45,7 +45,8 @@ export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
 function checkOptions(options: BootstrapOptions): { resamples: number; level: number } {
   const resamples = options.resamples ?? 1000;
   const level = options.level ?? 0.95;
-  if (!Number.isInteger(resamples) || resamples < 1) throw new MetricInputError(`bootstrap resamples must be a positive integer, got ${resamples}`);
+  if (!Number.isInteger(resamples) || resamples < 1)
+    throw new MetricInputError(`bootstrap resamples must be a positive integer, got ${resamples}`);
   if (!(level > 0 && level < 1)) throw new MetricInputError(`confidence level must be in (0, 1), got ${level}`);
   return { resamples, level };
 }
@@ -66,7 +67,15 @@ function percentileInterval(estimate: number, values: Float64Array, level: numbe
   const finite = values.filter((v) => Number.isFinite(v)).sort();
   const alpha = 1 - level;
   if (finite.length === 0) {
-    return { estimate, lower: Number.NaN, upper: Number.NaN, level, method: 'bootstrap-percentile', resamples: 0, reason: 'no resample gave a finite value' };
+    return {
+      estimate,
+      lower: Number.NaN,
+      upper: Number.NaN,
+      level,
+      method: 'bootstrap-percentile',
+      resamples: 0,
+      reason: 'no resample gave a finite value',
+    };
   }
   return {
     estimate,
@@ -79,7 +88,15 @@ function percentileInterval(estimate: number, values: Float64Array, level: numbe
 }
 
 function degenerate(estimate: number, level: number, reason: string): ConfidenceInterval {
-  return { estimate, lower: Number.NaN, upper: Number.NaN, level, method: 'bootstrap-percentile', resamples: 0, reason };
+  return {
+    estimate,
+    lower: Number.NaN,
+    upper: Number.NaN,
+    level,
+    method: 'bootstrap-percentile',
+    resamples: 0,
+    reason,
+  };
 }
 
 /**
@@ -87,7 +104,11 @@ function degenerate(estimate: number, level: number, reason: string): Confidence
  * resample is O(n) (weights on pre-sorted score groups), so 1000 resamples of 500 patients
  * take milliseconds.
  */
-export function bootstrapAucCi(labels: ArrayLike<number>, scores: ArrayLike<number>, options: BootstrapOptions): ConfidenceInterval {
+export function bootstrapAucCi(
+  labels: ArrayLike<number>,
+  scores: ArrayLike<number>,
+  options: BootstrapOptions,
+): ConfidenceInterval {
   const { resamples, level } = checkOptions(options);
   const groups = groupScores(labels, scores);
   const estimate = aucFromGroupCounts(groups.positives, groups.negatives);
@@ -121,7 +142,10 @@ export function bootstrapCi(
 ): ConfidenceInterval {
   const { resamples, level } = checkOptions(options);
   const counts = checkBinaryInputs(labels, scores);
-  const estimate = statistic(Float64Array.from(labels as ArrayLike<number>), Float64Array.from(scores as ArrayLike<number>));
+  const estimate = statistic(
+    Float64Array.from(labels as ArrayLike<number>),
+    Float64Array.from(scores as ArrayLike<number>),
+  );
   const reason = degenerateReason(counts.positives, counts.negatives);
   if (reason) return degenerate(estimate, level, reason);
   const { pos, neg } = classIndices(labels);
@@ -166,7 +190,13 @@ export function bootstrapRateCis(
   const called = (i: number): boolean => (scores[i] as number) >= threshold;
   const rates = (tp: number, fp: number, tn: number, fn: number): Record<RateName, number> => {
     const r = (a: number, b: number): number => (b === 0 ? Number.NaN : a / b);
-    return { accuracy: r(tp + tn, tp + fp + tn + fn), sensitivity: r(tp, tp + fn), specificity: r(tn, tn + fp), ppv: r(tp, tp + fp), npv: r(tn, tn + fn) };
+    return {
+      accuracy: r(tp + tn, tp + fp + tn + fn),
+      sensitivity: r(tp, tp + fn),
+      specificity: r(tn, tn + fp),
+      ppv: r(tp, tp + fp),
+      npv: r(tn, tn + fn),
+    };
   };
   const posCalled = Array.from(pos, called);
   const negCalled = Array.from(neg, called);
@@ -175,8 +205,15 @@ export function bootstrapRateCis(
   const estimate = rates(tp0, fp0, neg.length - fp0, pos.length - tp0);
   const names: RateName[] = ['accuracy', 'sensitivity', 'specificity', 'ppv', 'npv'];
   const reason = degenerateReason(counts.positives, counts.negatives);
-  if (reason) return Object.fromEntries(names.map((n) => [n, degenerate(estimate[n], level, reason)])) as Record<RateName, ConfidenceInterval>;
-  const values = Object.fromEntries(names.map((n) => [n, new Float64Array(resamples)])) as Record<RateName, Float64Array>;
+  if (reason)
+    return Object.fromEntries(names.map((n) => [n, degenerate(estimate[n], level, reason)])) as Record<
+      RateName,
+      ConfidenceInterval
+    >;
+  const values = Object.fromEntries(names.map((n) => [n, new Float64Array(resamples)])) as Record<
+    RateName,
+    Float64Array
+  >;
   for (let r = 0; r < resamples; r++) {
     let tp = 0;
     let fp = 0;
@@ -185,7 +222,10 @@ export function bootstrapRateCis(
     const rr = rates(tp, fp, neg.length - fp, pos.length - tp);
     for (const n of names) values[n][r] = rr[n];
   }
-  return Object.fromEntries(names.map((n) => [n, percentileInterval(estimate[n], values[n], level)])) as Record<RateName, ConfidenceInterval>;
+  return Object.fromEntries(names.map((n) => [n, percentileInterval(estimate[n], values[n], level)])) as Record<
+    RateName,
+    ConfidenceInterval
+  >;
 }
 
 /** A paired comparison of two models' AUCs on the same patients. */
@@ -216,7 +256,9 @@ export function pairedBootstrapAucDifference(
 ): PairedAucDifference {
   const { resamples, level } = checkOptions(options);
   if (scoresA.length !== labels.length || scoresB.length !== labels.length) {
-    throw new MetricInputError(`paired scores need one score per patient from each model: ${labels.length} labels, ${scoresA.length} and ${scoresB.length} scores`);
+    throw new MetricInputError(
+      `paired scores need one score per patient from each model: ${labels.length} labels, ${scoresA.length} and ${scoresB.length} scores`,
+    );
   }
   const a = groupScores(labels, scoresA);
   const b = groupScores(labels, scoresB);

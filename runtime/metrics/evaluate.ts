@@ -8,7 +8,13 @@
  * undefined numbers are NaN and `warnings` says why, so a per-epoch evaluation never kills a run.
  */
 import type { Rng } from '../module.js';
-import { confusionMatrix, degenerateReason, ratesFromConfusion, type ConfusionMatrix, checkBinaryInputs } from './binary.js';
+import {
+  confusionMatrix,
+  degenerateReason,
+  ratesFromConfusion,
+  type ConfusionMatrix,
+  checkBinaryInputs,
+} from './binary.js';
 import { bootstrapAucCi, bootstrapRateCis, type ConfidenceInterval, type RateName } from './bootstrap.js';
 import { delongCi, rocAuc, rocCurve, type RocPoint } from './roc.js';
 import { describeRule, selectThreshold, type ThresholdChoice, type ThresholdRule } from './threshold.js';
@@ -52,7 +58,12 @@ export interface EvaluationOptions {
   readonly delong?: boolean;
 }
 
-export function evaluateSplit(split: string, data: SplitScores, threshold: number, options: EvaluationOptions): SplitEvaluation {
+export function evaluateSplit(
+  split: string,
+  data: SplitScores,
+  threshold: number,
+  options: EvaluationOptions,
+): SplitEvaluation {
   const counts = checkBinaryInputs(data.labels, data.scores);
   const level = options.level ?? 0.95;
   const warnings: string[] = [];
@@ -62,7 +73,15 @@ export function evaluateSplit(split: string, data: SplitScores, threshold: numbe
   const resamples = options.resamples ?? 1000;
   const aucCi: ConfidenceInterval =
     resamples === 0
-      ? { estimate: auc, lower: Number.NaN, upper: Number.NaN, level, method: 'bootstrap-percentile', resamples: 0, reason: 'bootstrap disabled' }
+      ? {
+          estimate: auc,
+          lower: Number.NaN,
+          upper: Number.NaN,
+          level,
+          method: 'bootstrap-percentile',
+          resamples: 0,
+          reason: 'bootstrap disabled',
+        }
       : bootstrapAucCi(data.labels, data.scores, { rng: options.rng, resamples, level });
   let aucDelong: ConfidenceInterval | undefined;
   if (options.delong) {
@@ -77,7 +96,10 @@ export function evaluateSplit(split: string, data: SplitScores, threshold: numbe
       ...(Number.isNaN(d.lower) ? { reason: 'DeLong needs at least two cases of each class' } : {}),
     };
   }
-  const rateCis = resamples === 0 ? undefined : bootstrapRateCis(data.labels, data.scores, threshold, { rng: options.rng.fork('rates'), resamples, level });
+  const rateCis =
+    resamples === 0
+      ? undefined
+      : bootstrapRateCis(data.labels, data.scores, threshold, { rng: options.rng.fork('rates'), resamples, level });
   const confusion = confusionMatrix(data.labels, data.scores, threshold);
   const rates = ratesFromConfusion(confusion);
   let nImages: number | undefined;
@@ -127,7 +149,9 @@ export function evaluateRun(
   try {
     thresholdChoice = selectThreshold(splits.validation.labels, splits.validation.scores, rule);
   } catch (error) {
-    warnings.push(`threshold rule ${describeRule(rule)} not applicable on validation (${(error as Error).message}); using 0.5`);
+    warnings.push(
+      `threshold rule ${describeRule(rule)} not applicable on validation (${(error as Error).message}); using 0.5`,
+    );
   }
   const threshold = thresholdChoice?.threshold ?? 0.5;
   const evaluated: SplitEvaluation[] = [];

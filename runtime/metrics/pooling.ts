@@ -9,7 +9,13 @@
 import { MetricInputError } from './binary.js';
 
 /** `max` is what the paper's baselines use (max over a patient's images). */
-export type PoolingMethod = 'mean' | 'max' | 'min' | 'median' | 'noisy-or' | ((probabilities: readonly number[]) => number);
+export type PoolingMethod =
+  | 'mean'
+  | 'max'
+  | 'min'
+  | 'median'
+  | 'noisy-or'
+  | ((probabilities: readonly number[]) => number);
 
 export interface PatientScores {
   readonly patientIds: string[];
@@ -59,7 +65,8 @@ export function poolByPatient(
     const g = groups.get(id);
     if (!g) groups.set(id, { label, values: [p] });
     else {
-      if (g.label !== label) throw new MetricInputError(`patient '${id}' has images with different labels (${g.label} and ${label})`);
+      if (g.label !== label)
+        throw new MetricInputError(`patient '${id}' has images with different labels (${g.label} and ${label})`);
       g.values.push(p);
     }
   }

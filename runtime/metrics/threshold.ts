@@ -46,7 +46,11 @@ export function describeRule(rule: ThresholdRule): string {
  * equally good candidates the higher threshold wins (fewer positive calls). Throws
  * MetricInputError when a class is missing or no candidate meets a constraint.
  */
-export function selectThreshold(labels: ArrayLike<number>, scores: ArrayLike<number>, rule: ThresholdRule = { kind: 'youden' }): ThresholdChoice {
+export function selectThreshold(
+  labels: ArrayLike<number>,
+  scores: ArrayLike<number>,
+  rule: ThresholdRule = { kind: 'youden' },
+): ThresholdChoice {
   if ((rule.kind === 'sensitivity' || rule.kind === 'specificity') && !(rule.min >= 0 && rule.min <= 1)) {
     throw new MetricInputError(`${rule.kind} target must be in [0, 1], got ${rule.min}`);
   }

@@ -71,14 +71,17 @@ export function softmaxCrossEntropy(
   labels: tf.Tensor | readonly number[],
   options: CrossEntropyOptions = {},
 ): tf.Scalar {
-  if (logits.rank !== 2) throw new Error(`softmaxCrossEntropy: expected logits [N,K], got [${logits.shape.join(', ')}]`);
+  if (logits.rank !== 2)
+    throw new Error(`softmaxCrossEntropy: expected logits [N,K], got [${logits.shape.join(', ')}]`);
   const [n, k] = logits.shape as [number, number];
   const eps = options.labelSmoothing ?? 0;
   if (!(eps >= 0 && eps < 1)) throw new RangeError(`labelSmoothing must be in [0, 1), got ${eps}`);
   return tf.tidy(() => {
     let target: tf.Tensor;
     if (Array.isArray(labels) || (labels instanceof tf.Tensor && labels.rank === 1)) {
-      const idx = Array.isArray(labels) ? tf.tensor1d(labels as number[], 'int32') : tf.cast(labels as tf.Tensor, 'int32');
+      const idx = Array.isArray(labels)
+        ? tf.tensor1d(labels as number[], 'int32')
+        : tf.cast(labels as tf.Tensor, 'int32');
       if (idx.shape[0] !== n) throw new Error(`softmaxCrossEntropy: ${idx.shape[0]} labels for ${n} rows`);
       // int32 one-hot then cast: wasm's OneHot kernel writes zeros when asked for float32 (tfjs 4.22)
       target = tf.cast(tf.oneHot(idx as tf.Tensor1D, k), 'float32');

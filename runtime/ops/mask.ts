@@ -15,7 +15,8 @@ import type { ForwardContext, Rng } from '../module.js';
  * keep the count the user meant; otherwise it truncates like Python's int().
  */
 export function keptCount(numPatches: number, ratio: number): number {
-  if (!Number.isInteger(numPatches) || numPatches <= 0) throw new RangeError(`keptCount: bad patch count ${numPatches}`);
+  if (!Number.isInteger(numPatches) || numPatches <= 0)
+    throw new RangeError(`keptCount: bad patch count ${numPatches}`);
   if (!(ratio >= 0 && ratio <= 1)) throw new RangeError(`keptCount: mask ratio must be in [0, 1], got ${ratio}`);
   const exact = numPatches * (1 - ratio);
   const nearest = Math.round(exact);
@@ -77,7 +78,8 @@ export function randomMaskValues(batch: number, numPatches: number, ratio: numbe
  * broadcast multiply [N*gh,1,gw,1,1] * ones[1,f,1,f,1]. Identity when f = 1.
  */
 export function upsampleMask(mask: tf.Tensor, height: number, width: number): tf.Tensor4D {
-  if (mask.rank !== 4 || mask.shape[3] !== 1) throw new Error(`mask must be [N,gh,gw,1], got [${mask.shape.join(', ')}]`);
+  if (mask.rank !== 4 || mask.shape[3] !== 1)
+    throw new Error(`mask must be [N,gh,gw,1], got [${mask.shape.join(', ')}]`);
   const [n, gh, gw] = mask.shape as [number, number, number, number];
   if (height % gh !== 0 || width % gw !== 0 || height / gh !== width / gw)
     throw new Error(`cannot upsample a ${gh}x${gw} patch mask to ${height}x${width}: need one integer factor`);

@@ -114,7 +114,14 @@ function makeGrn(statistics: GrnStatistics, eps: number, sqrtEps: number, masked
     return {
       value: tf.add(tf.add(tf.mul(gamma, tf.mul(x, nx)), beta), x),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sx, sGamma, sNx, sG, sD, sKeep] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+        const [sx, sGamma, sNx, sG, sD, sKeep] = saved as [
+          tf.Tensor,
+          tf.Tensor,
+          tf.Tensor,
+          tf.Tensor,
+          tf.Tensor,
+          tf.Tensor | undefined,
+        ];
         const all = [0, 1, 2];
         const dBeta = tf.reshape(tf.sum(dy, all), sGamma.shape);
         const dyX = tf.mul(dy, sx);

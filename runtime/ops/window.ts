@@ -72,9 +72,14 @@ function cachedIndex(window: number): tf.Tensor1D {
 export function relativePositionBias(table: tf.Tensor, window: number): tf.Tensor3D {
   const n = window * window;
   const rows = (2 * window - 1) * (2 * window - 1);
-  if (table.rank !== 2 || table.shape[0] !== rows) throw new RangeError(`relativePositionBias: the table must be [${rows}, heads] for window ${window}, got [${table.shape.join(', ')}]`);
+  if (table.rank !== 2 || table.shape[0] !== rows)
+    throw new RangeError(
+      `relativePositionBias: the table must be [${rows}, heads] for window ${window}, got [${table.shape.join(', ')}]`,
+    );
   const heads = table.shape[1]!;
-  return tf.tidy(() => tf.transpose(tf.reshape(tf.gather(table, cachedIndex(window)), [n, n, heads]), [2, 0, 1]) as tf.Tensor3D);
+  return tf.tidy(
+    () => tf.transpose(tf.reshape(tf.gather(table, cachedIndex(window)), [n, n, heads]), [2, 0, 1]) as tf.Tensor3D,
+  );
 }
 
 /** The region label (0..8) of every position of the H x W map for a given window and shift. */
@@ -105,12 +110,15 @@ export function shiftWindowMaskValues(h: number, w: number, window: number, shif
 export function shiftWindowMask(x: tf.Tensor, window: number, shift: number): tf.Tensor3D {
   if (x.rank !== 4) throw new RangeError(`shiftWindowMask: expected an NHWC map, got rank ${x.rank}`);
   const [h, w] = [x.shape[1]!, x.shape[2]!];
-  if (h % window !== 0 || w % window !== 0) throw new RangeError(`shiftWindowMask: window ${window} does not divide the ${h}x${w} map`);
+  if (h % window !== 0 || w % window !== 0)
+    throw new RangeError(`shiftWindowMask: window ${window} does not divide the ${h}x${w} map`);
   const key = `${h}x${w}/${window}/${shift}`;
   let t = maskCache.get(key);
   if (!t || t.isDisposed) {
     const n = window * window;
-    t = tf.keep(tf.tensor3d(shiftWindowMaskValues(h, w, window, shift), [(h / window) * (w / window), n, n], 'float32'));
+    t = tf.keep(
+      tf.tensor3d(shiftWindowMaskValues(h, w, window, shift), [(h / window) * (w / window), n, n], 'float32'),
+    );
     maskCache.set(key, t);
   }
   // A copy, so callers may dispose the result like any other op output.

@@ -25,7 +25,10 @@ export class Lion extends SlotOptimizer {
     super(options, 0);
     this.beta1 = options.beta1 ?? 0.9;
     this.beta2 = options.beta2 ?? 0.99;
-    for (const [name, b] of [['beta1', this.beta1], ['beta2', this.beta2]] as const) {
+    for (const [name, b] of [
+      ['beta1', this.beta1],
+      ['beta2', this.beta2],
+    ] as const) {
       if (!(b >= 0 && b < 1)) throw new RangeError(`Lion ${name} must be in [0, 1), got ${b}`);
     }
   }

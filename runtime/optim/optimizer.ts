@@ -97,7 +97,8 @@ export abstract class SlotOptimizer implements Optimizer {
     this.clipGradNorm = options.clipGradNorm;
     this.lrScale = options.lrScale;
     if (!(this.weightDecay >= 0)) throw new RangeError(`weight decay must be >= 0, got ${this.weightDecay}`);
-    if (this.clipGradNorm !== undefined && !(this.clipGradNorm > 0)) throw new RangeError(`clipGradNorm must be > 0, got ${this.clipGradNorm}`);
+    if (this.clipGradNorm !== undefined && !(this.clipGradNorm > 0))
+      throw new RangeError(`clipGradNorm must be > 0, got ${this.clipGradNorm}`);
   }
 
   get stepCount(): number {
@@ -108,7 +109,14 @@ export abstract class SlotOptimizer implements Optimizer {
   protected abstract readonly slotNames: readonly string[];
   protected abstract hyper(): Record<string, number>;
   /** Applies one update to `param` (inside tidy); `t` is the 1-based step number. */
-  protected abstract update(param: tf.Variable, grad: tf.Tensor, slots: tf.Variable[], lr: number, weightDecay: number, t: number): void;
+  protected abstract update(
+    param: tf.Variable,
+    grad: tf.Tensor,
+    slots: tf.Variable[],
+    lr: number,
+    weightDecay: number,
+    t: number,
+  ): void;
 
   groups(params: ReadonlyArray<readonly [string, Parameter]>): ParameterGroups {
     const g: ParameterGroups = { decay: [], noDecay: [], frozen: [] };
@@ -130,7 +138,9 @@ export abstract class SlotOptimizer implements Optimizer {
     for (const [path, p] of active) {
       const g = grads.get(path)!;
       if (g.shape.length !== p.variable.shape.length || g.shape.some((d, i) => d !== p.variable.shape[i])) {
-        throw new Error(`gradient for '${path}' has shape [${g.shape.join(', ')}] but the parameter is [${p.variable.shape.join(', ')}]`);
+        throw new Error(
+          `gradient for '${path}' has shape [${g.shape.join(', ')}] but the parameter is [${p.variable.shape.join(', ')}]`,
+        );
       }
     }
     this.t += 1;
@@ -140,7 +150,10 @@ export abstract class SlotOptimizer implements Optimizer {
       if (this.clipGradNorm !== undefined && active.length > 0) {
         const sq = active.map(([path]) => tf.sum(tf.square(grads.get(path)!)));
         const norm = tf.sqrt(tf.addN(sq));
-        scale = tf.minimum(tf.scalar(1), tf.div(tf.scalar(this.clipGradNorm), tf.add(norm, tf.scalar(1e-6)))) as tf.Scalar;
+        scale = tf.minimum(
+          tf.scalar(1),
+          tf.div(tf.scalar(this.clipGradNorm), tf.add(norm, tf.scalar(1e-6))),
+        ) as tf.Scalar;
       }
       for (const [path, p] of active) {
         const raw = grads.get(path)!;
@@ -160,7 +173,9 @@ export abstract class SlotOptimizer implements Optimizer {
         s = tf.variable(tf.zerosLike(v), false);
         this.slotVars.set(key, s);
       } else if (s.shape.some((d, i) => d !== v.shape[i]) || s.shape.length !== v.shape.length) {
-        throw new Error(`optimizer slot '${key}' has shape [${s.shape.join(', ')}] but the parameter is [${v.shape.join(', ')}] (state from another model?)`);
+        throw new Error(
+          `optimizer slot '${key}' has shape [${s.shape.join(', ')}] but the parameter is [${v.shape.join(', ')}] (state from another model?)`,
+        );
       }
       return s;
     });
@@ -175,16 +190,24 @@ export abstract class SlotOptimizer implements Optimizer {
   }
 
   loadState(state: OptimizerState): void {
-    if (state.kind !== this.kind) throw new Error(`cannot load ${state.kind} optimizer state into a ${this.kind} optimizer`);
-    if (!Number.isInteger(state.step) || state.step < 0) throw new Error(`optimizer state has an invalid step count ${state.step}`);
+    if (state.kind !== this.kind)
+      throw new Error(`cannot load ${state.kind} optimizer state into a ${this.kind} optimizer`);
+    if (!Number.isInteger(state.step) || state.step < 0)
+      throw new Error(`optimizer state has an invalid step count ${state.step}`);
     for (const key of state.slots.keys()) {
       const slot = key.slice(key.lastIndexOf('#') + 1);
-      if (!key.includes('#') || !this.slotNames.includes(slot)) throw new Error(`optimizer state has an unknown slot '${key}' (a ${this.kind} optimizer keeps ${this.slotNames.join(', ')})`);
+      if (!key.includes('#') || !this.slotNames.includes(slot))
+        throw new Error(
+          `optimizer state has an unknown slot '${key}' (a ${this.kind} optimizer keeps ${this.slotNames.join(', ')})`,
+        );
     }
     this.disposeSlots();
     for (const [key, h] of state.slots) {
       if (h.dtype !== 'float32') throw new Error(`optimizer slot '${key}' must be float32`);
-      this.slotVars.set(key, tf.tidy(() => tf.variable(tf.tensor(h.data, [...h.shape], 'float32'), false)));
+      this.slotVars.set(
+        key,
+        tf.tidy(() => tf.variable(tf.tensor(h.data, [...h.shape], 'float32'), false)),
+      );
     }
     this.t = state.step;
   }

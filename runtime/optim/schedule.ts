@@ -19,7 +19,14 @@ export type PhaseSpec =
   | { readonly kind: 'cosine'; readonly to?: number; readonly epochs?: number; readonly steps?: number }
   | { readonly kind: 'linear'; readonly to: number; readonly epochs?: number; readonly steps?: number }
   | { readonly kind: 'constant'; readonly value?: number; readonly epochs?: number; readonly steps?: number }
-  | { readonly kind: 'step'; readonly gamma: number; readonly every?: number; readonly everySteps?: number; readonly epochs?: number; readonly steps?: number };
+  | {
+      readonly kind: 'step';
+      readonly gamma: number;
+      readonly every?: number;
+      readonly everySteps?: number;
+      readonly epochs?: number;
+      readonly steps?: number;
+    };
 
 export type ScheduleSpec = 'constant' | PhaseSpec | readonly PhaseSpec[];
 
@@ -69,10 +76,13 @@ function phaseEnd(spec: PhaseSpec, from: number, base: number, length: number, s
 }
 
 export function buildSchedule(spec: ScheduleSpec, ctx: ScheduleContext): Schedule {
-  const phasesIn: readonly PhaseSpec[] = spec === 'constant' ? [{ kind: 'constant' }] : Array.isArray(spec) ? spec : [spec as PhaseSpec];
+  const phasesIn: readonly PhaseSpec[] =
+    spec === 'constant' ? [{ kind: 'constant' }] : Array.isArray(spec) ? spec : [spec as PhaseSpec];
   const { baseLr, stepsPerEpoch, epochs } = ctx;
-  if (!(baseLr >= 0) || !Number.isFinite(baseLr)) throw new ScheduleError(`base lr must be a finite number >= 0, got ${baseLr}`);
-  if (!Number.isInteger(stepsPerEpoch) || stepsPerEpoch <= 0) throw new ScheduleError(`steps per epoch must be a positive integer, got ${stepsPerEpoch}`);
+  if (!(baseLr >= 0) || !Number.isFinite(baseLr))
+    throw new ScheduleError(`base lr must be a finite number >= 0, got ${baseLr}`);
+  if (!Number.isInteger(stepsPerEpoch) || stepsPerEpoch <= 0)
+    throw new ScheduleError(`steps per epoch must be a positive integer, got ${stepsPerEpoch}`);
   if (!(epochs > 0) || !Number.isFinite(epochs)) throw new ScheduleError(`total epochs must be > 0, got ${epochs}`);
   if (phasesIn.length === 0) throw new ScheduleError('no phases');
 
@@ -81,21 +91,27 @@ export function buildSchedule(spec: ScheduleSpec, ctx: ScheduleContext): Schedul
   let level = baseLr;
   phasesIn.forEach((p, i) => {
     const where = `phase ${i + 1} (${p.kind})`;
-    if (!['warmup', 'cosine', 'linear', 'constant', 'step'].includes(p.kind)) throw new ScheduleError(`${where}: unknown kind '${p.kind}'`);
-    if (p.epochs !== undefined && p.steps !== undefined) throw new ScheduleError(`${where}: give epochs or steps, not both`);
+    if (!['warmup', 'cosine', 'linear', 'constant', 'step'].includes(p.kind))
+      throw new ScheduleError(`${where}: unknown kind '${p.kind}'`);
+    if (p.epochs !== undefined && p.steps !== undefined)
+      throw new ScheduleError(`${where}: give epochs or steps, not both`);
     let length: number;
     if (p.epochs !== undefined) length = p.epochs;
     else if (p.steps !== undefined) length = p.steps / stepsPerEpoch;
     else if (i === phasesIn.length - 1) length = epochs - start;
     else throw new ScheduleError(`${where}: only the last phase may omit its length (epochs or steps)`);
-    if (!(length >= 0) || !Number.isFinite(length)) throw new ScheduleError(`${where}: length must be >= 0, got ${length}`);
-    if (start + length > epochs + 1e-9) throw new ScheduleError(`${where}: phases run to epoch ${start + length} but training has ${epochs} epochs`);
+    if (!(length >= 0) || !Number.isFinite(length))
+      throw new ScheduleError(`${where}: length must be >= 0, got ${length}`);
+    if (start + length > epochs + 1e-9)
+      throw new ScheduleError(`${where}: phases run to epoch ${start + length} but training has ${epochs} epochs`);
     if (p.kind === 'step') {
       const every = p.every ?? (p.everySteps !== undefined ? p.everySteps / stepsPerEpoch : undefined);
-      if (every === undefined || !(every > 0)) throw new ScheduleError(`${where}: needs every (epochs) or everySteps > 0`);
+      if (every === undefined || !(every > 0))
+        throw new ScheduleError(`${where}: needs every (epochs) or everySteps > 0`);
       if (!(p.gamma > 0)) throw new ScheduleError(`${where}: gamma must be > 0`);
     }
-    if (p.kind === 'warmup' && p.from !== undefined && !(p.from >= 0)) throw new ScheduleError(`${where}: from must be >= 0`);
+    if (p.kind === 'warmup' && p.from !== undefined && !(p.from >= 0))
+      throw new ScheduleError(`${where}: from must be >= 0`);
     const from = p.kind === 'warmup' ? (p.from ?? 0) : level;
     const to = phaseEnd(p, from, baseLr, length, stepsPerEpoch);
     phases.push({ spec: p, start, length, from, to });
@@ -127,7 +143,8 @@ export function buildSchedule(spec: ScheduleSpec, ctx: ScheduleContext): Schedul
     totalSteps: Math.round(epochs * stepsPerEpoch),
     spec: phasesIn,
     at(step: number): number {
-      if (!Number.isInteger(step) || step < 0) throw new RangeError(`schedule step must be an integer >= 0, got ${step}`);
+      if (!Number.isInteger(step) || step < 0)
+        throw new RangeError(`schedule step must be an integer >= 0, got ${step}`);
       const e = step / stepsPerEpoch;
       for (const ph of phases) if (e < ph.start + ph.length) return valueIn(ph, e);
       return level;

@@ -32,7 +32,8 @@ export function readOptimizerState(path: string): OptimizerState {
 
 function fromFile(file: ReturnType<typeof parseSafetensors>, source: string): OptimizerState {
   const m = file.metadata;
-  if (m.format !== 'nvcc-optimizer-state' || !m.kind || m.step === undefined) throw new Error(`${source}: not an nvcc optimizer state file`);
+  if (m.format !== 'nvcc-optimizer-state' || !m.kind || m.step === undefined)
+    throw new Error(`${source}: not an nvcc optimizer state file`);
   const step = Number(m.step);
   if (!Number.isInteger(step) || step < 0) throw new Error(`${source}: invalid step '${m.step}'`);
   const slots = new Map<string, HostTensor>();

@@ -66,7 +66,10 @@ export function lineChartSpec(points: readonly SeriesPoint[], options: LineChart
     field: 'y',
     type: 'quantitative' as const,
     title: options.yTitle,
-    scale: { ...(options.logY ? { type: 'log' as const } : { zero: false }), ...(options.yDomain ? { domain: [...options.yDomain] } : {}) },
+    scale: {
+      ...(options.logY ? { type: 'log' as const } : { zero: false }),
+      ...(options.yDomain ? { domain: [...options.yDomain] } : {}),
+    },
   };
   const color = { field: 'series', type: 'nominal' as const, title: null, sort: seriesOrder };
   return {
@@ -99,24 +102,50 @@ export interface RocSeries {
 
 export function rocChartSpec(series: readonly RocSeries[], title: string): TopLevelSpec {
   const curve = series.flatMap((s) => s.points.map((p, i) => ({ fpr: p.fpr, tpr: p.tpr, series: s.label, order: i })));
-  const operating = series.flatMap((s) => (s.operating ? [{ fpr: s.operating.fpr, tpr: s.operating.tpr, series: s.label }] : []));
+  const operating = series.flatMap((s) =>
+    s.operating ? [{ fpr: s.operating.fpr, tpr: s.operating.tpr, series: s.label }] : [],
+  );
   const labels = series.map((s) => s.label);
-  const color = { field: 'series', type: 'nominal' as const, title: null, sort: labels, legend: { orient: 'bottom' as const, direction: 'vertical' as const } };
-  const axis = (field: string, t: string): object => ({ field, type: 'quantitative', title: t, scale: { domain: [0, 1] } });
+  const color = {
+    field: 'series',
+    type: 'nominal' as const,
+    title: null,
+    sort: labels,
+    legend: { orient: 'bottom' as const, direction: 'vertical' as const },
+  };
+  const axis = (field: string, t: string): object => ({
+    field,
+    type: 'quantitative',
+    title: t,
+    scale: { domain: [0, 1] },
+  });
   return {
     title,
     width: 320,
     height: 320,
     layer: [
       {
-        data: { values: [{ fpr: 0, tpr: 0 }, { fpr: 1, tpr: 1 }] },
+        data: {
+          values: [
+            { fpr: 0, tpr: 0 },
+            { fpr: 1, tpr: 1 },
+          ],
+        },
         mark: { type: 'line', strokeDash: [4, 4], color: '#999' },
-        encoding: { x: axis('fpr', 'False-positive rate (1 - specificity)'), y: axis('tpr', 'True-positive rate (sensitivity)') },
+        encoding: {
+          x: axis('fpr', 'False-positive rate (1 - specificity)'),
+          y: axis('tpr', 'True-positive rate (sensitivity)'),
+        },
       },
       {
         data: { values: curve },
         mark: { type: 'line', strokeWidth: 2, interpolate: 'linear' },
-        encoding: { x: axis('fpr', 'False-positive rate (1 - specificity)'), y: axis('tpr', 'True-positive rate (sensitivity)'), color, order: { field: 'order', type: 'quantitative' } },
+        encoding: {
+          x: axis('fpr', 'False-positive rate (1 - specificity)'),
+          y: axis('tpr', 'True-positive rate (sensitivity)'),
+          color,
+          order: { field: 'order', type: 'quantitative' },
+        },
       },
       {
         data: { values: operating },
@@ -135,7 +164,11 @@ export interface ConfusionCounts {
 }
 
 /** 2x2 heatmap, rows = actual class, columns = predicted class, counts written in the cells. */
-export function confusionChartSpec(cm: ConfusionCounts, title: string, classNames: readonly [string, string] = ['negative', 'positive']): TopLevelSpec {
+export function confusionChartSpec(
+  cm: ConfusionCounts,
+  title: string,
+  classNames: readonly [string, string] = ['negative', 'positive'],
+): TopLevelSpec {
   const [neg, pos] = classNames;
   const cells = [
     { actual: pos, predicted: pos, count: cm.tp },
@@ -143,7 +176,13 @@ export function confusionChartSpec(cm: ConfusionCounts, title: string, className
     { actual: neg, predicted: pos, count: cm.fp },
     { actual: neg, predicted: neg, count: cm.tn },
   ];
-  const x = { field: 'predicted', type: 'nominal' as const, title: 'Predicted', sort: [neg, pos], axis: { labelAngle: 0 } };
+  const x = {
+    field: 'predicted',
+    type: 'nominal' as const,
+    title: 'Predicted',
+    sort: [neg, pos],
+    axis: { labelAngle: 0 },
+  };
   const y = { field: 'actual', type: 'nominal' as const, title: 'Actual', sort: [neg, pos] };
   return {
     title,
@@ -151,14 +190,20 @@ export function confusionChartSpec(cm: ConfusionCounts, title: string, className
     height: 180,
     data: { values: cells },
     layer: [
-      { mark: 'rect', encoding: { x, y, color: { field: 'count', type: 'quantitative', scale: { scheme: 'blues' }, legend: null } } },
+      {
+        mark: 'rect',
+        encoding: { x, y, color: { field: 'count', type: 'quantitative', scale: { scheme: 'blues' }, legend: null } },
+      },
       {
         mark: { type: 'text', fontSize: 16, fontWeight: 'bold' },
         encoding: {
           x,
           y,
           text: { field: 'count', type: 'quantitative' },
-          color: { condition: { test: `datum.count > ${Math.max(cm.tp, cm.fp, cm.tn, cm.fn) / 2}`, value: 'white' }, value: 'black' },
+          color: {
+            condition: { test: `datum.count > ${Math.max(cm.tp, cm.fp, cm.tn, cm.fn) / 2}`, value: 'white' },
+            value: 'black',
+          },
         },
       },
     ],

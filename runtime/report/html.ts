@@ -12,10 +12,24 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../run/atomic.js';
-import { isEpochRecord, isStepRecord, readJsonl, type EpochRecord, type LogRecord, type StepRecord } from '../run/jsonl.js';
+import {
+  isEpochRecord,
+  isStepRecord,
+  readJsonl,
+  type EpochRecord,
+  type LogRecord,
+  type StepRecord,
+} from '../run/jsonl.js';
 import { RUN_FILES } from '../run/rundir.js';
 import { formatDuration } from '../run/progress.js';
-import { confusionChartSpec, lineChartSpec, renderSvg as renderChart, rocChartSpec, type RocSeries, type SeriesPoint } from './charts.js';
+import {
+  confusionChartSpec,
+  lineChartSpec,
+  renderSvg as renderChart,
+  rocChartSpec,
+  type RocSeries,
+  type SeriesPoint,
+} from './charts.js';
 
 /** A number that may have gone through JSON (NaN and Infinity become null). */
 type Num = number | null | undefined;
@@ -64,7 +78,9 @@ export interface ReportSplit {
   readonly npv: Num;
   readonly confusion: { readonly tp: number; readonly fp: number; readonly tn: number; readonly fn: number };
   /** Bootstrap CIs of accuracy, sensitivity, specificity, ppv, npv at the threshold. */
-  readonly rateCis?: Readonly<Partial<Record<'accuracy' | 'sensitivity' | 'specificity' | 'ppv' | 'npv', ReportInterval>>>;
+  readonly rateCis?: Readonly<
+    Partial<Record<'accuracy' | 'sensitivity' | 'specificity' | 'ppv' | 'npv', ReportInterval>>
+  >;
   readonly roc?: readonly { readonly fpr: number; readonly tpr: number }[];
 }
 
@@ -85,7 +101,12 @@ export interface ReportInput {
 }
 
 export function escapeHtml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
 }
 
 function isNum(x: Num): x is number {
@@ -99,7 +120,8 @@ function fixed(x: Num, digits = 3): string {
 /** `0.912 (0.871–0.948)`, or the estimate with the reason the interval is missing. */
 export function formatWithCi(estimate: Num, ci: ReportInterval | undefined, digits = 3): string {
   if (!isNum(estimate)) return 'n/a';
-  if (!ci || !isNum(ci.lower) || !isNum(ci.upper)) return `${estimate.toFixed(digits)} (CI n/a${ci?.reason ? `: ${ci.reason}` : ''})`;
+  if (!ci || !isNum(ci.lower) || !isNum(ci.upper))
+    return `${estimate.toFixed(digits)} (CI n/a${ci?.reason ? `: ${ci.reason}` : ''})`;
   return `${estimate.toFixed(digits)} (${ci.lower.toFixed(digits)}–${ci.upper.toFixed(digits)})`;
 }
 
@@ -143,13 +165,19 @@ export function stageCurves(records: readonly LogRecord[]): StageCurves[] {
 }
 
 /** Averages consecutive points into at most `max` buckets (x and y both averaged). */
-function bucketMeans(points: { x: number; y: number }[], max: number): { points: { x: number; y: number }[]; bucket: number } {
+function bucketMeans(
+  points: { x: number; y: number }[],
+  max: number,
+): { points: { x: number; y: number }[]; bucket: number } {
   if (points.length <= max) return { points, bucket: 1 };
   const bucket = Math.ceil(points.length / max);
   const out: { x: number; y: number }[] = [];
   for (let i = 0; i < points.length; i += bucket) {
     const chunk = points.slice(i, i + bucket);
-    out.push({ x: chunk.reduce((a, p) => a + p.x, 0) / chunk.length, y: chunk.reduce((a, p) => a + p.y, 0) / chunk.length });
+    out.push({
+      x: chunk.reduce((a, p) => a + p.x, 0) / chunk.length,
+      y: chunk.reduce((a, p) => a + p.y, 0) / chunk.length,
+    });
   }
   return { points: out, bucket };
 }
@@ -190,11 +218,24 @@ async function stageCharts(c: StageCurves, maxPoints: number): Promise<string[]>
   const lrSteps = c.steps.filter((r) => isNum(r.lr));
   const lr: SeriesPoint[] =
     lrSteps.length > 0
-      ? bucketMeans(lrSteps.map((r) => ({ x: x(r), y: r.lr })), maxPoints).points.map((p) => ({ ...p, series: 'learning rate' }))
+      ? bucketMeans(
+          lrSteps.map((r) => ({ x: x(r), y: r.lr })),
+          maxPoints,
+        ).points.map((p) => ({ ...p, series: 'learning rate' }))
       : c.epochs.filter((e) => isNum(e.lr)).map((e) => ({ x: e.epoch, y: e.lr as number, series: 'learning rate' }));
   if (lr.length > 0) {
     const positive = lr.every((p) => p.y > 0);
-    charts.push(await renderSvg(lineChartSpec(lr, { title: `${c.stage}: learning rate`, xTitle: 'epoch', yTitle: 'learning rate', logY: positive && lr.length > 1, height: 160 })));
+    charts.push(
+      await renderSvg(
+        lineChartSpec(lr, {
+          title: `${c.stage}: learning rate`,
+          xTitle: 'epoch',
+          yTitle: 'learning rate',
+          logY: positive && lr.length > 1,
+          height: 160,
+        }),
+      ),
+    );
   }
   const metric: SeriesPoint[] = [];
   for (const e of c.epochs) {
@@ -228,7 +269,18 @@ function ciLabel(ci: ReportInterval | undefined): string {
 function metricsTable(evaluation: ReportEvaluation): string {
   const withCis = evaluation.splits.some((s) => s.rateCis);
   const ci = withCis ? ' (95% CI)' : '';
-  const head = ['Split', 'Patients (pos/neg)', 'Images', 'AUC (95% CI)', `Accuracy${ci}`, `Sensitivity${ci}`, `Specificity${ci}`, `PPV${ci}`, `NPV${ci}`, 'Threshold'];
+  const head = [
+    'Split',
+    'Patients (pos/neg)',
+    'Images',
+    'AUC (95% CI)',
+    `Accuracy${ci}`,
+    `Sensitivity${ci}`,
+    `Specificity${ci}`,
+    `PPV${ci}`,
+    `NPV${ci}`,
+    'Threshold',
+  ];
   const rate = (s: ReportSplit, name: 'accuracy' | 'sensitivity' | 'specificity' | 'ppv' | 'npv'): string =>
     s.rateCis?.[name] ? formatWithCi(s[name], s.rateCis[name]) : fixed(s[name]);
   const rows = evaluation.splits.map((s) =>
@@ -255,7 +307,9 @@ function metricsTable(evaluation: ReportEvaluation): string {
     );
   }
   for (const s of delong) notes.push(`${s.split}: DeLong ${formatWithCi(s.auc, s.aucDelong)}.`);
-  notes.push(`Threshold chosen on validation by ${evaluation.thresholdRule}; cases with score ≥ threshold are called positive; the same threshold is applied to every split.`);
+  notes.push(
+    `Threshold chosen on validation by ${evaluation.thresholdRule}; cases with score ≥ threshold are called positive; the same threshold is applied to every split.`,
+  );
   return (
     `<table class="metrics"><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead>` +
     `<tbody>${rows.map((r) => `<tr>${r.join('')}</tr>`).join('')}</tbody></table>` +
@@ -282,7 +336,10 @@ function metadataTable(meta: RunMetadata, records: readonly LogRecord[]): string
   ];
   return `<table class="meta"><tbody>${rows
     .filter(([, v]) => v !== undefined && v !== '')
-    .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${k === 'Command' ? `<code>${escapeHtml(v!)}</code>` : escapeHtml(v!)}</td></tr>`)
+    .map(
+      ([k, v]) =>
+        `<tr><th>${escapeHtml(k)}</th><td>${k === 'Command' ? `<code>${escapeHtml(v!)}</code>` : escapeHtml(v!)}</td></tr>`,
+    )
     .join('')}</tbody></table>`;
 }
 
@@ -308,7 +365,8 @@ export async function renderReportHtml(input: ReportInput): Promise<string> {
   parts.push(metadataTable(input.meta, input.records));
   const evaluation = input.evaluation;
   const warnings = [...(evaluation?.warnings ?? [])];
-  if (warnings.length > 0) parts.push(`<div class="warn">${warnings.map((w) => `<p>${escapeHtml(w)}</p>`).join('')}</div>`);
+  if (warnings.length > 0)
+    parts.push(`<div class="warn">${warnings.map((w) => `<p>${escapeHtml(w)}</p>`).join('')}</div>`);
   if (evaluation) {
     parts.push('<h2>Patient-level metrics</h2>');
     parts.push(metricsTable(evaluation));
@@ -317,11 +375,15 @@ export async function renderReportHtml(input: ReportInput): Promise<string> {
       .map((s) => ({
         label: `${s.split}: AUC ${fixed(s.auc)}${ciLabel(s.aucCi)}`,
         points: s.roc!,
-        ...(isNum(s.sensitivity) && isNum(s.specificity) ? { operating: { fpr: 1 - s.specificity, tpr: s.sensitivity } } : {}),
+        ...(isNum(s.sensitivity) && isNum(s.specificity)
+          ? { operating: { fpr: 1 - s.specificity, tpr: s.sensitivity } }
+          : {}),
       }));
     const figures: string[] = [];
     if (rocSeries.length > 0) {
-      figures.push(`<figure>${await renderSvg(rocChartSpec(rocSeries, 'ROC curve (diamond: operating point at the chosen threshold)'))}</figure>`);
+      figures.push(
+        `<figure>${await renderSvg(rocChartSpec(rocSeries, 'ROC curve (diamond: operating point at the chosen threshold)'))}</figure>`,
+      );
     }
     for (const s of evaluation.splits) {
       figures.push(
@@ -352,7 +414,10 @@ export async function renderReportHtml(input: ReportInput): Promise<string> {
  * Reads `log.jsonl` from the run folder (a truncated last line is ignored), renders the report
  * and writes `report.html` atomically; returns its path.
  */
-export async function writeRunReport(runDir: string, input: Omit<ReportInput, 'records'> & { readonly records?: readonly LogRecord[] }): Promise<string> {
+export async function writeRunReport(
+  runDir: string,
+  input: Omit<ReportInput, 'records'> & { readonly records?: readonly LogRecord[] },
+): Promise<string> {
   const logPath = path.join(runDir, RUN_FILES.log);
   const records = input.records ?? (fs.existsSync(logPath) ? readJsonl(logPath).records : []);
   const html = await renderReportHtml({ ...input, records });

@@ -82,8 +82,22 @@ export function formatParameters(n: number): string {
 }
 
 function cells(row: ExperimentRow, withComparison = false): string[] {
-  const ci = finite(row.aucLower) && finite(row.aucUpper) ? ` (${(row.aucLower * 100).toFixed(2)}–${(row.aucUpper * 100).toFixed(2)})` : finite(row.auc) ? ' (CI n/a)' : '';
-  return [row.model, row.variant, row.fusion, formatParameters(row.parameters), `${pct(row.auc)}${ci}`, pct(row.accuracy), formatDuration(row.wallTimeSeconds), ...comparisonCells(row, withComparison)];
+  const ci =
+    finite(row.aucLower) && finite(row.aucUpper)
+      ? ` (${(row.aucLower * 100).toFixed(2)}–${(row.aucUpper * 100).toFixed(2)})`
+      : finite(row.auc)
+        ? ' (CI n/a)'
+        : '';
+  return [
+    row.model,
+    row.variant,
+    row.fusion,
+    formatParameters(row.parameters),
+    `${pct(row.auc)}${ci}`,
+    pct(row.accuracy),
+    formatDuration(row.wallTimeSeconds),
+    ...comparisonCells(row, withComparison),
+  ];
 }
 
 /** Pipes would split the cell and `<...>` would be read as HTML by Markdown renderers. */
@@ -109,7 +123,14 @@ export function experimentTableHtml(rows: readonly ExperimentRow[], options: Exp
   const columns = header(rows);
   const withComparison = columns.length > HEADER.length;
   const head = columns.map((h, i) => `<th${i >= 3 ? ' class="num"' : ''}>${escapeHtml(h)}</th>`).join('');
-  const body = rows.map((row) => `<tr>${cells(row, withComparison).map((c, i) => `<td${i >= 3 ? ' class="num"' : ''}>${escapeHtml(c)}</td>`).join('')}</tr>`).join('\n');
+  const body = rows
+    .map(
+      (row) =>
+        `<tr>${cells(row, withComparison)
+          .map((c, i) => `<td${i >= 3 ? ' class="num"' : ''}>${escapeHtml(c)}</td>`)
+          .join('')}</tr>`,
+    )
+    .join('\n');
   const notes = (options.notes ?? []).map((n) => `<p>${escapeHtml(n)}</p>`).join('\n');
   const command = options.command ? `<p>Produced by:</p><pre>${escapeHtml(options.command)}</pre>` : '';
   return (

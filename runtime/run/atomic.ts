@@ -44,7 +44,11 @@ export function fsyncDirectory(dir: string): void {
 }
 
 /** Atomically replaces `target` with `data` (see the module comment). */
-export async function writeFileAtomic(target: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
+export async function writeFileAtomic(
+  target: string,
+  data: string | Uint8Array,
+  options: AtomicWriteOptions = {},
+): Promise<void> {
   const temp = tempPathFor(target);
   const handle = await fs.promises.open(temp, 'wx', options.mode ?? 0o644);
   let renamed = false;
@@ -73,7 +77,11 @@ export async function writeJsonAtomic(target: string, value: unknown): Promise<v
  * Writes `data` to `file` and fsyncs it, without the rename: for files inside a temporary folder
  * that is itself renamed into place (checkpoints). `flag` 'wx' refuses an existing file.
  */
-export function writeAndFsyncSync(file: string, data: string | Uint8Array, options: { readonly mode?: number; readonly flag?: 'w' | 'wx' } = {}): void {
+export function writeAndFsyncSync(
+  file: string,
+  data: string | Uint8Array,
+  options: { readonly mode?: number; readonly flag?: 'w' | 'wx' } = {},
+): void {
   const fd = fs.openSync(file, options.flag ?? 'w', options.mode ?? 0o644);
   try {
     fs.writeFileSync(fd, data);
@@ -84,7 +92,11 @@ export function writeAndFsyncSync(file: string, data: string | Uint8Array, optio
 }
 
 /** Synchronous twin of `writeFileAtomic`, for exit paths where awaiting is not possible. */
-export function writeFileAtomicSync(target: string, data: string | Uint8Array, options: Omit<AtomicWriteOptions, 'beforeRename'> = {}): void {
+export function writeFileAtomicSync(
+  target: string,
+  data: string | Uint8Array,
+  options: Omit<AtomicWriteOptions, 'beforeRename'> = {},
+): void {
   const temp = tempPathFor(target);
   let renamed = false;
   try {

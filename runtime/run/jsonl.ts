@@ -84,7 +84,12 @@ export function parseJsonl(text: string, source = 'log'): JsonlContents {
       }
       throw new JsonlError(`${source}, line ${i + 1}: not valid JSON: ${line.slice(0, 80)}`);
     }
-    if (typeof value !== 'object' || value === null || Array.isArray(value) || typeof (value as LogRecord).type !== 'string') {
+    if (
+      typeof value !== 'object' ||
+      value === null ||
+      Array.isArray(value) ||
+      typeof (value as LogRecord).type !== 'string'
+    ) {
       throw new JsonlError(`${source}, line ${i + 1}: expected an object with a string "type"`);
     }
     records.push(value as LogRecord);

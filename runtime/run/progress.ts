@@ -144,7 +144,6 @@ abstract class BaseDisplay implements ProgressDisplay {
     return (epoch - 1) * (this.stage?.stepsPerEpoch ?? 0) + step;
   }
 
-
   abstract startStage(start: StageStart): void;
   abstract update(update: StepUpdate): void;
   abstract endEpoch(summary: EpochSummary): void;
@@ -206,7 +205,8 @@ class PlainDisplay extends BaseDisplay {
   }
 
   endStage(): void {
-    if (this.stage) this.line(`[${this.stage.stage}] finished in ${formatDuration((this.now() - this.startTime) / 1000)}`);
+    if (this.stage)
+      this.line(`[${this.stage.stage}] finished in ${formatDuration((this.now() - this.startTime) / 1000)}`);
     this.stage = undefined;
   }
 }
@@ -244,7 +244,8 @@ class BarDisplay extends BaseDisplay {
       this.multi = new cliProgress.MultiBar(
         {
           stream: this.stream as unknown as NodeJS.WritableStream,
-          format: '{stage} |{bar}| epoch {epoch}/{epochs} step {step}/{steps} | loss {loss} | lr {lr} | ETA {eta_formatted}',
+          format:
+            '{stage} |{bar}| epoch {epoch}/{epochs} step {step}/{steps} | loss {loss} | lr {lr} | ETA {eta_formatted}',
           barsize: 24,
           hideCursor: true,
           clearOnComplete: false,
@@ -292,8 +293,7 @@ class BarDisplay extends BaseDisplay {
         this.multi.log(`${text}\n`);
         // Flush now: cli-progress only prints logged lines on its next redraw, and none comes after stop().
         this.multi.update();
-      }
-      else this.stream.write(`${text}\n`);
+      } else this.stream.write(`${text}\n`);
     });
   }
 

@@ -74,8 +74,12 @@ export function createRunDir(options: RunDirOptions = {}): RunDir {
   if (options.resume) {
     const dir = options.path;
     if (!dir) throw new RunDirError('resuming needs the run folder to resume');
-    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new RunDirError(`cannot resume: '${dir}' is not a folder`);
-    if (!isRunFolder(dir)) throw new RunDirError(`cannot resume: '${dir}' has no ${RUN_FILES.log} or ${RUN_FILES.meta}; it is not a run folder`);
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory())
+      throw new RunDirError(`cannot resume: '${dir}' is not a folder`);
+    if (!isRunFolder(dir))
+      throw new RunDirError(
+        `cannot resume: '${dir}' has no ${RUN_FILES.log} or ${RUN_FILES.meta}; it is not a run folder`,
+      );
     return { path: dir, resumed: true };
   }
   if (options.path) {

@@ -30,7 +30,11 @@ export function checkpointName(seq: number): string {
  * Writes a checkpoint folder atomically and returns its path. `files` must contain STATE_FILE;
  * it is written last so that even the temporary folder is only ever "complete" with it.
  */
-export async function writeCheckpoint(runDir: string, seq: number, files: ReadonlyMap<string, Uint8Array | string>): Promise<string> {
+export async function writeCheckpoint(
+  runDir: string,
+  seq: number,
+  files: ReadonlyMap<string, Uint8Array | string>,
+): Promise<string> {
   if (!files.has(STATE_FILE)) throw new Error(`a checkpoint needs a ${STATE_FILE}`);
   const root = join(runDir, CHECKPOINT_DIR);
   mkdirSync(root, { recursive: true });
@@ -56,7 +60,8 @@ export async function writeCheckpoint(runDir: string, seq: number, files: Readon
 /** Removes temporary and trashed folders left by killed writers. */
 function sweepTemporaries(root: string): void {
   for (const entry of readdirSync(root)) {
-    if (entry.startsWith('.ckpt-') || entry.startsWith('.trash-')) rmSync(join(root, entry), { recursive: true, force: true });
+    if (entry.startsWith('.ckpt-') || entry.startsWith('.trash-'))
+      rmSync(join(root, entry), { recursive: true, force: true });
   }
 }
 

@@ -10,8 +10,22 @@
 import type { BackendRequest } from '../backend.js';
 import { loadDataset } from '../data/index.js';
 import { TrainingError } from './common.js';
-import { DatasetTrainingData, DATA_STATS_FILE, imageInputNames, loadNewPatients, readDataSource, readDataStats } from './dataset-adapter.js';
-import { evaluateCheckpoint, predict, readRunConfig, type CheckpointEvaluation, type EvaluateCheckpointOptions, type PredictResult } from './evaluate.js';
+import {
+  DatasetTrainingData,
+  DATA_STATS_FILE,
+  imageInputNames,
+  loadNewPatients,
+  readDataSource,
+  readDataStats,
+} from './dataset-adapter.js';
+import {
+  evaluateCheckpoint,
+  predict,
+  readRunConfig,
+  type CheckpointEvaluation,
+  type EvaluateCheckpointOptions,
+  type PredictResult,
+} from './evaluate.js';
 import type { ModelFactory } from './spec.js';
 import type { TrainingData } from './data.js';
 
@@ -25,7 +39,9 @@ export async function loadRunData(runDir: string, baseDir?: string): Promise<Tra
 }
 
 /** `nvcc eval RUN_DIR [--split test] [--stage S] [--weights FILE|CHECKPOINT]`. */
-export async function evaluateRunFolder(options: Omit<EvaluateCheckpointOptions, 'data'> & { readonly data?: TrainingData; readonly dataBaseDir?: string }): Promise<CheckpointEvaluation> {
+export async function evaluateRunFolder(
+  options: Omit<EvaluateCheckpointOptions, 'data'> & { readonly data?: TrainingData; readonly dataBaseDir?: string },
+): Promise<CheckpointEvaluation> {
   const data = options.data ?? (await loadRunData(options.runDir, options.dataBaseDir));
   return evaluateCheckpoint({ ...options, data });
 }
@@ -49,8 +65,17 @@ export interface PredictFromFilesOptions {
 export async function predictFromFiles(options: PredictFromFilesOptions): Promise<PredictResult> {
   const config = readRunConfig(options.runDir);
   const stats = readDataStats(options.runDir);
-  if (!stats) throw new TrainingError(`${options.runDir} has no ${DATA_STATS_FILE}: the run did not record its training statistics, so new data cannot be normalised like the training data`);
-  const patients = await loadNewPatients(config.spec, config.dataset, { table: options.table, images: options.images }, stats, options.baseDir ? { baseDir: options.baseDir } : {});
+  if (!stats)
+    throw new TrainingError(
+      `${options.runDir} has no ${DATA_STATS_FILE}: the run did not record its training statistics, so new data cannot be normalised like the training data`,
+    );
+  const patients = await loadNewPatients(
+    config.spec,
+    config.dataset,
+    { table: options.table, images: options.images },
+    stats,
+    options.baseDir ? { baseDir: options.baseDir } : {},
+  );
   return predict({
     runDir: options.runDir,
     models: options.models,

@@ -32,7 +32,11 @@ export interface TrainingData {
    * Tensors for samples `indices` of `split`, in that order. With `augment`, each sample is
    * augmented drawing from `augment.rng` in order. Caller owns and disposes the tensors.
    */
-  load(split: SplitName, indices: readonly number[], augment?: { readonly spec: AugmentSpec; readonly rng: Rng }): Batch;
+  load(
+    split: SplitName,
+    indices: readonly number[],
+    augment?: { readonly spec: AugmentSpec; readonly rng: Rng },
+  ): Batch;
 }
 
 /** The sample order of one training epoch. */

@@ -11,7 +11,16 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { drawAugment, loadDataset, renderSample, type Dataset, type DatasetSpec, type DatasetStats, type LoadOptions, type Sample } from '../data/index.js';
+import {
+  drawAugment,
+  loadDataset,
+  renderSample,
+  type Dataset,
+  type DatasetSpec,
+  type DatasetStats,
+  type LoadOptions,
+  type Sample,
+} from '../data/index.js';
 import type { Rng } from '../module.js';
 import { writeFileAtomic } from '../run/atomic.js';
 import type { Batch, SplitName, TrainingData } from './data.js';
@@ -57,7 +66,11 @@ export class DatasetTrainingData implements TrainingData {
     return this.samplesOf(split).length;
   }
 
-  load(split: SplitName, indices: readonly number[], augment?: { readonly spec: AugmentSpec; readonly rng: Rng }): Batch {
+  load(
+    split: SplitName,
+    indices: readonly number[],
+    augment?: { readonly spec: AugmentSpec; readonly rng: Rng },
+  ): Batch {
     const ds = this.dataset;
     const all = this.samplesOf(split);
     const [h, w] = ds.spec.images.size;
@@ -74,7 +87,8 @@ export class DatasetTrainingData implements TrainingData {
       if (!s) throw new RangeError(`${split} split has no sample ${index}`);
       const patient = ds.patients[s.patient]!;
       const draw = drawAugment(augment?.spec, augment?.rng as Rng);
-      if (this.imageNames.length > 0) renderSample(ds.images[s.image]!.pixels, h, w, c, draw, mean, std, pixels, b * h * w * c);
+      if (this.imageNames.length > 0)
+        renderSample(ds.images[s.image]!.pixels, h, w, c, draw, mean, std, pixels, b * h * w * c);
       labels[b] = patient.label;
       patientIds.push(patient.id);
       for (const g of ds.spec.groups) labs[g.name]!.set(ds.labs(g.name, s.patient), b * ds.widths[g.name]!);
@@ -92,7 +106,11 @@ export class DatasetTrainingData implements TrainingData {
 }
 
 /** Loads (and validates) the dataset of a train declaration; throws DataRefusedError on bad data. */
-export async function loadTrainingData(spec: TrainSpec, dataset: DatasetSpec, options: LoadOptions = {}): Promise<DatasetTrainingData> {
+export async function loadTrainingData(
+  spec: TrainSpec,
+  dataset: DatasetSpec,
+  options: LoadOptions = {},
+): Promise<DatasetTrainingData> {
   const ds = await loadDataset(dataset, options);
   return new DatasetTrainingData(ds, imageInputNames(spec, dataset));
 }
@@ -128,8 +146,10 @@ export async function loadNewPatients(
   stats: DatasetStats,
   options: Omit<LoadOptions, 'stats' | 'labels'> = {},
 ): Promise<SampleSource> {
-  const ds = await loadDataset({ ...dataset, source: { kind: 'files', table: files.table, images: files.images } }, { ...options, stats, labels: false });
+  const ds = await loadDataset(
+    { ...dataset, source: { kind: 'files', table: files.table, images: files.images } },
+    { ...options, stats, labels: false },
+  );
   const data = new DatasetTrainingData(ds, imageInputNames(spec, dataset));
   return { size: data.size('test'), load: (indices) => data.load('test', indices) };
 }
-

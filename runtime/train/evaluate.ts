@@ -21,7 +21,16 @@ import { createRng } from '../rng.js';
 import { writeFileAtomic } from '../run/atomic.js';
 import { RUN_FILES } from '../run/rundir.js';
 import { latestCheckpoint, readCheckpointFile, STATE_FILE } from './checkpoint.js';
-import { disposeBatch, hostToMap, imageInputOf, jsonNumbers, pick, poolingOf, stageRoot, TrainingError } from './common.js';
+import {
+  disposeBatch,
+  hostToMap,
+  imageInputOf,
+  jsonNumbers,
+  pick,
+  poolingOf,
+  stageRoot,
+  TrainingError,
+} from './common.js';
 import { evaluationBatches, type Batch, type SplitName, type TrainingData } from './data.js';
 import { drawMask, evaluationOutputs } from './objective.js';
 import type { ModelFactory, PoolingKind, StageSpec, TrainableModel } from './spec.js';
@@ -87,23 +96,51 @@ export async function scoreSource(
     }
   }
   const images = { patientIds: ids, probabilities: probs };
-  if (stage.kind !== 'supervised' || ids.length === 0) return { loss: n > 0 ? lossSum / n : Number.NaN, patients: { labels: [], scores: [], patientIds: [] }, images };
+  if (stage.kind !== 'supervised' || ids.length === 0)
+    return { loss: n > 0 ? lossSum / n : Number.NaN, patients: { labels: [], scores: [], patientIds: [] }, images };
   const pooled = poolByPatient(ids, labelled ? labels : ids.map(() => 0), probs, pooling);
   return {
     loss: n > 0 ? lossSum / n : Number.NaN,
-    patients: { labels: labelled ? pooled.labels : [], scores: pooled.scores, imageCounts: pooled.imageCounts, patientIds: pooled.patientIds },
+    patients: {
+      labels: labelled ? pooled.labels : [],
+      scores: pooled.scores,
+      imageCounts: pooled.imageCounts,
+      patientIds: pooled.patientIds,
+    },
     images,
   };
 }
 
 /** The numbers logged after every epoch: validation loss, and for supervised stages the metrics. */
-export async function validationMetrics(stage: StageSpec, model: TrainableModel, data: TrainingData, config: RunConfig): Promise<Record<string, number>> {
+export async function validationMetrics(
+  stage: StageSpec,
+  model: TrainableModel,
+  data: TrainingData,
+  config: RunConfig,
+): Promise<Record<string, number>> {
   if (data.size('val') === 0) return {};
-  const out = await scoreSource(stage, model, splitSource(data, 'val'), config.seed, poolingOf(stage, config.spec, config.dataset), 'val');
+  const out = await scoreSource(
+    stage,
+    model,
+    splitSource(data, 'val'),
+    config.seed,
+    poolingOf(stage, config.spec, config.dataset),
+    'val',
+  );
   if (stage.kind === 'masked') return { loss: out.loss };
-  const evaluation = evaluateRun({ validation: out.patients }, { rng: stageRoot(config.seed, stage).fork('evaluation'), resamples: 0 });
+  const evaluation = evaluateRun(
+    { validation: out.patients },
+    { rng: stageRoot(config.seed, stage).fork('evaluation'), resamples: 0 },
+  );
   const v = evaluation.splits[0]!;
-  const all: Record<string, number> = { loss: out.loss, auc: v.auc, accuracy: v.accuracy, sensitivity: v.sensitivity, specificity: v.specificity, threshold: evaluation.threshold };
+  const all: Record<string, number> = {
+    loss: out.loss,
+    auc: v.auc,
+    accuracy: v.accuracy,
+    sensitivity: v.sensitivity,
+    specificity: v.specificity,
+    threshold: evaluation.threshold,
+  };
   const wanted = new Set<string>(['loss', 'threshold', ...stage.metrics]);
   return Object.fromEntries(Object.entries(all).filter(([k]) => wanted.has(k)));
 }
@@ -132,28 +169,52 @@ export function predictionsCsv(predictions: readonly SplitPredictions[], classes
   for (const p of predictions) {
     p.patientIds.forEach((id, i) => {
       const label = classes[p.labels[i] as number] ?? String(p.labels[i]);
-      lines.push([p.split, quote(id), quote(label), String(p.imageCounts?.[i] ?? ''), Number((p.scores[i] as number).toPrecision(9)).toString()].join(','));
+      lines.push(
+        [
+          p.split,
+          quote(id),
+          quote(label),
+          String(p.imageCounts?.[i] ?? ''),
+          Number((p.scores[i] as number).toPrecision(9)).toString(),
+        ].join(','),
+      );
     });
   }
   return `${lines.join('\n')}\n`;
 }
 
 /** Reads a `predictions.csv` back: the rows of one split, labels as class indices of `classes`. */
-export function parsePredictionsCsv(text: string, classes: readonly string[], split: SplitName, file: string): SplitPredictions {
+export function parsePredictionsCsv(
+  text: string,
+  classes: readonly string[],
+  split: SplitName,
+  file: string,
+): SplitPredictions {
   let rows: string[][];
   try {
     rows = parseCsv(text, { relax_column_count: false, skip_empty_lines: true }) as string[][];
   } catch (e) {
     throw new TrainingError(`${file}: ${(e as Error).message}`);
   }
-  if (rows[0]?.join(',') !== 'split,patient_id,label,images,score') throw new TrainingError(`${file}: not a predictions file (header is \`${rows[0]?.join(',') ?? ''}\`)`);
-  const out = { split, patientIds: [] as string[], labels: [] as number[], scores: [] as number[], imageCounts: [] as number[] };
+  if (rows[0]?.join(',') !== 'split,patient_id,label,images,score')
+    throw new TrainingError(`${file}: not a predictions file (header is \`${rows[0]?.join(',') ?? ''}\`)`);
+  const out = {
+    split,
+    patientIds: [] as string[],
+    labels: [] as number[],
+    scores: [] as number[],
+    imageCounts: [] as number[],
+  };
   rows.slice(1).forEach(([rowSplit, id, labelName, images, scoreText], i) => {
     if (rowSplit !== split) return;
     const label = classes.indexOf(labelName!);
     const score = Number(scoreText);
-    if (label < 0) throw new TrainingError(`${file}:${i + 2}, column label: \`${labelName}\` is not a class (${classes.join(', ')})`);
-    if (scoreText === '' || !Number.isFinite(score)) throw new TrainingError(`${file}:${i + 2}, column score: \`${scoreText}\` is not a number`);
+    if (label < 0)
+      throw new TrainingError(
+        `${file}:${i + 2}, column label: \`${labelName}\` is not a class (${classes.join(', ')})`,
+      );
+    if (scoreText === '' || !Number.isFinite(score))
+      throw new TrainingError(`${file}:${i + 2}, column score: \`${scoreText}\` is not a number`);
     out.patientIds.push(id!);
     out.labels.push(label);
     out.scores.push(score);
@@ -180,14 +241,18 @@ export async function finalEvaluation(
   splits: readonly SplitName[] = ['test'],
   predictions?: SplitPredictions[],
 ): Promise<FinalEvaluation> {
-  const wanted: SplitName[] = (['val', ...splits.filter((s) => s !== 'val')] as SplitName[]).filter((s) => data.size(s) > 0);
+  const wanted: SplitName[] = (['val', ...splits.filter((s) => s !== 'val')] as SplitName[]).filter(
+    (s) => data.size(s) > 0,
+  );
   const pooling = poolingOf(stage, config.spec, config.dataset);
   if (stage.kind === 'masked') {
     const loss: Record<string, number> = {};
-    for (const s of wanted) loss[s] = (await scoreSource(stage, model, splitSource(data, s), config.seed, pooling, s)).loss;
+    for (const s of wanted)
+      loss[s] = (await scoreSource(stage, model, splitSource(data, s), config.seed, pooling, s)).loss;
     return { kind: 'masked', loss };
   }
-  if (!wanted.includes('val')) return { kind: 'none', warning: 'no validation split: no threshold can be chosen, so no metrics' };
+  if (!wanted.includes('val'))
+    return { kind: 'none', warning: 'no validation split: no threshold can be chosen, so no metrics' };
   const scored: Record<string, SplitScores> = {};
   const loss: Record<string, number> = {};
   for (const s of wanted) {
@@ -196,7 +261,10 @@ export async function finalEvaluation(
     loss[s] = r.loss;
     predictions?.push({ split: s, ...r.patients });
   }
-  const evaluation = evaluateRun(scored as { validation: SplitScores } & Record<string, SplitScores>, { rng: stageRoot(config.seed, stage).fork('evaluation'), resamples });
+  const evaluation = evaluateRun(scored as { validation: SplitScores } & Record<string, SplitScores>, {
+    rng: stageRoot(config.seed, stage).fork('evaluation'),
+    resamples,
+  });
   return { kind: 'supervised', ...evaluation, loss };
 }
 
@@ -223,7 +291,8 @@ function chooseStage(config: RunConfig, name: string | undefined, supervisedOnly
   if (name !== undefined) {
     const s = stages.find((x) => x.name === name);
     if (!s) throw new TrainingError(`the run has no stage '${name}' (stages: ${stages.map((x) => x.name).join(', ')})`);
-    if (supervisedOnly && s.kind !== 'supervised') throw new TrainingError(`stage '${name}' is self-supervised; it gives no class probabilities`);
+    if (supervisedOnly && s.kind !== 'supervised')
+      throw new TrainingError(`stage '${name}' is self-supervised; it gives no class probabilities`);
     return s;
   }
   const s = [...stages].reverse().find((x) => !supervisedOnly || x.kind === 'supervised');
@@ -235,16 +304,26 @@ function chooseStage(config: RunConfig, name: string | undefined, supervisedOnly
  * Builds the stage's model and loads weights: a weights file, a checkpoint folder
  * (checkpoints/ckpt-N, whose stage must match), or by default the stage's final weights.
  */
-function loadStageModel(runDir: string, config: RunConfig, stage: StageSpec, models: Readonly<Record<string, ModelFactory>>, weights?: string): { model: TrainableModel; source: string } {
+function loadStageModel(
+  runDir: string,
+  config: RunConfig,
+  stage: StageSpec,
+  models: Readonly<Record<string, ModelFactory>>,
+  weights?: string,
+): { model: TrainableModel; source: string } {
   const factory = models[stage.model.factory];
   if (!factory) throw new TrainingError(`no model factory '${stage.model.factory}' for stage '${stage.name}'`);
   let file = weights ?? join(runDir, 'stages', stage.name, 'weights.safetensors');
   if (existsSync(file) && statSync(file).isDirectory()) {
     const state = parseCheckpointState(readCheckpointFile(file, STATE_FILE).toString('utf8'), file);
-    if (!state.hasModel || state.stage !== stage.name) throw new TrainingError(`checkpoint ${file} holds no weights of stage '${stage.name}' (it is at stage '${state.stage}')`);
+    if (!state.hasModel || state.stage !== stage.name)
+      throw new TrainingError(
+        `checkpoint ${file} holds no weights of stage '${stage.name}' (it is at stage '${state.stage}')`,
+      );
     file = join(file, 'model.safetensors');
   }
-  if (!existsSync(file)) throw new TrainingError(`no weights for stage '${stage.name}' at ${file} (has the stage finished?)`);
+  if (!existsSync(file))
+    throw new TrainingError(`no weights for stage '${stage.name}' at ${file} (has the stage finished?)`);
   setInitRng(stageRoot(config.seed, stage).fork('init'));
   const model = factory.create();
   try {
@@ -280,11 +359,25 @@ export interface CheckpointEvaluation {
 export async function evaluateCheckpoint(options: EvaluateCheckpointOptions): Promise<CheckpointEvaluation> {
   await initBackend({ ...(options.backend ? { backend: options.backend } : {}), quiet: true });
   const config = readRunConfig(options.runDir);
-  const stage = options.stage !== undefined ? chooseStage(config, options.stage, false) : chooseStage(config, undefined, config.spec.stages.some((s) => s.kind === 'supervised'));
+  const stage =
+    options.stage !== undefined
+      ? chooseStage(config, options.stage, false)
+      : chooseStage(
+          config,
+          undefined,
+          config.spec.stages.some((s) => s.kind === 'supervised'),
+        );
   const { model, source } = loadStageModel(options.runDir, config, stage, options.models, options.weights);
   try {
     const split = options.split ?? 'test';
-    const evaluation = await finalEvaluation(stage, model, options.data, config, options.bootstrapResamples ?? 1000, split === 'val' ? [] : [split]);
+    const evaluation = await finalEvaluation(
+      stage,
+      model,
+      options.data,
+      config,
+      options.bootstrapResamples ?? 1000,
+      split === 'val' ? [] : [split],
+    );
     return { stage: stage.name, weights: source, evaluation };
   } finally {
     model.dispose();
@@ -335,18 +428,38 @@ export async function predict(options: PredictOptions): Promise<PredictResult> {
   const finished = finishedStages(options.runDir).find((s) => s.name === stage.name);
   const evaluation = finished?.evaluation as { threshold?: number | null; thresholdRule?: string } | undefined;
   const threshold = typeof evaluation?.threshold === 'number' ? evaluation.threshold : 0.5;
-  const thresholdSource = typeof evaluation?.threshold === 'number' ? `chosen on validation (${evaluation.thresholdRule ?? 'rule not recorded'})` : 'fixed 0.5 (the run recorded no validation threshold)';
+  const thresholdSource =
+    typeof evaluation?.threshold === 'number'
+      ? `chosen on validation (${evaluation.thresholdRule ?? 'rule not recorded'})`
+      : 'fixed 0.5 (the run recorded no validation threshold)';
   const { model } = loadStageModel(options.runDir, config, stage, options.models, options.weights);
   try {
-    const scored = await scoreSource(stage, model, options.patients, config.seed, poolingOf(stage, config.spec, config.dataset), 'predict');
+    const scored = await scoreSource(
+      stage,
+      model,
+      options.patients,
+      config.seed,
+      poolingOf(stage, config.spec, config.dataset),
+      'predict',
+    );
     const classes = options.classes ?? config.dataset.label.classes.map((c) => c.name);
     const [negative, positive] = [classes[0] ?? 'negative', classes[1] ?? 'positive'];
     const rows: PredictionRow[] = scored.patients.patientIds.map((id, i) => {
       const p = scored.patients.scores[i] as number;
-      return { patientId: id, images: scored.patients.imageCounts![i] as number, probability: p, predicted: p >= threshold ? positive : negative };
+      return {
+        patientId: id,
+        images: scored.patients.imageCounts![i] as number,
+        probability: p,
+        predicted: p >= threshold ? positive : negative,
+      };
     });
     const header = [config.dataset.id, 'images', `p_${positive}`, 'predicted'];
-    const lines = [header.map(csvCell).join(','), ...rows.map((r) => [csvCell(r.patientId), String(r.images), String(r.probability), csvCell(r.predicted)].join(','))];
+    const lines = [
+      header.map(csvCell).join(','),
+      ...rows.map((r) =>
+        [csvCell(r.patientId), String(r.images), String(r.probability), csvCell(r.predicted)].join(','),
+      ),
+    ];
     await writeFileAtomic(options.out, `${lines.join('\n')}\n`);
     return { stage: stage.name, threshold, thresholdSource, rows, out: options.out };
   } finally {

@@ -64,7 +64,10 @@ export function batchGradients(
       const partLabels = labels ? (sliceRows(labels, start, size) as tf.Tensor1D) : undefined;
       const partMask = mask ? (sliceRows(mask, start, size) as tf.Tensor4D) : undefined;
       const ctx: ForwardContext = { training: true, rng: dropout, ...(partMask ? { mask: partMask } : {}) };
-      const { value, grads: g } = tf.variableGrads(() => tf.mul(stageLoss(stage, model, ctx, part, partLabels), weight) as tf.Scalar, varList);
+      const { value, grads: g } = tf.variableGrads(
+        () => tf.mul(stageLoss(stage, model, ctx, part, partLabels), weight) as tf.Scalar,
+        varList,
+      );
       return { value, g };
     }) as unknown as { value: tf.Scalar; g: Record<string, tf.Tensor> };
     const nextLoss = tf.add(loss, step.value) as tf.Scalar;

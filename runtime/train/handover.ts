@@ -76,7 +76,9 @@ export function applyHandover(
         const targetPath = join(dstPrefix, rest);
         const target = targets.get(targetPath);
         if (!target) {
-          problems.push(`${srcLabel}: parameter '${path}' ${JSON.stringify(tensor.shape)} has no counterpart '${targetPath}' in the new model`);
+          problems.push(
+            `${srcLabel}: parameter '${path}' ${JSON.stringify(tensor.shape)} has no counterpart '${targetPath}' in the new model`,
+          );
           continue;
         }
         if (!sameShape(tensor.shape, target.variable.shape)) {
@@ -104,7 +106,9 @@ export function applyHandover(
         const rest = under(dstPrefix, path);
         if (rest === undefined || matched === 0) continue;
         if (!source.has(join(srcPrefix, rest))) {
-          problems.push(`'${path}' ${JSON.stringify(p.variable.shape)} is under '${dstPrefix}' but ${srcLabel} has no '${join(srcPrefix, rest)}'`);
+          problems.push(
+            `'${path}' ${JSON.stringify(p.variable.shape)} is under '${dstPrefix}' but ${srcLabel} has no '${join(srcPrefix, rest)}'`,
+          );
         }
       }
     }
@@ -121,10 +125,15 @@ export function applyHandover(
 /** A fixed-width text table of a hand-over, grouped per mapping, for the terminal and the log. */
 export function formatHandoverReport(report: HandoverReport): string {
   const rows: string[][] = [['source', 'target', 'shape', 'count']];
-  for (const e of report.loaded) rows.push([`${e.fromStage}.${e.source}`, e.target, `[${e.shape.join(', ')}]`, String(e.count)]);
+  for (const e of report.loaded)
+    rows.push([`${e.fromStage}.${e.source}`, e.target, `[${e.shape.join(', ')}]`, String(e.count)]);
   for (const f of report.fresh) rows.push(['(fresh init)', f.path, `[${f.shape.join(', ')}]`, String(f.count)]);
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  const line = (r: string[]) => r.map((cell, c) => (c === 3 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((cell, c) => (c === 3 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
+      .join('  ')
+      .trimEnd();
   const loadedCount = report.loaded.reduce((n, e) => n + e.count, 0);
   const freshCount = report.fresh.reduce((n, e) => n + e.count, 0);
   return [
@@ -140,8 +149,11 @@ export function formatHandoverReport(report: HandoverReport): string {
  * `freeze = [...]` must not silently train everything). Returns the frozen parameter paths.
  */
 export function freezeModules(model: Module, paths: readonly string[]): string[] {
-  const unknown = paths.filter((p) => model.find(p) === undefined && !model.namedParameters().some(([name]) => name === p));
-  if (unknown.length > 0) throw new HandoverError(unknown.map((p) => `freeze: the model has no module or parameter '${p}'`));
+  const unknown = paths.filter(
+    (p) => model.find(p) === undefined && !model.namedParameters().some(([name]) => name === p),
+  );
+  if (unknown.length > 0)
+    throw new HandoverError(unknown.map((p) => `freeze: the model has no module or parameter '${p}'`));
   const frozen: string[] = [];
   for (const [path, p] of model.namedParameters()) {
     if (paths.some((prefix) => path === prefix || path.startsWith(prefix + '.'))) {

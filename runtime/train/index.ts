@@ -5,7 +5,15 @@
  * vega-lite) loads when a run writes report.html.
  */
 export * from './spec.js';
-export { runTraining, resume, checkSpec, abortOnSignals, type RunTrainingOptions, type RunResult, type TrainEvent } from './runner.js';
+export {
+  runTraining,
+  resume,
+  checkSpec,
+  abortOnSignals,
+  type RunTrainingOptions,
+  type RunResult,
+  type TrainEvent,
+} from './runner.js';
 export { TrainingError, stageRoot } from './common.js';
 export { firstMaskedBatch, type MaskedBatchPreview } from './preview.js';
 export {
@@ -22,10 +30,26 @@ export {
   type PredictionRow,
   type SampleSource,
 } from './evaluate.js';
-export { DatasetTrainingData, loadTrainingData, loadNewPatients, readDataStats, readDataSource, imageInputNames, DATA_STATS_FILE, DATA_SOURCE_FILE } from './dataset-adapter.js';
+export {
+  DatasetTrainingData,
+  loadTrainingData,
+  loadNewPatients,
+  readDataStats,
+  readDataSource,
+  imageInputNames,
+  DATA_STATS_FILE,
+  DATA_SOURCE_FILE,
+} from './dataset-adapter.js';
 export { evaluateRunFolder, loadRunData, predictFromFiles, type PredictFromFilesOptions } from './commands.js';
 export type { Batch, SplitName, TrainingData } from './data.js';
-export { applyHandover, formatHandoverReport, freezeModules, HandoverError, type HandoverEntry, type HandoverReport } from './handover.js';
+export {
+  applyHandover,
+  formatHandoverReport,
+  freezeModules,
+  HandoverError,
+  type HandoverEntry,
+  type HandoverReport,
+} from './handover.js';
 export { randomThrow, type ThrowResult } from './modality-dropout.js';
 export { listCheckpoints, latestCheckpoint, CHECKPOINT_DIR } from './checkpoint.js';
 export type { BestState, CheckpointState, RunConfig, StageResult } from './state.js';

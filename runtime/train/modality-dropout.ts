@@ -18,9 +18,15 @@ export interface ThrowResult {
   readonly thrown: Int32Array;
 }
 
-export function randomThrow(inputs: Readonly<Record<string, tf.Tensor>>, settings: ModalityDropout, rng: Rng): ThrowResult {
+export function randomThrow(
+  inputs: Readonly<Record<string, tf.Tensor>>,
+  settings: ModalityDropout,
+  rng: Rng,
+): ThrowResult {
   const names = settings.modalities;
-  for (const name of names) if (!inputs[name]) throw new Error(`modality_dropout: the batch has no input '${name}' (inputs: ${Object.keys(inputs).join(', ')})`);
+  for (const name of names)
+    if (!inputs[name])
+      throw new Error(`modality_dropout: the batch has no input '${name}' (inputs: ${Object.keys(inputs).join(', ')})`);
   const first = inputs[names[0] ?? ''];
   const n = first ? first.shape[0]! : 0;
   const thrown = new Int32Array(n).fill(-1);

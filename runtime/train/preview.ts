@@ -22,14 +22,23 @@ export interface MaskedBatchPreview {
   readonly input: string;
 }
 
-export function firstMaskedBatch(runSeed: number, stage: StageSpec, data: TrainingData, count: number): MaskedBatchPreview {
-  if (!stage.mask) throw new TrainingError(`stage '${stage.name}' has no mask policy (mask = random_patches(...)), so there is nothing to preview`);
+export function firstMaskedBatch(
+  runSeed: number,
+  stage: StageSpec,
+  data: TrainingData,
+  count: number,
+): MaskedBatchPreview {
+  if (!stage.mask)
+    throw new TrainingError(
+      `stage '${stage.name}' has no mask policy (mask = random_patches(...)), so there is nothing to preview`,
+    );
   const size = data.size('train');
   if (size === 0) throw new TrainingError(`stage '${stage.name}': the train split is empty`);
   const streams = freshStreams(stageRoot(runSeed, stage));
   const order = epochOrder(streams.data, size);
   const indices = batchIndices(order, 0, stage.batchSize).slice(0, count);
-  const augment = stage.augment && Object.keys(stage.augment).length > 0 ? { spec: stage.augment, rng: streams.augment } : undefined;
+  const augment =
+    stage.augment && Object.keys(stage.augment).length > 0 ? { spec: stage.augment, rng: streams.augment } : undefined;
   const batch = data.load('train', indices, augment);
   const input = imageInputOf(stage);
   const images = batch.inputs[input];
@@ -39,5 +48,10 @@ export function firstMaskedBatch(runSeed: number, stage: StageSpec, data: Traini
     images?.dispose();
     throw new TrainingError(`stage '${stage.name}': the masked input '${input}' is not an image batch`);
   }
-  return { images: images as tf.Tensor4D, mask: drawMask(stage.mask, images, streams.mask), patientIds: batch.patientIds, input };
+  return {
+    images: images as tf.Tensor4D,
+    mask: drawMask(stage.mask, images, streams.mask),
+    patientIds: batch.patientIds,
+    input,
+  };
 }

@@ -18,7 +18,17 @@ import type { DatasetSpec } from '../data/spec.js';
 import { encodeSafetensors } from '../io/safetensors.js';
 import { assignParameters, moduleToHost, saveWeights } from '../io/weights.js';
 import { setInitRng, type Parameter, type Rng } from '../module.js';
-import { AdamW, Lion, buildSchedule, decodeOptimizerState, encodeOptimizerState, isNoDecay, type Optimizer, type PhaseSpec, type Schedule } from '../optim/index.js';
+import {
+  AdamW,
+  Lion,
+  buildSchedule,
+  decodeOptimizerState,
+  encodeOptimizerState,
+  isNoDecay,
+  type Optimizer,
+  type PhaseSpec,
+  type Schedule,
+} from '../optim/index.js';
 import { createRng, restoreRng } from '../rng.js';
 import { writeFileAtomic } from '../run/atomic.js';
 import { saveResolvedConfig } from '../run/config.js';
@@ -33,8 +43,20 @@ import { randomThrow } from './modality-dropout.js';
 import { drawMask } from './objective.js';
 import { batchGradients } from './gradients.js';
 import { disposeBatch, hostToMap, imageInputOf, jsonNumbers, pick, stageRoot, TrainingError } from './common.js';
-import { finalEvaluation, PREDICTIONS_FILE, predictionsCsv, validationMetrics, type SplitPredictions } from './evaluate.js';
-import { DatasetTrainingData, loadTrainingData, readDataSource, saveDataSource, saveDataStats } from './dataset-adapter.js';
+import {
+  finalEvaluation,
+  PREDICTIONS_FILE,
+  predictionsCsv,
+  validationMetrics,
+  type SplitPredictions,
+} from './evaluate.js';
+import {
+  DatasetTrainingData,
+  loadTrainingData,
+  readDataSource,
+  saveDataSource,
+  saveDataStats,
+} from './dataset-adapter.js';
 import type { ModelFactory, StageSpec, TrainableModel, TrainSpec } from './spec.js';
 import {
   CHECKPOINT_FORMAT,
@@ -55,9 +77,36 @@ function bestFileName(epoch: number): string {
 }
 
 export type TrainEvent =
-  | { readonly type: 'stage-start'; readonly stage: string; readonly index: number; readonly epochs: number; readonly stepsPerEpoch: number; readonly parameters: number; readonly trainable: number; readonly resumedAt?: { epoch: number; step: number }; readonly handover?: HandoverReport; readonly handoverTable?: string }
-  | { readonly type: 'step'; readonly stage: string; readonly epoch: number; readonly step: number; readonly stepsPerEpoch: number; readonly globalStep: number; readonly loss: number; readonly lr: number }
-  | { readonly type: 'epoch'; readonly stage: string; readonly epoch: number; readonly epochs: number; readonly trainLoss: number; readonly metrics: Readonly<Record<string, number>> }
+  | {
+      readonly type: 'stage-start';
+      readonly stage: string;
+      readonly index: number;
+      readonly epochs: number;
+      readonly stepsPerEpoch: number;
+      readonly parameters: number;
+      readonly trainable: number;
+      readonly resumedAt?: { epoch: number; step: number };
+      readonly handover?: HandoverReport;
+      readonly handoverTable?: string;
+    }
+  | {
+      readonly type: 'step';
+      readonly stage: string;
+      readonly epoch: number;
+      readonly step: number;
+      readonly stepsPerEpoch: number;
+      readonly globalStep: number;
+      readonly loss: number;
+      readonly lr: number;
+    }
+  | {
+      readonly type: 'epoch';
+      readonly stage: string;
+      readonly epoch: number;
+      readonly epochs: number;
+      readonly trainLoss: number;
+      readonly metrics: Readonly<Record<string, number>>;
+    }
   | { readonly type: 'best'; readonly stage: string; readonly best: BestState }
   | { readonly type: 'checkpoint'; readonly path: string; readonly seq: number }
   | { readonly type: 'stage-end'; readonly stage: string; readonly result: StageResult }
@@ -109,7 +158,6 @@ export interface Streams {
   readonly modality_dropout: Rng;
 }
 
-
 export function freshStreams(root: Rng): Streams {
   return Object.fromEntries(STREAMS.map((k) => [k, root.fork(k)])) as unknown as Streams;
 }
@@ -129,26 +177,46 @@ export function checkSpec(spec: TrainSpec, models: Readonly<Record<string, Model
   spec.stages.forEach((s, i) => {
     const where = `stage '${s.name}'`;
     if (seen.has(s.name)) problems.push(`${where}: a stage of this name already exists`);
-    if (!models[s.model.factory]) problems.push(`${where}: no model factory '${s.model.factory}' (have: ${Object.keys(models).join(', ') || 'none'})`);
-    if (!(Number.isInteger(s.epochs) && s.epochs > 0)) problems.push(`${where}: epochs must be a positive integer, got ${s.epochs}`);
-    if (!(Number.isInteger(s.batchSize) && s.batchSize > 0)) problems.push(`${where}: batch must be a positive integer, got ${s.batchSize}`);
-    if (s.microBatch !== undefined && !(Number.isInteger(s.microBatch) && s.microBatch > 0)) problems.push(`${where}: micro_batch must be a positive integer, got ${s.microBatch}`);
-    if ((s.kind === 'masked') !== (s.mask !== undefined)) problems.push(`${where}: kind '${s.kind}' ${s.mask ? 'has' : 'lacks'} a mask policy`);
-    if (s.kind === 'masked' && s.loss.kind !== 'masked_mse') problems.push(`${where}: a masked stage needs masked_mse, got ${s.loss.kind}`);
-    if (s.kind === 'supervised' && s.loss.kind !== 'cross_entropy') problems.push(`${where}: a supervised stage needs cross_entropy, got ${s.loss.kind}`);
-    if (s.mask && !(s.mask.ratio >= 0 && s.mask.ratio < 1)) problems.push(`${where}: mask ratio must be in [0, 1), got ${s.mask.ratio}`);
-    if (s.modalityDropout && !(s.modalityDropout.p >= 0 && s.modalityDropout.p <= 1)) problems.push(`${where}: modality_dropout p must be in [0, 1]`);
-    for (const m of s.modalityDropout?.modalities ?? []) if (!s.inputs.includes(m)) problems.push(`${where}: modality_dropout names '${m}', which is not among the inputs [${s.inputs.join(', ')}]`);
+    if (!models[s.model.factory])
+      problems.push(
+        `${where}: no model factory '${s.model.factory}' (have: ${Object.keys(models).join(', ') || 'none'})`,
+      );
+    if (!(Number.isInteger(s.epochs) && s.epochs > 0))
+      problems.push(`${where}: epochs must be a positive integer, got ${s.epochs}`);
+    if (!(Number.isInteger(s.batchSize) && s.batchSize > 0))
+      problems.push(`${where}: batch must be a positive integer, got ${s.batchSize}`);
+    if (s.microBatch !== undefined && !(Number.isInteger(s.microBatch) && s.microBatch > 0))
+      problems.push(`${where}: micro_batch must be a positive integer, got ${s.microBatch}`);
+    if ((s.kind === 'masked') !== (s.mask !== undefined))
+      problems.push(`${where}: kind '${s.kind}' ${s.mask ? 'has' : 'lacks'} a mask policy`);
+    if (s.kind === 'masked' && s.loss.kind !== 'masked_mse')
+      problems.push(`${where}: a masked stage needs masked_mse, got ${s.loss.kind}`);
+    if (s.kind === 'supervised' && s.loss.kind !== 'cross_entropy')
+      problems.push(`${where}: a supervised stage needs cross_entropy, got ${s.loss.kind}`);
+    if (s.mask && !(s.mask.ratio >= 0 && s.mask.ratio < 1))
+      problems.push(`${where}: mask ratio must be in [0, 1), got ${s.mask.ratio}`);
+    if (s.modalityDropout && !(s.modalityDropout.p >= 0 && s.modalityDropout.p <= 1))
+      problems.push(`${where}: modality_dropout p must be in [0, 1]`);
+    for (const m of s.modalityDropout?.modalities ?? [])
+      if (!s.inputs.includes(m))
+        problems.push(
+          `${where}: modality_dropout names '${m}', which is not among the inputs [${s.inputs.join(', ')}]`,
+        );
     if (s.keepBest && s.kind === 'supervised') {
       const metric = s.keepBest.metric.slice('val.'.length);
-      if (metric !== 'loss' && !s.metrics.includes(metric as never)) problems.push(`${where}: keep_best = ${s.keepBest.metric}, but '${metric}' is not in metrics [${s.metrics.join(', ')}]`);
+      if (metric !== 'loss' && !s.metrics.includes(metric as never))
+        problems.push(
+          `${where}: keep_best = ${s.keepBest.metric}, but '${metric}' is not in metrics [${s.metrics.join(', ')}]`,
+        );
     }
-    if (s.loss.kind === 'masked_mse' && !s.inputs.includes(s.loss.input)) problems.push(`${where}: the masked_mse target '${s.loss.input}' is not among the inputs`);
+    if (s.loss.kind === 'masked_mse' && !s.inputs.includes(s.loss.input))
+      problems.push(`${where}: the masked_mse target '${s.loss.input}' is not among the inputs`);
     for (const h of s.handover) {
       const j = spec.stages.findIndex((x) => x.name === h.from);
       if (j < 0 || j >= i) problems.push(`${where}: weights from '${h.from}', which is not an earlier stage`);
     }
-    if (s.keepBest && s.kind === 'masked' && s.keepBest.metric !== 'val.loss') problems.push(`${where}: a masked stage can keep the best only by val.loss`);
+    if (s.keepBest && s.kind === 'masked' && s.keepBest.metric !== 'val.loss')
+      problems.push(`${where}: a masked stage can keep the best only by val.loss`);
     seen.add(s.name);
   });
   if (spec.stages.length === 0) problems.push('the train declaration has no stages');
@@ -172,7 +240,11 @@ function buildOptimizer(stage: StageSpec): Optimizer {
           return path.startsWith(rule.prefix);
       }
     });
-  const common = { weightDecay: o.weightDecay, noDecay, ...(o.clipGradNorm !== undefined ? { clipGradNorm: o.clipGradNorm } : {}) };
+  const common = {
+    weightDecay: o.weightDecay,
+    noDecay,
+    ...(o.clipGradNorm !== undefined ? { clipGradNorm: o.clipGradNorm } : {}),
+  };
   return o.kind === 'lion'
     ? new Lion({ ...common, beta1: o.betas[0], beta2: o.betas[1] })
     : new AdamW({ ...common, beta1: o.betas[0], beta2: o.betas[1], ...(o.eps !== undefined ? { eps: o.eps } : {}) });
@@ -181,9 +253,12 @@ function buildOptimizer(stage: StageSpec): Optimizer {
 /** The stage's learning rate per step (also what `nvcc schedule` samples). */
 export function buildStageSchedule(stage: StageSpec, steps: number): Schedule {
   const phases: PhaseSpec[] = stage.schedule.map((p) => ({ ...p }));
-  return buildSchedule(phases.length === 0 ? 'constant' : phases, { baseLr: stage.optimizer.lr, stepsPerEpoch: steps, epochs: stage.epochs });
+  return buildSchedule(phases.length === 0 ? 'constant' : phases, {
+    baseLr: stage.optimizer.lr,
+    stepsPerEpoch: steps,
+    epochs: stage.epochs,
+  });
 }
-
 
 /** Runs (or resumes) every stage of `spec`. */
 export async function runTraining(options: RunTrainingOptions): Promise<RunResult> {
@@ -191,7 +266,13 @@ export async function runTraining(options: RunTrainingOptions): Promise<RunResul
   await initBackend({ ...(options.backend ? { backend: options.backend } : {}), quiet: true });
   // Bad data is refused here (DataRefusedError naming file, row and column), before the run
   // folder is created, so nothing is written for a refused run.
-  const data = options.data ?? (await loadTrainingData(options.spec, options.dataset, options.dataBaseDir ? { baseDir: options.dataBaseDir } : {}));
+  const data =
+    options.data ??
+    (await loadTrainingData(
+      options.spec,
+      options.dataset,
+      options.dataBaseDir ? { baseDir: options.dataBaseDir } : {},
+    ));
   const config: RunConfig = { spec: options.spec, dataset: options.dataset, seed: options.seed ?? options.spec.seed };
   return new Runner(options, data, config).run();
 }
@@ -201,7 +282,10 @@ export async function runTraining(options: RunTrainingOptions): Promise<RunResul
  * the current step and writes a checkpoint; a second signal exits at once (exit code 130).
  * Call `dispose()` when training returns.
  */
-export function abortOnSignals(signals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM'], onFirst?: (signal: NodeJS.Signals) => void): { signal: AbortSignal; dispose(): void } {
+export function abortOnSignals(
+  signals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM'],
+  onFirst?: (signal: NodeJS.Signals) => void,
+): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
   const handler = (sig: NodeJS.Signals): void => {
     if (controller.signal.aborted) process.exit(130);
@@ -222,9 +306,16 @@ export async function resume(
   const state = parseCheckpointState(readCheckpointFile(latest.path, STATE_FILE).toString('utf8'), latest.path);
   // Relative data paths start where they started for the run, unless the caller says otherwise.
   const baseDir = options.dataBaseDir ?? readDataSource(runDir)?.baseDir;
-  return runTraining({ ...options, ...(baseDir ? { dataBaseDir: baseDir } : {}), spec: state.config.spec, dataset: state.config.dataset, seed: state.config.seed, runDir, resume: true });
+  return runTraining({
+    ...options,
+    ...(baseDir ? { dataBaseDir: baseDir } : {}),
+    spec: state.config.spec,
+    dataset: state.config.dataset,
+    seed: state.config.seed,
+    runDir,
+    resume: true,
+  });
 }
-
 
 class Runner {
   private logger!: JsonlLogger;
@@ -258,19 +349,30 @@ class Runner {
       resumePath = latest.path;
       resumeState = parseCheckpointState(readCheckpointFile(latest.path, STATE_FILE).toString('utf8'), latest.path);
       if (JSON.stringify(resumeState.config) !== JSON.stringify(this.config)) {
-        throw new TrainingError(`cannot resume ${runDir}: the configuration differs from the one the run started with (see ${join(runDir, RUN_FILES.configJson)})`);
+        throw new TrainingError(
+          `cannot resume ${runDir}: the configuration differs from the one the run started with (see ${join(runDir, RUN_FILES.configJson)})`,
+        );
       }
       this.seq = resumeState.seq;
       this.elapsedBefore = resumeState.elapsed;
       this.finished = [...resumeState.finished];
       const logPath = join(runDir, RUN_FILES.log);
       // Steps after the checkpoint will be taken again; their log lines are cut so each appears once.
-      if (existsSync(logPath) && statSync(logPath).size > resumeState.logBytes) truncateSync(logPath, resumeState.logBytes);
+      if (existsSync(logPath) && statSync(logPath).size > resumeState.logBytes)
+        truncateSync(logPath, resumeState.logBytes);
       this.logger = JsonlLogger.open(logPath, { resume: true });
-      this.logger.log({ type: 'resume', checkpoint: latest.path, stage: resumeState.stage, epoch: resumeState.epoch + 1, step: resumeState.step, elapsed: resumeState.elapsed });
+      this.logger.log({
+        type: 'resume',
+        checkpoint: latest.path,
+        stage: resumeState.stage,
+        epoch: resumeState.epoch + 1,
+        step: resumeState.step,
+        elapsed: resumeState.elapsed,
+      });
     } else {
       mkdirSync(runDir, { recursive: true });
-      if (latestCheckpoint(runDir)) throw new TrainingError(`${runDir} already holds a run; resume it or choose another folder`);
+      if (latestCheckpoint(runDir))
+        throw new TrainingError(`${runDir} already holds a run; resume it or choose another folder`);
       await saveResolvedConfig(runDir, this.config);
       // eval and predict normalise new data with the training split's statistics.
       if (this.data instanceof DatasetTrainingData) {
@@ -278,19 +380,37 @@ class Runner {
         await saveDataSource(runDir, resolvePath(this.options.dataBaseDir ?? '.'));
       }
       this.logger = JsonlLogger.open(join(runDir, RUN_FILES.log));
-      this.logger.log({ type: 'run', name: spec.name, dataset: spec.dataset, seed: this.config.seed, stages: spec.stages.map((s) => s.name) });
+      this.logger.log({
+        type: 'run',
+        name: spec.name,
+        dataset: spec.dataset,
+        seed: this.config.seed,
+        stages: spec.stages.map((s) => s.name),
+      });
     }
     try {
       const first = resumeState?.stageIndex ?? 0;
       for (let i = first; i < spec.stages.length; i++) {
-        const fromCheckpoint = i === first && resumeState?.hasModel ? { state: resumeState, path: resumePath! } : undefined;
+        const fromCheckpoint =
+          i === first && resumeState?.hasModel ? { state: resumeState, path: resumePath! } : undefined;
         const outcome = await this.runStage(i, fromCheckpoint);
         if (outcome === 'interrupted') return { status: 'interrupted', runDir, stages: this.finished };
       }
       if (first < spec.stages.length) {
         // A final checkpoint past the last stage: resuming a finished run redoes nothing.
         const done = freshStreams(createRng(this.config.seed).fork('done'));
-        await this.checkpoint({ stageIndex: spec.stages.length, stage: '', epoch: 0, step: 0, stageStep: 0, order: null, epochLoss: { sum: 0, count: 0 }, rng: streamStates(done), best: null, hasModel: false });
+        await this.checkpoint({
+          stageIndex: spec.stages.length,
+          stage: '',
+          epoch: 0,
+          step: 0,
+          stageStep: 0,
+          order: null,
+          epochLoss: { sum: 0, count: 0 },
+          rng: streamStates(done),
+          best: null,
+          hasModel: false,
+        });
       }
       await this.writeSummary();
       const report = this.options.report === false ? undefined : await this.writeReport();
@@ -300,16 +420,24 @@ class Runner {
     }
   }
 
-  private async runStage(index: number, resumeFrom: { state: CheckpointState; path: string } | undefined): Promise<'done' | 'interrupted'> {
+  private async runStage(
+    index: number,
+    resumeFrom: { state: CheckpointState; path: string } | undefined,
+  ): Promise<'done' | 'interrupted'> {
     const spec = this.config.spec;
     const stage = spec.stages[index]!;
     const trainSize = this.data.size('train');
     const steps = stepsPerEpoch(trainSize, stage.batchSize);
     if (steps === 0) throw new TrainingError(`stage '${stage.name}': the train split is empty`);
-    if (stage.keepBest && this.data.size('val') === 0) throw new TrainingError(`stage '${stage.name}': keep_best = ${stage.keepBest.metric} needs a validation split, and it is empty`);
+    if (stage.keepBest && this.data.size('val') === 0)
+      throw new TrainingError(
+        `stage '${stage.name}': keep_best = ${stage.keepBest.metric} needs a validation split, and it is empty`,
+      );
     const schedule = buildStageSchedule(stage, steps);
 
-    const streams = resumeFrom ? restoreStreams(resumeFrom.state.rng) : freshStreams(stageRoot(this.config.seed, stage));
+    const streams = resumeFrom
+      ? restoreStreams(resumeFrom.state.rng)
+      : freshStreams(stageRoot(this.config.seed, stage));
     // The model is always built from a fresh init stream so its construction is the same
     // whether or not the weights are then replaced from a checkpoint.
     setInitRng(stageRoot(this.config.seed, stage).fork('init'));
@@ -328,8 +456,14 @@ class Runner {
     try {
       if (resumeFrom) {
         const { state, path } = resumeFrom;
-        assignParameters(model, hostToMap(readCheckpointFile(path, 'model.safetensors'), `${path}/model.safetensors`), `${path}/model.safetensors`);
-        optimizer.loadState(decodeOptimizerState(readCheckpointFile(path, 'optimizer.safetensors'), `${path}/optimizer.safetensors`));
+        assignParameters(
+          model,
+          hostToMap(readCheckpointFile(path, 'model.safetensors'), `${path}/model.safetensors`),
+          `${path}/model.safetensors`,
+        );
+        optimizer.loadState(
+          decodeOptimizerState(readCheckpointFile(path, 'optimizer.safetensors'), `${path}/optimizer.safetensors`),
+        );
         ({ epoch, step, stageStep } = state);
         order = state.order ? [...state.order] : null;
         lossSum = state.epochLoss.sum;
@@ -340,10 +474,19 @@ class Runner {
         handover = this.handOver(model, stage);
       }
       const progress = this.options.progress;
-      progress?.startStage({ stage: stage.name, epochs: stage.epochs, stepsPerEpoch: steps, epoch: Math.min(epoch, stage.epochs - 1) + 1, step });
+      progress?.startStage({
+        stage: stage.name,
+        epochs: stage.epochs,
+        stepsPerEpoch: steps,
+        epoch: Math.min(epoch, stage.epochs - 1) + 1,
+        step,
+      });
       if (handover) progress?.message(`stage ${stage.name}: weights handed over\n${formatHandoverReport(handover)}`);
       const frozen = freezeModules(model, stage.freeze);
-      if (frozen.length > 0) progress?.message(`stage ${stage.name}: ${frozen.length} parameter tensors frozen (${stage.freeze.join(', ')})`);
+      if (frozen.length > 0)
+        progress?.message(
+          `stage ${stage.name}: ${frozen.length} parameter tensors frozen (${stage.freeze.join(', ')})`,
+        );
       const params = model.namedParameters();
       const trainable = params.filter(([, p]) => p.trainable);
       this.emit({
@@ -367,7 +510,17 @@ class Runner {
           frozen,
           groups: optimizer.groups(params),
           stepsPerEpoch: steps,
-          ...(handover ? { handover: handover.loaded.map((e) => ({ source: `${e.fromStage}.${e.source}`, target: e.target, shape: e.shape, count: e.count })), fresh: handover.fresh.map((f) => f.path) } : {}),
+          ...(handover
+            ? {
+                handover: handover.loaded.map((e) => ({
+                  source: `${e.fromStage}.${e.source}`,
+                  target: e.target,
+                  shape: e.shape,
+                  count: e.count,
+                })),
+                fresh: handover.fresh.map((f) => f.path),
+              }
+            : {}),
         });
       }
       const varToPath = new Map(params.map(([path, p]) => [p.variable.name, path] as const));
@@ -375,18 +528,22 @@ class Runner {
       const everySteps = spec.checkpointEverySteps;
 
       const snapshot = async (): Promise<string> =>
-        this.checkpoint({
-          stageIndex: index,
-          stage: stage.name,
-          epoch,
-          step,
-          stageStep,
-          order,
-          epochLoss: { sum: lossSum, count: lossCount, thrown },
-          rng: streamStates(streams),
-          best,
-          hasModel: true,
-        }, model, optimizer);
+        this.checkpoint(
+          {
+            stageIndex: index,
+            stage: stage.name,
+            epoch,
+            step,
+            stageStep,
+            order,
+            epochLoss: { sum: lossSum, count: lossCount, thrown },
+            rng: streamStates(streams),
+            best,
+            hasModel: true,
+          },
+          model,
+          optimizer,
+        );
 
       while (epoch < stage.epochs) {
         if (order === null) {
@@ -406,7 +563,13 @@ class Runner {
             return 'interrupted';
           }
           const lr = schedule.at(stageStep);
-          const batch = this.data.load('train', batchIndices(order, step, stage.batchSize), stage.augment && Object.keys(stage.augment).length > 0 ? { spec: stage.augment, rng: streams.augment } : undefined);
+          const batch = this.data.load(
+            'train',
+            batchIndices(order, step, stage.batchSize),
+            stage.augment && Object.keys(stage.augment).length > 0
+              ? { spec: stage.augment, rng: streams.augment }
+              : undefined,
+          );
           let loss: number;
           try {
             const out = await this.trainStep(stage, model, optimizer, params, varList, varToPath, batch, streams, lr);
@@ -416,14 +579,33 @@ class Runner {
             disposeBatch(batch);
           }
           if (!Number.isFinite(loss)) {
-            throw new TrainingError(`stage '${stage.name}', epoch ${epoch + 1}, step ${step + 1}: the loss is ${loss}; lower the learning rate (now ${lr}) or check the data`);
+            throw new TrainingError(
+              `stage '${stage.name}', epoch ${epoch + 1}, step ${step + 1}: the loss is ${loss}; lower the learning rate (now ${lr}) or check the data`,
+            );
           }
           step++;
           stageStep++;
           lossSum += loss;
           lossCount++;
-          this.logger.step({ stage: stage.name, epoch: epoch + 1, step, globalStep: stageStep, loss, lr, elapsed: this.elapsed() });
-          this.emit({ type: 'step', stage: stage.name, epoch: epoch + 1, step, stepsPerEpoch: steps, globalStep: stageStep, loss, lr });
+          this.logger.step({
+            stage: stage.name,
+            epoch: epoch + 1,
+            step,
+            globalStep: stageStep,
+            loss,
+            lr,
+            elapsed: this.elapsed(),
+          });
+          this.emit({
+            type: 'step',
+            stage: stage.name,
+            epoch: epoch + 1,
+            step,
+            stepsPerEpoch: steps,
+            globalStep: stageStep,
+            loss,
+            lr,
+          });
           progress?.update({ epoch: epoch + 1, step, loss, lr });
           if (everySteps && stageStep % everySteps === 0 && step < steps) await snapshot();
         }
@@ -436,13 +618,20 @@ class Runner {
         if (stage.keepBest) {
           const key = stage.keepBest.metric.slice('val.'.length);
           const value = metrics[key];
-          if (value === undefined) throw new TrainingError(`stage '${stage.name}': keep_best = ${stage.keepBest.metric}, but that metric is not computed (add it to metrics)`);
-          const better = Number.isFinite(value) && (best === null || (stage.keepBest.mode === 'max' ? value > best.value : value < best.value));
+          if (value === undefined)
+            throw new TrainingError(
+              `stage '${stage.name}': keep_best = ${stage.keepBest.metric}, but that metric is not computed (add it to metrics)`,
+            );
+          const better =
+            Number.isFinite(value) &&
+            (best === null || (stage.keepBest.mode === 'max' ? value > best.value : value < best.value));
           if (better) {
             best = { metric: stage.keepBest.metric, mode: stage.keepBest.mode, value, epoch };
             // One file per improving epoch: a process killed after writing it but before the
             // checkpoint leaves a file no checkpoint refers to, never a wrong "best".
-            await saveWeights(model, this.stagePath(stage.name, bestFileName(epoch)), { metadata: { stage: stage.name, epoch: String(epoch), [stage.keepBest.metric]: String(value) } });
+            await saveWeights(model, this.stagePath(stage.name, bestFileName(epoch)), {
+              metadata: { stage: stage.name, epoch: String(epoch), [stage.keepBest.metric]: String(value) },
+            });
             this.emit({ type: 'best', stage: stage.name, best });
           }
         }
@@ -466,17 +655,44 @@ class Runner {
       if (best) {
         const bestPath = this.stagePath(stage.name, bestFileName(best.epoch));
         assignParameters(model, hostToMap(readFileSync(bestPath), bestPath), bestPath);
-        await saveWeights(model, this.stagePath(stage.name, 'best.safetensors'), { metadata: { stage: stage.name, epoch: String(best.epoch), [best.metric]: String(best.value) } });
+        await saveWeights(model, this.stagePath(stage.name, 'best.safetensors'), {
+          metadata: { stage: stage.name, epoch: String(best.epoch), [best.metric]: String(best.value) },
+        });
         for (const f of readdirSync(join(this.options.runDir, 'stages', stage.name))) {
-          if (/^best-epoch-\d+\.(safetensors|json)$/.test(f)) rmSync(join(this.options.runDir, 'stages', stage.name, f), { force: true });
+          if (/^best-epoch-\d+\.(safetensors|json)$/.test(f))
+            rmSync(join(this.options.runDir, 'stages', stage.name, f), { force: true });
         }
       }
       const weights = join('stages', stage.name, 'weights.safetensors');
-      await saveWeights(model, this.stagePath(stage.name, 'weights.safetensors'), { metadata: { stage: stage.name, ...(best ? { kept_best: `${best.metric}=${best.value} at epoch ${best.epoch}` } : {}) } });
+      await saveWeights(model, this.stagePath(stage.name, 'weights.safetensors'), {
+        metadata: {
+          stage: stage.name,
+          ...(best ? { kept_best: `${best.metric}=${best.value} at epoch ${best.epoch}` } : {}),
+        },
+      });
       const predictions: SplitPredictions[] = [];
-      const evaluation = await finalEvaluation(stage, model, this.data, this.config, this.options.bootstrapResamples ?? 1000, ['test'], predictions);
-      if (predictions.length > 0) await writeFileAtomic(this.stagePath(stage.name, PREDICTIONS_FILE), predictionsCsv(predictions, this.data.classes));
-      const result: StageResult = { name: stage.name, kind: stage.kind, epochs: stage.epochs, weights, ...(best ? { best } : {}), evaluation: evaluation as never };
+      const evaluation = await finalEvaluation(
+        stage,
+        model,
+        this.data,
+        this.config,
+        this.options.bootstrapResamples ?? 1000,
+        ['test'],
+        predictions,
+      );
+      if (predictions.length > 0)
+        await writeFileAtomic(
+          this.stagePath(stage.name, PREDICTIONS_FILE),
+          predictionsCsv(predictions, this.data.classes),
+        );
+      const result: StageResult = {
+        name: stage.name,
+        kind: stage.kind,
+        epochs: stage.epochs,
+        weights,
+        ...(best ? { best } : {}),
+        evaluation: evaluation as never,
+      };
       this.finished.push(result);
       this.logger.log({ type: 'stage-end', stage: stage.name, weights, ...(best ? { best } : {}), evaluation });
       this.emit({ type: 'stage-end', stage: stage.name, result });
@@ -484,7 +700,18 @@ class Runner {
       const next = this.config.spec.stages[index + 1];
       if (next) {
         const nextStreams = freshStreams(stageRoot(this.config.seed, next));
-        await this.checkpoint({ stageIndex: index + 1, stage: next.name, epoch: 0, step: 0, stageStep: 0, order: null, epochLoss: { sum: 0, count: 0 }, rng: streamStates(nextStreams), best: null, hasModel: false });
+        await this.checkpoint({
+          stageIndex: index + 1,
+          stage: next.name,
+          epoch: 0,
+          step: 0,
+          stageStep: 0,
+          order: null,
+          epochLoss: { sum: 0, count: 0 },
+          rng: streamStates(nextStreams),
+          best: null,
+          hasModel: false,
+        });
       }
       return 'done';
     } finally {
@@ -506,7 +733,10 @@ class Runner {
     try {
       for (const h of stage.handover) {
         const done = this.finished.find((r) => r.name === h.from);
-        if (!done) throw new TrainingError(`stage '${stage.name}': stage '${h.from}' has not finished, so it has no weights to hand over`);
+        if (!done)
+          throw new TrainingError(
+            `stage '${stage.name}': stage '${h.from}' has not finished, so it has no weights to hand over`,
+          );
         const file = join(this.options.runDir, done.weights);
         const host = hostToMap(readFileSync(file), file);
         const tensors = new Map<string, tf.Tensor>();
@@ -552,7 +782,16 @@ class Runner {
     }) as unknown as { inputs: Record<string, tf.Tensor>; mask?: tf.Tensor4D };
     let lossTensor: tf.Scalar;
     try {
-      const { loss, grads } = batchGradients(stage, model, prepared.inputs, batch.labels, prepared.mask, streams.dropout, varList, stage.microBatch);
+      const { loss, grads } = batchGradients(
+        stage,
+        model,
+        prepared.inputs,
+        batch.labels,
+        prepared.mask,
+        streams.dropout,
+        varList,
+        stage.microBatch,
+      );
       lossTensor = loss;
       try {
         const byPath = new Map<string, tf.Tensor>();
@@ -573,7 +812,11 @@ class Runner {
     }
   }
 
-  private async checkpoint(position: Omit<CheckpointState, 'format' | 'version' | 'seq' | 'logBytes' | 'elapsed' | 'finished' | 'config'>, model?: TrainableModel, optimizer?: Optimizer): Promise<string> {
+  private async checkpoint(
+    position: Omit<CheckpointState, 'format' | 'version' | 'seq' | 'logBytes' | 'elapsed' | 'finished' | 'config'>,
+    model?: TrainableModel,
+    optimizer?: Optimizer,
+  ): Promise<string> {
     this.logger.sync();
     const logPath = join(this.options.runDir, RUN_FILES.log);
     const state: CheckpointState = {
@@ -588,7 +831,10 @@ class Runner {
     };
     const files = new Map<string, Uint8Array | string>();
     if (model && optimizer) {
-      files.set('model.safetensors', encodeSafetensors(await moduleToHost(model), { format: 'nvcc-weights', stage: position.stage }));
+      files.set(
+        'model.safetensors',
+        encodeSafetensors(await moduleToHost(model), { format: 'nvcc-weights', stage: position.stage }),
+      );
       files.set('optimizer.safetensors', encodeOptimizerState(await optimizer.state()));
     }
     files.set(STATE_FILE, `${JSON.stringify(state)}\n`);
@@ -601,7 +847,11 @@ class Runner {
 
   /** report.html over the whole log, with the last supervised stage's final evaluation. */
   private async writeReport(): Promise<string> {
-    const evaluated = [...this.finished].reverse().find((r) => r.kind === 'supervised' && r.evaluation && typeof r.evaluation === 'object' && 'splits' in r.evaluation);
+    const evaluated = [...this.finished]
+      .reverse()
+      .find(
+        (r) => r.kind === 'supervised' && r.evaluation && typeof r.evaluation === 'object' && 'splits' in r.evaluation,
+      );
     const classes = this.data.classes;
     // Loaded here, not at the top: the report's charts pull in vega and vega-lite, which runs
     // with `report: false` (tests, resume of a finished run) never need.
@@ -620,8 +870,12 @@ class Runner {
   }
 
   private async writeSummary(): Promise<void> {
-    const summary = { name: this.config.spec.name, seed: this.config.seed, elapsed: this.elapsed(), stages: this.finished };
+    const summary = {
+      name: this.config.spec.name,
+      seed: this.config.seed,
+      elapsed: this.elapsed(),
+      stages: this.finished,
+    };
     await writeFileAtomic(join(this.options.runDir, RUN_FILES.metrics), `${JSON.stringify(summary, jsonNumbers, 2)}\n`);
   }
 }
-

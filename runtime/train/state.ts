@@ -64,7 +64,11 @@ export interface CheckpointState {
    * Running sum and count of the epoch's step losses (for the epoch's mean train loss), and the
    * epoch's random-throw tally (`samples`, and per modality how many samples lost it).
    */
-  readonly epochLoss: { readonly sum: number; readonly count: number; readonly thrown?: Readonly<Record<string, number>> };
+  readonly epochLoss: {
+    readonly sum: number;
+    readonly count: number;
+    readonly thrown?: Readonly<Record<string, number>>;
+  };
   readonly rng: Readonly<Record<StreamName, RngState>>;
   readonly best: BestState | null;
   /** Whether model.safetensors / optimizer.safetensors are present (false at a stage boundary). */
@@ -86,9 +90,13 @@ export function parseCheckpointState(text: string, source: string): CheckpointSt
   }
   const s = value as Partial<CheckpointState>;
   if (s.format !== CHECKPOINT_FORMAT) throw new Error(`${source}: not an nvcc checkpoint`);
-  if (s.version !== CHECKPOINT_VERSION) throw new Error(`${source}: checkpoint version ${String(s.version)} is not supported (this nvcc reads ${CHECKPOINT_VERSION})`);
+  if (s.version !== CHECKPOINT_VERSION)
+    throw new Error(
+      `${source}: checkpoint version ${String(s.version)} is not supported (this nvcc reads ${CHECKPOINT_VERSION})`,
+    );
   for (const key of ['seq', 'stageIndex', 'epoch', 'step', 'stageStep', 'logBytes'] as const) {
-    if (!Number.isInteger(s[key]) || (s[key] as number) < 0) throw new Error(`${source}: checkpoint field '${key}' is missing or invalid`);
+    if (!Number.isInteger(s[key]) || (s[key] as number) < 0)
+      throw new Error(`${source}: checkpoint field '${key}' is missing or invalid`);
   }
   if (!s.rng || STREAMS.some((k) => !s.rng![k])) throw new Error(`${source}: checkpoint lacks RNG stream states`);
   if (!s.config?.spec || !s.config.dataset) throw new Error(`${source}: checkpoint lacks the resolved configuration`);

@@ -25,7 +25,16 @@ describe('nvcc build output', () => {
     expect(ra.ok && rb.ok).toBe(true);
     const ta = readTree(a);
     const tb = readTree(b);
-    expect(Object.keys(ta)).toEqual(['config.resolved.json', 'manifest.json', 'model.js', 'model.ts', 'overrides.schema.json', 'package.json', 'train.js', 'train.ts']);
+    expect(Object.keys(ta)).toEqual([
+      'config.resolved.json',
+      'manifest.json',
+      'model.js',
+      'model.ts',
+      'overrides.schema.json',
+      'package.json',
+      'train.js',
+      'train.ts',
+    ]);
     expect(tb).toEqual(ta);
     expect(ta['model.ts']).toContain('import * as nv from "../../../runtime/index.js";');
     for (const [name, text] of Object.entries(ta)) {
@@ -43,7 +52,11 @@ describe('nvcc build output', () => {
     expect(m.compiler).toBe(COMPILER_VERSION);
     expect(m.variant).toBe('wide_fusion');
     expect(m.overrides).toEqual({ 'finetune.epochs': 3 });
-    expect(m.sources.map((s: { file: string }) => s.file)).toEqual(['mini-mednvc.nvc', 'std/attention.nvc', 'std/convnextv2.nvc']);
+    expect(m.sources.map((s: { file: string }) => s.file)).toEqual([
+      'mini-mednvc.nvc',
+      'std/attention.nvc',
+      'std/convnextv2.nvc',
+    ]);
     expect(m.specHash).toMatch(/^[0-9a-f]{64}$/);
     expect(m.models.pretrain).toEqual({ className: 'FCMAE', parameters: 129344, train: 'Mini', stage: 'pretrain' });
     // wide_fusion has three CrossAttention blocks of 3,312 parameters each, the base two.
@@ -65,7 +78,9 @@ describe('nvcc build output', () => {
     const second = await buildProgram(src, { outDir: out });
     expect(second.cached).toBe(true);
     expect(second.manifest).toEqual(first.manifest);
-    expect(Object.fromEntries(fs.readdirSync(out).map((f) => [f, fs.statSync(path.join(out, f)).mtimeMs]))).toEqual(mtimes);
+    expect(Object.fromEntries(fs.readdirSync(out).map((f) => [f, fs.statSync(path.join(out, f)).mtimeMs]))).toEqual(
+      mtimes,
+    );
     const withSet = await buildProgram(src, { outDir: out, overrides: { 'finetune.batch': 8 } });
     expect(withSet.cached).toBe(false);
     fs.writeFileSync(src, fs.readFileSync(MINI, 'utf8').replace('heads: int = 2', 'heads: int = 4'));
@@ -78,7 +93,12 @@ describe('nvcc build output', () => {
   it('writes nothing for a program with errors', async () => {
     const dir = freshDir();
     const src = path.join(dir, 'bad.nvc');
-    fs.writeFileSync(src, fs.readFileSync(MINI, 'utf8').replace('head = Linear(enc.dims[3], classes)', 'head = Linear(enc.dims[2], classes)'));
+    fs.writeFileSync(
+      src,
+      fs
+        .readFileSync(MINI, 'utf8')
+        .replace('head = Linear(enc.dims[3], classes)', 'head = Linear(enc.dims[2], classes)'),
+    );
     const out = path.join(dir, 'out');
     const r = await buildProgram(src, { outDir: out });
     expect(r.ok).toBe(false);
@@ -94,15 +114,26 @@ describe('nvcc build output', () => {
       ['pretrain', 'masked', 'pretrain', 'FCMAE'],
       ['finetune', 'supervised', 'finetune', 'MiniMEDNVC'],
     ]);
-    expect(p.trainSpec!.stages[1]!.handover).toEqual([{ from: 'pretrain', modules: [{ source: 'encoder', target: 'enc' }] }]);
-    expect(p.trainSpec!.stages[0]!.schedule).toEqual([{ kind: 'warmup', epochs: 1 }, { kind: 'cosine', to: 5e-7 }]);
+    expect(p.trainSpec!.stages[1]!.handover).toEqual([
+      { from: 'pretrain', modules: [{ source: 'encoder', target: 'enc' }] },
+    ]);
+    expect(p.trainSpec!.stages[0]!.schedule).toEqual([
+      { kind: 'warmup', epochs: 1 },
+      { kind: 'cosine', to: 5e-7 },
+    ]);
     expect(p.datasetSpec!.groups[0]!.fields.length).toBe(14);
     expect(p.resolvedConfig.values).toMatchObject({ 'finetune.optimizer.lr': 5e-6 });
     const again = await loadBuiltProgram(MINI, { outDir: out });
     expect(again.cached).toBe(true);
     await cpuSeeded(1);
     const model = p.factories.finetune!.create();
-    const y = nv.tf.tidy(() => model.forward({ training: false, rng: nv.createRng(1) }, { xray: nv.tf.zeros([2, 64, 64, 3]), labs: nv.tf.zeros([2, 14]) }) as nv.tf.Tensor);
+    const y = nv.tf.tidy(
+      () =>
+        model.forward(
+          { training: false, rng: nv.createRng(1) },
+          { xray: nv.tf.zeros([2, 64, 64, 3]), labs: nv.tf.zeros([2, 14]) },
+        ) as nv.tf.Tensor,
+    );
     expect(y.shape).toEqual([2, 2]);
     // The same seed builds the same weights.
     await cpuSeeded(1);

@@ -21,7 +21,10 @@ function irWeightPaths(node: ModuleNode, out: string[] = []): string[] {
 }
 
 function irCount(node: ModuleNode): number {
-  return node.weights.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0) + node.children.reduce((n, c) => n + irCount(c), 0);
+  return (
+    node.weights.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0) +
+    node.children.reduce((n, c) => n + irCount(c), 0)
+  );
 }
 
 interface Case {
@@ -51,7 +54,10 @@ async function runCase(c: Case): Promise<void> {
   const compiled = compileProgramSync(c.file, c.variant ? { variant: c.variant } : {});
   expect(compiled.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
   const program = compiled.program!;
-  const loaded = await loadBuiltProgram(c.file, { ...(c.variant ? { variant: c.variant } : {}), outDir: path.join(freshDir(), 'out') });
+  const loaded = await loadBuiltProgram(c.file, {
+    ...(c.variant ? { variant: c.variant } : {}),
+    outDir: path.join(freshDir(), 'out'),
+  });
   const labels = new SourceLabels(path.resolve(c.file));
   const candidates: { key: string; ir: ModelIR; stageInputs?: readonly string[]; mask?: number }[] = [
     ...program.trains.flatMap((t) =>
@@ -75,24 +81,38 @@ async function runCase(c: Case): Promise<void> {
       // Parameters: count and exact paths.
       expect(model.parameterCount(), m.key).toBe(irCount(ir.root));
       expect(loaded.manifest.models[m.key]!.parameters).toBe(irCount(ir.root));
-      expect(model.namedParameters().map(([p]) => p).sort()).toEqual(irWeightPaths(ir.root).sort());
+      expect(
+        model
+          .namedParameters()
+          .map(([p]) => p)
+          .sort(),
+      ).toEqual(irWeightPaths(ir.root).sort());
       // Concrete input shapes: B = 2, every other symbol `symbol`.
       const graph = ir.graphs.get(ir.root.forwardKey!)!;
       const env = new Map<string, Dim>();
-      for (const i of graph.inputs) for (const d of i.shape) for (const s of d.symbols()) if (!env.has(s)) env.set(s, dimConst(s === 'B' ? 2 : c.symbol ?? 64));
-      const shapes = Object.fromEntries(graph.inputs.map((i) => [i.name, i.shape.map((d) => dimSubst(d, env).asInt()!)]));
+      for (const i of graph.inputs)
+        for (const d of i.shape)
+          for (const s of d.symbols()) if (!env.has(s)) env.set(s, dimConst(s === 'B' ? 2 : (c.symbol ?? 64)));
+      const shapes = Object.fromEntries(
+        graph.inputs.map((i) => [i.name, i.shape.map((d) => dimSubst(d, env).asInt()!)]),
+      );
       const expected = expectedStatements(ir, shapes, (span) => spanOrigin(span, compiled.files, labels));
       const { statements } = observe(() =>
         nv.tf.tidy(() => {
           const byParam = Object.fromEntries(Object.entries(shapes).map(([k, s]) => [k, nv.tf.randomNormal(s)]));
           // Stage factories take the stage's input names (`inputs = [xray]`), matched to the
           // forward's parameters by position.
-          const inputs = m.stageInputs ? Object.fromEntries(m.stageInputs.map((n, i) => [n, byParam[graph.inputs[i]!.name]!])) : byParam;
+          const inputs = m.stageInputs
+            ? Object.fromEntries(m.stageInputs.map((n, i) => [n, byParam[graph.inputs[i]!.name]!]))
+            : byParam;
           let mask: nv.tf.Tensor4D | undefined;
           if (m.mask) {
             const first = shapes[graph.inputs[0]!.name]!;
             const [b, gh, gw] = [first[0]!, first[1]! / m.mask, first[2]! / m.mask];
-            mask = nv.tf.tensor4d(Array.from({ length: b * gh * gw }, (_, i) => i % 2), [b, gh, gw, 1]);
+            mask = nv.tf.tensor4d(
+              Array.from({ length: b * gh * gw }, (_, i) => i % 2),
+              [b, gh, gw, 1],
+            );
           }
           const out = model.forward({ training: false, rng: nv.createRng(5), ...(mask ? { mask } : {}) }, inputs);
           return out instanceof nv.tf.Tensor ? out : Object.values(out)[0]!;

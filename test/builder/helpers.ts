@@ -87,7 +87,11 @@ export function expectedStatements(
     return [n, i];
   };
   /** Runs a block on concrete input shapes (by input name); returns its first output's shape. */
-  const runBlock = (node: ModuleNode, inst: LayerInstance, actual: ReadonlyMap<string, readonly number[]>): number[] => {
+  const runBlock = (
+    node: ModuleNode,
+    inst: LayerInstance,
+    actual: ReadonlyMap<string, readonly number[]>,
+  ): number[] => {
     const g = graphOf(node);
     const env = new Map<string, Dim>();
     const bad = unify(
@@ -110,7 +114,12 @@ export function expectedStatements(
           const named = new Map<string, readonly number[]>();
           ins.forEach((s, k) => {
             const port = op.ports?.[k];
-            named.set(port === undefined || port.startsWith('#') ? g2.inputs[port === undefined ? k : Number(port.slice(1))]!.name : port, s);
+            named.set(
+              port === undefined || port.startsWith('#')
+                ? g2.inputs[port === undefined ? k : Number(port.slice(1))]!.name
+                : port,
+              s,
+            );
           });
           runBlock(target, tinst, named);
         } else runChain(target, tinst, ins, op.ports);
@@ -124,7 +133,12 @@ export function expectedStatements(
     }
     return concrete(g.outputs[0]!.shape, env, node.typeName);
   };
-  const runChain = (node: ModuleNode, inst: LayerInstance, ins: readonly (readonly number[])[], ports: readonly string[] | undefined): number[] => {
+  const runChain = (
+    node: ModuleNode,
+    inst: LayerInstance,
+    ins: readonly (readonly number[])[],
+    ports: readonly string[] | undefined,
+  ): number[] => {
     let cur = [...ins[0]!];
     const kids = [...inst.children.values()];
     node.children.forEach((child, k) => {

@@ -34,7 +34,11 @@ describe('a block with named outputs', () => {
       const weight = (p: string) => model.namedParameters().find(([name]) => name === p)![1].variable as nv.tf.Tensor;
       const x = nv.tf.randomNormal([3, 6]);
       const got = model.forward({ training: false, rng: nv.createRng(1) }, { x }) as nv.tf.Tensor;
-      const linear = (input: nv.tf.Tensor, layer: string) => nv.tf.add(nv.tf.matMul(input as nv.tf.Tensor2D, weight(`${layer}.weight`) as nv.tf.Tensor2D), weight(`${layer}.bias`));
+      const linear = (input: nv.tf.Tensor, layer: string) =>
+        nv.tf.add(
+          nv.tf.matMul(input as nv.tf.Tensor2D, weight(`${layer}.weight`) as nv.tf.Tensor2D),
+          weight(`${layer}.bias`),
+        );
       const expected = linear(nv.tf.concat([linear(x, 'split.a'), linear(x, 'split.b')], -1), 'head');
       expect(got.shape).toEqual([3, 2]);
       // Same float32 operations in the same order: equal to rounding.
@@ -46,7 +50,10 @@ describe('a block with named outputs', () => {
   });
 
   it('is drawn with one edge per output, from the node that makes it', () => {
-    const mermaid = (...extra: string[]) => spawnSync(process.execPath, ['bin/nvcc.js', 'diagram', FIXTURE, '--format', 'mermaid', ...extra], { encoding: 'utf8' });
+    const mermaid = (...extra: string[]) =>
+      spawnSync(process.execPath, ['bin/nvcc.js', 'diagram', FIXTURE, '--format', 'mermaid', ...extra], {
+        encoding: 'utf8',
+      });
     const closed = mermaid();
     expect(closed.status, closed.stderr).toBe(0);
     // split -> concat twice, with each output's width; no node for taking an output.
@@ -54,7 +61,9 @@ describe('a block with named outputs', () => {
     expect(closed.stdout).not.toMatch(/\(\["output"\]\)[\s\S]*\(\["output"\]\)/);
     const open = mermaid('--depth', '1');
     expect(open.status, open.stderr).toBe(0);
-    const edgesToConcat = [...open.stdout.matchAll(/(n\d+) -->\|"(\[B, \d+\])"\| (n\d+)/g)].filter((m) => m[3] === [...open.stdout.matchAll(/(n\d+)\(\["concat"\]\)/g)][0]![1]);
+    const edgesToConcat = [...open.stdout.matchAll(/(n\d+) -->\|"(\[B, \d+\])"\| (n\d+)/g)].filter(
+      (m) => m[3] === [...open.stdout.matchAll(/(n\d+)\(\["concat"\]\)/g)][0]![1],
+    );
     expect(edgesToConcat.map((m) => m[2])).toEqual(['[B, 4]', '[B, 8]']);
     expect(new Set(edgesToConcat.map((m) => m[1])).size).toBe(2);
   });

@@ -64,7 +64,9 @@ describe('runtime errors point at the .nvc source', () => {
     expect(err.message.startsWith(`${inner}: `)).toBe(true);
     // innermost first: the block statement, then the call of stages[1] in the model.
     expect(err.trace[0]).toBe(inner);
-    expect(err.trace[err.trace.length - 1]).toBe(sourcePosition(MINI, 'mini-mednvc.nvc', 'let v = xray', 'enc.stages[1]'));
+    expect(err.trace[err.trace.length - 1]).toBe(
+      sourcePosition(MINI, 'mini-mednvc.nvc', 'let v = xray', 'enc.stages[1]'),
+    );
     model.dispose();
   });
 

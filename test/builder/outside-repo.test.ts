@@ -19,7 +19,9 @@ describe('a build folder outside the repository', () => {
     // Plain Node (with the tsx loader the CLI uses), not vitest's module runner, decides the
     // module format from the nearest package.json.
     const script = `const m = await import(${JSON.stringify(pathToFileURL(path.join(outDir, 'model.js')).href)}); console.log(Object.keys(m).length > 0 ? 'loaded' : 'empty');`;
-    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+    });
     expect(out.trim()).toBe('loaded');
   });
 });

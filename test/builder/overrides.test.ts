@@ -8,7 +8,12 @@ import * as path from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildProgram, loadBuiltProgram, overrideSchemaOf } from '../../compiler/builder/build.js';
 import { main } from '../../compiler/cli.js';
-import { parseSetArgs, readConfigFile, validateOverrides, type OverrideSchema } from '../../compiler/schema/overrides.js';
+import {
+  parseSetArgs,
+  readConfigFile,
+  validateOverrides,
+  type OverrideSchema,
+} from '../../compiler/schema/overrides.js';
 import { cpuSeeded, freshDir } from './helpers.js';
 
 const MINI = 'test/fixtures/emit/mini-mednvc.nvc';
@@ -16,8 +21,12 @@ const MINI = 'test/fixtures/emit/mini-mednvc.nvc';
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((stdout += String(s)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((stderr += String(s)), true));
+  const out = vi
+    .spyOn(process.stdout, 'write')
+    .mockImplementation((s: string | Uint8Array) => ((stdout += String(s)), true));
+  const err = vi
+    .spyOn(process.stderr, 'write')
+    .mockImplementation((s: string | Uint8Array) => ((stderr += String(s)), true));
   try {
     const code = await main(args);
     return { code, stdout, stderr };
@@ -36,19 +45,33 @@ describe('override schema', () => {
   it('lists every tunable value with a stable dotted path, type, range and current value', () => {
     const props = schema!.schema.properties as Record<string, Record<string, unknown>>;
     expect(props['finetune.optimizer.lr']).toMatchObject({ type: 'number', exclusiveMinimum: 0, default: 5e-6 });
-    expect(props['pretrain.mask.ratio']).toMatchObject({ type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0.6 });
+    expect(props['pretrain.mask.ratio']).toMatchObject({
+      type: 'number',
+      minimum: 0,
+      exclusiveMaximum: 1,
+      default: 0.6,
+    });
     expect(props['pretrain.schedule.cosine.to']).toMatchObject({ type: 'number', default: 5e-7 });
     expect(props['finetune.epochs']).toMatchObject({ type: 'integer', minimum: 1, default: 2 });
     expect(props['MiniMEDNVC.fusion_depth']).toMatchObject({ type: 'integer', default: 2 });
     expect(props['PJI.split.seed']).toMatchObject({ type: 'integer', minimum: 0, default: 7 });
     expect(props['Mini.seed']).toMatchObject({ type: 'integer', default: 7 });
-    expect(props['pretrain.model.encoder.dims']).toMatchObject({ type: 'array', items: { type: 'integer' }, default: [8, 16, 32, 64] });
+    expect(props['pretrain.model.encoder.dims']).toMatchObject({
+      type: 'array',
+      items: { type: 'integer' },
+      default: [8, 16, 32, 64],
+    });
     expect(props['finetune.pooling']).toMatchObject({ enum: ['mean', 'max'] });
     expect(schema!.schema.additionalProperties).toBe(false);
   });
 
   it('refuses a misspelt path with a did-you-mean, a wrong type and an out-of-range value', () => {
-    const problems = validateOverrides(schema!, { 'finetune.optimizer.lrr': 1e-5, 'finetune.epochs': 'ten', 'pretrain.mask.ratio': 1.5, 'MiniMEDNVC.heads': 2.5 });
+    const problems = validateOverrides(schema!, {
+      'finetune.optimizer.lrr': 1e-5,
+      'finetune.epochs': 'ten',
+      'pretrain.mask.ratio': 1.5,
+      'MiniMEDNVC.heads': 2.5,
+    });
     expect(problems.map((p) => [p.path, p.kind])).toEqual([
       ['finetune.optimizer.lrr', 'unknown-path'],
       ['finetune.epochs', 'wrong-type'],
@@ -57,24 +80,49 @@ describe('override schema', () => {
     ]);
     expect(problems[0]!.message).toContain('did you mean `finetune.optimizer.lr`?');
     expect(problems[1]!.message).toBe('`finetune.epochs` (stage finetune) must be an integer, found the string "ten"');
-    expect(problems[2]!.message).toBe('`pretrain.mask.ratio` (stage pretrain, mask, random_patches(ratio = ...)) must be >= 0 and < 1, found 1.5');
-    expect(validateOverrides(schema!, { 'finetune.optimizer.lr': 1e-5, 'pretrain.augment': 3 }).map((p) => p.kind)).toEqual(['unknown-path']);
+    expect(problems[2]!.message).toBe(
+      '`pretrain.mask.ratio` (stage pretrain, mask, random_patches(ratio = ...)) must be >= 0 and < 1, found 1.5',
+    );
+    expect(
+      validateOverrides(schema!, { 'finetune.optimizer.lr': 1e-5, 'pretrain.augment': 3 }).map((p) => p.kind),
+    ).toEqual(['unknown-path']);
   });
 
   it('reads --set values as YAML scalars or JSON, and --config files as paths or nested mappings', () => {
-    expect(parseSetArgs(['a.b=5e-5', 'c=[1, 2]', 'd=true', 'e=max', 'f="7"']).overrides).toEqual({ 'a.b': 5e-5, c: [1, 2], d: true, e: 'max', f: '7' });
+    expect(parseSetArgs(['a.b=5e-5', 'c=[1, 2]', 'd=true', 'e=max', 'f="7"']).overrides).toEqual({
+      'a.b': 5e-5,
+      c: [1, 2],
+      d: true,
+      e: 'max',
+      f: '7',
+    });
     expect(parseSetArgs(['nonsense']).problems[0]!.message).toContain('expected path=value');
     const dir = freshDir();
     const file = path.join(dir, 'o.yaml');
-    fs.writeFileSync(file, 'finetune:\n  optimizer:\n    lr: 1e-5\n  epochs: 3\npretrain.model.encoder.dims: [8, 16, 32, 48]\n');
+    fs.writeFileSync(
+      file,
+      'finetune:\n  optimizer:\n    lr: 1e-5\n  epochs: 3\npretrain.model.encoder.dims: [8, 16, 32, 48]\n',
+    );
     const known = new Set(schema!.tunables.keys());
-    expect(readConfigFile(file, known).overrides).toEqual({ 'finetune.optimizer.lr': 1e-5, 'finetune.epochs': 3, 'pretrain.model.encoder.dims': [8, 16, 32, 48] });
+    expect(readConfigFile(file, known).overrides).toEqual({
+      'finetune.optimizer.lr': 1e-5,
+      'finetune.epochs': 3,
+      'pretrain.model.encoder.dims': [8, 16, 32, 48],
+    });
   });
 });
 
 describe('overrides reach the built model', () => {
   it('changes the model, the train spec and the dataset spec as asked', async () => {
-    const overrides = { 'MiniMEDNVC.fusion_depth': 3, 'finetune.optimizer.lr': 1e-4, 'pretrain.model.encoder.dims': [8, 16, 32, 48], 'PJI.split.seed': 11, 'pretrain.schedule.cosine.to': 1e-6, 'finetune.micro_batch': 2, 'pretrain.micro_batch': 4 };
+    const overrides = {
+      'MiniMEDNVC.fusion_depth': 3,
+      'finetune.optimizer.lr': 1e-4,
+      'pretrain.model.encoder.dims': [8, 16, 32, 48],
+      'PJI.split.seed': 11,
+      'pretrain.schedule.cosine.to': 1e-6,
+      'finetune.micro_batch': 2,
+      'pretrain.micro_batch': 4,
+    };
     const p = await loadBuiltProgram(MINI, { outDir: path.join(freshDir(), 'out'), overrides });
     const base = await loadBuiltProgram(MINI, { outDir: path.join(freshDir(), 'out') });
     expect(p.trainSpec!.stages[1]!.optimizer.lr).toBe(1e-4);
@@ -129,20 +177,39 @@ describe('overrides reach the built model', () => {
       expect(new Set([plain, lr4, lr5].map(folderOf)).size).toBe(3);
       expect(folderOf(lr4Again)).toBe(folderOf(lr4));
       expect(lr4Again.stdout).toMatch(/^up to date /);
-      const overridesIn = (r: { stdout: string }) => JSON.parse(fs.readFileSync(path.join(folderOf(r), 'manifest.json'), 'utf8')).overrides;
-      expect([plain, lr4, lr5].map(overridesIn)).toEqual([{}, { 'finetune.optimizer.lr': 1e-4 }, { 'finetune.optimizer.lr': 1e-5 }]);
+      const overridesIn = (r: { stdout: string }) =>
+        JSON.parse(fs.readFileSync(path.join(folderOf(r), 'manifest.json'), 'utf8')).overrides;
+      expect([plain, lr4, lr5].map(overridesIn)).toEqual([
+        {},
+        { 'finetune.optimizer.lr': 1e-4 },
+        { 'finetune.optimizer.lr': 1e-5 },
+      ]);
     } finally {
-      for (const f of fs.readdirSync('build').filter((f) => f.startsWith(stem))) fs.rmSync(path.join('build', f), { recursive: true, force: true });
+      for (const f of fs.readdirSync('build').filter((f) => f.startsWith(stem)))
+        fs.rmSync(path.join('build', f), { recursive: true, force: true });
     }
   });
 
   it('refuses bad overrides through the command line with clear messages and writes nothing', async () => {
     const out = path.join(freshDir(), 'out');
-    const r = await cli(['build', MINI, '--out', out, '--set', 'finetune.optimizer.lrr=1e-5', '--set', 'finetune.batch=many', '--set', 'pretrain.mask.ratio=-0.5']);
+    const r = await cli([
+      'build',
+      MINI,
+      '--out',
+      out,
+      '--set',
+      'finetune.optimizer.lrr=1e-5',
+      '--set',
+      'finetune.batch=many',
+      '--set',
+      'pretrain.mask.ratio=-0.5',
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('unknown override path `finetune.optimizer.lrr`; did you mean `finetune.optimizer.lr`?');
     expect(r.stderr).toContain('`finetune.batch` (stage finetune) must be an integer, found the string "many"');
-    expect(r.stderr).toContain('`pretrain.mask.ratio` (stage pretrain, mask, random_patches(ratio = ...)) must be >= 0 and < 1, found -0.5');
+    expect(r.stderr).toContain(
+      '`pretrain.mask.ratio` (stage pretrain, mask, random_patches(ratio = ...)) must be >= 0 and < 1, found -0.5',
+    );
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(fs.existsSync(out)).toBe(false);
     const bad = await buildProgram(MINI, { outDir: out, overrides: { 'MiniMEDNVC.fusion_depth': 'two' } });
@@ -158,7 +225,9 @@ describe('overrides reach the built model', () => {
     const r = await cli(['build', MINI, '--out', out, '--config', cfg, '--set', 'finetune.optimizer.lr=2e-5']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^built .*out in \d+ ms: pretrain FCMAE \(129,344 parameters\), finetune MiniMEDNVC \(80,098 parameters\)\n$/);
+    expect(r.stdout).toMatch(
+      /^built .*out in \d+ ms: pretrain FCMAE \(129,344 parameters\), finetune MiniMEDNVC \(80,098 parameters\)\n$/,
+    );
     const resolved = JSON.parse(fs.readFileSync(path.join(out, 'config.resolved.json'), 'utf8'));
     expect(resolved.overrides).toEqual({ 'finetune.epochs': 5, 'finetune.optimizer.lr': 2e-5 });
     expect(resolved.values['finetune.epochs']).toBe(5);

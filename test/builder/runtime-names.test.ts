@@ -11,7 +11,8 @@ import * as nv from '../../runtime/index.js';
 function resolveRuntime(name: string): unknown {
   expect(name.startsWith('nv.'), name).toBe(true);
   let cur: unknown = nv;
-  for (const part of name.slice(3).split('.')) cur = cur === undefined || cur === null ? undefined : (cur as Record<string, unknown>)[part];
+  for (const part of name.slice(3).split('.'))
+    cur = cur === undefined || cur === null ? undefined : (cur as Record<string, unknown>)[part];
   return cur;
 }
 
@@ -35,7 +36,9 @@ describe('primitive runtime names', () => {
   });
 
   it('the emitter has a lowering for every function primitive', () => {
-    const missing = [...PRIMITIVES.values()].filter((p) => p.kind === 'function' && !FUNCTION_LOWERING[p.irName]).map((p) => p.name);
+    const missing = [...PRIMITIVES.values()]
+      .filter((p) => p.kind === 'function' && !FUNCTION_LOWERING[p.irName])
+      .map((p) => p.name);
     expect(missing).toEqual([]);
   });
 });

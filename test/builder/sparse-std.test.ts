@@ -13,16 +13,19 @@ import { cpuSeeded, freshDir } from './helpers.js';
 
 describe('std ConvNeXt-V2 encoder under a mask', () => {
   it('equals the dense encoder on the visible rectangle, whatever the removed pixels hold', async () => {
-    const p = await loadBuiltProgram('test/fixtures/emit/std-encoder-masked.nvc', { outDir: path.join(freshDir(), 'out') });
+    const p = await loadBuiltProgram('test/fixtures/emit/std-encoder-masked.nvc', {
+      outDir: path.join(freshDir(), 'out'),
+    });
     await cpuSeeded(11);
     const model = p.modelFactories.TinyStdEncoder!.create();
     // GRN gamma/beta and all biases start at zero, which would hide leaks (LN(0) = bias = 0).
     let k = 5;
     for (const [name, param] of model.namedParameters()) {
-      if (/(grn\.(gamma|beta)|bias)$/.test(name)) param.variable.assign(nv.tf.randomNormal(param.variable.shape, 0, 0.5, 'float32', k++));
+      if (/(grn\.(gamma|beta)|bias)$/.test(name))
+        param.variable.assign(nv.tf.randomNormal(param.variable.shape, 0, 0.5, 'float32', k++));
     }
     const run = (x: nv.tf.Tensor, m?: nv.tf.Tensor4D) =>
-      (model.forward({ training: false, rng: nv.createRng(1), ...(m ? { mask: m } : {}) }, { x }) as nv.tf.Tensor);
+      model.forward({ training: false, rng: nv.createRng(1), ...(m ? { mask: m } : {}) }, { x }) as nv.tf.Tensor;
     // A 64x128 image of 32-pixel patches: a 2x4 grid whose right half is removed.
     const mask = nv.tf.tensor4d([0, 0, 1, 1, 0, 0, 1, 1], [1, 2, 4, 1]);
     const left = nv.tf.randomNormal([1, 64, 64, 3], 0, 1, 'float32', 1);

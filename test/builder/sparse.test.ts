@@ -16,7 +16,10 @@ describe('sparse layers in generated code', () => {
     const p = await loadBuiltProgram('test/fixtures/emit/tiny-conv.nvc', { outDir: path.join(freshDir(), 'out') });
     await cpuSeeded(6);
     const model = p.modelFactories.TinyConv!.create();
-    const stemConv = model.find('stem.conv') as unknown as nv.Module & { sparse: boolean; forward(ctx: nv.ForwardContext, x: nv.tf.Tensor): nv.tf.Tensor };
+    const stemConv = model.find('stem.conv') as unknown as nv.Module & {
+      sparse: boolean;
+      forward(ctx: nv.ForwardContext, x: nv.tf.Tensor): nv.tf.Tensor;
+    };
     const stemNorm = model.find('stem.norm') as unknown as { sparse: boolean };
     expect(stemConv.sparse).toBe(true);
     expect((model.find('dw') as unknown as { sparse: boolean }).sparse).toBe(true);
@@ -34,12 +37,20 @@ describe('sparse layers in generated code', () => {
     expect(got.length).toBe(want.length);
     expect(Math.max(...got.map((v, i) => Math.abs(v - want[i]!)))).toBeLessThan(1e-6);
     // Removed cells (top-left 2x2 of the 4x4 output, all 8 channels) are exactly zero.
-    const removed = got.filter((_, i) => { const cell = Math.floor(i / 8); return Math.floor(cell / 4) < 2 && cell % 4 < 2; });
+    const removed = got.filter((_, i) => {
+      const cell = Math.floor(i / 8);
+      return Math.floor(cell / 4) < 2 && cell % 4 < 2;
+    });
     expect(removed.length).toBe(32);
     expect(removed.every((v) => v === 0)).toBe(true);
     expect(nv.tf.sum(nv.tf.abs(nv.tf.sub(dense, masked))).dataSync()[0]!).toBeGreaterThan(0);
     // The whole model: a mask changes the output; without one the result is deterministic dense.
-    const run = (m?: nv.tf.Tensor4D) => Array.from((model.forward({ training: false, rng: nv.createRng(1), ...(m ? { mask: m } : {}) }, { x }) as nv.tf.Tensor).dataSync());
+    const run = (m?: nv.tf.Tensor4D) =>
+      Array.from(
+        (
+          model.forward({ training: false, rng: nv.createRng(1), ...(m ? { mask: m } : {}) }, { x }) as nv.tf.Tensor
+        ).dataSync(),
+      );
     const a = run();
     expect(run()).toEqual(a);
     expect(run(mask)).not.toEqual(a);

@@ -26,7 +26,10 @@ const nvcFiles = (dir: string) =>
 const PROGRAMS: { file: string; variant?: string }[] = [
   ...nvcFiles('examples').flatMap((f) => [{ file: f }, ...variantsOf(f).map((variant) => ({ file: f, variant }))]),
   ...nvcFiles('std').map((file) => ({ file })),
-  ...nvcFiles('test/fixtures/emit').flatMap((f) => [{ file: f }, ...variantsOf(f).map((variant) => ({ file: f, variant }))]),
+  ...nvcFiles('test/fixtures/emit').flatMap((f) => [
+    { file: f },
+    ...variantsOf(f).map((variant) => ({ file: f, variant })),
+  ]),
 ];
 
 describe('nvcc build of every example, variant, std file and fixture', () => {
@@ -36,10 +39,16 @@ describe('nvcc build of every example, variant, std file and fixture', () => {
     const failures: string[] = [];
     for (const [i, p] of PROGRAMS.entries()) {
       const outDir = path.join(root, String(i));
-      const { result, compiled, problems } = await compileBuild(p.file, p.variant ? { variant: p.variant } : {}, outDir);
+      const { result, compiled, problems } = await compileBuild(
+        p.file,
+        p.variant ? { variant: p.variant } : {},
+        outDir,
+      );
       const errors = result.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message);
       if (!compiled) {
-        failures.push(`${p.file}${p.variant ? ` --variant ${p.variant}` : ''}: ${[...errors, ...problems.map((x) => x.message)].join('; ')}`);
+        failures.push(
+          `${p.file}${p.variant ? ` --variant ${p.variant}` : ''}: ${[...errors, ...problems.map((x) => x.message)].join('; ')}`,
+        );
         continue;
       }
       fs.mkdirSync(outDir, { recursive: true });
@@ -62,8 +71,13 @@ describe('nvcc build of every example, variant, std file and fixture', () => {
       lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'],
       typeRoots: [path.resolve('node_modules/@types')],
     });
-    const diagnostics = ts.getPreEmitDiagnostics(program).filter((d) => d.file && generated.includes(path.resolve(d.file.fileName)));
-    const text = diagnostics.map((d) => `${d.file!.fileName}:${d.file!.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
+    const diagnostics = ts
+      .getPreEmitDiagnostics(program)
+      .filter((d) => d.file && generated.includes(path.resolve(d.file.fileName)));
+    const text = diagnostics.map(
+      (d) =>
+        `${d.file!.fileName}:${d.file!.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`,
+    );
     expect(text).toEqual([]);
     // The generated files really were part of the checked program.
     for (const f of generated) expect(program.getSourceFile(f), f).toBeDefined();

@@ -11,7 +11,10 @@ describe('stdout closed by the reader', () => {
     // The shell's pipe is the real situation; `head -c 40` reads 40 bytes and closes it.
     const r = spawnSync(
       'bash',
-      ['-c', 'set -o pipefail; node bin/nvcc.js build examples/mednvc.nvc --emit ast | head -c 40; echo " rc=${PIPESTATUS[0]}"'],
+      [
+        '-c',
+        'set -o pipefail; node bin/nvcc.js build examples/mednvc.nvc --emit ast | head -c 40; echo " rc=${PIPESTATUS[0]}"',
+      ],
       { cwd: REPO, encoding: 'utf8' },
     );
     expect(r.stdout).toMatch(/^Module "examples\/mednvc\.nvc"/);

@@ -31,7 +31,9 @@ describe('the bundled CLI on a tiny program', () => {
     expect(built.bundle).toBe(`dist/${bundle.id}`);
     const modelJs = fs.readFileSync(path.join(work, 'build/tiny/model.js'), 'utf8');
     const runtimeImport = /import \* as nv from "([^"]+)"/.exec(modelJs)?.[1];
-    expect(runtimeImport && path.resolve(work, 'build/tiny', runtimeImport)).toBe(path.join(bundle.dir, 'runtime', 'index.js'));
+    expect(runtimeImport && path.resolve(work, 'build/tiny', runtimeImport)).toBe(
+      path.join(bundle.dir, 'runtime', 'index.js'),
+    );
     const manifest = path.join(work, 'build/tiny/manifest.json');
     const before = { mtime: fs.statSync(manifest).mtimeMs, text: fs.readFileSync(manifest, 'utf8') };
 
@@ -53,7 +55,10 @@ describe('the bundled CLI on a tiny program', () => {
     cleanup.push(copy);
     fs.cpSync(bundle.dir, copy, { recursive: true });
     const modelJs = path.join(work, 'build/tiny/model.js');
-    fs.writeFileSync(modelJs, fs.readFileSync(modelJs, 'utf8').replace(`dist/${bundle.id}/runtime/`, `dist/${path.basename(copy)}/runtime/`));
+    fs.writeFileSync(
+      modelJs,
+      fs.readFileSync(modelJs, 'utf8').replace(`dist/${bundle.id}/runtime/`, `dist/${path.basename(copy)}/runtime/`),
+    );
     const r = runCli(['train', 'tiny.nvc', '--backend', 'cpu', '--quiet', '--out', 'run-copy'], { cwd: work });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('uses another copy of the nvcc runtime');
@@ -65,12 +70,17 @@ describe('a bundle older than the sources', () => {
   /** A copy of the package (sources, std, scripts, bin) sharing this repository's node_modules. */
   function packageCopy(): string {
     const root = path.join(tmp, 'package');
-    for (const d of ['bin', 'scripts', 'dsl', 'compiler', 'runtime', 'std']) fs.cpSync(path.join(REPO, d), path.join(root, d), { recursive: true });
+    for (const d of ['bin', 'scripts', 'dsl', 'compiler', 'runtime', 'std'])
+      fs.cpSync(path.join(REPO, d), path.join(root, d), { recursive: true });
     for (const f of ['package.json', 'package-lock.json']) fs.copyFileSync(path.join(REPO, f), path.join(root, f));
     fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(root, 'node_modules'));
     return root;
   }
-  const bundles = (root: string) => fs.readdirSync(path.join(root, 'dist')).filter((d) => /^[0-9a-f]{16}$/.test(d)).sort();
+  const bundles = (root: string) =>
+    fs
+      .readdirSync(path.join(root, 'dist'))
+      .filter((d) => /^[0-9a-f]{16}$/.test(d))
+      .sort();
   const setDescription = (root: string, text: string) => {
     const cli = path.join(root, 'compiler', 'cli.ts');
     fs.writeFileSync(cli, fs.readFileSync(cli, 'utf8').replace(/\.description\('[^']*'\)/, `.description('${text}')`));

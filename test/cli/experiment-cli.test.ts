@@ -30,7 +30,8 @@ describe('nvcc experiment', () => {
   });
   afterAll(() => {
     rmSync(dir, { recursive: true, force: true });
-    for (const b of readdirSync('build').filter((f) => f.startsWith(stem))) rmSync(join('build', b), { recursive: true, force: true });
+    for (const b of readdirSync('build').filter((f) => f.startsWith(stem)))
+      rmSync(join('build', b), { recursive: true, force: true });
   });
   beforeEach(() => {
     out = '';
@@ -46,11 +47,27 @@ describe('nvcc experiment', () => {
   });
   afterEach(() => vi.restoreAllMocks());
 
-  const testScores = (run: string): SplitPredictions => parsePredictionsCsv(readFileSync(join(run, 'stages/fit/predictions.csv'), 'utf8'), CLASSES, 'test', 'predictions.csv');
+  const testScores = (run: string): SplitPredictions =>
+    parsePredictionsCsv(
+      readFileSync(join(run, 'stages/fit/predictions.csv'), 'utf8'),
+      CLASSES,
+      'test',
+      'predictions.csv',
+    );
 
   it('compares every row with the reference on the same test patients (paired bootstrap)', async () => {
     const exp = join(dir, 'single');
-    const code = await main(['experiment', program, '--variants', 'labs_only,base', '--out', exp, '--backend', 'cpu', '--quiet']);
+    const code = await main([
+      'experiment',
+      program,
+      '--variants',
+      'labs_only,base',
+      '--out',
+      exp,
+      '--backend',
+      'cpu',
+      '--quiet',
+    ]);
     expect(err).toBe('');
     expect(code).toBe(0);
     const labs = testScores(join(exp, 'labs_only'));
@@ -66,20 +83,37 @@ describe('nvcc experiment', () => {
       ids.map(([, i]) => base.scores[i] as number),
       { rng: createRng(1).fork('experiment-comparison').fork('labs_only'), resamples: 2000 },
     );
-    expect(expected.difference.estimate).toBeCloseTo(rocAuc(labs.labels, labs.scores) - rocAuc(base.labels, base.scores), 12);
+    expect(expected.difference.estimate).toBeCloseTo(
+      rocAuc(labs.labels, labs.scores) - rocAuc(base.labels, base.scores),
+      12,
+    );
     const md = readFileSync(join(exp, 'results.md'), 'utf8');
     const pp = (x: number) => `${x > 0 ? '+' : ''}${(x * 100).toFixed(2)}`;
     const header = md.split('\n').find((l) => l.startsWith('| Model'))!;
     expect(header).toContain('| ΔAUC vs base (95% CI) | p |');
     const labsRow = md.split('\n').find((l) => l.includes('| labs_only |'))!;
-    expect(labsRow).toContain(`| ${pp(expected.difference.estimate)} (${pp(expected.difference.lower)} to ${pp(expected.difference.upper)}) |`);
+    expect(labsRow).toContain(
+      `| ${pp(expected.difference.estimate)} (${pp(expected.difference.lower)} to ${pp(expected.difference.upper)}) |`,
+    );
     expect(md.split('\n').find((l) => l.includes('| base |'))).toContain('| (reference) |');
     expect(md).toContain("ΔAUC: the row's test AUC minus base's on the same test patients");
   }, 120_000);
 
   it('refuses a reference that is not one of the variants before training anything', async () => {
     const exp = join(dir, 'bad-ref');
-    const code = await main(['experiment', program, '--variants', 'labs_only,base', '--reference', 'demo', '--out', exp, '--backend', 'cpu', '--quiet']);
+    const code = await main([
+      'experiment',
+      program,
+      '--variants',
+      'labs_only,base',
+      '--reference',
+      'demo',
+      '--out',
+      exp,
+      '--backend',
+      'cpu',
+      '--quiet',
+    ]);
     expect(code).not.toBe(0);
     expect(err).toContain('--reference demo is not one of --variants (labs_only, base)');
     expect(() => readdirSync(exp)).toThrow();

@@ -14,7 +14,8 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nvcc-lazy-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const heavyLoaded = (modules: ReadonlySet<string>) => HEAVY_PACKAGES.filter((p) => modules.has(p));
-const localSources = (modules: ReadonlySet<string>) => [...modules].filter((m) => /^(dsl|compiler|runtime)\//.test(m)).sort();
+const localSources = (modules: ReadonlySet<string>) =>
+  [...modules].filter((m) => /^(dsl|compiler|runtime)\//.test(m)).sort();
 
 describe('nvcc --help', () => {
   it('from the bundle loads commander and the command declarations only', () => {
@@ -62,7 +63,11 @@ describe('nvcc build', () => {
     expect(cached.code, cached.stderr).toBe(0);
     expect(cached.stdout).toMatch(/^up to date out in \d+ ms/);
     expect(heavyLoaded(cached.modules)).toEqual([]);
-    expect(localSources(cached.modules).filter((m) => /^(dsl\/parser|compiler\/pipeline|compiler\/emit\/|runtime\/(?!package-root))/.test(m))).toEqual([]);
+    expect(
+      localSources(cached.modules).filter((m) =>
+        /^(dsl\/parser|compiler\/pipeline|compiler\/emit\/|runtime\/(?!package-root))/.test(m),
+      ),
+    ).toEqual([]);
   });
 });
 

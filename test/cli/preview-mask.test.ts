@@ -20,22 +20,35 @@ const CELL = 128; // the demo's 64 px images at the default scale 2
 
 async function sheet(file: string) {
   const { data, info } = await sharp(file).raw().toBuffer({ resolveWithObject: true });
-  const px = (x: number, y: number) => [data[(y * info.width + x) * info.channels]!, data[(y * info.width + x) * info.channels + 1]!, data[(y * info.width + x) * info.channels + 2]!];
+  const px = (x: number, y: number) => [
+    data[(y * info.width + x) * info.channels]!,
+    data[(y * info.width + x) * info.channels + 1]!,
+    data[(y * info.width + x) * info.channels + 2]!,
+  ];
   const isFill = (p: number[]) => p[0] === REMOVED_RGB[0] && p[1] === REMOVED_RGB[1] && p[2] === REMOVED_RGB[2];
   /** Per sample, how many of its 2x2 patches are entirely the fill colour in the given row. */
   const removedPatches = (sample: number, row: number) => {
     let removed = 0;
-    for (const [py, px0] of [[0, 0], [0, 1], [1, 0], [1, 1]]) {
+    for (const [py, px0] of [
+      [0, 0],
+      [0, 1],
+      [1, 0],
+      [1, 1],
+    ]) {
       let all = true;
       for (let y = 0; y < CELL / 2 && all; y++)
-        for (let x = 0; x < CELL / 2 && all; x++) all = isFill(px(GAP + sample * (CELL + GAP) + px0! * (CELL / 2) + x, GAP + row * (CELL + GAP) + py! * (CELL / 2) + y));
+        for (let x = 0; x < CELL / 2 && all; x++)
+          all = isFill(
+            px(GAP + sample * (CELL + GAP) + px0! * (CELL / 2) + x, GAP + row * (CELL + GAP) + py! * (CELL / 2) + y),
+          );
       if (all) removed++;
     }
     return removed;
   };
   const cell = (sample: number, row: number) => {
     const out: number[] = [];
-    for (let y = 0; y < CELL; y++) for (let x = 0; x < CELL; x++) out.push(...px(GAP + sample * (CELL + GAP) + x, GAP + row * (CELL + GAP) + y));
+    for (let y = 0; y < CELL; y++)
+      for (let x = 0; x < CELL; x++) out.push(...px(GAP + sample * (CELL + GAP) + x, GAP + row * (CELL + GAP) + y));
     return out;
   };
   return { info, removedPatches, cell };
@@ -45,14 +58,21 @@ describe('nvcc preview-mask', () => {
   let err = '';
   beforeEach(() => {
     err = '';
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((err += String(chunk)), true));
+    vi.spyOn(process.stderr, 'write').mockImplementation(
+      (chunk: string | Uint8Array) => ((err += String(chunk)), true),
+    );
   });
   afterEach(() => vi.restoreAllMocks());
 
   it("draws the first samples of the demo pretraining's first batch with 3 of 4 patches removed", async () => {
     const three = path.join(tmp, 'three.png');
-    expect(await main(['preview-mask', 'examples/mednvc.nvc', '--variant', 'demo', '--count', '3', '--out', three]), err).toBe(0);
-    expect(err).toMatch(/wrote .*three\.png: stage pretrain, the first 3 of step 1's batch of 24 .* xray 64x64, 2x2 patches of 32 px, 9 of 12 removed \(ratio 0\.6\)/);
+    expect(
+      await main(['preview-mask', 'examples/mednvc.nvc', '--variant', 'demo', '--count', '3', '--out', three]),
+      err,
+    ).toBe(0);
+    expect(err).toMatch(
+      /wrote .*three\.png: stage pretrain, the first 3 of step 1's batch of 24 .* xray 64x64, 2x2 patches of 32 px, 9 of 12 removed \(ratio 0\.6\)/,
+    );
     const s = await sheet(three);
     expect([s.info.width, s.info.height]).toEqual([3 * CELL + 4 * GAP, 2 * CELL + 3 * GAP]);
     for (let i = 0; i < 3; i++) {
@@ -62,14 +82,30 @@ describe('nvcc preview-mask', () => {
     }
     // Two samples are the first two of three: the same images and the same masks.
     const two = path.join(tmp, 'two.png');
-    expect(await main(['preview-mask', 'examples/mednvc.nvc', '--variant', 'demo', '--count', '2', '--out', two])).toBe(0);
+    expect(await main(['preview-mask', 'examples/mednvc.nvc', '--variant', 'demo', '--count', '2', '--out', two])).toBe(
+      0,
+    );
     const t = await sheet(two);
     for (let i = 0; i < 2; i++) for (const row of [0, 1]) expect(t.cell(i, row)).toEqual(s.cell(i, row));
   });
 
   it('follows an override of the mask ratio', async () => {
     const file = path.join(tmp, 'quarter.png');
-    expect(await main(['preview-mask', 'examples/mednvc.nvc', '--variant', 'demo', '--count', '2', '--set', 'pretrain.mask.ratio=0.25', '--out', file]), err).toBe(0);
+    expect(
+      await main([
+        'preview-mask',
+        'examples/mednvc.nvc',
+        '--variant',
+        'demo',
+        '--count',
+        '2',
+        '--set',
+        'pretrain.mask.ratio=0.25',
+        '--out',
+        file,
+      ]),
+      err,
+    ).toBe(0);
     // floor(4 * 0.75) = 3 kept, 1 removed.
     const s = await sheet(file);
     expect([s.removedPatches(0, 1), s.removedPatches(1, 1)]).toEqual([1, 1]);
@@ -79,10 +115,23 @@ describe('nvcc preview-mask', () => {
     expect(await main(['preview-mask', 'examples/mednvc.nvc', '--variant', 'demo'])).toBe(1);
     expect(err).toContain('--out PATH.png is required');
     err = '';
-    expect(await main(['preview-mask', 'examples/mednvc.nvc', '--variant', 'demo', '--stage', 'images', '--out', path.join(tmp, 'x.png')])).toBe(1);
+    expect(
+      await main([
+        'preview-mask',
+        'examples/mednvc.nvc',
+        '--variant',
+        'demo',
+        '--stage',
+        'images',
+        '--out',
+        path.join(tmp, 'x.png'),
+      ]),
+    ).toBe(1);
     expect(err).toContain('stage `images` has no mask policy (masked stages: pretrain)');
     err = '';
-    expect(await main(['preview-mask', 'examples/mednvc.nvc', '--count', '0', '--out', path.join(tmp, 'x.png')])).toBe(1);
+    expect(await main(['preview-mask', 'examples/mednvc.nvc', '--count', '0', '--out', path.join(tmp, 'x.png')])).toBe(
+      1,
+    );
     expect(err).toContain('--count must be an integer from 1 to 64');
     expect(err).not.toMatch(/\n\s+at /);
     expect(fs.existsSync(path.join(tmp, 'x.png'))).toBe(false);

@@ -19,8 +19,12 @@ describe('nvcc schedule', () => {
   beforeEach(() => {
     out = '';
     err = '';
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((out += String(chunk)), true));
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((err += String(chunk)), true));
+    vi.spyOn(process.stdout, 'write').mockImplementation(
+      (chunk: string | Uint8Array) => ((out += String(chunk)), true),
+    );
+    vi.spyOn(process.stderr, 'write').mockImplementation(
+      (chunk: string | Uint8Array) => ((err += String(chunk)), true),
+    );
   });
   afterEach(() => vi.restoreAllMocks());
 
@@ -37,11 +41,16 @@ describe('nvcc schedule', () => {
   });
 
   it("samples the runtime's schedule: linear warm-up, then a half cosine to the floor, stages end to end", async () => {
-    expect(await main(['schedule', 'examples/mednvc.nvc', '--variant', 'demo', '--format', 'csv', '--points', '4'])).toBe(0);
+    expect(
+      await main(['schedule', 'examples/mednvc.nvc', '--variant', 'demo', '--format', 'csv', '--points', '4']),
+    ).toBe(0);
     const rows = out.trim().split('\n');
     expect(rows[0]).toBe('stage,epoch,overall_epoch,lr');
     const at = (stage: string, epoch: number) => {
-      const row = rows.slice(1).map((r) => r.split(',')).find(([s, e]) => s === stage && Number(e) === epoch);
+      const row = rows
+        .slice(1)
+        .map((r) => r.split(','))
+        .find(([s, e]) => s === stage && Number(e) === epoch);
       if (!row) throw new Error(`no sample of ${stage} at epoch ${epoch}`);
       return { overall: Number(row[2]), lr: Number(row[3]) };
     };
@@ -51,7 +60,10 @@ describe('nvcc schedule', () => {
     expect(at('pretrain', 1).lr).toBeCloseTo(base, 12);
     // Cosine over epochs 1-4: at its middle (2.5) the level is halfway between base and floor.
     expect(at('pretrain', 2.5).lr).toBeCloseTo((base + floor) / 2, 12);
-    expect(at('pretrain', 1.75).lr).toBeCloseTo(floor + (base - floor) * 0.5 * (1 + Math.cos(Math.PI * 0.75 / 3)), 12);
+    expect(at('pretrain', 1.75).lr).toBeCloseTo(
+      floor + (base - floor) * 0.5 * (1 + Math.cos((Math.PI * 0.75) / 3)),
+      12,
+    );
     expect(at('images', 0)).toEqual({ overall: 4, lr: 0 });
     expect(at('finetune', 5.5).overall).toBe(19.5);
     // 4 points per epoch and both ends: 4 * 4 + 1, 10 * 4 + 1 twice.
@@ -60,7 +72,10 @@ describe('nvcc schedule', () => {
 
   it('applies overrides and writes an SVG chart with a legend per stage', async () => {
     const file = path.join(tmp, 'plan.svg');
-    expect(await main(['schedule', 'examples/mednvc.nvc', '--variant', 'demo', '--set', 'images.epochs=5', '--out', file]), err).toBe(0);
+    expect(
+      await main(['schedule', 'examples/mednvc.nvc', '--variant', 'demo', '--set', 'images.epochs=5', '--out', file]),
+      err,
+    ).toBe(0);
     const svg = fs.readFileSync(file, 'utf8');
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
     for (const stage of ['pretrain', 'images', 'finetune']) expect(svg).toContain(`>${stage}</text>`);

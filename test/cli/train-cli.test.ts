@@ -34,7 +34,8 @@ describe('nvcc train, eval and predict on a tiny program', () => {
   });
   afterAll(() => {
     rmSync(dir, { recursive: true, force: true });
-    for (const b of readdirSync('build').filter((f) => f.startsWith(`tiny-${process.pid}`))) rmSync(join('build', b), { recursive: true, force: true });
+    for (const b of readdirSync('build').filter((f) => f.startsWith(`tiny-${process.pid}`)))
+      rmSync(join('build', b), { recursive: true, force: true });
   });
   beforeEach(() => {
     vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
@@ -55,21 +56,47 @@ describe('nvcc train, eval and predict on a tiny program', () => {
     expect(err).toBe('');
     expect(out).toMatch(/test split \(\d+ patients\): AUC \d+\.\d\d% \(95% CI/);
     expect(out).toContain(`report ${join(run, 'report.html')}`);
-    for (const f of ['report.html', 'metrics.json', 'log.jsonl', 'program.json', 'config.json', 'stages/fit/weights.safetensors']) expect(existsSync(join(run, f)), f).toBe(true);
-    const record = JSON.parse(readFileSync(join(run, 'program.json'), 'utf8')) as { file: string; variant: string | null };
+    for (const f of [
+      'report.html',
+      'metrics.json',
+      'log.jsonl',
+      'program.json',
+      'config.json',
+      'stages/fit/weights.safetensors',
+    ])
+      expect(existsSync(join(run, f)), f).toBe(true);
+    const record = JSON.parse(readFileSync(join(run, 'program.json'), 'utf8')) as {
+      file: string;
+      variant: string | null;
+    };
     expect(record).toMatchObject({ file: program, variant: null });
     const [, patients, trainAuc] = /test split \((\d+) patients\): AUC (\d+\.\d\d)%/.exec(out)!;
 
     expect(await nvcc('eval', run, '--split', 'test', '--backend', 'cpu')).toBe(0);
     expect(out).toContain('stage fit');
     // The same weights, the same threshold rule, the same patients: the same AUC.
-    expect(new RegExp(`test \\(${patients} patients, \\d+ positive\\): AUC (\\d+\\.\\d\\d)%`).exec(out)![1]).toBe(trainAuc);
+    expect(new RegExp(`test \\(${patients} patients, \\d+ positive\\): AUC (\\d+\\.\\d\\d)%`).exec(out)![1]).toBe(
+      trainAuc,
+    );
 
     // predict: one row per patient of the new table, probabilities in [0, 1].
     const data = join(dir, 'new');
     expect(await nvcc('synth', 'pji', '--patients', '6', '--out', data, '--seed', '11', '--size', '16')).toBe(0);
     const csv = join(dir, 'predictions.csv');
-    expect(await nvcc('predict', run, '--table', join(data, 'labs.csv'), '--images', join(data, 'images'), '--out', csv, '--backend', 'cpu')).toBe(0);
+    expect(
+      await nvcc(
+        'predict',
+        run,
+        '--table',
+        join(data, 'labs.csv'),
+        '--images',
+        join(data, 'images'),
+        '--out',
+        csv,
+        '--backend',
+        'cpu',
+      ),
+    ).toBe(0);
     expect(out).toContain('6 patients scored with stage fit');
     const lines = readFileSync(csv, 'utf8').trim().split('\n');
     expect(lines[0]).toBe('patient_id,images,p_positive,predicted');
@@ -159,10 +186,14 @@ describe('nvcc train, eval and predict on a tiny program', () => {
     expect(existsSync(join(cut, 'stages', 'fit', 'weights.safetensors'))).toBe(false);
 
     // A different configuration is refused rather than silently mixed.
-    expect(await nvcc('train', program, '--set', 'fit.epochs=5', '--backend', 'cpu', '--resume', cut, '--quiet')).toBe(1);
+    expect(await nvcc('train', program, '--set', 'fit.epochs=5', '--backend', 'cpu', '--resume', cut, '--quiet')).toBe(
+      1,
+    );
     expect(err).toContain('no longer describes the run');
 
-    expect(await nvcc('train', program, '--set', 'fit.epochs=4', '--backend', 'cpu', '--resume', cut, '--quiet')).toBe(0);
+    expect(await nvcc('train', program, '--set', 'fit.epochs=4', '--backend', 'cpu', '--resume', cut, '--quiet')).toBe(
+      0,
+    );
     const a = readFileSync(join(full, 'stages', 'fit', 'weights.safetensors'));
     const b = readFileSync(join(cut, 'stages', 'fit', 'weights.safetensors'));
     expect(b.equals(a)).toBe(true);

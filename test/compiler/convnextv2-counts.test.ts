@@ -32,7 +32,15 @@ describe('std ConvNeXt-V2 parameter counts and MACs', () => {
       expect(countParams(enc.instance)).toBe(row.encoder);
       const fcmae = fx.program!.models.find((m) => m.name === `fcmae_${row.v}`)!;
       expect(countParams(fcmae.instance)).toBe(row.fcmae);
-      const s = summarizeModel(cls, std.elaborator!, new Map([['B', 1], ['H', 224], ['W', 224]]));
+      const s = summarizeModel(
+        cls,
+        std.elaborator!,
+        new Map([
+          ['B', 1],
+          ['H', 224],
+          ['W', 224],
+        ]),
+      );
       expect(s.totalParams).toBe(row.params);
       // The doc prints GMACs rounded to 3 decimals (2 for huge).
       expect(Math.abs(s.macs / 1e9 - row.gmacs)).toBeLessThan(row.v === 'huge' ? 0.005 : 0.0006);
@@ -64,12 +72,19 @@ describe('std ConvNeXt-V2 parameter counts and MACs', () => {
       n.children.forEach(walk);
     };
     walk(cls.root);
-    expect(names.slice(0, 4)).toEqual(['downsample_layers.0.0.weight', 'downsample_layers.0.0.bias', 'downsample_layers.0.1.weight', 'downsample_layers.0.1.bias']);
+    expect(names.slice(0, 4)).toEqual([
+      'downsample_layers.0.0.weight',
+      'downsample_layers.0.0.bias',
+      'downsample_layers.0.1.weight',
+      'downsample_layers.0.1.bias',
+    ]);
     expect(names).toContain('stages.2.5.grn.gamma');
     expect(names).toContain('stages.0.1.dwconv.weight');
     expect(names).toContain('downsample_layers.3.1.weight');
     expect(names.slice(-4)).toEqual(['norm.weight', 'norm.bias', 'head.weight', 'head.bias']);
-    const dw = cls.root.children.find((c) => c.path === 'stages')!.children[0]!.children[0]!.children.find((c) => c.path.endsWith('dwconv'))!;
+    const dw = cls.root.children
+      .find((c) => c.path === 'stages')!
+      .children[0]!.children[0]!.children.find((c) => c.path.endsWith('dwconv'))!;
     expect(dw.sparse).toBe(true);
     expect(dw.weights[0]!.shape).toEqual([7, 7, 40, 1]);
   });
@@ -81,7 +96,7 @@ describe('std ConvNeXt-V2 parameter counts and MACs', () => {
     expect(rates.length).toBe(12);
     expect(rates[0]).toBe(0);
     expect(rates[11]).toBeCloseTo(0.1, 12);
-    expect(rates[4]).toBeCloseTo(0.1 * 4 / 11, 12);
+    expect(rates[4]).toBeCloseTo((0.1 * 4) / 11, 12);
     expect(countParams(m.instance)).toBe(3_708_400 - 998 * 320 - 998);
   });
 });

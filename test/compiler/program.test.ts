@@ -64,7 +64,10 @@ describe('variants and overrides', () => {
     // A variant extending demo edits the added stage like any other, and `remove` drops it.
     const scratch = compileProgramSync('examples/mednvc.nvc', { variant: 'demo_no_pretrain' });
     expect(scratch.diagnostics).toEqual([]);
-    expect(scratch.program!.trains[0]!.stages.map((s) => [s.name, s.handOver.map((h) => h.fromStage)])).toEqual([['images', []], ['finetune', ['images']]]);
+    expect(scratch.program!.trains[0]!.stages.map((s) => [s.name, s.handOver.map((h) => h.fromStage)])).toEqual([
+      ['images', []],
+      ['finetune', ['images']],
+    ]);
     const labs = compileProgramSync('examples/mednvc.nvc', { variant: 'demo_mlp_labs' });
     expect(labs.program!.trains[0]!.stages.map((s) => s.name)).toEqual(['finetune']);
     // `--set` reaches a stage a variant added.
@@ -73,7 +76,9 @@ describe('variants and overrides', () => {
   });
 
   it('`after` places an added stage behind the named one', () => {
-    const source = readFileSync('examples/mednvc.nvc', 'utf8') + '\nvariant probe { stage calibrate after finetune { model = MEDNVC(enc = pretrain.encoder); inputs = [xray, labs]; loss = cross_entropy; optimizer = lion(lr = 1e-6); epochs = 1; batch = 24 } }\n';
+    const source =
+      readFileSync('examples/mednvc.nvc', 'utf8') +
+      '\nvariant probe { stage calibrate after finetune { model = MEDNVC(enc = pretrain.encoder); inputs = [xray, labs]; loss = cross_entropy; optimizer = lion(lr = 1e-6); epochs = 1; batch = 24 } }\n';
     const dir = mkdtempSync(join(tmpdir(), 'nvcc-after-'));
     writeFileSync(join(dir, 'mednvc.nvc'), source);
     const r = compileProgramSync(join(dir, 'mednvc.nvc'), { variant: 'probe' });
@@ -82,7 +87,9 @@ describe('variants and overrides', () => {
   });
 
   it('an override changes a stage setting and a block default', () => {
-    const r = compileProgramSync('examples/mednvc.nvc', { overrides: { 'finetune.epochs': 3, 'finetune.optimizer.lr': 0.001 } });
+    const r = compileProgramSync('examples/mednvc.nvc', {
+      overrides: { 'finetune.epochs': 3, 'finetune.optimizer.lr': 0.001 },
+    });
     expect(r.diagnostics).toEqual([]);
     const fine = r.program!.trains[0]!.stages.find((s) => s.name === 'finetune')!;
     expect(fine.settings['epochs']).toBe(3);

@@ -5,9 +5,46 @@ import { compileProgramSync } from '../../compiler/pipeline.js';
 
 // Mutated versions of real programs go through the whole checker: it must never throw, and
 // every diagnostic must have a span inside a file the run read.
-const sources = ['test/fixtures/diagnostics/decl-handover-mismatch.nvc', 'test/compiler/fixtures/block.nvc', 'test/fixtures/diagnostics/shapes-tokens-help.nvc'].map((p) => ({ p, text: readFileSync(p, 'utf8') }));
+const sources = [
+  'test/fixtures/diagnostics/decl-handover-mismatch.nvc',
+  'test/compiler/fixtures/block.nvc',
+  'test/fixtures/diagnostics/shapes-tokens-help.nvc',
+].map((p) => ({ p, text: readFileSync(p, 'utf8') }));
 
-const words = ['dim', 'B', 'H', '0', '-1', '3.5', '1e9', 'Linear', 'Conv2d', 'pretrain', 'enc', 'x', '[', ']', '(', ')', ',', '=', '>>', '|>', 'repeat', 'sparse', '""', 'int', 'float[]', 'tokens', 'attention', 'for', 'in', '0..4', '/', '*'];
+const words = [
+  'dim',
+  'B',
+  'H',
+  '0',
+  '-1',
+  '3.5',
+  '1e9',
+  'Linear',
+  'Conv2d',
+  'pretrain',
+  'enc',
+  'x',
+  '[',
+  ']',
+  '(',
+  ')',
+  ',',
+  '=',
+  '>>',
+  '|>',
+  'repeat',
+  'sparse',
+  '""',
+  'int',
+  'float[]',
+  'tokens',
+  'attention',
+  'for',
+  'in',
+  '0..4',
+  '/',
+  '*',
+];
 
 function mutate(text: string, ops: { kind: number; at: number; len: number; word: number }[]): string {
   let t = text;
@@ -26,7 +63,15 @@ describe('the checker on mutated programs', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: sources.length - 1 }),
-        fc.array(fc.record({ kind: fc.integer({ min: 0, max: 2 }), at: fc.nat(), len: fc.integer({ min: 1, max: 12 }), word: fc.nat() }), { minLength: 1, maxLength: 4 }),
+        fc.array(
+          fc.record({
+            kind: fc.integer({ min: 0, max: 2 }),
+            at: fc.nat(),
+            len: fc.integer({ min: 1, max: 12 }),
+            word: fc.nat(),
+          }),
+          { minLength: 1, maxLength: 4 },
+        ),
         (i, ops) => {
           const src = sources[i]!;
           const r = compileProgramSync(src.p, { text: mutate(src.text, ops) });

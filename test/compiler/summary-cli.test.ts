@@ -17,7 +17,11 @@ describe('nvcc summary', () => {
   afterEach(() => vi.restoreAllMocks());
 
   it('prints the exact atto, tiny and base totals for a 1000-class head', async () => {
-    for (const [name, total] of [['convnextv2_atto', '3,708,400'], ['convnextv2_tiny', '28,635,496'], ['convnextv2_base', '88,717,800']] as const) {
+    for (const [name, total] of [
+      ['convnextv2_atto', '3,708,400'],
+      ['convnextv2_tiny', '28,635,496'],
+      ['convnextv2_base', '88,717,800'],
+    ] as const) {
       out = '';
       expect(await main(['summary', 'std/convnextv2.nvc', '--model', name])).toBe(0);
       expect(out).toContain(`Total params: ${total}`);
@@ -27,7 +31,10 @@ describe('nvcc summary', () => {
 
   it('--format json gives rows, totals and per-stage trainable/frozen counts', async () => {
     expect(await main(['summary', 'examples/mednvc.nvc', '--model', 'pretrain', '--format', 'json'])).toBe(0);
-    const json = JSON.parse(out) as { models: { totalParams: number; rows: { path: string; outputShape: string }[] }[]; stages: { stage: string; trainableParams: number; frozenParams: number }[] };
+    const json = JSON.parse(out) as {
+      models: { totalParams: number; rows: { path: string; outputShape: string }[] }[];
+      stages: { stage: string; trainableParams: number; frozenParams: number }[];
+    };
     expect(json.models[0]!.totalParams).toBe(91_922_432);
     expect(json.models[0]!.rows.find((r) => r.path === 'encoder')!.outputShape).toBe('[1, 7, 7, 1024]');
     const pre = json.stages.find((s) => s.stage === 'pretrain')!;
@@ -36,12 +43,29 @@ describe('nvcc summary', () => {
 
   it("summarises a stage's model at its dataset's image size and channels; --dims still wins", async () => {
     // The demo trains at 64x64 single-channel: FCMAE's symbolic [B, H, W, C] input takes that.
-    expect(await main(['summary', 'examples/mednvc.nvc', '--variant', 'demo', '--model', 'pretrain', '--format', 'json'])).toBe(0);
-    const atData = JSON.parse(out) as { models: { inputs: Record<string, string>; macs: number; rows: { path: string; outputShape: string }[] }[] };
+    expect(
+      await main(['summary', 'examples/mednvc.nvc', '--variant', 'demo', '--model', 'pretrain', '--format', 'json']),
+    ).toBe(0);
+    const atData = JSON.parse(out) as {
+      models: { inputs: Record<string, string>; macs: number; rows: { path: string; outputShape: string }[] }[];
+    };
     expect(atData.models[0]!.inputs).toEqual({ x: '[1, 64, 64, 1]' });
     expect(atData.models[0]!.rows.find((r) => r.path === 'encoder')!.outputShape).toBe('[1, 2, 2, 128]');
     out = '';
-    expect(await main(['summary', 'examples/mednvc.nvc', '--variant', 'demo', '--model', 'pretrain', '--format', 'json', '--dims', 'H=128,W=128'])).toBe(0);
+    expect(
+      await main([
+        'summary',
+        'examples/mednvc.nvc',
+        '--variant',
+        'demo',
+        '--model',
+        'pretrain',
+        '--format',
+        'json',
+        '--dims',
+        'H=128,W=128',
+      ]),
+    ).toBe(0);
     const asked = JSON.parse(out) as typeof atData;
     expect(asked.models[0]!.inputs).toEqual({ x: '[1, 128, 128, 1]' });
     // Convolutions only: MACs grow with the pixel count.
@@ -64,35 +88,72 @@ describe('nvcc summary', () => {
     expect(await main(['summary', 'examples/mednvc.nvc', '--variant', 'demo', '--format', 'json'])).toBe(0);
     const json = JSON.parse(out) as {
       models: { model: string; totalParams: number; inputElements: number; activationElements: number }[];
-      stages: { stage: string; trainableParams: number; totalParams: number; training?: { batch: number; optimizer: string; statesPerWeight: number; bytes: number } }[];
+      stages: {
+        stage: string;
+        trainableParams: number;
+        totalParams: number;
+        training?: { batch: number; optimizer: string; statesPerWeight: number; bytes: number };
+      }[];
     };
     const fine = json.stages.find((s) => s.stage === 'finetune')!;
     const model = json.models.find((m) => m.model === 'finetune')!;
     expect(fine.training).toMatchObject({ batch: 24, optimizer: 'lion', statesPerWeight: 1 });
     // 64x64x1 image + 14 lab values per sample; weights + gradients + Lion's momentum.
     expect(model.inputElements).toBe(64 * 64 + 14);
-    expect(fine.training!.bytes).toBe(4 * (fine.totalParams + fine.trainableParams * 2 + 24 * model.inputElements + 24 * BACKWARD_FACTOR * model.activationElements));
+    expect(fine.training!.bytes).toBe(
+      4 *
+        (fine.totalParams +
+          fine.trainableParams * 2 +
+          24 * model.inputElements +
+          24 * BACKWARD_FACTOR * model.activationElements),
+    );
     // With micro-batches of 4, only 4 samples' activations are alive at once.
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nvcc-summary-'));
     const chunkedFile = path.join(dir, 'mednvc.nvc');
-    fs.writeFileSync(chunkedFile, `${fs.readFileSync('examples/mednvc.nvc', 'utf8')}\nvariant demo_chunked extends demo { finetune.micro_batch = 4 }\n`);
+    fs.writeFileSync(
+      chunkedFile,
+      `${fs.readFileSync('examples/mednvc.nvc', 'utf8')}\nvariant demo_chunked extends demo { finetune.micro_batch = 4 }\n`,
+    );
     out = '';
     expect(await main(['summary', chunkedFile, '--variant', 'demo_chunked', '--format', 'json'])).toBe(0);
     fs.rmSync(dir, { recursive: true, force: true });
     const chunked = (JSON.parse(out) as typeof json).stages.find((s) => s.stage === 'finetune')!.training!;
     expect(chunked).toMatchObject({ batch: 24, microBatch: 4 });
-    expect(chunked.bytes).toBe(4 * (fine.totalParams + fine.trainableParams * 2 + 24 * model.inputElements + 4 * BACKWARD_FACTOR * model.activationElements));
+    expect(chunked.bytes).toBe(
+      4 *
+        (fine.totalParams +
+          fine.trainableParams * 2 +
+          24 * model.inputElements +
+          4 * BACKWARD_FACTOR * model.activationElements),
+    );
     out = '';
     expect(await main(['summary', 'examples/mednvc.nvc', '--variant', 'demo', '--model', 'finetune'])).toBe(0);
-    expect(out).toMatch(/finetune: MEDNVC .*\n    training step at batch 24: about \d+(\.\d+)? MB \(weights, gradients, lion state x1, inputs, 5\.5 x activations for tfjs's backward pass; float32\)/);
+    expect(out).toMatch(
+      /finetune: MEDNVC .*\n    training step at batch 24: about \d+(\.\d+)? MB \(weights, gradients, lion state x1, inputs, 5\.5 x activations for tfjs's backward pass; float32\)/,
+    );
   });
 
   it('takes --set overrides, checked like nvcc build checks them', async () => {
-    expect(await main(['summary', 'examples/mednvc.nvc', '--variant', 'demo', '--model', 'finetune', '--set', 'finetune.micro_batch=4', '--set', 'finetune.batch=12'])).toBe(0);
+    expect(
+      await main([
+        'summary',
+        'examples/mednvc.nvc',
+        '--variant',
+        'demo',
+        '--model',
+        'finetune',
+        '--set',
+        'finetune.micro_batch=4',
+        '--set',
+        'finetune.batch=12',
+      ]),
+    ).toBe(0);
     expect(out).toMatch(/finetune: MEDNVC .*\n    training step at batch 12 in micro-batches of 4: about/);
     const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     expect(await main(['summary', 'examples/mednvc.nvc', '--variant', 'demo', '--set', 'finetune.batchh=4'])).toBe(1);
-    expect(err.mock.calls.map((c) => String(c[0])).join('')).toContain('unknown override path `finetune.batchh`; did you mean `finetune.batch`?');
+    expect(err.mock.calls.map((c) => String(c[0])).join('')).toContain(
+      'unknown override path `finetune.batchh`; did you mean `finetune.batch`?',
+    );
   });
 
   it('refuses an unknown --model with a suggestion, without a stack trace', async () => {

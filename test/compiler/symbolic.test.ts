@@ -55,8 +55,15 @@ describe('symbolic dimension algebra', () => {
         expect(dimAdd(a, b).equals(dimAdd(b, a))).toBe(true);
         expect(dimMul(a, dimAdd(b, c)).equals(dimAdd(dimMul(a, b), dimMul(a, c)))).toBe(true);
         expect(dimSub(dimAdd(a, b), b).equals(a)).toBe(true);
-        const env = new Map([['B', dimConst(2)], ['H', dimConst(3)], ['W', dimConst(5)]]);
-        const val = (x: typeof a) => { const r = dimSubst(x, env).constantValue()!; return Number(r.num) / Number(r.den); };
+        const env = new Map([
+          ['B', dimConst(2)],
+          ['H', dimConst(3)],
+          ['W', dimConst(5)],
+        ]);
+        const val = (x: typeof a) => {
+          const r = dimSubst(x, env).constantValue()!;
+          return Number(r.num) / Number(r.den);
+        };
         expect(val(dimMul(a, b))).toBeCloseTo(val(a) * val(b), 6);
       }),
       { numRuns: 300 },

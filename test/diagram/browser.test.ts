@@ -29,12 +29,52 @@ interface Figure {
 }
 
 const FIGURES: readonly Figure[] = [
-  { name: 'convnextv2-block', file: 'std/convnextv2.nvc', sel: { model: 'convnextv2_atto', block: 'ConvNeXtV2Block', dims: new Map([['H', 224], ['W', 224]]) }, direction: 'TB', theme: 'paper' },
-  { name: 'convnextv2-block-grn-expanded', file: 'std/convnextv2.nvc', sel: { model: 'convnextv2_atto', block: 'ConvNeXtV2Block', depth: 1, dims: new Map([['H', 224], ['W', 224]]) }, direction: 'LR', theme: 'dark' },
+  {
+    name: 'convnextv2-block',
+    file: 'std/convnextv2.nvc',
+    sel: {
+      model: 'convnextv2_atto',
+      block: 'ConvNeXtV2Block',
+      dims: new Map([
+        ['H', 224],
+        ['W', 224],
+      ]),
+    },
+    direction: 'TB',
+    theme: 'paper',
+  },
+  {
+    name: 'convnextv2-block-grn-expanded',
+    file: 'std/convnextv2.nvc',
+    sel: {
+      model: 'convnextv2_atto',
+      block: 'ConvNeXtV2Block',
+      depth: 1,
+      dims: new Map([
+        ['H', 224],
+        ['W', 224],
+      ]),
+    },
+    direction: 'LR',
+    theme: 'dark',
+  },
   { name: 'mednvc', file: 'examples/mednvc.nvc', sel: {}, direction: 'TB', theme: 'paper' },
   { name: 'mednvc-training', file: 'examples/mednvc.nvc', sel: { training: true }, direction: 'TB', theme: 'paper' },
-  { name: 'probe-training-depth1', file: 'test/diagram/fixtures/frozen-stages.nvc', sel: { training: true, depth: 1 }, direction: 'TB', theme: 'paper' },
-  { name: 'diff-fixtures', file: 'test/diagram/fixtures/diff-after.nvc', before: 'test/diagram/fixtures/diff-before.nvc', sel: {}, direction: 'LR', theme: 'paper' },
+  {
+    name: 'probe-training-depth1',
+    file: 'test/diagram/fixtures/frozen-stages.nvc',
+    sel: { training: true, depth: 1 },
+    direction: 'TB',
+    theme: 'paper',
+  },
+  {
+    name: 'diff-fixtures',
+    file: 'test/diagram/fixtures/diff-after.nvc',
+    before: 'test/diagram/fixtures/diff-before.nvc',
+    sel: {},
+    direction: 'LR',
+    theme: 'paper',
+  },
 ];
 
 function figureGraph(f: Figure): DiagramGraph {
@@ -60,7 +100,11 @@ interface DomReport {
 }
 
 /** Runs in the page: every check reads the laid-out DOM. */
-function inspect(args: { family: string; tolerance: number; samples: { text: string; size: number; width: number }[] }): DomReport {
+function inspect(args: {
+  family: string;
+  tolerance: number;
+  samples: { text: string; size: number; width: number }[];
+}): DomReport {
   const svg = document.querySelector('svg')!;
   const boxes = Array.from(svg.querySelectorAll<SVGRectElement>('rect.node-box'));
   const box = new Map<string, DOMRect>();
@@ -91,19 +135,24 @@ function inspect(args: { family: string; tolerance: number; samples: { text: str
     if (!p) continue;
     const c = box.get(id)!;
     const o = box.get(p)!;
-    if (c.x < o.x || c.y < o.y || c.x + c.width > o.x + o.width || c.y + c.height > o.y + o.height) overlaps.push(`${id} sticks out of ${p}`);
+    if (c.x < o.x || c.y < o.y || c.x + c.width > o.x + o.width || c.y + c.height > o.y + o.height)
+      overlaps.push(`${id} sticks out of ${p}`);
   }
   const labelsOutside: string[] = [];
   const texts = Array.from(svg.querySelectorAll<SVGTextElement>('text.node-label, text.port-label'));
   for (const t of texts) {
     const b = t.getBBox();
-    const o = box.get(t.dataset.node ?? '') ?? box.get(svg.querySelector<SVGRectElement>(`rect.port[data-port="${t.dataset.port}"]`)?.dataset.node ?? '');
+    const o =
+      box.get(t.dataset.node ?? '') ??
+      box.get(svg.querySelector<SVGRectElement>(`rect.port[data-port="${t.dataset.port}"]`)?.dataset.node ?? '');
     if (!o) {
       labelsOutside.push(`no box for ${t.textContent}`);
       continue;
     }
     if (b.x < o.x || b.y < o.y || b.x + b.width > o.x + o.width || b.y + b.height > o.y + o.height)
-      labelsOutside.push(`${t.textContent} [${b.x.toFixed(1)},${b.y.toFixed(1)} ${b.width.toFixed(1)}x${b.height.toFixed(1)}] in [${o.x},${o.y} ${o.width}x${o.height}]`);
+      labelsOutside.push(
+        `${t.textContent} [${b.x.toFixed(1)},${b.y.toFixed(1)} ${b.width.toFixed(1)}x${b.height.toFixed(1)}] in [${o.x},${o.y} ${o.width}x${o.height}]`,
+      );
   }
   const distToBoundary = (x: number, y: number, r: DOMRect) => {
     const inside = x >= r.x && x <= r.x + r.width && y >= r.y && y <= r.y + r.height;
@@ -119,7 +168,9 @@ function inspect(args: { family: string; tolerance: number; samples: { text: str
     const start = p.getPointAtLength(0);
     const end = p.getPointAtLength(len);
     const src = box.get(p.dataset.source!);
-    const port = p.dataset.targetPort ? svg.querySelector<SVGRectElement>(`rect.port[data-port="${p.dataset.targetPort}"]`)?.getBBox() : undefined;
+    const port = p.dataset.targetPort
+      ? svg.querySelector<SVGRectElement>(`rect.port[data-port="${p.dataset.targetPort}"]`)?.getBBox()
+      : undefined;
     const tgt = port ?? box.get(p.dataset.target!);
     if (!src || !tgt) {
       detached.push(`${p.dataset.edge}: missing end`);
@@ -127,7 +178,10 @@ function inspect(args: { family: string; tolerance: number; samples: { text: str
     }
     const ds = distToBoundary(start.x, start.y, src);
     const dt = distToBoundary(end.x, end.y, tgt);
-    if (ds > args.tolerance || dt > args.tolerance) detached.push(`${p.dataset.edge} ${p.dataset.source}->${p.dataset.target}: start ${ds.toFixed(2)} px, end ${dt.toFixed(2)} px off`);
+    if (ds > args.tolerance || dt > args.tolerance)
+      detached.push(
+        `${p.dataset.edge} ${p.dataset.source}->${p.dataset.target}: start ${ds.toFixed(2)} px, end ${dt.toFixed(2)} px off`,
+      );
   }
   // The embedded font is the one in use, with the advance widths the layout measured.
   let faceLoaded = false;
@@ -144,27 +198,60 @@ function inspect(args: { family: string; tolerance: number; samples: { text: str
     probe.setAttribute('font-size', String(s.size));
     probe.textContent = s.text;
     const w = probe.getComputedTextLength();
-    if (Math.abs(w - s.width) > 0.25) widthErrors.push(`${s.text}@${s.size}: browser ${w.toFixed(2)} vs measured ${s.width.toFixed(2)}`);
+    if (Math.abs(w - s.width) > 0.25)
+      widthErrors.push(`${s.text}@${s.size}: browser ${w.toFixed(2)} vs measured ${s.width.toFixed(2)}`);
   }
   probe.remove();
-  return { boxes: boxes.length, overlaps, labelsOutside, labels: texts.length, edges: paths.length, detached, fontLoaded, widthErrors, svgWidth: svg.viewBox.baseVal.width, svgHeight: svg.viewBox.baseVal.height };
+  return {
+    boxes: boxes.length,
+    overlaps,
+    labelsOutside,
+    labels: texts.length,
+    edges: paths.length,
+    detached,
+    fontLoaded,
+    widthErrors,
+    svgWidth: svg.viewBox.baseVal.width,
+    svgHeight: svg.viewBox.baseVal.height,
+  };
 }
 
-const SAMPLES = ['enc.downsample_layers.0', 'ConvNeXtV2Block ×27', '57,521,664 params', '[B, 224, 224, 3]', 'weights ← pretrain.encoder', 'masked (sparse)', 'WWW iii ÷ → ×'];
+const SAMPLES = [
+  'enc.downsample_layers.0',
+  'ConvNeXtV2Block ×27',
+  '57,521,664 params',
+  '[B, 224, 224, 3]',
+  'weights ← pretrain.encoder',
+  'masked (sparse)',
+  'WWW iii ÷ → ×',
+];
 
 describe('SVG figures in headless Chromium', () => {
   let context: BrowserContext;
   let profile: string;
-  const shots = process.env['UPDATE_FIGURES'] === '1' ? resolve(repoRoot, 'docs', 'figures') : mkdtempSync(join(tmpdir(), 'nvcc-figures-'));
+  const shots =
+    process.env['UPDATE_FIGURES'] === '1'
+      ? resolve(repoRoot, 'docs', 'figures')
+      : mkdtempSync(join(tmpdir(), 'nvcc-figures-'));
   const svgs = new Map<string, string>();
 
   beforeAll(async () => {
-    for (const f of FIGURES) svgs.set(f.name, renderSvg(await layoutDiagram(figureGraph(f), { direction: f.direction }), f.theme));
+    for (const f of FIGURES)
+      svgs.set(f.name, renderSvg(await layoutDiagram(figureGraph(f), { direction: f.direction }), f.theme));
     profile = mkdtempSync(join(tmpdir(), 'nvcc-chromium-'));
     context = await chromium.launchPersistentContext(profile, {
       executablePath: '/usr/bin/chromium',
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
 
@@ -193,9 +280,13 @@ describe('SVG figures in headless Chromium', () => {
       page.on('request', (r) => {
         if (!r.url().startsWith('data:') && r.url() !== 'about:blank') requests.push(r.url());
       });
-      await page.setContent(`<!doctype html><html><body style="margin:0;background:#fff">${svgs.get(f.name)!}</body></html>`);
+      await page.setContent(
+        `<!doctype html><html><body style="margin:0;background:#fff">${svgs.get(f.name)!}</body></html>`,
+      );
       await page.evaluate(() => document.fonts.ready.then(() => undefined));
-      const samples = SAMPLES.flatMap((text) => [9, 10, 13].map((size) => ({ text, size, width: textWidth(text, size) })));
+      const samples = SAMPLES.flatMap((text) =>
+        [9, 10, 13].map((size) => ({ text, size, width: textWidth(text, size) })),
+      );
       const report = await page.evaluate(inspect, { family: FONT_FAMILY, tolerance: 1.5, samples });
       expect(requests).toEqual([]);
       expect(report.fontLoaded).toBe(true);

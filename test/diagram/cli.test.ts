@@ -24,10 +24,32 @@ const dir = mkdtempSync(join(tmpdir(), 'nvcc-diagram-cli-'));
 describe('nvcc diagram', () => {
   it('writes a PNG rendered from the SVG, at twice the SVG size', async () => {
     const out = join(dir, 'block.png');
-    const code = await main(['diagram', 'std/convnextv2.nvc', '--model', 'convnextv2_atto', '--block', 'ConvNeXtV2Block', '--dims', 'H=224,W=224', '--out', out]);
+    const code = await main([
+      'diagram',
+      'std/convnextv2.nvc',
+      '--model',
+      'convnextv2_atto',
+      '--block',
+      'ConvNeXtV2Block',
+      '--dims',
+      'H=224,W=224',
+      '--out',
+      out,
+    ]);
     expect(stderr).toContain(`wrote ${out}`);
     expect(code).toBe(0);
-    const svgCode = await main(['diagram', 'std/convnextv2.nvc', '--model', 'convnextv2_atto', '--block', 'ConvNeXtV2Block', '--dims', 'H=224,W=224', '--format', 'svg']);
+    const svgCode = await main([
+      'diagram',
+      'std/convnextv2.nvc',
+      '--model',
+      'convnextv2_atto',
+      '--block',
+      'ConvNeXtV2Block',
+      '--dims',
+      'H=224,W=224',
+      '--format',
+      'svg',
+    ]);
     expect(svgCode).toBe(0);
     const m = /viewBox="0 0 (\d+) (\d+)"/.exec(stdout)!;
     const meta = await sharp(readFileSync(out)).metadata();
@@ -41,11 +63,26 @@ describe('nvcc diagram', () => {
 
   it("draws a stage's model at its data's sizes, with the symbolic shape under; --dims wins", async () => {
     // FCMAE's input is [B, H, W, C]; the demo's dataset gives 64x64 single-channel images.
-    expect(await main(['diagram', 'examples/mednvc.nvc', '--variant', 'demo', '--stage', 'pretrain', '--format', 'mermaid'])).toBe(0);
+    expect(
+      await main(['diagram', 'examples/mednvc.nvc', '--variant', 'demo', '--stage', 'pretrain', '--format', 'mermaid']),
+    ).toBe(0);
     expect(stdout).toContain('-->|"[B, 64, 64, 1]<br/>[B, H, W, 1]"|');
     expect(stdout).toContain('-->|"[B, 2, 2, 128]<br/>[B, H / 32, W / 32, 128]"|');
     stdout = '';
-    expect(await main(['diagram', 'examples/mednvc.nvc', '--variant', 'demo', '--stage', 'pretrain', '--format', 'mermaid', '--dims', 'H=128,W=128'])).toBe(0);
+    expect(
+      await main([
+        'diagram',
+        'examples/mednvc.nvc',
+        '--variant',
+        'demo',
+        '--stage',
+        'pretrain',
+        '--format',
+        'mermaid',
+        '--dims',
+        'H=128,W=128',
+      ]),
+    ).toBe(0);
     expect(stdout).toContain('-->|"[B, 128, 128, 1]<br/>[B, H, W, 1]"|');
   });
 
@@ -59,13 +96,19 @@ describe('nvcc diagram', () => {
   });
 
   it.each([
-    [['diagram', 'examples/mednvc.nvc', '--format', 'pdf'], '--format expects one of svg, png, dot, mermaid, found `pdf`'],
+    [
+      ['diagram', 'examples/mednvc.nvc', '--format', 'pdf'],
+      '--format expects one of svg, png, dot, mermaid, found `pdf`',
+    ],
     [['diagram', 'examples/mednvc.nvc', '--direction', 'up'], '--direction expects LR or TB, found `up`'],
     [['diagram', 'examples/mednvc.nvc', '--depth', '-1'], '--depth expects a non-negative integer, found `-1`'],
     [['diagram', 'examples/mednvc.nvc', '--format', 'png'], '--format png writes binary data: give --out PATH'],
     [['diagram', 'examples/mednvc.nvc', '--dims', 'H:224'], '--dims expects NAME=INT pairs'],
     [['diagram', 'examples/mednvc.nvc', '--model', 'MEDNV'], 'no model `MEDNV`'],
-    [['diagram', 'examples/mednvc.nvc', '--training', '--stage', 'pretrain'], 'choose one of --model, --stage and --training'],
+    [
+      ['diagram', 'examples/mednvc.nvc', '--training', '--stage', 'pretrain'],
+      'choose one of --model, --stage and --training',
+    ],
     [['diagram', 'std/attention.nvc', '--training'], 'declares no `train`'],
     [['diagram', 'no/such/file.nvc'], 'cannot find module'],
     [['diff', 'examples/mednvc.nvc'], 'nothing to compare'],
@@ -96,7 +139,15 @@ describe('nvcc diff', () => {
 
   it('draws the diff of two files as SVG with the changes highlighted', async () => {
     const out = join(dir, 'diff.svg');
-    expect(await main(['diff', 'test/diagram/fixtures/diff-before.nvc', 'test/diagram/fixtures/diff-after.nvc', '--out', out])).toBe(0);
+    expect(
+      await main([
+        'diff',
+        'test/diagram/fixtures/diff-before.nvc',
+        'test/diagram/fixtures/diff-after.nvc',
+        '--out',
+        out,
+      ]),
+    ).toBe(0);
     const svg = readFileSync(out, 'utf8');
     expect(svg.match(/class="node node-layer diff-added"/g)).toHaveLength(1);
     expect(svg.match(/class="node node-layer diff-removed"/g)).toHaveLength(1);

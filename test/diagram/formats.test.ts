@@ -21,7 +21,14 @@ const byName = (g: DiagramGraph, name: string): DiagramNode => {
 const edgesInto = (g: DiagramGraph, id: string) => g.edges.filter((e) => e.target === id);
 
 describe('ConvNeXt-V2 block (convnextv2_atto, first block, 224 px)', () => {
-  const g = draw('std/convnextv2.nvc', { model: 'convnextv2_atto', block: 'ConvNeXtV2Block', dims: new Map([['H', 224], ['W', 224]]) });
+  const g = draw('std/convnextv2.nvc', {
+    model: 'convnextv2_atto',
+    block: 'ConvNeXtV2Block',
+    dims: new Map([
+      ['H', 224],
+      ['W', 224],
+    ]),
+  });
 
   it('matches the golden DOT and Mermaid', () => {
     expect(toDot(g, 'TB')).toBe(golden('convnextv2-block.dot', toDot(g, 'TB')));
@@ -30,7 +37,19 @@ describe('ConvNeXt-V2 block (convnextv2_atto, first block, 224 px)', () => {
 
   it('draws the layers in order with parameter counts computed from the weights', () => {
     const names = g.nodes.map((n) => n.name);
-    expect(names).toEqual(['x', 'dwconv', 'norm', 'pwconv1', 'gelu', 'grn', 'pwconv2', 'drop_path', '+', 'visible', 'output']);
+    expect(names).toEqual([
+      'x',
+      'dwconv',
+      'norm',
+      'pwconv1',
+      'gelu',
+      'grn',
+      'pwconv2',
+      'drop_path',
+      '+',
+      'visible',
+      'output',
+    ]);
     const dim = 40;
     expect(byName(g, 'dwconv').params).toBe(7 * 7 * dim + dim);
     expect(byName(g, 'norm').params).toBe(2 * dim);
@@ -46,14 +65,30 @@ describe('ConvNeXt-V2 block (convnextv2_atto, first block, 224 px)', () => {
     expect(into.map((e) => e.label)).toEqual([['[B, 56, 56, 40]', '[B, H, W, 40]']]);
     expect(edgesInto(g, byName(g, 'gelu').id)[0]!.label).toEqual(['[B, 56, 56, 160]', '[B, H, W, 160]']);
     // The residual: the input feeds the add as well.
-    expect(edgesInto(g, byName(g, '+').id).map((e) => e.source).sort()).toEqual([byName(g, 'x').id, byName(g, 'drop_path').id].sort());
+    expect(
+      edgesInto(g, byName(g, '+').id)
+        .map((e) => e.source)
+        .sort(),
+    ).toEqual([byName(g, 'x').id, byName(g, 'drop_path').id].sort());
   });
 
   it('expands GRN into a compound node at --depth 1', () => {
     const deep = draw('std/convnextv2.nvc', { model: 'convnextv2_atto', block: 'ConvNeXtV2Block', depth: 1 });
     const grn = byName(deep, 'grn');
     expect(grn.role).toBe('group');
-    expect(grn.children.map((c) => c.name)).toEqual(['visible', '×', 'sum', 'sqrt', 'mean', '+', '÷', '×', '×', '+', '+']);
+    expect(grn.children.map((c) => c.name)).toEqual([
+      'visible',
+      '×',
+      'sum',
+      'sqrt',
+      'mean',
+      '+',
+      '÷',
+      '×',
+      '×',
+      '+',
+      '+',
+    ]);
     // Without --dims the call-site shape is in the model's own input symbols.
     expect(edgesInto(deep, byName(deep, 'dwconv').id)[0]!.label).toEqual(['[B, H / 4, W / 4, 40]', '[B, H, W, 40]']);
   });
@@ -104,7 +139,17 @@ describe('MED-NVC (the fine-tuning model)', () => {
     const d2 = draw('examples/mednvc.nvc', { depth: 2 });
     const b = allNodes(d2).find((n) => n.path === 'enc.stages.2.26')!;
     expect(b.role).toBe('group');
-    expect(b.children.map((c) => c.name)).toEqual(['dwconv', 'norm', 'pwconv1', 'gelu', 'grn', 'pwconv2', 'drop_path', '+', 'visible']);
+    expect(b.children.map((c) => c.name)).toEqual([
+      'dwconv',
+      'norm',
+      'pwconv1',
+      'gelu',
+      'grn',
+      'pwconv2',
+      'drop_path',
+      '+',
+      'visible',
+    ]);
     // Edges cross the compound boundary: the last block's output (the re-masked residual sum)
     // feeds downsample_layers.3.
     const ds3 = allNodes(d2).find((n) => n.path === 'enc.downsample_layers.3')!;
@@ -118,7 +163,18 @@ describe('MED-NVC (the fine-tuning model)', () => {
 describe('a block the model only calls piece by piece', () => {
   it('draws its own forward graph with symbolic shapes (MED-NVC runs `enc` stage by stage)', () => {
     const g = draw('examples/mednvc.nvc', { block: 'ConvNeXtV2Encoder' });
-    expect(g.nodes.map((n) => n.name)).toEqual(['x', 'downsample_layers.0', 'stages.0', 'downsample_layers.1', 'stages.1', 'downsample_layers.2', 'stages.2', 'downsample_layers.3', 'stages.3', 'output']);
+    expect(g.nodes.map((n) => n.name)).toEqual([
+      'x',
+      'downsample_layers.0',
+      'stages.0',
+      'downsample_layers.1',
+      'stages.1',
+      'downsample_layers.2',
+      'stages.2',
+      'downsample_layers.3',
+      'stages.3',
+      'output',
+    ]);
     expect(edgesInto(g, byName(g, 'stages.0').id)[0]!.label).toEqual(['[B, H / 4, W / 4, 128]']);
     expect(byName(g, 'stages.2').kind).toBe('ConvNeXtV2Block ×27');
   });
@@ -133,7 +189,10 @@ describe('MED-NVC training (Figure 1)', () => {
   });
 
   it('has one cluster per stage with inputs, mask policy, loss and the hand-over between them', () => {
-    expect(g.nodes.map((n) => [n.role, n.name])).toEqual([['stage', 'stage pretrain'], ['stage', 'stage finetune']]);
+    expect(g.nodes.map((n) => [n.role, n.name])).toEqual([
+      ['stage', 'stage pretrain'],
+      ['stage', 'stage finetune'],
+    ]);
     const [pre, fine] = g.nodes as [DiagramNode, DiagramNode];
     expect(pre.children.filter((c) => c.role === 'input').map((c) => c.name)).toEqual(['xray']);
     expect(fine.children.filter((c) => c.role === 'input').map((c) => c.name)).toEqual(['xray', 'labs']);
@@ -147,14 +206,34 @@ describe('MED-NVC training (Figure 1)', () => {
     expect(pre.children.find((c) => c.role === 'loss')!.kind).toBe('masked_mse');
     expect(fine.children.find((c) => c.role === 'loss')!.kind).toBe('cross_entropy');
     const hand = g.edges.filter((e) => e.kind === 'handover');
-    expect(hand).toEqual([{ id: 'h1', source: pre.id, target: fine.id, label: ['weights pretrain.encoder → finetune.enc'], kind: 'handover' }]);
+    expect(hand).toEqual([
+      {
+        id: 'h1',
+        source: pre.id,
+        target: fine.id,
+        label: ['weights pretrain.encoder → finetune.enc'],
+        kind: 'handover',
+      },
+    ]);
     expect(encoder.handsTo).toBe('finetune.enc');
     const received = fine.children.filter((c) => c.handedFrom === 'pretrain.encoder').map((c) => c.path);
-    expect(received).toEqual(['enc.downsample_layers.0', 'enc.stages.0', 'enc.downsample_layers.1', 'enc.stages.1', 'enc.downsample_layers.2', 'enc.stages.2', 'enc.downsample_layers.3', 'enc.stages.3']);
+    expect(received).toEqual([
+      'enc.downsample_layers.0',
+      'enc.stages.0',
+      'enc.downsample_layers.1',
+      'enc.stages.1',
+      'enc.downsample_layers.2',
+      'enc.stages.2',
+      'enc.downsample_layers.3',
+      'enc.stages.3',
+    ]);
     // Fine-tuning has no mask policy: its sparse layers run dense.
     expect(fine.children.some((c) => c.masked)).toBe(false);
     // The dataset fixes the pretraining input, so the FCMAE encoder's output is concrete.
-    expect(g.edges.find((e) => e.source === encoder.id)!.label).toEqual(['[B, 7, 7, 1024]', '[B, H / 32, W / 32, 1024]']);
+    expect(g.edges.find((e) => e.source === encoder.id)!.label).toEqual([
+      '[B, 7, 7, 1024]',
+      '[B, H / 32, W / 32, 1024]',
+    ]);
   });
 
   it('leaves out the pretraining stage in the no_pretrain variant', () => {
@@ -167,7 +246,11 @@ describe('MED-NVC training (Figure 1)', () => {
 describe('frozen layers', () => {
   it('marks the frozen encoder of a probe stage, and only it', () => {
     const g = draw('test/diagram/fixtures/frozen-stages.nvc', { stage: 'probe' });
-    expect(allNodes(g).filter((n) => n.frozen).map((n) => n.path)).toEqual(['enc']);
+    expect(
+      allNodes(g)
+        .filter((n) => n.frozen)
+        .map((n) => n.path),
+    ).toEqual(['enc']);
     expect(toMermaid(g, 'TB')).toMatch(/class n\d+ frozen/);
     expect(toDot(g, 'TB')).toMatch(/fillcolor="#d5dde6"/);
   });

@@ -28,7 +28,8 @@ export function program(path: string, variant?: string): ProgramIR {
 export function golden(name: string, actual: string): string {
   const path = resolve(repoRoot, 'test', 'baselines', 'diagram', name);
   if (process.env['UPDATE_BASELINES'] === '1' || !existsSync(path)) {
-    if (process.env['UPDATE_BASELINES'] !== '1') throw new Error(`missing baseline ${path}: run with UPDATE_BASELINES=1 and review it`);
+    if (process.env['UPDATE_BASELINES'] !== '1')
+      throw new Error(`missing baseline ${path}: run with UPDATE_BASELINES=1 and review it`);
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, actual);
   }

@@ -38,16 +38,95 @@ function pieces(text: string): string[] {
 }
 
 const grammarPieces = [
-  'block', 'model', 'forward', 'weight', 'frozen', 'sparse', 'let', 'return', 'for', 'in', 'if',
-  'then', 'else', 'repeat', 'as', 'dataset', 'train', 'on', 'stage', 'variant', 'extends',
-  'remove', 'import', 'from', 'const', 'and', 'or', 'not', 'true', 'false', 'div', 'x', 'B',
-  'Linear', 'dim', '7', '0.5', '1e-6', '1e', '"s"', '"\\q"', '"open', '(', ')', '[', ']', '{',
-  '}', ',', ':', ';', '=', '==', '->', '|>', '>>', '..', '+', '-', '*', '/', '**', '%', '<',
-  '.', '\n', ' ', '\t', '\r\n', '//c\n', '/*', '*/', '///d\n', '€', '\u0000', '\ud800',
+  'block',
+  'model',
+  'forward',
+  'weight',
+  'frozen',
+  'sparse',
+  'let',
+  'return',
+  'for',
+  'in',
+  'if',
+  'then',
+  'else',
+  'repeat',
+  'as',
+  'dataset',
+  'train',
+  'on',
+  'stage',
+  'variant',
+  'extends',
+  'remove',
+  'import',
+  'from',
+  'const',
+  'and',
+  'or',
+  'not',
+  'true',
+  'false',
+  'div',
+  'x',
+  'B',
+  'Linear',
+  'dim',
+  '7',
+  '0.5',
+  '1e-6',
+  '1e',
+  '"s"',
+  '"\\q"',
+  '"open',
+  '(',
+  ')',
+  '[',
+  ']',
+  '{',
+  '}',
+  ',',
+  ':',
+  ';',
+  '=',
+  '==',
+  '->',
+  '|>',
+  '>>',
+  '..',
+  '+',
+  '-',
+  '*',
+  '/',
+  '**',
+  '%',
+  '<',
+  '.',
+  '\n',
+  ' ',
+  '\t',
+  '\r\n',
+  '//c\n',
+  '/*',
+  '*/',
+  '///d\n',
+  '€',
+  '\u0000',
+  '\ud800',
 ];
 
 function assertWithin(span: Span, length: number, what: string): void {
-  if (!(span.file === FILE && Number.isInteger(span.start) && Number.isInteger(span.end) && 0 <= span.start && span.start <= span.end && span.end <= length)) {
+  if (
+    !(
+      span.file === FILE &&
+      Number.isInteger(span.start) &&
+      Number.isInteger(span.end) &&
+      0 <= span.start &&
+      span.start <= span.end &&
+      span.end <= length
+    )
+  ) {
     throw new Error(`${what} span out of file (length ${length}): ${JSON.stringify(span)}`);
   }
 }
@@ -63,7 +142,8 @@ function assertAstSpans(root: unknown, length: number): void {
     }
     if (typeof v !== 'object' || v === null) continue;
     for (const [k, child] of Object.entries(v)) {
-      if ((k === 'span' || k === 'opSpan') && typeof child === 'object' && child !== null) assertWithin(child as Span, length, `AST ${k}`);
+      if ((k === 'span' || k === 'opSpan') && typeof child === 'object' && child !== null)
+        assertWithin(child as Span, length, `AST ${k}`);
       else stack.push(child);
     }
   }
@@ -121,11 +201,17 @@ describe('parse never throws and keeps spans inside the file', () => {
   });
 
   it('on truncations of valid programs (500 runs)', () => {
-    fc.assert(fc.property(program, fc.nat(), (text, cut) => check(text.slice(0, cut % (text.length + 1)))), opts(500));
+    fc.assert(
+      fc.property(program, fc.nat(), (text, cut) => check(text.slice(0, cut % (text.length + 1)))),
+      opts(500),
+    );
   });
 
   it('on programs with swapped, deleted, duplicated and inserted tokens (700 runs)', () => {
-    fc.assert(fc.property(program, fc.array(mutation, { minLength: 1, maxLength: 6 }), (text, ops) => check(mutate(text, ops))), opts(700));
+    fc.assert(
+      fc.property(program, fc.array(mutation, { minLength: 1, maxLength: 6 }), (text, ops) => check(mutate(text, ops))),
+      opts(700),
+    );
   });
 
   it('on random unicode (300 runs)', () => {
@@ -140,10 +226,30 @@ describe('parse never throws and keeps spans inside the file', () => {
   });
 
   it('on deep nesting of brackets, blocks and prefix constructs (150 runs)', () => {
-    const kinds = ['(', '[', '{', '([{', '- ', 'not ', 'repeat 2 ', 'if a then ', 'x ** ', 'block A { forward() -> [B] { for i in r { ', 'f(', 'a + '];
+    const kinds = [
+      '(',
+      '[',
+      '{',
+      '([{',
+      '- ',
+      'not ',
+      'repeat 2 ',
+      'if a then ',
+      'x ** ',
+      'block A { forward() -> [B] { for i in r { ',
+      'f(',
+      'a + ',
+    ];
     fc.assert(
       fc.property(fc.constantFrom(...kinds), fc.integer({ min: 1, max: 3000 }), fc.boolean(), (kind, depth, close) => {
-        const closing = close ? kind.replace(/[^([{]/g, '').split('').reverse().map((c) => ({ '(': ')', '[': ']', '{': '}' })[c]).join('') : '';
+        const closing = close
+          ? kind
+              .replace(/[^([{]/g, '')
+              .split('')
+              .reverse()
+              .map((c) => ({ '(': ')', '[': ']', '{': '}' })[c])
+              .join('')
+          : '';
         check('const x = ' + kind.repeat(depth) + '1' + closing.repeat(depth));
       }),
       opts(150),

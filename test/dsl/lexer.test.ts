@@ -4,27 +4,49 @@ import { chevrotainSpan } from '../../dsl/positions.js';
 import { SourceFile } from '../../dsl/span.js';
 
 const file = (text: string) => new SourceFile('t.nvc', text);
-const kinds = (text: string) => lex(file(text)).tokens.map((t) => `${t.tokenType.name}:${t.image.replace(/\r?\n|\r/, '⏎')}`);
+const kinds = (text: string) =>
+  lex(file(text)).tokens.map((t) => `${t.tokenType.name}:${t.image.replace(/\r?\n|\r/, '⏎')}`);
 const codes = (text: string) => lex(file(text)).diagnostics.map((d) => `${d.code}@${d.span.start}-${d.span.end}`);
 
 describe('lexer tokens', () => {
   it('reads numbers, ranges and exponents', () => {
     expect(kinds('1e-6 0.5 7 0..4 2E+3')).toEqual([
-      'NumberLiteral:1e-6', 'NumberLiteral:0.5', 'NumberLiteral:7', 'NumberLiteral:0', 'DotDot:..',
-      'NumberLiteral:4', 'NumberLiteral:2E+3',
+      'NumberLiteral:1e-6',
+      'NumberLiteral:0.5',
+      'NumberLiteral:7',
+      'NumberLiteral:0',
+      'DotDot:..',
+      'NumberLiteral:4',
+      'NumberLiteral:2E+3',
     ]);
   });
 
   it('keeps keywords apart from identifiers that start with them', () => {
     expect(kinds('for format in inputs div divide')).toEqual([
-      'Kw_for:for', 'Identifier:format', 'Kw_in:in', 'Identifier:inputs', 'SlashSlash:div', 'Identifier:divide',
+      'Kw_for:for',
+      'Identifier:format',
+      'Kw_in:in',
+      'Identifier:inputs',
+      'SlashSlash:div',
+      'Identifier:divide',
     ]);
   });
 
   it('prefers the longest operator', () => {
     expect(kinds('a->b |> c >> d ** e == f <= g')).toEqual([
-      'Identifier:a', 'Arrow:->', 'Identifier:b', 'PipeOp:|>', 'Identifier:c', 'Compose:>>', 'Identifier:d',
-      'StarStar:**', 'Identifier:e', 'EqEq:==', 'Identifier:f', 'LtEq:<=', 'Identifier:g',
+      'Identifier:a',
+      'Arrow:->',
+      'Identifier:b',
+      'PipeOp:|>',
+      'Identifier:c',
+      'Compose:>>',
+      'Identifier:d',
+      'StarStar:**',
+      'Identifier:e',
+      'EqEq:==',
+      'Identifier:f',
+      'LtEq:<=',
+      'Identifier:g',
     ]);
   });
 
@@ -38,7 +60,13 @@ describe('lexer tokens', () => {
 
 describe('significant newlines', () => {
   it('separates statements inside braces and drops leading, repeated and trailing newlines', () => {
-    expect(kinds('\n\n{\na\n\n\nb\n}\n\n')).toEqual(['LCurly:{', 'Identifier:a', 'Newline:⏎', 'Identifier:b', 'RCurly:}']);
+    expect(kinds('\n\n{\na\n\n\nb\n}\n\n')).toEqual([
+      'LCurly:{',
+      'Identifier:a',
+      'Newline:⏎',
+      'Identifier:b',
+      'RCurly:}',
+    ]);
   });
 
   it('continues lines inside parentheses and brackets', () => {

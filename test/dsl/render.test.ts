@@ -10,7 +10,8 @@ function setup(text: string) {
   return { file, lookup };
 }
 
-const plain = (d: Diagnostic, lookup: (p: string) => SourceFile | undefined) => renderDiagnostic(d, lookup, { color: false });
+const plain = (d: Diagnostic, lookup: (p: string) => SourceFile | undefined) =>
+  renderDiagnostic(d, lookup, { color: false });
 
 describe('rustc-style rendering', () => {
   it('underlines the primary span with carets, its label, and help', () => {
@@ -35,9 +36,14 @@ describe('rustc-style rendering', () => {
     const { file, lookup } = setup(text);
     const second = text.lastIndexOf('forward');
     const first = text.indexOf('forward');
-    const d = report(syntaxCatalogue.DuplicateForward, file.span(second, second + 7), { name: 'A' }, {
-      labels: [{ span: file.span(first, first + 7), message: 'first `forward` here' }],
-    });
+    const d = report(
+      syntaxCatalogue.DuplicateForward,
+      file.span(second, second + 7),
+      { name: 'A' },
+      {
+        labels: [{ span: file.span(first, first + 7), message: 'first `forward` here' }],
+      },
+    );
     expect(plain(d, lookup)).toBe(
       [
         'error[NVC1017]: `A` has more than one `forward`',
@@ -58,7 +64,12 @@ describe('rustc-style rendering', () => {
   it('underlines every line of a multi-line span and puts the label on the last', () => {
     const text = 'x = f(a,\n      b,\n      c)\n';
     const { file, lookup } = setup(text);
-    const d = report(syntaxCatalogue.ExpectedExpression, file.span(4, text.indexOf(')') + 1), { found: '`)`' }, { primaryLabel: 'this call' });
+    const d = report(
+      syntaxCatalogue.ExpectedExpression,
+      file.span(4, text.indexOf(')') + 1),
+      { found: '`)`' },
+      { primaryLabel: 'this call' },
+    );
     expect(plain(d, lookup)).toBe(
       [
         'error[NVC1012]: expected an expression but found `)`',
@@ -96,9 +107,14 @@ describe('rustc-style rendering', () => {
 
   it('shows an empty span at the end of the file as one caret after the last character', () => {
     const { file, lookup } = setup('const x = (1 +');
-    const d = report(syntaxCatalogue.UnclosedDelimiter, file.span(14, 14), { open: '(', close: ')', found: 'end of file' }, {
-      labels: [{ span: file.span(10, 11), message: 'unclosed `(` opened here' }],
-    });
+    const d = report(
+      syntaxCatalogue.UnclosedDelimiter,
+      file.span(14, 14),
+      { open: '(', close: ')', found: 'end of file' },
+      {
+        labels: [{ span: file.span(10, 11), message: 'unclosed `(` opened here' }],
+      },
+    );
     expect(plain(d, lookup)).toBe(
       [
         'error[NVC1011]: expected `)` to close `(` but found end of file',
@@ -115,13 +131,19 @@ describe('rustc-style rendering', () => {
 
   it('shows a span after a final newline on the empty last line', () => {
     const { file, lookup } = setup('block A {\n');
-    const d = report(syntaxCatalogue.UnclosedDelimiter, file.span(10, 10), { open: '{', close: '}', found: 'end of file' });
+    const d = report(syntaxCatalogue.UnclosedDelimiter, file.span(10, 10), {
+      open: '{',
+      close: '}',
+      found: 'end of file',
+    });
     expect(plain(d, lookup)).toContain(' --> m.nvc:2:1\n  |\n2 |\n  | ^\n');
   });
 
   it('renders diagnostics of unknown files without source', () => {
     const d = report(syntaxCatalogue.UnterminatedComment, { file: 'gone.nvc', start: 0, end: 2 });
-    expect(plain(d, () => undefined)).toBe('error[NVC1004]: unterminated block comment\n --> gone.nvc\n  = help: close the comment with `*/`\n');
+    expect(plain(d, () => undefined)).toBe(
+      'error[NVC1004]: unterminated block comment\n --> gone.nvc\n  = help: close the comment with `*/`\n',
+    );
   });
 
   it('colours only on request', () => {
@@ -156,10 +178,15 @@ describe('rustc-style rendering', () => {
 describe('JSON rendering', () => {
   it('gives 1-based positions, labels, help and notes', () => {
     const { file, lookup } = setup('ab\ncd(e\n');
-    const d = report(syntaxCatalogue.UnclosedDelimiter, file.span(7, 7), { open: '(', close: ')', found: 'end of file' }, {
-      labels: [{ span: file.span(5, 6), message: 'opened here' }],
-      notes: ['a note'],
-    });
+    const d = report(
+      syntaxCatalogue.UnclosedDelimiter,
+      file.span(7, 7),
+      { open: '(', close: ')', found: 'end of file' },
+      {
+        labels: [{ span: file.span(5, 6), message: 'opened here' }],
+        notes: ['a note'],
+      },
+    );
     expect(JSON.parse(renderJson([d], lookup))).toEqual({
       diagnostics: [
         {

@@ -17,7 +17,26 @@ import { buildProgram, loadBuiltProgram } from '../../compiler/builder/build.js'
 import * as nv from '../../runtime/index.js';
 import { cpuSeeded, freshRepoDir, removeRepoDirs } from '../builder/helpers.js';
 
-type Slots = Record<'BLOCK' | 'MODEL' | 'P1' | 'P2' | 'C1' | 'C2' | 'C3' | 'C4' | 'W' | 'IN1' | 'IN2' | 'IN3' | 'IN4' | 'OUT' | 'SYM' | 'LOCAL' | 'M1', string>;
+type Slots = Record<
+  | 'BLOCK'
+  | 'MODEL'
+  | 'P1'
+  | 'P2'
+  | 'C1'
+  | 'C2'
+  | 'C3'
+  | 'C4'
+  | 'W'
+  | 'IN1'
+  | 'IN2'
+  | 'IN3'
+  | 'IN4'
+  | 'OUT'
+  | 'SYM'
+  | 'LOCAL'
+  | 'M1',
+  string
+>;
 
 interface Round {
   readonly names: Slots;
@@ -28,7 +47,25 @@ interface Round {
 }
 
 const BENIGN: Round = {
-  names: { BLOCK: 'Cell', MODEL: 'Net', P1: 'width', P2: 'tag', C1: 'lin', C2: 'ln', C3: 'cell', C4: 'cells', W: 'shift', IN1: 'a', IN2: 'b', IN3: 'x', IN4: 'y', OUT: 'out1', SYM: 'B', LOCAL: 'h', M1: 'dim' },
+  names: {
+    BLOCK: 'Cell',
+    MODEL: 'Net',
+    P1: 'width',
+    P2: 'tag',
+    C1: 'lin',
+    C2: 'ln',
+    C3: 'cell',
+    C4: 'cells',
+    W: 'shift',
+    IN1: 'a',
+    IN2: 'b',
+    IN3: 'x',
+    IN4: 'y',
+    OUT: 'out1',
+    SYM: 'B',
+    LOCAL: 'h',
+    M1: 'dim',
+  },
   str: { source: 'plain', value: 'plain' },
   doc: 'A plain block.',
   file: 'plain.nvc',
@@ -36,19 +73,79 @@ const BENIGN: Round = {
 
 const HOSTILE: Round[] = [
   {
-    names: { BLOCK: 'class', MODEL: 'constructor', P1: 'default', P2: 'function', C1: '__proto__', C2: 'prototype', C3: 'find', C4: 'items', W: 'param', IN1: 'this', IN2: 'arguments', IN3: 'ctx', IN4: 'inputs', OUT: '__proto__', SYM: 'Math', LOCAL: 'v1', M1: 'eval' },
-    str: { source: '*/ throw new Error(\\"pwned\\") /* `${process.exit(1)}` \\u{2028}\\u{2029}', value: '*/ throw new Error("pwned") /* `${process.exit(1)}` \u2028\u2029' },
+    names: {
+      BLOCK: 'class',
+      MODEL: 'constructor',
+      P1: 'default',
+      P2: 'function',
+      C1: '__proto__',
+      C2: 'prototype',
+      C3: 'find',
+      C4: 'items',
+      W: 'param',
+      IN1: 'this',
+      IN2: 'arguments',
+      IN3: 'ctx',
+      IN4: 'inputs',
+      OUT: '__proto__',
+      SYM: 'Math',
+      LOCAL: 'v1',
+      M1: 'eval',
+    },
+    str: {
+      source: '*/ throw new Error(\\"pwned\\") /* `${process.exit(1)}` \\u{2028}\\u{2029}',
+      value: '*/ throw new Error("pwned") /* `${process.exit(1)}` \u2028\u2029',
+    },
     doc: 'Closes the comment */ process.exit(1); /* and opens another',
     file: 'we"ird*\\`${x}`.nvc',
   },
   {
-    names: { BLOCK: 'nv', MODEL: 'Object', P1: 'new', P2: 'delete', C1: 'child', C2: 'children', C3: 'toString', C4: 'hasOwnProperty', W: 'length', IN1: 'super', IN2: 'yield', IN3: 'await', IN4: 't', OUT: 'constructor', SYM: 'NaN', LOCAL: 'm', M1: 'var' },
-    str: { source: '\\"; process.exit(1); \\"\\nconsole.log(1)\\r\\n// \\\\u0041 \\u{0} \\u{1F600}', value: '"; process.exit(1); "\nconsole.log(1)\r\n// \\u0041 \u0000 \u{1F600}' },
+    names: {
+      BLOCK: 'nv',
+      MODEL: 'Object',
+      P1: 'new',
+      P2: 'delete',
+      C1: 'child',
+      C2: 'children',
+      C3: 'toString',
+      C4: 'hasOwnProperty',
+      W: 'length',
+      IN1: 'super',
+      IN2: 'yield',
+      IN3: 'await',
+      IN4: 't',
+      OUT: 'constructor',
+      SYM: 'NaN',
+      LOCAL: 'm',
+      M1: 'var',
+    },
+    str: {
+      source: '\\"; process.exit(1); \\"\\nconsole.log(1)\\r\\n// \\\\u0041 \\u{0} \\u{1F600}',
+      value: '"; process.exit(1); "\nconsole.log(1)\r\n// \\u0041 \u0000 \u{1F600}',
+    },
     doc: '*/ } class X { /*',
     file: 'line\nbreak\u2028sep.nvc',
   },
   {
-    names: { BLOCK: 'factories', MODEL: 'trainSpec', P1: 'typeof', P2: 'instanceof', C1: 'namedParameters', C2: 'dispose', C3: 'at', C4: 'ownChildren', W: 'valueOf', IN1: 'void', IN2: 'seq', IN3: 'u', IN4: 'v3', OUT: 'toString', SYM: 'Symbol', LOCAL: 'null', M1: 'interface' },
+    names: {
+      BLOCK: 'factories',
+      MODEL: 'trainSpec',
+      P1: 'typeof',
+      P2: 'instanceof',
+      C1: 'namedParameters',
+      C2: 'dispose',
+      C3: 'at',
+      C4: 'ownChildren',
+      W: 'valueOf',
+      IN1: 'void',
+      IN2: 'seq',
+      IN3: 'u',
+      IN4: 'v3',
+      OUT: 'toString',
+      SYM: 'Symbol',
+      LOCAL: 'null',
+      M1: 'interface',
+    },
     str: { source: "'single' ${`tpl`} </script> \\\\", value: "'single' ${`tpl`} </script> \\" },
     doc: 'Ends with a backslash \\',
     file: "it's ${a} `b`.nvc",
@@ -82,7 +179,13 @@ model ${n.MODEL}(${n.M1}: int = 4) {
 
 /** Parameter paths of the template, by slot names. */
 function expectedPaths(n: Slots): string[] {
-  const block = (p: string) => [`${p}.${n.C1}.weight`, `${p}.${n.C1}.bias`, `${p}.${n.W}`, `${p}.${n.C2}.weight`, `${p}.${n.C2}.bias`];
+  const block = (p: string) => [
+    `${p}.${n.C1}.weight`,
+    `${p}.${n.C1}.bias`,
+    `${p}.${n.W}`,
+    `${p}.${n.C2}.weight`,
+    `${p}.${n.C2}.bias`,
+  ];
   return [...block(n.C3), ...block(`${n.C4}.0`), ...block(`${n.C4}.1`)].sort();
 }
 
@@ -110,7 +213,10 @@ describe('hostile names and strings', () => {
       fs.writeFileSync(src, render(round));
       const outDir = path.join(dir, 'out');
       const r = await buildProgram(src, { outDir });
-      expect(r.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message), round.names.BLOCK).toEqual([]);
+      expect(
+        r.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message),
+        round.names.BLOCK,
+      ).toEqual([]);
       expect(r.problems, round.names.BLOCK).toEqual([]);
       built.push({ round, dir, outDir, src });
     }
@@ -126,12 +232,16 @@ describe('hostile names and strings', () => {
       types: ['node'],
       lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'],
     });
-    const diags = ts.getPreEmitDiagnostics(program).filter((d) => d.file && files.includes(path.resolve(d.file.fileName)));
+    const diags = ts
+      .getPreEmitDiagnostics(program)
+      .filter((d) => d.file && files.includes(path.resolve(d.file.fileName)));
     expect(diags.map((d) => `${d.file!.fileName}: ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`)).toEqual([]);
     const benign = built[0]!;
     for (const b of built.slice(1)) {
       for (const f of ['model.ts', 'train.ts', 'model.js', 'train.js']) {
-        expect(declarations(fs.readFileSync(path.join(b.outDir, f), 'utf8')), `${b.round.file} ${f}`).toEqual(declarations(fs.readFileSync(path.join(benign.outDir, f), 'utf8')));
+        expect(declarations(fs.readFileSync(path.join(b.outDir, f), 'utf8')), `${b.round.file} ${f}`).toEqual(
+          declarations(fs.readFileSync(path.join(benign.outDir, f), 'utf8')),
+        );
       }
     }
   });
@@ -149,15 +259,34 @@ describe('hostile names and strings', () => {
       const named = model.namedParameters();
       expect(named.map(([k]) => k).sort()).toEqual(expectedPaths(b.round.names));
       const inputs: Record<string, nv.tf.Tensor> = {};
-      Object.defineProperty(inputs, b.round.names.IN3, { value: nv.tf.tensor2d([[1, 2, 3, 4], [0.5, -1, 2, 0]]), enumerable: true });
-      Object.defineProperty(inputs, b.round.names.IN4, { value: nv.tf.tensor2d([[0.1, 0.2, 0.3, 0.4], [1, 1, -1, 2]]), enumerable: true });
+      Object.defineProperty(inputs, b.round.names.IN3, {
+        value: nv.tf.tensor2d([
+          [1, 2, 3, 4],
+          [0.5, -1, 2, 0],
+        ]),
+        enumerable: true,
+      });
+      Object.defineProperty(inputs, b.round.names.IN4, {
+        value: nv.tf.tensor2d([
+          [0.1, 0.2, 0.3, 0.4],
+          [1, 1, -1, 2],
+        ]),
+        enumerable: true,
+      });
       const out = model.forward({ training: false, rng: nv.createRng(1) }, inputs) as Record<string, nv.tf.Tensor>;
       const keys = Object.keys(out);
       const value = Object.getOwnPropertyDescriptor(out, b.round.names.OUT)!.value as nv.tf.Tensor;
-      results.push({ paths: named.map(([k]) => k), values: named.map(([, v]) => Array.from(v.variable.dataSync())), out: Array.from(value.dataSync()), keys });
+      results.push({
+        paths: named.map(([k]) => k),
+        values: named.map(([, v]) => Array.from(v.variable.dataSync())),
+        out: Array.from(value.dataSync()),
+        keys,
+      });
       expect(keys).toEqual([b.round.names.OUT]);
       // The string parameter reaches the resolved configuration unchanged.
-      expect((p.resolvedConfig.values as Record<string, unknown>)[`${b.round.names.BLOCK}.${b.round.names.P2}`]).toBe(b.round.str.value);
+      expect((p.resolvedConfig.values as Record<string, unknown>)[`${b.round.names.BLOCK}.${b.round.names.P2}`]).toBe(
+        b.round.str.value,
+      );
       model.dispose();
     }
     const base = results[0]!;
@@ -172,7 +301,10 @@ describe('hostile names and strings', () => {
     const mini = fs.readFileSync('test/fixtures/emit/mini-mednvc.nvc', 'utf8');
     const hostilePattern = '{id}_x"ra`ys${1}*/\n\u2028';
     const text = mini
-      .replace('folder("xrays", per = patient_id,', 'folder("xrays", per = patient_id, pattern = "{id}_x\\"ra`ys${1}*/\\n\\u{2028}",')
+      .replace(
+        'folder("xrays", per = patient_id,',
+        'folder("xrays", per = patient_id, pattern = "{id}_x\\"ra`ys${1}*/\\n\\u{2028}",',
+      )
       .replace(/\bstage pretrain\b/, 'stage __proto__')
       .replace('pretrain.encoder', '__proto__.encoder')
       .replace(/\bstage finetune\b/, 'stage constructor')
@@ -186,7 +318,9 @@ describe('hostile names and strings', () => {
     expect(Object.getPrototypeOf(p.factories)).toBe(Object.prototype);
     expect(p.trainSpec!.name).toBe('class');
     expect(p.trainSpec!.stages.map((s) => s.name)).toEqual(['__proto__', 'constructor']);
-    expect(p.trainSpec!.stages[1]!.handover).toEqual([{ from: '__proto__', modules: [{ source: 'encoder', target: 'enc' }] }]);
+    expect(p.trainSpec!.stages[1]!.handover).toEqual([
+      { from: '__proto__', modules: [{ source: 'encoder', target: 'enc' }] },
+    ]);
     expect(p.datasetSpec!.groups[0]!.fields[0]!.name).toBe('toString');
     const raw = JSON.parse(JSON.stringify(p.datasetSpec));
     expect(raw.source.kind).toBe('synthetic');

@@ -23,10 +23,12 @@ const mlp = (labs: number, h: number, out: number) => labs * h + h + h * h + h +
 const crossAttention = (d: number) => 3 * 2 * d + 4 * (d * d + d) + d * 4 * d + 4 * d + 4 * d * d + d;
 
 describe('examples/mednvc.nvc', () => {
-  it('full-size Table II rows have the architectures\' parameter counts', () => {
+  it("full-size Table II rows have the architectures' parameter counts", () => {
     expect(stageParams('mlp_labs')).toEqual({ finetune: mlp(14, 120, 2) });
     expect(stageParams('convnext_images').finetune).toBe(CNV2_B_ENCODER + 2_048 + 1024 * 2 + 2);
-    expect(stageParams('convnext_mlp').finetune).toBe(CNV2_B_ENCODER + 2_048 + mlp(14, 120, 120) + (1024 + 120) * 2 + 2);
+    expect(stageParams('convnext_mlp').finetune).toBe(
+      CNV2_B_ENCODER + 2_048 + mlp(14, 120, 120) + (1024 + 120) * 2 + 2,
+    );
     // Swin-B: 87,768,224 with the 1000-class head (official), without it 86,743,224.
     expect(stageParams('swin_mlp').finetune).toBe(87_768_224 - 1_025_000 + mlp(14, 120, 120) + (1024 + 120) * 2 + 2);
     const full = stageParams();
@@ -37,21 +39,48 @@ describe('examples/mednvc.nvc', () => {
   });
 
   it('demo rows compile and stay laptop-sized', () => {
-    for (const v of ['demo', 'demo_mlp_labs', 'demo_convnext_images', 'demo_convnext_mlp', 'demo_swin_mlp', 'demo_no_pretrain', 'demo_no_random_throw']) {
+    for (const v of [
+      'demo',
+      'demo_mlp_labs',
+      'demo_convnext_images',
+      'demo_convnext_mlp',
+      'demo_swin_mlp',
+      'demo_no_pretrain',
+      'demo_no_random_throw',
+    ]) {
       const p = stageParams(v);
       expect(Math.max(...Object.values(p)), v).toBeLessThan(500_000);
     }
   });
 
-  it('lowers the paper\'s numbers into the training plan', async () => {
+  it("lowers the paper's numbers into the training plan", async () => {
     const { compiled } = await compileBuild(FILE, {}, 'build/mednvc');
     const spec = compiled!.trainSpecs[0]!;
     const [pre, fine] = spec.stages;
-    expect(pre).toMatchObject({ kind: 'masked', mask: { ratio: 0.6, patch: 32 }, epochs: 800, batchSize: 24, optimizer: { kind: 'lion', lr: 5e-5 } });
-    expect(pre!.schedule).toEqual([{ kind: 'warmup', epochs: 10 }, { kind: 'cosine', to: 5e-7 }]);
+    expect(pre).toMatchObject({
+      kind: 'masked',
+      mask: { ratio: 0.6, patch: 32 },
+      epochs: 800,
+      batchSize: 24,
+      optimizer: { kind: 'lion', lr: 5e-5 },
+    });
+    expect(pre!.schedule).toEqual([
+      { kind: 'warmup', epochs: 10 },
+      { kind: 'cosine', to: 5e-7 },
+    ]);
     expect(pre!.model.args).toMatchObject({ decoder_dim: 512 });
-    expect(fine).toMatchObject({ kind: 'supervised', epochs: 160, batchSize: 24, optimizer: { kind: 'lion', lr: 5e-6 }, modalityDropout: { p: 0.2, fill: -10 }, loss: { kind: 'cross_entropy' } });
-    expect(fine!.schedule).toEqual([{ kind: 'warmup', epochs: 10 }, { kind: 'cosine', to: 5e-8 }]);
+    expect(fine).toMatchObject({
+      kind: 'supervised',
+      epochs: 160,
+      batchSize: 24,
+      optimizer: { kind: 'lion', lr: 5e-6 },
+      modalityDropout: { p: 0.2, fill: -10 },
+      loss: { kind: 'cross_entropy' },
+    });
+    expect(fine!.schedule).toEqual([
+      { kind: 'warmup', epochs: 10 },
+      { kind: 'cosine', to: 5e-8 },
+    ]);
     expect(fine!.handover).toEqual([{ from: 'pretrain', modules: [{ source: 'encoder', target: 'enc' }] }]);
     expect(fine!.augment.hflip).toBe(0.5);
     expect(fine!.augment.rotateDegrees).toBeGreaterThan(0);

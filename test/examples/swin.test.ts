@@ -7,7 +7,13 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadBuiltProgram } from '../../compiler/builder/build.js';
 import { initBackend } from '../../runtime/backend.js';
-import { relativePositionBias, relativePositionIndex, roll, shiftWindowMask, shiftWindowMaskValues } from '../../runtime/ops/window.js';
+import {
+  relativePositionBias,
+  relativePositionIndex,
+  roll,
+  shiftWindowMask,
+  shiftWindowMaskValues,
+} from '../../runtime/ops/window.js';
 import { createRng } from '../../runtime/rng.js';
 
 beforeAll(async () => {
@@ -19,11 +25,16 @@ describe('window ops', () => {
     const x = tf.range(0, 2 * 3 * 4).reshape([1, 3, 4, 2]);
     const y = roll(x, 1, [1, 2]).arraySync() as number[][][][];
     const xs = x.arraySync() as number[][][][];
-    for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++) expect(y[0]![(r + 1) % 3]![(c + 1) % 4]).toEqual(xs[0]![r]![c]);
+    for (let r = 0; r < 3; r++)
+      for (let c = 0; c < 4; c++) expect(y[0]![(r + 1) % 3]![(c + 1) % 4]).toEqual(xs[0]![r]![c]);
     const back = roll(roll(x, -5, [1, 2]), 5, [1, 2]);
     expect(back.arraySync()).toEqual(xs);
     expect(roll(x, 0, [1]).arraySync()).toEqual(xs);
-    const g = tf.grad((t: tf.Tensor) => roll(t, 2, [2]).mul(tf.range(0, 24).reshape([1, 3, 4, 2])).sum())(x);
+    const g = tf.grad((t: tf.Tensor) =>
+      roll(t, 2, [2])
+        .mul(tf.range(0, 24).reshape([1, 3, 4, 2]))
+        .sum(),
+    )(x);
     // d/dx of sum(roll(x) * w) is w rolled back.
     expect(g.arraySync()).toEqual(roll(tf.range(0, 24).reshape([1, 3, 4, 2]), -2, [2]).arraySync());
   });
@@ -47,7 +58,8 @@ describe('window ops', () => {
     const table = tf.tensor2d([...Array(9 * 2).keys()], [9, 2]);
     const b = relativePositionBias(table, 2).arraySync() as number[][][];
     const idx = relativePositionIndex(2);
-    for (let h = 0; h < 2; h++) for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) expect(b[h]![i]![j]).toBe(idx[i * 4 + j]! * 2 + h);
+    for (let h = 0; h < 2; h++)
+      for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) expect(b[h]![i]![j]).toBe(idx[i * 4 + j]! * 2 + h);
   });
 
   it('shift mask separates regions the cyclic shift brought together, and is zero without a shift', () => {
@@ -64,7 +76,10 @@ describe('window ops', () => {
 
 describe('std/swin.nvc generated code', () => {
   it('the demo Swin fusion model runs forward and backward with finite gradients for every parameter', async () => {
-    const built = await loadBuiltProgram('examples/mednvc.nvc', { variant: 'demo_swin_mlp', outDir: 'build/test-examples-swin' });
+    const built = await loadBuiltProgram('examples/mednvc.nvc', {
+      variant: 'demo_swin_mlp',
+      outDir: 'build/test-examples-swin',
+    });
     const { setInitRng } = await import('../../runtime/module.js');
     setInitRng(createRng(1));
     const model = built.factories.finetune!.create();
@@ -76,7 +91,10 @@ describe('std/swin.nvc generated code', () => {
     const params = model.namedParameters();
     expect(params.some(([p]) => p.endsWith('attn.relative_position_bias_table'))).toBe(true);
     expect(params.some(([p]) => p.startsWith('enc.layers.0.downsample.reduction'))).toBe(true);
-    const { grads } = tf.variableGrads(() => (model.forward(ctx, { xray, labs }) as tf.Tensor).square().sum() as tf.Scalar, params.map(([, p]) => p.variable));
+    const { grads } = tf.variableGrads(
+      () => (model.forward(ctx, { xray, labs }) as tf.Tensor).square().sum() as tf.Scalar,
+      params.map(([, p]) => p.variable),
+    );
     for (const g of Object.values(grads)) expect(Number.isFinite(g.abs().sum().arraySync() as number)).toBe(true);
     // The bias tables get a gradient (the gather is differentiable).
     const table = params.find(([p]) => p.endsWith('layers.0.blocks.0.attn.relative_position_bias_table'))![1].variable;

@@ -33,7 +33,11 @@ function scenario(body: string, env: Record<string, string | undefined> = {}): O
   `;
   const childEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries({ ...process.env, ...env })) if (v !== undefined) childEnv[k] = v;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, env: childEnv, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: root,
+    env: childEnv,
+    encoding: 'utf8',
+  });
   const line = r.stdout.split('\n').find((l) => l.startsWith('OUT '));
   if (!line) throw new Error(`child produced no result (exit ${r.status}): ${r.stderr.slice(-2000)}`);
   return { ...(JSON.parse(line.slice(4)) as Omit<Outcome, 'stderr'>), stderr: r.stderr };
@@ -43,7 +47,8 @@ const noEnv = { NVCC_BACKEND: undefined };
 
 describe('initBackend', () => {
   it('auto picks wasm here, reports onGpu=false, survives absent native packages, prints one line, is idempotent and trains', () => {
-    const o = scenario(`const lines = []; const info = await initBackend({ log: (l) => lines.push(l) });
+    const o = scenario(
+      `const lines = []; const info = await initBackend({ log: (l) => lines.push(l) });
       const again = await initBackend({ log: (l) => lines.push(l) });
       const kernels = ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'UnsortedSegmentSum'].every((n) => tf.getKernel(n, 'wasm'));
       const x = tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', 1);
@@ -51,17 +56,26 @@ describe('initBackend', () => {
       const d = tf.variable(tf.randomNormal([7, 7, 4, 1], 0, 0.1, 'float32', 3));
       const { grads } = tf.variableGrads(() => tf.sum(tf.square(tf.depthwiseConv2d(tf.conv2d(x, w, 4, 'valid'), d, 1, 'same'))), [w, d]);
       const finite = Object.values(grads).every((g) => g.dataSync().every(Number.isFinite));
-      return { info, extra: { lines, kernels, same: info === again, finite } };`, noEnv);
+      return { info, extra: { lines, kernels, same: info === again, finite } };`,
+      noEnv,
+    );
     expect(o.ok).toBe(true);
     expect(o.result!.name).toBe('wasm');
     expect(o.result!.tfBackend).toBe('wasm');
     expect(o.result!.onGpu).toBe(false);
     expect(o.result!.detail).toMatch(/@tensorflow\/tfjs-node-gpu: not installed/);
-    expect(o.result!.extra).toEqual({ lines: [expect.stringMatching(/^nvcc: backend auto: wasm/)], kernels: true, same: true, finite: true });
+    expect(o.result!.extra).toEqual({
+      lines: [expect.stringMatching(/^nvcc: backend auto: wasm/)],
+      kernels: true,
+      same: true,
+      finite: true,
+    });
   });
 
   it('honours NVCC_BACKEND=cpu and silences the cpu banner', () => {
-    const o = scenario(`const info = await initBackend({ quiet: true }); tf.ones([3]).dataSync(); return { info };`, { NVCC_BACKEND: 'cpu' });
+    const o = scenario(`const info = await initBackend({ quiet: true }); tf.ones([3]).dataSync(); return { info };`, {
+      NVCC_BACKEND: 'cpu',
+    });
     expect(o.ok).toBe(true);
     expect(o.result!.name).toBe('cpu');
     expect(o.result!.tfBackend).toBe('cpu');
@@ -69,22 +83,36 @@ describe('initBackend', () => {
   });
 
   it('lets an explicit option override NVCC_BACKEND, then refuses to switch once tensors exist', () => {
-    const o = scenario(`const info = await initBackend({ backend: 'wasm', quiet: true }); tf.ones([2]);
+    const o = scenario(
+      `const info = await initBackend({ backend: 'wasm', quiet: true }); tf.ones([2]);
       let refusal = null;
       try { await initBackend({ backend: 'cpu', quiet: true }); } catch (e) { refusal = e.name + ': ' + e.message; }
-      return { info, extra: refusal };`, { NVCC_BACKEND: 'cpu' });
+      return { info, extra: refusal };`,
+      { NVCC_BACKEND: 'cpu' },
+    );
     expect(o.result!.name).toBe('wasm');
-    expect(o.result!.extra).toMatch(/^BackendError: initBackend\('cpu'\) was called after 1 tensor\(s\) were created on backend 'wasm'/);
+    expect(o.result!.extra).toMatch(
+      /^BackendError: initBackend\('cpu'\) was called after 1 tensor\(s\) were created on backend 'wasm'/,
+    );
   });
 
   it('rejects an unknown name, and an explicit tensorflow backend that is not installed, with clear messages', () => {
-    const o = scenario(`let unknown = null;
+    const o = scenario(
+      `let unknown = null;
       try { await initBackend({ quiet: true }); } catch (e) { unknown = e.name + ': ' + e.message; }
-      return { info: await initBackend({ backend: 'tensorflow', quiet: true }), extra: unknown };`, { NVCC_BACKEND: 'cuda' });
+      return { info: await initBackend({ backend: 'tensorflow', quiet: true }), extra: unknown };`,
+      { NVCC_BACKEND: 'cuda' },
+    );
     expect(o.ok).toBe(false);
     expect(o.error!.name).toBe('BackendError');
-    expect(o.error!.message).toMatch(/^backend 'tensorflow' was requested but cannot be used: @tensorflow\/tfjs-node-gpu: not installed; @tensorflow\/tfjs-node: not installed/);
+    expect(o.error!.message).toMatch(
+      /^backend 'tensorflow' was requested but cannot be used: @tensorflow\/tfjs-node-gpu: not installed; @tensorflow\/tfjs-node: not installed/,
+    );
     const again = scenario(`return { info: await initBackend({ quiet: true }) };`, { NVCC_BACKEND: 'cuda' });
-    expect(again.error).toEqual({ name: 'BackendError', message: "unknown backend 'cuda' (from NVCC_BACKEND); expected one of: auto, tensorflow, wasm, cpu", isBackendError: true });
+    expect(again.error).toEqual({
+      name: 'BackendError',
+      message: "unknown backend 'cuda' (from NVCC_BACKEND); expected one of: auto, tensorflow, wasm, cpu",
+      isBackendError: true,
+    });
   });
 });

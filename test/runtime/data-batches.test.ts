@@ -8,7 +8,11 @@ import type { AugmentSpec } from '../../runtime/data/spec.js';
 import { createRng } from '../../runtime/rng.js';
 import { filesSpec, grayPng, tempDir } from '../fixtures/data/folder.js';
 
-const AUG: AugmentSpec = { hflip: 0.5, rotateDegrees: 15, randomResizedCrop: { scale: [0.6, 1], ratio: [0.75, 1.333] } };
+const AUG: AugmentSpec = {
+  hflip: 0.5,
+  rotateDegrees: 15,
+  randomResizedCrop: { scale: [0.6, 1], ratio: [0.75, 1.333] },
+};
 
 let ds: Dataset;
 
@@ -20,14 +24,20 @@ beforeAll(async () => {
   for (let i = 0; i < 12; i++) {
     lines.push(`Q${i},${i % 2},${i + 1},${i % 3 ? 'hip' : 'knee'},${i % 2}`);
     // 1-3 images each; a horizontal ramp plus the patient number, so flips are detectable.
-    for (let k = 0; k <= i % 3; k++) await writeFile(join(dir, 'images', `Q${i}_${k}.png`), await grayPng(16, 16, (x) => 10 * x + i + k));
+    for (let k = 0; k <= i % 3; k++)
+      await writeFile(join(dir, 'images', `Q${i}_${k}.png`), await grayPng(16, 16, (x) => 10 * x + i + k));
   }
   await writeFile(join(dir, 'labs.csv'), lines.join('\n'));
   ds = await loadDataset(filesSpec(dir, { images: { ...filesSpec(dir).images, size: [16, 16] } }));
 });
 
 async function snapshot(b: Batch): Promise<unknown> {
-  const out = { images: Array.from(await b.images.data()), labels: Array.from(await b.labels.data()), labs: Array.from(await b.labs.labs!.data()), ids: b.patientIds };
+  const out = {
+    images: Array.from(await b.images.data()),
+    labels: Array.from(await b.labels.data()),
+    labs: Array.from(await b.labs.labs!.data()),
+    ids: b.patientIds,
+  };
   tf.dispose([b.images, b.labels, ...Object.values(b.labs)]);
   return out;
 }
@@ -69,7 +79,9 @@ describe('augmentation', () => {
       expect(a.crop.cx - a.crop.w / 2).toBeGreaterThanOrEqual(-1e-9);
       expect(a.crop.cx + a.crop.w / 2).toBeLessThanOrEqual(1 + 1e-9);
     }
-    const flips = Array.from({ length: 400 }, (_, i) => drawAugment({ hflip: 0.5 }, createRng(i)).flip).filter(Boolean).length;
+    const flips = Array.from({ length: 400 }, (_, i) => drawAugment({ hflip: 0.5 }, createRng(i)).flip).filter(
+      Boolean,
+    ).length;
     expect(flips).toBeGreaterThan(150);
     expect(flips).toBeLessThan(250);
   });
@@ -79,7 +91,13 @@ describe('batches', () => {
   it('yields one row per image with labels, labs and ids, normalised, shaped [B,H,W,C]', async () => {
     const batches = [...ds.batches('all', { batchSize: 5 })];
     // 12 patients with 1, 2, 3, 1, 2, 3, ... images: 24 images.
-    expect(batches.map((b) => b.images.shape)).toEqual([[5, 16, 16, 1], [5, 16, 16, 1], [5, 16, 16, 1], [5, 16, 16, 1], [4, 16, 16, 1]]);
+    expect(batches.map((b) => b.images.shape)).toEqual([
+      [5, 16, 16, 1],
+      [5, 16, 16, 1],
+      [5, 16, 16, 1],
+      [5, 16, 16, 1],
+      [4, 16, 16, 1],
+    ]);
     const b0 = batches[0]!;
     expect(b0.labs.labs!.shape).toEqual([5, 4]);
     expect(b0.labels.dtype).toBe('int32');
@@ -91,7 +109,9 @@ describe('batches', () => {
     expect(ds.batches('all', { batchSize: 5, dropLast: true }).steps).toBe(4);
     expect(ds.batches('all', { batchSize: 7, dropLast: true }).steps).toBe(3);
     const sizes = (dropLast: boolean): number[] =>
-      [...ds.batches('all', { batchSize: 7, dropLast })].map((b) => (tf.dispose([b.images, b.labels, ...Object.values(b.labs)]), b.patientIds.length));
+      [...ds.batches('all', { batchSize: 7, dropLast })].map(
+        (b) => (tf.dispose([b.images, b.labels, ...Object.values(b.labs)]), b.patientIds.length),
+      );
     expect(sizes(false)).toEqual([7, 7, 7, 3]);
     expect(sizes(true)).toEqual([7, 7, 7]);
   });

@@ -13,7 +13,12 @@ const GROUP: FieldGroupSpec = {
     { name: 'esr', type: { kind: 'number' }, transforms: ['minmax'], missing: { kind: 'median' } },
     { name: 'age', type: { kind: 'number' }, transforms: ['standardize'], missing: { kind: 'indicator' } },
     { name: 'joint', type: { kind: 'binary', levels: ['hip', 'knee'] }, transforms: [], missing: { kind: 'error' } },
-    { name: 'side', type: { kind: 'category', levels: ['left', 'right', 'both'] }, transforms: [], missing: { kind: 'mode' } },
+    {
+      name: 'side',
+      type: { kind: 'category', levels: ['left', 'right', 'both'] },
+      transforms: [],
+      missing: { kind: 'mode' },
+    },
     { name: 'dm', type: { kind: 'binary' }, transforms: [], missing: { kind: 'constant', value: 0 } },
   ],
 };
@@ -55,7 +60,17 @@ const std = (xs: number[]): number => Math.sqrt(mean(xs.map((x) => (x - mean(xs)
 describe('lab encoding', () => {
   it('encodedWidth counts binary 1, number 1 (+1 indicator), category k', () => {
     expect(encodedWidth(spec, 'labs')).toBe(1 + 1 + 2 + 1 + 3 + 1);
-    expect(encodedColumnNames(GROUP)).toEqual(['crp', 'esr', 'age', 'age.missing', 'joint', 'side=left', 'side=right', 'side=both', 'dm']);
+    expect(encodedColumnNames(GROUP)).toEqual([
+      'crp',
+      'esr',
+      'age',
+      'age.missing',
+      'joint',
+      'side=left',
+      'side=right',
+      'side=both',
+      'dm',
+    ]);
     expect(() => encodedWidth(spec, 'vitals')).toThrow(/no field group 'vitals'/);
   });
 
@@ -66,15 +81,26 @@ describe('lab encoding', () => {
     expect(train).toHaveLength(10);
     const crpT = train.map((r) => Math.log1p(Number(r[2])));
     const st = ds.stats.fields.labs!;
-    expect(st.crp!.transforms).toEqual([{ kind: 'log1p' }, { kind: 'standardize', mean: expect.closeTo(mean(crpT), 12), std: expect.closeTo(std(crpT), 12) }]);
+    expect(st.crp!.transforms).toEqual([
+      { kind: 'log1p' },
+      { kind: 'standardize', mean: expect.closeTo(mean(crpT), 12), std: expect.closeTo(std(crpT), 12) },
+    ]);
     // The statistic over all patients differs, so this really distinguishes "train only".
     const crpAll = raw.map((r) => Math.log1p(Number(r[2])));
     expect(Math.abs(mean(crpAll) - mean(crpT))).toBeGreaterThan(1e-3);
 
-    const esrT = train.map((r) => r[3]!).filter((v) => v !== '').map(Number).sort((a, b) => a - b);
-    const esrMedian = esrT.length % 2 ? esrT[esrT.length >> 1]! : (esrT[esrT.length / 2 - 1]! + esrT[esrT.length / 2]!) / 2;
+    const esrT = train
+      .map((r) => r[3]!)
+      .filter((v) => v !== '')
+      .map(Number)
+      .sort((a, b) => a - b);
+    const esrMedian =
+      esrT.length % 2 ? esrT[esrT.length >> 1]! : (esrT[esrT.length / 2 - 1]! + esrT[esrT.length / 2]!) / 2;
     expect(st.esr!.fill).toBeCloseTo(esrMedian, 12);
-    const ageT = train.map((r) => r[4]!).filter((v) => v !== 'NA').map(Number);
+    const ageT = train
+      .map((r) => r[4]!)
+      .filter((v) => v !== 'NA')
+      .map(Number);
     expect(st.age!.fill).toBeCloseTo(mean(ageT), 12);
 
     // A test-split patient is encoded with the training statistics.
@@ -111,7 +137,10 @@ describe('lab encoding', () => {
     const levels = ds.splits.train.map((p) => (10 * Number(ds.patients[p]!.id.slice(1))) / 255);
     expect(ds.stats.image.mean[0]).toBeCloseTo(mean(levels), 6);
     expect(ds.stats.image.std[0]).toBeCloseTo(std(levels), 6);
-    const other = await loadDataset({ ...spec, split: { ...spec.split, seed: 99 } }, { stats: JSON.parse(JSON.stringify(ds.stats)) });
+    const other = await loadDataset(
+      { ...spec, split: { ...spec.split, seed: 99 } },
+      { stats: JSON.parse(JSON.stringify(ds.stats)) },
+    );
     expect(other.splits.train).not.toEqual(ds.splits.train);
     expect(other.stats).toEqual(ds.stats);
     for (let p = 0; p < 20; p++) expect(Array.from(other.labs('labs', p))).toEqual(Array.from(ds.labs('labs', p)));
@@ -122,7 +151,10 @@ describe('lab encoding', () => {
   });
 
   it('reads unlabelled tables for prediction', async () => {
-    const ds = await loadDataset({ ...spec, label: { ...spec.label, column: 'no_such_column' } }, { labels: false, stats: (await loadDataset(spec)).stats });
+    const ds = await loadDataset(
+      { ...spec, label: { ...spec.label, column: 'no_such_column' } },
+      { labels: false, stats: (await loadDataset(spec)).stats },
+    );
     expect(ds.patients.every((p) => p.label === -1)).toBe(true);
     expect(ds.samples('all')).toHaveLength(20);
   });

@@ -25,7 +25,15 @@ const RAMP = Array.from({ length: 16 }, (_, i) => i * 100);
 describe('DICOM decoding', () => {
   it('applies rescale slope/intercept and the file window (linear VOI)', () => {
     // HU = stored * 2 - 1000; window centre 0, width 1001 -> [-500, 500] maps to [0, 255].
-    const bytes = writeDicom({ rows: 4, columns: 4, pixels: RAMP, rescaleSlope: 2, rescaleIntercept: -1000, windowCenter: 0, windowWidth: 1001 });
+    const bytes = writeDicom({
+      rows: 4,
+      columns: 4,
+      pixels: RAMP,
+      rescaleSlope: 2,
+      rescaleIntercept: -1000,
+      windowCenter: 0,
+      windowWidth: 1001,
+    });
     const pic = decodeDicom(bytes, IMAGE.dicom);
     expect([pic.width, pic.height]).toEqual([4, 4]);
     const expected = RAMP.map((s) => {
@@ -53,32 +61,55 @@ describe('DICOM decoding', () => {
   });
 
   it('inverts MONOCHROME1 so that dense is bright (unless told not to)', () => {
-    const mono2 = decodeDicom(writeDicom({ rows: 4, columns: 4, pixels: RAMP }), { window: 'none', invertMonochrome1: true });
-    const mono1 = decodeDicom(writeDicom({ rows: 4, columns: 4, pixels: RAMP, photometric: 'MONOCHROME1' }), { window: 'none', invertMonochrome1: true });
+    const mono2 = decodeDicom(writeDicom({ rows: 4, columns: 4, pixels: RAMP }), {
+      window: 'none',
+      invertMonochrome1: true,
+    });
+    const mono1 = decodeDicom(writeDicom({ rows: 4, columns: 4, pixels: RAMP, photometric: 'MONOCHROME1' }), {
+      window: 'none',
+      invertMonochrome1: true,
+    });
     expect(Array.from(mono1.pixels)).toEqual(Array.from(mono2.pixels, (v) => 255 - v));
-    const kept = decodeDicom(writeDicom({ rows: 4, columns: 4, pixels: RAMP, photometric: 'MONOCHROME1' }), { window: 'none', invertMonochrome1: false });
+    const kept = decodeDicom(writeDicom({ rows: 4, columns: 4, pixels: RAMP, photometric: 'MONOCHROME1' }), {
+      window: 'none',
+      invertMonochrome1: false,
+    });
     expect(Array.from(kept.pixels)).toEqual(Array.from(mono2.pixels));
   });
 
   it('reads signed 16-bit and 8-bit data', () => {
-    const signed = decodeDicom(writeDicom({ rows: 1, columns: 3, pixels: [-1000, 0, 1000], signed: true }), { window: 'none', invertMonochrome1: true });
+    const signed = decodeDicom(writeDicom({ rows: 1, columns: 3, pixels: [-1000, 0, 1000], signed: true }), {
+      window: 'none',
+      invertMonochrome1: true,
+    });
     expect(Array.from(signed.pixels)).toEqual([0, 128, 255]);
-    const eight = decodeDicom(writeDicom({ rows: 1, columns: 2, pixels: [0, 200], bitsAllocated: 8 }), { window: 'none', invertMonochrome1: true });
+    const eight = decodeDicom(writeDicom({ rows: 1, columns: 2, pixels: [0, 200], bitsAllocated: 8 }), {
+      window: 'none',
+      invertMonochrome1: true,
+    });
     expect(Array.from(eight.pixels)).toEqual([0, 255]);
   });
 
   it('refuses truncated pixel data and compressed syntaxes with plain messages', () => {
     const full = writeDicom({ rows: 4, columns: 4, pixels: RAMP });
-    expect(() => decodeDicom(full.subarray(0, full.length - 10), IMAGE.dicom)).toThrow(/truncated pixel data|not a readable DICOM/);
-    expect(() => decodeDicom(writeDicom({ rows: 4, columns: 4, pixels: RAMP, transferSyntax: '1.2.840.10008.1.2.4.50' }), IMAGE.dicom)).toThrow(
-      /compressed DICOM \(transfer syntax 1\.2\.840\.10008\.1\.2\.4\.50\) is not supported/,
+    expect(() => decodeDicom(full.subarray(0, full.length - 10), IMAGE.dicom)).toThrow(
+      /truncated pixel data|not a readable DICOM/,
     );
+    expect(() =>
+      decodeDicom(
+        writeDicom({ rows: 4, columns: 4, pixels: RAMP, transferSyntax: '1.2.840.10008.1.2.4.50' }),
+        IMAGE.dicom,
+      ),
+    ).toThrow(/compressed DICOM \(transfer syntax 1\.2\.840\.10008\.1\.2\.4\.50\) is not supported/);
   });
 
   it('loads .dcm files next to PNGs in a dataset, and reports a truncated one by file', async () => {
     const dir = await tempDir();
     await writeSmallDataset(dir, GOOD_CSV, { A1: 1, A2: 1, A3: 1 });
-    await writeFile(join(dir, 'images', 'A4_0.dcm'), writeDicom({ rows: 8, columns: 8, pixels: Array.from({ length: 64 }, (_, i) => i), photometric: 'MONOCHROME1' }));
+    await writeFile(
+      join(dir, 'images', 'A4_0.dcm'),
+      writeDicom({ rows: 8, columns: 8, pixels: Array.from({ length: 64 }, (_, i) => i), photometric: 'MONOCHROME1' }),
+    );
     const ds = await loadDataset(filesSpec(dir));
     const img = ds.images.find((i) => i.file.endsWith('A4_0.dcm'))!;
     expect(img.pixels[0]).toBe(255); // inverted min
@@ -88,7 +119,9 @@ describe('DICOM decoding', () => {
     const errors = await validateDataset(filesSpec(dir));
     expect(errors).toHaveLength(1);
     expect(errors[0]!.file).toBe(join(dir, 'images', 'A4_0.dcm'));
-    expect(errors[0]!.message).toMatch(/^unreadable image for patient 'A4' \(.*labs\.csv row 5\): (truncated pixel data|not a readable DICOM)/);
+    expect(errors[0]!.message).toMatch(
+      /^unreadable image for patient 'A4' \(.*labs\.csv row 5\): (truncated pixel data|not a readable DICOM)/,
+    );
   });
 });
 
@@ -96,8 +129,12 @@ describe('PNG/JPEG decoding and caching', () => {
   it('resizes to the declared size, makes 1 or 3 channels, reads JPEG', async () => {
     const rgb = Buffer.alloc(6 * 6 * 3);
     for (let i = 0; i < 36; i++) rgb.set([200, 100, 0], 3 * i);
-    const png = await sharp(rgb, { raw: { width: 6, height: 6, channels: 3 } }).png().toBuffer();
-    const jpg = await sharp(rgb, { raw: { width: 6, height: 6, channels: 3 } }).jpeg({ quality: 100 }).toBuffer();
+    const png = await sharp(rgb, { raw: { width: 6, height: 6, channels: 3 } })
+      .png()
+      .toBuffer();
+    const jpg = await sharp(rgb, { raw: { width: 6, height: 6, channels: 3 } })
+      .jpeg({ quality: 100 })
+      .toBuffer();
     const dir = await tempDir();
     await writeFile(join(dir, 'a.png'), png);
     await writeFile(join(dir, 'a.jpg'), jpg);
@@ -113,9 +150,13 @@ describe('PNG/JPEG decoding and caching', () => {
     expect([200, 100, 0]).not.toContain(one[0]);
     const fromJpeg = (await decodeImage(ref('a.jpg'), { ...IMAGE, channels: 3 })).pixels;
     expect(Math.abs(fromJpeg[0]! - 200)).toBeLessThan(6);
-    const gray = await sharp(Buffer.alloc(16, 77), { raw: { width: 4, height: 4, channels: 1 } }).png().toBuffer();
+    const gray = await sharp(Buffer.alloc(16, 77), { raw: { width: 4, height: 4, channels: 1 } })
+      .png()
+      .toBuffer();
     await writeFile(join(dir, 'g.png'), gray);
-    expect(Array.from((await decodeImage(ref('g.png'), { ...IMAGE, channels: 3 })).pixels.subarray(0, 6))).toEqual([77, 77, 77, 77, 77, 77]);
+    expect(Array.from((await decodeImage(ref('g.png'), { ...IMAGE, channels: 3 })).pixels.subarray(0, 6))).toEqual([
+      77, 77, 77, 77, 77, 77,
+    ]);
   });
 
   it('the disk cache is keyed by content and settings, and is used on the next load', async () => {
@@ -123,7 +164,8 @@ describe('PNG/JPEG decoding and caching', () => {
     await writeSmallDataset(dir, GOOD_CSV, { A1: 1, A2: 2, A3: 1, A4: 1 });
     const spec = filesSpec(dir, { cache: join(dir, 'cache') });
     const first = await loadDataset(spec);
-    const entries = async (): Promise<string[]> => (await readdir(join(dir, 'cache', 'images'), { recursive: true })).filter((f) => f.endsWith('.u8'));
+    const entries = async (): Promise<string[]> =>
+      (await readdir(join(dir, 'cache', 'images'), { recursive: true })).filter((f) => f.endsWith('.u8'));
     // Five files, two distinct contents (gray levels 10 and 20): two entries.
     expect(await entries()).toHaveLength(2);
     // Tamper with one cache entry: a second load must read the cache, not decode again.

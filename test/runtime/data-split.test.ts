@@ -62,7 +62,9 @@ describe('patient-level splits', () => {
   });
 
   it('refuses impossible split settings', () => {
-    expect(() => splitPatients(LABELS, { ...HOLDOUT, kfold: { k: 5, fold: 5 } })).toThrow(/fold must be an integer in 0..4/);
+    expect(() => splitPatients(LABELS, { ...HOLDOUT, kfold: { k: 5, fold: 5 } })).toThrow(
+      /fold must be an integer in 0..4/,
+    );
     expect(() => splitPatients(LABELS, { ...HOLDOUT, train: -1 })).toThrow(/train must be a number >= 0/);
   });
 });

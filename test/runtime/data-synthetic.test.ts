@@ -24,7 +24,9 @@ describe('synthetic PJI cohort', () => {
     const a = generatePjiCohort({ patients: 25, seed: 3, imageSize: 32 });
     const b = generatePjiCohort({ patients: 25, seed: 3, imageSize: 32 });
     expect(b.patients).toEqual(a.patients);
-    expect(b.images.map((i) => Buffer.from(i.pixels).toString('base64'))).toEqual(a.images.map((i) => Buffer.from(i.pixels).toString('base64')));
+    expect(b.images.map((i) => Buffer.from(i.pixels).toString('base64'))).toEqual(
+      a.images.map((i) => Buffer.from(i.pixels).toString('base64')),
+    );
     const c = generatePjiCohort({ patients: 25, seed: 4, imageSize: 32 });
     expect(c.patients.map((p) => p.crp)).not.toEqual(a.patients.map((p) => p.crp));
   });
@@ -58,7 +60,8 @@ describe('synthetic PJI cohort', () => {
       expect(p.age).toBeGreaterThanOrEqual(30);
       expect(p.age).toBeLessThanOrEqual(95);
     }
-    const prevalence = (group: PjiPatient[], c: (typeof COMORBIDITIES)[number]): number => mean(group.map((p) => p.comorbidities[c]));
+    const prevalence = (group: PjiPatient[], c: (typeof COMORBIDITIES)[number]): number =>
+      mean(group.map((p) => p.comorbidities[c]));
     expect(prevalence(pos, 'hypoalbuminemia') - prevalence(neg, 'hypoalbuminemia')).toBeGreaterThan(0.1);
     expect(prevalence(pos, 'anemia') - prevalence(neg, 'anemia')).toBeGreaterThan(0.1);
     // Image findings: mostly in infected patients, sometimes mimicked in negatives.
@@ -152,7 +155,8 @@ describe('synthetic PJI cohort', () => {
     expect(csv.trim().split('\n')).toHaveLength(13);
     const files = (await readdir(join(out1, 'images'))).sort();
     expect(files[0]).toBe('P0001_0.png');
-    for (const f of files) expect(await readFile(join(out2, 'images', f))).toEqual(await readFile(join(out1, 'images', f)));
+    for (const f of files)
+      expect(await readFile(join(out2, 'images', f))).toEqual(await readFile(join(out1, 'images', f)));
     expect(await readFile(join(out2, 'labs.csv'), 'utf8')).toBe(csv);
     const meta = await sharp(join(out1, 'images', files[0]!)).metadata();
     expect([meta.width, meta.height, meta.channels]).toEqual([32, 32, 1]);

@@ -6,8 +6,21 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Module } from '../../runtime/module.js';
 import { seed } from '../../runtime/rng.js';
-import { encodeSafetensors, halfToFloat, parseSafetensors, readSafetensors, writeSafetensors, type HostTensor } from '../../runtime/io/safetensors.js';
-import { loadWeights, manifestPathFor, saveWeights, WeightsMismatchError, type WeightsManifest } from '../../runtime/io/weights.js';
+import {
+  encodeSafetensors,
+  halfToFloat,
+  parseSafetensors,
+  readSafetensors,
+  writeSafetensors,
+  type HostTensor,
+} from '../../runtime/io/safetensors.js';
+import {
+  loadWeights,
+  manifestPathFor,
+  saveWeights,
+  WeightsMismatchError,
+  type WeightsManifest,
+} from '../../runtime/io/weights.js';
 import { importConvNeXtV2 } from '../../runtime/io/convnextv2-import.js';
 import { transposeHost } from '../../runtime/io/layout.js';
 
@@ -19,7 +32,11 @@ beforeAll(async () => {
   seed(3);
 });
 
-const f32 = (shape: number[], values: number[]): HostTensor => ({ dtype: 'float32', shape, data: Float32Array.from(values) });
+const f32 = (shape: number[], values: number[]): HostTensor => ({
+  dtype: 'float32',
+  shape,
+  data: Float32Array.from(values),
+});
 
 /** Hand-assembles a safetensors file from a header object and raw data bytes. */
 function assemble(header: unknown, data: Uint8Array, declaredLength?: number): Uint8Array {
@@ -33,7 +50,13 @@ function assemble(header: unknown, data: Uint8Array, declaredLength?: number): U
 
 describe('safetensors', () => {
   it('round-trips F32 and I32 tensors and metadata, with the documented byte layout', () => {
-    const bytes = encodeSafetensors({ b: f32([2, 2], [1, -2, 3.5, 1e-30]), a: { dtype: 'int32', shape: [3], data: Int32Array.from([1, -7, 2147483647]) } }, { who: 'test' });
+    const bytes = encodeSafetensors(
+      {
+        b: f32([2, 2], [1, -2, 3.5, 1e-30]),
+        a: { dtype: 'int32', shape: [3], data: Int32Array.from([1, -7, 2147483647]) },
+      },
+      { who: 'test' },
+    );
     const headerLen = Number(new DataView(bytes.buffer).getBigUint64(0, true));
     expect((8 + headerLen) % 8).toBe(0);
     const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen)));
@@ -51,8 +74,14 @@ describe('safetensors', () => {
     expect(f.tensors.get('f16')!.storedDtype).toBe('F16');
     expect(f.tensors.get('bf16')!.storedDtype).toBe('BF16');
     expect(Array.from(f.tensors.get('f16')!.tensor.data)).toEqual(Array.from(f.tensors.get('f16_as_f32')!.tensor.data));
-    expect(Array.from(f.tensors.get('bf16')!.tensor.data)).toEqual(Array.from(f.tensors.get('bf16_as_f32')!.tensor.data));
-    expect(f.tensors.get('i64')!.tensor).toEqual({ dtype: 'int32', shape: [2, 2], data: Int32Array.from([1, -2, 2147483647, -2147483648]) });
+    expect(Array.from(f.tensors.get('bf16')!.tensor.data)).toEqual(
+      Array.from(f.tensors.get('bf16_as_f32')!.tensor.data),
+    );
+    expect(f.tensors.get('i64')!.tensor).toEqual({
+      dtype: 'int32',
+      shape: [2, 2],
+      data: Int32Array.from([1, -2, 2147483647, -2147483648]),
+    });
     expect(halfToFloat(0x3c00)).toBe(1);
     expect(halfToFloat(0x0001)).toBe(2 ** -24);
     expect(halfToFloat(0xfc00)).toBe(-Infinity);
@@ -62,16 +91,42 @@ describe('safetensors', () => {
     const good = encodeSafetensors({ x: f32([2], [1, 2]) });
     expect(() => parseSafetensors(good.subarray(0, 5), 'f')).toThrow(/shorter than the 8-byte header length/);
     expect(() => parseSafetensors(good.subarray(0, good.length - 4), 'f')).toThrow(/out of range.*truncated/);
-    expect(() => parseSafetensors(assemble({ x: {} }, new Uint8Array(0), 9999), 'f')).toThrow(/header claims 9999 bytes/);
+    expect(() => parseSafetensors(assemble({ x: {} }, new Uint8Array(0), 9999), 'f')).toThrow(
+      /header claims 9999 bytes/,
+    );
     const data8 = new Uint8Array(8);
-    expect(() => parseSafetensors(assemble({ x: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, y: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, data8), 'f')).toThrow(/overlaps/);
-    expect(() => parseSafetensors(assemble({ x: { dtype: 'Q7', shape: [2], data_offsets: [0, 8] } }, data8), 'f')).toThrow(/unknown dtype "Q7"/);
-    expect(() => parseSafetensors(assemble({ x: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, data8), 'f')).toThrow(/needs 12 bytes but data_offsets span 8/);
-    expect(() => parseSafetensors(assemble({ x: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, data8), 'f')).toThrow(/hole/);
-    expect(() => parseSafetensors(assemble({ x: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, data8), 'f')).toThrow(/4 trailing bytes/);
-    expect(() => parseSafetensors(assemble({ x: { dtype: 'U16', shape: [4], data_offsets: [0, 8] } }, data8), 'f')).toThrow(/not supported by nvcc/);
+    expect(() =>
+      parseSafetensors(
+        assemble(
+          {
+            x: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+            y: { dtype: 'F32', shape: [1], data_offsets: [4, 8] },
+          },
+          data8,
+        ),
+        'f',
+      ),
+    ).toThrow(/overlaps/);
+    expect(() =>
+      parseSafetensors(assemble({ x: { dtype: 'Q7', shape: [2], data_offsets: [0, 8] } }, data8), 'f'),
+    ).toThrow(/unknown dtype "Q7"/);
+    expect(() =>
+      parseSafetensors(assemble({ x: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, data8), 'f'),
+    ).toThrow(/needs 12 bytes but data_offsets span 8/);
+    expect(() =>
+      parseSafetensors(assemble({ x: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, data8), 'f'),
+    ).toThrow(/hole/);
+    expect(() =>
+      parseSafetensors(assemble({ x: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, data8), 'f'),
+    ).toThrow(/4 trailing bytes/);
+    expect(() =>
+      parseSafetensors(assemble({ x: { dtype: 'U16', shape: [4], data_offsets: [0, 8] } }, data8), 'f'),
+    ).toThrow(/not supported by nvcc/);
     expect(() => parseSafetensors(assemble([1, 2], data8), 'f')).toThrow(/does not start with "\{"/);
-    const bad = assemble({ x: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, new Uint8Array([0, 0, 0, 0, 1, 0, 0, 0]));
+    const bad = assemble(
+      { x: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } },
+      new Uint8Array([0, 0, 0, 0, 1, 0, 0, 0]),
+    );
     expect(() => parseSafetensors(bad, 'f')).toThrow(/does not fit int32/);
   });
 
@@ -113,7 +168,10 @@ describe('saveWeights / loadWeights', () => {
     expect(manifestPathFor(path)).toBe(join(dir, 'model.json'));
     const onDisk = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as WeightsManifest;
     expect(onDisk).toEqual(manifest);
-    expect(onDisk.parameters).toEqual([{ path: 'weight', shape: [2, 3], dtype: 'float32' }, { path: 'bias', shape: [3], dtype: 'float32' }]);
+    expect(onDisk.parameters).toEqual([
+      { path: 'weight', shape: [2, 3], dtype: 'float32' },
+      { path: 'bias', shape: [3], dtype: 'float32' },
+    ]);
     expect(onDisk.specHash).toBe('abc123');
     expect(onDisk.nvccVersion).toMatch(/^\d+\.\d+\.\d+/);
     expect(onDisk.sha256).toMatch(/^[0-9a-f]{64}$/);
@@ -122,7 +180,13 @@ describe('saveWeights / loadWeights', () => {
     const report = await loadWeights(b, path);
     expect(report.loaded.sort()).toEqual(['bias', 'weight']);
     expect(report.metadata.spec_hash).toBe('abc123');
-    for (const [k, p] of b.namedParameters()) expect(p.variable.dataSync()).toEqual(a.namedParameters().find(([j]) => j === k)![1].variable.dataSync());
+    for (const [k, p] of b.namedParameters())
+      expect(p.variable.dataSync()).toEqual(
+        a
+          .namedParameters()
+          .find(([j]) => j === k)![1]
+          .variable.dataSync(),
+      );
     a.dispose();
     b.dispose();
   });
@@ -153,7 +217,10 @@ describe('saveWeights / loadWeights', () => {
   it('lists a dtype mismatch in the same single error', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'nvcc-w-'));
     const path = join(dir, 'd.safetensors');
-    writeSafetensors(path, { weight: f32([2, 3], [1, 2, 3, 4, 5, 6]), bias: { dtype: 'int32', shape: [3], data: Int32Array.from([1, 2, 3]) } });
+    writeSafetensors(path, {
+      weight: f32([2, 3], [1, 2, 3, 4, 5, 6]),
+      bias: { dtype: 'int32', shape: [3], data: Int32Array.from([1, 2, 3]) },
+    });
     const target = new Small();
     const err = (await loadWeights(target, path).catch((e: unknown) => e)) as WeightsMismatchError;
     expect(err).toBeInstanceOf(WeightsMismatchError);

@@ -18,7 +18,14 @@ import { on, relErr, size, values, type Backend } from '../support/kernel-compar
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 
-interface Case { n: number; h: number; w: number; c: number; k: number; pad: Pad }
+interface Case {
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  k: number;
+  pad: Pad;
+}
 
 const outSize = (s: Case, d: number) => (s.pad === 'valid' ? d - s.k + 1 : d);
 
@@ -43,7 +50,12 @@ function allThree(s: Case) {
 }
 
 /** Top pad 3 > k-1 for a 3x3: outside the SIMD kernels' cases. */
-const WIDE_PAD: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [3, 1], [0, 2], [0, 0]];
+const WIDE_PAD: [[number, number], [number, number], [number, number], [number, number]] = [
+  [0, 0],
+  [3, 1],
+  [0, 2],
+  [0, 0],
+];
 
 const CASES: Case[] = [];
 for (const c of [1, 3, 4, 40, 41]) {
@@ -53,7 +65,19 @@ CASES.push(
   { n: 2, h: 3, w: 5, c: 5, k: 7, pad: 'same' }, // H < k
   { n: 1, h: 2, w: 2, c: 8, k: 7, pad: 'same' }, // H and W < k
   { n: 1, h: 1, w: 9, c: 4, k: 3, pad: 'same' },
-  { n: 2, h: 8, w: 7, c: 6, k: 7, pad: [[0, 0], [3, 3], [3, 3], [0, 0]] }, // explicit symmetric
+  {
+    n: 2,
+    h: 8,
+    w: 7,
+    c: 6,
+    k: 7,
+    pad: [
+      [0, 0],
+      [3, 3],
+      [3, 3],
+      [0, 0],
+    ],
+  }, // explicit symmetric
   { n: 1, h: 10, w: 9, c: 7, k: 5, pad: 'valid' },
 );
 
@@ -84,22 +108,43 @@ describe('SIMD depthwise kernels on wasm', () => {
   it('gradients of tf.depthwiseConv2d and tf.fused.depthwiseConv2d (bias) on wasm equal cpu', async () => {
     const xShape: [number, number, number, number] = [2, 11, 10, 41];
     const fShape: [number, number, number, number] = [7, 7, 41, 1];
-    const grads = () => tf.tidy(() => {
-      const x = tf.tensor(values(size(xShape), 4), xShape) as tf.Tensor4D;
-      const f = tf.tensor(values(size(fShape), 5), fShape) as tf.Tensor4D;
-      const b = tf.tensor(values(41, 6), [41]) as tf.Tensor1D;
-      const r = tf.tensor(values(size(xShape), 7), xShape);
-      const loss = (xi: tf.Tensor, fi: tf.Tensor, bi: tf.Tensor) =>
-        tf.sum(tf.mul(tf.fused.depthwiseConv2d({ x: xi as tf.Tensor4D, filter: fi as tf.Tensor4D, bias: bi, strides: 1, pad: 'same' }), r));
-      const [gx, gf, gb] = tf.grads(loss)([x, f, b]);
-      const [px, pf] = tf.grads((xi: tf.Tensor, fi: tf.Tensor) => tf.sum(tf.mul(tf.depthwiseConv2d(xi as tf.Tensor4D, fi as tf.Tensor4D, 1, 'same'), r)))([x, f]);
-      const y = tf.depthwiseConv2d(x, f, 1, 'same');
-      return { gx: gx!.dataSync().slice(), gf: gf!.dataSync().slice(), gb: gb!.dataSync().slice(), y: y.dataSync().slice(),
-        px: px!.dataSync().slice(), pf: pf!.dataSync().slice() };
-    });
+    const grads = () =>
+      tf.tidy(() => {
+        const x = tf.tensor(values(size(xShape), 4), xShape) as tf.Tensor4D;
+        const f = tf.tensor(values(size(fShape), 5), fShape) as tf.Tensor4D;
+        const b = tf.tensor(values(41, 6), [41]) as tf.Tensor1D;
+        const r = tf.tensor(values(size(xShape), 7), xShape);
+        const loss = (xi: tf.Tensor, fi: tf.Tensor, bi: tf.Tensor) =>
+          tf.sum(
+            tf.mul(
+              tf.fused.depthwiseConv2d({
+                x: xi as tf.Tensor4D,
+                filter: fi as tf.Tensor4D,
+                bias: bi,
+                strides: 1,
+                pad: 'same',
+              }),
+              r,
+            ),
+          );
+        const [gx, gf, gb] = tf.grads(loss)([x, f, b]);
+        const [px, pf] = tf.grads((xi: tf.Tensor, fi: tf.Tensor) =>
+          tf.sum(tf.mul(tf.depthwiseConv2d(xi as tf.Tensor4D, fi as tf.Tensor4D, 1, 'same'), r)),
+        )([x, f]);
+        const y = tf.depthwiseConv2d(x, f, 1, 'same');
+        return {
+          gx: gx!.dataSync().slice(),
+          gf: gf!.dataSync().slice(),
+          gb: gb!.dataSync().slice(),
+          y: y.dataSync().slice(),
+          px: px!.dataSync().slice(),
+          pf: pf!.dataSync().slice(),
+        };
+      });
     const cpu = await on('cpu', grads);
     const wasm = await on('wasm', grads);
-    for (const key of ['gx', 'gf', 'gb', 'y', 'px', 'pf'] as const) expect(relErr(wasm[key], cpu[key])).toBeLessThanOrEqual(1e-5);
+    for (const key of ['gx', 'gf', 'gb', 'y', 'px', 'pf'] as const)
+      expect(relErr(wasm[key], cpu[key])).toBeLessThanOrEqual(1e-5);
   });
 
   it('unsupported cases go to the previous kernels and stay correct (stride 2, dilation 2, multiplier 2, pad > k-1)', async () => {
@@ -107,22 +152,51 @@ describe('SIMD depthwise kernels on wasm', () => {
     expect(supportedGeometry([1, 8, 8, 4], [3, 3, 4, 1], { strides: 1, dilations: 2, pad: 'same' })).toBeNull();
     expect(supportedGeometry([1, 8, 8, 4], [3, 3, 4, 2], { strides: 1, pad: 'same' })).toBeNull();
     expect(supportedGeometry([1, 8, 8, 4], [3, 3, 4, 1], { strides: 1, pad: WIDE_PAD })).toBeNull();
-    expect(supportedGeometry([1, 8, 8, 4], [5, 5, 4, 1], { strides: 1, pad: [[0, 0], [4, 0], [1, 3], [0, 0]] })).not.toBeNull();
-    const run = () => tf.tidy(() => {
-      const x = tf.tensor(values(2 * 9 * 9 * 6, 8), [2, 9, 9, 6]) as tf.Tensor4D;
-      const strided = tf.depthwiseConv2d(x, tf.tensor(values(54, 9), [3, 3, 6, 1]) as tf.Tensor4D, 2, 'same');
-      const dilated = tf.depthwiseConv2d(x, tf.tensor(values(54, 9), [3, 3, 6, 1]) as tf.Tensor4D, 1, 'same', 'NHWC', 2);
-      const mult = tf.depthwiseConv2d(x, tf.tensor(values(108, 10), [3, 3, 6, 2]) as tf.Tensor4D, 1, 'same');
-      // asymmetric explicit pads inside [0, k-1]: the SIMD kernels
-      const f = tf.tensor(values(6 * 25, 11), [5, 5, 6, 1]) as tf.Tensor4D;
-      const [gx, gf] = tf.grads((xi: tf.Tensor, fi: tf.Tensor) =>
-        tf.sum(tf.square(tf.depthwiseConv2d(xi as tf.Tensor4D, fi as tf.Tensor4D, 1, [[0, 0], [4, 0], [1, 3], [0, 0]]))))([x, f]);
-      // a pad larger than k-1: XNNPACK forward, forward-op gradients
-      const f3 = tf.tensor(values(54, 12), [3, 3, 6, 1]) as tf.Tensor4D;
-      const [gx3, gf3] = tf.grads((xi: tf.Tensor, fi: tf.Tensor) =>
-        tf.sum(tf.square(tf.depthwiseConv2d(xi as tf.Tensor4D, fi as tf.Tensor4D, 1, WIDE_PAD))))([x, f3]);
-      return [strided, dilated, mult, gx!, gf!, gx3!, gf3!].map((t) => t.dataSync().slice());
-    });
+    expect(
+      supportedGeometry([1, 8, 8, 4], [5, 5, 4, 1], {
+        strides: 1,
+        pad: [
+          [0, 0],
+          [4, 0],
+          [1, 3],
+          [0, 0],
+        ],
+      }),
+    ).not.toBeNull();
+    const run = () =>
+      tf.tidy(() => {
+        const x = tf.tensor(values(2 * 9 * 9 * 6, 8), [2, 9, 9, 6]) as tf.Tensor4D;
+        const strided = tf.depthwiseConv2d(x, tf.tensor(values(54, 9), [3, 3, 6, 1]) as tf.Tensor4D, 2, 'same');
+        const dilated = tf.depthwiseConv2d(
+          x,
+          tf.tensor(values(54, 9), [3, 3, 6, 1]) as tf.Tensor4D,
+          1,
+          'same',
+          'NHWC',
+          2,
+        );
+        const mult = tf.depthwiseConv2d(x, tf.tensor(values(108, 10), [3, 3, 6, 2]) as tf.Tensor4D, 1, 'same');
+        // asymmetric explicit pads inside [0, k-1]: the SIMD kernels
+        const f = tf.tensor(values(6 * 25, 11), [5, 5, 6, 1]) as tf.Tensor4D;
+        const [gx, gf] = tf.grads((xi: tf.Tensor, fi: tf.Tensor) =>
+          tf.sum(
+            tf.square(
+              tf.depthwiseConv2d(xi as tf.Tensor4D, fi as tf.Tensor4D, 1, [
+                [0, 0],
+                [4, 0],
+                [1, 3],
+                [0, 0],
+              ]),
+            ),
+          ),
+        )([x, f]);
+        // a pad larger than k-1: XNNPACK forward, forward-op gradients
+        const f3 = tf.tensor(values(54, 12), [3, 3, 6, 1]) as tf.Tensor4D;
+        const [gx3, gf3] = tf.grads((xi: tf.Tensor, fi: tf.Tensor) =>
+          tf.sum(tf.square(tf.depthwiseConv2d(xi as tf.Tensor4D, fi as tf.Tensor4D, 1, WIDE_PAD))),
+        )([x, f3]);
+        return [strided, dilated, mult, gx!, gf!, gx3!, gf3!].map((t) => t.dataSync().slice());
+      });
     const cpu = await on('cpu', run);
     const wasm = await on('wasm', run);
     cpu.forEach((c, i) => expect(relErr(wasm[i]!, c)).toBeLessThanOrEqual(1e-5));
@@ -134,11 +208,15 @@ describe('SIMD depthwise kernels on wasm', () => {
     process.env['NVCC_WASM_SIMD_DEPTHWISE'] = '0';
     const engine = tf.engine() as unknown as { state: { numTensors: number } };
     // The forward-op fallbacks run extra kernels (Reverse, PadV2, Transpose): count them to tell the paths apart.
-    const profile = await tf.profile(() => { allThree(s); });
+    const profile = await tf.profile(() => {
+      allThree(s);
+    });
     const off = await on('wasm', () => allThree(s));
     expect(profile.kernelNames).toEqual(expect.arrayContaining(['Reverse', 'Transpose']));
     delete process.env['NVCC_WASM_SIMD_DEPTHWISE'];
-    const onProfile = await tf.profile(() => { allThree(s); });
+    const onProfile = await tf.profile(() => {
+      allThree(s);
+    });
     expect(onProfile.kernelNames).not.toContain('Reverse');
     expect(onProfile.kernelNames).not.toContain('Transpose');
     expect(engine.state.numTensors).toBe(0);

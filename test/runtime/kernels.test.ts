@@ -19,9 +19,12 @@ import { registerWasmTrainingKernels, UnsupportedKernelCase } from '../../runtim
 import { geluExact, grn, layerNormLastAxis, linear, patchifyConv2d } from '../../runtime/kernels/fast-ops.js';
 import { on, relErr, size, values, type Backend } from '../support/kernel-compare.js';
 
-
 /** Runs a kernel by name on the current backend from host arrays; returns its output values and shape. */
-function kernel(name: string, inputs: Record<string, { shape: number[]; data: Float32Array | Int32Array; dtype?: 'float32' | 'int32' }>, attrs: object) {
+function kernel(
+  name: string,
+  inputs: Record<string, { shape: number[]; data: Float32Array | Int32Array; dtype?: 'float32' | 'int32' }>,
+  attrs: object,
+) {
   return tf.tidy(() => {
     const ins: Record<string, tf.Tensor> = {};
     for (const [k, v] of Object.entries(inputs)) ins[k] = tf.tensor(v.data, v.shape, v.dtype ?? 'float32');
@@ -43,16 +46,22 @@ async function compareKernel(name: string, inputs: Parameters<typeof kernel>[1],
  * Checks tf.grads of L(args) = Σ f(args)·R against central differences at `samples` coordinates
  * of every argument, on the current backend.
  */
-function fdCheck(f: (...xs: tf.Tensor[]) => tf.Tensor, args: Array<{ shape: number[]; seed: number }>, samples = 6, eps = 1e-2) {
+function fdCheck(
+  f: (...xs: tf.Tensor[]) => tf.Tensor,
+  args: Array<{ shape: number[]; seed: number }>,
+  samples = 6,
+  eps = 1e-2,
+) {
   const hostArgs = args.map((a) => values(size(a.shape), a.seed));
-  const evalL = (vals: Float32Array[]): number => tf.tidy(() => {
-    const y = f(...vals.map((v, i) => tf.tensor(v, args[i]!.shape)));
-    const yv = y.dataSync();
-    const r = values(yv.length, 999);
-    let s = 0;
-    for (let i = 0; i < yv.length; i++) s += yv[i]! * r[i]!;
-    return s;
-  });
+  const evalL = (vals: Float32Array[]): number =>
+    tf.tidy(() => {
+      const y = f(...vals.map((v, i) => tf.tensor(v, args[i]!.shape)));
+      const yv = y.dataSync();
+      const r = values(yv.length, 999);
+      let s = 0;
+      for (let i = 0; i < yv.length; i++) s += yv[i]! * r[i]!;
+      return s;
+    });
   const grads = tf.tidy(() => {
     const ts = hostArgs.map((v, i) => tf.tensor(v, args[i]!.shape));
     const gfun = tf.grads((...xs: tf.Tensor[]) => {
@@ -87,13 +96,20 @@ beforeAll(async () => {
 
 describe('registration', () => {
   it('adds the missing kernels and is idempotent', () => {
-    for (const k of ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'UnsortedSegmentSum']) {
+    for (const k of [
+      'Conv2DBackpropFilter',
+      'DepthwiseConv2dNativeBackpropInput',
+      'DepthwiseConv2dNativeBackpropFilter',
+      'UnsortedSegmentSum',
+    ]) {
       expect(tf.getKernel(k, 'wasm'), k).toMatchObject({ kernelName: k, backendName: 'wasm' });
     }
     const before = tf.getKernel('BatchMatMul', 'wasm');
     registerWasmTrainingKernels();
     expect(tf.getKernel('BatchMatMul', 'wasm')).toBe(before);
-    expect(tf.getKernel('Conv2DBackpropFilter', 'cpu')?.kernelFunc).not.toBe(tf.getKernel('Conv2DBackpropFilter', 'wasm')?.kernelFunc);
+    expect(tf.getKernel('Conv2DBackpropFilter', 'cpu')?.kernelFunc).not.toBe(
+      tf.getKernel('Conv2DBackpropFilter', 'wasm')?.kernelFunc,
+    );
   });
 });
 
@@ -106,23 +122,41 @@ describe('Conv2DBackpropFilter (wasm vs cpu)', () => {
     { label: '3x3/2 same', x: [2, 9, 8, 3], f: [3, 3, 3, 4], strides: 2, pad: 'same' },
     { label: '5x5/1 valid', x: [1, 9, 9, 2], f: [5, 5, 2, 3], strides: 1, pad: 'valid' },
     { label: '3x2 kernel, strides [1,2], same', x: [2, 6, 7, 2], f: [3, 2, 2, 3], strides: [1, 2], pad: 'same' },
-    { label: '3x3/2 explicit pads', x: [2, 7, 7, 2], f: [3, 3, 2, 3], strides: 2, pad: [[0, 0], [1, 2], [2, 0], [0, 0]] },
+    {
+      label: '3x3/2 explicit pads',
+      x: [2, 7, 7, 2],
+      f: [3, 3, 2, 3],
+      strides: 2,
+      pad: [
+        [0, 0],
+        [1, 2],
+        [2, 0],
+        [0, 0],
+      ],
+    },
     { label: '2x2/2 same (stride = kernel with padding)', x: [1, 5, 5, 2], f: [2, 2, 2, 3], strides: 2, pad: 'same' },
   ];
   for (const c of cases) {
     it(c.label, async () => {
       const info = tf.backend_util.computeConv2DInfo(c.x as never, c.f as never, c.strides as never, 1, c.pad as never);
       const dyShape = info.outShape as number[];
-      await compareKernel('Conv2DBackpropFilter',
+      await compareKernel(
+        'Conv2DBackpropFilter',
         { x: { shape: c.x, data: values(size(c.x), 1) }, dy: { shape: dyShape, data: values(size(dyShape), 2) } },
-        { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', filterShape: c.f });
+        { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', filterShape: c.f },
+      );
     });
   }
 
   it('rejects NCHW with a message naming the kernel', async () => {
     await on('wasm', () => {
-      expect(() => kernel('Conv2DBackpropFilter', { x: { shape: [1, 4, 4, 1], data: values(16, 1) }, dy: { shape: [1, 4, 4, 1], data: values(16, 2) } },
-        { strides: 1, pad: 'same', dataFormat: 'NCHW', filterShape: [1, 1, 1, 1] })).toThrow(/Conv2DBackpropFilter: unsupported case: dataFormat 'NCHW'/);
+      expect(() =>
+        kernel(
+          'Conv2DBackpropFilter',
+          { x: { shape: [1, 4, 4, 1], data: values(16, 1) }, dy: { shape: [1, 4, 4, 1], data: values(16, 2) } },
+          { strides: 1, pad: 'same', dataFormat: 'NCHW', filterShape: [1, 1, 1, 1] },
+        ),
+      ).toThrow(/Conv2DBackpropFilter: unsupported case: dataFormat 'NCHW'/);
     });
   });
 });
@@ -133,59 +167,120 @@ describe('depthwise backprop kernels (wasm vs cpu)', () => {
     { label: '7x7 same, batch 1', x: [1, 7, 7, 3], k: 7, pad: 'same' },
     { label: '3x3 valid', x: [2, 6, 7, 4], k: 3, pad: 'valid' },
     { label: '5x5 same', x: [3, 5, 6, 2], k: 5, pad: 'same' },
-    { label: '3x3 explicit pads', x: [2, 6, 6, 3], k: 3, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] },
+    {
+      label: '3x3 explicit pads',
+      x: [2, 6, 6, 3],
+      k: 3,
+      pad: [
+        [0, 0],
+        [2, 0],
+        [0, 1],
+        [0, 0],
+      ],
+    },
   ];
   for (const c of cases) {
     it(c.label, async () => {
       const fShape = [c.k, c.k, c.x[3]!, 1];
-      const info = tf.backend_util.computeConv2DInfo(c.x as never, fShape as never, 1, 1, c.pad as never, undefined, true);
+      const info = tf.backend_util.computeConv2DInfo(
+        c.x as never,
+        fShape as never,
+        1,
+        1,
+        c.pad as never,
+        undefined,
+        true,
+      );
       const dyShape = info.outShape as number[];
-      await compareKernel('DepthwiseConv2dNativeBackpropInput',
-        { dy: { shape: dyShape, data: values(size(dyShape), 3) }, filter: { shape: fShape, data: values(size(fShape), 4) } },
-        { strides: 1, pad: c.pad, dilations: 1, inputShape: c.x });
-      await compareKernel('DepthwiseConv2dNativeBackpropFilter',
+      await compareKernel(
+        'DepthwiseConv2dNativeBackpropInput',
+        {
+          dy: { shape: dyShape, data: values(size(dyShape), 3) },
+          filter: { shape: fShape, data: values(size(fShape), 4) },
+        },
+        { strides: 1, pad: c.pad, dilations: 1, inputShape: c.x },
+      );
+      await compareKernel(
+        'DepthwiseConv2dNativeBackpropFilter',
         { x: { shape: c.x, data: values(size(c.x), 5) }, dy: { shape: dyShape, data: values(size(dyShape), 6) } },
-        { strides: 1, pad: c.pad, dilations: 1, filterShape: fShape });
+        { strides: 1, pad: c.pad, dilations: 1, filterShape: fShape },
+      );
     });
   }
 
   it('rejects stride 2 and channel multiplier 2 clearly', async () => {
     await on('wasm', () => {
-      expect(() => kernel('DepthwiseConv2dNativeBackpropFilter', { x: { shape: [1, 6, 6, 2], data: values(72, 1) }, dy: { shape: [1, 3, 3, 2], data: values(18, 2) } },
-        { strides: 2, pad: 'same', dilations: 1, filterShape: [3, 3, 2, 1] })).toThrow(/DepthwiseConv2dNativeBackpropFilter: unsupported case: strides 2x2/);
-      expect(() => kernel('DepthwiseConv2dNativeBackpropInput', { dy: { shape: [1, 4, 4, 4], data: values(64, 1) }, filter: { shape: [3, 3, 2, 2], data: values(36, 2) } },
-        { strides: 1, pad: 'same', dilations: 1, inputShape: [1, 4, 4, 2] })).toThrow(UnsupportedKernelCase);
+      expect(() =>
+        kernel(
+          'DepthwiseConv2dNativeBackpropFilter',
+          { x: { shape: [1, 6, 6, 2], data: values(72, 1) }, dy: { shape: [1, 3, 3, 2], data: values(18, 2) } },
+          { strides: 2, pad: 'same', dilations: 1, filterShape: [3, 3, 2, 1] },
+        ),
+      ).toThrow(/DepthwiseConv2dNativeBackpropFilter: unsupported case: strides 2x2/);
+      expect(() =>
+        kernel(
+          'DepthwiseConv2dNativeBackpropInput',
+          { dy: { shape: [1, 4, 4, 4], data: values(64, 1) }, filter: { shape: [3, 3, 2, 2], data: values(36, 2) } },
+          { strides: 1, pad: 'same', dilations: 1, inputShape: [1, 4, 4, 2] },
+        ),
+      ).toThrow(UnsupportedKernelCase);
     });
   });
 });
 
 describe('UnsortedSegmentSum (wasm vs cpu)', () => {
   it('sums duplicate ids over rows', async () => {
-    await compareKernel('UnsortedSegmentSum',
-      { x: { shape: [6, 3], data: values(18, 7) }, segmentIds: { shape: [6], data: new Int32Array([2, 0, 2, 4, 0, 2]), dtype: 'int32' } },
-      { numSegments: 5 });
+    await compareKernel(
+      'UnsortedSegmentSum',
+      {
+        x: { shape: [6, 3], data: values(18, 7) },
+        segmentIds: { shape: [6], data: new Int32Array([2, 0, 2, 4, 0, 2]), dtype: 'int32' },
+      },
+      { numSegments: 5 },
+    );
   });
   it('accepts rank-2 ids (equal to the cpu result on flattened ids; cpu itself rejects rank-2 ids)', async () => {
     const ids = new Int32Array([1, 1, 0, 3, 1, 0]);
-    const wasm = await on('wasm', () => kernel('UnsortedSegmentSum',
-      { x: { shape: [2, 3, 4], data: values(24, 8) }, segmentIds: { shape: [2, 3], data: ids, dtype: 'int32' } }, { numSegments: 4 }));
-    const cpu = await on('cpu', () => kernel('UnsortedSegmentSum',
-      { x: { shape: [6, 4], data: values(24, 8) }, segmentIds: { shape: [6], data: ids, dtype: 'int32' } }, { numSegments: 4 }));
+    const wasm = await on('wasm', () =>
+      kernel(
+        'UnsortedSegmentSum',
+        { x: { shape: [2, 3, 4], data: values(24, 8) }, segmentIds: { shape: [2, 3], data: ids, dtype: 'int32' } },
+        { numSegments: 4 },
+      ),
+    );
+    const cpu = await on('cpu', () =>
+      kernel(
+        'UnsortedSegmentSum',
+        { x: { shape: [6, 4], data: values(24, 8) }, segmentIds: { shape: [6], data: ids, dtype: 'int32' } },
+        { numSegments: 4 },
+      ),
+    );
     expect(wasm.shape).toEqual([4, 4]);
     expect(relErr(wasm.data, cpu.data)).toBeLessThanOrEqual(1e-6);
   });
   it('gives gather a gradient on wasm equal to cpu', async () => {
-    const run = () => tf.tidy(() => {
-      const table = tf.tensor(values(40, 9), [10, 4]);
-      const g = tf.grad((t: tf.Tensor) => tf.sum(tf.square(tf.gather(t, tf.tensor1d([3, 1, 3, 9, 0], 'int32')))))(table);
-      return g.dataSync().slice();
-    });
+    const run = () =>
+      tf.tidy(() => {
+        const table = tf.tensor(values(40, 9), [10, 4]);
+        const g = tf.grad((t: tf.Tensor) => tf.sum(tf.square(tf.gather(t, tf.tensor1d([3, 1, 3, 9, 0], 'int32')))))(
+          table,
+        );
+        return g.dataSync().slice();
+      });
     expect(relErr(await on('wasm', run), await on('cpu', run))).toBeLessThanOrEqual(1e-6);
   });
   it('rejects ids out of range', async () => {
     await on('wasm', () => {
-      expect(() => kernel('UnsortedSegmentSum', { x: { shape: [2, 2], data: values(4, 1) }, segmentIds: { shape: [2], data: new Int32Array([0, 7]), dtype: 'int32' } },
-        { numSegments: 3 })).toThrow(/segment id 7 at position 1 is outside \[0, 3\)/);
+      expect(() =>
+        kernel(
+          'UnsortedSegmentSum',
+          {
+            x: { shape: [2, 2], data: values(4, 1) },
+            segmentIds: { shape: [2], data: new Int32Array([0, 7]), dtype: 'int32' },
+          },
+          { numSegments: 3 },
+        ),
+      ).toThrow(/segment id 7 at position 1 is outside \[0, 3\)/);
     });
   });
 });
@@ -203,39 +298,123 @@ describe('matmul routing (wasm vs cpu)', () => {
   ];
   for (const c of cases) {
     it(c.label, async () => {
-      await compareKernel('BatchMatMul', { a: { shape: c.a, data: values(size(c.a), 11) }, b: { shape: c.b, data: values(size(c.b), 12) } },
-        { transposeA: c.ta, transposeB: c.tb });
+      await compareKernel(
+        'BatchMatMul',
+        { a: { shape: c.a, data: values(size(c.a), 11) }, b: { shape: c.b, data: values(size(c.b), 12) } },
+        { transposeA: c.ta, transposeB: c.tb },
+      );
     });
   }
   it('_FusedMatMul with bias and relu, transposed b', async () => {
-    await compareKernel('_FusedMatMul',
-      { a: { shape: [1, 200, 48], data: values(200 * 48, 13) }, b: { shape: [1, 64, 48], data: values(64 * 48, 14) }, bias: { shape: [64], data: values(64, 15) } },
-      { transposeA: false, transposeB: true, activation: 'relu' });
+    await compareKernel(
+      '_FusedMatMul',
+      {
+        a: { shape: [1, 200, 48], data: values(200 * 48, 13) },
+        b: { shape: [1, 64, 48], data: values(64 * 48, 14) },
+        bias: { shape: [64], data: values(64, 15) },
+      },
+      { transposeA: false, transposeB: true, activation: 'relu' },
+    );
   });
   it('gradients of a dense layer agree with cpu', async () => {
-    const run = () => tf.tidy(() => {
-      const x = tf.tensor(values(256 * 40, 16), [256, 40]);
-      const w = tf.tensor(values(40 * 160, 17), [40, 160]);
-      const gs = tf.grads((x: tf.Tensor, w: tf.Tensor) => tf.sum(tf.square(tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D))))([x, w]);
-      return gs.map((g) => g.dataSync().slice());
-    });
+    const run = () =>
+      tf.tidy(() => {
+        const x = tf.tensor(values(256 * 40, 16), [256, 40]);
+        const w = tf.tensor(values(40 * 160, 17), [40, 160]);
+        const gs = tf.grads((x: tf.Tensor, w: tf.Tensor) =>
+          tf.sum(tf.square(tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D))),
+        )([x, w]);
+        return gs.map((g) => g.dataSync().slice());
+      });
     const [wasm, cpu] = [await on('wasm', run), await on('cpu', run)];
     for (let i = 0; i < 2; i++) expect(relErr(wasm[i]!, cpu[i]!)).toBeLessThanOrEqual(1e-5);
   });
 });
 
 describe('finite differences', () => {
-  const checks: Array<{ label: string; f: (...xs: tf.Tensor[]) => tf.Tensor; args: Array<{ shape: number[]; seed: number }> }> = [
-    { label: 'conv2d 4x4/4 valid', f: (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 4, 'valid'), args: [{ shape: [2, 8, 8, 3], seed: 21 }, { shape: [4, 4, 3, 4], seed: 22 }] },
-    { label: 'conv2d 3x3/2 same', f: (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, 'same'), args: [{ shape: [2, 7, 7, 2], seed: 23 }, { shape: [3, 3, 2, 3], seed: 24 }] },
-    { label: 'depthwise 7x7 same', f: (x, w) => tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'), args: [{ shape: [2, 8, 8, 3], seed: 25 }, { shape: [7, 7, 3, 1], seed: 26 }] },
-    { label: 'gather', f: (t) => tf.gather(t, tf.tensor1d([2, 0, 2, 5], 'int32')), args: [{ shape: [6, 3], seed: 27 }] },
-    { label: 'matMul transposed', f: (a, b) => tf.matMul(a!, b!, true, true), args: [{ shape: [50, 30], seed: 28 }, { shape: [40, 50], seed: 29 }] },
-    { label: 'patchifyConv2d 2x2 with bias, odd input', f: (x, w, b) => patchifyConv2d(x as tf.Tensor4D, w as tf.Tensor4D, b), args: [{ shape: [2, 7, 6, 3], seed: 30 }, { shape: [2, 2, 3, 4], seed: 31 }, { shape: [4], seed: 32 }] },
-    { label: 'geluExact (nonlinear: central-difference truncation ~eps^2, far below the bound)', f: (x) => geluExact(tf.mul(x!, 3)), args: [{ shape: [4, 5, 6], seed: 36 }] },
-    { label: 'layerNormLastAxis', f: (x, g, b) => layerNormLastAxis(x!, tf.add(g!, 1), b!), args: [{ shape: [2, 3, 4, 7], seed: 37 }, { shape: [7], seed: 38 }, { shape: [7], seed: 39 }] },
-    { label: 'grn', f: (x, g, b) => grn(x as tf.Tensor4D, g!, b!), args: [{ shape: [2, 3, 4, 5], seed: 40 }, { shape: [5], seed: 41 }, { shape: [5], seed: 42 }] },
-    { label: 'linear on rank-4 input', f: (x, w, b) => linear(x!, w as tf.Tensor2D, b as tf.Tensor1D), args: [{ shape: [2, 3, 3, 8], seed: 33 }, { shape: [8, 5], seed: 34 }, { shape: [5], seed: 35 }] },
+  const checks: Array<{
+    label: string;
+    f: (...xs: tf.Tensor[]) => tf.Tensor;
+    args: Array<{ shape: number[]; seed: number }>;
+  }> = [
+    {
+      label: 'conv2d 4x4/4 valid',
+      f: (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 4, 'valid'),
+      args: [
+        { shape: [2, 8, 8, 3], seed: 21 },
+        { shape: [4, 4, 3, 4], seed: 22 },
+      ],
+    },
+    {
+      label: 'conv2d 3x3/2 same',
+      f: (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, 'same'),
+      args: [
+        { shape: [2, 7, 7, 2], seed: 23 },
+        { shape: [3, 3, 2, 3], seed: 24 },
+      ],
+    },
+    {
+      label: 'depthwise 7x7 same',
+      f: (x, w) => tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'),
+      args: [
+        { shape: [2, 8, 8, 3], seed: 25 },
+        { shape: [7, 7, 3, 1], seed: 26 },
+      ],
+    },
+    {
+      label: 'gather',
+      f: (t) => tf.gather(t, tf.tensor1d([2, 0, 2, 5], 'int32')),
+      args: [{ shape: [6, 3], seed: 27 }],
+    },
+    {
+      label: 'matMul transposed',
+      f: (a, b) => tf.matMul(a!, b!, true, true),
+      args: [
+        { shape: [50, 30], seed: 28 },
+        { shape: [40, 50], seed: 29 },
+      ],
+    },
+    {
+      label: 'patchifyConv2d 2x2 with bias, odd input',
+      f: (x, w, b) => patchifyConv2d(x as tf.Tensor4D, w as tf.Tensor4D, b),
+      args: [
+        { shape: [2, 7, 6, 3], seed: 30 },
+        { shape: [2, 2, 3, 4], seed: 31 },
+        { shape: [4], seed: 32 },
+      ],
+    },
+    {
+      label: 'geluExact (nonlinear: central-difference truncation ~eps^2, far below the bound)',
+      f: (x) => geluExact(tf.mul(x!, 3)),
+      args: [{ shape: [4, 5, 6], seed: 36 }],
+    },
+    {
+      label: 'layerNormLastAxis',
+      f: (x, g, b) => layerNormLastAxis(x!, tf.add(g!, 1), b!),
+      args: [
+        { shape: [2, 3, 4, 7], seed: 37 },
+        { shape: [7], seed: 38 },
+        { shape: [7], seed: 39 },
+      ],
+    },
+    {
+      label: 'grn',
+      f: (x, g, b) => grn(x as tf.Tensor4D, g!, b!),
+      args: [
+        { shape: [2, 3, 4, 5], seed: 40 },
+        { shape: [5], seed: 41 },
+        { shape: [5], seed: 42 },
+      ],
+    },
+    {
+      label: 'linear on rank-4 input',
+      f: (x, w, b) => linear(x!, w as tf.Tensor2D, b as tf.Tensor1D),
+      args: [
+        { shape: [2, 3, 3, 8], seed: 33 },
+        { shape: [8, 5], seed: 34 },
+        { shape: [5], seed: 35 },
+      ],
+    },
   ];
   for (const backend of ['wasm', 'cpu'] as const) {
     for (const c of checks) {
@@ -249,17 +428,19 @@ describe('finite differences', () => {
 describe('fast ops equal the plain ops', () => {
   for (const backend of ['wasm', 'cpu'] as const) {
     it(`patchifyConv2d == conv2d + bias (values and gradients) on ${backend}`, async () => {
-      const run = (usePatchify: boolean) => tf.tidy(() => {
-        const x = tf.tensor(values(2 * 9 * 8 * 3, 40), [2, 9, 8, 3]);
-        const w = tf.tensor(values(4 * 4 * 3 * 5, 41), [4, 4, 3, 5]);
-        const b = tf.tensor(values(5, 42), [5]);
-        const f = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => usePatchify
-          ? patchifyConv2d(x as tf.Tensor4D, w as tf.Tensor4D, b)
-          : tf.add(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 4, 'valid'), b);
-        const y = f(x, w, b);
-        const gs = tf.grads((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(f(x, w, b))))([x, w, b]);
-        return [y.dataSync().slice(), ...gs.map((g) => g.dataSync().slice())];
-      });
+      const run = (usePatchify: boolean) =>
+        tf.tidy(() => {
+          const x = tf.tensor(values(2 * 9 * 8 * 3, 40), [2, 9, 8, 3]);
+          const w = tf.tensor(values(4 * 4 * 3 * 5, 41), [4, 4, 3, 5]);
+          const b = tf.tensor(values(5, 42), [5]);
+          const f = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) =>
+            usePatchify
+              ? patchifyConv2d(x as tf.Tensor4D, w as tf.Tensor4D, b)
+              : tf.add(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 4, 'valid'), b);
+          const y = f(x, w, b);
+          const gs = tf.grads((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(f(x, w, b))))([x, w, b]);
+          return [y.dataSync().slice(), ...gs.map((g) => g.dataSync().slice())];
+        });
       const [fast, plain] = await on(backend, () => [run(true), run(false)]);
       for (let i = 0; i < 4; i++) expect(relErr(fast![i]!, plain![i]!)).toBeLessThanOrEqual(1e-5);
     });
@@ -267,22 +448,28 @@ describe('fast ops equal the plain ops', () => {
 
   for (const backend of ['wasm', 'cpu'] as const) {
     it(`geluExact and layerNormLastAxis equal their autodiff forms on ${backend}`, async () => {
-      const run = (fast: boolean) => tf.tidy(() => {
-        const x = tf.mul(tf.tensor(values(2 * 5 * 5 * 12, 50), [2, 5, 5, 12]), 3);
-        const g = tf.add(tf.tensor(values(12, 51), [12]), 1);
-        const b = tf.tensor(values(12, 52), [12]);
-        const gelu = (t: tf.Tensor) => fast ? geluExact(t) : tf.mul(tf.mul(t, 0.5), tf.add(tf.erf(tf.mul(t, Math.SQRT1_2)), 1));
-        const ln = (t: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => {
-          if (fast) return layerNormLastAxis(t, gg, bb, 1e-6);
-          const { mean, variance } = tf.moments(t, -1, true);
-          return tf.add(tf.mul(tf.mul(tf.sub(t, mean), tf.rsqrt(tf.add(variance, 1e-6))), gg), bb);
-        };
-        const f = (t: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => gelu(ln(t, gg, bb));
-        const r = tf.tensor(values(2 * 5 * 5 * 12, 53), [2, 5, 5, 12]);
-        const y = f(x, g, b);
-        const gs = tf.grads((t: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(f(t, gg, bb), r)))([x, g, b]);
-        return [y.dataSync().slice(), ...gs.map((t) => t.dataSync().slice())];
-      });
+      const run = (fast: boolean) =>
+        tf.tidy(() => {
+          const x = tf.mul(tf.tensor(values(2 * 5 * 5 * 12, 50), [2, 5, 5, 12]), 3);
+          const g = tf.add(tf.tensor(values(12, 51), [12]), 1);
+          const b = tf.tensor(values(12, 52), [12]);
+          const gelu = (t: tf.Tensor) =>
+            fast ? geluExact(t) : tf.mul(tf.mul(t, 0.5), tf.add(tf.erf(tf.mul(t, Math.SQRT1_2)), 1));
+          const ln = (t: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => {
+            if (fast) return layerNormLastAxis(t, gg, bb, 1e-6);
+            const { mean, variance } = tf.moments(t, -1, true);
+            return tf.add(tf.mul(tf.mul(tf.sub(t, mean), tf.rsqrt(tf.add(variance, 1e-6))), gg), bb);
+          };
+          const f = (t: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => gelu(ln(t, gg, bb));
+          const r = tf.tensor(values(2 * 5 * 5 * 12, 53), [2, 5, 5, 12]);
+          const y = f(x, g, b);
+          const gs = tf.grads((t: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(f(t, gg, bb), r)))([
+            x,
+            g,
+            b,
+          ]);
+          return [y.dataSync().slice(), ...gs.map((t) => t.dataSync().slice())];
+        });
       const [fast, plain] = await on(backend, () => [run(true), run(false)]);
       for (let i = 0; i < 4; i++) expect(relErr(fast![i]!, plain![i]!)).toBeLessThanOrEqual(1e-5);
     });
@@ -291,18 +478,27 @@ describe('fast ops equal the plain ops', () => {
 
 describe('fused ops (what tf.layers and bias-fused layer code call) train on wasm', () => {
   it('tf.fused.conv2d and tf.fused.depthwiseConv2d with bias: gradients equal cpu', async () => {
-    const run = () => tf.tidy(() => {
-      const x = tf.tensor(values(2 * 8 * 8 * 3, 60), [2, 8, 8, 3]) as tf.Tensor4D;
-      const w = tf.tensor(values(2 * 2 * 3 * 4, 61), [2, 2, 3, 4]) as tf.Tensor4D;
-      const b = tf.tensor(values(4, 62), [4]);
-      const d = tf.tensor(values(7 * 7 * 4, 63), [7, 7, 4, 1]) as tf.Tensor4D;
-      const db = tf.tensor(values(4, 64), [4]);
-      const gs = tf.grads((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, d: tf.Tensor, db: tf.Tensor) => {
-        const h = tf.fused.conv2d({ x: x as tf.Tensor4D, filter: w as tf.Tensor4D, strides: 2, pad: 'valid', bias: b });
-        return tf.sum(tf.square(tf.fused.depthwiseConv2d({ x: h, filter: d as tf.Tensor4D, strides: 1, pad: 'same', bias: db })));
-      })([x, w, b, d, db]);
-      return gs.map((g) => g.dataSync().slice());
-    });
+    const run = () =>
+      tf.tidy(() => {
+        const x = tf.tensor(values(2 * 8 * 8 * 3, 60), [2, 8, 8, 3]) as tf.Tensor4D;
+        const w = tf.tensor(values(2 * 2 * 3 * 4, 61), [2, 2, 3, 4]) as tf.Tensor4D;
+        const b = tf.tensor(values(4, 62), [4]);
+        const d = tf.tensor(values(7 * 7 * 4, 63), [7, 7, 4, 1]) as tf.Tensor4D;
+        const db = tf.tensor(values(4, 64), [4]);
+        const gs = tf.grads((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, d: tf.Tensor, db: tf.Tensor) => {
+          const h = tf.fused.conv2d({
+            x: x as tf.Tensor4D,
+            filter: w as tf.Tensor4D,
+            strides: 2,
+            pad: 'valid',
+            bias: b,
+          });
+          return tf.sum(
+            tf.square(tf.fused.depthwiseConv2d({ x: h, filter: d as tf.Tensor4D, strides: 1, pad: 'same', bias: db })),
+          );
+        })([x, w, b, d, db]);
+        return gs.map((g) => g.dataSync().slice());
+      });
     const [wasm, cpu] = [await on('wasm', run), await on('cpu', run)];
     for (let i = 0; i < 5; i++) expect(relErr(wasm[i]!, cpu[i]!)).toBeLessThanOrEqual(1e-5);
   });
@@ -311,21 +507,26 @@ describe('fused ops (what tf.layers and bias-fused layer code call) train on was
 describe('grn equals its autodiff form', () => {
   for (const backend of ['wasm', 'cpu'] as const) {
     it(`values and gradients on ${backend}`, async () => {
-      const run = (fast: boolean) => tf.tidy(() => {
-        const x = tf.tensor(values(2 * 4 * 5 * 6, 70), [2, 4, 5, 6]) as tf.Tensor4D;
-        const g = tf.tensor(values(6, 71), [6]);
-        const b = tf.tensor(values(6, 72), [6]);
-        const r = tf.tensor(values(2 * 4 * 5 * 6, 73), [2, 4, 5, 6]);
-        const f = (t: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => {
-          if (fast) return grn(t as tf.Tensor4D, gg, bb);
-          const gx = tf.sqrt(tf.add(tf.sum(tf.square(t), [1, 2], true), 1e-12));
-          const nx = tf.div(gx, tf.add(tf.mean(gx, -1, true), 1e-6));
-          return tf.add(tf.add(tf.mul(gg, tf.mul(t, nx)), bb), t);
-        };
-        const y = f(x, g, b);
-        const gs = tf.grads((t: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(f(t, gg, bb), r)))([x, g, b]);
-        return [y.dataSync().slice(), ...gs.map((t) => t.dataSync().slice())];
-      });
+      const run = (fast: boolean) =>
+        tf.tidy(() => {
+          const x = tf.tensor(values(2 * 4 * 5 * 6, 70), [2, 4, 5, 6]) as tf.Tensor4D;
+          const g = tf.tensor(values(6, 71), [6]);
+          const b = tf.tensor(values(6, 72), [6]);
+          const r = tf.tensor(values(2 * 4 * 5 * 6, 73), [2, 4, 5, 6]);
+          const f = (t: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => {
+            if (fast) return grn(t as tf.Tensor4D, gg, bb);
+            const gx = tf.sqrt(tf.add(tf.sum(tf.square(t), [1, 2], true), 1e-12));
+            const nx = tf.div(gx, tf.add(tf.mean(gx, -1, true), 1e-6));
+            return tf.add(tf.add(tf.mul(gg, tf.mul(t, nx)), bb), t);
+          };
+          const y = f(x, g, b);
+          const gs = tf.grads((t: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(f(t, gg, bb), r)))([
+            x,
+            g,
+            b,
+          ]);
+          return [y.dataSync().slice(), ...gs.map((t) => t.dataSync().slice())];
+        });
       const [fast, plain] = await on(backend, () => [run(true), run(false)]);
       for (let i = 0; i < 4; i++) expect(relErr(fast![i]!, plain![i]!)).toBeLessThanOrEqual(1e-5);
     });

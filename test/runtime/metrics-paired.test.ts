@@ -1,9 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../../runtime/rng.js';
-import { bootstrapAucCi, MetricInputError, normalQuantile, pairedBootstrapAucDifference } from '../../runtime/metrics/index.js';
+import {
+  bootstrapAucCi,
+  MetricInputError,
+  normalQuantile,
+  pairedBootstrapAucDifference,
+} from '../../runtime/metrics/index.js';
 import { parsePredictionsCsv, predictionsCsv } from '../../runtime/train/evaluate.js';
 import { naiveAuc } from '../support/naive-auc.js';
-
 
 /**
  * Independent reference for correlated AUCs (DeLong, DeLong and Clarke-Pearson 1988): the
@@ -77,7 +81,7 @@ describe('paired bootstrap of an AUC difference', () => {
     expect(r.pValue).toBeLessThan(0.01);
   });
 
-  it('is narrower than the separate intervals when the models share the patients\' difficulty', () => {
+  it("is narrower than the separate intervals when the models share the patients' difficulty", () => {
     const { labels, a, b } = cohort(200, 6, 1.0, 0.8);
     const paired = pairedBootstrapAucDifference(labels, a, b, { rng: createRng(3), resamples: 2000 });
     const ciA = bootstrapAucCi(labels, a, { rng: createRng(4), resamples: 2000 });
@@ -88,10 +92,15 @@ describe('paired bootstrap of an AUC difference', () => {
   });
 
   it('refuses scores that do not pair up with the labels, and reports one class as undefined', () => {
-    expect(() => pairedBootstrapAucDifference([1, 0, 1], [0.1, 0.2, 0.3], [0.1, 0.2], { rng: createRng(1) })).toThrow(MetricInputError);
-    const r = pairedBootstrapAucDifference([1, 1, 1], [0.1, 0.2, 0.3], [0.3, 0.2, 0.1], { rng: createRng(1), resamples: 10 });
+    expect(() => pairedBootstrapAucDifference([1, 0, 1], [0.1, 0.2, 0.3], [0.1, 0.2], { rng: createRng(1) })).toThrow(
+      MetricInputError,
+    );
+    const r = pairedBootstrapAucDifference([1, 1, 1], [0.1, 0.2, 0.3], [0.3, 0.2, 0.1], {
+      rng: createRng(1),
+      resamples: 10,
+    });
     expect(Number.isNaN(r.difference.lower)).toBe(true);
-    expect(r.difference.reason).toBe("only positive cases (3); AUC needs both classes");
+    expect(r.difference.reason).toBe('only positive cases (3); AUC needs both classes');
   });
 });
 
@@ -101,7 +110,13 @@ describe('predictions.csv', () => {
     const text = predictionsCsv(
       [
         { split: 'val', patientIds: ['P1', 'P2'], labels: [0, 1], scores: [0.25, 0.75], imageCounts: [1, 3] },
-        { split: 'test', patientIds: ['P,3', 'P"4'], labels: [1, 0], scores: [0.123456789123, 1e-7], imageCounts: [2, 4] },
+        {
+          split: 'test',
+          patientIds: ['P,3', 'P"4'],
+          labels: [1, 0],
+          scores: [0.123456789123, 1e-7],
+          imageCounts: [2, 4],
+        },
       ],
       classes,
     );
@@ -117,7 +132,9 @@ describe('predictions.csv', () => {
 
   it('names the file, line and column of a bad row', () => {
     const bad = 'split,patient_id,label,images,score\ntest,P1,positive,1,0.5\ntest,P2,maybe,1,0.5\n';
-    expect(() => parsePredictionsCsv(bad, classes, 'test', 'runs/x/predictions.csv')).toThrow('runs/x/predictions.csv:3, column label: `maybe` is not a class (negative, positive)');
+    expect(() => parsePredictionsCsv(bad, classes, 'test', 'runs/x/predictions.csv')).toThrow(
+      'runs/x/predictions.csv:3, column label: `maybe` is not a class (negative, positive)',
+    );
     const nan = 'split,patient_id,label,images,score\ntest,P1,positive,1,\n';
     expect(() => parsePredictionsCsv(nan, classes, 'test', 'p.csv')).toThrow('p.csv:2, column score');
     expect(() => parsePredictionsCsv('a,b\n1,2\n', classes, 'test', 'p.csv')).toThrow('p.csv: not a predictions file');

@@ -22,7 +22,6 @@ import {
 } from '../../runtime/metrics/index.js';
 import { naiveAuc } from '../support/naive-auc.js';
 
-
 function randomData(rng: Rng, n: number, levels?: number): { labels: number[]; scores: number[] } {
   const labels: number[] = [];
   const scores: number[] = [];
@@ -51,7 +50,11 @@ describe('ROC AUC', () => {
   it('equals the naive count on random data, continuous and heavily quantised', () => {
     const rng = createRng(7);
     for (let trial = 0; trial < 30; trial++) {
-      const { labels, scores } = randomData(rng, 20 + Math.floor(rng.uniform() * 300), trial % 2 === 0 ? 10 : undefined);
+      const { labels, scores } = randomData(
+        rng,
+        20 + Math.floor(rng.uniform() * 300),
+        trial % 2 === 0 ? 10 : undefined,
+      );
       if (aucUndefinedReason(labels)) continue;
       expect(Math.abs(rocAuc(labels, scores) - naiveAuc(labels, scores))).toBeLessThan(1e-12);
     }
@@ -194,7 +197,10 @@ describe('bootstrap CI', () => {
 
   it('fast path agrees with the generic bootstrap of rocAuc given the same draws', () => {
     const fast = bootstrapAucCi(data.labels, data.scores, { rng: createRng(5), resamples: 200 });
-    const generic = bootstrapCi(data.labels, data.scores, (y, s) => rocAuc(y, s), { rng: createRng(5), resamples: 200 });
+    const generic = bootstrapCi(data.labels, data.scores, (y, s) => rocAuc(y, s), {
+      rng: createRng(5),
+      resamples: 200,
+    });
     expect(Math.abs(fast.lower - generic.lower)).toBeLessThan(1e-12);
     expect(Math.abs(fast.upper - generic.upper)).toBeLessThan(1e-12);
   });
@@ -218,7 +224,10 @@ describe('bootstrap CI', () => {
       expect(cis[name].upper).toBeGreaterThan(r[name]);
     }
     // Same draw order (positives then negatives) as bootstrapCi, so sensitivity bounds agree exactly.
-    const generic = bootstrapCi(data.labels, data.scores, (y, s) => thresholdRates(y, s, 0.6).sensitivity, { rng: createRng(8), resamples: 400 });
+    const generic = bootstrapCi(data.labels, data.scores, (y, s) => thresholdRates(y, s, 0.6).sensitivity, {
+      rng: createRng(8),
+      resamples: 400,
+    });
     expect(Math.abs(cis.sensitivity.lower - generic.lower)).toBeLessThan(1e-12);
     expect(Math.abs(cis.sensitivity.upper - generic.upper)).toBeLessThan(1e-12);
     expect(bootstrapRateCis([0, 0], [0.1, 0.9], 0.5, { rng: createRng(1) }).accuracy.reason).toMatch(/only negative/);
@@ -228,7 +237,9 @@ describe('bootstrap CI', () => {
     const ci = bootstrapAucCi([1, 1, 1], [0.1, 0.5, 0.9], { rng: createRng(1) });
     expect(ci.lower).toBeNaN();
     expect(ci.reason).toMatch(/only positive/);
-    expect(() => bootstrapAucCi(data.labels, data.scores, { rng: createRng(1), resamples: 0 })).toThrow(/positive integer/);
+    expect(() => bootstrapAucCi(data.labels, data.scores, { rng: createRng(1), resamples: 0 })).toThrow(
+      /positive integer/,
+    );
   });
 
   it('percentile quantile interpolates linearly', () => {

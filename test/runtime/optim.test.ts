@@ -2,7 +2,14 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Module, type Parameter } from '../../runtime/module.js';
 import { seed } from '../../runtime/rng.js';
-import { AdamW, Lion, buildSchedule, decodeOptimizerState, encodeOptimizerState, ScheduleError } from '../../runtime/optim/index.js';
+import {
+  AdamW,
+  Lion,
+  buildSchedule,
+  decodeOptimizerState,
+  encodeOptimizerState,
+  ScheduleError,
+} from '../../runtime/optim/index.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -32,7 +39,9 @@ function values(params: Array<[string, Parameter]>, path: string): number[] {
 
 function expectClose(actual: number[], expected: number[], atol: number): void {
   expect(actual.length).toBe(expected.length);
-  actual.forEach((a, i) => expect(Math.abs(a - expected[i]!), `index ${i}: ${a} vs ${expected[i]}`).toBeLessThanOrEqual(atol));
+  actual.forEach((a, i) =>
+    expect(Math.abs(a - expected[i]!), `index ${i}: ${a} vs ${expected[i]}`).toBeLessThanOrEqual(atol),
+  );
 }
 
 describe('Lion', () => {
@@ -59,7 +68,10 @@ describe('Lion', () => {
   });
 
   it('creates no tensors beyond its slots (tidy), Lion and AdamW, with clipping and decay', () => {
-    for (const [make, slots] of [[() => new Lion({ weightDecay: 0.1, clipGradNorm: 1 }), 2], [() => new AdamW({ weightDecay: 0.1, clipGradNorm: 1 }), 4]] as const) {
+    for (const [make, slots] of [
+      [() => new Lion({ weightDecay: 0.1, clipGradNorm: 1 }), 2],
+      [() => new AdamW({ weightDecay: 0.1, clipGradNorm: 1 }), 4],
+    ] as const) {
       const m = new Toy([1, 2, 3, 4], [1, 2], [0, 0]);
       const params = m.namedParameters();
       const opt = make();
@@ -174,10 +186,22 @@ describe('per-parameter learning-rate scale and state validation', () => {
     const m = new Toy([0, 0, 0, 0], [0, 0], [0, 0]);
     const params = m.namedParameters();
     const opt = new Lion();
-    opt.loadState({ kind: 'lion', step: 4, hyper: {}, slots: new Map([['bias#m', { dtype: 'float32', shape: [3], data: new Float32Array(3) }]]) });
+    opt.loadState({
+      kind: 'lion',
+      step: 4,
+      hyper: {},
+      slots: new Map([['bias#m', { dtype: 'float32', shape: [3], data: new Float32Array(3) }]]),
+    });
     const g = grads({ bias: [1, 1] }, params);
     expect(() => opt.step(g, params, 0.1)).toThrow(/slot 'bias#m' has shape \[3\] but the parameter is \[2\]/);
-    expect(() => opt.loadState({ kind: 'lion', step: 1, hyper: {}, slots: new Map([['bias#v', { dtype: 'float32', shape: [2], data: new Float32Array(2) }]]) })).toThrow(/unknown slot 'bias#v'/);
+    expect(() =>
+      opt.loadState({
+        kind: 'lion',
+        step: 1,
+        hyper: {},
+        slots: new Map([['bias#v', { dtype: 'float32', shape: [2], data: new Float32Array(2) }]]),
+      }),
+    ).toThrow(/unknown slot 'bias#v'/);
     tf.dispose([...g.values()]);
     opt.dispose();
     m.dispose();
@@ -187,12 +211,17 @@ describe('per-parameter learning-rate scale and state validation', () => {
 describe('optimizer state', () => {
   it('round-trips through safetensors and resumes exactly', async () => {
     const build = () => new Toy([0.3, -0.7, 1.1, 0.2], [0.5, -0.5], [1, 1]);
-    const gAt = (params: Array<[string, Parameter]>, k: number) => grads({ weight: [Math.sin(k), Math.cos(k), -0.3 * k, 0.1], bias: [0.2 * k - 0.3, -0.1] }, params);
+    const gAt = (params: Array<[string, Parameter]>, k: number) =>
+      grads({ weight: [Math.sin(k), Math.cos(k), -0.3 * k, 0.1], bias: [0.2 * k - 0.3, -0.1] }, params);
     for (const make of [() => new Lion({ weightDecay: 0.2 }), () => new AdamW({ weightDecay: 0.05 })]) {
       const a = build();
       const pa = a.namedParameters();
       const optA = make();
-      for (let k = 0; k < 3; k++) { const g = gAt(pa, k); optA.step(g, pa, 0.01); tf.dispose([...g.values()]); }
+      for (let k = 0; k < 3; k++) {
+        const g = gAt(pa, k);
+        optA.step(g, pa, 0.01);
+        tf.dispose([...g.values()]);
+      }
       const bytes = encodeOptimizerState(await optA.state());
       // A second model restored from A's weights + the saved state must follow A exactly.
       const b = build();
@@ -202,13 +231,22 @@ describe('optimizer state', () => {
       optB.loadState(decodeOptimizerState(bytes));
       expect(optB.stepCount).toBe(3);
       for (let k = 3; k < 6; k++) {
-        const g1 = gAt(pa, k); optA.step(g1, pa, 0.01); tf.dispose([...g1.values()]);
-        const g2 = gAt(pb, k); optB.step(g2, pb, 0.01); tf.dispose([...g2.values()]);
+        const g1 = gAt(pa, k);
+        optA.step(g1, pa, 0.01);
+        tf.dispose([...g1.values()]);
+        const g2 = gAt(pb, k);
+        optB.step(g2, pb, 0.01);
+        tf.dispose([...g2.values()]);
       }
       expect(values(pb, 'weight')).toEqual(values(pa, 'weight'));
       expect(values(pb, 'bias')).toEqual(values(pa, 'bias'));
-      expect(() => (optA.kind === 'lion' ? new AdamW() : new Lion()).loadState(decodeOptimizerState(bytes))).toThrow(/cannot load/);
-      optA.dispose(); optB.dispose(); a.dispose(); b.dispose();
+      expect(() => (optA.kind === 'lion' ? new AdamW() : new Lion()).loadState(decodeOptimizerState(bytes))).toThrow(
+        /cannot load/,
+      );
+      optA.dispose();
+      optB.dispose();
+      a.dispose();
+      b.dispose();
     }
   });
 });
@@ -217,11 +255,17 @@ describe('schedules', () => {
   const ctx = { baseLr: 1e-3, stepsPerEpoch: 10, epochs: 100 };
 
   it('warmup + cosine matches the official adjust_learning_rate closed form', () => {
-    const s = buildSchedule([{ kind: 'warmup', epochs: 20 }, { kind: 'cosine', to: 1e-6 }], ctx);
+    const s = buildSchedule(
+      [
+        { kind: 'warmup', epochs: 20 },
+        { kind: 'cosine', to: 1e-6 },
+      ],
+      ctx,
+    );
     expect(s.totalSteps).toBe(1000);
     expect(s.at(0)).toBe(0);
-    expect(s.at(100)).toBeCloseTo(1e-3 * 10 / 20, 15); // epoch 10 of 20 warmup
-    expect(s.at(5)).toBeCloseTo(1e-3 * 0.5 / 20, 15);
+    expect(s.at(100)).toBeCloseTo((1e-3 * 10) / 20, 15); // epoch 10 of 20 warmup
+    expect(s.at(5)).toBeCloseTo((1e-3 * 0.5) / 20, 15);
     expect(s.at(200)).toBeCloseTo(1e-3, 15); // end of warmup = start of cosine
     // midway through the cosine (epoch 60): min + (base-min)*0.5*(1+cos(pi/2))
     expect(s.at(600)).toBeCloseTo(1e-6 + (1e-3 - 1e-6) * 0.5, 15);
@@ -246,7 +290,10 @@ describe('schedules', () => {
     expect(st.at(999)).toBeCloseTo(1e-6, 15);
     const lin = buildSchedule([{ kind: 'linear', to: 0 }], ctx);
     expect(lin.at(250)).toBeCloseTo(0.75e-3, 15);
-    const nested = buildSchedule([{ kind: 'constant', epochs: 10 }, { kind: 'cosine', epochs: 10, to: 0 }, { kind: 'constant' }], ctx);
+    const nested = buildSchedule(
+      [{ kind: 'constant', epochs: 10 }, { kind: 'cosine', epochs: 10, to: 0 }, { kind: 'constant' }],
+      ctx,
+    );
     expect(nested.at(150)).toBeCloseTo(0.5e-3, 15);
     expect(nested.at(500)).toBe(0);
   });

@@ -1,11 +1,56 @@
 import { describe, expect, it } from 'vitest';
-import { experimentTableHtml, experimentTableMarkdown, formatParameters, type ExperimentRow } from '../../runtime/report/index.js';
+import {
+  experimentTableHtml,
+  experimentTableMarkdown,
+  formatParameters,
+  type ExperimentRow,
+} from '../../runtime/report/index.js';
 
 const rows: ExperimentRow[] = [
-  { model: 'MLP', variant: 'mlp', fusion: 'Only-numeric', parameters: 16_002, auc: 0.9212, aucLower: 0.8804, aucUpper: 0.95671, accuracy: 0.8496, wallTimeSeconds: 42 },
-  { model: 'ConvNeXt-V2-B', variant: 'convnext|img', fusion: 'Only-vision', parameters: 83_630_000, auc: 0.8593, aucLower: null, aucUpper: null, accuracy: 0.8252, wallTimeSeconds: 3725 },
-  { model: 'MED-NVC', variant: 'full', fusion: 'Unidirectional Cross-Attention', parameters: 77_264_512, auc: 0.98224, aucLower: 0.9655, aucUpper: 0.99381, accuracy: 0.94714, wallTimeSeconds: 605 },
-  { model: 'Tiny', variant: 'demo', fusion: '<none>', parameters: 812, auc: null, aucLower: null, aucUpper: null, accuracy: null, wallTimeSeconds: 1.4 },
+  {
+    model: 'MLP',
+    variant: 'mlp',
+    fusion: 'Only-numeric',
+    parameters: 16_002,
+    auc: 0.9212,
+    aucLower: 0.8804,
+    aucUpper: 0.95671,
+    accuracy: 0.8496,
+    wallTimeSeconds: 42,
+  },
+  {
+    model: 'ConvNeXt-V2-B',
+    variant: 'convnext|img',
+    fusion: 'Only-vision',
+    parameters: 83_630_000,
+    auc: 0.8593,
+    aucLower: null,
+    aucUpper: null,
+    accuracy: 0.8252,
+    wallTimeSeconds: 3725,
+  },
+  {
+    model: 'MED-NVC',
+    variant: 'full',
+    fusion: 'Unidirectional Cross-Attention',
+    parameters: 77_264_512,
+    auc: 0.98224,
+    aucLower: 0.9655,
+    aucUpper: 0.99381,
+    accuracy: 0.94714,
+    wallTimeSeconds: 605,
+  },
+  {
+    model: 'Tiny',
+    variant: 'demo',
+    fusion: '<none>',
+    parameters: 812,
+    auc: null,
+    aucLower: null,
+    aucUpper: null,
+    accuracy: null,
+    wallTimeSeconds: 1.4,
+  },
 ];
 
 describe('experiment table', () => {
@@ -45,7 +90,10 @@ describe('experiment table', () => {
   });
 
   it('writes the golden HTML table, escaped and self-contained', () => {
-    const html = experimentTableHtml(rows.slice(2), { title: 'Results', command: 'nvcc experiment a.nvc --variants full,demo' });
+    const html = experimentTableHtml(rows.slice(2), {
+      title: 'Results',
+      command: 'nvcc experiment a.nvc --variants full,demo',
+    });
     expect(html).toBe(
       '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Results</title>\n' +
         '<style>body{font-family:Helvetica,Arial,sans-serif;margin:2em}table{border-collapse:collapse}' +
@@ -63,8 +111,28 @@ describe('experiment table', () => {
 
   it('adds the paired comparison columns when rows carry one (reference row marked, p below 0.001 as such)', () => {
     const compared: ExperimentRow[] = [
-      { ...rows[0]!, comparison: { reference: 'full', difference: -0.0610, lower: -0.0902, upper: -0.0331, pValue: 0.0005, patients: 98 } },
-      { ...rows[1]!, comparison: { reference: 'full', difference: 0.00251, lower: -0.0148, upper: 0.0199, pValue: 0.7465, patients: 98 } },
+      {
+        ...rows[0]!,
+        comparison: {
+          reference: 'full',
+          difference: -0.061,
+          lower: -0.0902,
+          upper: -0.0331,
+          pValue: 0.0005,
+          patients: 98,
+        },
+      },
+      {
+        ...rows[1]!,
+        comparison: {
+          reference: 'full',
+          difference: 0.00251,
+          lower: -0.0148,
+          upper: 0.0199,
+          pValue: 0.7465,
+          patients: 98,
+        },
+      },
       rows[2]!,
     ];
     const md = experimentTableMarkdown(compared).split('\n');

@@ -31,19 +31,33 @@ beforeAll(async () => {
   runDir = createRunDir({ root: dir, name: 'mednvc-demo' }).path;
   const log = JsonlLogger.open(path.join(runDir, RUN_FILES.log));
   const stepsPerEpoch = 8;
-  for (const [stage, epochs] of [['pretrain', 3], ['finetune', 4]] as const) {
+  for (const [stage, epochs] of [
+    ['pretrain', 3],
+    ['finetune', 4],
+  ] as const) {
     let global = 0;
     for (let epoch = 1; epoch <= epochs; epoch++) {
       for (let step = 1; step <= stepsPerEpoch; step++) {
         global++;
-        const lr = 1e-3 * Math.min(1, global / 8) * (0.5 + 0.5 * Math.cos((Math.PI * global) / (epochs * stepsPerEpoch)));
-        log.step({ stage, epoch, step, globalStep: global, loss: 2 / Math.sqrt(global) + 0.01 * step, lr, elapsed: global * 0.5 });
+        const lr =
+          1e-3 * Math.min(1, global / 8) * (0.5 + 0.5 * Math.cos((Math.PI * global) / (epochs * stepsPerEpoch)));
+        log.step({
+          stage,
+          epoch,
+          step,
+          globalStep: global,
+          loss: 2 / Math.sqrt(global) + 0.01 * step,
+          lr,
+          elapsed: global * 0.5,
+        });
       }
       log.epoch({
         stage,
         epoch,
         trainLoss: 2 / Math.sqrt(global),
-        ...(stage === 'finetune' ? { metrics: { auc: 0.6 + 0.08 * epoch, accuracy: 0.55 + 0.07 * epoch, loss: 0.7 - 0.05 * epoch } } : {}),
+        ...(stage === 'finetune'
+          ? { metrics: { auc: 0.6 + 0.08 * epoch, accuracy: 0.55 + 0.07 * epoch, loss: 0.7 - 0.05 * epoch } }
+          : {}),
       });
     }
   }
@@ -51,7 +65,10 @@ beforeAll(async () => {
   log.step({ stage: 'finetune', epoch: 4, step: 8, globalStep: 32, loss: 0.123456, lr: 1e-6, elapsed: 99 });
   log.close();
   fs.appendFileSync(path.join(runDir, RUN_FILES.log), '{"type":"step","stage":"fine'); // killed mid-line
-  evaluation = evaluateRun({ validation: patients(createRng(1), 80), test: patients(createRng(2), 100) }, { rng: createRng(3), resamples: 300, delong: true });
+  evaluation = evaluateRun(
+    { validation: patients(createRng(1), 80), test: patients(createRng(2), 100) },
+    { rng: createRng(3), resamples: 300, delong: true },
+  );
   const out = await writeRunReport(runDir, {
     meta: {
       name: path.basename(runDir),
@@ -146,7 +163,21 @@ describe('stage curves from a log', () => {
   });
 
   it('renders a ROC chart to SVG with the curve path', async () => {
-    const svg = await renderSvg(rocChartSpec([{ label: 'x: AUC 0.750', points: [{ fpr: 0, tpr: 0 }, { fpr: 0.5, tpr: 1 }, { fpr: 1, tpr: 1 }] }], 'ROC'));
+    const svg = await renderSvg(
+      rocChartSpec(
+        [
+          {
+            label: 'x: AUC 0.750',
+            points: [
+              { fpr: 0, tpr: 0 },
+              { fpr: 0.5, tpr: 1 },
+              { fpr: 1, tpr: 1 },
+            ],
+          },
+        ],
+        'ROC',
+      ),
+    );
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg).toContain('x: AUC 0.750');
     expect(svg).toMatch(/<path[^>]*d="M/);

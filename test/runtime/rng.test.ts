@@ -1,5 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { choice, createRng, fillNormal, fmix32, fnv1a32, hashString32, permutation, randInt, restoreRng, seed, shuffle, Xoshiro128 } from '../../runtime/rng.js';
+import {
+  choice,
+  createRng,
+  fillNormal,
+  fmix32,
+  fnv1a32,
+  hashString32,
+  permutation,
+  randInt,
+  restoreRng,
+  seed,
+  shuffle,
+  Xoshiro128,
+} from '../../runtime/rng.js';
 import { getInitRng } from '../../runtime/module.js';
 
 describe('xoshiro128** core', () => {

@@ -25,12 +25,17 @@ function killedWriter(target: string, bytes: number, pauseBeforeRename: boolean,
       `const data = Buffer.alloc(${bytes}, 'N');\n` +
       `process.stdout.write('start\\n');\n` +
       `await writeFileAtomic(${JSON.stringify(target)}, data, ${
-        pauseBeforeRename ? "{ beforeRename: async () => { process.stdout.write('renaming\\n'); await new Promise(() => {}); } }" : '{}'
+        pauseBeforeRename
+          ? "{ beforeRename: async () => { process.stdout.write('renaming\\n'); await new Promise(() => {}); } }"
+          : '{}'
       });\n` +
       `process.stdout.write('done\\n');\n`,
   );
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'pipe'], cwd: path.dirname(atomicModule) });
+    const child = spawn(process.execPath, ['--import', 'tsx', script], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: path.dirname(atomicModule),
+    });
     let out = '';
     let err = '';
     const trigger = pauseBeforeRename ? 'renaming\n' : 'start\n';

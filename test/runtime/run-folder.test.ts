@@ -108,7 +108,13 @@ describe('JSONL log', () => {
 
 describe('resolved configuration', () => {
   it('writes JSON and YAML that describe the same data', async () => {
-    const config = { program: 'mednvc.nvc', variant: 'demo', stages: [{ name: 'pretrain', epochs: 2, lr: 1.5e-4 }], seed: 7, note: 'a: b' };
+    const config = {
+      program: 'mednvc.nvc',
+      variant: 'demo',
+      stages: [{ name: 'pretrain', epochs: 2, lr: 1.5e-4 }],
+      seed: 7,
+      note: 'a: b',
+    };
     const saved = await saveResolvedConfig(dir, config);
     expect(JSON.parse(fs.readFileSync(saved.jsonPath, 'utf8'))).toEqual(config);
     expect(parseYaml(fs.readFileSync(saved.yamlPath, 'utf8'))).toEqual(config);
@@ -232,7 +238,10 @@ describe('progress display', () => {
         `process.stderr.write('trained to the end\\n');\n`,
     );
     const result = await new Promise<{ code: number | null; stderr: string; first: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'pipe'], cwd: path.dirname(progressModule) });
+      const child = spawn(process.execPath, ['--import', 'tsx', script], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        cwd: path.dirname(progressModule),
+      });
       let stderr = '';
       let first = '';
       child.stdout.once('data', (c: Buffer) => {

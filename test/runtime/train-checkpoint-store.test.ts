@@ -2,9 +2,20 @@ import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CHECKPOINT_DIR, latestCheckpoint, listCheckpoints, pruneCheckpoints, STATE_FILE, writeCheckpoint } from '../../runtime/train/checkpoint.js';
+import {
+  CHECKPOINT_DIR,
+  latestCheckpoint,
+  listCheckpoints,
+  pruneCheckpoints,
+  STATE_FILE,
+  writeCheckpoint,
+} from '../../runtime/train/checkpoint.js';
 
-const files = (tag: string) => new Map<string, string | Uint8Array>([['model.bin', new Uint8Array([1, 2, 3])], [STATE_FILE, JSON.stringify({ tag })]]);
+const files = (tag: string) =>
+  new Map<string, string | Uint8Array>([
+    ['model.bin', new Uint8Array([1, 2, 3])],
+    [STATE_FILE, JSON.stringify({ tag })],
+  ]);
 
 describe('checkpoint folders', () => {
   it('writes complete folders, lists them in order and ignores temporaries', async () => {

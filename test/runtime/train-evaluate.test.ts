@@ -28,7 +28,16 @@ let run: RunResult;
 beforeAll(async () => {
   await tf.setBackend('cpu');
   runDir = join(mkdtempSync(join(tmpdir(), 'nvcc-eval-')), 'run');
-  run = await runTraining({ spec, dataset: toyDataset, models, runDir, backend: 'cpu', data: data(), bootstrapResamples: 100, report: false });
+  run = await runTraining({
+    spec,
+    dataset: toyDataset,
+    models,
+    runDir,
+    backend: 'cpu',
+    data: data(),
+    bootstrapResamples: 100,
+    report: false,
+  });
 });
 
 describe('evaluateCheckpoint', () => {
@@ -42,10 +51,20 @@ describe('evaluateCheckpoint', () => {
   it('scores a checkpoint folder and refuses one of another stage or a missing stage', async () => {
     const checkpoints = listCheckpoints(runDir);
     const first = checkpoints[0]!;
-    const result = await evaluateCheckpoint({ runDir, models, data: data(), backend: 'cpu', weights: first.path, bootstrapResamples: 0, split: 'val' });
+    const result = await evaluateCheckpoint({
+      runDir,
+      models,
+      data: data(),
+      backend: 'cpu',
+      weights: first.path,
+      bootstrapResamples: 0,
+      split: 'val',
+    });
     const splits = (result.evaluation as unknown as { splits: Split[] }).splits;
     expect(splits.map((s) => s.split)).toEqual(['validation']);
-    await expect(evaluateCheckpoint({ runDir, models, data: data(), backend: 'cpu', stage: 'pretrain' })).rejects.toThrow(/no stage 'pretrain'/);
+    await expect(
+      evaluateCheckpoint({ runDir, models, data: data(), backend: 'cpu', stage: 'pretrain' }),
+    ).rejects.toThrow(/no stage 'pretrain'/);
   });
 });
 

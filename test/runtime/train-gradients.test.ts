@@ -35,7 +35,10 @@ describe('batchGradients with micro-batches', () => {
     seed(1);
     const model = new TinyClassifier(config);
     const vars = model.namedParameters().map(([, p]) => p.variable);
-    const batch = new TinyData({ patients: { train: 8, val: 0, test: 0 }, seed: 2, side: 8 }).load('train', [0, 1, 2, 3, 4, 5, 6, 7]);
+    const batch = new TinyData({ patients: { train: 8, val: 0, test: 0 }, seed: 2, side: 8 }).load(
+      'train',
+      [0, 1, 2, 3, 4, 5, 6, 7],
+    );
     const stage = finetuneStage();
     const full = batchGradients(stage, model, batch.inputs, batch.labels, undefined, createRng(0), vars);
     const micro = batchGradients(stage, model, batch.inputs, batch.labels, undefined, createRng(0), vars, 3);
@@ -43,7 +46,15 @@ describe('batchGradients with micro-batches', () => {
     expect(micro.grads.size).toBe(vars.length);
     expect(maxRelativeDifference(full.grads, micro.grads)).toBeLessThan(1e-5);
     // The comparison can fail: a gradient of half the batch is not the full-batch gradient.
-    const half = batchGradients(stage, model, { xray: batch.inputs.xray!.slice(0, 4), labs: batch.inputs.labs!.slice(0, 4) }, batch.labels!.slice(0, 4), undefined, createRng(0), vars);
+    const half = batchGradients(
+      stage,
+      model,
+      { xray: batch.inputs.xray!.slice(0, 4), labs: batch.inputs.labs!.slice(0, 4) },
+      batch.labels!.slice(0, 4),
+      undefined,
+      createRng(0),
+      vars,
+    );
     expect(maxRelativeDifference(full.grads, half.grads)).toBeGreaterThan(1e-2);
   });
 
@@ -51,7 +62,10 @@ describe('batchGradients with micro-batches', () => {
     seed(1);
     const model = new TinyMAE(config);
     const vars = model.namedParameters().map(([, p]) => p.variable);
-    const batch = new TinyData({ patients: { train: 6, val: 0, test: 0 }, seed: 2, side: 8 }).load('train', [0, 1, 2, 3, 4, 5, 6]);
+    const batch = new TinyData({ patients: { train: 6, val: 0, test: 0 }, seed: 2, side: 8 }).load(
+      'train',
+      [0, 1, 2, 3, 4, 5, 6],
+    );
     const stage = pretrainStage({ mask: { kind: 'random_patches', ratio: 0.4, patch: 4 } });
     const mask = drawMask(stage.mask!, batch.inputs.xray!, createRng(3));
     const full = batchGradients(stage, model, batch.inputs, batch.labels, mask, createRng(0), vars);
@@ -64,8 +78,19 @@ describe('batchGradients with micro-batches', () => {
     const run = async (microBatch?: number) => {
       const runDir = join(mkdtempSync(join(tmpdir(), 'nvcc-micro-')), 'run');
       const spec = twoStageSpec({ stages: [pretrainStage({ epochs: 1, ...(microBatch ? { microBatch } : {}) })] });
-      await runTraining({ spec, dataset: toyDataset, models: tinyFactories(config), runDir, backend: 'cpu', data: new TinyData({ patients: { train: 10, val: 6, test: 6 }, seed: 3, side: 8 }), bootstrapResamples: 0, report: false });
-      return readJsonl(join(runDir, 'log.jsonl')).records.filter((r) => r.type === 'step').map((r) => r.loss as number);
+      await runTraining({
+        spec,
+        dataset: toyDataset,
+        models: tinyFactories(config),
+        runDir,
+        backend: 'cpu',
+        data: new TinyData({ patients: { train: 10, val: 6, test: 6 }, seed: 3, side: 8 }),
+        bootstrapResamples: 0,
+        report: false,
+      });
+      return readJsonl(join(runDir, 'log.jsonl'))
+        .records.filter((r) => r.type === 'step')
+        .map((r) => r.loss as number);
     };
     const whole = await run();
     const micro = await run(1);

@@ -18,7 +18,10 @@ import { toyDataset, twoStageSpec } from '../support/train-specs.js';
 
 const child = join(import.meta.dirname, '..', 'support', 'train-child.ts');
 
-function runChildUntilPaused(runDir: string, seq: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+function runChildUntilPaused(
+  runDir: string,
+  seq: number,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, ['--import', 'tsx', child, runDir], {
       env: { ...process.env, NVCC_TEST_CHECKPOINT_PAUSE: String(seq) },
@@ -43,7 +46,16 @@ describe('SIGKILL during a checkpoint write', () => {
     const root = mkdtempSync(join(tmpdir(), 'nvcc-kill-'));
     const reference = join(root, 'reference');
     const models = tinyFactories(childConfig);
-    await runTraining({ spec: twoStageSpec(), dataset: toyDataset, models, runDir: reference, backend: 'cpu', data: childData(), bootstrapResamples: 20, report: false });
+    await runTraining({
+      spec: twoStageSpec(),
+      dataset: toyDataset,
+      models,
+      runDir: reference,
+      backend: 'cpu',
+      data: childData(),
+      bootstrapResamples: 20,
+      report: false,
+    });
 
     const runDir = join(root, 'killed');
     // Checkpoint 3 is the pretraining stage's step-4 checkpoint (every 2 steps, 3 steps/epoch).
@@ -53,13 +65,23 @@ describe('SIGKILL during a checkpoint write', () => {
     const temporary = entries.filter((e) => e.startsWith('.ckpt-000003.tmp-'));
     expect(temporary).toHaveLength(1);
     // The killed write had put every file in its temporary folder, none under a final name.
-    expect(readdirSync(join(runDir, 'checkpoints', temporary[0]!)).sort()).toEqual(['model.safetensors', 'optimizer.safetensors', 'state.json']);
+    expect(readdirSync(join(runDir, 'checkpoints', temporary[0]!)).sort()).toEqual([
+      'model.safetensors',
+      'optimizer.safetensors',
+      'state.json',
+    ]);
     expect(listCheckpoints(runDir).map((c) => c.seq)).toEqual([1, 2]);
     const previous = listCheckpoints(runDir).at(-1)!;
     const state = parseCheckpointState(readFileSync(join(previous.path, 'state.json'), 'utf8'), previous.path);
     expect(state).toMatchObject({ seq: 2, stage: 'pretrain', epoch: 1, step: 0, stageStep: 3 });
 
-    const result = await resume(runDir, { models, backend: 'cpu', data: childData(), bootstrapResamples: 20, report: false });
+    const result = await resume(runDir, {
+      models,
+      backend: 'cpu',
+      data: childData(),
+      bootstrapResamples: 20,
+      report: false,
+    });
     expect(result.status).toBe('completed');
     for (const stage of ['pretrain', 'finetune']) {
       const a = readFileSync(join(runDir, 'stages', stage, 'weights.safetensors'));

@@ -12,7 +12,11 @@ describe('randomThrow', () => {
     const n = 64;
     const xray = tf.randomUniform([n, 2, 2, 1], 0, 1, 'float32', 1);
     const labs = tf.randomUniform([n, 3], 0, 1, 'float32', 2);
-    const { inputs, thrown } = randomThrow({ xray, labs }, { kind: 'random_throw', p: 0.5, fill: -10, modalities: ['xray', 'labs'] }, createRng(5));
+    const { inputs, thrown } = randomThrow(
+      { xray, labs },
+      { kind: 'random_throw', p: 0.5, fill: -10, modalities: ['xray', 'labs'] },
+      createRng(5),
+    );
     const x = inputs.xray!.arraySync() as number[][][][];
     const l = inputs.labs!.arraySync() as number[][];
     const x0 = xray.arraySync() as number[][][][];
@@ -38,7 +42,11 @@ describe('randomThrow', () => {
     const a = tf.zeros([n, 1]);
     const b = tf.zeros([n, 1]);
     const c = tf.zeros([n, 1]);
-    const { thrown } = randomThrow({ a, b, c }, { kind: 'random_throw', p: 0.2, fill: -10, modalities: ['a', 'b', 'c'] }, createRng(9));
+    const { thrown } = randomThrow(
+      { a, b, c },
+      { kind: 'random_throw', p: 0.2, fill: -10, modalities: ['a', 'b', 'c'] },
+      createRng(9),
+    );
     const counts = [0, 0, 0];
     for (const t of thrown) if (t >= 0) counts[t]!++;
     const total = counts[0]! + counts[1]! + counts[2]!;

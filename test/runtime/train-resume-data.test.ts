@@ -16,11 +16,18 @@ import type { StageSpec, TrainSpec } from '../../runtime/train/spec.js';
 import { miniFactories, type MiniConfig } from '../support/train-convnext.js';
 
 const mini: MiniConfig = { channels: 1, dims: [4, 8], labs: 14 };
-const augment = { hflip: 0.5, rotateDegrees: 15, randomResizedCrop: { scale: [0.6, 1], ratio: [0.75, 1.333] } } as const;
+const augment = {
+  hflip: 0.5,
+  rotateDegrees: 15,
+  randomResizedCrop: { scale: [0.6, 1], ratio: [0.75, 1.333] },
+} as const;
 
 const base: Omit<StageSpec, 'name' | 'kind' | 'model' | 'inputs' | 'loss' | 'metrics' | 'handover'> = {
   optimizer: { kind: 'adamw', lr: 2e-3, betas: [0.9, 0.999], weightDecay: 0.05, noDecay: [{ kind: 'flagged' }] },
-  schedule: [{ kind: 'warmup', epochs: 1 }, { kind: 'cosine', to: 1e-5 }],
+  schedule: [
+    { kind: 'warmup', epochs: 1 },
+    { kind: 'cosine', to: 1e-5 },
+  ],
   epochs: 2,
   batchSize: 8,
   augment,
@@ -33,7 +40,18 @@ const spec: TrainSpec = {
   seed: 5,
   checkpointEverySteps: 3,
   stages: [
-    { ...base, name: 'pretrain', kind: 'masked', epochs: 1, model: { factory: 'pretrain', className: 'MiniFCMAE', args: {} }, inputs: ['xray'], mask: { kind: 'random_patches', ratio: 0.5, patch: 8 }, loss: { kind: 'masked_mse', target: 'patch_normalized', input: 'xray' }, metrics: [], handover: [] },
+    {
+      ...base,
+      name: 'pretrain',
+      kind: 'masked',
+      epochs: 1,
+      model: { factory: 'pretrain', className: 'MiniFCMAE', args: {} },
+      inputs: ['xray'],
+      mask: { kind: 'random_patches', ratio: 0.5, patch: 8 },
+      loss: { kind: 'masked_mse', target: 'patch_normalized', input: 'xray' },
+      metrics: [],
+      handover: [],
+    },
     {
       ...base,
       name: 'finetune',
@@ -56,13 +74,23 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
   root = mkdtempSync(join(tmpdir(), 'nvcc-resume-data-'));
   await writePjiCohort(generatePjiCohort({ patients: 20, seed: 4, imageSize: 16 }), join(root, 'cohort'));
-  dataset = { ...pjiDatasetSpec({ kind: 'synthetic', name: 'pji', patients: 20, seed: 4, imageSize: 16 }), source: { kind: 'files', table: 'cohort/labs.csv', images: 'cohort/images' } };
+  dataset = {
+    ...pjiDatasetSpec({ kind: 'synthetic', name: 'pji', patients: 20, seed: 4, imageSize: 16 }),
+    source: { kind: 'files', table: 'cohort/labs.csv', images: 'cohort/images' },
+  };
 });
 
 describe('resume on the real data runtime', () => {
   it('ends with the same weights after an interruption mid-epoch', async () => {
     const models = miniFactories(mini);
-    const common = { dataset, models, backend: 'cpu' as const, dataBaseDir: root, bootstrapResamples: 10, report: false };
+    const common = {
+      dataset,
+      models,
+      backend: 'cpu' as const,
+      dataBaseDir: root,
+      bootstrapResamples: 10,
+      report: false,
+    };
     const reference = join(root, 'reference');
     await runTraining({ ...common, spec, runDir: reference });
 

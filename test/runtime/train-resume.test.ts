@@ -48,7 +48,8 @@ async function interruptAt(runDir: string, stage: string, globalStep: number): P
     runDir,
     backend: 'cpu',
     data: data(),
-    bootstrapResamples: 20, report: false,
+    bootstrapResamples: 20,
+    report: false,
     signal: controller.signal,
     onEvent: (e) => {
       events.push(e);
@@ -64,7 +65,16 @@ describe('resume', () => {
 
   beforeAll(async () => {
     reference = tempRun();
-    const result = await runTraining({ spec, dataset: toyDataset, models, runDir: reference, backend: 'cpu', data: data(), bootstrapResamples: 20, report: false });
+    const result = await runTraining({
+      spec,
+      dataset: toyDataset,
+      models,
+      runDir: reference,
+      backend: 'cpu',
+      data: data(),
+      bootstrapResamples: 20,
+      report: false,
+    });
     expect(result.status).toBe('completed');
   });
 
@@ -73,15 +83,29 @@ describe('resume', () => {
     await interruptAt(runDir, 'finetune', 4); // 3 steps per epoch: epoch 2, step 1
     expect(existsSync(join(runDir, 'stages', 'finetune', 'weights.safetensors'))).toBe(false);
     const events: TrainEvent[] = [];
-    const result = await resume(runDir, { models, backend: 'cpu', data: data(), bootstrapResamples: 20, report: false, onEvent: (e) => events.push(e) });
+    const result = await resume(runDir, {
+      models,
+      backend: 'cpu',
+      data: data(),
+      bootstrapResamples: 20,
+      report: false,
+      onEvent: (e) => events.push(e),
+    });
     expect(result.status).toBe('completed');
     const start = events.find((e) => e.type === 'stage-start');
     expect(start).toMatchObject({ stage: 'finetune', resumedAt: { epoch: 1, step: 1 } });
     expect(events.filter((e) => e.type === 'step').length).toBe(9 - 4);
-    for (const stage of ['pretrain', 'finetune']) expect(bytes(runDir, stage, 'weights.safetensors').equals(bytes(reference, stage, 'weights.safetensors'))).toBe(true);
-    expect(bytes(runDir, 'finetune', 'best.safetensors').equals(bytes(reference, 'finetune', 'best.safetensors'))).toBe(true);
+    for (const stage of ['pretrain', 'finetune'])
+      expect(bytes(runDir, stage, 'weights.safetensors').equals(bytes(reference, stage, 'weights.safetensors'))).toBe(
+        true,
+      );
+    expect(bytes(runDir, 'finetune', 'best.safetensors').equals(bytes(reference, 'finetune', 'best.safetensors'))).toBe(
+      true,
+    );
     expect(trainingLog(runDir)).toEqual(trainingLog(reference));
-    expect(JSON.parse(readFileSync(join(runDir, 'metrics.json'), 'utf8')).stages).toEqual(JSON.parse(readFileSync(join(reference, 'metrics.json'), 'utf8')).stages);
+    expect(JSON.parse(readFileSync(join(runDir, 'metrics.json'), 'utf8')).stages).toEqual(
+      JSON.parse(readFileSync(join(reference, 'metrics.json'), 'utf8')).stages,
+    );
   });
 
   it('replays from an older checkpoint when the newest one is lost (pretraining stage)', async () => {
@@ -94,16 +118,32 @@ describe('resume', () => {
     renameSync(newest.path, join(runDir, 'checkpoints', '.trash-lost'));
     const state = JSON.parse(readFileSync(join(listCheckpoints(runDir).at(-1)!.path, 'state.json'), 'utf8'));
     expect(state).toMatchObject({ stage: 'pretrain', epoch: 1, step: 1, stageStep: 4 });
-    const result = await resume(runDir, { models, backend: 'cpu', data: data(), bootstrapResamples: 20, report: false });
+    const result = await resume(runDir, {
+      models,
+      backend: 'cpu',
+      data: data(),
+      bootstrapResamples: 20,
+      report: false,
+    });
     expect(result.status).toBe('completed');
-    for (const stage of ['pretrain', 'finetune']) expect(bytes(runDir, stage, 'weights.safetensors').equals(bytes(reference, stage, 'weights.safetensors'))).toBe(true);
+    for (const stage of ['pretrain', 'finetune'])
+      expect(bytes(runDir, stage, 'weights.safetensors').equals(bytes(reference, stage, 'weights.safetensors'))).toBe(
+        true,
+      );
     expect(trainingLog(runDir)).toEqual(trainingLog(reference));
   });
 
   it('resumes a finished run without training again', async () => {
     const events: TrainEvent[] = [];
     const before = readFileSync(join(reference, 'stages', 'finetune', 'weights.safetensors'));
-    const result = await resume(reference, { models, backend: 'cpu', data: data(), bootstrapResamples: 20, report: false, onEvent: (e) => events.push(e) });
+    const result = await resume(reference, {
+      models,
+      backend: 'cpu',
+      data: data(),
+      bootstrapResamples: 20,
+      report: false,
+      onEvent: (e) => events.push(e),
+    });
     expect(result.status).toBe('completed');
     expect(result.stages.map((s) => s.name)).toEqual(['pretrain', 'finetune']);
     expect(events.filter((e) => e.type === 'step' || e.type === 'stage-start')).toEqual([]);
@@ -112,14 +152,35 @@ describe('resume', () => {
 
   it('gives different weights for a different seed (the comparison can fail)', async () => {
     const runDir = tempRun();
-    await runTraining({ spec: { ...spec, seed: 12 }, dataset: toyDataset, models, runDir, backend: 'cpu', data: data(), bootstrapResamples: 20, report: false });
-    expect(bytes(runDir, 'pretrain', 'weights.safetensors').equals(bytes(reference, 'pretrain', 'weights.safetensors'))).toBe(false);
+    await runTraining({
+      spec: { ...spec, seed: 12 },
+      dataset: toyDataset,
+      models,
+      runDir,
+      backend: 'cpu',
+      data: data(),
+      bootstrapResamples: 20,
+      report: false,
+    });
+    expect(
+      bytes(runDir, 'pretrain', 'weights.safetensors').equals(bytes(reference, 'pretrain', 'weights.safetensors')),
+    ).toBe(false);
   });
 
   it('refuses to resume with a changed configuration or without checkpoints', async () => {
     const runDir = tempRun();
     await interruptAt(runDir, 'pretrain', 2);
-    await expect(runTraining({ spec: { ...spec, seed: 99 }, dataset: toyDataset, models, runDir, backend: 'cpu', data: data(), resume: true })).rejects.toThrow(/configuration differs/);
+    await expect(
+      runTraining({
+        spec: { ...spec, seed: 99 },
+        dataset: toyDataset,
+        models,
+        runDir,
+        backend: 'cpu',
+        data: data(),
+        resume: true,
+      }),
+    ).rejects.toThrow(/configuration differs/);
     await expect(resume(tempRun(), { models, backend: 'cpu', data: data() })).rejects.toThrow(/no complete checkpoint/);
   });
 });

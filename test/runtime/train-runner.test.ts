@@ -28,9 +28,21 @@ describe('runTraining end to end', () => {
     const events: TrainEvent[] = [];
     const tensorsBefore = tf.memory().numTensors;
     const d = data();
-    const result = await runTraining({ spec: twoStageSpec(), dataset: toyDataset, models: tinyFactories(config), runDir, backend: 'cpu', data: d, onEvent: (e) => events.push(e), bootstrapResamples: 200 });
+    const result = await runTraining({
+      spec: twoStageSpec(),
+      dataset: toyDataset,
+      models: tinyFactories(config),
+      runDir,
+      backend: 'cpu',
+      data: d,
+      onEvent: (e) => events.push(e),
+      bootstrapResamples: 200,
+    });
     expect(result.status).toBe('completed');
-    expect(result.stages.map((s) => [s.name, s.kind])).toEqual([['pretrain', 'masked'], ['finetune', 'supervised']]);
+    expect(result.stages.map((s) => [s.name, s.kind])).toEqual([
+      ['pretrain', 'masked'],
+      ['finetune', 'supervised'],
+    ]);
     // Every model, optimizer slot and batch tensor was released.
     expect(tf.memory().numTensors).toBe(tensorsBefore);
     expect(d.augmentedLoads).toBe(6 + 9);
@@ -44,7 +56,12 @@ describe('runTraining end to end', () => {
       'encoder.mix.bias->enc.mix.bias',
       'encoder.mix.weight->enc.mix.weight',
     ]);
-    expect(start.handover.fresh.map((f) => f.path).sort()).toEqual(['head.bias', 'head.weight', 'lab_proj.bias', 'lab_proj.weight']);
+    expect(start.handover.fresh.map((f) => f.path).sort()).toEqual([
+      'head.bias',
+      'head.weight',
+      'lab_proj.bias',
+      'lab_proj.weight',
+    ]);
 
     // Step log: 3 steps per epoch (14 train images, batch 4), lr follows warmup then cosine.
     const log = readJsonl(join(runDir, 'log.jsonl')).records;
@@ -62,18 +79,43 @@ describe('runTraining end to end', () => {
     // Per-epoch validation metrics, per patient, and keep-best.
     const epochs = log.filter((r) => r.type === 'epoch' && r.stage === 'finetune');
     expect(epochs.length).toBe(3);
-    for (const e of epochs) expect(Object.keys(e.metrics as object).sort()).toEqual(['accuracy', 'auc', 'loss', 'sensitivity', 'specificity', 'threshold']);
+    for (const e of epochs)
+      expect(Object.keys(e.metrics as object).sort()).toEqual([
+        'accuracy',
+        'auc',
+        'loss',
+        'sensitivity',
+        'specificity',
+        'threshold',
+      ]);
     const aucs = epochs.map((e) => (e.metrics as { auc: number }).auc);
     const fine = result.stages[1]!;
     expect(fine.best?.value).toBe(Math.max(...aucs));
     expect(fine.best?.epoch).toBe(aucs.indexOf(Math.max(...aucs)) + 1);
     // The stage's weights are the kept-best weights.
-    const tensorsOf = (file: string) => [...readSafetensors(join(runDir, 'stages/finetune', file)).tensors].map(([k, e]) => [k, Array.from(e.tensor.data)]);
+    const tensorsOf = (file: string) =>
+      [...readSafetensors(join(runDir, 'stages/finetune', file)).tensors].map(([k, e]) => [
+        k,
+        Array.from(e.tensor.data),
+      ]);
     expect(tensorsOf('weights.safetensors')).toEqual(tensorsOf('best.safetensors'));
 
     // Final evaluation: threshold chosen on validation, applied to test; 6 patients each.
-    const evaluation = fine.evaluation as { threshold: number; splits: Array<{ split: string; nPatients: number; nImages: number; auc: number; aucCi: { resamples: number; lower: number; upper: number }; threshold: number }> };
-    expect(evaluation.splits.map((s) => [s.split, s.nPatients, s.nImages])).toEqual([['validation', 6, 8], ['test', 6, 8]]);
+    const evaluation = fine.evaluation as {
+      threshold: number;
+      splits: Array<{
+        split: string;
+        nPatients: number;
+        nImages: number;
+        auc: number;
+        aucCi: { resamples: number; lower: number; upper: number };
+        threshold: number;
+      }>;
+    };
+    expect(evaluation.splits.map((s) => [s.split, s.nPatients, s.nImages])).toEqual([
+      ['validation', 6, 8],
+      ['test', 6, 8],
+    ]);
     for (const s of evaluation.splits) {
       expect(s.threshold).toBe(evaluation.threshold);
       expect(s.aucCi.resamples).toBe(200);
@@ -87,7 +129,9 @@ describe('runTraining end to end', () => {
     const thrownTotal = tallies.reduce((n, t) => n + t.xray + t.labs, 0);
     expect(thrownTotal).toBeGreaterThan(0);
     expect(thrownTotal).toBeLessThan(20); // 36 samples at p = 0.2: mean 7.2, sd 2.4
-    expect(log.filter((r) => r.type === 'epoch' && r.stage === 'pretrain').every((r) => r.randomThrow === undefined)).toBe(true);
+    expect(
+      log.filter((r) => r.type === 'epoch' && r.stage === 'pretrain').every((r) => r.randomThrow === undefined),
+    ).toBe(true);
 
     // Outputs: metrics.json, report.html (self-contained), config.json, loadable weights.
     const summary = JSON.parse(readFileSync(join(runDir, 'metrics.json'), 'utf8'));
@@ -108,9 +152,19 @@ describe('runTraining end to end', () => {
     const runDir = tempRun();
     const spec = twoStageSpec({ stages: [pretrainStage(), finetuneStage({ freeze: ['enc'], epochs: 2 })] });
     const counts: number[] = [];
-    await runTraining({ spec, dataset: toyDataset, models: tinyFactories(config), runDir, backend: 'cpu', data: data(), bootstrapResamples: 0, report: false, onEvent: (e) => {
-      if (e.type === 'step' && e.stage === 'finetune') counts.push(tf.memory().numTensors);
-    } });
+    await runTraining({
+      spec,
+      dataset: toyDataset,
+      models: tinyFactories(config),
+      runDir,
+      backend: 'cpu',
+      data: data(),
+      bootstrapResamples: 0,
+      report: false,
+      onEvent: (e) => {
+        if (e.type === 'step' && e.stage === 'finetune') counts.push(tf.memory().numTensors);
+      },
+    });
     // Slots appear in step 1; afterwards every step leaves exactly as many tensors as it found.
     expect(counts.length).toBe(6);
     expect(new Set(counts.slice(1)).size).toBe(1);
@@ -122,7 +176,10 @@ describe('runTraining end to end', () => {
     expect(Array.from(fine.enc.embed.weight.dataSync())).toEqual(Array.from(pre.encoder.embed.weight.dataSync()));
     expect(Array.from(fine.enc.mix.bias.dataSync())).toEqual(Array.from(pre.encoder.mix.bias.dataSync()));
     const log = readJsonl(join(runDir, 'log.jsonl')).records;
-    const stageLine = log.find((r) => r.type === 'stage' && r.stage === 'finetune') as unknown as { frozen: string[]; groups: { frozen: string[] } };
+    const stageLine = log.find((r) => r.type === 'stage' && r.stage === 'finetune') as unknown as {
+      frozen: string[];
+      groups: { frozen: string[] };
+    };
     expect(stageLine.frozen).toEqual(['enc.embed.weight', 'enc.embed.bias', 'enc.mix.weight', 'enc.mix.bias']);
     expect(stageLine.groups.frozen).toEqual(stageLine.frozen);
     pre.dispose();
@@ -131,9 +188,23 @@ describe('runTraining end to end', () => {
 
   it('drives the progress display: hand-over table, steps and epoch summaries as plain lines', async () => {
     const lines: string[] = [];
-    const progress = createProgressDisplay({ stream: { write: (chunk: string) => (lines.push(chunk), true) }, tty: false, intervalMs: 0 });
+    const progress = createProgressDisplay({
+      stream: { write: (chunk: string) => (lines.push(chunk), true) },
+      tty: false,
+      intervalMs: 0,
+    });
     const spec = twoStageSpec({ stages: [pretrainStage({ epochs: 1 }), finetuneStage({ epochs: 1 })] });
-    await runTraining({ spec, dataset: toyDataset, models: tinyFactories(config), runDir: tempRun(), backend: 'cpu', data: data(), bootstrapResamples: 0, report: false, progress });
+    await runTraining({
+      spec,
+      dataset: toyDataset,
+      models: tinyFactories(config),
+      runDir: tempRun(),
+      backend: 'cpu',
+      data: data(),
+      bootstrapResamples: 0,
+      report: false,
+      progress,
+    });
     const text = lines.join('');
     expect(text).not.toMatch(/\x1b\[/);
     expect(text).toContain('pretrain.encoder.mix.weight');
@@ -152,37 +223,98 @@ describe('runTraining end to end', () => {
         create: () => {
           const m = new TinyClassifier(config);
           const forward = m.forward.bind(m);
-          m.forward = (ctx, inputs) => (ctx.training && ++calls >= 2 ? tf.mul(forward(ctx, inputs), Number.NaN) : forward(ctx, inputs));
+          m.forward = (ctx, inputs) =>
+            ctx.training && ++calls >= 2 ? tf.mul(forward(ctx, inputs), Number.NaN) : forward(ctx, inputs);
           return m;
         },
       },
     };
-    const attempt = runTraining({ spec: twoStageSpec(), dataset: toyDataset, models, runDir, backend: 'cpu', data: data(), bootstrapResamples: 0, report: false });
+    const attempt = runTraining({
+      spec: twoStageSpec(),
+      dataset: toyDataset,
+      models,
+      runDir,
+      backend: 'cpu',
+      data: data(),
+      bootstrapResamples: 0,
+      report: false,
+    });
     await expect(attempt).rejects.toThrow(/stage 'finetune', epoch 1, step 2: the loss is NaN/);
     const latest = listCheckpoints(runDir).at(-1)!;
-    expect(JSON.parse(readFileSync(join(latest.path, 'state.json'), 'utf8'))).toMatchObject({ stage: 'finetune', stageStep: 0, hasModel: false });
+    expect(JSON.parse(readFileSync(join(latest.path, 'state.json'), 'utf8'))).toMatchObject({
+      stage: 'finetune',
+      stageStep: 0,
+      hasModel: false,
+    });
   });
 
   it('keeps the best masked stage by validation loss', async () => {
     const runDir = tempRun();
-    const spec = twoStageSpec({ stages: [pretrainStage({ epochs: 3, keepBest: { metric: 'val.loss', mode: 'min' } })] });
-    const result = await runTraining({ spec, dataset: toyDataset, models: tinyFactories(config), runDir, backend: 'cpu', data: data(), bootstrapResamples: 0, report: false });
-    const losses = readJsonl(join(runDir, 'log.jsonl')).records.filter((r) => r.type === 'epoch').map((r) => (r.metrics as { loss: number }).loss);
+    const spec = twoStageSpec({
+      stages: [pretrainStage({ epochs: 3, keepBest: { metric: 'val.loss', mode: 'min' } })],
+    });
+    const result = await runTraining({
+      spec,
+      dataset: toyDataset,
+      models: tinyFactories(config),
+      runDir,
+      backend: 'cpu',
+      data: data(),
+      bootstrapResamples: 0,
+      report: false,
+    });
+    const losses = readJsonl(join(runDir, 'log.jsonl'))
+      .records.filter((r) => r.type === 'epoch')
+      .map((r) => (r.metrics as { loss: number }).loss);
     expect(losses).toHaveLength(3);
-    expect(result.stages[0]!.best).toMatchObject({ metric: 'val.loss', value: Math.min(...losses), epoch: losses.indexOf(Math.min(...losses)) + 1 });
+    expect(result.stages[0]!.best).toMatchObject({
+      metric: 'val.loss',
+      value: Math.min(...losses),
+      epoch: losses.indexOf(Math.min(...losses)) + 1,
+    });
     const evaluation = result.stages[0]!.evaluation as unknown as { loss: { val: number } };
     expect(evaluation.loss.val).toBe(Math.min(...losses));
   });
 
   it('refuses bad specs before writing anything', async () => {
     const models = tinyFactories(config);
-    expect(() => checkSpec(twoStageSpec({ stages: [finetuneStage(), pretrainStage()] }), models)).toThrow(/weights from 'pretrain', which is not an earlier stage/);
-    expect(() => checkSpec(twoStageSpec({ stages: [pretrainStage({ model: { factory: 'nope', className: 'X', args: {} } })] }), models)).toThrow(/no model factory 'nope'/);
-    expect(() => checkSpec(twoStageSpec({ stages: [pretrainStage({ mask: undefined })] }), models)).toThrow(/lacks a mask policy/);
-    expect(() => checkSpec(twoStageSpec({ stages: [pretrainStage(), finetuneStage({ metrics: ['accuracy'] })] }), models)).toThrow(/'auc' is not in metrics/);
-    expect(() => checkSpec(twoStageSpec({ stages: [pretrainStage(), finetuneStage({ modalityDropout: { kind: 'random_throw', p: 0.2, fill: -10, modalities: ['ct'] } })] }), models)).toThrow(/'ct', which is not among the inputs/);
+    expect(() => checkSpec(twoStageSpec({ stages: [finetuneStage(), pretrainStage()] }), models)).toThrow(
+      /weights from 'pretrain', which is not an earlier stage/,
+    );
+    expect(() =>
+      checkSpec(
+        twoStageSpec({ stages: [pretrainStage({ model: { factory: 'nope', className: 'X', args: {} } })] }),
+        models,
+      ),
+    ).toThrow(/no model factory 'nope'/);
+    expect(() => checkSpec(twoStageSpec({ stages: [pretrainStage({ mask: undefined })] }), models)).toThrow(
+      /lacks a mask policy/,
+    );
+    expect(() =>
+      checkSpec(twoStageSpec({ stages: [pretrainStage(), finetuneStage({ metrics: ['accuracy'] })] }), models),
+    ).toThrow(/'auc' is not in metrics/);
+    expect(() =>
+      checkSpec(
+        twoStageSpec({
+          stages: [
+            pretrainStage(),
+            finetuneStage({ modalityDropout: { kind: 'random_throw', p: 0.2, fill: -10, modalities: ['ct'] } }),
+          ],
+        }),
+        models,
+      ),
+    ).toThrow(/'ct', which is not among the inputs/);
     const runDir = tempRun();
-    await expect(runTraining({ spec: twoStageSpec({ stages: [pretrainStage({ epochs: 0 })] }), dataset: toyDataset, models, runDir, backend: 'cpu', data: data() })).rejects.toBeInstanceOf(TrainingError);
+    await expect(
+      runTraining({
+        spec: twoStageSpec({ stages: [pretrainStage({ epochs: 0 })] }),
+        dataset: toyDataset,
+        models,
+        runDir,
+        backend: 'cpu',
+        data: data(),
+      }),
+    ).rejects.toBeInstanceOf(TrainingError);
     expect(existsSync(runDir)).toBe(false);
   });
 });

@@ -47,12 +47,23 @@ export function runCli(args: readonly string[], options: CliOptions = {}): CliRu
   const env: NodeJS.ProcessEnv = { ...process.env, NVCC_LOAD_LOG: log, ...options.env };
   // vitest's own variables must not leak into the CLI (it is not a test process).
   for (const k of Object.keys(env)) if (k.startsWith('VITEST') || k === 'NODE_OPTIONS') delete env[k];
-  const r = spawnSync(process.execPath, ['--import', pathToFileURL(RECORDER).href, path.join(root, 'bin', 'nvcc.js'), ...args], {
-    cwd: options.cwd ?? root,
-    env,
-    encoding: 'utf8',
-  });
-  const urls = [...new Set(fs.readFileSync(log, 'utf8').split('\n').filter((u) => u && !u.startsWith('node:')))];
+  const r = spawnSync(
+    process.execPath,
+    ['--import', pathToFileURL(RECORDER).href, path.join(root, 'bin', 'nvcc.js'), ...args],
+    {
+      cwd: options.cwd ?? root,
+      env,
+      encoding: 'utf8',
+    },
+  );
+  const urls = [
+    ...new Set(
+      fs
+        .readFileSync(log, 'utf8')
+        .split('\n')
+        .filter((u) => u && !u.startsWith('node:')),
+    ),
+  ];
   fs.rmSync(path.dirname(log), { recursive: true, force: true });
   const modules = new Set<string>();
   let bundle: string | undefined;
@@ -64,7 +75,10 @@ export function runCli(args: readonly string[], options: CliOptions = {}): CliRu
       continue;
     }
     if (!url.startsWith('file:')) continue;
-    const rel = path.relative(root, fileURLToPath(url.replace(/\?.*$/, ''))).split(path.sep).join('/');
+    const rel = path
+      .relative(root, fileURLToPath(url.replace(/\?.*$/, '')))
+      .split(path.sep)
+      .join('/');
     const inBundle = /^dist\/([0-9a-f]{16})\/(.*)$/.exec(rel);
     if (!inBundle) {
       modules.add(rel);
@@ -73,7 +87,11 @@ export function runCli(args: readonly string[], options: CliOptions = {}): CliRu
     bundle = `dist/${inBundle[1]}`;
     let meta = metas.get(bundle);
     if (!meta) {
-      meta = (JSON.parse(fs.readFileSync(path.join(root, bundle, 'meta.json'), 'utf8')) as { outputs: Record<string, string[]> }).outputs;
+      meta = (
+        JSON.parse(fs.readFileSync(path.join(root, bundle, 'meta.json'), 'utf8')) as {
+          outputs: Record<string, string[]>;
+        }
+      ).outputs;
       metas.set(bundle, meta);
     }
     for (const source of meta[inBundle[2]!] ?? []) modules.add(source);
@@ -82,4 +100,16 @@ export function runCli(args: readonly string[], options: CliOptions = {}): CliRu
 }
 
 /** Packages no command needs before it compiles or trains (none may load for --help). */
-export const HEAVY_PACKAGES = ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', 'sharp', 'vega', 'vega-lite', 'elkjs', 'ts-morph', 'typescript', 'ajv', 'yaml', 'chevrotain'] as const;
+export const HEAVY_PACKAGES = [
+  '@tensorflow/tfjs',
+  '@tensorflow/tfjs-backend-wasm',
+  'sharp',
+  'vega',
+  'vega-lite',
+  'elkjs',
+  'ts-morph',
+  'typescript',
+  'ajv',
+  'yaml',
+  'chevrotain',
+] as const;

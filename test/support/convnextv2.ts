@@ -94,10 +94,18 @@ export class ConvNeXtV2 extends Layer {
     const sparse = options.sparse ?? false;
     const inChans = options.inChans ?? 3;
     const ds: Sequential[] = [
-      new Sequential<Layer>(new Conv2d(inChans, dims[0]!, { kernel: 4, stride: 4, sparse }), new LayerNorm(dims[0]!, { sparse })),
+      new Sequential<Layer>(
+        new Conv2d(inChans, dims[0]!, { kernel: 4, stride: 4, sparse }),
+        new LayerNorm(dims[0]!, { sparse }),
+      ),
     ];
     for (let i = 1; i < dims.length; i++)
-      ds.push(new Sequential<Layer>(new LayerNorm(dims[i - 1]!, { sparse }), new Conv2d(dims[i - 1]!, dims[i]!, { kernel: 2, stride: 2, sparse })));
+      ds.push(
+        new Sequential<Layer>(
+          new LayerNorm(dims[i - 1]!, { sparse }),
+          new Conv2d(dims[i - 1]!, dims[i]!, { kernel: 2, stride: 2, sparse }),
+        ),
+      );
     this.downsampleLayers = this.child('downsample_layers', new ModuleList(ds));
     const total = depths.reduce((a, b) => a + b, 0);
     const rate = options.dropPathRate ?? 0;

@@ -54,7 +54,10 @@ export function checkGradients(
     return s;
   };
 
-  const { grads } = tf.variableGrads(() => tf.sum(tf.mul(forward(), wTensor)) as tf.Scalar, vars.map(([, v]) => v));
+  const { grads } = tf.variableGrads(
+    () => tf.sum(tf.mul(forward(), wTensor)) as tf.Scalar,
+    vars.map(([, v]) => v),
+  );
   const reports: GradCheckReport[] = [];
   for (const [name, variable] of vars) {
     const g = grads[variable.name];

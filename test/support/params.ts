@@ -16,7 +16,8 @@ export function randomizeParameters(module: Module, seed: number): void {
     let std = 0.3;
     let mean = 0;
     if (shape.length >= 2) {
-      const fan = shape.length === 4 && shape[3] === 1 ? shape[0]! * shape[1]! : shape.slice(0, -1).reduce((a, b) => a * b, 1);
+      const fan =
+        shape.length === 4 && shape[3] === 1 ? shape[0]! * shape[1]! : shape.slice(0, -1).reduce((a, b) => a * b, 1);
       std = 1 / Math.sqrt(fan);
     } else if (path === 'weight' || path.endsWith('.weight')) {
       // rank-1 weights are LayerNorm scales

@@ -9,7 +9,15 @@ import { TinyData } from './train-data.js';
 import { tinyFactories } from './train-models.js';
 import { toyDataset, twoStageSpec } from './train-specs.js';
 
-export const childConfig = { patch: 4, channels: 1, dim: 6, labs: 3, classes: 2, image: 'xray', labInput: 'labs' } as const;
+export const childConfig = {
+  patch: 4,
+  channels: 1,
+  dim: 6,
+  labs: 3,
+  classes: 2,
+  image: 'xray',
+  labInput: 'labs',
+} as const;
 export const childData = () => new TinyData({ patients: { train: 10, val: 6, test: 6 }, seed: 3, side: 8 });
 
 async function main(): Promise<void> {
@@ -20,7 +28,16 @@ async function main(): Promise<void> {
   const result =
     process.argv[3] === 'resume'
       ? await resume(runDir, { models, backend: 'cpu', data: childData(), bootstrapResamples: 20, report: false })
-      : await runTraining({ spec: twoStageSpec(), dataset: toyDataset, models, runDir, backend: 'cpu', data: childData(), bootstrapResamples: 20, report: false });
+      : await runTraining({
+          spec: twoStageSpec(),
+          dataset: toyDataset,
+          models,
+          runDir,
+          backend: 'cpu',
+          data: childData(),
+          bootstrapResamples: 20,
+          report: false,
+        });
   process.stdout.write(`status ${result.status}\n`);
 }
 

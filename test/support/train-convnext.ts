@@ -8,7 +8,17 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Module, type ForwardContext } from '../../runtime/module.js';
-import { Conv2d, CrossAttention, FcmaeDecoder, Layer, LayerNorm, Linear, ModuleList, Sequential, Sparse } from '../../runtime/layers/index.js';
+import {
+  Conv2d,
+  CrossAttention,
+  FcmaeDecoder,
+  Layer,
+  LayerNorm,
+  Linear,
+  ModuleList,
+  Sequential,
+  Sparse,
+} from '../../runtime/layers/index.js';
 import { keepFor } from '../../runtime/ops/index.js';
 import type { ModelFactory, TrainableModel } from '../../runtime/train/spec.js';
 import { Block } from './convnextv2.js';
@@ -38,7 +48,10 @@ export class MiniEncoder extends Module {
         new Sequential<Layer>(new LayerNorm(d0), new Conv2d(d0, d1, { kernel: 2, stride: 2 })),
       ]),
     );
-    this.stages = this.child('stages', new ModuleList([new ModuleList([miniBlock(d0)]), new ModuleList([miniBlock(d1)])]));
+    this.stages = this.child(
+      'stages',
+      new ModuleList([new ModuleList([miniBlock(d0)]), new ModuleList([miniBlock(d1)])]),
+    );
   }
   level(ctx: ForwardContext, i: number, x: tf.Tensor): tf.Tensor {
     let y = (this.downsample_layers.at(i) as Sequential).forward(ctx, x);
@@ -54,7 +67,16 @@ export class MiniFCMAE extends Module implements TrainableModel {
   constructor(config: MiniConfig) {
     super();
     this.encoder = this.child('encoder', Sparse(new MiniEncoder(config)));
-    this.decoder = this.child('decoder', new FcmaeDecoder(config.dims[1], { embedDim: 8, depth: 1, patchSize: 8, inChans: config.channels, makeBlock: miniBlock }));
+    this.decoder = this.child(
+      'decoder',
+      new FcmaeDecoder(config.dims[1], {
+        embedDim: 8,
+        depth: 1,
+        patchSize: 8,
+        inChans: config.channels,
+        makeBlock: miniBlock,
+      }),
+    );
   }
   forward(ctx: ForwardContext, inputs: Readonly<Record<string, tf.Tensor>>): Record<string, tf.Tensor> {
     const x = this.encoder.level(ctx, 1, this.encoder.level(ctx, 0, inputs.xray!));
@@ -71,7 +93,10 @@ export class MiniMEDNVC extends Module implements TrainableModel {
     super();
     this.enc = this.child('enc', new MiniEncoder(config));
     this.lab_proj = this.child('lab_proj', new Linear(config.labs, config.dims[0]));
-    this.fusion = this.child('fusion', new CrossAttention(config.dims[0], config.dims[0], { heads: 2, residual: true }));
+    this.fusion = this.child(
+      'fusion',
+      new CrossAttention(config.dims[0], config.dims[0], { heads: 2, residual: true }),
+    );
     this.head = this.child('head', new Sequential<Layer>(new LayerNorm(config.dims[1]), new Linear(config.dims[1], 2)));
   }
   forward(ctx: ForwardContext, inputs: Readonly<Record<string, tf.Tensor>>): tf.Tensor {

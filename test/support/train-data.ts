@@ -42,7 +42,8 @@ export class TinyData implements TrainingData {
         for (let k = 0; k < images; k++) {
           const image = new Float32Array(s * s);
           for (let y = 0; y < s; y++)
-            for (let x = 0; x < s; x++) image[y * s + x] = rng.normal() * 0.5 + (label && y < s / 2 && x < s / 2 ? 1 : 0);
+            for (let x = 0; x < s; x++)
+              image[y * s + x] = rng.normal() * 0.5 + (label && y < s / 2 && x < s / 2 ? 1 : 0);
           const labs = new Float32Array([rng.normal() + label, rng.normal(), rng.normal()]);
           out.push({ patient: `${split}-${p}`, label, image, labs });
         }
@@ -56,7 +57,11 @@ export class TinyData implements TrainingData {
     return this.splits[split].length;
   }
 
-  load(split: SplitName, indices: readonly number[], augment?: { readonly spec: AugmentSpec; readonly rng: Rng }): Batch {
+  load(
+    split: SplitName,
+    indices: readonly number[],
+    augment?: { readonly spec: AugmentSpec; readonly rng: Rng },
+  ): Batch {
     const s = this.options.side;
     const samples = indices.map((i) => {
       const x = this.splits[split][i];
@@ -77,7 +82,10 @@ export class TinyData implements TrainingData {
         [this.options.image ?? 'xray']: tf.tensor4d(pixels, [samples.length, s, s, 1]),
         [this.options.labs ?? 'labs']: tf.tensor2d(labs, [samples.length, 3]),
       },
-      labels: tf.tensor1d(samples.map((x) => x.label), 'int32'),
+      labels: tf.tensor1d(
+        samples.map((x) => x.label),
+        'int32',
+      ),
       patientIds: samples.map((x) => x.patient),
     };
   }

@@ -47,7 +47,11 @@ export function toPatches(x: tf.Tensor, patch: number): tf.Tensor4D {
 export class PatchEncoder extends Module {
   readonly embed: Dense;
   readonly mix: Dense;
-  constructor(readonly patch: number, channels: number, readonly dim: number) {
+  constructor(
+    readonly patch: number,
+    channels: number,
+    readonly dim: number,
+  ) {
     super();
     this.embed = this.child('embed', new Dense(patch * patch * channels, dim));
     this.mix = this.child('mix', new Dense(dim, dim));

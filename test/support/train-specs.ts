@@ -14,7 +14,10 @@ export function pretrainStage(overrides: Partial<StageSpec> = {}): StageSpec {
     mask: { kind: 'random_patches', ratio: 0.5, patch: 4 },
     loss: { kind: 'masked_mse', target: 'patch_normalized', input: 'xray' },
     optimizer: { kind: 'lion', lr: 3e-3, betas: [0.9, 0.99], weightDecay: 0.05, noDecay: [{ kind: 'flagged' }] },
-    schedule: [{ kind: 'warmup', epochs: 1 }, { kind: 'cosine', to: 1e-4 }],
+    schedule: [
+      { kind: 'warmup', epochs: 1 },
+      { kind: 'cosine', to: 1e-4 },
+    ],
     epochs: 2,
     batchSize: 4,
     augment: { hflip: 0.5 },
@@ -32,8 +35,17 @@ export function finetuneStage(overrides: Partial<StageSpec> = {}): StageSpec {
     model: { factory: 'finetune', className: 'TinyClassifier', args: { enc: 'pretrain.encoder' } },
     inputs: ['xray', 'labs'],
     loss: { kind: 'cross_entropy', labelSmoothing: 0.1 },
-    optimizer: { kind: 'adamw', lr: 1e-2, betas: [0.9, 0.999], weightDecay: 0.01, noDecay: [{ kind: 'flagged' }, { kind: 'rank1' }] },
-    schedule: [{ kind: 'warmup', epochs: 1 }, { kind: 'cosine', to: 1e-4 }],
+    optimizer: {
+      kind: 'adamw',
+      lr: 1e-2,
+      betas: [0.9, 0.999],
+      weightDecay: 0.01,
+      noDecay: [{ kind: 'flagged' }, { kind: 'rank1' }],
+    },
+    schedule: [
+      { kind: 'warmup', epochs: 1 },
+      { kind: 'cosine', to: 1e-4 },
+    ],
     epochs: 3,
     batchSize: 4,
     augment: { hflip: 0.5 },
@@ -47,7 +59,15 @@ export function finetuneStage(overrides: Partial<StageSpec> = {}): StageSpec {
 }
 
 export function twoStageSpec(overrides: Partial<TrainSpec> = {}): TrainSpec {
-  return { name: 'Tiny_on_Toy', dataset: 'Toy', seed: 11, stages: [pretrainStage(), finetuneStage()], checkpointEverySteps: 2, pooling: 'max', ...overrides };
+  return {
+    name: 'Tiny_on_Toy',
+    dataset: 'Toy',
+    seed: 11,
+    stages: [pretrainStage(), finetuneStage()],
+    checkpointEverySteps: 2,
+    pooling: 'max',
+    ...overrides,
+  };
 }
 
 /** The DatasetSpec recorded in the run's configuration (the data itself comes from TinyData). */
@@ -55,8 +75,22 @@ export const toyDataset: DatasetSpec = {
   name: 'Toy',
   source: { kind: 'synthetic', name: 'pji', patients: 24, seed: 1, imageSize: 8 },
   id: 'patient_id',
-  label: { column: 'infected', classes: [{ name: 'negative', code: 0 }, { name: 'positive', code: 1 }] },
-  images: { per: 'patient_id', pattern: '{id}_*', size: [8, 8], channels: 1, fit: 'cover', normalize: 'none', dicom: { window: 'auto', invertMonochrome1: true } },
+  label: {
+    column: 'infected',
+    classes: [
+      { name: 'negative', code: 0 },
+      { name: 'positive', code: 1 },
+    ],
+  },
+  images: {
+    per: 'patient_id',
+    pattern: '{id}_*',
+    size: [8, 8],
+    channels: 1,
+    fit: 'cover',
+    normalize: 'none',
+    dicom: { window: 'auto', invertMonochrome1: true },
+  },
   groups: [{ name: 'labs', fields: [] }],
   split: { by: 'patient_id', train: 0.6, val: 0.2, test: 0.2, stratified: true, seed: 1 },
   pool: 'max',

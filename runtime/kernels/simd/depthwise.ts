@@ -34,8 +34,29 @@ export interface DepthwiseGeometry {
 
 interface SimdExports {
   memory: WebAssembly.Memory;
-  forward(xp: number, w: number, bias: number, y: number, n: number, ho: number, wo: number, cp: number, kh: number, kw: number): void;
-  filterGrad(xp: number, dy: number, dw: number, n: number, ho: number, wo: number, cp: number, kh: number, kw: number): void;
+  forward(
+    xp: number,
+    w: number,
+    bias: number,
+    y: number,
+    n: number,
+    ho: number,
+    wo: number,
+    cp: number,
+    kh: number,
+    kw: number,
+  ): void;
+  filterGrad(
+    xp: number,
+    dy: number,
+    dw: number,
+    n: number,
+    ho: number,
+    wo: number,
+    cp: number,
+    kh: number,
+    kw: number,
+  ): void;
 }
 
 let instance: SimdExports | undefined;
@@ -64,8 +85,20 @@ function reserve(floats: number): Float32Array {
 const roundUp4 = (v: number) => (v + 3) & ~3;
 
 /** Copies x [n,h,w,c] into dst at `at` as [n,hp,wp,cp] with `top` rows and `left` columns of zeros before it, plus 3 pixels of zero slack. */
-function copyPadded(dst: Float32Array, at: number, x: Float32Array, n: number, h: number, w: number, c: number,
-  top: number, left: number, hp: number, wp: number, cp: number): void {
+function copyPadded(
+  dst: Float32Array,
+  at: number,
+  x: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  top: number,
+  left: number,
+  hp: number,
+  wp: number,
+  cp: number,
+): void {
   dst.fill(0, at, at + (n * hp * wp + 3) * cp);
   for (let b = 0; b < n; b++) {
     for (let r = 0; r < h; r++) {
@@ -94,7 +127,16 @@ function copyUnpadded(out: Float32Array, src: Float32Array, at: number, pixels: 
 }
 
 /** Filter [kh,kw,c] (optionally flipped in both spatial axes) as [kh,kw,cp]. */
-function copyFilter(dst: Float32Array, at: number, filter: Float32Array, kh: number, kw: number, c: number, cp: number, flip: boolean): void {
+function copyFilter(
+  dst: Float32Array,
+  at: number,
+  filter: Float32Array,
+  kh: number,
+  kw: number,
+  c: number,
+  cp: number,
+  flip: boolean,
+): void {
   dst.fill(0, at, at + kh * kw * cp);
   for (let i = 0; i < kh; i++) {
     for (let j = 0; j < kw; j++) {
@@ -109,8 +151,13 @@ function copyFilter(dst: Float32Array, at: number, filter: Float32Array, kh: num
  * y = depthwise(x, filter) + bias, written into the array `allocate` returns (called after the
  * inputs were consumed, so it may allocate in the tfjs heap and invalidate their views).
  */
-export function simdDepthwiseForward(x: Float32Array, filter: Float32Array, bias: Float32Array | null, g: DepthwiseGeometry,
-  allocate: () => Float32Array): void {
+export function simdDepthwiseForward(
+  x: Float32Array,
+  filter: Float32Array,
+  bias: Float32Array | null,
+  g: DepthwiseGeometry,
+  allocate: () => Float32Array,
+): void {
   const { n, h, w, c, kh, kw, top, left, ho, wo } = g;
   const cp = roundUp4(c);
   const hp = ho + kh - 1;
@@ -129,7 +176,12 @@ export function simdDepthwiseForward(x: Float32Array, filter: Float32Array, bias
 }
 
 /** dx [n,h,w,c] from dy [n,ho,wo,c]: the full correlation of dy with the flipped filter. */
-export function simdDepthwiseBackpropInput(dy: Float32Array, filter: Float32Array, g: DepthwiseGeometry, allocate: () => Float32Array): void {
+export function simdDepthwiseBackpropInput(
+  dy: Float32Array,
+  filter: Float32Array,
+  g: DepthwiseGeometry,
+  allocate: () => Float32Array,
+): void {
   const { n, h, w, c, kh, kw, top, left, ho, wo } = g;
   const cp = roundUp4(c);
   const hp = h + kh - 1;
@@ -147,7 +199,12 @@ export function simdDepthwiseBackpropInput(dy: Float32Array, filter: Float32Arra
 }
 
 /** dW [kh,kw,c] from x [n,h,w,c] and dy [n,ho,wo,c]. */
-export function simdDepthwiseBackpropFilter(x: Float32Array, dy: Float32Array, g: DepthwiseGeometry, allocate: () => Float32Array): void {
+export function simdDepthwiseBackpropFilter(
+  x: Float32Array,
+  dy: Float32Array,
+  g: DepthwiseGeometry,
+  allocate: () => Float32Array,
+): void {
   const { n, h, w, c, kh, kw, top, left, ho, wo } = g;
   const cp = roundUp4(c);
   const hp = ho + kh - 1;
@@ -197,21 +254,34 @@ export function simdDepthwiseEnabled(): boolean {
 }
 
 /** The geometry when this kernel handles the case, else null (the caller delegates). */
-export function supportedGeometry(xShape: readonly number[], filterShape: readonly number[], attrs: ConvAttrs): DepthwiseGeometry | null {
+export function supportedGeometry(
+  xShape: readonly number[],
+  filterShape: readonly number[],
+  attrs: ConvAttrs,
+): DepthwiseGeometry | null {
   if (xShape.length !== 4 || filterShape.length !== 4 || filterShape[3] !== 1) return null;
   if (attrs.dataFormat === 'NCHW') return null;
   let info: tf.backend_util.Conv2DInfo;
   try {
-    info = tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], filterShape as [number, number, number, number],
-      attrs.strides, attrs.dilations ?? 1, attrs.pad as never, attrs.dimRoundingMode, true);
+    info = tf.backend_util.computeConv2DInfo(
+      xShape as [number, number, number, number],
+      filterShape as [number, number, number, number],
+      attrs.strides,
+      attrs.dilations ?? 1,
+      attrs.pad as never,
+      attrs.dimRoundingMode,
+      true,
+    );
   } catch {
     return null;
   }
-  if (info.strideHeight !== 1 || info.strideWidth !== 1 || info.dilationHeight !== 1 || info.dilationWidth !== 1) return null;
+  if (info.strideHeight !== 1 || info.strideWidth !== 1 || info.dilationHeight !== 1 || info.dilationWidth !== 1)
+    return null;
   const { top, left, bottom, right } = info.padInfo;
   const kh = info.filterHeight;
   const kw = info.filterWidth;
-  if (Math.min(top, left, bottom, right) < 0 || Math.max(top, bottom) > kh - 1 || Math.max(left, right) > kw - 1) return null;
+  if (Math.min(top, left, bottom, right) < 0 || Math.max(top, bottom) > kh - 1 || Math.max(left, right) > kw - 1)
+    return null;
   const [n, h, w, c] = xShape as [number, number, number, number];
   if (n < 1 || h < 1 || w < 1 || c < 1 || info.outHeight < 1 || info.outWidth < 1) return null;
   if (info.outHeight !== h + top + bottom - kh + 1 || info.outWidth !== w + left + right - kw + 1) return null;
@@ -228,7 +298,10 @@ function allFloat32(...ts: Array<tf.TensorInfo | undefined>): boolean {
   return ts.every((t) => t !== undefined && t.dtype === 'float32');
 }
 
-function outputOf(backend: WasmBackendLike, shape: number[]): { info: () => tf.TensorInfo; allocate: () => Float32Array } {
+function outputOf(
+  backend: WasmBackendLike,
+  shape: number[],
+): { info: () => tf.TensorInfo; allocate: () => Float32Array } {
   let out: tf.TensorInfo | undefined;
   return {
     info: () => out!,
@@ -266,8 +339,10 @@ export function makeSimdFusedDepthwiseConfig(original: KernelFunc): tf.KernelCon
     kernelFunc: (args: Args) => {
       const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
       const attrs = args.attrs as unknown as ConvAttrs;
-      if (!simdDepthwiseEnabled() || preluActivationWeights || (attrs.activation ?? 'linear') !== 'linear') return original(args);
-      if (!allFloat32(x, filter) || (bias && (bias.dtype !== 'float32' || bias.shape.length !== 1))) return original(args);
+      if (!simdDepthwiseEnabled() || preluActivationWeights || (attrs.activation ?? 'linear') !== 'linear')
+        return original(args);
+      if (!allFloat32(x, filter) || (bias && (bias.dtype !== 'float32' || bias.shape.length !== 1)))
+        return original(args);
       const g = supportedGeometry(x!.shape, filter!.shape, attrs);
       if (!g || g.kh * g.kw <= XNNPACK_FORWARD_MAX_TAPS || (bias && bias.shape[0] !== g.c)) return original(args);
       const backend = args.backend as unknown as WasmBackendLike;

@@ -49,10 +49,17 @@ function maxAbs(a: tf.Tensor): number {
   return tf.max(tf.abs(a)).dataSync()[0]!;
 }
 
-const evalCtx = (mask?: tf.Tensor4D): ForwardContext => ({ training: false, rng: createRng(0), ...(mask ? { mask } : {}) });
+const evalCtx = (mask?: tf.Tensor4D): ForwardContext => ({
+  training: false,
+  rng: createRng(0),
+  ...(mask ? { mask } : {}),
+});
 
 /** Module parameters plus an input, as [name, variable] pairs for checkGradients. */
-function withParams(m: { namedParameters(): Array<[string, { variable: tf.Variable }]> }, ...inputs: Array<[string, tf.Variable]>) {
+function withParams(
+  m: { namedParameters(): Array<[string, { variable: tf.Variable }]> },
+  ...inputs: Array<[string, tf.Variable]>
+) {
   return [...inputs, ...m.namedParameters().map(([n, p]) => [n, p.variable] as [string, tf.Variable])];
 }
 
@@ -66,7 +73,10 @@ export function defineLayersSuite(backend: 'cpu' | 'wasm'): void {
     describe('entry point', () => {
       it('runtime/index.ts exposes the module contract, layers, ops and initializers', () => {
         nv.setInitRng(createRng(1));
-        const model = new nv.Sequential<nv.Layer>(new nv.Linear(3, 4, { weightInit: nv.init.constant(0.5) }), new nv.GELU());
+        const model = new nv.Sequential<nv.Layer>(
+          new nv.Linear(3, 4, { weightInit: nv.init.constant(0.5) }),
+          new nv.GELU(),
+        );
         expect(model).toBeInstanceOf(nv.ModuleList);
         const y = model.forward({ training: false, rng: createRng(2) }, nv.tf.ones([1, 3]));
         // 3 * 0.5 = 1.5 per output, bias 0, then exact GELU(1.5) = 1.5 * Phi(1.5) = 1.399789
@@ -80,20 +90,53 @@ export function defineLayersSuite(backend: 'cpu' | 'wasm'): void {
       it('registers official names, layouts and no-decay flags', () => {
         const table = (m: { namedParameters(): Array<[string, { variable: tf.Variable; noDecay: boolean }]> }) =>
           m.namedParameters().map(([n, p]) => [n, p.variable.shape, p.noDecay]);
-        expect(table(new Conv2d(3, 40, { kernel: 4, stride: 4 }))).toEqual([['weight', [4, 4, 3, 40], false], ['bias', [40], true]]);
-        expect(table(new DepthwiseConv2d(40))).toEqual([['weight', [7, 7, 40, 1], false], ['bias', [40], true]]);
-        expect(table(new Linear(40, 160))).toEqual([['weight', [40, 160], false], ['bias', [160], true]]);
-        expect(table(new LayerNorm(40))).toEqual([['weight', [40], true], ['bias', [40], true]]);
-        expect(table(new GRN(160))).toEqual([['gamma', [160], true], ['beta', [160], true]]);
+        expect(table(new Conv2d(3, 40, { kernel: 4, stride: 4 }))).toEqual([
+          ['weight', [4, 4, 3, 40], false],
+          ['bias', [40], true],
+        ]);
+        expect(table(new DepthwiseConv2d(40))).toEqual([
+          ['weight', [7, 7, 40, 1], false],
+          ['bias', [40], true],
+        ]);
+        expect(table(new Linear(40, 160))).toEqual([
+          ['weight', [40, 160], false],
+          ['bias', [160], true],
+        ]);
+        expect(table(new LayerNorm(40))).toEqual([
+          ['weight', [40], true],
+          ['bias', [40], true],
+        ]);
+        expect(table(new GRN(160))).toEqual([
+          ['gamma', [160], true],
+          ['beta', [160], true],
+        ]);
         const block = new Block(8);
         expect(block.namedParameters().map(([n]) => n)).toEqual([
-          'dwconv.weight', 'dwconv.bias', 'norm.weight', 'norm.bias', 'pwconv1.weight', 'pwconv1.bias',
-          'grn.gamma', 'grn.beta', 'pwconv2.weight', 'pwconv2.bias',
+          'dwconv.weight',
+          'dwconv.bias',
+          'norm.weight',
+          'norm.bias',
+          'pwconv1.weight',
+          'pwconv1.bias',
+          'grn.gamma',
+          'grn.beta',
+          'pwconv2.weight',
+          'pwconv2.bias',
         ]);
         const ca = new CrossAttention(16, 14, { heads: 2, preNorm: true });
         expect(ca.namedParameters().map(([n, p]) => `${n}:${p.variable.shape.join('x')}`)).toEqual([
-          'norm.weight:16', 'norm.bias:16', 'norm_kv.weight:14', 'norm_kv.bias:14',
-          'q.weight:16x16', 'q.bias:16', 'k.weight:14x16', 'k.bias:16', 'v.weight:14x16', 'v.bias:16', 'out.weight:16x16', 'out.bias:16',
+          'norm.weight:16',
+          'norm.bias:16',
+          'norm_kv.weight:14',
+          'norm_kv.bias:14',
+          'q.weight:16x16',
+          'q.bias:16',
+          'k.weight:14x16',
+          'k.bias:16',
+          'v.weight:14x16',
+          'v.bias:16',
+          'out.weight:16x16',
+          'out.bias:16',
         ]);
       });
 
@@ -108,51 +151,53 @@ export function defineLayersSuite(backend: 'cpu' | 'wasm'): void {
 
       // Initializers draw on the host (runtime/init.ts) and only upload the result, so their
       // statistics are the same on every backend: checked once, on cpu.
-      if (backend === 'cpu') it('trunc_normal uses absolute bounds and the right spread; kaiming_uniform bound 1/sqrt(fanIn)', () => {
-        const rng = createRng(7);
-        const t = init.truncNormal({ std: 1 })([20000], rng).dataSync();
-        let s = 0;
-        let s2 = 0;
-        for (const x of t) {
-          expect(Math.abs(x)).toBeLessThanOrEqual(2);
-          s += x;
-          s2 += x * x;
-        }
-        // N(0,1) truncated to [-2, 2]: sd 0.8796; sampling sd of the estimate ~0.005
-        expect(Math.abs(s / t.length)).toBeLessThan(0.03);
-        expect(Math.abs(Math.sqrt(s2 / t.length) - 0.8796)).toBeLessThan(0.02);
-        const small = init.truncNormal({ std: 0.02 })([20000], rng).dataSync();
-        const sd = Math.sqrt(Array.from(small).reduce((a, x) => a + x * x, 0) / small.length);
-        expect(Math.abs(sd - 0.02)).toBeLessThan(0.0005);
-        const k = init.kaimingUniform()([64, 10], rng).dataSync();
-        const bound = 1 / 8;
-        expect(Math.max(...Array.from(k, Math.abs))).toBeLessThanOrEqual(bound);
-        expect(Math.max(...Array.from(k, Math.abs))).toBeGreaterThan(0.9 * bound);
-        expect(() => init.truncNormal({ std: 1, a: 50, b: 60 })).toThrow();
-      });
+      if (backend === 'cpu')
+        it('trunc_normal uses absolute bounds and the right spread; kaiming_uniform bound 1/sqrt(fanIn)', () => {
+          const rng = createRng(7);
+          const t = init.truncNormal({ std: 1 })([20000], rng).dataSync();
+          let s = 0;
+          let s2 = 0;
+          for (const x of t) {
+            expect(Math.abs(x)).toBeLessThanOrEqual(2);
+            s += x;
+            s2 += x * x;
+          }
+          // N(0,1) truncated to [-2, 2]: sd 0.8796; sampling sd of the estimate ~0.005
+          expect(Math.abs(s / t.length)).toBeLessThan(0.03);
+          expect(Math.abs(Math.sqrt(s2 / t.length) - 0.8796)).toBeLessThan(0.02);
+          const small = init.truncNormal({ std: 0.02 })([20000], rng).dataSync();
+          const sd = Math.sqrt(Array.from(small).reduce((a, x) => a + x * x, 0) / small.length);
+          expect(Math.abs(sd - 0.02)).toBeLessThan(0.0005);
+          const k = init.kaimingUniform()([64, 10], rng).dataSync();
+          const bound = 1 / 8;
+          expect(Math.max(...Array.from(k, Math.abs))).toBeLessThanOrEqual(bound);
+          expect(Math.max(...Array.from(k, Math.abs))).toBeGreaterThan(0.9 * bound);
+          expect(() => init.truncNormal({ std: 1, a: 50, b: 60 })).toThrow();
+        });
 
-      if (backend === 'cpu') it('zeros, ones, constant, normal, uniform, scaled and torch bias behave as specified', () => {
-        const rng = createRng(8);
-        expect(Array.from(init.zeros()([3], rng).dataSync())).toEqual([0, 0, 0]);
-        expect(Array.from(init.ones()([2], rng).dataSync())).toEqual([1, 1]);
-        expect(Array.from(init.constant(0.25)([2], rng).dataSync())).toEqual([0.25, 0.25]);
-        const n = Array.from(init.normal(0.5, 3)([20000], rng).dataSync());
-        const mean = n.reduce((a, x) => a + x, 0) / n.length;
-        const sd = Math.sqrt(n.reduce((a, x) => a + (x - mean) ** 2, 0) / n.length);
-        expect(Math.abs(mean - 3)).toBeLessThan(0.02); // sampling sd 0.0035
-        expect(Math.abs(sd - 0.5)).toBeLessThan(0.01);
-        const u = Array.from(init.uniform(-1, 3)([20000], rng).dataSync());
-        expect(Math.min(...u)).toBeGreaterThanOrEqual(-1);
-        expect(Math.max(...u)).toBeLessThan(3);
-        expect(Math.abs(u.reduce((a, x) => a + x, 0) / u.length - 1)).toBeLessThan(0.04);
-        const s = init.scaled(init.constant(2), 0.001)([2], rng).dataSync();
-        expect(Math.abs(s[0]! - 0.002)).toBeLessThan(1e-9);
-        const tb = Array.from(init.torchDefaultBias(16)([5000], rng).dataSync());
-        expect(Math.max(...tb.map(Math.abs))).toBeLessThanOrEqual(0.25);
-        expect(Math.max(...tb.map(Math.abs))).toBeGreaterThan(0.24);
-        expect(Math.abs(init.erf(1) - 0.8427007929497149)).toBeLessThan(1e-13);
-        expect(Math.abs(init.erf(-3) + 0.9999779095030014)).toBeLessThan(1e-13);
-      });
+      if (backend === 'cpu')
+        it('zeros, ones, constant, normal, uniform, scaled and torch bias behave as specified', () => {
+          const rng = createRng(8);
+          expect(Array.from(init.zeros()([3], rng).dataSync())).toEqual([0, 0, 0]);
+          expect(Array.from(init.ones()([2], rng).dataSync())).toEqual([1, 1]);
+          expect(Array.from(init.constant(0.25)([2], rng).dataSync())).toEqual([0.25, 0.25]);
+          const n = Array.from(init.normal(0.5, 3)([20000], rng).dataSync());
+          const mean = n.reduce((a, x) => a + x, 0) / n.length;
+          const sd = Math.sqrt(n.reduce((a, x) => a + (x - mean) ** 2, 0) / n.length);
+          expect(Math.abs(mean - 3)).toBeLessThan(0.02); // sampling sd 0.0035
+          expect(Math.abs(sd - 0.5)).toBeLessThan(0.01);
+          const u = Array.from(init.uniform(-1, 3)([20000], rng).dataSync());
+          expect(Math.min(...u)).toBeGreaterThanOrEqual(-1);
+          expect(Math.max(...u)).toBeLessThan(3);
+          expect(Math.abs(u.reduce((a, x) => a + x, 0) / u.length - 1)).toBeLessThan(0.04);
+          const s = init.scaled(init.constant(2), 0.001)([2], rng).dataSync();
+          expect(Math.abs(s[0]! - 0.002)).toBeLessThan(1e-9);
+          const tb = Array.from(init.torchDefaultBias(16)([5000], rng).dataSync());
+          expect(Math.max(...tb.map(Math.abs))).toBeLessThanOrEqual(0.25);
+          expect(Math.max(...tb.map(Math.abs))).toBeGreaterThan(0.24);
+          expect(Math.abs(init.erf(1) - 0.8427007929497149)).toBeLessThan(1e-13);
+          expect(Math.abs(init.erf(-3) + 0.9999779095030014)).toBeLessThan(1e-13);
+        });
 
       it('the same init seed builds identical modules', () => {
         setInitRng(createRng(5));
@@ -169,12 +214,24 @@ export function defineLayersSuite(backend: 'cpu' | 'wasm'): void {
         const seq = new Sequential(new Linear(4, 6), new Identity(), new Linear(6, 2));
         expect(seq.namedParameters().map(([n]) => n)).toEqual(['0.weight', '0.bias', '2.weight', '2.bias']);
         const x = randn([3, 4], 2);
-        const ref = ops.linear(ops.linear(x, seq.at(0).namedParameters()[0]![1].variable, seq.at(0).namedParameters()[1]![1].variable), seq.at(2).namedParameters()[0]![1].variable, seq.at(2).namedParameters()[1]![1].variable);
+        const ref = ops.linear(
+          ops.linear(x, seq.at(0).namedParameters()[0]![1].variable, seq.at(0).namedParameters()[1]![1].variable),
+          seq.at(2).namedParameters()[0]![1].variable,
+          seq.at(2).namedParameters()[1]![1].variable,
+        );
         expect(maxAbsDiff(seq.forward(evalCtx(), x), ref)).toBeLessThan(1e-6);
       });
 
       it('parameterless layers compose a classifier head in a Sequential', () => {
-        const head = new Sequential<Layer>(new GlobalAvgPool(), new LayerNorm(4), new Linear(4, 6), new GELU(), new Activation('relu'), new Lambda((_c, t) => tf.mul(t, 2), 'double'), new Flatten());
+        const head = new Sequential<Layer>(
+          new GlobalAvgPool(),
+          new LayerNorm(4),
+          new Linear(4, 6),
+          new GELU(),
+          new Activation('relu'),
+          new Lambda((_c, t) => tf.mul(t, 2), 'double'),
+          new Flatten(),
+        );
         randomizeParameters(head, 70);
         expect(head.namedParameters().map(([n]) => n)).toEqual(['1.weight', '1.bias', '2.weight', '2.bias']);
         const x = randn([2, 3, 3, 4], 71);
@@ -205,7 +262,11 @@ export function defineLayersSuite(backend: 'cpu' | 'wasm'): void {
         const q = ops.splitHeads(ops.linear(x, w('q.weight'), w('q.bias')), 2);
         const k = ops.splitHeads(ops.linear(x, w('k.weight'), w('k.bias')), 2);
         const v = ops.splitHeads(ops.linear(x, w('v.weight'), w('v.bias')), 2);
-        const ref = ops.linear(ops.mergeHeads(ops.scaledDotProductAttention(q, k, v), 2), w('out.weight'), w('out.bias'));
+        const ref = ops.linear(
+          ops.mergeHeads(ops.scaledDotProductAttention(q, k, v), 2),
+          w('out.weight'),
+          w('out.bias'),
+        );
         expect(maxAbsDiff(mha.forward(evalCtx(), x), ref)).toBeLessThan(1e-5);
       });
 
@@ -228,7 +289,11 @@ export function defineLayersSuite(backend: 'cpu' | 'wasm'): void {
         const kv = randn([1, 2, 3], 10);
         const xn = ca.norm!.forward(evalCtx(), x);
         const kn = ca.normKv!.forward(evalCtx(), kv);
-        const att = ops.scaledDotProductAttention(ca.q.forward(evalCtx(), xn), ca.k.forward(evalCtx(), kn), ca.v.forward(evalCtx(), kn));
+        const att = ops.scaledDotProductAttention(
+          ca.q.forward(evalCtx(), xn),
+          ca.k.forward(evalCtx(), kn),
+          ca.v.forward(evalCtx(), kn),
+        );
         const ref = tf.add(x, ca.out.forward(evalCtx(), att));
         expect(maxAbsDiff(ca.forward(evalCtx(), x, kv), ref)).toBeLessThan(1e-5);
         expect(() => ca.forward(evalCtx(), x)).toThrow(/kv is required/);
@@ -237,7 +302,11 @@ export function defineLayersSuite(backend: 'cpu' | 'wasm'): void {
 
     describe('gradients of every layer (central differences, rtol 2e-2 + atol 2e-3)', () => {
       it('Conv2d: stem 4x4/4, 2x2/2, and a general 3x3/2 same conv', () => {
-        for (const [k, s, pad, hw] of [[4, 4, 'valid', 8], [2, 2, 'valid', 4], [3, 2, 'same', 5]] as const) {
+        for (const [k, s, pad, hw] of [
+          [4, 4, 'valid', 8],
+          [2, 2, 'valid', 4],
+          [3, 2, 'same', 5],
+        ] as const) {
           const conv = new Conv2d(2, 3, { kernel: k, stride: s, padding: pad });
           randomizeParameters(conv, 11 + k);
           const x = tf.variable(randn([1, hw, hw, 2], 12 + k));
@@ -258,7 +327,13 @@ export function defineLayersSuite(backend: 'cpu' | 'wasm'): void {
         randomizeParameters(lin, 15);
         randomizeParameters(ln, 16);
         const x = tf.variable(randn([2, 3, 3], 17));
-        expectGradOk(checkGradients(() => ln.forward(evalCtx(), lin.forward(evalCtx(), x)), [...withParams(lin, ['x', x]), ...withParams(ln)], { h: 5e-3 }));
+        expectGradOk(
+          checkGradients(
+            () => ln.forward(evalCtx(), lin.forward(evalCtx(), x)),
+            [...withParams(lin, ['x', x]), ...withParams(ln)],
+            { h: 5e-3 },
+          ),
+        );
       });
 
       it('GRN masked through ctx.mask (one sample fully masked), both statistics', () => {
@@ -279,7 +354,9 @@ export function defineLayersSuite(backend: 'cpu' | 'wasm'): void {
         const ca = new CrossAttention(4, 3, { heads: 2, preNorm: true, residual: true });
         randomizeParameters(ca, 22);
         const kv = tf.variable(randn([2, 2, 3], 23));
-        expectGradOk(checkGradients(() => ca.forward(evalCtx(), x, kv), withParams(ca, ['x', x], ['kv', kv]), { h: 5e-3 }));
+        expectGradOk(
+          checkGradients(() => ca.forward(evalCtx(), x, kv), withParams(ca, ['x', x], ['kv', kv]), { h: 5e-3 }),
+        );
       });
 
       it('DropPath in training with a fixed rng', () => {
@@ -295,39 +372,51 @@ export function defineLayersSuite(backend: 'cpu' | 'wasm'): void {
         randomizeParameters(block, 25);
         const x = tf.variable(randn([2, 4, 4, 4], 26));
         const train = () => ({ training: true, rng: createRng(4) });
-        expectGradOk(checkGradients(() => block.forward(train(), x), withParams(block, ['x', x]), { h: 5e-3, maxElements: 24 }));
+        expectGradOk(
+          checkGradients(() => block.forward(train(), x), withParams(block, ['x', x]), { h: 5e-3, maxElements: 24 }),
+        );
         Sparse(block);
         const mask = tf.tensor4d([0, 1, 1, 0, 0, 0, 1, 0], [2, 2, 2, 1]);
         const keep = ops.keepMap(mask, 4, 4);
         const xm = tf.variable(tf.mul(x, keep));
-        expectGradOk(checkGradients(() => block.forward({ ...train(), mask: mask as tf.Tensor4D }, xm), withParams(block, ['x', xm]), { h: 5e-3, maxElements: 24 }));
+        expectGradOk(
+          checkGradients(
+            () => block.forward({ ...train(), mask: mask as tf.Tensor4D }, xm),
+            withParams(block, ['x', xm]),
+            { h: 5e-3, maxElements: 24 },
+          ),
+        );
       });
     });
 
     describe('ConvNeXt-V2 (test reference built from these layers)', () => {
       // Parameter counts and names do not depend on the backend; building 7M parameters on wasm
       // costs twice what it costs on cpu, so this runs on cpu only.
-      if (backend === 'cpu') it('atto has 3,708,400 parameters with a 1000-class head, 3,386,760 encoder-only', () => {
-        const atto = new ConvNeXtV2({ ...ATTO });
-        expect(atto.parameterCount()).toBe(3_708_400);
-        const names = atto.namedParameters().map(([n]) => n);
-        expect(names).toContain('downsample_layers.0.0.weight');
-        expect(names).toContain('downsample_layers.0.1.bias');
-        expect(names).toContain('downsample_layers.3.1.weight');
-        expect(names).toContain('stages.2.5.grn.gamma');
-        expect(names).toContain('stages.3.1.pwconv2.bias');
-        expect(names.slice(-4)).toEqual(['norm.weight', 'norm.bias', 'head.weight', 'head.bias']);
-        atto.dispose();
-        const encoder = new ConvNeXtV2({ ...ATTO, numClasses: null });
-        expect(encoder.parameterCount()).toBe(3_386_760);
-        const decoder = new FcmaeDecoder(320, { makeBlock: (d) => new Block(d) });
-        expect(encoder.parameterCount() + decoder.parameterCount()).toBe(7_257_992);
-        expect(decoder.namedParameters().map(([n]) => n).filter((n) => !n.startsWith('decoder.0.'))).toEqual([
-          'mask_token', 'proj.weight', 'proj.bias', 'pred.weight', 'pred.bias',
-        ]);
-        encoder.dispose();
-        decoder.dispose();
-      });
+      if (backend === 'cpu')
+        it('atto has 3,708,400 parameters with a 1000-class head, 3,386,760 encoder-only', () => {
+          const atto = new ConvNeXtV2({ ...ATTO });
+          expect(atto.parameterCount()).toBe(3_708_400);
+          const names = atto.namedParameters().map(([n]) => n);
+          expect(names).toContain('downsample_layers.0.0.weight');
+          expect(names).toContain('downsample_layers.0.1.bias');
+          expect(names).toContain('downsample_layers.3.1.weight');
+          expect(names).toContain('stages.2.5.grn.gamma');
+          expect(names).toContain('stages.3.1.pwconv2.bias');
+          expect(names.slice(-4)).toEqual(['norm.weight', 'norm.bias', 'head.weight', 'head.bias']);
+          atto.dispose();
+          const encoder = new ConvNeXtV2({ ...ATTO, numClasses: null });
+          expect(encoder.parameterCount()).toBe(3_386_760);
+          const decoder = new FcmaeDecoder(320, { makeBlock: (d) => new Block(d) });
+          expect(encoder.parameterCount() + decoder.parameterCount()).toBe(7_257_992);
+          expect(
+            decoder
+              .namedParameters()
+              .map(([n]) => n)
+              .filter((n) => !n.startsWith('decoder.0.')),
+          ).toEqual(['mask_token', 'proj.weight', 'proj.bias', 'pred.weight', 'pred.bias']);
+          encoder.dispose();
+          decoder.dispose();
+        });
 
       // Small encoder: stride 32 over 4 stages, so a 128x128 image is a 4x4 patch grid.
       const SMALL = { depths: [1, 1, 2, 1], dims: [8, 12, 16, 24], numClasses: null } as const;
@@ -349,7 +438,8 @@ export function defineLayersSuite(backend: 'cpu' | 'wasm'): void {
         expect(out.shape).toEqual([2, 4, 4, 24]);
 
         const dense = new ConvNeXtV2({ ...SMALL });
-        for (const [[, a], [, b]] of dense.namedParameters().map((e, i) => [e, model.namedParameters()[i]!] as const)) a.variable.assign(b.variable);
+        for (const [[, a], [, b]] of dense.namedParameters().map((e, i) => [e, model.namedParameters()[i]!] as const))
+          a.variable.assign(b.variable);
         const crop = tf.slice(img, [0, 32, 32, 0], [1, 64, 96, 3]);
         const ref = dense.features(evalCtx(), crop);
         const got = tf.slice(out, [0, 1, 1, 0], [1, 2, 3, 24]);
@@ -378,7 +468,8 @@ export function defineLayersSuite(backend: 'cpu' | 'wasm'): void {
         expect(maxAbsDiff(a, b)).toBe(0);
         // the GRN masking rule matters: statistics over all positions would leak LN(0) = beta
         const leaky = new ConvNeXtV2({ ...SMALL, sparse: true });
-        for (const [[, p], [, q]] of leaky.namedParameters().map((e, i) => [e, model.namedParameters()[i]!] as const)) p.variable.assign(q.variable);
+        for (const [[, p], [, q]] of leaky.namedParameters().map((e, i) => [e, model.namedParameters()[i]!] as const))
+          p.variable.assign(q.variable);
         for (const stage of leaky.stages.items) for (const blk of stage.items) blk.grn.sparse = false;
         const c = leaky.features(evalCtx(mask), img);
         expect(maxAbsDiff(a, c)).toBeGreaterThan(1e-3);
@@ -419,7 +510,10 @@ export function defineLayersSuite(backend: 'cpu' | 'wasm'): void {
         const kv = randn([2, 3], 62);
         const cases: Array<[string, () => tf.Tensor]> = [];
         const block = Sparse(new Block(4, { dropPath: 0.2 }));
-        const seq = new Sequential<Conv2d | LayerNorm>(new Conv2d(4, 6, { kernel: 2, stride: 2, sparse: true }), new LayerNorm(6, { sparse: true }));
+        const seq = new Sequential<Conv2d | LayerNorm>(
+          new Conv2d(4, 6, { kernel: 2, stride: 2, sparse: true }),
+          new LayerNorm(6, { sparse: true }),
+        );
         const ca = new CrossAttention(4, 3, { heads: 2, preNorm: true, residual: true });
         const dec = new FcmaeDecoder(4, { embedDim: 4, patchSize: 2, makeBlock: (d) => new Block(d) });
         const grnLayer = new GRN(4, { sparse: true });
@@ -460,15 +554,19 @@ export function defineLayersSuite(backend: 'cpu' | 'wasm'): void {
         const flat = new FcmaeDecoder(6, { embedDim: 8, patchSize: 2, depth: 0, makeBlock: (d) => new Block(d) });
         randomizeParameters(flat, 44);
         const p0 = flat.forward(evalCtx(mask), feats).arraySync() as number[][][];
-        const tokenPred = ops.linear(tf.reshape(flat.maskToken, [1, 8]), tf.reshape(flat.pred.weight, [8, 12]), flat.pred.bias).dataSync();
+        const tokenPred = ops
+          .linear(tf.reshape(flat.maskToken, [1, 8]), tf.reshape(flat.pred.weight, [8, 12]), flat.pred.bias)
+          .dataSync();
         const m = mask.dataSync();
         let removed = 0;
-        p0.forEach((rows, n) => rows.forEach((row, l) => {
-          if (m[n * 9 + l] === 1) {
-            removed++;
-            row.forEach((val, d) => expect(Math.abs(val - tokenPred[d]!)).toBeLessThan(1e-5));
-          }
-        }));
+        p0.forEach((rows, n) =>
+          rows.forEach((row, l) => {
+            if (m[n * 9 + l] === 1) {
+              removed++;
+              row.forEach((val, d) => expect(Math.abs(val - tokenPred[d]!)).toBeLessThan(1e-5));
+            }
+          }),
+        );
         expect(removed).toBeGreaterThan(0);
       });
 
@@ -478,7 +576,13 @@ export function defineLayersSuite(backend: 'cpu' | 'wasm'): void {
         const feats = tf.variable(randn([1, 2, 2, 4], 46));
         const imgs = randn([1, 4, 4, 3], 47);
         const mask = tf.tensor4d([1, 0, 1, 1], [1, 2, 2, 1]);
-        expectGradOk(checkGradients(() => ops.fcmaeLoss(imgs, dec.forward(evalCtx(mask), feats), mask, { patchSize: 2 }), withParams(dec, ['feats', feats]), { h: 5e-3, maxElements: 16 }));
+        expectGradOk(
+          checkGradients(
+            () => ops.fcmaeLoss(imgs, dec.forward(evalCtx(mask), feats), mask, { patchSize: 2 }),
+            withParams(dec, ['feats', feats]),
+            { h: 5e-3, maxElements: 16 },
+          ),
+        );
       });
 
       it('one SGD step on a masked encoder + decoder lowers the FCMAE loss', () => {

@@ -37,9 +37,23 @@ export function defineOpsSuite(backend: 'cpu' | 'wasm'): void {
       });
 
       it('GRN on the (1,2,2,3) example within 1e-5 relative', () => {
-        const x = tf.tensor4d([[[[1, -2, 0.5], [0, 3, -1]], [[2, 1, 1.5], [-1, 0, 2]]]]);
+        const x = tf.tensor4d([
+          [
+            [
+              [1, -2, 0.5],
+              [0, 3, -1],
+            ],
+            [
+              [2, 1, 1.5],
+              [-1, 0, 2],
+            ],
+          ],
+        ]);
         const y = ops.grn(x, tf.tensor1d([0.1, 0.2, 0.3]), tf.tensor1d([0.01, 0.02, 0.03]));
-        const ref = [1.09229187, -2.48281165, 0.668007668, 0.01, 3.77421748, -1.24601534, 2.17458375, 1.27140583, 1.944023, -1.07229187, 0.02, 2.58203067];
+        const ref = [
+          1.09229187, -2.48281165, 0.668007668, 0.01, 3.77421748, -1.24601534, 2.17458375, 1.27140583, 1.944023,
+          -1.07229187, 0.02, 2.58203067,
+        ];
         expectClose(y.dataSync(), ref, 1e-6, 1e-5);
       });
 
@@ -54,7 +68,12 @@ export function defineOpsSuite(backend: 'cpu' | 'wasm'): void {
       });
 
       it('kept / masked patch counts at ratio 0.6, patch 32', () => {
-        const expected: Record<number, [number, number]> = { 224: [19, 30], 256: [25, 39], 384: [57, 87], 512: [102, 154] };
+        const expected: Record<number, [number, number]> = {
+          224: [19, 30],
+          256: [25, 39],
+          384: [57, 87],
+          512: [102, 154],
+        };
         for (const [size, [kept, masked]] of Object.entries(expected)) {
           const s = Number(size);
           const { gh, gw } = ops.patchGrid(s, s, 32);
@@ -103,7 +122,8 @@ export function defineOpsSuite(backend: 'cpu' | 'wasm'): void {
         const m = mask.dataSync();
         for (let n = 0; n < 2; n++)
           for (let y = 0; y < 8; y++)
-            for (let x = 0; x < 12; x++) expect(u[(n * 8 + y) * 12 + x]).toBe(m[(n * 2 + Math.floor(y / f)) * 3 + Math.floor(x / f)]);
+            for (let x = 0; x < 12; x++)
+              expect(u[(n * 8 + y) * 12 + x]).toBe(m[(n * 2 + Math.floor(y / f)) * 3 + Math.floor(x / f)]);
         expect(() => ops.upsampleMask(mask, 8, 8)).toThrow();
       });
 
@@ -129,7 +149,10 @@ export function defineOpsSuite(backend: 'cpu' | 'wasm'): void {
     describe('layouts', () => {
       it('patchify uses row-major patch index and (row, col, colour) order within a patch', () => {
         const [n, hh, ww, c, p] = [2, 8, 12, 3, 4];
-        const x = tf.tensor4d(Float32Array.from({ length: n * hh * ww * c }, (_, i) => i), [n, hh, ww, c]);
+        const x = tf.tensor4d(
+          Float32Array.from({ length: n * hh * ww * c }, (_, i) => i),
+          [n, hh, ww, c],
+        );
         const patches = ops.patchify(x, p);
         const [h, w] = [hh / p, ww / p];
         expect(patches.shape).toEqual([n, h * w, p * p * c]);
@@ -200,7 +223,11 @@ export function defineOpsSuite(backend: 'cpu' | 'wasm'): void {
 
       it('matmul fast paths (1x1, kernel == stride) equal tf.conv2d within 1e-5', () => {
         const x = randn([2, 8, 8, 3], 4);
-        for (const [k, s] of [[1, 1], [2, 2], [4, 4]] as const) {
+        for (const [k, s] of [
+          [1, 1],
+          [2, 2],
+          [4, 4],
+        ] as const) {
           const w = randn([k, k, 3, 6], 10 + k, 0.3);
           const b = randn([6], 20 + k);
           const got = ops.conv2d(x, w, b, s, 'valid');
@@ -224,7 +251,10 @@ export function defineOpsSuite(backend: 'cpu' | 'wasm'): void {
         const q = randn([b, lq, d], 31);
         const k = randn([b, lk, d], 32);
         const vv = randn([b, lk, d], 33);
-        const out = ops.mergeHeads(ops.scaledDotProductAttention(ops.splitHeads(q, heads), ops.splitHeads(k, heads), ops.splitHeads(vv, heads)), heads);
+        const out = ops.mergeHeads(
+          ops.scaledDotProductAttention(ops.splitHeads(q, heads), ops.splitHeads(k, heads), ops.splitHeads(vv, heads)),
+          heads,
+        );
         expect(out.shape).toEqual([b, lq, d]);
         const [Q, K, V, O] = [q.dataSync(), k.dataSync(), vv.dataSync(), out.dataSync()];
         const dh = d / heads;
@@ -251,23 +281,54 @@ export function defineOpsSuite(backend: 'cpu' | 'wasm'): void {
 
     describe('losses', () => {
       it('maskedMse averages per-patch MSE over removed patches of the whole batch', () => {
-        const pred = tf.tensor3d([[[1, 2], [0, 0]], [[3, 3], [1, -1]]]);
-        const target = tf.tensor3d([[[0, 0], [5, 5]], [[3, 1], [0, 0]]]);
-        const mask = tf.tensor2d([[1, 0], [1, 1]]);
+        const pred = tf.tensor3d([
+          [
+            [1, 2],
+            [0, 0],
+          ],
+          [
+            [3, 3],
+            [1, -1],
+          ],
+        ]);
+        const target = tf.tensor3d([
+          [
+            [0, 0],
+            [5, 5],
+          ],
+          [
+            [3, 1],
+            [0, 0],
+          ],
+        ]);
+        const mask = tf.tensor2d([
+          [1, 0],
+          [1, 1],
+        ]);
         // per patch: [2.5, 25], [2, 1]; removed: 2.5 + 2 + 1 over 3
         expectClose(ops.maskedMse(pred, target, mask).dataSync(), [5.5 / 3], 1e-6);
         expectClose(ops.maskedMse(pred, target, tf.zeros([2, 2])).dataSync(), [0], 0);
       });
 
       it('softmaxCrossEntropy equals -mean log p[label], and timm label smoothing', () => {
-        const logits = tf.tensor2d([[2, 0.5, -1], [0, 0, 3]]);
+        const logits = tf.tensor2d([
+          [2, 0.5, -1],
+          [0, 0, 3],
+        ]);
         const lp = tf.logSoftmax(logits).arraySync() as number[][];
         const plain = -(lp[0]![0]! + lp[1]![2]!) / 2;
         expectClose(ops.softmaxCrossEntropy(logits, [0, 2]).dataSync(), [plain], 1e-6);
         const eps = 0.1;
         const smooth = lp.map((row, i) => (1 - eps) * -row[[0, 2][i]!]! + eps * -(row.reduce((a, c) => a + c, 0) / 3));
-        expectClose(ops.softmaxCrossEntropy(logits, tf.tensor1d([0, 2], 'int32'), { labelSmoothing: eps }).dataSync(), [(smooth[0]! + smooth[1]!) / 2], 1e-6);
-        const soft = tf.tensor2d([[0.5, 0.5, 0], [0, 0, 1]]);
+        expectClose(
+          ops.softmaxCrossEntropy(logits, tf.tensor1d([0, 2], 'int32'), { labelSmoothing: eps }).dataSync(),
+          [(smooth[0]! + smooth[1]!) / 2],
+          1e-6,
+        );
+        const soft = tf.tensor2d([
+          [0.5, 0.5, 0],
+          [0, 0, 1],
+        ]);
         const softRef = -(0.5 * lp[0]![0]! + 0.5 * lp[0]![1]! + lp[1]![2]!) / 2;
         expectClose(ops.softmaxCrossEntropy(logits, soft).dataSync(), [softRef], 1e-6);
       });
@@ -320,14 +381,34 @@ export function defineOpsSuite(backend: 'cpu' | 'wasm'): void {
         const x = v(randn([2, 3, 6], 51));
         const w = v(randn([6], 52));
         const b = v(randn([6], 53));
-        expectGradOk(checkGradients(() => ops.layerNorm(x, w, b), [['x', x], ['weight', w], ['bias', b]], { h: 5e-3 }));
+        expectGradOk(
+          checkGradients(
+            () => ops.layerNorm(x, w, b),
+            [
+              ['x', x],
+              ['weight', w],
+              ['bias', b],
+            ],
+            { h: 5e-3 },
+          ),
+        );
       });
 
       it('GRN dense (input, gamma, beta)', () => {
         const x = v(randn([2, 3, 3, 4], 54));
         const g = v(randn([4], 55));
         const b = v(randn([4], 56));
-        expectGradOk(checkGradients(() => ops.grn(x, g, b), [['x', x], ['gamma', g], ['beta', b]], { h: 5e-3 }));
+        expectGradOk(
+          checkGradients(
+            () => ops.grn(x, g, b),
+            [
+              ['x', x],
+              ['gamma', g],
+              ['beta', b],
+            ],
+            { h: 5e-3 },
+          ),
+        );
       });
 
       it('GRN masked, per sample and batch-global, with a fully masked sample', () => {
@@ -337,7 +418,17 @@ export function defineOpsSuite(backend: 'cpu' | 'wasm'): void {
         // sample 0: two of four 2x2 cells visible; sample 1: everything removed
         const keep = ops.keepMap(tf.tensor4d([0, 1, 1, 0, 1, 1, 1, 1], [2, 2, 2, 1]), 4, 4);
         for (const statistics of ['sample', 'batch'] as const)
-          expectGradOk(checkGradients(() => ops.grn(x, g, b, { keep, statistics }), [['x', x], ['gamma', g], ['beta', b]], { h: 5e-3 }));
+          expectGradOk(
+            checkGradients(
+              () => ops.grn(x, g, b, { keep, statistics }),
+              [
+                ['x', x],
+                ['gamma', g],
+                ['beta', b],
+              ],
+              { h: 5e-3 },
+            ),
+          );
       });
 
       it('hand-written GRN backward equals autodiff in every mode (1e-5 relative)', () => {
@@ -352,10 +443,19 @@ export function defineOpsSuite(backend: 'cpu' | 'wasm'): void {
             for (const sqrtEps of [0, 1e-6]) {
               const opts = { statistics, sqrtEps, ...(k ? { keep: k } : {}) };
               const gradsOf = (f: typeof ops.grn) =>
-                tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, g, b, opts), r)))([x, gamma, beta]);
+                tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, g, b, opts), r)))([
+                  x,
+                  gamma,
+                  beta,
+                ]);
               const got = gradsOf(ops.grn);
               const ref = gradsOf(ops.grnAutodiff);
-              expectClose(ops.grn(x, gamma, beta, opts).dataSync(), ops.grnAutodiff(x, gamma, beta, opts).dataSync(), 1e-6, 1e-6);
+              expectClose(
+                ops.grn(x, gamma, beta, opts).dataSync(),
+                ops.grnAutodiff(x, gamma, beta, opts).dataSync(),
+                1e-6,
+                1e-6,
+              );
               got.forEach((t, i) => {
                 for (const val of t.dataSync()) expect(Number.isFinite(val)).toBe(true);
                 expectClose(t.dataSync(), ref[i]!.dataSync(), 1e-5, 1e-5);
@@ -372,7 +472,8 @@ export function defineOpsSuite(backend: 'cpu' | 'wasm'): void {
         const dg = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(ops.gelu(t), r)))(x);
         const dgRef = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(ops.geluAutodiff(t), r)))(x);
         expectClose(dg.dataSync(), dgRef.dataSync(), 1e-5, 1e-5);
-        const f = (ln: typeof ops.layerNorm) => (a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => tf.sum(tf.mul(ln(a, c, d), r));
+        const f = (ln: typeof ops.layerNorm) => (a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) =>
+          tf.sum(tf.mul(ln(a, c, d), r));
         expectClose(ops.layerNorm(x, w, b).dataSync(), ops.layerNormAutodiff(x, w, b).dataSync(), 1e-5, 1e-5);
         const got = tf.grads(f(ops.layerNorm))([x, w, b]);
         const ref = tf.grads(f(ops.layerNormAutodiff))([x, w, b]);
@@ -389,7 +490,9 @@ export function defineOpsSuite(backend: 'cpu' | 'wasm'): void {
         for (const val of dxs) expect(Number.isFinite(val)).toBe(true);
         expectClose(dxs, r.dataSync(), 1e-6);
         // gradient w.r.t. gamma at x = 0 is 0 (x * Nx = 0), not NaN
-        const dg = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(ops.grn(x, t, b), r)))(g).dataSync();
+        const dg = tf
+          .grad((t: tf.Tensor) => tf.sum(tf.mul(ops.grn(x, t, b), r)))(g)
+          .dataSync();
         expectClose(dg, [0, 0, 0, 0], 0);
       });
 
@@ -397,7 +500,16 @@ export function defineOpsSuite(backend: 'cpu' | 'wasm'): void {
         const q = v(randn([4, 3, 4], 61));
         const k = v(randn([4, 5, 4], 62));
         const vv = v(randn([4, 5, 4], 63));
-        expectGradOk(checkGradients(() => ops.scaledDotProductAttention(q, k, vv), [['q', q], ['k', k], ['v', vv]]));
+        expectGradOk(
+          checkGradients(
+            () => ops.scaledDotProductAttention(q, k, vv),
+            [
+              ['q', q],
+              ['k', k],
+              ['v', vv],
+            ],
+          ),
+        );
       });
 
       it('patchify / unpatchify', () => {
@@ -411,21 +523,55 @@ export function defineOpsSuite(backend: 'cpu' | 'wasm'): void {
         const x = v(randn([1, 4, 4, 2], 66));
         const w = v(randn([2, 2, 2, 3], 67, 0.5));
         const b = v(randn([3], 68));
-        expectGradOk(checkGradients(() => ops.conv2d(x, w, b, 2, 'valid'), [['x', x], ['w', w], ['b', b]]));
+        expectGradOk(
+          checkGradients(
+            () => ops.conv2d(x, w, b, 2, 'valid'),
+            [
+              ['x', x],
+              ['w', w],
+              ['b', b],
+            ],
+          ),
+        );
         const lw = v(randn([2, 3], 69));
-        expectGradOk(checkGradients(() => ops.linear(x, lw, b), [['x', x], ['w', lw]]));
+        expectGradOk(
+          checkGradients(
+            () => ops.linear(x, lw, b),
+            [
+              ['x', x],
+              ['w', lw],
+            ],
+          ),
+        );
       });
 
       it('norm-pix target + masked MSE (pred and target)', () => {
         const pred = v(randn([2, 3, 6], 70));
         const img = v(randn([2, 3, 6], 71));
-        const mask = tf.tensor2d([[1, 0, 1], [0, 1, 1]]);
-        expectGradOk(checkGradients(() => ops.maskedMse(pred, ops.normPixTarget(img), mask), [['pred', pred], ['img', img]], { h: 5e-3 }));
+        const mask = tf.tensor2d([
+          [1, 0, 1],
+          [0, 1, 1],
+        ]);
+        expectGradOk(
+          checkGradients(
+            () => ops.maskedMse(pred, ops.normPixTarget(img), mask),
+            [
+              ['pred', pred],
+              ['img', img],
+            ],
+            { h: 5e-3 },
+          ),
+        );
       });
 
       it('softmax cross-entropy with label smoothing', () => {
         const logits = v(randn([3, 4], 72));
-        expectGradOk(checkGradients(() => ops.softmaxCrossEntropy(logits, [1, 0, 3], { labelSmoothing: 0.1 }), [['logits', logits]]));
+        expectGradOk(
+          checkGradients(
+            () => ops.softmaxCrossEntropy(logits, [1, 0, 3], { labelSmoothing: 0.1 }),
+            [['logits', logits]],
+          ),
+        );
       });
 
       it('drop_path in training with a fixed rng', () => {
