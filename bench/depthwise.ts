@@ -53,12 +53,10 @@ for (const shape of SHAPES) {
       [
         'backprop-input',
         () =>
-          tf
-            .engine()
-            .runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: f }, {
-              ...attrs,
-              inputShape: shape,
-            } as never),
+          tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: f }, {
+            ...attrs,
+            inputShape: shape,
+          } as never),
       ],
       [
         'backprop-filter',

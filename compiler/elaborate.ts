@@ -36,7 +36,7 @@ import {
 import { closest, didYouMean, type Reporter } from './report.js';
 import { Scope, type ModuleScope, type TopBinding } from './scope.js';
 import {
-  Dim,
+  type Dim,
   dimAdd,
   dimConst,
   dimDiv,
@@ -230,7 +230,7 @@ export class Elaborator {
 
   private lookupName(name: string, span: Span, ctx: Ctx): Value {
     const g = ctx.graph;
-    if (g && g.weights.has(name)) {
+    if (g?.weights.has(name)) {
       const cached = g.weightValues.get(name);
       if (cached) return cached;
       const w = g.weights.get(name)!;
@@ -1845,10 +1845,10 @@ export class Elaborator {
       return ERROR;
     }
     const variadic = prim.inputs[0]?.endsWith('...');
-    let inputs: (Value & { kind: 'tensor' })[] = [];
+    const inputs: (Value & { kind: 'tensor' })[] = [];
     if (variadic) {
       const first = tensorArgs[0];
-      if (!first || first.kind !== 'list') {
+      if (first?.kind !== 'list') {
         if (first?.kind === 'error') return ERROR;
         this.reporter.error('WrongArgumentType', span, {
           name: prim.inputs[0]!.replace('...', ''),
@@ -1910,7 +1910,7 @@ export class Elaborator {
   }
 
   private reportShapeError(
-    prim: PrimitiveDef,
+    _prim: PrimitiveDef,
     r: ShapeError,
     inputs: readonly (Value & { kind: 'tensor' })[],
     span: Span,
@@ -2101,7 +2101,7 @@ export class Elaborator {
             : namedTensors.get(layer.forward!.inputs[inputIdx]!.name)
           : tensors[0];
       const labels =
-        culprit && culprit.shape && !(culprit.span.start === span.start && culprit.span.end === span.end)
+        culprit?.shape && !(culprit.span.start === span.start && culprit.span.end === span.end)
           ? [{ span: culprit.span, message: `this produces ${formatShape(culprit.shape)}` }]
           : [];
       if (r.argument && r.path === undefined) {

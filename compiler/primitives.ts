@@ -11,7 +11,7 @@
  * "conv and linear MACs alone" column (0.547 G for atto).
  */
 import {
-  Dim,
+  type Dim,
   dimAdd,
   dimConst,
   dimDiv,
@@ -231,7 +231,7 @@ const reduction = (name: string): PrimitiveDef => ({
   },
 });
 
-function linearMacs(s: readonly Shape[], out: Shape, p: Params): Dim {
+function linearMacs(_s: readonly Shape[], out: Shape, p: Params): Dim {
   return dimMul(shapeSize(out.slice(0, -1)), d(intParam(p, 'in') * intParam(p, 'out')));
 }
 
@@ -753,7 +753,7 @@ const list: PrimitiveDef[] = [
         };
       return [q![0]!, q![1]!, v![2]!];
     },
-    macs([q, k, v], out) {
+    macs([q, k, v], _out) {
       return dimAdd(shapeSize([q![0]!, q![1]!, k![1]!, q![2]!]), shapeSize([q![0]!, q![1]!, k![1]!, v![2]!]));
     },
   },

@@ -8,7 +8,7 @@
  */
 import type { DatasetDecl, Expr, Setting, StageDecl, TrainDecl } from '../dsl/ast.js';
 import type { Span } from '../dsl/span.js';
-import { Elaborator, type HandOverRecord } from './elaborate.js';
+import type { Elaborator, HandOverRecord } from './elaborate.js';
 import type { DatasetIR, FieldIR, HandOverIR, ModelIR, ProgramIR, StageIR, TrainIR } from './ir/ir.js';
 import { buildModelIR } from './ir/build.js';
 import { didYouMean, type Reporter } from './report.js';
@@ -499,7 +499,7 @@ export class ProgramChecker {
       if (patch === undefined) return;
       const imgIdx = g.inputs.findIndex((x) => x.shape.length === 4);
       const img = g.inputs[imgIdx];
-      if (imageSize && imageSize.some((n) => n % patch !== 0))
+      if (imageSize?.some((n) => n % patch !== 0))
         this.reporter.error(
           'MaskPatchNotDividing',
           mask.setting.value.span,

@@ -72,7 +72,7 @@ export class Dim {
   /** The value as a JS number when it is a constant integer. */
   asInt(): number | undefined {
     const c = this.constantValue();
-    if (!c || c.den !== 1n) return undefined;
+    if (c?.den !== 1n) return undefined;
     return Number(c.num);
   }
 

@@ -216,18 +216,30 @@ export class AstBuilder {
     const isForward = first.tokenType === T.Forward;
     const isStmt = first.tokenType === T.Let || first.tokenType === T.Return || first.tokenType === T.For;
     if (where === 'top') {
-      if (isWeightLike || isForward || first.tokenType === T.Sparse)
-        return misplaced('outside a `block` or `model`', 'move it into the body of a `block` or `model`');
-      if (isStmt)
-        return misplaced('outside a `forward` body', 'statements go inside `forward(...) -> [...] { ... }` in a block');
-      if (first.tokenType === T.Stage)
-        return misplaced('outside a `train` declaration', 'put stages inside `train Name on Dataset { ... }`');
-      if (first.tokenType === T.Remove) return misplaced('outside a `variant`', 'write `variant name { remove ... }`');
+      if (isWeightLike || isForward || first.tokenType === T.Sparse) {
+        misplaced('outside a `block` or `model`', 'move it into the body of a `block` or `model`');
+        return;
+      }
+      if (isStmt) {
+        misplaced('outside a `forward` body', 'statements go inside `forward(...) -> [...] { ... }` in a block');
+        return;
+      }
+      if (first.tokenType === T.Stage) {
+        misplaced('outside a `train` declaration', 'put stages inside `train Name on Dataset { ... }`');
+        return;
+      }
+      if (first.tokenType === T.Remove) {
+        misplaced('outside a `variant`', 'write `variant name { remove ... }`');
+        return;
+      }
       this.diagnostics.push(report(syntaxCatalogue.ExpectedDeclaration, span, { found }));
       return;
     }
     if (where === 'block') {
-      if (isStmt) return misplaced('directly in a block body', 'statements go inside `forward(...) -> [...] { ... }`');
+      if (isStmt) {
+        misplaced('directly in a block body', 'statements go inside `forward(...) -> [...] { ... }`');
+        return;
+      }
       const second = toks[1];
       if (first.tokenType === T.Identifier && second !== undefined && startsValue(second)) {
         this.diagnostics.push(
@@ -252,8 +264,10 @@ export class AstBuilder {
       return;
     }
     if (where === 'body') {
-      if (isWeightLike || isForward)
-        return misplaced('inside a `forward` body', 'declare weights and `forward` directly in the block body');
+      if (isWeightLike || isForward) {
+        misplaced('inside a `forward` body', 'declare weights and `forward` directly in the block body');
+        return;
+      }
       this.diagnostics.push(report(syntaxCatalogue.UnexpectedToken, span, { expected: 'a statement', found }));
       return;
     }

@@ -9,7 +9,7 @@
  * so wrapping every statement costs a closure call and nothing else.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Module, ModuleList, type ForwardContext } from './module.js';
+import { type Module, ModuleList, type ForwardContext } from './module.js';
 import { upsampleMask } from './ops/mask.js';
 import { mergeHeads, scaledDotProductAttention, splitHeads } from './ops/attention.js';
 
@@ -97,7 +97,7 @@ export function rank<R extends KnownRank>(x: tf.Tensor, r: R): TensorOfRank[R] {
 
 /** Reads an own property of a record (safe for keys such as `__proto__`). */
 export function own<T>(record: Readonly<Record<string, T>>, key: string): T {
-  if (!Object.prototype.hasOwnProperty.call(record, key)) throw new Error(`missing input '${key}'`);
+  if (!Object.hasOwn(record, key)) throw new Error(`missing input '${key}'`);
   return Object.getOwnPropertyDescriptor(record, key)!.value as T;
 }
 

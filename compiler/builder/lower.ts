@@ -189,8 +189,7 @@ function lowerHandover(stage: StageIR): Handover[] {
 function lowerModalityDropout(v: unknown, where: string, inputs: readonly string[]): ModalityDropout | undefined {
   if (v === undefined) return undefined;
   const c = cfg(v);
-  if (!c || c.type !== 'random_throw')
-    throw new LowerError(`${where}.modality_dropout: random_throw(p = ..., fill = ...)`);
+  if (c?.type !== 'random_throw') throw new LowerError(`${where}.modality_dropout: random_throw(p = ..., fill = ...)`);
   return {
     kind: 'random_throw',
     p: num(c.named.p, 0),

@@ -229,7 +229,10 @@ export function reportKnownError(err: unknown): boolean {
 }
 
 /** Runs `body`; known failures print a message and give exit 1, others are rethrown (exit 2). */
-export async function guarded(setExit: (code: number) => void, body: () => Promise<number | void>): Promise<void> {
+export async function guarded(
+  setExit: (code: number) => void,
+  body: () => Promise<number | undefined> | Promise<void>,
+): Promise<void> {
   try {
     const code = await body();
     setExit(code ?? 0);

@@ -431,7 +431,7 @@ class Builder {
   private blockOutput(m: ModuleNode, args: readonly (Source | undefined)[], node: string): Source | undefined {
     if (m.kind === 'block') {
       const g = m.forwardKey ? this.model.graphs.get(m.forwardKey) : undefined;
-      if (!g || !g.outputs[0]) return undefined;
+      if (!g?.outputs[0]) return undefined;
       const env = new Map<string, Dim>();
       g.inputs.forEach((inp, i) => {
         const s = args[i];

@@ -314,7 +314,7 @@ export class ModelEmitter {
   private readonly prims = new Map<string, { runtime: string; kind: string }>();
 
   constructor(
-    private readonly files: ReadonlyMap<string, NvcSource>,
+    readonly _files: ReadonlyMap<string, NvcSource>,
     private readonly options: EmitOptions,
   ) {}
 

@@ -175,7 +175,7 @@ export type MessageArgs = Readonly<Record<string, string | number>>;
 /** Substitutes `{name}` placeholders; an unknown placeholder is left visible so tests catch it. */
 export function fillTemplate(template: string, args: MessageArgs): string {
   return template.replace(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, name: string) =>
-    Object.prototype.hasOwnProperty.call(args, name) ? String(args[name]) : whole,
+    Object.hasOwn(args, name) ? String(args[name]) : whole,
   );
 }
 

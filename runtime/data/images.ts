@@ -103,7 +103,7 @@ async function toSize(input: Sharp, spec: ImageSpec): Promise<Uint8Array> {
 
 async function decodeBytes(bytes: Uint8Array, spec: ImageSpec): Promise<Uint8Array> {
   if (isDicom(bytes)) {
-    let pic;
+    let pic: ReturnType<typeof decodeDicom>;
     try {
       pic = decodeDicom(bytes, spec.dicom);
     } catch (e) {

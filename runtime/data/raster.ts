@@ -151,7 +151,7 @@ function segmentT(x: number, y: number, ax: number, ay: number, bx: number, by: 
   const len2 = ex * ex + ey * ey;
   if (len2 === 0) return 0;
   const t = ((x - ax) * ex + (y - ay) * ey) / len2;
-  return t < 0 ? 0 : t > 1 ? 1 : t;
+  return t < 0 ? 0 : Math.min(t, 1);
 }
 
 function grow(b: Bounds, m: number): Bounds {
@@ -300,7 +300,7 @@ export function develop(canvas: AttenuationCanvas, film: FilmSettings, rng: Rng)
       const u = (px + 0.5) / size - 0.5;
       const v = (py + 0.5) / size - 0.5;
       let b = img[i]! * (1 - film.vignette * (u * u + v * v));
-      b = film.fog + (1 - film.fog) * Math.pow(Math.max(0, b), film.gamma);
+      b = film.fog + (1 - film.fog) * Math.max(0, b) ** film.gamma;
       b += film.noise * rng.normal();
       out[i] = Math.max(0, Math.min(255, Math.round(b * 255)));
     }

@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Module, Parameter } from '../module.js';
 import { packagePath } from '../package-root.js';

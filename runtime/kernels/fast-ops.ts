@@ -31,7 +31,7 @@ export function patchifyConv2d(x: tf.Tensor4D, w: tf.Tensor4D, bias?: tf.Tensor)
   if (kh !== kw) throw new Error(`patchifyConv2d: kernel must be square, got ${kh}x${kw}`);
   if (x.shape[3] !== cin) throw new Error(`patchifyConv2d: input has ${x.shape[3]} channels, weight expects ${cin}`);
   const k = kh;
-  const [n, h, wd] = x.shape;
+  const [_n, h, wd] = x.shape;
   const ho = Math.floor(h / k);
   const wo = Math.floor(wd / k);
   if (ho === 0 || wo === 0) throw new Error(`patchifyConv2d: input ${h}x${wd} is smaller than the ${k}x${k} kernel`);

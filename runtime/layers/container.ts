@@ -6,7 +6,7 @@
  * Holds afterwards: child parameter paths are `<index>.<path>`; only the output outlives the call.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Module, ModuleList, type ForwardContext } from '../module.js';
+import { type Module, ModuleList, type ForwardContext } from '../module.js';
 import { Layer, type Callable } from './base.js';
 
 export { ModuleList };

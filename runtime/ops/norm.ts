@@ -99,7 +99,7 @@ export function grn(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, options: Gr
 type GrnFn = (...inputs: tf.Tensor[]) => tf.Tensor;
 const grnFns = new Map<string, GrnFn>();
 
-function makeGrn(statistics: GrnStatistics, eps: number, sqrtEps: number, masked: boolean): GrnFn {
+function makeGrn(statistics: GrnStatistics, eps: number, sqrtEps: number, _masked: boolean): GrnFn {
   const axes = statistics === 'batch' ? [0, 1, 2] : [1, 2];
   const body = (...args: unknown[]) => {
     const save = args[args.length - 1] as tf.GradSaveFunc;

@@ -8,7 +8,7 @@
  * equal shape and was copied, or nothing was assigned and a `HandoverError` lists every
  * problem at once (missing source module, missing target, shape mismatch).
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import type { Module } from '../module.js';
 import type { Handover } from './spec.js';
 

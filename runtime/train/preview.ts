@@ -44,7 +44,7 @@ export function firstMaskedBatch(
   const images = batch.inputs[input];
   for (const [name, t] of Object.entries(batch.inputs)) if (name !== input) t.dispose();
   batch.labels?.dispose();
-  if (!images || images.rank !== 4) {
+  if (images?.rank !== 4) {
     images?.dispose();
     throw new TrainingError(`stage '${stage.name}': the masked input '${input}' is not an image batch`);
   }

@@ -15,7 +15,7 @@ import { parsePredictionsCsv, type SplitPredictions } from '../../runtime/train/
 const FIXTURE = resolve('test/cli/fixtures/tiny-study.nvc');
 const CLASSES = ['negative', 'positive'];
 
-let out = '';
+let _out = '';
 let err = '';
 
 describe('nvcc experiment', () => {
@@ -34,10 +34,10 @@ describe('nvcc experiment', () => {
       rmSync(join('build', b), { recursive: true, force: true });
   });
   beforeEach(() => {
-    out = '';
+    _out = '';
     err = '';
     vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      out += String(chunk);
+      _out += String(chunk);
       return true;
     });
     vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {

@@ -129,7 +129,7 @@ describe('nvcc summary', () => {
     out = '';
     expect(await main(['summary', 'examples/mednvc.nvc', '--variant', 'demo', '--model', 'finetune'])).toBe(0);
     expect(out).toMatch(
-      /finetune: MEDNVC .*\n    training step at batch 24: about \d+(\.\d+)? MB \(weights, gradients, lion state x1, inputs, 5\.5 x activations for tfjs's backward pass; float32\)/,
+      /finetune: MEDNVC .*\n {4}training step at batch 24: about \d+(\.\d+)? MB \(weights, gradients, lion state x1, inputs, 5\.5 x activations for tfjs's backward pass; float32\)/,
     );
   });
 
@@ -148,7 +148,7 @@ describe('nvcc summary', () => {
         'finetune.batch=12',
       ]),
     ).toBe(0);
-    expect(out).toMatch(/finetune: MEDNVC .*\n    training step at batch 12 in micro-batches of 4: about/);
+    expect(out).toMatch(/finetune: MEDNVC .*\n {4}training step at batch 12 in micro-batches of 4: about/);
     const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     expect(await main(['summary', 'examples/mednvc.nvc', '--variant', 'demo', '--set', 'finetune.batchh=4'])).toBe(1);
     expect(err.mock.calls.map((c) => String(c[0])).join('')).toContain(

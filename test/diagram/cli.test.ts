@@ -88,7 +88,7 @@ describe('nvcc diagram', () => {
 
   it('prints DOT and Mermaid to stdout; the format follows --out', async () => {
     expect(await main(['diagram', 'examples/mednvc.nvc', '--format', 'dot', '--direction', 'LR'])).toBe(0);
-    expect(stdout).toMatch(/^digraph "MEDNVC \(stage finetune\)" \{\n  graph \[rankdir=LR/);
+    expect(stdout).toMatch(/^digraph "MEDNVC \(stage finetune\)" \{\n {2}graph \[rankdir=LR/);
     stdout = '';
     const out = join(dir, 'train.mmd');
     expect(await main(['diagram', 'examples/mednvc.nvc', '--training', '--out', out])).toBe(0);

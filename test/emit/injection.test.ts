@@ -327,7 +327,7 @@ describe('hostile names and strings', () => {
     expect(p.datasetSpec!.images.pattern).toBe(hostilePattern);
     await cpuSeeded(2);
     const m = (Object.getOwnPropertyDescriptor(p.factories, '__proto__')!.value as nv.ModelFactory).create();
-    expect(m.parameterCount()).toBe(p.manifest.models['__proto__']!.parameters);
+    expect(m.parameterCount()).toBe(Object.getOwnPropertyDescriptor(p.manifest.models, '__proto__')!.value.parameters);
     m.dispose();
   });
 });

@@ -7,7 +7,7 @@ import { loadDataset } from '../../runtime/data/dataset.js';
 import { encodedWidth } from '../../runtime/data/spec.js';
 import {
   bayesAuc,
-  COMORBIDITIES,
+  type COMORBIDITIES,
   generatePjiCohort,
   pjiDatasetSpec,
   renderPjiImage,

@@ -136,7 +136,7 @@ describe('validateDataset: bad data is named by file, row and column', () => {
     expect(errors[0]!.message).toBe(
       `unreadable image for patient 'A2' (${join(dir, 'labs.csv')} row 3): not a PNG, JPEG or DICOM image`,
     );
-    expect(errors[1]!.message).toMatch(new RegExp(`^unreadable image for patient 'A3' \\(.*labs\\.csv row 4\\): .+`));
+    expect(errors[1]!.message).toMatch(/^unreadable image for patient 'A3' \(.*labs\.csv row 4\): .+/);
   });
 
   it('collects every error at once, and loadDataset refuses with all of them, writing nothing', async () => {

@@ -14,7 +14,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from '../../runtime/kernels/index.js';
 import { assembleDepthwiseWat, WASM_PATH } from '../../runtime/kernels/simd/build-wasm.js';
 import { supportedGeometry } from '../../runtime/kernels/simd/depthwise.js';
-import { on, relErr, size, values, type Backend } from '../support/kernel-compare.js';
+import { on, relErr, size, values } from '../support/kernel-compare.js';
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 

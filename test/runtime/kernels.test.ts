@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels, UnsupportedKernelCase } from '../../runtime/kernels/index.js';
 import { geluExact, grn, layerNormLastAxis, linear, patchifyConv2d } from '../../runtime/kernels/fast-ops.js';
-import { on, relErr, size, values, type Backend } from '../support/kernel-compare.js';
+import { on, relErr, size, values } from '../support/kernel-compare.js';
 
 /** Runs a kernel by name on the current backend from host arrays; returns its output values and shape. */
 function kernel(

@@ -10,7 +10,7 @@ const log = process.env.NVCC_LOAD_LOG;
 if (log) {
   register('./record-loads-hooks.mjs', import.meta.url, { data: { log } });
   const load = Module._load;
-  Module._load = function recordedLoad(request, parent, isMain) {
+  Module._load = function recordedLoad(request, parent, isMain, ...rest) {
     if (!request.startsWith('node:') && !Module.isBuiltin(request)) {
       try {
         appendFileSync(log, `${pathToFileURL(Module._resolveFilename(request, parent, isMain)).href}\n`);
@@ -18,6 +18,6 @@ if (log) {
         // unresolvable: the load below reports it
       }
     }
-    return load.apply(this, arguments);
+    return load.call(this, request, parent, isMain, ...rest);
   };
 }

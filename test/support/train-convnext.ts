@@ -12,7 +12,7 @@ import {
   Conv2d,
   CrossAttention,
   FcmaeDecoder,
-  Layer,
+  type Layer,
   LayerNorm,
   Linear,
   ModuleList,
