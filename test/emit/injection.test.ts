@@ -327,8 +327,8 @@ describe('hostile names and strings', () => {
     expect(p.datasetSpec!.images.pattern).toBe(hostilePattern);
     await cpuSeeded(2);
     const m = (Object.getOwnPropertyDescriptor(p.factories, '__proto__')!.value as nv.ModelFactory).create();
-    // biome-ignore lint/suspicious/noProto: the hostile model is literally named __proto__
-    expect(m.parameterCount()).toBe(p.manifest.models['__proto__']!.parameters);
+    const entry = Object.getOwnPropertyDescriptor(p.manifest.models, '__proto__')?.value as { parameters: number };
+    expect(m.parameterCount()).toBe(entry.parameters);
     m.dispose();
   });
 });
