@@ -46,7 +46,7 @@ async function bundledCli() {
 async function sourceCli() {
   const { register } = await import('tsx/esm/api');
   register();
-  return import('../compiler/cli.ts');
+  return import('../cli/main.ts');
 }
 
 let cli;

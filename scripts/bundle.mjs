@@ -126,7 +126,7 @@ export async function bundle(root) {
   try {
     const result = await build({
       absWorkingDir: root,
-      entryPoints: { cli: 'compiler/cli.ts', 'runtime/index': 'runtime/index.ts' },
+      entryPoints: { cli: 'cli/main.ts', 'runtime/index': 'runtime/index.ts' },
       outdir: tmp,
       bundle: true,
       splitting: true,

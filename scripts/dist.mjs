@@ -2,7 +2,7 @@
  * Which precompiled bundle belongs to the current sources (cheap: bin/nvcc.js calls it on every
  * start; it must not import esbuild).
  * In: the package root. Out: the bundle id (a hash of the contents of every file the bundle is
- * made from: dsl/, compiler/ and runtime/ .ts files, package.json, package-lock.json and the
+ * made from: dsl/, compiler/, runtime/ and cli/ .ts files, package.json, package-lock.json and the
  * bundler scripts) and its folder `dist/<id>/`.
  * Holds afterwards: a bundle folder is never rewritten: edited sources get a new id, hence a new
  * folder, so a process still running an older bundle keeps its files, and nobody runs a bundle
@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-export const SOURCE_DIRS = ['dsl', 'compiler', 'runtime'];
+export const SOURCE_DIRS = ['dsl', 'compiler', 'runtime', 'cli'];
 /** Inputs besides the .ts sources: dependency versions (chevrotain is bundled) and the bundler. */
 export const EXTRA_INPUTS = ['package.json', 'package-lock.json', 'scripts/dist.mjs', 'scripts/bundle.mjs'];
 const CURRENT = 'current.json';

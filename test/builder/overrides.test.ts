@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildProgram, loadBuiltProgram, overrideSchemaOf } from '../../compiler/builder/build.js';
-import { main } from '../../compiler/cli.js';
+import { main } from '../../cli/main.js';
 import {
   parseSetArgs,
   readConfigFile,

@@ -46,7 +46,7 @@ describe('the bundled CLI on a tiny program', () => {
     expect(trained.urls.some((u) => u.startsWith('file:') && u.includes('/build/tiny/train.js'))).toBe(true);
     expect({ mtime: fs.statSync(manifest).mtimeMs, text: fs.readFileSync(manifest, 'utf8') }).toEqual(before);
     // One runtime: no source module was loaded twice (from the bundle and from the sources).
-    expect(trained.urls.filter((u) => /\/(dsl|compiler|runtime)\/.*\.ts$/.test(u))).toEqual([]);
+    expect(trained.urls.filter((u) => /\/(dsl|compiler|runtime|cli)\/.*\.ts$/.test(u))).toEqual([]);
   });
 
   it('refuses generated code that imports another copy of the runtime', async () => {
@@ -70,7 +70,7 @@ describe('a bundle older than the sources', () => {
   /** A copy of the package (sources, std, scripts, bin) sharing this repository's node_modules. */
   function packageCopy(): string {
     const root = path.join(tmp, 'package');
-    for (const d of ['bin', 'scripts', 'dsl', 'compiler', 'runtime', 'std'])
+    for (const d of ['bin', 'scripts', 'dsl', 'compiler', 'runtime', 'cli', 'std'])
       fs.cpSync(path.join(REPO, d), path.join(root, d), { recursive: true });
     for (const f of ['package.json', 'package-lock.json']) fs.copyFileSync(path.join(REPO, f), path.join(root, f));
     fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(root, 'node_modules'));
@@ -82,7 +82,7 @@ describe('a bundle older than the sources', () => {
       .filter((d) => /^[0-9a-f]{16}$/.test(d))
       .sort();
   const setDescription = (root: string, text: string) => {
-    const cli = path.join(root, 'compiler', 'cli.ts');
+    const cli = path.join(root, 'cli', 'main.ts');
     fs.writeFileSync(cli, fs.readFileSync(cli, 'utf8').replace(/\.description\('[^']*'\)/, `.description('${text}')`));
   };
 
@@ -104,7 +104,7 @@ describe('a bundle older than the sources', () => {
 
     // Same contents, new mtime: the same bundle.
     const now = new Date(Date.now() + 5000);
-    fs.utimesSync(path.join(root, 'compiler', 'cli.ts'), now, now);
+    fs.utimesSync(path.join(root, 'cli', 'main.ts'), now, now);
     const touched = runCli(['--help'], { root });
     expect(touched.bundle).toBe(edited.bundle);
     expect(bundles(root)).toHaveLength(2);
@@ -117,7 +117,7 @@ describe('a bundle older than the sources', () => {
     expect(fallback.code, fallback.stderr).toBe(0);
     expect(fallback.stdout).toContain('edited description two');
     expect(fallback.bundle).toBeUndefined();
-    expect(fallback.modules.has('compiler/cli.ts')).toBe(true);
+    expect(fallback.modules.has('cli/main.ts')).toBe(true);
     expect(fallback.stderr).toContain('running the TypeScript sources');
   });
 });

@@ -7,7 +7,7 @@ import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../compiler/cli.js';
+import { main } from '../../cli/main.js';
 import { pairedBootstrapAucDifference, rocAuc } from '../../runtime/metrics/index.js';
 import { createRng } from '../../runtime/rng.js';
 import { parsePredictionsCsv, type SplitPredictions } from '../../runtime/train/evaluate.js';

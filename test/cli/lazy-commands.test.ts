@@ -1,5 +1,5 @@
 /**
- * Commands load their implementation only when they run (compiler/commands/index.ts): `nvcc
+ * Commands load their implementation only when they run (cli/commands/index.ts): `nvcc
  * --help` loads no compiler and no heavy package, a cached `nvcc build` no parser, emitter or
  * tfjs. Each case runs the real CLI in a fresh process and lists what it loaded with a loader
  * hook; the cold build and `eval` show that the hook does see those modules when they load.
@@ -15,7 +15,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const heavyLoaded = (modules: ReadonlySet<string>) => HEAVY_PACKAGES.filter((p) => modules.has(p));
 const localSources = (modules: ReadonlySet<string>) =>
-  [...modules].filter((m) => /^(dsl|compiler|runtime)\//.test(m)).sort();
+  [...modules].filter((m) => /^(dsl|compiler|runtime|cli)\//.test(m)).sort();
 
 describe('nvcc --help', () => {
   it('from the bundle loads commander and the command declarations only', () => {
@@ -24,7 +24,7 @@ describe('nvcc --help', () => {
     expect(r.stdout).toContain('build [options] <file>');
     expect(r.bundle, 'ran from dist/<id>').toMatch(/^dist\/[0-9a-f]{16}$/);
     expect(heavyLoaded(r.modules)).toEqual([]);
-    expect(localSources(r.modules)).toEqual(['compiler/cli.ts', 'compiler/commands/index.ts']);
+    expect(localSources(r.modules)).toEqual(['cli/commands/index.ts', 'cli/main.ts']);
   });
 
   it('from the TypeScript sources (NVCC_BUNDLE=0) loads the same', () => {
@@ -32,7 +32,7 @@ describe('nvcc --help', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.bundle).toBeUndefined();
     expect(heavyLoaded(r.modules)).toEqual([]);
-    expect(localSources(r.modules)).toEqual(['compiler/cli.ts', 'compiler/commands/index.ts']);
+    expect(localSources(r.modules)).toEqual(['cli/commands/index.ts', 'cli/main.ts']);
   });
 });
 

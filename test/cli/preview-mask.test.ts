@@ -9,8 +9,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../compiler/cli.js';
-import { REMOVED_RGB } from '../../compiler/commands/preview-mask.js';
+import { main } from '../../cli/main.js';
+import { REMOVED_RGB } from '../../cli/commands/preview-mask.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nvcc-preview-mask-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../compiler/cli.js';
+import { main } from '../../cli/main.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nvcc-schedule-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

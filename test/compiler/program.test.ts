@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileProgramSync } from '../../compiler/pipeline.js';
 import { countParams } from '../../compiler/summary.js';
-import { main } from '../../compiler/cli.js';
+import { main } from '../../cli/main.js';
 
 describe('examples/mednvc.nvc', () => {
   const r = compileProgramSync('examples/mednvc.nvc');

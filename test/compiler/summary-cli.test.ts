@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../compiler/cli.js';
+import { main } from '../../cli/main.js';
 import { BACKWARD_FACTOR } from '../../compiler/summary.js';
 
 describe('nvcc summary', () => {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../compiler/cli.js';
+import { main } from '../../cli/main.js';
 
 let stderr = '';
 let stdout = '';

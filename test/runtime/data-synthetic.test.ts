@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../compiler/cli.js';
+import { main } from '../../cli/main.js';
 import { loadDataset } from '../../runtime/data/dataset.js';
 import { encodedWidth } from '../../runtime/data/spec.js';
 import {

@@ -20,7 +20,7 @@ export interface CliRun {
   /** Resolved module URLs, in load order, without node: builtins. */
   readonly urls: readonly string[];
   /**
-   * What was loaded: local sources as package-relative paths (`compiler/cli.ts`, also when they
+   * What was loaded: local sources as package-relative paths (`cli/main.ts`, also when they
    * came from a bundle chunk) and npm packages by name (`@tensorflow/tfjs`).
    */
   readonly modules: ReadonlySet<string>;

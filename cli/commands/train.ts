@@ -45,9 +45,9 @@ import {
   loadBuiltProgram,
   overrideSchemaOf,
   type LoadedProgram,
-} from '../builder/build.js';
-import { parseSetArgs, readConfigFile } from '../schema/overrides.js';
-import { UserError } from '../cli.js';
+} from '../../compiler/builder/build.js';
+import { parseSetArgs, readConfigFile } from '../../compiler/schema/overrides.js';
+import { UserError } from '../main.js';
 
 /** Recorded in every run folder: what the run was built from. */
 export const PROGRAM_FILE = 'program.json';

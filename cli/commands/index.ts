@@ -3,7 +3,7 @@
  * In: the commander program. Out: the program with all subcommands declared.
  * Holds afterwards: nothing but commander is loaded, and when the first argument names a
  * command only that command is declared. Each action imports its implementation
- * (compiler/commands/<name>.ts, exporting `<name>Command(...arguments, options, setExit)`) when
+ * (cli/commands/<name>.ts, exporting `<name>Command(...arguments, options, setExit)`) when
  * the command runs, so `nvcc --help` loads no compiler, and `nvcc build` no tfjs, sharp, vega or
  * elkjs (test/cli/lazy-commands.test.ts watches the module loads).
  */

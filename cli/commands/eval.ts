@@ -12,9 +12,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CHECKPOINT_DIR, STATE_FILE } from '../../runtime/train/checkpoint.js';
 import { evaluateRunFolder, type SplitName } from '../../runtime/train/index.js';
-import { UserError } from '../cli.js';
+import { UserError } from '../main.js';
 import { buildProgram, guarded, parseBackend, PROGRAM_FILE, type ProgramRecord } from './train.js';
-import type { LoadedProgram } from '../builder/build.js';
+import type { LoadedProgram } from '../../compiler/builder/build.js';
 
 export interface RunTarget {
   readonly runDir: string;

@@ -9,10 +9,10 @@
 import { writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { renderDiagnostics, shouldUseColor } from '../../dsl/diagnostics/render.js';
-import { UserError } from '../cli.js';
-import { FORMATS, renderDiagram, type DiagramFormat } from '../diagram/render.js';
-import { selectDiagram } from '../diagram/select.js';
-import { compileProgramSync } from '../pipeline.js';
+import { UserError } from '../main.js';
+import { FORMATS, renderDiagram, type DiagramFormat } from '../../compiler/diagram/render.js';
+import { selectDiagram } from '../../compiler/diagram/select.js';
+import { compileProgramSync } from '../../compiler/pipeline.js';
 
 export function parseDims(text: string | undefined): Map<string, number> {
   const out = new Map<string, number>();

@@ -11,7 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { predictFromFiles } from '../../runtime/train/index.js';
-import { UserError } from '../cli.js';
+import { UserError } from '../main.js';
 import { programOfRun, resolveRunTarget } from './eval.js';
 import { guarded, parseBackend } from './train.js';
 

@@ -7,12 +7,12 @@
  * blocks highlighted. Exit 1 on a bad spec or bad flags, never a stack trace.
  */
 import { renderDiagnostics, shouldUseColor } from '../../dsl/diagnostics/render.js';
-import { UserError } from '../cli.js';
-import { diffDiagram, diffPrograms, formatProgramDiff } from '../diagram/diff.js';
-import { renderDiagram } from '../diagram/render.js';
-import { selectDiagram, type DiagramSelection } from '../diagram/select.js';
-import type { ProgramIR } from '../ir/ir.js';
-import { compileProgramSync } from '../pipeline.js';
+import { UserError } from '../main.js';
+import { diffDiagram, diffPrograms, formatProgramDiff } from '../../compiler/diagram/diff.js';
+import { renderDiagram } from '../../compiler/diagram/render.js';
+import { selectDiagram, type DiagramSelection } from '../../compiler/diagram/select.js';
+import type { ProgramIR } from '../../compiler/ir/ir.js';
+import { compileProgramSync } from '../../compiler/pipeline.js';
 import { parseDims, parseView, writeOutput } from './diagram.js';
 
 export async function diffCommand(

@@ -6,11 +6,17 @@
  * errors (they are printed as by `nvcc check`).
  */
 import { renderDiagnostics, shouldUseColor } from '../../dsl/diagnostics/render.js';
-import { UserError } from '../cli.js';
-import { compileProgramSync } from '../pipeline.js';
-import { formatStageTable, formatSummaryTable, stageInputDims, summarizeModel, summarizeStages } from '../summary.js';
-import type { ModelIR } from '../ir/ir.js';
-import { closest } from '../report.js';
+import { UserError } from '../main.js';
+import { compileProgramSync } from '../../compiler/pipeline.js';
+import {
+  formatStageTable,
+  formatSummaryTable,
+  stageInputDims,
+  summarizeModel,
+  summarizeStages,
+} from '../../compiler/summary.js';
+import type { ModelIR } from '../../compiler/ir/ir.js';
+import { closest } from '../../compiler/report.js';
 import { gatherOverrides } from './build.js';
 
 function parseDims(text: string | undefined): Map<string, number> {
@@ -40,8 +46,8 @@ export async function summaryCommand(
   const overrides = await gatherOverrides(file, opts);
   if (Object.keys(overrides).length) {
     const [{ overrideSchemaOf }, { validateOverrides }] = await Promise.all([
-      import('../builder/build.js'),
-      import('../schema/overrides.js'),
+      import('../../compiler/builder/build.js'),
+      import('../../compiler/schema/overrides.js'),
     ]);
     const { schema } = await overrideSchemaOf(file, opts.variant);
     const problems = schema ? validateOverrides(schema, overrides) : [];

@@ -25,9 +25,9 @@ import { createRng } from '../../runtime/rng.js';
 import { parsePredictionsCsv, PREDICTIONS_FILE } from '../../runtime/train/evaluate.js';
 import { writeFileAtomicSync } from '../../runtime/run/index.js';
 import { DatasetTrainingData, imageInputNames, type RunResult, type TrainSpec } from '../../runtime/train/index.js';
-import type { ModelIR } from '../ir/ir.js';
-import { compileBuild } from '../builder/build.js';
-import { UserError } from '../cli.js';
+import type { ModelIR } from '../../compiler/ir/ir.js';
+import { compileBuild } from '../../compiler/builder/build.js';
+import { UserError } from '../main.js';
 import {
   checkProgram,
   dataBaseDir,

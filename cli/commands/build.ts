@@ -8,9 +8,15 @@
  */
 import * as path from 'node:path';
 import { renderDiagnostics, shouldUseColor } from '../../dsl/diagnostics/render.js';
-import { buildProgram, compileBuild, defaultOutDir, overrideSchemaOf, type BuildResult } from '../builder/build.js';
-import type { OverrideProblem } from '../schema/overrides.js';
-import { UserError } from '../cli.js';
+import {
+  buildProgram,
+  compileBuild,
+  defaultOutDir,
+  overrideSchemaOf,
+  type BuildResult,
+} from '../../compiler/builder/build.js';
+import type { OverrideProblem } from '../../compiler/schema/overrides.js';
+import { UserError } from '../main.js';
 
 // The parser, the override reader (ajv, yaml) and the printers are imported where they are
 // used: a cached build without --set/--config/--emit needs none of them.
@@ -34,7 +40,7 @@ export async function gatherOverrides(
   flags: Pick<BuildFlags, 'variant' | 'set' | 'config'>,
 ): Promise<Record<string, unknown>> {
   if (!flags.config && !flags.set?.length) return {};
-  const { parseSetArgs, readConfigFile } = await import('../schema/overrides.js');
+  const { parseSetArgs, readConfigFile } = await import('../../compiler/schema/overrides.js');
   const problems: OverrideProblem[] = [];
   let overrides: Record<string, unknown> = {};
   if (flags.config) {
@@ -74,7 +80,7 @@ export async function buildCommand(file: string, flags: BuildFlags, setExit: (co
   const outDir = flags.out ?? defaultOutDir(file, flags.variant, overrides);
   if (flags.emit === 'ast') {
     const [{ entryModule }, { printAst }] = await Promise.all([
-      import('../schema/overrides.js'),
+      import('../../compiler/schema/overrides.js'),
       import('../../dsl/index.js'),
     ]);
     const ast = entryModule(file, flags.variant, overrides);
@@ -90,7 +96,7 @@ export async function buildCommand(file: string, flags: BuildFlags, setExit: (co
       return;
     }
     if (flags.emit === 'ir') {
-      const { printModelIR } = await import('../ir/print.js');
+      const { printModelIR } = await import('../../compiler/ir/print.js');
       for (const m of compiled.models) process.stdout.write(printModelIR(m.model, result.files) + '\n');
     } else {
       process.stdout.write(`// ===== model.ts\n${compiled.modelTs}\n// ===== train.ts\n${compiled.trainTs}`);

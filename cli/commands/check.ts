@@ -4,7 +4,7 @@
  * an error. Holds afterwards: nothing is built or written.
  */
 import { renderDiagnostics, renderJson, shouldUseColor } from '../../dsl/diagnostics/render.js';
-import { compileProgramSync } from '../pipeline.js';
+import { compileProgramSync } from '../../compiler/pipeline.js';
 
 export async function checkCommand(
   file: string,

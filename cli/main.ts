@@ -3,8 +3,8 @@
  * In: argv. Out: an exit code (0 ok, 1 user error such as a bad spec or bad data, 2 internal
  * error). Holds afterwards: user errors are printed as diagnostics, never as stack traces; an
  * unexpected exception is reported as an internal error with a request to file a bug.
- * The subcommands are declared in compiler/commands/index.ts; each one's implementation lives in
- * compiler/commands/<name>.ts and is imported only when that command runs.
+ * The subcommands are declared in cli/commands/index.ts; each one's implementation lives in
+ * cli/commands/<name>.ts and is imported only when that command runs.
  */
 import { Command, CommanderError } from 'commander';
 import { declareCommands } from './commands/index.js';

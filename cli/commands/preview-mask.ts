@@ -11,7 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomicSync } from '../../runtime/run/atomic.js';
-import { UserError } from '../cli.js';
+import { UserError } from '../main.js';
 import { checkProgram, guarded, loadProgramData, parseOverrides } from './train.js';
 
 export interface PreviewMaskOptions {

@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { writeFileAtomicSync } from '../../runtime/run/atomic.js';
 import { buildStageSchedule } from '../../runtime/train/runner.js';
 import type { StageSpec } from '../../runtime/train/spec.js';
-import { UserError } from '../cli.js';
+import { UserError } from '../main.js';
 import { checkProgram, guarded, parseOverrides } from './train.js';
 
 export interface ScheduleOptions {
