@@ -444,7 +444,11 @@ export async function buildProgram(entry: string, options: BuildOptions = {}): P
     const key = st ? (compiled.program.trains.length > 1 ? `${st.train}/${st.stage}` : st.stage) : m.model.name;
     // defineProperty, not assignment: a model named `__proto__` must be an entry of its own, not the prototype.
     Object.defineProperty(models, key, {
-      value: { className: m.className, parameters: m.parameterCount, ...(st ? { train: st.train, stage: st.stage } : {}) },
+      value: {
+        className: m.className,
+        parameters: m.parameterCount,
+        ...(st ? { train: st.train, stage: st.stage } : {}),
+      },
       enumerable: true,
       writable: true,
       configurable: true,
