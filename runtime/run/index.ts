@@ -4,3 +4,4 @@ export * from './rundir.js';
 export * from './jsonl.js';
 export * from './config.js';
 export * from './progress.js';
+export * from './scalars.js';

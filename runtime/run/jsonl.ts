@@ -120,6 +120,7 @@ export interface JsonlLoggerOptions {
 
 export class JsonlLogger {
   private fd: number | undefined;
+  private readonly listeners: ((record: LogRecord) => void)[] = [];
 
   private constructor(
     readonly path: string,
@@ -145,6 +146,12 @@ export class JsonlLogger {
     const bytes = Buffer.from(`${JSON.stringify(record)}\n`, 'utf8');
     let offset = 0;
     while (offset < bytes.length) offset += fs.writeSync(this.fd, bytes, offset, bytes.length - offset);
+    for (const listener of this.listeners) listener(record);
+  }
+
+  /** Calls `listener` with every record logged from now on, after it is written (derived logs). */
+  onRecord(listener: (record: LogRecord) => void): void {
+    this.listeners.push(listener);
   }
 
   step(record: Omit<StepRecord, 'type'>): void {

@@ -161,7 +161,8 @@ export const PREDICTIONS_FILE = 'predictions.csv';
 
 /**
  * `split,patient_id,label,images,score` rows (label: class name; score: probability of
- * `classes[1]`, 9 significant digits), so a study can compare models patient by patient.
+ * `classes[1]`, the shortest decimal that reads back as the same number), so a study can compare
+ * models patient by patient and recompute every figure, at-threshold scores included.
  */
 export function predictionsCsv(predictions: readonly SplitPredictions[], classes: readonly string[]): string {
   const quote = (v: string) => (/[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
@@ -170,13 +171,7 @@ export function predictionsCsv(predictions: readonly SplitPredictions[], classes
     p.patientIds.forEach((id, i) => {
       const label = classes[p.labels[i] as number] ?? String(p.labels[i]);
       lines.push(
-        [
-          p.split,
-          quote(id),
-          quote(label),
-          String(p.imageCounts?.[i] ?? ''),
-          Number((p.scores[i] as number).toPrecision(9)).toString(),
-        ].join(','),
+        [p.split, quote(id), quote(label), String(p.imageCounts?.[i] ?? ''), String(p.scores[i] as number)].join(','),
       );
     });
   }

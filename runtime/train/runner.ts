@@ -11,7 +11,7 @@
  * ends with the same weights bit for bit as an uninterrupted run; no step leaves tensors behind.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
-import { join, resolve as resolvePath } from 'node:path';
+import { basename, join, resolve as resolvePath } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendRequest } from '../backend.js';
 import type { DatasetSpec } from '../data/spec.js';
@@ -32,7 +32,8 @@ import {
 import { createRng, restoreRng } from '../rng.js';
 import { writeFileAtomic } from '../run/atomic.js';
 import { saveResolvedConfig } from '../run/config.js';
-import { JsonlLogger } from '../run/jsonl.js';
+import { JsonlLogger, type LogRecord, readJsonl } from '../run/jsonl.js';
+import { EVENTS_PREFIX, findEventFile, ScalarLog } from '../run/scalars.js';
 import { RUN_FILES } from '../run/rundir.js';
 import type { ProgressDisplay } from '../run/progress.js';
 import type { ReportEvaluation } from '../report/index.js';
@@ -319,6 +320,7 @@ export async function resume(
 
 class Runner {
   private logger!: JsonlLogger;
+  private scalars: ScalarLog | undefined;
   private seq = 0;
   private elapsedBefore = 0;
   private readonly startedAt = Date.now();
@@ -336,6 +338,16 @@ class Runner {
 
   private elapsed(): number {
     return this.elapsedBefore + (Date.now() - this.startedAt) / 1000;
+  }
+
+  /** TensorBoard events and metrics.csv follow the log; a resumed run keeps its event file's name. */
+  private openScalarLog(existing: readonly LogRecord[]): void {
+    const previous = findEventFile(this.options.runDir);
+    const stamp = previous ? Number(basename(previous).slice(EVENTS_PREFIX.length).split('.')[0]) : Number.NaN;
+    const runStart = Number.isFinite(stamp) ? stamp : Date.now() / 1000;
+    this.scalars = new ScalarLog(this.options.runDir, { runStart, existing });
+    const scalars = this.scalars;
+    this.logger.onRecord((record) => scalars.add(record));
   }
 
   async run(): Promise<RunResult> {
@@ -361,6 +373,7 @@ class Runner {
       if (existsSync(logPath) && statSync(logPath).size > resumeState.logBytes)
         truncateSync(logPath, resumeState.logBytes);
       this.logger = JsonlLogger.open(logPath, { resume: true });
+      this.openScalarLog(readJsonl(logPath).records);
       this.logger.log({
         type: 'resume',
         checkpoint: latest.path,
@@ -380,6 +393,7 @@ class Runner {
         await saveDataSource(runDir, resolvePath(this.options.dataBaseDir ?? '.'));
       }
       this.logger = JsonlLogger.open(join(runDir, RUN_FILES.log));
+      this.openScalarLog([]);
       this.logger.log({
         type: 'run',
         name: spec.name,
@@ -417,6 +431,7 @@ class Runner {
       return { status: 'completed', runDir, stages: this.finished, ...(report ? { report } : {}) };
     } finally {
       this.logger.close();
+      this.scalars?.close();
     }
   }
 

@@ -121,13 +121,25 @@ describe('predictions.csv', () => {
       classes,
     );
     expect(text.split('\n')[0]).toBe('split,patient_id,label,images,score');
-    expect(text).toContain('test,"P,3",positive,2,0.123456789\n');
+    expect(text).toContain('test,"P,3",positive,2,0.123456789123\n');
     const test = parsePredictionsCsv(text, classes, 'test', 'predictions.csv');
     expect(test.patientIds).toEqual(['P,3', 'P"4']);
     expect(test.labels).toEqual([1, 0]);
-    expect(test.scores).toEqual([0.123456789, 1e-7]);
+    expect(test.scores).toEqual([0.123456789123, 1e-7]);
     expect(test.imageCounts).toEqual([2, 4]);
     expect(parsePredictionsCsv(text, classes, 'val', 'predictions.csv').patientIds).toEqual(['P1', 'P2']);
+  });
+
+  it('writes scores that read back exactly, so a score at the threshold stays on its side', () => {
+    // float32 probabilities widened to doubles, the values the evaluator pools and thresholds
+    const scores = Array.from(new Float32Array([0.1234567891, 0.9999999, 0.5000001, 1 / 3, 2 / 3, 1e-8]));
+    const labels = scores.map((_, i) => i % 2);
+    const patientIds = scores.map((_, i) => `P${i}`);
+    const text = predictionsCsv([{ split: 'val', patientIds, labels, scores }], classes);
+    const back = parsePredictionsCsv(text, classes, 'val', 'predictions.csv').scores;
+    expect(back).toEqual(scores);
+    // the threshold is one of the scores (Youden's cut): recomputed predictions agree with the originals
+    for (const threshold of scores) expect(back.map((s) => s >= threshold)).toEqual(scores.map((s) => s >= threshold));
   });
 
   it('names the file, line and column of a bad row', () => {
