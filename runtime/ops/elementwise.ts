@@ -17,6 +17,9 @@
  *   where(c, a, b)       select
  *   replaceWhere(x, m, v) x where m = 0, v where m = 1 (mask-token fill); m broadcasts
  *   meanOver(x, axes)    mean over axes
+ *   signExact(x)         torch.sign on every backend: +-1 for any non-zero x (tiny and subnormal
+ *                        too), 0 for +-0, NaN for NaN (the wasm backend's tf.sign returns 0 for
+ *                        |x| < ~1.2e-7)
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -65,3 +68,11 @@ export function replaceWhere(x: tf.Tensor, m: tf.Tensor, v: tf.Tensor): tf.Tenso
 
 export const meanOver = (x: tf.Tensor, axes: number | readonly number[], keepDims = false): tf.Tensor =>
   tf.mean(x, typeof axes === 'number' ? axes : [...axes], keepDims);
+
+/**
+ * sign(x) as torch.sign computes it, on every backend: step(x) - step(-x), two comparisons with
+ * zero, exact for any non-zero float (tf.sign on wasm rounds |x| < ~1.2e-7 to 0).
+ */
+export function signExact(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.sub(tf.step(x), tf.step(tf.neg(x))));
+}

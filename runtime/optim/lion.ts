@@ -2,12 +2,14 @@
  * Lion (Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms"), written from the
  * paper's update rule. In: gradients, parameters, learning rate. Out: parameters and the one
  * momentum slot `m` per parameter updated. Per step, with g the (clipped) gradient:
- *   c = beta1*m + (1-beta1)*g;  u = sign(c)            (sign(0) = 0)
+ *   c = beta1*m + (1-beta1)*g;  u = sign(c)            (sign(0) = 0, +-1 for any other c, as
+ *                                                       torch.sign; see ops signExact)
  *   p = p - lr*(u + wd*p)                              (decoupled weight decay)
  *   m = beta2*m + (1-beta2)*g
  * Defaults: beta1 0.9, beta2 0.99, weight decay 0.
  */
 import * as tf from '@tensorflow/tfjs';
+import { signExact } from '../ops/elementwise.js';
 import { SlotOptimizer, type OptimizerOptions } from './optimizer.js';
 
 export interface LionOptions extends OptimizerOptions {
@@ -39,7 +41,7 @@ export class Lion extends SlotOptimizer {
 
   protected update(p: tf.Variable, g: tf.Tensor, [m]: tf.Variable[], lr: number, wd: number): void {
     const c = tf.add(tf.mul(m!, this.beta1), tf.mul(g, 1 - this.beta1));
-    const u = tf.sign(c);
+    const u = signExact(c);
     const step = wd === 0 ? u : tf.add(u, tf.mul(p, wd));
     p.assign(tf.sub(p, tf.mul(step, lr)));
     m!.assign(tf.add(tf.mul(m!, this.beta2), tf.mul(g, 1 - this.beta2)));
