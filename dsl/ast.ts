@@ -57,6 +57,11 @@ export interface BlockDecl {
   readonly name: Ident;
   readonly params: readonly Param[];
   readonly members: readonly BlockMember[];
+  /**
+   * `block Name(...) unmasked { ... }`: the block and everything it calls never run masked (the
+   * mask context is removed on entry), e.g. a decoder that runs densely over mask tokens.
+   */
+  readonly unmasked?: true;
   /** Text of `///` doc comments directly above the declaration, if any. */
   readonly doc?: string;
   readonly span: Span;

@@ -437,7 +437,17 @@ export class AstBuilder {
       });
     }
     const doc = this.docAbove(span.start);
-    return { kind: 'Block', isModel, name, params, members, ...(doc !== undefined ? { doc } : {}), span };
+    const unmasked = isRealToken(this.tok(c, 'Kw_unmasked'));
+    return {
+      kind: 'Block',
+      isModel,
+      name,
+      params,
+      members,
+      ...(unmasked ? { unmasked: true as const } : {}),
+      ...(doc !== undefined ? { doc } : {}),
+      span,
+    };
   }
 
   private weightDecl(e: CstNode): A.WeightDecl {

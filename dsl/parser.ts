@@ -10,7 +10,7 @@
  *   file        = { decl | SEP | stray } ;
  *   decl        = import | const | block | dataset | train | variant ;
  *   import      = "import" "{" importName { "," importName } [","] "}" "from" STRING ;
- *   block       = ("block" | "model") NAME [ "(" [params] ")" ] "{" { member | SEP } "}" ;
+ *   block       = ("block" | "model") NAME [ "(" [params] ")" ] ["unmasked"] "{" { member | SEP } "}" ;
  *   member      = weight | forward | layer ;
  *   weight      = ["frozen"] "weight" NAME ":" tensorType [ "=" expr ] ;
  *   layer       = NAME "=" expr ["sparse"] ;
@@ -180,6 +180,7 @@ export class NvcParser extends CstParser {
   public blockDecl = this.RULE('blockDecl', () => {
     this.OR([{ ALT: () => this.CONSUME(T.Block) }, { ALT: () => this.CONSUME(T.Model) }]);
     this.SUBRULE(this.blockHeader);
+    this.OPTION(() => this.CONSUME(T.Unmasked));
     this.CONSUME(T.LCurly);
     this.MANY({
       GATE: () => this.notAt(T.RCurly),

@@ -148,6 +148,7 @@ export const Const = keyword('const');
 export const Weight = keyword('weight');
 export const Frozen = keyword('frozen');
 export const Sparse = keyword('sparse');
+export const Unmasked = keyword('unmasked');
 export const Forward = keyword('forward');
 export const Let = keyword('let');
 export const Return = keyword('return');
@@ -180,6 +181,7 @@ export const keywordTokens: readonly TokenType[] = [
   Weight,
   Frozen,
   Sparse,
+  Unmasked,
   Forward,
   Let,
   Return,

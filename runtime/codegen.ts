@@ -186,3 +186,13 @@ export function patchMask(x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
   if (!ctx.mask) return tf.zeros([b!, h!, w!, 1]);
   return upsampleMask(ctx.mask, h!, w!);
 }
+
+/**
+ * The context an `unmasked` block runs in: the same context without the patch mask, so that
+ * `visible`, `patch_mask` and `sparse` layers below it behave as in a dense model.
+ */
+export function unmasked(ctx: ForwardContext): ForwardContext {
+  if (!ctx.mask) return ctx;
+  const { mask: _removed, ...dense } = ctx;
+  return dense;
+}

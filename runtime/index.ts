@@ -84,6 +84,7 @@ export {
   type ConvNeXtImportOptions,
   type ConvNeXtImportReport,
 } from './io/convnextv2-import.js';
+export { fcmaeToOfficial, saveOfficialFcmae, type FcmaeExportOptions } from './io/fcmae-export.js';
 
 // --- generated-code support (runtime/codegen.ts): origins, containers, functional primitives ---
 export * from './codegen.js';

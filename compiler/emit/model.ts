@@ -741,6 +741,8 @@ export class ModelEmitter {
       parameters: params,
       returnType,
       statements: [
+        // An `unmasked` block and everything it calls run without the stage's patch mask.
+        ...(c.node.unmasked ? ['// unmasked: the mask context ends here', 'ctx = nv.unmasked(ctx);'] : []),
         ...statements.slice(0, c.root ? g.inputs.length : 0),
         ...bindings,
         ...statements.slice(c.root ? g.inputs.length : 0),

@@ -31,6 +31,7 @@ export function buildModelIR(name: string, instance: LayerInstance): ModelIR {
       })),
       children,
       sparse: layer.sparse,
+      ...(layer.decl?.unmasked ? { unmasked: true as const } : {}),
       ...(layer.repeat ? { repeat: layer.repeat } : {}),
       ...(layer.forward ? { forwardKey: layer.forward.key } : {}),
       span: layer.span,

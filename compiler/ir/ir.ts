@@ -83,6 +83,8 @@ export interface ModuleNode {
   readonly weights: readonly WeightNode[];
   readonly children: readonly ModuleNode[];
   readonly sparse: boolean;
+  /** A block declared `unmasked`: it and its whole subtree run without the stage's patch mask. */
+  readonly unmasked?: true;
   readonly repeat?: { readonly count: number; readonly index?: string };
   /** Key into `ModelIR.graphs` for blocks. */
   readonly forwardKey?: string;

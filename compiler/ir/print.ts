@@ -46,6 +46,7 @@ function printModules(node: ModuleNode, indent: string, out: string[]): void {
   const name = node.path === '' ? '<root>' : node.path.slice(node.path.lastIndexOf('.') + 1);
   const flags = [
     node.sparse ? 'sparse' : '',
+    node.unmasked ? 'unmasked' : '',
     node.repeat ? `repeat ${node.repeat.count}${node.repeat.index ? ` as ${node.repeat.index}` : ''}` : '',
   ]
     .filter(Boolean)

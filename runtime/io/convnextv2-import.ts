@@ -8,9 +8,13 @@
  * the module was assigned (except those `allowMissing` accepts), or nothing was and ONE
  * WeightsMismatchError lists the missing, unexpected and mis-shaped keys.
  *
+ * The official FCMAE decoder (`proj.*`, `mask_token`, `decoder.<i>.*`, `pred.*` at the root) goes to
+ * the std FCMAE program's `decoder.*` when the module has one (resuming pre-training).
+ *
  * Conversions (PyTorch -> nvcc): conv (out,in,kh,kw) -> [kh,kw,in,out] (permute [2,3,1,0]);
  * depthwise (C,1,k,k) -> [k,k,C,1] ([2,3,0,1]); Linear (out,in) -> [in,out]; GRN gamma/beta
- * (1,1,1,C) or (1,C) -> [C]; ME kernels (k^2,in,out) / (k^2,C), spatial index w*k+h, are first
+ * (1,1,1,C) or (1,C) -> [C]; mask_token (1,C,1,1) -> [C];
+ * ME kernels (k^2,in,out) / (k^2,C), spatial index w*k+h, are first
  * turned into the dense PyTorch layout as the official remap_checkpoint_keys does.
  */
 import { readFileSync } from 'node:fs';
@@ -82,6 +86,9 @@ function fromMinkowski(key: string, t: HostTensor): { key: string; tensor: HostT
   return { key: k, tensor: v };
 }
 
+/** Keys of the official FCMAE decoder half: `proj.*`, `mask_token`, `decoder.<i>.*`, `pred.*`. */
+const FCMAE_DECODER_KEY = /^(proj\.|mask_token$|decoder\.\d+\.|pred\.)/;
+
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
@@ -101,9 +108,9 @@ export function toNvcLayout(key: string, t: HostTensor, target: readonly number[
   if (s.length === 2 && target.length === 2) {
     return sameShape([s[1]!, s[0]!], target) ? transposeHost(t, [1, 0]) : undefined;
   }
-  if (target.length === 1 && /(^|\.)(gamma|beta)$/.test(key)) {
-    // GRN: official (1,1,1,C); sparse (1,C).
-    return product(s) === target[0] && s.slice(0, -1).every((d) => d === 1) ? reshapeHost(t, target) : undefined;
+  if (target.length === 1 && /(^|\.)(gamma|beta|mask_token)$/.test(key)) {
+    // GRN: official (1,1,1,C), sparse (1,C); the FCMAE mask token: (1,C,1,1).
+    return product(s) === target[0] && s.filter((d) => d !== 1).length <= 1 ? reshapeHost(t, target) : undefined;
   }
   return sameShape(s, target) ? t : undefined;
 }
@@ -139,6 +146,9 @@ export function convertConvNeXtV2State(
     }
     const mapped = fromMinkowski(k, raw.get(original)!);
     k = mapped.key;
+    // The official FCMAE keeps its decoder at the root (proj, mask_token, decoder.<i>, pred);
+    // the std FCMAE program nests it under `decoder`.
+    if (!params.has(k) && FCMAE_DECODER_KEY.test(k) && params.has(`decoder.${k}`)) k = `decoder.${k}`;
     if (options.ignore?.(k)) {
       dropped.push({ key: original, reason: 'ignored by option' });
       continue;
