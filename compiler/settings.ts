@@ -300,7 +300,7 @@ export function checkSetting(name: string, v: Value, t: SettingType, span: Span,
             found: 'a positional argument',
           });
           ok = false;
-        } else given.set(pname, p);
+        } else if (!given.has(pname)) given.set(pname, p); // a named value set by a variant wins
       });
       for (const [k, x] of given) {
         const at2 = x.kind === 'config' || x.kind === 'word' ? x.span : cfg.span;

@@ -125,7 +125,7 @@ function lowerLoss(v: unknown, where: string, inputs: readonly string[]): LossSp
     const t = cfg(c.named.target);
     if (!t || (t.type !== 'patch_normalized' && t.type !== 'pixels'))
       throw new LowerError(`${where}.loss.target: patch_normalized(input) or pixels(input)`);
-    const input = String(t.args[0] ?? t.named.input ?? inputs[0] ?? '');
+    const input = String(t.named.input ?? t.args[0] ?? inputs[0] ?? ''); // named wins, as in imagesDir
     return { kind: 'masked_mse', target: t.type, input };
   }
   throw new LowerError(`${where}.loss: unknown loss \`${c.type}\``);
@@ -285,6 +285,15 @@ function lowerField(f: FieldIR, where: string): FieldSpec {
   return { name: f.name, type, transforms, missing };
 }
 
+/**
+ * The images folder of `folder(...)`. A named `dir` wins over the positional one: the named form
+ * only sits beside a positional folder when a variant or override set it afterwards
+ * (`PJI.images.dir = "data/images"` on `folder("images", ...)`), so it is the newer value.
+ */
+function imagesDir(images: ReturnType<typeof cfg>): string {
+  return String(images?.named.dir ?? images?.args[0] ?? '');
+}
+
 export function lowerDataset(d: DatasetIR): DatasetSpec {
   const s = d.settings as Json;
   const where = d.name;
@@ -321,7 +330,7 @@ export function lowerDataset(d: DatasetIR): DatasetSpec {
             seed: num(source.named.seed, 0),
             imageSize: num(source.named.size, 224),
           }
-        : { kind: 'files', table: String(s.table ?? ''), images: String(images?.args[0] ?? images?.named.dir ?? '') },
+        : { kind: 'files', table: String(s.table ?? ''), images: imagesDir(images) },
     id: String(s.id ?? 'id'),
     label: {
       column: String(s.label ?? 'label'),
