@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../module.js';
 import { permutation } from '../rng.js';
 import { drawAugment, IDENTITY_DRAW, renderSample } from './augment.js';
-import { encodeGroup, fitGroup, type FieldStats } from './encode.js';
+import { encodeGroup, fitGroup, implausibleStats, implausibleValue, type FieldStats } from './encode.js';
 import { DataRefusedError, type DataError } from './errors.js';
 import { decodeImage, ImageDecodeError, listImages, type ImageRef } from './images.js';
 import { encodedWidth, type AugmentSpec, type DatasetSpec, type SyntheticSource } from './spec.js';
@@ -221,6 +221,8 @@ function cachedCohort(s: SyntheticSource): PjiCohort {
 // Checking
 
 interface Checked {
+  /** The table's name in messages. */
+  readonly tableFile: string;
   readonly patients: PatientRow[];
   /** Image refs per patient (same order as `patients`). */
   readonly imagesOf: ImageRef[][];
@@ -274,7 +276,7 @@ async function check(spec: DatasetSpec, options: LoadOptions): Promise<Checked> 
 
 async function checkUnsorted(spec: DatasetSpec, options: LoadOptions): Promise<Checked> {
   const errors = specProblems(spec);
-  const empty: Checked = { patients: [], imagesOf: [], pixels: new Map(), errors, persist: [] };
+  const empty: Checked = { tableFile: '', patients: [], imagesOf: [], pixels: new Map(), errors, persist: [] };
   if (errors.length > 0) return empty;
   const baseDir = options.baseDir ?? process.cwd();
   const source = await readSource(spec, baseDir);
@@ -331,7 +333,7 @@ async function checkUnsorted(spec: DatasetSpec, options: LoadOptions): Promise<C
       });
     }
   });
-  return { patients, imagesOf, pixels, errors, persist };
+  return { tableFile: table.file, patients, imagesOf, pixels, errors, persist };
 }
 
 function errorOrder(a: DataError, b: DataError): number {
@@ -343,16 +345,54 @@ function errorOrder(a: DataError, b: DataError): number {
   );
 }
 
-/** Every problem with the data, all at once; empty when the dataset can be loaded. */
-export async function validateDataset(spec: DatasetSpec, options: LoadOptions = {}): Promise<DataError[]> {
-  return (await check(spec, options)).errors;
+/**
+ * Checks that need the split and the fitted statistics, on a dataset whose table and images
+ * passed: a training split holding a single class (nothing to learn, AUC undefined), and lab
+ * values whose encoding leaves the plausible range (encode.ts `implausibleValue`; 1e200 would
+ * reach the model as infinity and end in NaN probabilities).
+ */
+function encodingProblems(spec: DatasetSpec, checked: Checked, dataset: Dataset, training: boolean): DataError[] {
+  const errors: DataError[] = [];
+  const file = checked.tableFile;
+  if (training) {
+    const present = new Set(dataset.splits.train.map((p) => dataset.patients[p]!.label));
+    if (present.size < 2 && dataset.splits.train.length > 0) {
+      const only = spec.label.classes[[...present][0] ?? 0]?.name ?? '?';
+      errors.push({
+        file,
+        column: spec.label.column,
+        message:
+          `the training split holds only class '${only}' (${dataset.splits.train.length} patients): ` +
+          'a classifier needs examples of at least two classes to learn from',
+      });
+    }
+  }
+  for (const g of spec.groups) {
+    const stats = dataset.stats.fields[g.name] ?? {};
+    g.fields.forEach((f, j) => {
+      const s = stats[f.name];
+      if (!s) return;
+      const broken = implausibleStats(s);
+      if (broken) {
+        errors.push({ file, column: f.name, message: `field ${g.name}.${f.name}: ${broken}` });
+        return;
+      }
+      for (const p of checked.patients) {
+        const why = implausibleValue(f, s, p.values[g.name]![j] ?? null);
+        if (why) errors.push({ file, row: p.row, column: f.name, message: `field ${g.name}.${f.name}: ${why}` });
+      }
+    });
+  }
+  return errors;
 }
 
-/** Loads the dataset, or throws DataRefusedError listing every problem. Writes nothing. */
-export async function loadDataset(spec: DatasetSpec, options: LoadOptions = {}): Promise<Dataset> {
+/** The whole data check: every problem, and the dataset when there is none. Writes nothing. */
+async function checkAndBuild(
+  spec: DatasetSpec,
+  options: LoadOptions,
+): Promise<{ errors: DataError[]; dataset?: Dataset; persist: Array<() => Promise<void>> }> {
   const checked = await check(spec, options);
-  if (checked.errors.length > 0) throw new DataRefusedError(spec.name, checked.errors);
-  for (const write of checked.persist) await write();
+  if (checked.errors.length > 0) return { errors: checked.errors, persist: [] };
   const images: StoredImage[] = [];
   const patients: PatientRecord[] = checked.patients.map((p, i) => {
     const ids = checked.imagesOf[i]!.map((ref) => {
@@ -368,7 +408,25 @@ export async function loadDataset(spec: DatasetSpec, options: LoadOptions = {}):
         spec.split,
       )
     : { train: [], val: [], test: patients.map((_, i) => i) };
-  return new Dataset(spec, patients, images, splits, checked.patients, options.stats);
+  const dataset = new Dataset(spec, patients, images, splits, checked.patients, options.stats);
+  const errors = encodingProblems(spec, checked, dataset, labels && !options.stats).sort(errorOrder);
+  return errors.length > 0 ? { errors, persist: [] } : { errors, dataset, persist: checked.persist };
+}
+
+/**
+ * Every problem with the data, all at once; empty when the dataset can be loaded. Problems of the
+ * split and the encoding are looked for once the table and images pass.
+ */
+export async function validateDataset(spec: DatasetSpec, options: LoadOptions = {}): Promise<DataError[]> {
+  return (await checkAndBuild(spec, options)).errors;
+}
+
+/** Loads the dataset, or throws DataRefusedError listing every problem. Writes nothing then. */
+export async function loadDataset(spec: DatasetSpec, options: LoadOptions = {}): Promise<Dataset> {
+  const { errors, dataset, persist } = await checkAndBuild(spec, options);
+  if (!dataset) throw new DataRefusedError(spec.name, errors);
+  for (const write of persist) await write();
+  return dataset;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,7 +5,8 @@
  * Float32Arrays of width `encodedWidth`.
  * Holds afterwards: every statistic (fill values, means, deviations, minima, maxima) comes
  * from the training patients only, so validation and test patients cannot leak into the
- * encoding; encoding with given stats reproduces the training-time encoding exactly.
+ * encoding; encoding with given stats reproduces the training-time encoding exactly;
+ * `implausibleValue` names a value whose encoding would leave the range a model can take.
  */
 import type { RawValue } from './table.js';
 import { fieldWidth, type FieldGroupSpec, type FieldSpec } from './spec.js';
@@ -141,4 +142,79 @@ export function encodeGroup(
     }
     o += fieldWidth(f);
   });
+}
+
+/**
+ * Bounds on an encoded lab value. A standardised training value lies within sqrt(n - 1) standard
+ * deviations of the training mean, so the z-score bound only refuses a training value with over a
+ * million training patients; beyond it a value is a typo or a unit error (1e200 for a CRP), and
+ * its square overflows float32 in any normalisation layer. Unscaled values get an absolute bound
+ * for the same reason.
+ */
+export const PLAUSIBLE = { maxStandardScore: 1000, maxMinmaxRanges: 1000, maxUnscaled: 1e6 } as const;
+
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * Why a raw value of a number or binary field cannot be fed to a model after encoding with
+ * `stats`, or undefined when it can: it must be finite in float32 and inside the field's plausible
+ * range (PLAUSIBLE), measured in the units of the field's last scaling transform.
+ */
+export function implausibleValue(field: FieldSpec, stats: OneFieldStats, raw: RawValue): string | undefined {
+  if (field.type.kind === 'category') return undefined;
+  const x = raw === null ? Number(stats.fill ?? 0) : (raw as number);
+  const shown = raw === null ? `the fill value ${x} of a missing cell` : `${x}`;
+  let v = x;
+  let scaled: string | undefined;
+  let score = 0;
+  for (const t of stats.transforms) {
+    if (t.kind === 'log1p') v = Math.log1p(v);
+    else if (t.kind === 'standardize') {
+      v = (v - t.mean) / t.std;
+      scaled = 'standardize';
+      score = Math.abs(v);
+    } else {
+      const span = t.max - t.min > 1e-12 ? t.max - t.min : 1;
+      v = (v - t.min) / span;
+      scaled = 'minmax';
+      score = v < 0 ? -v : v - 1;
+    }
+    // Once a value has overflowed, later steps only hide it (Infinity - Infinity = NaN).
+    if (!Number.isFinite(v)) break;
+  }
+  const after = field.transforms.length ? ` after ${field.transforms.join(', ')}` : '';
+  if (!Number.isFinite(v) || Math.abs(v) > FLOAT32_MAX)
+    return `${shown} is not a finite 32-bit number${after}; it would turn into infinity or NaN in the model`;
+  if (scaled === 'standardize' && score > PLAUSIBLE.maxStandardScore)
+    return (
+      `${shown} lies ${score.toPrecision(3)} standard deviations from the training mean${after} ` +
+      `(more than ${PLAUSIBLE.maxStandardScore} is taken for a typo or a unit error)`
+    );
+  if (scaled === 'minmax' && score > PLAUSIBLE.maxMinmaxRanges)
+    return (
+      `${shown} lies ${score.toPrecision(3)} training ranges outside the training minimum and maximum${after} ` +
+      `(more than ${PLAUSIBLE.maxMinmaxRanges} is taken for a typo or a unit error)`
+    );
+  if (scaled === undefined && Math.abs(v) > PLAUSIBLE.maxUnscaled)
+    return (
+      `${shown} encodes to ${v.toPrecision(3)}${after}, beyond +-${PLAUSIBLE.maxUnscaled} for an unscaled column ` +
+      '(add standardize, minmax or log1p to the field, or check the unit)'
+    );
+  return undefined;
+}
+
+/**
+ * Why a field's fitted statistics cannot encode anything, or undefined: a training value so large
+ * that its mean, deviation or range is not finite (1e200 squared is infinity), which would encode
+ * every patient to 0 or NaN.
+ */
+export function implausibleStats(stats: OneFieldStats): string | undefined {
+  const numbers = [
+    ...(typeof stats.fill === 'number' ? [stats.fill] : []),
+    ...stats.transforms.flatMap((t) =>
+      t.kind === 'standardize' ? [t.mean, t.std] : t.kind === 'minmax' ? [t.min, t.max, t.max - t.min] : [],
+    ),
+  ];
+  if (numbers.every((n) => Number.isFinite(n) && Math.abs(n) <= FLOAT32_MAX)) return undefined;
+  return 'the training values are too large to encode (their mean, deviation or range is not a finite number)';
 }

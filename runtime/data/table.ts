@@ -4,7 +4,8 @@
  * DatasetSpec. Out: one `PatientRow` per table row with its label index and each declared
  * field's raw value (number, level name, or null when missing), plus every DataError found.
  * Holds afterwards: a PatientRow exists only for rows whose id is present and unique; values
- * are typed (numbers finite, levels declared), missing values are null and are errors only
+ * are typed (numbers finite and written in decimal, levels declared), a row has no non-empty
+ * cell beyond the header, missing values are null and are errors only
  * where the field's policy is `error`. Nothing is filled or normalised here (see encode.ts).
  */
 import { parse } from 'csv-parse/sync';
@@ -68,6 +69,18 @@ export function isMissingCell(cell: string | undefined): boolean {
   return cell === undefined || MISSING_TOKENS.has(cell.trim().toLowerCase());
 }
 
+/**
+ * A number as a spreadsheet writes it: decimal digits, an optional fraction and exponent. `Number`
+ * alone also takes `0x10`, `0b1`, `0o7` and `Infinity`, which in a lab table are typing slips.
+ */
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+
+/** The cell as a decimal number, or undefined when it is not written as one. */
+export function decimalNumber(text: string): number | undefined {
+  const t = text.trim();
+  return DECIMAL.test(t) ? Number(t) : undefined;
+}
+
 const BINARY_WORDS: Record<string, number> = { '0': 0, '1': 1, false: 0, true: 1, no: 0, yes: 1, n: 0, y: 1 };
 
 /** Parses one cell for a field; returns the value or an error message. */
@@ -75,8 +88,13 @@ function parseCell(field: FieldSpec, cell: string): { value: RawValue } | { erro
   const text = cell.trim();
   switch (field.type.kind) {
     case 'number': {
-      const v = Number(text);
-      if (!Number.isFinite(v)) return { error: `'${text}' is not a number` };
+      const v = decimalNumber(text);
+      if (v === undefined || !Number.isFinite(v))
+        return {
+          error: /^[+-]?0[xbo]/i.test(text)
+            ? `'${text}' is not a decimal number (hexadecimal, binary and octal are not read)`
+            : `'${text}' is not a number`,
+        };
       if (field.transforms.includes('log1p') && v <= -1) return { error: `${text} is not > -1, so log1p is undefined` };
       return { value: v };
     }
@@ -87,7 +105,8 @@ function parseCell(field: FieldSpec, cell: string): { value: RawValue } | { erro
         if (i < 0) return { error: `unknown category '${text}' (expected ${levels.join(' or ')})` };
         return { value: i };
       }
-      const v = BINARY_WORDS[text.toLowerCase()] ?? (Number(text) === 0 ? 0 : Number(text) === 1 ? 1 : undefined);
+      const n = decimalNumber(text);
+      const v = BINARY_WORDS[text.toLowerCase()] ?? (n === 0 ? 0 : n === 1 ? 1 : undefined);
       if (v === undefined) return { error: `'${text}' is not a binary value (expected 0/1, true/false or yes/no)` };
       return { value: v };
     }
@@ -103,7 +122,7 @@ function parseCell(field: FieldSpec, cell: string): { value: RawValue } | { erro
 function labelIndex(spec: DatasetSpec, cell: string): number {
   const text = cell.trim();
   return spec.label.classes.findIndex((c) => {
-    if (typeof c.code === 'number') return text !== '' && Number(text) === c.code;
+    if (typeof c.code === 'number') return decimalNumber(text) === c.code;
     return c.code === text || c.code.toLowerCase() === text.toLowerCase();
   });
 }
@@ -148,6 +167,23 @@ export function readPatients(
   const patients: PatientRow[] = [];
   const classList = spec.label.classes.map((c) => `${c.name} = ${c.code}`).join(', ');
   for (const { row, cells } of table.rows) {
+    if (cells.length > table.header.length) {
+      // A cell beyond the header usually means a stray comma shifted the row: every value after
+      // it would land in the wrong column.
+      const extra = cells.slice(table.header.length);
+      if (extra.some((c) => c.trim() !== '')) {
+        errors.push({
+          file,
+          row,
+          column: `${table.header.length + 1}`,
+          message:
+            `the row has ${cells.length} cells but the header has ${table.header.length} columns ` +
+            `(extra: ${extra.map((c) => `'${c}'`).join(', ')}); a comma inside a value needs quotes`,
+        });
+        // The cells after the stray one sit in the wrong columns: their errors would mislead.
+        continue;
+      }
+    }
     let ok = true;
     const id = (cells[idCol] ?? '').trim();
     if (isMissingCell(cells[idCol])) {
