@@ -448,7 +448,7 @@ export function readConfigFile(
 ): { overrides: Record<string, unknown>; problems: OverrideProblem[] } {
   let doc: unknown;
   try {
-    doc = parseYaml(fs.readFileSync(file, 'utf8'));
+    doc = parseYaml(fs.readFileSync(file, 'utf8'), { uniqueKeys: sameKey });
   } catch (err) {
     const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
     return { overrides: {}, problems: [{ path: file, kind: 'bad-syntax', message: `--config ${file}: ${msg}` }] };
@@ -462,15 +462,33 @@ export function readConfigFile(
       ],
     };
   const overrides: Record<string, unknown> = {};
+  const problems: OverrideProblem[] = [];
   const walk = (prefix: string, v: unknown) => {
     if (prefix && (known.has(prefix) || v === null || typeof v !== 'object' || Array.isArray(v))) {
+      // `a: {b: 1}` and `a.b: 2` name one path twice; the file cannot say which it meant.
+      if (Object.hasOwn(overrides, prefix))
+        problems.push({
+          path: prefix,
+          kind: 'bad-syntax',
+          message: `--config ${file}: \`${prefix}\` is given twice (nested and dotted); keep one`,
+        });
       overrides[prefix] = v;
       return;
     }
     for (const [k, x] of Object.entries(v as Record<string, unknown>)) walk(prefix ? `${prefix}.${k}` : k, x);
   };
   walk('', doc);
-  return { overrides, problems: [] };
+  return problems.length ? { overrides: {}, problems } : { overrides, problems };
+}
+
+/**
+ * Two mapping keys are the same override when they read the same as text: the yaml library's own
+ * check compares typed values, so `1:` and `"1":` (or `true:` and `"true":`) would both pass and
+ * the later would silently win once they become object keys.
+ */
+function sameKey(a: unknown, b: unknown): boolean {
+  const text = (k: unknown) => String(k && typeof k === 'object' && 'value' in k ? (k as { value: unknown }).value : k);
+  return a === b || text(a) === text(b);
 }
 
 /** The resolved value of every tunable path (what a build or run used), in path order. */
