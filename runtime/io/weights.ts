@@ -6,6 +6,7 @@
  * hash). Holds afterwards: `loadWeights` either assigns every parameter or none; on any
  * disagreement it throws ONE WeightsMismatchError listing missing, unexpected and mis-shaped
  * keys (with both shapes). A manifest beside the file is checked against the file's sha256.
+ * Weights holding NaN or infinity are refused (SafetensorsError) before any is assigned.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -14,7 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Module, Parameter } from '../module.js';
 import { packagePath } from '../package-root.js';
 import { writeFileAtomicSync } from '../run/atomic.js';
-import { encodeSafetensors, parseSafetensors, type HostTensor } from './safetensors.js';
+import { encodeSafetensors, parseSafetensors, SafetensorsError, type HostTensor } from './safetensors.js';
 
 export interface WeightsManifest {
   readonly format: 'nvcc-weights';
@@ -188,6 +189,7 @@ export function assignParameters(
       ...(options.notes ?? []),
     ]);
   }
+  refuseNonFinite(tensors, source, (k) => params.has(k));
   const loaded: string[] = [];
   for (const [k, t] of tensors) {
     const p = params.get(k);
@@ -196,6 +198,34 @@ export function assignParameters(
     loaded.push(k);
   }
   return { loaded, missing, unexpected, metadata: {} };
+}
+
+/**
+ * Refuses tensors holding NaN or infinity (a corrupt file, or one saved from a diverged run):
+ * loaded, they would only surface later as NaN probabilities. Counts per tensor, first few named.
+ */
+export function refuseNonFinite(
+  tensors: ReadonlyMap<string, HostTensor>,
+  source: string,
+  include: (key: string) => boolean = () => true,
+): void {
+  const bad: string[] = [];
+  for (const [k, t] of tensors) {
+    if (t.dtype !== 'float32' || !include(k)) continue;
+    let nan = 0;
+    let inf = 0;
+    for (const v of t.data as Float32Array) {
+      if (Number.isNaN(v)) nan++;
+      else if (v === Infinity || v === -Infinity) inf++;
+    }
+    if (nan + inf > 0) bad.push(`'${k}' (${nan} NaN, ${inf} infinite of ${t.data.length})`);
+  }
+  if (bad.length === 0) return;
+  const shown = bad.slice(0, 5).join(', ') + (bad.length > 5 ? ` and ${bad.length - 5} more tensors` : '');
+  throw new SafetensorsError(
+    source,
+    `non-finite values in ${shown}; the file is corrupt or was saved from a diverged run (nothing was loaded)`,
+  );
 }
 
 export async function loadWeights(module: Module, path: string, options: LoadWeightsOptions = {}): Promise<LoadReport> {

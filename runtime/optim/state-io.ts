@@ -5,7 +5,14 @@
  * hyper-parameters as JSON strings. Holds afterwards: readOptimizerState(writeOptimizerState(s))
  * is equal to s bit for bit.
  */
-import { encodeSafetensors, parseSafetensors, readSafetensors, type HostTensor } from '../io/safetensors.js';
+import {
+  encodeSafetensors,
+  parseSafetensors,
+  readSafetensors,
+  SafetensorsError,
+  type HostTensor,
+} from '../io/safetensors.js';
+import { refuseNonFinite } from '../io/weights.js';
 import { writeFileAtomicSync } from '../run/atomic.js';
 import type { OptimizerState } from './optimizer.js';
 
@@ -33,10 +40,17 @@ export function readOptimizerState(path: string): OptimizerState {
 function fromFile(file: ReturnType<typeof parseSafetensors>, source: string): OptimizerState {
   const m = file.metadata;
   if (m.format !== 'nvcc-optimizer-state' || !m.kind || m.step === undefined)
-    throw new Error(`${source}: not an nvcc optimizer state file`);
+    throw new SafetensorsError(source, 'not an nvcc optimizer state file');
   const step = Number(m.step);
-  if (!Number.isInteger(step) || step < 0) throw new Error(`${source}: invalid step '${m.step}'`);
+  if (!Number.isInteger(step) || step < 0) throw new SafetensorsError(source, `invalid step '${m.step}'`);
+  let hyper: Record<string, number>;
+  try {
+    hyper = JSON.parse(m.hyper ?? '{}') as Record<string, number>;
+  } catch {
+    throw new SafetensorsError(source, `its hyper-parameters are not valid JSON`);
+  }
   const slots = new Map<string, HostTensor>();
   for (const [k, e] of file.tensors) slots.set(k, e.tensor);
-  return { kind: m.kind, step, hyper: JSON.parse(m.hyper ?? '{}') as Record<string, number>, slots };
+  refuseNonFinite(slots, source);
+  return { kind: m.kind, step, hyper, slots };
 }

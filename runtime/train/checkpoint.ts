@@ -7,7 +7,8 @@
  * atomic; old checkpoints are removed by renaming them to a `.trash-` name first, so a crash
  * during deletion never leaves a half-deleted folder under a final name. A process killed at
  * any point leaves the newest complete checkpoint resumable; leftover temporary folders are
- * swept by the next writer.
+ * swept by the next writer. A checkpoint damaged afterwards (a truncated file, a garbled
+ * state.json) is skipped by `newestIntactCheckpoint` in favour of the previous intact one.
  *
  * Test hook: with NVCC_TEST_CHECKPOINT_PAUSE=<seq> in the environment, the writer of checkpoint
  * <seq> prints `nvcc-test: checkpoint <seq> paused before rename` to stderr after writing every
@@ -74,6 +75,48 @@ export function listCheckpoints(runDir: string): Array<{ seq: number; path: stri
     .filter((x): x is { entry: string; m: RegExpExecArray } => x.m !== null)
     .map(({ entry, m }) => ({ seq: Number(m[1]), path: join(root, entry) }))
     .sort((a, b) => a.seq - b.seq);
+}
+
+export interface DamagedCheckpoint {
+  readonly seq: number;
+  readonly path: string;
+  /** Why it cannot be used (the message of what `open` threw). */
+  readonly reason: string;
+}
+
+/**
+ * The newest checkpoint that `open` accepts (it throws for a damaged one), with what it returned,
+ * and the newer ones it refused, newest first. Only an Error counts as "damaged"; anything else
+ * thrown is rethrown.
+ */
+export function newestIntactCheckpoint<T>(
+  runDir: string,
+  open: (path: string) => T,
+): { checkpoint?: { seq: number; path: string; value: T }; damaged: DamagedCheckpoint[] } {
+  const damaged: DamagedCheckpoint[] = [];
+  for (const c of listCheckpoints(runDir).reverse()) {
+    try {
+      return { checkpoint: { ...c, value: open(c.path) }, damaged };
+    } catch (e) {
+      if (!(e instanceof Error)) throw e;
+      damaged.push({ ...c, reason: e.message });
+    }
+  }
+  return { damaged };
+}
+
+/**
+ * Moves damaged checkpoints out of the way of the next writer (whose sequence numbers they
+ * hold) to `damaged-ckpt-<seq>[-n]`, kept for inspection; returns the new paths.
+ */
+export function setAsideDamaged(runDir: string, damaged: readonly DamagedCheckpoint[]): string[] {
+  const root = join(runDir, CHECKPOINT_DIR);
+  return damaged.map((d) => {
+    let target = join(root, `damaged-${checkpointName(d.seq)}`);
+    for (let n = 2; existsSync(target); n++) target = join(root, `damaged-${checkpointName(d.seq)}-${n}`);
+    renameSync(d.path, target);
+    return target;
+  });
 }
 
 export function latestCheckpoint(runDir: string): { seq: number; path: string } | undefined {

@@ -20,7 +20,7 @@ import { setInitRng, type ForwardContext } from '../module.js';
 import { createRng } from '../rng.js';
 import { writeFileAtomic } from '../run/atomic.js';
 import { RUN_FILES } from '../run/rundir.js';
-import { latestCheckpoint, readCheckpointFile, STATE_FILE } from './checkpoint.js';
+import { latestCheckpoint } from './checkpoint.js';
 import {
   disposeBatch,
   hostToMap,
@@ -34,7 +34,7 @@ import {
 import { evaluationBatches, type Batch, type SplitName, type TrainingData } from './data.js';
 import { drawMask, evaluationOutputs } from './objective.js';
 import type { ModelFactory, PoolingKind, StageSpec, TrainableModel } from './spec.js';
-import { parseCheckpointState, type RunConfig, type StageResult } from './state.js';
+import { intactCheckpoint, readCheckpointState, type RunConfig, type StageResult } from './state.js';
 
 /** Samples to score: a split of TrainingData, or new (unlabelled) patients. */
 export interface SampleSource {
@@ -269,10 +269,16 @@ export async function finalEvaluation(
 /** The resolved configuration of a run folder. */
 export function readRunConfig(runDir: string): RunConfig {
   const path = join(runDir, RUN_FILES.configJson);
-  if (existsSync(path)) return JSON.parse(readFileSync(path, 'utf8')) as RunConfig;
-  const latest = latestCheckpoint(runDir);
-  if (!latest) throw new TrainingError(`${runDir} is not a run folder (no ${RUN_FILES.configJson}, no checkpoint)`);
-  return parseCheckpointState(readCheckpointFile(latest.path, STATE_FILE).toString('utf8'), latest.path).config;
+  if (existsSync(path)) {
+    try {
+      return JSON.parse(readFileSync(path, 'utf8')) as RunConfig;
+    } catch (e) {
+      throw new TrainingError(`${path} is not valid JSON (${(e as Error).message}); the run's configuration is lost`);
+    }
+  }
+  if (!latestCheckpoint(runDir))
+    throw new TrainingError(`${runDir} is not a run folder (no ${RUN_FILES.configJson}, no checkpoint)`);
+  return intactCheckpoint(runDir).state.config;
 }
 
 function finishedStages(runDir: string): StageResult[] {
@@ -310,7 +316,7 @@ function loadStageModel(
   if (!factory) throw new TrainingError(`no model factory '${stage.model.factory}' for stage '${stage.name}'`);
   let file = weights ?? join(runDir, 'stages', stage.name, 'weights.safetensors');
   if (existsSync(file) && statSync(file).isDirectory()) {
-    const state = parseCheckpointState(readCheckpointFile(file, STATE_FILE).toString('utf8'), file);
+    const state = readCheckpointState(file);
     if (!state.hasModel || state.stage !== stage.name)
       throw new TrainingError(
         `checkpoint ${file} holds no weights of stage '${stage.name}' (it is at stage '${state.stage}')`,

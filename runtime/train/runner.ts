@@ -62,7 +62,8 @@ import type { ModelFactory, StageSpec, TrainableModel, TrainSpec } from './spec.
 import {
   CHECKPOINT_FORMAT,
   CHECKPOINT_VERSION,
-  parseCheckpointState,
+  fileDigest,
+  intactCheckpoint,
   STREAMS,
   type BestState,
   type CheckpointState,
@@ -139,6 +140,8 @@ export interface RunTrainingOptions {
   readonly progress?: ProgressDisplay;
   /** Write report.html when the run completes; default true. */
   readonly report?: boolean;
+  /** Where warnings go (a damaged checkpoint skipped on resume); default stderr. */
+  readonly warn?: (message: string) => void;
 }
 
 export interface RunResult {
@@ -297,14 +300,16 @@ export function abortOnSignals(
   return { signal: controller.signal, dispose: () => signals.forEach((s) => process.off(s, handler)) };
 }
 
+function warnOnStderr(message: string): void {
+  process.stderr.write(`warning: ${message}\n`);
+}
+
 /** Continues the run in `runDir` from its newest checkpoint, with the configuration stored there. */
 export async function resume(
   runDir: string,
   options: Omit<RunTrainingOptions, 'spec' | 'dataset' | 'runDir' | 'resume' | 'seed'>,
 ): Promise<RunResult> {
-  const latest = latestCheckpoint(runDir);
-  if (!latest) throw new TrainingError(`cannot resume: ${runDir} has no complete checkpoint`);
-  const state = parseCheckpointState(readCheckpointFile(latest.path, STATE_FILE).toString('utf8'), latest.path);
+  const state = intactCheckpoint(runDir).state;
   // Relative data paths start where they started for the run, unless the caller says otherwise.
   const baseDir = options.dataBaseDir ?? readDataSource(runDir)?.baseDir;
   return runTraining({
@@ -356,10 +361,9 @@ class Runner {
     let resumeState: CheckpointState | undefined;
     let resumePath: string | undefined;
     if (this.options.resume) {
-      const latest = latestCheckpoint(runDir);
-      if (!latest) throw new TrainingError(`cannot resume: ${runDir} has no complete checkpoint`);
+      const latest = intactCheckpoint(runDir, this.options.warn ?? warnOnStderr, true);
       resumePath = latest.path;
-      resumeState = parseCheckpointState(readCheckpointFile(latest.path, STATE_FILE).toString('utf8'), latest.path);
+      resumeState = latest.state;
       if (JSON.stringify(resumeState.config) !== JSON.stringify(this.config)) {
         throw new TrainingError(
           `cannot resume ${runDir}: the configuration differs from the one the run started with (see ${join(runDir, RUN_FILES.configJson)})`,
@@ -377,6 +381,7 @@ class Runner {
       this.logger.log({
         type: 'resume',
         checkpoint: latest.path,
+        ...(latest.setAside.length ? { damaged: latest.setAside } : {}),
         stage: resumeState.stage,
         epoch: resumeState.epoch + 1,
         step: resumeState.step,
@@ -852,7 +857,9 @@ class Runner {
       );
       files.set('optimizer.safetensors', encodeOptimizerState(await optimizer.state()));
     }
-    files.set(STATE_FILE, `${JSON.stringify(state)}\n`);
+    // Digests of the tensor files let a resume tell a damaged checkpoint from an intact one.
+    const digests = Object.fromEntries([...files].map(([name, bytes]) => [name, fileDigest(bytes)]));
+    files.set(STATE_FILE, `${JSON.stringify({ ...state, files: digests })}\n`);
     const path = await writeCheckpoint(this.options.runDir, state.seq, files);
     this.seq = state.seq;
     pruneCheckpoints(this.options.runDir, this.options.keepCheckpoints ?? 2);

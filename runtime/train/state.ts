@@ -4,11 +4,20 @@
  * finished stages). Out: plain JSON. Holds afterwards: together with the checkpoint's model and
  * optimizer tensors this is everything a continuation needs to take the same next step as the
  * uninterrupted run; the resolved configuration is embedded so a run folder can be resumed
- * without the program that started it.
+ * without the program that started it. `readCheckpointState` refuses a damaged checkpoint (bad
+ * JSON, missing or mistyped fields, a tensor file whose sha256 differs) with a TrainingError.
  */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import type { RngState } from '../module.js';
 import type { DatasetSpec } from '../data/spec.js';
+import { newestIntactCheckpoint, setAsideDamaged } from './checkpoint.js';
+import { TrainingError } from './common.js';
 import type { JsonValue, TrainSpec } from './spec.js';
+
+/** The state file's name inside a checkpoint folder (checkpoint.ts STATE_FILE). */
+const STATE_NAME = 'state.json';
 
 export const CHECKPOINT_FORMAT = 'nvcc-checkpoint';
 export const CHECKPOINT_VERSION = 1;
@@ -79,26 +88,122 @@ export interface CheckpointState {
   readonly elapsed: number;
   readonly finished: readonly StageResult[];
   readonly config: RunConfig;
+  /**
+   * sha256 of every other file of the checkpoint, by name (absent in checkpoints written before
+   * it was recorded): resume and eval check them before loading anything.
+   */
+  readonly files?: Readonly<Record<string, string>>;
 }
+
+/** A checkpoint's state.json that cannot be used: a message naming the file and what is wrong. */
+function damaged(source: string, what: string): TrainingError {
+  return new TrainingError(`${source}: damaged checkpoint: ${what}`);
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isCount = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0;
 
 export function parseCheckpointState(text: string, source: string): CheckpointState {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new Error(`${source}: checkpoint state is not valid JSON (${(e as Error).message})`);
+    throw damaged(source, `${STATE_NAME} is not valid JSON (${(e as Error).message})`);
   }
-  const s = value as Partial<CheckpointState>;
-  if (s.format !== CHECKPOINT_FORMAT) throw new Error(`${source}: not an nvcc checkpoint`);
+  if (!isObject(value)) throw damaged(source, `${STATE_NAME} is not a JSON object`);
+  const s = value as Partial<CheckpointState> & Record<string, unknown>;
+  if (s.format !== CHECKPOINT_FORMAT) throw damaged(source, 'not an nvcc checkpoint');
   if (s.version !== CHECKPOINT_VERSION)
-    throw new Error(
+    throw new TrainingError(
       `${source}: checkpoint version ${String(s.version)} is not supported (this nvcc reads ${CHECKPOINT_VERSION})`,
     );
   for (const key of ['seq', 'stageIndex', 'epoch', 'step', 'stageStep', 'logBytes'] as const) {
-    if (!Number.isInteger(s[key]) || (s[key] as number) < 0)
-      throw new Error(`${source}: checkpoint field '${key}' is missing or invalid`);
+    if (!isCount(s[key])) throw damaged(source, `field '${key}' is missing or invalid`);
   }
-  if (!s.rng || STREAMS.some((k) => !s.rng![k])) throw new Error(`${source}: checkpoint lacks RNG stream states`);
-  if (!s.config?.spec || !s.config.dataset) throw new Error(`${source}: checkpoint lacks the resolved configuration`);
+  if (typeof s.stage !== 'string') throw damaged(source, "field 'stage' is missing or invalid");
+  if (s.order !== null && !(Array.isArray(s.order) && s.order.every(isCount)))
+    throw damaged(source, "field 'order' is not null or a list of sample indices");
+  const loss = s.epochLoss as unknown;
+  if (!isObject(loss) || typeof loss.sum !== 'number' || !isCount(loss.count))
+    throw damaged(source, "field 'epochLoss' is missing or invalid");
+  if (!isObject(s.rng) || STREAMS.some((k) => !validRngState((s.rng as Record<string, unknown>)[k])))
+    throw damaged(source, 'it lacks valid RNG stream states');
+  const best = s.best as unknown;
+  if (best !== null && !(isObject(best) && typeof best.value === 'number' && isCount(best.epoch)))
+    throw damaged(source, "field 'best' is not null or a best-metric record");
+  if (typeof s.hasModel !== 'boolean') throw damaged(source, "field 'hasModel' is missing or invalid");
+  if (typeof s.elapsed !== 'number' || !Number.isFinite(s.elapsed))
+    throw damaged(source, "field 'elapsed' is missing or invalid");
+  if (!Array.isArray(s.finished) || !s.finished.every((f) => isObject(f) && typeof f.weights === 'string'))
+    throw damaged(source, "field 'finished' is not a list of stage results");
+  if (s.files !== undefined && !(isObject(s.files) && Object.values(s.files).every((h) => typeof h === 'string')))
+    throw damaged(source, "field 'files' is not a map of file names to sha256 digests");
+  const config = s.config as unknown;
+  if (!isObject(config) || !isObject(config.spec) || !isObject(config.dataset) || !isCount(config.seed))
+    throw damaged(source, 'it lacks the resolved configuration');
   return s as CheckpointState;
+}
+
+function validRngState(v: unknown): boolean {
+  return (
+    isObject(v) &&
+    typeof v.algorithm === 'string' &&
+    Array.isArray(v.words) &&
+    v.words.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffffffff)
+  );
+}
+
+/** sha256 (hex) of a checkpoint file's bytes, as recorded in `files`. */
+export function fileDigest(bytes: Uint8Array | string): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/**
+ * Reads and checks a checkpoint folder: its state.json parses, and every file the state lists
+ * has the recorded sha256 (a truncated or overwritten tensor file is found here, before any of it
+ * is loaded). Throws TrainingError naming the folder and the fault.
+ */
+export function readCheckpointState(checkpointPath: string): CheckpointState {
+  const statePath = join(checkpointPath, STATE_NAME);
+  if (!existsSync(statePath)) throw damaged(checkpointPath, `it has no ${STATE_NAME}`);
+  const state = parseCheckpointState(readFileSync(statePath, 'utf8'), checkpointPath);
+  for (const [file, digest] of Object.entries(state.files ?? {})) {
+    const path = join(checkpointPath, file);
+    if (basename(file) !== file) throw damaged(checkpointPath, `it lists a file outside itself ('${file}')`);
+    if (!existsSync(path)) throw damaged(checkpointPath, `${file} is missing`);
+    if (fileDigest(readFileSync(path)) !== digest)
+      throw damaged(
+        checkpointPath,
+        `${file} does not match the sha256 recorded in ${STATE_NAME} (truncated or changed)`,
+      );
+  }
+  if (state.hasModel && !state.files)
+    for (const file of ['model.safetensors', 'optimizer.safetensors'])
+      if (!existsSync(join(checkpointPath, file))) throw damaged(checkpointPath, `${file} is missing`);
+  return state;
+}
+
+/**
+ * The newest intact checkpoint of a run (readCheckpointState checks its state and file digests).
+ * Damaged newer ones are named through `warn`; with `setAside` they are also moved out of the
+ * writer's way (a resume), otherwise left as they are (reading a run changes nothing).
+ */
+export function intactCheckpoint(
+  runDir: string,
+  warn: (message: string) => void = () => undefined,
+  setAside = false,
+): { path: string; state: CheckpointState; setAside: string[] } {
+  const { checkpoint, damaged } = newestIntactCheckpoint(runDir, readCheckpointState);
+  if (!checkpoint) {
+    const why = damaged.length ? `: every checkpoint is damaged (${damaged.map((d) => d.reason).join('; ')})` : '';
+    throw new TrainingError(`${runDir} has no complete checkpoint${why}`);
+  }
+  const moved = setAside ? setAsideDamaged(runDir, damaged) : [];
+  damaged.forEach((d, i) =>
+    warn(
+      `${d.reason}; using the previous intact checkpoint ${checkpoint.path}` +
+        (moved[i] ? ` (the damaged one is kept as ${moved[i]})` : ''),
+    ),
+  );
+  return { path: checkpoint.path, state: checkpoint.value, setAside: moved };
 }
