@@ -48,8 +48,8 @@ import {
   formatShape,
   isExactInteger,
   shapesEqual,
-  solveLinear,
   type Shape,
+  unify,
 } from './symbolic.js';
 import {
   ERROR,
@@ -2187,41 +2187,6 @@ function shapeHelp(expected: Shape, found: Shape): string | undefined {
   if (expected.length !== found.length) return `expected rank ${expected.length}, found rank ${found.length}`;
   const i = expected.findIndex((d, j) => !d.equals(found[j]!));
   if (i === expected.length - 1) return `the last axis is ${found[i]}; the callee was built for ${expected[i]}`;
-  return undefined;
-}
-
-/**
- * Unifies declared (pattern) shapes with actual shapes, binding the pattern's symbols in env.
- * Returns the index of the first mismatching input, or undefined when all match.
- */
-export function unify(patterns: readonly Shape[], actual: readonly Shape[], env: Map<string, Dim>): number | undefined {
-  for (let i = 0; i < patterns.length; i++) {
-    const p = patterns[i]!;
-    const a = actual[i]!;
-    if (p.length !== a.length) return i;
-    // Bare symbols first, then composite dims (solving one unknown linearly when needed).
-    for (let j = 0; j < p.length; j++) {
-      const s = p[j]!.asSymbol();
-      if (s === undefined) continue;
-      const prev = env.get(s);
-      if (prev === undefined) env.set(s, a[j]!);
-      else if (!prev.equals(a[j]!)) return i;
-    }
-  }
-  for (let i = 0; i < patterns.length; i++) {
-    const p = patterns[i]!;
-    const a = actual[i]!;
-    for (let j = 0; j < p.length; j++) {
-      if (p[j]!.asSymbol() !== undefined) continue;
-      const unknown = [...p[j]!.symbols()].filter((s) => !env.has(s));
-      if (unknown.length === 1) {
-        const v = solveLinear(dimSubst(p[j]!, env), unknown[0]!, a[j]!);
-        if (!v) return i;
-        env.set(unknown[0]!, v);
-      }
-      if (!dimSubst(p[j]!, env).equals(a[j]!)) return i;
-    }
-  }
   return undefined;
 }
 

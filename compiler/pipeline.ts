@@ -32,8 +32,6 @@ export interface CompileResult {
   readonly diagnostics: Diagnostic[];
   readonly files: Map<string, SourceFile>;
   readonly program?: ProgramIR;
-  /** The elaborator, for summaries (MAC totals of graphs). */
-  readonly elaborator?: Elaborator;
 }
 
 function sortDiagnostics(ds: Diagnostic[]): Diagnostic[] {
@@ -84,12 +82,9 @@ export function compileProgramSync(path: string, options: CompileOptions = {}): 
   }
   const diagnostics = sortDiagnostics([...loaded.syntaxDiagnostics, ...reporter.diagnostics]);
   const ok = !diagnostics.some((d) => d.severity === 'error');
-  return { diagnostics, files: loaded.files, ...(ok && program ? { program } : {}), elaborator };
+  return { diagnostics, files: loaded.files, ...(ok && program ? { program } : {}) };
 }
 
-export async function compileProgram(
-  path: string,
-  options: CompileOptions = {},
-): Promise<{ diagnostics: Diagnostic[]; files: Map<string, SourceFile>; program?: ProgramIR }> {
+export async function compileProgram(path: string, options: CompileOptions = {}): Promise<CompileResult> {
   return compileProgramSync(path, options);
 }

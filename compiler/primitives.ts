@@ -23,6 +23,7 @@ import {
   shapesEqual,
   type Shape,
 } from './symbolic.js';
+import type { IRValue } from './ir/ir.js';
 import type { Value } from './values.js';
 
 export type ParamType = 'int' | 'float' | 'bool' | 'string' | 'int[]' | 'shape' | 'enum' | 'any';
@@ -57,7 +58,11 @@ export interface ShapeError {
   readonly help?: string;
 }
 
-export type Params = ReadonlyMap<string, Value>;
+/**
+ * Resolved parameters by name. Rules read them through the accessors below (`intParam`, ...),
+ * so both the elaborator's values and the IR's `args` (compiler/ir/ir.ts) can be passed.
+ */
+export type Params = ReadonlyMap<string, { readonly kind: string }>;
 
 export interface PrimitiveDef {
   readonly name: string;
@@ -89,27 +94,33 @@ const F = (value: number): Value => ({ kind: 'float', value });
 const B = (value: boolean): Value => ({ kind: 'bool', value });
 const W = (name: string): Value => ({ kind: 'word', name, span: { file: '<builtin>', start: 0, end: 0 } });
 
+/** A parameter as a rule reads it: the IR's typed value (the elaborator's `Value` has the same
+ *  shape for every kind a primitive parameter can take). */
+function paramAt(p: Params, name: string): IRValue | undefined {
+  return p.get(name) as IRValue | undefined;
+}
+
 export function intParam(p: Params, name: string): number {
-  const v = p.get(name);
+  const v = paramAt(p, name);
   if (v && (v.kind === 'int' || v.kind === 'float')) return v.value;
   return 0;
 }
 export function boolParam(p: Params, name: string): boolean {
-  const v = p.get(name);
+  const v = paramAt(p, name);
   return v?.kind === 'bool' ? v.value : false;
 }
 export function wordParam(p: Params, name: string): string {
-  const v = p.get(name);
+  const v = paramAt(p, name);
   return v?.kind === 'word' ? v.name : v?.kind === 'string' ? v.value : '';
 }
 export function intListParam(p: Params, name: string): number[] {
-  const v = p.get(name);
+  const v = paramAt(p, name);
   if (v?.kind !== 'list') return [];
   return v.items.map((x) => (x.kind === 'int' || x.kind === 'float' ? x.value : 0));
 }
 /** A `shape` parameter: a list of dims (ints or symbolic dims). */
 export function shapeParam(p: Params, name: string): Shape {
-  const v = p.get(name);
+  const v = paramAt(p, name);
   if (v?.kind !== 'list') return [];
   return v.items.map((x) => (x.kind === 'dim' ? x.dim : dimConst(x.kind === 'int' ? x.value : 0)));
 }

@@ -218,10 +218,10 @@ export class ProgramChecker {
         continue;
       }
       stageSpans.set(s.name.name, s.name.span);
-      const ir = this.checkStage(s, scope, stageModels, later, dataset?.ir, failed);
-      if (ir) {
-        stages.push(ir);
-        stageModels.set(s.name.name, ir.model.instance);
+      const checked = this.checkStage(s, scope, stageModels, later, dataset?.ir, failed);
+      if (checked) {
+        stages.push(checked.ir);
+        stageModels.set(s.name.name, checked.model);
       } else failed.add(s.name.name);
     }
     return {
@@ -240,7 +240,7 @@ export class ProgramChecker {
     later: ReadonlySet<string>,
     dataset: DatasetIR | undefined,
     failed: ReadonlySet<string>,
-  ): StageIR | undefined {
+  ): { ir: StageIR; model: LayerInstance } | undefined {
     const scope = new Scope(trainScope, this.entry, 'stage');
     // A stage that already failed is an error value: references to it report nothing more.
     for (const name of failed) scope.define(name, { kind: 'error' }, s.name.span);
@@ -349,7 +349,7 @@ export class ProgramChecker {
       [...settings].filter(([k]) => k !== 'model').map(([k, v]) => [k, valueToJson(v.value)]),
     );
     const mask = settings.get('mask');
-    return {
+    const ir: StageIR = {
       name: s.name.name,
       model: modelIR,
       settings: json,
@@ -358,6 +358,7 @@ export class ProgramChecker {
       frozen,
       span: s.span,
     };
+    return { ir, model };
   }
 
   private reportStageRef(

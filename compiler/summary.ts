@@ -1,17 +1,15 @@
 /**
  * `nvcc summary`: a torchinfo-like table of a model.
- * In: a ModelIR (with its LayerInstance), the Elaborator (for shapes through lists) and
+ * In: a ModelIR (nothing else: shapes through lists come from compiler/ir/shapes.ts) and
  * concrete values for the symbolic dims (`B` = 1 and `H`, `W` = 224 unless given). Out: rows
  * (layer path, kind, output shape, parameters, MACs) to a chosen depth, totals, and per-stage
  * trainable vs frozen counts. Holds afterwards: the parameter total equals the sum of every
  * weight's element count; MACs follow compiler/primitives.ts (conv, linear, matmul and
  * attention multiply-accumulates only).
  */
-import type { Elaborator } from './elaborate.js';
-import { unify } from './elaborate.js';
-import type { ModelIR, ProgramIR } from './ir/ir.js';
-import { dimConst, dimSubst, dimSym, formatShape, type Dim, type Shape } from './symbolic.js';
-import type { LayerInstance } from './values.js';
+import type { ModelIR, ModuleNode, ProgramIR } from './ir/ir.js';
+import { applyModule, graphMacs, graphOf } from './ir/shapes.js';
+import { dimConst, dimSubst, dimSym, formatShape, type Dim, type Shape, unify } from './symbolic.js';
 
 export interface SummaryRow {
   readonly path: string;
@@ -81,25 +79,28 @@ const OPTIMIZER_STATES: Readonly<Record<string, number>> = { lion: 1, adamw: 2 }
  */
 export const BACKWARD_FACTOR = 5.5;
 
-export function countParams(layer: LayerInstance): number {
+export function countParams(node: ModuleNode): number {
   let n = 0;
-  for (const w of layer.weights) n += w.shape.reduce((a, b) => a * b, 1);
-  for (const c of layer.children.values()) n += countParams(c);
+  for (const w of node.weights) n += w.shape.reduce((a, b) => a * b, 1);
+  for (const c of node.children) n += countParams(c);
   return n;
 }
 
-function frozenCount(layer: LayerInstance, frozenPaths: readonly string[], prefix = '', inherited = false): number {
+/** The last segment of a node's path: its key in its parent. */
+const keyOf = (node: ModuleNode) => node.path.slice(node.path.lastIndexOf('.') + 1);
+
+function frozenCount(node: ModuleNode, frozenPaths: readonly string[], prefix = '', inherited = false): number {
   let n = 0;
   const here = inherited || frozenPaths.includes(prefix.replace(/\.$/, ''));
-  for (const w of layer.weights)
+  for (const w of node.weights)
     if (here || w.frozen || frozenPaths.includes(prefix + w.name)) n += w.shape.reduce((a, b) => a * b, 1);
-  for (const [k, c] of layer.children) n += frozenCount(c, frozenPaths, `${prefix}${k}.`, here);
+  for (const c of node.children) n += frozenCount(c, frozenPaths, `${prefix}${keyOf(c)}.`, here);
   return n;
 }
 
-function findChild(layer: LayerInstance, path: string): LayerInstance | undefined {
-  let cur: LayerInstance | undefined = layer;
-  for (const part of path.split('.').filter(Boolean)) cur = cur?.children.get(part);
+function findChild(node: ModuleNode, path: string): ModuleNode | undefined {
+  let cur: ModuleNode | undefined = node;
+  for (const part of path.split('.').filter(Boolean)) cur = cur?.children.find((c) => keyOf(c) === part);
   return cur;
 }
 
@@ -119,7 +120,6 @@ function elements(shape: Shape): number {
 
 export function summarizeModel(
   model: ModelIR,
-  el: Elaborator,
   dims: ReadonlyMap<string, number> = new Map(),
   maxDepth = 2,
   frozenPaths: readonly string[] = [],
@@ -135,7 +135,7 @@ export function summarizeModel(
   const concreteShape = (s: Shape, env: ReadonlyMap<string, Dim>): Shape => s.map((d) => concrete(d, env));
   let activations = 0;
   const count = (shape: Shape) => (activations += elements(shape));
-  const push = (path: string, layer: LayerInstance, shape: Shape, macs: Dim) => {
+  const push = (path: string, layer: ModuleNode, shape: Shape, macs: Dim) => {
     if (seen.has(path)) return;
     seen.add(path);
     const depth = path === '' ? 0 : path.split('.').length;
@@ -150,9 +150,9 @@ export function summarizeModel(
       sparse: layer.sparse,
     });
   };
-  const walk = (layer: LayerInstance, path: string, inputs: Shape[], named: Map<string, Shape>) => {
-    if (layer.kind === 'block' && layer.forward) {
-      const g = layer.forward;
+  const walk = (layer: ModuleNode, path: string, inputs: Shape[], named: Map<string, Shape>) => {
+    const g = layer.kind === 'block' ? graphOf(model, layer) : undefined;
+    if (g) {
       const env = new Map<string, Dim>();
       const actual = g.inputs.map((x, i) => inputs[i] ?? named.get(x.name) ?? x.shape);
       unify(
@@ -174,7 +174,8 @@ export function summarizeModel(
         if (!op.ports) positional.push(...opInputs);
         else
           op.ports.forEach((p, i) => {
-            const byPosition = p.startsWith('#') || (i === positional.length && child.forward?.inputs[i]?.name === p);
+            const byPosition =
+              p.startsWith('#') || (i === positional.length && graphOf(model, child)?.inputs[i]?.name === p);
             if (byPosition) positional.push(opInputs[i]!);
             else namedIn.set(p, opInputs[i]!);
           });
@@ -185,9 +186,11 @@ export function summarizeModel(
     }
     if (layer.kind === 'list' || layer.kind === 'sequential') {
       let cur = inputs[0];
-      for (const [k, c] of layer.children) {
+      for (const c of layer.children) {
         if (!cur) return;
-        const r = el.layerShape(
+        const k = keyOf(c);
+        const r = applyModule(
+          model,
           c,
           [cur, ...inputs.slice(1)],
           c.kind === 'block' || c.kind === 'list' || c.kind === 'sequential' ? named : new Map(),
@@ -201,8 +204,8 @@ export function summarizeModel(
       }
     }
   };
-  const inst = model.instance;
-  const g = inst.forward;
+  const inst = model.root;
+  const g = graphOf(model, inst);
   const inputs: Record<string, string> = {};
   let macs = 0;
   let inputElements = 0;
@@ -211,8 +214,8 @@ export function summarizeModel(
     for (const shape of inShapes) inputElements += elements(shape);
     g.inputs.forEach((x, i) => (inputs[x.name] = formatShape(inShapes[i]!)));
     const out = g.outputs[0]!;
-    macs = toNumber(concrete(el.totalMacs(g), new Map()));
-    push('', inst, concreteShape(out.shape, new Map()), concrete(el.totalMacs(g), new Map()));
+    macs = toNumber(concrete(graphMacs(g), new Map()));
+    push('', inst, concreteShape(out.shape, new Map()), concrete(graphMacs(g), new Map()));
     walk(inst, '', inShapes, new Map());
   }
   const total = countParams(inst);
@@ -241,8 +244,8 @@ export function summarizeStages(
   const out: StageSummary[] = [];
   for (const t of program.trains)
     for (const s of t.stages) {
-      const total = countParams(s.model.instance);
-      const frozen = frozenCount(s.model.instance, s.frozen);
+      const total = countParams(s.model.root);
+      const frozen = frozenCount(s.model.root, s.frozen);
       const one = perSample?.(t.name, s.name);
       const batch = typeof s.settings.batch === 'number' ? s.settings.batch : undefined;
       // With micro-batches only one chunk's activations are alive at a time.
@@ -271,7 +274,7 @@ export function summarizeStages(
         ...(training ? { training } : {}),
         train: t.name,
         stage: s.name,
-        model: s.model.instance.typeName,
+        model: s.model.root.typeName,
         totalParams: total,
         trainableParams: total - frozen,
         frozenParams: frozen,

@@ -57,7 +57,7 @@ export async function summaryCommand(
     ...(opts.variant ? { variant: opts.variant } : {}),
     ...(Object.keys(overrides).length ? { overrides } : {}),
   });
-  if (!r.program || !r.elaborator) {
+  if (!r.program) {
     process.stderr.write(renderDiagnostics(r.diagnostics, (p) => r.files.get(p), { color: shouldUseColor() }) + '\n');
     setExit(1);
     return;
@@ -90,20 +90,14 @@ export async function summaryCommand(
   }
   // A stage's model is summarised at its dataset's sizes; --dims still wins.
   const summaries = chosen.map((c) =>
-    summarizeModel(c.model, r.elaborator!, new Map([...(c.dataDims ?? []), ...dims]), depth, c.frozen),
+    summarizeModel(c.model, new Map([...(c.dataDims ?? []), ...dims]), depth, c.frozen),
   );
   // Training-step estimates use one sample at the stage's data sizes (and any --dims but B).
   const perSample = (train: string, stage: string) => {
     const s = r.program!.trains.find((t) => t.name === train)?.stages.find((x) => x.name === stage);
     if (!s) return undefined;
     const asked = [...dims].filter(([k]) => k !== 'B');
-    return summarizeModel(
-      s.model,
-      r.elaborator!,
-      new Map([...stageDims.get(`${train}.${stage}`)!, ...asked, ['B', 1]]),
-      0,
-      s.frozen,
-    );
+    return summarizeModel(s.model, new Map([...stageDims.get(`${train}.${stage}`)!, ...asked, ['B', 1]]), 0, s.frozen);
   };
   const stages = summarizeStages(r.program, perSample);
   if (opts.format === 'json')

@@ -10,8 +10,8 @@
  * (masked while the stage has a mask policy) and `frozen` marks.
  */
 import type { DatasetIR, ForwardGraph, ModelIR, ModuleNode, Op, StageIR, TrainIR } from '../ir/ir.js';
+import { PRIMITIVES } from '../primitives.js';
 import { dimConst, dimSubst, formatShape, type Dim, type Shape } from '../symbolic.js';
-import type { LayerInstance } from '../values.js';
 
 export type NodeRole = 'input' | 'output' | 'layer' | 'block' | 'op' | 'group' | 'stage' | 'mask' | 'loss';
 export type DiffMark = 'added' | 'removed' | 'changed';
@@ -107,12 +107,6 @@ function childAt(m: ModuleNode, rel: string): ModuleNode | undefined {
   let cur: ModuleNode | undefined = m;
   for (const part of rel.split('.').filter(Boolean))
     cur = cur?.children.find((c) => c.path.slice(c.path.lastIndexOf('.') + 1) === part);
-  return cur;
-}
-
-function instanceAt(root: LayerInstance, path: string): LayerInstance | undefined {
-  let cur: LayerInstance | undefined = root;
-  for (const part of path.split('.').filter(Boolean)) cur = cur?.children.get(part);
   return cur;
 }
 
@@ -452,11 +446,11 @@ class Builder {
   }
 
   private primitiveOutput(m: ModuleNode, args: readonly (Source | undefined)[], node: string): Source | undefined {
-    const inst = instanceAt(this.model.instance, m.path);
+    const prim = m.primitive !== undefined ? PRIMITIVES.get(m.primitive) : undefined;
     const first = args[0];
-    if (!inst?.prim || !first) return undefined;
-    const sym = inst.prim.shape([first.symbolic], inst.params);
-    const con = inst.prim.shape([first.concrete], inst.params);
+    if (!prim || !first) return undefined;
+    const sym = prim.shape([first.symbolic], m.args);
+    const con = prim.shape([first.concrete], m.args);
     if (!Array.isArray(sym) || !Array.isArray(con)) return undefined;
     return { node, symbolic: sym as Shape, concrete: con as Shape };
   }

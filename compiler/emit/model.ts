@@ -27,8 +27,8 @@ import {
 } from 'ts-morph';
 import type { SourceFile as NvcSource, Span } from '../../dsl/span.js';
 import type { ForwardGraph, ModelIR, ModuleNode, Op } from '../ir/ir.js';
+import { PRIMITIVES } from '../primitives.js';
 import { formatShape, type Dim, type Shape } from '../symbolic.js';
-import type { LayerInstance } from '../values.js';
 import {
   commentText,
   jsString,
@@ -76,7 +76,6 @@ export interface EmitOptions {
 interface ClassInfo {
   readonly name: string;
   readonly node: ModuleNode;
-  readonly inst: LayerInstance;
   /** Takes and returns named records (a model root used by the trainer). */
   readonly root: boolean;
   readonly graph?: ForwardGraph;
@@ -331,7 +330,8 @@ export class ModelEmitter {
         node.runtime ?? null,
         node.forwardKey ?? null,
         node.params,
-        node.weights,
+        // Origins are not structure: equal layers built at different places share a class.
+        node.weights.map(({ span: _span, ...w }) => w),
         node.sparse,
         node.children.map((c) => [c.path.slice(c.path.lastIndexOf('.') + 1), this.sig(c)]),
       ]);
@@ -342,33 +342,26 @@ export class ModelEmitter {
   }
 
   /** Registers the class for a block node (and its descendants); returns its name. */
-  private classFor(
-    node: ModuleNode,
-    inst: LayerInstance,
-    root: boolean,
-    graphs: ReadonlyMap<string, ForwardGraph>,
-  ): string {
+  private classFor(node: ModuleNode, root: boolean, graphs: ReadonlyMap<string, ForwardGraph>): string {
     const key = `${this.sig(node)}${root ? ':root' : ''}`;
     const existing = this.classes.get(key);
     if (existing) return existing.name;
     // Children first, so the class list reads bottom-up.
-    this.visitChildren(node, inst, graphs);
+    this.visitChildren(node, graphs);
     const count = (this.nameCounts.get(node.typeName) ?? 0) + 1;
     this.nameCounts.set(node.typeName, count);
     const graph = node.forwardKey ? graphs.get(node.forwardKey) : undefined;
-    const info: ClassInfo = { name: '', node, inst, root, ...(graph ? { graph } : {}) };
+    const info: ClassInfo = { name: '', node, root, ...(graph ? { graph } : {}) };
     this.classes.set(key, info);
     this.classOrder.push(info);
     return '';
   }
 
-  private visitChildren(node: ModuleNode, inst: LayerInstance, graphs: ReadonlyMap<string, ForwardGraph>): void {
-    const instChildren = [...inst.children.values()];
-    node.children.forEach((c, i) => {
-      const ci = instChildren[i]!;
-      if (c.kind === 'block') this.classFor(c, ci, false, graphs);
-      else if (c.kind === 'list' || c.kind === 'sequential') this.visitChildren(c, ci, graphs);
-    });
+  private visitChildren(node: ModuleNode, graphs: ReadonlyMap<string, ForwardGraph>): void {
+    for (const c of node.children) {
+      if (c.kind === 'block') this.classFor(c, false, graphs);
+      else if (c.kind === 'list' || c.kind === 'sequential') this.visitChildren(c, graphs);
+    }
   }
 
   private classOf(node: ModuleNode, root = false): ClassInfo {
@@ -381,10 +374,10 @@ export class ModelEmitter {
     // 1. Classes, bottom-up, in first-use order.
     for (const m of models) {
       for (const [k, g] of m.graphs) if (!this.graphs.has(k)) this.graphs.set(k, g);
-      this.collectPrims(m.instance);
+      this.collectPrims(m.root);
       if (m.root.kind !== 'block')
         throw new EmitError(`model \`${m.name}\` is a ${m.root.kind}, not a block or model`, this.origin(m.root.span));
-      this.classFor(m.root, m.instance, true, m.graphs);
+      this.classFor(m.root, true, m.graphs);
     }
     // 2. Names: the bare block name when it has one instantiation, else `Name$1`, `Name$2`...
     const seen = new Map<string, number>();
@@ -427,10 +420,10 @@ export class ModelEmitter {
     };
   }
 
-  private collectPrims(inst: LayerInstance): void {
-    if (inst.prim && !this.prims.has(inst.prim.irName))
-      this.prims.set(inst.prim.irName, { runtime: inst.prim.runtime, kind: inst.prim.kind });
-    for (const c of inst.children.values()) this.collectPrims(c);
+  private collectPrims(node: ModuleNode): void {
+    const prim = node.primitive !== undefined ? PRIMITIVES.get(node.primitive) : undefined;
+    if (prim && !this.prims.has(prim.irName)) this.prims.set(prim.irName, { runtime: prim.runtime, kind: prim.kind });
+    for (const c of node.children) this.collectPrims(c);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -460,13 +453,13 @@ export class ModelEmitter {
   }
 
   /** The expression constructing a child module. */
-  private buildExpr(node: ModuleNode, inst: LayerInstance, indent: string): string {
+  private buildExpr(node: ModuleNode, indent: string): string {
     const origin = this.origin(node.span);
     switch (node.kind) {
       case 'primitive':
         return primitiveLayer(node, origin).expr;
       case 'function': {
-        const prim = inst.prim;
+        const prim = node.primitive !== undefined ? PRIMITIVES.get(node.primitive) : undefined;
         if (!prim) throw new Error(`internal: function layer without a primitive at '${node.path}'`);
         const lower = FUNCTION_LOWERING[prim.irName];
         if (!lower) throw new EmitError(`the emitter cannot call \`${prim.name}\` as a layer`, origin);
@@ -494,7 +487,6 @@ export class ModelEmitter {
       }
       case 'list':
       case 'sequential': {
-        const kids = [...inst.children.values()];
         if (
           this.homogeneous(node) &&
           node.children.length > 1 &&
@@ -504,7 +496,7 @@ export class ModelEmitter {
           return `new nv.ModuleList(Array.from({ length: ${node.children.length} }, () => new ${this.classOf(node.children[0]!).name}()))`;
         }
         const inner = indent + '  ';
-        const items = node.children.map((c, i) => `${inner}${this.buildExpr(c, kids[i]!, inner)},`);
+        const items = node.children.map((c) => `${inner}${this.buildExpr(c, inner)},`);
         const ctor = this.homogeneous(node) ? 'nv.ModuleList' : 'nv.TupleList';
         return `new ${ctor}([\n${items.join('\n')}\n${indent}])`;
       }
@@ -519,8 +511,7 @@ export class ModelEmitter {
     const node = c.node;
     const members = new Namer(MEMBER_RESERVED);
     const memberName = new Map<string, string>();
-    const instChildren = [...c.inst.children.values()];
-    const list = this.orderedMembers(node, c.inst);
+    const list = this.orderedMembers(node);
     for (const m of list) memberName.set(m.key, members.name(m.key));
 
     const props: string[] = [];
@@ -529,7 +520,7 @@ export class ModelEmitter {
       const prop = memberName.get(m.key)!;
       if (m.kind === 'weight') {
         const w = node.weights[m.index]!;
-        const origin = this.origin(c.inst.weights[m.index]?.span ?? node.span);
+        const origin = this.origin(w.span);
         props.push(`readonly ${prop}: nv.tf.Variable;`);
         const opts = [w.noDecay ? 'noDecay: true' : '', w.frozen ? 'trainable: false' : ''].filter(Boolean);
         ctor.push(`// ${commentText(origin)}`);
@@ -540,14 +531,14 @@ export class ModelEmitter {
         const ch = node.children[m.index]!;
         props.push(`readonly ${prop}: ${this.typeOf(ch)};`);
         ctor.push(`// ${commentText(this.origin(ch.span))}`);
-        ctor.push(`this.${prop} = this.child(${jsString(m.key)}, ${this.buildExpr(ch, instChildren[m.index]!, '')});`);
+        ctor.push(`this.${prop} = this.child(${jsString(m.key)}, ${this.buildExpr(ch, '')});`);
       }
     }
-    const declSpan = c.inst.decl?.name.span;
+    const declSpan = node.decl?.nameSpan;
     const doc = [
       `${commentText(describeNode(node))}${declSpan ? `, declared at ${commentText(this.origin(declSpan))}` : ''}.`,
     ];
-    const declDoc = c.inst.decl?.doc;
+    const declDoc = node.decl?.doc;
     if (declDoc) doc.push('', ...declDoc.split(/\r\n|[\r\n\u2028\u2029]/).map((l) => commentText(l)));
     const structure: OptionalKind<ClassDeclarationStructure> = {
       kind: StructureKind.Class,
@@ -779,16 +770,13 @@ export class ModelEmitter {
    * Weights and children in declaration order: the IR's child order, with each weight placed
    * before the first child declared after it in the same file.
    */
-  private orderedMembers(
-    node: ModuleNode,
-    inst: LayerInstance,
-  ): { key: string; kind: 'weight' | 'child'; index: number }[] {
+  private orderedMembers(node: ModuleNode): { key: string; kind: 'weight' | 'child'; index: number }[] {
     const out: { key: string; kind: 'weight' | 'child'; index: number }[] = [];
     const pending = node.weights.map((w, i) => ({
       key: w.name,
       kind: 'weight' as const,
       index: i,
-      span: inst.weights[i]?.span,
+      span: w.span,
     }));
     node.children.forEach((ch, i) => {
       while (
@@ -811,7 +799,7 @@ export class ModelEmitter {
     const c = this.classOf(node);
     const out = new Map<string, string>();
     const members = new Namer(MEMBER_RESERVED);
-    for (const m of this.orderedMembers(c.node, c.inst)) out.set(m.key, members.name(m.key));
+    for (const m of this.orderedMembers(c.node)) out.set(m.key, members.name(m.key));
     return out;
   }
 
@@ -949,7 +937,6 @@ export class ModelEmitter {
   }
 }
 
-import { PRIMITIVES } from '../primitives.js';
 function primByIrName(ir: string): { runtime: string } | undefined {
   for (const p of PRIMITIVES.values()) if (p.irName === ir) return { runtime: p.runtime };
   return undefined;

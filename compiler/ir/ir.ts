@@ -1,11 +1,15 @@
 /**
- * The nvcc intermediate representation.
- * In: produced by compiler/elaborate.ts (forward graphs, module trees) and compiler/program.ts
- * (datasets, train stages, variants) once a program checks without errors. Out: consumed by
- * the TypeScript emitter (issue 4), the diagram emitter (issue 7), the trainer (via
- * compiler/lower-specs.ts) and `nvcc summary`. Holds afterwards: every shape is symbolic
- * (`Dim`), every op has the origin span of the .nvc expression that produced it, and every
- * weight has a concrete integer shape.
+ * The nvcc intermediate representation: the only contract between the front end and everything
+ * downstream.
+ * In: produced by compiler/elaborate.ts (forward graphs, module trees, via compiler/ir/build.ts)
+ * and compiler/program.ts (datasets, train stages, variants) once a program checks without
+ * errors. Out: consumed by the code emitters (compiler/emit), the diagram emitter
+ * (compiler/diagram), the trainer's spec lowering (compiler/builder/lower.ts), the override
+ * schema (compiler/schema/overrides.ts) and `nvcc summary` (compiler/summary.ts). Holds
+ * afterwards: every shape is symbolic (`Dim`), every op, module and weight has the origin span
+ * of the .nvc source that produced it, every weight has a concrete integer shape, and a
+ * primitive node names its record (compiler/primitives.ts) so its rules can be applied again;
+ * nothing here refers to the elaborator's objects.
  *
  * Design, by consumer:
  * - A `ModuleNode` tree per model instance: one node per block / primitive layer / list, with
@@ -26,7 +30,39 @@
  */
 import type { Span } from '../../dsl/span.js';
 import type { Dim, Shape } from '../symbolic.js';
-import type { LayerInstance } from '../values.js';
+
+/**
+ * A constant parameter value as the elaborator resolved it, with its type kept (the JSON
+ * `params` of a node lose the int/float distinction and the arguments of layer parameters).
+ * Layers given as parameters keep their type name and their own arguments; values that are
+ * neither constants nor layers (blocks, functions, settings constructors) keep only their JSON.
+ */
+export type IRValue =
+  | { readonly kind: 'int'; readonly value: number }
+  | { readonly kind: 'float'; readonly value: number }
+  | { readonly kind: 'bool'; readonly value: boolean }
+  | { readonly kind: 'string'; readonly value: string }
+  /** A bare word accepted where an enum is expected (`same`, `zeros`). */
+  | { readonly kind: 'word'; readonly name: string }
+  | { readonly kind: 'list'; readonly items: readonly IRValue[] }
+  | { readonly kind: 'record'; readonly entries: ReadonlyMap<string, IRValue> }
+  /** A symbolic dimension (`B`, `H / 4`). */
+  | { readonly kind: 'dim'; readonly dim: Dim }
+  | { readonly kind: 'layer'; readonly typeName: string; readonly args: ReadonlyMap<string, IRValue> }
+  | { readonly kind: 'opaque'; readonly json: unknown };
+
+/** The kinds of module-tree node (see `ModuleNode.kind`). */
+export type ModuleKind =
+  /** A primitive layer from the records (Conv2d, Linear, ...). */
+  | 'primitive'
+  /** A parameterless primitive function used as a layer (`gelu`, `mean(axes = [1, 2])`). */
+  | 'function'
+  /** An instance of a user or std `block`/`model`. */
+  | 'block'
+  /** `a >> b`: children applied in order. */
+  | 'sequential'
+  /** `repeat N X` or `[x, y]`: children `0..N-1`; applying it applies them in order. */
+  | 'list';
 
 export interface Op {
   /** SSA id; printed `%id`. */
@@ -70,16 +106,24 @@ export interface WeightNode {
   readonly init: { readonly kind: string; readonly args: Readonly<Record<string, number>> };
   readonly frozen: boolean;
   readonly noDecay: boolean;
+  /** Where the weight was declared (a block's `param`) or the primitive layer that owns it. */
+  readonly span: Span;
 }
 
 export interface ModuleNode {
   /** Dotted path from the model root ("" for the root). */
   readonly path: string;
-  readonly kind: LayerInstance['kind'];
+  readonly kind: ModuleKind;
   readonly typeName: string;
+  /** The primitive record's id (its surface name, a key of PRIMITIVES) for primitive and
+   *  function nodes; undefined for blocks and lists. */
+  readonly primitive?: string;
   /** Runtime name for primitives (`nv.Conv2d`); undefined for blocks and lists. */
   readonly runtime?: string;
+  /** Resolved constant parameters as JSON (layers given as parameters print as `<Type>`). */
   readonly params: Readonly<Record<string, unknown>>;
+  /** The same parameters with their types: what primitive rules and the override schema read. */
+  readonly args: ReadonlyMap<string, IRValue>;
   readonly weights: readonly WeightNode[];
   readonly children: readonly ModuleNode[];
   readonly sparse: boolean;
@@ -88,6 +132,9 @@ export interface ModuleNode {
   readonly repeat?: { readonly count: number; readonly index?: string };
   /** Key into `ModelIR.graphs` for blocks. */
   readonly forwardKey?: string;
+  /** For blocks: the name in the block's declaration (`block ConvNeXtV2Block`) and its doc comment. */
+  readonly decl?: { readonly nameSpan: Span; readonly doc?: string };
+  /** Where the node was built (the call or `repeat` that instantiated it). */
   readonly span: Span;
 }
 
@@ -96,8 +143,6 @@ export interface ModelIR {
   readonly root: ModuleNode;
   /** Forward graphs by key, in first-use order. */
   readonly graphs: ReadonlyMap<string, ForwardGraph>;
-  /** The instance the IR was built from (for summaries and hand-over checks). */
-  readonly instance: LayerInstance;
 }
 
 export interface DatasetIR {

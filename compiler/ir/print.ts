@@ -6,9 +6,10 @@
  *
  *   model ConvNeXtV2Block
  *   modules:
- *     <root> ConvNeXtV2Block(dim = 40, drop_path_rate = 0.0)
- *       dwconv DepthwiseConv2d(dim = 40, kernel = 7, ...) sparse
- *         weight weight [7, 7, 40, 1] trunc_normal(std = 0.02)
+ *     <root> ConvNeXtV2Block(dim = 40, drop_path_rate = 0.0)  ; test/x.nvc:3:7 declared std/convnextv2.nvc:20:7
+ *       doc "ConvNeXt-V2 block: ..."
+ *       dwconv DepthwiseConv2d(dim = 40, kernel = 7, ...) sparse primitive DepthwiseConv2d  ; std/...:22:14
+ *         weight weight [7, 7, 40, 1] trunc_normal(std = 0.02)  ; std/convnextv2.nvc:22:14
  *   graph ConvNeXtV2Block#1 (dim = 40, ...)
  *     %0 = input[x] : [B, H, W, 40]                           ; std/convnextv2.nvc:30:11
  *     %1 = depthwise_conv2d[dwconv](%0) {kernel = 7} : [B, H, W, 40]   ; ...
@@ -42,24 +43,28 @@ export function formatSpan(span: Span, files: ReadonlyMap<string, SourceFile>): 
   return `${span.file}:${lc.line}:${lc.column}`;
 }
 
-function printModules(node: ModuleNode, indent: string, out: string[]): void {
+function printModules(node: ModuleNode, indent: string, out: string[], files: ReadonlyMap<string, SourceFile>): void {
   const name = node.path === '' ? '<root>' : node.path.slice(node.path.lastIndexOf('.') + 1);
   const flags = [
     node.sparse ? 'sparse' : '',
     node.unmasked ? 'unmasked' : '',
     node.repeat ? `repeat ${node.repeat.count}${node.repeat.index ? ` as ${node.repeat.index}` : ''}` : '',
+    node.primitive !== undefined ? `primitive ${node.primitive}` : '',
   ]
     .filter(Boolean)
     .join(' ');
   const params = Object.keys(node.params).length ? `(${fmtParams(node.params)})` : '';
-  out.push(`${indent}${name} ${node.typeName}${params}${flags ? ' ' + flags : ''}`);
+  const declared = node.decl ? ` declared ${formatSpan(node.decl.nameSpan, files)}` : '';
+  out.push(
+    `${indent}${name} ${node.typeName}${params}${flags ? ' ' + flags : ''}  ; ${formatSpan(node.span, files)}${declared}`,
+  );
+  if (node.decl?.doc !== undefined) out.push(`${indent}  doc ${JSON.stringify(node.decl.doc)}`);
   for (const w of node.weights) {
     const init = `${w.init.kind}${Object.keys(w.init.args).length ? `(${fmtParams(w.init.args)})` : ''}`;
-    out.push(
-      `${indent}  weight ${w.name} [${w.shape.join(', ')}] ${init}${w.frozen ? ' frozen' : ''}${w.noDecay ? ' no_decay' : ''}`,
-    );
+    const flags = `${w.frozen ? ' frozen' : ''}${w.noDecay ? ' no_decay' : ''}`;
+    out.push(`${indent}  weight ${w.name} [${w.shape.join(', ')}] ${init}${flags}  ; ${formatSpan(w.span, files)}`);
   }
-  for (const c of node.children) printModules(c, indent + '  ', out);
+  for (const c of node.children) printModules(c, indent + '  ', out, files);
 }
 
 function printOp(op: Op, files: ReadonlyMap<string, SourceFile>): string {
@@ -84,7 +89,7 @@ export function printGraph(g: ForwardGraph, index: number, files: ReadonlyMap<st
 
 export function printModelIR(m: ModelIR, files: ReadonlyMap<string, SourceFile>): string {
   const out: string[] = [`model ${m.name}`, 'modules:'];
-  printModules(m.root, '  ', out);
+  printModules(m.root, '  ', out, files);
   let i = 0;
   for (const g of m.graphs.values()) out.push(printGraph(g, i++, files));
   return out.join('\n') + '\n';

@@ -21,7 +21,8 @@ import type { ProgramIR } from '../ir/ir.js';
 import { closest, Reporter } from '../report.js';
 import { DATASET_SETTINGS, STAGE_SETTINGS, TRAIN_SETTINGS, type ConfigSchema, type SettingType } from '../settings.js';
 import { applyVariant } from '../variants.js';
-import { valueToJson, type LayerInstance, type Value } from '../values.js';
+import type { IRValue } from '../ir/ir.js';
+import { irValueToJson } from '../ir/value.js';
 
 export type JsonSchema = Record<string, unknown>;
 
@@ -145,7 +146,7 @@ class SchemaBuilder {
 }
 
 /** JSON Schema of a constant parameter value (by its kind); undefined for layers and records. */
-function valueSchema(v: Value): JsonSchema | undefined {
+function valueSchema(v: IRValue): JsonSchema | undefined {
   switch (v.kind) {
     case 'int':
       return { type: 'integer' };
@@ -178,17 +179,23 @@ function valueSchema(v: Value): JsonSchema | undefined {
  * The arguments of a stage's model as `<stage>.model.<param>` (and, through layer arguments
  * written as calls in the source, `<stage>.model.<param>.<param>`), typed by their values.
  */
-function modelArgs(b: SchemaBuilder, prefix: string, inst: LayerInstance, expr: Expr | undefined, where: string): void {
+function modelArgs(
+  b: SchemaBuilder,
+  prefix: string,
+  args: ReadonlyMap<string, IRValue>,
+  expr: Expr | undefined,
+  where: string,
+): void {
   const call = expr?.kind === 'Call' ? expr : undefined;
-  for (const [name, v] of inst.params) {
+  for (const [name, v] of args) {
     if (v.kind === 'layer') {
       const arg = call?.args.find((a) => a.name?.name === name);
       if (arg && arg.value.kind === 'Call')
-        modelArgs(b, `${prefix}.${name}`, v.layer, arg.value, `${where}, ${name} ${v.layer.typeName}`);
+        modelArgs(b, `${prefix}.${name}`, v.args, arg.value, `${where}, ${name} ${v.typeName}`);
       continue;
     }
     const s = valueSchema(v);
-    if (s) b.add(`${prefix}.${name}`, s, valueToJson(v), `${where}, parameter ${name}`);
+    if (s) b.add(`${prefix}.${name}`, s, irValueToJson(v), `${where}, parameter ${name}`);
   }
 }
 
@@ -242,13 +249,7 @@ export function deriveOverrideSchema(program: ProgramIR, entryAst: Module): Over
       b.settings(s.name, STAGE_SETTINGS, s.settings, `stage ${s.name}`);
       const stageDecl = trainDecl?.kind === 'Train' ? trainDecl.stages.find((x) => x.name.name === s.name) : undefined;
       const modelExpr = stageDecl?.settings.find((x) => x.key.name === 'model')?.value;
-      modelArgs(
-        b,
-        `${s.name}.model`,
-        s.model.instance,
-        modelExpr,
-        `stage ${s.name}, model ${s.model.instance.typeName}`,
-      );
+      modelArgs(b, `${s.name}.model`, s.model.root.args, modelExpr, `stage ${s.name}, model ${s.model.root.typeName}`);
     }
     b.settings(t.name, TRAIN_SETTINGS, t.settings, `train ${t.name}`);
   }

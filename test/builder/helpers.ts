@@ -7,9 +7,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ForwardGraph, ModelIR, ModuleNode } from '../../compiler/ir/ir.js';
-import { dimConst, dimSubst, type Dim, type Shape } from '../../compiler/symbolic.js';
-import { unify } from '../../compiler/elaborate.js';
-import type { LayerInstance } from '../../compiler/values.js';
+import { applyModule } from '../../compiler/ir/shapes.js';
+import { dimConst, dimSubst, type Dim, type Shape, unify } from '../../compiler/symbolic.js';
 import * as nv from '../../runtime/index.js';
 
 /** A new empty folder under the OS temp folder. */
@@ -75,23 +74,17 @@ export function expectedStatements(
     if (!g) throw new Error(`no graph for ${node.typeName}`);
     return g;
   };
-  const find = (node: ModuleNode, inst: LayerInstance, target: string): [ModuleNode, LayerInstance] => {
+  const find = (node: ModuleNode, target: string): ModuleNode => {
     let n = node;
-    let i = inst;
     for (const part of target.split('.').filter(Boolean)) {
       const idx = n.children.findIndex((c) => key(c) === part);
       if (idx < 0) throw new Error(`no child ${part} in ${n.typeName}`);
       n = n.children[idx]!;
-      i = [...i.children.values()][idx]!;
     }
-    return [n, i];
+    return n;
   };
   /** Runs a block on concrete input shapes (by input name); returns its first output's shape. */
-  const runBlock = (
-    node: ModuleNode,
-    inst: LayerInstance,
-    actual: ReadonlyMap<string, readonly number[]>,
-  ): number[] => {
+  const runBlock = (node: ModuleNode, actual: ReadonlyMap<string, readonly number[]>): number[] => {
     const g = graphOf(node);
     const env = new Map<string, Dim>();
     const bad = unify(
@@ -108,7 +101,7 @@ export function expectedStatements(
       }
       const ins = op.inputs.map((id) => shapes.get(id)!);
       if (op.op === 'call') {
-        const [target, tinst] = find(node, inst, op.target ?? '');
+        const target = find(node, op.target ?? '');
         if (target.kind === 'block') {
           const g2 = graphOf(target);
           const named = new Map<string, readonly number[]>();
@@ -121,8 +114,8 @@ export function expectedStatements(
               s,
             );
           });
-          runBlock(target, tinst, named);
-        } else runChain(target, tinst, ins, op.ports);
+          runBlock(target, named);
+        } else runChain(target, ins, op.ports);
         // A call of a block with named outputs yields a record: no statement of its own is
         // observed; its `output` ops are.
         if (Array.isArray(op.attrs.outputs)) continue;
@@ -135,14 +128,11 @@ export function expectedStatements(
   };
   const runChain = (
     node: ModuleNode,
-    inst: LayerInstance,
     ins: readonly (readonly number[])[],
     ports: readonly string[] | undefined,
   ): number[] => {
     let cur = [...ins[0]!];
-    const kids = [...inst.children.values()];
-    node.children.forEach((child, k) => {
-      const ci = kids[k]!;
+    for (const child of node.children) {
       if (child.kind === 'block') {
         const g2 = graphOf(child);
         const named = new Map<string, readonly number[]>([[g2.inputs[0]!.name, cur]]);
@@ -150,18 +140,18 @@ export function expectedStatements(
           const port = ports?.[j + 1];
           named.set(port === undefined || port.startsWith('#') ? g2.inputs[j + 1]!.name : port, s);
         });
-        cur = runBlock(child, ci, named);
+        cur = runBlock(child, named);
       } else if (child.kind === 'list' || child.kind === 'sequential') {
-        cur = runChain(child, ci, [cur, ...ins.slice(1)], ports);
+        cur = runChain(child, [cur, ...ins.slice(1)], ports);
       } else {
-        const r = ci.prim!.shape([cur.map((n) => dimConst(n))], ci.params);
+        const r = applyModule(model, child, [cur.map((n) => dimConst(n))]);
         if ('error' in r) throw new Error(r.error);
-        cur = concrete(r, new Map(), child.typeName);
+        cur = concrete(r.shape, new Map(), child.typeName);
       }
-    });
+    }
     return cur;
   };
-  runBlock(model.root, model.instance, new Map(Object.entries(inputs)));
+  runBlock(model.root, new Map(Object.entries(inputs)));
   return out;
 }
 

@@ -27,14 +27,13 @@ describe('std ConvNeXt-V2 parameter counts and MACs', () => {
   for (const row of table) {
     it(`${row.v}: classifier with a 1000-class head, encoder only, FCMAE`, () => {
       const cls = std.program!.models.find((m) => m.name === `convnextv2_${row.v}`)!;
-      expect(countParams(cls.instance)).toBe(row.params);
+      expect(countParams(cls.root)).toBe(row.params);
       const enc = fx.program!.models.find((m) => m.name === `enc_${row.v}`)!;
-      expect(countParams(enc.instance)).toBe(row.encoder);
+      expect(countParams(enc.root)).toBe(row.encoder);
       const fcmae = fx.program!.models.find((m) => m.name === `fcmae_${row.v}`)!;
-      expect(countParams(fcmae.instance)).toBe(row.fcmae);
+      expect(countParams(fcmae.root)).toBe(row.fcmae);
       const s = summarizeModel(
         cls,
-        std.elaborator!,
         new Map([
           ['B', 1],
           ['H', 224],
@@ -49,7 +48,7 @@ describe('std ConvNeXt-V2 parameter counts and MACs', () => {
 
   it('atto MACs at 224 are exactly the conv + linear sum of the closed form', () => {
     const cls = std.program!.models.find((m) => m.name === 'convnextv2_atto')!;
-    const s = summarizeModel(cls, std.elaborator!);
+    const s = summarizeModel(cls);
     // stem (56^2 * 40 * 3 * 16) + blocks (h^2 d 49 + 2 h^2 d 4d) + downsamples + head 320 * 1000
     const dims = [40, 80, 160, 320];
     const depths = [2, 2, 6, 2];
@@ -97,6 +96,6 @@ describe('std ConvNeXt-V2 parameter counts and MACs', () => {
     expect(rates[0]).toBe(0);
     expect(rates[11]).toBeCloseTo(0.1, 12);
     expect(rates[4]).toBeCloseTo((0.1 * 4) / 11, 12);
-    expect(countParams(m.instance)).toBe(3_708_400 - 998 * 320 - 998);
+    expect(countParams(m.root)).toBe(3_708_400 - 998 * 320 - 998);
   });
 });

@@ -25,8 +25,8 @@ describe('examples/mednvc.nvc', () => {
     expect(fine.settings['modality_dropout']).toMatchObject({ type: 'random_throw', p: 0.2, fill: -10 });
     expect(fine.handOver).toEqual([{ to: 'enc', fromStage: 'pretrain', fromPath: 'encoder' }]);
     // The hand-over moves exactly the encoder: same parameter count on both sides.
-    const enc = fine.model.instance.children.get('enc')!;
-    const src = pre.model.instance.children.get('encoder')!;
+    const enc = fine.model.root.children.find((c) => c.path === 'enc')!;
+    const src = pre.model.root.children.find((c) => c.path === 'encoder')!;
     expect(countParams(enc)).toBe(countParams(src));
     expect(countParams(src)).toBe(87_690_752);
   });

@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { dimAdd, dimConst, dimDiv, dimMul, dimSub, dimSubst, dimSym, solveLinear } from '../../compiler/symbolic.js';
-import { unify } from '../../compiler/elaborate.js';
+import {
+  dimAdd,
+  dimConst,
+  dimDiv,
+  dimMul,
+  dimSub,
+  dimSubst,
+  dimSym,
+  solveLinear,
+  unify,
+} from '../../compiler/symbolic.js';
 
 const H = dimSym('H');
 const dim = dimSym('dim');
