@@ -4,7 +4,7 @@
  * permutations, forks of forks, stage roots and saved/restored states, compared value for value.
  */
 import { describe, expect, it } from 'vitest';
-import { createRng, permutation, restoreRng } from '../../runtime/rng.js';
+import { createRng, permutation, randInt, restoreRng } from '../../runtime/rng.js';
 import { freshStreams } from '../../runtime/train/runner.js';
 import { stageRoot } from '../../runtime/train/common.js';
 import { pretrainStage } from '../support/train-specs.js';
@@ -47,8 +47,8 @@ describe('nvcc_rng.py', () => {
         r.normal(),
         r.normal(),
         r.normal(),
-        r.int(0, 7),
-        r.int(5, 2 ** 33),
+        randInt(r, 0, 7),
+        randInt(r, 5, 2 ** 33),
         permutation(r, 12),
         r.state(),
       ]);

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pjiDatasetSpec } from '../../runtime/data/synthetic-pji.js';
+import type { AugmentSpec } from '../../runtime/data/spec.js';
 import { writeSafetensors, type HostTensor } from '../../runtime/io/safetensors.js';
 import { createRng } from '../../runtime/rng.js';
 import { loadTrainingData, type DatasetTrainingData } from '../../runtime/train/dataset-adapter.js';
@@ -19,7 +20,11 @@ import type { TrainSpec } from '../../runtime/train/spec.js';
 import { finetuneStage } from '../support/train-specs.js';
 import { pythonJson, runPython, TORCH_TEST_DIR } from '../support/python.js';
 
-const augment = { hflip: 0.5, rotateDegrees: 15, randomResizedCrop: { scale: [0.6, 1], ratio: [0.75, 1.333] } };
+const augment: AugmentSpec = {
+  hflip: 0.5,
+  rotateDegrees: 15,
+  randomResizedCrop: { scale: [0.6, 1], ratio: [0.75, 1.333] },
+};
 const cases = [
   { split: 'train', indices: [3, 0, 7, 1, 5], seed: 11, augment },
   { split: 'train', indices: [2, 4, 6], seed: 12 },

@@ -164,13 +164,20 @@ class ShardData:
         s = self.splits[split]
         return [s["_patients"][int(s["patient"][i])] for i in indices]  # type: ignore[index]
 
-    def load(self, split: str, indices: Sequence[int], augment: Optional[dict] = None, rng=None) -> Batch:
+    def load(self, split: str, indices: Sequence[int], augment: Optional[dict] = None, rng=None,
+             keep: Optional[Sequence[int]] = None) -> Batch:
+        """Samples `indices` of `split`. Augmentation is drawn for every index in order; with
+        `keep` (positions in `indices`) only those rows are rendered and returned, so each process
+        of a distributed run draws the whole batch's stream and materialises its own part."""
         s = self.splits[split]
         images = s["images"]
+        # One draw per sample even without an image input, as the tfjs adapter draws.
+        all_draws = [draw_augment(augment, rng) if augment else IDENTITY for _ in indices]
+        positions = list(keep) if keep is not None else list(range(len(indices)))
+        draws = [all_draws[i] for i in positions]
+        indices = [indices[i] for i in positions]
         n = len(indices)
         out: Dict[str, torch.Tensor] = {}
-        # One draw per sample even without an image input, as the tfjs adapter draws.
-        draws = [draw_augment(augment, rng) if augment else IDENTITY for _ in indices]
         if self.image_inputs:
             rendered = np.empty((n, *images.shape[1:]), dtype=np.float32)  # type: ignore[union-attr]
             for b, index in enumerate(indices):
