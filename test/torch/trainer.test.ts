@@ -89,6 +89,8 @@ function specFile(name: string, s: TrainSpec): string {
 }
 
 let single: string;
+/** Each test starts several Python processes (torch import, torchrun) on a loaded machine. */
+const SLOW = 600_000;
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -99,7 +101,7 @@ beforeAll(async () => {
   single = join(dir, 'single');
   const r = train(['--run', single, '--data', join(dir, 'data'), '--spec', specFile('spec.json', spec(true))]);
   expect(r.status, r.stderr).toBe(0);
-});
+}, SLOW);
 
 describe('torch engine trainer', () => {
   it('writes the tfjs engine run folder, weights in the tfjs layout', () => {
@@ -154,52 +156,60 @@ describe('torch engine trainer', () => {
     expect(state.stageIndex).toBe(2);
   });
 
-  it('a run killed mid-epoch resumes to the same weights, bit for bit', () => {
-    const run = join(dir, 'killed');
-    const args = ['--run', run, '--data', join(dir, 'data'), '--spec', join(dir, 'spec.json')];
-    // Dies after 3 steps of this process: step 3 of the pre-training epoch, one past the checkpoint at 2.
-    const killed = train([...args, '--exit-after-steps', '3']);
-    expect(killed.status).toBe(137);
-    expect(latestCheckpoint(run)).toBeDefined();
-    // And once more mid-epoch in the fine-tuning stage (10 steps per epoch: the resumed process
-    // takes pre-training steps 3..10, then dies after fine-tuning step 5, one past checkpoint 4).
-    const killedAgain = train([...args, '--resume', '--exit-after-steps', '13']);
-    expect(killedAgain.status).toBe(137);
-    const state = parseCheckpointState(
-      readCheckpointFile(latestCheckpoint(run)!.path, STATE_FILE).toString('utf8'),
-      latestCheckpoint(run)!.path,
-    );
-    expect([state.stage, state.epoch, state.step]).toEqual(['finetune', 0, 4]);
-    const r = train([...args, '--resume']);
-    expect(r.status, r.stderr).toBe(0);
-    for (const stage of ['pretrain', 'finetune']) expect(weights(run, stage)).toEqual(weights(single, stage));
-    const steps = (p: string) =>
-      parseJsonl(readFileSync(join(p, 'log.jsonl'), 'utf8'))
-        .records.filter((x) => x.type === 'step')
-        .map((x) => x.loss);
-    expect(steps(run)).toEqual(steps(single));
-  });
+  it(
+    'a run killed mid-epoch resumes to the same weights, bit for bit',
+    () => {
+      const run = join(dir, 'killed');
+      const args = ['--run', run, '--data', join(dir, 'data'), '--spec', join(dir, 'spec.json')];
+      // Dies after 3 steps of this process: step 3 of the pre-training epoch, one past the checkpoint at 2.
+      const killed = train([...args, '--exit-after-steps', '3']);
+      expect(killed.status).toBe(137);
+      expect(latestCheckpoint(run)).toBeDefined();
+      // And once more mid-epoch in the fine-tuning stage (10 steps per epoch: the resumed process
+      // takes pre-training steps 3..10, then dies after fine-tuning step 5, one past checkpoint 4).
+      const killedAgain = train([...args, '--resume', '--exit-after-steps', '13']);
+      expect(killedAgain.status).toBe(137);
+      const state = parseCheckpointState(
+        readCheckpointFile(latestCheckpoint(run)!.path, STATE_FILE).toString('utf8'),
+        latestCheckpoint(run)!.path,
+      );
+      expect([state.stage, state.epoch, state.step]).toEqual(['finetune', 0, 4]);
+      const r = train([...args, '--resume']);
+      expect(r.status, r.stderr).toBe(0);
+      for (const stage of ['pretrain', 'finetune']) expect(weights(run, stage)).toEqual(weights(single, stage));
+      const losses = (p: string) =>
+        parseJsonl(readFileSync(join(p, 'log.jsonl'), 'utf8'))
+          .records.filter((x) => x.type === 'step')
+          .map((x) => x.loss);
+      expect(losses(run)).toEqual(losses(single));
+    },
+    SLOW,
+  );
 
-  it('2 DDP processes (gloo, CPU) on batches of 4 give the weights of 1 process (rtol 1e-5)', () => {
-    const plainSpec = specFile('spec-plain.json', spec(false));
-    const one = join(dir, 'one');
-    const two = join(dir, 'two');
-    const a = train(['--run', one, '--data', join(dir, 'data'), '--spec', plainSpec]);
-    expect(a.status, a.stderr).toBe(0);
-    const b = train(['--run', two, '--data', join(dir, 'data'), '--spec', plainSpec], 2);
-    expect(b.status, b.stderr).toBe(0);
-    for (const stage of ['pretrain', 'finetune']) {
-      const w1 = weights(one, stage);
-      const w2 = weights(two, stage);
-      expect([...w2.keys()].sort()).toEqual([...w1.keys()].sort());
-      for (const [k, v] of w1) {
-        const u = w2.get(k)!;
-        v.forEach((x, i) =>
-          expect(Math.abs(u[i]! - x), `${stage} ${k}[${i}]`).toBeLessThanOrEqual(1e-5 * Math.abs(x) + 1e-7),
-        );
+  it(
+    '2 DDP processes (gloo, CPU) on batches of 4 give the weights of 1 process (rtol 1e-5)',
+    () => {
+      const plainSpec = specFile('spec-plain.json', spec(false));
+      const one = join(dir, 'one');
+      const two = join(dir, 'two');
+      const a = train(['--run', one, '--data', join(dir, 'data'), '--spec', plainSpec]);
+      expect(a.status, a.stderr).toBe(0);
+      const b = train(['--run', two, '--data', join(dir, 'data'), '--spec', plainSpec], 2);
+      expect(b.status, b.stderr).toBe(0);
+      for (const stage of ['pretrain', 'finetune']) {
+        const w1 = weights(one, stage);
+        const w2 = weights(two, stage);
+        expect([...w2.keys()].sort()).toEqual([...w1.keys()].sort());
+        for (const [k, v] of w1) {
+          const u = w2.get(k)!;
+          v.forEach((x, i) =>
+            expect(Math.abs(u[i]! - x), `${stage} ${k}[${i}]`).toBeLessThanOrEqual(1e-5 * Math.abs(x) + 1e-7),
+          );
+        }
       }
-    }
-    const log = parseJsonl(readFileSync(join(two, 'log.jsonl'), 'utf8')).records;
-    expect(log[0]!.processes).toBe(2);
-  });
+      const log = parseJsonl(readFileSync(join(two, 'log.jsonl'), 'utf8')).records;
+      expect(log[0]!.processes).toBe(2);
+    },
+    SLOW,
+  );
 });

@@ -181,7 +181,8 @@ class ShardData:
         if self.image_inputs:
             rendered = np.empty((n, *images.shape[1:]), dtype=np.float32)  # type: ignore[union-attr]
             for b, index in enumerate(indices):
-                rendered[b] = render_sample(images[index].numpy(), draws[b], self.scale, self.shift)  # type: ignore[index]
+                pixels = images[index].numpy()  # type: ignore[index]
+                rendered[b] = render_sample(pixels, draws[b], self.scale, self.shift)
             nchw = torch.from_numpy(rendered).permute(0, 3, 1, 2).contiguous()
             for i, name in enumerate(self.image_inputs):
                 out[name] = nchw if i == 0 else nchw.clone()

@@ -104,7 +104,8 @@ def load_tfjs_state(model: nn.Module, tensors: Mapping[str, torch.Tensor], sourc
         lines = [f"{source}: the weights do not fit the model"]
         for title, items in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped)):
             if items:
-                lines.append(f"  {title} ({len(items)}): " + ", ".join(items[:20]) + (" ..." if len(items) > 20 else ""))
+                more = " ..." if len(items) > 20 else ""
+                lines.append(f"  {title} ({len(items)}): " + ", ".join(items[:20]) + more)
         raise ValueError("\n".join(lines))
     with torch.no_grad():
         for key, t in converted.items():

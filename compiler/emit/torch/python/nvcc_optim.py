@@ -29,7 +29,8 @@ class Schedule:
         if not (base_lr >= 0) or not math.isfinite(base_lr):
             raise ScheduleError(f"learning-rate schedule: base lr must be a finite number >= 0, got {base_lr}")
         if steps_per_epoch <= 0:
-            raise ScheduleError(f"learning-rate schedule: steps per epoch must be a positive integer, got {steps_per_epoch}")
+            raise ScheduleError(
+                f"learning-rate schedule: steps per epoch must be a positive integer, got {steps_per_epoch}")
         phases = list(phases) or [{"kind": "constant"}]
         self.base = base_lr
         self.steps_per_epoch = steps_per_epoch
@@ -163,7 +164,8 @@ class SlotOptimizer:
                 s = torch.zeros_like(p, memory_format=torch.preserve_format)
                 self.slots[key] = s
             elif s.shape != p.shape:
-                raise ValueError(f"optimizer slot '{key}' has shape {list(s.shape)} but the parameter is {list(p.shape)}")
+                raise ValueError(
+                    f"optimizer slot '{key}' has shape {list(s.shape)} but the parameter is {list(p.shape)}")
             out.append(s)
         return out
 

@@ -144,7 +144,8 @@ def create_rng(seed: Union[int, float, str]) -> Rng:
 
 def restore_rng(state: dict) -> Rng:
     if state.get("algorithm") != ALGORITHM:
-        raise ValueError(f"cannot restore RNG state of algorithm '{state.get('algorithm')}' (this runtime uses '{ALGORITHM}')")
+        raise ValueError(
+            f"cannot restore RNG state of algorithm '{state.get('algorithm')}' (this runtime uses '{ALGORITHM}')")
     w = state["words"]
     if len(w) != 7 or any((not isinstance(x, int)) or x < 0 or x > M32 for x in w):
         raise ValueError("malformed RNG state: expected 7 unsigned 32-bit words")

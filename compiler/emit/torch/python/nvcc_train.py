@@ -112,14 +112,16 @@ class ModelAdapter:
         self.outputs: List[str] = list(getattr(model_module, "MODEL_OUTPUTS", {}).get(name, []))
         self.mask_context = getattr(model_module, "mask_context", None)
         if self.mask_context is None:
-            layers = sys.modules.get(model_module.__name__.rsplit(".", 1)[0] + ".nvcc_layers") if "." in model_module.__name__ else None
+            package = model_module.__name__.rsplit(".", 1)[0] if "." in model_module.__name__ else None
+            layers = sys.modules.get(f"{package}.nvcc_layers") if package else None
             layers = layers or sys.modules.get("nvcc_layers")
             self.mask_context = getattr(layers, "mask_context", None) if layers else None
 
     def build(self) -> nn.Module:
         return self.module.build_model(self.name)
 
-    def forward(self, model: nn.Module, inputs: Dict[str, torch.Tensor], mask: Optional[torch.Tensor]) -> Dict[str, torch.Tensor]:
+    def forward(self, model: nn.Module, inputs: Dict[str, torch.Tensor],
+                mask: Optional[torch.Tensor]) -> Dict[str, torch.Tensor]:
         names = self.inputs or list(inputs)
         missing = [n for n in names if n not in inputs]
         if missing:
@@ -170,7 +172,8 @@ def patchify(images: torch.Tensor, p: int) -> torch.Tensor:
     return x.reshape(n, (h // p) * (w // p), p * p * c)
 
 
-def masked_mse(stage: dict, out: Dict[str, torch.Tensor], inputs: Dict[str, torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
+def masked_mse(stage: dict, out: Dict[str, torch.Tensor], inputs: Dict[str, torch.Tensor],
+               mask: torch.Tensor) -> torch.Tensor:
     if "loss" in out and out["loss"].dim() == 0:
         return out["loss"]
     pred = out.get("pred", out["__first__"]).float()
@@ -274,6 +277,10 @@ def rates(labels, scores, threshold: float) -> Dict[str, float]:
     fn = sum(1 for l, s in zip(labels, scores) if s < threshold and l == 1)
     r = lambda a, b: a / b if b else float("nan")  # noqa: E731
     return {"accuracy": r(tp + tn, tp + tn + fp + fn), "sensitivity": r(tp, tp + fn), "specificity": r(tn, tn + fp)}
+
+
+def csv_cell(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n\r') else text
 
 
 def json_safe(value: Any) -> Any:
@@ -423,7 +430,8 @@ class Trainer:
             with open(os.path.join(resume_path, "state.json"), "r", encoding="utf-8") as f:
                 resume_state = json.load(f)
             if json.dumps(resume_state["config"], sort_keys=True) != json.dumps(self.config, sort_keys=True):
-                raise TrainingError(f"cannot resume {self.run_dir}: the configuration differs from the one the run started with")
+                raise TrainingError(
+                    f"cannot resume {self.run_dir}: the configuration differs from the one the run started with")
             self.seq = resume_state["seq"]
             self.elapsed_before = resume_state["elapsed"]
             self.finished = list(resume_state["finished"])
@@ -435,7 +443,8 @@ class Trainer:
             if self.env.main:
                 os.makedirs(self.run_dir, exist_ok=True)
                 if list_checkpoints(self.run_dir):
-                    raise TrainingError(f"{self.run_dir} already holds a run; resume it (--resume) or choose another folder")
+                    raise TrainingError(
+                        f"{self.run_dir} already holds a run; resume it (--resume) or choose another folder")
                 write_text_atomic(os.path.join(self.run_dir, "config.json"), json.dumps(self.config, indent=2) + "\n")
                 write_text_atomic(os.path.join(self.run_dir, "data-stats.json"),
                                   json.dumps(self.data.manifest["stats"], indent=2) + "\n")
@@ -448,7 +457,8 @@ class Trainer:
         first = resume_state["stageIndex"] if resume_state else 0
         stages = self.spec["stages"]
         for i in range(first, len(stages)):
-            from_ckpt = (resume_state, resume_path) if (i == first and resume_state and resume_state["hasModel"]) else None
+            resumes_here = i == first and resume_state is not None and resume_state["hasModel"]
+            from_ckpt = (resume_state, resume_path) if resumes_here else None
             self.run_stage(i, from_ckpt)
         if first < len(stages):
             done = nvcc_rng.fresh_streams(nvcc_rng.create_rng(self.seed).fork("done"))
@@ -458,7 +468,8 @@ class Trainer:
         if self.env.main:
             summary = {"name": self.spec["name"], "seed": self.seed, "elapsed": self.elapsed(), "engine": "torch",
                        "stages": self.finished}
-            write_text_atomic(os.path.join(self.run_dir, "metrics.json"), json.dumps(json_safe(summary), indent=2) + "\n")
+            write_text_atomic(os.path.join(self.run_dir, "metrics.json"),
+                              json.dumps(json_safe(summary), indent=2) + "\n")
             self.log.close()
         self.env.barrier()
         return self.run_dir
@@ -586,8 +597,9 @@ class Trainer:
                 if value is None:
                     raise TrainingError(f"stage '{stage['name']}': keep_best = {stage['keepBest']['metric']}, but that "
                                         "metric is not computed (add it to metrics)")
-                better = math.isfinite(value) and (best is None or (value > best["value"] if stage["keepBest"]["mode"] == "max"
-                                                                   else value < best["value"]))
+                maximise = stage["keepBest"]["mode"] == "max"
+                better = math.isfinite(value) and (
+                    best is None or (value > best["value"] if maximise else value < best["value"]))
                 if better:
                     best = {"metric": stage["keepBest"]["metric"], "mode": stage["keepBest"]["mode"], "value": value,
                             "epoch": epoch}
@@ -663,7 +675,8 @@ class Trainer:
         for prefix in stage.get("freeze") or []:
             hits = [(k, p) for k, p in model.named_parameters() if k == prefix or k.startswith(prefix + ".")]
             if not hits:
-                raise TrainingError(f"stage '{stage['name']}': freeze = {prefix}, but the model has no parameters there")
+                raise TrainingError(
+                    f"stage '{stage['name']}': freeze = {prefix}, but the model has no parameters there")
             for k, p in hits:
                 p.requires_grad_(False)
                 frozen.append(k)
@@ -677,7 +690,8 @@ class Trainer:
         for h in stage["handover"]:
             done = next((r for r in self.finished if r["name"] == h["from"]), None)
             if done is None:
-                raise TrainingError(f"stage '{stage['name']}': stage '{h['from']}' has not finished, so it has no weights")
+                raise TrainingError(
+                    f"stage '{stage['name']}': stage '{h['from']}' has not finished, so it has no weights")
             source, _ = st.load(os.path.join(self.run_dir, done["weights"]))
             for m in h["modules"]:
                 src = m["source"] + "." if m["source"] else ""
@@ -810,7 +824,9 @@ class Trainer:
                 loss = float(masked_mse(stage, out, inputs, mask))
             else:
                 logits = logits_of(out)
-                loss = float(cross_entropy(logits, batch.labels.to(logits.device), 0.0)) if batch.labels is not None else float("nan")
+                loss = float("nan")
+                if batch.labels is not None:
+                    loss = float(cross_entropy(logits, batch.labels.to(logits.device), 0.0))
                 probs.extend(torch.softmax(logits, 1)[:, 1].cpu().tolist())
                 ids.extend(batch.patient_ids)
                 labels.extend(batch.labels.tolist() if batch.labels is not None else [0] * len(indices))
@@ -858,8 +874,7 @@ class Trainer:
             losses[s] = loss
             for i, p in enumerate(pid):
                 label = self.data.classes[pl[i]] if 0 <= pl[i] < len(self.data.classes) else str(pl[i])
-                q = lambda v: f'"{v.replace(chr(34), chr(34) * 2)}"' if any(c in v for c in ',"\n\r') else v  # noqa: E731
-                rows.append(",".join([s, q(p), q(label), str(counts[i]), f"{float(f'{ps[i]:.9g}')!r}"]))
+                rows.append(",".join([s, csv_cell(p), csv_cell(label), str(counts[i]), repr(float(ps[i]))]))
         write_text_atomic(self.stage_path(stage["name"], "predictions.csv"), "\n".join(rows) + "\n")
         threshold = youden_threshold(*scored["val"])
         rule = "Youden's J (max sensitivity + specificity - 1)" if threshold is not None else "fixed 0.5 (fallback)"
