@@ -139,7 +139,8 @@ describe('predictions.csv', () => {
     const back = parsePredictionsCsv(text, classes, 'val', 'predictions.csv').scores;
     expect(back).toEqual(scores);
     // the threshold is one of the scores (Youden's cut): recomputed predictions agree with the originals
-    for (const threshold of scores) expect(Array.from(back, (s) => s >= threshold)).toEqual(scores.map((s) => s >= threshold));
+    for (const threshold of scores)
+      expect(Array.from(back, (s) => s >= threshold)).toEqual(scores.map((s) => s >= threshold));
   });
 
   it('names the file, line and column of a bad row', () => {
