@@ -1,144 +1,137 @@
 /**
- * Weight layouts of the two engines: the tfjs runtime's (docs/CONVENTIONS.md) and PyTorch's.
- * In: a Module (its layer classes say which layout each parameter has) and host tensors in either
- * layout. Out: the same values in the other layout, under the same keys. Holds afterwards:
- * fromTorchLayout(k, toTorchLayout(k, t), t.shape) equals t for every kind, so checkpoints move
- * between the engines both ways; the table is the one compiler/emit/torch/python/nvcc_layout.py
- * applies on the Python side:
- *   linear     tfjs [in, out]            torch [out, in]
- *   conv       tfjs [kh, kw, in, out]    torch [out, in, kh, kw]     (permute 3, 2, 0, 1)
- *   depthwise  tfjs [k, k, C, 1]         torch [C, 1, k, k]          (permute 2, 3, 0, 1)
- *   grn        tfjs [C]                  torch [1, 1, 1, C]          (GRN gamma / beta)
- *   token      tfjs [C]                  torch [1, C, 1, 1]          (FCMAE mask_token)
- *   plain      the same shape in both
+ * Weight layouts between the tfjs engine (docs/CONVENTIONS.md: NHWC, Linear [in, out]) and the
+ * torch engine (PyTorch's own layouts, the code of `nvcc build --target torch`).
+ * In: host tensors keyed by parameter path, and the layout kind of each path (from a runtime
+ * Module tree with `moduleTorchLayouts`, or from the IR). Out: the same tensors in the other
+ * engine's layout, under the same paths. Holds afterwards: `fromTorch(toTorch(t, k), k)` is `t`
+ * for every kind; paths are never renamed (both engines use the official ConvNeXt-V2 names).
+ *
+ * Kinds: `conv2d` weight [kh, kw, in, out] <-> [out, in, kh, kw] (permute [3, 2, 0, 1]);
+ * `depthwise` weight [k, k, C, 1] <-> [C, 1, k, k] ([2, 3, 0, 1]); `linear` weight
+ * [in, out] <-> [out, in]; `same` everything else (biases, norms, GRN, tokens, tables).
+ * compiler/emit/torch/python/nvcc_layout.py is the Python twin (the torch engine writes its
+ * weights and optimizer slots in the tfjs layout through it, so run folders of both engines hold
+ * the same files); `moduleToTorchState` / `torchStateToTfjs` convert whole modules.
  */
 import { Conv2d, DepthwiseConv2d } from '../layers/conv.js';
-import { FcmaeDecoder } from '../layers/fcmae.js';
 import { Linear } from '../layers/linear.js';
-import { GRN } from '../layers/norm.js';
 import type { Module } from '../module.js';
-import { reshapeHost, transposeHost } from './layout.js';
+import { transposeHost } from './layout.js';
 import type { HostTensor } from './safetensors.js';
 import { moduleToHost, WeightsMismatchError, type ShapeMismatch } from './weights.js';
 
-export type TorchLayoutKind = 'linear' | 'conv' | 'depthwise' | 'grn' | 'token' | 'plain';
+export type TorchLayoutKind = 'conv2d' | 'depthwise' | 'linear' | 'same';
 
-function kindOf(owner: Module, leaf: string): TorchLayoutKind {
-  if (leaf === 'weight' && owner instanceof Linear) return 'linear';
-  if (leaf === 'weight' && owner instanceof DepthwiseConv2d) return 'depthwise';
-  if (leaf === 'weight' && owner instanceof Conv2d) return 'conv';
-  if ((leaf === 'gamma' || leaf === 'beta') && owner instanceof GRN) return 'grn';
-  if (leaf === 'mask_token' && owner instanceof FcmaeDecoder) return 'token';
-  return 'plain';
+const TO_TORCH: Readonly<Record<Exclude<TorchLayoutKind, 'same'>, readonly number[]>> = {
+  conv2d: [3, 2, 0, 1],
+  depthwise: [2, 3, 0, 1],
+  linear: [1, 0],
+};
+
+const FROM_TORCH: Readonly<Record<Exclude<TorchLayoutKind, 'same'>, readonly number[]>> = {
+  conv2d: [2, 3, 1, 0],
+  depthwise: [2, 3, 0, 1],
+  linear: [1, 0],
+};
+
+/** The layout kind of a primitive layer's weight (by the layer's .nvc type name). */
+export function torchLayoutKind(layerType: string, weightName: string): TorchLayoutKind {
+  if (weightName !== 'weight') return 'same';
+  if (layerType === 'Conv2d') return 'conv2d';
+  if (layerType === 'DepthwiseConv2d') return 'depthwise';
+  if (layerType === 'Linear') return 'linear';
+  return 'same';
 }
 
-/** The layout kind of every parameter of `module`, by parameter path. */
-export function torchLayoutKinds(module: Module): Map<string, TorchLayoutKind> {
+function convert(t: HostTensor, kind: TorchLayoutKind, perms: typeof TO_TORCH, path: string): HostTensor {
+  if (kind === 'same') return t;
+  const perm = perms[kind];
+  if (t.shape.length !== perm.length)
+    throw new Error(`${path}: a ${kind} weight must have rank ${perm.length}, got [${t.shape.join(', ')}]`);
+  return transposeHost(t, perm);
+}
+
+/** One tensor from the tfjs layout to PyTorch's. */
+export function toTorch(t: HostTensor, kind: TorchLayoutKind, path = 'tensor'): HostTensor {
+  return convert(t, kind, TO_TORCH, path);
+}
+
+/** One tensor from PyTorch's layout to the tfjs one. */
+export function fromTorch(t: HostTensor, kind: TorchLayoutKind, path = 'tensor'): HostTensor {
+  return convert(t, kind, FROM_TORCH, path);
+}
+
+/** Every parameter path of a runtime Module tree with a layout other than `same`. */
+export function moduleTorchLayouts(module: Module, prefix = ''): Map<string, TorchLayoutKind> {
   const out = new Map<string, TorchLayoutKind>();
-  const visit = (m: Module, prefix: string): void => {
-    for (const [name] of m.namedParameters()) if (!name.includes('.')) out.set(prefix + name, kindOf(m, name));
-    for (const [name, child] of m.children()) visit(child, `${prefix}${name}.`);
+  const visit = (m: Module, p: string): void => {
+    const kind: TorchLayoutKind | undefined =
+      m instanceof Conv2d
+        ? 'conv2d'
+        : m instanceof DepthwiseConv2d
+          ? 'depthwise'
+          : m instanceof Linear
+            ? 'linear'
+            : undefined;
+    if (kind) out.set(`${p}weight`, kind);
+    for (const [name, c] of m.children()) visit(c, `${p}${name}.`);
   };
-  visit(module, '');
+  visit(module, prefix);
   return out;
 }
 
-/** The PyTorch shape of a parameter of tfjs shape `shape`. */
-export function torchShape(kind: TorchLayoutKind, shape: readonly number[]): number[] {
-  switch (kind) {
-    case 'linear':
-      return [shape[1]!, shape[0]!];
-    case 'conv':
-      return [shape[3]!, shape[2]!, shape[0]!, shape[1]!];
-    case 'depthwise':
-      return [shape[2]!, shape[3]!, shape[0]!, shape[1]!];
-    case 'grn':
-      return [1, 1, 1, shape[0]!];
-    case 'token':
-      return [1, shape[0]!, 1, 1];
-    case 'plain':
-      return [...shape];
-  }
+/** A whole state: every tensor converted by its path's kind (`same` when the path is not listed). */
+export function stateToTorch(
+  state: ReadonlyMap<string, HostTensor>,
+  layouts: ReadonlyMap<string, TorchLayoutKind>,
+): Map<string, HostTensor> {
+  return new Map([...state].map(([p, t]) => [p, toTorch(t, layouts.get(p) ?? 'same', p)]));
 }
 
-export function toTorchLayout(kind: TorchLayoutKind, t: HostTensor): HostTensor {
-  switch (kind) {
-    case 'linear':
-      return transposeHost(t, [1, 0]);
-    case 'conv':
-      return transposeHost(t, [3, 2, 0, 1]);
-    case 'depthwise':
-      return transposeHost(t, [2, 3, 0, 1]);
-    case 'grn':
-    case 'token':
-      return reshapeHost(t, torchShape(kind, t.shape));
-    case 'plain':
-      return t;
-  }
+export function stateFromTorch(
+  state: ReadonlyMap<string, HostTensor>,
+  layouts: ReadonlyMap<string, TorchLayoutKind>,
+): Map<string, HostTensor> {
+  return new Map([...state].map(([p, t]) => [p, fromTorch(t, layouts.get(p) ?? 'same', p)]));
+}
+
+/** The PyTorch shape of a tensor of tfjs shape `shape` and layout `kind`. */
+export function torchShapeOf(shape: readonly number[], kind: TorchLayoutKind): number[] {
+  if (kind === 'same') return [...shape];
+  return TO_TORCH[kind].map((axis) => shape[axis]!);
 }
 
 /**
- * A PyTorch-layout tensor in the tfjs layout for a parameter of tfjs shape `shape`, or undefined
- * when its shape does not fit that parameter.
+ * The module's parameters as a PyTorch state dict of the torch target (same keys), e.g. to start
+ * the torch engine from tfjs weights.
  */
-export function fromTorchLayout(
-  kind: TorchLayoutKind,
-  t: HostTensor,
-  shape: readonly number[],
-): HostTensor | undefined {
-  const expected = torchShape(kind, shape);
-  if (t.shape.length !== expected.length || t.shape.some((d, i) => d !== expected[i])) return undefined;
-  switch (kind) {
-    case 'linear':
-      return transposeHost(t, [1, 0]);
-    case 'conv':
-      return transposeHost(t, [2, 3, 1, 0]);
-    case 'depthwise':
-      return transposeHost(t, [2, 3, 0, 1]);
-    case 'grn':
-    case 'token':
-      return reshapeHost(t, shape);
-    case 'plain':
-      return t;
-  }
-}
-
-/** The module's parameters as a PyTorch state dict (keys unchanged), e.g. for `export --format torch`. */
 export async function moduleToTorchState(module: Module): Promise<Map<string, HostTensor>> {
-  const kinds = torchLayoutKinds(module);
-  const host = await moduleToHost(module);
-  return new Map([...host].map(([k, t]) => [k, toTorchLayout(kinds.get(k) ?? 'plain', t)] as const));
+  return stateToTorch(await moduleToHost(module), moduleTorchLayouts(module));
 }
 
 /**
- * A PyTorch-layout state dict (the torch engine's files, or a state dict the generated nn.Module
- * wrote) in the tfjs layout for `module`; throws one WeightsMismatchError listing every missing,
- * unexpected and mis-shaped key.
+ * A torch-target state dict (the torch engine's weights, or `state_dict()` of the generated
+ * nn.Module) in the tfjs layout for `module`. Refuses with one WeightsMismatchError listing every
+ * missing, unexpected and mis-shaped key, before converting anything.
  */
 export function torchStateToTfjs(
   module: Module,
   state: ReadonlyMap<string, HostTensor>,
   source: string,
 ): Map<string, HostTensor> {
-  const kinds = torchLayoutKinds(module);
+  const layouts = moduleTorchLayouts(module);
   const shapes = new Map(module.namedParameters().map(([k, p]) => [k, p.variable.shape] as const));
-  const out = new Map<string, HostTensor>();
-  const unexpected: string[] = [];
+  const unexpected = [...state.keys()].filter((k) => !shapes.has(k));
+  const missing = [...shapes.keys()].filter((k) => !state.has(k));
   const misshaped: ShapeMismatch[] = [];
   for (const [key, t] of state) {
     const shape = shapes.get(key);
-    if (!shape) {
-      unexpected.push(key);
-      continue;
-    }
-    const kind = kinds.get(key) ?? 'plain';
-    const converted = fromTorchLayout(kind, t, shape);
-    if (!converted)
-      misshaped.push({ key: `${key} (PyTorch layout)`, expected: torchShape(kind, shape), found: [...t.shape] });
-    else out.set(key, converted);
+    if (!shape) continue;
+    const expected = torchShapeOf(shape, layouts.get(key) ?? 'same');
+    if (t.shape.length !== expected.length || t.shape.some((d, i) => d !== expected[i]))
+      misshaped.push({ key: `${key} (PyTorch layout)`, expected, found: [...t.shape] });
   }
-  const missing = [...shapes.keys()].filter((k) => !state.has(k));
   if (missing.length || unexpected.length || misshaped.length)
-    throw new WeightsMismatchError(source, missing, unexpected, misshaped, []);
-  return out;
+    throw new WeightsMismatchError(source, missing, unexpected, misshaped);
+  return stateFromTorch(state, layouts);
 }

@@ -1,7 +1,8 @@
 """A small hand-written model in the shape of an nvcc torch build's model.py, for the trainer tests:
 a masked autoencoder stage and a classifier taking its encoder plus lab values. It uses the layer
 kinds whose layouts differ between the engines (Linear, Conv2d, depthwise Conv2d, GRN, LayerNorm)
-and sees the mask through a mask context, as generated code does through nvcc_layers."""
+and sees the mask through a mask context, as generated code does through nvcc_layers; GRN gamma/beta
+are [C] and the noDecay paths are listed in MODEL_NO_DECAY, as the torch build writes them."""
 import contextlib
 
 import torch
@@ -22,8 +23,8 @@ def mask_context(mask):
 class GRN(nn.Module):
     def __init__(self, dim):
         super().__init__()
-        self.gamma = nn.Parameter(torch.zeros(1, 1, 1, dim))
-        self.beta = nn.Parameter(torch.zeros(1, 1, 1, dim))
+        self.gamma = nn.Parameter(torch.zeros(dim))
+        self.beta = nn.Parameter(torch.zeros(dim))
 
     def forward(self, x):  # NHWC
         gx = torch.norm(x, p=2, dim=(1, 2), keepdim=True)
@@ -44,7 +45,7 @@ class Encoder(nn.Module):
     def forward(self, x):
         x = self.stem(x)
         if _MASK:
-            x = x * (1 - _MASK[-1])
+            x = x * (1 - _MASK[-1][:, None])  # the mask comes as [N, gh, gw], as nvcc_layers takes it
         y = self.dwconv(x).permute(0, 2, 3, 1)
         y = self.pwconv2(self.grn(torch.nn.functional.gelu(self.pwconv1(self.norm(y)))))
         return x + y.permute(0, 3, 1, 2)
@@ -74,6 +75,10 @@ class TinyClassifier(nn.Module):
 
 MODEL_INPUTS = {"pretrain": ["xray"], "finetune": ["xray", "labs"]}
 MODEL_OUTPUTS = {"pretrain": ["pred"], "finetune": ["logits"]}
+_FLAGGED = ["stem.bias", "dwconv.bias", "norm.weight", "norm.bias", "pwconv1.bias", "grn.gamma", "grn.beta",
+            "pwconv2.bias"]
+MODEL_NO_DECAY = {"pretrain": [f"encoder.{p}" for p in _FLAGGED] + ["pred.bias"],
+                  "finetune": [f"enc.{p}" for p in _FLAGGED] + ["lab.bias", "head.bias"]}
 LABS = 14
 
 

@@ -110,6 +110,8 @@ class ModelAdapter:
         self.name = name
         self.inputs: List[str] = list(getattr(model_module, "MODEL_INPUTS", {}).get(name, []))
         self.outputs: List[str] = list(getattr(model_module, "MODEL_OUTPUTS", {}).get(name, []))
+        no_decay = getattr(model_module, "MODEL_NO_DECAY", {}).get(name)
+        self.no_decay = set(no_decay) if no_decay is not None else None
         self.mask_context = getattr(model_module, "mask_context", None)
         if self.mask_context is None:
             package = model_module.__name__.rsplit(".", 1)[0] if "." in model_module.__name__ else None
@@ -130,7 +132,8 @@ class ModelAdapter:
         if mask is not None:
             if self.mask_context is None:
                 raise TrainingError(f"model '{self.name}': a masked stage needs nvcc_layers.mask_context")
-            with self.mask_context(mask):
+            # nvcc_layers takes the patch-grid mask as [N, gh, gw] (1 = removed).
+            with self.mask_context(mask[:, 0]):
                 out = model(*args)
         else:
             out = model(*args)
@@ -520,7 +523,7 @@ class Trainer:
         elif stage["handover"]:
             handover = self.hand_over(model, stage)
         frozen = self.freeze(model, stage)
-        params = self.decay_table(model, stage, kinds)
+        params = self.decay_table(model, stage, kinds, adapter.no_decay)
         optimizer = nvcc_optim.build_optimizer(stage, params)
         if resume_from:
             opt_path = os.path.join(resume_from[1], "optimizer.safetensors")
@@ -652,7 +655,9 @@ class Trainer:
                              "rng": {k: r.state() for k, r in ns.items()}, "best": None, "hasModel": False})
 
     # -- pieces of a stage
-    def decay_table(self, model: nn.Module, stage: dict, kinds: Dict[str, str]):
+    def decay_table(self, model: nn.Module, stage: dict, kinds: Dict[str, str], flagged_paths: Optional[set]):
+        """(path, parameter, no decay) per parameter. `flagged` is the build's MODEL_NO_DECAY (what the
+        .nvc layers flag noDecay, as tfjs Parameter.noDecay); without it: biases, norms, GRN."""
         decide = nvcc_optim.no_decay_rule(stage["optimizer"]["noDecay"])
         owners = {}
         for prefix, module in model.named_modules():
@@ -661,7 +666,7 @@ class Trainer:
         table = []
         for path, p in model.named_parameters():
             module, leaf = owners[path]
-            flagged = getattr(p, "nvcc_no_decay", None)
+            flagged = (path in flagged_paths) if flagged_paths is not None else None
             if flagged is None:
                 cls = type(module).__name__
                 flagged = leaf == "bias" or ("LayerNorm" in cls or isinstance(module, nn.LayerNorm)) or (
@@ -945,7 +950,7 @@ def main(model_module, package_dir: str, argv: Optional[Sequence[str]] = None) -
             trainer.run()
         finally:
             trainer.env.close()
-    except (TrainingError, nvcc_data.DataError, nvcc_optim.ScheduleError, st.SafetensorsError) as e:
+    except (TrainingError, nvcc_data.DataError, nvcc_optim.ScheduleError, st.SafetensorsError, ValueError) as e:
         print(f"nvcc train: {e}", file=sys.stderr)
         return 2
     return 0
