@@ -23,6 +23,7 @@ import type {
   TensorType,
   TypeExpr,
 } from '../dsl/ast.js';
+import type { CatalogueMessage } from '../dsl/diagnostics/catalogue.js';
 import type { Span } from '../dsl/span.js';
 import type { ForwardGraph, GraphValue, Op } from './ir/ir.js';
 import {
@@ -33,7 +34,7 @@ import {
   type PrimitiveDef,
   type ShapeError,
 } from './primitives.js';
-import { closest, didYouMean, type Reporter } from './report.js';
+import { closest, didYouMean, type Reporter, semantic } from './report.js';
 import { Scope, type ModuleScope, type TopBinding } from './scope.js';
 import {
   type Dim,
@@ -356,13 +357,13 @@ export class Elaborator {
         if (v.kind === 'word') return this.unknownWord(v);
         if (e.op === 'not') {
           if (v.kind === 'bool') return { kind: 'bool', value: !v.value };
-          this.reporter.error('InvalidConstant', e.span, { detail: `\`not\` needs a bool, found ${typeOfValue(v)}` });
+          this.reporter.error('NotNeedsBool', e.span, { found: typeOfValue(v) });
           return ERROR;
         }
         if (isNumber(v)) return { kind: v.kind, value: -v.value };
         if (v.kind === 'dim') return dimValue(dimNeg(v.dim));
         if (v.kind === 'tensor') return this.applyPrim(PRIMITIVES.get('neg')!, [v], new Map(), e.span, ctx);
-        this.reporter.error('InvalidConstant', e.span, { detail: `cannot negate ${typeOfValue(v)}` });
+        this.reporter.error('CannotNegate', e.span, { found: typeOfValue(v) });
         return ERROR;
       }
       case 'Binary':
@@ -415,9 +416,7 @@ export class Elaborator {
         if (test.kind === 'error') return test;
         if (test.kind !== 'bool') {
           if (test.kind === 'word') return this.unknownWord(test);
-          this.reporter.error('InvalidConstant', e.test.span, {
-            detail: `the condition must be a constant bool, found ${typeOfValue(test)}`,
-          });
+          this.reporter.error('ConditionNotBool', e.test.span, { found: typeOfValue(test) });
           return ERROR;
         }
         return this.eval(test.value ? e.then : e.otherwise, ctx);
@@ -426,9 +425,7 @@ export class Elaborator {
         const range = this.eval(e.range, ctx);
         if (range.kind === 'error') return range;
         if (range.kind !== 'list') {
-          this.reporter.error('InvalidConstant', e.range.span, {
-            detail: `\`for ... in\` needs a constant list or range, found ${typeOfValue(range)}`,
-          });
+          this.reporter.error('ComprehensionRangeNotList', e.range.span, { found: typeOfValue(range) });
           return ERROR;
         }
         const items: Value[] = [];
@@ -450,9 +447,7 @@ export class Elaborator {
       return undefined;
     }
     if (v.kind !== 'int') {
-      this.reporter.error('InvalidConstant', e.span, {
-        detail: `${what} must be a constant int, found ${typeOfValue(v)}`,
-      });
+      this.reporter.error('NotConstantInt', e.span, { what, found: typeOfValue(v) });
       return undefined;
     }
     return v.value;
@@ -485,7 +480,7 @@ export class Elaborator {
     if (l.kind === 'tensor' || r.kind === 'tensor') {
       const prim = BINARY_PRIMITIVE[op];
       if (!prim) {
-        this.reporter.error('NotCallable', opSpan, { detail: `operator \`${op}\` is not defined on tensors` });
+        this.reporter.error('TensorOperatorUndefined', opSpan, { op });
         return ERROR;
       }
       return this.applyPrim(PRIMITIVES.get(prim)!, [l, r], new Map(), span, ctx, undefined, undefined, op, [
@@ -518,9 +513,7 @@ export class Elaborator {
         case '//': {
           const q = dimDiv(a, b);
           if (!q) {
-            this.reporter.error('InvalidConstant', span, {
-              detail: `${a} / ${b} is not an exact division of dimensions`,
-            });
+            this.reporter.error('InexactDimDivision', span, { left: String(a), right: String(b) });
             return ERROR;
           }
           return dimValue(q);
@@ -530,7 +523,7 @@ export class Elaborator {
         case '!=':
           return { kind: 'bool', value: !a.equals(b) };
       }
-      this.reporter.error('InvalidConstant', opSpan, { detail: `operator \`${op}\` is not defined on dimensions` });
+      this.reporter.error('OperatorNotOnDims', opSpan, { op });
       return ERROR;
     }
     if (isNumber(l) && isNumber(r)) return this.numeric(op, l, r, span, opSpan);
@@ -544,9 +537,7 @@ export class Elaborator {
     if (op === '+' && l.kind === 'string' && r.kind === 'string') return { kind: 'string', value: l.value + r.value };
     if (ctx.settings && (l.kind === 'word' || r.kind === 'word'))
       return l.kind === 'word' ? this.unknownWord(l) : this.unknownWord(r as Value & { kind: 'word' });
-    this.reporter.error('InvalidConstant', opSpan, {
-      detail: `operator \`${op}\` is not defined on ${typeOfValue(l)} and ${typeOfValue(r)}`,
-    });
+    this.reporter.error('OperatorNotOnValues', opSpan, { op, left: typeOfValue(l), right: typeOfValue(r) });
     return ERROR;
   }
 
@@ -572,7 +563,7 @@ export class Elaborator {
       case '//':
       case '%':
         if (b === 0) {
-          this.reporter.error('InvalidConstant', span, { detail: 'division by zero' });
+          this.reporter.error('DivisionByZero', span);
           return ERROR;
         }
         if (op === '/') return num(a / b, ints && a % b === 0);
@@ -593,7 +584,7 @@ export class Elaborator {
       case '>=':
         return { kind: 'bool', value: a >= b };
     }
-    this.reporter.error('InvalidConstant', opSpan, { detail: `operator \`${op}\` is not defined on numbers` });
+    this.reporter.error('OperatorNotOnNumbers', opSpan, { op });
     return ERROR;
   }
 
@@ -635,9 +626,9 @@ export class Elaborator {
       if (child) return { ...obj, path: [...obj.path, prop], layer: child, span };
       const names = [...obj.layer.children.keys()];
       this.reporter.error(
-        'BadStageReference',
+        'StageModelNoSubLayer',
         propSpan,
-        { detail: `the model of stage \`${obj.stage}\` has no sub-layer \`${[...obj.path, prop].join('.')}\`` },
+        { stage: obj.stage, path: [...obj.path, prop].join('.') },
         { help: [didYouMean(prop, names)] },
       );
       return ERROR;
@@ -663,18 +654,14 @@ export class Elaborator {
 
   private index(obj: Value, idx: Value, idxSpan: Span, span: Span, ctx: Ctx): Value {
     if (idx.kind !== 'int') {
-      this.reporter.error('InvalidConstant', idxSpan, {
-        detail: `an index must be a constant int, found ${typeOfValue(idx)}`,
-      });
+      this.reporter.error('IndexNotInt', idxSpan, { found: typeOfValue(idx) });
       return ERROR;
     }
     if (obj.kind === 'list') {
       const i = idx.value < 0 ? idx.value + obj.items.length : idx.value;
       const v = obj.items[i];
       if (!v) {
-        this.reporter.error('InvalidConstant', idxSpan, {
-          detail: `index ${idx.value} is out of range for a list of ${obj.items.length}`,
-        });
+        this.reporter.error('IndexOutOfRange', idxSpan, { index: idx.value, length: obj.items.length });
         return ERROR;
       }
       return v;
@@ -684,9 +671,7 @@ export class Elaborator {
       const i = idx.value < 0 ? idx.value + n : idx.value;
       const child = obj.layer.children.get(String(i));
       if (!child) {
-        this.reporter.error('InvalidConstant', idxSpan, {
-          detail: `index ${idx.value} is out of range for a list of ${n} layers`,
-        });
+        this.reporter.error('LayerIndexOutOfRange', idxSpan, { index: idx.value, length: n });
         return ERROR;
       }
       const g = ctx.graph;
@@ -700,7 +685,7 @@ export class Elaborator {
       const child = obj.layer.children.get(String(idx.value));
       if (child) return { ...obj, path: [...obj.path, String(idx.value)], layer: child, span };
     }
-    this.reporter.error('NotCallable', span, { detail: `cannot index ${typeOfValue(obj)}` });
+    this.reporter.error('NotIndexable', span, { found: typeOfValue(obj) });
     return ERROR;
   }
 
@@ -786,9 +771,9 @@ export class Elaborator {
         if (prim.kind === 'layer') {
           if (ctx.graph) {
             this.reporter.error(
-              'NotCallable',
+              'LayerConstructedInForward',
               calleeSpan,
-              { detail: `layers are constructed as block members, not inside a forward body` },
+              {},
               { help: [`declare \`name = ${prim.name}(...)\` in the block and call \`name(x)\` here`] },
             );
             return ERROR;
@@ -820,9 +805,9 @@ export class Elaborator {
       case 'block':
         if (ctx.graph) {
           this.reporter.error(
-            'NotCallable',
+            'BlockInstantiatedInForward',
             calleeSpan,
-            { detail: `blocks are instantiated as block members, not inside a forward body` },
+            {},
             { help: [`declare \`name = ${callee.decl.name.name}(...)\` in the block and call \`name(x)\` here`] },
           );
           return ERROR;
@@ -831,16 +816,16 @@ export class Elaborator {
       case 'layer':
         if (!ctx.graph) {
           this.reporter.error(
-            'NotCallable',
+            'LayerAppliedOutsideForward',
             calleeSpan,
-            { detail: `layers are applied to tensors inside a forward body` },
+            {},
             { help: ['to chain layers, use `a >> b`'] },
           );
           return ERROR;
         }
         return this.applyLayer(callee.layer, positional, named, span, ctx);
       default:
-        this.reporter.error('NotCallable', calleeSpan, { detail: `${typeOfValue(callee)} is not callable` });
+        this.reporter.error('ValueNotCallable', calleeSpan, { found: typeOfValue(callee) });
         return ERROR;
     }
   }
@@ -852,20 +837,20 @@ export class Elaborator {
     span: Span,
   ): Value {
     const vals = positional.map((p) => p.value);
-    const bad = (detail: string): Value => {
-      this.reporter.error('InvalidConstant', span, { detail });
+    const bad = (problem: CatalogueMessage): Value => {
+      this.reporter.raise(problem, span);
       return ERROR;
     };
     for (const v of vals) if (v.kind === 'word') return this.unknownWord(v);
     const numList = (v: Value | undefined): number[] | undefined =>
       v?.kind === 'list' && v.items.every(isNumber) ? v.items.map((i) => (i as { value: number }).value) : undefined;
     const allInt = (v: Value | undefined) => v?.kind === 'list' && v.items.every((i) => i.kind === 'int');
-    if (named.size > 0) return bad(`\`${name}\` takes no named arguments`);
+    if (named.size > 0) return bad(semantic('HelperNamedArguments', { name }));
     switch (name) {
       case 'linspace': {
         const [a, b, n] = vals;
         if (!a || !b || !n || !isNumber(a) || !isNumber(b) || n.kind !== 'int' || n.value < 0)
-          return bad('`linspace(start, stop, count)` needs two numbers and a non-negative int');
+          return bad(semantic('HelperLinspaceArguments'));
         const items: Value[] = [];
         for (let i = 0; i < n.value; i++)
           items.push({
@@ -875,7 +860,7 @@ export class Elaborator {
         return { kind: 'list', items };
       }
       case 'len':
-        if (vals[0]?.kind !== 'list') return bad('`len` needs a list');
+        if (vals[0]?.kind !== 'list') return bad(semantic('HelperLenArguments'));
         return intValue(vals[0].items.length);
       case 'sum':
       case 'max':
@@ -887,7 +872,7 @@ export class Elaborator {
             : vals.every(isNumber)
               ? vals.map((v) => (v as { value: number }).value)
               : undefined;
-        if (!xs || (xs.length === 0 && name !== 'sum')) return bad(`\`${name}\` needs a non-empty list of numbers`);
+        if (!xs || (xs.length === 0 && name !== 'sum')) return bad(semantic('HelperReduceArguments', { name }));
         const ints = vals.length === 1 ? allInt(vals[0]) : vals.every((v) => v.kind === 'int');
         const r =
           name === 'sum'
@@ -901,7 +886,7 @@ export class Elaborator {
       }
       case 'cumsum': {
         const xs = numList(vals[0]);
-        if (!xs) return bad('`cumsum` needs a list of numbers');
+        if (!xs) return bad(semantic('HelperCumsumArguments'));
         let acc = 0;
         const int = allInt(vals[0]);
         return {
@@ -911,26 +896,25 @@ export class Elaborator {
       }
       case 'take': {
         const [l, n] = vals;
-        if (l?.kind !== 'list' || n?.kind !== 'int') return bad('`take(list, n)` needs a list and an int');
+        if (l?.kind !== 'list' || n?.kind !== 'int') return bad(semantic('HelperTakeArguments'));
         return { kind: 'list', items: l.items.slice(0, Math.max(0, n.value)) };
       }
       case 'range': {
         const ns = vals.map((v) => (v.kind === 'int' ? v.value : NaN));
-        if (ns.length === 0 || ns.length > 2 || ns.some(Number.isNaN))
-          return bad('`range(n)` or `range(a, b)` needs ints');
+        if (ns.length === 0 || ns.length > 2 || ns.some(Number.isNaN)) return bad(semantic('HelperRangeArguments'));
         const [a, b] = ns.length === 1 ? [0, ns[0]!] : [ns[0]!, ns[1]!];
         const items: Value[] = [];
         for (let i = a; i < b; i++) items.push(intValue(i));
         return { kind: 'list', items };
       }
       case 'int':
-        if (!vals[0] || !isNumber(vals[0])) return bad('`int` needs a number');
+        if (!vals[0] || !isNumber(vals[0])) return bad(semantic('HelperIntArguments'));
         return intValue(Math.trunc(vals[0].value));
       case 'float':
-        if (!vals[0] || !isNumber(vals[0])) return bad('`float` needs a number');
+        if (!vals[0] || !isNumber(vals[0])) return bad(semantic('HelperFloatArguments'));
         return { kind: 'float', value: vals[0].value };
     }
-    return bad(`unknown helper \`${name}\``);
+    return bad(semantic('UnknownHelper', { name }));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1259,9 +1243,9 @@ export class Elaborator {
       return this.functionLayer(v.prim, params, span);
     }
     this.reporter.error(
-      'NotCallable',
+      'ExpectedLayer',
       span,
-      { detail: `expected a layer, found ${typeOfValue(v)}` },
+      { found: typeOfValue(v) },
       {
         help: [
           v.kind === 'block' || (v.kind === 'prim' && v.prim.kind === 'layer')
@@ -1448,9 +1432,7 @@ export class Elaborator {
         }
         if (value.kind === 'layer' && m.sparse) value.layer.sparse = true;
         if (m.sparse && value.kind !== 'layer' && value.kind !== 'error')
-          this.reporter.error('NotCallable', m.span, {
-            detail: `only layers can be \`sparse\`; \`${m.name.name}\` is ${typeOfValue(value)}`,
-          });
+          this.reporter.error('SparseNotLayer', m.span, { name: m.name.name, found: typeOfValue(value) });
         if (defineMember(m.name.name, value, m.name.span) && value.kind === 'layer') {
           if (value.layer.kind === 'sequential') chains.delete(value.layer);
           children.set(m.name.name, value.layer);
@@ -1632,9 +1614,9 @@ export class Elaborator {
     const outputs: GraphValue[] = [];
     if (!result.returned) {
       this.reporter.error(
-        'ForwardMissing',
+        'ForwardWithoutReturn',
         fwd.returns.span,
-        { detail: `the forward of \`${blockName}\` has no \`return\`` },
+        { block: blockName },
         { label: 'this output is never returned', help: ['end the body with `return <expr>`'] },
       );
       return undefined;
@@ -1650,15 +1632,11 @@ export class Elaborator {
       else if (ret.value.kind === 'record') got = ret.value.entries.get(d.name);
       if (got === undefined || got.kind !== 'tensor') {
         if (got?.kind === 'error') return undefined;
-        this.reporter.error(
-          'ForwardMissing',
+        this.reporter.raise(
+          fwd.returns.kind === 'TensorType'
+            ? semantic('ForwardReturnsNonTensor', { block: blockName, found: got ? typeOfValue(got) : 'nothing' })
+            : semantic('ReturnWithoutOutput', { name: d.name }),
           ret.span,
-          {
-            detail:
-              fwd.returns.kind === 'TensorType'
-                ? `\`${blockName}\` must return a tensor, found ${got ? typeOfValue(got) : 'nothing'}`
-                : `the return value has no output \`${d.name}\``,
-          },
           { labels: [{ span: d.span, message: 'declared here' }] },
         );
         return undefined;
@@ -1761,9 +1739,7 @@ export class Elaborator {
           const range = this.eval(s.range, ctx);
           if (range.kind === 'error') break;
           if (range.kind !== 'list') {
-            this.reporter.error('InvalidConstant', s.range.span, {
-              detail: `a \`for\` loop needs a constant range or list, found ${typeOfValue(range)}`,
-            });
+            this.reporter.error('ForRangeNotList', s.range.span, { found: typeOfValue(range) });
             break;
           }
           for (const item of range.items) {
@@ -1839,9 +1815,7 @@ export class Elaborator {
   ): Value {
     const g = ctx.graph;
     if (!g) {
-      this.reporter.error('NotCallable', span, {
-        detail: `\`${prim.name}\` is applied to tensors only inside a forward body`,
-      });
+      this.reporter.error('FunctionAppliedOutsideForward', span, { name: prim.name });
       return ERROR;
     }
     const variadic = prim.inputs[0]?.endsWith('...');
@@ -1925,12 +1899,7 @@ export class Elaborator {
       );
       return;
     }
-    this.reporter.error(
-      'LayerInputShape',
-      span,
-      { detail: r.error },
-      { labels: this.producerLabels(inputs, r.input, span), help: [r.help] },
-    );
+    this.reporter.raise(r.error, span, { labels: this.producerLabels(inputs, r.input, span), help: [r.help] });
   }
 
   /** Shape (and MACs) of applying a layer to input shapes, without emitting ops. */
@@ -1946,40 +1915,50 @@ export class Elaborator {
       case 'primitive':
       case 'function': {
         const prim = layer.prim!;
-        if (named.size > 0) return { error: `\`${prim.name}\` takes no named tensor inputs` };
+        if (named.size > 0) return { error: semantic('ShapeNoNamedInputs', { callee: prim.name }) };
         if (inputs.length !== prim.inputs.length)
-          return { error: `\`${prim.name}\` takes ${prim.inputs.length} input(s), found ${inputs.length}` };
+          return {
+            error: semantic('ShapeInputCount', {
+              callee: prim.name,
+              expected: prim.inputs.length,
+              found: inputs.length,
+            }),
+          };
         const r = prim.shape(inputs, layer.params);
         if ('error' in r) return r;
         return { shape: r, macs: prim.macs?.(inputs, r, layer.params) ?? ZERO };
       }
       case 'block': {
         const g = layer.forward;
-        if (!g) return { error: `\`${layer.typeName}\` has no forward` };
+        if (!g) return { error: semantic('ShapeBlockWithoutForward', { callee: layer.typeName }) };
         const actual: (Shape | undefined)[] = g.inputs.map(() => undefined);
         inputs.forEach((s, i) => (actual[i] = s));
         for (const [k, s] of named) {
           const i = g.inputs.findIndex((x) => x.name === k);
-          if (i < 0)
+          if (i < 0) {
+            const suggestion = closest(
+              k,
+              g.inputs.map((x) => x.name),
+            );
             return {
-              error: `\`${layer.typeName}\` has no input \`${k}\`${
-                closest(
-                  k,
-                  g.inputs.map((x) => x.name),
-                )
-                  ? ` (did you mean \`${closest(
-                      k,
-                      g.inputs.map((x) => x.name),
-                    )}\`?)`
-                  : ''
-              }`,
+              error:
+                suggestion !== undefined
+                  ? semantic('ShapeNoSuchInputSuggest', { callee: layer.typeName, name: k, suggestion })
+                  : semantic('ShapeNoSuchInput', { callee: layer.typeName, name: k }),
             };
+          }
           actual[i] = s;
         }
         if (inputs.length > g.inputs.length)
-          return { error: `\`${layer.typeName}\` takes ${g.inputs.length} input(s), found ${inputs.length}` };
+          return {
+            error: semantic('ShapeInputCount', {
+              callee: layer.typeName,
+              expected: g.inputs.length,
+              found: inputs.length,
+            }),
+          };
         const missing = g.inputs.find((_, i) => actual[i] === undefined);
-        if (missing) return { error: `\`${layer.typeName}\` needs the input \`${missing.name}\`` };
+        if (missing) return { error: semantic('ShapeMissingInput', { callee: layer.typeName, name: missing.name }) };
         const env = new Map<string, Dim>();
         const bad = unify(
           g.inputs.map((x) => x.shape),
@@ -1990,7 +1969,12 @@ export class Elaborator {
           const p = g.inputs[bad]!;
           const expected = p.shape.map((d) => dimSubst(d, env));
           return {
-            error: `\`${layer.typeName}\` expects \`${p.name}\` of shape ${formatShape(expected)}, found ${formatShape(actual[bad]!)}`,
+            error: semantic('ShapeInput', {
+              callee: layer.typeName,
+              param: p.name,
+              expected: formatShape(expected),
+              found: formatShape(actual[bad]!),
+            }),
             input: bad,
             argument: { param: p.name, expected, found: actual[bad]! },
           };
@@ -2005,14 +1989,18 @@ export class Elaborator {
       case 'sequential':
       case 'list': {
         let cur = inputs[0];
-        if (!cur) return { error: 'a layer list needs an input' };
+        if (!cur) return { error: semantic('ShapeChainWithoutInput') };
         let macs = ZERO;
         for (const [k, c] of layer.children) {
           const several = c.kind === 'block' ? (c.forward?.outputs ?? []) : [];
           if (several.length > 1) {
             // Only one value runs on through a chain; picking the first silently would drop data.
             return {
-              error: `\`${c.typeName}\` returns ${several.length} named outputs (${several.map((o) => o.name).join(', ')}), and a layer chain passes on one value`,
+              error: semantic('ShapeChainManyOutputs', {
+                callee: c.typeName,
+                count: several.length,
+                names: several.map((o) => o.name).join(', '),
+              }),
               help: `take \`${c.typeName}\` out of the chain, call it on its own and pick an output by name (\`let r = ...\`, then \`r.${several[0]!.name}\`)`,
               path: k,
             };
@@ -2117,13 +2105,14 @@ export class Elaborator {
           { labels, help: [shapeHelp(r.argument.expected, r.argument.found)] },
         );
       } else {
-        const where = r.path !== undefined ? ` (in \`${calleeName}.${r.path}\`)` : '';
-        this.reporter.error(
-          'LayerInputShape',
-          span,
-          { detail: `${r.error}${where}` },
-          { labels, help: [r.help ?? (r.argument ? shapeHelp(r.argument.expected, r.argument.found) : undefined)] },
-        );
+        const problem =
+          r.path !== undefined
+            ? semantic('ShapeInsideMember', { problem: r.error, callee: calleeName, path: r.path })
+            : r.error;
+        this.reporter.raise(problem, span, {
+          labels,
+          help: [r.help ?? (r.argument ? shapeHelp(r.argument.expected, r.argument.found) : undefined)],
+        });
       }
       return { kind: 'tensor', id: -1, shape: undefined, span };
     }

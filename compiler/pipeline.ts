@@ -12,6 +12,7 @@
  */
 import { parse } from '../dsl/index.js';
 import type { Diagnostic } from '../dsl/diagnostics/diagnostic.js';
+import { report, semanticCatalogue } from '../dsl/diagnostics/catalogue.js';
 import type { SourceFile } from '../dsl/span.js';
 import { Elaborator } from './elaborate.js';
 import type { ProgramIR } from './ir/ir.js';
@@ -49,17 +50,7 @@ export function compileProgramSync(path: string, options: CompileOptions = {}): 
   const loaded = loadModules(path, parse, reporter, options.text);
   if (!loaded) {
     return {
-      diagnostics: [
-        {
-          code: 'NVC2003',
-          severity: 'error',
-          message: `cannot find module \`${path}\``,
-          span: { file: path, start: 0, end: 0 },
-          labels: [],
-          help: ['check the path'],
-          notes: [],
-        },
-      ],
+      diagnostics: [report(semanticCatalogue.EntryFileNotFound, { file: path, start: 0, end: 0 }, { path })],
       files: new Map(),
     };
   }

@@ -11,7 +11,7 @@
  * "conv and linear MACs alone" column (0.547 G for atto).
  */
 import {
-  type Dim,
+  Dim,
   dimAdd,
   dimConst,
   dimDiv,
@@ -25,6 +25,8 @@ import {
 } from './symbolic.js';
 import type { IRValue } from './ir/ir.js';
 import type { Value } from './values.js';
+import type { CatalogueMessage } from '../dsl/diagnostics/catalogue.js';
+import { semantic } from './report.js';
 
 export type ParamType = 'int' | 'float' | 'bool' | 'string' | 'int[]' | 'shape' | 'enum' | 'any';
 
@@ -52,7 +54,8 @@ export interface WeightSpec {
 }
 
 export interface ShapeError {
-  readonly error: string;
+  /** What is wrong, as a shape-rule entry of the diagnostic catalogue (catalogue-shapes.ts). */
+  readonly error: CatalogueMessage;
   /** Which tensor input is at fault (index into inputs). */
   readonly input?: number;
   readonly help?: string;
@@ -132,7 +135,7 @@ const ZEROS = { kind: 'zeros', args: {} };
 const ONES = { kind: 'ones', args: {} };
 
 function rankError(name: string, expected: string, got: Shape, input = 0, help?: string): ShapeError {
-  return { error: `\`${name}\` expects ${expected}, found ${formatShape(got)}`, input, help };
+  return { error: semantic('ShapeWrongRank', { callee: name, expected, found: formatShape(got) }), input, help };
 }
 
 function last(s: Shape): Dim {
@@ -146,7 +149,7 @@ export function normAxis(axis: number, rank: number): number | undefined {
 }
 
 /** Spatial output size of a convolution. */
-function convOut(size: Dim, kernel: number, stride: number, padding: string): Dim | string {
+function convOut(size: Dim, kernel: number, stride: number, padding: string): Dim | CatalogueMessage {
   if (padding === 'same') {
     const out = dimDiv(size, d(stride))!;
     const c = size.constantValue();
@@ -157,7 +160,7 @@ function convOut(size: Dim, kernel: number, stride: number, padding: string): Di
   const c = size.constantValue();
   if (c) {
     const n = Number(c.num) / Number(c.den);
-    if (n < kernel) return `input size ${n} is smaller than the kernel ${kernel}`;
+    if (n < kernel) return semantic('ShapeSmallerThanKernel', { size: n, kernel });
     return d(Math.floor((n - kernel) / stride) + 1);
   }
   return dimAdd(dimDiv(span, d(stride))!, d(1));
@@ -177,7 +180,13 @@ export function broadcast(a: Shape, b: Shape): Shape | ShapeError {
     else if (y.asInt() === 1) out.push(x);
     else
       return {
-        error: `shapes ${formatShape(a)} and ${formatShape(b)} do not broadcast: axis ${i - rank} is ${x} vs ${y}`,
+        error: semantic('ShapeNoBroadcast', {
+          left: formatShape(a),
+          right: formatShape(b),
+          axis: i - rank,
+          leftSize: String(x),
+          rightSize: String(y),
+        }),
         input: 1,
         help: 'broadcasting needs equal sizes or 1 on each axis, aligned from the right',
       };
@@ -229,7 +238,10 @@ const reduction = (name: string): PrimitiveDef => ({
     for (const a of intListParam(p, 'axes')) {
       const n = normAxis(a, x.length);
       if (n === undefined)
-        return { error: `axis ${a} is out of range for a tensor of rank ${x.length} ${formatShape(x)}`, input: 0 };
+        return {
+          error: semantic('ShapeReduceAxis', { axis: a, rank: x.length, shape: formatShape(x) }),
+          input: 0,
+        };
       axes.add(n);
     }
     const keep = boolParam(p, 'keep');
@@ -293,7 +305,7 @@ const list: PrimitiveDef[] = [
       const cin = intParam(p, 'in');
       if (!last(x!).equals(d(cin)))
         return {
-          error: `\`Conv2d\` expects ${cin} input channels, found ${last(x!)} in ${formatShape(x!)}`,
+          error: semantic('ShapeConvChannels', { expected: cin, found: String(last(x!)), shape: formatShape(x!) }),
           input: 0,
           help: `use \`Conv2d(${last(x!)}, ...)\``,
         };
@@ -302,8 +314,8 @@ const list: PrimitiveDef[] = [
       const pad = wordParam(p, 'padding');
       const h = convOut(x![1]!, k, s, pad);
       const w = convOut(x![2]!, k, s, pad);
-      if (typeof h === 'string') return { error: h, input: 0 };
-      if (typeof w === 'string') return { error: w, input: 0 };
+      if (!(h instanceof Dim)) return { error: h, input: 0 };
+      if (!(w instanceof Dim)) return { error: w, input: 0 };
       return [x![0]!, h, w, d(intParam(p, 'out'))];
     },
     macs(_s, out, p) {
@@ -337,7 +349,7 @@ const list: PrimitiveDef[] = [
       const c = intParam(p, 'dim');
       if (!last(x!).equals(d(c)))
         return {
-          error: `\`DepthwiseConv2d\` expects ${c} channels, found ${last(x!)} in ${formatShape(x!)}`,
+          error: semantic('ShapeDepthwiseChannels', { expected: c, found: String(last(x!)), shape: formatShape(x!) }),
           input: 0,
           help: `use \`DepthwiseConv2d(${last(x!)}, ...)\``,
         };
@@ -346,8 +358,8 @@ const list: PrimitiveDef[] = [
       const pad = wordParam(p, 'padding');
       const h = convOut(x![1]!, k, s, pad);
       const w = convOut(x![2]!, k, s, pad);
-      if (typeof h === 'string') return { error: h, input: 0 };
-      if (typeof w === 'string') return { error: w, input: 0 };
+      if (!(h instanceof Dim)) return { error: h, input: 0 };
+      if (!(w instanceof Dim)) return { error: w, input: 0 };
       return [x![0]!, h, w, d(c)];
     },
     macs(_s, out, p) {
@@ -379,7 +391,7 @@ const list: PrimitiveDef[] = [
       const cin = intParam(p, 'in');
       if (!last(x!).equals(d(cin)))
         return {
-          error: `\`Linear\` expects ${cin} input features on the last axis, found ${last(x!)} in ${formatShape(x!)}`,
+          error: semantic('ShapeLinearFeatures', { expected: cin, found: String(last(x!)), shape: formatShape(x!) }),
           input: 0,
           help: `use \`Linear(${last(x!)}, ...)\``,
         };
@@ -409,7 +421,11 @@ const list: PrimitiveDef[] = [
       const c = intParam(p, 'dim');
       if (x!.length < 1 || !last(x!).equals(d(c)))
         return {
-          error: `\`LayerNorm\` normalises the last axis of size ${c}, found ${x!.length ? last(x!) : 'a scalar'} in ${formatShape(x!)}`,
+          error: semantic('ShapeLayerNormAxis', {
+            expected: c,
+            found: x!.length ? String(last(x!)) : 'a scalar',
+            shape: formatShape(x!),
+          }),
           input: 0,
           help: x!.length ? `use \`LayerNorm(${last(x!)})\`` : undefined,
         };
@@ -441,7 +457,10 @@ const list: PrimitiveDef[] = [
     ...unary('softmax', 'softmax along one axis', [{ name: 'axis', type: 'int', default: I(-1), doc: 'axis' }]),
     shape([x], p) {
       if (normAxis(intParam(p, 'axis'), x!.length) === undefined)
-        return { error: `axis ${intParam(p, 'axis')} is out of range for ${formatShape(x!)}`, input: 0 };
+        return {
+          error: semantic('ShapeAxisOutOfRange', { axis: intParam(p, 'axis'), shape: formatShape(x!) }),
+          input: 0,
+        };
       return x!;
     },
   },
@@ -457,9 +476,7 @@ const list: PrimitiveDef[] = [
       'x with the removed positions of the patch mask set to zero while a stage has a mask policy, x itself otherwise: statistics that must see only visible positions (GRN) and the masked-zero invariant of sparse execution use it',
     ),
     shape: ([x]) =>
-      x!.length === 4
-        ? x!
-        : { error: `visible() needs an NHWC feature map [B, H, W, C], got ${formatShape(x!)}`, input: 0 },
+      x!.length === 4 ? x! : { error: semantic('ShapeVisibleNeedsNHWC', { shape: formatShape(x!) }), input: 0 },
   },
   unary('dropout', 'drops elements with probability `p` while training', [
     { name: 'p', type: 'float', default: F(0), min: 0, below: 1, doc: 'drop probability' },
@@ -485,7 +502,12 @@ const list: PrimitiveDef[] = [
       const target = shapeParam(p, 'shape');
       if (!shapeSize(target).equals(shapeSize(x!)))
         return {
-          error: `cannot reshape ${formatShape(x!)} (${shapeSize(x!)} elements) to ${formatShape(target)} (${shapeSize(target)} elements)`,
+          error: semantic('ShapeReshapeSize', {
+            from: formatShape(x!),
+            fromSize: String(shapeSize(x!)),
+            to: formatShape(target),
+            toSize: String(shapeSize(target)),
+          }),
           input: 0,
         };
       return target;
@@ -504,7 +526,11 @@ const list: PrimitiveDef[] = [
       const sorted = [...perm].sort((a, b) => a - b);
       if (perm.length !== x!.length || sorted.some((v, i) => v !== i))
         return {
-          error: `perm ${JSON.stringify(perm)} is not a permutation of the ${x!.length} axes of ${formatShape(x!)}`,
+          error: semantic('ShapeNotPermutation', {
+            perm: JSON.stringify(perm),
+            rank: x!.length,
+            shape: formatShape(x!),
+          }),
           input: 0,
         };
       return perm.map((i) => x![i]!);
@@ -541,11 +567,15 @@ const list: PrimitiveDef[] = [
           0,
           x!.length === 4 ? 'the input is already a grid; drop `untokens`' : undefined,
         );
-      if (t.length !== 4) return { error: `\`untokens\` needs a 4-D target [B, H, W, C], found ${formatShape(t)}` };
+      if (t.length !== 4) return { error: semantic('ShapeUntokensTarget', { shape: formatShape(t) }) };
       const want: Shape = [t[0]!, dimMul(t[1]!, t[2]!), t[3]!];
       if (!shapesEqual(want, x!))
         return {
-          error: `\`untokens\` to ${formatShape(t)} needs tokens ${formatShape(want)}, found ${formatShape(x!)}`,
+          error: semantic('ShapeUntokensTokens', {
+            target: formatShape(t),
+            expected: formatShape(want),
+            found: formatShape(x!),
+          }),
           input: 0,
         };
       return t;
@@ -597,7 +627,12 @@ const list: PrimitiveDef[] = [
       const [kb, n] = tb ? [b![b!.length - 1]!, b![b!.length - 2]!] : [b![b!.length - 2]!, b![b!.length - 1]!];
       if (!ka.equals(kb))
         return {
-          error: `\`matmul\` inner dimensions differ: ${ka} vs ${kb} (${formatShape(a!)} x ${formatShape(b!)})`,
+          error: semantic('ShapeMatmulInner', {
+            left: String(ka),
+            right: String(kb),
+            leftShape: formatShape(a!),
+            rightShape: formatShape(b!),
+          }),
           input: 1,
           help: 'transpose one operand with `transpose_a` / `transpose_b`',
         };
@@ -622,13 +657,20 @@ const list: PrimitiveDef[] = [
       const first = xs[0]!;
       const axis = normAxis(intParam(p, 'axis'), first.length);
       if (axis === undefined)
-        return { error: `axis ${intParam(p, 'axis')} is out of range for ${formatShape(first)}`, input: 0 };
+        return {
+          error: semantic('ShapeAxisOutOfRange', { axis: intParam(p, 'axis'), shape: formatShape(first) }),
+          input: 0,
+        };
       let size = ZERO;
       for (let i = 0; i < xs.length; i++) {
         const x = xs[i]!;
         if (x.length !== first.length || x.some((dim, j) => j !== axis && !dim.equals(first[j]!)))
           return {
-            error: `\`concat\` along axis ${intParam(p, 'axis')} needs equal other axes: ${formatShape(first)} vs ${formatShape(x)}`,
+            error: semantic('ShapeConcatAxes', {
+              axis: intParam(p, 'axis'),
+              first: formatShape(first),
+              other: formatShape(x),
+            }),
             input: i,
           };
         size = dimAdd(size, x[axis]!);
@@ -651,12 +693,15 @@ const list: PrimitiveDef[] = [
     shape([x], p) {
       const axis = normAxis(intParam(p, 'axis'), x!.length);
       if (axis === undefined)
-        return { error: `axis ${intParam(p, 'axis')} is out of range for ${formatShape(x!)}`, input: 0 };
+        return {
+          error: semantic('ShapeAxisOutOfRange', { axis: intParam(p, 'axis'), shape: formatShape(x!) }),
+          input: 0,
+        };
       const start = intParam(p, 'start');
       const end = intParam(p, 'end');
       const size = x![axis]!.asInt();
       if (end <= start || (size !== undefined && end > size))
-        return { error: `slice ${start}..${end} is empty or exceeds axis ${axis} of ${formatShape(x!)}`, input: 0 };
+        return { error: semantic('ShapeSliceEmpty', { start, end, axis, shape: formatShape(x!) }), input: 0 };
       return x!.map((dim, j) => (j === axis ? d(end - start) : dim));
     },
   },
@@ -674,7 +719,10 @@ const list: PrimitiveDef[] = [
       const h = dimDiv(x![1]!, d(pp))!;
       const w = dimDiv(x![2]!, d(pp))!;
       if ((h.isConstant() && !isExactInteger(h)) || (w.isConstant() && !isExactInteger(w)))
-        return { error: `patch ${pp} does not divide the image ${x![1]} x ${x![2]}`, input: 0 };
+        return {
+          error: semantic('ShapePatchNotDividing', { patch: pp, height: String(x![1]), width: String(x![2]) }),
+          input: 0,
+        };
       return [x![0]!, dimMul(h, w), dimMul(d(pp * pp), x![3]!)];
     },
   },
@@ -693,12 +741,19 @@ const list: PrimitiveDef[] = [
       const pp = intParam(p, 'patch');
       const g = shapeParam(p, 'grid');
       if (x!.length !== 3) return rankError('unpatchify', 'a 3-D [B, L, p * p * C] input', x!);
-      if (g.length !== 2) return { error: '`grid` must be [h, w]' };
+      if (g.length !== 2) return { error: semantic('ShapeGridNotPair') };
       if (!dimMul(g[0]!, g[1]!).equals(x![1]!))
-        return { error: `grid ${formatShape(g)} has ${dimMul(g[0]!, g[1]!)} patches, input has ${x![1]}`, input: 0 };
+        return {
+          error: semantic('ShapeGridPatches', {
+            grid: formatShape(g),
+            patches: String(dimMul(g[0]!, g[1]!)),
+            tokens: String(x![1]),
+          }),
+          input: 0,
+        };
       const c = dimDiv(x![2]!, d(pp * pp))!;
       if (c.isConstant() && !isExactInteger(c))
-        return { error: `${x![2]} values per patch is not a multiple of ${pp} * ${pp}`, input: 0 };
+        return { error: semantic('ShapePatchValues', { values: String(x![2]), patch: pp }), input: 0 };
       return [x![0]!, dimMul(g[0]!, d(pp)), dimMul(g[1]!, d(pp)), c];
     },
   },
@@ -751,15 +806,17 @@ const list: PrimitiveDef[] = [
               : undefined,
         );
       if (v!.length !== 3) return rankError('attention', 'token values [B, M, Dv]', v!, 2);
-      if (!q![2]!.equals(k![2]!)) return { error: `queries have width ${q![2]} but keys have ${k![2]}`, input: 1 };
-      if (!k![1]!.equals(v![1]!)) return { error: `keys have ${k![1]} tokens but values have ${v![1]}`, input: 2 };
+      if (!q![2]!.equals(k![2]!))
+        return { error: semantic('ShapeAttentionWidth', { queries: String(q![2]), keys: String(k![2]) }), input: 1 };
+      if (!k![1]!.equals(v![1]!))
+        return { error: semantic('ShapeAttentionTokens', { keys: String(k![1]), values: String(v![1]) }), input: 2 };
       const b = broadcast([q![0]!], [k![0]!]);
       if ('error' in b) return b;
       const h = intParam(p, 'heads');
       const dq = q![2]!.asInt();
       if (dq !== undefined && dq % h !== 0)
         return {
-          error: `heads = ${h} does not divide the query width ${dq}`,
+          error: semantic('ShapeHeadsNotDividing', { heads: h, width: dq }),
           help: `use a head count that divides ${dq}`,
         };
       return [q![0]!, q![1]!, v![2]!];
@@ -787,7 +844,7 @@ const list: PrimitiveDef[] = [
     shape([x], p) {
       for (const a of intListParam(p, 'axes'))
         if (normAxis(a, x!.length) === undefined)
-          return { error: `axis ${a} is out of range for ${formatShape(x!)}`, input: 0 };
+          return { error: semantic('ShapeAxisOutOfRange', { axis: a, shape: formatShape(x!) }), input: 0 };
       return x!;
     },
   },
@@ -805,7 +862,7 @@ const list: PrimitiveDef[] = [
       const rows = t![0]!.asInt();
       if (rows !== undefined && rows !== (2 * w - 1) ** 2)
         return {
-          error: `a window of ${w} needs a table of ${(2 * w - 1) ** 2} rows ((2w-1)^2), found ${rows}`,
+          error: semantic('ShapeBiasTableRows', { window: w, rows: (2 * w - 1) ** 2, found: String(rows) }),
           input: 0,
         };
       return [t![1]!, d(w * w), d(w * w)];
@@ -828,9 +885,12 @@ const list: PrimitiveDef[] = [
       const h = dimDiv(x![1]!, d(w))!;
       const ww = dimDiv(x![2]!, d(w))!;
       if ((h.isConstant() && !isExactInteger(h)) || (ww.isConstant() && !isExactInteger(ww)))
-        return { error: `window ${w} does not divide the map ${x![1]} x ${x![2]}`, input: 0 };
+        return {
+          error: semantic('ShapeWindowNotDividing', { window: w, height: String(x![1]), width: String(x![2]) }),
+          input: 0,
+        };
       if (intParam(p, 'shift') >= w)
-        return { error: `shift ${intParam(p, 'shift')} must be smaller than the window ${w}` };
+        return { error: semantic('ShapeShiftTooLarge', { shift: intParam(p, 'shift'), window: w }) };
       return [dimMul(h, ww), d(w * w), d(w * w)];
     },
   },

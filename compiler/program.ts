@@ -276,10 +276,7 @@ export class ProgramChecker {
         )!;
         if (v.kind !== 'stageref') {
           if (v.kind === 'word') this.reportStageRef(v.name, entry.value.span, later, earlier);
-          else if (v.kind !== 'error')
-            this.reporter.error('BadStageReference', entry.value.span, {
-              detail: `\`init.${to}\` must name an earlier stage's layer such as \`pretrain.encoder\``,
-            });
+          else if (v.kind !== 'error') this.reporter.error('InitNotStageLayer', entry.value.span, { target: to });
           continue;
         }
         handOvers.push({ to, fromStage: v.stage, fromPath: v.path.join('.'), span: entry.value.span });
@@ -293,9 +290,9 @@ export class ProgramChecker {
       if (!src) continue;
       if (!dst) {
         this.reporter.error(
-          'BadStageReference',
+          'HandOverTargetMissing',
           h.span,
-          { detail: `the model has no sub-layer \`${h.to}\` to receive \`${h.fromStage}.${h.fromPath}\`` },
+          { target: h.to, stage: h.fromStage, path: h.fromPath },
           { help: [didYouMean(h.to, model.children.keys())] },
         );
         continue;
@@ -368,17 +365,8 @@ export class ProgramChecker {
     earlier: ReadonlyMap<string, LayerInstance>,
   ): void {
     const head = name.split('.')[0]!;
-    if (later.has(head))
-      this.reporter.error('BadStageReference', span, {
-        detail: `stage \`${head}\` comes later; weights can only come from an earlier stage`,
-      });
-    else
-      this.reporter.error(
-        'BadStageReference',
-        span,
-        { detail: `no earlier stage \`${head}\`` },
-        { help: [didYouMean(head, earlier.keys())] },
-      );
+    if (later.has(head)) this.reporter.error('StageComesLater', span, { stage: head });
+    else this.reporter.error('NoEarlierStage', span, { stage: head }, { help: [didYouMean(head, earlier.keys())] });
   }
 
   private evalModel(
@@ -439,8 +427,11 @@ export class ProgramChecker {
         : g.inputs.map((i) => i.name);
     const at = inputsSetting?.setting.value.span ?? s.name.span;
     if (names.length !== g.inputs.length) {
-      this.reporter.error('ModelInputMismatch', at, {
-        detail: `the model \`${model.typeName}\` takes ${g.inputs.length} input(s) (${g.inputs.map((i) => i.name).join(', ')}), the stage gives ${names.length}`,
+      this.reporter.error('StageInputCount', at, {
+        model: model.typeName,
+        count: g.inputs.length,
+        names: g.inputs.map((i) => i.name).join(', '),
+        given: names.length,
       });
       return;
     }
@@ -477,17 +468,21 @@ export class ProgramChecker {
         if (imageSize && dataset) {
           const [h, w] = [input.shape[1]!.asInt(), input.shape[2]!.asInt()];
           if ((h !== undefined && h !== imageSize[0]) || (w !== undefined && w !== imageSize[1]))
-            this.reporter.error('ModelInputMismatch', at, {
-              detail: `\`${model.typeName}\` expects ${h}x${w} images for \`${input.name}\`, dataset \`${dataset.name}\` resizes to ${imageSize[0]}x${imageSize[1]}`,
+            this.reporter.error('StageImageSize', at, {
+              model: model.typeName,
+              height: String(h),
+              width: String(w),
+              input: input.name,
+              dataset: dataset.name,
+              sizeHeight: imageSize[0]!,
+              sizeWidth: imageSize[1]!,
             });
         }
       } else if (dataset) {
         this.reporter.error(
-          'ModelInputMismatch',
+          'StageMissingModality',
           at,
-          {
-            detail: `dataset \`${dataset.name}\` has no modality \`${name}\` for the input \`${input.name}\` ${formatShape(input.shape)}`,
-          },
+          { dataset: dataset.name, name, input: input.name, shape: formatShape(input.shape) },
           { help: [didYouMean(name, Object.keys(groups))] },
         );
       }

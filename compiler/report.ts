@@ -1,14 +1,15 @@
 /**
  * Collecting semantic diagnostics.
- * In: an entry of dsl/diagnostics/catalogue-semantic.ts, a primary span, message arguments and
- * optional labels/help/notes. Out: Diagnostic values (built by the catalogue's `report`)
- * collected in a `Reporter`. Holds afterwards: identical diagnostics (same code, span and
+ * In: an entry of dsl/diagnostics/catalogue-semantic.ts with the arguments its templates name
+ * (checked by tsc), a primary span and optional labels/help/notes. Out: Diagnostic values
+ * (built by the catalogue's `reportMessage`) collected in a `Reporter`. Holds afterwards: identical diagnostics (same code, span and
  * message, e.g. from two instances of one block) are kept once.
  */
 import { distance } from 'fastest-levenshtein';
 import type { Diagnostic, Label } from '../dsl/diagnostics/diagnostic.js';
-import { report, type MessageArgs } from '../dsl/diagnostics/catalogue.js';
+import { type CatalogueMessage, type MessageArgs, reportMessage } from '../dsl/diagnostics/catalogue.js';
 import { semanticCatalogue, type SemanticCode } from '../dsl/diagnostics/catalogue-semantic.js';
+import type { ArgsParam } from '../dsl/diagnostics/catalogue-types.js';
 import type { Span } from '../dsl/span.js';
 
 export interface ReportExtras {
@@ -22,8 +23,18 @@ export class Reporter {
   readonly diagnostics: Diagnostic[] = [];
   private readonly seen = new Set<string>();
 
-  error(kind: SemanticCode, span: Span, args: MessageArgs = {}, extras: ReportExtras = {}): void {
-    const d = report(semanticCatalogue[kind], span, args, {
+  /** Reports the entry `kind` with exactly the arguments its templates name. */
+  error<K extends SemanticCode>(
+    kind: K,
+    span: Span,
+    ...[args, extras]: ArgsParam<(typeof semanticCatalogue)[K], [extras?: ReportExtras]>
+  ): void {
+    this.raise({ entry: semanticCatalogue[kind], args: (args ?? {}) as MessageArgs }, span, extras);
+  }
+
+  /** Reports a message built earlier with `semantic` (e.g. a shape rule's verdict). */
+  raise(msg: CatalogueMessage, span: Span, extras: ReportExtras = {}): void {
+    const d = reportMessage(msg, span, {
       ...(extras.label !== undefined ? { primaryLabel: extras.label } : {}),
       labels: extras.labels ?? [],
       help: (extras.help ?? []).filter((h): h is string => typeof h === 'string' && h.length > 0),
@@ -38,6 +49,14 @@ export class Reporter {
   get errorCount(): number {
     return this.diagnostics.filter((d) => d.severity === 'error').length;
   }
+}
+
+/** A semantic catalogue message with its typed arguments, to be reported later with `raise`. */
+export function semantic<K extends SemanticCode>(
+  kind: K,
+  ...[args]: ArgsParam<(typeof semanticCatalogue)[K]>
+): CatalogueMessage {
+  return { entry: semanticCatalogue[kind], args: (args ?? {}) as MessageArgs };
 }
 
 /**

@@ -90,9 +90,9 @@ export function applyVariant(
     let cur = variants.get(variant);
     if (!cur) {
       reporter.error(
-        'BadVariant',
+        'NoSuchVariant',
         origin,
-        { detail: `no variant \`${variant}\` in ${module.file}` },
+        { variant, file: module.file },
         {
           help: [
             closest(variant, variants.keys()) ? `did you mean \`${closest(variant, variants.keys())}\`?` : undefined,
@@ -104,8 +104,8 @@ export function applyVariant(
     }
     while (cur) {
       if (chain.includes(cur)) {
-        reporter.error('BadVariant', cur.name.span, {
-          detail: `variants extend each other in a cycle: ${[...chain, cur].map((v) => v.name.name).join(' -> ')}`,
+        reporter.error('VariantCycle', cur.name.span, {
+          cycle: [...chain, cur].map((v) => v.name.name).join(' -> '),
         });
         return module;
       }
@@ -114,9 +114,9 @@ export function applyVariant(
       const base = variants.get(cur.extends.name);
       if (!base) {
         reporter.error(
-          'BadVariant',
+          'UnknownBaseVariant',
           cur.extends.span,
-          { detail: `variant \`${cur.name.name}\` extends unknown variant \`${cur.extends.name}\`` },
+          { variant: cur.name.name, base: cur.extends.name },
           {
             help: [
               closest(cur.extends.name, variants.keys())
@@ -171,9 +171,9 @@ function addStage(decls: Decl[], e: Extract<Edit, { kind: 'add' }>, reporter: Re
   const stageNames = trains.flatMap((t) => t.stages.map((s) => s.name.name));
   if (!placement) {
     reporter.error(
-      'BadVariant',
+      'VariantStageWithoutPlace',
       e.stage.name.span,
-      { detail: `variant \`${e.variant}\` adds stage \`${stage.name.name}\` without saying where it runs` },
+      { variant: e.variant, stage: stage.name.name },
       {
         help: [
           `write \`stage ${stage.name.name} before <stage> { ... }\` or \`after <stage>\`${stageNames.length ? ` (stages: ${stageNames.join(', ')})` : ''}`,
@@ -184,9 +184,9 @@ function addStage(decls: Decl[], e: Extract<Edit, { kind: 'add' }>, reporter: Re
   }
   if (placement.position.name !== 'before' && placement.position.name !== 'after') {
     reporter.error(
-      'BadVariant',
+      'VariantStagePosition',
       placement.position.span,
-      { detail: `a stage is placed \`before\` or \`after\` another stage, not \`${placement.position.name}\`` },
+      { position: placement.position.name },
       {
         help: [`write \`stage ${stage.name.name} before ${placement.anchor.name} { ... }\``],
       },
@@ -195,11 +195,9 @@ function addStage(decls: Decl[], e: Extract<Edit, { kind: 'add' }>, reporter: Re
   }
   if (stageNames.includes(stage.name.name)) {
     reporter.error(
-      'BadVariant',
+      'VariantStageExists',
       stage.name.span,
-      {
-        detail: `variant \`${e.variant}\` adds stage \`${stage.name.name}\`, but the program already has a stage of that name`,
-      },
+      { variant: e.variant, stage: stage.name.name },
       {
         help: [`edit the existing stage with \`${stage.name.name}.<setting> = ...\`, or choose another name`],
       },

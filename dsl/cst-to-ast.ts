@@ -18,6 +18,16 @@ import * as T from './tokens.js';
 
 type Children = Record<string, CstElement[] | undefined>;
 
+/** The NVC1016 entries: one per place a construct can be misplaced, each with its own fix. */
+type MisplacedEntry = (typeof syntaxCatalogue)[
+  | 'MisplacedOutsideBlock'
+  | 'MisplacedStatementAtTop'
+  | 'MisplacedStageAtTop'
+  | 'MisplacedRemove'
+  | 'MisplacedStatementInBlock'
+  | 'MisplacedInForward'
+  | 'MisplacedStage'];
+
 function isToken(e: CstElement): e is IToken {
   return (e as IToken).tokenType !== undefined;
 }
@@ -209,27 +219,27 @@ export class AstBuilder {
     const span = tokenSpan(this.file, first, 0);
     const found = describeFound(first);
     const word = first.image;
-    const misplaced = (whereText: string, fix: string): void => {
-      this.diagnostics.push(report(syntaxCatalogue.MisplacedMember, span, { word, where: whereText, fix }));
+    const misplaced = (entry: MisplacedEntry): void => {
+      this.diagnostics.push(report(entry, span, { word }));
     };
     const isWeightLike = first.tokenType === T.Weight || first.tokenType === T.Frozen;
     const isForward = first.tokenType === T.Forward;
     const isStmt = first.tokenType === T.Let || first.tokenType === T.Return || first.tokenType === T.For;
     if (where === 'top') {
       if (isWeightLike || isForward || first.tokenType === T.Sparse) {
-        misplaced('outside a `block` or `model`', 'move it into the body of a `block` or `model`');
+        misplaced(syntaxCatalogue.MisplacedOutsideBlock);
         return;
       }
       if (isStmt) {
-        misplaced('outside a `forward` body', 'statements go inside `forward(...) -> [...] { ... }` in a block');
+        misplaced(syntaxCatalogue.MisplacedStatementAtTop);
         return;
       }
       if (first.tokenType === T.Stage) {
-        misplaced('outside a `train` declaration', 'put stages inside `train Name on Dataset { ... }`');
+        misplaced(syntaxCatalogue.MisplacedStageAtTop);
         return;
       }
       if (first.tokenType === T.Remove) {
-        misplaced('outside a `variant`', 'write `variant name { remove ... }`');
+        misplaced(syntaxCatalogue.MisplacedRemove);
         return;
       }
       this.diagnostics.push(report(syntaxCatalogue.ExpectedDeclaration, span, { found }));
@@ -237,7 +247,7 @@ export class AstBuilder {
     }
     if (where === 'block') {
       if (isStmt) {
-        misplaced('directly in a block body', 'statements go inside `forward(...) -> [...] { ... }`');
+        misplaced(syntaxCatalogue.MisplacedStatementInBlock);
         return;
       }
       const second = toks[1];
@@ -265,7 +275,7 @@ export class AstBuilder {
     }
     if (where === 'body') {
       if (isWeightLike || isForward) {
-        misplaced('inside a `forward` body', 'declare weights and `forward` directly in the block body');
+        misplaced(syntaxCatalogue.MisplacedInForward);
         return;
       }
       this.diagnostics.push(report(syntaxCatalogue.UnexpectedToken, span, { expected: 'a statement', found }));
@@ -281,7 +291,7 @@ export class AstBuilder {
     const second = toks[1];
     if (tokenMatcher(first, T.Word) && second !== undefined && second.tokenType !== T.Equals) {
       if (first.tokenType === T.Stage && where !== 'settings') {
-        misplaced('here', 'stages belong directly inside a `train` declaration');
+        misplaced(syntaxCatalogue.MisplacedStage);
         return;
       }
       this.diagnostics.push(

@@ -124,7 +124,7 @@ export function parse(file: SourceFile): ParseResult {
             what: 'levels of brackets or nested expressions',
           })
         : report(syntaxCatalogue.InternalParserError, file.span(at, at), {
-            detail: err instanceof Error ? err.message : String(err),
+            exceptionMessage: err instanceof Error ? err.message : String(err),
           });
     return { module: emptyModule(file), diagnostics: [...(lexed?.diagnostics ?? []), diagnostic] };
   }

@@ -50,10 +50,13 @@ describe('clean fixtures produce no diagnostics', () => {
 describe('the diagnostic catalogue', () => {
   const entries = catalogueEntries();
 
-  it('has well-formed, unique codes in the right ranges', () => {
+  it('has well-formed codes in the right ranges, one kind per code', () => {
     const codes = entries.map((e) => e.code);
     for (const c of codes) expect(c).toMatch(/^NVC[1-59]\d{3}$/);
-    expect(new Set(codes).size).toBe(codes.length);
+    // Several entries (specific messages) may share a code; they are then one kind.
+    const summaries = new Map<string, string>();
+    for (const e of entries)
+      expect(summaries.set(e.code, summaries.get(e.code) ?? e.summary).get(e.code)).toBe(e.summary);
     for (const e of Object.values(syntaxCatalogue) as CatalogueEntry[]) expect(e.code).toMatch(/^NVC1\d{3}$/);
     for (const e of Object.values(semanticCatalogue) as CatalogueEntry[]) expect(e.code).toMatch(/^NVC[2-59]\d{3}$/);
   });

@@ -6,6 +6,7 @@
  * Holds afterwards: the answers agree with what the elaborator traced (it used the same
  * primitive rules and graphs), so summaries and diagrams need nothing but the IR.
  */
+import { messageText } from '../../dsl/diagnostics/catalogue.js';
 import { PRIMITIVES } from '../primitives.js';
 import { dimAdd, dimConst, dimSubst, type Dim, type Shape, unify } from '../symbolic.js';
 import type { ForwardGraph, ModelIR, ModuleNode } from './ir.js';
@@ -46,7 +47,7 @@ export function applyModule(
       if (inputs.length !== prim.inputs.length)
         return { error: `\`${prim.name}\` takes ${prim.inputs.length} input(s), found ${inputs.length}` };
       const r = prim.shape(inputs, node.args);
-      if ('error' in r) return { error: r.error };
+      if ('error' in r) return { error: messageText(r.error) };
       return { shape: r, macs: prim.macs?.(inputs, r, node.args) ?? ZERO };
     }
     case 'block': {

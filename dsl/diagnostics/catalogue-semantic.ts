@@ -1,11 +1,46 @@
 /**
  * The semantic half of the diagnostic catalogue (NVC2xxx names/imports, NVC3xxx shapes,
  * NVC4xxx arguments/types, NVC5xxx cross-declaration checks), reported by compiler/.
- * In: nothing. Out: `semanticCatalogue`, merged into `catalogue` by catalogue.ts. Holds
- * afterwards: every code compiler/ emits is listed here exactly once; the fixture harness
+ * In: nothing (and the shape-rule entries of catalogue-shapes.ts). Out: `semanticCatalogue`,
+ * merged into `catalogue` by catalogue.ts. Holds afterwards: every message compiler/ emits is
+ * one entry here, with its own template; entries of one kind share a code; the fixture harness
  * checks that every code has a fixture under test/fixtures/diagnostics/.
  */
-import type { CatalogueEntry } from './catalogue-types.js';
+import type { CatalogueEntry, DiagnosticKind } from './catalogue-types.js';
+import { shapeCatalogue } from './catalogue-shapes.js';
+
+// Kinds with several specific messages: each message below is its own entry under one code.
+const moduleNotFound = {
+  code: 'NVC2003',
+  severity: 'error',
+  summary: 'module not found',
+} as const satisfies DiagnosticKind;
+const notCallable = {
+  code: 'NVC4007',
+  severity: 'error',
+  summary: 'value used as the wrong kind',
+} as const satisfies DiagnosticKind;
+const invalidConstant = {
+  code: 'NVC4008',
+  severity: 'error',
+  summary: 'invalid constant expression',
+} as const satisfies DiagnosticKind;
+const forwardMissing = {
+  code: 'NVC4009',
+  severity: 'error',
+  summary: 'forward missing or incomplete',
+} as const satisfies DiagnosticKind;
+const badStageReference = {
+  code: 'NVC5002',
+  severity: 'error',
+  summary: 'bad stage reference',
+} as const satisfies DiagnosticKind;
+const badVariant = { code: 'NVC5011', severity: 'error', summary: 'bad variant' } as const satisfies DiagnosticKind;
+const modelInputMismatch = {
+  code: 'NVC5012',
+  severity: 'error',
+  summary: 'model input not provided',
+} as const satisfies DiagnosticKind;
 
 export const semanticCatalogue = {
   // 2xxx: names and imports -------------------------------------------------------------------
@@ -18,12 +53,12 @@ export const semanticCatalogue = {
     help: 'rename one of the definitions',
   },
   ModuleNotFound: {
-    code: 'NVC2003',
-    severity: 'error',
-    summary: 'module not found',
+    ...moduleNotFound,
     message: 'cannot find module `{path}`',
     note: 'imports are relative to the importing file (`./blocks`) or start with `std/`',
   },
+  /** The file named on the command line (or given to the compiler) does not exist. */
+  EntryFileNotFound: { ...moduleNotFound, message: 'cannot find module `{path}`', help: 'check the path' },
   NotExported: {
     code: 'NVC2004',
     severity: 'error',
@@ -63,7 +98,8 @@ export const semanticCatalogue = {
     summary: 'argument shape mismatch',
     message: '`{callee}` expects `{param}` of shape {expected}, found {found}',
   },
-  LayerInputShape: { code: 'NVC3002', severity: 'error', summary: 'layer input shape mismatch', message: '{detail}' },
+  // NVC3002 (a layer refuses its input shapes): see catalogue-shapes.ts.
+  ...shapeCatalogue,
   ReturnShapeMismatch: {
     code: 'NVC3003',
     severity: 'error',
@@ -126,14 +162,102 @@ export const semanticCatalogue = {
     summary: 'argument given twice',
     message: 'argument `{name}` of `{callee}` is given twice',
   },
-  NotCallable: { code: 'NVC4007', severity: 'error', summary: 'value used as the wrong kind', message: '{detail}' },
-  InvalidConstant: {
-    code: 'NVC4008',
-    severity: 'error',
-    summary: 'invalid constant expression',
-    message: 'cannot evaluate at compile time: {detail}',
+  TensorOperatorUndefined: { ...notCallable, message: 'operator `{op}` is not defined on tensors' },
+  NotIndexable: { ...notCallable, message: 'cannot index {found}' },
+  LayerConstructedInForward: {
+    ...notCallable,
+    message: 'layers are constructed as block members, not inside a forward body',
   },
-  ForwardMissing: { code: 'NVC4009', severity: 'error', summary: 'forward missing or incomplete', message: '{detail}' },
+  BlockInstantiatedInForward: {
+    ...notCallable,
+    message: 'blocks are instantiated as block members, not inside a forward body',
+  },
+  LayerAppliedOutsideForward: { ...notCallable, message: 'layers are applied to tensors inside a forward body' },
+  FunctionAppliedOutsideForward: {
+    ...notCallable,
+    message: '`{name}` is applied to tensors only inside a forward body',
+  },
+  ValueNotCallable: { ...notCallable, message: '{found} is not callable' },
+  ExpectedLayer: { ...notCallable, message: 'expected a layer, found {found}' },
+  SparseNotLayer: { ...notCallable, message: 'only layers can be `sparse`; `{name}` is {found}' },
+  NotNeedsBool: { ...invalidConstant, message: 'cannot evaluate at compile time: `not` needs a bool, found {found}' },
+  CannotNegate: { ...invalidConstant, message: 'cannot evaluate at compile time: cannot negate {found}' },
+  ConditionNotBool: {
+    ...invalidConstant,
+    message: 'cannot evaluate at compile time: the condition must be a constant bool, found {found}',
+  },
+  ComprehensionRangeNotList: {
+    ...invalidConstant,
+    message: 'cannot evaluate at compile time: `for ... in` needs a constant list or range, found {found}',
+  },
+  ForRangeNotList: {
+    ...invalidConstant,
+    message: 'cannot evaluate at compile time: a `for` loop needs a constant range or list, found {found}',
+  },
+  NotConstantInt: {
+    ...invalidConstant,
+    message: 'cannot evaluate at compile time: {what} must be a constant int, found {found}',
+  },
+  InexactDimDivision: {
+    ...invalidConstant,
+    message: 'cannot evaluate at compile time: {left} / {right} is not an exact division of dimensions',
+  },
+  OperatorNotOnDims: {
+    ...invalidConstant,
+    message: 'cannot evaluate at compile time: operator `{op}` is not defined on dimensions',
+  },
+  OperatorNotOnNumbers: {
+    ...invalidConstant,
+    message: 'cannot evaluate at compile time: operator `{op}` is not defined on numbers',
+  },
+  OperatorNotOnValues: {
+    ...invalidConstant,
+    message: 'cannot evaluate at compile time: operator `{op}` is not defined on {left} and {right}',
+  },
+  DivisionByZero: { ...invalidConstant, message: 'cannot evaluate at compile time: division by zero' },
+  IndexNotInt: {
+    ...invalidConstant,
+    message: 'cannot evaluate at compile time: an index must be a constant int, found {found}',
+  },
+  IndexOutOfRange: {
+    ...invalidConstant,
+    message: 'cannot evaluate at compile time: index {index} is out of range for a list of {length}',
+  },
+  LayerIndexOutOfRange: {
+    ...invalidConstant,
+    message: 'cannot evaluate at compile time: index {index} is out of range for a list of {length} layers',
+  },
+  HelperNamedArguments: {
+    ...invalidConstant,
+    message: 'cannot evaluate at compile time: `{name}` takes no named arguments',
+  },
+  HelperLinspaceArguments: {
+    ...invalidConstant,
+    message: 'cannot evaluate at compile time: `linspace(start, stop, count)` needs two numbers and a non-negative int',
+  },
+  HelperLenArguments: { ...invalidConstant, message: 'cannot evaluate at compile time: `len` needs a list' },
+  HelperReduceArguments: {
+    ...invalidConstant,
+    message: 'cannot evaluate at compile time: `{name}` needs a non-empty list of numbers',
+  },
+  HelperCumsumArguments: {
+    ...invalidConstant,
+    message: 'cannot evaluate at compile time: `cumsum` needs a list of numbers',
+  },
+  HelperTakeArguments: {
+    ...invalidConstant,
+    message: 'cannot evaluate at compile time: `take(list, n)` needs a list and an int',
+  },
+  HelperRangeArguments: {
+    ...invalidConstant,
+    message: 'cannot evaluate at compile time: `range(n)` or `range(a, b)` needs ints',
+  },
+  HelperIntArguments: { ...invalidConstant, message: 'cannot evaluate at compile time: `int` needs a number' },
+  HelperFloatArguments: { ...invalidConstant, message: 'cannot evaluate at compile time: `float` needs a number' },
+  UnknownHelper: { ...invalidConstant, message: 'cannot evaluate at compile time: unknown helper `{name}`' },
+  ForwardWithoutReturn: { ...forwardMissing, message: 'the forward of `{block}` has no `return`' },
+  ForwardReturnsNonTensor: { ...forwardMissing, message: '`{block}` must return a tensor, found {found}' },
+  ReturnWithoutOutput: { ...forwardMissing, message: 'the return value has no output `{name}`' },
   // 5xxx: declarations, stages, data, variants -----------------------------------------------
   HandOverMismatch: {
     code: 'NVC5001',
@@ -141,7 +265,23 @@ export const semanticCatalogue = {
     summary: 'hand-over shape mismatch',
     message: 'weights from `{from}` do not fit `{to}`: {count} parameter(s) differ',
   },
-  BadStageReference: { code: 'NVC5002', severity: 'error', summary: 'bad stage reference', message: '{detail}' },
+  InitNotStageLayer: {
+    ...badStageReference,
+    message: "`init.{target}` must name an earlier stage's layer such as `pretrain.encoder`",
+  },
+  HandOverTargetMissing: {
+    ...badStageReference,
+    message: 'the model has no sub-layer `{target}` to receive `{stage}.{path}`',
+  },
+  StageComesLater: {
+    ...badStageReference,
+    message: 'stage `{stage}` comes later; weights can only come from an earlier stage',
+  },
+  NoEarlierStage: { ...badStageReference, message: 'no earlier stage `{stage}`' },
+  StageModelNoSubLayer: {
+    ...badStageReference,
+    message: 'the model of stage `{stage}` has no sub-layer `{path}`',
+  },
   LabWidthMismatch: {
     code: 'NVC5003',
     severity: 'error',
@@ -191,8 +331,34 @@ export const semanticCatalogue = {
     summary: 'unknown variant path',
     message: 'variant `{variant}` edits `{path}`, which does not exist',
   },
-  BadVariant: { code: 'NVC5011', severity: 'error', summary: 'bad variant', message: '{detail}' },
-  ModelInputMismatch: { code: 'NVC5012', severity: 'error', summary: 'model input not provided', message: '{detail}' },
+  NoSuchVariant: { ...badVariant, message: 'no variant `{variant}` in {file}' },
+  VariantCycle: { ...badVariant, message: 'variants extend each other in a cycle: {cycle}' },
+  UnknownBaseVariant: { ...badVariant, message: 'variant `{variant}` extends unknown variant `{base}`' },
+  VariantStageWithoutPlace: {
+    ...badVariant,
+    message: 'variant `{variant}` adds stage `{stage}` without saying where it runs',
+  },
+  VariantStagePosition: {
+    ...badVariant,
+    message: 'a stage is placed `before` or `after` another stage, not `{position}`',
+  },
+  VariantStageExists: {
+    ...badVariant,
+    message: 'variant `{variant}` adds stage `{stage}`, but the program already has a stage of that name',
+  },
+  StageInputCount: {
+    ...modelInputMismatch,
+    message: 'the model `{model}` takes {count} input(s) ({names}), the stage gives {given}',
+  },
+  StageImageSize: {
+    ...modelInputMismatch,
+    message:
+      '`{model}` expects {height}x{width} images for `{input}`, dataset `{dataset}` resizes to {sizeHeight}x{sizeWidth}',
+  },
+  StageMissingModality: {
+    ...modelInputMismatch,
+    message: 'dataset `{dataset}` has no modality `{name}` for the input `{input}` {shape}',
+  },
   UnknownFieldType: {
     code: 'NVC5013',
     severity: 'error',

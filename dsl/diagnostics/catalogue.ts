@@ -8,12 +8,19 @@
  */
 import type { Span } from '../span.js';
 import type { Diagnostic, Label, Severity } from './diagnostic.js';
-import type { CatalogueEntry } from './catalogue-types.js';
+import type { ArgsParam, CatalogueEntry, CatalogueMessage, DiagnosticKind, MessageArg } from './catalogue-types.js';
 import { semanticCatalogue } from './catalogue-semantic.js';
 
 export { semanticCatalogue } from './catalogue-semantic.js';
 
 export type { CatalogueEntry } from './catalogue-types.js';
+
+/** NVC1016: a construct outside the place it belongs; one entry per place. */
+const misplacedMember = {
+  code: 'NVC1016',
+  severity: 'error',
+  summary: 'construct outside the place it belongs',
+} as const satisfies DiagnosticKind;
 
 /** NVC1xxx: lexical and syntax errors, reported by dsl/. */
 export const syntaxCatalogue = {
@@ -91,12 +98,40 @@ export const syntaxCatalogue = {
     message: 'expected a declaration but found {found}',
     help: 'a file contains `import`, `const`, `block`, `model`, `dataset`, `train` and `variant` declarations',
   },
-  MisplacedMember: {
-    code: 'NVC1016',
-    severity: 'error',
-    summary: 'construct outside the place it belongs',
-    message: '`{word}` is not allowed {where}',
-    help: '{fix}',
+  MisplacedOutsideBlock: {
+    ...misplacedMember,
+    message: '`{word}` is not allowed outside a `block` or `model`',
+    help: 'move it into the body of a `block` or `model`',
+  },
+  MisplacedStatementAtTop: {
+    ...misplacedMember,
+    message: '`{word}` is not allowed outside a `forward` body',
+    help: 'statements go inside `forward(...) -> [...] { ... }` in a block',
+  },
+  MisplacedStageAtTop: {
+    ...misplacedMember,
+    message: '`{word}` is not allowed outside a `train` declaration',
+    help: 'put stages inside `train Name on Dataset { ... }`',
+  },
+  MisplacedRemove: {
+    ...misplacedMember,
+    message: '`{word}` is not allowed outside a `variant`',
+    help: 'write `variant name { remove ... }`',
+  },
+  MisplacedStatementInBlock: {
+    ...misplacedMember,
+    message: '`{word}` is not allowed directly in a block body',
+    help: 'statements go inside `forward(...) -> [...] { ... }`',
+  },
+  MisplacedInForward: {
+    ...misplacedMember,
+    message: '`{word}` is not allowed inside a `forward` body',
+    help: 'declare weights and `forward` directly in the block body',
+  },
+  MisplacedStage: {
+    ...misplacedMember,
+    message: '`{word}` is not allowed here',
+    help: 'stages belong directly inside a `train` declaration',
   },
   DuplicateForward: {
     code: 'NVC1017',
@@ -151,7 +186,7 @@ export const syntaxCatalogue = {
     code: 'NVC1099',
     severity: 'error',
     summary: 'internal error in the parser',
-    message: 'internal error in the parser: {detail}',
+    message: 'internal error in the parser: {exceptionMessage}',
     help: 'this is a bug in nvcc, not in your file; please report it with the file attached',
   },
 } as const satisfies Record<string, CatalogueEntry>;
@@ -170,13 +205,29 @@ export function entryForCode(code: string): CatalogueEntry | undefined {
   return catalogueEntries().find((e) => e.code === code);
 }
 
-export type MessageArgs = Readonly<Record<string, string | number>>;
+export type { ArgsOf, CatalogueMessage, DiagnosticKind, MessageArg } from './catalogue-types.js';
+
+export type MessageArgs = Readonly<Record<string, MessageArg>>;
 
 /** Substitutes `{name}` placeholders; an unknown placeholder is left visible so tests catch it. */
 export function fillTemplate(template: string, args: MessageArgs): string {
   return template.replace(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, name: string) =>
-    Object.hasOwn(args, name) ? String(args[name]) : whole,
+    Object.hasOwn(args, name) ? formatArg(args[name]!) : whole,
   );
+}
+
+function formatArg(arg: MessageArg): string {
+  return typeof arg === 'object' ? messageText(arg) : String(arg);
+}
+
+/** The one-line message text of a message built by `message` or `semantic`. */
+export function messageText(msg: CatalogueMessage): string {
+  return fillTemplate(msg.entry.message, msg.args);
+}
+
+/** An entry with its typed arguments, to be placed at a span later (`reportMessage`). */
+export function message<E extends CatalogueEntry>(entry: E, ...[args]: ArgsParam<E>): CatalogueMessage {
+  return { entry, args: (args ?? {}) as MessageArgs };
 }
 
 export interface ReportOptions {
@@ -190,13 +241,21 @@ export interface ReportOptions {
   readonly severity?: Severity;
 }
 
-/** Builds a Diagnostic from a catalogue entry: the one way stages create diagnostics. */
-export function report(
-  entry: CatalogueEntry,
+/**
+ * Builds a Diagnostic from a catalogue entry: the one way stages create diagnostics. The
+ * arguments' type comes from the entry's templates, so free text has nowhere to go.
+ */
+export function report<E extends CatalogueEntry>(
+  entry: E,
   span: Span,
-  args: MessageArgs = {},
-  options: ReportOptions = {},
+  ...[args, options]: ArgsParam<E, [options?: ReportOptions]>
 ): Diagnostic {
+  return reportMessage({ entry, args: (args ?? {}) as MessageArgs }, span, options);
+}
+
+/** Places a message built by `message` at a span. */
+export function reportMessage(msg: CatalogueMessage, span: Span, options: ReportOptions = {}): Diagnostic {
+  const { entry, args } = msg;
   const help: string[] = [];
   if (entry.help !== undefined && !options.replaceHelp) help.push(fillTemplate(entry.help, args));
   if (options.help) help.push(...options.help);
