@@ -19,6 +19,7 @@ import { DataRefusedError } from '../../runtime/data/errors.js';
 import {
   createProgressDisplay,
   createRunDir,
+  formatWallTime,
   RunDirError,
   RUN_FILES,
   writeFileAtomicSync,
@@ -245,6 +246,12 @@ export async function guarded(
   }
 }
 
+/** The command line as typed, quoted where a shell would need it, for the report's header. */
+function commandLine(): string {
+  const quote = (a: string) => (/^[\w./=:,@+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  return ['nvcc', ...process.argv.slice(2).map(quote)].join(' ');
+}
+
 function pct(x: number | undefined): string {
   return typeof x === 'number' && Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : 'n/a';
 }
@@ -356,6 +363,7 @@ export async function trainProgram(o: TrainCommandOptions): Promise<TrainOutcome
         ...(progress ? { progress } : {}),
         signal: abort.signal,
         ...(o.bootstrapResamples !== undefined ? { bootstrapResamples: o.bootstrapResamples } : {}),
+        reportMeta: { command: commandLine(), ...(o.variant ? { variant: o.variant } : {}) },
       });
     } else {
       const stem = path.basename(o.file).replace(/\.nvc$/, '');
@@ -386,6 +394,7 @@ export async function trainProgram(o: TrainCommandOptions): Promise<TrainOutcome
         ...(progress ? { progress } : {}),
         signal: abort.signal,
         ...(o.bootstrapResamples !== undefined ? { bootstrapResamples: o.bootstrapResamples } : {}),
+        reportMeta: { command: commandLine(), ...(o.variant ? { variant: o.variant } : {}) },
       });
     }
     return { result, runDir, program, wallSeconds: (Date.now() - started) / 1000 };
@@ -411,7 +420,8 @@ export function printOutcome(
     );
     return;
   }
-  log(`nvcc: done in ${o.wallSeconds.toFixed(1)} s. ${finalSummary(o.result).line}`);
+  const training = o.result.elapsed !== undefined ? `training ${formatWallTime(o.result.elapsed)}, ` : '';
+  log(`nvcc: done: ${training}${o.wallSeconds.toFixed(1)} s in all. ${finalSummary(o.result).line}`);
   log(`nvcc: run folder ${o.runDir}`);
   if (o.result.report) log(`nvcc: report ${path.resolve(o.result.report)}`);
 }

@@ -10,10 +10,14 @@ import { compile, type TopLevelSpec } from 'vega-lite';
 
 const FONT = 'Helvetica, Arial, sans-serif';
 
+/** Every y axis takes the same width, so stacked charts put the same epoch at the same pixel. */
+export const Y_AXIS_EXTENT = 64;
+
 const BASE_CONFIG = {
   font: FONT,
   view: { stroke: '#ddd' },
   axis: { labelFontSize: 11, titleFontSize: 12, gridColor: '#eee' },
+  axisY: { minExtent: Y_AXIS_EXTENT, maxExtent: Y_AXIS_EXTENT },
   legend: { labelFontSize: 11, titleFontSize: 12, labelLimit: 0 },
   title: { fontSize: 13, anchor: 'start' as const },
 };
@@ -208,4 +212,103 @@ export function confusionChartSpec(
       },
     ],
   } as TopLevelSpec;
+}
+
+export interface PanelSpec {
+  readonly title: string;
+  readonly yTitle: string;
+  readonly points: readonly SeriesPoint[];
+  readonly height?: number;
+  readonly logY?: boolean;
+  /** Start the y axis at 0 (losses); otherwise the scale fits the data. */
+  readonly zero?: boolean;
+  readonly yDomain?: readonly [number, number];
+  /** d3-format of the y labels, e.g. `.0%`. */
+  readonly yFormat?: string;
+  /** Series drawn as points joined by lines (per-epoch values). */
+  readonly pointSeries?: readonly string[];
+  /** Series drawn thin and pale behind the others (raw step values under their smoothing). */
+  readonly faintSeries?: readonly string[];
+}
+
+/**
+ * Charts stacked over one shared x axis in epochs (0 to `epochs`, whole-epoch ticks): the same
+ * epoch lies at the same pixel in every panel, because the panels share the x scale and width
+ * and every y axis reserves `Y_AXIS_EXTENT` pixels.
+ */
+export function epochPanelsSpec(panels: readonly PanelSpec[], epochs: number, width = 560): TopLevelSpec {
+  const x = {
+    field: 'x',
+    type: 'quantitative' as const,
+    title: 'epoch',
+    scale: { domain: [0, Math.max(1, epochs)], nice: false },
+    axis: { tickMinStep: 1, format: 'd' },
+  };
+  const layerFor = (panel: PanelSpec): object => {
+    const finite = panel.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!panel.logY || p.y > 0));
+    const pointSeries = [...(panel.pointSeries ?? [])];
+    const faint = [...(panel.faintSeries ?? [])];
+    const seriesOrder = [...new Set(finite.map((p) => p.series))];
+    const y = {
+      field: 'y',
+      type: 'quantitative' as const,
+      title: panel.yTitle,
+      scale: {
+        ...(panel.logY ? { type: 'log' as const } : { zero: panel.zero ?? false }),
+        ...(panel.yDomain ? { domain: [...panel.yDomain] } : {}),
+      },
+      ...(panel.yFormat ? { axis: { format: panel.yFormat } } : {}),
+    };
+    const color = {
+      field: 'series',
+      type: 'nominal' as const,
+      title: null,
+      sort: seriesOrder,
+      legend: { orient: 'right' as const, labelLimit: 220 },
+    };
+    return {
+      title: panel.title,
+      width,
+      height: panel.height ?? 200,
+      data: { values: finite.map((p) => ({ ...p })) },
+      layer: [
+        {
+          transform: [{ filter: { field: 'series', oneOf: faint } }],
+          mark: { type: 'line', strokeWidth: 1, opacity: 0.3, clip: true },
+          encoding: { x, y, color },
+        },
+        {
+          transform: [{ filter: { not: { field: 'series', oneOf: [...pointSeries, ...faint] } } }],
+          mark: { type: 'line', strokeWidth: 1.8, clip: true },
+          encoding: { x, y, color },
+        },
+        {
+          transform: [{ filter: { field: 'series', oneOf: pointSeries } }],
+          mark: { type: 'line', point: true, strokeWidth: 2, clip: true },
+          encoding: { x, y, color },
+        },
+      ],
+    };
+  };
+  return {
+    vconcat: panels.map(layerFor),
+    spacing: 28,
+    resolve: { scale: { x: 'shared', color: 'independent' }, legend: { color: 'independent' } },
+  } as TopLevelSpec;
+}
+
+/**
+ * Exponential moving average with TensorBoard's bias correction: the first values are not pulled
+ * towards 0. `weight` 0 returns the input; values near 1 smooth more.
+ */
+export function smoothSeries(values: readonly number[], weight: number): number[] {
+  const out: number[] = [];
+  let last = 0;
+  let count = 0;
+  for (const v of values) {
+    count++;
+    last = last * weight + (1 - weight) * v;
+    out.push(weight === 0 ? v : last / (1 - weight ** count));
+  }
+  return out;
 }

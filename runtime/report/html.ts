@@ -21,14 +21,16 @@ import {
   type StepRecord,
 } from '../run/jsonl.js';
 import { RUN_FILES } from '../run/rundir.js';
-import { formatDuration } from '../run/progress.js';
+import { formatWallTime } from '../run/progress.js';
 import {
   confusionChartSpec,
-  lineChartSpec,
+  epochPanelsSpec,
+  type PanelSpec,
   renderSvg as renderChart,
   rocChartSpec,
   type RocSeries,
   type SeriesPoint,
+  smoothSeries,
 } from './charts.js';
 
 /** A number that may have gone through JSON (NaN and Infinity become null). */
@@ -50,6 +52,10 @@ export interface RunMetadata {
   readonly classNames?: readonly [string, string];
   /** How per-image scores were pooled per patient, e.g. `max`. */
   readonly pooling?: string;
+  /** The run folder. */
+  readonly runDir?: string;
+  /** The stage whose weights the patient-level metrics belong to. */
+  readonly evaluatedStage?: string;
 }
 
 export interface ReportInterval {
@@ -98,6 +104,8 @@ export interface ReportInput {
   readonly title?: string;
   /** Step points per curve before averaging into buckets; default 1500. */
   readonly maxPointsPerCurve?: number;
+  /** Weight of the step loss's exponential moving average (TensorBoard's slider); 0 = raw; default 0.6. */
+  readonly smoothing?: number;
 }
 
 export function escapeHtml(text: string): string {
@@ -115,6 +123,19 @@ function isNum(x: Num): x is number {
 
 function fixed(x: Num, digits = 3): string {
   return isNum(x) ? x.toFixed(digits) : 'n/a';
+}
+
+/** A fraction as the console writes it: percent with 2 decimals. */
+export function percent(x: Num): string {
+  return isNum(x) ? `${(x * 100).toFixed(2)}%` : 'n/a';
+}
+
+/** `89.86% (82.30–95.70%)`: percent like the console, the estimate with its interval. */
+export function percentWithCi(estimate: Num, ci: ReportInterval | undefined): string {
+  if (!isNum(estimate)) return 'n/a';
+  if (!ci || !isNum(ci.lower) || !isNum(ci.upper))
+    return `${percent(estimate)} (CI n/a${ci?.reason ? `: ${ci.reason}` : ''})`;
+  return `${percent(estimate)} (${(ci.lower * 100).toFixed(2)}–${(ci.upper * 100).toFixed(2)}%)`;
 }
 
 /** `0.912 (0.871–0.948)`, or the estimate with the reason the interval is missing. */
@@ -189,31 +210,47 @@ function renderSvg(spec: Parameters<typeof renderChart>[0]): Promise<string> {
   return renderChart(spec, `c${chartCounter}`);
 }
 
-async function stageCharts(c: StageCurves, maxPoints: number): Promise<string[]> {
-  const charts: string[] = [];
+/** The stage's loss, learning-rate, metric and threshold panels over one shared epoch axis. */
+async function stageChart(c: StageCurves, maxPoints: number, smoothing: number): Promise<string | undefined> {
   const x = (r: StepRecord): number => (c.stepsPerEpoch > 0 ? r.epoch - 1 + r.step / c.stepsPerEpoch : r.globalStep);
-  const lossPts = bucketMeans(
-    c.steps.filter((r) => isNum(r.loss)).map((r) => ({ x: x(r), y: r.loss })),
+  const epochs = Math.max(
+    c.epochs.reduce((m, e) => Math.max(m, e.epoch), 0),
+    c.steps.reduce((m, r) => Math.max(m, Math.ceil(x(r))), 0),
+  );
+  const panels: PanelSpec[] = [];
+  const lossSteps = c.steps.filter((r) => isNum(r.loss));
+  const raw = bucketMeans(
+    lossSteps.map((r) => ({ x: x(r), y: r.loss })),
     maxPoints,
   );
-  const stepLabel = lossPts.bucket > 1 ? `step loss (mean of ${lossPts.bucket})` : 'step loss';
-  const loss: SeriesPoint[] = lossPts.points.map((p) => ({ ...p, series: stepLabel }));
+  const smoothed = smoothSeries(
+    lossSteps.map((r) => r.loss),
+    smoothing,
+  );
+  const smoothPts = bucketMeans(
+    lossSteps.map((r, i) => ({ x: x(r), y: smoothed[i]! })),
+    maxPoints,
+  ).points;
+  const rawLabel = raw.bucket > 1 ? `step loss (mean of ${raw.bucket})` : 'step loss';
+  const smoothLabel = `step loss, smoothed (${smoothing})`;
+  const loss: SeriesPoint[] = [
+    ...(smoothing > 0 ? raw.points.map((p) => ({ ...p, series: rawLabel })) : []),
+    ...(smoothing > 0 ? smoothPts : raw.points).map((p) => ({ ...p, series: smoothing > 0 ? smoothLabel : rawLabel })),
+  ];
   for (const e of c.epochs) {
     if (isNum(e.trainLoss)) loss.push({ x: e.epoch, y: e.trainLoss, series: 'train loss (epoch mean)' });
     const vl = e.metrics?.['loss'];
     if (isNum(vl)) loss.push({ x: e.epoch, y: vl, series: 'validation loss' });
   }
   if (loss.length > 0) {
-    charts.push(
-      await renderSvg(
-        lineChartSpec(loss, {
-          title: `${c.stage}: loss`,
-          xTitle: 'epoch',
-          yTitle: 'loss',
-          pointSeries: ['train loss (epoch mean)', 'validation loss'],
-        }),
-      ),
-    );
+    panels.push({
+      title: `${c.stage}: loss`,
+      yTitle: 'loss',
+      points: loss,
+      zero: true,
+      pointSeries: ['train loss (epoch mean)', 'validation loss'],
+      ...(smoothing > 0 ? { faintSeries: [rawLabel] } : {}),
+    });
   }
   const lrSteps = c.steps.filter((r) => isNum(r.lr));
   const lr: SeriesPoint[] =
@@ -225,78 +262,75 @@ async function stageCharts(c: StageCurves, maxPoints: number): Promise<string[]>
       : c.epochs.filter((e) => isNum(e.lr)).map((e) => ({ x: e.epoch, y: e.lr as number, series: 'learning rate' }));
   if (lr.length > 0) {
     const positive = lr.every((p) => p.y > 0);
-    charts.push(
-      await renderSvg(
-        lineChartSpec(lr, {
-          title: `${c.stage}: learning rate`,
-          xTitle: 'epoch',
-          yTitle: 'learning rate',
-          logY: positive && lr.length > 1,
-          height: 160,
-        }),
-      ),
-    );
+    panels.push({
+      title: `${c.stage}: learning rate`,
+      yTitle: 'learning rate',
+      points: lr,
+      logY: positive && lr.length > 1,
+      yFormat: '.0e',
+      height: 140,
+    });
   }
   const metric: SeriesPoint[] = [];
+  const threshold: SeriesPoint[] = [];
   for (const e of c.epochs) {
     for (const [name, value] of Object.entries(e.metrics ?? {})) {
-      if (name !== 'loss' && isNum(value)) metric.push({ x: e.epoch, y: value, series: `validation ${name}` });
+      if (!isNum(value) || name === 'loss') continue;
+      if (name === 'threshold') threshold.push({ x: e.epoch, y: value, series: 'validation threshold' });
+      else metric.push({ x: e.epoch, y: value, series: `validation ${name}` });
     }
   }
   if (metric.length > 0) {
     const unit = metric.every((p) => p.y >= 0 && p.y <= 1);
-    charts.push(
-      await renderSvg(
-        lineChartSpec(metric, {
-          title: `${c.stage}: validation metrics per epoch`,
-          xTitle: 'epoch',
-          yTitle: 'value',
-          pointSeries: [...new Set(metric.map((p) => p.series))],
-          ...(unit ? { yDomain: [0, 1] as const } : {}),
-        }),
-      ),
-    );
+    panels.push({
+      title: `${c.stage}: validation metrics per epoch`,
+      yTitle: unit ? 'percent' : 'value',
+      points: metric,
+      pointSeries: [...new Set(metric.map((p) => p.series))],
+      ...(unit ? { yDomain: [0, 1] as const, yFormat: '.0%' } : {}),
+    });
   }
-  return charts;
+  if (threshold.length > 0) {
+    panels.push({
+      title: `${c.stage}: threshold chosen on validation`,
+      yTitle: 'score',
+      points: threshold,
+      pointSeries: ['validation threshold'],
+      yDomain: [0, 1],
+      height: 120,
+    });
+  }
+  return panels.length > 0 ? renderSvg(epochPanelsSpec(panels, epochs)) : undefined;
 }
 
 function ciLabel(ci: ReportInterval | undefined): string {
   if (!ci || !isNum(ci.lower) || !isNum(ci.upper)) return '';
   const level = isNum(ci.level) ? Math.round(ci.level * 100) : 95;
-  return ` (${level}% CI ${ci.lower.toFixed(3)}–${ci.upper.toFixed(3)})`;
+  return ` (${level}% CI ${(ci.lower * 100).toFixed(2)}–${(ci.upper * 100).toFixed(2)}%)`;
 }
 
 function metricsTable(evaluation: ReportEvaluation): string {
   const withCis = evaluation.splits.some((s) => s.rateCis);
   const ci = withCis ? ' (95% CI)' : '';
-  const head = [
-    'Split',
-    'Patients (pos/neg)',
-    'Images',
-    'AUC (95% CI)',
-    `Accuracy${ci}`,
-    `Sensitivity${ci}`,
-    `Specificity${ci}`,
-    `PPV${ci}`,
-    `NPV${ci}`,
-    'Threshold',
-  ];
   const rate = (s: ReportSplit, name: 'accuracy' | 'sensitivity' | 'specificity' | 'ppv' | 'npv'): string =>
-    s.rateCis?.[name] ? formatWithCi(s[name], s.rateCis[name]) : fixed(s[name]);
-  const rows = evaluation.splits.map((s) =>
-    [
-      s.split,
-      `${s.nPatients} (${s.nPositive}/${s.nNegative})`,
-      s.nImages !== undefined ? String(s.nImages) : '–',
-      formatWithCi(s.auc, s.aucCi),
-      rate(s, 'accuracy'),
-      rate(s, 'sensitivity'),
-      rate(s, 'specificity'),
-      rate(s, 'ppv'),
-      rate(s, 'npv'),
-      fixed(s.threshold, 4),
-    ].map((cell) => `<td>${escapeHtml(cell)}</td>`),
-  );
+    s.rateCis?.[name] ? percentWithCi(s[name], s.rateCis[name]) : percent(s[name]);
+  // One row per figure, one column per split: narrow enough that no cell has to wrap.
+  const figures: Array<[string, (s: ReportSplit) => string]> = [
+    ['Patients (pos/neg)', (s) => `${s.nPatients} (${s.nPositive}/${s.nNegative})`],
+    ['Images', (s) => (s.nImages !== undefined ? String(s.nImages) : '–')],
+    ['AUC (95% CI)', (s) => percentWithCi(s.auc, s.aucCi)],
+    [`Accuracy${ci}`, (s) => rate(s, 'accuracy')],
+    [`Sensitivity${ci}`, (s) => rate(s, 'sensitivity')],
+    [`Specificity${ci}`, (s) => rate(s, 'specificity')],
+    [`PPV${ci}`, (s) => rate(s, 'ppv')],
+    [`NPV${ci}`, (s) => rate(s, 'npv')],
+    ['Threshold', (s) => fixed(s.threshold, 4)],
+  ];
+  const head = ['', ...evaluation.splits.map((s) => s.split)];
+  const rows = figures.map(([name, value]) => [
+    `<th>${escapeHtml(name)}</th>`,
+    ...evaluation.splits.map((s) => `<td>${escapeHtml(value(s))}</td>`),
+  ]);
   const delong = evaluation.splits.filter((s) => s.aucDelong);
   const ciMethod = evaluation.splits.find((s) => s.aucCi)?.aucCi;
   const notes: string[] = [];
@@ -306,7 +340,7 @@ function metricsTable(evaluation: ReportEvaluation): string {
         `${withCis ? '; threshold rates are resampled at the fixed threshold' : ''}.`,
     );
   }
-  for (const s of delong) notes.push(`${s.split}: DeLong ${formatWithCi(s.auc, s.aucDelong)}.`);
+  for (const s of delong) notes.push(`${s.split}: AUC with DeLong's interval ${percentWithCi(s.auc, s.aucDelong)}.`);
   notes.push(
     `Threshold chosen on validation by ${evaluation.thresholdRule}; cases with score ≥ threshold are called positive; the same threshold is applied to every split.`,
   );
@@ -317,6 +351,19 @@ function metricsTable(evaluation: ReportEvaluation): string {
   );
 }
 
+/** Which weights the patient-level figures belong to: the kept best epoch or the last one. */
+export function evaluatedWeights(stage: string | undefined, records: readonly LogRecord[]): string | undefined {
+  if (stage === undefined) return undefined;
+  const end = [...records].reverse().find((r) => r.type === 'stage-end' && r['stage'] === stage);
+  const epochs = stageCurves(records).find((c) => c.stage === stage)?.epochs.length ?? 0;
+  const best = end?.['best'] as { epoch?: number; metric?: string; value?: number } | undefined;
+  if (best && typeof best.epoch === 'number') {
+    const value = typeof best.value === 'number' ? ` = ${best.value <= 1 ? percent(best.value) : best.value}` : '';
+    return `stage ${stage}, epoch ${best.epoch} of ${epochs} (kept as best by ${best.metric ?? '?'}${value})`;
+  }
+  return `stage ${stage}, last epoch (${epochs} of ${epochs})`;
+}
+
 function metadataTable(meta: RunMetadata, records: readonly LogRecord[]): string {
   let wall = meta.wallTimeSeconds;
   if (wall === undefined) {
@@ -324,31 +371,34 @@ function metadataTable(meta: RunMetadata, records: readonly LogRecord[]): string
   }
   const rows: Array<[string, string | undefined]> = [
     ['Run', meta.name],
-    ['Variant', meta.variant],
+    ['Variant', meta.variant ?? (meta.command !== undefined ? '(none: the base program)' : undefined)],
+    ['Command', meta.command],
+    ['Run folder', meta.runDir],
+    ['Weights evaluated', evaluatedWeights(meta.evaluatedStage, records)],
     ['Spec hash', meta.specHash],
     ['Backend', meta.backend],
     ['Seed', meta.seed !== undefined ? String(meta.seed) : undefined],
     ['Started', meta.startedAt],
-    ['Wall time', wall !== undefined ? formatDuration(wall) : undefined],
+    ['Training time', wall !== undefined ? formatWallTime(wall) : undefined],
     ['Patient pooling', meta.pooling],
     ['nvcc', meta.nvccVersion],
-    ['Command', meta.command],
   ];
+  const code = new Set(['Command', 'Run folder']);
   return `<table class="meta"><tbody>${rows
     .filter(([, v]) => v !== undefined && v !== '')
     .map(
       ([k, v]) =>
-        `<tr><th>${escapeHtml(k)}</th><td>${k === 'Command' ? `<code>${escapeHtml(v!)}</code>` : escapeHtml(v!)}</td></tr>`,
+        `<tr><th>${escapeHtml(k)}</th><td>${code.has(k) ? `<code>${escapeHtml(v!)}</code>` : escapeHtml(v!)}</td></tr>`,
     )
     .join('')}</tbody></table>`;
 }
 
 const STYLE = `
-body { font-family: Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; padding: 0 1em; }
+body { font-family: Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1240px; color: #222; padding: 0 1em; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; } h3 { font-size: 1.05em; }
 table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.92em; }
 th, td { border: 1px solid #ddd; padding: 4px 8px; text-align: left; }
-table.metrics td { font-variant-numeric: tabular-nums; }
+table.metrics td, table.metrics th { font-variant-numeric: tabular-nums; white-space: nowrap; }
 .note { color: #555; font-size: 0.88em; margin: 0.2em 0; }
 .warn { background: #fff4e5; border-left: 4px solid #f0a030; padding: 0.4em 0.8em; }
 .charts { display: flex; flex-wrap: wrap; gap: 1.5em; align-items: flex-start; }
@@ -373,7 +423,7 @@ export async function renderReportHtml(input: ReportInput): Promise<string> {
     const rocSeries: RocSeries[] = evaluation.splits
       .filter((s) => (s.roc?.length ?? 0) > 1)
       .map((s) => ({
-        label: `${s.split}: AUC ${fixed(s.auc)}${ciLabel(s.aucCi)}`,
+        label: `${s.split}: AUC ${percent(s.auc)}${ciLabel(s.aucCi)}`,
         points: s.roc!,
         ...(isNum(s.sensitivity) && isNum(s.specificity)
           ? { operating: { fpr: 1 - s.specificity, tpr: s.sensitivity } }
@@ -393,14 +443,15 @@ export async function renderReportHtml(input: ReportInput): Promise<string> {
     parts.push(`<h2>ROC and confusion matrices</h2><div class="charts">${figures.join('')}</div>`);
   }
   const stages = stageCurves(input.records);
+  const smoothing = Math.min(0.999, Math.max(0, input.smoothing ?? 0.6));
   if (stages.length > 0) {
     parts.push('<h2>Training curves</h2>');
     for (const c of stages) {
-      const charts = await stageCharts(c, maxPoints);
+      const chart = await stageChart(c, maxPoints, smoothing);
       parts.push(
         `<h3>Stage ${escapeHtml(c.stage)}</h3><p class="note">${c.epochs.length} epochs logged, ${c.steps.length} steps` +
           `${c.stepsPerEpoch > 0 ? ` (${c.stepsPerEpoch} per epoch)` : ''}.</p>` +
-          `<div class="charts">${charts.map((svg) => `<figure>${svg}</figure>`).join('')}</div>`,
+          (chart ? `<figure class="stage">${chart}</figure>` : ''),
       );
     }
   }

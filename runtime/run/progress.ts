@@ -79,6 +79,11 @@ export function formatDuration(seconds: number): string {
   return `${r}s`;
 }
 
+/** One duration as every output shows it: `5m12s (312.2 s)`. */
+export function formatWallTime(seconds: number): string {
+  return Number.isFinite(seconds) && seconds >= 0 ? `${formatDuration(seconds)} (${seconds.toFixed(1)} s)` : '--';
+}
+
 function formatLoss(x: number | undefined): string {
   return x === undefined || !Number.isFinite(x) ? 'n/a' : x.toPrecision(4);
 }

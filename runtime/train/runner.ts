@@ -142,6 +142,8 @@ export interface RunTrainingOptions {
   readonly report?: boolean;
   /** Where warnings go (a damaged checkpoint skipped on resume); default stderr. */
   readonly warn?: (message: string) => void;
+  /** What report.html's header says about how the run was started (the command line, the variant). */
+  readonly reportMeta?: { readonly command?: string; readonly variant?: string };
 }
 
 export interface RunResult {
@@ -150,6 +152,8 @@ export interface RunResult {
   readonly stages: readonly StageResult[];
   /** Path of report.html when one was written. */
   readonly report?: string;
+  /** Seconds of training (all processes of a resumed run), as metrics.json and report.html give it. */
+  readonly elapsed?: number;
 }
 
 /** The random streams of one stage (each a fork of the stage root by name). */
@@ -431,9 +435,11 @@ class Runner {
           hasModel: false,
         });
       }
-      await this.writeSummary();
-      const report = this.options.report === false ? undefined : await this.writeReport();
-      return { status: 'completed', runDir, stages: this.finished, ...(report ? { report } : {}) };
+      // One measurement of the run's duration for metrics.json, report.html and the console.
+      const elapsed = this.elapsed();
+      await this.writeSummary(elapsed);
+      const report = this.options.report === false ? undefined : await this.writeReport(elapsed);
+      return { status: 'completed', runDir, stages: this.finished, elapsed, ...(report ? { report } : {}) };
     } finally {
       this.logger.close();
       this.scalars?.close();
@@ -868,7 +874,7 @@ class Runner {
   }
 
   /** report.html over the whole log, with the last supervised stage's final evaluation. */
-  private async writeReport(): Promise<string> {
+  private async writeReport(elapsed: number): Promise<string> {
     const evaluated = [...this.finished]
       .reverse()
       .find(
@@ -882,7 +888,10 @@ class Runner {
       meta: {
         name: this.config.spec.name,
         seed: this.config.seed,
-        wallTimeSeconds: this.elapsed(),
+        wallTimeSeconds: elapsed,
+        runDir: this.options.runDir,
+        ...(this.options.reportMeta ?? {}),
+        ...(evaluated ? { evaluatedStage: evaluated.name } : {}),
         ...(classes.length === 2 ? { classNames: [classes[0]!, classes[1]!] as const } : {}),
         pooling: String(this.config.spec.pooling ?? this.config.dataset.pool),
         backend: tf.getBackend(),
@@ -891,11 +900,11 @@ class Runner {
     });
   }
 
-  private async writeSummary(): Promise<void> {
+  private async writeSummary(elapsed: number): Promise<void> {
     const summary = {
       name: this.config.spec.name,
       seed: this.config.seed,
-      elapsed: this.elapsed(),
+      elapsed,
       stages: this.finished,
     };
     await writeFileAtomic(join(this.options.runDir, RUN_FILES.metrics), `${JSON.stringify(summary, jsonNumbers, 2)}\n`);

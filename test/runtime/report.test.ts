@@ -5,7 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Rng } from '../../runtime/module.js';
 import { createRng } from '../../runtime/rng.js';
 import { evaluateRun, type RunEvaluation } from '../../runtime/metrics/index.js';
-import { formatWithCi, renderSvg, rocChartSpec, stageCurves, writeRunReport } from '../../runtime/report/index.js';
+import {
+  percentWithCi,
+  renderSvg,
+  smoothSeries,
+  rocChartSpec,
+  stageCurves,
+  writeRunReport,
+} from '../../runtime/report/index.js';
 import { createRunDir, JsonlLogger, RUN_FILES, type LogRecord } from '../../runtime/run/index.js';
 
 function patients(rng: Rng, n: number): { labels: number[]; scores: number[]; imageCounts: number[] } {
@@ -107,9 +114,9 @@ describe('report.html', () => {
     for (const m of html.matchAll(/url\(#([^)]+)\)/g)) expect(ids).toContain(m[1]);
   });
 
-  it('inlines every chart as SVG: ROC, 2 confusion matrices, loss+lr per stage, finetune metrics', () => {
+  it('inlines every chart as SVG: ROC, 2 confusion matrices, one stacked figure per stage', () => {
     const svgs = html.match(/<svg[\s>]/g) ?? [];
-    expect(svgs.length).toBe(1 + 2 + 2 * 2 + 1);
+    expect(svgs.length).toBe(1 + 2 + 2);
     expect((html.match(/<\/svg>/g) ?? []).length).toBe(svgs.length);
     expect(html).toContain('pretrain: loss');
     expect(html).toContain('finetune: learning rate');
@@ -118,12 +125,16 @@ describe('report.html', () => {
 
   it('puts AUC with its CI in the ROC legend and the metrics table, matching the evaluation', () => {
     const test = evaluation.splits.find((s) => s.split === 'test')!;
-    const legend = `test: AUC ${test.auc.toFixed(3)} (95% CI ${test.aucCi.lower.toFixed(3)}–${test.aucCi.upper.toFixed(3)})`;
+    const p2 = (x: number) => (x * 100).toFixed(2);
+    const legend = `test: AUC ${p2(test.auc)}% (95% CI ${p2(test.aucCi.lower)}–${p2(test.aucCi.upper)}%)`;
     expect(html).toContain(legend);
-    expect(html).toContain(`<td>${formatWithCi(test.auc, test.aucCi)}</td>`);
+    expect(html).toContain(`<td>${percentWithCi(test.auc, test.aucCi)}</td>`);
+    expect(percentWithCi(test.auc, test.aucCi)).toBe(
+      `${p2(test.auc)}% (${p2(test.aucCi.lower)}–${p2(test.aucCi.upper)}%)`,
+    );
     expect(html).toContain(`<td>${test.nPatients} (${test.nPositive}/${test.nNegative})</td>`);
-    expect(html).toContain(`<td>${formatWithCi(test.sensitivity, test.rateCis!.sensitivity)}</td>`);
-    expect(html).toContain(`<td>${formatWithCi(test.npv, test.rateCis!.npv)}</td>`);
+    expect(html).toContain(`<td>${percentWithCi(test.sensitivity, test.rateCis!.sensitivity)}</td>`);
+    expect(html).toContain(`<td>${percentWithCi(test.npv, test.rateCis!.npv)}</td>`);
     expect(html).toContain(`<td>${test.threshold.toFixed(4)}</td>`);
     expect(html).toContain('DeLong');
     expect(html).toContain('300 patient resamples');
@@ -137,7 +148,7 @@ describe('report.html', () => {
     expect(html).toContain('<td>wasm</td>');
     expect(html).toContain('--set &quot;a&lt;b&quot;');
     expect(html).toContain('<td>max</td>');
-    expect(html).toContain('Wall time</th><td>1m39s'); // from the largest logged elapsed (99 s)
+    expect(html).toContain('Training time</th><td>1m39s (99.0 s)'); // from the largest logged elapsed (99 s)
   });
 });
 
@@ -181,5 +192,16 @@ describe('stage curves from a log', () => {
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg).toContain('x: AUC 0.750');
     expect(svg).toMatch(/<path[^>]*d="M/);
+  });
+});
+
+describe('step-loss smoothing', () => {
+  it('is the identity at weight 0, keeps a constant constant, and follows the bias-corrected EMA', () => {
+    expect(smoothSeries([3, 1, 2], 0)).toEqual([3, 1, 2]);
+    for (const v of smoothSeries([0.7, 0.7, 0.7, 0.7], 0.9)) expect(v).toBeCloseTo(0.7, 12);
+    // by hand: ema = 0.4*1 = 0.4, /(1-0.6) = 1; ema = 0.6*0.4 + 0.4*3 = 1.44, /(1-0.36) = 2.25
+    const [a, b] = smoothSeries([1, 3], 0.6);
+    expect(a).toBeCloseTo(1, 12);
+    expect(b).toBeCloseTo(2.25, 12);
   });
 });

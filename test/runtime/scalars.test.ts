@@ -24,8 +24,8 @@ const records: LogRecord[] = [
   { type: 'step', stage: 'pre', epoch: 1, step: 1, globalStep: 1, loss: 0.75, lr: 0.001, elapsed: 1.5 },
   { type: 'step', stage: 'pre', epoch: 1, step: 2, globalStep: 2, loss: 0.5, lr: 0.0005, elapsed: 2.5 },
   { type: 'epoch', stage: 'pre', epoch: 1, trainLoss: 0.625, lr: 0.0005, metrics: {}, elapsed: 3 },
-  { type: 'step', stage: 'fine', epoch: 1, step: 1, globalStep: 1, loss: 0.6931, lr: 1.5e-5, elapsed: 4 },
-  { type: 'epoch', stage: 'fine', epoch: 1, trainLoss: 0.6931, metrics: { auc: 0.8125, loss: null }, elapsed: 5 },
+  { type: 'step', stage: 'fine', epoch: 1, step: 1, globalStep: 1, loss: 0.6875, lr: 1.5e-5, elapsed: 4 },
+  { type: 'epoch', stage: 'fine', epoch: 1, trainLoss: 0.6875, metrics: { auc: 0.8125, loss: null }, elapsed: 5 },
 ];
 
 /** Compiles the test's proto with Debian's protoc and reads an event file with Python. */
@@ -54,7 +54,7 @@ describe('event file format', () => {
     expect(readFileSync(log.csvPath, 'utf8')).toBe(
       'stage,epoch,step,train_loss,lr,val_auc,val_loss,elapsed_s\n' +
         'pre,1,2,0.625,0.0005,,,3\n' +
-        'fine,1,1,0.6931,,0.8125,,5\n',
+        'fine,1,1,0.6875,,0.8125,,5\n',
     );
   });
 
@@ -67,9 +67,9 @@ describe('event file format', () => {
       ['pre/train/loss', 2, 0.5, 1_700_000_002.5],
       ['pre/train/lr', 2, Math.fround(0.0005), 1_700_000_002.5],
       ['pre/train/epoch_loss', 2, 0.625, 1_700_000_003],
-      ['fine/train/loss', 1, Math.fround(0.6931), 1_700_000_004],
+      ['fine/train/loss', 1, Math.fround(0.6875), 1_700_000_004],
       ['fine/train/lr', 1, Math.fround(1.5e-5), 1_700_000_004],
-      ['fine/train/epoch_loss', 1, Math.fround(0.6931), 1_700_000_005],
+      ['fine/train/epoch_loss', 1, Math.fround(0.6875), 1_700_000_005],
       ['fine/val/auc', 1, 0.8125, 1_700_000_005],
     ]);
   });
