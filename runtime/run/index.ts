@@ -5,3 +5,4 @@ export * from './jsonl.js';
 export * from './config.js';
 export * from './progress.js';
 export * from './scalars.js';
+export * from './lock.js';

@@ -37,6 +37,7 @@ import { EVENTS_PREFIX, findEventFile, ScalarLog } from '../run/scalars.js';
 import { RUN_FILES } from '../run/rundir.js';
 import type { ProgressDisplay } from '../run/progress.js';
 import type { ReportEvaluation } from '../report/index.js';
+import { acquireRunLock } from '../run/lock.js';
 import { latestCheckpoint, pruneCheckpoints, readCheckpointFile, STATE_FILE, writeCheckpoint } from './checkpoint.js';
 import { batchIndices, epochOrder, stepsPerEpoch, type Batch, type TrainingData } from './data.js';
 import { applyHandover, formatHandoverReport, freezeModules, type HandoverReport } from './handover.js';
@@ -359,7 +360,23 @@ class Runner {
     this.logger.onRecord((record) => scalars.add(record));
   }
 
+  /**
+   * Runs holding the run folder's lock (runtime/run/lock.ts): a second process training or
+   * resuming the same folder is refused naming the holder; a lock left by a killed process is
+   * stale and taken over.
+   */
   async run(): Promise<RunResult> {
+    const { runDir } = this.options;
+    if (!this.options.resume) mkdirSync(runDir, { recursive: true });
+    const lock = acquireRunLock(runDir, this.options.resume ? 'train --resume' : 'train');
+    try {
+      return await this.runLocked();
+    } finally {
+      lock.release();
+    }
+  }
+
+  private async runLocked(): Promise<RunResult> {
     const { runDir } = this.options;
     const spec = this.config.spec;
     let resumeState: CheckpointState | undefined;
