@@ -10,6 +10,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { recordedPath } from '../../runtime/run/recorded.js';
 import { CHECKPOINT_DIR, STATE_FILE } from '../../runtime/train/checkpoint.js';
 import { evaluateRunFolder, type SplitName } from '../../runtime/train/index.js';
 import { UserError } from '../main.js';
@@ -51,8 +52,12 @@ export async function programOfRun(runDir: string): Promise<LoadedProgram> {
   } catch {
     throw new UserError(`${file} is not valid JSON`);
   }
-  if (!fs.existsSync(record.file)) throw new UserError(`the program of this run, ${record.file}, no longer exists`);
-  const rel = path.relative(process.cwd(), record.file) || record.file;
+  if (typeof record.file === 'string' && !fs.existsSync(path.resolve(runDir, record.file)))
+    throw new UserError(`the program of this run, ${record.file}, no longer exists`);
+  // Resolved against the run, inside the project or the run folder, a regular file: a copied run
+  // folder must not make nvcc compile (and quote in diagnostics) /etc/shadow or read /dev/zero.
+  const programFile = recordedPath(record.file, { runDir, recordedIn: file, what: 'the program file', kind: 'file' });
+  const rel = path.relative(process.cwd(), programFile) || programFile;
   const program = await buildProgram({
     file: rel,
     ...(record.variant !== null ? { variant: record.variant } : {}),

@@ -6,3 +6,4 @@ export * from './config.js';
 export * from './progress.js';
 export * from './scalars.js';
 export * from './lock.js';
+export * from './recorded.js';

@@ -15,6 +15,7 @@ import {
   DATA_STATS_FILE,
   imageInputNames,
   loadNewPatients,
+  checkRecordedDataPaths,
   readDataSource,
   readDataStats,
 } from './dataset-adapter.js';
@@ -34,6 +35,7 @@ export async function loadRunData(runDir: string, baseDir?: string): Promise<Tra
   const config = readRunConfig(runDir);
   const stats = readDataStats(runDir);
   const base = baseDir ?? readDataSource(runDir)?.baseDir;
+  checkRecordedDataPaths(runDir, config.dataset, base ?? process.cwd());
   const ds = await loadDataset(config.dataset, { ...(base ? { baseDir: base } : {}), ...(stats ? { stats } : {}) });
   return new DatasetTrainingData(ds, imageInputNames(config.spec, config.dataset));
 }

@@ -23,6 +23,8 @@ import {
 } from '../data/index.js';
 import type { Rng } from '../module.js';
 import { writeFileAtomic } from '../run/atomic.js';
+import { projectOf, recordedPath } from '../run/recorded.js';
+import { TrainingError } from './common.js';
 import type { Batch, SplitName, TrainingData } from './data.js';
 import type { SampleSource } from './evaluate.js';
 import type { AugmentSpec, TrainSpec } from './spec.js';
@@ -125,14 +127,42 @@ export async function saveDataSource(runDir: string, baseDir: string): Promise<v
   await writeFileAtomic(join(runDir, DATA_SOURCE_FILE), `${JSON.stringify({ baseDir }, null, 2)}\n`);
 }
 
+/** A JSON file of the run folder, or undefined when absent; garbled, a TrainingError naming it. */
+function readRunJson(path: string): unknown {
+  if (!existsSync(path)) return undefined;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new TrainingError(`${path} is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** The recorded data folder, checked like every path a run records (runtime/run/recorded.ts). */
 export function readDataSource(runDir: string): { baseDir: string } | undefined {
   const path = join(runDir, DATA_SOURCE_FILE);
-  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as { baseDir: string }) : undefined;
+  const v = readRunJson(path) as { baseDir?: unknown } | undefined;
+  if (v === undefined) return undefined;
+  const baseDir = recordedPath(v?.baseDir, { runDir, recordedIn: path, what: 'the data folder', kind: 'folder' });
+  return { baseDir };
+}
+
+/**
+ * The dataset's recorded paths (table, images, cache), resolved against `baseDir` and checked:
+ * eval and predict read the run's config.json, which a copied run folder could point anywhere.
+ */
+export function checkRecordedDataPaths(runDir: string, dataset: DatasetSpec, baseDir: string): void {
+  const recordedIn = join(runDir, 'config.json');
+  const o = { runDir, recordedIn, base: baseDir, roots: [process.cwd(), projectOf(runDir), baseDir] };
+  if (dataset.source.kind === 'files') {
+    recordedPath(dataset.source.table, { ...o, what: 'the dataset table', kind: 'file' });
+    recordedPath(dataset.source.images, { ...o, what: 'the image folder', kind: 'folder' });
+  }
+  if (dataset.cache !== undefined)
+    recordedPath(dataset.cache, { ...o, what: 'the cache folder', kind: 'folder', mayBeMissing: true });
 }
 
 export function readDataStats(runDir: string): DatasetStats | undefined {
-  const path = join(runDir, DATA_STATS_FILE);
-  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as DatasetStats) : undefined;
+  return readRunJson(join(runDir, DATA_STATS_FILE)) as DatasetStats | undefined;
 }
 
 /**

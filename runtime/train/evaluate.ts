@@ -19,6 +19,7 @@ import { evaluateRun, poolByPatient, type RunEvaluation, type SplitScores } from
 import { setInitRng, type ForwardContext } from '../module.js';
 import { createRng } from '../rng.js';
 import { writeFileAtomic } from '../run/atomic.js';
+import { recordedPath } from '../run/recorded.js';
 import { RUN_FILES } from '../run/rundir.js';
 import { latestCheckpoint } from './checkpoint.js';
 import {
@@ -314,7 +315,17 @@ function loadStageModel(
 ): { model: TrainableModel; source: string } {
   const factory = models[stage.model.factory];
   if (!factory) throw new TrainingError(`no model factory '${stage.model.factory}' for stage '${stage.name}'`);
-  let file = weights ?? join(runDir, 'stages', stage.name, 'weights.safetensors');
+  // The stage name comes from the run's config.json: its weights must stay inside the run folder.
+  let file =
+    weights ??
+    recordedPath(join('stages', stage.name, 'weights.safetensors'), {
+      runDir,
+      recordedIn: join(runDir, RUN_FILES.configJson),
+      what: `the weights of stage '${stage.name}'`,
+      kind: 'file',
+      roots: [],
+      mayBeMissing: true,
+    });
   if (existsSync(file) && statSync(file).isDirectory()) {
     const state = readCheckpointState(file);
     if (!state.hasModel || state.stage !== stage.name)

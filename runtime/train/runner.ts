@@ -38,6 +38,7 @@ import { RUN_FILES } from '../run/rundir.js';
 import type { ProgressDisplay } from '../run/progress.js';
 import type { ReportEvaluation } from '../report/index.js';
 import { acquireRunLock } from '../run/lock.js';
+import { recordedPath } from '../run/recorded.js';
 import { latestCheckpoint, pruneCheckpoints, readCheckpointFile, STATE_FILE, writeCheckpoint } from './checkpoint.js';
 import { batchIndices, epochOrder, stepsPerEpoch, type Batch, type TrainingData } from './data.js';
 import { applyHandover, formatHandoverReport, freezeModules, type HandoverReport } from './handover.js';
@@ -780,7 +781,13 @@ class Runner {
           throw new TrainingError(
             `stage '${stage.name}': stage '${h.from}' has not finished, so it has no weights to hand over`,
           );
-        const file = join(this.options.runDir, done.weights);
+        const file = recordedPath(done.weights, {
+          runDir: this.options.runDir,
+          recordedIn: 'the checkpoint state',
+          what: `the weights of stage '${h.from}'`,
+          kind: 'file',
+          roots: [],
+        });
         const host = hostToMap(readFileSync(file), file);
         const tensors = new Map<string, tf.Tensor>();
         for (const [k, t] of host) {
