@@ -1,6 +1,7 @@
 /**
  * `nvcc build FILE [--variant V] [--out DIR] [--set path=value ...] [--config overrides.yaml]
- *  [--emit ast|ir|ts] [--force]`: typed TypeScript from a .nvc program.
+ *  [--emit ast|ir|ts] [--force] [--target tfjs|torch]`: typed TypeScript from a .nvc program, or
+ *  with `--target torch` a Python package (compiler/emit/torch/build.ts).
  * In: a .nvc path and flags. Out: the build folder (compiler/builder/build.ts) and a one-line
  * summary on stdout; with `--emit`, the chosen stage (AST, IR or generated TypeScript) on stdout
  * and nothing written. Holds afterwards: a refused build (diagnostics, bad overrides) prints the
@@ -28,6 +29,7 @@ export interface BuildFlags {
   config?: string;
   emit?: string;
   force?: boolean;
+  target?: string;
 }
 
 function refuse(problems: readonly { message: string }[]): never {
@@ -69,6 +71,9 @@ function report(result: BuildResult): void {
 }
 
 export async function buildCommand(file: string, flags: BuildFlags, setExit: (code: number) => void): Promise<void> {
+  if (flags.target !== undefined && flags.target !== 'tfjs' && flags.target !== 'torch')
+    throw new UserError(`--target must be tfjs or torch, got '${flags.target}'`);
+  if (flags.target === 'torch') return buildTorchCommand(file, flags, setExit);
   if (flags.emit !== undefined && !['ast', 'ir', 'ts'].includes(flags.emit))
     throw new UserError(`--emit must be ast, ir or ts, got '${flags.emit}'`);
   const overrides = await gatherOverrides(file, flags);
@@ -115,4 +120,29 @@ export async function buildCommand(file: string, flags: BuildFlags, setExit: (co
     .join(', ');
   const where = path.relative(process.cwd(), path.resolve(result.outDir)) || '.';
   process.stdout.write(`${result.cached ? 'up to date' : 'built'} ${where} in ${Date.now() - started} ms: ${models}\n`);
+}
+
+/** `nvcc build --target torch`: the Python package (compiler/emit/torch/build.ts). */
+async function buildTorchCommand(file: string, flags: BuildFlags, setExit: (code: number) => void): Promise<void> {
+  if (flags.emit !== undefined) throw new UserError('--emit is not available with --target torch');
+  const overrides = await gatherOverrides(file, flags);
+  const { buildTorchPackage } = await import('../../compiler/emit/torch/build.js');
+  const result = await buildTorchPackage(file, {
+    ...(flags.variant !== undefined ? { variant: flags.variant } : {}),
+    ...(Object.keys(overrides).length ? { overrides } : {}),
+    ...(flags.out !== undefined ? { outDir: flags.out } : {}),
+  });
+  const lookup = (p: string) => result.files.get(p);
+  if (result.diagnostics.length)
+    process.stderr.write(`${renderDiagnostics(result.diagnostics, lookup, { color: shouldUseColor() })}\n`);
+  for (const p of result.problems) process.stderr.write(`error: ${p.origin ? `${p.origin}: ` : ''}${p.message}\n`);
+  if (!result.ok || !result.models) {
+    setExit(1);
+    return;
+  }
+  const models = result.models
+    .map((m) => `${m.key} ${m.className} (${groupThousands(m.parameterCount)} parameters)`)
+    .join(', ');
+  const where = path.relative(process.cwd(), path.resolve(result.outDir)) || '.';
+  process.stdout.write(`built ${where} (torch): ${models}\n`);
 }

@@ -58,6 +58,7 @@ const DECLARATIONS: Readonly<Record<string, Declare>> = {
       .argument('<file>', '.nvc file')
       .option('--variant <name>', 'apply a variant declared in the file')
       .option('--format <format>', 'pretty or json', 'pretty')
+      .option('--target <target>', 'also check what a build target can express: tfjs (default) or torch', 'tfjs')
       .action(lazy(setExit, async () => (await import('./check.js')).checkCommand)),
 
   summary: (program, setExit) =>
@@ -90,6 +91,7 @@ const DECLARATIONS: Readonly<Record<string, Declare>> = {
       .option('--config <file>', 'overrides from a YAML or JSON file (paths or nested mappings)')
       .option('--emit <stage>', 'print a stage instead of building: ast, ir or ts')
       .option('--force', 'rebuild even when the cached build is up to date')
+      .option('--target <target>', 'tfjs (default: TypeScript) or torch (a Python package)', 'tfjs')
       .action(lazy(setExit, async () => (await import('./build.js')).buildCommand)),
 
   diagram: (program, setExit) =>

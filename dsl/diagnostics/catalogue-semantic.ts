@@ -366,6 +366,14 @@ export const semanticCatalogue = {
     message: 'unknown field type `{name}`',
     help: 'field types are `number`, `binary` and `category`',
   },
+  // 51xx: a build target cannot express a checked program --------------------------------------
+  TargetUnsupported: {
+    code: 'NVC5101',
+    severity: 'error',
+    summary: 'not supported by the build target',
+    message: 'the {target} target cannot build this: {detail}',
+    help: '{fix}',
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type SemanticCode = keyof typeof semanticCatalogue;

@@ -9,6 +9,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { torchSupportProblems } from '../../compiler/emit/torch/check.js';
 import { compileProgramSync } from '../../compiler/pipeline.js';
 import type { Diagnostic } from '../../dsl/diagnostics/diagnostic.js';
 import { renderDiagnostics } from '../../dsl/diagnostics/render.js';
@@ -40,7 +41,11 @@ export async function runFrontEnd(path: string): Promise<FrontEndResult> {
   }
   // The full checker (parse, imports, names, shapes, arguments, program checks). Imports of
   // `std/...` are shown as `std/<file>.nvc` because tests run from the repository root.
-  const { diagnostics, files } = compileProgramSync(shown, { text });
+  const { diagnostics, files, program } = compileProgramSync(shown, { text });
+  // A fixture with a `// target: torch` line is also checked against the torch target, as
+  // `nvcc check --target torch` does.
+  if (program && /^\/\/\s*target:\s*torch\s*$/m.test(text))
+    return { diagnostics: [...diagnostics, ...torchSupportProblems(program)], files };
   return { diagnostics, files };
 }
 
