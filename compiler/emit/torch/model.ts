@@ -510,15 +510,17 @@ export class TorchModelEmitter {
       init.push(`# ${commentText(this.origin(ch.span))}`);
       init.push(assign(keyOf(ch), this.buildExpr(ch, '        ')));
     }
-    const doc = [
-      `${describeNode(node)}, ${node.decl ? `declared at ${this.origin(node.decl.nameSpan)}, ` : ''}built at ${this.origin(node.span)}.`,
-    ];
+    const declared = node.decl ? this.origin(node.decl.nameSpan) : undefined;
+    const built = this.origin(node.span);
+    const where =
+      declared === undefined || declared === built ? `at ${built}` : `declared at ${declared}, built at ${built}`;
+    const doc = [`${describeNode(node)}, ${where}.`];
     if (node.decl?.doc) doc.push('', ...node.decl.doc.split(/\r\n|[\r\n\u2028\u2029]/));
     const lines: Lines = [
       `class ${c.name}(nn.Module):`,
-      `    """${docText(doc[0]!)}`,
-      ...doc.slice(1).map((d) => (d ? `    ${docText(d)}` : '')),
-      '    """',
+      ...(doc.length === 1
+        ? [`    """${docText(doc[0]!)}"""`]
+        : [`    """${docText(doc[0]!)}`, ...doc.slice(1).map((d) => (d ? `    ${docText(d)}` : '')), '    """']),
       '',
       '    def __init__(self) -> None:',
       ...init.map((l) => (l ? `        ${l}` : '')),
