@@ -42,6 +42,12 @@ const modelInputMismatch = {
   summary: 'model input not provided',
 } as const satisfies DiagnosticKind;
 
+const targetUnsupported = {
+  code: 'NVC5101',
+  severity: 'error',
+  summary: 'not supported by the build target',
+} as const satisfies DiagnosticKind;
+
 export const semanticCatalogue = {
   // 2xxx: names and imports -------------------------------------------------------------------
   UnknownName: { code: 'NVC2001', severity: 'error', summary: 'unknown name', message: 'unknown name `{name}`' },
@@ -367,12 +373,35 @@ export const semanticCatalogue = {
     help: 'field types are `number`, `binary` and `category`',
   },
   // 51xx: a build target cannot express a checked program --------------------------------------
-  TargetUnsupported: {
-    code: 'NVC5101',
-    severity: 'error',
-    summary: 'not supported by the build target',
-    message: 'the {target} target cannot build this: {detail}',
-    help: '{fix}',
+  TorchGroupedConv: {
+    ...targetUnsupported,
+    message: 'the torch target cannot build `Conv2d` with groups = {groups}: neither engine implements it',
+    help: 'use groups = 1, or one convolution per group joined with `concat`',
+  },
+  TorchStridedDepthwise: {
+    ...targetUnsupported,
+    message: 'the torch target cannot build `DepthwiseConv2d` with stride = {stride}: neither engine implements it',
+    help: 'use stride = 1 followed by a strided layer (e.g. a `Conv2d` with stride 2)',
+  },
+  TorchReservedLayerName: {
+    ...targetUnsupported,
+    message: "the layer `{name}` of `{owner}` would shadow torch.nn.Module's own `{name}`",
+    help: 'rename the layer: parameter paths become state_dict keys',
+  },
+  TorchReservedWeightName: {
+    ...targetUnsupported,
+    message: "the weight `{name}` of `{owner}` would shadow torch.nn.Module's own `{name}`",
+    help: 'rename the weight: parameter paths become state_dict keys',
+  },
+  TorchUnknownInitializer: {
+    ...targetUnsupported,
+    message: 'the torch target has no initializer `{init}` (weight `{name}`)',
+    help: 'use zeros, ones, constant, normal, uniform or trunc_normal',
+  },
+  TorchNoLowering: {
+    ...targetUnsupported,
+    message: 'the torch target has no lowering of the primitive `{primitive}`',
+    help: 'build this program with the tfjs target',
   },
 } as const satisfies Record<string, CatalogueEntry>;
 

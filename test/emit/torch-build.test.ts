@@ -148,7 +148,9 @@ describe('the command line', () => {
     const fixture = 'test/fixtures/diagnostics/target-torch-unsupported.nvc';
     const torch = runCli(['check', fixture, '--target', 'torch']);
     expect(torch.code).toBe(1);
-    expect(torch.stderr).toContain('error[NVC5101]: the torch target cannot build this: `Conv2d` with groups = 2');
+    expect(torch.stderr).toContain(
+      'error[NVC5101]: the torch target cannot build `Conv2d` with groups = 2: neither engine implements it',
+    );
     expect(torch.stderr).toContain("the layer `training` of `Grouped` would shadow torch.nn.Module's own `training`");
     const plain = runCli(['check', fixture]);
     expect(plain.code).toBe(0);

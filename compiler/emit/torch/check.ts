@@ -10,7 +10,7 @@
  * with `_`, since it could not be registered under its parameter path; a weight initializer
  * nvcc_layers does not know.
  */
-import { report } from '../../../dsl/diagnostics/catalogue.js';
+import { type CatalogueMessage, message, messageText, reportMessage } from '../../../dsl/diagnostics/catalogue.js';
 import { semanticCatalogue } from '../../../dsl/diagnostics/catalogue-semantic.js';
 import type { Diagnostic } from '../../../dsl/diagnostics/diagnostic.js';
 import type { Span } from '../../../dsl/span.js';
@@ -26,44 +26,31 @@ export function programModels(program: ProgramIR): ModelIR[] {
 export function torchSupportProblems(program: ProgramIR): Diagnostic[] {
   const out: Diagnostic[] = [];
   const seen = new Set<string>();
-  const refuse = (span: Span, detail: string, fix: string) => {
-    const key = `${span.file}:${span.start}:${span.end}:${detail}`;
+  const refuse = (span: Span, msg: CatalogueMessage) => {
+    const key = `${span.file}:${span.start}:${span.end}:${messageText(msg)}`;
     if (seen.has(key)) return;
     seen.add(key);
-    out.push(report(semanticCatalogue.TargetUnsupported, span, { target: 'torch', detail, fix }));
+    out.push(reportMessage(msg, span));
+  };
+  const checkUse = (primitive: string, params: Readonly<Record<string, unknown>>, span: Span) => {
+    const lowering = TORCH_LOWERING[primitive];
+    if (!lowering) refuse(span, message(semanticCatalogue.TorchNoLowering, { primitive }));
+    else if (!lowering.supports(params) && lowering.refusal) refuse(span, lowering.refusal(params));
+    else if (!lowering.supports(params)) refuse(span, message(semanticCatalogue.TorchNoLowering, { primitive }));
   };
   const visit = (node: ModuleNode): void => {
-    if (node.kind === 'primitive') {
-      const lowering = TORCH_LOWERING[node.primitive ?? node.typeName];
-      if (!lowering)
-        refuse(node.span, `the torch target has no lowering of \`${node.typeName}\``, 'use the tfjs target');
-      else if (!lowering.supports(node.params)) {
-        const why = lowering.refusal?.(node.params);
-        refuse(node.span, why?.detail ?? `unsupported \`${node.typeName}\``, why?.fix ?? 'use the tfjs target');
-      }
-    }
+    if (node.kind === 'primitive' || node.kind === 'function')
+      checkUse(node.primitive ?? primitiveNameOfOp(node.typeName) ?? node.typeName, node.params, node.span);
     for (const w of node.weights) {
       if (node.kind === 'block' && !torchMemberNameOk(w.name))
-        refuse(
-          node.span,
-          `the weight \`${w.name}\` of \`${node.typeName}\` would shadow torch.nn.Module's own \`${w.name}\``,
-          `rename the weight \`${w.name}\``,
-        );
+        refuse(w.span, message(semanticCatalogue.TorchReservedWeightName, { name: w.name, owner: node.typeName }));
       if (!supportsInit(w.init))
-        refuse(
-          node.span,
-          `the initializer \`${w.init.kind}\` of \`${w.name}\` is unknown to the torch target`,
-          'use another initializer',
-        );
+        refuse(w.span, message(semanticCatalogue.TorchUnknownInitializer, { init: w.init.kind, name: w.name }));
     }
     for (const c of node.children) {
       const key = c.path.slice(c.path.lastIndexOf('.') + 1);
       if (node.kind === 'block' && !torchMemberNameOk(key))
-        refuse(
-          c.span,
-          `the layer \`${key}\` of \`${node.typeName}\` would shadow torch.nn.Module's own \`${key}\``,
-          `rename the layer \`${key}\`; parameter paths become state_dict keys`,
-        );
+        refuse(c.span, message(semanticCatalogue.TorchReservedLayerName, { name: key, owner: node.typeName }));
       visit(c);
     }
   };
@@ -72,13 +59,7 @@ export function torchSupportProblems(program: ProgramIR): Diagnostic[] {
     for (const g of m.graphs.values())
       for (const op of g.ops) {
         const name = primitiveNameOfOp(op.op);
-        if (!name || op.target !== undefined) continue;
-        const lowering = TORCH_LOWERING[name];
-        if (!lowering) refuse(op.span, `the torch target has no lowering of \`${name}\``, 'use the tfjs target');
-        else if (!lowering.supports(op.attrs)) {
-          const why = lowering.refusal?.(op.attrs);
-          refuse(op.span, why?.detail ?? `unsupported \`${name}\``, why?.fix ?? 'use the tfjs target');
-        }
+        if (name && op.target === undefined) checkUse(name, op.attrs, op.span);
       }
   }
   return out.sort((a, b) =>

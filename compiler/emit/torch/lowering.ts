@@ -13,6 +13,9 @@
  * codegen.ts) on NHWC activations.
  */
 
+import { type CatalogueMessage, message } from '../../../dsl/diagnostics/catalogue.js';
+import { semanticCatalogue } from '../../../dsl/diagnostics/catalogue-semantic.js';
+
 /** A weight's init spec, as the IR holds it. */
 export interface InitSpec {
   readonly kind: string;
@@ -39,8 +42,8 @@ export interface CallLowering {
 export interface TorchLowering {
   /** Whether this use can be lowered with the tfjs runtime's semantics. */
   supports(params: Readonly<Record<string, unknown>>): boolean;
-  /** Why not and how to fix it, for the diagnostic (only called when supports() is false). */
-  refusal?(params: Readonly<Record<string, unknown>>): { readonly detail: string; readonly fix: string };
+  /** The diagnostic saying why not (only called when supports() is false). */
+  refusal?(params: Readonly<Record<string, unknown>>): CatalogueMessage;
   /** Layer primitives: constructor; function primitives: application. */
   readonly lower: { readonly layer: (l: LayerLowering) => string } | { readonly call: (c: CallLowering) => string };
 }
@@ -119,10 +122,7 @@ export const TORCH_LOWERING: Readonly<Record<string, TorchLowering>> = {
     // Grouped convolution has no tfjs counterpart (the tfjs emitter refuses it too), so the two
     // engines could not run the same program; refused rather than lowered unchecked.
     supports: (p) => num(p.groups, 1) === 1,
-    refusal: (p) => ({
-      detail: `\`Conv2d\` with groups = ${String(p.groups)}: neither engine implements grouped convolution`,
-      fix: 'use groups = 1, or one convolution per group joined with `concat`',
-    }),
+    refusal: (p) => message(semanticCatalogue.TorchGroupedConv, { groups: String(p.groups) }),
     lower: {
       layer: (l) =>
         `nv.Conv2d(${[
@@ -139,10 +139,7 @@ export const TORCH_LOWERING: Readonly<Record<string, TorchLowering>> = {
   },
   DepthwiseConv2d: {
     supports: (p) => num(p.stride, 1) === 1,
-    refusal: (p) => ({
-      detail: `\`DepthwiseConv2d\` with stride = ${String(p.stride)}: neither engine implements a strided depthwise convolution`,
-      fix: 'use stride = 1 followed by a strided layer (e.g. a `Conv2d` with stride 2)',
-    }),
+    refusal: (p) => message(semanticCatalogue.TorchStridedDepthwise, { stride: String(p.stride) }),
     lower: {
       layer: (l) =>
         `nv.DepthwiseConv2d(${[
