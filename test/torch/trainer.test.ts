@@ -3,14 +3,19 @@
  * model (test/torch/tiny_model.py) and shards of the built-in synthetic cohort, two stages as
  * MED-NVC lowers them (masked pre-training with Lion, then fine-tuning with AdamW, hand-over of the
  * encoder, random throw, augmentation, micro-batches, freezing, keep-best):
+ * - started as nvcc starts it (prepareTorchRun writes train_spec.json and the shards into a
+ *   package folder laid out as the torch build lays it out; torchLaunchCommand gives
+ *   `python -m <pkg>.train`, or torchrun through `<pkg>.nvcc_torchrun`);
  * - the run folder is the tfjs engine's: log records, config, metrics, predictions, weights in
- *   the tfjs layout under the same keys, checkpoints the TS runtime parses;
+ *   the tfjs layout under the same keys, checkpoints the TS runtime parses; finishTorchRun adds
+ *   the bootstrap evaluation and report.html, agreeing with the trainer's own metrics;
  * - DDP: 2 processes (torchrun, gloo, CPU) on batches of 4 end with the weights of 1 process
  *   (rtol 1e-5);
  * - a run killed mid-epoch (the process dies after step 3, no cleanup) and resumed ends with the
  *   same weights as the uninterrupted run, bit for bit.
  */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -20,12 +25,11 @@ import { pjiDatasetSpec } from '../../runtime/data/synthetic-pji.js';
 import { readSafetensors } from '../../runtime/io/safetensors.js';
 import { parseJsonl } from '../../runtime/run/jsonl.js';
 import { latestCheckpoint, readCheckpointFile, STATE_FILE } from '../../runtime/train/checkpoint.js';
-import { loadTrainingData } from '../../runtime/train/dataset-adapter.js';
-import { writeDataShards } from '../../runtime/train/shards.js';
+import { finishTorchRun, prepareTorchRun, torchLaunchCommand } from '../../runtime/train/torch-engine.js';
 import type { TrainSpec } from '../../runtime/train/spec.js';
 import { parseCheckpointState } from '../../runtime/train/state.js';
 import { finetuneStage, pretrainStage } from '../support/train-specs.js';
-import { runPython, TORCH_TEST_DIR } from '../support/python.js';
+import { PYTHON, TORCH_PYTHON_DIR, TORCH_TEST_DIR } from '../support/python.js';
 
 const augment: AugmentSpec = { hflip: 0.5, rotateDegrees: 10 };
 
@@ -50,31 +54,35 @@ function spec(keepBest: boolean): TrainSpec {
 
 let dir: string;
 let dataset: DatasetSpec;
+let pkg: string;
 
+/** Starts the trainer as nvcc does (torchLaunchCommand), on the package folder `pkg`. */
 function train(args: string[], nproc = 1): { status: number | null; stderr: string } {
-  const script = join(TORCH_TEST_DIR, 'tiny_train.py');
-  const argv =
-    nproc === 1
-      ? [script, ...args]
-      : [
-          '-m',
-          'torch.distributed.run',
-          '--standalone',
-          '--nnodes',
-          '1',
-          '--nproc_per_node',
-          String(nproc),
-          // Debian's torch 1.13 under Python 3.11 cannot parse the default "0" of these two (its
-          // Std IntFlag lookup misses the zero member), so name non-zero values explicitly.
-          '--redirects',
-          '1',
-          '--tee',
-          '2',
-          script,
-          ...args,
-        ];
-  const r = runPython(argv, { NVCC_TEST: '1' }, 600_000);
-  return { status: r.status, stderr: r.stderr };
+  const exitAfter = args.indexOf('--exit-after-steps');
+  const {
+    command,
+    args: argv,
+    cwd,
+  } = torchLaunchCommand({
+    packageDir: pkg,
+    runDir: args[args.indexOf('--run') + 1]!,
+    python: PYTHON,
+    device: 'cpu',
+    nproc,
+    resume: args.includes('--resume'),
+    trainerArgs: [
+      '--quiet',
+      ...(args.includes('--spec') ? ['--spec', args[args.indexOf('--spec') + 1]!] : []),
+      ...(exitAfter >= 0 ? ['--exit-after-steps', args[exitAfter + 1]!] : []),
+    ],
+  });
+  const r = spawnSync(command, argv, {
+    cwd,
+    encoding: 'utf8',
+    timeout: 600_000,
+    env: { ...process.env, OMP_NUM_THREADS: '1', PYTHONDONTWRITEBYTECODE: '1' },
+  });
+  return { status: r.status, stderr: `${r.stderr}${r.error ? String(r.error) : ''}` };
 }
 
 function weights(run: string, stage: string): Map<string, Float32Array> {
@@ -96,10 +104,16 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
   dir = mkdtempSync(join(tmpdir(), 'nvcc-torch-train-'));
   dataset = pjiDatasetSpec({ kind: 'synthetic', name: 'pji', patients: 24, seed: 3, imageSize: 16 });
-  const data = await loadTrainingData(spec(true), dataset);
-  await writeDataShards(data.dataset, ['xray'], join(dir, 'data'));
+  // A package folder as the torch build lays it out, with the tiny model as model.py.
+  pkg = join(dir, 'tinypkg');
+  mkdirSync(pkg);
+  for (const f of readdirSync(TORCH_PYTHON_DIR))
+    if (f.endsWith('.py')) copyFileSync(join(TORCH_PYTHON_DIR, f), join(pkg, f));
+  copyFileSync(join(TORCH_TEST_DIR, 'tiny_model.py'), join(pkg, 'model.py'));
+  writeFileSync(join(pkg, '__init__.py'), '');
+  await prepareTorchRun({ spec: spec(true), dataset, packageDir: pkg });
   single = join(dir, 'single');
-  const r = train(['--run', single, '--data', join(dir, 'data'), '--spec', specFile('spec.json', spec(true))]);
+  const r = train(['--run', single]);
   expect(r.status, r.stderr).toBe(0);
 }, SLOW);
 
@@ -156,11 +170,33 @@ describe('torch engine trainer', () => {
     expect(state.stageIndex).toBe(2);
   });
 
+  it('finishes the run as the tfjs engine does: bootstrap evaluation from predictions.csv, report.html', async () => {
+    type Split = { split: string; auc: number; threshold: number; accuracy: number; aucCi?: { resamples: number } };
+    type Evaluation = { kind: string; thresholdRule: string; splits: Split[]; loss: Record<string, number> };
+    const read = () =>
+      JSON.parse(readFileSync(join(single, 'metrics.json'), 'utf8')).stages[1].evaluation as Evaluation;
+    const fromPython = read();
+    const report = await finishTorchRun(single, 50);
+    expect(existsSync(report!)).toBe(true);
+    const finished = read();
+    expect(finished.kind).toBe('supervised');
+    expect(finished.splits.map((s) => s.split)).toEqual(['validation', 'test']);
+    expect(finished.splits[1]!.aucCi!.resamples).toBe(50);
+    expect(finished.loss).toEqual(fromPython.loss);
+    // The trainer's own metrics (Python) agree with runtime/metrics on the same pooled scores.
+    finished.splits.forEach((s, i) => {
+      const p = fromPython.splits[i]!;
+      for (const key of ['auc', 'threshold', 'accuracy'] as const)
+        if (Number.isFinite(s[key])) expect(Math.abs(p[key] - s[key]), `${s.split} ${key}`).toBeLessThan(1e-12);
+    });
+    expect(readFileSync(report!, 'utf8')).toContain('<html');
+  });
+
   it(
     'a run killed mid-epoch resumes to the same weights, bit for bit',
     () => {
       const run = join(dir, 'killed');
-      const args = ['--run', run, '--data', join(dir, 'data'), '--spec', join(dir, 'spec.json')];
+      const args = ['--run', run];
       // Dies after 3 steps of this process: step 3 of the pre-training epoch, one past the checkpoint at 2.
       const killed = train([...args, '--exit-after-steps', '3']);
       expect(killed.status).toBe(137);
@@ -192,9 +228,9 @@ describe('torch engine trainer', () => {
       const plainSpec = specFile('spec-plain.json', spec(false));
       const one = join(dir, 'one');
       const two = join(dir, 'two');
-      const a = train(['--run', one, '--data', join(dir, 'data'), '--spec', plainSpec]);
+      const a = train(['--run', one, '--spec', plainSpec]);
       expect(a.status, a.stderr).toBe(0);
-      const b = train(['--run', two, '--data', join(dir, 'data'), '--spec', plainSpec], 2);
+      const b = train(['--run', two, '--spec', plainSpec], 2);
       expect(b.status, b.stderr).toBe(0);
       for (const stage of ['pretrain', 'finetune']) {
         const w1 = weights(one, stage);

@@ -477,6 +477,10 @@ class Trainer:
         self.env.barrier()
         return self.run_dir
 
+    def say(self, text: str) -> None:
+        if self.env.main and not self.args.quiet:
+            print(text, flush=True)
+
     def main_log(self, record: dict) -> None:
         if self.log is not None:
             self.log.log(record)
@@ -584,6 +588,9 @@ class Trainer:
                 self.main_log({"type": "step", "stage": stage["name"], "epoch": epoch + 1, "step": step,
                                "globalStep": stage_step, "loss": loss, "lr": lr, "elapsed": self.elapsed()})
                 self.steps_this_process += 1
+                if step % max(1, steps // 10) == 0 or step == steps:
+                    self.say(f"{stage['name']}: epoch {epoch + 1}/{stage['epochs']} step {step}/{steps} "
+                             f"loss {loss:.4g} lr {lr:.3g}")
                 if every and stage_step % every == 0 and step < steps:
                     snapshot()
                 if self.args.exit_after_steps and self.steps_this_process >= self.args.exit_after_steps:
@@ -617,6 +624,9 @@ class Trainer:
             if stage.get("modalityDropout") and stage["modalityDropout"]["p"] > 0:
                 record["randomThrow"] = thrown_tally
             self.main_log(record)
+            self.say(f"{stage['name']}: epoch {epoch}/{stage['epochs']} train loss {train_loss:.4g}"
+                     + "".join(f" val {k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float))
+                     + (f" (best {best['metric']} {best['value']:.4g} at epoch {best['epoch']})" if best else ""))
             if self.log:
                 self.log.sync()
             snapshot()
@@ -937,6 +947,7 @@ def parse_args(argv: Optional[Sequence[str]], package_dir: str) -> argparse.Name
     ap.add_argument("--find-unused", action=argparse.BooleanOptionalAction, default=True,
                     help="DDP find_unused_parameters (needed when a stage leaves parameters out of the loss)")
     ap.add_argument("--keep-checkpoints", type=int, default=2)
+    ap.add_argument("--quiet", action="store_true", help="no progress lines (the log is written all the same)")
     ap.add_argument("--exit-after-steps", type=int, default=0, help=argparse.SUPPRESS)
     return ap.parse_args(argv)
 
