@@ -34,6 +34,7 @@ import {
   type PrimitiveDef,
   type ShapeError,
 } from './primitives.js';
+import { ElaborationBudget, FIXED_LIMITS, raiseHint } from './limits.js';
 import { closest, didYouMean, type Reporter, semantic } from './report.js';
 import { Scope, type ModuleScope, type TopBinding } from './scope.js';
 import {
@@ -114,6 +115,11 @@ export const INIT_KINDS: Readonly<Record<string, readonly string[]>> = {
   uniform: ['low', 'high'],
   constant: ['value'],
 };
+
+interface LayerStats {
+  readonly size: number;
+  readonly depth: number;
+}
 
 class GraphBuilder {
   readonly ops: Op[] = [];
@@ -205,6 +211,10 @@ export class Elaborator {
   private readonly constValues = new Map<TopBinding, Value>();
   private readonly evaluatingConsts = new Set<TopBinding>();
   private readonly instantiating: BlockDecl[] = [];
+  /** Depth, steps and layers used so far, against compiler/limits.ts. */
+  readonly budget = new ElaborationBudget();
+  /** Expanded size and depth of the layer trees made so far (absent: a leaf, 1 and 1). */
+  private readonly layerStats = new WeakMap<LayerInstance, LayerStats>();
   /** Scopes of words (unresolved names), for did-you-mean when a word turns out to be an error. */
   private readonly wordScopes = new WeakMap<object, Scope>();
 
@@ -312,7 +322,107 @@ export class Elaborator {
   // -------------------------------------------------------------------------------------------
   // Expressions
 
+  /** Evaluates an expression, charging the budget (compiler/limits.ts) for its depth and work. */
   eval(e: Expr, ctx: Ctx): Value {
+    const budget = this.budget;
+    if (budget.exhausted) return ERROR;
+    if (++budget.steps > budget.limits.evalSteps.value) return this.exhaust('ElaborationTooLong', e.span);
+    if (budget.depth >= FIXED_LIMITS.evalDepth) return this.exhaust('EvaluationTooDeep', e.span);
+    budget.depth++;
+    try {
+      return this.evalExpr(e, ctx);
+    } finally {
+      budget.depth--;
+    }
+  }
+
+  /**
+   * Reports the first crossed limit and stops elaboration: `eval` yields ERROR from now on.
+   * `count` is the size asked for, for a list.
+   */
+  private exhaust(
+    kind: 'ElaborationTooLong' | 'EvaluationTooDeep' | 'LayersTooDeep' | 'TooManyLayers' | 'ListTooLong',
+    span: Span,
+    count = 0,
+  ): Value {
+    const budget = this.budget;
+    if (budget.exhausted) return ERROR;
+    budget.exhausted = true;
+    const { evalSteps, layers, listItems } = budget.limits;
+    switch (kind) {
+      case 'EvaluationTooDeep':
+        this.reporter.error(kind, span, { limit: FIXED_LIMITS.evalDepth });
+        break;
+      case 'LayersTooDeep':
+        this.reporter.error(kind, span, { limit: FIXED_LIMITS.layerDepth });
+        break;
+      case 'ListTooLong':
+        this.reporter.error(kind, span, { limit: listItems.value, count, raise: raiseHint(listItems, count) });
+        break;
+      case 'TooManyLayers':
+        this.reporter.error(kind, span, { limit: layers.value, raise: raiseHint(layers, count) });
+        break;
+      case 'ElaborationTooLong':
+        this.reporter.error(kind, span, { limit: evalSteps.value, raise: raiseHint(evalSteps, count) });
+        break;
+    }
+    return ERROR;
+  }
+
+  /** Charges a list of `count` items about to be made; false (reported) when it is too long. */
+  private chargeItems(count: number, span: Span): boolean {
+    const budget = this.budget;
+    if (budget.exhausted) return false;
+    if (count > budget.limits.listItems.value) {
+      this.exhaust('ListTooLong', span, count);
+      return false;
+    }
+    budget.steps += Math.max(0, count);
+    if (budget.steps > budget.limits.evalSteps.value) {
+      this.exhaust('ElaborationTooLong', span);
+      return false;
+    }
+    return true;
+  }
+
+  /** Charges `count` layers about to be made; false (reported) past the layer limit. */
+  private chargeLayers(count: number, span: Span): boolean {
+    const budget = this.budget;
+    if (budget.exhausted) return false;
+    budget.layers += count;
+    if (budget.layers > budget.limits.layers.value) {
+      this.exhaust('TooManyLayers', span, budget.layers);
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Size and depth of the layer tree about to get `children`, as the emitter and the diagram will
+   * expand it (a layer used twice counts twice); false (reported) past the layer or depth limit.
+   * Sizes are kept per layer, so the check costs one step per child. Without it `[l, l]` nested
+   * a few dozen times would make a tree (and a fingerprint) of billions of layers.
+   */
+  private expansionOf(children: ReadonlyMap<string, LayerInstance>, span: Span): LayerStats | undefined {
+    let size = 1;
+    let depth = 1;
+    for (const c of children.values()) {
+      const stats = this.layerStats.get(c) ?? { size: 1, depth: 1 };
+      size += stats.size;
+      depth = Math.max(depth, stats.depth + 1);
+    }
+    if (size > this.budget.limits.layers.value) {
+      this.exhaust('TooManyLayers', span, size);
+      return undefined;
+    }
+    if (depth > FIXED_LIMITS.layerDepth) {
+      this.exhaust('LayersTooDeep', span);
+      return undefined;
+    }
+    return { size, depth };
+  }
+
+  private evalExpr(e: Expr, ctx: Ctx): Value {
     switch (e.kind) {
       case 'Number':
         return e.isInt ? intValue(e.value) : { kind: 'float', value: e.value };
@@ -347,6 +457,7 @@ export class Elaborator {
         const from = this.constInt(e.from, ctx, 'a range bound');
         const to = this.constInt(e.to, ctx, 'a range bound');
         if (from === undefined || to === undefined) return ERROR;
+        if (!this.chargeItems(to - from, e.span)) return ERROR;
         const items: Value[] = [];
         for (let i = from; i < to; i++) items.push(intValue(i));
         return { kind: 'list', items };
@@ -400,6 +511,11 @@ export class Elaborator {
           });
           return ERROR;
         }
+        // Each copy is at least one layer: a count past what is left is refused before any copy.
+        if (count > this.budget.limits.layers.value - this.budget.layers) {
+          this.chargeLayers(count, e.count.span);
+          return ERROR;
+        }
         const children = new Map<string, LayerInstance>();
         for (let i = 0; i < count; i++) {
           const scope = new Scope(ctx.scope, ctx.scope.moduleScope, 'repeat');
@@ -409,7 +525,8 @@ export class Elaborator {
           if (!layer) return ERROR;
           children.set(String(i), layer);
         }
-        return { kind: 'layer', layer: this.makeList('list', children, e.span, { count, index: e.index?.name }) };
+        const list = this.makeList('list', children, e.span, { count, index: e.index?.name });
+        return list ? { kind: 'layer', layer: list } : ERROR;
       }
       case 'Conditional': {
         const test = this.eval(e.test, ctx);
@@ -474,6 +591,7 @@ export class Elaborator {
       ];
       items.forEach((c, i) => children.set(String(i), c));
       const seq = this.makeList('sequential', children, span);
+      if (!seq) return ERROR;
       chains.add(seq);
       return { kind: 'layer', layer: seq };
     }
@@ -533,7 +651,10 @@ export class Elaborator {
     }
     if ((op === 'and' || op === 'or') && l.kind === 'bool' && r.kind === 'bool')
       return { kind: 'bool', value: op === 'and' ? l.value && r.value : l.value || r.value };
-    if (op === '+' && l.kind === 'list' && r.kind === 'list') return { kind: 'list', items: [...l.items, ...r.items] };
+    if (op === '+' && l.kind === 'list' && r.kind === 'list')
+      return this.chargeItems(l.items.length + r.items.length, span)
+        ? { kind: 'list', items: [...l.items, ...r.items] }
+        : ERROR;
     if (op === '+' && l.kind === 'string' && r.kind === 'string') return { kind: 'string', value: l.value + r.value };
     if (ctx.settings && (l.kind === 'word' || r.kind === 'word'))
       return l.kind === 'word' ? this.unknownWord(l) : this.unknownWord(r as Value & { kind: 'word' });
@@ -851,6 +972,7 @@ export class Elaborator {
         const [a, b, n] = vals;
         if (!a || !b || !n || !isNumber(a) || !isNumber(b) || n.kind !== 'int' || n.value < 0)
           return bad(semantic('HelperLinspaceArguments'));
+        if (!this.chargeItems(n.value, span)) return ERROR;
         const items: Value[] = [];
         for (let i = 0; i < n.value; i++)
           items.push({
@@ -903,6 +1025,7 @@ export class Elaborator {
         const ns = vals.map((v) => (v.kind === 'int' ? v.value : NaN));
         if (ns.length === 0 || ns.length > 2 || ns.some(Number.isNaN)) return bad(semantic('HelperRangeArguments'));
         const [a, b] = ns.length === 1 ? [0, ns[0]!] : [ns[0]!, ns[1]!];
+        if (!this.chargeItems(b - a, span)) return ERROR;
         const items: Value[] = [];
         for (let i = a; i < b; i++) items.push(intValue(i));
         return { kind: 'list', items };
@@ -1181,8 +1304,10 @@ export class Elaborator {
     children: Map<string, LayerInstance>,
     span: Span,
     repeat?: { count: number; index?: string },
-  ): LayerInstance {
-    return {
+  ): LayerInstance | undefined {
+    const stats = this.expansionOf(children, span);
+    if (!stats) return undefined;
+    const layer: LayerInstance = {
       kind,
       typeName: kind === 'list' ? 'List' : 'Sequential',
       params: new Map(),
@@ -1193,6 +1318,8 @@ export class Elaborator {
       fingerprint: `${kind}[${[...children.values()].map((c) => c.fingerprint).join(';')}]`,
       span,
     };
+    this.layerStats.set(layer, stats);
+    return layer;
   }
 
   private functionLayer(prim: PrimitiveDef, params: Map<string, Value>, span: Span): LayerInstance {
@@ -1267,6 +1394,7 @@ export class Elaborator {
   ): Value {
     const params = this.bindPrimParams(prim, positional, named, span, calleeSpan);
     if (!params) return ERROR;
+    if (!this.chargeLayers(1, span)) return ERROR;
     const weights: WeightInstance[] = (prim.weights?.(params) ?? []).map((w) => ({ ...w, frozen: false, span }));
     for (const w of weights)
       if (w.shape.some((n) => !Number.isInteger(n) || n <= 0)) {
@@ -1319,6 +1447,7 @@ export class Elaborator {
     }));
     const bound = this.bind(name, schema, positional, named, span, calleeSpan, ctx);
     if (!bound) return ERROR;
+    if (!this.chargeLayers(1, span)) return ERROR;
     this.instantiating.push(decl);
     try {
       const params = new Map<string, Value>();
@@ -1439,6 +1568,8 @@ export class Elaborator {
         }
       }
       if (failed || duplicate) return ERROR;
+      const stats = this.expansionOf(children, span);
+      if (!stats) return ERROR;
 
       const constJson = [...params]
         .map(([k, v]) => `${k}=${v.kind === 'layer' ? v.layer.fingerprint : stableJson(v)}`)
@@ -1456,6 +1587,7 @@ export class Elaborator {
         fingerprint,
         span,
       };
+      this.layerStats.set(layer, stats);
       const fwd = forwards[0];
       if (fwd) {
         let graph = this.graphs.get(fingerprint);

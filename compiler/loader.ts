@@ -7,11 +7,11 @@
  * std/x.nvc, `./x` and `../x` relative to the importing file; an import cycle is reported
  * once, at the import that closes it, and the cyclic import is dropped.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Module } from '../dsl/ast.js';
 import type { Diagnostic } from '../dsl/diagnostics/diagnostic.js';
-import { SourceFile } from '../dsl/span.js';
+import { SourceFile, type Span } from '../dsl/span.js';
+import { type FileRefusal, limits, raiseHint, readRegularFile } from './limits.js';
 import type { Reporter } from './report.js';
 import { packagePath } from '../runtime/package-root.js';
 
@@ -37,6 +37,12 @@ export interface LoadResult {
   readonly syntaxDiagnostics: Diagnostic[];
 }
 
+/** Why the entry file could not be loaded (absent: it was). */
+export interface LoadFailure {
+  readonly entry: string;
+  readonly refusal: FileRefusal;
+}
+
 export function displayPath(abs: string): string {
   const rel = path.relative(process.cwd(), abs);
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : abs;
@@ -56,22 +62,32 @@ export function loadModules(
   parse: ParseFn,
   reporter: Reporter,
   entryText?: string,
+  onEntryFailure?: (failure: LoadFailure) => void,
 ): LoadResult | undefined {
   const modules = new Map<string, LoadedModule>();
   const files = new Map<string, SourceFile>();
   const syntaxDiagnostics: Diagnostic[] = [];
   const entryAbs = path.resolve(entryPath);
 
+  const refusals = new Map<string, FileRefusal>();
   const read = (abs: string): LoadedModule | undefined => {
     const display = abs === entryAbs ? entryPath : displayPath(abs);
     let text: string;
-    if (abs === entryAbs && entryText !== undefined) text = entryText;
-    else {
-      try {
-        text = fs.readFileSync(abs, 'utf8');
-      } catch {
+    const sourceLimit = limits().sourceBytes;
+    if (abs === entryAbs && entryText !== undefined) {
+      const size = Buffer.byteLength(entryText, 'utf8');
+      if (size > sourceLimit.value) {
+        refusals.set(abs, { kind: 'too-large', size, limit: sourceLimit });
         return undefined;
       }
+      text = entryText;
+    } else {
+      const r = readRegularFile(abs, sourceLimit);
+      if ('refused' in r) {
+        refusals.set(abs, r.refused);
+        return undefined;
+      }
+      text = r.text;
     }
     const file = new SourceFile(display, text);
     files.set(display, file);
@@ -106,7 +122,11 @@ export function loadModules(
         continue;
       }
       const target = visit(targetAbs);
-      if (!target) {
+      const refusal = refusals.get(targetAbs);
+      if (!target && refusal && refusal.kind !== 'missing' && refusal.kind !== 'unreadable') {
+        reportRefusal(reporter, refusal, displayPath(targetAbs), imp.from.span);
+        targets.push(undefined);
+      } else if (!target) {
         reporter.error(
           'ModuleNotFound',
           imp.from.span,
@@ -122,6 +142,21 @@ export function loadModules(
   };
 
   const entry = visit(entryAbs);
-  if (!entry) return undefined;
+  if (!entry) {
+    onEntryFailure?.({ entry: entryPath, refusal: refusals.get(entryAbs) ?? { kind: 'missing' } });
+    return undefined;
+  }
   return { entry: entry.path, modules, files, syntaxDiagnostics };
+}
+
+/** NVC2009/NVC2010 for a source that is not a regular file or is too large. */
+export function reportRefusal(reporter: Reporter, refusal: FileRefusal, shown: string, span: Span): void {
+  if (refusal.kind === 'not-regular') reporter.error('SourceNotRegularFile', span, { path: shown, what: refusal.what });
+  else if (refusal.kind === 'too-large')
+    reporter.error('SourceTooLarge', span, {
+      path: shown,
+      size: refusal.size,
+      limit: refusal.limit.value,
+      raise: raiseHint(refusal.limit, refusal.size),
+    });
 }

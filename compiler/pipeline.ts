@@ -16,7 +16,8 @@ import { report, semanticCatalogue } from '../dsl/diagnostics/catalogue.js';
 import type { SourceFile } from '../dsl/span.js';
 import { Elaborator } from './elaborate.js';
 import type { ProgramIR } from './ir/ir.js';
-import { loadModules } from './loader.js';
+import type { ElaborationBudget } from './limits.js';
+import { type LoadFailure, loadModules, reportRefusal } from './loader.js';
 import { ProgramChecker } from './program.js';
 import { Reporter } from './report.js';
 import { buildModuleScopes } from './scope.js';
@@ -33,6 +34,8 @@ export interface CompileResult {
   readonly diagnostics: Diagnostic[];
   readonly files: Map<string, SourceFile>;
   readonly program?: ProgramIR;
+  /** What elaboration used of its limits (compiler/limits.ts); absent when it did not run. */
+  readonly budget?: ElaborationBudget;
 }
 
 function sortDiagnostics(ds: Diagnostic[]): Diagnostic[] {
@@ -47,7 +50,14 @@ function sortDiagnostics(ds: Diagnostic[]): Diagnostic[] {
 
 export function compileProgramSync(path: string, options: CompileOptions = {}): CompileResult {
   const reporter = new Reporter();
-  const loaded = loadModules(path, parse, reporter, options.text);
+  let failure: LoadFailure | undefined;
+  const loaded = loadModules(path, parse, reporter, options.text, (f) => {
+    failure = f;
+  });
+  if (!loaded && failure && (failure.refusal.kind === 'not-regular' || failure.refusal.kind === 'too-large')) {
+    reportRefusal(reporter, failure.refusal, path, { file: path, start: 0, end: 0 });
+    return { diagnostics: reporter.diagnostics, files: new Map() };
+  }
   if (!loaded) {
     return {
       diagnostics: [report(semanticCatalogue.EntryFileNotFound, { file: path, start: 0, end: 0 }, { path })],
@@ -73,7 +83,7 @@ export function compileProgramSync(path: string, options: CompileOptions = {}): 
   }
   const diagnostics = sortDiagnostics([...loaded.syntaxDiagnostics, ...reporter.diagnostics]);
   const ok = !diagnostics.some((d) => d.severity === 'error');
-  return { diagnostics, files: loaded.files, ...(ok && program ? { program } : {}) };
+  return { diagnostics, files: loaded.files, ...(ok && program ? { program } : {}), budget: elaborator.budget };
 }
 
 export async function compileProgram(path: string, options: CompileOptions = {}): Promise<CompileResult> {

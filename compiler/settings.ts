@@ -54,6 +54,12 @@ const config = (kinds: Record<string, ConfigSchema>, bare = false, chain = false
 });
 
 const prob = float({ min: 0, below: 1 });
+/**
+ * Epochs of one stage or schedule phase: a fixed limit far above any real training (the paper's
+ * longest stage has 800), low enough that epoch counts, step counts and schedule previews stay
+ * exact small integers.
+ */
+export const MAX_EPOCHS = 1_000_000;
 const target: SettingType = config({
   patch_normalized: { args: { input: word() }, positional: ['input'] },
   pixels: { args: { input: word() }, positional: ['input'] },
@@ -84,10 +90,10 @@ export const OPTIMIZERS = {
 } satisfies Record<string, ConfigSchema>;
 
 export const SCHEDULES = {
-  warmup: { args: { epochs: int({ min: 0 }), from: float({ min: 0 }) }, required: ['epochs'] },
-  cosine: { args: { to: float({ min: 0 }), epochs: int({ min: 1 }) } },
-  constant: { args: { epochs: int({ min: 1 }) } },
-  linear: { args: { to: float({ min: 0 }), epochs: int({ min: 1 }) } },
+  warmup: { args: { epochs: int({ min: 0, max: MAX_EPOCHS }), from: float({ min: 0 }) }, required: ['epochs'] },
+  cosine: { args: { to: float({ min: 0 }), epochs: int({ min: 1, max: MAX_EPOCHS }) } },
+  constant: { args: { epochs: int({ min: 1, max: MAX_EPOCHS }) } },
+  linear: { args: { to: float({ min: 0 }), epochs: int({ min: 1, max: MAX_EPOCHS }) } },
 } satisfies Record<string, ConfigSchema>;
 
 export const STAGE_SETTINGS: Readonly<Record<string, SettingType>> = {
@@ -105,7 +111,7 @@ export const STAGE_SETTINGS: Readonly<Record<string, SettingType>> = {
   ),
   optimizer: config(OPTIMIZERS),
   schedule: config(SCHEDULES, true, true),
-  epochs: int({ min: 1 }),
+  epochs: int({ min: 1, max: MAX_EPOCHS }),
   batch: int({ min: 1 }),
   micro_batch: int({ min: 1 }),
   augment: list(

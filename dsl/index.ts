@@ -60,15 +60,31 @@ const endsOperand = new Set([
  * `if`, prefix `-`/`not` and right-associative `**`, whose operands recurse, so those count
  * per list item or statement.
  */
-function tooDeep(tokens: readonly IToken[]): { token: IToken; what: 'nesting' | 'operators' } | undefined {
+function tooDeep(tokens: readonly IToken[]): { token: IToken; what: 'nesting' | 'operators' | 'suffixes' } | undefined {
   let depth = 0;
   let chain = 0;
   let operators = 0;
+  // Suffixes (`.b`, `[0]`, `(x)`) of the operand being read, per bracket depth: a chain like
+  // `a.b.b.b` or `a[0][0]` nests its AST as deep as it is long without nesting any bracket.
+  const suffixes: number[] = [0];
   let previous: IToken | undefined;
   for (const t of tokens) {
     const type = t.tokenType;
     const prefixPosition = previous === undefined || !endsOperand.has(previous.tokenType);
+    const afterDot = previous?.tokenType === T.Dot;
     previous = t;
+    if (type === T.Dot || (!prefixPosition && (type === T.LParen || type === T.LBracket))) {
+      suffixes[depth] = (suffixes[depth] ?? 0) + 1;
+      if (suffixes[depth]! > MAX_NESTING) return { token: t, what: 'suffixes' };
+    } else if (
+      !(type === T.Identifier && afterDot) &&
+      type !== T.RParen &&
+      type !== T.RBracket &&
+      type !== T.RCurly &&
+      type !== T.Newline
+    )
+      suffixes[depth] = 0;
+    if (type === T.LParen || type === T.LBracket || type === T.LCurly) suffixes[depth + 1] = 0;
     if ((type === T.Minus && prefixPosition) || type === T.Not) chain++;
     if (type === T.LParen || type === T.LBracket || type === T.LCurly) depth++;
     else if (type === T.RParen || type === T.RBracket || type === T.RCurly) depth = Math.max(0, depth - 1);
@@ -94,15 +110,15 @@ export function parse(file: SourceFile): ParseResult {
         module: emptyModule(file),
         diagnostics: [
           ...lexed.diagnostics,
-          deep.what === 'nesting'
-            ? report(syntaxCatalogue.NestingTooDeep, tokenSpan(file, deep.token, 0), {
-                limit: MAX_NESTING,
-                what: 'levels of brackets or nested expressions',
-              })
-            : report(syntaxCatalogue.NestingTooDeep, tokenSpan(file, deep.token, 0), {
-                limit: MAX_OPERATORS,
-                what: 'operators in one expression',
-              }),
+          report(syntaxCatalogue.NestingTooDeep, tokenSpan(file, deep.token, 0), {
+            limit: deep.what === 'operators' ? MAX_OPERATORS : MAX_NESTING,
+            what:
+              deep.what === 'nesting'
+                ? 'levels of brackets or nested expressions'
+                : deep.what === 'operators'
+                  ? 'operators in one expression'
+                  : 'member, index or call suffixes in one chain',
+          }),
         ],
       };
     }

@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { renderDiagnostics, shouldUseColor } from '../../dsl/diagnostics/render.js';
 import { UserError } from '../main.js';
-import { FORMATS, renderDiagram, type DiagramFormat } from '../../compiler/diagram/render.js';
+import { drawnNodesRefusal, FORMATS, renderDiagram, type DiagramFormat } from '../../compiler/diagram/render.js';
 import { selectDiagram } from '../../compiler/diagram/select.js';
 import { compileProgramSync } from '../../compiler/pipeline.js';
 
@@ -102,5 +102,7 @@ export async function diagramCommand(
     ...(opts.training ? { training: true } : {}),
   });
   if ('error' in chosen) throw new UserError(chosen.error);
+  const tooLarge = drawnNodesRefusal(chosen.graph, view.format);
+  if (tooLarge) throw new UserError(tooLarge);
   writeOutput(await renderDiagram(chosen.graph, view), opts.out);
 }

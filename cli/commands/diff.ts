@@ -9,7 +9,7 @@
 import { renderDiagnostics, shouldUseColor } from '../../dsl/diagnostics/render.js';
 import { UserError } from '../main.js';
 import { diffDiagram, diffPrograms, formatProgramDiff } from '../../compiler/diagram/diff.js';
-import { renderDiagram } from '../../compiler/diagram/render.js';
+import { drawnNodesRefusal, renderDiagram } from '../../compiler/diagram/render.js';
 import { selectDiagram, type DiagramSelection } from '../../compiler/diagram/select.js';
 import type { ProgramIR } from '../../compiler/ir/ir.js';
 import { compileProgramSync } from '../../compiler/pipeline.js';
@@ -73,5 +73,7 @@ export async function diffCommand(
   if ('error' in ga) throw new UserError(`${labels.before}: ${ga.error}`);
   if ('error' in gb) throw new UserError(`${labels.after}: ${gb.error}`);
   const g = diffDiagram(ga.graph, gb.graph, `diff: ${labels.before} → ${labels.after}`);
+  const tooLarge = drawnNodesRefusal(g, view!.format);
+  if (tooLarge) throw new UserError(tooLarge);
   writeOutput(await renderDiagram(g, view!), opts.out);
 }

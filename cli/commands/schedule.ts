@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { writeFileAtomicSync } from '../../runtime/run/atomic.js';
 import { buildStageSchedule } from '../../runtime/train/runner.js';
 import type { StageSpec } from '../../runtime/train/spec.js';
+import { limits, raiseHint } from '../../compiler/limits.js';
 import { UserError } from '../main.js';
 import { checkProgram, guarded, parseOverrides } from './train.js';
 
@@ -119,6 +120,22 @@ export function scheduleCsv(points: readonly LrPoint[]): string {
   );
 }
 
+/**
+ * Refuses a csv or svg plan of more samples than the limit (compiler/limits.ts) before any is
+ * made: each sample is a row or a chart point, and `epochs = 1000000` with 20 points per epoch
+ * would be gigabytes.
+ */
+export function checkSampleCount(stages: readonly StageSpec[], points: number): void {
+  const epochs = stages.reduce((n, s) => n + s.epochs, 0);
+  const samples = stages.reduce((n, s) => n + s.epochs * points + 1, 0);
+  const limit = limits().scheduleSamples;
+  if (samples > limit.value)
+    throw new UserError(
+      `the plan would have ${samples} samples (${epochs} epochs x --points ${points}), more than the limit of ` +
+        `${limit.value}; lower --points or raise the limit with the environment variable ${raiseHint(limit, samples)}`,
+    );
+}
+
 export async function scheduleCommand(
   file: string,
   opts: ScheduleOptions,
@@ -141,6 +158,7 @@ export async function scheduleCommand(
     let text: string;
     if (format === 'text') text = schedulePlanText(trainSpec.stages);
     else {
+      checkSampleCount(trainSpec.stages, points);
       const sampled: LrPoint[] = [];
       let offset = 0;
       for (const s of trainSpec.stages) {

@@ -27,6 +27,7 @@ import type { SourceFile, Span } from '../../dsl/span.js';
 import type { DatasetSpec } from '../../runtime/data/spec.js';
 import type { ModelFactory, TrainSpec } from '../../runtime/train/spec.js';
 import type { ModelIR, ProgramIR } from '../ir/ir.js';
+import { readRegularFile } from '../limits.js';
 import { STD_DIR } from '../loader.js';
 import { packagePath } from '../../runtime/package-root.js';
 import type { CompileResult } from '../pipeline.js';
@@ -251,12 +252,9 @@ export function cachedManifest(entry: string, options: BuildOptions, outDir: str
   if (manifest.entry !== labels.label(entry)) return undefined;
   const sources: SourceEntry[] = [];
   for (const s of manifest.sources) {
-    let text: string;
-    try {
-      text = fs.readFileSync(labels.absolute(s.file), 'utf8');
-    } catch {
-      return undefined;
-    }
+    const read = readRegularFile(labels.absolute(s.file));
+    if ('refused' in read) return undefined;
+    const text = read.text;
     sources.push({ file: s.file, sha256: sha256(text) });
   }
   const key = cacheKeyOf(specHashOf(sources), options.variant, options.overrides ?? {}, runtimeImportFrom(outDir));

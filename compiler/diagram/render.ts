@@ -8,6 +8,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { limits, raiseHint } from '../limits.js';
 import { FONT_FILE } from './font.js';
 import type { DiagramGraph } from './graph.js';
 import { layoutDiagram, type Direction } from './layout.js';
@@ -47,6 +48,28 @@ export async function svgToPng(svg: string, scale = 2): Promise<Buffer> {
   return sharp(Buffer.from(svg), { density: 72 * scale })
     .png()
     .toBuffer();
+}
+
+/**
+ * Why a diagram is too large to lay out in `format`, if it is (compiler/limits.ts): the layered
+ * layout costs a few milliseconds per node and grows faster than linearly, so thousands of nodes
+ * (a large `repeat` drawn with `--depth 3`) would run for minutes. DOT and Mermaid need no layout.
+ */
+export function drawnNodesRefusal(g: DiagramGraph, format: DiagramFormat): string | undefined {
+  if (format !== 'svg' && format !== 'png') return undefined;
+  let count = 0;
+  const stack = [...g.nodes];
+  while (stack.length > 0) {
+    count++;
+    stack.push(...stack.pop()!.children);
+  }
+  const limit = limits().diagramNodes;
+  if (count <= limit.value) return undefined;
+  return (
+    `the diagram has ${count} nodes, more than the limit of ${limit.value} for svg and png; draw less ` +
+    `(a lower --depth, --block NAME) or use --format dot, or raise the limit with the environment variable ` +
+    raiseHint(limit, count)
+  );
 }
 
 export async function renderDiagram(g: DiagramGraph, options: RenderOptions): Promise<string | Buffer> {

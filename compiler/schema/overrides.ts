@@ -11,13 +11,21 @@
  * entry file's declarations. Ranges come from compiler/settings.ts, so a value this schema
  * accepts passes the setting checks too.
  */
-import * as fs from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { parse } from '../../dsl/index.js';
 import type { Expr, Module, TypeExpr } from '../../dsl/ast.js';
 import { SourceFile } from '../../dsl/span.js';
 import type { ProgramIR } from '../ir/ir.js';
+import {
+  bracketDepth,
+  CONFIG_DEPTH_TEXT,
+  FIXED_LIMITS,
+  isStackOverflow,
+  readRegularFile,
+  refusalText,
+  valueDepth,
+} from '../limits.js';
 import { closest, Reporter } from '../report.js';
 import { DATASET_SETTINGS, STAGE_SETTINGS, TRAIN_SETTINGS, type ConfigSchema, type SettingType } from '../settings.js';
 import { applyVariant } from '../variants.js';
@@ -296,11 +304,11 @@ export function entryModule(
   overrides: Readonly<Record<string, unknown>>,
   text?: string,
 ): Module | undefined {
-  let source: string;
-  try {
-    source = text ?? fs.readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
+  let source = text;
+  if (source === undefined) {
+    const read = readRegularFile(path);
+    if ('refused' in read) return undefined;
+    source = read.text;
   }
   const { module } = parse(new SourceFile(path, source));
   return applyVariant(module, variant, Object.keys(overrides).length ? overrides : undefined, new Reporter());
@@ -424,13 +432,26 @@ export function parseSetArgs(items: readonly string[]): {
     const path = item.slice(0, eq).trim();
     const text = item.slice(eq + 1).trim();
     let value: unknown;
+    let trouble: string | undefined;
     try {
-      value = text === '' ? '' : parseYaml(text);
+      if (bracketDepth(text) > FIXED_LIMITS.configDepth) trouble = CONFIG_DEPTH_TEXT;
+      else {
+        value = text === '' ? '' : parseYaml(text);
+        if (valueDepth(value) > FIXED_LIMITS.configDepth) trouble = CONFIG_DEPTH_TEXT;
+      }
     } catch (err) {
+      trouble = isStackOverflow(err)
+        ? CONFIG_DEPTH_TEXT
+        : err instanceof Error
+          ? (err.message.split('\n')[0] ?? '')
+          : String(err);
+    }
+    if (trouble !== undefined) {
+      const shown = text.length > 80 ? `${text.slice(0, 77)}...` : text;
       problems.push({
         path,
         kind: 'bad-syntax',
-        message: `--set ${path}: cannot read the value \`${text}\` (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`,
+        message: `--set ${path}: cannot read the value \`${shown}\` (${trouble})`,
       });
       continue;
     }
@@ -448,12 +469,21 @@ export function readConfigFile(
   known: ReadonlySet<string>,
 ): { overrides: Record<string, unknown>; problems: OverrideProblem[] } {
   let doc: unknown;
+  const refuse = (message: string) => ({
+    overrides: {},
+    problems: [{ path: file, kind: 'bad-syntax' as const, message: `--config ${message}` }],
+  });
+  const read = readRegularFile(file);
+  if ('refused' in read) return refuse(refusalText(file, read.refused));
+  if (bracketDepth(read.text) > FIXED_LIMITS.configDepth) return refuse(`${file}: ${CONFIG_DEPTH_TEXT}`);
   try {
-    doc = parseYaml(fs.readFileSync(file, 'utf8'), { uniqueKeys: sameKey });
+    doc = parseYaml(read.text, { uniqueKeys: sameKey });
   } catch (err) {
+    if (isStackOverflow(err)) return refuse(`${file}: ${CONFIG_DEPTH_TEXT}`);
     const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    return { overrides: {}, problems: [{ path: file, kind: 'bad-syntax', message: `--config ${file}: ${msg}` }] };
+    return refuse(`${file}: ${msg}`);
   }
+  if (valueDepth(doc) > FIXED_LIMITS.configDepth) return refuse(`${file}: ${CONFIG_DEPTH_TEXT}`);
   if (doc === null || doc === undefined) return { overrides: {}, problems: [] };
   if (typeof doc !== 'object' || Array.isArray(doc))
     return {

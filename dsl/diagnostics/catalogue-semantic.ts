@@ -36,6 +36,11 @@ const badStageReference = {
   summary: 'bad stage reference',
 } as const satisfies DiagnosticKind;
 const badVariant = { code: 'NVC5011', severity: 'error', summary: 'bad variant' } as const satisfies DiagnosticKind;
+const nestingTooDeep = {
+  code: 'NVC4011',
+  severity: 'error',
+  summary: 'evaluation nested too deeply',
+} as const satisfies DiagnosticKind;
 const modelInputMismatch = {
   code: 'NVC5012',
   severity: 'error',
@@ -96,6 +101,20 @@ export const semanticCatalogue = {
     severity: 'error',
     summary: 'recursive definition',
     message: '`{name}` is defined in terms of itself',
+  },
+  SourceNotRegularFile: {
+    code: 'NVC2009',
+    severity: 'error',
+    summary: 'source is not a regular file',
+    message: '`{path}` is {what}, not a regular file',
+    help: 'nvcc reads sources only from regular files; save the module as a `.nvc` file and import that',
+  },
+  SourceTooLarge: {
+    code: 'NVC2010',
+    severity: 'error',
+    summary: 'source file too large',
+    message: '`{path}` has {size} bytes, more than the limit of {limit}',
+    help: 'split it into modules, or raise the limit with the environment variable `{raise}`',
   },
   // 3xxx: shapes ------------------------------------------------------------------------------
   ArgumentShapeMismatch: {
@@ -264,6 +283,42 @@ export const semanticCatalogue = {
   ForwardWithoutReturn: { ...forwardMissing, message: 'the forward of `{block}` has no `return`' },
   ForwardReturnsNonTensor: { ...forwardMissing, message: '`{block}` must return a tensor, found {found}' },
   ReturnWithoutOutput: { ...forwardMissing, message: 'the return value has no output `{name}`' },
+  // 401x: resource limits (compiler/limits.ts; docs/reliability.md) -------------------------
+  ListTooLong: {
+    code: 'NVC4010',
+    severity: 'error',
+    summary: 'compile-time list too long',
+    message: 'this list would have {count} items, more than the limit of {limit}',
+    help: 'raise the limit with the environment variable `{raise}`',
+  },
+  EvaluationTooDeep: {
+    ...nestingTooDeep,
+    message: 'nesting too deep: more than {limit} nested evaluations',
+    help: 'shorten the chain of constants or blocks that each use the next one',
+    note: 'the limit of {limit} is fixed: it keeps the compiler within its stack',
+  },
+  LayersTooDeep: {
+    ...nestingTooDeep,
+    message: 'nesting too deep: more than {limit} levels of layers inside layers',
+    help: 'shorten the chain of blocks or layer lists that each contain the next one',
+    note: 'the limit of {limit} is fixed: it keeps the compiler, the emitter and the diagram within their stacks',
+  },
+  TooManyLayers: {
+    code: 'NVC4012',
+    severity: 'error',
+    summary: 'too many layers after expansion',
+    message: 'checking the program makes more than {limit} layers',
+    help: 'raise the limit with the environment variable `{raise}`',
+    note: 'layers are counted after `repeat` and block calls are expanded, once per use; this call crossed the limit',
+  },
+  ElaborationTooLong: {
+    code: 'NVC4013',
+    severity: 'error',
+    summary: 'too much compile-time work',
+    message: 'checking the program takes more than {limit} evaluation steps',
+    help: 'raise the limit with the environment variable `{raise}`',
+    note: 'steps are expressions evaluated and list items made; this expression crossed the limit',
+  },
   // 5xxx: declarations, stages, data, variants -----------------------------------------------
   HandOverMismatch: {
     code: 'NVC5001',
