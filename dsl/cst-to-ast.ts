@@ -9,6 +9,7 @@
  */
 import { tokenMatcher, type CstElement, type CstNode, type IToken } from 'chevrotain';
 import type * as A from './ast.js';
+import type * as C from './cst-types.js';
 import type { Diagnostic } from './diagnostics/diagnostic.js';
 import { report, syntaxCatalogue } from './diagnostics/catalogue.js';
 import { decodeStringToken } from './lexer.js';
@@ -17,6 +18,24 @@ import { joinSpans, type SourceFile, type Span } from './span.js';
 import * as T from './tokens.js';
 
 type Children = Record<string, CstElement[] | undefined>;
+
+// Typed access to the CST: children are looked up by keys of the node types generated from the
+// grammar (cst-types.d.ts), so a rule or token renamed in parser.ts without updating this file
+// fails `tsc` instead of reading `undefined` at run time.
+
+/** Keys of a children record that hold tokens. */
+type TokenKey<Ch> = { [K in keyof Ch]-?: NonNullable<Ch[K]> extends IToken[] ? K : never }[keyof Ch];
+/** Keys of a children record that hold sub-rule nodes. */
+type NodeKey<Ch> = { [K in keyof Ch]-?: NonNullable<Ch[K]> extends IToken[] ? never : K }[keyof Ch];
+/** The node type stored under one key. */
+type NodeAt<Ch, K extends keyof Ch> = NonNullable<Ch[K]> extends readonly (infer N)[] ? N : never;
+/** Every sub-rule node type that can appear among a node's children. */
+type ChildNode<N> = N extends { children: infer Ch } ? { [K in NodeKey<Ch>]: NodeAt<Ch, K> }[NodeKey<Ch>] : never;
+
+/** The nodes an expression can be read from. */
+type ExprNode = C.ExpressionCstNode | C.CondExprCstNode | C.PrefixExprCstNode | C.PostfixExprCstNode;
+/** A flat `prefix (op prefix)*` sequence: an `expression`, a `condExpr`, or one prefix operand. */
+type FlatChildren = Pick<C.ExpressionCstChildren, 'prefixExpr' | 'BinaryOperator' | 'Kw_then'>;
 
 /** The NVC1016 entries: one per place a construct can be misplaced, each with its own fix. */
 type MisplacedEntry = (typeof syntaxCatalogue)[
@@ -72,9 +91,9 @@ function endOf(e: CstElement): number {
 }
 
 /** All children of a node in source order (elements without a real position go last). */
-function ordered(node: CstNode): CstElement[] {
-  const all: CstElement[] = [];
-  for (const list of Object.values(node.children)) if (list) all.push(...list);
+function ordered<N extends CstNode>(node: N): (IToken | ChildNode<N>)[] {
+  const all: (IToken | ChildNode<N>)[] = [];
+  for (const list of Object.values(node.children) as (IToken | ChildNode<N>)[][]) if (list) all.push(...list);
   const key = (e: CstElement) => {
     const s = startOf(e);
     return Number.isFinite(s) ? s : Number.MAX_SAFE_INTEGER;
@@ -116,22 +135,23 @@ export class AstBuilder {
     return Math.max(0, Math.min(Number.isFinite(n) ? n : 0, this.file.text.length));
   }
 
-  private node(c: Children, name: string, i = 0): CstNode | undefined {
-    const e = c[name]?.[i];
-    return e !== undefined && !isToken(e) ? e : undefined;
+  private node<Ch, K extends NodeKey<Ch>>(c: Ch | undefined, name: K, i = 0): NodeAt<Ch, K> | undefined {
+    const e = (c as Children | undefined)?.[name as string]?.[i];
+    return e !== undefined && !isToken(e) ? (e as NodeAt<Ch, K>) : undefined;
   }
 
-  private nodes(c: Children, name: string): CstNode[] {
-    return (c[name] ?? []).filter((e): e is CstNode => !isToken(e));
+  private nodes<Ch, K extends NodeKey<Ch>>(c: Ch | undefined, name: K): NodeAt<Ch, K>[] {
+    const list = (c as Children | undefined)?.[name as string] ?? [];
+    return list.filter((e) => !isToken(e)) as NodeAt<Ch, K>[];
   }
 
-  private tok(c: Children, name: string, i = 0): IToken | undefined {
-    const e = c[name]?.[i];
+  private tok<Ch, K extends TokenKey<Ch>>(c: Ch | undefined, name: K, i = 0): IToken | undefined {
+    const e = (c as Children | undefined)?.[name as string]?.[i];
     return e !== undefined && isToken(e) ? e : undefined;
   }
 
-  private toks(c: Children, name: string): IToken[] {
-    return (c[name] ?? []).filter(isToken);
+  private toks<Ch, K extends TokenKey<Ch>>(c: Ch | undefined, name: K): IToken[] {
+    return ((c as Children | undefined)?.[name as string] ?? []).filter(isToken);
   }
 
   /** A declared name. Keywords in name position are reported (once) and kept as the name. */
@@ -152,7 +172,7 @@ export class AstBuilder {
 
   // ------------------------------------------------------------------ module
 
-  buildModule(cst: CstNode): A.Module {
+  buildModule(cst: C.FileCstNode): A.Module {
     const imports: A.Import[] = [];
     const decls: A.Decl[] = [];
     for (const e of ordered(cst)) {
@@ -209,7 +229,7 @@ export class AstBuilder {
   // ------------------------------------------------------------------ stray tokens and separators
 
   private reportStray(
-    e: CstNode,
+    e: C.StrayCstNode | C.TopStrayCstNode,
     where: 'top' | 'block' | 'body' | 'settings' | 'dataset' | 'fields' | 'variant',
     owner = '',
   ): void {
@@ -354,7 +374,7 @@ export class AstBuilder {
 
   // ------------------------------------------------------------------ declarations
 
-  private importDecl(e: CstNode): A.Import {
+  private importDecl(e: C.ImportDeclCstNode): A.Import {
     const c = e.children;
     const span = this.spanOf(e, 0);
     const names = this.nodes(c, 'importName').map((n) => {
@@ -371,7 +391,7 @@ export class AstBuilder {
     return { kind: 'Import', names, from, span };
   }
 
-  private constDecl(e: CstNode): A.ConstDecl {
+  private constDecl(e: C.ConstDeclCstNode): A.ConstDecl {
     const c = e.children;
     const span = this.spanOf(e, 0);
     const name = this.declName(this.tok(c, 'Word'), span.end);
@@ -381,12 +401,12 @@ export class AstBuilder {
     return { kind: 'Const', name, ...(type ? { type } : {}), value, span };
   }
 
-  private params(list: CstNode | undefined, fallback: number): A.Param[] {
+  private params(list: C.ParamListCstNode | undefined, fallback: number): A.Param[] {
     if (!list) return [];
     return this.nodes(list.children, 'param').map((p) => this.param(p, fallback));
   }
 
-  private param(p: CstNode, fallback: number): A.Param {
+  private param(p: C.ParamCstNode, fallback: number): A.Param {
     const c = p.children;
     const span = this.spanOf(p, fallback);
     const name = this.declName(this.tok(c, 'Word'), span.start);
@@ -404,11 +424,11 @@ export class AstBuilder {
     return { kind: 'Param', name, type, ...(def ? { default: def } : {}), span };
   }
 
-  private blockDecl(e: CstNode): A.BlockDecl {
+  private blockDecl(e: C.BlockDeclCstNode): A.BlockDecl {
     const c = e.children;
     const span = this.spanOf(e, 0);
     const isModel = this.tok(c, 'Kw_model') !== undefined;
-    const header = this.node(c, 'blockHeader')?.children ?? {};
+    const header = this.node(c, 'blockHeader')?.children;
     const name = this.declName(this.tok(header, 'Word'), span.start);
     const params = this.params(this.node(header, 'paramList'), span.start);
     const members: A.BlockMember[] = [];
@@ -460,7 +480,7 @@ export class AstBuilder {
     };
   }
 
-  private weightDecl(e: CstNode): A.WeightDecl {
+  private weightDecl(e: C.WeightDeclCstNode): A.WeightDecl {
     const c = e.children;
     const span = this.spanOf(e, 0);
     const name = this.declName(this.tok(c, 'Word'), span.end);
@@ -479,7 +499,7 @@ export class AstBuilder {
     };
   }
 
-  private layerDecl(e: CstNode): A.LayerDecl {
+  private layerDecl(e: C.LayerDeclCstNode): A.LayerDecl {
     const c = e.children;
     const span = this.spanOf(e, 0);
     const name = this.declName(this.tok(c, 'Word'), span.start);
@@ -487,9 +507,9 @@ export class AstBuilder {
     return { kind: 'Layer', name, value, sparse: isRealToken(this.tok(c, 'Kw_sparse')), span };
   }
 
-  private forwardDecl(e: CstNode): A.ForwardDecl {
+  private forwardDecl(e: C.ForwardDeclCstNode): A.ForwardDecl {
     const span = this.spanOf(e, 0);
-    const c = this.node(e.children, 'forwardSignature')?.children ?? {};
+    const c = this.node(e.children, 'forwardSignature')?.children;
     const params = this.params(this.node(c, 'paramList'), span.start);
     const tt = this.node(c, 'tensorType');
     const no = this.node(c, 'namedOutputs');
@@ -509,7 +529,7 @@ export class AstBuilder {
     return { kind: 'Forward', params, returns, body, span };
   }
 
-  private datasetDecl(e: CstNode): A.DatasetDecl {
+  private datasetDecl(e: C.DatasetDeclCstNode): A.DatasetDecl {
     const c = e.children;
     const span = this.spanOf(e, 0);
     const name = this.declName(this.tok(c, 'Word'), span.start);
@@ -525,7 +545,7 @@ export class AstBuilder {
     return { kind: 'Dataset', name, settings, fieldGroups, span };
   }
 
-  private fieldGroup(e: CstNode): A.FieldGroup {
+  private fieldGroup(e: C.FieldGroupCstNode): A.FieldGroup {
     const c = e.children;
     const span = this.spanOf(e, 0);
     const name = this.declName(this.tok(c, 'Word'), span.start, true);
@@ -539,7 +559,7 @@ export class AstBuilder {
     return { kind: 'FieldGroup', name, fields, span };
   }
 
-  private fieldDecl(e: CstNode): A.FieldDecl {
+  private fieldDecl(e: C.FieldDeclCstNode): A.FieldDecl {
     const c = e.children;
     const span = this.spanOf(e, 0);
     const names = this.toks(c, 'Word').map((t) => this.declName(t, span.start));
@@ -552,7 +572,7 @@ export class AstBuilder {
     return { kind: 'Field', names, type, modifiers, span };
   }
 
-  private setting(e: CstNode): A.Setting {
+  private setting(e: C.SettingCstNode): A.Setting {
     const c = e.children;
     const span = this.spanOf(e, 0);
     const key = this.declName(this.tok(c, 'Word'), span.start, true);
@@ -560,7 +580,7 @@ export class AstBuilder {
     return { kind: 'Setting', key, value, span };
   }
 
-  private settingsBody(e: CstNode, where: 'settings'): A.Setting[] {
+  private settingsBody(e: C.StageDeclCstNode | C.RecordExprCstNode, where: 'settings'): A.Setting[] {
     const out: A.Setting[] = [];
     for (const m of ordered(e)) {
       if (isToken(m)) continue;
@@ -570,7 +590,7 @@ export class AstBuilder {
     return out;
   }
 
-  private trainDecl(e: CstNode): A.TrainDecl {
+  private trainDecl(e: C.TrainDeclCstNode): A.TrainDecl {
     const c = e.children;
     const span = this.spanOf(e, 0);
     const words = this.toks(c, 'Word');
@@ -606,7 +626,7 @@ export class AstBuilder {
     return { kind: 'Train', name, dataset, settings, stages, span };
   }
 
-  private stageDecl(e: CstNode): A.StageDecl {
+  private stageDecl(e: C.StageDeclCstNode): A.StageDecl {
     const span = this.spanOf(e, 0);
     const [nameTok, positionTok, anchorTok] = this.toks(e.children, 'Word');
     const name = this.declName(nameTok, span.start);
@@ -619,7 +639,7 @@ export class AstBuilder {
     return { kind: 'Stage', name, settings, ...(placement ? { placement } : {}), span };
   }
 
-  private variantDecl(e: CstNode): A.VariantDecl {
+  private variantDecl(e: C.VariantDeclCstNode): A.VariantDecl {
     const c = e.children;
     const span = this.spanOf(e, 0);
     const words = this.toks(c, 'Word');
@@ -656,7 +676,7 @@ export class AstBuilder {
     };
   }
 
-  private pathExpr(p: CstNode | undefined, fallback: number): A.Expr {
+  private pathExpr(p: C.PathCstNode | undefined, fallback: number): A.Expr {
     if (!p) return this.missing(fallback);
     const head = this.tok(p.children, 'Identifier');
     let expr: A.Expr = isRealToken(head)
@@ -671,7 +691,7 @@ export class AstBuilder {
 
   // ------------------------------------------------------------------ types
 
-  private typeExpr(e: CstNode, fallback: number): A.TypeExpr {
+  private typeExpr(e: C.TypeExprCstNode, fallback: number): A.TypeExpr {
     const tt = this.node(e.children, 'tensorType');
     if (tt) return this.tensorType(tt, fallback);
     const nt = this.node(e.children, 'namedType');
@@ -683,7 +703,7 @@ export class AstBuilder {
     return { kind: 'NamedType', name, isList: nt ? this.tok(nt.children, 'LBracket') !== undefined : false, span };
   }
 
-  private tensorType(e: CstNode, fallback: number): A.TensorType {
+  private tensorType(e: C.TensorTypeCstNode, fallback: number): A.TensorType {
     const span = this.spanOf(e, fallback);
     const list = this.node(e.children, 'exprList');
     const dims = list ? this.nodes(list.children, 'expression').map((x) => this.expr(x, span.end)) : [];
@@ -692,7 +712,7 @@ export class AstBuilder {
 
   // ------------------------------------------------------------------ statements
 
-  private stmtBlock(e: CstNode | undefined): A.Stmt[] {
+  private stmtBlock(e: C.StmtBlockCstNode | undefined): A.Stmt[] {
     if (!e) return [];
     const out: A.Stmt[] = [];
     for (const m of ordered(e)) {
@@ -706,13 +726,13 @@ export class AstBuilder {
     return out;
   }
 
-  private statement(e: CstNode): A.Stmt | undefined {
-    const inner = ordered(e).find((x): x is CstNode => !isToken(x));
+  private statement(e: C.StatementCstNode): A.Stmt | undefined {
+    const inner = ordered(e).find((x) => !isToken(x)) as ChildNode<C.StatementCstNode> | undefined;
     if (!inner) return undefined;
-    const c = inner.children;
     const span = this.spanOf(inner, startOf(e));
     switch (inner.name) {
       case 'letStmt': {
+        const c = inner.children;
         const name = this.declName(this.tok(c, 'Word'), span.start);
         const tt = this.node(c, 'tensorType');
         const type = tt ? this.tensorType(tt, name.span.end) : undefined;
@@ -725,8 +745,9 @@ export class AstBuilder {
         };
       }
       case 'returnStmt':
-        return { kind: 'Return', value: this.exprOr(this.node(c, 'expression'), span.end), span };
+        return { kind: 'Return', value: this.exprOr(this.node(inner.children, 'expression'), span.end), span };
       case 'forStmt': {
+        const c = inner.children;
         const variable = this.declName(this.tok(c, 'Word'), span.start);
         return {
           kind: 'For',
@@ -737,28 +758,29 @@ export class AstBuilder {
         };
       }
       case 'assignStmt': {
+        const c = inner.children;
         const name = this.declName(this.tok(c, 'Word'), span.start);
         return { kind: 'Assign', name, value: this.exprOr(this.node(c, 'expression'), span.end), span };
       }
       case 'exprStmt':
-        return { kind: 'ExprStmt', expr: this.exprOr(this.node(c, 'expression'), span.end), span };
+        return { kind: 'ExprStmt', expr: this.exprOr(this.node(inner.children, 'expression'), span.end), span };
     }
     return undefined;
   }
 
   // ------------------------------------------------------------------ expressions
 
-  private exprOr(e: CstNode | undefined, fallback: number): A.Expr {
+  private exprOr(e: ExprNode | undefined, fallback: number): A.Expr {
     return e ? this.expr(e, fallback) : this.missing(fallback);
   }
 
-  expr(e: CstNode, fallback: number): A.Expr {
+  expr(e: ExprNode, fallback: number): A.Expr {
     switch (e.name) {
       case 'expression':
       case 'condExpr':
         return this.flatExpr(e, fallback);
       case 'prefixExpr':
-        return this.flatExpr({ name: 'expression', children: { prefixExpr: [e] } }, fallback);
+        return this.flatExpr({ children: { prefixExpr: [e] } }, fallback);
       case 'postfixExpr':
         return this.postfix(e, fallback);
       default:
@@ -771,7 +793,7 @@ export class AstBuilder {
    * first: `then`, `|>`, `>>`, `or`, `and`, prefix `not`, comparisons, `..`, `+ -`,
    * `* / // %`, prefix `-`, `**` (right-associative); all other binary operators associate left.
    */
-  private flatExpr(e: Pick<CstNode, 'name' | 'children'>, fallback: number): A.Expr {
+  private flatExpr(e: { readonly children: FlatChildren }, fallback: number): A.Expr {
     const operands = this.nodes(e.children, 'prefixExpr');
     const ops: IToken[] = [...this.toks(e.children, 'BinaryOperator'), ...this.toks(e.children, 'Kw_then')];
     ops.sort((a, b) => (isRealToken(a) ? a.startOffset : Infinity) - (isRealToken(b) ? b.startOffset : Infinity));
@@ -828,7 +850,7 @@ export class AstBuilder {
     return parseBinary(0);
   }
 
-  private postfix(e: CstNode, fallback: number): A.Expr {
+  private postfix(e: C.PostfixExprCstNode, fallback: number): A.Expr {
     let expr = this.primary(this.node(e.children, 'primary'), fallback);
     for (const s of ordered(e)) {
       if (isToken(s) || s.name === 'primary') continue;
@@ -837,7 +859,7 @@ export class AstBuilder {
     return expr;
   }
 
-  private applySuffix(expr: A.Expr, s: CstNode): A.Expr {
+  private applySuffix(expr: A.Expr, s: C.MemberSuffixCstNode | C.IndexSuffixCstNode | C.CallSuffixCstNode): A.Expr {
     const sSpan = this.spanOf(s, expr.span.end);
     const span = joinSpans(expr.span, sSpan);
     if (s.name === 'memberSuffix') {
@@ -867,7 +889,7 @@ export class AstBuilder {
     return expr;
   }
 
-  private primary(e: CstNode | undefined, fallback: number): A.Expr {
+  private primary(e: C.PrimaryCstNode | undefined, fallback: number): A.Expr {
     if (!e) return this.missing(fallback);
     const c = e.children;
     const span = this.spanOf(e, fallback);
@@ -903,7 +925,8 @@ export class AstBuilder {
     const rep = this.node(c, 'repeatExpr');
     if (rep) {
       const rc = rep.children;
-      const count = this.postfix(this.node(rc, 'postfixExpr') ?? rep, span.start);
+      const countNode = this.node(rc, 'postfixExpr');
+      const count = countNode ? this.postfix(countNode, span.start) : this.missing(span.start);
       const index = this.tok(rc, 'Kw_as') ? this.declName(this.tok(rc, 'Word'), count.span.end) : undefined;
       const body = this.exprOr(this.node(rc, 'prefixExpr'), span.end);
       return { kind: 'Repeat', count, ...(index ? { index } : {}), body, span };
@@ -918,7 +941,7 @@ export class AstBuilder {
     return this.missing(fallback);
   }
 
-  private listExpr(e: CstNode, span: Span): A.Expr {
+  private listExpr(e: C.ListExprCstNode, span: Span): A.Expr {
     const c = e.children;
     const exprs = this.nodes(c, 'expression');
     if (this.tok(c, 'Kw_for')) {

@@ -24,11 +24,11 @@ import {
   CstParser,
   EOF,
   tokenMatcher,
-  type CstNode,
   type IParserErrorMessageProvider,
   type IToken,
   type TokenType,
 } from 'chevrotain';
+import type { FileCstNode } from './cst-types.js';
 import * as T from './tokens.js';
 
 /** Structured error text: syntax-errors.ts decodes it into a catalogue diagnostic. */
@@ -692,8 +692,9 @@ export class NvcParser extends CstParser {
 /** The one reused parser instance. */
 export const parser = new NvcParser();
 
-export function parseTokens(tokens: IToken[]): { cst: CstNode; errors: typeof parser.errors } {
+export function parseTokens(tokens: IToken[]): { cst: FileCstNode; errors: typeof parser.errors } {
   parser.input = tokens;
-  const cst = parser.file();
+  // The node the `file` rule builds; cst-types.d.ts is generated from these very rules.
+  const cst = parser.file() as FileCstNode;
   return { cst, errors: parser.errors };
 }
