@@ -183,6 +183,12 @@ const DECLARATIONS: Readonly<Record<string, Declare>> = {
       .option('--resume <dir>', 'continue the run in this folder from its newest checkpoint')
       .option('--seed <n>', "seed of every random stream (default: the program's seed)")
       .option('--quiet', 'no progress display')
+      .option('--engine <name>', 'tfjs (default: embedded, no Python) or torch (PyTorch, GPUs, torchrun)')
+      .option('--nproc <n>', 'torch engine: processes (GPUs) on this machine (default 1)')
+      .option('--nnodes <n>', 'torch engine: machines taking part (default 1; needs --rdzv-endpoint)')
+      .option('--rdzv-endpoint <host:port>', 'torch engine: rendezvous of the machines (one of them)')
+      .option('--device <name>', 'torch engine: cuda, cpu or auto (default auto)')
+      .option('--python <path>', 'torch engine: Python with PyTorch (default: NVCC_PYTHON, else python3)')
       .action(lazy(setExit, async () => (await import('./train.js')).trainCommand)),
 
   eval: (program, setExit) =>

@@ -437,12 +437,38 @@ export async function trainCommand(
     resume?: string;
     seed?: string;
     quiet?: boolean;
+    engine?: string;
+    nproc?: string;
+    nnodes?: string;
+    rdzvEndpoint?: string;
+    device?: string;
+    python?: string;
   },
   setExit: (code: number) => void,
 ): Promise<void> {
   await guarded(setExit, async () => {
     if (!fs.existsSync(file)) throw new UserError(`${file}: no such file`);
+    const engine = opts.engine ?? 'tfjs';
+    if (engine !== 'tfjs' && engine !== 'torch') throw new UserError(`--engine must be tfjs or torch, got '${engine}'`);
+    const torchOnly = ['nproc', 'nnodes', 'rdzvEndpoint', 'device', 'python'] as const;
+    if (engine === 'tfjs' && torchOnly.some((k) => opts[k] !== undefined))
+      throw new UserError('--nproc, --nnodes, --rdzv-endpoint, --device and --python belong to --engine torch');
     const overrides = await parseOverrides(file, opts.variant, opts.set, opts.config);
+    if (engine === 'torch') {
+      const { trainWithTorch, parseTorchFlags } = await import('./train-torch.js');
+      const { code } = await trainWithTorch({
+        file,
+        ...(opts.variant !== undefined ? { variant: opts.variant } : {}),
+        overrides,
+        ...(opts.backend !== undefined ? { backend: parseBackend(opts.backend)! } : {}),
+        ...(opts.out !== undefined ? { out: opts.out } : {}),
+        ...(opts.resume !== undefined ? { resume: opts.resume } : {}),
+        ...(parseSeed(opts.seed) !== undefined ? { seed: parseSeed(opts.seed)! } : {}),
+        ...(opts.quiet ? { quiet: true } : {}),
+        ...parseTorchFlags(opts),
+      });
+      return code;
+    }
     const outcome = await trainProgram({
       file,
       ...(opts.variant !== undefined ? { variant: opts.variant } : {}),

@@ -4,7 +4,7 @@
  * dataset it reads, a run folder, and the launch settings (processes per node, nodes, rendezvous
  * endpoint, device, the Python interpreter). Out: `train_spec.json` in the package and the data
  * shards (runtime/train/shards.ts) written once; the command line that starts the trainer
- * (`python -m <pkg>.train`, or torchrun through the package's `nvcc_torchrun.py` for several
+ * (`python <pkg>/train.py`, or torchrun through the package's `nvcc_torchrun.py` for several
  * processes or machines); and, once training ended, the run folder finished as the tfjs engine
  * finishes it: the final evaluation recomputed from each supervised stage's predictions.csv by
  * runtime/metrics (threshold chosen on validation, bootstrap CIs) into metrics.json, and
@@ -15,14 +15,14 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { DatasetSpec } from '../data/spec.js';
 import { evaluateRun, type SplitScores } from '../metrics/index.js';
 import type { ReportEvaluation } from '../report/index.js';
 import { writeFileAtomic } from '../run/atomic.js';
 import { RUN_FILES } from '../run/rundir.js';
 import { jsonNumbers, stageRoot, TrainingError } from './common.js';
-import { imageInputNames, loadTrainingData } from './dataset-adapter.js';
+import { imageInputNames, loadTrainingData, type DatasetTrainingData } from './dataset-adapter.js';
 import { parsePredictionsCsv, PREDICTIONS_FILE } from './evaluate.js';
 import { writeDataShards, type ShardManifest } from './shards.js';
 import type { TrainSpec } from './spec.js';
@@ -40,15 +40,19 @@ export interface PrepareTorchRunOptions {
   /** Where the dataset's relative paths start (the .nvc file's folder). */
   readonly dataBaseDir?: string;
   readonly samplesPerShard?: number;
+  /** The dataset already loaded (and validated) for this spec; default: loaded here. */
+  readonly data?: DatasetTrainingData;
 }
 
 /** Writes train_spec.json and the data shards; bad data is refused (DataRefusedError) before anything is written. */
 export async function prepareTorchRun(options: PrepareTorchRunOptions): Promise<ShardManifest> {
-  const data = await loadTrainingData(
-    options.spec,
-    options.dataset,
-    options.dataBaseDir ? { baseDir: options.dataBaseDir } : {},
-  );
+  const data =
+    options.data ??
+    (await loadTrainingData(
+      options.spec,
+      options.dataset,
+      options.dataBaseDir ? { baseDir: options.dataBaseDir } : {},
+    ));
   await writeFileAtomic(
     join(options.packageDir, TORCH_SPEC_FILE),
     `${JSON.stringify({ train: options.spec, dataset: options.dataset }, null, 2)}\n`,
@@ -62,7 +66,7 @@ export async function prepareTorchRun(options: PrepareTorchRunOptions): Promise<
 }
 
 export interface TorchLaunch {
-  /** The package folder (its name is the Python package name). */
+  /** The package folder (any name: train.py runs as a script and imports its neighbours). */
   readonly packageDir: string;
   readonly runDir: string;
   /** Default `<packageDir>/data`. */
@@ -86,18 +90,14 @@ export interface TorchLaunch {
 export interface Command {
   readonly command: string;
   readonly args: string[];
-  /** The package's parent folder, so `-m <pkg>.train` finds the package. */
+  /** The package folder. */
   readonly cwd: string;
 }
 
 /** The command line that starts the trainer for `launch`. */
 export function torchLaunchCommand(launch: TorchLaunch): Command {
   const pkgDir = resolve(launch.packageDir);
-  const pkg = basename(pkgDir);
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(pkg))
-    throw new TrainingError(
-      `the torch package folder '${pkg}' is not a Python package name (letters, digits, _): build into another folder`,
-    );
+  const script = join(pkgDir, 'train.py');
   const nproc = launch.nproc ?? 1;
   const nnodes = launch.nnodes ?? 1;
   if (!(Number.isInteger(nproc) && nproc >= 1))
@@ -116,8 +116,7 @@ export function torchLaunchCommand(launch: TorchLaunch): Command {
     ...(launch.trainerArgs ?? []),
   ];
   const python = launch.python ?? process.env.NVCC_PYTHON ?? 'python3';
-  if (nproc === 1 && nnodes === 1)
-    return { command: python, args: ['-m', `${pkg}.train`, ...trainer], cwd: dirname(pkgDir) };
+  if (nproc === 1 && nnodes === 1) return { command: python, args: [script, ...trainer], cwd: pkgDir };
   const rendezvous =
     nnodes === 1
       ? ['--standalone']
@@ -132,18 +131,16 @@ export function torchLaunchCommand(launch: TorchLaunch): Command {
   return {
     command: python,
     args: [
-      '-m',
-      `${pkg}.nvcc_torchrun`,
+      join(pkgDir, 'nvcc_torchrun.py'),
       '--nnodes',
       String(nnodes),
       '--nproc_per_node',
       String(nproc),
       ...rendezvous,
-      '-m',
-      `${pkg}.train`,
+      script,
       ...trainer,
     ],
-    cwd: dirname(pkgDir),
+    cwd: pkgDir,
   };
 }
 

@@ -5,7 +5,7 @@
  * encoder, random throw, augmentation, micro-batches, freezing, keep-best):
  * - started as nvcc starts it (prepareTorchRun writes train_spec.json and the shards into a
  *   package folder laid out as the torch build lays it out; torchLaunchCommand gives
- *   `python -m <pkg>.train`, or torchrun through `<pkg>.nvcc_torchrun`);
+ *   `python <pkg>/train.py`, or torchrun through `<pkg>/nvcc_torchrun.py`);
  * - the run folder is the tfjs engine's: log records, config, metrics, predictions, weights in
  *   the tfjs layout under the same keys, checkpoints the TS runtime parses; finishTorchRun adds
  *   the bootstrap evaluation and report.html, agreeing with the trainer's own metrics;

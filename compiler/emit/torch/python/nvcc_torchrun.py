@@ -1,4 +1,4 @@
-"""`torchrun` for the Debian/Python 3.11 + torch 1.13 combination: `python -m <pkg>.nvcc_torchrun ARGS`.
+"""`torchrun` that also works on Debian's torch 1.13 under Python 3.11: `python <pkg>/nvcc_torchrun.py ARGS`.
 
 In: torchrun's own arguments. Out: the same launch as `torchrun ARGS`. Holds afterwards: on
 torch 1.13 under Python 3.11 the `--redirects` / `--tee` values 0 and 3 parse (that torch looks

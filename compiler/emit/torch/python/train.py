@@ -1,5 +1,6 @@
-"""Training entry point of an nvcc torch build: `python -m <pkg>.train --run DIR` or
-`torchrun --nproc_per_node N -m <pkg>.train --run DIR` (flags: `--help`).
+"""Training entry point of an nvcc torch build: `python <pkg>/train.py --run DIR`,
+`torchrun --nproc_per_node N <pkg>/train.py --run DIR`, or as a module of the package
+(`python -m <pkg>.train`, `torchrun ... -m <pkg>.train`) (flags: `--help`).
 
 In: the package folder this file sits in (model.py, nvcc_layers.py, train_spec.json, the trainer
 modules, and by default the data shards in `data/`). Out: the run folder nvcc_train.py writes.
