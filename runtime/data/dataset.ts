@@ -162,7 +162,9 @@ async function readFiles(
   let images: ImageRef[] = [];
   let unmatched: string[] = [];
   try {
-    ({ refs: images, unmatched } = await listImages(imageDir, imageShown, pattern));
+    const listed = await listImages(imageDir, imageShown, pattern);
+    ({ refs: images, unmatched } = listed);
+    errors.push(...listed.refused);
   } catch (e) {
     errors.push({
       file: imageShown,

@@ -9,8 +9,8 @@
  * decode settings, so a second load of the same data decodes nothing.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
+import { mkdir, open, readdir, readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
+import { extname, isAbsolute, join, relative, sep } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import { decodeDicom, DicomError, isDicom } from './dicom.js';
 import type { ImageSpec } from './spec.js';
@@ -42,31 +42,108 @@ export function patternRegex(pattern: string): RegExp {
   return new RegExp(`^${piece(parts[0]!)}([^/]+?)${piece(parts[1]!)}$`);
 }
 
-async function walk(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const entries = await readdir(dir, { withFileTypes: true });
-  for (const e of entries) {
-    const full = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await walk(full)));
-    else if (e.isFile()) out.push(full);
+/** A file under the image folder that cannot be used, with the reason (a data error). */
+export interface RefusedFile {
+  readonly file: string;
+  readonly message: string;
+}
+
+function inside(child: string, parent: string): boolean {
+  const rel = relative(parent, child);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+/**
+ * Every file under `root`. Symbolic links are followed when they lead to a file or folder inside
+ * the image folder (each folder is walked once, so link loops end); a link leading outside it, or
+ * to nothing, is refused rather than skipped, since the image it stands for would be lost.
+ */
+async function walk(
+  root: string,
+  display: string,
+): Promise<{ files: { path: string; rel: string }[]; refused: RefusedFile[] }> {
+  const realRoot = await realpath(root);
+  const files: { path: string; rel: string }[] = [];
+  const refused: RefusedFile[] = [];
+  const seen = new Set<string>([realRoot]);
+  const visit = async (dir: string): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true });
+    for (const e of entries) {
+      const full = join(dir, e.name);
+      const rel = relative(root, full).split(sep).join('/');
+      let kind: 'file' | 'dir' | undefined = e.isDirectory() ? 'dir' : e.isFile() ? 'file' : undefined;
+      let target = full;
+      if (e.isSymbolicLink()) {
+        const linked = await realpath(full).catch(() => undefined);
+        if (linked === undefined) {
+          refused.push({ file: join(display, rel), message: 'a symbolic link to a file that does not exist' });
+          continue;
+        }
+        if (!inside(linked, realRoot)) {
+          refused.push({
+            file: join(display, rel),
+            message:
+              `a symbolic link to ${linked}, outside the image folder: nvcc follows links only inside it ` +
+              '(copy the file in, or point images at a folder that holds it)',
+          });
+          continue;
+        }
+        const st = await stat(linked);
+        kind = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : undefined;
+        target = linked;
+      }
+      if (kind === 'dir') {
+        const real = await realpath(target);
+        if (seen.has(real)) continue;
+        seen.add(real);
+        await visit(full);
+      } else if (kind === 'file') files.push({ path: full, rel });
+    }
+  };
+  await visit(root);
+  return { files, refused };
+}
+
+/** The first bytes of a file name an image format nvcc reads (PNG, JPEG, DICOM). */
+export function looksLikeImage(head: Uint8Array): boolean {
+  const png = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+  if (png.every((b, i) => head[i] === b)) return true;
+  if (head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff) return true;
+  return isDicom(head);
+}
+
+async function readHead(path: string, n: number): Promise<Uint8Array> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = new Uint8Array(n);
+    const { bytesRead } = await fh.read(buf, 0, n, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
   }
-  return out;
 }
 
 const collator = new Intl.Collator('en', { numeric: true });
 
 /**
- * Image files under `dir` matching the pattern, in natural order. Files that match no pattern
- * are returned in `unmatched` (reported by the validator as unlinked).
+ * Image files under `dir` matching the pattern, in natural order: files named .png, .jpg, .jpeg,
+ * .dcm or .dicom, and files without an extension whose content is one of those formats (DICOM
+ * exports often have no extension). Files that match no pattern are returned in `unmatched`
+ * (reported by the validator as unlinked); links that cannot be followed in `refused`.
  */
 export async function listImages(
   dir: string,
   display: string,
   pattern: string,
-): Promise<{ refs: ImageRef[]; unmatched: string[] }> {
+): Promise<{ refs: ImageRef[]; unmatched: string[]; refused: RefusedFile[] }> {
   const re = patternRegex(pattern);
-  const files = (await walk(dir)).filter((f) => IMAGE_EXTENSIONS.test(f));
-  const rel = files.map((f) => relative(dir, f).split(sep).join('/')).sort(collator.compare);
+  const { files, refused } = await walk(dir, display);
+  const images: string[] = [];
+  for (const f of files) {
+    if (IMAGE_EXTENSIONS.test(f.rel)) images.push(f.rel);
+    else if (!extname(f.rel) && looksLikeImage(await readHead(f.path, 133))) images.push(f.rel);
+  }
+  const rel = images.sort(collator.compare);
   const refs: ImageRef[] = [];
   const unmatched: string[] = [];
   for (const r of rel) {
@@ -75,7 +152,7 @@ export async function listImages(
     if (m) refs.push({ kind: 'file', path: join(dir, r), display: shown, key: m[1]! });
     else unmatched.push(shown);
   }
-  return { refs, unmatched };
+  return { refs, unmatched, refused };
 }
 
 /** Everything about decoding that changes the output pixels (part of the cache key). */
