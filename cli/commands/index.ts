@@ -59,6 +59,8 @@ const DECLARATIONS: Readonly<Record<string, Declare>> = {
       .option('--variant <name>', 'apply a variant declared in the file')
       .option('--format <format>', 'pretty or json', 'pretty')
       .option('--target <target>', 'also check what a build target can express: tfjs (default) or torch', 'tfjs')
+      .option('--data', 'validate the data as train does (default: when they are local files and small)')
+      .option('--no-data', 'do not read the data')
       .action(lazy(setExit, async () => (await import('./check.js')).checkCommand)),
 
   summary: (program, setExit) =>
