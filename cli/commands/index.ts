@@ -204,6 +204,17 @@ const DECLARATIONS: Readonly<Record<string, Declare>> = {
       .option('--format <format>', 'pretty or json', 'pretty')
       .action(lazy(setExit, async () => (await import('./eval.js')).evalCommand)),
 
+  export: (program, setExit) =>
+    program
+      .command('export')
+      .description("write a run's trained weights as the official PyTorch state dict (ConvNeXt-V2 names)")
+      .argument('<run>', 'run folder')
+      .requiredOption('--format <format>', 'torch')
+      .option('--stage <name>', 'stage whose weights to export (default: the last stage)')
+      .option('--strip <path>', 'a child whose parameters move to the root, e.g. enc (MED-NVC encoders)')
+      .option('--out <file>', 'output file (default RUN/export/<stage>.torch.safetensors)')
+      .action(lazy(setExit, async () => (await import('./export.js')).exportCommand)),
+
   predict: (program, setExit) =>
     program
       .command('predict')

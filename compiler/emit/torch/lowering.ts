@@ -168,7 +168,11 @@ export const TORCH_LOWERING: Readonly<Record<string, TorchLowering>> = {
     supports: always,
     lower: {
       layer: (l) =>
-        `nv.LayerNorm(${[pyValue(l.params.dim), `eps=${pyValue(num(l.params.eps, 1e-6))}`, ...(l.sparse ? ['sparse=True'] : [])].join(', ')})`,
+        `nv.LayerNorm(${[
+          pyValue(l.params.dim),
+          `eps=${pyValue(num(l.params.eps, 1e-6))}`,
+          ...(l.sparse ? ['sparse=True'] : []),
+        ].join(', ')})`,
     },
   },
   Identity: { supports: always, lower: { layer: () => 'nv.Identity()' } },
@@ -231,8 +235,10 @@ export const TORCH_LOWERING: Readonly<Record<string, TorchLowering>> = {
   slice: {
     supports: always,
     lower: {
-      call: (c) =>
-        `${c.args[0]}.narrow(${pyValue(c.attrs.axis)}, ${pyValue(c.attrs.start)}, ${pyValue(num(c.attrs.end, 0) - num(c.attrs.start, 0))})`,
+      call: (c) => {
+        const length = num(c.attrs.end, 0) - num(c.attrs.start, 0);
+        return `${c.args[0]}.narrow(${pyValue(c.attrs.axis)}, ${pyValue(c.attrs.start)}, ${pyValue(length)})`;
+      },
     },
   },
   patchify: { supports: always, lower: { call: (c) => `nv.patchify(${c.args[0]}, ${pyValue(c.attrs.patch)})` } },
