@@ -28,12 +28,13 @@ import type { Span } from '../dsl/span.js';
 import type { ForwardGraph, GraphValue, Op } from './ir/ir.js';
 import {
   BINARY_PRIMITIVE,
+  DEFAULT_TARGETS,
   PRIMITIVES,
   broadcast,
   type ParamSchema,
   type PrimitiveDef,
   type ShapeError,
-} from './primitives.js';
+} from './primitives/index.js';
 import { ElaborationBudget, FIXED_LIMITS, raiseHint } from './limits.js';
 import { closest, didYouMean, type Reporter, semantic } from './report.js';
 import { Scope, type ModuleScope, type TopBinding } from './scope.js';
@@ -221,6 +222,8 @@ export class Elaborator {
   constructor(
     readonly scopes: ReadonlyMap<string, ModuleScope>,
     readonly reporter: Reporter,
+    /** The code-generation targets whose support predicates every primitive use must pass. */
+    readonly targets: readonly string[] = DEFAULT_TARGETS,
   ) {}
 
   // -------------------------------------------------------------------------------------------
@@ -1286,6 +1289,24 @@ export class Elaborator {
           value: formatValue(bound.get(problem.param)!),
         },
         { notes: [problem.message], help: [problem.help] },
+      );
+      return undefined;
+    }
+    for (const target of this.targets) {
+      const refusal = prim.targets[target]?.supports(bound);
+      if (!refusal) continue;
+      const index = prim.params.findIndex((p) => p.name === refusal.param);
+      const argument = named.get(refusal.param) ?? (index >= 0 ? positional[index] : undefined);
+      this.reporter.error(
+        'UnsupportedOnTarget',
+        argument?.span ?? span,
+        {
+          callee: prim.name,
+          name: refusal.param,
+          value: formatValue(bound.get(refusal.param)!),
+          target,
+        },
+        { notes: [refusal.message], help: [refusal.help] },
       );
       return undefined;
     }

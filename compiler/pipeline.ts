@@ -28,6 +28,8 @@ export interface CompileOptions {
   readonly overrides?: Readonly<Record<string, unknown>>;
   /** Use this text for the entry file instead of reading it (benchmarks, editors). */
   readonly text?: string;
+  /** Code-generation targets whose support predicates the program must pass (default: tfjs). */
+  readonly targets?: readonly string[];
 }
 
 export interface CompileResult {
@@ -75,7 +77,7 @@ export function compileProgramSync(path: string, options: CompileOptions = {}): 
   }
   const syntaxErrors = loaded.syntaxDiagnostics.some((d) => d.severity === 'error');
   const scopes = buildModuleScopes(loaded, reporter);
-  const elaborator = new Elaborator(scopes, reporter);
+  const elaborator = new Elaborator(scopes, reporter, options.targets);
   let program: ProgramIR | undefined;
   if (!syntaxErrors) {
     const checker = new ProgramChecker(scopes.get(loaded.entry)!, elaborator, reporter);

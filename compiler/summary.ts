@@ -4,7 +4,7 @@
  * concrete values for the symbolic dims (`B` = 1 and `H`, `W` = 224 unless given). Out: rows
  * (layer path, kind, output shape, parameters, MACs) to a chosen depth, totals, and per-stage
  * trainable vs frozen counts. Holds afterwards: the parameter total equals the sum of every
- * weight's element count; MACs follow compiler/primitives.ts (conv, linear, matmul and
+ * weight's element count; MACs follow compiler/primitives/ (conv, linear, matmul and
  * attention multiply-accumulates only).
  */
 import type { ModelIR, ModuleNode, ProgramIR } from './ir/ir.js';

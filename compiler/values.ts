@@ -8,7 +8,7 @@
 import type { Span } from '../dsl/span.js';
 import type { BlockDecl } from '../dsl/ast.js';
 import type { Dim, Shape } from './symbolic.js';
-import type { PrimitiveDef } from './primitives.js';
+import type { PrimitiveDef } from './primitives/index.js';
 import type { ForwardGraph } from './ir/ir.js';
 
 export type Value =

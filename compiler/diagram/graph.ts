@@ -10,7 +10,7 @@
  * (masked while the stage has a mask policy) and `frozen` marks.
  */
 import type { DatasetIR, ForwardGraph, ModelIR, ModuleNode, Op, StageIR, TrainIR } from '../ir/ir.js';
-import { PRIMITIVES } from '../primitives.js';
+import { PRIMITIVES, primitiveByIrName } from '../primitives/index.js';
 import { dimConst, dimSubst, formatShape, type Dim, type Shape } from '../symbolic.js';
 
 export type NodeRole = 'input' | 'output' | 'layer' | 'block' | 'op' | 'group' | 'stage' | 'mask' | 'loss';
@@ -126,26 +126,10 @@ export function moduleTitle(m: ModuleNode): string {
   return m.typeName;
 }
 
-function num(v: unknown): string {
-  return typeof v === 'number' ? String(v) : String(v);
-}
-
-/** One short line of the settings that matter for a figure. */
+/** One short line of the settings that matter for a figure: the primitive record's label. */
 export function layerSettings(m: ModuleNode): string | undefined {
-  const p = m.params;
-  switch (m.typeName) {
-    case 'Linear':
-      return `${num(p.in)} → ${num(p.out)}`;
-    case 'Conv2d':
-      return `${num(p.in)} → ${num(p.out)}, ${num(p.kernel)}×${num(p.kernel)}${p.stride !== undefined && p.stride !== 1 ? ` /${num(p.stride)}` : ''}`;
-    case 'DepthwiseConv2d':
-      return `${num(p.dim)}, ${num(p.kernel)}×${num(p.kernel)} depthwise`;
-    case 'LayerNorm':
-    case 'GRN':
-      return p.dim !== undefined ? `${num(p.dim)}` : undefined;
-    default:
-      return undefined;
-  }
+  const prim = m.primitive !== undefined ? PRIMITIVES.get(m.primitive) : undefined;
+  return prim?.diagram.settings(m.params);
 }
 
 export function formatCount(n: number): string {
@@ -479,23 +463,21 @@ function firstBlockOf(m: ModuleNode): ModuleNode | undefined {
   return undefined;
 }
 
-const OP_SYMBOLS: Readonly<Record<string, string>> = { add: '+', sub: '−', mul: '×', div: '÷' };
+function opDiagram(op: Op) {
+  return primitiveByIrName(op.op)?.diagram;
+}
 
 function opName(op: Op): string {
-  return OP_SYMBOLS[op.op] ?? op.op;
+  return opDiagram(op)?.symbol ?? op.op;
 }
 
 function opKind(op: Op): string {
-  return OP_SYMBOLS[op.op] ? op.op : '';
+  return opDiagram(op)?.symbol !== undefined ? op.op : '';
 }
 
 function opLines(op: Op): string[] {
-  const a = op.attrs;
-  if (op.op === 'drop_path' && a.rate !== undefined) return [`rate ${num(a.rate)}`];
-  if (op.op === 'attention' && a.heads !== undefined) return [`${num(a.heads)} heads`];
-  if ((op.op === 'mean' || op.op === 'sum') && Array.isArray(a.axes))
-    return [`axes [${(a.axes as unknown[]).join(', ')}]`];
-  return [];
+  const line = opDiagram(op)?.opLine?.(op.attrs);
+  return line !== undefined ? [line] : [];
 }
 
 function rootEnv(bind: ReadonlyMap<string, number> | undefined): Map<string, Dim> {

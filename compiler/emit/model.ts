@@ -27,7 +27,7 @@ import {
 } from 'ts-morph';
 import type { SourceFile as NvcSource, Span } from '../../dsl/span.js';
 import type { ForwardGraph, ModelIR, ModuleNode, Op } from '../ir/ir.js';
-import { PRIMITIVES } from '../primitives.js';
+import { PRIMITIVES, type PrimitiveRecord, primitiveByIrName, type TfjsCall } from '../primitives/index.js';
 import { formatShape, type Dim, type Shape } from '../symbolic.js';
 import {
   commentText,
@@ -154,150 +154,59 @@ const isTruncNormal02 = (w: ModuleNode['weights'][number] | undefined) =>
   !!w && w.init.kind === 'trunc_normal' && Object.keys(w.init.args).length === 1 && w.init.args.std === 0.02;
 const isZeros = (w: ModuleNode['weights'][number] | undefined) => !!w && w.init.kind === 'zeros';
 
-/** Layer constructors: the runtime class and its arguments for each primitive layer. */
+/** The primitive record of a node, or a build error naming the node. */
+function recordOf(node: ModuleNode, origin: string): PrimitiveRecord {
+  const prim = node.primitive !== undefined ? PRIMITIVES.get(node.primitive) : undefined;
+  if (!prim) throw new EmitError(`the emitter does not know how to build the layer \`${node.typeName}\``, origin);
+  return prim;
+}
+
+/** Refuses parameters the tfjs target cannot run (check refuses them first; see supports). */
+function checkSupported(prim: PrimitiveRecord, node: ModuleNode, origin: string): void {
+  const refusal = prim.targets.tfjs.supports(node.args);
+  if (refusal) throw new EmitError(refusal.message, origin);
+}
+
+/** Layer constructors: the runtime class and its arguments, from the primitive's tfjs lowering. */
 function primitiveLayer(node: ModuleNode, origin: string): { type: string; expr: string } {
-  const p = node.params as Record<string, unknown>;
+  const prim = recordOf(node, origin);
+  const lower = prim.targets.tfjs.lower;
+  if (lower.kind !== 'layer')
+    throw new EmitError(`the emitter does not know how to build the layer \`${node.typeName}\``, origin);
+  checkSupported(prim, node, origin);
   const rt = node.runtime ?? `nv.${node.typeName}`;
-  const opts: string[] = [];
   const weight = node.weights.find((w) => w.name === 'weight');
   const bias = node.weights.find((w) => w.name === 'bias');
-  const inits = () => {
-    if (weight && !isTruncNormal02(weight)) opts.push(`weightInit: ${initExpr(weight.init, origin)}`);
-    if (bias && !isZeros(bias)) opts.push(`biasInit: ${initExpr(bias.init, origin)}`);
-  };
-  const sparseCapable = ['Conv2d', 'DepthwiseConv2d', 'LayerNorm'].includes(node.typeName);
-  switch (node.typeName) {
-    case 'Conv2d': {
-      if (p.groups !== 1)
-        throw new EmitError(`Conv2d with groups = ${String(p.groups)} is not supported by the runtime`, origin);
-      opts.push(
-        `kernel: ${jsValue(p.kernel)}`,
-        `stride: ${jsValue(p.stride)}`,
-        `padding: ${jsString(String(p.padding))}`,
-        `bias: ${jsValue(p.bias)}`,
-      );
-      inits();
-      break;
-    }
-    case 'DepthwiseConv2d': {
-      if (p.stride !== 1)
-        throw new EmitError(
-          `DepthwiseConv2d with stride = ${String(p.stride)} is not supported by the runtime`,
-          origin,
-        );
-      opts.push(`kernel: ${jsValue(p.kernel)}`, `padding: ${jsString(String(p.padding))}`, `bias: ${jsValue(p.bias)}`);
-      inits();
-      break;
-    }
-    case 'Linear':
-      opts.push(`bias: ${jsValue(p.bias)}`);
-      inits();
-      break;
-    case 'LayerNorm':
-      opts.push(`eps: ${jsValue(p.eps)}`);
-      if (
-        node.weights.some(
-          (w) => (w.name === 'weight' && w.init.kind !== 'ones') || (w.name === 'bias' && w.init.kind !== 'zeros'),
-        )
-      )
-        throw new EmitError('LayerNorm with a non-default initializer is not supported by the runtime', origin);
-      break;
-    case 'Identity':
-      break;
-    default:
-      throw new EmitError(`the emitter does not know how to build the layer \`${node.typeName}\``, origin);
-  }
-  if (node.sparse) {
-    if (sparseCapable) opts.push('sparse: true');
-    // Linear and Identity act per position: masked positions stay put, no sparse mode needed.
-  }
+  const built = lower.construct(node, {
+    value: (v) => jsValue(v),
+    string: jsString,
+    inits: () => [
+      ...(weight && !isTruncNormal02(weight) ? [`weightInit: ${initExpr(weight.init, origin)}`] : []),
+      ...(bias && !isZeros(bias) ? [`biasInit: ${initExpr(bias.init, origin)}`] : []),
+    ],
+    fail: (message) => {
+      throw new EmitError(message, origin);
+    },
+  });
+  const opts = [...built.options];
+  // Layers without a sparse mode act per position: masked positions stay put.
+  if (node.sparse && lower.sparseMode) opts.push('sparse: true');
   if (node.weights.some((w) => w.frozen))
     throw new EmitError(
       `frozen weights inside the primitive layer \`${node.typeName}\` are not supported; freeze it in the stage instead`,
       origin,
     );
   const o = opts.length ? `{ ${opts.join(', ')} }` : '';
-  let args: string;
-  switch (node.typeName) {
-    case 'Conv2d':
-    case 'Linear':
-      args = [jsValue(p.in), jsValue(p.out), o].filter(Boolean).join(', ');
-      break;
-    case 'DepthwiseConv2d':
-    case 'LayerNorm':
-      args = [jsValue(p.dim), o].filter(Boolean).join(', ');
-      break;
-    default:
-      args = '';
-  }
+  const args = [...built.args, o].filter(Boolean).join(', ');
   return { type: rt, expr: `new ${rt}(${args})` };
 }
 
-interface Lowering {
-  readonly rt: string;
-  readonly args: readonly string[];
-  readonly attrs: Readonly<Record<string, unknown>>;
-  readonly out: Shape;
-  readonly inShapes: readonly Shape[];
-  readonly dim: (d: Dim) => string;
+/** A function primitive's call expression, from its tfjs lowering. */
+function callExpr(prim: PrimitiveRecord, call: Omit<TfjsCall, 'rt' | 'value'>, origin: string): string {
+  const lower = prim.targets.tfjs.lower;
+  if (lower.kind !== 'call') throw new EmitError(`the emitter cannot lower the operation \`${prim.irName}\``, origin);
+  return lower.call({ ...call, rt: prim.runtime, value: (v) => jsValue(v) });
 }
-
-const call = (l: Lowering, ...extra: string[]) => `${l.rt}(${[...l.args, ...extra].join(', ')})`;
-const unaryLowering = (l: Lowering) => call(l);
-const binaryLowering = (l: Lowering) => call(l);
-const reduceLowering = (l: Lowering) => call(l, jsValue(l.attrs.axes), jsValue(l.attrs.keep));
-
-/** How each function primitive (by IR name) is called; the callee is its `runtime` name. */
-export const FUNCTION_LOWERING: Readonly<Record<string, (l: Lowering) => string>> = {
-  gelu: unaryLowering,
-  relu: unaryLowering,
-  sigmoid: unaryLowering,
-  tanh: unaryLowering,
-  sqrt: unaryLowering,
-  rsqrt: unaryLowering,
-  square: unaryLowering,
-  exp: unaryLowering,
-  log: unaryLowering,
-  abs: unaryLowering,
-  neg: unaryLowering,
-  softmax: (l) => call(l, jsValue(l.attrs.axis)),
-  drop_path: (l) => call(l, jsValue(l.attrs.rate), 'ctx'),
-  dropout: (l) => call(l, jsValue(l.attrs.p), 'ctx'),
-  add: binaryLowering,
-  sub: binaryLowering,
-  mul: binaryLowering,
-  div: binaryLowering,
-  pow: binaryLowering,
-  mean: reduceLowering,
-  sum: reduceLowering,
-  max: reduceLowering,
-  min: reduceLowering,
-  reshape: (l) => call(l, `[${l.out.map(l.dim).join(', ')}]`),
-  transpose: (l) => call(l, jsValue(l.attrs.perm)),
-  tokens: unaryLowering,
-  untokens: (l) => call(l, l.dim(l.out[1]!), l.dim(l.out[2]!)),
-  global_avg_pool: unaryLowering,
-  global_max_pool: unaryLowering,
-  matmul: (l) => call(l, jsValue(l.attrs.transpose_a), jsValue(l.attrs.transpose_b)),
-  concat: (l) => `${l.rt}([${l.args.join(', ')}], ${jsValue(l.attrs.axis)})`,
-  slice: (l) => call(l, jsValue(l.attrs.axis), jsValue(l.attrs.start), jsValue(l.attrs.end)),
-  patchify: (l) => call(l, jsValue(l.attrs.patch)),
-  unpatchify: (l) =>
-    call(
-      l,
-      jsValue(l.attrs.patch),
-      l.dim(l.out[1]!) + ` / ${jsValue(l.attrs.patch)}`,
-      l.dim(l.out[2]!) + ` / ${jsValue(l.attrs.patch)}`,
-      l.dim(l.out[3]!),
-    ),
-  upsample_nearest: (l) => call(l, jsValue(l.attrs.scale)),
-  attention: (l) => call(l, jsValue(l.attrs.heads)),
-  patch_mask: (l) => call(l, 'ctx'),
-  visible: (l) => call(l, 'ctx'),
-  roll: (l) => call(l, jsValue(l.attrs.shift), jsValue(l.attrs.axes)),
-  relative_position_bias: (l) => call(l, jsValue(l.attrs.window)),
-  shift_window_mask: (l) => call(l, jsValue(l.attrs.window), jsValue(l.attrs.shift)),
-};
 
 /** Binary primitives whose first operand must be a tensor (a constant there becomes a scalar). */
 const BINARY = new Set(['add', 'sub', 'mul', 'div', 'pow']);
@@ -310,7 +219,6 @@ export class ModelEmitter {
   private readonly nameCounts = new Map<string, number>();
   private readonly sigs = new WeakMap<ModuleNode, string>();
   private readonly graphs = new Map<string, ForwardGraph>();
-  private readonly prims = new Map<string, { runtime: string; kind: string }>();
 
   constructor(
     readonly _files: ReadonlyMap<string, NvcSource>,
@@ -374,7 +282,6 @@ export class ModelEmitter {
     // 1. Classes, bottom-up, in first-use order.
     for (const m of models) {
       for (const [k, g] of m.graphs) if (!this.graphs.has(k)) this.graphs.set(k, g);
-      this.collectPrims(m.root);
       if (m.root.kind !== 'block')
         throw new EmitError(`model \`${m.name}\` is a ${m.root.kind}, not a block or model`, this.origin(m.root.span));
       this.classFor(m.root, true, m.graphs);
@@ -420,12 +327,6 @@ export class ModelEmitter {
     };
   }
 
-  private collectPrims(node: ModuleNode): void {
-    const prim = node.primitive !== undefined ? PRIMITIVES.get(node.primitive) : undefined;
-    if (prim && !this.prims.has(prim.irName)) this.prims.set(prim.irName, { runtime: prim.runtime, kind: prim.kind });
-    for (const c of node.children) this.collectPrims(c);
-  }
-
   // ---------------------------------------------------------------------------------------------
   // Types and construction
 
@@ -459,26 +360,28 @@ export class ModelEmitter {
       case 'primitive':
         return primitiveLayer(node, origin).expr;
       case 'function': {
-        const prim = node.primitive !== undefined ? PRIMITIVES.get(node.primitive) : undefined;
-        if (!prim) throw new Error(`internal: function layer without a primitive at '${node.path}'`);
-        const lower = FUNCTION_LOWERING[prim.irName];
-        if (!lower) throw new EmitError(`the emitter cannot call \`${prim.name}\` as a layer`, origin);
+        const prim = recordOf(node, origin);
+        if (prim.targets.tfjs.lower.kind !== 'call')
+          throw new EmitError(`the emitter cannot call \`${prim.name}\` as a layer`, origin);
+        checkSupported(prim, node, origin);
         if (prim.inputs.length !== 1)
           throw new EmitError(
             `\`${prim.name}\` takes ${prim.inputs.length} inputs and cannot be used as a layer in a chain`,
             origin,
           );
-        const attrs = node.params;
-        const expr = lower({
-          rt: prim.runtime,
-          args: ['x'],
-          attrs,
-          out: [],
-          inShapes: [],
-          dim: () => {
-            throw new EmitError(`\`${prim.name}\` needs a shape and cannot be used as a layer in a chain`, origin);
+        const expr = callExpr(
+          prim,
+          {
+            args: ['x'],
+            attrs: node.params,
+            out: [],
+            inShapes: [],
+            dim: () => {
+              throw new EmitError(`\`${prim.name}\` needs a shape and cannot be used as a layer in a chain`, origin);
+            },
           },
-        });
+          origin,
+        );
         return `new nv.Lambda((ctx, x) => ${expr}, ${jsString(prim.name)})`;
       }
       case 'block': {
@@ -848,13 +751,17 @@ export class ModelEmitter {
       const self = this.memberPath(c.node, op.target, memberName, origin);
       return `() => ${self}.forward(ctx, ${args.join(', ')})`;
     }
-    const prim = this.prims.get(op.op) ?? primByIrName(op.op);
-    const lower = FUNCTION_LOWERING[op.op];
-    if (!prim || !lower) throw new EmitError(`the emitter cannot lower the operation \`${op.op}\``, origin);
+    const prim = primitiveByIrName(op.op);
+    if (!prim) throw new EmitError(`the emitter cannot lower the operation \`${op.op}\``, origin);
     const tensorArgs = args.map((a, i) =>
       consts.has(op.inputs[i]!) && (i === 0 || !BINARY.has(op.op)) ? `nv.tf.scalar(${a})` : a,
     );
-    return `() => ${lower({ rt: prim.runtime, args: tensorArgs, attrs: op.attrs, out: op.shape, inShapes: op.inputs.map(shapeOf), dim })}`;
+    const expr = callExpr(
+      prim,
+      { args: tensorArgs, attrs: op.attrs, out: op.shape, inShapes: op.inputs.map(shapeOf), dim },
+      origin,
+    );
+    return `() => ${expr}`;
   }
 
   /** A call of a block child: positional inputs in the callee's declared order. */
@@ -935,11 +842,6 @@ export class ModelEmitter {
     lines.push(`${'  '.repeat(depth)}})(${args[0]})`);
     return lines.join('\n');
   }
-}
-
-function primByIrName(ir: string): { runtime: string } | undefined {
-  for (const p of PRIMITIVES.values()) if (p.irName === ir) return { runtime: p.runtime };
-  return undefined;
 }
 
 /** Emits `model.ts` for the given models. */

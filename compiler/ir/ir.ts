@@ -8,7 +8,7 @@
  * schema (compiler/schema/overrides.ts) and `nvcc summary` (compiler/summary.ts). Holds
  * afterwards: every shape is symbolic (`Dim`), every op, module and weight has the origin span
  * of the .nvc source that produced it, every weight has a concrete integer shape, and a
- * primitive node names its record (compiler/primitives.ts) so its rules can be applied again;
+ * primitive node names its record (compiler/primitives/) so its rules can be applied again;
  * nothing here refers to the elaborator's objects.
  *
  * Design, by consumer:
@@ -19,7 +19,7 @@
  *   `forwardKey`; weights become fields, children become child modules.
  * - A `ForwardGraph` per distinct block instantiation (keyed by structural fingerprint, so 27
  *   identical blocks share one graph): SSA ops `%3 = linear[pwconv1](%2) : [B, 56, 56, 160]`.
- *   `op` is a primitive's IR name (see compiler/primitives.ts `irName`), or `call` for a
+ *   `op` is a primitive's IR name (see the records in compiler/primitives/, `irName`), or `call` for a
  *   sub-block / list / sequential (the `target` is the dotted child path relative to the
  *   block, e.g. `enc.stages.0`), `param` for reading a weight, `const` for a scalar and
  *   `input` for a forward parameter. `ports` names each input (`q`, `kv`) for multi-input

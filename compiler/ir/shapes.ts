@@ -7,7 +7,7 @@
  * primitive rules and graphs), so summaries and diagrams need nothing but the IR.
  */
 import { messageText } from '../../dsl/diagnostics/catalogue.js';
-import { PRIMITIVES } from '../primitives.js';
+import { PRIMITIVES } from '../primitives/index.js';
 import { dimAdd, dimConst, dimSubst, type Dim, type Shape, unify } from '../symbolic.js';
 import type { ForwardGraph, ModelIR, ModuleNode } from './ir.js';
 

@@ -319,6 +319,13 @@ export const semanticCatalogue = {
     help: 'raise the limit with the environment variable `{raise}`',
     note: 'steps are expressions evaluated and list items made; this expression crossed the limit',
   },
+  // 402x: code-generation targets (the primitive records' support predicates) -----------------
+  UnsupportedOnTarget: {
+    code: 'NVC4020',
+    severity: 'error',
+    summary: 'not supported by the target',
+    message: '`{callee}` with `{name} = {value}` is not supported by the {target} target',
+  },
   // 5xxx: declarations, stages, data, variants -----------------------------------------------
   HandOverMismatch: {
     code: 'NVC5001',

@@ -1,11 +1,10 @@
 /**
  * The primitive table and the runtime agree: every primitive's `runtime` name is exported by
- * runtime/index.ts (a class for layers, a function for functions), and the emitter knows how to
- * call every function primitive.
+ * runtime/index.ts (a class for layers, a function for functions), and every record's tfjs
+ * lowering matches its kind.
  */
 import { describe, expect, it } from 'vitest';
-import { PRIMITIVES } from '../../compiler/primitives.js';
-import { FUNCTION_LOWERING } from '../../compiler/emit/model.js';
+import { PRIMITIVES } from '../../compiler/primitives/index.js';
 import * as nv from '../../runtime/index.js';
 
 function resolveRuntime(name: string): unknown {
@@ -35,10 +34,10 @@ describe('primitive runtime names', () => {
     }
   });
 
-  it('the emitter has a lowering for every function primitive', () => {
-    const missing = [...PRIMITIVES.values()]
-      .filter((p) => p.kind === 'function' && !FUNCTION_LOWERING[p.irName])
+  it('every record has a tfjs lowering of its kind (a constructor for layers, a call for functions)', () => {
+    const wrong = [...PRIMITIVES.values()]
+      .filter((p) => p.targets.tfjs.lower.kind !== (p.kind === 'layer' ? 'layer' : 'call'))
       .map((p) => p.name);
-    expect(missing).toEqual([]);
+    expect(wrong).toEqual([]);
   });
 });

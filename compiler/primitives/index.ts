@@ -1,0 +1,37 @@
+/**
+ * The primitive registry: one record per built-in layer and tensor function.
+ * In: the record families (layers.ts, elementwise.ts, tensor.ts). Out: `PRIMITIVES` by surface
+ * name, `primitiveByIrName` for IR ops, the binary operators' primitives and the targets
+ * `nvcc check` checks for. Holds afterwards: names and IR names are unique; check, summary,
+ * build, diagram and the override schema know a primitive only through its record here, so
+ * adding a primitive is adding one record (and its runtime function). See docs/architecture.md.
+ */
+import { ELEMENTWISE } from './elementwise.js';
+import { LAYERS } from './layers.js';
+import { TENSOR_FUNCTIONS } from './tensor.js';
+import type { PrimitiveRecord } from './types.js';
+
+export * from './types.js';
+
+const ALL: readonly PrimitiveRecord[] = [...LAYERS, ...ELEMENTWISE, ...TENSOR_FUNCTIONS];
+
+export const PRIMITIVES: ReadonlyMap<string, PrimitiveRecord> = new Map(ALL.map((p) => [p.name, p]));
+
+const BY_IR_NAME: ReadonlyMap<string, PrimitiveRecord> = new Map(ALL.map((p) => [p.irName, p]));
+
+/** The record of an IR op name (`conv2d`, `gelu`). */
+export function primitiveByIrName(irName: string): PrimitiveRecord | undefined {
+  return BY_IR_NAME.get(irName);
+}
+
+/** Binary operators in forward bodies map onto these primitives. */
+export const BINARY_PRIMITIVE: Readonly<Record<string, string>> = {
+  '+': 'add',
+  '-': 'sub',
+  '*': 'mul',
+  '/': 'div',
+  '**': 'pow',
+};
+
+/** The targets a program is checked for when none is named: today's only code generator. */
+export const DEFAULT_TARGETS: readonly string[] = ['tfjs'];

@@ -1,0 +1,321 @@
+/**
+ * Primitive records of the layers: constructed with parameters, own weights, then applied to
+ * tensors (Conv2d, DepthwiseConv2d, Linear, LayerNorm, Identity).
+ * In: nothing. Out: `LAYERS`, their records (see types.ts for the fields). Holds afterwards:
+ * each layer's weights, shape rule, MACs, diagram label and tfjs support and lowering are here
+ * and nowhere else.
+ */
+import { semantic } from '../report.js';
+import { Dim, dimMul, formatShape, type Shape, shapeSize } from '../symbolic.js';
+import {
+  always,
+  B,
+  boolParam,
+  convOut,
+  d,
+  F,
+  I,
+  intParam,
+  last,
+  ONES,
+  PLAIN,
+  type Params,
+  type PrimitiveRecord,
+  rankError,
+  TRUNC,
+  W,
+  type WeightSpec,
+  wordParam,
+  ZEROS,
+} from './types.js';
+
+function linearMacs(_s: readonly Shape[], out: Shape, p: Params): Dim {
+  return dimMul(shapeSize(out.slice(0, -1)), d(intParam(p, 'in') * intParam(p, 'out')));
+}
+
+export const LAYERS: readonly PrimitiveRecord[] = [
+  {
+    name: 'Conv2d',
+    kind: 'layer',
+    irName: 'conv2d',
+    runtime: 'nv.Conv2d',
+    inputs: ['x'],
+    params: [
+      { name: 'in', type: 'int', min: 1, doc: 'input channels' },
+      { name: 'out', type: 'int', min: 1, doc: 'output channels' },
+      { name: 'kernel', type: 'int', min: 1, doc: 'square kernel size' },
+      { name: 'stride', type: 'int', default: I(1), min: 1, doc: 'stride' },
+      { name: 'padding', type: 'enum', enumValues: ['same', 'valid'], default: W('valid'), doc: '`same` or `valid`' },
+      { name: 'groups', type: 'int', default: I(1), min: 1, doc: 'channel groups' },
+      { name: 'bias', type: 'bool', default: B(true), doc: 'add a bias' },
+    ],
+    doc: '2-D convolution over NHWC input; weight [k, k, in / groups, out]',
+    validate(p) {
+      const g = intParam(p, 'groups');
+      if (intParam(p, 'in') % g !== 0 || intParam(p, 'out') % g !== 0)
+        return {
+          param: 'groups',
+          message: `groups = ${g} must divide both in = ${intParam(p, 'in')} and out = ${intParam(p, 'out')}`,
+        };
+      return undefined;
+    },
+    weights(p) {
+      const k = intParam(p, 'kernel');
+      const ws: WeightSpec[] = [
+        {
+          name: 'weight',
+          shape: [k, k, intParam(p, 'in') / intParam(p, 'groups'), intParam(p, 'out')],
+          init: TRUNC(0.02),
+          noDecay: false,
+        },
+      ];
+      if (boolParam(p, 'bias')) ws.push({ name: 'bias', shape: [intParam(p, 'out')], init: ZEROS, noDecay: true });
+      return ws;
+    },
+    shape([x], p) {
+      if (x!.length !== 4) return rankError('Conv2d', 'a 4-D [B, H, W, C] input', x!);
+      const cin = intParam(p, 'in');
+      if (!last(x!).equals(d(cin)))
+        return {
+          error: semantic('ShapeConvChannels', { expected: cin, found: String(last(x!)), shape: formatShape(x!) }),
+          input: 0,
+          help: `use \`Conv2d(${last(x!)}, ...)\``,
+        };
+      const k = intParam(p, 'kernel');
+      const s = intParam(p, 'stride');
+      const pad = wordParam(p, 'padding');
+      const h = convOut(x![1]!, k, s, pad);
+      const w = convOut(x![2]!, k, s, pad);
+      if (!(h instanceof Dim)) return { error: h, input: 0 };
+      if (!(w instanceof Dim)) return { error: w, input: 0 };
+      return [x![0]!, h, w, d(intParam(p, 'out'))];
+    },
+    macs(_s, out, p) {
+      const k = intParam(p, 'kernel');
+      return dimMul(shapeSize(out), d((k * k * intParam(p, 'in')) / intParam(p, 'groups')));
+    },
+    diagram: {
+      settings: (p) =>
+        `${p.in} → ${p.out}, ${p.kernel}×${p.kernel}${p.stride !== undefined && p.stride !== 1 ? ` /${p.stride}` : ''}`,
+    },
+    targets: {
+      tfjs: {
+        supports(p) {
+          const g = intParam(p, 'groups');
+          if (g === 1) return undefined;
+          return {
+            param: 'groups',
+            message: `the tfjs runtime's Conv2d has no channel groups (groups = ${g})`,
+            help:
+              g === intParam(p, 'in') && g === intParam(p, 'out')
+                ? `use \`DepthwiseConv2d(${g}, kernel = ${intParam(p, 'kernel')})\` (groups = channels is a depthwise convolution)`
+                : 'use groups = 1',
+          };
+        },
+        lower: {
+          kind: 'layer',
+          sparseMode: true,
+          construct: (n, h) => ({
+            args: [h.value(n.params.in), h.value(n.params.out)],
+            options: [
+              `kernel: ${h.value(n.params.kernel)}`,
+              `stride: ${h.value(n.params.stride)}`,
+              `padding: ${h.string(String(n.params.padding))}`,
+              `bias: ${h.value(n.params.bias)}`,
+              ...h.inits(),
+            ],
+          }),
+        },
+      },
+    },
+  },
+  {
+    name: 'DepthwiseConv2d',
+    kind: 'layer',
+    irName: 'depthwise_conv2d',
+    runtime: 'nv.DepthwiseConv2d',
+    inputs: ['x'],
+    params: [
+      { name: 'dim', type: 'int', min: 1, doc: 'channels' },
+      { name: 'kernel', type: 'int', default: I(7), min: 1, doc: 'square kernel size' },
+      { name: 'stride', type: 'int', default: I(1), min: 1, doc: 'stride' },
+      { name: 'padding', type: 'enum', enumValues: ['same', 'valid'], default: W('same'), doc: '`same` or `valid`' },
+      { name: 'bias', type: 'bool', default: B(true), doc: 'add a bias' },
+    ],
+    doc: 'depthwise 2-D convolution; weight [k, k, dim, 1]',
+    weights(p) {
+      const k = intParam(p, 'kernel');
+      const c = intParam(p, 'dim');
+      const ws: WeightSpec[] = [{ name: 'weight', shape: [k, k, c, 1], init: TRUNC(0.02), noDecay: false }];
+      if (boolParam(p, 'bias')) ws.push({ name: 'bias', shape: [c], init: ZEROS, noDecay: true });
+      return ws;
+    },
+    shape([x], p) {
+      if (x!.length !== 4) return rankError('DepthwiseConv2d', 'a 4-D [B, H, W, C] input', x!);
+      const c = intParam(p, 'dim');
+      if (!last(x!).equals(d(c)))
+        return {
+          error: semantic('ShapeDepthwiseChannels', { expected: c, found: String(last(x!)), shape: formatShape(x!) }),
+          input: 0,
+          help: `use \`DepthwiseConv2d(${last(x!)}, ...)\``,
+        };
+      const k = intParam(p, 'kernel');
+      const s = intParam(p, 'stride');
+      const pad = wordParam(p, 'padding');
+      const h = convOut(x![1]!, k, s, pad);
+      const w = convOut(x![2]!, k, s, pad);
+      if (!(h instanceof Dim)) return { error: h, input: 0 };
+      if (!(w instanceof Dim)) return { error: w, input: 0 };
+      return [x![0]!, h, w, d(c)];
+    },
+    macs(_s, out, p) {
+      const k = intParam(p, 'kernel');
+      return dimMul(shapeSize(out), d(k * k));
+    },
+    diagram: { settings: (p) => `${p.dim}, ${p.kernel}×${p.kernel} depthwise` },
+    targets: {
+      tfjs: {
+        supports(p) {
+          const s = intParam(p, 'stride');
+          if (s === 1) return undefined;
+          const c = intParam(p, 'dim');
+          return {
+            param: 'stride',
+            message: `the tfjs runtime's DepthwiseConv2d has no stride (stride = ${s})`,
+            help: `use stride = 1 and downsample with a strided \`Conv2d(${c}, ${c}, kernel = ${s}, stride = ${s})\``,
+          };
+        },
+        lower: {
+          kind: 'layer',
+          sparseMode: true,
+          construct: (n, h) => ({
+            args: [h.value(n.params.dim)],
+            options: [
+              `kernel: ${h.value(n.params.kernel)}`,
+              `padding: ${h.string(String(n.params.padding))}`,
+              `bias: ${h.value(n.params.bias)}`,
+              ...h.inits(),
+            ],
+          }),
+        },
+      },
+    },
+  },
+  {
+    name: 'Linear',
+    kind: 'layer',
+    irName: 'linear',
+    runtime: 'nv.Linear',
+    inputs: ['x'],
+    params: [
+      { name: 'in', type: 'int', min: 1, doc: 'input features (last axis)' },
+      { name: 'out', type: 'int', min: 1, doc: 'output features' },
+      { name: 'bias', type: 'bool', default: B(true), doc: 'add a bias' },
+    ],
+    doc: 'affine map over the last axis; weight [in, out]',
+    weights(p) {
+      const ws: WeightSpec[] = [
+        { name: 'weight', shape: [intParam(p, 'in'), intParam(p, 'out')], init: TRUNC(0.02), noDecay: false },
+      ];
+      if (boolParam(p, 'bias')) ws.push({ name: 'bias', shape: [intParam(p, 'out')], init: ZEROS, noDecay: true });
+      return ws;
+    },
+    shape([x], p) {
+      if (x!.length < 1) return rankError('Linear', 'at least a 1-D input', x!);
+      const cin = intParam(p, 'in');
+      if (!last(x!).equals(d(cin)))
+        return {
+          error: semantic('ShapeLinearFeatures', { expected: cin, found: String(last(x!)), shape: formatShape(x!) }),
+          input: 0,
+          help: `use \`Linear(${last(x!)}, ...)\``,
+        };
+      return [...x!.slice(0, -1), d(intParam(p, 'out'))];
+    },
+    macs: linearMacs,
+    diagram: { settings: (p) => `${p.in} → ${p.out}` },
+    targets: {
+      tfjs: {
+        supports: always,
+        lower: {
+          kind: 'layer',
+          // Linear acts per position: masked positions stay put, no sparse mode needed.
+          sparseMode: false,
+          construct: (n, h) => ({
+            args: [h.value(n.params.in), h.value(n.params.out)],
+            options: [`bias: ${h.value(n.params.bias)}`, ...h.inits()],
+          }),
+        },
+      },
+    },
+  },
+  {
+    name: 'LayerNorm',
+    kind: 'layer',
+    irName: 'layer_norm',
+    runtime: 'nv.LayerNorm',
+    inputs: ['x'],
+    params: [
+      { name: 'dim', type: 'int', min: 1, doc: 'size of the last axis' },
+      { name: 'eps', type: 'float', default: F(1e-6), above: 0, doc: 'added to the variance inside the square root' },
+    ],
+    doc: 'normalises the last axis (biased variance); weight [dim] = 1, bias [dim] = 0',
+    weights(p) {
+      const c = intParam(p, 'dim');
+      return [
+        { name: 'weight', shape: [c], init: ONES, noDecay: true },
+        { name: 'bias', shape: [c], init: ZEROS, noDecay: true },
+      ];
+    },
+    shape([x], p) {
+      const c = intParam(p, 'dim');
+      if (x!.length < 1 || !last(x!).equals(d(c)))
+        return {
+          error: semantic('ShapeLayerNormAxis', {
+            expected: c,
+            found: x!.length ? String(last(x!)) : 'a scalar',
+            shape: formatShape(x!),
+          }),
+          input: 0,
+          help: x!.length ? `use \`LayerNorm(${last(x!)})\`` : undefined,
+        };
+      return x!;
+    },
+    diagram: { settings: (p) => (p.dim !== undefined ? `${p.dim}` : undefined) },
+    targets: {
+      tfjs: {
+        supports: always,
+        lower: {
+          kind: 'layer',
+          sparseMode: true,
+          construct(n, h) {
+            if (
+              n.weights.some(
+                (w) =>
+                  (w.name === 'weight' && w.init.kind !== 'ones') || (w.name === 'bias' && w.init.kind !== 'zeros'),
+              )
+            )
+              h.fail('LayerNorm with a non-default initializer is not supported by the runtime');
+            return { args: [h.value(n.params.dim)], options: [`eps: ${h.value(n.params.eps)}`] };
+          },
+        },
+      },
+    },
+  },
+  {
+    name: 'Identity',
+    kind: 'layer',
+    irName: 'identity',
+    runtime: 'nv.Identity',
+    inputs: ['x'],
+    params: [],
+    doc: 'returns its input',
+    shape: ([x]) => x!,
+    diagram: PLAIN,
+    targets: {
+      tfjs: {
+        supports: always,
+        lower: { kind: 'layer', sparseMode: false, construct: () => ({ args: [], options: [] }) },
+      },
+    },
+  },
+];
