@@ -27,7 +27,11 @@ export async function checkCommand(
 ): Promise<void> {
   if (opts.target !== undefined && opts.target !== 'tfjs' && opts.target !== 'torch')
     throw new UserError(`--target must be tfjs or torch, got '${opts.target}'`);
-  const r = compileProgramSync(file, { ...(opts.variant ? { variant: opts.variant } : {}) });
+  // The records' support predicates of the chosen target (tfjs unless named) run during checking.
+  const r = compileProgramSync(file, {
+    ...(opts.variant ? { variant: opts.variant } : {}),
+    targets: [opts.target ?? 'tfjs'],
+  });
   if (opts.target === 'torch' && r.program) {
     const { torchSupportProblems } = await import('../../compiler/emit/torch/check.js');
     r.diagnostics.push(...torchSupportProblems(r.program));

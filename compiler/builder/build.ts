@@ -275,9 +275,14 @@ export function spanOrigin(span: Span, files: ReadonlyMap<string, SourceFile>, l
 export async function overrideSchemaOf(
   entry: string,
   variant?: string,
+  /** The targets whose support predicates the program is checked against (default tfjs). */
+  targets?: readonly string[],
 ): Promise<{ result: CompileResult; schema?: OverrideSchema }> {
   const { compileProgramSync, entryModule, deriveOverrideSchema } = await heavy();
-  const result = compileProgramSync(entry, variant !== undefined ? { variant } : {});
+  const result = compileProgramSync(entry, {
+    ...(variant !== undefined ? { variant } : {}),
+    ...(targets ? { targets } : {}),
+  });
   if (!result.program) return { result };
   const ast = entryModule(entry, variant, {});
   if (!ast) return { result };

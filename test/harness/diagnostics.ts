@@ -41,11 +41,11 @@ export async function runFrontEnd(path: string): Promise<FrontEndResult> {
   }
   // The full checker (parse, imports, names, shapes, arguments, program checks). Imports of
   // `std/...` are shown as `std/<file>.nvc` because tests run from the repository root.
-  const { diagnostics, files, program } = compileProgramSync(shown, { text });
-  // A fixture with a `// target: torch` line is also checked against the torch target, as
-  // `nvcc check --target torch` does.
-  if (program && /^\/\/\s*target:\s*torch\s*$/m.test(text))
-    return { diagnostics: [...diagnostics, ...torchSupportProblems(program)], files };
+  // A fixture with a `// target: torch` line is checked against the torch target instead of
+  // tfjs, as `nvcc check --target torch` does.
+  const torch = /^\/\/\s*target:\s*torch\s*$/m.test(text);
+  const { diagnostics, files, program } = compileProgramSync(shown, { text, ...(torch ? { targets: ['torch'] } : {}) });
+  if (program && torch) return { diagnostics: [...diagnostics, ...torchSupportProblems(program)], files };
   return { diagnostics, files };
 }
 

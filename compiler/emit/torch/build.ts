@@ -61,12 +61,15 @@ export function torchModelEntries(program: ProgramIR): TorchModelEntry[] {
   return entries;
 }
 
+/** The torch target checks its own refusals (check.ts), not the tfjs runtime's. */
+const TORCH_TARGET = ['torch'];
+
 /** Compiles and emits model.py without touching the disk. */
 export async function compileTorch(entry: string, options: TorchBuildOptions = {}): Promise<TorchBuildResult> {
   const outDir = options.outDir ?? `${defaultOutDir(entry, options.variant, options.overrides)}-torch`;
   const overrides = options.overrides ?? {};
   const variant = options.variant !== undefined ? { variant: options.variant } : {};
-  const base = await overrideSchemaOf(entry, options.variant);
+  const base = await overrideSchemaOf(entry, options.variant, TORCH_TARGET);
   const fail = (r: { diagnostics: readonly Diagnostic[]; files: ReadonlyMap<string, SourceFile> }, problems = []) => ({
     ok: false,
     outDir,
@@ -79,7 +82,9 @@ export async function compileTorch(entry: string, options: TorchBuildOptions = {
     const refused = validateOverrides(base.schema, overrides);
     if (refused.length) return { ...fail(base.result), problems: refused.map((p) => ({ message: p.message })) };
   }
-  const result = Object.keys(overrides).length ? compileProgramSync(entry, { ...variant, overrides }) : base.result;
+  const result = Object.keys(overrides).length
+    ? compileProgramSync(entry, { ...variant, overrides, targets: TORCH_TARGET })
+    : base.result;
   if (!result.program) return fail(result);
   const refusals = torchSupportProblems(result.program);
   if (refusals.length) return { ...fail(result), diagnostics: [...result.diagnostics, ...refusals] };

@@ -19,7 +19,7 @@ import { createHash } from 'node:crypto';
 import type { Span } from '../../../dsl/span.js';
 import type { ForwardGraph, ModelIR, ModuleNode, Op } from '../../ir/ir.js';
 import { formatShape, type Dim, type Shape } from '../../symbolic.js';
-import { PRIMITIVES } from '../../primitives.js';
+import { PRIMITIVES } from '../../primitives/index.js';
 import { pyValue, TORCH_LOWERING, type InitSpec } from './lowering.js';
 
 /** A problem the emitter cannot express (never expected after the torch check). */
