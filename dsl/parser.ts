@@ -23,11 +23,13 @@
 import {
   CstParser,
   EOF,
+  VERSION,
   tokenMatcher,
   type IParserErrorMessageProvider,
   type IToken,
   type TokenType,
 } from 'chevrotain';
+import { excludeFromResyncSets, type ResyncAdjustment } from './chevrotain-adapter.js';
 import type { FileCstNode } from './cst-types.js';
 import * as T from './tokens.js';
 
@@ -59,29 +61,34 @@ const messageProvider: IParserErrorMessageProvider = {
 const openers = new Set<TokenType>([T.LParen, T.LBracket, T.LCurly]);
 const closers = new Set<TokenType>([T.RParen, T.RBracket, T.RCurly]);
 
+export interface NvcParserOptions {
+  /** Keep `stray` out of error re-sync (default true); false only to compare recovery without it. */
+  readonly localRecovery?: boolean;
+}
+
 export class NvcParser extends CstParser {
-  constructor() {
+  /**
+   * Whether error recovery stays local. The `stray` alternatives start with AnyToken, which
+   * would put "any token" into the follow set of every body. Chevrotain's between-rule recovery
+   * re-syncs to the first follow-set match, scanning outer rules first, so AnyToken would make
+   * every error unwind to the top level and drop the whole declaration. Chevrotain has no public
+   * way to shape re-sync sets; chevrotain-adapter.ts removes AnyToken from them, checked
+   * against the installed version.
+   */
+  readonly localRecovery: ResyncAdjustment;
+
+  constructor(options: NvcParserOptions = {}) {
     super(T.allTokens as TokenType[], {
       recoveryEnabled: true,
       maxLookahead: 2,
       nodeLocationTracking: 'onlyOffset',
       errorMessageProvider: messageProvider,
     });
-    this.excludeStrayFromResync();
+    this.localRecovery =
+      options.localRecovery === false
+        ? { applied: false, chevrotainVersion: VERSION, reason: 'turned off by the caller' }
+        : excludeFromResyncSets(this, T.AnyToken);
     this.performSelfAnalysis();
-  }
-
-  /**
-   * The `stray` alternatives start with AnyToken, which would put "any token" into the follow
-   * set of every body. Chevrotain's between-rule recovery re-syncs to the first follow-set
-   * match, scanning outer rules first, so AnyToken would make every error unwind to the top
-   * level and drop the whole declaration. Removing it from re-sync sets keeps recovery local.
-   */
-  private excludeStrayFromResync(): void {
-    type FollowLookup = { getFollowSetFromFollowKey(key: unknown): TokenType[] | undefined };
-    const self = this as unknown as FollowLookup;
-    const original = self.getFollowSetFromFollowKey.bind(this);
-    self.getFollowSetFromFollowKey = (key: unknown) => (original(key) ?? []).filter((t) => t !== T.AnyToken);
   }
 
   private notAt(type: TokenType): boolean {
@@ -691,6 +698,10 @@ export class NvcParser extends CstParser {
 
 /** The one reused parser instance. */
 export const parser = new NvcParser();
+
+// A Chevrotain upgrade that breaks the adapter degrades recovery, never parsing: say so once.
+if (!parser.localRecovery.applied)
+  process.emitWarning(`nvcc: syntax error recovery is less precise: ${parser.localRecovery.reason}`);
 
 export function parseTokens(tokens: IToken[]): { cst: FileCstNode; errors: typeof parser.errors } {
   parser.input = tokens;
