@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { TORCH_LOWERING } from '../../compiler/emit/torch/lowering.js';
-import { PRIMITIVES } from '../../compiler/primitives.js';
+import { PRIMITIVES } from '../../compiler/primitives/index.js';
 
 describe('the torch lowering table', () => {
   it('has one lowering per primitive, of the primitive kind', () => {
