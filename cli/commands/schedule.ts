@@ -113,11 +113,14 @@ export function schedulePlanText(stages: readonly StageSpec[]): string {
   return out.join('\n') + '\n';
 }
 
+/** 12 significant digits: far below float32's resolution, without the binary noise of `0.1 + 0.2`. */
+function decimal(x: number): string {
+  return String(Number(x.toPrecision(12)));
+}
+
 export function scheduleCsv(points: readonly LrPoint[]): string {
-  return (
-    ['stage,epoch,overall_epoch,lr', ...points.map((p) => `${p.stage},${p.epoch},${p.overall},${p.lr}`)].join('\n') +
-    '\n'
-  );
+  const rows = points.map((p) => `${p.stage},${decimal(p.epoch)},${decimal(p.overall)},${decimal(p.lr)}`);
+  return `${['stage,epoch,overall_epoch,lr', ...rows].join('\n')}\n`;
 }
 
 /**

@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../cli/main.js';
+import { scheduleCsv } from '../../cli/commands/schedule.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nvcc-schedule-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -95,5 +96,13 @@ describe('nvcc schedule', () => {
     expect(await main(['schedule', 'examples/mednvc.nvc', '--variant', 'demo', '--set', 'images.epoch=5'])).toBe(1);
     expect(err).toContain('did you mean `images.epochs`?');
     expect(err).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('schedule CSV numbers', () => {
+  it('writes 12 significant digits: 1.5e-4 * 0.1 reads 0.000015, not 0.000015000000000000002', () => {
+    expect(1.5e-4 * 0.1).not.toBe(0.000015);
+    const csv = scheduleCsv([{ stage: 'finetune', epoch: 0.1 + 0.2, overall: 10.1 + 0.2, lr: 1.5e-4 * 0.1 }]);
+    expect(csv).toBe('stage,epoch,overall_epoch,lr\nfinetune,0.3,10.3,0.000015\n');
   });
 });
