@@ -5,7 +5,7 @@
  * (built by the catalogue's `reportMessage`) collected in a `Reporter`. Holds afterwards: identical diagnostics (same code, span and
  * message, e.g. from two instances of one block) are kept once.
  */
-import { distance } from 'fastest-levenshtein';
+import { typoDistance } from '../dsl/diagnostics/suggest.js';
 import type { Diagnostic, Label } from '../dsl/diagnostics/diagnostic.js';
 import { type CatalogueMessage, type MessageArgs, reportMessage } from '../dsl/diagnostics/catalogue.js';
 import { semanticCatalogue, type SemanticCode } from '../dsl/diagnostics/catalogue-semantic.js';
@@ -69,7 +69,7 @@ export function closest(name: string, candidates: Iterable<string>): string | un
   const lower = name.toLowerCase();
   for (const c of candidates) {
     if (c === name || c.length === 0) continue;
-    const score = c.toLowerCase() === lower ? 0.5 : distance(name, c);
+    const score = c.toLowerCase() === lower ? 0.5 : typoDistance(name, c);
     if (score < bestScore || (score === bestScore && best !== undefined && c < best)) {
       best = c;
       bestScore = score;

@@ -89,9 +89,10 @@ export function applyVariant(
     const chain: VariantDecl[] = [];
     let cur = variants.get(variant);
     if (!cur) {
+      // The mistake is on the command line, not in the file: no source line to point at.
       reporter.error(
         'NoSuchVariant',
-        origin,
+        { file: `command line (--variant ${variant})`, start: 0, end: 0 },
         { variant, file: module.file },
         {
           help: [

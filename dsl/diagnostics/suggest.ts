@@ -7,6 +7,30 @@
  */
 import { distance } from 'fastest-levenshtein';
 
+/**
+ * Edit distance that counts swapping two neighbouring letters as one edit (optimal string
+ * alignment), the commonest typo (`dmeo` for `demo`); plain Levenshtein counts it as two.
+ */
+export function typoDistance(a: string, b: string): number {
+  if (a === b) return 0;
+  // Levenshtein is an upper bound and far faster: only short names need the transposition pass.
+  const plain = distance(a, b);
+  if (plain <= 1 || a.length > 64 || b.length > 64) return plain;
+  const rows: number[][] = [];
+  for (let i = 0; i <= a.length; i++) rows.push([i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 0; j <= b.length; j++) rows[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        best = Math.min(best, rows[i - 2]![j - 2]! + 1);
+      rows[i]![j] = best;
+    }
+  }
+  return rows[a.length]![b.length]!;
+}
+
 export interface Suggestion {
   readonly name: string;
   readonly distance: number;
@@ -30,7 +54,7 @@ export function closestNames(name: string, candidates: Iterable<string>, max = 3
     if (c === name || seen.has(c)) continue;
     seen.add(c);
     const caseOnly = c.toLowerCase() === lower;
-    const d = caseOnly ? 0 : distance(lower, c.toLowerCase());
+    const d = caseOnly ? 0 : typoDistance(lower, c.toLowerCase());
     const limit = threshold(Math.max(name.length, c.length));
     if (caseOnly || d <= limit) found.push({ name: c, distance: d, caseOnly });
   }

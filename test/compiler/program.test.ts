@@ -129,3 +129,12 @@ describe('cascade suppression', () => {
     expect(r.diagnostics.map((d) => d.code)).toEqual(['NVC3002']);
   });
 });
+
+describe('a mistyped --variant', () => {
+  it('is reported at the command line, not at line 1 of the file, with a did-you-mean', () => {
+    const r = compileProgramSync('examples/mednvc.nvc', { variant: 'dmeo' });
+    const d = r.diagnostics.find((x) => x.code === 'NVC5011');
+    expect(d?.span.file).toBe('command line (--variant dmeo)');
+    expect(d?.help).toContain('did you mean `demo`?');
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { closestNames, didYouMean } from '../../dsl/diagnostics/suggest.js';
+import { closestNames, didYouMean, typoDistance } from '../../dsl/diagnostics/suggest.js';
 
 const layers = ['LayerNorm', 'Linear', 'Conv2d', 'DepthwiseConv2d', 'GRN', 'gelu', 'DropPath'];
 
@@ -26,5 +26,15 @@ describe('did-you-mean', () => {
 
   it('is deterministic for ties (alphabetical)', () => {
     expect(closestNames('ab', ['ac', 'aa']).map((s) => s.name)).toEqual(['aa', 'ac']);
+  });
+});
+
+describe('transposed letters', () => {
+  it('count as one edit, so `dmeo` suggests `demo`', () => {
+    expect(typoDistance('dmeo', 'demo')).toBe(1);
+    expect(typoDistance('abcd', 'abdc')).toBe(1);
+    expect(typoDistance('kitten', 'sitting')).toBe(3);
+    expect(typoDistance('ca', 'abc')).toBe(3); // optimal string alignment: no edit of a swapped pair
+    expect(didYouMean('dmeo', ['demo', 'demo_mlp_labs'])).toEqual(['did you mean `demo`?']);
   });
 });
