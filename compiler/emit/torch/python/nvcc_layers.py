@@ -40,6 +40,7 @@ __all__ = [
     'drop_path',
     'grn',
     'init_',
+    'load_official',
     'mark_sparse',
     'mask_context',
     'nchw_to_nhwc',
@@ -451,3 +452,32 @@ def shift_window_mask(x: Tensor, window: int, shift: int) -> Tensor:
     windows = labels.reshape(nh, window, nw, window).permute(0, 2, 1, 3).reshape(nh * nw, n)
     different = windows[:, :, None] != windows[:, None, :]
     return torch.where(different, torch.tensor(-100.0, dtype=x.dtype, device=x.device), x.new_zeros(()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Official checkpoints
+
+
+def load_official(model: nn.Module, state: dict, strict: bool = True):
+    """Loads an official ConvNeXt-V2 state dict (or this target's own) into a generated model.
+
+    Strips DataParallel/EMA wrappers (`module.`, `model.` prefixes) and gives parameters that
+    the official code stores with extra size-1 axes (GRN gamma/beta [1, 1, 1, C], FCMAE
+    mask_token [1, C, 1, 1]) the model's shape; everything else must match exactly, and with
+    `strict` (the default) missing and unexpected keys are refused by torch's own check.
+    """
+    own = model.state_dict()
+    out = {}
+    for key, value in state.items():
+        name = key
+        while name.startswith(('module.', 'model.')):
+            name = name.split('.', 1)[1]
+        target = own.get(name)
+        if (
+            target is not None
+            and tuple(value.shape) != tuple(target.shape)
+            and [d for d in value.shape if d != 1] == [d for d in target.shape if d != 1]
+        ):
+            value = value.reshape(target.shape)
+        out[name] = value
+    return model.load_state_dict(out, strict=strict)
