@@ -9,11 +9,15 @@
 import { ELEMENTWISE } from './elementwise.js';
 import { LAYERS } from './layers.js';
 import { TENSOR_FUNCTIONS } from './tensor.js';
+import { TORCH_RULES } from './torch.js';
 import type { PrimitiveRecord } from './types.js';
 
 export * from './types.js';
 
-const ALL: readonly PrimitiveRecord[] = [...LAYERS, ...ELEMENTWISE, ...TENSOR_FUNCTIONS];
+// The torch target's rules live in one table (torch.ts) and join each record here.
+const ALL: readonly PrimitiveRecord[] = [...LAYERS, ...ELEMENTWISE, ...TENSOR_FUNCTIONS].map((p) =>
+  TORCH_RULES[p.name] ? { ...p, targets: { ...p.targets, torch: TORCH_RULES[p.name] } } : p,
+);
 
 export const PRIMITIVES: ReadonlyMap<string, PrimitiveRecord> = new Map(ALL.map((p) => [p.name, p]));
 

@@ -435,16 +435,6 @@ export const semanticCatalogue = {
     help: 'field types are `number`, `binary` and `category`',
   },
   // 51xx: a build target cannot express a checked program --------------------------------------
-  TorchGroupedConv: {
-    ...targetUnsupported,
-    message: 'the torch target cannot build `Conv2d` with groups = {groups}: neither engine implements it',
-    help: 'use groups = 1, or one convolution per group joined with `concat`',
-  },
-  TorchStridedDepthwise: {
-    ...targetUnsupported,
-    message: 'the torch target cannot build `DepthwiseConv2d` with stride = {stride}: neither engine implements it',
-    help: 'use stride = 1 followed by a strided layer (e.g. a `Conv2d` with stride 2)',
-  },
   TorchReservedLayerName: {
     ...targetUnsupported,
     message: "the layer `{name}` of `{owner}` would shadow torch.nn.Module's own `{name}`",

@@ -145,16 +145,22 @@ describe('nvcc build --target torch: every program of std/ and examples/mednvc.n
 
 describe('the command line', () => {
   it('nvcc check --target torch reports what the torch target refuses, plain check what tfjs refuses', () => {
-    const fixture = 'test/fixtures/diagnostics/target-torch-unsupported.nvc';
-    const torch = runCli(['check', fixture, '--target', 'torch']);
+    const named = 'test/fixtures/diagnostics/target-torch-unsupported.nvc';
+    const torch = runCli(['check', named, '--target', 'torch']);
     expect(torch.code).toBe(1);
     expect(torch.stderr).toContain(
-      'error[NVC5101]: the torch target cannot build `Conv2d` with groups = 2: neither engine implements it',
+      "error[NVC5101]: the layer `training` of `Named` would shadow torch.nn.Module's own `training`",
     );
-    expect(torch.stderr).toContain("the layer `training` of `Grouped` would shadow torch.nn.Module's own `training`");
-    // Plain check is for the tfjs target, whose runtime has no grouped Conv2d either (issue #12:
-    // check refuses what build would refuse); the torch-only refusal (`training`) is not its.
-    const plain = runCli(['check', fixture]);
+    // The name is the torch target's problem only.
+    expect(runCli(['check', named]).code).toBe(0);
+    // The records' support predicates of the checked target: Conv2d groups, for torch and tfjs.
+    const grouped = 'test/fixtures/diagnostics/target-torch-grouped-conv.nvc';
+    const torchGrouped = runCli(['check', grouped, '--target', 'torch']);
+    expect(torchGrouped.code).toBe(1);
+    expect(torchGrouped.stderr).toContain(
+      'error[NVC4020]: `Conv2d` with `groups = 2` is not supported by the torch target',
+    );
+    const plain = runCli(['check', grouped]);
     expect(plain.code).toBe(1);
     expect(plain.stderr).toContain('error[NVC4020]: `Conv2d` with `groups = 2` is not supported by the tfjs target');
     expect(plain.stderr).not.toContain('NVC5101');

@@ -1,6 +1,6 @@
 /**
- * The torch lowering table (compiler/emit/torch/lowering.ts) and nvcc_layers.py on their own.
- * Checked: every primitive of compiler/primitives.ts has exactly one lowering, of its kind (a
+ * The torch rules of the primitive records (compiler/primitives/torch.ts) and nvcc_layers.py.
+ * Checked: every record carries exactly one torch rule as `targets.torch`, of its kind (a
  * constructor for layers, a call for functions); and nvcc_layers.py gives the reference values
  * of docs' ConvNeXt-V2 reference (shared/reference/convnextv2-fcmae.md section 6, computed in
  * float64 from the formulas): exact GELU, GRN, LayerNorm with eps 1e-6, and the masked
@@ -9,15 +9,16 @@
  */
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { TORCH_LOWERING } from '../../compiler/emit/torch/lowering.js';
 import { PRIMITIVES } from '../../compiler/primitives/index.js';
+import { TORCH_RULES, type TorchLowering } from '../../compiler/primitives/torch.js';
 
-describe('the torch lowering table', () => {
-  it('has one lowering per primitive, of the primitive kind', () => {
-    expect(Object.keys(TORCH_LOWERING).sort()).toEqual([...PRIMITIVES.keys()].sort());
+describe('the torch rules of the primitive records', () => {
+  it('give every record one torch rule (targets.torch), of the primitive kind', () => {
+    expect(Object.keys(TORCH_RULES).sort()).toEqual([...PRIMITIVES.keys()].sort());
     for (const [name, p] of PRIMITIVES) {
-      const lowering = TORCH_LOWERING[name]!;
-      expect('layer' in lowering.lower, name).toBe(p.kind === 'layer');
+      const rule = p.targets.torch as TorchLowering | undefined;
+      expect(rule, name).toBe(TORCH_RULES[name]);
+      expect('layer' in rule!.lower, name).toBe(p.kind === 'layer');
     }
   });
 });

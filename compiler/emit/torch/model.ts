@@ -20,7 +20,12 @@ import type { Span } from '../../../dsl/span.js';
 import type { ForwardGraph, ModelIR, ModuleNode, Op } from '../../ir/ir.js';
 import { formatShape, type Dim, type Shape } from '../../symbolic.js';
 import { PRIMITIVES } from '../../primitives/index.js';
-import { pyValue, TORCH_LOWERING, type InitSpec } from './lowering.js';
+import { type InitSpec, pyValue, type TorchLowering } from '../../primitives/torch.js';
+
+/** The torch rule of a primitive's record (`targets.torch`), by surface name. */
+export function torchRule(name: string): TorchLowering | undefined {
+  return PRIMITIVES.get(name)?.targets.torch as TorchLowering | undefined;
+}
 
 /** A problem the emitter cannot express (never expected after the torch check). */
 export class TorchEmitError extends Error {
@@ -455,7 +460,7 @@ export class TorchModelEmitter {
     const origin = this.origin(node.span);
     switch (node.kind) {
       case 'primitive': {
-        const lowering = TORCH_LOWERING[node.primitive ?? node.typeName];
+        const lowering = torchRule(node.primitive ?? node.typeName);
         if (!lowering || !('layer' in lowering.lower))
           throw new TorchEmitError(`the torch target cannot build the layer \`${node.typeName}\``, origin);
         const inits: Record<string, InitSpec> = {};
@@ -464,7 +469,7 @@ export class TorchModelEmitter {
       }
       case 'function': {
         const name = node.primitive ?? primitiveNameOfOp(node.typeName) ?? node.typeName;
-        const lowering = TORCH_LOWERING[name];
+        const lowering = torchRule(name);
         if (!lowering || !('call' in lowering.lower))
           throw new TorchEmitError(`the torch target cannot use \`${node.typeName}\` as a layer`, origin);
         const expr = lowering.lower.call({
@@ -679,7 +684,7 @@ export class TorchModelEmitter {
     }
     if (op.target !== undefined) return [`${v} = ${this.memberPath(c.node, op.target, origin)}(${args.join(', ')})`];
     const name = primitiveNameOfOp(op.op);
-    const lowering = name ? TORCH_LOWERING[name] : undefined;
+    const lowering = name ? torchRule(name) : undefined;
     if (!lowering || !('call' in lowering.lower))
       throw new TorchEmitError(`the torch target cannot lower the operation \`${op.op}\``, origin);
     const allConst = op.inputs.every((id) => isConst.has(id));

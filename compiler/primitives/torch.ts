@@ -1,20 +1,21 @@
 /**
- * The PyTorch lowering of every primitive: one entry per primitive of compiler/primitives.ts,
- * keyed by its surface name (`Conv2d`, `gelu`), to be attached to the primitive records as
- * `targets.torch` once the records exist.
- * In: a primitive's resolved parameters / op attributes (JSON, as the IR holds them) and, for
- * function primitives, the Python expressions of its arguments. Out: `supports(params)` (can
- * the torch target express this use with the tfjs runtime's semantics), a `refusal` message when
- * it cannot, and `lower(...)`: for a layer primitive the Python expression constructing its
- * nvcc_layers module, for a function primitive the Python expression applying it.
- * Holds afterwards: every name in PRIMITIVES has an entry (test/emit/torch-lowering.test.ts);
- * the generated expressions only use `torch`, `F` (torch.nn.functional) and `nv` (nvcc_layers),
- * and give the values of the tfjs runtime function of the same primitive (runtime/ops, runtime/
- * codegen.ts) on NHWC activations.
+ * The torch target's rule of every primitive: one entry per record of this registry, keyed by
+ * the primitive's surface name (`Conv2d`, `gelu`), attached to the records as `targets.torch`
+ * (index.ts). Used by `nvcc check --target torch` (the elaborator runs `supports`) and by the
+ * PyTorch emitter (compiler/emit/torch/model.ts calls `lower`).
+ * In: a primitive's resolved parameters (typed, for `supports`; JSON, as the IR's `params` and
+ * op `attrs`, for `lower`) and, for function primitives, the Python expressions of its
+ * arguments. Out: `supports(params)` (undefined when the torch target can express this use with
+ * the tfjs runtime's semantics, else the parameter at fault, why and the fix) and `lower`: for a
+ * layer primitive the Python expression constructing its nvcc_layers module, for a function
+ * primitive the Python expression applying it.
+ * Holds afterwards: every record has a torch rule (test/emit/torch-lowering.test.ts); the
+ * generated expressions only use `torch`, `F` (torch.nn.functional) and `nv` (nvcc_layers), and
+ * give the values of the tfjs runtime function of the same primitive (runtime/ops,
+ * runtime/codegen.ts) on NHWC activations.
  */
 
-import { type CatalogueMessage, message } from '../../../dsl/diagnostics/catalogue.js';
-import { semanticCatalogue } from '../../../dsl/diagnostics/catalogue-semantic.js';
+import { always, intParam, type Params, type TargetRule } from './types.js';
 
 /** A weight's init spec, as the IR holds it. */
 export interface InitSpec {
@@ -39,14 +40,13 @@ export interface CallLowering {
   readonly training: string;
 }
 
-export interface TorchLowering {
-  /** Whether this use can be lowered with the tfjs runtime's semantics. */
-  supports(params: Readonly<Record<string, unknown>>): boolean;
-  /** The diagnostic saying why not (only called when supports() is false). */
-  refusal?(params: Readonly<Record<string, unknown>>): CatalogueMessage;
-  /** Layer primitives: constructor; function primitives: application. */
-  readonly lower: { readonly layer: (l: LayerLowering) => string } | { readonly call: (c: CallLowering) => string };
-}
+/** How the PyTorch emitter writes a primitive: a layer's constructor or a function's call. */
+export type TorchLowerFn =
+  | { readonly layer: (l: LayerLowering) => string }
+  | { readonly call: (c: CallLowering) => string };
+
+/** The torch target's rule of one primitive (the record's `targets.torch`). */
+export type TorchLowering = TargetRule<TorchLowerFn>;
 
 /** A Python literal for a JSON value. */
 export function pyValue(v: unknown): string {
@@ -69,7 +69,6 @@ export function pyValue(v: unknown): string {
   throw new Error(`internal: no Python literal for a ${typeof v}`);
 }
 
-const always = () => true;
 const num = (v: unknown, d: number) => (typeof v === 'number' ? v : d);
 const ints = (v: unknown): number[] => (Array.isArray(v) ? v.map((x) => Number(x)) : []);
 
@@ -117,12 +116,18 @@ const reduction = (fn: string): TorchLowering => ({
   },
 });
 
-export const TORCH_LOWERING: Readonly<Record<string, TorchLowering>> = {
+export const TORCH_RULES: Readonly<Record<string, TorchLowering>> = {
   Conv2d: {
-    // Grouped convolution has no tfjs counterpart (the tfjs emitter refuses it too), so the two
+    // Grouped convolution has no tfjs counterpart (the tfjs target refuses it too), so the two
     // engines could not run the same program; refused rather than lowered unchecked.
-    supports: (p) => num(p.groups, 1) === 1,
-    refusal: (p) => message(semanticCatalogue.TorchGroupedConv, { groups: String(p.groups) }),
+    supports: (p: Params) =>
+      intParam(p, 'groups') === 1
+        ? undefined
+        : {
+            param: 'groups',
+            message: `neither engine implements grouped convolution (groups = ${intParam(p, 'groups')})`,
+            help: 'use groups = 1, or one convolution per group joined with `concat`',
+          },
     lower: {
       layer: (l) =>
         `nv.Conv2d(${[
@@ -138,8 +143,14 @@ export const TORCH_LOWERING: Readonly<Record<string, TorchLowering>> = {
     },
   },
   DepthwiseConv2d: {
-    supports: (p) => num(p.stride, 1) === 1,
-    refusal: (p) => message(semanticCatalogue.TorchStridedDepthwise, { stride: String(p.stride) }),
+    supports: (p: Params) =>
+      intParam(p, 'stride') === 1
+        ? undefined
+        : {
+            param: 'stride',
+            message: `neither engine implements a strided depthwise convolution (stride = ${intParam(p, 'stride')})`,
+            help: 'use stride = 1 followed by a strided layer (e.g. a `Conv2d` with stride 2)',
+          },
     lower: {
       layer: (l) =>
         `nv.DepthwiseConv2d(${[
