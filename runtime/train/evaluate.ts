@@ -316,23 +316,26 @@ function loadStageModel(
   const factory = models[stage.model.factory];
   if (!factory) throw new TrainingError(`no model factory '${stage.model.factory}' for stage '${stage.name}'`);
   // The stage name comes from the run's config.json: its weights must stay inside the run folder.
-  let file =
-    weights ??
-    recordedPath(join('stages', stage.name, 'weights.safetensors'), {
-      runDir,
-      recordedIn: join(runDir, RUN_FILES.configJson),
-      what: `the weights of stage '${stage.name}'`,
-      kind: 'file',
-      roots: [],
-      mayBeMissing: true,
-    });
+  const defaultWeights = recordedPath(join('stages', stage.name, 'weights.safetensors'), {
+    runDir,
+    recordedIn: join(runDir, RUN_FILES.configJson),
+    what: `the weights of stage '${stage.name}'`,
+    kind: 'file',
+    roots: [],
+    mayBeMissing: true,
+  });
+  let file = weights ?? defaultWeights;
   if (existsSync(file) && statSync(file).isDirectory()) {
     const state = readCheckpointState(file);
-    if (!state.hasModel || state.stage !== stage.name)
+    // The checkpoint written after the last stage holds no model: the run had finished, so its
+    // weights are each stage's final weights.
+    const afterTheEnd = !state.hasModel && state.stage === '';
+    if (afterTheEnd) file = defaultWeights;
+    else if (!state.hasModel || state.stage !== stage.name)
       throw new TrainingError(
         `checkpoint ${file} holds no weights of stage '${stage.name}' (it is at stage '${state.stage}')`,
       );
-    file = join(file, 'model.safetensors');
+    else file = join(file, 'model.safetensors');
   }
   if (!existsSync(file))
     throw new TrainingError(`no weights for stage '${stage.name}' at ${file} (has the stage finished?)`);

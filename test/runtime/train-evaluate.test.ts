@@ -62,6 +62,17 @@ describe('evaluateCheckpoint', () => {
     });
     const splits = (result.evaluation as unknown as { splits: Split[] }).splits;
     expect(splits.map((s) => s.split)).toEqual(['validation']);
+    // the last checkpoint is written after the last stage: it stands for the stages' final weights
+    const final = await evaluateCheckpoint({
+      runDir,
+      models,
+      data: data(),
+      backend: 'cpu',
+      weights: checkpoints.at(-1)!.path,
+      bootstrapResamples: 100,
+    });
+    expect(final.stage).toBe('finetune');
+    expect(JSON.parse(JSON.stringify(final.evaluation))).toEqual(JSON.parse(JSON.stringify(run.stages[0]!.evaluation)));
     await expect(
       evaluateCheckpoint({ runDir, models, data: data(), backend: 'cpu', stage: 'pretrain' }),
     ).rejects.toThrow(/no stage 'pretrain'/);
