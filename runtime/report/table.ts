@@ -100,9 +100,15 @@ function cells(row: ExperimentRow, withComparison = false): string[] {
   ];
 }
 
-/** Pipes would split the cell and `<...>` would be read as HTML by Markdown renderers. */
+/**
+ * Pipes would split the cell, and `<` before a letter, `/`, `!` or `?` could open an HTML tag in a
+ * Markdown renderer; anything else stays as typed, so the terminal shows `<0.001`, not `&lt;0.001`.
+ */
 function mdCell(text: string): string {
-  return text.replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\r?\n/g, ' ');
+  return text
+    .replace(/\|/g, '\\|')
+    .replace(/<(?=[A-Za-z/!?])/g, '&lt;')
+    .replace(/\r?\n/g, ' ');
 }
 
 export function experimentTableMarkdown(rows: readonly ExperimentRow[], options: ExperimentTableOptions = {}): string {

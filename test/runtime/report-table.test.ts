@@ -75,7 +75,7 @@ describe('experiment table', () => {
         '| MLP | mlp | Only-numeric | 0.016M | 92.12% (88.04–95.67) | 84.96% | 42s |',
         '| ConvNeXt-V2-B | convnext\\|img | Only-vision | 83.63M | 85.93% (CI n/a) | 82.52% | 1h02m |',
         '| MED-NVC | full | Unidirectional Cross-Attention | 77.26M | 98.22% (96.55–99.38) | 94.71% | 10m05s |',
-        '| Tiny | demo | &lt;none&gt; | 812 | n/a | n/a | 1s |',
+        '| Tiny | demo | &lt;none> | 812 | n/a | n/a | 1s |',
         '',
         'AUC CI: percentile bootstrap, 1000 patient resamples.',
         '',
@@ -139,7 +139,7 @@ describe('experiment table', () => {
     expect(md.slice(0, 5)).toEqual([
       '| Model | Variant | Multimodal fusion | Parameters | AUC (95% CI) | ACC | Wall time | ΔAUC vs full (95% CI) | p |',
       '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-      '| MLP | mlp | Only-numeric | 0.016M | 92.12% (88.04–95.67) | 84.96% | 42s | -6.10 (-9.02 to -3.31) | &lt;0.001 |',
+      '| MLP | mlp | Only-numeric | 0.016M | 92.12% (88.04–95.67) | 84.96% | 42s | -6.10 (-9.02 to -3.31) | <0.001 |',
       '| ConvNeXt-V2-B | convnext\\|img | Only-vision | 83.63M | 85.93% (CI n/a) | 82.52% | 1h02m | +0.25 (-1.48 to +1.99) | 0.747 |',
       '| MED-NVC | full | Unidirectional Cross-Attention | 77.26M | 98.22% (96.55–99.38) | 94.71% | 10m05s | (reference) |  |',
     ]);
