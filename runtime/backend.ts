@@ -6,6 +6,7 @@
  * are registered; an explicitly requested backend that cannot load was reported as a user error
  * (BackendError), never silently replaced. Call it before creating any tensor.
  */
+import { NvccError } from './errors.js';
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
@@ -32,9 +33,9 @@ export interface InitBackendOptions {
 }
 
 /** A user error: bad backend name, or an explicitly requested backend that is not usable. */
-export class BackendError extends Error {
+export class BackendError extends NvccError {
   constructor(message: string) {
-    super(message);
+    super('user', message);
     this.name = 'BackendError';
   }
 }

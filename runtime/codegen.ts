@@ -8,6 +8,7 @@
  * Holds afterwards: `at` adds no tensors and no tidy scope (it is a try/catch around one call),
  * so wrapping every statement costs a closure call and nothing else.
  */
+import { NvccError } from './errors.js';
 import * as tf from '@tensorflow/tfjs';
 import { type Module, ModuleList, type ForwardContext } from './module.js';
 import { upsampleMask } from './ops/mask.js';
@@ -21,13 +22,13 @@ import { mergeHeads, scaledDotProductAttention, splitHeads } from './ops/attenti
  * `origin` is the innermost statement (`std/convnextv2.nvc:30:13`); `trace` lists it and every
  * enclosing call site, innermost first. The message starts with the innermost origin.
  */
-export class NvcRuntimeError extends Error {
+export class NvcRuntimeError extends NvccError {
   readonly origin: string;
   readonly trace: string[];
   readonly detail: string;
 
   constructor(origin: string, detail: string, cause: unknown) {
-    super(`${origin}: ${detail}`, { cause });
+    super('user', `${origin}: ${detail}`, { cause });
     this.name = 'NvcRuntimeError';
     this.origin = origin;
     this.detail = detail;

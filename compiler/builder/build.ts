@@ -29,6 +29,7 @@ import type { ModelFactory, TrainSpec } from '../../runtime/train/spec.js';
 import type { ModelIR, ProgramIR } from '../ir/ir.js';
 import { readRegularFile } from '../limits.js';
 import { STD_DIR } from '../loader.js';
+import { UserError } from '../../runtime/errors.js';
 import { packagePath } from '../../runtime/package-root.js';
 import type { CompileResult } from '../pipeline.js';
 import type { EmittedModel } from '../emit/model.js';
@@ -526,8 +527,8 @@ export interface LoadedProgram {
   readonly cached: boolean;
 }
 
-/** A build that was refused; `report` is the rendered reason (diagnostics or problems). */
-export class BuildRefused extends Error {
+/** A build that was refused (a user error): `result` holds the diagnostics and problems to show. */
+export class BuildRefused extends UserError {
   constructor(
     message: string,
     readonly result: BuildResult,

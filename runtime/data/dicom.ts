@@ -8,10 +8,17 @@
  * inverted (when asked) so that dense material is always bright. Unsupported or damaged files
  * raise `DicomError` with a plain message, which callers turn into a DataError.
  */
+import { NvccError } from '../errors.js';
 import dicomParser from 'dicom-parser';
 import type { DicomOptions } from './spec.js';
 
-export class DicomError extends Error {}
+/** A DICOM file nvcc cannot read (the data check names the file). */
+export class DicomError extends NvccError {
+  constructor(message: string) {
+    super('data', message);
+    this.name = 'DicomError';
+  }
+}
 
 export interface GrayPicture {
   readonly width: number;

@@ -6,6 +6,7 @@
  * first patient row 2); a refused dataset surfaces as `DataRefusedError` carrying every error
  * at once, never as a stack trace.
  */
+import { NvccError } from '../errors.js';
 
 export interface DataError {
   /** The file at fault, as the user named it (table path, image path). */
@@ -29,14 +30,16 @@ export function formatDataError(e: DataError): string {
 }
 
 /** Thrown by `loadDataset` when the data are refused; `errors` holds every problem found. */
-export class DataRefusedError extends Error {
+export class DataRefusedError extends NvccError {
   readonly errors: readonly DataError[];
 
   constructor(dataset: string, errors: readonly DataError[]) {
     const shown = errors.slice(0, 50).map((e) => `  ${formatDataError(e)}`);
     const more = errors.length > 50 ? [`  ... and ${errors.length - 50} more`] : [];
     super(
+      'data',
       `dataset ${dataset}: ${errors.length} data error${errors.length === 1 ? '' : 's'}:\n${[...shown, ...more].join('\n')}`,
+      { summary: 'the data were refused' },
     );
     this.name = 'DataRefusedError';
     this.errors = errors;

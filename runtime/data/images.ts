@@ -8,6 +8,7 @@
  * with a cache folder, decoded pixels are stored under the SHA-256 of the file bytes and the
  * decode settings, so a second load of the same data decodes nothing.
  */
+import { NvccError } from '../errors.js';
 import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
 import { extname, isAbsolute, join, relative, sep } from 'node:path';
@@ -15,7 +16,13 @@ import sharp, { type Sharp } from 'sharp';
 import { decodeDicom, DicomError, isDicom } from './dicom.js';
 import type { ImageSpec } from './spec.js';
 
-export class ImageDecodeError extends Error {}
+/** An image file that cannot be decoded (the data check names the file). */
+export class ImageDecodeError extends NvccError {
+  constructor(message: string) {
+    super('data', message);
+    this.name = 'ImageDecodeError';
+  }
+}
 
 export type ImageRef =
   | { readonly kind: 'file'; readonly path: string; readonly display: string; readonly key: string }

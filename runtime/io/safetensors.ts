@@ -8,6 +8,7 @@
  * element size equals the byte span, spans in range, no overlap, no holes); writes are atomic
  * (temporary file, fsync, rename, directory fsync) so a crash leaves the old file or the new one.
  */
+import { NvccError } from '../errors.js';
 import { readFileSync } from 'node:fs';
 import { writeFileAtomicSync } from '../run/atomic.js';
 
@@ -31,9 +32,9 @@ export interface SafetensorsFile {
   readonly metadata: Record<string, string>;
 }
 
-export class SafetensorsError extends Error {
+export class SafetensorsError extends NvccError {
   constructor(source: string, message: string) {
-    super(`${source}: invalid safetensors: ${message}`);
+    super('data', `${source}: invalid safetensors: ${message}`, { path: source });
     this.name = 'SafetensorsError';
   }
 }

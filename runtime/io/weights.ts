@@ -8,6 +8,7 @@
  * keys (with both shapes). A manifest beside the file is checked against the file's sha256.
  * Weights holding NaN or infinity are refused (SafetensorsError) before any is assigned.
  */
+import { NvccError } from '../errors.js';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -41,7 +42,7 @@ export interface ShapeMismatch {
   readonly found: readonly number[];
 }
 
-export class WeightsMismatchError extends Error {
+export class WeightsMismatchError extends NvccError {
   constructor(
     readonly source: string,
     readonly missing: readonly string[],
@@ -49,7 +50,7 @@ export class WeightsMismatchError extends Error {
     readonly misshaped: readonly ShapeMismatch[],
     readonly notes: readonly string[] = [],
   ) {
-    super(formatMismatch(source, missing, unexpected, misshaped, notes));
+    super('data', formatMismatch(source, missing, unexpected, misshaped, notes));
     this.name = 'WeightsMismatchError';
   }
 }

@@ -13,6 +13,7 @@
  *   lr(e) = min_lr + (base - min_lr) * 0.5 * (1 + cos(pi * (e - W) / (E - W)))   otherwise
  * A warmup `from` f replaces the first line by f + (base - f) * e / W.
  */
+import { NvccError } from '../errors.js';
 
 export type PhaseSpec =
   | { readonly kind: 'warmup'; readonly epochs?: number; readonly steps?: number; readonly from?: number }
@@ -43,9 +44,9 @@ export interface Schedule {
   readonly spec: readonly PhaseSpec[];
 }
 
-export class ScheduleError extends Error {
+export class ScheduleError extends NvccError {
   constructor(message: string) {
-    super(`learning-rate schedule: ${message}`);
+    super('user', `learning-rate schedule: ${message}`);
     this.name = 'ScheduleError';
   }
 }

@@ -5,11 +5,18 @@
  * complete new file, never a mix: the data goes to a temporary file in the same directory
  * (same filesystem, so rename is atomic), is fsynced, renamed over the target, and the
  * directory is fsynced so the rename itself survives a power loss. A failure before the rename
- * removes the temporary file and leaves the old target untouched.
+ * removes the temporary file and leaves the old target untouched; an operating-system failure
+ * (disk full, read-only folder) is a SystemError naming the target.
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { systemErrorOf } from '../errors.js';
+
+/** An operating-system error while writing `target` becomes a SystemError naming it (not its temporary). */
+function writeError(err: unknown, target: string): unknown {
+  return systemErrorOf(err, { path: target, action: 'write' }) ?? err;
+}
 
 export interface AtomicWriteOptions {
   /** File mode of the new file; default 0o644. */
@@ -50,21 +57,25 @@ export async function writeFileAtomic(
   options: AtomicWriteOptions = {},
 ): Promise<void> {
   const temp = tempPathFor(target);
-  const handle = await fs.promises.open(temp, 'wx', options.mode ?? 0o644);
   let renamed = false;
   try {
+    const handle = await fs.promises.open(temp, 'wx', options.mode ?? 0o644);
     try {
-      await handle.writeFile(data);
-      await handle.sync();
+      try {
+        await handle.writeFile(data);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      if (options.beforeRename) await options.beforeRename(temp);
+      await fs.promises.rename(temp, target);
+      renamed = true;
+      fsyncDirectory(path.dirname(target));
     } finally {
-      await handle.close();
+      if (!renamed) await fs.promises.rm(temp, { force: true });
     }
-    if (options.beforeRename) await options.beforeRename(temp);
-    await fs.promises.rename(temp, target);
-    renamed = true;
-    fsyncDirectory(path.dirname(target));
-  } finally {
-    if (!renamed) await fs.promises.rm(temp, { force: true });
+  } catch (err) {
+    throw writeError(err, target);
   }
 }
 
@@ -81,6 +92,18 @@ export function writeAndFsyncSync(
   file: string,
   data: string | Uint8Array,
   options: { readonly mode?: number; readonly flag?: 'w' | 'wx' } = {},
+): void {
+  try {
+    writeAndFsyncRaw(file, data, options);
+  } catch (err) {
+    throw writeError(err, file);
+  }
+}
+
+function writeAndFsyncRaw(
+  file: string,
+  data: string | Uint8Array,
+  options: { readonly mode?: number | undefined; readonly flag?: 'w' | 'wx' },
 ): void {
   const fd = fs.openSync(file, options.flag ?? 'w', options.mode ?? 0o644);
   try {
@@ -100,10 +123,12 @@ export function writeFileAtomicSync(
   const temp = tempPathFor(target);
   let renamed = false;
   try {
-    writeAndFsyncSync(temp, data, { mode: options.mode, flag: 'wx' });
+    writeAndFsyncRaw(temp, data, { mode: options.mode, flag: 'wx' });
     fs.renameSync(temp, target);
     renamed = true;
     fsyncDirectory(path.dirname(target));
+  } catch (err) {
+    throw writeError(err, target);
   } finally {
     if (!renamed) fs.rmSync(temp, { force: true });
   }

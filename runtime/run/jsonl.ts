@@ -7,6 +7,7 @@
  * kill can do, and reports it; on resume the logger cuts that partial line off before
  * appending, so the file stays valid JSONL.
  */
+import { NvccError, systemErrorOf } from '../errors.js';
 import * as fs from 'node:fs';
 
 /** Any log line: `type` says which kind. Non-finite numbers are written as null by JSON. */
@@ -51,9 +52,9 @@ export function isEpochRecord(r: LogRecord): r is EpochRecord {
 }
 
 /** A log that is damaged other than by a truncated last line. */
-export class JsonlError extends Error {
+export class JsonlError extends NvccError {
   constructor(message: string) {
-    super(message);
+    super('data', message);
     this.name = 'JsonlError';
   }
 }
@@ -145,7 +146,11 @@ export class JsonlLogger {
     if (this.fd === undefined) throw new Error(`log ${this.path} is closed`);
     const bytes = Buffer.from(`${JSON.stringify(record)}\n`, 'utf8');
     let offset = 0;
-    while (offset < bytes.length) offset += fs.writeSync(this.fd, bytes, offset, bytes.length - offset);
+    try {
+      while (offset < bytes.length) offset += fs.writeSync(this.fd, bytes, offset, bytes.length - offset);
+    } catch (err) {
+      throw systemErrorOf(err, { path: this.path, action: 'write' }) ?? err;
+    }
     for (const listener of this.listeners) listener(record);
   }
 
@@ -164,13 +169,24 @@ export class JsonlLogger {
 
   /** Forces written lines to stable storage (epoch ends, before checkpoints). */
   sync(): void {
-    if (this.fd !== undefined) fs.fsyncSync(this.fd);
+    if (this.fd === undefined) return;
+    try {
+      fs.fsyncSync(this.fd);
+    } catch (err) {
+      throw systemErrorOf(err, { path: this.path, action: 'write' }) ?? err;
+    }
   }
 
   close(): void {
     if (this.fd === undefined) return;
-    fs.fsyncSync(this.fd);
-    fs.closeSync(this.fd);
+    const fd = this.fd;
     this.fd = undefined;
+    try {
+      fs.fsyncSync(fd);
+    } catch (err) {
+      throw systemErrorOf(err, { path: this.path, action: 'write' }) ?? err;
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 }

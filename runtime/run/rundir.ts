@@ -8,14 +8,15 @@
  * (name, creation time) at once, so even a run killed before its first log line is resumable
  * and never mistaken for an empty folder.
  */
+import { NvccError } from '../errors.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomicSync } from './atomic.js';
 
 /** A user-facing refusal (clobbering, resuming nothing); the CLI prints the message. */
-export class RunDirError extends Error {
+export class RunDirError extends NvccError {
   constructor(message: string) {
-    super(message);
+    super('user', message);
     this.name = 'RunDirError';
   }
 }

@@ -4,6 +4,7 @@
  * tensor maps. Holds afterwards: a stage's RNG root depends only on the run seed and the stage
  * (its own `seed`, else its name), so evaluation outside the run draws the same fixed masks.
  */
+import { NvccError } from '../errors.js';
 import type * as tf from '@tensorflow/tfjs';
 import { parseSafetensors, type HostTensor } from '../io/safetensors.js';
 import type { Rng } from '../module.js';
@@ -13,9 +14,9 @@ import type { PoolingKind, StageSpec, TrainSpec } from './spec.js';
 import type { DatasetSpec } from '../data/spec.js';
 
 /** A refusal the CLI reports as a message (bad spec, missing model factory, nothing to resume). */
-export class TrainingError extends Error {
+export class TrainingError extends NvccError {
   constructor(message: string) {
-    super(message);
+    super('user', message);
     this.name = 'TrainingError';
   }
 }

@@ -8,13 +8,14 @@
  * equal shape and was copied, or nothing was assigned and a `HandoverError` lists every
  * problem at once (missing source module, missing target, shape mismatch).
  */
+import { NvccError } from '../errors.js';
 import type * as tf from '@tensorflow/tfjs';
 import type { Module } from '../module.js';
 import type { Handover } from './spec.js';
 
-export class HandoverError extends Error {
+export class HandoverError extends NvccError {
   constructor(readonly problems: readonly string[]) {
-    super(`weight hand-over failed:\n  ${problems.join('\n  ')}`);
+    super('user', `weight hand-over failed:\n  ${problems.join('\n  ')}`);
     this.name = 'HandoverError';
   }
 }
