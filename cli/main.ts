@@ -1,20 +1,16 @@
 /**
  * The `nvcc` command line.
- * In: argv. Out: an exit code (0 ok, 1 user error such as a bad spec or bad data, 2 internal
- * error). Holds afterwards: user errors are printed as diagnostics, never as stack traces; an
- * unexpected exception is reported as an internal error with a request to file a bug.
+ * In: argv. Out: an exit code: 0 ok, 1 the user's situation (a bad flag or spec, bad data, a
+ * full disk or a read-only folder), 2 a bug, 130 a training interrupted with a checkpoint.
+ * Holds afterwards: every error is reported by cli/report.ts from the kind it carries
+ * (runtime/errors.ts): the user's situation as a message naming the file and what was kept,
+ * never a stack trace; only an error without a kind is an internal error with a request to
+ * file a bug.
  * The subcommands are declared in cli/commands/index.ts; each one's implementation lives in
  * cli/commands/<name>.ts and is imported only when that command runs.
  */
 import { Command, CommanderError } from 'commander';
 import { declareCommands } from './commands/index.js';
-
-export class UserError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UserError';
-  }
-}
 
 export async function main(argv: readonly string[]): Promise<number> {
   const program = new Command('nvcc')
@@ -32,16 +28,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     return exitCode;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 1;
-    if (err instanceof UserError) {
-      process.stderr.write(`error: ${err.message}\n`);
-      return 1;
-    }
-    const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
-    process.stderr.write(
-      `internal error in nvcc: ${err instanceof Error ? err.message : String(err)}\n` +
-        `This is a bug in nvcc, not in your spec. Please report it with the command you ran.\n`,
-    );
-    if (process.env.NVCC_DEBUG) process.stderr.write(detail + '\n');
-    return 2;
+    // Loaded only now: `nvcc --help` and every successful run load no reporter.
+    const { reportError } = await import('./report.js');
+    return reportError(err);
   }
 }

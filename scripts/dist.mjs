@@ -2,8 +2,8 @@
  * Which precompiled bundle belongs to the current sources (cheap: bin/nvcc.js calls it on every
  * start; it must not import esbuild).
  * In: the package root. Out: the bundle id (a hash of the contents of every file the bundle is
- * made from: dsl/, compiler/, runtime/ and cli/ .ts files, package.json, package-lock.json and the
- * bundler scripts) and its folder `dist/<id>/`.
+ * made from: dsl/, compiler/, runtime/, workflow/ and cli/ .ts files, package.json,
+ * package-lock.json and the bundler scripts) and its folder `dist/<id>/`.
  * Holds afterwards: a bundle folder is never rewritten: edited sources get a new id, hence a new
  * folder, so a process still running an older bundle keeps its files, and nobody runs a bundle
  * made from other sources. Hashing ~1 MB takes ~10 ms; `dist/current.json` remembers the id of
@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-export const SOURCE_DIRS = ['dsl', 'compiler', 'runtime', 'cli'];
+export const SOURCE_DIRS = ['dsl', 'compiler', 'runtime', 'workflow', 'cli'];
 /** Inputs besides the .ts sources: dependency versions (chevrotain is bundled) and the bundler. */
 export const EXTRA_INPUTS = ['package.json', 'package-lock.json', 'scripts/dist.mjs', 'scripts/bundle.mjs'];
 const CURRENT = 'current.json';

@@ -9,15 +9,10 @@
  */
 import * as path from 'node:path';
 import { renderDiagnostics, shouldUseColor } from '../../dsl/diagnostics/render.js';
-import {
-  buildProgram,
-  compileBuild,
-  defaultOutDir,
-  overrideSchemaOf,
-  type BuildResult,
-} from '../../compiler/builder/build.js';
-import type { OverrideProblem } from '../../compiler/schema/overrides.js';
-import { UserError } from '../main.js';
+import { buildProgram, compileBuild, defaultOutDir, type BuildResult } from '../../compiler/builder/build.js';
+import { UserError } from '../../runtime/errors.js';
+import { gatherOverrides } from '../../workflow/overrides.js';
+import type { SetExit } from './index.js';
 
 // The parser, the override reader (ajv, yaml) and the printers are imported where they are
 // used: a cached build without --set/--config/--emit needs none of them.
@@ -32,32 +27,6 @@ export interface BuildFlags {
   target?: string;
 }
 
-function refuse(problems: readonly { message: string }[]): never {
-  throw new UserError(problems.map((p) => p.message).join('\nerror: '));
-}
-
-/** Overrides from `--config` (first) and `--set` (later wins). */
-export async function gatherOverrides(
-  file: string,
-  flags: Pick<BuildFlags, 'variant' | 'set' | 'config'>,
-): Promise<Record<string, unknown>> {
-  if (!flags.config && !flags.set?.length) return {};
-  const { parseSetArgs, readConfigFile } = await import('../../compiler/schema/overrides.js');
-  const problems: OverrideProblem[] = [];
-  let overrides: Record<string, unknown> = {};
-  if (flags.config) {
-    // Nested mappings in the file stop at known paths: the schema is needed to read it.
-    const { schema } = await overrideSchemaOf(file, flags.variant);
-    const r = readConfigFile(flags.config, new Set(schema ? schema.tunables.keys() : []));
-    problems.push(...r.problems);
-    overrides = { ...r.overrides };
-  }
-  const sets = parseSetArgs(flags.set ?? []);
-  problems.push(...sets.problems);
-  if (problems.length) refuse(problems);
-  return { ...overrides, ...sets.overrides };
-}
-
 /** 382176 -> '382,176', as toLocaleString('en-US') writes it, without its ~25 ms of ICU set-up. */
 function groupThousands(n: number): string {
   return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
@@ -70,7 +39,7 @@ function report(result: BuildResult): void {
   for (const p of result.problems) process.stderr.write(`error: ${p.origin ? `${p.origin}: ` : ''}${p.message}\n`);
 }
 
-export async function buildCommand(file: string, flags: BuildFlags, setExit: (code: number) => void): Promise<void> {
+export async function buildCommand(file: string, flags: BuildFlags, setExit: SetExit): Promise<void> {
   if (flags.target !== undefined && flags.target !== 'tfjs' && flags.target !== 'torch')
     throw new UserError(`--target must be tfjs or torch, got '${flags.target}'`);
   if (flags.target === 'torch') return buildTorchCommand(file, flags, setExit);
@@ -123,7 +92,7 @@ export async function buildCommand(file: string, flags: BuildFlags, setExit: (co
 }
 
 /** `nvcc build --target torch`: the Python package (compiler/emit/torch/build.ts). */
-async function buildTorchCommand(file: string, flags: BuildFlags, setExit: (code: number) => void): Promise<void> {
+async function buildTorchCommand(file: string, flags: BuildFlags, setExit: SetExit): Promise<void> {
   if (flags.emit !== undefined) throw new UserError('--emit is not available with --target torch');
   const overrides = await gatherOverrides(file, flags);
   const { buildTorchPackage } = await import('../../compiler/emit/torch/build.js');

@@ -15,7 +15,8 @@ import * as path from 'node:path';
 import { compileProgramSync } from '../../compiler/pipeline.js';
 import { renderDiagnostics, renderJson, shouldUseColor } from '../../dsl/diagnostics/render.js';
 import type { DatasetSpec } from '../../runtime/data/spec.js';
-import { UserError } from '../main.js';
+import { UserError } from '../../runtime/errors.js';
+import type { SetExit } from './index.js';
 
 /** What `check` reads without being asked: a table and image folder at most this large. */
 export const DATA_CHECK_LIMITS = { files: 2000, bytes: 200 * 1024 * 1024 } as const;
@@ -23,7 +24,7 @@ export const DATA_CHECK_LIMITS = { files: 2000, bytes: 200 * 1024 * 1024 } as co
 export async function checkCommand(
   file: string,
   opts: { variant?: string; format: string; target?: string; data?: boolean },
-  setExit: (code: number) => void,
+  setExit: SetExit,
 ): Promise<void> {
   if (opts.target !== undefined && opts.target !== 'tfjs' && opts.target !== 'torch')
     throw new UserError(`--target must be tfjs or torch, got '${opts.target}'`);

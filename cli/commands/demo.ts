@@ -8,29 +8,29 @@
  */
 import * as path from 'node:path';
 import { packagePath } from '../../runtime/package-root.js';
-import { guarded, parseBackend, printOutcome, trainProgram } from './train.js';
+import { describeOutcome, trainProgram } from '../../workflow/train.js';
+import { parseBackend } from '../flags.js';
+import { typedCommandLine } from '../command-line.js';
+import type { SetExit } from './index.js';
 
 export const DEMO_FILE = packagePath('examples', 'mednvc.nvc');
 export const DEMO_VARIANT = 'demo';
 
 export async function demoCommand(
   opts: { backend?: string; out?: string; quiet?: boolean },
-  setExit: (code: number) => void,
+  setExit: SetExit,
 ): Promise<void> {
-  await guarded(setExit, async () => {
-    const file = path.relative(process.cwd(), DEMO_FILE) || DEMO_FILE;
-    process.stdout.write(
-      `nvcc demo: MED-NVC (${file}, variant ${DEMO_VARIANT}) on the built-in synthetic PJI cohort\n`,
-    );
-    const backend = parseBackend(opts.backend);
-    const outcome = await trainProgram({
-      file,
-      variant: DEMO_VARIANT,
-      ...(backend ? { backend } : {}),
-      ...(opts.out !== undefined ? { out: opts.out } : {}),
-      ...(opts.quiet ? { quiet: true } : {}),
-    });
-    printOutcome(outcome, file, DEMO_VARIANT);
-    return outcome.result.status === 'interrupted' ? 130 : 0;
+  const file = path.relative(process.cwd(), DEMO_FILE) || DEMO_FILE;
+  process.stdout.write(`nvcc demo: MED-NVC (${file}, variant ${DEMO_VARIANT}) on the built-in synthetic PJI cohort\n`);
+  const backend = parseBackend(opts.backend);
+  const outcome = await trainProgram({
+    file,
+    variant: DEMO_VARIANT,
+    ...(backend ? { backend } : {}),
+    ...(opts.out !== undefined ? { out: opts.out } : {}),
+    ...(opts.quiet ? { quiet: true } : {}),
+    command: typedCommandLine(),
   });
+  for (const line of describeOutcome(outcome, file, DEMO_VARIANT)) process.stdout.write(`${line}\n`);
+  setExit(outcome.result.status === 'interrupted' ? 130 : 0);
 }

@@ -6,23 +6,15 @@
  * --out (PNG needs --out). Exit 1 on a bad spec (diagnostics as `nvcc check` prints them) or
  * bad flags, with a message that names what exists.
  */
-import { writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { renderDiagnostics, shouldUseColor } from '../../dsl/diagnostics/render.js';
-import { UserError } from '../main.js';
+import { UserError } from '../../runtime/errors.js';
+import { parseDepth, parseDims } from '../flags.js';
+import { writeOutput } from '../output.js';
+import type { SetExit } from './index.js';
 import { drawnNodesRefusal, FORMATS, renderDiagram, type DiagramFormat } from '../../compiler/diagram/render.js';
 import { selectDiagram } from '../../compiler/diagram/select.js';
 import { compileProgramSync } from '../../compiler/pipeline.js';
-
-export function parseDims(text: string | undefined): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const part of (text ?? '').split(',').filter((s) => s.trim())) {
-    const m = /^([A-Za-z_]\w*)=(\d+)$/.exec(part.trim());
-    if (!m) throw new UserError(`--dims expects NAME=INT pairs such as H=224,W=224, found \`${part}\``);
-    out.set(m[1]!, Number(m[2]));
-  }
-  return out;
-}
 
 export interface ViewFlags {
   direction: string;
@@ -52,19 +44,6 @@ export function parseView(opts: ViewFlags): { format: DiagramFormat; direction: 
   return { format, direction, theme: opts.theme };
 }
 
-export function writeOutput(content: string | Buffer, out: string | undefined): void {
-  if (!out) {
-    process.stdout.write(content);
-    return;
-  }
-  try {
-    writeFileSync(out, content);
-  } catch (err) {
-    throw new UserError(`cannot write ${out}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  process.stderr.write(`wrote ${out}\n`);
-}
-
 export async function diagramCommand(
   file: string,
   opts: {
@@ -80,12 +59,10 @@ export async function diagramCommand(
     format?: string;
     out?: string;
   },
-  setExit: (code: number) => void,
+  setExit: SetExit,
 ): Promise<void> {
   const view = parseView(opts);
-  const depth = Number(opts.depth);
-  if (!Number.isInteger(depth) || depth < 0)
-    throw new UserError(`--depth expects a non-negative integer, found \`${opts.depth}\``);
+  const depth = parseDepth(opts.depth);
   const dims = parseDims(opts.dims);
   const r = compileProgramSync(file, { ...(opts.variant ? { variant: opts.variant } : {}) });
   if (!r.program) {

@@ -7,13 +7,16 @@
  * blocks highlighted. Exit 1 on a bad spec or bad flags, never a stack trace.
  */
 import { renderDiagnostics, shouldUseColor } from '../../dsl/diagnostics/render.js';
-import { UserError } from '../main.js';
+import { UserError } from '../../runtime/errors.js';
+import { parseDepth, parseDims } from '../flags.js';
+import { writeOutput } from '../output.js';
+import type { SetExit } from './index.js';
 import { diffDiagram, diffPrograms, formatProgramDiff } from '../../compiler/diagram/diff.js';
 import { drawnNodesRefusal, renderDiagram } from '../../compiler/diagram/render.js';
 import { selectDiagram, type DiagramSelection } from '../../compiler/diagram/select.js';
 import type { ProgramIR } from '../../compiler/ir/ir.js';
 import { compileProgramSync } from '../../compiler/pipeline.js';
-import { parseDims, parseView, writeOutput } from './diagram.js';
+import { parseView } from './diagram.js';
 
 export async function diffCommand(
   a: string,
@@ -31,13 +34,11 @@ export async function diffCommand(
     format?: string;
     out?: string;
   },
-  setExit: (code: number) => void,
+  setExit: SetExit,
 ): Promise<void> {
   const textOut = opts.format === undefined ? !opts.out || /\.(txt|diff)$/i.test(opts.out) : opts.format === 'text';
   const view = textOut ? undefined : parseView(opts);
-  const depth = Number(opts.depth);
-  if (!Number.isInteger(depth) || depth < 0)
-    throw new UserError(`--depth expects a non-negative integer, found \`${opts.depth}\``);
+  const depth = parseDepth(opts.depth);
   const second = b ?? a;
   if (second === a && opts.variant === opts.against)
     throw new UserError(

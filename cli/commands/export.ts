@@ -16,14 +16,15 @@ import { compileProgramSync } from '../../compiler/pipeline.js';
 import { readSafetensors, SafetensorsError, writeSafetensors } from '../../runtime/io/safetensors.js';
 import { recordedPath } from '../../runtime/run/recorded.js';
 import { RunDirError } from '../../runtime/run/rundir.js';
-import { UserError } from '../main.js';
+import { UserError } from '../../runtime/errors.js';
+import type { SetExit } from './index.js';
 
 const PROGRAM_FILE = 'program.json';
 
 export async function exportCommand(
   runDir: string,
   opts: { format: string; stage?: string; strip?: string; out?: string },
-  setExit: (code: number) => void,
+  setExit: SetExit,
 ): Promise<void> {
   if (opts.format !== 'torch') throw new UserError(`--format must be torch, got '${opts.format}'`);
   const run = path.resolve(runDir);

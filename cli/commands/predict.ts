@@ -10,28 +10,28 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { keeping, UserError } from '../../runtime/errors.js';
 import { predictFromFiles } from '../../runtime/train/index.js';
-import { UserError } from '../main.js';
-import { programOfRun, resolveRunTarget } from './eval.js';
-import { guarded, parseBackend } from './train.js';
+import { programOfRun, resolveRunTarget } from '../../workflow/run-folder.js';
+import { parseBackend } from '../flags.js';
 
 export async function predictCommand(
   target: string,
   opts: { table: string; images: string; out: string; stage?: string; weights?: string; backend?: string },
-  setExit: (code: number) => void,
 ): Promise<void> {
-  await guarded(setExit, async () => {
-    const backend = parseBackend(opts.backend);
-    if (!fs.existsSync(opts.table)) throw new UserError(`--table ${opts.table}: no such file`);
-    if (!fs.existsSync(opts.images) || !fs.statSync(opts.images).isDirectory())
-      throw new UserError(`--images ${opts.images}: no such folder`);
-    const outDir = path.dirname(path.resolve(opts.out));
-    if (!fs.existsSync(outDir)) throw new UserError(`--out ${opts.out}: the folder ${outDir} does not exist`);
-    const { runDir, weights } = resolveRunTarget(target);
-    if (weights && opts.weights)
-      throw new UserError('name the weights either in the run path or with --weights, not both');
-    const built = await programOfRun(runDir);
-    const result = await predictFromFiles({
+  const backend = parseBackend(opts.backend);
+  if (!fs.existsSync(opts.table)) throw new UserError(`--table ${opts.table}: no such file`);
+  if (!fs.existsSync(opts.images) || !fs.statSync(opts.images).isDirectory())
+    throw new UserError(`--images ${opts.images}: no such folder`);
+  const outDir = path.dirname(path.resolve(opts.out));
+  if (!fs.existsSync(outDir)) throw new UserError(`--out ${opts.out}: the folder ${outDir} does not exist`);
+  const { runDir, weights } = resolveRunTarget(target);
+  if (weights && opts.weights)
+    throw new UserError('name the weights either in the run path or with --weights, not both');
+  const built = await programOfRun(runDir);
+  // The predictions are written last, atomically: a refusal before leaves nothing behind.
+  const result = await keeping('nothing was written', () =>
+    predictFromFiles({
       runDir,
       models: built.factories,
       table: opts.table,
@@ -40,12 +40,11 @@ export async function predictCommand(
       ...(opts.stage ? { stage: opts.stage } : {}),
       ...((opts.weights ?? weights) ? { weights: opts.weights ?? weights! } : {}),
       ...(backend ? { backend } : {}),
-    });
-    process.stdout.write(
-      `nvcc predict: ${result.rows.length} patients scored with stage ${result.stage}; threshold ${result.threshold.toFixed(4)} (${result.thresholdSource}); ` +
-        `${result.rows.filter((r) => r.probability >= result.threshold).length} called positive\n` +
-        `nvcc predict: wrote ${path.resolve(result.out)}\n`,
-    );
-    return 0;
-  });
+    }),
+  );
+  process.stdout.write(
+    `nvcc predict: ${result.rows.length} patients scored with stage ${result.stage}; threshold ${result.threshold.toFixed(4)} (${result.thresholdSource}); ` +
+      `${result.rows.filter((r) => r.probability >= result.threshold).length} called positive\n` +
+      `nvcc predict: wrote ${path.resolve(result.out)}\n`,
+  );
 }

@@ -6,7 +6,10 @@
  * errors (they are printed as by `nvcc check`).
  */
 import { renderDiagnostics, shouldUseColor } from '../../dsl/diagnostics/render.js';
-import { UserError } from '../main.js';
+import { UserError } from '../../runtime/errors.js';
+import { gatherOverrides } from '../../workflow/overrides.js';
+import { parseDepth, parseDims } from '../flags.js';
+import type { SetExit } from './index.js';
 import { compileProgramSync } from '../../compiler/pipeline.js';
 import {
   formatStageTable,
@@ -17,17 +20,6 @@ import {
 } from '../../compiler/summary.js';
 import type { ModelIR } from '../../compiler/ir/ir.js';
 import { closest } from '../../compiler/report.js';
-import { gatherOverrides } from './build.js';
-
-function parseDims(text: string | undefined): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const part of (text ?? '').split(',').filter(Boolean)) {
-    const m = /^([A-Za-z_]\w*)=(\d+)$/.exec(part.trim());
-    if (!m) throw new UserError(`--dims expects NAME=INT pairs such as B=1,H=224, found \`${part}\``);
-    out.set(m[1]!, Number(m[2]));
-  }
-  return out;
-}
 
 export async function summaryCommand(
   file: string,
@@ -40,7 +32,7 @@ export async function summaryCommand(
     dims?: string;
     format: string;
   },
-  setExit: (code: number) => void,
+  setExit: SetExit,
 ): Promise<void> {
   // Overrides are checked against the program's override schema as `nvcc build` checks them.
   const overrides = await gatherOverrides(file, opts);
@@ -62,10 +54,8 @@ export async function summaryCommand(
     setExit(1);
     return;
   }
-  const dims = parseDims(opts.dims);
-  const depth = Number(opts.depth);
-  if (!Number.isInteger(depth) || depth < 0)
-    throw new UserError(`--depth expects a non-negative integer, found \`${opts.depth}\``);
+  const dims = parseDims(opts.dims, 'B=1,H=224');
+  const depth = parseDepth(opts.depth);
   const candidates = new Map<
     string,
     { model: ModelIR; frozen: readonly string[]; dataDims?: ReadonlyMap<string, number> }

@@ -6,7 +6,7 @@
  * (exit 1), reported without a stack trace, and nothing is written for them.
  */
 import { readdir } from 'node:fs/promises';
-import { UserError } from '../main.js';
+import { UserError } from '../../runtime/errors.js';
 import { bayesScores, generatePjiCohort, rocAuc, writePjiCohort } from '../../runtime/data/synthetic-pji.js';
 
 function positiveInt(name: string, text: string, max: number): number {

@@ -46,7 +46,7 @@ describe('the bundled CLI on a tiny program', () => {
     expect(trained.urls.some((u) => u.startsWith('file:') && u.includes('/build/tiny/train.js'))).toBe(true);
     expect({ mtime: fs.statSync(manifest).mtimeMs, text: fs.readFileSync(manifest, 'utf8') }).toEqual(before);
     // One runtime: no source module was loaded twice (from the bundle and from the sources).
-    expect(trained.urls.filter((u) => /\/(dsl|compiler|runtime|cli)\/.*\.ts$/.test(u))).toEqual([]);
+    expect(trained.urls.filter((u) => /\/(dsl|compiler|runtime|workflow|cli)\/.*\.ts$/.test(u))).toEqual([]);
   });
 
   it('refuses generated code that imports another copy of the runtime', async () => {
@@ -70,7 +70,7 @@ describe('a bundle older than the sources', () => {
   /** A copy of the package (sources, std, scripts, bin) sharing this repository's node_modules. */
   function packageCopy(): string {
     const root = path.join(tmp, 'package');
-    for (const d of ['bin', 'scripts', 'dsl', 'compiler', 'runtime', 'cli', 'std'])
+    for (const d of ['bin', 'scripts', 'dsl', 'compiler', 'runtime', 'workflow', 'cli', 'std'])
       fs.cpSync(path.join(REPO, d), path.join(root, d), { recursive: true });
     for (const f of ['package.json', 'package-lock.json']) fs.copyFileSync(path.join(REPO, f), path.join(root, f));
     fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(root, 'node_modules'));

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../cli/main.js';
-import { REMOVED_RGB } from '../../cli/commands/preview-mask.js';
+import { REMOVED_RGB } from '../../workflow/mask-preview.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nvcc-preview-mask-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

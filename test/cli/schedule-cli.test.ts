@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../cli/main.js';
-import { scheduleCsv } from '../../cli/commands/schedule.js';
+import { scheduleCsv } from '../../workflow/schedule.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nvcc-schedule-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { checkSampleCount } from '../../cli/commands/schedule.js';
+import { checkSampleCount } from '../../workflow/schedule.js';
 import { main } from '../../cli/main.js';
 import { DEFAULT_LIMITS, FIXED_LIMITS, limits, readRegularFile } from '../../compiler/limits.js';
 import { type CompileResult, compileProgramSync } from '../../compiler/pipeline.js';

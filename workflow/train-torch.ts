@@ -1,6 +1,6 @@
 /**
- * `nvcc train FILE --engine torch [--nproc N] [--nnodes M --rdzv-endpoint HOST:PORT] [--device D]
- * [--python PY] [--out RUN_DIR | --resume RUN_DIR]`: the PyTorch engine in one command.
+ * Training with the PyTorch engine (`nvcc train FILE --engine torch [--nproc N] [--nnodes M
+ * --rdzv-endpoint HOST:PORT] [--device D] [--python PY] [--out RUN_DIR | --resume RUN_DIR]`).
  * In: a .nvc program (variant, overrides) and the launch settings. Out: a run folder holding the
  * torch build (`torch/`: model.py, nvcc_layers.py, the trainer, train_spec.json) and the data
  * shards (`torch/data/`), trained by the package's trainer (one process, torchrun on this machine,
@@ -13,67 +13,30 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { buildTorchPackage } from '../../compiler/emit/torch/build.js';
-import { createRunDir, RUN_FILES, writeFileAtomicSync } from '../../runtime/run/index.js';
-import type { RunResult } from '../../runtime/train/index.js';
-import type { StageResult } from '../../runtime/train/state.js';
+import { buildTorchPackage } from '../compiler/emit/torch/build.js';
+import { UserError } from '../runtime/errors.js';
+import { createRunDir, RUN_FILES, writeFileAtomicSync } from '../runtime/run/index.js';
+import type { RunResult } from '../runtime/train/index.js';
+import type { StageResult } from '../runtime/train/state.js';
 import {
   finishTorchRun,
   prepareTorchRun,
   runTorchEngine,
-  torchLaunchCommand,
   type TorchLaunch,
-} from '../../runtime/train/torch-engine.js';
-import { UserError } from '../main.js';
-import {
-  buildProgram,
-  checkProgram,
-  finalSummary,
-  loadProgramData,
-  PROGRAM_FILE,
-  Refused,
-  type ProgramRecord,
-  type TrainCommandOptions,
-} from './train.js';
+  torchLaunchCommand,
+} from '../runtime/train/torch-engine.js';
+import { checkProgram, loadProgram, loadProgramData } from './program.js';
+import { finalSummary, PROGRAM_FILE, type ProgramRecord, type TrainOptions } from './train.js';
 
 /** Folder of the torch build inside a run folder. */
 export const TORCH_PACKAGE_DIR = 'torch';
 
-export interface TorchTrainOptions extends TrainCommandOptions {
+export interface TorchTrainOptions extends TrainOptions {
   readonly nproc?: number;
   readonly nnodes?: number;
   readonly rdzvEndpoint?: string;
   readonly device?: 'auto' | 'cuda' | 'cpu';
   readonly python?: string;
-}
-
-function positive(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UserError(`${name} must be a positive integer, got '${value}'`);
-  return n;
-}
-
-export function parseTorchFlags(opts: {
-  nproc?: string;
-  nnodes?: string;
-  rdzvEndpoint?: string;
-  device?: string;
-  python?: string;
-}): Pick<TorchTrainOptions, 'nproc' | 'nnodes' | 'rdzvEndpoint' | 'device' | 'python'> {
-  const nproc = positive('--nproc', opts.nproc);
-  const nnodes = positive('--nnodes', opts.nnodes);
-  if (opts.device !== undefined && !['auto', 'cuda', 'cpu'].includes(opts.device))
-    throw new UserError(`--device must be cuda, cpu or auto, got '${opts.device}'`);
-  if (opts.rdzvEndpoint !== undefined && !/^[^\s:]+:\d+$/.test(opts.rdzvEndpoint))
-    throw new UserError(`--rdzv-endpoint must be HOST:PORT, got '${opts.rdzvEndpoint}'`);
-  return {
-    ...(nproc !== undefined ? { nproc } : {}),
-    ...(nnodes !== undefined ? { nnodes } : {}),
-    ...(opts.rdzvEndpoint !== undefined ? { rdzvEndpoint: opts.rdzvEndpoint } : {}),
-    ...(opts.device !== undefined ? { device: opts.device as 'auto' | 'cuda' | 'cpu' } : {}),
-    ...(opts.python !== undefined ? { python: opts.python } : {}),
-  };
 }
 
 function shellLine(command: string, args: readonly string[]): string {
@@ -102,7 +65,7 @@ export async function trainWithTorch(o: TorchTrainOptions): Promise<{ code: numb
     const checked = await checkProgram(o);
     // Data first: a refused dataset stops here, before the builds or the run folder are written.
     const data = await loadProgramData(o.file, checked);
-    const program = await buildProgram(o);
+    const program = await loadProgram(o);
     const stem = path.basename(o.file).replace(/\.nvc$/, '');
     const name = `${stem}${o.variant ? `-${o.variant}` : ''}`;
     runDir = createRunDir(o.out !== undefined ? { path: o.out, name } : { root: o.runsRoot ?? 'runs', name }).path;
@@ -113,9 +76,11 @@ export async function trainWithTorch(o: TorchTrainOptions): Promise<{ code: numb
       outDir: pkg,
     });
     if (!built.ok) {
-      for (const d of built.diagnostics) if (d.severity === 'error') process.stderr.write(`error: ${d.message}\n`);
-      for (const p of built.problems) process.stderr.write(`error: ${p.origin ? `${p.origin}: ` : ''}${p.message}\n`);
-      throw new Refused();
+      const reasons = [
+        ...built.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message),
+        ...built.problems.map((p) => `${p.origin ? `${p.origin}: ` : ''}${p.message}`),
+      ];
+      throw new UserError(reasons.length ? reasons.join('\nerror: ') : `${o.file}: the torch build was refused`);
     }
     const record: ProgramRecord = {
       file: path.resolve(o.file),
