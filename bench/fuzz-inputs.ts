@@ -1,0 +1,261 @@
+/**
+ * Inputs of the fuzz bench (bench/fuzz.ts) and its smoke test (test/compiler/fuzz-smoke.test.ts).
+ * In: a seed and an input number. Out: one mutated program (`FuzzInput`: the corpus file it
+ * came from, the strategies applied, the text), and `checkInput`, which runs it through the
+ * product's own check path (compileProgramSync, then the diagnostic renderer) and says whether
+ * it crashed. Holds afterwards: input `i` of seed `s` is the same text on every machine and in
+ * every process, so an offender is replayed by its number alone.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compileProgramSync } from '../compiler/pipeline.js';
+import { renderDiagnostics } from '../dsl/diagnostics/render.js';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Corpus files larger than this are left out (the 1 MiB module that tests the size limit). */
+const MAX_CORPUS_BYTES = 64 * 1024;
+
+export interface CorpusFile {
+  /** Relative to the repository root, as the check path shows it. */
+  readonly path: string;
+  readonly text: string;
+}
+
+function nvcFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of fs.readdirSync(path.join(REPO, dir), { withFileTypes: true })) {
+    const rel = path.join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...nvcFiles(rel));
+    else if (entry.isFile() && entry.name.endsWith('.nvc')) out.push(rel);
+  }
+  return out;
+}
+
+/** Every .nvc file of the fixtures, examples and std, sorted (the corpus order is part of the seed). */
+export function loadCorpus(): CorpusFile[] {
+  return ['test', 'examples', 'std']
+    .flatMap(nvcFiles)
+    .sort()
+    .filter((p) => fs.statSync(path.join(REPO, p)).size <= MAX_CORPUS_BYTES)
+    .map((p) => ({ path: p.split(path.sep).join('/'), text: fs.readFileSync(path.join(REPO, p), 'utf8') }));
+}
+
+/** mulberry32: a small, fast 32-bit generator; enough for choosing mutations. */
+function generator(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+class Choices {
+  private readonly next: () => number;
+  constructor(seed: number, index: number) {
+    this.next = generator(Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(index + 1, 0xc2b2ae35));
+  }
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+  pick<T>(xs: readonly T[]): T {
+    return xs[this.int(xs.length)]!;
+  }
+}
+
+const TOKEN = /[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?(?:e[+-]?\d+)?|"[^"\n]*"|\/\/[^\n]*|\S/g;
+
+function tokens(text: string): { start: number; end: number }[] {
+  return [...text.matchAll(TOKEN)].map((m) => ({ start: m.index, end: m.index + m[0].length }));
+}
+
+const HUGE_NUMBERS = [
+  '1e308',
+  '1e999',
+  '99999999999999999999',
+  '1e15',
+  '100000000',
+  '9007199254740993',
+  '4294967296',
+  '-2147483649',
+  '0',
+  '-1',
+  '1e-320',
+  '0.1e400',
+];
+
+const WORDS = [
+  'repeat',
+  'for',
+  'in',
+  'if',
+  'then',
+  'else',
+  'block',
+  'model',
+  'forward',
+  'return',
+  'let',
+  'const',
+  'import',
+  'stage',
+  'train',
+  'dataset',
+  'variant',
+  'weight',
+  'sparse',
+  '->',
+  '>>',
+  '|>',
+  '..',
+  '**',
+  '=',
+  ',',
+  ';',
+  '\n',
+  '{',
+  '}',
+  '(',
+  ')',
+  '[',
+  ']',
+  '.',
+  'x',
+  'B',
+  'Linear(4, 4)',
+  'linspace(0, 1, 100000000)',
+  'range(100000000)',
+];
+
+/** Deep nesting around a spot: brackets, suffix chains, prefixes, repeats, conditionals. */
+function nest(c: Choices): [string, string] {
+  const depth = c.pick([50, 101, 300, 1000, 3000, 10000]);
+  switch (c.int(7)) {
+    case 0:
+      return ['('.repeat(depth), ')'.repeat(depth)];
+    case 1:
+      return ['['.repeat(depth), ']'.repeat(depth)];
+    case 2:
+      return ['', '.b'.repeat(depth)];
+    case 3:
+      return ['', '[0]'.repeat(depth)];
+    case 4:
+      return ['-'.repeat(depth), ''];
+    case 5:
+      return ['repeat 2 '.repeat(depth), ''];
+    default:
+      return ['if true then '.repeat(depth), ' else 0'.repeat(depth)];
+  }
+}
+
+export const STRATEGIES = [
+  'delete-bytes',
+  'delete-token',
+  'duplicate',
+  'splice',
+  'nest',
+  'huge-number',
+  'insert-word',
+] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+
+function mutateOnce(text: string, strategy: Strategy, c: Choices, corpus: readonly CorpusFile[]): string {
+  const at = c.int(text.length + 1);
+  switch (strategy) {
+    case 'delete-bytes':
+      return text.slice(0, at) + text.slice(at + 1 + c.int(16));
+    case 'delete-token': {
+      const ts = tokens(text);
+      if (ts.length === 0) return text;
+      const t = c.pick(ts);
+      return text.slice(0, t.start) + text.slice(t.end);
+    }
+    case 'duplicate': {
+      const len = 1 + c.int(Math.min(400, text.length + 1));
+      const from = c.int(Math.max(1, text.length - len));
+      const piece = text.slice(from, from + len);
+      const times = c.pick([1, 2, 8, 64]);
+      return text.slice(0, at) + piece.repeat(times) + text.slice(at);
+    }
+    case 'splice': {
+      const other = c.pick(corpus).text;
+      const from = c.int(other.length + 1);
+      const piece = other.slice(from, from + 1 + c.int(600));
+      return text.slice(0, at) + piece + text.slice(at + c.int(200));
+    }
+    case 'nest': {
+      const ts = tokens(text).filter((t) => /^[A-Za-z0-9_]/.test(text.slice(t.start, t.end)));
+      if (ts.length === 0) return text;
+      const t = c.pick(ts);
+      const [open, close] = nest(c);
+      return text.slice(0, t.start) + open + text.slice(t.start, t.end) + close + text.slice(t.end);
+    }
+    case 'huge-number': {
+      const ts = tokens(text).filter((t) => /^\d/.test(text.slice(t.start, t.end)));
+      if (ts.length === 0) return text.slice(0, at) + c.pick(HUGE_NUMBERS) + text.slice(at);
+      const t = c.pick(ts);
+      return text.slice(0, t.start) + c.pick(HUGE_NUMBERS) + text.slice(t.end);
+    }
+    case 'insert-word':
+      return `${text.slice(0, at)} ${c.pick(WORDS)} ${text.slice(at)}`;
+  }
+}
+
+export interface FuzzInput {
+  readonly index: number;
+  /** The corpus file it was made from (its path is the entry path, so imports resolve). */
+  readonly source: string;
+  readonly strategies: readonly Strategy[];
+  readonly text: string;
+}
+
+/** Input `index` of `seed`: one corpus file with one to three mutations. */
+export function makeInput(corpus: readonly CorpusFile[], seed: number, index: number): FuzzInput {
+  const c = new Choices(seed, index);
+  const file = c.pick(corpus);
+  let text = file.text;
+  const strategies: Strategy[] = [];
+  const count = 1 + c.int(3);
+  for (let i = 0; i < count; i++) {
+    const s = c.pick(STRATEGIES);
+    strategies.push(s);
+    text = mutateOnce(text, s, c, corpus);
+  }
+  return { index, source: file.path, strategies, text };
+}
+
+export interface CheckOutcome {
+  /** Undefined when the input was handled: diagnostics (or none) and no exception. */
+  readonly crash?: string;
+  readonly codes: readonly string[];
+}
+
+/**
+ * Runs one input through `nvcc check`'s path: compile from the entry path with the mutated text,
+ * then render the diagnostics. A crash is an exception escaping either, an internal-error
+ * diagnostic (NVC1099) or a diagnostic whose span lies outside the file it names.
+ */
+export function checkInput(input: Pick<FuzzInput, 'source' | 'text'>): CheckOutcome {
+  try {
+    const r = compileProgramSync(input.source, { text: input.text });
+    renderDiagnostics(r.diagnostics, (p) => r.files.get(p), { color: false });
+    const codes = r.diagnostics.map((d) => d.code);
+    if (codes.includes('NVC1099')) {
+      const d = r.diagnostics.find((x) => x.code === 'NVC1099')!;
+      return { crash: `internal parser error: ${d.message}`, codes };
+    }
+    for (const d of r.diagnostics) {
+      const f = r.files.get(d.span.file);
+      if (f && (d.span.start < 0 || d.span.end > f.text.length || d.span.start > d.span.end))
+        return { crash: `${d.code} span ${d.span.start}-${d.span.end} outside ${d.span.file}`, codes };
+    }
+    return { codes };
+  } catch (err) {
+    const e = err instanceof Error ? err : new Error(String(err));
+    return { crash: `${e.name}: ${e.message.split('\n')[0]}`, codes: [] };
+  }
+}
