@@ -3,7 +3,8 @@
  * PyTorch): one command builds the torch package into the run folder, prepares the data shards,
  * trains with the package's trainer and finishes the run folder as the tfjs engine does
  * (metrics.json with the bootstrap evaluation, predictions, report.html); the tfjs engine's
- * `nvcc eval` then scores the torch run's weights and gets the test AUC the run reported; a
+ * `nvcc eval` then scores the torch run's weights and gets the test AUC the run reported;
+ * resuming the finished run changes nothing; a
  * torch-only flag without --engine torch, and several machines without a rendezvous, are refused.
  */
 import * as fs from 'node:fs';
@@ -40,6 +41,18 @@ describe('nvcc train --engine torch', () => {
     const tfjsTest = json.evaluation.splits.find((s: { split: string }) => s.split === 'test');
     // Same weights, same data, another engine: the same AUC (pooled scores within float rounding).
     expect(Math.abs(tfjsTest.auc - test.auc)).toBeLessThan(1e-6);
+
+    // Resuming a finished run trains nothing more and finishes the folder again, the same way.
+    const weights = fs.readFileSync(path.join(run, 'stages/fit/weights.safetensors'));
+    const again = runCli(['train', 'tiny.nvc', '--engine', 'torch', '--python', PYTHON, '--quiet', '--resume', 'run'], {
+      cwd: tmp,
+      env,
+    });
+    expect(again.code, `${again.stdout}\n${again.stderr}`).toBe(0);
+    expect(again.stdout).toContain('resuming with the torch engine');
+    expect(fs.readFileSync(path.join(run, 'stages/fit/weights.safetensors'))).toEqual(weights);
+    const finished = JSON.parse(fs.readFileSync(path.join(run, 'metrics.json'), 'utf8'));
+    expect(finished.stages[0].evaluation.splits).toEqual(metrics.stages[0].evaluation.splits);
   });
 
   it('refuses torch-only flags on the tfjs engine and several machines without a rendezvous', () => {

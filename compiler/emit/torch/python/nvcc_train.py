@@ -124,11 +124,12 @@ class ModelAdapter:
 
     def forward(self, model: nn.Module, inputs: Dict[str, torch.Tensor],
                 mask: Optional[torch.Tensor]) -> Dict[str, torch.Tensor]:
-        names = self.inputs or list(inputs)
-        missing = [n for n in names if n not in inputs]
-        if missing:
-            raise TrainingError(f"model '{self.name}' takes {names}; the stage gives no {missing}")
-        args = [inputs[n] for n in names]
+        # The stage's inputs (`inputs = [xray, labs]`, in this dict's order) correspond to the forward
+        # parameters by position, as in the tfjs build's factories (`forward(x: ...)` takes `xray`).
+        args = list(inputs.values())
+        if self.inputs and len(args) != len(self.inputs):
+            raise TrainingError(f"model '{self.name}' takes {len(self.inputs)} inputs ({', '.join(self.inputs)}); "
+                                f"the stage gives {len(args)} ({', '.join(inputs)})")
         if mask is not None:
             if self.mask_context is None:
                 raise TrainingError(f"model '{self.name}': a masked stage needs nvcc_layers.mask_context")
@@ -400,6 +401,16 @@ class Trainer:
         self.elapsed_before = 0.0
         self.started = time.time()
         self.steps_this_process = 0
+        self.init_files: Dict[str, str] = {}
+        for item in args.init or []:
+            stage_name, sep, file = item.partition("=")
+            if not sep or not file:
+                raise TrainingError(f"--init {item}: expected STAGE=FILE")
+            if stage_name not in [s["name"] for s in self.spec["stages"]]:
+                raise TrainingError(f"--init {item}: the train declaration has no stage '{stage_name}'")
+            self.init_files[stage_name] = os.path.abspath(file)
+        if self.init_files:
+            self.config["init"] = dict(self.init_files)
 
     def elapsed(self) -> float:
         return self.elapsed_before + time.time() - self.started
@@ -432,6 +443,10 @@ class Trainer:
             resume_path = latest[-1][1]
             with open(os.path.join(resume_path, "state.json"), "r", encoding="utf-8") as f:
                 resume_state = json.load(f)
+            stored_init = resume_state["config"].get("init")
+            if stored_init and not self.init_files:
+                self.init_files = dict(stored_init)
+                self.config["init"] = dict(stored_init)
             if json.dumps(resume_state["config"], sort_keys=True) != json.dumps(self.config, sort_keys=True):
                 raise TrainingError(
                     f"cannot resume {self.run_dir}: the configuration differs from the one the run started with")
@@ -524,8 +539,15 @@ class Trainer:
             loss_sum, loss_count = state["epochLoss"]["sum"], state["epochLoss"]["count"]
             thrown_tally = dict(state["epochLoss"].get("thrown") or {})
             best = state["best"]
-        elif stage["handover"]:
-            handover = self.hand_over(model, stage)
+        else:
+            init_file = self.init_files.get(stage["name"])
+            if init_file:
+                # Weights to start from (tfjs layout, same keys), before the hand-over as in the tfjs runner,
+                # where the fresh model's initial values are replaced by the handed-over ones.
+                tensors, _ = st.load(init_file)
+                nvcc_layout.load_tfjs_state(model, tensors, init_file)
+            if stage["handover"]:
+                handover = self.hand_over(model, stage)
         frozen = self.freeze(model, stage)
         params = self.decay_table(model, stage, kinds, adapter.no_decay)
         optimizer = nvcc_optim.build_optimizer(stage, params)
@@ -547,6 +569,7 @@ class Trainer:
                            "model": stage["model"]["className"],
                            "parameters": sum(p.numel() for p in model.parameters()), "frozen": frozen,
                            "groups": optimizer.groups(), "stepsPerEpoch": steps,
+                           **({"init": self.init_files[stage["name"]]} if stage["name"] in self.init_files else {}),
                            **({"handover": handover} if handover else {})})
         train_model: nn.Module = model
         if env.compile:
@@ -946,6 +969,9 @@ def parse_args(argv: Optional[Sequence[str]], package_dir: str) -> argparse.Name
                     help="torch.compile the model when this torch has it")
     ap.add_argument("--find-unused", action=argparse.BooleanOptionalAction, default=True,
                     help="DDP find_unused_parameters (needed when a stage leaves parameters out of the loss)")
+    ap.add_argument("--init", action="append", metavar="STAGE=FILE",
+                    help="start a stage from these weights (safetensors, tfjs layout and keys, e.g. another run's "
+                         "stages/<stage>/weights.safetensors); repeatable")
     ap.add_argument("--keep-checkpoints", type=int, default=2)
     ap.add_argument("--quiet", action="store_true", help="no progress lines (the log is written all the same)")
     ap.add_argument("--exit-after-steps", type=int, default=0, help=argparse.SUPPRESS)
