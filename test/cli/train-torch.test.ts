@@ -17,6 +17,7 @@ import { PYTHON } from '../support/python.js';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nvcc-train-torch-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
+// Several Node and Python processes per test (build, train, eval) on a loaded machine: long limits.
 describe('nvcc train --engine torch', () => {
   it('builds, prepares, trains and reports in one command; nvcc eval scores the run', () => {
     fs.copyFileSync(path.join(REPO, 'test/cli/fixtures/tiny.nvc'), path.join(tmp, 'tiny.nvc'));
@@ -53,7 +54,7 @@ describe('nvcc train --engine torch', () => {
     expect(fs.readFileSync(path.join(run, 'stages/fit/weights.safetensors'))).toEqual(weights);
     const finished = JSON.parse(fs.readFileSync(path.join(run, 'metrics.json'), 'utf8'));
     expect(finished.stages[0].evaluation.splits).toEqual(metrics.stages[0].evaluation.splits);
-  });
+  }, 600_000);
 
   it('refuses torch-only flags on the tfjs engine and several machines without a rendezvous', () => {
     const a = runCli(['train', 'tiny.nvc', '--nproc', '2'], { cwd: tmp });
@@ -62,5 +63,5 @@ describe('nvcc train --engine torch', () => {
     const b = runCli(['train', 'tiny.nvc', '--engine', 'torch', '--nnodes', '2', '--python', PYTHON], { cwd: tmp });
     expect(b.code).toBe(1);
     expect(b.stderr).toContain('--nnodes > 1 needs --rdzv-endpoint');
-  });
+  }, 300_000);
 });
