@@ -108,72 +108,106 @@ export interface RunLock {
  */
 export function acquireRunLock(runDir: string, purpose: string): RunLock {
   const file = path.join(runDir, LOCK_FILE);
-  const me: LockHolder = {
-    pid: process.pid,
-    host: os.hostname(),
-    ...(bootId() !== undefined ? { boot: bootId()! } : {}),
-    ...(processStartTime(process.pid) !== undefined ? { start: processStartTime(process.pid)! } : {}),
-    purpose,
-    since: new Date().toISOString(),
-  };
+  const me = holderRecord(purpose);
   const text = `${JSON.stringify(me)}\n`;
-  for (let attempt = 0; attempt < 50; attempt++) {
-    try {
-      // O_EXCL: of two processes creating the file at once, exactly one succeeds.
-      const fd = fs.openSync(file, 'wx');
-      try {
-        fs.writeSync(fd, text);
-        fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
+  sweepTemporaries(runDir);
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (createWithContent(file, text))
       return {
         file,
         release: () => {
           if (readText(file) === text) fs.rmSync(file, { force: true });
         },
       };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
     const seen = readText(file);
     if (seen === undefined) continue; // released meanwhile
     const holder = parseHolder(seen);
     if (holder && holder.host !== me.host) throw new RunLockedError(runDir, holder, false);
     if (holder && !isStale(holder)) throw new RunLockedError(runDir, holder, true);
-    // Empty or garbled: a writer between create and write (give it a moment), or one that died
-    // there; only a file older than a few seconds is taken for the latter.
-    if (!holder && !(ageMs(file) > 5000)) {
+    // A garbled lock (written by an older nvcc, or damaged) is stale once it is a second old.
+    if (!holder && !(ageMs(file) > 1000)) {
       sleepMs(100);
       continue;
     }
-    breakStaleLock(file, seen);
+    breakStaleLock(file, seen, text);
   }
   const holder = parseHolder(readText(file) ?? '');
   if (holder) throw new RunLockedError(runDir, holder, holder.host === me.host);
   throw new RunDirError(`${runDir}: cannot take the run folder's lock ${file}; another process keeps replacing it`);
 }
 
+function holderRecord(purpose: string): LockHolder {
+  const boot = bootId();
+  const start = processStartTime(process.pid);
+  return {
+    pid: process.pid,
+    host: os.hostname(),
+    ...(boot !== undefined ? { boot } : {}),
+    ...(start !== undefined ? { start } : {}),
+    purpose,
+    since: new Date().toISOString(),
+  };
+}
+
+const TEMPORARY = /^\.lock\.tmp-(\d+)$/;
+
 /**
- * Removes a stale lock whose content is `seen`, under a short-lived second lock (`.lock.break`),
- * so that a process which took the lock over meanwhile never has its fresh lock removed.
+ * Creates `file` holding `text` unless it exists: the text goes to a temporary file first, which
+ * is then hard-linked to the name (link fails if the name exists), so a lock is never seen empty
+ * or half-written, even from a process killed in the middle. Returns false when it exists.
  */
-function breakStaleLock(file: string, seen: string): void {
-  const breaker = `${file}.break`;
+function createWithContent(file: string, text: string): boolean {
+  const tmp = path.join(path.dirname(file), `.lock.tmp-${process.pid}`);
+  fs.writeFileSync(tmp, text);
   try {
-    fs.closeSync(fs.openSync(breaker, 'wx'));
+    fs.linkSync(tmp, file);
+    return true;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    // Another process is breaking it; a breaker left by a process killed in these few lines
-    // is removed once it is clearly old.
-    if (ageMs(breaker) > 10_000) fs.rmSync(breaker, { force: true });
-    else sleepMs(50);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw e;
+    // A file system without hard links: O_EXCL creation (a kill between create and write
+    // leaves an empty lock, which the caller treats as stale after a second).
+    try {
+      fs.writeFileSync(file, text, { flag: 'wx' });
+      return true;
+    } catch (e2) {
+      if ((e2 as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw e2;
+    }
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+/** Removes temporary lock files of processes that are gone (killed between write and link). */
+function sweepTemporaries(runDir: string): void {
+  for (const name of fs.readdirSync(runDir)) {
+    const m = TEMPORARY.exec(name);
+    if (m && Number(m[1]) !== process.pid && !alive(Number(m[1]))) fs.rmSync(path.join(runDir, name), { force: true });
+  }
+}
+
+/**
+ * Removes a stale lock whose content is `seen`, under a short-lived second lock (`.lock.break`,
+ * holding the breaker's own record), so that a process which took the lock over meanwhile never
+ * has its fresh lock removed. A breaker left by a killed process is itself stale and removed.
+ */
+function breakStaleLock(file: string, seen: string, me: string): void {
+  const breaker = `${file}.break`;
+  if (!createWithContent(breaker, me)) {
+    const text = readText(breaker);
+    const holder = text === undefined ? undefined : parseHolder(text);
+    if (text !== undefined && (holder ? isStale(holder) : ageMs(breaker) > 1000)) {
+      if (readText(breaker) === text) fs.rmSync(breaker, { force: true });
+    } else sleepMs(20);
     return;
   }
   try {
     if (readText(file) === seen) fs.rmSync(file, { force: true });
   } finally {
-    fs.rmSync(breaker, { force: true });
+    if (readText(breaker) === me) fs.rmSync(breaker, { force: true });
   }
 }
 

@@ -5,7 +5,7 @@
  * training runner.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -87,12 +87,24 @@ describe('run-folder lock', () => {
     );
   });
 
-  it('an empty lock file (a writer killed before writing) is taken over once it is old', () => {
+  it('an empty or garbled lock file (written by something else) is taken over once it is old', () => {
     const dir = fresh();
     writeFileSync(join(dir, LOCK_FILE), '');
     const old = new Date(Date.now() - 60_000);
     utimesSync(join(dir, LOCK_FILE), old, old);
     acquireRunLock(dir, 'train').release();
+  });
+
+  it('what a process killed while locking leaves (a breaker, a temporary file) blocks nobody', () => {
+    const dir = fresh();
+    const dead = deadPid();
+    writeLock(dir, { pid: dead, host: hostname() });
+    writeFileSync(join(dir, `${LOCK_FILE}.break`), JSON.stringify({ pid: dead, host: hostname(), purpose: 'train' }));
+    writeFileSync(join(dir, `${LOCK_FILE}.tmp-${dead}`), 'partial');
+    const lock = acquireRunLock(dir, 'train');
+    expect(readdirSync(dir).sort()).toEqual([LOCK_FILE]);
+    lock.release();
+    expect(readdirSync(dir)).toEqual([]);
   });
 });
 
