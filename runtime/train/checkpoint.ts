@@ -13,7 +13,9 @@
  * Test hook: with NVCC_TEST_CHECKPOINT_PAUSE=<seq> in the environment, the writer of checkpoint
  * <seq> prints `nvcc-test: checkpoint <seq> paused before rename` to stderr after writing every
  * file into the temporary folder and then waits forever, so a test can SIGKILL it inside the
- * window where a crash would matter.
+ * window where a crash would matter. `<seq>:files` pauses after the first file (state.json not
+ * yet written), `<seq>:prune` while checkpoint <seq> removes an older one (renamed to .trash-,
+ * not yet deleted); the message names the phase instead of "before rename".
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -46,16 +48,32 @@ export async function writeCheckpoint(
   const tmp = join(root, `.${name}.tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
-  for (const [file, bytes] of files) if (file !== STATE_FILE) writeAndFsyncSync(join(tmp, file), bytes);
+  for (const [file, bytes] of files)
+    if (file !== STATE_FILE) {
+      writeAndFsyncSync(join(tmp, file), bytes);
+      await testPause(seq, 'files', 'after a file');
+    }
   writeAndFsyncSync(join(tmp, STATE_FILE), files.get(STATE_FILE)!);
   fsyncDirectory(tmp);
-  if (process.env.NVCC_TEST_CHECKPOINT_PAUSE === String(seq)) {
-    process.stderr.write(`nvcc-test: checkpoint ${seq} paused before rename\n`);
-    await new Promise<never>(() => setInterval(() => undefined, 1 << 30));
-  }
+  await testPause(seq, '', 'before rename');
   renameSync(tmp, finalPath);
   fsyncDirectory(root);
   return finalPath;
+}
+
+/** The test hook of the module comment: waits forever when NVCC_TEST_CHECKPOINT_PAUSE names this point. */
+async function testPause(seq: number, phase: '' | 'files' | 'prune', shown: string): Promise<void> {
+  const want = process.env.NVCC_TEST_CHECKPOINT_PAUSE;
+  if (want === undefined || want !== (phase ? `${seq}:${phase}` : String(seq))) return;
+  process.stderr.write(`nvcc-test: checkpoint ${seq} paused ${shown}\n`);
+  await new Promise<never>(() => setInterval(() => undefined, 1 << 30));
+}
+
+/** testPause for synchronous code: blocks the thread (stderr to a pipe or file is written at once). */
+function testPauseSync(seq: number, phase: 'prune', shown: string): void {
+  if (process.env.NVCC_TEST_CHECKPOINT_PAUSE !== `${seq}:${phase}`) return;
+  process.stderr.write(`nvcc-test: checkpoint ${seq} paused ${shown}\n`);
+  for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1 << 30);
 }
 
 /** Removes temporary and trashed folders left by killed writers. */
@@ -132,6 +150,7 @@ export function pruneCheckpoints(runDir: string, keep: number, protect: readonly
     if (protect.includes(c.path)) continue;
     const trash = join(root, `.trash-${checkpointName(c.seq)}-${process.pid}`);
     renameSync(c.path, trash);
+    testPauseSync(all.at(-1)!.seq, 'prune', 'while pruning');
     rmSync(trash, { recursive: true, force: true });
   }
 }
