@@ -145,6 +145,43 @@ export function formatHandoverReport(report: HandoverReport): string {
   ].join('\n');
 }
 
+/** The longest common dotted prefix of module paths ('' when they share none). */
+function commonPrefix(paths: readonly string[]): string {
+  const split = paths.map((p) => p.split('.').slice(0, -1));
+  const first = split[0] ?? [];
+  let n = 0;
+  while (n < first.length && split.every((parts) => parts[n] === first[n])) n++;
+  return first.slice(0, n).join('.');
+}
+
+/**
+ * The hand-over in a few console lines: one per source stage and module mapping, with tensor and
+ * value counts, and one for freshly initialised tensors; the full table goes to the run log.
+ */
+export function formatHandoverSummary(report: HandoverReport): string {
+  const groups = new Map<string, HandoverEntry[]>();
+  for (const e of report.loaded) {
+    const key = `${e.fromStage}\u0000${e.source.split('.')[0]}\u0000${e.target.split('.')[0]}`;
+    groups.set(key, [...(groups.get(key) ?? []), e]);
+  }
+  const values = (n: number) => n.toLocaleString('en-US');
+  const lines: string[] = [];
+  for (const entries of groups.values()) {
+    const from = commonPrefix(entries.map((e) => e.source));
+    const to = commonPrefix(entries.map((e) => e.target));
+    const count = entries.reduce((n, e) => n + e.count, 0);
+    lines.push(
+      `  ${entries[0]!.fromStage}.${from || '*'} -> ${to || '(root)'}: ${entries.length} tensors, ${values(count)} values`,
+    );
+  }
+  if (report.fresh.length > 0) {
+    const modules = [...new Set(report.fresh.map((f) => f.path.split('.')[0]!))];
+    const count = report.fresh.reduce((n, f) => n + f.count, 0);
+    lines.push(`  freshly initialised: ${modules.join(', ')}: ${report.fresh.length} tensors, ${values(count)} values`);
+  }
+  return lines.join('\n');
+}
+
 /**
  * Marks every parameter under each module path frozen. Unknown paths are an error (a typo in
  * `freeze = [...]` must not silently train everything). Returns the frozen parameter paths.

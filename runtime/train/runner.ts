@@ -41,7 +41,13 @@ import { acquireRunLock } from '../run/lock.js';
 import { recordedPath } from '../run/recorded.js';
 import { latestCheckpoint, pruneCheckpoints, readCheckpointFile, STATE_FILE, writeCheckpoint } from './checkpoint.js';
 import { batchIndices, epochOrder, stepsPerEpoch, type Batch, type TrainingData } from './data.js';
-import { applyHandover, formatHandoverReport, freezeModules, type HandoverReport } from './handover.js';
+import {
+  applyHandover,
+  formatHandoverReport,
+  formatHandoverSummary,
+  freezeModules,
+  type HandoverReport,
+} from './handover.js';
 import { randomThrow } from './modality-dropout.js';
 import { drawMask } from './objective.js';
 import { batchGradients } from './gradients.js';
@@ -525,7 +531,10 @@ class Runner {
         epoch: Math.min(epoch, stage.epochs - 1) + 1,
         step,
       });
-      if (handover) progress?.message(`stage ${stage.name}: weights handed over\n${formatHandoverReport(handover)}`);
+      if (handover)
+        progress?.message(
+          `stage ${stage.name}: weights handed over (every tensor in log.jsonl)\n${formatHandoverSummary(handover)}`,
+        );
       const frozen = freezeModules(model, stage.freeze);
       if (frozen.length > 0)
         progress?.message(

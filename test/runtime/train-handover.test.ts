@@ -4,6 +4,7 @@ import { seed } from '../../runtime/rng.js';
 import {
   applyHandover,
   formatHandoverReport,
+  formatHandoverSummary,
   freezeModules,
   HandoverError,
   parameterMap,
@@ -50,6 +51,12 @@ describe('applyHandover', () => {
     expect(table).toContain('pretrain.encoder.embed.weight');
     expect(table).toContain('[16, 6]');
     expect(table).toMatch(/loaded 4 tensors \(144 values\)/);
+    // the console gets one line per mapping instead of a row per tensor
+    const freshValues = report.fresh.reduce((n, f) => n + f.count, 0);
+    expect(formatHandoverSummary(report).split('\n')).toEqual([
+      '  pretrain.encoder -> enc: 4 tensors, 144 values',
+      `  freshly initialised: lab_proj, head: 4 tensors, ${freshValues} values`, // model order
+    ]);
   });
 
   it('refuses a shape mismatch and assigns nothing', () => {
