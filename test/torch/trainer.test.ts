@@ -12,7 +12,7 @@
  * - DDP: 2 processes (torchrun, gloo, CPU) on batches of 4 end with the weights of 1 process
  *   (rtol 1e-5);
  * - a run killed mid-epoch (the process dies after step 3, no cleanup) and resumed ends with the
- *   same weights as the uninterrupted run, bit for bit.
+ *   same weights as the uninterrupted run, bit for bit; so does a 2-process torchrun run.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -245,6 +245,27 @@ describe('torch engine trainer', () => {
       }
       const log = parseJsonl(readFileSync(join(two, 'log.jsonl'), 'utf8')).records;
       expect(log[0]!.processes).toBe(2);
+    },
+    SLOW,
+  );
+
+  it(
+    'a torchrun run (2 processes) killed mid-epoch resumes to the weights of the uninterrupted one',
+    () => {
+      const plainSpec = join(dir, 'spec-plain.json');
+      const run = join(dir, 'two-killed');
+      // Both processes die after step 3 of pre-training (one past the checkpoint at 2); torchrun fails.
+      const killed = train(['--run', run, '--spec', plainSpec, '--exit-after-steps', '3'], 2);
+      expect(killed.status).not.toBe(0);
+      const state = parseCheckpointState(
+        readCheckpointFile(latestCheckpoint(run)!.path, STATE_FILE).toString('utf8'),
+        latestCheckpoint(run)!.path,
+      );
+      expect([state.stage, state.step]).toEqual(['pretrain', 2]);
+      const r = train(['--run', run, '--spec', plainSpec, '--resume'], 2);
+      expect(r.status, r.stderr).toBe(0);
+      for (const stage of ['pretrain', 'finetune'])
+        expect(weights(run, stage)).toEqual(weights(join(dir, 'two'), stage));
     },
     SLOW,
   );
