@@ -11,12 +11,14 @@
  * else was in the file, or one ExportMismatchError lists every missing, unexpected and
  * mis-shaped key; the result has one tensor per IR weight.
  */
+import { NvccError } from '../../../runtime/errors.js';
 import type { ModelIR, ModuleNode } from '../../ir/ir.js';
 import type { HostTensor } from '../../../runtime/io/safetensors.js';
 import { reshapeHost } from '../../../runtime/io/layout.js';
 import { toTorch, torchLayoutKind, type TorchLayoutKind } from '../../../runtime/io/torch-layout.js';
 
-export class ExportMismatchError extends Error {
+/** Weights that are not the model's (a data error: the file, not the program, is wrong). */
+export class ExportMismatchError extends NvccError {
   constructor(
     source: string,
     readonly missing: readonly string[],
@@ -28,7 +30,7 @@ export class ExportMismatchError extends Error {
       unexpected.length ? `unexpected: ${unexpected.join(', ')}` : '',
       misshaped.length ? `mis-shaped: ${misshaped.join(', ')}` : '',
     ].filter(Boolean);
-    super(`${source} does not hold this model's weights (${parts.join('; ')})`);
+    super('data', `${source} does not hold this model's weights (${parts.join('; ')})`);
     this.name = 'ExportMismatchError';
   }
 }
