@@ -81,6 +81,9 @@ const reduction = (name: string, diagram: DiagramRule = PLAIN): PrimitiveRecord 
           error: semantic('ShapeReduceAxis', { axis: a, rank: x.length, shape: formatShape(x) }),
           input: 0,
         };
+      // The runtime would reduce a repeated axis twice; the rule would count it once.
+      if (axes.has(n))
+        return { error: semantic('ShapeReduceAxisRepeated', { axis: a, shape: formatShape(x) }), input: 0 };
       axes.add(n);
     }
     const keep = boolParam(p, 'keep');

@@ -400,6 +400,14 @@ export const TENSOR_FUNCTIONS: readonly PrimitiveRecord[] = [
           error: semantic('ShapeHeadsNotDividing', { heads: h, width: dq }),
           help: `use a head count that divides ${dq}`,
         };
+      // The runtime splits the values into heads too.
+      const dv = v![2]!.asInt();
+      if (dv !== undefined && dv % h !== 0)
+        return {
+          error: semantic('ShapeHeadsNotDividingValues', { heads: h, width: dv }),
+          input: 2,
+          help: `use a head count that divides both ${dq ?? q![2]} and ${dv}`,
+        };
       return [q![0]!, q![1]!, v![2]!];
     },
     macs([q, k, v], _out) {

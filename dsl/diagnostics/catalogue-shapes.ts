@@ -21,6 +21,7 @@ export const shapeCatalogue = {
   },
   ShapeReduceAxis: { ...layerInputShape, message: 'axis {axis} is out of range for a tensor of rank {rank} {shape}' },
   ShapeAxisOutOfRange: { ...layerInputShape, message: 'axis {axis} is out of range for {shape}' },
+  ShapeReduceAxisRepeated: { ...layerInputShape, message: 'axis {axis} is named twice in the axes of {shape}' },
   ShapeConvChannels: {
     ...layerInputShape,
     message: '`Conv2d` expects {expected} input channels, found {found} in {shape}',
@@ -71,6 +72,10 @@ export const shapeCatalogue = {
   ShapeAttentionWidth: { ...layerInputShape, message: 'queries have width {queries} but keys have {keys}' },
   ShapeAttentionTokens: { ...layerInputShape, message: 'keys have {keys} tokens but values have {values}' },
   ShapeHeadsNotDividing: { ...layerInputShape, message: 'heads = {heads} does not divide the query width {width}' },
+  ShapeHeadsNotDividingValues: {
+    ...layerInputShape,
+    message: 'heads = {heads} does not divide the value width {width}',
+  },
   ShapeBiasTableRows: {
     ...layerInputShape,
     message: 'a window of {window} needs a table of {rows} rows ((2w-1)^2), found {found}',
