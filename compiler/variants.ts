@@ -25,7 +25,7 @@ import type {
 } from '../dsl/ast.js';
 import type { Span } from '../dsl/span.js';
 import { closest, type Reporter } from './report.js';
-import { DATASET_SETTINGS, STAGE_SETTINGS, TRAIN_SETTINGS } from './settings.js';
+import { DATASET_SETTINGS, STAGE_SETTINGS, TRAIN_SETTINGS } from './settings-schema.js';
 
 interface PathPart {
   readonly name: string;

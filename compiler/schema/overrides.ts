@@ -8,7 +8,7 @@
  * Holds afterwards: every path in the schema is one `compileProgram(..., { overrides })`
  * accepts (compiler/variants.ts): `<stage>.<setting>[.<arg>]`, `<stage>.schedule.<phase>.<arg>`,
  * `<train>.<setting>`, `<dataset>.<setting>[.<arg>]`, `<Block>.<param>` and `<CONST>` for the
- * entry file's declarations. Ranges come from compiler/settings.ts, so a value this schema
+ * entry file's declarations. Ranges come from compiler/settings-schema.ts, so a value this schema
  * accepts passes the setting checks too.
  */
 import { Ajv, type ErrorObject } from 'ajv';
@@ -27,7 +27,13 @@ import {
   valueDepth,
 } from '../limits.js';
 import { closest, Reporter } from '../report.js';
-import { DATASET_SETTINGS, STAGE_SETTINGS, TRAIN_SETTINGS, type ConfigSchema, type SettingType } from '../settings.js';
+import {
+  DATASET_SETTINGS,
+  STAGE_SETTINGS,
+  TRAIN_SETTINGS,
+  type ConfigSchema,
+  type SettingType,
+} from '../settings-schema.js';
 import { applyVariant } from '../variants.js';
 import type { IRValue } from '../ir/ir.js';
 import { irValueToJson } from '../ir/value.js';
