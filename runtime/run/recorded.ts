@@ -3,7 +3,8 @@
  * dataset's table and images in config.json, stage weights in metrics.json), checked before a
  * later command (eval, predict, resume) reads them.
  * In: the recorded value, the file that records it, the run folder, and what kind of entry it must
- * be. Out: the absolute path, or a RunDirError naming the recording file and the fault.
+ * be. Out: the absolute path, or a RecordedPathError (a data error) naming the recording file
+ * and the fault.
  * Holds afterwards: the path, resolved against the run folder when relative and with symbolic
  * links followed, lies inside the project or the run folder, and is a regular file (or a folder,
  * where one is expected). The project is the current folder and the folder the run was started
@@ -12,7 +13,15 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { RunDirError } from './rundir.js';
+import { NvccError } from '../errors.js';
+
+/** A recorded path that may not be read: the run folder's content is at fault, not nvcc. */
+export class RecordedPathError extends NvccError {
+  constructor(message: string, recordedIn: string) {
+    super('data', message, { path: recordedIn });
+    this.name = 'RecordedPathError';
+  }
+}
 
 export interface RecordedPathOptions {
   /** The run folder: relative values start here, and it is one of the allowed places. */
@@ -55,23 +64,26 @@ function inside(child: string, parent: string): boolean {
 /** The checked absolute path of a recorded value; see the module comment. */
 export function recordedPath(value: unknown, o: RecordedPathOptions): string {
   if (typeof value !== 'string' || value === '' || value.includes('\0'))
-    throw new RunDirError(`${o.recordedIn}: ${o.what} is missing or not a path`);
+    throw new RecordedPathError(`${o.recordedIn}: ${o.what} is missing or not a path`, o.recordedIn);
   const abs = path.resolve(o.base ?? o.runDir, value);
   const exists = fs.existsSync(abs);
-  if (!exists && !o.mayBeMissing) throw new RunDirError(`${o.recordedIn}: ${o.what} ${abs} no longer exists`);
+  if (!exists && !o.mayBeMissing)
+    throw new RecordedPathError(`${o.recordedIn}: ${o.what} ${abs} no longer exists`, o.recordedIn);
   const target = real(abs);
   const roots = [...(o.roots ?? [process.cwd(), projectOf(o.runDir)]), o.runDir].map(real);
   if (!roots.some((r) => inside(target, r)))
-    throw new RunDirError(
+    throw new RecordedPathError(
       `${o.recordedIn}: ${o.what} ${abs}${target !== abs ? ` (a link to ${target})` : ''} is outside ` +
         `the project (${[...new Set(roots.slice(0, -1))].join(', ') || 'none'}) and the run folder ${roots.at(-1)}; ` +
         'refusing to read it (run nvcc from a folder that contains it)',
+      o.recordedIn,
     );
   if (!exists) return abs;
   const st = fs.statSync(target);
   if (o.kind === 'file' ? !st.isFile() : !st.isDirectory())
-    throw new RunDirError(
+    throw new RecordedPathError(
       `${o.recordedIn}: ${o.what} ${abs} is not a ${o.kind === 'file' ? 'regular file' : 'folder'}; refusing to read it`,
+      o.recordedIn,
     );
   return abs;
 }

@@ -5,7 +5,8 @@
  * optimizer tensors this is everything a continuation needs to take the same next step as the
  * uninterrupted run; the resolved configuration is embedded so a run folder can be resumed
  * without the program that started it. `readCheckpointState` refuses a damaged checkpoint (bad
- * JSON, missing or mistyped fields, a tensor file whose sha256 differs) with a TrainingError.
+ * JSON, missing or mistyped fields, a tensor file whose sha256 differs) with a
+ * DamagedCheckpointError (a data error naming the checkpoint folder).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { basename, join } from 'node:path';
 import type { RngState } from '../module.js';
 import type { DatasetSpec } from '../data/spec.js';
 import { newestIntactCheckpoint, setAsideDamaged } from './checkpoint.js';
+import { NvccError } from '../errors.js';
 import { TrainingError } from './common.js';
 import type { JsonValue, TrainSpec } from './spec.js';
 
@@ -96,8 +98,16 @@ export interface CheckpointState {
 }
 
 /** A checkpoint's state.json that cannot be used: a message naming the file and what is wrong. */
-function damaged(source: string, what: string): TrainingError {
-  return new TrainingError(`${source}: damaged checkpoint: ${what}`);
+/** A checkpoint folder whose state or files cannot be used: the user's data, not a bug. */
+export class DamagedCheckpointError extends NvccError {
+  constructor(checkpoint: string, what: string) {
+    super('data', `${checkpoint}: damaged checkpoint: ${what}`, { path: checkpoint });
+    this.name = 'DamagedCheckpointError';
+  }
+}
+
+function damaged(source: string, what: string): DamagedCheckpointError {
+  return new DamagedCheckpointError(source, what);
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -161,7 +171,7 @@ export function fileDigest(bytes: Uint8Array | string): string {
 /**
  * Reads and checks a checkpoint folder: its state.json parses, and every file the state lists
  * has the recorded sha256 (a truncated or overwritten tensor file is found here, before any of it
- * is loaded). Throws TrainingError naming the folder and the fault.
+ * is loaded). Throws DamagedCheckpointError naming the folder and the fault.
  */
 export function readCheckpointState(checkpointPath: string): CheckpointState {
   const statePath = join(checkpointPath, STATE_NAME);

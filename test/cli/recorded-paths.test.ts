@@ -12,8 +12,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../cli/main.js';
 import type { DatasetSpec } from '../../runtime/data/spec.js';
-import { projectOf, recordedPath } from '../../runtime/run/recorded.js';
-import { RunDirError } from '../../runtime/run/rundir.js';
+import { projectOf, RecordedPathError, recordedPath } from '../../runtime/run/recorded.js';
 import { checkRecordedDataPaths, readDataSource } from '../../runtime/train/dataset-adapter.js';
 import { filesSpec } from '../fixtures/data/folder.js';
 
@@ -103,7 +102,14 @@ describe('other recorded paths', () => {
   it('stage weights stay inside the run folder', () => {
     const { run } = runWithProgram('x.nvc');
     const o = { runDir: run, recordedIn: 'state', what: 'weights', kind: 'file' as const, roots: [] };
-    expect(() => recordedPath('../../../../etc/passwd', o)).toThrow(RunDirError);
+    expect(() => recordedPath('../../../../etc/passwd', o)).toThrow(RecordedPathError);
+    let caught: unknown;
+    try {
+      recordedPath('/etc/passwd', o);
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toMatchObject({ kind: 'data', exitCode: 1, path: 'state' });
     expect(() => recordedPath(join('stages', '..', '..', 'x.safetensors'), { ...o, mayBeMissing: true })).toThrow(
       /is outside/,
     );

@@ -2,7 +2,7 @@
  * Damaged checkpoints and weights (each case failed before its fix): a truncated or garbled
  * newest checkpoint is skipped for the previous intact one, with a warning naming both, and the
  * resumed run still ends bit-identical to the uninterrupted one; a garbled state.json is a
- * TrainingError naming the folder (the CLI prints it as a message, not an internal error);
+ * data error naming the folder (the CLI prints it as a message, not an internal error);
  * weights holding NaN or infinity are refused when loading, leaving the model untouched.
  */
 import { existsSync, mkdtempSync, readFileSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { listCheckpoints } from '../../runtime/train/checkpoint.js';
 import { TrainingError } from '../../runtime/train/common.js';
 import { evaluateCheckpoint } from '../../runtime/train/evaluate.js';
 import { resume, runTraining } from '../../runtime/train/runner.js';
-import { readCheckpointState } from '../../runtime/train/state.js';
+import { DamagedCheckpointError, readCheckpointState } from '../../runtime/train/state.js';
 import { TinyData } from '../support/train-data.js';
 import { tinyFactories, type TinyConfig } from '../support/train-models.js';
 import { toyDataset, twoStageSpec } from '../support/train-specs.js';
@@ -75,7 +75,7 @@ describe('a damaged newest checkpoint', () => {
       const [older, newest] = listCheckpoints(runDir).slice(-2);
       if (damage === 'truncated model.safetensors') truncateSync(join(newest!.path, 'model.safetensors'), 100);
       else writeFileSync(join(newest!.path, 'state.json'), '{"format": "nvcc-checkpoint", "version": 1, "seq": ');
-      expect(() => readCheckpointState(newest!.path)).toThrow(TrainingError);
+      expect(() => readCheckpointState(newest!.path)).toThrow(DamagedCheckpointError);
       const warnings: string[] = [];
       const result = await resume(runDir, { ...common, data: data(), warn: (m) => warnings.push(m) });
       expect(result.status).toBe('completed');
@@ -108,7 +108,7 @@ describe('a damaged newest checkpoint', () => {
     expect((e as Error).message).toMatch(/has no complete checkpoint: every checkpoint is damaged \(.*not valid JSON/);
   });
 
-  it('a garbled state.json of a named checkpoint: eval says so (TrainingError, not an internal error)', async () => {
+  it('a garbled state.json of a named checkpoint: eval says so (a data error, not an internal error)', async () => {
     const runDir = tempRun();
     await interruptAt(runDir, 'finetune', 4);
     const newest = listCheckpoints(runDir).at(-1)!;
@@ -124,7 +124,8 @@ describe('a damaged newest checkpoint', () => {
       () => undefined,
       (err: unknown) => err,
     );
-    expect(e).toBeInstanceOf(TrainingError);
+    expect(e).toBeInstanceOf(DamagedCheckpointError);
+    expect(e).toMatchObject({ kind: 'data', exitCode: 1, path: newest.path });
     expect((e as Error).message).toBe(`${newest.path}: damaged checkpoint: field 'seq' is missing or invalid`);
   });
 });
