@@ -106,7 +106,8 @@ export function applyVariant(
     while (cur) {
       if (chain.includes(cur)) {
         reporter.error('VariantCycle', cur.name.span, {
-          cycle: [...chain, cur].map((v) => v.name.name).join(' -> '),
+          // `chain` holds bases first; the message follows `extends` from the requested variant.
+          cycle: [...[...chain].reverse(), cur].map((v) => v.name.name).join(' -> '),
         });
         return module;
       }
