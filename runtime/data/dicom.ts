@@ -29,14 +29,48 @@ export interface GrayPicture {
 const UNCOMPRESSED = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.2']);
 
 /** True when the bytes look like a DICOM Part 10 file ("DICM" at offset 128). */
-export function isDicom(bytes: Uint8Array): boolean {
+function hasPreamble(bytes: Uint8Array): boolean {
   return bytes.length > 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
+}
+
+const VRS = new Set(
+  'AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT UV'.split(' '),
+);
+
+/**
+ * How a DICOM data set without the Part 10 preamble starts, if these bytes are one: a first
+ * element of group 0002 (file meta) or 0008 (identification), little endian, with an explicit VR
+ * or an implicit 4-byte length. Such files are valid (PS3.10 7.1 allows media without the
+ * preamble in older archives) and were refused as "not a PNG, JPEG or DICOM image".
+ */
+function rawDataSet(bytes: Uint8Array): 'explicit' | 'implicit' | undefined {
+  if (bytes.length < 12 || hasPreamble(bytes)) return undefined;
+  const group = bytes[0]! | (bytes[1]! << 8);
+  const element = bytes[2]! | (bytes[3]! << 8);
+  if ((group !== 0x0002 && group !== 0x0008) || element > 0x00ff) return undefined;
+  const vr = String.fromCharCode(bytes[4]!, bytes[5]!);
+  if (VRS.has(vr)) return 'explicit';
+  const length = bytes[4]! | (bytes[5]! << 8) | (bytes[6]! << 16) | (bytes[7]! << 24);
+  return length >= 0 && length < 1 << 16 ? 'implicit' : undefined;
+}
+
+/** True when the bytes look like DICOM: a Part 10 file, or a data set without the preamble. */
+export function isDicom(bytes: Uint8Array): boolean {
+  return hasPreamble(bytes) || rawDataSet(bytes) !== undefined;
 }
 
 export function decodeDicom(bytes: Uint8Array, options: DicomOptions): GrayPicture {
   let ds: ReturnType<typeof dicomParser.parseDicom>;
   try {
-    ds = dicomParser.parseDicom(bytes);
+    const raw = rawDataSet(bytes);
+    // Without a preamble there is no file meta to name the transfer syntax: little endian, the
+    // VR form the first element shows.
+    ds =
+      raw === undefined
+        ? dicomParser.parseDicom(bytes)
+        : dicomParser.parseDicom(bytes, {
+            TransferSyntaxUID: raw === 'explicit' ? '1.2.840.10008.1.2.1' : '1.2.840.10008.1.2',
+          });
   } catch (e) {
     const detail =
       typeof e === 'string'
@@ -53,6 +87,8 @@ export function decodeDicom(bytes: Uint8Array, options: DicomOptions): GrayPictu
   const cols = ds.uint16('x00280011');
   const bits = ds.uint16('x00280100') ?? 16;
   const signed = (ds.uint16('x00280103') ?? 0) === 1;
+  const stored = ds.uint16('x00280101') ?? bits;
+  const highBit = ds.uint16('x00280102') ?? stored - 1;
   const samples = ds.uint16('x00280002') ?? 1;
   const photometric = (ds.string('x00280004') ?? 'MONOCHROME2').trim();
   const pixelElement = ds.elements['x7fe00010'];
@@ -61,6 +97,8 @@ export function decodeDicom(bytes: Uint8Array, options: DicomOptions): GrayPictu
   if (samples !== 1 || !photometric.startsWith('MONOCHROME'))
     throw new DicomError(`only grayscale (MONOCHROME1/2) DICOM is supported, got ${photometric}`);
   if (bits !== 8 && bits !== 16) throw new DicomError(`Bits Allocated ${bits} is not supported (8 or 16)`);
+  if (stored < 1 || stored > bits || highBit >= bits || highBit < stored - 1)
+    throw new DicomError(`inconsistent Bits Stored ${stored} / High Bit ${highBit} for Bits Allocated ${bits}`);
   const n = rows * cols;
   const needed = n * (bits / 8);
   if (pixelElement.length < needed || pixelElement.dataOffset + needed > bytes.length)
@@ -74,16 +112,16 @@ export function decodeDicom(bytes: Uint8Array, options: DicomOptions): GrayPictu
   const values = new Float64Array(n);
   let lo = Infinity;
   let hi = -Infinity;
+  // Only bits highBit-stored+1 .. highBit of a word hold the value (PS3.5 8.1.1): the others may
+  // carry overlays or garbage; a signed value is sign-extended from its top stored bit.
+  const shift = highBit + 1 - stored;
+  const mask = stored === 32 ? 0xffffffff : (1 << stored) - 1;
+  const signBit = 1 << (stored - 1);
   for (let i = 0; i < n; i++) {
-    const stored =
-      bits === 8
-        ? signed
-          ? view.getInt8(i)
-          : view.getUint8(i)
-        : signed
-          ? view.getInt16(2 * i, !bigEndian)
-          : view.getUint16(2 * i, !bigEndian);
-    const v = stored * slope + intercept;
+    const word = bits === 8 ? view.getUint8(i) : view.getUint16(2 * i, !bigEndian);
+    let value = (word >>> shift) & mask;
+    if (signed && value & signBit) value -= mask + 1;
+    const v = value * slope + intercept;
     values[i] = v;
     if (v < lo) lo = v;
     if (v > hi) hi = v;
