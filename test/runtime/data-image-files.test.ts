@@ -5,7 +5,7 @@
  * naming the file; a PNG, JPEG or DICOM file without an extension is recognised by its content,
  * while an extensionless file of another kind stays out.
  */
-import { mkdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
