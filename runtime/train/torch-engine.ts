@@ -21,6 +21,8 @@ import { evaluateRun, type SplitScores } from '../metrics/index.js';
 import type { ReportEvaluation } from '../report/index.js';
 import { writeFileAtomic } from '../run/atomic.js';
 import { RUN_FILES } from '../run/rundir.js';
+import { readJsonl } from '../run/jsonl.js';
+import { EVENTS_PREFIX, findEventFile, ScalarLog } from '../run/scalars.js';
 import { jsonNumbers, stageRoot, TrainingError } from './common.js';
 import { imageInputNames, loadTrainingData, type DatasetTrainingData } from './dataset-adapter.js';
 import { parsePredictionsCsv, PREDICTIONS_FILE } from './evaluate.js';
@@ -175,6 +177,7 @@ export async function finishTorchRun(runDir: string, resamples = 1000, report = 
   const metrics = JSON.parse(readFileSync(metricsPath, 'utf8')) as { stages: StageResult[]; [k: string]: unknown };
   const classes = config.dataset.label.classes.map((c) => c.name);
   let last: ReportEvaluation | undefined;
+  let lastStage: string | undefined;
   const stages = metrics.stages.map((result) => {
     const stage = config.spec.stages.find((s) => s.name === result.name);
     const file = join(runDir, 'stages', result.name, PREDICTIONS_FILE);
@@ -193,9 +196,19 @@ export async function finishTorchRun(runDir: string, resamples = 1000, report = 
     const previous = (result.evaluation ?? {}) as { loss?: unknown };
     const full = { kind: 'supervised', ...evaluation, ...(previous.loss ? { loss: previous.loss } : {}) };
     last = full as unknown as ReportEvaluation;
+    lastStage = result.name;
     return { ...result, evaluation: full as never };
   });
   await writeFileAtomic(metricsPath, `${JSON.stringify({ ...metrics, stages }, jsonNumbers, 2)}\n`);
+  // TensorBoard events and metrics.csv from the trainer's log, as the tfjs engine keeps them.
+  const logPath = join(runDir, RUN_FILES.log);
+  if (existsSync(logPath)) {
+    const previous = findEventFile(runDir);
+    const stamp = previous ? Number(basename(previous).slice(EVENTS_PREFIX.length).split('.')[0]) : Number.NaN;
+    const elapsed = typeof metrics.elapsed === 'number' ? metrics.elapsed : 0;
+    const runStart = Number.isFinite(stamp) ? stamp : Date.now() / 1000 - elapsed;
+    new ScalarLog(runDir, { runStart, existing: readJsonl(logPath).records }).close();
+  }
   if (!report) return undefined;
   const { writeRunReport } = await import('../report/index.js');
   return writeRunReport(runDir, {
@@ -206,6 +219,8 @@ export async function finishTorchRun(runDir: string, resamples = 1000, report = 
       ...(classes.length === 2 ? { classNames: [classes[0]!, classes[1]!] as const } : {}),
       pooling: String(config.spec.pooling ?? config.dataset.pool),
       ...(typeof metrics.elapsed === 'number' ? { wallTimeSeconds: metrics.elapsed } : {}),
+      runDir,
+      ...(lastStage ? { evaluatedStage: lastStage } : {}),
     },
     ...(last ? { evaluation: last } : {}),
   });

@@ -32,6 +32,11 @@ describe('nvcc train --engine torch', () => {
       expect(fs.existsSync(path.join(run, f)), f).toBe(true);
     for (const f of ['log.jsonl', 'config.json', 'report.html', 'program.json', 'stages/fit/predictions.csv'])
       expect(fs.existsSync(path.join(run, f)), f).toBe(true);
+    // TensorBoard events and metrics.csv, as the tfjs engine writes them
+    expect(fs.readdirSync(run).some((f) => f.startsWith('events.out.tfevents.'))).toBe(true);
+    const csv = fs.readFileSync(path.join(run, 'metrics.csv'), 'utf8').trim().split('\n');
+    expect(csv[0]).toMatch(/^stage,epoch,step,train_loss,lr,/);
+    expect(csv.length).toBeGreaterThan(1);
     const metrics = JSON.parse(fs.readFileSync(path.join(run, 'metrics.json'), 'utf8'));
     const test = metrics.stages[0].evaluation.splits.find((s: { split: string }) => s.split === 'test');
     expect(test.aucCi.resamples).toBe(1000);
