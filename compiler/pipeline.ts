@@ -7,6 +7,7 @@
  *   3. scope.ts     module name tables, imports (NVC2002/2004)
  *   4. program.ts   models, datasets, trains: elaborate.ts evaluates constants, instantiates
  *                   blocks and infers shapes (NVC2xxx-4xxx); cross-declaration checks (NVC5xxx)
+ *   5. mask-tokens.ts mask tokens must not go through layers that run masked (NVC4030, a warning)
  * Holds afterwards: `program` is present exactly when no diagnostic is an error; diagnostics
  * are sorted by file and position; no user error is thrown.
  */
@@ -18,6 +19,7 @@ import { Elaborator } from './elaborate.js';
 import type { ProgramIR } from './ir/ir.js';
 import type { ElaborationBudget } from './limits.js';
 import { type LoadFailure, loadModules, reportRefusal } from './loader.js';
+import { checkMaskTokens } from './mask-tokens.js';
 import { ProgramChecker } from './program.js';
 import { Reporter } from './report.js';
 import { buildModuleScopes } from './scope.js';
@@ -82,6 +84,7 @@ export function compileProgramSync(path: string, options: CompileOptions = {}): 
   if (!syntaxErrors) {
     const checker = new ProgramChecker(scopes.get(loaded.entry)!, elaborator, reporter);
     program = checker.check(options.variant);
+    checkMaskTokens(program, reporter);
   }
   const diagnostics = sortDiagnostics([...loaded.syntaxDiagnostics, ...reporter.diagnostics]);
   const ok = !diagnostics.some((d) => d.severity === 'error');

@@ -326,6 +326,15 @@ export const semanticCatalogue = {
     summary: 'not supported by the target',
     message: '`{callee}` with `{name} = {value}` is not supported by the {target} target',
   },
+  // 403x: masked execution (compiler/mask-tokens.ts) ----------------------------------------
+  MaskTokensMasked: {
+    code: 'NVC4030',
+    severity: 'warning',
+    summary: 'mask tokens go through a masked layer',
+    message: '{layer} runs masked, but its input holds mask tokens at the removed positions',
+    help: 'declare the block `unmasked` if it runs densely over the tokens (as the official FCMAE decoder)',
+    note: 'masked layers zero the removed positions or leave them out of their statistics: the tokens are lost',
+  },
   // 5xxx: declarations, stages, data, variants -----------------------------------------------
   HandOverMismatch: {
     code: 'NVC5001',
