@@ -97,7 +97,10 @@ export const STAGE_SETTINGS: Readonly<Record<string, SettingType>> = {
   model: any,
   inputs: list(word()),
   mask: config({
-    random_patches: { args: { ratio: prob, patch: int({ min: 1 }), input: word() }, required: ['ratio', 'patch'] },
+    random_patches: {
+      args: { ratio: prob, patch: int({ min: 1 }), input: word(), kept: word(['official', 'decimal']) },
+      required: ['ratio', 'patch'],
+    },
   }),
   loss: config(
     {

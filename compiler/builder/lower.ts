@@ -226,6 +226,7 @@ export function lowerStage(stage: StageIR, model: StageModel): StageSpec {
             ratio: num(maskCfg.named.ratio, 0),
             patch: num(maskCfg.named.patch, 0),
             ...(maskCfg.named.input !== undefined ? { input: String(maskCfg.named.input) } : {}),
+            ...(maskCfg.named.kept === 'decimal' ? { kept: 'decimal' as const } : {}),
           },
         }
       : {}),

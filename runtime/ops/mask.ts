@@ -9,18 +9,24 @@ import * as tf from '@tensorflow/tfjs';
 import type { ForwardContext, Rng } from '../module.js';
 
 /**
- * Number of kept patches, int(L * (1 - ratio)). The product is taken in float64 and snapped to
- * the nearest integer when it is within 1e-9 relative of it, so ratios whose decimal value is
- * exact (L=100, ratio 0.9 -> 10, where naive float arithmetic gives 9.999999999999998 -> 9)
- * keep the count the user meant; otherwise it truncates like Python's int().
+ * How the kept count is rounded. 'official' (default): Python's int() of the float64 product
+ * L * (1 - ratio), as the official gen_random_mask computes len_keep (L = 100, ratio 0.9 keeps
+ * 9, because 1 - 0.9 is 0.09999999999999998 in float64; L = 5, ratio 0.8 keeps 0). 'decimal':
+ * the count the decimal ratio means, the product snapped to the nearest integer when within
+ * 1e-9 relative of it (100 at 0.9 keeps 10), otherwise truncated.
  */
-export function keptCount(numPatches: number, ratio: number): number {
+export type KeptRounding = 'official' | 'decimal';
+
+/** Number of kept (visible) patches out of L for a mask ratio; see KeptRounding. */
+export function keptCount(numPatches: number, ratio: number, rounding: KeptRounding = 'official'): number {
   if (!Number.isInteger(numPatches) || numPatches <= 0)
     throw new RangeError(`keptCount: bad patch count ${numPatches}`);
   if (!(ratio >= 0 && ratio <= 1)) throw new RangeError(`keptCount: mask ratio must be in [0, 1], got ${ratio}`);
   const exact = numPatches * (1 - ratio);
-  const nearest = Math.round(exact);
-  if (Math.abs(exact - nearest) <= 1e-9 * Math.max(1, numPatches)) return nearest;
+  if (rounding === 'decimal') {
+    const nearest = Math.round(exact);
+    if (Math.abs(exact - nearest) <= 1e-9 * Math.max(1, numPatches)) return nearest;
+  }
   return Math.floor(exact);
 }
 
@@ -49,15 +55,22 @@ export function randomPatchMask(
   patchSize: number,
   ratio: number,
   rng: Rng,
+  rounding: KeptRounding = 'official',
 ): tf.Tensor4D {
   const { gh, gw } = patchGrid(height, width, patchSize);
-  const values = randomMaskValues(batch, gh * gw, ratio, rng);
+  const values = randomMaskValues(batch, gh * gw, ratio, rng, rounding);
   return tf.tensor4d(values, [batch, gh, gw, 1], 'float32');
 }
 
 /** The 0/1 values of randomPatchMask as a plain array [N*L] (row-major patch index). */
-export function randomMaskValues(batch: number, numPatches: number, ratio: number, rng: Rng): Float32Array {
-  const keep = keptCount(numPatches, ratio);
+export function randomMaskValues(
+  batch: number,
+  numPatches: number,
+  ratio: number,
+  rng: Rng,
+  rounding: KeptRounding = 'official',
+): Float32Array {
+  const keep = keptCount(numPatches, ratio, rounding);
   const out = new Float32Array(batch * numPatches).fill(1);
   const noise = new Float64Array(numPatches);
   const order = new Array<number>(numPatches);

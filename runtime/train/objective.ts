@@ -17,7 +17,7 @@ export function drawMask(policy: MaskPolicy, image: tf.Tensor, rng: Rng): tf.Ten
   if (image.rank !== 4)
     throw new Error(`mask = random_patches needs an image input [N, H, W, C], got [${image.shape.join(', ')}]`);
   const [n, h, w] = image.shape as [number, number, number, number];
-  return randomPatchMask(n, h, w, policy.patch, policy.ratio, rng);
+  return randomPatchMask(n, h, w, policy.patch, policy.ratio, rng, policy.kept);
 }
 
 function logitsOf(out: tf.Tensor | Record<string, tf.Tensor>): tf.Tensor {

@@ -43,6 +43,7 @@
  * ```
  */
 import type * as tf from '@tensorflow/tfjs';
+import type { KeptRounding } from '../ops/mask.js';
 import type { ForwardContext, Module } from '../module.js';
 import type { AugmentSpec, Pooling } from '../data/spec.js';
 
@@ -160,7 +161,8 @@ export interface ModelRef {
 }
 
 /**
- * `random_patches(ratio = 0.6, patch = 32)`: per sample, `floor(L * (1 - ratio))` of the
+ * `random_patches(ratio = 0.6, patch = 32)`: per sample, `floor(L * (1 - ratio))` (float64, as
+ * the official gen_random_mask; `kept = decimal` snaps, see ops/mask.ts keptCount) of the
  * L = (H / patch) * (W / patch) patches stay visible (0), the rest are removed (1); drawn from
  * the stage's `mask` RNG stream (convnextv2-fcmae.md §3.2). The mask is put in ctx.mask as
  * [N, H / patch, W / patch, 1].
@@ -171,6 +173,8 @@ export interface MaskPolicy {
   readonly patch: number;
   /** The image input the mask is drawn for (its H and W set the grid). Default: first image input. */
   readonly input?: string;
+  /** How many patches stay visible (ops/mask.ts keptCount); default 'official'. */
+  readonly kept?: KeptRounding;
 }
 
 export type LossSpec = MaskedMseLoss | CrossEntropyLoss;

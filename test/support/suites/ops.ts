@@ -87,9 +87,14 @@ export function defineOpsSuite(backend: 'cpu' | 'wasm'): void {
     });
 
     describe('masks', () => {
-      it('keptCount snaps float noise around exact products but truncates real fractions', () => {
-        expect(ops.keptCount(100, 0.9)).toBe(10); // 100*(1-0.9) = 9.999999999999998 in float64
+      it('keptCount is the official int(L * (1 - ratio)) by default; `decimal` snaps float noise', () => {
+        expect(ops.keptCount(100, 0.9)).toBe(9); // 100*(1-0.9) = 9.999999999999998 in float64
+        expect(ops.keptCount(100, 0.9, 'decimal')).toBe(10);
+        expect(ops.keptCount(5, 0.8)).toBe(0); // 0.9999999999999998
+        expect(ops.keptCount(90, 0.3)).toBe(62); // 62.99999999999999
+        expect(ops.keptCount(90, 0.3, 'decimal')).toBe(63);
         expect(ops.keptCount(100, 0.7)).toBe(30);
+        expect(ops.keptCount(49, 0.75, 'decimal')).toBe(12);
         expect(ops.keptCount(49, 0.75)).toBe(12); // 12.25
         expect(ops.keptCount(49, 0)).toBe(49);
         expect(ops.keptCount(49, 1)).toBe(0);
