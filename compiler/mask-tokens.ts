@@ -138,3 +138,31 @@ export function checkMaskTokens(program: ProgramIR, reporter: Reporter): void {
   for (const model of program.models) new MaskTokenCheck(model, reporter).run();
   for (const train of program.trains) for (const stage of train.stages) new MaskTokenCheck(stage.model, reporter).run();
 }
+
+/** Per pooling (`sample`, `batch`), the `masked_statistics` ops outside `unmasked` blocks. */
+export function poolingUnderMask(model: ModelIR): Record<string, number> {
+  const counts: Record<string, number> = {};
+  const visit = (node: ModuleNode): void => {
+    if (node.unmasked) return;
+    const graph = node.forwardKey ? model.graphs.get(node.forwardKey) : undefined;
+    for (const op of graph?.ops ?? [])
+      if (op.op === 'masked_statistics') {
+        const pooling = String(op.attrs.pooling ?? 'sample');
+        counts[pooling] = (counts[pooling] ?? 0) + 1;
+      }
+    for (const child of node.children) visit(child);
+  };
+  visit(model.root);
+  return counts;
+}
+
+const POOLING_TEXT: Readonly<Record<string, string>> = {
+  sample: 'per sample',
+  batch: 'pooled over the batch (MinkowskiGRN)',
+};
+
+/** `GRN norms under the mask: per sample (36)`, from poolingUnderMask's counts. */
+export function poolingText(counts: Readonly<Record<string, number>>): string {
+  const parts = Object.entries(counts).map(([k, n]) => `${POOLING_TEXT[k] ?? k} (${n})`);
+  return `GRN norms under the mask: ${parts.length ? parts.join(', ') : 'none'}`;
+}

@@ -10,6 +10,7 @@
 import type { ModelIR, ModuleNode, ProgramIR } from './ir/ir.js';
 import { applyModule, graphMacs, graphOf } from './ir/shapes.js';
 import { dimConst, dimSubst, dimSym, formatShape, type Dim, type Shape, unify } from './symbolic.js';
+import { poolingText, poolingUnderMask } from './mask-tokens.js';
 
 export interface SummaryRow {
   readonly path: string;
@@ -48,6 +49,15 @@ export interface StageSummary {
   readonly trainableParams: number;
   readonly frozenParams: number;
   readonly handOver: readonly string[];
+  /**
+   * For a stage with a mask policy: the policy's settings and how the GRN norms that run under
+   * the mask pool their statistics (`masked_statistics` ops outside `unmasked` blocks, counted
+   * per layer instance, by pooling).
+   */
+  readonly masking?: {
+    readonly policy: Readonly<Record<string, unknown>>;
+    readonly grn: Readonly<Record<string, number>>;
+  };
   /** Estimated memory of one training step, when the stage's batch and its model's per-sample
    * activations are known. */
   readonly training?: TrainingMemory;
@@ -279,9 +289,19 @@ export function summarizeStages(
         trainableParams: total - frozen,
         frozenParams: frozen,
         handOver: s.handOver.map((h) => `${h.fromStage}.${h.fromPath} -> ${h.to}`),
+        ...(s.mask ? { masking: { policy: s.mask, grn: poolingUnderMask(s.model) } } : {}),
       });
     }
   return out;
+}
+
+/** `mask random_patches(ratio = 0.6, patch = 32); GRN norms under the mask: per sample (12)`. */
+function maskingLine(m: NonNullable<StageSummary['masking']>): string {
+  const { type, ...args } = m.policy as { type?: unknown };
+  const policy = `${String(type ?? 'mask')}(${Object.entries(args)
+    .map(([k, v]) => `${k} = ${String(v)}`)
+    .join(', ')})`;
+  return `    mask ${policy}; ${poolingText(m.grn)}`;
 }
 
 /**
@@ -388,6 +408,7 @@ export function formatStageTable(stages: readonly StageSummary[]): string {
     out.push(
       `  ${s.train}.${s.stage}: ${s.model}  total ${fmt(s.totalParams)}, trainable ${fmt(s.trainableParams)}, frozen ${fmt(s.frozenParams)}${s.handOver.length ? `  (weights from ${s.handOver.join(', ')})` : ''}`,
     );
+    if (s.masking) out.push(maskingLine(s.masking));
     if (s.training)
       out.push(
         `    training step at batch ${s.training.batch}${s.training.microBatch ? ` in micro-batches of ${s.training.microBatch}` : ''}: about ${bytesText(s.training.bytes)} (weights, gradients, ${s.training.optimizer} state x${s.training.statesPerWeight}, inputs, ${BACKWARD_FACTOR} x activations for tfjs's backward pass; float32)`,

@@ -197,3 +197,13 @@ export function unmasked(ctx: ForwardContext): ForwardContext {
   const { mask: _removed, ...dense } = ctx;
   return dense;
 }
+
+/**
+ * Per-sample statistics [B, ...] pooled as the stage's mask policy asks (`masked_statistics`):
+ * with a mask and 'batch', summed over the batch axis and repeated for every sample (the norm
+ * over every visible position of the batch, as MinkowskiGRN computes it); otherwise x itself.
+ */
+export function maskedStatistics(x: tf.Tensor, pooling: 'sample' | 'batch', ctx: ForwardContext): tf.Tensor {
+  if (!ctx.mask || pooling === 'sample') return x;
+  return tf.tidy(() => tf.broadcastTo(tf.sum(x, 0, true), x.shape));
+}

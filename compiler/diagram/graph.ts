@@ -12,6 +12,7 @@
 import type { DatasetIR, ForwardGraph, ModelIR, ModuleNode, Op, StageIR, TrainIR } from '../ir/ir.js';
 import { PRIMITIVES, primitiveByIrName } from '../primitives/index.js';
 import { dimConst, dimSubst, formatShape, type Dim, type Shape } from '../symbolic.js';
+import { poolingText, poolingUnderMask } from '../mask-tokens.js';
 
 export type NodeRole = 'input' | 'output' | 'layer' | 'block' | 'op' | 'group' | 'stage' | 'mask' | 'loss';
 export type DiffMark = 'added' | 'removed' | 'changed';
@@ -622,7 +623,10 @@ export function trainingDiagram(train: TrainIR, datasets: readonly DatasetIR[], 
       group.children.push(loss);
       outs.forEach((o) => b.connect(o, loss.id));
       if (stage.mask) {
-        const mask = b.plainNode('mask', String(stage.mask.type ?? 'mask'), 'mask', maskLines(stage.mask));
+        const mask = b.plainNode('mask', String(stage.mask.type ?? 'mask'), 'mask', [
+          ...maskLines(stage.mask),
+          poolingText(poolingUnderMask(model)),
+        ]);
         group.children.push(mask);
         const targets: DiagramNode[] = [];
         for (const n of group.children) if (n.sparse && n.role !== 'mask') targets.push(n);

@@ -21,6 +21,7 @@ import {
   type ParamSchema,
   type PrimitiveRecord,
   tfjsCall,
+  W,
 } from './types.js';
 
 const elementwise = (name: string, doc: string, symbol?: string): PrimitiveRecord => ({
@@ -138,6 +139,26 @@ export const ELEMENTWISE: readonly PrimitiveRecord[] = [
     shape: ([x]) =>
       x!.length === 4 ? x! : { error: semantic('ShapeVisibleNeedsNHWC', { shape: formatShape(x!) }), input: 0 },
     targets: { tfjs: tfjsCall(() => ['ctx']) },
+  },
+  {
+    ...unary(
+      'masked_statistics',
+      "statistics [B, ...] as a stage with a mask policy pools them: `sample` keeps each sample's own, " +
+        '`batch` sums them over the batch and gives every sample the total (MinkowskiGRN pools every visible ' +
+        'position of the batch); x itself without a mask policy',
+      [
+        {
+          name: 'pooling',
+          type: 'enum',
+          enumValues: ['sample', 'batch'],
+          default: W('sample'),
+          doc: '`sample` or `batch`',
+        },
+      ],
+    ),
+    runtime: 'nv.maskedStatistics',
+    diagram: PLAIN,
+    targets: { tfjs: tfjsCall((l) => [l.value(l.attrs.pooling), 'ctx']) },
   },
   {
     ...unary('dropout', 'drops elements with probability `p` while training', [

@@ -80,6 +80,7 @@ describe('ConvNeXt-V2 block (convnextv2_atto, first block, 224 px)', () => {
       'visible',
       '×',
       'sum',
+      'masked_statistics',
       'sqrt',
       'mean',
       '+',
@@ -198,7 +199,7 @@ describe('MED-NVC training (Figure 1)', () => {
     expect(fine.children.filter((c) => c.role === 'input').map((c) => c.name)).toEqual(['xray', 'labs']);
     const mask = pre.children.find((c) => c.role === 'mask')!;
     expect(mask.kind).toBe('random_patches');
-    expect(mask.lines).toEqual(['ratio 0.6 (60% removed)', 'patch 32×32']);
+    expect(mask.lines).toEqual(['ratio 0.6 (60% removed)', 'patch 32×32', 'GRN norms under the mask: per sample (36)']);
     const encoder = pre.children.find((c) => c.path === 'encoder')!;
     expect(encoder.masked).toBe(true);
     expect(pre.children.find((c) => c.path === 'decoder')!.masked).toBe(false);

@@ -102,6 +102,31 @@ describe('std FCMAE against the official FCMAE (float64 reference)', () => {
     model.dispose();
   });
 
+  it('GRN under the mask: per sample (default) and batch-pooled (MinkowskiGRN) each match their reference', () => {
+    const x = input();
+    const m = mask();
+    const run = (name: string, withMask: boolean) => {
+      const model = program.modelFactories[name]!.create();
+      importConvNeXtV2(model, CHECKPOINT);
+      const ctx = { training: false, rng: nv.createRng(1), ...(withMask ? { mask: m } : {}) };
+      const encoder = (model as unknown as { encoder: nv.Module & { forward: nv.Callable['forward'] } }).encoder;
+      const features = Array.from((encoder.forward(ctx, x) as nv.tf.Tensor).dataSync());
+      const pred = nv.tf.reshape((model.forward(ctx, { x }) as { pred: nv.tf.Tensor }).pred, [2, 6, 3072]);
+      const loss = withMask ? fcmaeLoss(x, pred, m, { patchSize: 32, normPix: true }).dataSync()[0]! : Number.NaN;
+      model.dispose();
+      return { features, loss };
+    };
+    const sample = run('fcmae_official', true);
+    const batch = run('fcmae_official_batch_grn', true);
+    expect(normwise(sample.features, stored('encoder_sample_nhwc').data)).toBeLessThan(1e-5);
+    expect(normwise(batch.features, stored('encoder_batch_nhwc').data)).toBeLessThan(1e-5);
+    // The two statistics give measurably different encoders, so each comparison tells them apart.
+    expect(normwise(stored('encoder_batch_nhwc').data, stored('encoder_sample_nhwc').data)).toBeGreaterThan(1e-3);
+    expect(Math.abs(batch.loss - summary.loss_norm_pix_batch_grn) / summary.loss_norm_pix_batch_grn).toBeLessThan(1e-5);
+    // Without a mask policy the pooling setting changes nothing (the dense model is per sample).
+    expect(run('fcmae_official_batch_grn', false).features).toEqual(run('fcmae_official', false).features);
+  });
+
   it('exports the official layout back, byte for byte', async () => {
     const model = program.modelFactories.fcmae_official!.create();
     importConvNeXtV2(model, CHECKPOINT);
