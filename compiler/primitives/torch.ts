@@ -207,6 +207,12 @@ export const TORCH_RULES: Readonly<Record<string, TorchLowering>> = {
     lower: { call: (c) => `nv.drop_path(${c.args[0]}, ${pyValue(num(c.attrs.rate, 0))}, ${c.training})` },
   },
   visible: unary((x) => `nv.visible(${x})`),
+  masked_statistics: {
+    supports: always,
+    lower: {
+      call: (c) => `nv.masked_statistics(${c.args[0]}, ${pyValue(String(c.attrs.pooling ?? 'sample'))})`,
+    },
+  },
   dropout: {
     supports: always,
     lower: { call: (c) => `F.dropout(${c.args[0]}, ${pyValue(num(c.attrs.p, 0))}, ${c.training})` },

@@ -37,6 +37,7 @@ __all__ = [
     'Linear',
     'attention',
     'current_mask',
+    'masked_statistics',
     'drop_path',
     'grn',
     'init_',
@@ -112,6 +113,14 @@ def visible(x: Tensor) -> Tensor:
     """x with removed positions set to 0 while a mask is installed, x itself otherwise."""
     keep = _keep_for(x)
     return x if keep is None else x * keep
+
+
+def masked_statistics(x: Tensor, pooling: str) -> Tensor:
+    """Per-sample statistics x [B, ...]: with a mask installed and pooling 'batch', summed over
+    the batch and given to every sample (MinkowskiGRN's norm over the batch); x itself otherwise."""
+    if pooling == "sample" or current_mask() is None:
+        return x
+    return x.sum(dim=0, keepdim=True).expand_as(x)
 
 
 def patch_mask(x: Tensor) -> Tensor:
