@@ -2,7 +2,8 @@
  * Differential tests: the tfjs engine against the torch engine (`nvcc build --target torch`).
  * For each model (every model of std/convnextv2.nvc is the ConvNeXtV2 class at another size:
  * atto stands for them; every Table II row of examples/mednvc.nvc at demo size, whose models
- * use every block of std/: ConvNeXt-V2, FCMAE, CrossAttention, Swin): the tfjs model is built
+ * use every block of std/: ConvNeXt-V2, FCMAE, CrossAttention, Swin; and the FCMAE of
+ * test/fixtures/emit/fcmae-official.nvc with both GRN poolings under a mask): the tfjs model is built
  * with random weights (every parameter, so GRN and the norms are not the identity), run on a
  * random batch, and its state is converted to PyTorch layout (runtime/io/torch-layout.ts); the
  * torch build loads that state with strict=True (so its state_dict keys and shapes are the
@@ -82,6 +83,21 @@ const CASES: Case[] = [
     file: 'examples/mednvc.nvc',
     variant: 'demo_swin_mlp',
     model: 'finetune',
+    grads: true,
+  },
+  {
+    name: 'FCMAE, GRN per sample under the mask (masked)',
+    file: 'test/fixtures/emit/fcmae-official.nvc',
+    model: 'fcmae_official',
+    symbol: 64,
+    maskPatch: 32,
+  },
+  {
+    name: 'FCMAE, GRN pooled over the batch under the mask (masked)',
+    file: 'test/fixtures/emit/fcmae-official.nvc',
+    model: 'fcmae_official_batch_grn',
+    symbol: 64,
+    maskPatch: 32,
     grads: true,
   },
   { name: 'Table II no pretraining', file: 'examples/mednvc.nvc', variant: 'demo_no_pretrain', model: 'finetune' },
