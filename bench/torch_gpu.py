@@ -15,6 +15,7 @@ torch.cuda.synchronize(). Peak memory is torch.cuda.max_memory_allocated per mod
 the process's peak RSS (ru_maxrss, so it only grows from model to model) on CPU.
 """
 import argparse
+import copy
 import importlib
 import json
 import math
@@ -98,6 +99,37 @@ def convnext_shape(model):
     dims = [stage[0].dwconv.weight.shape[0] for stage in model.stages]
     in_chans = model.downsample_layers[0][0].weight.shape[1]
     return depths, dims, in_chans, model.head.weight.shape[0]
+
+
+def twin_state(generated_state):
+    """The generated classifier's state dict under the twin's names (the layouts are the same)."""
+    renamed = {}
+    for key, value in generated_state.items():
+        parts = key.split('.')
+        if parts[0] == 'downsample_layers':
+            stage, part, rest = int(parts[1]), int(parts[2]), '.'.join(parts[3:])
+            if stage == 0:
+                key = ('stem.' if part == 0 else 'stem_norm.') + rest
+            else:
+                key = f"{'down_norms' if part == 0 else 'down_convs'}.{stage - 1}.{rest}"
+        renamed[key] = value
+    return renamed
+
+
+def twin_difference(generated, twin, inputs):
+    """Largest absolute output difference and largest output (float32, eval mode) of copies of the two models given the
+    same random weights (random also where the initialisation is zero, e.g. GRN, so every layer counts)."""
+    generated, twin = copy.deepcopy(generated), copy.deepcopy(twin)
+    generator = torch.Generator().manual_seed(1)
+    state = {k: 0.05 * torch.randn(v.shape, generator=generator) for k, v in generated.state_dict().items()}
+    generated.load_state_dict(state, strict=True)
+    twin.load_state_dict(twin_state(state), strict=True)
+    device = inputs[0].device
+    generated.to(device).eval()
+    twin.to(device).eval()
+    with torch.no_grad():
+        expected = generated(*inputs).float()
+        return float((expected - twin(*inputs).float()).abs().max()), float(expected.abs().max())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -213,6 +245,8 @@ def parse_args(argv):
     p.add_argument('--no-compile', action='store_true')
     p.add_argument('--no-bf16', action='store_true')
     p.add_argument('--no-channels-last', action='store_true')
+    p.add_argument('--check-twin', action='store_true',
+                   help='before timing, load the generated weights into the twin and report the output difference')
     p.add_argument('--models', default=DEFAULT_MODELS, help=f'package:model,... (default {DEFAULT_MODELS})')
     args = p.parse_args(argv)
     if args.steps < 1 or args.warmup < 0:
@@ -238,12 +272,18 @@ def main(argv):
         generated = package.build_model(model_name)
         inputs = make_inputs(package.MODEL_INPUTS[model_name], args, device)
         shape = convnext_shape(generated)
-        row = {'model': entry, 'batch': args.batch_for, 'generated': measure(generated, inputs, args, device)}
-        del generated
+        twin = None
         if shape is not None:
             depths, dims, in_chans, classes = shape
             torch.manual_seed(0)
             twin = HandConvNeXtV2(depths, dims, in_chans, classes)
+            if args.check_twin:
+                check_difference = twin_difference(generated, twin, inputs)
+        row = {'model': entry, 'batch': args.batch_for, 'generated': measure(generated, inputs, args, device)}
+        del generated
+        if twin is not None:
+            if args.check_twin:
+                row['twin_max_abs_difference'], row['twin_check_output_max'] = check_difference
             row['handwritten'] = measure(twin, inputs, args, device)
             row['ratio'] = row['generated']['images_per_s'] / row['handwritten']['images_per_s']
             del twin

@@ -4,8 +4,9 @@
  * folder next to a copy of the script (the folder bench/torch-gpu.sh makes) and runs it with
  * Debian's torch and no nvcc on PYTHONPATH. It checks that every model trains with finite
  * throughput, and that the hand-written ConvNeXt-V2 twin, sized from the generated
- * convnextv2_atto, has exactly the generated model's parameter count (the manifest's), so the
- * twin has the official structure at atto's depths and widths.
+ * convnextv2_atto, is the same network: exactly the generated model's parameter count (the
+ * manifest's), and given the same random weights (--check-twin) the same logits within 1e-5
+ * absolute (float32; observed 6e-8 on outputs up to ~0.3).
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -27,6 +28,8 @@ interface Row {
   readonly generated: Measured;
   readonly handwritten?: Measured;
   readonly ratio?: number;
+  readonly twin_max_abs_difference?: number;
+  readonly twin_check_output_max?: number;
 }
 
 let dir: string;
@@ -43,7 +46,8 @@ beforeAll(async () => {
     expect(built.ok).toBe(true);
   }
   copyFileSync('bench/torch_gpu.py', join(dir, 'torch_gpu.py'));
-  const args = ['--device', 'cpu', '--size', '32', '--batch', '2', '--steps', '1', '--warmup', '0', '--no-compile'];
+  const tiny = ['--device', 'cpu', '--size', '32', '--batch', '2', '--steps', '1', '--warmup', '0'];
+  const args = [...tiny, '--no-compile', '--check-twin'];
   const run = spawnSync(
     PYTHON,
     [join(dir, 'torch_gpu.py'), ...args, '--models', 'convnextv2:convnextv2_atto,mednvc:LabsOnly'],
@@ -80,6 +84,12 @@ describe('bench/torch_gpu.py on the CPU', () => {
     const atto = rows.find((r) => r.model === 'convnextv2:convnextv2_atto')!;
     expect(atto.generated.parameters).toBe(manifest.models.convnextv2_atto!.parameters);
     expect(atto.handwritten!.parameters).toBe(atto.generated.parameters);
+  });
+
+  it('gives the hand-written twin the same logits as the generated model for the same weights', () => {
+    const atto = rows.find((r) => r.model === 'convnextv2:convnextv2_atto')!;
+    expect(atto.twin_check_output_max).toBeGreaterThan(0.01);
+    expect(atto.twin_max_abs_difference).toBeLessThan(1e-5);
   });
 
   it('runs a model with lab-vector inputs and no twin, and prints one table', () => {
