@@ -2,7 +2,9 @@
  * Fuzz bench of the check path: mutated fixtures, examples and std modules (bench/fuzz-inputs.ts:
  * byte and token deletion, duplication, splicing, deep nesting, huge numbers, inserted words)
  * through `nvcc check`'s own compile-and-render path, in worker processes.
- * Run: `nice npx tsx bench/fuzz.ts [--count 100000] [--seed 18] [--workers 2] [--fixtures]`.
+ * Run: `nice npx tsx bench/fuzz.ts [--count 100000] [--from 0] [--seed 18] [--workers 2] [--fixtures]`
+ * (`--from N`: inputs N to N + count - 1; the figures so far are also printed to stderr every
+ * 5,000 inputs, as lines starting with `partial`).
  * Prints the figures docs/reliability.md reports: inputs, crashes (an exception or internal-error
  * diagnostic instead of diagnostics), inputs over 10 s of CPU or over 1 GB of memory growth, and
  * the distribution of CPU time and memory growth per input. `--fixtures` writes each offender,
@@ -15,7 +17,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { checkInput, type FuzzInput, loadCorpus, makeInput, REPO } from './fuzz-inputs.js';
+import { type CorpusFile, checkInput, type FuzzInput, loadCorpus, makeInput, REPO } from './fuzz-inputs.js';
 
 interface Measured {
   readonly index: number;
@@ -23,6 +25,7 @@ interface Measured {
   readonly wallMs: number;
   /** Peak resident growth during the input, MB. */
   readonly growthMb: number;
+  readonly strategies: readonly string[];
   readonly crash?: string;
 }
 
@@ -68,6 +71,7 @@ function runWorker(seed: number): void {
         cpuMs: (cpu.user + cpu.system) / 1000,
         wallMs,
         growthMb: Math.max(0, grown) / 1e6,
+        strategies: input.strategies,
         ...(outcome.crash !== undefined ? { crash: outcome.crash } : {}),
       };
       process.send!(m);
@@ -88,20 +92,23 @@ function spawnWorker(seed: number): ChildProcess {
 }
 
 async function drive(
+  from: number,
   count: number,
   seed: number,
   workers: number,
+  onProgress: (all: readonly Measured[], offenders: readonly Offender[]) => void,
 ): Promise<{ all: Measured[]; offenders: Offender[] }> {
   const all: Measured[] = [];
   const offenders: Offender[] = [];
-  let next = 0;
+  let next = from;
+  const end = from + count;
   const started = Date.now();
   let lastPrint = started;
   /** Inputs a dead worker had not reached; handed out again first. */
   const retry: number[] = [];
   const takeBatch = (): number[] => {
     const out = retry.splice(0, BATCH);
-    while (out.length < BATCH && next < count) out.push(next++);
+    while (out.length < BATCH && next < end) out.push(next++);
     return out;
   };
 
@@ -145,6 +152,7 @@ async function drive(
               offenders.push({ index: msg.index, kind: 'over-time', detail: `${msg.cpuMs.toFixed(0)} ms CPU` });
             if (msg.growthMb > MAX_GROWTH_MB)
               offenders.push({ index: msg.index, kind: 'over-memory', detail: `${msg.growthMb.toFixed(0)} MB` });
+            if (all.length % 5000 === 0) onProgress(all, offenders);
             if (Date.now() - lastPrint > 30_000) {
               lastPrint = Date.now();
               const rate = all.length / ((Date.now() - started) / 1000);
@@ -155,7 +163,7 @@ async function drive(
           }
         });
         child.on('exit', (code, signal) => {
-          if (pending.length === 0 && next >= count && retry.length === 0) return;
+          if (pending.length === 0 && next >= end && retry.length === 0) return;
           // Died or was killed mid-batch: the input in progress is an offender; the rest go back.
           if (current !== undefined) {
             if (!offenders.some((o) => o.index === current))
@@ -201,40 +209,69 @@ function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
 }
 
-async function mainDriver(): Promise<void> {
-  const count = arg('count', 100_000);
-  const seed = arg('seed', 18);
-  const workers = Math.max(1, arg('workers', 2));
-  const corpus = loadCorpus();
-  const t0 = Date.now();
-  const { all, offenders } = await drive(count, seed, workers);
-  const wallS = (Date.now() - t0) / 1000;
+/** The figures of the inputs checked so far (the bench's output; also printed every 5,000 inputs). */
+function summary(
+  all: readonly Measured[],
+  offenders: readonly Offender[],
+  run: { from: number; count: number; seed: number; workers: number; wallS: number },
+  corpus: readonly CorpusFile[],
+): string[] {
+  const { from, count, seed, workers, wallS } = run;
+  const lines: string[] = [];
+  const sorted = [...all].sort((a, b) => a.index - b.index);
 
-  const cpu = all.map((m) => m.cpuMs).sort((a, b) => a - b);
-  const growth = all.map((m) => m.growthMb).sort((a, b) => a - b);
-  const slowest = all.reduce((a, b) => (b.cpuMs > a.cpuMs ? b : a), all[0]!);
-  const hungriest = all.reduce((a, b) => (b.growthMb > a.growthMb ? b : a), all[0]!);
+  const cpu = sorted.map((m) => m.cpuMs).sort((a, b) => a - b);
+  const growth = sorted.map((m) => m.growthMb).sort((a, b) => a - b);
+  const slowest = sorted.reduce((a, b) => (b.cpuMs > a.cpuMs ? b : a), sorted[0]!);
+  const hungriest = sorted.reduce((a, b) => (b.growthMb > a.growthMb ? b : a), sorted[0]!);
   const byKind = (k: Offender['kind']) => offenders.filter((o) => o.kind === k).length;
   const strategies = new Map<string, number>();
-  for (let i = 0; i < count; i++)
-    for (const s of makeInput(corpus, seed, i).strategies) strategies.set(s, (strategies.get(s) ?? 0) + 1);
+  for (const m of sorted) for (const s of m.strategies) strategies.set(s, (strategies.get(s) ?? 0) + 1);
+  const last = sorted[sorted.length - 1]!.index;
+  const contiguous = all.length === last - from + 1;
 
-  console.log(`fuzz bench: seed ${seed}, ${count} inputs from ${corpus.length} corpus files, ${workers} workers`);
-  console.log(`  mutations: ${[...strategies].map(([s, n]) => `${s} ${n}`).join(', ')}`);
-  console.log(`  checked: ${all.length} inputs in ${wallS.toFixed(0)} s wall`);
-  console.log(
+  lines.push(
+    `fuzz bench: seed ${seed}, inputs ${from}-${from + count - 1} from ${corpus.length} corpus files, ${workers} workers`,
+  );
+  lines.push(`  mutations: ${[...strategies].map(([s, n]) => `${s} ${n}`).join(', ')}`);
+  lines.push(
+    `  checked: ${all.length} inputs (${contiguous ? `all of ${from}-${last}` : `between ${from} and ${last}`}) ` +
+      `in ${wallS.toFixed(0)} s wall`,
+  );
+  lines.push(
     `  crashes: ${byKind('crash')}; over ${MAX_CPU_MS / 1000} s CPU: ${byKind('over-time')}; ` +
       `over ${MAX_GROWTH_MB} MB: ${byKind('over-memory')}; workers died: ${byKind('worker-died')}; ` +
       `stalled: ${byKind('stalled')}`,
   );
-  console.log(
+  lines.push(
     `  CPU per input: median ${quantile(cpu, 0.5).toFixed(1)} ms, p99 ${quantile(cpu, 0.99).toFixed(0)} ms, ` +
       `max ${slowest.cpuMs.toFixed(0)} ms (input ${slowest.index}, ${slowest.wallMs.toFixed(0)} ms wall)`,
   );
-  console.log(
+  lines.push(
     `  memory growth per input: median ${quantile(growth, 0.5).toFixed(1)} MB, p99 ${quantile(growth, 0.99).toFixed(0)} MB, ` +
       `max ${hungriest.growthMb.toFixed(0)} MB (input ${hungriest.index})`,
   );
+  return lines;
+}
+
+async function mainDriver(): Promise<void> {
+  const count = arg('count', 100_000);
+  const from = arg('from', 0);
+  const seed = arg('seed', 18);
+  const workers = Math.max(1, arg('workers', 2));
+  const corpus = loadCorpus();
+  const t0 = Date.now();
+  const { all, offenders } = await drive(from, count, seed, workers, (done, found) => {
+    const wallS = (Date.now() - t0) / 1000;
+    const lines = summary(done, found, { from, count, seed, workers, wallS }, corpus);
+    process.stderr.write(`partial ${lines.join('\npartial ')}\n`);
+  });
+  if (all.length === 0) {
+    console.log('fuzz bench: no input checked');
+    return;
+  }
+  const wallS = (Date.now() - t0) / 1000;
+  for (const line of summary(all, offenders, { from, count, seed, workers, wallS }, corpus)) console.log(line);
   for (const o of offenders.slice(0, 50)) {
     const input = makeInput(corpus, seed, o.index);
     console.log(`  offender ${o.index} (${o.kind}, ${o.detail}): ${input.source} after ${input.strategies.join(', ')}`);
