@@ -502,7 +502,8 @@ export class ProgramChecker {
           { patch, size: `${imageSize[0]}x${imageSize[1]}` },
           {
             help: [
-              `use a patch that divides ${imageSize[0]}, e.g. ${[32, 16, 8].find((p) => imageSize.every((n) => n % p === 0)) ?? 1}`,
+              `use a patch that divides ${imageSize[0]}, e.g. ` +
+                `${[32, 16, 8].find((p) => imageSize.every((n) => n % p === 0)) ?? 1}`,
             ],
           },
         );

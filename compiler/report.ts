@@ -2,8 +2,8 @@
  * Collecting semantic diagnostics.
  * In: an entry of dsl/diagnostics/catalogue-semantic.ts with the arguments its templates name
  * (checked by tsc), a primary span and optional labels/help/notes. Out: Diagnostic values
- * (built by the catalogue's `reportMessage`) collected in a `Reporter`. Holds afterwards: identical diagnostics (same code, span and
- * message, e.g. from two instances of one block) are kept once.
+ * (built by the catalogue's `reportMessage`) collected in a `Reporter`. Holds afterwards: identical
+ * diagnostics (same code, span and message, e.g. from two instances of one block) are kept once.
  */
 import { typoDistance } from '../dsl/diagnostics/suggest.js';
 import type { Diagnostic, Label } from '../dsl/diagnostics/diagnostic.js';

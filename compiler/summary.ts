@@ -368,7 +368,9 @@ const fmt = (n: number) => (Number.isFinite(n) ? n.toLocaleString('en-US') : '?'
 export function formatSummaryTable(s: ModelSummary): string {
   const header = ['Layer (path)', 'Kind', 'Output shape', 'Params', 'MACs'];
   const body = s.rows.map((r) => [
-    `${'  '.repeat(r.depth)}${r.path === s.model ? s.model : r.path.slice(r.path.lastIndexOf('.') + 1) === r.path ? r.path : r.path}${r.sparse ? ' (sparse)' : ''}`,
+    `${'  '.repeat(r.depth)}` +
+      `${r.path === s.model ? s.model : r.path.slice(r.path.lastIndexOf('.') + 1) === r.path ? r.path : r.path}` +
+      `${r.sparse ? ' (sparse)' : ''}`,
     r.kind,
     r.outputShape,
     fmt(r.params),
@@ -406,12 +408,16 @@ export function formatStageTable(stages: readonly StageSummary[]): string {
   const out = ['', 'Stages (trainable vs frozen):'];
   for (const s of stages) {
     out.push(
-      `  ${s.train}.${s.stage}: ${s.model}  total ${fmt(s.totalParams)}, trainable ${fmt(s.trainableParams)}, frozen ${fmt(s.frozenParams)}${s.handOver.length ? `  (weights from ${s.handOver.join(', ')})` : ''}`,
+      `  ${s.train}.${s.stage}: ${s.model}  total ${fmt(s.totalParams)}, trainable ${fmt(s.trainableParams)}, ` +
+        `frozen ${fmt(s.frozenParams)}${s.handOver.length ? `  (weights from ${s.handOver.join(', ')})` : ''}`,
     );
     if (s.masking) out.push(maskingLine(s.masking));
     if (s.training)
       out.push(
-        `    training step at batch ${s.training.batch}${s.training.microBatch ? ` in micro-batches of ${s.training.microBatch}` : ''}: about ${bytesText(s.training.bytes)} (weights, gradients, ${s.training.optimizer} state x${s.training.statesPerWeight}, inputs, ${BACKWARD_FACTOR} x activations for tfjs's backward pass; float32)`,
+        `    training step at batch ${s.training.batch}` +
+          `${s.training.microBatch ? ` in micro-batches of ${s.training.microBatch}` : ''}: about ` +
+          `${bytesText(s.training.bytes)} (weights, gradients, ${s.training.optimizer} state ` +
+          `x${s.training.statesPerWeight}, inputs, ${BACKWARD_FACTOR} x activations for tfjs's backward pass; float32)`,
       );
   }
   return out.join('\n') + '\n';

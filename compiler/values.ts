@@ -202,7 +202,10 @@ export function formatValue(v: Value): string {
     case 'layer':
       return v.layer.typeName;
     case 'config':
-      return `${v.name}(${[...v.positional.map(formatValue), ...[...v.args].map(([k, x]) => `${k} = ${formatValue(x)}`)].join(', ')})`;
+      return (
+        `${v.name}(` +
+        `${[...v.positional.map(formatValue), ...[...v.args].map(([k, x]) => `${k} = ${formatValue(x)}`)].join(', ')})`
+      );
     default:
       return typeOfValue(v);
   }

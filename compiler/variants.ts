@@ -178,7 +178,8 @@ function addStage(decls: Decl[], e: Extract<Edit, { kind: 'add' }>, reporter: Re
       { variant: e.variant, stage: stage.name.name },
       {
         help: [
-          `write \`stage ${stage.name.name} before <stage> { ... }\` or \`after <stage>\`${stageNames.length ? ` (stages: ${stageNames.join(', ')})` : ''}`,
+          `write \`stage ${stage.name.name} before <stage> { ... }\` or \`after ` +
+            `<stage>\`${stageNames.length ? ` (stages: ${stageNames.join(', ')})` : ''}`,
         ],
       },
     );

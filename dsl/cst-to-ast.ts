@@ -612,7 +612,8 @@ export class AstBuilder {
               { expected: '`{`', found: `\`${stage.placement.position.name}\`` },
               {
                 help: [
-                  `a stage in a train runs where it is written; \`${stage.placement.position.name} ${stage.placement.anchor.name}\` places a stage that a variant adds`,
+                  `a stage in a train runs where it is written; \`${stage.placement.position.name} ` +
+                    `${stage.placement.anchor.name}\` places a stage that a variant adds`,
                 ],
               },
             ),

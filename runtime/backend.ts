@@ -161,7 +161,8 @@ async function resolve(request: BackendRequest): Promise<BackendInfo> {
   if (typeof attempt === 'string') {
     const hint =
       request === 'tensorflow'
-        ? ' (install @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node 4.22.0 with its libtensorflow, or use --backend auto)'
+        ? ' (install @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node 4.22.0 with its libtensorflow, or use ' +
+          '--backend auto)'
         : '';
     throw new BackendError(`backend '${request}' was requested but cannot be used: ${attempt}${hint}`);
   }

@@ -145,7 +145,9 @@ export async function bundle(root) {
       plugins: [requirePackages],
       logLevel: 'silent',
       banner: {
-        js: "import { createRequire as __nvccCreateRequire } from 'node:module';\nconst require = __nvccCreateRequire(import.meta.url);",
+        js:
+          "import { createRequire as __nvccCreateRequire } from 'node:module';\nconst require = " +
+          '__nvccCreateRequire(import.meta.url);',
       },
     });
     const stray = Object.keys(result.metafile.inputs).filter(

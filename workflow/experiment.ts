@@ -199,12 +199,18 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   const first = planned[0]!.checked.datasetSpec;
   const source =
     first.source.kind === 'synthetic'
-      ? `the built-in synthetic PJI cohort (${first.source.patients} patients, seed ${first.source.seed}, ${first.images.size[0]}x${first.images.size[1]})`
+      ? `the built-in synthetic PJI cohort (${first.source.patients} patients, seed ${first.source.seed}, ` +
+        `${first.images.size[0]}x${first.images.size[1]})`
       : `dataset ${first.name}`;
   notes.push(
     folds > 1
-      ? `Data: ${source}; ${folds}-fold cross-validation by patient (the same folds for every variant). AUC and ACC are means over the test folds; the interval is mean ± t(0.975, ${folds - 1}) · sd / √${folds} across folds.`
-      : `Data: ${source}; the same patient split for every variant (train ${first.split.train}, val ${first.split.val}, test ${first.split.test}, seed ${first.split.seed}). AUC and ACC on the test patients (per patient, ${first.pool}-pooled over images); 95% CI: stratified bootstrap, 1000 resamples. ACC at the threshold chosen on validation.`,
+      ? `Data: ${source}; ${folds}-fold cross-validation by patient (the same folds for every variant). AUC ` +
+          `and ACC are means over the test folds; the interval is mean ± t(0.975, ${folds - 1}) · sd / ` +
+          `√${folds} across folds.`
+      : `Data: ${source}; the same patient split for every variant (train ${first.split.train}, val ` +
+          `${first.split.val}, test ${first.split.test}, seed ${first.split.seed}). AUC and ACC on the test ` +
+          `patients (per patient, ${first.pool}-pooled over images); 95% CI: stratified bootstrap, 1000 ` +
+          `resamples. ACC at the threshold chosen on validation.`,
   );
   const resamples = o.comparisonResamples ?? 2000;
   const compared = compareWithReference(
@@ -216,11 +222,15 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   );
   if (compared.some((r) => r.comparison)) {
     notes.push(
-      `ΔAUC: the row's test AUC minus ${reference}'s on the same test patients${folds > 1 ? ' (out-of-fold scores pooled over the folds)' : ''}; 95% CI and two-sided p from a paired bootstrap (${resamples} resamples, patients drawn stratified by class, both models scored on each draw). A CI above 0 means the row is better than ${reference} on this cohort.`,
+      `ΔAUC: the row's test AUC minus ${reference}'s on the same test ` +
+        `patients${folds > 1 ? ' (out-of-fold scores pooled over the folds)' : ''}; 95% CI and two-sided p ` +
+        `from a paired bootstrap (${resamples} resamples, patients drawn stratified by class, both models ` +
+        `scored on each draw). A CI above 0 means the row is better than ${reference} on this cohort.`,
     );
   }
   notes.push(
-    'Parameters: the trained (last supervised) stage model, counted by the compiler. Wall time: build, training and evaluation of the row.',
+    'Parameters: the trained (last supervised) stage model, counted by the compiler. Wall time: build, ' +
+      'training and evaluation of the row.',
   );
   const title = `Experiment: ${path.basename(o.file)}`;
   const markdown = experimentTableMarkdown(compared, { title, command: o.command, notes });

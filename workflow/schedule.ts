@@ -68,7 +68,8 @@ function phaseLines(stage: StageSpec): string[] {
       .map(([k, v]) => `${k} ${typeof v === 'number' ? num(v) : String(v)}`)
       .join(', ');
     lines.push(
-      `${p.kind}${args ? ` (${args})` : ''}: epochs ${num(start)}-${num(start + length)}, lr ${num(schedule.at(first))} -> ${num(schedule.at(last))}`,
+      `${p.kind}${args ? ` (${args})` : ''}: epochs ${num(start)}-${num(start + length)}, lr ` +
+        `${num(schedule.at(first))} -> ${num(schedule.at(last))}`,
     );
     start += length;
   });
@@ -81,14 +82,18 @@ export function schedulePlanText(stages: readonly StageSpec[]): string {
   let offset = 0;
   for (const s of stages) {
     out.push(
-      `stage ${s.name} (${s.kind}): epochs ${num(offset)}-${num(offset + s.epochs)} overall, ${s.epochs} epochs, batch ${s.batchSize}${s.microBatch ? ` in micro-batches of ${s.microBatch}` : ''}, ${s.optimizer.kind} lr ${num(s.optimizer.lr)}${s.optimizer.weightDecay ? `, weight decay ${num(s.optimizer.weightDecay)}` : ''}`,
+      `stage ${s.name} (${s.kind}): epochs ${num(offset)}-${num(offset + s.epochs)} overall, ${s.epochs} ` +
+        `epochs, batch ${s.batchSize}${s.microBatch ? ` in micro-batches of ${s.microBatch}` : ''}, ` +
+        `${s.optimizer.kind} lr ${num(s.optimizer.lr)}` +
+        `${s.optimizer.weightDecay ? `, weight decay ${num(s.optimizer.weightDecay)}` : ''}`,
     );
     for (const line of phaseLines(s)) out.push(`  ${line}`);
     if (s.mask) out.push(`  mask: ${s.mask.kind} ratio ${num(s.mask.ratio)}, patch ${s.mask.patch}`);
     if (s.freeze.length) out.push(`  frozen: ${s.freeze.join(', ')}`);
     if (s.modalityDropout)
       out.push(
-        `  random throw: p ${num(s.modalityDropout.p)}, fill ${num(s.modalityDropout.fill)}, over ${s.modalityDropout.modalities.join(', ')}`,
+        `  random throw: p ${num(s.modalityDropout.p)}, fill ${num(s.modalityDropout.fill)}, over ` +
+          `${s.modalityDropout.modalities.join(', ')}`,
       );
     const handed = s.handover.flatMap((h) =>
       h.modules.map((m) => `${h.from}${m.source ? `.${m.source}` : ''} -> ${m.target || '(model)'}`),

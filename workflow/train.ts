@@ -87,7 +87,9 @@ export function finalSummary(result: RunResult): { line: string; auc?: number; a
       ? ` (95% CI ${pct(test.aucCi.lower)}-${pct(test.aucCi.upper)})`
       : '';
   return {
-    line: `stage ${last.name}, ${test.split} split (${test.nPatients} patients): AUC ${pct(test.auc)}${ci}, ACC ${pct(test.accuracy)}, sensitivity ${pct(test.sensitivity)}, specificity ${pct(test.specificity)}`,
+    line:
+      `stage ${last.name}, ${test.split} split (${test.nPatients} patients): AUC ${pct(test.auc)}${ci}, ` +
+      `ACC ${pct(test.accuracy)}, sensitivity ${pct(test.sensitivity)}, specificity ${pct(test.specificity)}`,
     auc: test.auc,
     accuracy: test.accuracy,
   };
@@ -141,7 +143,8 @@ export async function trainProgram(o: TrainOptions): Promise<TrainOutcome> {
     const stored = readRunConfig(o.resume);
     if (!sameJson(stored.spec, checked.trainSpec) || !sameJson(stored.dataset, checked.datasetSpec)) {
       throw new UserError(
-        `cannot resume ${o.resume}: ${o.file}${o.variant ? ` (variant ${o.variant})` : ''} no longer describes the run that was started there ` +
+        `cannot resume ${o.resume}: ${o.file}${o.variant ? ` (variant ${o.variant})` : ''} no longer ` +
+          `describes the run that was started there ` +
           `(its training or dataset settings differ from ${path.join(o.resume, RUN_FILES.configJson)}); ` +
           'pass the same file, --variant and --set as the original run, or start a new run',
       );
@@ -254,7 +257,8 @@ export function describeOutcome(
 ): string[] {
   if (o.result.status === 'interrupted')
     return [
-      `nvcc: interrupted; a checkpoint was written. Continue with:\n  ${resumeCommand(file, variant, overrides, o.runDir)}`,
+      `nvcc: interrupted; a checkpoint was written. Continue with:\n  ` +
+        `${resumeCommand(file, variant, overrides, o.runDir)}`,
     ];
   const training = o.result.elapsed !== undefined ? `training ${formatWallTime(o.result.elapsed)}, ` : '';
   return [

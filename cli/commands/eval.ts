@@ -64,7 +64,8 @@ export async function evalCommand(
   for (const s of ev.splits) {
     const ci = Number.isFinite(s.aucCi.lower) ? ` (95% CI ${pct(s.aucCi.lower)}-${pct(s.aucCi.upper)})` : '';
     process.stdout.write(
-      `${s.split} (${s.nPatients} patients, ${s.nPositive} positive): AUC ${pct(s.auc)}${ci}, ACC ${pct(s.accuracy)}, sensitivity ${pct(s.sensitivity)}, specificity ${pct(s.specificity)}\n`,
+      `${s.split} (${s.nPatients} patients, ${s.nPositive} positive): AUC ${pct(s.auc)}${ci}, ACC ` +
+        `${pct(s.accuracy)}, sensitivity ${pct(s.sensitivity)}, specificity ${pct(s.specificity)}\n`,
     );
     for (const w of s.warnings) process.stdout.write(`  warning: ${w}\n`);
   }

@@ -60,6 +60,7 @@ export async function experimentCommand(
     typed: typedCommandLine(),
   });
   process.stdout.write(
-    `\n${result.markdown}\nnvcc experiment: tables in ${path.resolve(out, 'results.md')} and ${path.resolve(out, 'results.html')}\n`,
+    `\n${result.markdown}\nnvcc experiment: tables in ${path.resolve(out, 'results.md')} and ` +
+      `${path.resolve(out, 'results.html')}\n`,
   );
 }

@@ -43,7 +43,8 @@ export async function predictCommand(
     }),
   );
   process.stdout.write(
-    `nvcc predict: ${result.rows.length} patients scored with stage ${result.stage}; threshold ${result.threshold.toFixed(4)} (${result.thresholdSource}); ` +
+    `nvcc predict: ${result.rows.length} patients scored with stage ${result.stage}; threshold ` +
+      `${result.threshold.toFixed(4)} (${result.thresholdSource}); ` +
       `${result.rows.filter((r) => r.probability >= result.threshold).length} called positive\n` +
       `nvcc predict: wrote ${path.resolve(result.out)}\n`,
   );

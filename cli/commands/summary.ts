@@ -73,7 +73,8 @@ export async function summaryCommand(
     if (!c) {
       const near = closest(opts.model, candidates.keys());
       throw new UserError(
-        `no model or stage \`${opts.model}\` in ${file}${near ? `; did you mean \`${near}\`?` : ''} (available: ${[...candidates.keys()].join(', ') || 'none'})`,
+        `no model or stage \`${opts.model}\` in ${file}${near ? `; did you mean \`${near}\`?` : ''} ` +
+          `(available: ${[...candidates.keys()].join(', ') || 'none'})`,
       );
     }
     chosen = [c];

@@ -40,7 +40,8 @@ export async function synthCommand(
       y,
     ).toFixed(3);
   process.stdout.write(
-    `wrote ${opts.out}: ${patients} patients (${positives} positive), ${cohort.images.length} images of ${size}x${size}, ` +
+    `wrote ${opts.out}: ${patients} patients (${positives} positive), ${cohort.images.length} images of ` +
+      `${size}x${size}, ` +
       `seed ${seed} in ${((Date.now() - started) / 1000).toFixed(1)} s\n` +
       `Bayes-optimal AUC on this draw: labs ${auc('labs')}, images ${auc('images')}, both ${auc('combined')}\n`,
   );

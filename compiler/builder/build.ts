@@ -563,7 +563,9 @@ async function assertSharedRuntime(outDir: string): Promise<void> {
   const foreign = classes.filter((c) => !(c.prototype instanceof Module));
   if (foreign.length) {
     throw new Error(
-      `the generated code in ${outDir} uses another copy of the nvcc runtime than the running nvcc (${foreign.map((c) => c.name).join(', ')} ${foreign.length === 1 ? 'does' : 'do'} not extend its Module; the running nvcc imports generated code against ${RUNTIME_ENTRY})`,
+      `the generated code in ${outDir} uses another copy of the nvcc runtime than the running nvcc ` +
+        `(${foreign.map((c) => c.name).join(', ')} ${foreign.length === 1 ? 'does' : 'do'} not extend its ` +
+        `Module; the running nvcc imports generated code against ${RUNTIME_ENTRY})`,
     );
   }
 }

@@ -223,14 +223,16 @@ export function formatProgramDiff(d: ProgramDiff): string {
     if (!m.typeBefore || !m.typeAfter) {
       any = true;
       out.push(
-        `${m.typeAfter ? '+' : '-'} model ${m.name} (${m.typeAfter ?? m.typeBefore}) ${m.typeAfter ? 'added' : 'removed'}: ${formatCount(m.typeAfter ? m.paramsAfter : m.paramsBefore)} params`,
+        `${m.typeAfter ? '+' : '-'} model ${m.name} (${m.typeAfter ?? m.typeBefore}) ` +
+          `${m.typeAfter ? 'added' : 'removed'}: ${formatCount(m.typeAfter ? m.paramsAfter : m.paramsBefore)} params`,
       );
       continue;
     }
     if (!m.changes.length) continue;
     any = true;
     out.push(
-      `model ${m.name} (${m.typeBefore === m.typeAfter ? m.typeAfter : `${m.typeBefore} → ${m.typeAfter}`}): ${formatCount(m.paramsBefore)} → ${formatCount(m.paramsAfter)} params (${signed(delta)})`,
+      `model ${m.name} (${m.typeBefore === m.typeAfter ? m.typeAfter : `${m.typeBefore} → ${m.typeAfter}`}): ` +
+        `${formatCount(m.paramsBefore)} → ${formatCount(m.paramsAfter)} params (${signed(delta)})`,
     );
     const w = Math.max(...m.changes.map((c) => c.path.length));
     for (const c of m.changes) {

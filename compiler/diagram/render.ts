@@ -35,7 +35,8 @@ function useShippedFont(): void {
   const conf = join(dir, 'fonts.conf');
   writeFileSync(
     conf,
-    `<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n  <dir>${dirname(FONT_FILE)}</dir>\n  <cachedir>${join(dir, 'cache')}</cachedir>\n` +
+    `<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n  ` +
+      `<dir>${dirname(FONT_FILE)}</dir>\n  <cachedir>${join(dir, 'cache')}</cachedir>\n` +
       `  <alias><family>NvccDiagramSans</family><prefer><family>DejaVu Sans</family></prefer></alias>\n</fontconfig>\n`,
   );
   process.env.FONTCONFIG_FILE = conf;

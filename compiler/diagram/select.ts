@@ -54,7 +54,9 @@ function optionsFor(c: Candidate, opts: DiagramOptions): DiagramOptions {
 function notFound(what: string, name: string, names: readonly string[], file: string): { error: string } {
   const near = closest(name, names);
   return {
-    error: `no ${what} \`${name}\` in ${file}${near ? `; did you mean \`${near}\`?` : ''} (available: ${names.join(', ') || 'none'})`,
+    error:
+      `no ${what} \`${name}\` in ${file}${near ? `; did you mean \`${near}\`?` : ''} (available: ` +
+      `${names.join(', ') || 'none'})`,
   };
 }
 
@@ -105,7 +107,9 @@ export function selectDiagram(p: ProgramIR, sel: DiagramSelection): Selected {
   }
   if (!pool.length)
     return {
-      error: `${p.file} has nothing to draw: no model with defaults for every parameter, no constant holding a model and no train stage`,
+      error:
+        `${p.file} has nothing to draw: no model with defaults for every parameter, no constant holding ` +
+        `a model and no train stage`,
     };
   if (sel.block !== undefined) {
     const search = sel.model !== undefined || sel.stage !== undefined ? pool : pool;

@@ -107,12 +107,17 @@ function renderNode(pn: PlacedNode, p: Palette, out: string[]): void {
   const s = nodeStroke(n, p);
   const fill = n.frozen ? `url(#frozen)` : p.fill[n.role];
   const rx = n.role === 'op' ? 12 : n.role === 'input' || n.role === 'output' ? 10 : 4;
-  const attrs = `data-node="${esc(n.id)}"${pn.parent ? ` data-parent="${esc(pn.parent)}"` : ''} data-role="${n.role}"${n.path !== undefined ? ` data-path="${esc(n.path)}"` : ''}`;
+  const attrs =
+    `data-node="${esc(n.id)}"${pn.parent ? ` data-parent="${esc(pn.parent)}"` : ''} ` +
+    `data-role="${n.role}"${n.path !== undefined ? ` data-path="${esc(n.path)}"` : ''}`;
   out.push(
-    `<g class="node node-${n.role}${n.frozen ? ' frozen' : ''}${n.sparse ? ' sparse' : ''}${n.diff ? ` diff-${n.diff}` : ''}">`,
+    `<g class="node node-${n.role}${n.frozen ? ' frozen' : ''}${n.sparse ? ' sparse' : ''}` +
+      `${n.diff ? ` diff-${n.diff}` : ''}">`,
   );
   out.push(
-    `<rect class="node-box" ${attrs} x="${f(pn.x)}" y="${f(pn.y)}" width="${f(pn.width)}" height="${f(pn.height)}" rx="${rx}" fill="${fill}" stroke="${s.color}" stroke-width="${s.width}"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`,
+    `<rect class="node-box" ${attrs} x="${f(pn.x)}" y="${f(pn.y)}" width="${f(pn.width)}" ` +
+      `height="${f(pn.height)}" rx="${rx}" fill="${fill}" stroke="${s.color}" ` +
+      `stroke-width="${s.width}"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`,
   );
   // Text: centred for leaves, left-aligned in compound headers.
   const anchor = pn.compound ? 'start' : 'middle';
@@ -139,19 +144,22 @@ function renderNode(pn: PlacedNode, p: Palette, out: string[]): void {
   out.push(`<text class="node-label" data-node="${esc(n.id)}" text-anchor="${anchor}">${tspans.join('')}</text>`);
   for (const port of pn.ports) {
     out.push(
-      `<rect class="port" data-port="${esc(port.id)}" data-node="${esc(n.id)}" x="${f(port.x)}" y="${f(port.y)}" width="${f(port.width)}" height="${f(port.height)}" fill="${p.stroke}"/>`,
+      `<rect class="port" data-port="${esc(port.id)}" data-node="${esc(n.id)}" x="${f(port.x)}" ` +
+        `y="${f(port.y)}" width="${f(port.width)}" height="${f(port.height)}" fill="${p.stroke}"/>`,
     );
     const pm = lineMetrics(TEXT.port);
     if (pn.ports.length && port.y < pn.y + 1) {
       // TB: port on the top side, label below it.
       const ly = port.y + port.height + 2 + pm.ascent;
       out.push(
-        `<text class="port-label" data-port="${esc(port.id)}" x="${f(port.x + port.width / 2)}" y="${f(ly)}" font-size="${TEXT.port}" text-anchor="middle" fill="${p.muted}">${esc(port.label)}</text>`,
+        `<text class="port-label" data-port="${esc(port.id)}" x="${f(port.x + port.width / 2)}" y="${f(ly)}" ` +
+          `font-size="${TEXT.port}" text-anchor="middle" fill="${p.muted}">${esc(port.label)}</text>`,
       );
     } else {
       const ly = port.y + port.height / 2 + (pm.ascent - pm.descent) / 2;
       out.push(
-        `<text class="port-label" data-port="${esc(port.id)}" x="${f(port.x + port.width + 2)}" y="${f(ly)}" font-size="${TEXT.port}" fill="${p.muted}">${esc(port.label)}</text>`,
+        `<text class="port-label" data-port="${esc(port.id)}" x="${f(port.x + port.width + 2)}" y="${f(ly)}" ` +
+          `font-size="${TEXT.port}" fill="${p.muted}">${esc(port.label)}</text>`,
       );
     }
   }
@@ -165,7 +173,8 @@ export function renderSvg(layout: Layout, theme: Theme = 'paper'): string {
   const height = layout.height;
   const out: string[] = [];
   out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" font-family="${FONT_FAMILY}, 'DejaVu Sans'">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" ` +
+      `height="${height}" font-family="${FONT_FAMILY}, 'DejaVu Sans'">`,
   );
   out.push(`<title>${esc(layout.title)}</title>`);
   out.push('<style>');
@@ -176,10 +185,13 @@ export function renderSvg(layout: Layout, theme: Theme = 'paper'): string {
     ...layout.edges.flatMap((e) => e.label?.lines ?? []),
   ].join('');
   out.push(
-    `@font-face { font-family: '${FONT_FAMILY}'; src: url(data:font/ttf;base64,${subsetFont(used).toString('base64')}) format('truetype'); font-weight: normal; font-style: normal; }`,
+    `@font-face { font-family: '${FONT_FAMILY}'; src: ` +
+      `url(data:font/ttf;base64,${subsetFont(used).toString('base64')}) format('truetype'); font-weight: ` +
+      `normal; font-style: normal; }`,
   );
   out.push(
-    `text { font-family: '${FONT_FAMILY}', 'DejaVu Sans'; font-kerning: none; font-variant-ligatures: none; font-synthesis: none; }`,
+    `text { font-family: '${FONT_FAMILY}', 'DejaVu Sans'; font-kerning: none; font-variant-ligatures: none; ` +
+      `font-synthesis: none; }`,
   );
   out.push('</style>');
   out.push('<defs>');
@@ -191,17 +203,22 @@ export function renderSvg(layout: Layout, theme: Theme = 'paper'): string {
     ['arrow-removed', p.removed],
   ] as const)
     out.push(
-      `<marker id="${id}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse" markerUnits="userSpaceOnUse"><path d="M0,0 L10,5 L0,10 z" fill="${color}"/></marker>`,
+      `<marker id="${id}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" ` +
+        `orient="auto-start-reverse" markerUnits="userSpaceOnUse"><path d="M0,0 L10,5 L0,10 z" ` +
+        `fill="${color}"/></marker>`,
     );
   out.push(
-    `<pattern id="frozen" patternUnits="userSpaceOnUse" width="8" height="8" patternTransform="rotate(45)"><rect width="8" height="8" fill="${p.fill.layer}"/><rect width="3" height="8" fill="${p.frozen}" fill-opacity="0.45"/></pattern>`,
+    `<pattern id="frozen" patternUnits="userSpaceOnUse" width="8" height="8" ` +
+      `patternTransform="rotate(45)"><rect width="8" height="8" fill="${p.fill.layer}"/><rect width="3" ` +
+      `height="8" fill="${p.frozen}" fill-opacity="0.45"/></pattern>`,
   );
   out.push('</defs>');
   out.push(`<rect class="background" x="0" y="0" width="${width}" height="${height}" fill="${p.background}"/>`);
   if (layout.title) {
     const m = lineMetrics(TEXT.title);
     out.push(
-      `<text class="title" x="16" y="${f(8 + m.ascent)}" font-size="${TEXT.title}" fill="${p.text}">${esc(layout.title)}</text>`,
+      `<text class="title" x="16" y="${f(8 + m.ascent)}" font-size="${TEXT.title}" ` +
+        `fill="${p.text}">${esc(layout.title)}</text>`,
     );
   }
   out.push(`<g transform="translate(0, ${f(layout.titleHeight)})">`);
@@ -233,7 +250,9 @@ export function renderSvg(layout: Layout, theme: Theme = 'paper'): string {
       e.edge.kind === 'mask' ? ' stroke-dasharray="4 3"' : e.edge.diff === 'removed' ? ' stroke-dasharray="6 3"' : '';
     const w = e.edge.kind === 'handover' ? 2.5 : 1.2;
     out.push(
-      `<path class="edge edge-${e.edge.kind}" data-edge="${esc(e.edge.id)}" data-source="${esc(e.from)}" data-target="${esc(e.to)}"${e.toPort ? ` data-target-port="${esc(e.toPort)}"` : ''} d="${d}" fill="none" stroke="${color}" stroke-width="${w}"${dash} marker-end="url(#${marker})"/>`,
+      `<path class="edge edge-${e.edge.kind}" data-edge="${esc(e.edge.id)}" data-source="${esc(e.from)}" ` +
+        `data-target="${esc(e.to)}"${e.toPort ? ` data-target-port="${esc(e.toPort)}"` : ''} d="${d}" ` +
+        `fill="none" stroke="${color}" stroke-width="${w}"${dash} marker-end="url(#${marker})"/>`,
     );
   }
   for (const n of leaves) renderNode(n, p, out);
@@ -243,13 +262,16 @@ export function renderSvg(layout: Layout, theme: Theme = 'paper'): string {
     const m = lineMetrics(TEXT.edge);
     out.push(`<g class="edge-label" data-edge="${esc(e.edge.id)}">`);
     out.push(
-      `<rect x="${f(l.x)}" y="${f(l.y)}" width="${f(l.width)}" height="${f(l.height)}" fill="${p.labelBackground}" fill-opacity="0.85"/>`,
+      `<rect x="${f(l.x)}" y="${f(l.y)}" width="${f(l.width)}" height="${f(l.height)}" ` +
+        `fill="${p.labelBackground}" fill-opacity="0.85"/>`,
     );
     let y = l.y + 2;
     const color = e.edge.kind === 'handover' ? p.handover : e.edge.kind === 'mask' ? p.mask : p.muted;
     const spans = l.lines.map((t, i) => {
       y += (i ? 2 : 0) + m.ascent;
-      const s = `<tspan x="${f(l.x + 3)}" y="${f(y)}" font-size="${TEXT.edge}" fill="${i ? p.muted : color}"${i ? ' font-style="normal" opacity="0.75"' : ''}>${esc(t)}</tspan>`;
+      const s =
+        `<tspan x="${f(l.x + 3)}" y="${f(y)}" font-size="${TEXT.edge}" ` +
+        `fill="${i ? p.muted : color}"${i ? ' font-style="normal" opacity="0.75"' : ''}>${esc(t)}</tspan>`;
       y += m.descent;
       return s;
     });

@@ -39,7 +39,8 @@ export function toDot(g: DiagramGraph, direction: 'LR' | 'TB'): string {
   index(g.nodes);
   out.push(`digraph ${dotString(g.title)} {`);
   out.push(
-    `  graph [rankdir=${direction}, compound=true, fontname="DejaVu Sans", fontsize=13, label=${dotString(g.title)}, labelloc=t, nodesep=0.3, ranksep=0.4];`,
+    `  graph [rankdir=${direction}, compound=true, fontname="DejaVu Sans", fontsize=13, ` +
+      `label=${dotString(g.title)}, labelloc=t, nodesep=0.3, ranksep=0.4];`,
   );
   out.push(
     '  node [shape=box, style="rounded,filled", fontname="DejaVu Sans", fontsize=11, color="#4a4a4a", penwidth=1];',
@@ -52,7 +53,8 @@ export function toDot(g: DiagramGraph, direction: 'LR' | 'TB'): string {
       const style = n.role === 'stage' ? 'rounded' : 'rounded,dashed';
       const color = n.diff ? DIFF_COLOR[n.diff] : '#8a9bb0';
       out.push(
-        `${indent}  graph [label=${dotString(lines.join('\n'))}, labeljust=l, style=${dotString(style)}, color=${dotString(color)}, penwidth=${n.diff ? 2.5 : 1}];`,
+        `${indent}  graph [label=${dotString(lines.join('\n'))}, labeljust=l, style=${dotString(style)}, ` +
+          `color=${dotString(color)}, penwidth=${n.diff ? 2.5 : 1}];`,
       );
       for (const c of n.children) emit(c, indent + '  ');
       out.push(`${indent}}`);
@@ -63,7 +65,8 @@ export function toDot(g: DiagramGraph, direction: 'LR' | 'TB'): string {
       const cells = n.ports.map((p, i) => `<TD PORT="p${i}" BORDER="1" SIDES="B">${htmlEsc(p.label)}</TD>`).join('');
       const text = lines.map(htmlEsc).join('<BR/>');
       attrs.push(
-        `label=<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0"><TR>${cells}</TR><TR><TD COLSPAN="${n.ports.length}">${text}</TD></TR></TABLE>>`,
+        `label=<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0"><TR>${cells}</TR><TR><TD ` +
+          `COLSPAN="${n.ports.length}">${text}</TD></TR></TABLE>>`,
       );
     } else attrs.push(`label=${dotString(lines.join('\n'))}`);
     attrs.push(`fillcolor=${dotString(n.frozen ? '#d5dde6' : FILL[n.role])}`);

@@ -193,7 +193,8 @@ function primitiveLayer(node: ModuleNode, origin: string): { type: string; expr:
   if (node.sparse && lower.sparseMode) opts.push('sparse: true');
   if (node.weights.some((w) => w.frozen))
     throw new EmitError(
-      `frozen weights inside the primitive layer \`${node.typeName}\` are not supported; freeze it in the stage instead`,
+      `frozen weights inside the primitive layer \`${node.typeName}\` are not supported; freeze it in the ` +
+        `stage instead`,
       origin,
     );
   const o = opts.length ? `{ ${opts.join(', ')} }` : '';
@@ -396,7 +397,10 @@ export class ModelEmitter {
           node.children[0]!.kind === 'block' &&
           !node.children[0]!.sparse
         ) {
-          return `new nv.ModuleList(Array.from({ length: ${node.children.length} }, () => new ${this.classOf(node.children[0]!).name}()))`;
+          return (
+            `new nv.ModuleList(Array.from({ length: ${node.children.length} }, () => new ` +
+            `${this.classOf(node.children[0]!).name}()))`
+          );
         }
         const inner = indent + '  ';
         const items = node.children.map((c) => `${inner}${this.buildExpr(c, inner)},`);
@@ -428,7 +432,8 @@ export class ModelEmitter {
         const opts = [w.noDecay ? 'noDecay: true' : '', w.frozen ? 'trainable: false' : ''].filter(Boolean);
         ctor.push(`// ${commentText(origin)}`);
         ctor.push(
-          `this.${prop} = this.param(${jsString(w.name)}, ${jsValue(w.shape)}, ${initExpr(w.init, origin)}${opts.length ? `, { ${opts.join(', ')} }` : ''});`,
+          `this.${prop} = this.param(${jsString(w.name)}, ${jsValue(w.shape)}, ` +
+            `${initExpr(w.init, origin)}${opts.length ? `, { ${opts.join(', ')} }` : ''});`,
         );
       } else {
         const ch = node.children[m.index]!;
@@ -478,14 +483,16 @@ export class ModelEmitter {
       (i) => `  readonly ${propertyKey(i.name)}: ${tensorType(i.shape)}; // ${commentText(formatShape(i.shape))}`,
     );
     out.push(
-      `/** Inputs of ${commentText(c.node.typeName)}.forward. */\nexport type ${c.name}$Inputs = {\n${ins.join('\n')}\n};`,
+      `/** Inputs of ${commentText(c.node.typeName)}.forward. */\nexport type ${c.name}$Inputs = ` +
+        `{\n${ins.join('\n')}\n};`,
     );
     if (this.namedOutputs(g)) {
       const outs = g.outputs.map(
         (o) => `  readonly ${propertyKey(o.name)}: ${tensorType(o.shape)}; // ${commentText(formatShape(o.shape))}`,
       );
       out.push(
-        `/** Outputs of ${commentText(c.node.typeName)}.forward. */\nexport type ${c.name}$Outputs = {\n${outs.join('\n')}\n};`,
+        `/** Outputs of ${commentText(c.node.typeName)}.forward. */\nexport type ${c.name}$Outputs = ` +
+          `{\n${outs.join('\n')}\n};`,
       );
     }
     return out;
@@ -523,7 +530,9 @@ export class ModelEmitter {
       for (const i of g.inputs) {
         params.push({ name: inputLocal.get(i.name)!, type: tensorType(i.shape) });
         docLines.push(
-          `@param ${inputLocal.get(i.name)} ${commentText(formatShape(i.shape))}${inputLocal.get(i.name) !== i.name ? ` (\`${commentText(i.name)}\`)` : ''}`,
+          `@param ${inputLocal.get(i.name)} ` +
+            `${commentText(formatShape(i.shape))}` +
+            `${inputLocal.get(i.name) !== i.name ? ` (\`${commentText(i.name)}\`)` : ''}`,
         );
       }
     }
@@ -609,7 +618,9 @@ export class ModelEmitter {
       statements.push(
         safe
           ? `return { ${g.outputs.map((o) => `${propertyKey(o.name)}: ${ret(o.id, o.shape)}`).join(', ')} };`
-          : `return nv.record([${g.outputs.map((o) => `[${jsString(o.name)}, ${ret(o.id, o.shape)}]`).join(', ')}]) as unknown as ${returnType};`,
+          : `return nv.record([` +
+              `${g.outputs.map((o) => `[${jsString(o.name)}, ${ret(o.id, o.shape)}]`).join(', ')}]) as ` +
+              `unknown as ${returnType};`,
       );
       for (const o of g.outputs) docLines.push(`@returns ${commentText(o.name)}: ${commentText(formatShape(o.shape))}`);
     } else if (g.outputs.length === 1) {

@@ -58,16 +58,22 @@ export function emitTrainModule(input: TrainModuleInput): string {
         .filter(([from, to]) => to !== undefined && from !== to);
       if (renames.length === 0) out.push(`  ${propertyKey(key)}: { create: () => new ${m.className}() },`);
       else {
-        const mapping = `{ ${[...stageInputs.map((name, i) => `${propertyKey(params[i] ?? name)}: inputs[${jsString(name)}]!`)].join(', ')} }`;
+        const mapping =
+          `{ ` +
+          `${[
+            ...stageInputs.map((name, i) => `${propertyKey(params[i] ?? name)}: ` + `inputs[${jsString(name)}]!`),
+          ].join(', ')} }`;
         out.push(`  ${propertyKey(key)}: {`);
         out.push(`    create: () => {`);
         out.push(`      const model = new ${m.className}();`);
         out.push(`      const forward = model.forward.bind(model);`);
         out.push(
-          `      // Stage inputs ${stageInputs.map((x) => `\`${x}\``).join(', ')} -> forward parameters ${params.map((x) => `\`${x}\``).join(', ')}.`,
+          `      // Stage inputs ${stageInputs.map((x) => `\`${x}\``).join(', ')} -> forward parameters ` +
+            `${params.map((x) => `\`${x}\``).join(', ')}.`,
         );
         out.push(
-          `      return Object.assign(model, { forward: (ctx: nv.ForwardContext, inputs: Readonly<Record<string, nv.tf.Tensor>>) => forward(ctx, ${mapping} as never) }) as nv.TrainableModel;`,
+          `      return Object.assign(model, { forward: (ctx: nv.ForwardContext, inputs: ` +
+            `Readonly<Record<string, nv.tf.Tensor>>) => forward(ctx, ${mapping} as never) }) as nv.TrainableModel;`,
         );
         out.push(`    },`);
         out.push(`  },`);
@@ -80,7 +86,8 @@ export function emitTrainModule(input: TrainModuleInput): string {
   for (const model of program.models) {
     const m = classOf.get(model)!;
     out.push(
-      `  // ${commentText(input.origin(model.root.span))}: ${commentText(`${m.className}, ${m.parameterCount} parameters`)}`,
+      `  // ${commentText(input.origin(model.root.span))}: ` +
+        `${commentText(`${m.className}, ${m.parameterCount} parameters`)}`,
     );
     out.push(`  ${propertyKey(model.name)}: { create: () => new ${m.className}() },`);
   }
@@ -88,12 +95,14 @@ export function emitTrainModule(input: TrainModuleInput): string {
 
   out.push("/** The train declarations, lowered to the runtime's TrainSpec (by declaration name). */");
   out.push(
-    `export const trainSpecs: Readonly<Record<string, nv.TrainSpec>> = ${jsValue(Object.fromEntries(input.trainSpecs.map((t) => [t.name, t])))};`,
+    `export const trainSpecs: Readonly<Record<string, nv.TrainSpec>> = ` +
+      `${jsValue(Object.fromEntries(input.trainSpecs.map((t) => [t.name, t])))};`,
     '',
   );
   out.push("/** The dataset declarations, lowered to the runtime's DatasetSpec (by declaration name). */");
   out.push(
-    `export const datasetSpecs: Readonly<Record<string, nv.DatasetSpec>> = ${jsValue(Object.fromEntries(input.datasetSpecs.map((d) => [d.name, d])))};`,
+    `export const datasetSpecs: Readonly<Record<string, nv.DatasetSpec>> = ` +
+      `${jsValue(Object.fromEntries(input.datasetSpecs.map((d) => [d.name, d])))};`,
     '',
   );
   out.push('/** Every tunable value of the program as built (variant and overrides applied). */');
@@ -101,11 +110,13 @@ export function emitTrainModule(input: TrainModuleInput): string {
   const first = input.trainSpecs[0];
   out.push("/** The file's first train declaration and the dataset it reads. */");
   out.push(
-    `export const trainSpec: nv.TrainSpec | undefined = ${first ? `trainSpecs[${jsString(first.name)}]` : 'undefined'};`,
+    `export const trainSpec: nv.TrainSpec | undefined = ` +
+      `${first ? `trainSpecs[${jsString(first.name)}]` : 'undefined'};`,
   );
   const ds = first ? first.dataset : input.datasetSpecs[0]?.name;
   out.push(
-    `export const datasetSpec: nv.DatasetSpec | undefined = ${ds !== undefined ? `datasetSpecs[${jsString(ds)}]` : 'undefined'};`,
+    `export const datasetSpec: nv.DatasetSpec | undefined = ` +
+      `${ds !== undefined ? `datasetSpecs[${jsString(ds)}]` : 'undefined'};`,
   );
   return out.join('\n') + '\n';
 }

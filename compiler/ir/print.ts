@@ -56,7 +56,8 @@ function printModules(node: ModuleNode, indent: string, out: string[], files: Re
   const params = Object.keys(node.params).length ? `(${fmtParams(node.params)})` : '';
   const declared = node.decl ? ` declared ${formatSpan(node.decl.nameSpan, files)}` : '';
   out.push(
-    `${indent}${name} ${node.typeName}${params}${flags ? ' ' + flags : ''}  ; ${formatSpan(node.span, files)}${declared}`,
+    `${indent}${name} ${node.typeName}${params}${flags ? ' ' + flags : ''}  ; ` +
+      `${formatSpan(node.span, files)}${declared}`,
   );
   if (node.decl?.doc !== undefined) out.push(`${indent}  doc ${JSON.stringify(node.decl.doc)}`);
   for (const w of node.weights) {
@@ -74,7 +75,10 @@ function printOp(op: Op, files: ReadonlyMap<string, SourceFile>): string {
   const call =
     op.op === 'input' || op.op === 'param' || op.op === 'const' ? `${op.op}${target}` : `${op.op}${target}(${args})`;
   const macs = op.macs.isConstant() && op.macs.asInt() === 0 ? '' : ` macs ${op.macs}`;
-  return `  %${op.id} = ${call}${attrs} : ${formatShape(op.shape)}${op.sparse ? ' sparse' : ''}${macs}  ; ${formatSpan(op.span, files)}`;
+  return (
+    `  %${op.id} = ${call}${attrs} : ${formatShape(op.shape)}${op.sparse ? ' sparse' : ''}${macs}  ; ` +
+    `${formatSpan(op.span, files)}`
+  );
 }
 
 export function printGraph(g: ForwardGraph, index: number, files: ReadonlyMap<string, SourceFile>): string {
@@ -82,7 +86,10 @@ export function printGraph(g: ForwardGraph, index: number, files: ReadonlyMap<st
   out.push(`graph ${g.block}#${index} ${g.key.slice(g.key.indexOf(':') + 1)}`);
   for (const op of g.ops) out.push(printOp(op, files));
   out.push(
-    `  return ${g.outputs.map((o) => (g.outputs.length > 1 || o.name !== 'out' ? `${o.name}: %${o.id}` : `%${o.id}`)).join(', ')}`,
+    `  return ` +
+      `${g.outputs
+        .map((o) => (g.outputs.length > 1 || o.name !== 'ou' + 't' ? `${o.name}: %${o.id}` : `%${o.id}`))
+        .join(', ')}`,
   );
   return out.join('\n');
 }

@@ -134,7 +134,9 @@ export const ELEMENTWISE: readonly PrimitiveRecord[] = [
   {
     ...unary(
       'visible',
-      'x with the removed positions of the patch mask set to zero while a stage has a mask policy, x itself otherwise: statistics that must see only visible positions (GRN) and the masked-zero invariant of sparse execution use it',
+      'x with the removed positions of the patch mask set to zero while a stage has a mask policy, x itself ' +
+        'otherwise: statistics that must see only visible positions (GRN) and the masked-zero invariant of ' +
+        'sparse execution use it',
     ),
     shape: ([x]) =>
       x!.length === 4 ? x! : { error: semantic('ShapeVisibleNeedsNHWC', { shape: formatShape(x!) }), input: 0 },

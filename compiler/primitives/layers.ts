@@ -96,7 +96,8 @@ export const LAYERS: readonly PrimitiveRecord[] = [
     },
     diagram: {
       settings: (p) =>
-        `${p.in} → ${p.out}, ${p.kernel}×${p.kernel}${p.stride !== undefined && p.stride !== 1 ? ` /${p.stride}` : ''}`,
+        `${p.in} → ${p.out}, ${p.kernel}×${p.kernel}` +
+        `${p.stride !== undefined && p.stride !== 1 ? ` /${p.stride}` : ''}`,
     },
     targets: {
       tfjs: {
@@ -108,7 +109,8 @@ export const LAYERS: readonly PrimitiveRecord[] = [
             message: `the tfjs runtime's Conv2d has no channel groups (groups = ${g})`,
             help:
               g === intParam(p, 'in') && g === intParam(p, 'out')
-                ? `use \`DepthwiseConv2d(${g}, kernel = ${intParam(p, 'kernel')})\` (groups = channels is a depthwise convolution)`
+                ? `use \`DepthwiseConv2d(${g}, kernel = ${intParam(p, 'kernel')})\` (groups = channels is a ` +
+                  `depthwise convolution)`
                 : 'use groups = 1',
           };
         },

@@ -448,7 +448,9 @@ export const TENSOR_FUNCTIONS: readonly PrimitiveRecord[] = [
     runtime: 'nv.relativePositionBias',
     inputs: ['table'],
     params: [{ name: 'window', type: 'int', min: 1, doc: 'window side w' }],
-    doc: "Swin's relative position bias: a table [(2w-1)^2, heads] gathered by the offset of every pair of window positions into [heads, w*w, w*w]",
+    doc:
+      "Swin's relative position bias: a table [(2w-1)^2, heads] gathered by the offset of every pair of " +
+      'window positions into [heads, w*w, w*w]',
     shape([t], p) {
       const w = intParam(p, 'window');
       if (t!.length !== 2) return rankError('relative_position_bias', `a 2-D table [${(2 * w - 1) ** 2}, heads]`, t!);
@@ -473,7 +475,9 @@ export const TENSOR_FUNCTIONS: readonly PrimitiveRecord[] = [
       { name: 'window', type: 'int', min: 1, doc: 'window side w' },
       { name: 'shift', type: 'int', min: 0, doc: 'the cyclic shift applied before windowing (0: no mask)' },
     ],
-    doc: "additive attention mask of shifted windows for x's H x W map: [(H / w) * (W / w), w*w, w*w], -100 between positions from different regions, 0 elsewhere (all 0 when shift = 0)",
+    doc:
+      "additive attention mask of shifted windows for x's H x W map: [(H / w) * (W / w), w*w, w*w], -100 " +
+      'between positions from different regions, 0 elsewhere (all 0 when shift = 0)',
     shape([x], p) {
       if (x!.length !== 4) return rankError('shift_window_mask', 'a 4-D [B, H, W, C] input', x!);
       const w = intParam(p, 'window');
@@ -498,7 +502,9 @@ export const TENSOR_FUNCTIONS: readonly PrimitiveRecord[] = [
     runtime: 'nv.patchMask',
     inputs: ['x'],
     params: [],
-    doc: "the stage's patch mask resampled (nearest) to x's grid: [B, H, W, C] -> [B, H, W, 1], 1 = removed; all zeros when the stage has no mask policy",
+    doc:
+      "the stage's patch mask resampled (nearest) to x's grid: [B, H, W, C] -> [B, H, W, 1], 1 = removed; " +
+      'all zeros when the stage has no mask policy',
     shape([x]) {
       if (x!.length !== 4) return rankError('patch_mask', 'a 4-D [B, H, W, C] input', x!);
       return [x![0]!, x![1]!, x![2]!, d(1)];

@@ -325,7 +325,10 @@ function describe(v: unknown): string {
   if (Array.isArray(v)) return `a list ${JSON.stringify(v)}`;
   if (v === null) return 'null';
   if (typeof v === 'object') return 'a mapping';
-  return `${typeof v === 'number' ? (Number.isInteger(v) ? 'the integer' : 'the number') : `the ${typeof v}`} ${JSON.stringify(v)}`;
+  return (
+    `${typeof v === 'number' ? (Number.isInteger(v) ? 'the integer' : 'the number') : `the ${typeof v}`} ` +
+    `${JSON.stringify(v)}`
+  );
 }
 
 function expected(s: JsonSchema): string {
@@ -340,7 +343,10 @@ function expected(s: JsonSchema): string {
     case 'string':
       return 'a string';
     case 'array':
-      return `a list of ${expected(s.items as JsonSchema).replace(/^an? /, '')}s${s.minItems !== undefined && s.minItems === s.maxItems ? ` (${String(s.minItems)} items)` : ''}`;
+      return (
+        `a list of ${expected(s.items as JsonSchema).replace(/^an? /, '')}s` +
+        `${s.minItems !== undefined && s.minItems === s.maxItems ? ` (${String(s.minItems)} items)` : ''}`
+      );
     default:
       return 'a value';
   }

@@ -53,6 +53,9 @@ const targetUnsupported = {
   summary: 'not supported by the build target',
 } as const satisfies DiagnosticKind;
 
+// Its own constant so that the literal (whose placeholders type the message's arguments) fits in 120 columns.
+const stageImageSizeMessage =
+  '`{model}` expects {height}x{width} images for `{input}`, dataset `{dataset}` resizes to {sizeHeight}x{sizeWidth}';
 export const semanticCatalogue = {
   // 2xxx: names and imports -------------------------------------------------------------------
   UnknownName: { code: 'NVC2001', severity: 'error', summary: 'unknown name', message: 'unknown name `{name}`' },
@@ -429,8 +432,7 @@ export const semanticCatalogue = {
   },
   StageImageSize: {
     ...modelInputMismatch,
-    message:
-      '`{model}` expects {height}x{width} images for `{input}`, dataset `{dataset}` resizes to {sizeHeight}x{sizeWidth}',
+    message: stageImageSizeMessage,
   },
   StageMissingModality: {
     ...modelInputMismatch,

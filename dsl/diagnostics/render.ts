@@ -139,12 +139,18 @@ export function renderDiagnostic(d: Diagnostic, lookup: FileLookup, options: Ren
       if (gap) out.push(paint(ansi.blue + ansi.bold, '...'));
       else
         out.push(
-          `${paint(ansi.blue + ansi.bold, String(previous + 1).padStart(gutterWidth))} ${bar} ${expandTabs(file.lineText(previous + 1))}`.trimEnd(),
+          (
+            `${paint(ansi.blue + ansi.bold, String(previous + 1).padStart(gutterWidth))} ${bar} ` +
+            `${expandTabs(file.lineText(previous + 1))}`
+          ).trimEnd(),
         );
     }
     previous = line;
     out.push(
-      `${paint(ansi.blue + ansi.bold, String(line).padStart(gutterWidth))} ${bar} ${expandTabs(file.lineText(line))}`.trimEnd(),
+      (
+        `${paint(ansi.blue + ansi.bold, String(line).padStart(gutterWidth))} ${bar} ` +
+        `${expandTabs(file.lineText(line))}`
+      ).trimEnd(),
     );
     const marksHere = rows.get(line)!.sort((x, y) => x.col - y.col || Number(y.mark.primary) - Number(x.mark.primary));
     for (const r of marksHere) {

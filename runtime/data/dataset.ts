@@ -313,7 +313,9 @@ async function checkUnsorted(spec: DatasetSpec, options: LoadOptions): Promise<C
         file: table.file,
         row: p.row,
         column: spec.images.per,
-        message: `patient '${p.id}' has no images in ${source.imageFolder} (pattern '${spec.images.pattern.replace('{id}', p.imageKey)}')`,
+        message:
+          `patient '${p.id}' has no images in ${source.imageFolder} (pattern ` +
+          `'${spec.images.pattern.replace('{id}', p.imageKey)}')`,
       });
   });
 

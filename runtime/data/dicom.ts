@@ -103,7 +103,8 @@ export function decodeDicom(bytes: Uint8Array, options: DicomOptions): GrayPictu
   const needed = n * (bits / 8);
   if (pixelElement.length < needed || pixelElement.dataOffset + needed > bytes.length)
     throw new DicomError(
-      `truncated pixel data: ${Math.min(pixelElement.length, bytes.length - pixelElement.dataOffset)} of ${needed} bytes`,
+      `truncated pixel data: ${Math.min(pixelElement.length, bytes.length - pixelElement.dataOffset)} of ` +
+        `${needed} bytes`,
     );
   const view = new DataView(bytes.buffer, bytes.byteOffset + pixelElement.dataOffset, needed);
   const bigEndian = syntax === '1.2.840.10008.1.2.2';

@@ -38,7 +38,8 @@ export class DataRefusedError extends NvccError {
     const more = errors.length > 50 ? [`  ... and ${errors.length - 50} more`] : [];
     super(
       'data',
-      `dataset ${dataset}: ${errors.length} data error${errors.length === 1 ? '' : 's'}:\n${[...shown, ...more].join('\n')}`,
+      `dataset ${dataset}: ${errors.length} data ` +
+        `error${errors.length === 1 ? '' : 's'}:\n${[...shown, ...more].join('\n')}`,
       { summary: 'the data were refused' },
     );
     this.name = 'DataRefusedError';

@@ -41,7 +41,10 @@ export interface ConvNeXtImportReport {
 }
 
 const PICKLE_HINT =
-  "PyTorch pickle checkpoints (.pt/.pth) are not supported: loading them means unpickling (arbitrary code) and needs Python. Convert once with: python -c \"import torch; from safetensors.torch import save_file; sd = torch.load('IN.pt', map_location='cpu'); sd = sd.get('model', sd); save_file({k: v.contiguous() for k, v in sd.items()}, 'OUT.safetensors')\"";
+  'PyTorch pickle checkpoints (.pt/.pth) are not supported: loading them means unpickling (arbitrary code) ' +
+  'and needs Python. Convert once with: python -c "import torch; from safetensors.torch import save_file; sd ' +
+  "= torch.load('IN.pt', map_location='cpu'); sd = sd.get('model', sd); save_file({k: v.contiguous() for k, v " +
+  "in sd.items()}, 'OUT.safetensors')\"";
 
 function looksLikePickle(path: string, bytes: Uint8Array): boolean {
   if (/\.(pt|pth|ckpt|bin|pkl)$/i.test(path)) return true;

@@ -133,12 +133,14 @@ export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): Safete
     const expected = product(shape as number[]) * elementBytes;
     if (end - begin !== expected)
       fail(
-        `tensor '${name}': ${dtype} ${JSON.stringify(shape)} needs ${expected} bytes but data_offsets span ${end - begin}`,
+        `tensor '${name}': ${dtype} ${JSON.stringify(shape)} needs ${expected} bytes but data_offsets span ` +
+          `${end - begin}`,
       );
     spans.push({ name, begin, end });
     if (!READABLE.has(dtype as string))
       fail(
-        `tensor '${name}': dtype ${dtype} is valid safetensors but not supported by nvcc (F32, F16, BF16, F64, I32, I64)`,
+        `tensor '${name}': dtype ${dtype} is valid safetensors but not supported by nvcc (F32, F16, BF16, ` +
+          `F64, I32, I64)`,
       );
     tensors.set(name, {
       storedDtype: dtype as string,

@@ -73,7 +73,12 @@ function formatMismatch(
   if (unexpected.length) parts.push(`  unexpected in the file (${unexpected.length}):\n${listShort(unexpected)}`);
   if (misshaped.length) {
     parts.push(
-      `  wrong shape (${misshaped.length}):\n${listShort(misshaped.map((m) => `${m.key}: model expects [${m.expected.join(', ')}], file has [${m.found.join(', ')}]`))}`,
+      `  wrong shape (${misshaped.length}):\n` +
+        `${listShort(
+          misshaped.map(
+            (m) => `${m.key}: model expects [${m.expected.join(', ')}], file has ` + `[${m.found.join(', ')}]`,
+          ),
+        )}`,
     );
   }
   for (const n of notes) parts.push(`  note: ${n}`);
@@ -244,7 +249,8 @@ export async function loadWeights(module: Module, path: string, options: LoadWei
       const actual = sha256Hex(bytes);
       if (actual !== manifest.sha256)
         throw new Error(
-          `${path}: sha256 ${actual} does not match the manifest ${manifestPath} (${manifest.sha256}); the file was changed, is corrupt, or a save was interrupted between the weights and the manifest`,
+          `${path}: sha256 ${actual} does not match the manifest ${manifestPath} (${manifest.sha256}); the ` +
+            `file was changed, is corrupt, or a save was interrupted between the weights and the manifest`,
         );
     }
   }

@@ -71,7 +71,8 @@ export class FcmaeDecoder extends Layer {
       if (m) {
         if (m.shape[1] !== y.shape[1] || m.shape[2] !== y.shape[2])
           throw new Error(
-            `FcmaeDecoder: mask grid ${m.shape[1]}x${m.shape[2]} != feature grid ${y.shape[1]}x${y.shape[2]} (patch size must equal the encoder stride)`,
+            `FcmaeDecoder: mask grid ${m.shape[1]}x${m.shape[2]} != feature grid ${y.shape[1]}x${y.shape[2]} ` +
+              `(patch size must equal the encoder stride)`,
           );
         y = replaceWhere(y, m, this.maskToken);
       }

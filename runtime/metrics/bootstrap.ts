@@ -257,7 +257,8 @@ export function pairedBootstrapAucDifference(
   const { resamples, level } = checkOptions(options);
   if (scoresA.length !== labels.length || scoresB.length !== labels.length) {
     throw new MetricInputError(
-      `paired scores need one score per patient from each model: ${labels.length} labels, ${scoresA.length} and ${scoresB.length} scores`,
+      `paired scores need one score per patient from each model: ${labels.length} labels, ${scoresA.length} ` +
+        `and ${scoresB.length} scores`,
     );
   }
   const a = groupScores(labels, scoresA);

@@ -53,7 +53,8 @@ export function poolByPatient(
 ): PatientScores {
   if (patientIds.length !== labels.length || labels.length !== probabilities.length) {
     throw new MetricInputError(
-      `patient ids, labels and probabilities differ in length (${patientIds.length}, ${labels.length}, ${probabilities.length})`,
+      `patient ids, labels and probabilities differ in length (${patientIds.length}, ${labels.length}, ` +
+        `${probabilities.length})`,
     );
   }
   const groups = new Map<string, { label: number; values: number[] }>();

@@ -139,7 +139,8 @@ export abstract class SlotOptimizer implements Optimizer {
       const g = grads.get(path)!;
       if (g.shape.length !== p.variable.shape.length || g.shape.some((d, i) => d !== p.variable.shape[i])) {
         throw new Error(
-          `gradient for '${path}' has shape [${g.shape.join(', ')}] but the parameter is [${p.variable.shape.join(', ')}]`,
+          `gradient for '${path}' has shape [${g.shape.join(', ')}] but the parameter is ` +
+            `[${p.variable.shape.join(', ')}]`,
         );
       }
     }
@@ -174,7 +175,8 @@ export abstract class SlotOptimizer implements Optimizer {
         this.slotVars.set(key, s);
       } else if (s.shape.some((d, i) => d !== v.shape[i]) || s.shape.length !== v.shape.length) {
         throw new Error(
-          `optimizer slot '${key}' has shape [${s.shape.join(', ')}] but the parameter is [${v.shape.join(', ')}] (state from another model?)`,
+          `optimizer slot '${key}' has shape [${s.shape.join(', ')}] but the parameter is ` +
+            `[${v.shape.join(', ')}] (state from another model?)`,
         );
       }
       return s;

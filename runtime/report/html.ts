@@ -336,13 +336,15 @@ function metricsTable(evaluation: ReportEvaluation): string {
   const notes: string[] = [];
   if (ciMethod?.method === 'bootstrap-percentile') {
     notes.push(
-      `CIs: percentile bootstrap over ${isNum(ciMethod.resamples) ? ciMethod.resamples : '?'} patient resamples, stratified by class` +
+      `CIs: percentile bootstrap over ${isNum(ciMethod.resamples) ? ciMethod.resamples : '?'} patient ` +
+        `resamples, stratified by class` +
         `${withCis ? '; threshold rates are resampled at the fixed threshold' : ''}.`,
     );
   }
   for (const s of delong) notes.push(`${s.split}: AUC with DeLong's interval ${percentWithCi(s.auc, s.aucDelong)}.`);
   notes.push(
-    `Threshold chosen on validation by ${evaluation.thresholdRule}; cases with score ≥ threshold are called positive; the same threshold is applied to every split.`,
+    `Threshold chosen on validation by ${evaluation.thresholdRule}; cases with score ≥ threshold are called ` +
+      `positive; the same threshold is applied to every split.`,
   );
   return (
     `<table class="metrics"><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead>` +
@@ -393,9 +395,11 @@ function metadataTable(meta: RunMetadata, records: readonly LogRecord[]): string
     .join('')}</tbody></table>`;
 }
 
-const STYLE = `
+const STYLE =
+  `
 body { font-family: Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1240px; color: #222; padding: 0 1em; }
-h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; } h3 { font-size: 1.05em; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; } ` +
+  `h3 { font-size: 1.05em; }
 table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.92em; }
 th, td { border: 1px solid #ddd; padding: 4px 8px; text-align: left; }
 table.metrics td, table.metrics th { font-variant-numeric: tabular-nums; white-space: nowrap; }
@@ -432,12 +436,22 @@ export async function renderReportHtml(input: ReportInput): Promise<string> {
     const figures: string[] = [];
     if (rocSeries.length > 0) {
       figures.push(
-        `<figure>${await renderSvg(rocChartSpec(rocSeries, 'ROC curve (diamond: operating point at the chosen threshold)'))}</figure>`,
+        `<figure>` +
+          `${await renderSvg(
+            rocChartSpec(rocSeries, 'ROC curve (diamond: operating point at the chosen ' + 'threshold)'),
+          )}</figure>`,
       );
     }
     for (const s of evaluation.splits) {
       figures.push(
-        `<figure>${await renderSvg(confusionChartSpec(s.confusion, `${s.split}: confusion matrix at threshold ${fixed(s.threshold, 4)}`, input.meta.classNames))}</figure>`,
+        `<figure>` +
+          `${await renderSvg(
+            confusionChartSpec(
+              s.confusion,
+              `${s.split}: confusion matrix at threshold ` + `${fixed(s.threshold, 4)}`,
+              input.meta.classNames,
+            ),
+          )}</figure>`,
       );
     }
     parts.push(`<h2>ROC and confusion matrices</h2><div class="charts">${figures.join('')}</div>`);
@@ -449,7 +463,8 @@ export async function renderReportHtml(input: ReportInput): Promise<string> {
     for (const c of stages) {
       const chart = await stageChart(c, maxPoints, smoothing);
       parts.push(
-        `<h3>Stage ${escapeHtml(c.stage)}</h3><p class="note">${c.epochs.length} epochs logged, ${c.steps.length} steps` +
+        `<h3>Stage ${escapeHtml(c.stage)}</h3><p class="note">${c.epochs.length} epochs logged, ` +
+          `${c.steps.length} steps` +
           `${c.stepsPerEpoch > 0 ? ` (${c.stepsPerEpoch} per epoch)` : ''}.</p>` +
           (chart ? `<figure class="stage">${chart}</figure>` : ''),
       );

@@ -142,8 +142,10 @@ export function experimentTableHtml(rows: readonly ExperimentRow[], options: Exp
   return (
     `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>\n` +
     '<style>body{font-family:Helvetica,Arial,sans-serif;margin:2em}table{border-collapse:collapse}' +
-    'th,td{border:1px solid #ccc;padding:4px 10px;text-align:left}.num{text-align:right;font-variant-numeric:tabular-nums}</style>\n' +
-    `</head><body>\n<h1>${escapeHtml(title)}</h1>\n<table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody>\n</table>\n` +
+    'th,td{border:1px solid #ccc;padding:4px ' +
+    '10px;text-align:left}.num{text-align:right;font-variant-numeric:tabular-nums}</style>\n' +
+    `</head><body>\n<h1>${escapeHtml(title)}</h1>\n<table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}` +
+    `\n</tbody>\n</table>\n` +
     `${notes}${notes ? '\n' : ''}${command}${command ? '\n' : ''}</body></html>\n`
   );
 }

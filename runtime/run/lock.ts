@@ -36,10 +36,12 @@ export class RunLockedError extends RunDirError {
     readonly checked: boolean,
   ) {
     super(
-      `${runDir} is in use by \`nvcc ${holder.purpose}\` (pid ${holder.pid} on ${holder.host}, since ${holder.since}); ` +
+      `${runDir} is in use by \`nvcc ${holder.purpose}\` (pid ${holder.pid} on ${holder.host}, since ` +
+        `${holder.since}); ` +
         (checked
           ? 'wait for it to finish or stop it, then try again'
-          : `it runs on another machine, so nvcc cannot tell whether it is alive: if it is not, delete ${path.join(runDir, LOCK_FILE)}`),
+          : `it runs on another machine, so nvcc cannot tell whether it is alive: if it is not, delete ` +
+            `${path.join(runDir, LOCK_FILE)}`),
     );
     this.name = 'RunLockedError';
   }

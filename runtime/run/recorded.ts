@@ -82,7 +82,8 @@ export function recordedPath(value: unknown, o: RecordedPathOptions): string {
   const st = fs.statSync(target);
   if (o.kind === 'file' ? !st.isFile() : !st.isDirectory())
     throw new RecordedPathError(
-      `${o.recordedIn}: ${o.what} ${abs} is not a ${o.kind === 'file' ? 'regular file' : 'folder'}; refusing to read it`,
+      `${o.recordedIn}: ${o.what} ${abs} is not a ${o.kind === 'file' ? 'regular file' : 'folder'}; refusing ` +
+        `to read it`,
       o.recordedIn,
     );
   return abs;

@@ -58,7 +58,10 @@ export interface RunDir {
 /** `20261128-010203` (UTC): sortable, no characters that need quoting in a shell. */
 export function runTimestamp(date: Date): string {
   const p = (n: number): string => String(n).padStart(2, '0');
-  return `${date.getUTCFullYear()}${p(date.getUTCMonth() + 1)}${p(date.getUTCDate())}-${p(date.getUTCHours())}${p(date.getUTCMinutes())}${p(date.getUTCSeconds())}`;
+  return (
+    `${date.getUTCFullYear()}${p(date.getUTCMonth() + 1)}${p(date.getUTCDate())}-${p(date.getUTCHours())}` +
+    `${p(date.getUTCMinutes())}${p(date.getUTCSeconds())}`
+  );
 }
 
 function sanitizeName(name: string): string {

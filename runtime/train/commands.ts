@@ -69,7 +69,8 @@ export async function predictFromFiles(options: PredictFromFilesOptions): Promis
   const stats = readDataStats(options.runDir);
   if (!stats)
     throw new TrainingError(
-      `${options.runDir} has no ${DATA_STATS_FILE}: the run did not record its training statistics, so new data cannot be normalised like the training data`,
+      `${options.runDir} has no ${DATA_STATS_FILE}: the run did not record its training statistics, so new ` +
+        `data cannot be normalised like the training data`,
     );
   const patients = await loadNewPatients(
     config.spec,

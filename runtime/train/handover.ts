@@ -78,13 +78,15 @@ export function applyHandover(
         const target = targets.get(targetPath);
         if (!target) {
           problems.push(
-            `${srcLabel}: parameter '${path}' ${JSON.stringify(tensor.shape)} has no counterpart '${targetPath}' in the new model`,
+            `${srcLabel}: parameter '${path}' ${JSON.stringify(tensor.shape)} has no counterpart ` +
+              `'${targetPath}' in the new model`,
           );
           continue;
         }
         if (!sameShape(tensor.shape, target.variable.shape)) {
           problems.push(
-            `${srcLabel}: '${path}' has shape ${JSON.stringify(tensor.shape)} but '${targetPath}' has shape ${JSON.stringify(target.variable.shape)}`,
+            `${srcLabel}: '${path}' has shape ${JSON.stringify(tensor.shape)} but '${targetPath}' has shape ` +
+              `${JSON.stringify(target.variable.shape)}`,
           );
           continue;
         }
@@ -108,7 +110,8 @@ export function applyHandover(
         if (rest === undefined || matched === 0) continue;
         if (!source.has(join(srcPrefix, rest))) {
           problems.push(
-            `'${path}' ${JSON.stringify(p.variable.shape)} is under '${dstPrefix}' but ${srcLabel} has no '${join(srcPrefix, rest)}'`,
+            `'${path}' ${JSON.stringify(p.variable.shape)} is under '${dstPrefix}' but ${srcLabel} has no ` +
+              `'${join(srcPrefix, rest)}'`,
           );
         }
       }
@@ -141,7 +144,8 @@ export function formatHandoverReport(report: HandoverReport): string {
     line(rows[0]!),
     widths.map((w) => '-'.repeat(w)).join('  '),
     ...rows.slice(1).map(line),
-    `loaded ${report.loaded.length} tensors (${loadedCount} values); ${report.fresh.length} tensors (${freshCount} values) freshly initialised`,
+    `loaded ${report.loaded.length} tensors (${loadedCount} values); ${report.fresh.length} tensors ` +
+      `(${freshCount} values) freshly initialised`,
   ].join('\n');
 }
 
@@ -171,7 +175,8 @@ export function formatHandoverSummary(report: HandoverReport): string {
     const to = commonPrefix(entries.map((e) => e.target));
     const count = entries.reduce((n, e) => n + e.count, 0);
     lines.push(
-      `  ${entries[0]!.fromStage}.${from || '*'} -> ${to || '(root)'}: ${entries.length} tensors, ${values(count)} values`,
+      `  ${entries[0]!.fromStage}.${from || '*'} -> ${to || '(root)'}: ${entries.length} tensors, ` +
+        `${values(count)} values`,
     );
   }
   if (report.fresh.length > 0) {

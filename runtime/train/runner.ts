@@ -394,7 +394,8 @@ class Runner {
       resumeState = latest.state;
       if (JSON.stringify(resumeState.config) !== JSON.stringify(this.config)) {
         throw new TrainingError(
-          `cannot resume ${runDir}: the configuration differs from the one the run started with (see ${join(runDir, RUN_FILES.configJson)})`,
+          `cannot resume ${runDir}: the configuration differs from the one the run started with (see ` +
+            `${join(runDir, RUN_FILES.configJson)})`,
         );
       }
       this.seq = resumeState.seq;
@@ -633,7 +634,8 @@ class Runner {
           }
           if (!Number.isFinite(loss)) {
             throw new TrainingError(
-              `stage '${stage.name}', epoch ${epoch + 1}, step ${step + 1}: the loss is ${loss}; lower the learning rate (now ${lr}) or check the data`,
+              `stage '${stage.name}', epoch ${epoch + 1}, step ${step + 1}: the loss is ${loss}; lower the ` +
+                `learning rate (now ${lr}) or check the data`,
             );
           }
           step++;
@@ -673,7 +675,8 @@ class Runner {
           const value = metrics[key];
           if (value === undefined)
             throw new TrainingError(
-              `stage '${stage.name}': keep_best = ${stage.keepBest.metric}, but that metric is not computed (add it to metrics)`,
+              `stage '${stage.name}': keep_best = ${stage.keepBest.metric}, but that metric is not computed ` +
+                `(add it to metrics)`,
             );
           const better =
             Number.isFinite(value) &&

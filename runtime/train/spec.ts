@@ -28,7 +28,8 @@
  *     augment = [hflip, rotate(degrees = 15)]
  *   }
  *   stage finetune {
- *     model = MEDNVC(enc = pretrain.encoder)      // => handover { from: 'pretrain', modules: [{ source: 'encoder', target: 'enc' }] }
+ *     model = MEDNVC(enc = pretrain.encoder)
+ *       // => handover { from: 'pretrain', modules: [{ source: 'encoder', target: 'enc' }] }
  *     inputs = [xray, labs]
  *     modality_dropout = random_throw(p = 0.2, fill = -10)
  *     loss = cross_entropy

@@ -154,7 +154,8 @@ export function runTorchEngine(launch: TorchLaunch): Promise<number> {
     child.on('error', (e) =>
       reject(
         new TrainingError(
-          `cannot start ${command} (${e.message}); the torch engine needs Python with PyTorch (set NVCC_PYTHON or --python)`,
+          `cannot start ${command} (${e.message}); the torch engine needs Python with PyTorch (set ` +
+            `NVCC_PYTHON or --python)`,
         ),
       ),
     );

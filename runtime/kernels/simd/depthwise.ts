@@ -84,7 +84,10 @@ function reserve(floats: number): Float32Array {
 
 const roundUp4 = (v: number) => (v + 3) & ~3;
 
-/** Copies x [n,h,w,c] into dst at `at` as [n,hp,wp,cp] with `top` rows and `left` columns of zeros before it, plus 3 pixels of zero slack. */
+/**
+ * Copies x [n,h,w,c] into dst at `at` as [n,hp,wp,cp] with `top` rows and `left` columns of zeros before it,
+ * plus 3 pixels of zero slack.
+ */
 function copyPadded(
   dst: Float32Array,
   at: number,
@@ -288,7 +291,10 @@ export function supportedGeometry(
   return { n, h, w, c, kh, kw, top, left, ho: info.outHeight, wo: info.outWidth };
 }
 
-/** Heap views of the inputs. Every entry is touched first: moving data in from another backend may grow (and detach) the heap. */
+/**
+ * Heap views of the inputs. Every entry is touched first: moving data in from another backend may grow
+ * (and detach) the heap.
+ */
 function heapViews(backend: WasmBackendLike, ...ts: tf.TensorInfo[]): Float32Array[] {
   for (const t of ts) backend.dataIdMap.get(t.dataId);
   return ts.map((t) => backend.typedArrayFromHeap(t));
