@@ -106,8 +106,15 @@ const opts = { outDir: process.env.OUT, ...(process.env.VARIANT ? { variant: pro
 const r = await buildProgram(process.env.FILE, { ...opts, force: process.env.FORCE === '1' });
 const t2 = performance.now();
 let rebuild = -1;
-if (process.env.FORCE === '1') { const a = performance.now(); await buildProgram(process.env.FILE, { ...opts, force: true }); rebuild = performance.now() - a; }
-if (!r.ok) { console.error(JSON.stringify(r.problems.concat(r.diagnostics.map((d) => ({ message: d.message }))))); process.exit(1); }
+if (process.env.FORCE === '1') {
+  const a = performance.now();
+  await buildProgram(process.env.FILE, { ...opts, force: true });
+  rebuild = performance.now() - a;
+}
+if (!r.ok) {
+  console.error(JSON.stringify(r.problems.concat(r.diagnostics.map((d) => ({ message: d.message })))));
+  process.exit(1);
+}
 console.log(JSON.stringify({ importMs: t1 - t0, buildMs: t2 - t1, totalMs: t2 - t0, cached: r.cached, rebuild }));
 `;
 const script = path.join(out, 'child.mts');
@@ -152,10 +159,17 @@ const running =
     ? path.relative('.', bundle.dir)
     : 'the TypeScript sources through tsx';
 console.log(
-  `nvcc build ${file}${variant ? ` --variant ${variant}` : ''}: median of ${runs} fresh processes; ${os.cpus().length} cores, load average ${loadBefore} before, ${loadAfter} after; node ${process.version}`,
+  `nvcc build ${file}${variant ? ` --variant ${variant}` : ''}: median of ${runs} fresh processes; ` +
+    `${os.cpus().length} cores, load average ${loadBefore} before, ${loadAfter} after; node ${process.version}`,
 );
 console.log(
-  `real CLI (node bin/nvcc.js, running ${running}; the first start${warm.wallMs > 1000 ? ` made the bundle in ${(warm.wallMs / 1000).toFixed(1)} s` : ' found the bundle up to date'}${discarded ? `; ${discarded} round(s) run again after an edit of the sources` : ''})`,
+  `real CLI (node bin/nvcc.js, running ${running}; the first ` +
+    `start` +
+    `${
+      warm.wallMs > 1000
+        ? ` made the bundle in ${(warm.wallMs / 1000).toFixed(1)} ` + `s`
+        : ' found the bundle up to date'
+    }${discarded ? `; ${discarded} round(s) run again after an edit of the sources` : ''})`,
 );
 console.log(`  (node)  ${figure(bare)}   node -e '', for scale`);
 console.log(`  --help  ${figure(help)}`);
@@ -163,10 +177,14 @@ console.log(`  cold    ${figure(cold)}   target < 3000 ms`);
 console.log(`  cached  ${figure(cached)}   target < 200 ms`);
 console.log('builder alone, TypeScript sources through tsx');
 console.log(
-  `  cold    ${ms(median(srcCold.map((r) => r.totalMs)))}  (import ${median(srcCold.map((r) => r.importMs)).toFixed(0)} ms + build ${median(srcCold.map((r) => r.buildMs)).toFixed(0)} ms)`,
+  `  cold    ${ms(median(srcCold.map((r) => r.totalMs)))}  (import ` +
+    `${median(srcCold.map((r) => r.importMs)).toFixed(0)} ms + build ` +
+    `${median(srcCold.map((r) => r.buildMs)).toFixed(0)} ms)`,
 );
 console.log(
-  `  cached  ${ms(median(srcCached.map((r) => r.totalMs)))}  (import ${median(srcCached.map((r) => r.importMs)).toFixed(0)} ms + check ${median(srcCached.map((r) => r.buildMs)).toFixed(1)} ms)`,
+  `  cached  ${ms(median(srcCached.map((r) => r.totalMs)))}  (import ` +
+    `${median(srcCached.map((r) => r.importMs)).toFixed(0)} ms + check ` +
+    `${median(srcCached.map((r) => r.buildMs)).toFixed(1)} ms)`,
 );
 console.log(`  rebuild ${ms(median(srcCold.map((r) => r.rebuild)))}  (second uncached build in a warm process)`);
 fs.rmSync(out, { recursive: true, force: true });

@@ -248,7 +248,8 @@ function summary(
       `max ${slowest.cpuMs.toFixed(0)} ms (input ${slowest.index}, ${slowest.wallMs.toFixed(0)} ms wall)`,
   );
   lines.push(
-    `  memory growth per input: median ${quantile(growth, 0.5).toFixed(1)} MB, p99 ${quantile(growth, 0.99).toFixed(0)} MB, ` +
+    `  memory growth per input: median ${quantile(growth, 0.5).toFixed(1)} MB, p99 ` +
+      `${quantile(growth, 0.99).toFixed(0)} MB, ` +
       `max ${hungriest.growthMb.toFixed(0)} MB (input ${hungriest.index})`,
   );
   return lines;

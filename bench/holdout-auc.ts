@@ -72,7 +72,8 @@ try {
       { rng: createRng(1).fork('holdout'), resamples: 1000 },
     );
     process.stdout.write(
-      `${run}: holdout AUC ${(ci.estimate * 100).toFixed(2)}% (95% CI ${(ci.lower * 100).toFixed(2)}-${(ci.upper * 100).toFixed(2)}), ${ids.length} patients\n`,
+      `${run}: holdout AUC ${(ci.estimate * 100).toFixed(2)}% (95% CI ` +
+        `${(ci.lower * 100).toFixed(2)}-${(ci.upper * 100).toFixed(2)}), ${ids.length} patients\n`,
     );
     scored.push({ run, ids, scores });
   }
@@ -87,7 +88,8 @@ try {
     );
     const pp = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)}`;
     process.stdout.write(
-      `${other.run} - ${first!.run}: ${pp(d.difference.estimate)} points (95% CI ${pp(d.difference.lower)} to ${pp(d.difference.upper)}, p ${d.pValue.toFixed(3)})\n`,
+      `${other.run} - ${first!.run}: ${pp(d.difference.estimate)} points (95% CI ${pp(d.difference.lower)} to ` +
+        `${pp(d.difference.upper)}, p ${d.pValue.toFixed(3)})\n`,
     );
   }
 } finally {

@@ -113,7 +113,9 @@ const report = /nvcc: report (\S+)/.exec(demo.output)?.[1];
 console.log('\nmain job figures');
 for (const [name, t] of rows)
   console.log(
-    `  ${name.padEnd(14)} ${t.seconds.toFixed(1).padStart(7)} s wall   ${t.cpuSeconds !== undefined ? `${t.cpuSeconds.toFixed(1).padStart(7)} s CPU` : '      ? s CPU'}   peak RSS ${t.peakMb.toFixed(0).padStart(5)} MB   exit ${t.code}`,
+    `  ${name.padEnd(14)} ${t.seconds.toFixed(1).padStart(7)} s wall   ` +
+      `${t.cpuSeconds !== undefined ? `${t.cpuSeconds.toFixed(1).padStart(7)} s CPU` : '      ? s CPU'}   ` +
+      `peak RSS ${t.peakMb.toFixed(0).padStart(5)} MB   exit ${t.code}`,
   );
 console.log(
   `  total          ${rows
@@ -124,6 +126,7 @@ console.log(
 console.log(`  test AUC       ${auc ? `${auc[1]}% (95% CI ${auc[2]}%-${auc[3]}%)` : 'not found in the output'}`);
 console.log(`  report         ${report ?? 'not found in the output'}`);
 console.log(
-  `  load average   ${before.map((x) => x.toFixed(1)).join(' ')} before, ${after.map((x) => x.toFixed(1)).join(' ')} after (2 cores)`,
+  `  load average   ${before.map((x) => x.toFixed(1)).join(' ')} before, ` +
+    `${after.map((x) => x.toFixed(1)).join(' ')} after (2 cores)`,
 );
 process.exit(demo.code);

@@ -20,5 +20,6 @@ const t1 = performance.now();
 const dl = delongCi(labels, scores);
 console.log(`bootstrap AUC CI, 500 patients x 1000 resamples: ${(t1 - t0).toFixed(1)} ms`);
 console.log(
-  `AUC ${ci.estimate.toFixed(4)}  bootstrap [${ci.lower.toFixed(4)}, ${ci.upper.toFixed(4)}]  DeLong [${dl.lower.toFixed(4)}, ${dl.upper.toFixed(4)}]`,
+  `AUC ${ci.estimate.toFixed(4)}  bootstrap [${ci.lower.toFixed(4)}, ${ci.upper.toFixed(4)}]  DeLong ` +
+    `[${dl.lower.toFixed(4)}, ${dl.upper.toFixed(4)}]`,
 );

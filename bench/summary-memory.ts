@@ -100,7 +100,9 @@ for (const stage of spec.stages) {
   const trainable = varList.reduce((n, v) => n + v.size, 0);
   const measured = profile.peakBytes + 4 * trainable * estimate.statesPerWeight;
   console.log(
-    `${stage.name.padEnd(10)} ${String(stage.batchSize).padStart(5)}   ${mb(estimate.bytes).padStart(9)}   ${mb(measured).padStart(9)} (${mb(profile.peakBytes)} + ${mb(4 * trainable * estimate.statesPerWeight)})${' '.repeat(6)}${(estimate.bytes / measured).toFixed(2)}`,
+    `${stage.name.padEnd(10)} ${String(stage.batchSize).padStart(5)}   ${mb(estimate.bytes).padStart(9)}   ` +
+      `${mb(measured).padStart(9)} (${mb(profile.peakBytes)} + ` +
+      `${mb(4 * trainable * estimate.statesPerWeight)})${' '.repeat(6)}${(estimate.bytes / measured).toFixed(2)}`,
   );
   for (const t of Object.values(inputs)) t.dispose();
   labels.dispose();

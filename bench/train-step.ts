@@ -34,7 +34,10 @@ const NUM_CLASSES = 1000;
 const EXPECTED_PARAMS = 3_708_400;
 
 type ConvMode = 'conv2d' | 'patchify';
-/** 'fast': LayerNorm, GELU and GRN with hand-written gradients (runtime/kernels/fast-ops); 'plain': autodiff of tf ops. */
+/**
+ * 'fast': LayerNorm, GELU and GRN with hand-written gradients (runtime/kernels/fast-ops);
+ * 'plain': autodiff of tf ops.
+ */
 type OpsMode = 'fast' | 'plain';
 
 interface ChildResult {
@@ -256,11 +259,13 @@ async function runChild(
     }
     const total = [...byKernel.values()].reduce((s, e) => s + e.ms, 0);
     console.log(
-      `profile: ${backend} ${size}x${size} batch ${batch}: ${info.kernels.length} kernel calls, ${total.toFixed(0)} ms kernel time`,
+      `profile: ${backend} ${size}x${size} batch ${batch}: ${info.kernels.length} kernel calls, ` +
+        `${total.toFixed(0)} ms kernel time`,
     );
     for (const [name, e] of [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25)) {
       console.log(
-        `${name.slice(0, 90).padEnd(40)} ${e.ms.toFixed(1).padStart(9)} ms ${((100 * e.ms) / total).toFixed(1).padStart(5)}%  ${String(e.calls).padStart(5)} calls`,
+        `${name.slice(0, 90).padEnd(40)} ${e.ms.toFixed(1).padStart(9)} ms ` +
+          `${((100 * e.ms) / total).toFixed(1).padStart(5)}%  ${String(e.calls).padStart(5)} calls`,
       );
     }
     return;
@@ -400,10 +405,12 @@ async function main(): Promise<void> {
     .map((l) => l.toFixed(2))
     .join(' ');
   console.log(
-    `ConvNeXt-V2-atto (depths 2,2,6,2; dims 40,80,160,320; ${NUM_CLASSES}-class head), batch ${batch}, Lion; stem/downsample: ${conv}; LN/GELU/GRN: ${ops}`,
+    `ConvNeXt-V2-atto (depths 2,2,6,2; dims 40,80,160,320; ${NUM_CLASSES}-class head), batch ${batch}, Lion; ` +
+      `stem/downsample: ${conv}; LN/GELU/GRN: ${ops}`,
   );
   console.log(
-    `machine: ${os.cpus().length} cpus (${os.cpus()[0]?.model ?? '?'}), load average at start ${load}, node ${process.version}`,
+    `machine: ${os.cpus().length} cpus (${os.cpus()[0]?.model ?? '?'}), load average at start ${load}, node ` +
+      `${process.version}`,
   );
   const rows: string[][] = [
     [

@@ -70,7 +70,9 @@ class Atto(nn.Module):
         self.downsample_layers = nn.ModuleList()
         self.downsample_layers.append(nn.Sequential(nn.Conv2d(3, DIMS[0], 4, 4), ChannelsFirstLayerNorm(DIMS[0])))
         for i in range(1, 4):
-            self.downsample_layers.append(nn.Sequential(ChannelsFirstLayerNorm(DIMS[i - 1]), nn.Conv2d(DIMS[i - 1], DIMS[i], 2, 2)))
+            self.downsample_layers.append(
+                nn.Sequential(ChannelsFirstLayerNorm(DIMS[i - 1]), nn.Conv2d(DIMS[i - 1], DIMS[i], 2, 2))
+            )
         self.stages = nn.ModuleList(nn.Sequential(*[Block(DIMS[i]) for _ in range(DEPTHS[i])]) for i in range(4))
         self.norm = nn.LayerNorm(DIMS[-1], eps=1e-6)
         self.head = nn.Linear(DIMS[-1], NUM_CLASSES)
@@ -145,7 +147,8 @@ def main():
     print("RESULT " + json.dumps({
         "backend": f"torch {torch.__version__} ({torch.get_num_threads()} threads)",
         "size": args.size, "batch": args.batch, "warmup": args.warmup, "steps": args.steps,
-        "msPerStep": times, "cpuMsPerStep": cpu_times, "peakRss": peak_rss, "peakTfBytes": 0, "loss": loss_value, "params": params,
+        "msPerStep": times, "cpuMsPerStep": cpu_times, "peakRss": peak_rss, "peakTfBytes": 0,
+        "loss": loss_value, "params": params,
     }))
     sys.stdout.flush()
 

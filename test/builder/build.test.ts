@@ -44,28 +44,31 @@ describe('nvcc build output', () => {
     }
   });
 
-  it('writes a manifest with the spec hash over every source, compiler, variant, overrides and parameter counts', async () => {
-    const out = path.join(freshDir(), 'out');
-    const r = await buildProgram(MINI, { outDir: out, variant: 'wide_fusion', overrides: { 'finetune.epochs': 3 } });
-    expect(r.ok).toBe(true);
-    const m = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
-    expect(m.compiler).toBe(COMPILER_VERSION);
-    expect(m.variant).toBe('wide_fusion');
-    expect(m.overrides).toEqual({ 'finetune.epochs': 3 });
-    expect(m.sources.map((s: { file: string }) => s.file)).toEqual([
-      'mini-mednvc.nvc',
-      'std/attention.nvc',
-      'std/convnextv2.nvc',
-    ]);
-    expect(m.specHash).toMatch(/^[0-9a-f]{64}$/);
-    expect(m.models.pretrain).toEqual({ className: 'FCMAE', parameters: 129344, train: 'Mini', stage: 'pretrain' });
-    // wide_fusion has three CrossAttention blocks of 3,312 parameters each, the base two.
-    const base = await buildProgram(MINI, { outDir: path.join(freshDir(), 'out') });
-    expect(m.models.finetune.parameters - base.manifest!.models.finetune!.parameters).toBe(3312);
-    const resolved = JSON.parse(fs.readFileSync(path.join(out, 'config.resolved.json'), 'utf8'));
-    expect(resolved.values['finetune.epochs']).toBe(3);
-    expect(resolved.values['MiniMEDNVC.fusion_depth']).toBe(3);
-  });
+  it(
+    'writes a manifest with the spec hash over every source, compiler, variant, overrides and parameter ' + 'counts',
+    async () => {
+      const out = path.join(freshDir(), 'out');
+      const r = await buildProgram(MINI, { outDir: out, variant: 'wide_fusion', overrides: { 'finetune.epochs': 3 } });
+      expect(r.ok).toBe(true);
+      const m = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
+      expect(m.compiler).toBe(COMPILER_VERSION);
+      expect(m.variant).toBe('wide_fusion');
+      expect(m.overrides).toEqual({ 'finetune.epochs': 3 });
+      expect(m.sources.map((s: { file: string }) => s.file)).toEqual([
+        'mini-mednvc.nvc',
+        'std/attention.nvc',
+        'std/convnextv2.nvc',
+      ]);
+      expect(m.specHash).toMatch(/^[0-9a-f]{64}$/);
+      expect(m.models.pretrain).toEqual({ className: 'FCMAE', parameters: 129344, train: 'Mini', stage: 'pretrain' });
+      // wide_fusion has three CrossAttention blocks of 3,312 parameters each, the base two.
+      const base = await buildProgram(MINI, { outDir: path.join(freshDir(), 'out') });
+      expect(m.models.finetune.parameters - base.manifest!.models.finetune!.parameters).toBe(3312);
+      const resolved = JSON.parse(fs.readFileSync(path.join(out, 'config.resolved.json'), 'utf8'));
+      expect(resolved.values['finetune.epochs']).toBe(3);
+      expect(resolved.values['MiniMEDNVC.fusion_depth']).toBe(3);
+    },
+  );
 
   it('serves an unchanged build from the cache and rebuilds on an edited source or new overrides', async () => {
     const dir = freshDir();

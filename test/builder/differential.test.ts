@@ -128,8 +128,11 @@ async function runCase(c: Case): Promise<void> {
 
 describe('generated code vs compiler (parameter counts, paths, statement shapes)', () => {
   for (const c of CASES) {
-    it(`${c.file}${c.variant ? ` --variant ${c.variant}` : ''}${c.models ? `: ${c.models.join(', ')}` : ''}`, async () => {
-      await runCase(c);
-    });
+    it(
+      `${c.file}${c.variant ? ` --variant ${c.variant}` : ''}` + `${c.models ? `: ${c.models.join(', ')}` : ''}`,
+      async () => {
+        await runCase(c);
+      },
+    );
   }
 });

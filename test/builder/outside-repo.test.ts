@@ -18,7 +18,10 @@ describe('a build folder outside the repository', () => {
     expect(Object.keys(p.modelFactories).length).toBeGreaterThan(0);
     // Plain Node (with the tsx loader the CLI uses), not vitest's module runner, decides the
     // module format from the nearest package.json.
-    const script = `const m = await import(${JSON.stringify(pathToFileURL(path.join(outDir, 'model.js')).href)}); console.log(Object.keys(m).length > 0 ? 'loaded' : 'empty');`;
+    const script =
+      `const m = await import(` +
+      `${JSON.stringify(pathToFileURL(path.join(outDir, 'model.js')).href)}); ` +
+      `console.log(Object.keys(m).length > 0 ? 'loaded' : 'empty');`;
     const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
       encoding: 'utf8',
     });

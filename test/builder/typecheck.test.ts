@@ -47,7 +47,8 @@ describe('nvcc build of every example, variant, std file and fixture', () => {
       const errors = result.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message);
       if (!compiled) {
         failures.push(
-          `${p.file}${p.variant ? ` --variant ${p.variant}` : ''}: ${[...errors, ...problems.map((x) => x.message)].join('; ')}`,
+          `${p.file}${p.variant ? ` --variant ${p.variant}` : ''}: ` +
+            `${[...errors, ...problems.map((x) => x.message)].join('; ')}`,
         );
         continue;
       }
@@ -76,7 +77,8 @@ describe('nvcc build of every example, variant, std file and fixture', () => {
       .filter((d) => d.file && generated.includes(path.resolve(d.file.fileName)));
     const text = diagnostics.map(
       (d) =>
-        `${d.file!.fileName}:${d.file!.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`,
+        `${d.file!.fileName}:${d.file!.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}: ` +
+        `${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`,
     );
     expect(text).toEqual([]);
     // The generated files really were part of the checked program.

@@ -13,7 +13,8 @@ describe('stdout closed by the reader', () => {
       'bash',
       [
         '-c',
-        'set -o pipefail; node bin/nvcc.js build examples/mednvc.nvc --emit ast | head -c 40; echo " rc=${PIPESTATUS[0]}"',
+        'set -o pipefail; node bin/nvcc.js build examples/mednvc.nvc --emit ast | head -c 40; echo " ' +
+          'rc=${PIPESTATUS[0]}"',
       ],
       { cwd: REPO, encoding: 'utf8' },
     );

@@ -302,27 +302,32 @@ describe('through the command line', () => {
     }
   }
 
-  it('a disk full at the second checkpoint: the file, the checkpoint to continue from, exit 1; the resume finishes', async () => {
-    const run = path.join(tmp, 'run-full-disk');
-    const { code, failures } = await trainOnFullDisk(run, 'ckpt-000002');
-    expect(failures).toBe(1);
-    expect(code).toBe(1);
-    expect(err).toMatch(
-      new RegExp(
-        `^error: cannot write ${escapeRegex(path.join(run, 'checkpoints'))}/\\.ckpt-000002[^\\n]+: ` +
-          'no space left on the device \\(ENOSPC\\)\\n',
-      ),
-    );
-    const resume = `nvcc train ${program} --resume ${run}`;
-    expect(err).toContain(`\nThe run folder ${run} can continue from its last checkpoint, ckpt-000001 (${resume}).\n`);
-    expect(err).not.toContain('internal error');
-    expect(err).not.toMatch(/\n\s+at /);
+  it(
+    'a disk full at the second checkpoint: the file, the checkpoint to continue from, exit 1; the resume ' + 'finishes',
+    async () => {
+      const run = path.join(tmp, 'run-full-disk');
+      const { code, failures } = await trainOnFullDisk(run, 'ckpt-000002');
+      expect(failures).toBe(1);
+      expect(code).toBe(1);
+      expect(err).toMatch(
+        new RegExp(
+          `^error: cannot write ${escapeRegex(path.join(run, 'checkpoints'))}/\\.ckpt-000002[^\\n]+: ` +
+            'no space left on the device \\(ENOSPC\\)\\n',
+        ),
+      );
+      const resume = `nvcc train ${program} --resume ${run}`;
+      expect(err).toContain(
+        `\nThe run folder ${run} can continue from its last checkpoint, ckpt-000001 (${resume}).\n`,
+      );
+      expect(err).not.toContain('internal error');
+      expect(err).not.toMatch(/\n\s+at /);
 
-    // What the message promised: the run continues from its folder and finishes.
-    err = '';
-    expect(await main(['train', program, '--backend', 'cpu', '--quiet', '--resume', run]), err).toBe(0);
-    expect(out).toMatch(/test split \(\d+ patients\): AUC/);
-  });
+      // What the message promised: the run continues from its folder and finishes.
+      err = '';
+      expect(await main(['train', program, '--backend', 'cpu', '--quiet', '--resume', run]), err).toBe(0);
+      expect(out).toMatch(/test split \(\d+ patients\): AUC/);
+    },
+  );
 
   it('a disk full at the first checkpoint: the run folder holds nothing to continue from', async () => {
     const run = path.join(tmp, 'run-full-disk-early');

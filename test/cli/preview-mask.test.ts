@@ -71,7 +71,10 @@ describe('nvcc preview-mask', () => {
       err,
     ).toBe(0);
     expect(err).toMatch(
-      /wrote .*three\.png: stage pretrain, the first 3 of step 1's batch of 24 .* xray 64x64, 2x2 patches of 32 px, 9 of 12 removed \(ratio 0\.6\)/,
+      new RegExp(
+        String.raw`wrote .*three\.png: stage pretrain, the first 3 of step 1's batch of 24 .*` +
+          String.raw` xray 64x64, 2x2 patches of 32 px, 9 of 12 removed \(ratio 0\.6\)`,
+      ),
     );
     const s = await sheet(three);
     expect([s.info.width, s.info.height]).toEqual([3 * CELL + 4 * GAP, 2 * CELL + 3 * GAP]);

@@ -149,7 +149,9 @@ describe('nesting depth', () => {
   it('refuses blocks that each use the previous one, 600 deep, as NVC4011 (nested layers)', () => {
     let text = LEAF.replace('Leaf', 'N1');
     for (let i = 2; i <= 600; i++)
-      text += `block N${i}(d: int = 4) {\n  l = N${i - 1}(d)\n  forward(x: [B, d]) -> [B, d] {\n    return l(x)\n  }\n}\n`;
+      text +=
+        `block N${i}(d: int = 4) {\n  l = N${i - 1}(d)\n  forward(x: [B, d]) -> [B, d] {\n    return ` +
+        `l(x)\n  }\n}\n`;
     const r = compile(text + modelUsing('N600(d)'));
     expect(codes(r)).toEqual(['NVC4011']);
     expect(r.diagnostics[0]!.message).toBe(
@@ -277,7 +279,8 @@ describe('config files and --set values', () => {
   ])('refuses %s nested 10,000 (block: 1,000) deep with a message, not a stack overflow', (_, name, text) => {
     const r = readConfigFile(write(name, text), known);
     expect(r.problems.map((p) => p.message)).toEqual([
-      `--config ${path.join(tmp, name)}: nested more than 64 levels deep (a fixed limit: no setting needs that many levels)`,
+      `--config ${path.join(tmp, name)}: nested more than 64 levels deep (a fixed limit: no setting needs ` +
+        `that many levels)`,
     ]);
   });
 

@@ -216,13 +216,19 @@ function programText(c: Case, name: string, returns: string): string {
     .map(([k, v]) => `${k} = ${v}`);
   const xs = c.inputs.map((_, i) => `x${i}`);
   if (c.prim.kind === 'layer')
-    return `model ${name}() {\n  l = ${c.prim.name}(${args.join(', ')})\n  forward(${ins}) -> ${returns} { return l(${xs.join(', ')}) }\n}\n`;
+    return (
+      `model ${name}() {\n  l = ${c.prim.name}(${args.join(', ')})\n  forward(${ins}) -> ${returns} { ` +
+      `return l(${xs.join(', ')}) }\n}\n`
+    );
   // The arithmetic records are reached through their operators (`div` is not a callable name).
   const operator = Object.entries(BINARY_PRIMITIVE).find(([, name]) => name === c.prim.name)?.[0];
   if (operator !== undefined)
     return `model ${name}() {\n  forward(${ins}) -> ${returns} { return x0 ${operator} x1 }\n}\n`;
   const tensors = c.prim.inputs[0]?.endsWith('...') ? [`[${xs.join(', ')}]`] : xs;
-  return `model ${name}() {\n  forward(${ins}) -> ${returns} { return ${c.prim.name}(${[...tensors, ...args].join(', ')}) }\n}\n`;
+  return (
+    `model ${name}() {\n  forward(${ins}) -> ${returns} { return ` +
+    `${c.prim.name}(${[...tensors, ...args].join(', ')}) }\n}\n`
+  );
 }
 
 const FOUND = /^forward returns (\[[^\]]*\]) but declares/;

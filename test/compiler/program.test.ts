@@ -78,7 +78,8 @@ describe('variants and overrides', () => {
   it('`after` places an added stage behind the named one', () => {
     const source =
       readFileSync('examples/mednvc.nvc', 'utf8') +
-      '\nvariant probe { stage calibrate after finetune { model = MEDNVC(enc = pretrain.encoder); inputs = [xray, labs]; loss = cross_entropy; optimizer = lion(lr = 1e-6); epochs = 1; batch = 24 } }\n';
+      '\nvariant probe { stage calibrate after finetune { model = MEDNVC(enc = pretrain.encoder); inputs = ' +
+      '[xray, labs]; loss = cross_entropy; optimizer = lion(lr = 1e-6); epochs = 1; batch = 24 } }\n';
     const dir = mkdtempSync(join(tmpdir(), 'nvcc-after-'));
     writeFileSync(join(dir, 'mednvc.nvc'), source);
     const r = compileProgramSync(join(dir, 'mednvc.nvc'), { variant: 'probe' });

@@ -112,7 +112,8 @@ describe('nvcc summary', () => {
     const chunkedFile = path.join(dir, 'mednvc.nvc');
     fs.writeFileSync(
       chunkedFile,
-      `${fs.readFileSync('examples/mednvc.nvc', 'utf8')}\nvariant demo_chunked extends demo { finetune.micro_batch = 4 }\n`,
+      `${fs.readFileSync('examples/mednvc.nvc', 'utf8')}\nvariant demo_chunked extends demo { ` +
+        `finetune.micro_batch = 4 }\n`,
     );
     out = '';
     expect(await main(['summary', chunkedFile, '--variant', 'demo_chunked', '--format', 'json'])).toBe(0);
@@ -129,7 +130,10 @@ describe('nvcc summary', () => {
     out = '';
     expect(await main(['summary', 'examples/mednvc.nvc', '--variant', 'demo', '--model', 'finetune'])).toBe(0);
     expect(out).toMatch(
-      /finetune: MEDNVC .*\n {4}training step at batch 24: about \d+(\.\d+)? MB \(weights, gradients, lion state x1, inputs, 5\.5 x activations for tfjs's backward pass; float32\)/,
+      new RegExp(
+        String.raw`finetune: MEDNVC .*\n {4}training step at batch 24: about \d+(\.\d+)? MB \(weights, gradients,` +
+          String.raw` lion state x1, inputs, 5\.5 x activations for tfjs's backward pass; float32\)`,
+      ),
     );
   });
 

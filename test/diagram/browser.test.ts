@@ -151,7 +151,8 @@ function inspect(args: {
     }
     if (b.x < o.x || b.y < o.y || b.x + b.width > o.x + o.width || b.y + b.height > o.y + o.height)
       labelsOutside.push(
-        `${t.textContent} [${b.x.toFixed(1)},${b.y.toFixed(1)} ${b.width.toFixed(1)}x${b.height.toFixed(1)}] in [${o.x},${o.y} ${o.width}x${o.height}]`,
+        `${t.textContent} [${b.x.toFixed(1)},${b.y.toFixed(1)} ${b.width.toFixed(1)}x${b.height.toFixed(1)}] ` +
+          `in [${o.x},${o.y} ${o.width}x${o.height}]`,
       );
   }
   const distToBoundary = (x: number, y: number, r: DOMRect) => {
@@ -180,7 +181,8 @@ function inspect(args: {
     const dt = distToBoundary(end.x, end.y, tgt);
     if (ds > args.tolerance || dt > args.tolerance)
       detached.push(
-        `${p.dataset.edge} ${p.dataset.source}->${p.dataset.target}: start ${ds.toFixed(2)} px, end ${dt.toFixed(2)} px off`,
+        `${p.dataset.edge} ${p.dataset.source}->${p.dataset.target}: start ${ds.toFixed(2)} px, end ` +
+          `${dt.toFixed(2)} px off`,
       );
   }
   // The embedded font is the one in use, with the advance widths the layout measured.

@@ -33,7 +33,10 @@ function sx(e: A.Expr): string {
     case 'Pipe':
       return `(|> ${sx(e.value)} ${sx(e.fn)})`;
     case 'Call':
-      return `(call ${sx(e.callee)}${e.args.map((a) => ' ' + (a.name ? a.name.name + '=' : '') + sx(a.value)).join('')})`;
+      return (
+        `(call ${sx(e.callee)}` +
+        `${e.args.map((a) => ' ' + (a.name ? a.name.name + '=' : '') + sx(a.value)).join('')})`
+      );
     case 'Member':
       return `(. ${sx(e.object)} ${e.property.name})`;
     case 'Index':
@@ -111,7 +114,9 @@ describe('declarations', () => {
     expect(
       b.params.map(
         (p) =>
-          `${p.name.name}:${p.type.kind === 'NamedType' ? p.type.name.name + (p.type.isList ? '[]' : '') : 'tensor'}${p.default ? '=' + sx(p.default) : ''}`,
+          `${p.name.name}:` +
+          `${p.type.kind === 'NamedType' ? p.type.name.name + (p.type.isList ? '[]' : '') : 'tensor'}` +
+          `${p.default ? '=' + sx(p.default) : ''}`,
       ),
     ).toEqual(['dim:int', 'eps:float=1e-6', 'dims:int[]']);
     expect(b.members.map((m) => m.kind)).toEqual(['Weight', 'Weight', 'Layer', 'Forward']);
@@ -126,7 +131,8 @@ describe('declarations', () => {
 
   it('reads datasets with settings and field groups', () => {
     const r = parseText(
-      'dataset D {\n  source = "x.csv"\n  labs {\n    crp: number log1p standardize\n    a, b,\n    c: binary\n    joint: category [hip, knee]\n  }\n}',
+      'dataset D {\n  source = "x.csv"\n  labs {\n    crp: number log1p standardize\n    a, b,\n    c: ' +
+        'binary\n    joint: category [hip, knee]\n  }\n}',
     );
     expect(r.diagnostics).toEqual([]);
     const d = r.module.decls[0] as A.DatasetDecl;
@@ -139,7 +145,8 @@ describe('declarations', () => {
 
   it('reads train, stages, variants, imports with aliases and doc comments', () => {
     const r = parseText(
-      'import { A, B as C } from "std/x"\n/// first line\n/// second\ntrain T on D {\n  seed = 1\n  stage s { model = M(enc = p.encoder); epochs = 2 }\n}\nvariant v extends w { remove stage s; s.epochs = 1 }\n',
+      'import { A, B as C } from "std/x"\n/// first line\n/// second\ntrain T on D {\n  seed = 1\n  stage s { ' +
+        'model = M(enc = p.encoder); epochs = 2 }\n}\nvariant v extends w { remove stage s; s.epochs = 1 }\n',
     );
     expect(r.diagnostics).toEqual([]);
     expect(r.module.imports[0]!.names.map((n) => `${n.name.name}${n.alias ? '->' + n.alias.name : ''}`)).toEqual([
@@ -183,7 +190,8 @@ describe('declarations', () => {
 
   it('reads the keyword `dataset` as a value (normalize = dataset) but not as a declared name', () => {
     const r = parseText(
-      'dataset D {\n  images = folder("x", per = id, normalize = dataset)\n  split = by_patient(train = 1)\n}\ntrain T on D { seed = 1 }\n',
+      'dataset D {\n  images = folder("x", per = id, normalize = dataset)\n  split = by_patient(train = ' +
+        '1)\n}\ntrain T on D { seed = 1 }\n',
     );
     expect(r.diagnostics).toEqual([]);
     const d = r.module.decls[0] as A.DatasetDecl;

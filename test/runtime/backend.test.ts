@@ -26,9 +26,11 @@ function scenario(body: string, env: Record<string, string | undefined> = {}): O
     import { initBackend, BackendError } from ${JSON.stringify(backendModule)};
     try {
       const out = await (async () => { ${body} })();
-      console.log('OUT ' + JSON.stringify({ ok: true, result: { ...out.info, tfBackend: tf.getBackend(), extra: out.extra } }));
+      const result = { ...out.info, tfBackend: tf.getBackend(), extra: out.extra };
+      console.log('OUT ' + JSON.stringify({ ok: true, result }));
     } catch (e) {
-      console.log('OUT ' + JSON.stringify({ ok: false, error: { name: e.name, message: e.message, isBackendError: e instanceof BackendError } }));
+      const error = { name: e.name, message: e.message, isBackendError: e instanceof BackendError };
+      console.log('OUT ' + JSON.stringify({ ok: false, error }));
     }
   `;
   const childEnv: Record<string, string> = {};
@@ -46,31 +48,42 @@ function scenario(body: string, env: Record<string, string | undefined> = {}): O
 const noEnv = { NVCC_BACKEND: undefined };
 
 describe('initBackend', () => {
-  it('auto picks wasm here, reports onGpu=false, survives absent native packages, prints one line, is idempotent and trains', () => {
-    const o = scenario(
-      `const lines = []; const info = await initBackend({ log: (l) => lines.push(l) });
+  it(
+    'auto picks wasm here, reports onGpu=false, survives absent native packages, prints one line, is ' +
+      'idempotent and trains',
+    () => {
+      const o = scenario(
+        `const lines = []; const info = await initBackend({ log: (l) => lines.push(l) });
       const again = await initBackend({ log: (l) => lines.push(l) });
-      const kernels = ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'UnsortedSegmentSum'].every((n) => tf.getKernel(n, 'wasm'));
+      const needed = [
+        'Conv2DBackpropFilter',
+        'DepthwiseConv2dNativeBackpropInput',
+        'DepthwiseConv2dNativeBackpropFilter',
+        'UnsortedSegmentSum',
+      ];
+      const kernels = needed.every((n) => tf.getKernel(n, 'wasm'));
       const x = tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', 1);
       const w = tf.variable(tf.randomNormal([4, 4, 3, 4], 0, 0.1, 'float32', 2));
       const d = tf.variable(tf.randomNormal([7, 7, 4, 1], 0, 0.1, 'float32', 3));
-      const { grads } = tf.variableGrads(() => tf.sum(tf.square(tf.depthwiseConv2d(tf.conv2d(x, w, 4, 'valid'), d, 1, 'same'))), [w, d]);
+      const loss = () => tf.sum(tf.square(tf.depthwiseConv2d(tf.conv2d(x, w, 4, 'valid'), d, 1, 'same')));
+      const { grads } = tf.variableGrads(loss, [w, d]);
       const finite = Object.values(grads).every((g) => g.dataSync().every(Number.isFinite));
       return { info, extra: { lines, kernels, same: info === again, finite } };`,
-      noEnv,
-    );
-    expect(o.ok).toBe(true);
-    expect(o.result!.name).toBe('wasm');
-    expect(o.result!.tfBackend).toBe('wasm');
-    expect(o.result!.onGpu).toBe(false);
-    expect(o.result!.detail).toMatch(/@tensorflow\/tfjs-node-gpu: not installed/);
-    expect(o.result!.extra).toEqual({
-      lines: [expect.stringMatching(/^nvcc: backend auto: wasm/)],
-      kernels: true,
-      same: true,
-      finite: true,
-    });
-  });
+        noEnv,
+      );
+      expect(o.ok).toBe(true);
+      expect(o.result!.name).toBe('wasm');
+      expect(o.result!.tfBackend).toBe('wasm');
+      expect(o.result!.onGpu).toBe(false);
+      expect(o.result!.detail).toMatch(/@tensorflow\/tfjs-node-gpu: not installed/);
+      expect(o.result!.extra).toEqual({
+        lines: [expect.stringMatching(/^nvcc: backend auto: wasm/)],
+        kernels: true,
+        same: true,
+        finite: true,
+      });
+    },
+  );
 
   it('honours NVCC_BACKEND=cpu and silences the cpu banner', () => {
     const o = scenario(`const info = await initBackend({ quiet: true }); tf.ones([3]).dataSync(); return { info };`, {
@@ -106,7 +119,10 @@ describe('initBackend', () => {
     expect(o.ok).toBe(false);
     expect(o.error!.name).toBe('BackendError');
     expect(o.error!.message).toMatch(
-      /^backend 'tensorflow' was requested but cannot be used: @tensorflow\/tfjs-node-gpu: not installed; @tensorflow\/tfjs-node: not installed/,
+      new RegExp(
+        "^backend 'tensorflow' was requested but cannot be used:" +
+          String.raw` @tensorflow\/tfjs-node-gpu: not installed; @tensorflow\/tfjs-node: not installed`,
+      ),
     );
     const again = scenario(`return { info: await initBackend({ quiet: true }) };`, { NVCC_BACKEND: 'cuda' });
     expect(again.error).toEqual({

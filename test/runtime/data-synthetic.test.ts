@@ -86,15 +86,18 @@ describe('synthetic PJI cohort', () => {
     }
   });
 
-  it('the Bayes-optimal AUCs match the documented calibration: each modality informative, fusion clearly better', () => {
-    const auc = bayesAuc(20000, 11);
-    expect(auc.labs).toBeGreaterThan(0.8);
-    expect(auc.labs).toBeLessThan(0.87);
-    expect(auc.images).toBeGreaterThan(0.75);
-    expect(auc.images).toBeLessThan(0.85);
-    expect(auc.combined).toBeGreaterThan(0.92);
-    expect(auc.combined - Math.max(auc.labs, auc.images)).toBeGreaterThan(0.07);
-  });
+  it(
+    'the Bayes-optimal AUCs match the documented calibration: each modality informative, fusion clearly ' + 'better',
+    () => {
+      const auc = bayesAuc(20000, 11);
+      expect(auc.labs).toBeGreaterThan(0.8);
+      expect(auc.labs).toBeLessThan(0.87);
+      expect(auc.images).toBeGreaterThan(0.75);
+      expect(auc.images).toBeLessThan(0.85);
+      expect(auc.combined).toBeGreaterThan(0.92);
+      expect(auc.combined - Math.max(auc.labs, auc.images)).toBeGreaterThan(0.07);
+    },
+  );
 
   it('rocAuc counts ties as one half (checked against all pairs)', () => {
     const scores = [0.1, 0.4, 0.4, 0.35, 0.8, 0.4, 0.1, 0.9];
@@ -150,7 +153,8 @@ describe('synthetic PJI cohort', () => {
     }
     const csv = await readFile(join(out1, 'labs.csv'), 'utf8');
     expect(csv.split('\n')[0]).toBe(
-      'patient_id,infected,crp,esr,joint,sex,age,hypertension,diabetes,rheumatoid_arthritis,anemia,osteoporosis,cerebral_infarction,hypoalbuminemia,hypothyroidism,liver_disease',
+      'patient_id,infected,crp,esr,joint,sex,age,hypertension,diabetes,rheumatoid_arthritis,anemia,osteoporosi' +
+        's,cerebral_infarction,hypoalbuminemia,hypothyroidism,liver_disease',
     );
     expect(csv.trim().split('\n')).toHaveLength(13);
     const files = (await readdir(join(out1, 'images'))).sort();

@@ -34,7 +34,8 @@ describe('validateDataset: bad data is named by file, row and column', () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ file: join(dir, 'labs.csv'), row: 1, column: 'sex' });
     expect(formatDataError(errors[0]!)).toBe(
-      `${join(dir, 'labs.csv')}, row 1, column sex: missing column 'sex' (field labs.sex); the header has: patient_id, infected, crp, joint`,
+      `${join(dir, 'labs.csv')}, row 1, column sex: missing column 'sex' (field labs.sex); the header has: ` +
+        `patient_id, infected, crp, joint`,
     );
   });
 

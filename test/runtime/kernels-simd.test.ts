@@ -147,60 +147,64 @@ describe('SIMD depthwise kernels on wasm', () => {
       expect(relErr(wasm[key], cpu[key])).toBeLessThanOrEqual(1e-5);
   });
 
-  it('unsupported cases go to the previous kernels and stay correct (stride 2, dilation 2, multiplier 2, pad > k-1)', async () => {
-    expect(supportedGeometry([1, 8, 8, 4], [3, 3, 4, 1], { strides: 2, pad: 'same' })).toBeNull();
-    expect(supportedGeometry([1, 8, 8, 4], [3, 3, 4, 1], { strides: 1, dilations: 2, pad: 'same' })).toBeNull();
-    expect(supportedGeometry([1, 8, 8, 4], [3, 3, 4, 2], { strides: 1, pad: 'same' })).toBeNull();
-    expect(supportedGeometry([1, 8, 8, 4], [3, 3, 4, 1], { strides: 1, pad: WIDE_PAD })).toBeNull();
-    expect(
-      supportedGeometry([1, 8, 8, 4], [5, 5, 4, 1], {
-        strides: 1,
-        pad: [
-          [0, 0],
-          [4, 0],
-          [1, 3],
-          [0, 0],
-        ],
-      }),
-    ).not.toBeNull();
-    const run = () =>
-      tf.tidy(() => {
-        const x = tf.tensor(values(2 * 9 * 9 * 6, 8), [2, 9, 9, 6]) as tf.Tensor4D;
-        const strided = tf.depthwiseConv2d(x, tf.tensor(values(54, 9), [3, 3, 6, 1]) as tf.Tensor4D, 2, 'same');
-        const dilated = tf.depthwiseConv2d(
-          x,
-          tf.tensor(values(54, 9), [3, 3, 6, 1]) as tf.Tensor4D,
-          1,
-          'same',
-          'NHWC',
-          2,
-        );
-        const mult = tf.depthwiseConv2d(x, tf.tensor(values(108, 10), [3, 3, 6, 2]) as tf.Tensor4D, 1, 'same');
-        // asymmetric explicit pads inside [0, k-1]: the SIMD kernels
-        const f = tf.tensor(values(6 * 25, 11), [5, 5, 6, 1]) as tf.Tensor4D;
-        const [gx, gf] = tf.grads((xi: tf.Tensor, fi: tf.Tensor) =>
-          tf.sum(
-            tf.square(
-              tf.depthwiseConv2d(xi as tf.Tensor4D, fi as tf.Tensor4D, 1, [
-                [0, 0],
-                [4, 0],
-                [1, 3],
-                [0, 0],
-              ]),
+  it(
+    'unsupported cases go to the previous kernels and stay correct (stride 2, dilation 2, multiplier 2, pad ' +
+      '> k-1)',
+    async () => {
+      expect(supportedGeometry([1, 8, 8, 4], [3, 3, 4, 1], { strides: 2, pad: 'same' })).toBeNull();
+      expect(supportedGeometry([1, 8, 8, 4], [3, 3, 4, 1], { strides: 1, dilations: 2, pad: 'same' })).toBeNull();
+      expect(supportedGeometry([1, 8, 8, 4], [3, 3, 4, 2], { strides: 1, pad: 'same' })).toBeNull();
+      expect(supportedGeometry([1, 8, 8, 4], [3, 3, 4, 1], { strides: 1, pad: WIDE_PAD })).toBeNull();
+      expect(
+        supportedGeometry([1, 8, 8, 4], [5, 5, 4, 1], {
+          strides: 1,
+          pad: [
+            [0, 0],
+            [4, 0],
+            [1, 3],
+            [0, 0],
+          ],
+        }),
+      ).not.toBeNull();
+      const run = () =>
+        tf.tidy(() => {
+          const x = tf.tensor(values(2 * 9 * 9 * 6, 8), [2, 9, 9, 6]) as tf.Tensor4D;
+          const strided = tf.depthwiseConv2d(x, tf.tensor(values(54, 9), [3, 3, 6, 1]) as tf.Tensor4D, 2, 'same');
+          const dilated = tf.depthwiseConv2d(
+            x,
+            tf.tensor(values(54, 9), [3, 3, 6, 1]) as tf.Tensor4D,
+            1,
+            'same',
+            'NHWC',
+            2,
+          );
+          const mult = tf.depthwiseConv2d(x, tf.tensor(values(108, 10), [3, 3, 6, 2]) as tf.Tensor4D, 1, 'same');
+          // asymmetric explicit pads inside [0, k-1]: the SIMD kernels
+          const f = tf.tensor(values(6 * 25, 11), [5, 5, 6, 1]) as tf.Tensor4D;
+          const [gx, gf] = tf.grads((xi: tf.Tensor, fi: tf.Tensor) =>
+            tf.sum(
+              tf.square(
+                tf.depthwiseConv2d(xi as tf.Tensor4D, fi as tf.Tensor4D, 1, [
+                  [0, 0],
+                  [4, 0],
+                  [1, 3],
+                  [0, 0],
+                ]),
+              ),
             ),
-          ),
-        )([x, f]);
-        // a pad larger than k-1: XNNPACK forward, forward-op gradients
-        const f3 = tf.tensor(values(54, 12), [3, 3, 6, 1]) as tf.Tensor4D;
-        const [gx3, gf3] = tf.grads((xi: tf.Tensor, fi: tf.Tensor) =>
-          tf.sum(tf.square(tf.depthwiseConv2d(xi as tf.Tensor4D, fi as tf.Tensor4D, 1, WIDE_PAD))),
-        )([x, f3]);
-        return [strided, dilated, mult, gx!, gf!, gx3!, gf3!].map((t) => t.dataSync().slice());
-      });
-    const cpu = await on('cpu', run);
-    const wasm = await on('wasm', run);
-    cpu.forEach((c, i) => expect(relErr(wasm[i]!, c)).toBeLessThanOrEqual(1e-5));
-  });
+          )([x, f]);
+          // a pad larger than k-1: XNNPACK forward, forward-op gradients
+          const f3 = tf.tensor(values(54, 12), [3, 3, 6, 1]) as tf.Tensor4D;
+          const [gx3, gf3] = tf.grads((xi: tf.Tensor, fi: tf.Tensor) =>
+            tf.sum(tf.square(tf.depthwiseConv2d(xi as tf.Tensor4D, fi as tf.Tensor4D, 1, WIDE_PAD))),
+          )([x, f3]);
+          return [strided, dilated, mult, gx!, gf!, gx3!, gf3!].map((t) => t.dataSync().slice());
+        });
+      const cpu = await on('cpu', run);
+      const wasm = await on('wasm', run);
+      cpu.forEach((c, i) => expect(relErr(wasm[i]!, c)).toBeLessThanOrEqual(1e-5));
+    },
+  );
 
   it('NVCC_WASM_SIMD_DEPTHWISE=0 sends every call to the previous kernels (same values)', async () => {
     const s: Case = { n: 2, h: 7, w: 8, c: 41, k: 7, pad: 'same' };

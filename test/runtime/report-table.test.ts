@@ -97,12 +97,18 @@ describe('experiment table', () => {
     expect(html).toBe(
       '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Results</title>\n' +
         '<style>body{font-family:Helvetica,Arial,sans-serif;margin:2em}table{border-collapse:collapse}' +
-        'th,td{border:1px solid #ccc;padding:4px 10px;text-align:left}.num{text-align:right;font-variant-numeric:tabular-nums}</style>\n' +
+        'th,td{border:1px solid #ccc;padding:4px ' +
+        '10px;text-align:left}.num{text-align:right;font-variant-numeric:tabular-nums}</style>\n' +
         '</head><body>\n<h1>Results</h1>\n<table>\n' +
-        '<thead><tr><th>Model</th><th>Variant</th><th>Multimodal fusion</th><th class="num">Parameters</th><th class="num">AUC (95% CI)</th><th class="num">ACC</th><th class="num">Wall time</th></tr></thead>\n' +
+        '<thead><tr><th>Model</th><th>Variant</th><th>Multimodal fusion</th><th ' +
+        'class="num">Parameters</th><th class="num">AUC (95% CI)</th><th class="num">ACC</th><th ' +
+        'class="num">Wall time</th></tr></thead>\n' +
         '<tbody>\n' +
-        '<tr><td>MED-NVC</td><td>full</td><td>Unidirectional Cross-Attention</td><td class="num">77.26M</td><td class="num">98.22% (96.55–99.38)</td><td class="num">94.71%</td><td class="num">10m05s</td></tr>\n' +
-        '<tr><td>Tiny</td><td>demo</td><td>&lt;none&gt;</td><td class="num">812</td><td class="num">n/a</td><td class="num">n/a</td><td class="num">1s</td></tr>\n' +
+        '<tr><td>MED-NVC</td><td>full</td><td>Unidirectional Cross-Attention</td><td ' +
+        'class="num">77.26M</td><td class="num">98.22% (96.55–99.38)</td><td class="num">94.71%</td><td ' +
+        'class="num">10m05s</td></tr>\n' +
+        '<tr><td>Tiny</td><td>demo</td><td>&lt;none&gt;</td><td class="num">812</td><td ' +
+        'class="num">n/a</td><td class="num">n/a</td><td class="num">1s</td></tr>\n' +
         '</tbody>\n</table>\n' +
         '<p>Produced by:</p><pre>nvcc experiment a.nvc --variants full,demo</pre>\n</body></html>\n',
     );
@@ -137,12 +143,16 @@ describe('experiment table', () => {
     ];
     const md = experimentTableMarkdown(compared).split('\n');
     expect(md.slice(0, 5)).toEqual([
-      '| Model | Variant | Multimodal fusion | Parameters | AUC (95% CI) | ACC | Wall time | ΔAUC vs full (95% CI) | p |',
+      '| Model | Variant | Multimodal fusion | Parameters | AUC (95% CI) | ACC | Wall time | ΔAUC vs full ' +
+        '(95% CI) | p |',
       '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
       '| MLP | mlp | Only-numeric | 0.016M | 92.12% (88.04–95.67) | 84.96% | 42s | -6.10 (-9.02 to -3.31) | <0.001 |',
-      '| ConvNeXt-V2-B | convnext\\|img | Only-vision | 83.63M | 85.93% (CI n/a) | 82.52% | 1h02m | +0.25 (-1.48 to +1.99) | 0.747 |',
-      '| MED-NVC | full | Unidirectional Cross-Attention | 77.26M | 98.22% (96.55–99.38) | 94.71% | 10m05s | (reference) |  |',
+      '| ConvNeXt-V2-B | convnext\\|img | Only-vision | 83.63M | 85.93% (CI n/a) | 82.52% | 1h02m | +0.25 ' +
+        '(-1.48 to +1.99) | 0.747 |',
+      '| MED-NVC | full | Unidirectional Cross-Attention | 77.26M | 98.22% (96.55–99.38) | 94.71% | 10m05s | ' +
+        '(reference) |  |',
     ]);
-    expect(experimentTableHtml(compared)).toContain('<th class="num">ΔAUC vs full (95% CI)</th><th class="num">p</th>');
+    const deltaHeader = '<th class="num">ΔAUC vs full (95% CI)</th><th class="num">p</th>';
+    expect(experimentTableHtml(compared)).toContain(deltaHeader);
   });
 });

@@ -90,22 +90,25 @@ describe('writeFileAtomic', () => {
     expect(fs.readFileSync(target, 'utf8')).toBe('OLD');
   });
 
-  it('a process SIGKILLed while writing a big file leaves the old file or the complete new one, never a mix', async () => {
-    const target = path.join(dir, 'big.bin');
-    fs.writeFileSync(target, 'OLD');
-    const bytes = 96 << 20;
-    const out = await killedWriter(target, bytes, false, 40);
-    const content = fs.readFileSync(target);
-    if (out.includes('done')) {
-      expect(content.length).toBe(bytes);
-    } else {
-      expect(content.toString()).toBe('OLD');
-    }
-    // Whatever the child left behind as a temporary file is recognised and cleaned on resume.
-    const leftovers = fs.readdirSync(dir).filter((n) => n.endsWith('.tmp'));
-    expect(removeStaleTempFiles(dir)).toEqual(leftovers);
-    expect(fs.readdirSync(dir).sort()).toEqual(['big.bin', 'child.mts']);
-  });
+  it(
+    'a process SIGKILLed while writing a big file leaves the old file or the complete new one, never a ' + 'mix',
+    async () => {
+      const target = path.join(dir, 'big.bin');
+      fs.writeFileSync(target, 'OLD');
+      const bytes = 96 << 20;
+      const out = await killedWriter(target, bytes, false, 40);
+      const content = fs.readFileSync(target);
+      if (out.includes('done')) {
+        expect(content.length).toBe(bytes);
+      } else {
+        expect(content.toString()).toBe('OLD');
+      }
+      // Whatever the child left behind as a temporary file is recognised and cleaned on resume.
+      const leftovers = fs.readdirSync(dir).filter((n) => n.endsWith('.tmp'));
+      expect(removeStaleTempFiles(dir)).toEqual(leftovers);
+      expect(fs.readdirSync(dir).sort()).toEqual(['big.bin', 'child.mts']);
+    },
+  );
 
   it('removeStaleTempFiles keeps ordinary files and temporaries of the live process', () => {
     fs.writeFileSync(path.join(dir, 'keep.json'), '{}');

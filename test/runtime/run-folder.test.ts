@@ -233,7 +233,8 @@ describe('progress display', () => {
       `import { createProgressDisplay } from ${JSON.stringify(progressModule)};\n` +
         `const p = createProgressDisplay({ intervalMs: 0 });\n` +
         `p.startStage({ stage: 's', epochs: 1, stepsPerEpoch: 3000 });\n` +
-        `for (let step = 1; step <= 3000; step++) { p.update({ epoch: 1, step, loss: 1, lr: 1 }); if (step % 100 === 0) await new Promise((r) => setTimeout(r, 2)); }\n` +
+        `for (let step = 1; step <= 3000; step++) { p.update({ epoch: 1, step, loss: 1, lr: 1 }); if (step % ` +
+        `100 === 0) await new Promise((r) => setTimeout(r, 2)); }\n` +
         `p.endStage();\n` +
         `process.stderr.write('trained to the end\\n');\n`,
     );

@@ -83,7 +83,8 @@ describe('run-folder lock', () => {
     const dir = fresh();
     writeLock(dir, { pid: deadPid(), host: 'elsewhere.example' });
     expect(() => acquireRunLock(dir, 'train')).toThrow(
-      `it runs on another machine, so nvcc cannot tell whether it is alive: if it is not, delete ${join(dir, LOCK_FILE)}`,
+      `it runs on another machine, so nvcc cannot tell whether it is alive: if it is not, delete ` +
+        `${join(dir, LOCK_FILE)}`,
     );
   });
 

@@ -1,4 +1,7 @@
-/** PyTorch fixture comparisons on the pure-JS cpu backend (cases in test/fixtures/generators/torch-fixture-cases.ts). */
+/**
+ * PyTorch fixture comparisons on the pure-JS cpu backend
+ * (cases in test/fixtures/generators/torch-fixture-cases.ts).
+ */
 import { defineTorchFixtureTests } from '../fixtures/generators/torch-fixture-cases.js';
 
 defineTorchFixtureTests('cpu');

@@ -113,7 +113,10 @@ describe('pretrain -> finetune on a synthetic PJI cohort', () => {
     expect(start.handover.loaded.map((e) => e.target)).toContain('enc.stages.1.0.grn.gamma');
     expect(start.handover.fresh.every((f) => !f.path.startsWith('enc.'))).toBe(true);
     expect(start.handoverTable).toMatch(
-      /pretrain\.encoder\.downsample_layers\.0\.0\.weight\s+enc\.downsample_layers\.0\.0\.weight\s+\[4, 4, 1, 8\]\s+128/,
+      new RegExp(
+        String.raw`pretrain\.encoder\.downsample_layers\.0\.0\.weight\s+` +
+          String.raw`enc\.downsample_layers\.0\.0\.weight\s+\[4, 4, 1, 8\]\s+128`,
+      ),
     );
 
     // 69 training images in batches of 8: 8 steps per epoch (the last 5 images dropped).

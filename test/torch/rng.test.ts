@@ -15,7 +15,8 @@ import json, nvcc_rng as R
 out = []
 for seed in [0, 7, -3, 2**40 + 5, "pji"]:
     r = R.create_rng(seed).fork("stage:x").fork("data")
-    out.append([r.uniform(), r.normal(), r.normal(), r.normal(), r.int(0, 7), r.int(5, 2**33), R.permutation(r, 12), r.state()])
+    out.append([r.uniform(), r.normal(), r.normal(), r.normal(), r.int(0, 7), r.int(5, 2**33),
+                R.permutation(r, 12), r.state()])
 s = R.fresh_streams(R.stage_root(9, {"name": "pretrain"}))
 m = R.restore_rng(s["mask"].state())
 out.append([s["augment"].uniform(), m.normal(), R.restore_rng(m.state()).normal(), m.normal()])

@@ -41,7 +41,10 @@ describe('torch engine learning-rate schedule', () => {
     const script = `
 import json, sys, nvcc_optim
 cases = json.loads(sys.argv[1])
-print(json.dumps([[nvcc_optim.stage_schedule(c["stage"], c["steps"]).at(s) for s in range(c["stage"]["epochs"] * c["steps"] + 2)] for c in cases]))
+def curve(c):
+    schedule = nvcc_optim.stage_schedule(c["stage"], c["steps"])
+    return [schedule.at(s) for s in range(c["stage"]["epochs"] * c["steps"] + 2)]
+print(json.dumps([curve(c) for c in cases]))
 `;
     const got = pythonJson<number[][]>(['-c', script, JSON.stringify(stages)]);
     stages.forEach(({ stage, steps }, i) => {
