@@ -231,7 +231,8 @@ function summary(
   const contiguous = all.length === last - from + 1;
 
   lines.push(
-    `fuzz bench: seed ${seed}, inputs ${from}-${from + count - 1} from ${corpus.length} corpus files, ${workers} workers`,
+    `fuzz bench: seed ${seed}, inputs ${from}-${from + count - 1} from ${corpus.length} corpus files, ` +
+      `${workers} workers`,
   );
   lines.push(`  mutations: ${[...strategies].map(([s, n]) => `${s} ${n}`).join(', ')}`);
   lines.push(
