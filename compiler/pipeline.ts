@@ -15,7 +15,7 @@ import { parse } from '../dsl/index.js';
 import type { Diagnostic } from '../dsl/diagnostics/diagnostic.js';
 import { report, semanticCatalogue } from '../dsl/diagnostics/catalogue.js';
 import type { SourceFile } from '../dsl/span.js';
-import { Elaborator } from './elaborate.js';
+import { Elaborator } from './elaborate/index.js';
 import type { ProgramIR } from './ir/ir.js';
 import type { ElaborationBudget } from './limits.js';
 import { type LoadFailure, loadModules, reportRefusal } from './loader.js';

@@ -8,7 +8,7 @@
  */
 import type { DatasetDecl, Expr, Setting, StageDecl, TrainDecl } from '../dsl/ast.js';
 import type { Span } from '../dsl/span.js';
-import type { Elaborator, HandOverRecord } from './elaborate.js';
+import type { Elaborator, HandOverRecord } from './elaborate/index.js';
 import type { DatasetIR, FieldIR, HandOverIR, ModelIR, ProgramIR, StageIR, TrainIR } from './ir/ir.js';
 import { buildModelIR } from './ir/build.js';
 import { didYouMean, type Reporter } from './report.js';

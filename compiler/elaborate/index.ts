@@ -1,0 +1,351 @@
+/**
+ * Elaboration: constant evaluation, block instantiation and symbolic shape inference.
+ * In: module scopes (compiler/scope.ts) and expressions to evaluate (block calls from models
+ * and stages). Out: `Value`s; for block calls a `LayerInstance` tree whose every block carries
+ * a checked `ForwardGraph` (SSA ops with symbolic shapes and origin spans); diagnostics in the
+ * Reporter (NVC2xxx names, NVC3xxx shapes, NVC4xxx arguments). Holds afterwards:
+ * - block parameters, defaults, `repeat N [as i]`, comprehensions, `for` loops and conditional
+ *   expressions are fully evaluated (loops unrolled), so every weight shape is an integer;
+ * - a forward body is checked once per distinct instantiation (structural fingerprint) against
+ *   its declared signature; callers only see the signature (symbols bound by unification);
+ * - a value whose evaluation failed is `ERROR` (or a tensor with an undefined shape) and never
+ *   causes a second diagnostic: cascades are suppressed.
+ */
+import type { Arg, BlockDecl, CallExpr, Expr, ForwardDecl, Stmt, TensorType, TypeExpr } from '../../dsl/ast.js';
+import type { Span } from '../../dsl/span.js';
+import type { ForwardGraph } from '../ir/ir.js';
+import { DEFAULT_TARGETS, type PrimitiveDef, type ShapeError } from '../primitives/index.js';
+import { ElaborationBudget } from '../limits.js';
+import type { Reporter } from '../report.js';
+import type { Scope, ModuleScope, TopBinding } from '../scope.js';
+import type { Dim, Shape } from '../symbolic.js';
+import type { InitSpec, LayerInstance, Value } from '../values.js';
+import type { TypeSpec, BindSchema, Ctx, LayerStats } from './common.js';
+import { unknownWord, visibleNames, lookupName, topValue } from './lookup.js';
+import { evaluate, evalExpr, constInt, evalBinary, numeric } from './constants.js';
+import { exhaust, chargeItems, chargeLayers, expansionOf } from './budget.js';
+import { evalMember, index, evalArgs, evalCall, applyValue, builtin } from './calls.js';
+import { typeSpec, coerce, bind, bindPrimParams } from './coerce.js';
+import {
+  fingerprintOf,
+  makeList,
+  functionLayer,
+  asLayer,
+  constructPrimitive,
+  instantiateBlock,
+  evalInit,
+  evalShape,
+} from './instantiate.js';
+import { elaborateForward, execBlock, asTensorInput, producerLabels, applyLayer } from './trace.js';
+import { applyPrim, reportShapeError, layerShape, totalMacs } from './shapes.js';
+
+export { INIT_KINDS, primTypeSpec, type Ctx, type HandOverRecord, type TypeSpec } from './common.js';
+
+export class Elaborator {
+  /** Forward graphs by instance fingerprint. */
+  readonly graphs = new Map<string, ForwardGraph>();
+  readonly graphMacs = new Map<string, Dim>();
+  readonly constValues = new Map<TopBinding, Value>();
+  readonly evaluatingConsts = new Set<TopBinding>();
+  readonly instantiating: BlockDecl[] = [];
+  /** Depth, steps and layers used so far, against compiler/limits.ts. */
+  readonly budget = new ElaborationBudget();
+  /** Expanded size and depth of the layer trees made so far (absent: a leaf, 1 and 1). */
+  readonly layerStats = new WeakMap<LayerInstance, LayerStats>();
+  /** Scopes of words (unresolved names), for did-you-mean when a word turns out to be an error. */
+  readonly wordScopes = new WeakMap<object, Scope>();
+  /** Sequential layers built by one `a >> b >> c` chain (so the chain flattens into one list). */
+  readonly chains = new WeakSet<LayerInstance>();
+
+  constructor(
+    readonly scopes: ReadonlyMap<string, ModuleScope>,
+    readonly reporter: Reporter,
+    /** The code-generation targets whose support predicates every primitive use must pass. */
+    readonly targets: readonly string[] = DEFAULT_TARGETS,
+  ) {}
+
+  unknownWord(v: Value & { kind: 'word' }, extraCandidates: readonly string[] = []): Value {
+    return unknownWord(this, v, extraCandidates);
+  }
+
+  visibleNames(scope: Scope): string[] {
+    return visibleNames(scope);
+  }
+
+  lookupName(name: string, span: Span, ctx: Ctx): Value {
+    return lookupName(this, name, span, ctx);
+  }
+
+  topValue(b: TopBinding, span: Span): Value {
+    return topValue(this, b, span);
+  }
+
+  eval(e: Expr, ctx: Ctx): Value {
+    return evaluate(this, e, ctx);
+  }
+
+  exhaust(
+    kind: 'ElaborationTooLong' | 'EvaluationTooDeep' | 'LayersTooDeep' | 'TooManyLayers' | 'ListTooLong',
+    span: Span,
+    count = 0,
+  ): Value {
+    return exhaust(this, kind, span, count);
+  }
+
+  chargeItems(count: number, span: Span): boolean {
+    return chargeItems(this, count, span);
+  }
+
+  chargeLayers(count: number, span: Span): boolean {
+    return chargeLayers(this, count, span);
+  }
+
+  expansionOf(children: ReadonlyMap<string, LayerInstance>, span: Span): LayerStats | undefined {
+    return expansionOf(this, children, span);
+  }
+
+  evalExpr(e: Expr, ctx: Ctx): Value {
+    return evalExpr(this, e, ctx);
+  }
+
+  constInt(e: Expr, ctx: Ctx, what: string): number | undefined {
+    return constInt(this, e, ctx, what);
+  }
+
+  evalBinary(op: string, le: Expr, re: Expr, span: Span, opSpan: Span, ctx: Ctx): Value {
+    return evalBinary(this, op, le, re, span, opSpan, ctx);
+  }
+
+  numeric(
+    op: string,
+    l: { kind: 'int' | 'float'; value: number },
+    r: { kind: 'int' | 'float'; value: number },
+    span: Span,
+    opSpan: Span,
+  ): Value {
+    return numeric(this, op, l, r, span, opSpan);
+  }
+
+  evalMember(objExpr: Expr, prop: string, propSpan: Span, span: Span, ctx: Ctx): Value {
+    return evalMember(this, objExpr, prop, propSpan, span, ctx);
+  }
+
+  index(obj: Value, idx: Value, idxSpan: Span, span: Span, ctx: Ctx): Value {
+    return index(this, obj, idx, idxSpan, span, ctx);
+  }
+
+  evalArgs(
+    args: readonly Arg[],
+    ctx: Ctx,
+  ): {
+    positional: { value: Value; span: Span }[];
+    named: Map<string, { value: Value; span: Span; nameSpan: Span }>;
+    dup: boolean;
+  } {
+    return evalArgs(this, args, ctx);
+  }
+
+  evalCall(e: CallExpr, ctx: Ctx, pipeInput: Value | undefined): Value {
+    return evalCall(this, e, ctx, pipeInput);
+  }
+
+  applyValue(
+    callee: Value,
+    positional: { value: Value; span: Span }[],
+    named: Map<string, { value: Value; span: Span; nameSpan?: Span }>,
+    span: Span,
+    calleeSpan: Span,
+    ctx: Ctx,
+  ): Value {
+    return applyValue(this, callee, positional, named, span, calleeSpan, ctx);
+  }
+
+  builtin(
+    name: string,
+    positional: { value: Value; span: Span }[],
+    named: Map<string, { value: Value; span: Span }>,
+    span: Span,
+  ): Value {
+    return builtin(this, name, positional, named, span);
+  }
+
+  typeSpec(t: TypeExpr, scope: Scope): TypeSpec {
+    return typeSpec(this, t, scope);
+  }
+
+  coerce(
+    v: Value,
+    t: TypeSpec,
+    name: string,
+    callee: string,
+    span: Span,
+    range: BindSchema['range'],
+    ctx?: Ctx,
+    schemaList = false,
+  ): Value | undefined {
+    return coerce(this, v, t, name, callee, span, range, ctx, schemaList);
+  }
+
+  bind(
+    callee: string,
+    schema: readonly BindSchema[],
+    positional: { value: Value; span: Span }[],
+    named: Map<string, { value: Value; span: Span; nameSpan?: Span }>,
+    span: Span,
+    calleeSpan: Span,
+    ctx?: Ctx,
+  ): Map<string, Value> | undefined {
+    return bind(this, callee, schema, positional, named, span, calleeSpan, ctx);
+  }
+
+  bindPrimParams(
+    prim: PrimitiveDef,
+    positional: { value: Value; span: Span }[],
+    named: Map<string, { value: Value; span: Span; nameSpan?: Span }>,
+    span: Span,
+    calleeSpan: Span,
+  ): Map<string, Value> | undefined {
+    return bindPrimParams(this, prim, positional, named, span, calleeSpan);
+  }
+
+  fingerprintOf(typeName: string, params: ReadonlyMap<string, Value>, extra = ''): string {
+    return fingerprintOf(typeName, params, extra);
+  }
+
+  makeList(
+    kind: 'list' | 'sequential',
+    children: Map<string, LayerInstance>,
+    span: Span,
+    repeat?: { count: number; index?: string },
+  ): LayerInstance | undefined {
+    return makeList(this, kind, children, span, repeat);
+  }
+
+  functionLayer(prim: PrimitiveDef, params: Map<string, Value>, span: Span): LayerInstance {
+    return functionLayer(this, prim, params, span);
+  }
+
+  asLayer(v: Value, span: Span): LayerInstance | undefined {
+    return asLayer(this, v, span);
+  }
+
+  constructPrimitive(
+    prim: PrimitiveDef,
+    positional: { value: Value; span: Span }[],
+    named: Map<string, { value: Value; span: Span; nameSpan?: Span }>,
+    span: Span,
+    calleeSpan: Span,
+    _ctx: Ctx,
+  ): Value {
+    return constructPrimitive(this, prim, positional, named, span, calleeSpan, _ctx);
+  }
+
+  instantiateBlock(
+    decl: BlockDecl,
+    module: string,
+    positional: { value: Value; span: Span }[],
+    named: Map<string, { value: Value; span: Span; nameSpan?: Span }>,
+    span: Span,
+    calleeSpan: Span,
+    ctx: Ctx,
+  ): Value {
+    return instantiateBlock(this, decl, module, positional, named, span, calleeSpan, ctx);
+  }
+
+  evalInit(e: Expr | undefined, ctx: Ctx): InitSpec | undefined {
+    return evalInit(this, e, ctx);
+  }
+
+  evalShape(t: TensorType, ctx: Ctx, what: string): Shape | undefined {
+    return evalShape(this, t, ctx, what);
+  }
+
+  elaborateForward(
+    fwd: ForwardDecl,
+    blockScope: Scope,
+    owner: LayerInstance,
+    blockName: string,
+    key: string,
+  ): ForwardGraph | undefined {
+    return elaborateForward(this, fwd, blockScope, owner, blockName, key);
+  }
+
+  execBlock(body: readonly Stmt[], ctx: Ctx): { returned?: { value: Value; span: Span } } {
+    return execBlock(this, body, ctx);
+  }
+
+  asTensorInput(v: Value, ctx: Ctx, span: Span): (Value & { kind: 'tensor' }) | undefined {
+    return asTensorInput(this, v, ctx, span);
+  }
+
+  producerLabels(
+    inputs: readonly (Value & { kind: 'tensor' })[],
+    which: number | undefined,
+    consumer: Span,
+  ): { span: Span; message: string }[] {
+    return producerLabels(inputs, which, consumer);
+  }
+
+  applyPrim(
+    prim: PrimitiveDef,
+    tensorArgs: Value[],
+    named: Map<string, { value: Value; span: Span; nameSpan?: Span }>,
+    span: Span,
+    ctx: Ctx,
+    restPositional: { value: Value; span: Span }[] = [],
+    fixedParams?: ReadonlyMap<string, Value>,
+    operator?: string,
+    argSpans?: Span[],
+    layerPath?: string,
+    sparse = false,
+  ): Value {
+    return applyPrim(
+      this,
+      prim,
+      tensorArgs,
+      named,
+      span,
+      ctx,
+      restPositional,
+      fixedParams,
+      operator,
+      argSpans,
+      layerPath,
+      sparse,
+    );
+  }
+
+  reportShapeError(
+    _prim: PrimitiveDef,
+    r: ShapeError,
+    inputs: readonly (Value & { kind: 'tensor' })[],
+    span: Span,
+    operator?: string,
+  ): void {
+    reportShapeError(this, _prim, r, inputs, span, operator);
+  }
+
+  layerShape(
+    layer: LayerInstance,
+    inputs: readonly Shape[],
+    named: ReadonlyMap<string, Shape>,
+  ):
+    | { shape: Shape; macs: Dim; outputs?: readonly Shape[] }
+    | (ShapeError & { path?: string; argument?: { param: string; expected: Shape; found: Shape } }) {
+    return layerShape(this, layer, inputs, named);
+  }
+
+  totalMacs(g: ForwardGraph): Dim {
+    return totalMacs(this, g);
+  }
+
+  applyLayer(
+    layer: LayerInstance,
+    positional: { value: Value; span: Span }[],
+    named: Map<string, { value: Value; span: Span; nameSpan?: Span }>,
+    span: Span,
+    ctx: Ctx,
+  ): Value {
+    return applyLayer(this, layer, positional, named, span, ctx);
+  }
+}
