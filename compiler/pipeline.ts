@@ -5,7 +5,7 @@
  *   1. loader.ts    read + parse the entry and every import (NVC1xxx, NVC2003/2005)
  *   2. variants.ts  apply `--variant` and overrides to the entry AST (NVC5010/5011)
  *   3. scope.ts     module name tables, imports (NVC2002/2004)
- *   4. program.ts   models, datasets, trains: elaborate.ts evaluates constants, instantiates
+ *   4. program.ts   models, datasets, trains: elaborate/ evaluates constants, instantiates
  *                   blocks and infers shapes (NVC2xxx-4xxx); cross-declaration checks (NVC5xxx)
  *   5. mask-tokens.ts mask tokens must not go through layers that run masked (NVC4030, a warning)
  * Holds afterwards: `program` is present exactly when no diagnostic is an error; diagnostics

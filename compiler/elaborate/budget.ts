@@ -1,4 +1,9 @@
-/**MODCOMMENT-budget*/
+/**
+ * Elaboration pass: the budget (compiler/limits.ts) for steps, depth, list items and layers.
+ * In: a request to spend (items, layers, a layer tree's children). Out: whether it fits; the
+ * first crossed limit is reported once. Holds afterwards: once `el.budget.exhausted` is set,
+ * every further evaluation yields ERROR without another diagnostic.
+ */
 import type { Span } from '../../dsl/span.js';
 import { FIXED_LIMITS, raiseHint } from '../limits.js';
 import { ERROR, type LayerInstance, type Value } from '../values.js';

@@ -1,4 +1,9 @@
-/**MODCOMMENT-calls*/
+/**
+ * Elaboration pass: member access, indexing and calls (blocks, primitives, functions, builtins).
+ * In: the evaluated callee and arguments (positional and named, with spans). Out: the call's
+ * `Value`: a layer instance, a traced tensor, or a builtin's constant result. Holds afterwards:
+ * duplicate, missing and unknown arguments are reported against the callee, never silently dropped.
+ */
 import type { Arg, CallExpr, Expr } from '../../dsl/ast.js';
 import type { CatalogueMessage } from '../../dsl/diagnostics/catalogue.js';
 import type { Span } from '../../dsl/span.js';

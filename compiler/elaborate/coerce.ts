@@ -1,4 +1,10 @@
-/**MODCOMMENT-coerce*/
+/**
+ * Elaboration pass: types and coercion of arguments to parameters.
+ * In: declared parameter types (`TypeExpr` or primitive `ParamSchema`) and argument values.
+ * Out: the parameters bound by name, each coerced to its type (int/float/bool/enum/list/layer)
+ * and checked against its range; NVC4xxx diagnostics otherwise. Holds afterwards: every bound
+ * value has the type its parameter declares.
+ */
 import type { NamedType, TypeExpr } from '../../dsl/ast.js';
 import type { Span } from '../../dsl/span.js';
 import type { PrimitiveDef } from '../primitives/index.js';

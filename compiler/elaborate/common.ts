@@ -1,4 +1,9 @@
-/**MODCOMMENT-common*/
+/**
+ * Elaboration, shared vocabulary: the types the passes exchange (`Ctx`, `TypeSpec`, bind schemas,
+ * hand-over records), the per-forward `GraphBuilder`, and small pure helpers on values and dims.
+ * In: nothing but the value/dim/primitive modules. Out: types, constants and pure functions.
+ * Holds afterwards: nothing here keeps state; a `GraphBuilder` belongs to one forward trace.
+ */
 import type { Span } from '../../dsl/span.js';
 import type { Op } from '../ir/ir.js';
 import type { ParamSchema } from '../primitives/index.js';

@@ -1,4 +1,10 @@
-/**MODCOMMENT-constants*/
+/**
+ * Elaboration pass: constant evaluation of expressions.
+ * In: an `Expr` and its `Ctx`. Out: a `Value` (numbers, dims, lists, records, layers, or a
+ * tensor traced into the current forward graph); operators, conditionals and comprehensions are
+ * evaluated here, calls and members in calls.ts. Holds afterwards: each step is charged to the
+ * budget; a failed evaluation is ERROR and causes no second diagnostic.
+ */
 import type { Expr } from '../../dsl/ast.js';
 import type { Span } from '../../dsl/span.js';
 import { BINARY_PRIMITIVE, PRIMITIVES } from '../primitives/index.js';

@@ -10,6 +10,14 @@
  *   its declared signature; callers only see the signature (symbols bound by unification);
  * - a value whose evaluation failed is `ERROR` (or a tensor with an undefined shape) and never
  *   causes a second diagnostic: cascades are suppressed.
+ *
+ * This file is the elaboration context: `Elaborator` owns all state of one elaboration (caches,
+ * budget, the instantiation stack, chain marks) and nothing lives at module level. The work is
+ * done by the passes beside it — lookup.ts (names), constants.ts (expressions), calls.ts
+ * (members, calls, builtins), coerce.ts (types and parameter binding), instantiate.ts (layer
+ * trees), trace.ts (forward graphs), shapes.ts (shapes and MACs), budget.ts (limits) — each a
+ * set of functions taking the context first; the methods below only forward to them, so the
+ * passes reach each other through the context rather than through a web of imports.
  */
 import type { Arg, BlockDecl, CallExpr, Expr, ForwardDecl, Stmt, TensorType, TypeExpr } from '../../dsl/ast.js';
 import type { Span } from '../../dsl/span.js';
@@ -44,9 +52,13 @@ export { INIT_KINDS, primTypeSpec, type Ctx, type HandOverRecord, type TypeSpec 
 export class Elaborator {
   /** Forward graphs by instance fingerprint. */
   readonly graphs = new Map<string, ForwardGraph>();
+  /** Total MACs per forward graph key (computed once). */
   readonly graphMacs = new Map<string, Dim>();
+  /** Values of top-level constants, each evaluated once. */
   readonly constValues = new Map<TopBinding, Value>();
+  /** Constants being evaluated now (a repeat is a recursive definition). */
   readonly evaluatingConsts = new Set<TopBinding>();
+  /** Blocks being instantiated now, innermost last (a repeat is recursion). */
   readonly instantiating: BlockDecl[] = [];
   /** Depth, steps and layers used so far, against compiler/limits.ts. */
   readonly budget = new ElaborationBudget();

@@ -1,4 +1,10 @@
-/**MODCOMMENT-instantiate*/
+/**
+ * Elaboration pass: instantiation of blocks and primitives into `LayerInstance` trees.
+ * In: a block or primitive and its bound parameters. Out: a `LayerInstance` with its weights
+ * (integer shapes, evaluated once here and reused by every trace), initialisers and children,
+ * and a structural fingerprint; the block's forward graph is traced once per fingerprint.
+ * Holds afterwards: every weight shape is a list of positive integers; recursion is reported.
+ */
 import type { BlockDecl, Expr, ForwardDecl, Param, TensorType } from '../../dsl/ast.js';
 import type { Span } from '../../dsl/span.js';
 import type { PrimitiveDef } from '../primitives/index.js';

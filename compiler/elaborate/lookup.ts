@@ -1,4 +1,10 @@
-/**MODCOMMENT-lookup*/
+/**
+ * Elaboration pass: name lookup.
+ * In: a name and the `Ctx` it is read in (scope chain, forward graph, settings/signature modes).
+ * Out: its `Value` — a weight as a `param` op in the current graph (once per graph), a local,
+ * a top-level constant (evaluated once, cycles reported), a word, or ERROR with NVC2001.
+ * Holds afterwards: each top-level constant is in `el.constValues` and is never evaluated again.
+ */
 import type { Span } from '../../dsl/span.js';
 import { PRIMITIVES } from '../primitives/index.js';
 import { didYouMean } from '../report.js';

@@ -1,4 +1,10 @@
-/**MODCOMMENT-shapes*/
+/**
+ * Elaboration pass: shapes and costs.
+ * In: a primitive or layer and the shapes of its inputs. Out: the output shape(s) and MACs by
+ * the primitive records' shape rules (symbolic dims unified), emitted as ops when tracing, and a
+ * graph's total MACs (cached per graph). Holds afterwards: shape errors are reported once, at the
+ * call, with the producers of the offending inputs labelled.
+ */
 import type { Span } from '../../dsl/span.js';
 import type { ForwardGraph } from '../ir/ir.js';
 import type { PrimitiveDef, ShapeError } from '../primitives/index.js';
@@ -112,8 +118,7 @@ export function reportShapeError(
   el.reporter.raise(r.error, span, { labels: el.producerLabels(inputs, r.input, span), help: [r.help] });
 }
 
-/** Shape (and MACs) of applying a layer to input shapes, without emitting ops. */
-/** Public for summaries: output shape and MACs of a layer applied to input shapes. */
+/** Output shape and MACs of applying a layer to input shapes, without emitting ops. */
 export function layerShape(
   el: Elaborator,
   layer: LayerInstance,
@@ -212,7 +217,9 @@ export function layerShape(
               count: several.length,
               names: several.map((o) => o.name).join(', '),
             }),
-            help: `take \`${c.typeName}\` out of the chain, call it on its own and pick an output by name (\`let r = ...\`, then \`r.${several[0]!.name}\`)`,
+            help:
+              `take \`${c.typeName}\` out of the chain, call it on its own and pick an output by name ` +
+              `(\`let r = ...\`, then \`r.${several[0]!.name}\`)`,
             path: k,
           };
         }

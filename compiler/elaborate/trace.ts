@@ -1,4 +1,10 @@
-/**MODCOMMENT-trace*/
+/**
+ * Elaboration pass: graph tracing of forward bodies.
+ * In: a block instance and its `forward` declaration. Out: a checked `ForwardGraph` (SSA ops
+ * with symbolic shapes, MACs and origin spans) stored in `el.graphs` by fingerprint; applying a
+ * layer inside a forward body emits its ops (or a call to the callee's graph). Holds afterwards:
+ * the body's result matches the declared signature, or a diagnostic says where it does not.
+ */
 import type { ForwardDecl, Stmt, TensorType } from '../../dsl/ast.js';
 import type { Span } from '../../dsl/span.js';
 import type { ForwardGraph, GraphValue } from '../ir/ir.js';

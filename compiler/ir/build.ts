@@ -1,7 +1,7 @@
 /**
  * From an elaborated LayerInstance tree to the IR's ModelIR: the one place where the
  * elaborator's objects are turned into IR.
- * In: a model's LayerInstance (compiler/elaborate.ts). Out: a ModelIR whose ModuleNode tree
+ * In: a model's LayerInstance (compiler/elaborate/). Out: a ModelIR whose ModuleNode tree
  * mirrors the instance tree (JSON params and typed args, weights with their spans, the
  * primitive record's id, the block declaration's name span and doc) and whose `graphs` holds
  * every distinct forward graph reachable from it, in first-use (depth-first) order. Holds

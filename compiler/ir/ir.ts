@@ -1,7 +1,7 @@
 /**
  * The nvcc intermediate representation: the only contract between the front end and everything
  * downstream.
- * In: produced by compiler/elaborate.ts (forward graphs, module trees, via compiler/ir/build.ts)
+ * In: produced by compiler/elaborate/ (forward graphs, module trees, via compiler/ir/build.ts)
  * and compiler/program.ts (datasets, train stages, variants) once a program checks without
  * errors. Out: consumed by the code emitters (compiler/emit), the diagram emitter
  * (compiler/diagram), the trainer's spec lowering (compiler/builder/lower.ts), the override

@@ -11,7 +11,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const ELABORATOR = ['compiler/elaborate.ts', 'compiler/values.ts', 'compiler/program.ts', 'compiler/scope.ts'];
+const ELABORATOR = [
+  ...tsFiles('compiler/elaborate'),
+  'compiler/values.ts',
+  'compiler/program.ts',
+  'compiler/scope.ts',
+];
 const ENTRY_POINT = 'compiler/pipeline.ts';
 
 const SPECIFIER = /(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
@@ -66,6 +71,8 @@ describe('the IR is the only contract', () => {
   it('finds the modules it checks', () => {
     expect(CHECKED.length).toBeGreaterThan(20);
     for (const f of CHECKED) expect(fs.existsSync(f), f).toBe(true);
+    expect(ELABORATOR).toContain('compiler/elaborate/index.ts');
+    expect(ELABORATOR.length).toBeGreaterThan(5);
   });
 
   it('the walk would see an elaborator import (compiler/ir/build.ts, the bridge, has one)', () => {
