@@ -11,12 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const ELABORATOR = [
-  ...tsFiles('compiler/elaborate'),
-  'compiler/values.ts',
-  'compiler/program.ts',
-  'compiler/scope.ts',
-];
+const ELABORATOR = [...tsFiles('compiler/elaborate'), 'compiler/values.ts', 'compiler/program.ts', 'compiler/scope.ts'];
 const ENTRY_POINT = 'compiler/pipeline.ts';
 
 const SPECIFIER = /(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
