@@ -264,7 +264,7 @@ export function epochPanelsSpec(panels: readonly PanelSpec[], epochs: number, wi
       type: 'nominal' as const,
       title: null,
       sort: seriesOrder,
-      legend: { orient: 'right' as const, labelLimit: 220 },
+      legend: { orient: 'right' as const },
     };
     return {
       title: panel.title,
