@@ -30,22 +30,7 @@ const chevLexer = new Lexer(T.allTokens as TokenType[], {
 });
 
 const continueAfter = new Set<TokenType>([
-  T.Plus,
-  T.Minus,
-  T.Star,
-  T.Slash,
-  T.SlashSlash,
-  T.Percent,
-  T.StarStar,
-  T.EqEq,
-  T.NotEq,
-  T.Lt,
-  T.LtEq,
-  T.Gt,
-  T.GtEq,
-  T.DotDot,
-  T.PipeOp,
-  T.Compose,
+  ...T.binaryOperatorTokens,
   T.And,
   T.Or,
   T.Not,

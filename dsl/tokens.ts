@@ -314,3 +314,23 @@ export const allTokens: readonly TokenType[] = [
 export function describeTokenType(t: TokenType): string {
   return t.LABEL ?? t.name;
 }
+
+/** The binary operators, which need an operand on each side (lexer line joins, syntax-error hints). */
+export const binaryOperatorTokens: readonly TokenType[] = [
+  Plus,
+  Minus,
+  Star,
+  Slash,
+  SlashSlash,
+  Percent,
+  StarStar,
+  EqEq,
+  NotEq,
+  Lt,
+  LtEq,
+  Gt,
+  GtEq,
+  DotDot,
+  PipeOp,
+  Compose,
+];
