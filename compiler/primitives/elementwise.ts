@@ -24,7 +24,13 @@ import {
   W,
 } from './types.js';
 
-const elementwise = (name: string, doc: string, symbol?: string): PrimitiveRecord => ({
+/** The PyTorch side of a record: its equivalent, and the names PyTorch users write for it. */
+interface TorchSide {
+  readonly pytorch: string;
+  readonly aliases?: readonly string[];
+}
+
+const elementwise = (name: string, doc: string, torch: TorchSide, symbol?: string): PrimitiveRecord => ({
   name,
   kind: 'function',
   irName: name,
@@ -35,9 +41,15 @@ const elementwise = (name: string, doc: string, symbol?: string): PrimitiveRecor
   shape: (s) => broadcast(s[0]!, s[1]!),
   diagram: symbol !== undefined ? { settings: () => undefined, symbol } : PLAIN,
   targets: { tfjs: tfjsCall() },
+  reference: {
+    shape: 'a, b -> broadcast(a, b) (NumPy rules, aligned from the right)',
+    macs: '0',
+    pytorch: torch.pytorch,
+  },
+  torchAliases: torch.aliases ?? [],
 });
 
-const unary = (name: string, doc: string, params: ParamSchema[] = []): PrimitiveRecord => ({
+const unary = (name: string, doc: string, torch: TorchSide, params: ParamSchema[] = []): PrimitiveRecord => ({
   name,
   kind: 'function',
   irName: name,
@@ -48,6 +60,8 @@ const unary = (name: string, doc: string, params: ParamSchema[] = []): Primitive
   shape: (s) => s[0]!,
   diagram: PLAIN,
   targets: { tfjs: tfjsCall() },
+  reference: { shape: 'x -> x (same shape)', macs: '0', pytorch: torch.pytorch },
+  torchAliases: torch.aliases ?? [],
 });
 
 /** Diagrams print the reduced axes of mean and sum. */
@@ -56,7 +70,7 @@ const AXES_LINE: DiagramRule = {
   opLine: (a) => (Array.isArray(a.axes) ? `axes [${(a.axes as unknown[]).join(', ')}]` : undefined),
 };
 
-const reduction = (name: string, diagram: DiagramRule = PLAIN): PrimitiveRecord => ({
+const reduction = (name: string, torch: TorchSide, diagram: DiagramRule = PLAIN): PrimitiveRecord => ({
   name,
   kind: 'function',
   irName: name,
@@ -97,22 +111,33 @@ const reduction = (name: string, diagram: DiagramRule = PLAIN): PrimitiveRecord 
   },
   diagram,
   targets: { tfjs: tfjsCall((l) => [l.value(l.attrs.axes), l.value(l.attrs.keep)]) },
+  reference: {
+    shape: 'x -> x without the reduced axes (`keep = true`: each reduced axis kept with size 1)',
+    macs: '0',
+    pytorch: torch.pytorch,
+  },
+  torchAliases: torch.aliases ?? [],
 });
 
 export const ELEMENTWISE: readonly PrimitiveRecord[] = [
-  unary('gelu', 'exact (erf) GELU'),
-  unary('relu', 'max(x, 0)'),
-  unary('sigmoid', 'logistic sigmoid'),
-  unary('tanh', 'hyperbolic tangent'),
-  unary('sqrt', 'element-wise square root'),
-  unary('rsqrt', 'element-wise 1 / sqrt(x)'),
-  unary('square', 'element-wise x * x'),
-  unary('exp', 'element-wise e^x'),
-  unary('log', 'element-wise natural logarithm'),
-  unary('abs', 'element-wise absolute value'),
-  unary('neg', 'element-wise negation'),
+  unary('gelu', 'exact (erf) GELU', { pytorch: '`F.gelu(x)`, `nn.GELU()`', aliases: ['GELU'] }),
+  unary('relu', 'max(x, 0)', { pytorch: '`torch.relu(x)`, `nn.ReLU()`', aliases: ['ReLU'] }),
+  unary('sigmoid', 'logistic sigmoid', { pytorch: '`torch.sigmoid(x)`, `nn.Sigmoid()`', aliases: ['Sigmoid'] }),
+  unary('tanh', 'hyperbolic tangent', { pytorch: '`torch.tanh(x)`, `nn.Tanh()`', aliases: ['Tanh'] }),
+  unary('sqrt', 'element-wise square root', { pytorch: '`torch.sqrt(x)`' }),
+  unary('rsqrt', 'element-wise 1 / sqrt(x)', { pytorch: '`torch.rsqrt(x)`' }),
+  unary('square', 'element-wise x * x', { pytorch: '`torch.square(x)`' }),
+  unary('exp', 'element-wise e^x', { pytorch: '`torch.exp(x)`' }),
+  unary('log', 'element-wise natural logarithm', { pytorch: '`torch.log(x)`' }),
+  unary('abs', 'element-wise absolute value', { pytorch: '`torch.abs(x)`' }),
+  unary('neg', 'element-wise negation', { pytorch: '`torch.neg(x)`, `-x`', aliases: ['negative'] }),
   {
-    ...unary('softmax', 'softmax along one axis', [{ name: 'axis', type: 'int', default: I(-1), doc: 'axis' }]),
+    ...unary(
+      'softmax',
+      'softmax along one axis',
+      { pytorch: '`torch.softmax(x, dim = axis)`, `nn.Softmax(dim)`', aliases: ['Softmax'] },
+      [{ name: 'axis', type: 'int', default: I(-1), doc: 'axis' }],
+    ),
     shape([x], p) {
       if (normAxis(intParam(p, 'axis'), x!.length) === undefined)
         return {
@@ -124,9 +149,15 @@ export const ELEMENTWISE: readonly PrimitiveRecord[] = [
     targets: { tfjs: tfjsCall((l) => [l.value(l.attrs.axis)]) },
   },
   {
-    ...unary('drop_path', 'stochastic depth: drops whole samples with probability `rate` while training', [
-      { name: 'rate', type: 'float', default: F(0), min: 0, below: 1, doc: 'drop probability' },
-    ]),
+    ...unary(
+      'drop_path',
+      'stochastic depth: drops whole samples with probability `rate` while training',
+      {
+        pytorch: '`torchvision.ops.stochastic_depth(x, rate, "row", training)`, timm\'s `DropPath(rate)`',
+        aliases: ['DropPath', 'StochasticDepth', 'stochastic_depth'],
+      },
+      [{ name: 'rate', type: 'float', default: F(0), min: 0, below: 1, doc: 'drop probability' }],
+    ),
     runtime: 'nv.dropPath',
     diagram: { settings: () => undefined, opLine: (a) => (a.rate !== undefined ? `rate ${a.rate}` : undefined) },
     targets: { tfjs: tfjsCall((l) => [l.value(l.attrs.rate), 'ctx']) },
@@ -137,7 +168,9 @@ export const ELEMENTWISE: readonly PrimitiveRecord[] = [
       'x with the removed positions of the patch mask set to zero while a stage has a mask policy, x itself ' +
         'otherwise: statistics that must see only visible positions (GRN) and the masked-zero invariant of ' +
         'sparse execution use it',
+      { pytorch: 'none' },
     ),
+    reference: { shape: '[B, H, W, C] -> [B, H, W, C]', macs: '0', pytorch: 'none (`nv.visible` in the torch target)' },
     shape: ([x]) =>
       x!.length === 4 ? x! : { error: semantic('ShapeVisibleNeedsNHWC', { shape: formatShape(x!) }), input: 0 },
     targets: { tfjs: tfjsCall(() => ['ctx']) },
@@ -148,6 +181,7 @@ export const ELEMENTWISE: readonly PrimitiveRecord[] = [
       "statistics [B, ...] as a stage with a mask policy pools them: `sample` keeps each sample's own, " +
         '`batch` sums them over the batch and gives every sample the total (MinkowskiGRN pools every visible ' +
         'position of the batch); x itself without a mask policy',
+      { pytorch: "none (MinkowskiEngine's `MinkowskiGRN` pools like `batch`)" },
       [
         {
           name: 'pooling',
@@ -163,18 +197,29 @@ export const ELEMENTWISE: readonly PrimitiveRecord[] = [
     targets: { tfjs: tfjsCall((l) => [l.value(l.attrs.pooling), 'ctx']) },
   },
   {
-    ...unary('dropout', 'drops elements with probability `p` while training', [
-      { name: 'p', type: 'float', default: F(0), min: 0, below: 1, doc: 'drop probability' },
-    ]),
+    ...unary(
+      'dropout',
+      'drops elements with probability `p` while training',
+      {
+        pytorch: '`F.dropout(x, p, training)`, `nn.Dropout(p)`',
+        aliases: ['Dropout'],
+      },
+      [{ name: 'p', type: 'float', default: F(0), min: 0, below: 1, doc: 'drop probability' }],
+    ),
     targets: { tfjs: tfjsCall((l) => [l.value(l.attrs.p), 'ctx']) },
   },
-  elementwise('add', 'a + b with broadcasting', '+'),
-  elementwise('sub', 'a - b with broadcasting', '−'),
-  elementwise('mul', 'a * b with broadcasting', '×'),
-  elementwise('div', 'a / b with broadcasting', '÷'),
-  elementwise('pow', 'a ** b with broadcasting'),
-  reduction('mean', AXES_LINE),
-  reduction('sum', AXES_LINE),
-  reduction('max'),
-  reduction('min'),
+  elementwise('add', 'a + b with broadcasting', { pytorch: '`a + b`, `torch.add(a, b)`' }, '+'),
+  elementwise('sub', 'a - b with broadcasting', { pytorch: '`a - b`, `torch.sub(a, b)`', aliases: ['subtract'] }, '−'),
+  elementwise('mul', 'a * b with broadcasting', { pytorch: '`a * b`, `torch.mul(a, b)`', aliases: ['multiply'] }, '×'),
+  elementwise(
+    'div',
+    'a / b with broadcasting',
+    { pytorch: '`a / b`, `torch.div(a, b)`', aliases: ['divide', 'true_divide'] },
+    '÷',
+  ),
+  elementwise('pow', 'a ** b with broadcasting', { pytorch: '`a ** b`, `torch.pow(a, b)`' }),
+  reduction('mean', { pytorch: '`torch.mean(x, dim = axes, keepdim = keep)`' }, AXES_LINE),
+  reduction('sum', { pytorch: '`torch.sum(x, dim = axes, keepdim = keep)`' }, AXES_LINE),
+  reduction('max', { pytorch: '`torch.amax(x, dim = axes, keepdim = keep)`', aliases: ['amax'] }),
+  reduction('min', { pytorch: '`torch.amin(x, dim = axes, keepdim = keep)`', aliases: ['amin'] }),
 ];

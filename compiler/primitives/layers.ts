@@ -94,6 +94,16 @@ export const LAYERS: readonly PrimitiveRecord[] = [
       const k = intParam(p, 'kernel');
       return dimMul(shapeSize(out), d((k * k * intParam(p, 'in')) / intParam(p, 'groups')));
     },
+    reference: {
+      shape:
+        "[B, H, W, in] -> [B, H', W', out]; `valid`: H' = floor((H - kernel) / stride) + 1; " +
+        "`same`: H' = ceil(H / stride) (W' alike)",
+      macs: "B * H' * W' * out * kernel * kernel * in / groups",
+      pytorch:
+        '`nn.Conv2d(in, out, kernel, stride, groups = groups, bias = bias)` on NCHW; nvcc is NHWC and keeps the ' +
+        'weight as [k, k, in / groups, out] (PyTorch: [out, in / groups, k, k]); `same` pads as TensorFlow does',
+    },
+    torchAliases: [],
     diagram: {
       settings: (p) =>
         `${p.in} → ${p.out}, ${p.kernel}×${p.kernel}` +
@@ -174,6 +184,14 @@ export const LAYERS: readonly PrimitiveRecord[] = [
       const k = intParam(p, 'kernel');
       return dimMul(shapeSize(out), d(k * k));
     },
+    reference: {
+      shape: "[B, H, W, dim] -> [B, H', W', dim], H' and W' as for Conv2d",
+      macs: "B * H' * W' * dim * kernel * kernel",
+      pytorch:
+        '`nn.Conv2d(dim, dim, kernel, stride, groups = dim, bias = bias)`; weight [k, k, dim, 1] ' +
+        '(PyTorch: [dim, 1, k, k])',
+    },
+    torchAliases: [],
     diagram: { settings: (p) => `${p.dim}, ${p.kernel}×${p.kernel} depthwise` },
     targets: {
       tfjs: {
@@ -234,6 +252,12 @@ export const LAYERS: readonly PrimitiveRecord[] = [
       return [...x!.slice(0, -1), d(intParam(p, 'out'))];
     },
     macs: linearMacs,
+    reference: {
+      shape: '[..., in] -> [..., out]',
+      macs: '(elements of x without its last axis) * in * out',
+      pytorch: '`nn.Linear(in, out, bias = bias)`; weight [in, out] (PyTorch: [out, in])',
+    },
+    torchAliases: [],
     diagram: { settings: (p) => `${p.in} → ${p.out}` },
     targets: {
       tfjs: {
@@ -282,6 +306,12 @@ export const LAYERS: readonly PrimitiveRecord[] = [
         };
       return x!;
     },
+    reference: {
+      shape: '[..., dim] -> [..., dim]',
+      macs: '0',
+      pytorch: "`nn.LayerNorm(dim, eps = eps)` over the last axis (PyTorch's default eps is 1e-5, nvcc's 1e-6)",
+    },
+    torchAliases: [],
     diagram: { settings: (p) => (p.dim !== undefined ? `${p.dim}` : undefined) },
     targets: {
       tfjs: {
@@ -312,6 +342,8 @@ export const LAYERS: readonly PrimitiveRecord[] = [
     params: [],
     doc: 'returns its input',
     shape: ([x]) => x!,
+    reference: { shape: 'x -> x', macs: '0', pytorch: '`nn.Identity()`' },
+    torchAliases: [],
     diagram: PLAIN,
     targets: {
       tfjs: {

@@ -57,6 +57,8 @@ export const TENSOR_FUNCTIONS: readonly PrimitiveRecord[] = [
         };
       return target;
     },
+    reference: { shape: 'x -> shape (same element count)', macs: '0', pytorch: '`x.reshape(*shape)`' },
+    torchAliases: ['view'],
     diagram: PLAIN,
     targets: { tfjs: tfjsCall((l) => [`[${l.out.map(l.dim).join(', ')}]`]) },
   },
@@ -82,6 +84,8 @@ export const TENSOR_FUNCTIONS: readonly PrimitiveRecord[] = [
         };
       return perm.map((i) => x![i]!);
     },
+    reference: { shape: 'x -> [x[perm[0]], x[perm[1]], ...]', macs: '0', pytorch: '`x.permute(*perm)`' },
+    torchAliases: ['permute'],
     diagram: PLAIN,
     targets: { tfjs: tfjsCall((l) => [l.value(l.attrs.perm)]) },
   },
@@ -97,6 +101,8 @@ export const TENSOR_FUNCTIONS: readonly PrimitiveRecord[] = [
       if (x!.length !== 4) return rankError('tokens', 'a 4-D [B, H, W, C] input', x!);
       return [x![0]!, dimMul(x![1]!, x![2]!), x![3]!];
     },
+    reference: { shape: '[B, H, W, C] -> [B, H * W, C]', macs: '0', pytorch: '`x.flatten(1, 2)` (NHWC)' },
+    torchAliases: ['flatten'],
     diagram: PLAIN,
     targets: { tfjs: tfjsCall() },
   },
@@ -131,6 +137,12 @@ export const TENSOR_FUNCTIONS: readonly PrimitiveRecord[] = [
         };
       return t;
     },
+    reference: {
+      shape: '[B, H * W, C] -> shape = [B, H, W, C]',
+      macs: '0',
+      pytorch: '`x.unflatten(1, (H, W))` (NHWC)',
+    },
+    torchAliases: ['unflatten'],
     diagram: PLAIN,
     targets: { tfjs: tfjsCall((l) => [l.dim(l.out[1]!), l.dim(l.out[2]!)]) },
   },
@@ -146,6 +158,12 @@ export const TENSOR_FUNCTIONS: readonly PrimitiveRecord[] = [
       if (x!.length !== 4) return rankError('global_avg_pool', 'a 4-D [B, H, W, C] input', x!);
       return [x![0]!, x![3]!];
     },
+    reference: {
+      shape: '[B, H, W, C] -> [B, C]',
+      macs: '0',
+      pytorch: '`x.mean(dim = (1, 2))` on NHWC; `nn.AdaptiveAvgPool2d(1)` then `flatten(1)` on NCHW',
+    },
+    torchAliases: ['AdaptiveAvgPool2d', 'adaptive_avg_pool2d'],
     diagram: PLAIN,
     targets: { tfjs: tfjsCall() },
   },
@@ -161,6 +179,12 @@ export const TENSOR_FUNCTIONS: readonly PrimitiveRecord[] = [
       if (x!.length !== 4) return rankError('global_max_pool', 'a 4-D [B, H, W, C] input', x!);
       return [x![0]!, x![3]!];
     },
+    reference: {
+      shape: '[B, H, W, C] -> [B, C]',
+      macs: '0',
+      pytorch: '`x.amax(dim = (1, 2))` on NHWC; `nn.AdaptiveMaxPool2d(1)` then `flatten(1)` on NCHW',
+    },
+    torchAliases: ['AdaptiveMaxPool2d', 'adaptive_max_pool2d'],
     diagram: PLAIN,
     targets: { tfjs: tfjsCall() },
   },
@@ -201,6 +225,14 @@ export const TENSOR_FUNCTIONS: readonly PrimitiveRecord[] = [
       const k = boolParam(p, 'transpose_a') ? a![a!.length - 2]! : a![a!.length - 1]!;
       return dimMul(shapeSize(out), k);
     },
+    reference: {
+      shape:
+        'a [..., M, K], b [..., K, N] -> [broadcast(...), M, N] ' +
+        '(`transpose_a` / `transpose_b` swap the last two axes first)',
+      macs: '(elements of the output) * K',
+      pytorch: '`torch.matmul(a, b)` (with `.transpose(-2, -1)` for the flags)',
+    },
+    torchAliases: ['bmm', 'mm'],
     diagram: PLAIN,
     targets: { tfjs: tfjsCall((l) => [l.value(l.attrs.transpose_a), l.value(l.attrs.transpose_b)]) },
   },
@@ -236,6 +268,12 @@ export const TENSOR_FUNCTIONS: readonly PrimitiveRecord[] = [
       }
       return first.map((dim, j) => (j === axis ? size : dim));
     },
+    reference: {
+      shape: 'xs [..., n_i, ...] (equal elsewhere) -> [..., sum of n_i, ...] along `axis`',
+      macs: '0',
+      pytorch: '`torch.cat(xs, dim = axis)`',
+    },
+    torchAliases: ['cat'],
     diagram: PLAIN,
     targets: {
       tfjs: {
@@ -270,6 +308,12 @@ export const TENSOR_FUNCTIONS: readonly PrimitiveRecord[] = [
         return { error: semantic('ShapeSliceEmpty', { start, end, axis, shape: formatShape(x!) }), input: 0 };
       return x!.map((dim, j) => (j === axis ? d(end - start) : dim));
     },
+    reference: {
+      shape: 'x -> x with `end - start` along `axis` (0 <= start < end <= size)',
+      macs: '0',
+      pytorch: '`x.narrow(axis, start, end - start)`, `x[..., start:end, ...]`',
+    },
+    torchAliases: ['narrow'],
     diagram: PLAIN,
     targets: { tfjs: tfjsCall((l) => [l.value(l.attrs.axis), l.value(l.attrs.start), l.value(l.attrs.end)]) },
   },
@@ -293,6 +337,12 @@ export const TENSOR_FUNCTIONS: readonly PrimitiveRecord[] = [
         };
       return [x![0]!, dimMul(h, w), dimMul(d(pp * pp), x![3]!)];
     },
+    reference: {
+      shape: '[B, H, W, C] -> [B, (H / p) * (W / p), p * p * C] (p divides H and W)',
+      macs: '0',
+      pytorch: "`einops.rearrange(x, 'b (h p) (w q) c -> b (h w) (p q c)', p = p, q = p)` (NHWC)",
+    },
+    torchAliases: [],
     diagram: PLAIN,
     targets: { tfjs: tfjsCall((l) => [l.value(l.attrs.patch)]) },
   },
@@ -326,6 +376,12 @@ export const TENSOR_FUNCTIONS: readonly PrimitiveRecord[] = [
         return { error: semantic('ShapePatchValues', { values: String(x![2]), patch: pp }), input: 0 };
       return [x![0]!, dimMul(g[0]!, d(pp)), dimMul(g[1]!, d(pp)), c];
     },
+    reference: {
+      shape: '[B, h * w, p * p * C] -> [B, h * p, w * p, C] with grid = [h, w]',
+      macs: '0',
+      pytorch: "`einops.rearrange(x, 'b (h w) (p q c) -> b (h p) (w q) c', h = h, p = p, q = p)` (NHWC)",
+    },
+    torchAliases: [],
     diagram: PLAIN,
     targets: {
       tfjs: tfjsCall((l) => [
@@ -349,6 +405,12 @@ export const TENSOR_FUNCTIONS: readonly PrimitiveRecord[] = [
       const s = d(intParam(p, 'scale'));
       return [x![0]!, dimMul(x![1]!, s), dimMul(x![2]!, s), x![3]!];
     },
+    reference: {
+      shape: '[B, H, W, C] -> [B, H * scale, W * scale, C]',
+      macs: '0',
+      pytorch: '`F.interpolate(x, scale_factor = scale, mode = "nearest")`, `nn.Upsample(scale_factor = scale)` (NCHW)',
+    },
+    torchAliases: ['Upsample', 'UpsamplingNearest2d', 'interpolate'],
     diagram: PLAIN,
     targets: { tfjs: tfjsCall((l) => [l.value(l.attrs.scale)]) },
   },
@@ -413,6 +475,13 @@ export const TENSOR_FUNCTIONS: readonly PrimitiveRecord[] = [
     macs([q, k, v], _out) {
       return dimAdd(shapeSize([q![0]!, q![1]!, k![1]!, q![2]!]), shapeSize([q![0]!, q![1]!, k![1]!, v![2]!]));
     },
+    reference: {
+      shape: 'q [B, N, D], k [B, M, D], v [B, M, Dv] -> [B, N, Dv] (heads divides D and Dv)',
+      macs: 'B * N * M * D + B * N * M * Dv',
+      pytorch:
+        '`F.scaled_dot_product_attention` on q, k, v split into `heads` (no projections: those are Linear layers)',
+    },
+    torchAliases: ['scaled_dot_product_attention'],
     diagram: { settings: () => undefined, opLine: (a) => (a.heads !== undefined ? `${a.heads} heads` : undefined) },
     targets: { tfjs: tfjsCall((l) => [l.value(l.attrs.heads)]) },
   },
@@ -438,6 +507,8 @@ export const TENSOR_FUNCTIONS: readonly PrimitiveRecord[] = [
           return { error: semantic('ShapeAxisOutOfRange', { axis: a, shape: formatShape(x!) }), input: 0 };
       return x!;
     },
+    reference: { shape: 'x -> x (same shape)', macs: '0', pytorch: '`torch.roll(x, shift, dims = axes)`' },
+    torchAliases: [],
     diagram: PLAIN,
     targets: { tfjs: tfjsCall((l) => [l.value(l.attrs.shift), l.value(l.attrs.axes)]) },
   },
@@ -462,6 +533,12 @@ export const TENSOR_FUNCTIONS: readonly PrimitiveRecord[] = [
         };
       return [t![1]!, d(w * w), d(w * w)];
     },
+    reference: {
+      shape: 'table [(2w - 1)^2, heads] -> [heads, w * w, w * w]',
+      macs: '0',
+      pytorch: "none: Swin's `relative_position_bias_table[relative_position_index]` (torchvision's `swin_t`)",
+    },
+    torchAliases: [],
     diagram: PLAIN,
     targets: { tfjs: tfjsCall((l) => [l.value(l.attrs.window)]) },
   },
@@ -492,6 +569,12 @@ export const TENSOR_FUNCTIONS: readonly PrimitiveRecord[] = [
         return { error: semantic('ShapeShiftTooLarge', { shift: intParam(p, 'shift'), window: w }) };
       return [dimMul(h, ww), d(w * w), d(w * w)];
     },
+    reference: {
+      shape: '[B, H, W, C] -> [(H / w) * (W / w), w * w, w * w] (w divides H and W; shift < w)',
+      macs: '0',
+      pytorch: "none: the `attn_mask` Swin builds for shifted windows (torchvision's `shifted_window_attention`)",
+    },
+    torchAliases: [],
     diagram: PLAIN,
     targets: { tfjs: tfjsCall((l) => [l.value(l.attrs.window), l.value(l.attrs.shift)]) },
   },
@@ -509,6 +592,12 @@ export const TENSOR_FUNCTIONS: readonly PrimitiveRecord[] = [
       if (x!.length !== 4) return rankError('patch_mask', 'a 4-D [B, H, W, C] input', x!);
       return [x![0]!, x![1]!, x![2]!, d(1)];
     },
+    reference: {
+      shape: '[B, H, W, C] -> [B, H, W, 1]',
+      macs: '0',
+      pytorch: 'none (the FCMAE mask, upsampled as the official `upsample_mask`)',
+    },
+    torchAliases: [],
     diagram: PLAIN,
     targets: { tfjs: tfjsCall(() => ['ctx']) },
   },

@@ -170,6 +170,24 @@ export interface PrimitiveRecord {
   macs?(inputs: readonly Shape[], out: Shape, p: Params): Dim;
   readonly diagram: DiagramRule;
   readonly targets: Targets;
+  /** Its entry in docs/primitives.md (generated from the records: `npm run gen:primitives-doc`). */
+  readonly reference: PrimitiveReference;
+  /**
+   * The names PyTorch users write for it, without the `nn.` / `F.` / `torch.` prefix (`GELU` for
+   * `gelu`, `BatchNorm2d` for `BatchNorm`): an unknown name that is one of them gets "did you
+   * mean" this record, so a record that exists is the only thing ever suggested.
+   */
+  readonly torchAliases: readonly string[];
+}
+
+/** What docs/primitives.md says of a primitive beyond its parameters and `doc`. */
+export interface PrimitiveReference {
+  /** The shape rule in words, input to output (`[B, H, W, in] -> [B, H', W', out]`, H' spelt out). */
+  readonly shape: string;
+  /** The MAC count (the convention at the top of this file); `0` for what it does not count. */
+  readonly macs: string;
+  /** The PyTorch equivalent, with the differences that matter (NHWC layout, defaults). */
+  readonly pytorch: string;
 }
 
 /** The name the elaborator and older code use. */
