@@ -3,9 +3,10 @@
  * In: a ModelIR (nothing else: shapes through lists come from compiler/ir/shapes.ts) and
  * concrete values for the symbolic dims (`B` = 1 and `H`, `W` = 224 unless given). Out: rows
  * (layer path, kind, output shape, parameters, MACs) to a chosen depth, totals, and per-stage
- * trainable vs frozen counts. Holds afterwards: the parameter total equals the sum of every
- * weight's element count; MACs follow compiler/primitives/ (conv, linear, matmul and
- * attention multiply-accumulates only).
+ * trainable vs frozen counts, and which models to show in which order. Holds afterwards: the
+ * parameter total equals the sum of every weight's element count; the rows just under a row add
+ * up to its parameters less its own weights (a child called only in parts gets a row of its own);
+ * MACs follow compiler/primitives/ (conv, linear, matmul and attention multiply-accumulates only).
  */
 import type { ModelIR, ModuleNode, ProgramIR } from './ir/ir.js';
 import { applyModule, graphMacs, graphOf } from './ir/shapes.js';
@@ -24,6 +25,8 @@ export interface SummaryRow {
 
 export interface ModelSummary {
   readonly model: string;
+  /** What the model is in the program: the stage that trains it, or that none does. */
+  readonly role?: string;
   readonly inputs: Readonly<Record<string, string>>;
   readonly rows: readonly SummaryRow[];
   readonly totalParams: number;
@@ -128,6 +131,36 @@ function elements(shape: Shape): number {
   return shape.reduce((n, d) => n * toNumber(d), 1);
 }
 
+/**
+ * Rows under their parent, siblings in order of first call: a forward that calls a child in
+ * parts between other layers (`enc.stages[1]`, then `fusion`, then `enc.stages[2]`) still shows
+ * the child's parts together.
+ */
+function treeOrder(rows: readonly SummaryRow[]): SummaryRow[] {
+  const paths = new Set(rows.map((r) => r.path));
+  const children = new Map<string, SummaryRow[]>();
+  const parentOf = (path: string): string => {
+    for (let i = path.lastIndexOf('.'); i > 0; i = path.lastIndexOf('.', i - 1))
+      if (paths.has(path.slice(0, i))) return path.slice(0, i);
+    return '';
+  };
+  const [root, ...rest] = rows;
+  if (!root) return [];
+  for (const r of rest) {
+    const parent = parentOf(r.path);
+    children.set(parent, [...(children.get(parent) ?? []), r]);
+  }
+  const out: SummaryRow[] = [root];
+  const visit = (path: string) => {
+    for (const c of children.get(path) ?? []) {
+      out.push(c);
+      visit(c.path);
+    }
+  };
+  visit('');
+  return out;
+}
+
 export function summarizeModel(
   model: ModelIR,
   dims: ReadonlyMap<string, number> = new Map(),
@@ -145,10 +178,43 @@ export function summarizeModel(
   const concreteShape = (s: Shape, env: ReadonlyMap<string, Dim>): Shape => s.map((d) => concrete(d, env));
   let activations = 0;
   const count = (shape: Shape) => (activations += elements(shape));
+  /**
+   * Children a forward calls only in parts (`enc.stages[0]`, never `enc` itself): a row each,
+   * placed before its first part, with the parts' MACs, so the rows at every depth still add up
+   * to the total.
+   */
+  const inParts = new Map<string, { row: SummaryRow; macs: number }>();
+  const called = new Set<string>();
   const push = (path: string, layer: ModuleNode, shape: Shape, macs: Dim) => {
     if (seen.has(path)) return;
     seen.add(path);
-    const depth = path === '' ? 0 : path.split('.').length;
+    called.add(path);
+    const segments = path === '' ? [] : path.split('.');
+    const depth = segments.length;
+    const prefixes = segments.slice(0, -1).map((_, i) => segments.slice(0, i + 1).join('.'));
+    // Up to the nearest ancestor that ran whole: its MACs already hold this call's.
+    for (const prefix of [...prefixes].reverse()) {
+      if (called.has(prefix)) break;
+      const part = inParts.get(prefix);
+      if (part) part.macs += toNumber(macs);
+    }
+    for (const prefix of prefixes) {
+      if (seen.has(prefix)) continue;
+      const node = findChild(model.root, prefix);
+      if (!node) continue;
+      seen.add(prefix);
+      const row: SummaryRow = {
+        path: prefix,
+        depth: prefix.split('.').length,
+        kind: node.typeName,
+        outputShape: '(called in parts)',
+        params: countParams(node),
+        macs: toNumber(macs),
+        sparse: node.sparse,
+      };
+      inParts.set(prefix, { row, macs: toNumber(macs) });
+      if (row.depth <= maxDepth) rows.push(row);
+    }
     if (depth > maxDepth) return;
     rows.push({
       path: path || model.name,
@@ -233,7 +299,12 @@ export function summarizeModel(
   return {
     model: model.name,
     inputs,
-    rows,
+    rows: treeOrder(
+      rows.map((r) => {
+        const part = inParts.get(r.path);
+        return part ? { ...r, macs: part.macs } : r;
+      }),
+    ),
     totalParams: total,
     trainableParams: total - frozen,
     frozenParams: frozen,
@@ -241,6 +312,49 @@ export function summarizeModel(
     inputElements,
     activationElements: activations,
   };
+}
+
+/** A model `nvcc summary` can show: a stage's model (at its data's sizes) or a declared one. */
+export interface SummaryTarget {
+  /** The name `--model` takes: the stage's or the declaration's. */
+  readonly name: string;
+  readonly model: ModelIR;
+  readonly frozen: readonly string[];
+  /** The sizes the stage's data give the model's symbolic dims. */
+  readonly dataDims?: ReadonlyMap<string, number>;
+  readonly role?: string;
+}
+
+/**
+ * The models of a program in the order a reader wants them: each train's last stage (the model
+ * the run produces) first, then its other stages in training order, then declared models no
+ * stage trains. A declared model that a stage trains as declared is shown once, as the stage.
+ */
+export function summaryTargets(program: ProgramIR): SummaryTarget[] {
+  const out: SummaryTarget[] = [];
+  for (const t of program.trains) {
+    const last = t.stages.at(-1);
+    for (const s of last ? [last, ...t.stages.slice(0, -1)] : []) {
+      const what = s === last && t.stages.length > 1 ? ', the last stage' : '';
+      out.push({
+        name: s.name,
+        model: s.model,
+        frozen: s.frozen,
+        dataDims: stageInputDims(program, t.name, s.name),
+        role: `${s.model.root.typeName}, trained by stage ${t.name}.${s.name}${what}`,
+      });
+    }
+  }
+  const trained = out.map((c) => c.model);
+  for (const m of program.models) {
+    if (out.some((c) => c.name === m.name)) continue;
+    const same = trained.some(
+      (x) => x.root.typeName === m.root.typeName && countParams(x.root) === countParams(m.root),
+    );
+    if (same) continue;
+    out.push({ name: m.name, model: m, frozen: [], ...(trained.length ? { role: 'not trained by any stage' } : {}) });
+  }
+  return out;
 }
 
 /**
@@ -384,7 +498,7 @@ export function formatSummaryTable(s: ModelSummary): string {
       .trimEnd();
   const rule = '-'.repeat(widths.reduce((a, b) => a + b + 2, -2));
   const out = [
-    `model ${s.model}  inputs: ${Object.entries(s.inputs)
+    `model ${s.model}${s.role ? ` (${s.role})` : ''}  inputs: ${Object.entries(s.inputs)
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}`,
     rule,

@@ -17,8 +17,8 @@ import {
   stageInputDims,
   summarizeModel,
   summarizeStages,
+  summaryTargets,
 } from '../../compiler/summary.js';
-import type { ModelIR } from '../../compiler/ir/ir.js';
 import { closest } from '../../compiler/report.js';
 
 export async function summaryCommand(
@@ -56,17 +56,7 @@ export async function summaryCommand(
   }
   const dims = parseDims(opts.dims, 'B=1,H=224');
   const depth = parseDepth(opts.depth);
-  const candidates = new Map<
-    string,
-    { model: ModelIR; frozen: readonly string[]; dataDims?: ReadonlyMap<string, number> }
-  >();
-  for (const m of r.program.models) candidates.set(m.name, { model: m, frozen: [] });
-  const stageDims = new Map<string, ReadonlyMap<string, number>>();
-  for (const t of r.program.trains)
-    for (const s of t.stages) {
-      stageDims.set(`${t.name}.${s.name}`, stageInputDims(r.program, t.name, s.name));
-      candidates.set(s.name, { model: s.model, frozen: s.frozen, dataDims: stageDims.get(`${t.name}.${s.name}`)! });
-    }
+  const candidates = new Map(summaryTargets(r.program).map((c) => [c.name, c] as const));
   let chosen = [...candidates.values()];
   if (opts.model) {
     const c = candidates.get(opts.model);
@@ -80,15 +70,17 @@ export async function summaryCommand(
     chosen = [c];
   }
   // A stage's model is summarised at its dataset's sizes; --dims still wins.
-  const summaries = chosen.map((c) =>
-    summarizeModel(c.model, new Map([...(c.dataDims ?? []), ...dims]), depth, c.frozen),
-  );
+  const summaries = chosen.map((c) => ({
+    ...summarizeModel(c.model, new Map([...(c.dataDims ?? []), ...dims]), depth, c.frozen),
+    ...(c.role ? { role: c.role } : {}),
+  }));
   // Training-step estimates use one sample at the stage's data sizes (and any --dims but B).
   const perSample = (train: string, stage: string) => {
     const s = r.program!.trains.find((t) => t.name === train)?.stages.find((x) => x.name === stage);
     if (!s) return undefined;
     const asked = [...dims].filter(([k]) => k !== 'B');
-    return summarizeModel(s.model, new Map([...stageDims.get(`${train}.${stage}`)!, ...asked, ['B', 1]]), 0, s.frozen);
+    const data = stageInputDims(r.program!, train, stage);
+    return summarizeModel(s.model, new Map([...data, ...asked, ['B', 1]]), 0, s.frozen);
   };
   const stages = summarizeStages(r.program, perSample);
   if (opts.format === 'json')

@@ -137,6 +137,43 @@ describe('nvcc summary', () => {
     );
   });
 
+  it("lists the last stage's model first and a model no stage trains last, saying so", async () => {
+    expect(await main(['summary', 'examples/mednvc.nvc', '--variant', 'demo'])).toBe(0);
+    expect(out.match(/^model .*?(?= {2}inputs)/gm)).toEqual([
+      'model finetune (MEDNVC, trained by stage MEDNVC_on_PJI.finetune, the last stage)',
+      'model pretrain (FCMAE, trained by stage MEDNVC_on_PJI.pretrain)',
+      'model images (ImagesOnly, trained by stage MEDNVC_on_PJI.images)',
+      'model LabsOnly (not trained by any stage)',
+    ]);
+  });
+
+  it('adds up at the default depth: a child the forward calls in parts gets its own row', async () => {
+    expect(await main(['summary', 'examples/mednvc.nvc', '--variant', 'demo', '--format', 'json'])).toBe(0);
+    const json = JSON.parse(out) as {
+      models: { model: string; totalParams: number; rows: { path: string; depth: number; params: number }[] }[];
+    };
+    for (const m of json.models) {
+      const top = m.rows.filter((r) => r.depth === 1).reduce((n, r) => n + r.params, 0);
+      expect(top, m.model).toBe(m.totalParams);
+    }
+    expect(json.models.find((m) => m.model === 'finetune')!.totalParams).toBe(303_138);
+    out = '';
+    // MEDNVC runs enc.downsample_layers[i] and enc.stages[i] around the fusion, never `enc` whole.
+    expect(await main(['summary', 'examples/mednvc.nvc', '--variant', 'demo', '--model', 'finetune'])).toBe(0);
+    expect(out).toMatch(/\n {2}enc +ConvNeXtV2Encoder +\(called in parts\) +270,368 +3,506,688\n/);
+    expect(out).toMatch(/\n {4}enc\.stages +List +\(called in parts\) +226,608 /);
+    out = '';
+    expect(
+      await main(['summary', 'examples/mednvc.nvc', '--variant', 'demo', '--model', 'finetune', '--depth', '3']),
+    ).toBe(0);
+    // The parts stay under their parent, in call order, though the fusion runs between them.
+    const paths = out.match(/^ {6}enc\.\S+/gm)!.map((p) => p.trim());
+    expect(paths).toEqual([
+      ...[0, 1, 2, 3].map((i) => `enc.downsample_layers.${i}`),
+      ...[0, 1, 2, 3].map((i) => `enc.stages.${i}`),
+    ]);
+  });
+
   it('takes --set overrides, checked like nvcc build checks them', async () => {
     expect(
       await main([
