@@ -220,7 +220,7 @@ export class AstBuilder {
       const end = exclusiveEnd(d.endOffset);
       if (end > cursor) continue;
       if (!/^[ \t]*(\r\n|\r|\n)[ \t]*$/.test(this.file.text.slice(end, cursor))) break;
-      lines.unshift(d.image.slice(3).replace(/^ /, ''));
+      lines.unshift(d.image.slice(3).replace(/^ /, '').trimEnd());
       cursor = d.startOffset;
     }
     return lines.length > 0 ? lines.join('\n') : undefined;

@@ -239,3 +239,14 @@ export function lex(file: SourceFile): LexResult {
     diagnostics,
   };
 }
+
+/**
+ * Every token of the text in source order with comments, doc comments and every newline kept
+ * (only whitespace is dropped): what the formatter lays out again.
+ */
+export function lexWithTrivia(text: string): IToken[] {
+  const result = chevLexer.tokenize(text);
+  const comments = (result.groups['comments'] ?? []) as IToken[];
+  const docs = (result.groups['doc'] ?? []) as IToken[];
+  return [...result.tokens, ...comments, ...docs].sort((a, b) => a.startOffset - b.startOffset);
+}

@@ -142,6 +142,14 @@ const DECLARATIONS: Readonly<Record<string, Declare>> = {
       .option('--quiet', 'no progress display')
       .action(lazy(setExit, async () => (await import('./demo.js')).demoCommand)),
 
+  fmt: (program, setExit) =>
+    program
+      .command('fmt')
+      .description('lay out .nvc files in the one canonical layout (files, folders, or - for stdin)')
+      .argument('<paths...>', '.nvc files or folders')
+      .option('--check', 'write nothing; list the files that are not formatted and exit 1 if any')
+      .action(lazy(setExit, async () => (await import('./fmt.js')).fmtCommand)),
+
   synth: (program, setExit) =>
     program
       .command('synth')
