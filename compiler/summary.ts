@@ -32,6 +32,8 @@ export interface ModelSummary {
   readonly totalParams: number;
   readonly trainableParams: number;
   readonly frozenParams: number;
+  /** Buffers (BatchNorm's running statistics): saved with the weights, not parameters. */
+  readonly buffers: { readonly tensors: number; readonly values: number };
   /** Multiply-accumulates of one forward pass for the given dims (B = 1 by default). */
   readonly macs: number;
   /** Elements of the model's inputs for the given dims. */
@@ -91,6 +93,21 @@ const OPTIMIZER_STATES: Readonly<Record<string, number>> = { lion: 1, adamw: 2 }
  * tfjs 4.22, cpu and wasm alike). The upper end, rounded up, keeps the estimate on the safe side.
  */
 export const BACKWARD_FACTOR = 5.5;
+
+/** Buffer tensors and their values below a node (never counted as parameters). */
+export function countBuffers(node: ModuleNode): { tensors: number; values: number } {
+  let tensors = 0;
+  let values = 0;
+  const visit = (n: ModuleNode): void => {
+    for (const b of n.buffers ?? []) {
+      tensors++;
+      values += b.shape.reduce((a, c) => a * c, 1);
+    }
+    n.children.forEach(visit);
+  };
+  visit(node);
+  return { tensors, values };
+}
 
 export function countParams(node: ModuleNode): number {
   let n = 0;
@@ -308,6 +325,7 @@ export function summarizeModel(
     totalParams: total,
     trainableParams: total - frozen,
     frozenParams: frozen,
+    buffers: countBuffers(inst),
     macs,
     inputElements,
     activationElements: activations,
@@ -509,6 +527,12 @@ export function formatSummaryTable(s: ModelSummary): string {
     `Total params: ${fmt(s.totalParams)}`,
     `Trainable params: ${fmt(s.trainableParams)}`,
     `Frozen params: ${fmt(s.frozenParams)}`,
+    ...(s.buffers.tensors
+      ? [
+          `Buffers (saved, not trained: running statistics): ${fmt(s.buffers.values)} values in ` +
+            `${fmt(s.buffers.tensors)} tensors`,
+        ]
+      : []),
     `MACs (multiply-accumulates, conv/linear/matmul/attention): ${fmt(s.macs)} (${(s.macs / 1e9).toFixed(3)} G)`,
     `Input size (float32): ${float32Bytes(s.inputElements)}`,
     `Forward activations (float32, every intermediate result): ${float32Bytes(s.activationElements)}`,

@@ -61,6 +61,15 @@ export interface WeightInstance {
   readonly span: Span;
 }
 
+/** A buffer of a primitive layer (BatchNorm's running statistics): saved, never trained. */
+export interface BufferInstance {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly init: InitSpec;
+  readonly dtype: 'float32' | 'int32';
+  readonly span: Span;
+}
+
 export interface InitSpec {
   readonly kind: string;
   readonly args: Readonly<Record<string, number>>;
@@ -89,6 +98,8 @@ export interface LayerInstance {
   /** Resolved constant parameters (block params, primitive constructor args, function attrs). */
   readonly params: ReadonlyMap<string, Value>;
   readonly weights: readonly WeightInstance[];
+  /** Saved, never trained state (running statistics); absent when there is none. */
+  readonly buffers?: readonly BufferInstance[];
   readonly children: ReadonlyMap<string, LayerInstance>;
   /** Marked `sparse` where it was declared: runs masked while a stage has a mask policy. */
   sparse: boolean;

@@ -5,6 +5,11 @@
  * weight I/O, stage hand-over and freezing all key on. Holds afterwards: a path names exactly
  * one parameter; parameters are tf.Variables created on the active backend (select it first:
  * see backend.ts), initialised from the seeded init RNG, so two builds with one seed are equal.
+ * Buffers (`buffer(...)`, e.g. BatchNorm's running statistics) are state that is saved and
+ * loaded with the parameters under the same kind of path (`bn1.running_mean`), in PyTorch's
+ * state_dict order (a module's parameters, its buffers, then its children), but is no parameter:
+ * `namedParameters`, `parameterCount`, freezing and the optimizer never see it; the layer that
+ * owns a buffer updates it in its forward pass.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -57,6 +62,12 @@ export interface ForwardContext {
   readonly mask?: tf.Tensor4D;
 }
 
+/** Non-trained state of a module (running statistics), saved and loaded with the parameters. */
+export interface ModuleBuffer {
+  readonly name: string;
+  readonly variable: tf.Variable;
+}
+
 let initRng: Rng | undefined;
 
 /** Sets the RNG used to initialise parameters of modules constructed from now on. */
@@ -72,6 +83,7 @@ export function getInitRng(): Rng {
 export abstract class Module {
   private readonly ownParams = new Map<string, Parameter>();
   private readonly ownChildren = new Map<string, Module>();
+  private readonly ownBuffers = new Map<string, ModuleBuffer>();
 
   /** Registers a parameter; its path is `<module path>.<name>`. */
   protected param(
@@ -80,7 +92,7 @@ export abstract class Module {
     init: Initializer,
     options: ParameterOptions = {},
   ): tf.Variable {
-    if (this.ownParams.has(name) || this.ownChildren.has(name)) throw new Error(`duplicate member '${name}'`);
+    this.refuseDuplicate(name);
     const initial = init(shape, getInitRng());
     const variable = tf.variable(initial, options.trainable ?? true);
     initial.dispose();
@@ -93,9 +105,30 @@ export abstract class Module {
     return variable;
   }
 
+  /**
+   * Registers a buffer: saved and loaded like a parameter, never trained. Its initial value does
+   * not draw from the init RNG (buffers start at constants), so adding one changes no weight.
+   */
+  protected buffer(
+    name: string,
+    shape: readonly number[],
+    value: number,
+    dtype: 'float32' | 'int32' = 'float32',
+  ): tf.Variable {
+    this.refuseDuplicate(name);
+    const variable = tf.tidy(() => tf.variable(tf.fill([...shape], value, dtype), false));
+    this.ownBuffers.set(name, { name, variable });
+    return variable;
+  }
+
+  private refuseDuplicate(name: string): void {
+    if (this.ownParams.has(name) || this.ownChildren.has(name) || this.ownBuffers.has(name))
+      throw new Error(`duplicate member '${name}'`);
+  }
+
   /** Registers a child module (a layer, a block, or a list of them). */
   protected child<M extends Module>(name: string, module: M): M {
-    if (this.ownParams.has(name) || this.ownChildren.has(name)) throw new Error(`duplicate member '${name}'`);
+    this.refuseDuplicate(name);
     this.ownChildren.set(name, module);
     return module;
   }
@@ -109,6 +142,26 @@ export abstract class Module {
     const out: Array<[string, Parameter]> = [];
     for (const [name, p] of this.ownParams) out.push([prefix + name, p]);
     for (const [name, c] of this.ownChildren) out.push(...c.namedParameters(`${prefix}${name}.`));
+    return out;
+  }
+
+  /** Every buffer below this module, in registration order, with its dotted path. */
+  namedBuffers(prefix = ''): Array<[string, ModuleBuffer]> {
+    const out: Array<[string, ModuleBuffer]> = [];
+    for (const [name, b] of this.ownBuffers) out.push([prefix + name, b]);
+    for (const [name, c] of this.ownChildren) out.push(...c.namedBuffers(`${prefix}${name}.`));
+    return out;
+  }
+
+  /**
+   * Everything a weights file holds: parameters and buffers by path, in PyTorch's state_dict
+   * order (own parameters, own buffers, then each child's state).
+   */
+  namedState(prefix = ''): Array<[string, tf.Variable]> {
+    const out: Array<[string, tf.Variable]> = [];
+    for (const [name, p] of this.ownParams) out.push([prefix + name, p.variable]);
+    for (const [name, b] of this.ownBuffers) out.push([prefix + name, b.variable]);
+    for (const [name, c] of this.ownChildren) out.push(...c.namedState(`${prefix}${name}.`));
     return out;
   }
 
@@ -129,7 +182,7 @@ export abstract class Module {
   }
 
   dispose(): void {
-    for (const [, p] of this.namedParameters()) p.variable.dispose();
+    for (const [, v] of this.namedState()) v.dispose();
   }
 }
 

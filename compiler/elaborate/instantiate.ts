@@ -140,12 +140,14 @@ export function constructPrimitive(
       });
       return ERROR;
     }
+  const buffers = (prim.buffers?.(params) ?? []).map((b) => ({ ...b, span }));
   const layer: LayerInstance = {
     kind: 'primitive',
     typeName: prim.name,
     prim,
     params,
     weights,
+    ...(buffers.length ? { buffers } : {}),
     children: new Map(),
     sparse: false,
     fingerprint: el.fingerprintOf(prim.name, params),

@@ -63,6 +63,17 @@ export function buildModelIR(name: string, instance: LayerInstance): ModelIR {
         noDecay: w.noDecay,
         span: w.span,
       })),
+      ...(layer.buffers?.length
+        ? {
+            buffers: layer.buffers.map((b) => ({
+              name: b.name,
+              shape: b.shape,
+              init: b.init,
+              dtype: b.dtype,
+              span: b.span,
+            })),
+          }
+        : {}),
       children,
       sparse: layer.sparse,
       ...(layer.decl?.unmasked ? { unmasked: true as const } : {}),

@@ -110,6 +110,15 @@ export interface WeightNode {
   readonly span: Span;
 }
 
+/** Saved, never trained state (BatchNorm's `running_mean`): not a parameter, not counted. */
+export interface BufferNode {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly init: { readonly kind: string; readonly args: Readonly<Record<string, number>> };
+  readonly dtype: 'float32' | 'int32';
+  readonly span: Span;
+}
+
 export interface ModuleNode {
   /** Dotted path from the model root ("" for the root). */
   readonly path: string;
@@ -125,6 +134,8 @@ export interface ModuleNode {
   /** The same parameters with their types: what primitive rules and the override schema read. */
   readonly args: ReadonlyMap<string, IRValue>;
   readonly weights: readonly WeightNode[];
+  /** Buffers, in PyTorch's state_dict order after the weights; absent when there are none. */
+  readonly buffers?: readonly BufferNode[];
   readonly children: readonly ModuleNode[];
   readonly sparse: boolean;
   /** A block declared `unmasked`: it and its whole subtree run without the stage's patch mask. */

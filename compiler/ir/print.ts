@@ -65,6 +65,11 @@ function printModules(node: ModuleNode, indent: string, out: string[], files: Re
     const flags = `${w.frozen ? ' frozen' : ''}${w.noDecay ? ' no_decay' : ''}`;
     out.push(`${indent}  weight ${w.name} [${w.shape.join(', ')}] ${init}${flags}  ; ${formatSpan(w.span, files)}`);
   }
+  for (const b of node.buffers ?? []) {
+    const init = `${b.init.kind}${Object.keys(b.init.args).length ? `(${fmtParams(b.init.args)})` : ''}`;
+    const dtype = b.dtype === 'float32' ? '' : ` ${b.dtype}`;
+    out.push(`${indent}  buffer ${b.name} [${b.shape.join(', ')}] ${init}${dtype}  ; ${formatSpan(b.span, files)}`);
+  }
   for (const c of node.children) printModules(c, indent + '  ', out, files);
 }
 

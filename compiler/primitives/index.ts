@@ -6,6 +6,7 @@
  * build, diagram and the override schema know a primitive only through its record here, so
  * adding a primitive is adding one record (and its runtime function). See docs/architecture.md.
  */
+import { BATCH_NORMS } from './batchnorm.js';
 import { ELEMENTWISE } from './elementwise.js';
 import { LAYERS } from './layers.js';
 import { TENSOR_FUNCTIONS } from './tensor.js';
@@ -15,7 +16,7 @@ import type { PrimitiveRecord } from './types.js';
 export * from './types.js';
 
 // The torch target's rules live in one table (torch.ts) and join each record here.
-const ALL: readonly PrimitiveRecord[] = [...LAYERS, ...ELEMENTWISE, ...TENSOR_FUNCTIONS].map((p) =>
+const ALL: readonly PrimitiveRecord[] = [...LAYERS, ...BATCH_NORMS, ...ELEMENTWISE, ...TENSOR_FUNCTIONS].map((p) =>
   TORCH_RULES[p.name] ? { ...p, targets: { ...p.targets, torch: TORCH_RULES[p.name] } } : p,
 );
 

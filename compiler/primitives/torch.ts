@@ -116,6 +116,20 @@ const reduction = (fn: string): TorchLowering => ({
   },
 });
 
+/** nn.BatchNorm on channels-last input (nvcc_layers.BatchNorm): PyTorch's own running statistics. */
+const batchNorm = (): TorchLowering => ({
+  supports: always,
+  lower: {
+    layer: (l) =>
+      `nv.BatchNorm(${[
+        pyValue(l.params.dim),
+        `eps=${pyValue(num(l.params.eps, 1e-5))}`,
+        `momentum=${pyValue(num(l.params.momentum, 0.1))}`,
+        `affine=${pyValue(l.params.affine !== false)}`,
+      ].join(', ')})`,
+  },
+});
+
 export const TORCH_RULES: Readonly<Record<string, TorchLowering>> = {
   Conv2d: {
     // Grouped convolution has no tfjs counterpart (the tfjs target refuses it too), so the two
@@ -186,6 +200,8 @@ export const TORCH_RULES: Readonly<Record<string, TorchLowering>> = {
         ].join(', ')})`,
     },
   },
+  BatchNorm1d: batchNorm(),
+  BatchNorm2d: batchNorm(),
   Identity: { supports: always, lower: { layer: () => 'nv.Identity()' } },
   gelu: unary((x) => `F.gelu(${x})`),
   relu: unary((x) => `torch.relu(${x})`),

@@ -51,6 +51,18 @@ export interface WeightSpec {
   readonly noDecay: boolean;
 }
 
+/**
+ * A buffer: state saved and loaded with the weights under its own name (BatchNorm's
+ * `running_mean`), never trained, decayed or counted as a parameter; the runtime layer that owns
+ * it updates it. Starts at a constant (`zeros`, `ones`).
+ */
+export interface BufferSpec {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly init: { readonly kind: string; readonly args: Readonly<Record<string, number>> };
+  readonly dtype: 'float32' | 'int32';
+}
+
 export interface ShapeError {
   /** What is wrong, as a shape-rule entry of the diagnostic catalogue (catalogue-shapes.ts). */
   readonly error: CatalogueMessage;
@@ -166,6 +178,8 @@ export interface PrimitiveRecord {
   validate?(p: Params): { param: string; message: string; help?: string } | undefined;
   /** Weights with their names, shapes and initialisers (layers only). */
   weights?(p: Params): WeightSpec[];
+  /** Buffers (running statistics) with their names, shapes and starting values (layers only). */
+  buffers?(p: Params): BufferSpec[];
   shape(inputs: readonly Shape[], p: Params): Shape | ShapeError;
   macs?(inputs: readonly Shape[], out: Shape, p: Params): Dim;
   readonly diagram: DiagramRule;

@@ -39,6 +39,10 @@ export const shapeCatalogue = {
     ...layerInputShape,
     message: '`LayerNorm` normalises the last axis of size {expected}, found {found} in {shape}',
   },
+  ShapeBatchNormChannels: {
+    ...layerInputShape,
+    message: '`{callee}` normalises {expected} channels on the last axis, found {found} in {shape}',
+  },
   ShapeVisibleNeedsNHWC: {
     ...layerInputShape,
     message: 'visible() needs an NHWC feature map [B, H, W, C], got {shape}',

@@ -120,7 +120,7 @@ export function torchStateToTfjs(
   source: string,
 ): Map<string, HostTensor> {
   const layouts = moduleTorchLayouts(module);
-  const shapes = new Map(module.namedParameters().map(([k, p]) => [k, p.variable.shape] as const));
+  const shapes = new Map(module.namedState().map(([k, v]) => [k, v.shape] as const));
   const unexpected = [...state.keys()].filter((k) => !shapes.has(k));
   const missing = [...shapes.keys()].filter((k) => !state.has(k));
   const misshaped: ShapeMismatch[] = [];

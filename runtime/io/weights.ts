@@ -1,7 +1,8 @@
 /**
  * Saving and loading a Module's parameters.
  * In: a Module (runtime/module.ts) and a path `<dir>/<name>.safetensors`. Out: the weights file
- * (F32/I32 tensors keyed by parameter path, atomic write) and a manifest `<dir>/<name>.json`
+ * (F32/I32 tensors keyed by parameter path, buffers such as BatchNorm's running statistics
+ * included under their own paths, atomic write) and a manifest `<dir>/<name>.json`
  * (parameter paths, shapes, dtypes, sha256 of the weights file, nvcc version, optional spec
  * hash). Holds afterwards: `loadWeights` either assigns every parameter or none; on any
  * disagreement it throws ONE WeightsMismatchError listing missing, unexpected and mis-shaped
@@ -13,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { Module, Parameter } from '../module.js';
+import type { Module } from '../module.js';
 import { packagePath } from '../package-root.js';
 import { writeFileAtomicSync } from '../run/atomic.js';
 import { encodeSafetensors, parseSafetensors, SafetensorsError, type HostTensor } from './safetensors.js';
@@ -108,10 +109,10 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** Reads every parameter of `module` to the host, keyed by path. */
+/** Reads every parameter and buffer of `module` to the host, keyed by path. */
 export async function moduleToHost(module: Module): Promise<Map<string, HostTensor>> {
   const out = new Map<string, HostTensor>();
-  for (const [path, p] of module.namedParameters()) out.set(path, await variableToHost(p.variable));
+  for (const [path, v] of module.namedState()) out.set(path, await variableToHost(v));
   return out;
 }
 
@@ -164,7 +165,7 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
 }
 
 /**
- * Assigns host tensors to the module's parameters, all or nothing. Used by loadWeights and by
+ * Assigns host tensors to the module's parameters and buffers, all or nothing. Used by loadWeights and by
  * the checkpoint importer after key mapping and layout conversion.
  */
 export function assignParameters(
@@ -174,7 +175,9 @@ export function assignParameters(
   options: { strict?: boolean; allowMissing?: (path: string) => boolean; notes?: string[] } = {},
 ): LoadReport {
   const strict = options.strict ?? true;
-  const params = new Map<string, Parameter>(module.namedParameters());
+  const params = new Map<string, { variable: tf.Variable }>(
+    module.namedState().map(([k, variable]) => [k, { variable }] as const),
+  );
   const missing = [...params.keys()].filter((k) => !tensors.has(k));
   const unexpected = [...tensors.keys()].filter((k) => !params.has(k));
   const misshaped: ShapeMismatch[] = [];

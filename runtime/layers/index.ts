@@ -8,3 +8,4 @@ export * from './attention.js';
 export * from './container.js';
 export * from './functional.js';
 export * from './fcmae.js';
+export * from './batchnorm.js';

@@ -10,3 +10,4 @@ export * from './dropout.js';
 export * from './loss.js';
 export * from './elementwise.js';
 export * from './window.js';
+export * from './batchnorm.js';

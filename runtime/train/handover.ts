@@ -56,7 +56,8 @@ export function applyHandover(
   handovers: readonly Handover[],
   sources: ReadonlyMap<string, ReadonlyMap<string, tf.Tensor>>,
 ): HandoverReport {
-  const targets = new Map(model.namedParameters().map(([path, p]) => [path, p] as const));
+  // Buffers (running statistics) travel with the parameters, as in PyTorch's load_state_dict.
+  const targets = new Map(model.namedState().map(([path, variable]) => [path, { variable }] as const));
   const problems: string[] = [];
   const plan: Array<{ entry: HandoverEntry; tensor: tf.Tensor; variable: tf.Variable }> = [];
   const claimed = new Map<string, string>();
@@ -207,7 +208,7 @@ export function freezeModules(model: Module, paths: readonly string[]): string[]
   return frozen;
 }
 
-/** The model's parameters as a path -> tensor map (live variables, not copies). */
+/** The model's parameters and buffers as a path -> tensor map (live variables, not copies). */
 export function parameterMap(model: Module): Map<string, tf.Tensor> {
-  return new Map(model.namedParameters().map(([path, p]) => [path, p.variable as tf.Tensor]));
+  return new Map(model.namedState().map(([path, v]) => [path, v as tf.Tensor]));
 }

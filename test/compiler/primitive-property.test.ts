@@ -98,6 +98,16 @@ function casesOf(prim: PrimitiveRecord): fc.Arbitrary<Case> {
       );
     case 'LayerNorm':
       return one(argsOf(prim, { dim: small(1, 4).map(String) }), (a) => channels('dim', a).map((c) => [[1, 3, c]]));
+    case 'BatchNorm2d':
+      return one(argsOf(prim, { dim: small(1, 4).map(String) }), (a) =>
+        fc.tuple(channels('dim', a), small(1, 4), pick(3, 4)).map(([c, s, r]) => [r === 4 ? [1, s, s, c] : [1, s, c]]),
+      );
+    case 'BatchNorm1d':
+      return one(argsOf(prim, { dim: small(1, 4).map(String) }), (a) =>
+        fc
+          .tuple(channels('dim', a), pick(2, 3, 4))
+          .map(([c, r]) => [r === 2 ? [1, c] : r === 3 ? [1, 3, c] : [1, 2, 2, c]]),
+      );
     case 'add':
     case 'sub':
     case 'mul':

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = [
+    'BatchNorm',
     'Conv2d',
     'DepthwiseConv2d',
     'Fn',
@@ -301,6 +302,29 @@ class LayerNorm(nn.Module):
         if self.sparse and x.dim() == 4 and current_mask() is not None:
             return visible(y)
         return y
+
+
+class BatchNorm(nn.modules.batchnorm._BatchNorm):
+    """nn.BatchNorm1d / nn.BatchNorm2d on channels-last input ([N, C], [N, L, C], [N, H, W, C]).
+
+    PyTorch's own module (running statistics, momentum, num_batches_tracked, train/eval), with
+    the channel axis moved to where it expects it and back: the state_dict keys and values are
+    torch.nn.BatchNorm2d's.
+    """
+
+    def __init__(self, dim: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True) -> None:
+        super().__init__(dim, eps=eps, momentum=momentum, affine=affine, track_running_stats=True)
+
+    def _check_input_dim(self, input: Tensor) -> None:
+        if input.dim() not in (2, 3, 4):
+            raise ValueError(f"expected a 2-D, 3-D or 4-D input (got {input.dim()}-D input)")
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() == 2:
+            return super().forward(x)
+        order = (0, x.dim() - 1, *range(1, x.dim() - 1))
+        back = (0, *range(2, x.dim()), 1)
+        return super().forward(x.permute(*order)).permute(*back)
 
 
 class Identity(nn.Module):

@@ -39,12 +39,33 @@ def _kind(module: nn.Module, leaf: str) -> str:
 
 
 def layout_kinds(model: nn.Module) -> Dict[str, str]:
-    """The layout kind of every parameter of `model`, by state_dict key."""
+    """The layout kind of every parameter and buffer of `model`, by state_dict key (buffers: same)."""
     kinds: Dict[str, str] = {}
     for prefix, module in model.named_modules():
         for leaf, _ in module.named_parameters(recurse=False):
             kinds[f"{prefix}.{leaf}" if prefix else leaf] = _kind(module, leaf)
+    for key in _buffers(model):
+        kinds[key] = "same"
     return kinds
+
+
+def _buffers(model: nn.Module) -> Dict[str, torch.Tensor]:
+    """The saved buffers (BatchNorm's running statistics), by state_dict key, as the tfjs engine names them."""
+    saved = model.state_dict(keep_vars=True)
+    return {key: b for key, b in model.named_buffers() if key in saved}
+
+
+def state_tensors(model: nn.Module) -> Dict[str, torch.Tensor]:
+    """Parameters and saved buffers by state_dict key, in state_dict order."""
+    params = dict(model.named_parameters())
+    buffers = _buffers(model)
+    return {key: params[key] if key in params else buffers[key] for key in model.state_dict(keep_vars=True)
+            if key in params or key in buffers}
+
+
+def _host(t: torch.Tensor) -> torch.Tensor:
+    """float32, or int32 for integer state (num_batches_tracked): the two dtypes of tfjs weights files."""
+    return t.detach().cpu().to(torch.int32 if not t.is_floating_point() else torch.float32)
 
 
 def to_tfjs(kind: str, t: torch.Tensor) -> torch.Tensor:
@@ -75,15 +96,15 @@ def tfjs_shape(kind: str, torch_shape: Sequence[int]) -> list:
 
 
 def state_to_tfjs(model: nn.Module) -> Dict[str, torch.Tensor]:
-    """The model's parameters in the tfjs layout, on the CPU, float32."""
+    """The model's parameters and buffers in the tfjs layout, on the CPU, float32 (int32 for counters)."""
     kinds = layout_kinds(model)
-    return {key: to_tfjs(kinds[key], p.detach().float().cpu()) for key, p in model.named_parameters()}
+    return {key: to_tfjs(kinds[key], _host(p)) for key, p in state_tensors(model).items()}
 
 
 def load_tfjs_state(model: nn.Module, tensors: Mapping[str, torch.Tensor], source: str, strict: bool = True) -> None:
     """Assigns tfjs-layout tensors to the model; one error lists every missing, unexpected and mis-shaped key."""
     kinds = layout_kinds(model)
-    params = dict(model.named_parameters())
+    params = state_tensors(model)
     missing = [k for k in params if k not in tensors]
     unexpected = [k for k in tensors if k not in params]
     misshaped = []

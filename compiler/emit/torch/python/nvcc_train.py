@@ -722,7 +722,7 @@ class Trainer:
 
     def hand_over(self, model: nn.Module, stage: dict) -> List[dict]:
         kinds = nvcc_layout.layout_kinds(model)
-        params = dict(model.named_parameters())
+        params = nvcc_layout.state_tensors(model)  # buffers (running statistics) move with the weights
         loaded = []
         problems = []
         for h in stage["handover"]:
@@ -746,7 +746,7 @@ class Trainer:
                         problems.append(f"{k}: {e}")
                         continue
                     with torch.no_grad():
-                        params[k].copy_(t)
+                        params[k].copy_(t.to(params[k].dtype))
                     loaded.append({"source": f"{h['from']}.{key}", "target": k, "shape": list(source[key].shape)})
         if problems:
             raise TrainingError(f"stage '{stage['name']}': hand-over failed:\n  " + "\n  ".join(problems))

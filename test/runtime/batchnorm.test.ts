@@ -1,0 +1,3 @@
+import { defineBatchNormSuite } from '../support/suites/batchnorm.js';
+
+defineBatchNormSuite('cpu');
