@@ -94,6 +94,15 @@ function record(name: 'BatchNorm1d' | 'BatchNorm2d', ranks: readonly number[], e
       if (!ranks.includes(x!.length)) return rankError(name, expected, x!);
       return channelsOk(name, x!, p) ?? x!;
     },
+    reference: {
+      shape: `${expected.replace(/^a /, '').replace(' input', '')} -> the same shape`,
+      macs: '0 (norms count no MACs)',
+      pytorch:
+        `\`nn.${name}(dim, eps, momentum, affine)\` with the channels moved to the last axis; same state_dict ` +
+        '(weight, bias, running_mean, running_var, num_batches_tracked); training normalises with the batch ' +
+        'statistics and updates the running ones, evaluation (validation, test, predict) reads them',
+    },
+    torchAliases: name === 'BatchNorm2d' ? ['batch_norm', 'SyncBatchNorm'] : [],
     diagram: { settings: (p) => (p.dim !== undefined ? `${p.dim}` : undefined) },
     targets: {
       tfjs: {
