@@ -8,6 +8,7 @@
  * Holds afterwards: samples, augmentation and masks are the trainer's own draws for step 1
  * (runtime/train/preview.ts), so the picture shows the masking the run will do.
  */
+import { removedPatchesText } from '../runtime/ops/kept-count.js';
 import { UserError } from '../runtime/errors.js';
 import type { StageSpec } from '../runtime/train/spec.js';
 import { type CheckedProgram, loadProgramData } from './program.js';
@@ -119,11 +120,10 @@ export async function maskPreview(
     })
       .png()
       .toBuffer();
-    const removed = Array.from(preview.mask.dataSync()).filter((v) => v === 1).length;
     const description =
       `stage ${stage.name}, the first ${n} of step 1's batch of ${stage.batchSize} ` +
       `(patients ${preview.patientIds.join(', ')}); ${preview.input} ${h}x${w}, ${gh}x${gw} patches of ` +
-      `${mask.patch} px, ${removed} of ${n * gh * gw} removed (ratio ${mask.ratio})`;
+      `${mask.patch} px; mask ratio ${mask.ratio}: ${removedPatchesText(gh * gw, mask.ratio, mask.kept)}`;
     return { png, description };
   } finally {
     preview.images.dispose();

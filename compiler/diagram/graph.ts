@@ -13,6 +13,7 @@ import type { DatasetIR, ForwardGraph, ModelIR, ModuleNode, Op, StageIR, TrainIR
 import { PRIMITIVES, primitiveByIrName } from '../primitives/index.js';
 import { dimConst, dimSubst, formatShape, type Dim, type Shape } from '../symbolic.js';
 import { poolingText, poolingUnderMask } from '../mask-tokens.js';
+import { removedPatchesText } from '../../runtime/ops/kept-count.js';
 
 export type NodeRole = 'input' | 'output' | 'layer' | 'block' | 'op' | 'group' | 'stage' | 'mask' | 'loss';
 export type DiffMark = 'added' | 'removed' | 'changed';
@@ -623,8 +624,9 @@ export function trainingDiagram(train: TrainIR, datasets: readonly DatasetIR[], 
       group.children.push(loss);
       outs.forEach((o) => b.connect(o, loss.id));
       if (stage.mask) {
+        const image = datasetInputShape(ds, String(stage.mask.input ?? inputs[0] ?? g.inputs[0]?.name ?? ''));
         const mask = b.plainNode('mask', String(stage.mask.type ?? 'mask'), 'mask', [
-          ...maskLines(stage.mask),
+          ...maskLines(stage.mask, image?.length === 3 ? image : undefined),
           poolingText(poolingUnderMask(model)),
         ]);
         group.children.push(mask);
@@ -704,10 +706,20 @@ function lossLines(loss: unknown): string[] {
     .map(([k, v]) => `${k} = ${fmtSetting(v)}`);
 }
 
-function maskLines(mask: Readonly<Record<string, unknown>>): string[] {
+/**
+ * The ratio as declared and, when the dataset fixes the image size, what it removes: the kept
+ * count is truncated (ratio 0.6 of a 2x2 grid keeps 1), so the removed share can exceed it.
+ */
+function maskLines(mask: Readonly<Record<string, unknown>>, image: readonly number[] | undefined): string[] {
   const out: string[] = [];
-  if (typeof mask.ratio === 'number') out.push(`ratio ${mask.ratio} (${Math.round(mask.ratio * 100)}% removed)`);
-  if (mask.patch !== undefined) out.push(`patch ${fmtSetting(mask.patch)}×${fmtSetting(mask.patch)}`);
+  const patch = mask.patch;
+  if (typeof mask.ratio === 'number') out.push(`ratio ${mask.ratio}`);
+  if (patch !== undefined) out.push(`patch ${fmtSetting(patch)}×${fmtSetting(patch)}`);
+  if (typeof mask.ratio === 'number' && typeof patch === 'number' && image && patch > 0) {
+    const grid = Math.floor(image[0]! / patch) * Math.floor(image[1]! / patch);
+    if (grid > 0 && image[0]! % patch === 0 && image[1]! % patch === 0)
+      out.push(removedPatchesText(grid, mask.ratio, mask.kept === 'decimal' ? 'decimal' : 'official'));
+  }
   return out;
 }
 

@@ -73,7 +73,7 @@ describe('nvcc preview-mask', () => {
     expect(err).toMatch(
       new RegExp(
         String.raw`wrote .*three\.png: stage pretrain, the first 3 of step 1's batch of 24 .*` +
-          String.raw` xray 64x64, 2x2 patches of 32 px, 9 of 12 removed \(ratio 0\.6\)`,
+          String.raw` xray 64x64, 2x2 patches of 32 px; mask ratio 0\.6: 3 of 4 patches removed per image \(75%\)`,
       ),
     );
     const s = await sheet(three);
@@ -112,6 +112,21 @@ describe('nvcc preview-mask', () => {
     // floor(4 * 0.75) = 3 kept, 1 removed.
     const s = await sheet(file);
     expect([s.removedPatches(0, 1), s.removedPatches(1, 1)]).toEqual([1, 1]);
+    expect(err).toContain('mask ratio 0.25: 1 of 4 patches removed per image (25%)');
+  });
+
+  it('states what the training diagram states for the same stage', async () => {
+    const file = path.join(tmp, 'same.png');
+    expect(await main(['preview-mask', 'examples/mednvc.nvc', '--variant', 'demo', '--out', file]), err).toBe(0);
+    const stated = /mask ratio 0\.6: (.*)\n/.exec(err)![1]!;
+    let out = '';
+    vi.spyOn(process.stdout, 'write').mockImplementation(
+      (chunk: string | Uint8Array) => ((out += String(chunk)), true),
+    );
+    const diagram = ['diagram', 'examples/mednvc.nvc', '--variant', 'demo', '--training', '--format', 'mermaid'];
+    expect(await main(diagram)).toBe(0);
+    expect(stated).toBe('3 of 4 patches removed per image (75%)');
+    expect(out).toContain(`ratio 0.6<br/>patch 32×32<br/>${stated}<br/>`);
   });
 
   it('refuses a missing --out, a stage without a mask and a bad count, without a stack trace', async () => {

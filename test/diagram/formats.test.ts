@@ -199,7 +199,13 @@ describe('MED-NVC training (Figure 1)', () => {
     expect(fine.children.filter((c) => c.role === 'input').map((c) => c.name)).toEqual(['xray', 'labs']);
     const mask = pre.children.find((c) => c.role === 'mask')!;
     expect(mask.kind).toBe('random_patches');
-    expect(mask.lines).toEqual(['ratio 0.6 (60% removed)', 'patch 32×32', 'GRN norms under the mask: per sample (36)']);
+    // 224 px in 32 px patches: 49 patches, int(49 x 0.4) = 19 kept, so 30 removed, not 60%.
+    expect(mask.lines).toEqual([
+      'ratio 0.6',
+      'patch 32×32',
+      '30 of 49 patches removed per image (61.2%)',
+      'GRN norms under the mask: per sample (36)',
+    ]);
     const encoder = pre.children.find((c) => c.path === 'encoder')!;
     expect(encoder.masked).toBe(true);
     expect(pre.children.find((c) => c.path === 'decoder')!.masked).toBe(false);
