@@ -6,7 +6,7 @@
  * at most every `intervalMs`, plus one per epoch end, with no control characters. Holds
  * afterwards: the display never throws into the training loop: a closed pipe (EPIPE) or any
  * other stream error silently switches it off; a stage resumed mid-epoch starts the bar and
- * the ETA clock at the resumed position. The error listener stays on the stream for the
+ * the ETA clock at the resumed position, and the ETA leaves out the first step's warm-up. The error listener stays on the stream for the
  * display's lifetime, because a write's EPIPE arrives asynchronously, possibly after the last
  * call. On a TTY the bar redraws on a timer until `endStage()`: call it in a `finally`.
  */
@@ -79,6 +79,35 @@ export function formatDuration(seconds: number): string {
   return `${r}s`;
 }
 
+/**
+ * Time left in a stage from its steady steps. The first step after a (re)start pays for
+ * warm-up (kernel compilation, weight upload, first allocations) and on the demo took as long as
+ * the next forty, so an estimate that counts it runs far too long (6m26s for a stage that took
+ * 1m06s): the clock starts when that first step ends, and until a second step has been timed
+ * there is no estimate (NaN).
+ */
+export class StageEta {
+  private firstDone: { step: number; time: number } | undefined;
+
+  constructor(
+    private readonly totalSteps: number,
+    private readonly startStep: number,
+  ) {}
+
+  /** Records that global step `done` finished at `time` (ms); returns the seconds left, or NaN. */
+  observe(done: number, time: number): number {
+    if (done <= this.startStep) return Number.NaN;
+    if (!this.firstDone) {
+      this.firstDone = { step: done, time };
+      return Number.NaN;
+    }
+    const steps = done - this.firstDone.step;
+    const seconds = (time - this.firstDone.time) / 1000;
+    if (steps <= 0 || seconds <= 0) return Number.NaN;
+    return Math.max(0, this.totalSteps - done) * (seconds / steps);
+  }
+}
+
 /** One duration as every output shows it: `5m12s (312.2 s)`. */
 export function formatWallTime(seconds: number): string {
   return Number.isFinite(seconds) && seconds >= 0 ? `${formatDuration(seconds)} (${seconds.toFixed(1)} s)` : '--';
@@ -110,7 +139,7 @@ function formatSummary(stage: string, epochs: number, s: EpochSummary): string {
 export function createProgressDisplay(options: ProgressOptions = {}): ProgressDisplay {
   const stream: ProgressStream = options.stream ?? process.stdout;
   const tty = options.tty ?? stream.isTTY === true;
-  return tty ? new BarDisplay(stream) : new PlainDisplay(stream, options);
+  return tty ? new BarDisplay(stream, options) : new PlainDisplay(stream, options);
 }
 
 /** Shared bookkeeping: stream error handling and stage position. */
@@ -162,6 +191,7 @@ class PlainDisplay extends BaseDisplay {
   private readonly now: () => number;
   private startTime = 0;
   private startStep = 0;
+  private eta = new StageEta(0, 0);
   private lastLine = Number.NEGATIVE_INFINITY;
 
   constructor(stream: ProgressStream, options: ProgressOptions) {
@@ -179,6 +209,7 @@ class PlainDisplay extends BaseDisplay {
     this.stage = start;
     this.startTime = this.now();
     this.startStep = this.globalStep(start.epoch ?? 1, start.step ?? 0);
+    this.eta = new StageEta(start.epochs * start.stepsPerEpoch, this.startStep);
     this.lastLine = Number.NEGATIVE_INFINITY;
     const resumed = this.startStep > 0 ? `, resuming at epoch ${start.epoch ?? 1} step ${start.step ?? 0}` : '';
     this.line(`[${start.stage}] ${start.epochs} epochs x ${start.stepsPerEpoch} steps${resumed}`);
@@ -188,13 +219,10 @@ class PlainDisplay extends BaseDisplay {
     const stage = this.stage;
     if (!stage) return;
     const t = this.now();
+    const eta = this.eta.observe(this.globalStep(u.epoch, u.step), t);
     const epochEnd = u.step >= stage.stepsPerEpoch;
     if (!epochEnd && t - this.lastLine < this.intervalMs) return;
     this.lastLine = t;
-    const done = this.globalStep(u.epoch, u.step);
-    const total = stage.epochs * stage.stepsPerEpoch;
-    const rate = (done - this.startStep) / Math.max(1e-9, (t - this.startTime) / 1000);
-    const eta = done > this.startStep ? (total - done) / rate : Number.NaN;
     this.line(
       `[${stage.stage}] epoch ${u.epoch}/${stage.epochs} step ${u.step}/${stage.stepsPerEpoch} ` +
         `loss ${formatLoss(u.loss)} lr ${formatLr(u.lr)} ETA ${formatDuration(eta)}`,
@@ -220,6 +248,13 @@ class BarDisplay extends BaseDisplay {
   readonly mode = 'tty' as const;
   private multi: cliProgress.MultiBar | undefined;
   private bar: cliProgress.SingleBar | undefined;
+  private eta = new StageEta(0, 0);
+  private readonly now: () => number;
+
+  constructor(stream: ProgressStream, options: ProgressOptions) {
+    super(stream);
+    this.now = options.now ?? (() => Date.now());
+  }
 
   protected override onDisabled(): void {
     const multi = this.multi;
@@ -250,12 +285,11 @@ class BarDisplay extends BaseDisplay {
         {
           stream: this.stream as unknown as NodeJS.WritableStream,
           format:
-            '{stage} |{bar}| epoch {epoch}/{epochs} step {step}/{steps} | loss {loss} | lr {lr} | ETA {eta_formatted}',
+            '{stage} |{bar}| epoch {epoch}/{epochs} step {step}/{steps} | loss {loss} | lr {lr} | ETA {eta_steady}',
           barsize: 24,
           hideCursor: true,
           clearOnComplete: false,
           stopOnComplete: false,
-          etaBuffer: 50,
           fps: 5,
           forceRedraw: false,
           emptyOnZero: true,
@@ -265,7 +299,9 @@ class BarDisplay extends BaseDisplay {
       const total = start.epochs * start.stepsPerEpoch;
       const epoch = start.epoch ?? 1;
       const step = start.step ?? 0;
+      this.eta = new StageEta(total, this.globalStep(epoch, step));
       this.bar = this.multi.create(total, this.globalStep(epoch, step), {
+        eta_steady: formatDuration(Number.NaN),
         stage: start.stage,
         epoch,
         epochs: start.epochs,
@@ -279,7 +315,9 @@ class BarDisplay extends BaseDisplay {
 
   update(u: StepUpdate): void {
     this.guard(() => {
-      this.bar?.update(this.globalStep(u.epoch, u.step), {
+      const done = this.globalStep(u.epoch, u.step);
+      this.bar?.update(done, {
+        eta_steady: formatDuration(this.eta.observe(done, this.now())),
         epoch: u.epoch,
         step: u.step,
         loss: formatLoss(u.loss),

@@ -166,13 +166,52 @@ describe('progress display', () => {
     let t = 0;
     const p = createProgressDisplay({ stream: out, intervalMs: 0, now: () => t });
     p.startStage({ stage: 'ft', epochs: 3, stepsPerEpoch: 10, epoch: 2, step: 5 });
-    t += 2000;
+    t += 9000;
     p.update({ epoch: 2, step: 6, loss: 0.5, lr: 0.1 });
+    t += 2000;
+    p.update({ epoch: 2, step: 7, loss: 0.5, lr: 0.1 });
     p.endStage();
     const lines = out.text.split('\n');
     expect(lines[0]).toBe('[ft] 3 epochs x 10 steps, resuming at epoch 2 step 5');
-    // one step in 2 s since the resume, 14 steps left -> 28 s
-    expect(lines[1]).toBe('[ft] epoch 2/3 step 6/10 loss 0.5000 lr 1.00e-1 ETA 28s');
+    // The first step after the resume pays the warm-up: no estimate yet.
+    expect(lines[1]).toBe('[ft] epoch 2/3 step 6/10 loss 0.5000 lr 1.00e-1 ETA --');
+    // one steady step in 2 s, 13 steps left -> 26 s
+    expect(lines[2]).toBe('[ft] epoch 2/3 step 7/10 loss 0.5000 lr 1.00e-1 ETA 26s');
+  });
+
+  it("estimates from steady steps, leaving out the first step's warm-up", () => {
+    // The demo's image stage: 40 steps; the first took 30 s (kernel compilation), the rest 0.9 s.
+    const out = new Capture();
+    let t = 0;
+    const p = createProgressDisplay({ stream: out, intervalMs: 0, now: () => t });
+    p.startStage({ stage: 'images', epochs: 4, stepsPerEpoch: 10 });
+    const etas: string[] = [];
+    for (let step = 1; step <= 40; step++) {
+      t += step === 1 ? 30_000 : 900;
+      p.update({ epoch: Math.ceil(step / 10), step: ((step - 1) % 10) + 1, loss: 1, lr: 1 });
+      etas.push(/ETA (\S+)$/.exec(out.text.trimEnd().split('\n').at(-1)!)![1]!);
+    }
+    p.endStage();
+    expect(etas[0]).toBe('--');
+    // After step 2: 38 steps left at 0.9 s = 34.2 s; after step 11: 29 x 0.9 = 26.1 s.
+    expect(etas[1]).toBe('34s');
+    expect(etas[10]).toBe('26s');
+    expect(etas[39]).toBe('0s');
+    // The same clock drives the bar on a terminal.
+    const tty = new PassThrough() as PassThrough & { isTTY: boolean; columns: number };
+    tty.isTTY = true;
+    tty.columns = 160;
+    let text = '';
+    tty.on('data', (c: Buffer) => (text += c.toString()));
+    t = 0;
+    const bar = createProgressDisplay({ stream: tty, now: () => t });
+    bar.startStage({ stage: 'images', epochs: 4, stepsPerEpoch: 10 });
+    t += 30_000;
+    bar.update({ epoch: 1, step: 1, loss: 1, lr: 1 });
+    t += 900;
+    bar.update({ epoch: 1, step: 2, loss: 1, lr: 1 });
+    bar.endStage();
+    expect(text).toContain('step 2/10 | loss 1.000 | lr 1.00e+0 | ETA 34s');
   });
 
   it('never throws when the pipe is closed (EPIPE) or write throws', () => {
