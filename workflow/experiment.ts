@@ -28,6 +28,7 @@ import { createRng } from '../runtime/rng.js';
 import { writeFileAtomicSync } from '../runtime/run/index.js';
 import { PREDICTIONS_FILE, parsePredictionsCsv } from '../runtime/train/evaluate.js';
 import { DatasetTrainingData, imageInputNames, type RunResult, type TrainSpec } from '../runtime/train/index.js';
+import { ExperimentEta, runWork } from './experiment-eta.js';
 import { type CheckedProgram, checkProgram, dataBaseDir } from './program.js';
 import { finalSummary, trainProgram } from './train.js';
 
@@ -67,6 +68,8 @@ interface Planned {
   readonly checked: CheckedProgram;
   readonly model: ModelIR;
   readonly parameters: number;
+  /** runWork of the variant's program: what the experiment ETA weighs runs by. */
+  readonly work: number;
 }
 
 export interface ExperimentOptions {
@@ -113,9 +116,18 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
     const train = compiled!.program.trains[0]!;
     const stage = [...train.stages].reverse().find((s) => !s.mask) ?? train.stages[train.stages.length - 1]!;
     const emitted = compiled!.models.find((m) => m.model === stage.model);
-    planned.push({ variant, label, checked, model: stage.model, parameters: emitted?.parameterCount ?? 0 });
+    planned.push({
+      variant,
+      label,
+      checked,
+      model: stage.model,
+      parameters: emitted?.parameterCount ?? 0,
+      work: runWork(compiled!.program),
+    });
   }
   const folds = o.folds ?? 1;
+  const eta = new ExperimentEta(planned.flatMap((p) => Array.from({ length: folds }, () => p.work)));
+  let runIndex = 0;
   const datasets = new Map<string, Dataset>();
   const rows: ExperimentRow[] = [];
   const notes: string[] = [];
@@ -146,7 +158,10 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
       }
       const data = new DatasetTrainingData(ds, imageInputNames(p.checked.trainSpec as TrainSpec, dataset));
       const runDir = path.join(o.out, folds > 1 ? `${p.label}-fold${fold}` : p.label);
-      log(`\nnvcc experiment: ${p.label}${folds > 1 ? ` fold ${fold + 1}/${folds}` : ''} -> ${runDir}`);
+      log(
+        `\nnvcc experiment: ${p.label}${folds > 1 ? ` fold ${fold + 1}/${folds}` : ''} -> ${runDir} ` +
+          `(${eta.line(runIndex)})`,
+      );
       const outcome = await trainProgram({
         file: o.file,
         ...(p.variant !== undefined ? { variant: p.variant } : {}),
@@ -167,6 +182,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
       collectTestScores(testScores, p.label, runDir, outcome.result, data.classes);
       if (summary.accuracy !== undefined) accs.push(summary.accuracy);
       wall += outcome.wallSeconds;
+      eta.finished(runIndex++, outcome.wallSeconds);
       last = outcome.result;
     }
     const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);

@@ -97,6 +97,9 @@ describe('nvcc experiment', () => {
     );
     expect(md.split('\n').find((l) => l.includes('| base |'))).toContain('| (reference) |');
     expect(md).toContain("ΔAUC: the row's test AUC minus base's on the same test patients");
+    // An experiment-wide ETA before every run but the first.
+    expect(_out).toContain(`-> ${join(exp, 'labs_only')} (run 1 of 2; experiment ETA after the first run)`);
+    expect(_out).toMatch(/-> \S+base \(run 2 of 2; experiment ETA [\dhms]+ \(at the pace of the runs finished/);
   }, 120_000);
 
   it('refuses a reference that is not one of the variants before training anything', async () => {
