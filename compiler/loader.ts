@@ -7,6 +7,7 @@
  * std/x.nvc, `./x` and `../x` relative to the importing file; an import cycle is reported
  * once, at the import that closes it, and the cyclic import is dropped.
  */
+import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Module } from '../dsl/ast.js';
 import type { Diagnostic } from '../dsl/diagnostics/diagnostic.js';
@@ -147,6 +148,35 @@ export function loadModules(
     return undefined;
   }
   return { entry: entry.path, modules, files, syntaxDiagnostics };
+}
+
+/** Declared names of the std modules (`CrossAttention` -> `std/attention`), read once per process. */
+let stdExportsCache: ReadonlyMap<string, string> | undefined;
+
+/**
+ * Which std module declares each name, for the fix of an unknown name that a missing import
+ * explains. A std file that cannot be read or parsed contributes nothing (it is not the user's).
+ */
+export function stdExports(parse: ParseFn): ReadonlyMap<string, string> {
+  if (stdExportsCache) return stdExportsCache;
+  const found = new Map<string, string>();
+  let entries: string[] = [];
+  try {
+    entries = readdirSync(STD_DIR)
+      .filter((n) => n.endsWith('.nvc'))
+      .sort();
+  } catch {
+    entries = [];
+  }
+  for (const name of entries) {
+    const module = `std/${name.slice(0, -'.nvc'.length)}`;
+    const r = readRegularFile(path.join(STD_DIR, name), limits().sourceBytes);
+    if ('refused' in r) continue;
+    for (const decl of parse(new SourceFile(`${module}.nvc`, r.text)).module.decls)
+      if (decl.name.name && !found.has(decl.name.name)) found.set(decl.name.name, module);
+  }
+  stdExportsCache = found;
+  return found;
 }
 
 /** NVC2009/NVC2010 for a source that is not a regular file or is too large. */

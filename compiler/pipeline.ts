@@ -16,9 +16,10 @@ import type { Diagnostic } from '../dsl/diagnostics/diagnostic.js';
 import { report, semanticCatalogue } from '../dsl/diagnostics/catalogue.js';
 import type { SourceFile } from '../dsl/span.js';
 import { Elaborator } from './elaborate/index.js';
+import { checkUninstantiatedBlocks } from './elaborate/names.js';
 import type { ProgramIR } from './ir/ir.js';
 import type { ElaborationBudget } from './limits.js';
-import { type LoadFailure, loadModules, reportRefusal } from './loader.js';
+import { type LoadFailure, loadModules, reportRefusal, stdExports } from './loader.js';
 import { checkMaskTokens } from './mask-tokens.js';
 import { ProgramChecker } from './program.js';
 import { Reporter } from './report.js';
@@ -40,6 +41,8 @@ export interface CompileResult {
   readonly program?: ProgramIR;
   /** What elaboration used of its limits (compiler/limits.ts); absent when it did not run. */
   readonly budget?: ElaborationBudget;
+  /** The variants the entry file declares, in order (empty when it could not be read). */
+  readonly variants?: readonly string[];
 }
 
 function sortDiagnostics(ds: Diagnostic[]): Diagnostic[] {
@@ -80,15 +83,61 @@ export function compileProgramSync(path: string, options: CompileOptions = {}): 
   const syntaxErrors = loaded.syntaxDiagnostics.some((d) => d.severity === 'error');
   const scopes = buildModuleScopes(loaded, reporter);
   const elaborator = new Elaborator(scopes, reporter, options.targets);
+  elaborator.importHints = stdExports(parse);
   let program: ProgramIR | undefined;
   if (!syntaxErrors) {
     const checker = new ProgramChecker(scopes.get(loaded.entry)!, elaborator, reporter);
     program = checker.check(options.variant);
+    checkUninstantiatedBlocks(elaborator);
     checkMaskTokens(program, reporter);
   }
   const diagnostics = sortDiagnostics([...loaded.syntaxDiagnostics, ...reporter.diagnostics]);
   const ok = !diagnostics.some((d) => d.severity === 'error');
-  return { diagnostics, files: loaded.files, ...(ok && program ? { program } : {}), budget: elaborator.budget };
+  const variants = entry.ast.decls.flatMap((d) => (d.kind === 'Variant' ? [d.name.name] : []));
+  return {
+    diagnostics,
+    files: loaded.files,
+    ...(ok && program ? { program } : {}),
+    budget: elaborator.budget,
+    variants,
+  };
+}
+
+/**
+ * `nvcc check` without `--variant`: the program, then the program under each of its variants.
+ * A diagnostic the program itself has is shown once, as it is; one that only variants have is
+ * shown once with a note naming them all, so a mistake inside a variant (a misspelt argument in
+ * `finetune.model = ...`) is caught, and one that many variants share stays one diagnostic.
+ * `program` is the program without a variant.
+ */
+export function compileEveryVariant(path: string, options: Omit<CompileOptions, 'variant'> = {}): CompileResult {
+  const base = compileProgramSync(path, options);
+  const key = (d: Diagnostic) => `${d.code}|${d.span.file}|${d.span.start}|${d.span.end}|${d.message}`;
+  const inBase = new Set(base.diagnostics.map(key));
+  const onlyInVariants = new Map<string, { diagnostic: Diagnostic; variants: string[] }>();
+  const files = new Map(base.files);
+  for (const variant of base.variants ?? []) {
+    const r = compileProgramSync(path, { ...options, variant });
+    for (const [p, f] of r.files) if (!files.has(p)) files.set(p, f);
+    for (const d of r.diagnostics) {
+      const k = key(d);
+      if (inBase.has(k)) continue;
+      const seen = onlyInVariants.get(k);
+      if (seen) seen.variants.push(variant);
+      else onlyInVariants.set(k, { diagnostic: d, variants: [variant] });
+    }
+  }
+  const named = [...onlyInVariants.values()].map(({ diagnostic, variants }) => ({
+    ...diagnostic,
+    notes: [...diagnostic.notes, variantNote(variants)],
+  }));
+  return { ...base, files, diagnostics: sortDiagnostics([...base.diagnostics, ...named]) };
+}
+
+function variantNote(variants: readonly string[]): string {
+  const names = variants.map((v) => `\`${v}\``);
+  if (names.length === 1) return `in variant ${names[0]} (\`nvcc check --variant ${variants[0]}\` checks it alone)`;
+  return `in variants ${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
 }
 
 export async function compileProgram(path: string, options: CompileOptions = {}): Promise<CompileResult> {

@@ -13,9 +13,16 @@ import type { DatasetIR, FieldIR, HandOverIR, ModelIR, ProgramIR, StageIR, Train
 import { buildModelIR } from './ir/build.js';
 import { didYouMean, type Reporter } from './report.js';
 import { Scope, type ModuleScope } from './scope.js';
-import { checkSetting, DATASET_SETTINGS, STAGE_SETTINGS, TRAIN_SETTINGS, type SettingType } from './settings.js';
+import {
+  checkSetting,
+  DATASET_SETTINGS,
+  STAGE_SETTINGS,
+  TRAIN_SETTINGS,
+  type SettingType,
+  VALIDATION_METRICS,
+} from './settings.js';
 import { dimDiv, formatShape } from './symbolic.js';
-import { valueToJson, type LayerInstance, type Value } from './values.js';
+import { formatValue, valueToJson, type LayerInstance, type Value } from './values.js';
 
 /** Every parameter below a layer: dotted path -> shape. */
 export function parameterShapes(layer: LayerInstance, prefix = ''): Map<string, readonly number[]> {
@@ -233,6 +240,42 @@ export class ProgramChecker {
     };
   }
 
+  /**
+   * `keep_best = val.<metric>` (or `min(...)` / `max(...)` around it) names a metric the trainer
+   * computes for this stage: one of its `metrics`, or `val.loss`; a masked stage only the loss.
+   */
+  private checkKeepBest(settings: ReadonlyMap<string, { value: Value; setting: Setting }>): void {
+    const keep = settings.get('keep_best');
+    if (!keep || keep.value.kind === 'error') return;
+    const v = keep.value;
+    const inner = v.kind === 'config' && (v.name === 'min' || v.name === 'max') ? v.positional[0] : v;
+    const span = inner && 'span' in inner && inner.span ? (inner.span as Span) : keep.setting.value.span;
+    const written = inner?.kind === 'word' ? inner.name : formatValue(inner ?? v);
+    const metric = /^val\.(.+)$/.exec(written)?.[1];
+    if (metric === undefined || !(VALIDATION_METRICS as readonly string[]).includes(metric)) {
+      const all = VALIDATION_METRICS.map((m) => `val.${m}`);
+      this.reporter.error(
+        'KeepBestUnknownMetric',
+        span,
+        { metric: written, metrics: all.join(', ') },
+        { help: [didYouMean(written, all)] },
+      );
+      return;
+    }
+    if (settings.has('mask')) {
+      if (metric !== 'loss') this.reporter.error('KeepBestMasked', span, { metric: written });
+      return;
+    }
+    const metrics = settings.get('metrics')?.value;
+    const computed = metrics?.kind === 'list' ? metrics.items.flatMap((m) => (m.kind === 'word' ? [m.name] : [])) : [];
+    if (metric !== 'loss' && metrics?.kind !== 'error' && !computed.includes(metric))
+      this.reporter.error('KeepBestNotComputed', span, {
+        metric: written,
+        name: metric,
+        metrics: computed.length ? `now [${computed.join(', ')}]` : 'none now',
+      });
+  }
+
   private checkStage(
     s: StageDecl,
     trainScope: Scope,
@@ -253,6 +296,7 @@ export class ProgramChecker {
       scope,
       new Set(['model']),
     );
+    this.checkKeepBest(settings);
     const modelSetting = s.settings.find((x) => x.key.name === 'model');
     if (!modelSetting) {
       this.reporter.error(

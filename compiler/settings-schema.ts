@@ -93,6 +93,9 @@ export const SCHEDULES = {
   linear: { args: { to: float({ min: 0 }), epochs: int({ min: 1, max: MAX_EPOCHS }) } },
 } satisfies Record<string, ConfigSchema>;
 
+/** What a stage's `metrics` may list; `keep_best` names one as `val.<metric>`. */
+export const VALIDATION_METRICS = ['accuracy', 'auc', 'sensitivity', 'specificity', 'loss'] as const;
+
 export const STAGE_SETTINGS: Readonly<Record<string, SettingType>> = {
   model: any,
   inputs: list(word()),
@@ -127,7 +130,7 @@ export const STAGE_SETTINGS: Readonly<Record<string, SettingType>> = {
       true,
     ),
   ),
-  metrics: list(word(['accuracy', 'auc', 'sensitivity', 'specificity', 'loss'])),
+  metrics: list(word(VALIDATION_METRICS)),
   keep_best: any,
   freeze: list(word()),
   init: { t: 'record' },

@@ -1,7 +1,8 @@
 /**
  * `nvcc check FILE [--variant V] [--data | --no-data] [--format json] [--target torch]`: check a
- * program (with `--target torch`, also what the torch target refuses: compiler/emit/torch/check.ts)
- * and, where it is cheap or asked for, its data.
+ * program and each of its variants, or the one `--variant` names (with `--target torch`, also
+ * what the torch target refuses: compiler/emit/torch/check.ts) and, where it is cheap or asked
+ * for, its data.
  * In: a .nvc path. Out: diagnostics on stderr (pretty) or stdout (JSON), then the data check's
  * errors (file, row, column) on stderr; exit 1 when there is an error of either kind.
  * Holds afterwards: nothing is built or written. The data check is the one `nvcc train` runs
@@ -10,7 +11,7 @@
  * always (a synthetic cohort is generated in memory), never with `--no-data`; JSON output checks
  * data only with `--data`.
  */
-import { compileProgramSync } from '../../compiler/pipeline.js';
+import { compileEveryVariant, compileProgramSync } from '../../compiler/pipeline.js';
 import { renderDiagnostics, renderJson, shouldUseColor } from '../../dsl/diagnostics/render.js';
 import { UserError } from '../../runtime/errors.js';
 import type { SetExit } from './index.js';
@@ -23,10 +24,11 @@ export async function checkCommand(
   if (opts.target !== undefined && opts.target !== 'tfjs' && opts.target !== 'torch')
     throw new UserError(`--target must be tfjs or torch, got '${opts.target}'`);
   // The records' support predicates of the chosen target (tfjs unless named) run during checking.
-  const r = compileProgramSync(file, {
-    ...(opts.variant ? { variant: opts.variant } : {}),
-    targets: [opts.target ?? 'tfjs'],
-  });
+  // Without --variant, the program and every one of its variants (each diagnostic names them).
+  const targets = [opts.target ?? 'tfjs'];
+  const r = opts.variant
+    ? compileProgramSync(file, { variant: opts.variant, targets })
+    : compileEveryVariant(file, { targets });
   if (opts.target === 'torch' && r.program) {
     const { torchSupportProblems } = await import('../../compiler/emit/torch/check.js');
     r.diagnostics.push(...torchSupportProblems(r.program));
@@ -36,7 +38,8 @@ export async function checkCommand(
   if (opts.format === 'json') process.stdout.write(renderJson(r.diagnostics, lookup) + '\n');
   else if (r.diagnostics.length > 0)
     process.stderr.write(renderDiagnostics(r.diagnostics, lookup, { color: shouldUseColor() }) + '\n');
-  else process.stdout.write(`${file}: ok${opts.variant ? ` (variant ${opts.variant})` : ''}\n`);
+  else
+    process.stdout.write(`${file}: ok${opts.variant ? ` (variant ${opts.variant})` : variantsChecked(r.variants)}\n`);
   if (errors || !r.program || opts.data === false || (opts.format === 'json' && opts.data !== true)) {
     setExit(errors ? 1 : 0);
     return;
@@ -53,4 +56,10 @@ export async function checkCommand(
     } else if (opts.format !== 'json') process.stdout.write(`data of ${d.dataset}: ok\n`);
   }
   setExit(refused ? 1 : 0);
+}
+
+/** ` (and its 3 variants)` after `ok` when the program declares variants. */
+function variantsChecked(variants: readonly string[] | undefined): string {
+  const n = variants?.length ?? 0;
+  return n === 0 ? '' : ` (and its ${n} variant${n === 1 ? '' : 's'})`;
 }

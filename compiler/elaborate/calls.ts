@@ -7,6 +7,7 @@
 import type { Arg, CallExpr, Expr } from '../../dsl/ast.js';
 import type { CatalogueMessage } from '../../dsl/diagnostics/catalogue.js';
 import type { Span } from '../../dsl/span.js';
+import { TORCH_NAMESPACES } from '../primitives/index.js';
 import { didYouMean, semantic } from '../report.js';
 import { ERROR, isNumber, typeOfValue, type Value } from '../values.js';
 import { type Ctx, OVERLOADED, intValue } from './common.js';
@@ -17,6 +18,13 @@ export function evalMember(el: Elaborator, objExpr: Expr, prop: string, propSpan
   if (obj.kind === 'error') return obj;
   if (obj.kind === 'word') {
     if (ctx.settings) return { kind: 'word', name: `${obj.name}.${prop}`, span };
+    // `nn.GELU`: keep the whole dotted name, so the report can say which primitive it means.
+    if (TORCH_NAMESPACES.has(obj.name.split('.')[0]!)) {
+      const word: Value = { kind: 'word', name: `${obj.name}.${prop}`, span };
+      const scope = el.wordScopes.get(obj);
+      if (scope) el.wordScopes.set(word, scope);
+      return word;
+    }
     return el.unknownWord(obj);
   }
   if (obj.kind === 'layer') {

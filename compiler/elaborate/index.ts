@@ -68,6 +68,12 @@ export class Elaborator {
   readonly wordScopes = new WeakMap<object, Scope>();
   /** Sequential layers built by one `a >> b >> c` chain (so the chain flattens into one list). */
   readonly chains = new WeakSet<LayerInstance>();
+  /** Blocks an instantiation reached (even one whose arguments failed); the others get their
+   *  names checked on their own (names.ts). */
+  readonly instantiated = new Set<BlockDecl>();
+  /** Names other modules declare, with the module to import them from (`CrossAttention` ->
+   *  `std/attention`): an unknown name found here is reported with that import as the fix. */
+  importHints: ReadonlyMap<string, string> = new Map();
 
   constructor(
     readonly scopes: ReadonlyMap<string, ModuleScope>,

@@ -167,6 +167,7 @@ export function instantiateBlock(
   ctx: Ctx,
 ): Value {
   const name = decl.name.name;
+  el.instantiated.add(decl);
   if (el.instantiating.includes(decl)) {
     el.reporter.error(
       'RecursiveDefinition',

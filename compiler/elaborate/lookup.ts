@@ -6,7 +6,7 @@
  * Holds afterwards: each top-level constant is in `el.constValues` and is never evaluated again.
  */
 import type { Span } from '../../dsl/span.js';
-import { PRIMITIVES } from '../primitives/index.js';
+import { PRIMITIVES, primitivesForTorchName, TORCH_NAMESPACES } from '../primitives/index.js';
 import { didYouMean } from '../report.js';
 import { Scope, type TopBinding } from '../scope.js';
 import { dimConst, dimSym } from '../symbolic.js';
@@ -22,9 +22,38 @@ export function unknownWord(
 ): Value {
   const scope = el.wordScopes.get(v);
   const head = v.name.split('.')[0]!;
-  const candidates = [...(scope ? el.visibleNames(scope) : []), ...extraCandidates];
-  el.reporter.error('UnknownName', v.span, { name: head }, { help: [didYouMean(head, candidates)] });
+  // `nn.GELU`, `torch.cat`, `F.gelu`: a PyTorch spelling, reported whole with the primitive it means.
+  const torchSpelling = v.name.includes('.') && TORCH_NAMESPACES.has(head);
+  reportUnknownName(el, torchSpelling ? v.name : head, v.span, [
+    ...(scope ? el.visibleNames(scope) : []),
+    ...extraCandidates,
+  ]);
   return ERROR;
+}
+
+/**
+ * NVC2001 for `name`: with its import when a std module declares it, the primitive a PyTorch
+ * name (`nn.GELU`, `Dropout`) stands for, or else the closest candidate.
+ */
+export function reportUnknownName(el: Elaborator, name: string, span: Span, candidates: readonly string[]): void {
+  if (name.includes('.')) {
+    el.reporter.error('UnknownName', span, { name }, { help: [torchHelp(name) ?? PRIMITIVES_DOC_HELP] });
+    return;
+  }
+  const module = el.importHints.get(name);
+  if (module !== undefined) el.reporter.error('UnknownNameNotImported', span, { name, module });
+  else el.reporter.error('UnknownName', span, { name }, { help: [torchHelp(name) ?? didYouMean(name, candidates)] });
+}
+
+const PRIMITIVES_DOC_HELP = 'docs/primitives.md lists the built-in layers and functions with their PyTorch equivalents';
+
+/** "did you mean `gelu`? (PyTorch's `nn.GELU`)" when the name is a PyTorch name of a record. */
+function torchHelp(written: string): string | undefined {
+  const found = primitivesForTorchName(written);
+  if (!found.length) return undefined;
+  const names = found.map((r) => `\`${r.name}\``);
+  const choice = names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}`;
+  return `did you mean ${choice}? (PyTorch's \`${written}\`; docs/primitives.md)`;
 }
 
 export function visibleNames(scope: Scope): string[] {

@@ -29,6 +29,22 @@ export function primitiveByIrName(irName: string): PrimitiveRecord | undefined {
   return BY_IR_NAME.get(irName);
 }
 
+/** The module prefixes PyTorch code writes before a layer or function name, longest first. */
+const TORCH_PREFIXES = ['torch.nn.functional.', 'torch.nn.', 'nn.functional.', 'torch.', 'nn.', 'F.'];
+
+/** Heads of a dotted name that mean "PyTorch wrote this" (`nn.GELU`, `torch.cat`, `F.gelu`). */
+export const TORCH_NAMESPACES: ReadonlySet<string> = new Set(['torch', 'nn', 'F']);
+
+/**
+ * The records a PyTorch name stands for: `nn.GELU` and `GELU` give `gelu` (its `torchAliases`),
+ * `F.gelu` and `torch.matmul` the record of that name. Only records that exist are returned.
+ */
+export function primitivesForTorchName(written: string): PrimitiveRecord[] {
+  const prefix = TORCH_PREFIXES.find((p) => written.startsWith(p));
+  const bare = prefix ? written.slice(prefix.length) : written;
+  return ALL.filter((r) => r.torchAliases.includes(bare) || (prefix !== undefined && r.name === bare));
+}
+
 /** Binary operators in forward bodies map onto these primitives. */
 export const BINARY_PRIMITIVE: Readonly<Record<string, string>> = {
   '+': 'add',

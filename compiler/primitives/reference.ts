@@ -56,11 +56,10 @@ function section(r: PrimitiveRecord): string[] {
   const out = [`### \`${r.name}\``, '', `${r.doc}.`.replace(/\.\.$/, '.'), '', '```', primitiveSignature(r), '```', ''];
   if (r.params.length) {
     out.push('| parameter | type | default | range | meaning |', '|---|---|---|---|---|');
-    for (const p of r.params)
-      out.push(
-        `| \`${p.name}\` | ${cell(formatType(p))} | ${p.default ? `\`${formatValue(p.default, p.type)}\`` : 'required'} ` +
-          `| ${cell(formatRange(p))} | ${cell(p.doc)} |`,
-      );
+    for (const p of r.params) {
+      const byDefault = p.default ? `\`${formatValue(p.default, p.type)}\`` : 'required';
+      out.push(`| \`${p.name}\` | ${cell(formatType(p))} | ${byDefault} | ${cell(formatRange(p))} | ${cell(p.doc)} |`);
+    }
     out.push('');
   }
   out.push(`- **shape:** ${r.reference.shape}`);

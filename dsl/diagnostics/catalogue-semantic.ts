@@ -59,6 +59,14 @@ const stageImageSizeMessage =
 export const semanticCatalogue = {
   // 2xxx: names and imports -------------------------------------------------------------------
   UnknownName: { code: 'NVC2001', severity: 'error', summary: 'unknown name', message: 'unknown name `{name}`' },
+  /** The name is declared by a std module the file does not import. */
+  UnknownNameNotImported: {
+    code: 'NVC2001',
+    severity: 'error',
+    summary: 'unknown name',
+    message: 'unknown name `{name}`',
+    help: '`{name}` is exported by {module}: add `import { {name} } from "{module}"`',
+  },
   DuplicateDefinition: {
     code: 'NVC2002',
     severity: 'error',
@@ -392,6 +400,30 @@ export const semanticCatalogue = {
     severity: 'error',
     summary: 'wrong setting type',
     message: '`{name}` expects {expected}, found {found}',
+  },
+  /** `keep_best = val.aucc`: the metric is not one the trainer computes. */
+  KeepBestUnknownMetric: {
+    code: 'NVC5007',
+    severity: 'error',
+    summary: 'wrong setting type',
+    message: '`keep_best` names `{metric}`, which is not a validation metric',
+    note: 'the metrics are {metrics}; `min(...)` or `max(...)` around one sets the direction',
+  },
+  /** `keep_best = val.auc` in a stage whose `metrics` leave out auc. */
+  KeepBestNotComputed: {
+    code: 'NVC5007',
+    severity: 'error',
+    summary: 'wrong setting type',
+    message: '`keep_best = {metric}`, but this stage does not compute `{name}`',
+    help: "add `{name}` to the stage's `metrics` ({metrics})",
+  },
+  /** A masked (pretraining) stage validates its loss only. */
+  KeepBestMasked: {
+    code: 'NVC5007',
+    severity: 'error',
+    summary: 'wrong setting type',
+    message: '`keep_best = {metric}` in a masked stage, which computes `val.loss` only',
+    help: 'use `keep_best = val.loss`',
   },
   SettingOutOfRange: {
     code: 'NVC5008',

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { torchSupportProblems } from '../../compiler/emit/torch/check.js';
-import { compileProgramSync } from '../../compiler/pipeline.js';
+import { compileEveryVariant } from '../../compiler/pipeline.js';
 import type { Diagnostic } from '../../dsl/diagnostics/diagnostic.js';
 import { renderDiagnostics } from '../../dsl/diagnostics/render.js';
 import { SourceFile } from '../../dsl/span.js';
@@ -44,7 +44,11 @@ export async function runFrontEnd(path: string): Promise<FrontEndResult> {
   // A fixture with a `// target: torch` line is checked against the torch target instead of
   // tfjs, as `nvcc check --target torch` does.
   const torch = /^\/\/\s*target:\s*torch\s*$/m.test(text);
-  const { diagnostics, files, program } = compileProgramSync(shown, { text, ...(torch ? { targets: ['torch'] } : {}) });
+  // Like `nvcc check` without `--variant`: the program and each of its variants.
+  const { diagnostics, files, program } = compileEveryVariant(shown, {
+    text,
+    ...(torch ? { targets: ['torch'] } : {}),
+  });
   if (program && torch) return { diagnostics: [...diagnostics, ...torchSupportProblems(program)], files };
   return { diagnostics, files };
 }
