@@ -127,7 +127,9 @@ export async function trainWithTorch(o: TorchTrainOptions): Promise<{ code: numb
     );
     return { code: code === 130 ? 130 : 1, runDir };
   }
-  const report = await finishTorchRun(runDir, o.bootstrapResamples ?? 1000);
+  // The report's header names the command that made (or last continued) the run, as the tfjs engine's.
+  const header = { command: o.command ?? 'nvcc', ...(o.variant ? { variant: o.variant } : {}) };
+  const report = await finishTorchRun(runDir, o.bootstrapResamples ?? 1000, true, header);
   const metrics = JSON.parse(fs.readFileSync(path.join(runDir, RUN_FILES.metrics), 'utf8')) as {
     stages: StageResult[];
   };

@@ -236,6 +236,13 @@ const DECLARATIONS: Readonly<Record<string, Declare>> = {
       .option('--backend <name>', 'auto, tensorflow, wasm or cpu')
       .action(lazy(setExit, async () => (await import('./predict.js')).predictCommand)),
 
+  report: (program, setExit) =>
+    program
+      .command('report')
+      .description("write a finished run's report.html again from its folder (either engine)")
+      .argument('<run>', 'run folder')
+      .action(lazy(setExit, async () => (await import('./report.js')).reportCommand)),
+
   experiment: (program, setExit) =>
     program
       .command('experiment')

@@ -87,7 +87,7 @@ export async function trainCommand(
   };
   if (engine === 'torch') {
     const { trainWithTorch } = await import('../../workflow/train-torch.js');
-    const { code } = await trainWithTorch({ ...common, ...parseTorchFlags(opts) });
+    const { code } = await trainWithTorch({ ...common, ...parseTorchFlags(opts), command: typedCommandLine() });
     setExit(code);
     return;
   }

@@ -36,7 +36,7 @@ import { JsonlLogger, type LogRecord, readJsonl } from '../run/jsonl.js';
 import { EVENTS_PREFIX, findEventFile, ScalarLog } from '../run/scalars.js';
 import { RUN_FILES } from '../run/rundir.js';
 import type { ProgressDisplay } from '../run/progress.js';
-import type { ReportEvaluation } from '../report/index.js';
+import type { RunReportHeader } from './run-report.js';
 import { acquireRunLock } from '../run/lock.js';
 import { recordedPath } from '../run/recorded.js';
 import { latestCheckpoint, pruneCheckpoints, readCheckpointFile, STATE_FILE, writeCheckpoint } from './checkpoint.js';
@@ -463,7 +463,7 @@ class Runner {
       // One measurement of the run's duration for metrics.json, report.html and the console.
       const elapsed = this.elapsed();
       await this.writeSummary(elapsed);
-      const report = this.options.report === false ? undefined : await this.writeReport(elapsed);
+      const report = this.options.report === false ? undefined : await this.writeReport();
       return { status: 'completed', runDir, stages: this.finished, elapsed, ...(report ? { report } : {}) };
     } finally {
       this.logger.close();
@@ -909,39 +909,26 @@ class Runner {
     return path;
   }
 
-  /** report.html over the whole log, with the last supervised stage's final evaluation. */
-  private async writeReport(elapsed: number): Promise<string> {
-    const evaluated = [...this.finished]
-      .reverse()
-      .find(
-        (r) => r.kind === 'supervised' && r.evaluation && typeof r.evaluation === 'object' && 'splits' in r.evaluation,
-      );
-    const classes = this.data.classes;
-    // Loaded here, not at the top: the report's charts pull in vega and vega-lite, which runs
-    // with `report: false` (tests, resume of a finished run) never need.
-    const { writeRunReport } = await import('../report/index.js');
-    return writeRunReport(this.options.runDir, {
-      meta: {
-        name: this.config.spec.name,
-        seed: this.config.seed,
-        wallTimeSeconds: elapsed,
-        runDir: this.options.runDir,
-        ...(this.options.reportMeta ?? {}),
-        ...(evaluated ? { evaluatedStage: evaluated.name } : {}),
-        ...(classes.length === 2 ? { classNames: [classes[0]!, classes[1]!] as const } : {}),
-        pooling: String(this.config.spec.pooling ?? this.config.dataset.pool),
-        backend: tf.getBackend(),
-      },
-      ...(evaluated ? { evaluation: evaluated.evaluation as unknown as ReportEvaluation } : {}),
-    });
+  /** report.html over the whole log, from the run summary just written (as `nvcc report` makes it). */
+  private async writeReport(): Promise<string> {
+    const { writeReportOfRun } = await import('./run-report.js');
+    return writeReportOfRun(this.options.runDir);
   }
 
   private async writeSummary(elapsed: number): Promise<void> {
+    const classes = this.data.classes;
+    // What report.html's header says and the run's files do not, kept so `nvcc report` says it too.
+    const report: RunReportHeader = {
+      ...(this.options.reportMeta ?? {}),
+      backend: tf.getBackend(),
+      ...(classes.length === 2 ? { classNames: [classes[0]!, classes[1]!] as const } : {}),
+    };
     const summary = {
       name: this.config.spec.name,
       seed: this.config.seed,
       elapsed,
       stages: this.finished,
+      report,
     };
     await writeFileAtomic(join(this.options.runDir, RUN_FILES.metrics), `${JSON.stringify(summary, jsonNumbers, 2)}\n`);
   }

@@ -18,7 +18,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { DatasetSpec } from '../data/spec.js';
 import { evaluateRun, type SplitScores } from '../metrics/index.js';
-import type { ReportEvaluation } from '../report/index.js';
 import { writeFileAtomic } from '../run/atomic.js';
 import { RUN_FILES } from '../run/rundir.js';
 import { readJsonl } from '../run/jsonl.js';
@@ -26,6 +25,7 @@ import { EVENTS_PREFIX, findEventFile, ScalarLog } from '../run/scalars.js';
 import { jsonNumbers, stageRoot, TrainingError } from './common.js';
 import { imageInputNames, loadTrainingData, type DatasetTrainingData } from './dataset-adapter.js';
 import { parsePredictionsCsv, PREDICTIONS_FILE } from './evaluate.js';
+import { type RunReportHeader, writeReportOfRun } from './run-report.js';
 import { writeDataShards, type ShardManifest } from './shards.js';
 import type { TrainSpec } from './spec.js';
 import type { RunConfig, StageResult } from './state.js';
@@ -166,19 +166,28 @@ export function runTorchEngine(launch: TorchLaunch): Promise<number> {
 /**
  * Finishes a torch-engine run folder: per supervised stage the final evaluation from its
  * predictions.csv (runtime/metrics evaluateRun, `resamples` bootstrap resamples, the stage's
- * `evaluation` RNG fork, as the tfjs runner), written into metrics.json, then report.html.
+ * `evaluation` RNG fork, as the tfjs runner), written into metrics.json with the report's
+ * `header` (default: the one metrics.json holds), then report.html by `writeReportOfRun`, as the
+ * tfjs runner ends. Finishing a finished run again (same `resamples`) gives the same evaluation and report.
  * Returns the report's path.
  */
-export async function finishTorchRun(runDir: string, resamples = 1000, report = true): Promise<string | undefined> {
+export async function finishTorchRun(
+  runDir: string,
+  resamples = 1000,
+  report = true,
+  header?: RunReportHeader,
+): Promise<string | undefined> {
   const configPath = join(runDir, RUN_FILES.configJson);
   const metricsPath = join(runDir, RUN_FILES.metrics);
   if (!existsSync(configPath) || !existsSync(metricsPath))
     throw new TrainingError(`${runDir} is not a finished run (no ${RUN_FILES.configJson} or ${RUN_FILES.metrics})`);
   const config = JSON.parse(readFileSync(configPath, 'utf8')) as RunConfig;
-  const metrics = JSON.parse(readFileSync(metricsPath, 'utf8')) as { stages: StageResult[]; [k: string]: unknown };
+  const metrics = JSON.parse(readFileSync(metricsPath, 'utf8')) as {
+    stages: StageResult[];
+    report?: RunReportHeader;
+    [k: string]: unknown;
+  };
   const classes = config.dataset.label.classes.map((c) => c.name);
-  let last: ReportEvaluation | undefined;
-  let lastStage: string | undefined;
   const stages = metrics.stages.map((result) => {
     const stage = config.spec.stages.find((s) => s.name === result.name);
     const file = join(runDir, 'stages', result.name, PREDICTIONS_FILE);
@@ -196,11 +205,13 @@ export async function finishTorchRun(runDir: string, resamples = 1000, report = 
     });
     const previous = (result.evaluation ?? {}) as { loss?: unknown };
     const full = { kind: 'supervised', ...evaluation, ...(previous.loss ? { loss: previous.loss } : {}) };
-    last = full as unknown as ReportEvaluation;
-    lastStage = result.name;
     return { ...result, evaluation: full as never };
   });
-  await writeFileAtomic(metricsPath, `${JSON.stringify({ ...metrics, stages }, jsonNumbers, 2)}\n`);
+  const reportHeader: RunReportHeader = { ...(header ?? metrics.report ?? {}), backend: 'torch' };
+  await writeFileAtomic(
+    metricsPath,
+    `${JSON.stringify({ ...metrics, stages, report: reportHeader }, jsonNumbers, 2)}\n`,
+  );
   // TensorBoard events and metrics.csv from the trainer's log, as the tfjs engine keeps them.
   const logPath = join(runDir, RUN_FILES.log);
   if (existsSync(logPath)) {
@@ -210,19 +221,5 @@ export async function finishTorchRun(runDir: string, resamples = 1000, report = 
     const runStart = Number.isFinite(stamp) ? stamp : Date.now() / 1000 - elapsed;
     new ScalarLog(runDir, { runStart, existing: readJsonl(logPath).records }).close();
   }
-  if (!report) return undefined;
-  const { writeRunReport } = await import('../report/index.js');
-  return writeRunReport(runDir, {
-    meta: {
-      name: config.spec.name,
-      seed: config.seed,
-      backend: 'torch',
-      ...(classes.length === 2 ? { classNames: [classes[0]!, classes[1]!] as const } : {}),
-      pooling: String(config.spec.pooling ?? config.dataset.pool),
-      ...(typeof metrics.elapsed === 'number' ? { wallTimeSeconds: metrics.elapsed } : {}),
-      runDir,
-      ...(lastStage ? { evaluatedStage: lastStage } : {}),
-    },
-    ...(last ? { evaluation: last } : {}),
-  });
+  return report ? writeReportOfRun(runDir) : undefined;
 }

@@ -894,14 +894,9 @@ class Trainer:
             metrics = box[0]
         return metrics
 
-    def final_evaluation(self, stage, adapter, model) -> dict:
-        """Losses per split; supervised stages also pooled scores in predictions.csv and the
-        validation-chosen threshold with test rates (bootstrap CIs: `nvcc report` on the run)."""
-        splits = [s for s in ("val", "test") if self.data.size(s) > 0]
-        if stage["kind"] == "masked":
-            return {"kind": "masked", "loss": {s: self.score_split(stage, adapter, model, s, s)[0] for s in splits}}
-        if "val" not in splits:
-            return {"kind": "none", "warning": "no validation split: no threshold can be chosen, so no metrics"}
+    def patient_scores(self, stage, adapter, model, splits: Sequence[str]):
+        """predictions.csv's text (pooled scores per patient), and per split the pooled labels and
+        scores and the mean loss."""
         rows = ["split,patient_id,label,images,score"]
         scored = {}
         losses = {}
@@ -913,7 +908,37 @@ class Trainer:
             for i, p in enumerate(pid):
                 label = self.data.classes[pl[i]] if 0 <= pl[i] < len(self.data.classes) else str(pl[i])
                 rows.append(",".join([s, csv_cell(p), csv_cell(label), str(counts[i]), repr(float(ps[i]))]))
-        write_text_atomic(self.stage_path(stage["name"], "predictions.csv"), "\n".join(rows) + "\n")
+        return "\n".join(rows) + "\n", scored, losses
+
+    def score_weights(self, item: str, out: str) -> None:
+        """`--score STAGE=FILE --scores-out CSV`: the validation and test patients scored by a supervised
+        stage's model with the given weights (tfjs layout and keys: a run's weights of either engine),
+        written as predictions.csv is; nothing is trained and the run folder is not touched."""
+        stage_name, sep, file = item.partition("=")
+        stage = next((s for s in self.spec["stages"] if s["name"] == stage_name), None)
+        if not sep or not file or stage is None:
+            raise TrainingError(f"--score {item}: expected STAGE=FILE with a stage of {self.spec['name']}")
+        if stage["kind"] != "supervised":
+            raise TrainingError(f"--score {item}: stage '{stage_name}' is not supervised, it has no scores")
+        adapter = ModelAdapter(self.model_module, stage["model"]["factory"])
+        model = adapter.build().to(self.env.device)
+        tensors, _ = st.load(file)
+        nvcc_layout.load_tfjs_state(model, tensors, file)
+        splits = [s for s in ("val", "test") if self.data.size(s) > 0]
+        rows, _, _ = self.patient_scores(stage, adapter, model, splits)
+        if self.env.main:
+            write_text_atomic(out, rows)
+
+    def final_evaluation(self, stage, adapter, model) -> dict:
+        """Losses per split; supervised stages also pooled scores in predictions.csv and the
+        validation-chosen threshold with test rates (bootstrap CIs: `nvcc report` on the run)."""
+        splits = [s for s in ("val", "test") if self.data.size(s) > 0]
+        if stage["kind"] == "masked":
+            return {"kind": "masked", "loss": {s: self.score_split(stage, adapter, model, s, s)[0] for s in splits}}
+        if "val" not in splits:
+            return {"kind": "none", "warning": "no validation split: no threshold can be chosen, so no metrics"}
+        rows, scored, losses = self.patient_scores(stage, adapter, model, splits)
+        write_text_atomic(self.stage_path(stage["name"], "predictions.csv"), rows)
         threshold = youden_threshold(*scored["val"])
         rule = "Youden's J (max sensitivity + specificity - 1)" if threshold is not None else "fixed 0.5 (fallback)"
         threshold = 0.5 if threshold is None else threshold
@@ -972,6 +997,10 @@ def parse_args(argv: Optional[Sequence[str]], package_dir: str) -> argparse.Name
     ap.add_argument("--init", action="append", metavar="STAGE=FILE",
                     help="start a stage from these weights (safetensors, tfjs layout and keys, e.g. another run's "
                          "stages/<stage>/weights.safetensors); repeatable")
+    ap.add_argument("--score", metavar="STAGE=FILE",
+                    help="train nothing: score the validation and test patients with these weights of a supervised "
+                         "stage (tfjs layout and keys, either engine's run) into --scores-out")
+    ap.add_argument("--scores-out", metavar="CSV", help="where --score writes (predictions.csv's columns)")
     ap.add_argument("--keep-checkpoints", type=int, default=2)
     ap.add_argument("--quiet", action="store_true", help="no progress lines (the log is written all the same)")
     ap.add_argument("--exit-after-steps", type=int, default=0, help=argparse.SUPPRESS)
@@ -984,7 +1013,12 @@ def main(model_module, package_dir: str, argv: Optional[Sequence[str]] = None) -
     try:
         trainer = Trainer(args, model_module)
         try:
-            trainer.run()
+            if args.score:
+                if not args.scores_out:
+                    raise TrainingError("--score needs --scores-out CSV")
+                trainer.score_weights(args.score, args.scores_out)
+            else:
+                trainer.run()
         finally:
             trainer.env.close()
     except (TrainingError, nvcc_data.DataError, nvcc_optim.ScheduleError, st.SafetensorsError, ValueError) as e:
