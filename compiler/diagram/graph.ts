@@ -500,8 +500,34 @@ function addOutputs(b: Builder, g: ForwardGraph, outs: readonly (Source | undefi
 // ---------------------------------------------------------------------------------------------
 // Entry points
 
+/**
+ * Edge labels in the model's own names only: the shape at the bound sizes, then the same shape
+ * with nothing bound (`[B, 56, 56, 40]` over `[B, H / 4, W / 4, 40]`), never a block's local
+ * `H` beside the model's. The graph is built twice; both builds visit the IR in the same order.
+ */
+function inModelTerms(
+  build: (options: DiagramOptions) => DiagramGraph | undefined,
+  options: DiagramOptions,
+): DiagramGraph | undefined {
+  const bound = build(options);
+  const free = build({ depth: options.depth });
+  if (!bound || !free) return bound;
+  const freeLabels = new Map(free.edges.map((e) => [e.id, e]));
+  for (const e of bound.edges) {
+    const other = freeLabels.get(e.id);
+    if (e.kind !== 'data' || !other || other.kind !== 'data' || !e.label.length || !other.label.length) continue;
+    const [here, there] = [e.label[0]!, other.label[0]!];
+    (e as { label: string[] }).label = here === there ? [here] : [here, there];
+  }
+  return bound;
+}
+
 /** The forward graph of a whole model. */
 export function modelDiagram(model: ModelIR, options: DiagramOptions): DiagramGraph {
+  return inModelTerms((o) => modelDiagramAt(model, o), options)!;
+}
+
+function modelDiagramAt(model: ModelIR, options: DiagramOptions): DiagramGraph {
   const b = new Builder(model, '');
   const g = model.root.forwardKey ? model.graphs.get(model.root.forwardKey) : undefined;
   const nodes: DiagramNode[] = [];
@@ -529,6 +555,10 @@ export function blockNames(model: ModelIR): string[] {
  * uses a block of that name.
  */
 export function blockDiagram(model: ModelIR, block: string, options: DiagramOptions): DiagramGraph | undefined {
+  return inModelTerms((o) => blockDiagramAt(model, block, o), options);
+}
+
+function blockDiagramAt(model: ModelIR, block: string, options: DiagramOptions): DiagramGraph | undefined {
   const seeker = new Builder(model, '', block);
   const g = model.root.forwardKey ? model.graphs.get(model.root.forwardKey) : undefined;
   if (!g) return undefined;
@@ -570,8 +600,19 @@ function walk(nodes: readonly DiagramNode[], f: (n: DiagramNode) => void): void 
   }
 }
 
+/**
+ * One number format for every figure: small and large values in the shortest exponent form
+ * (`5e-5` beside `5e-7`, never `0.00005`), the rest as written.
+ */
+export function formatNumber(x: number): string {
+  if (!Number.isFinite(x) || x === 0 || (Number.isInteger(x) && Math.abs(x) < 1e6)) return String(x);
+  const magnitude = Math.abs(x);
+  return magnitude < 1e-3 || magnitude >= 1e6 ? x.toExponential() : String(x);
+}
+
 function fmtSetting(v: unknown): string {
   if (v === null || v === undefined) return '';
+  if (typeof v === 'number') return formatNumber(v);
   if (typeof v !== 'object') return String(v);
   if (Array.isArray(v)) return v.map(fmtSetting).join(', ');
   const o = v as Record<string, unknown>;
@@ -636,7 +677,13 @@ export function trainingDiagram(train: TrainIR, datasets: readonly DatasetIR[], 
           if (n.sparse) n.masked = true;
         });
         for (const t of targets) b.addEdge(mask.id, t.id, ['mask'], 'mask');
+      } else {
+        // Nothing is masked here: `sparse` layers run dense and are drawn so.
+        walk(group.children, (n) => {
+          (n as { sparse: boolean }).sparse = false;
+        });
       }
+      addRandomThrow(b, group, stage);
     }
     walk(group.children, (n) => {
       if (n.path !== undefined && stage.frozen.some((p) => n.path === p || n.path!.startsWith(p + '.')))
@@ -679,6 +726,28 @@ export function trainingDiagram(train: TrainIR, datasets: readonly DatasetIR[], 
   return { title: `train ${train.name} on ${train.dataset}`, nodes, edges };
 }
 
+/**
+ * The paper's "random throw" (modality dropout) as a node feeding the inputs it may replace:
+ * each training sample, with probability p, has one of them (chosen uniformly) replaced by the
+ * fill value.
+ */
+function addRandomThrow(b: Builder, group: DiagramNode, stage: StageIR): void {
+  const d = stage.settings.modality_dropout as Record<string, unknown> | undefined;
+  if (!d || typeof d !== 'object' || d.type !== 'random_throw') return;
+  const inputs = group.children.filter((c) => c.role === 'input');
+  const named = Array.isArray(d.modalities) ? d.modalities.map(String) : inputs.map((c) => c.name);
+  const thrown = inputs.filter((c) => named.includes(c.name));
+  if (thrown.length === 0) return;
+  const p = typeof d.p === 'number' ? d.p : undefined;
+  const node = b.plainNode('random throw', 'modality dropout', 'mask', [
+    `p = ${fmtSetting(d.p)} per sample: one of ${thrown.length} inputs`,
+    `replaced by fill ${fmtSetting(d.fill)}`,
+  ]);
+  group.children.unshift(node);
+  const each = p !== undefined ? `p = ${formatNumber(p / thrown.length)}` : 'thrown';
+  for (const input of thrown) b.addEdge(node.id, input.id, [each], 'mask');
+}
+
 function stageLines(stage: StageIR): string[] {
   const s = stage.settings;
   const lines: string[] = [];
@@ -688,7 +757,9 @@ function stageLines(stage: StageIR): string[] {
   if (a.length) lines.push(a.join(', '));
   if (s.optimizer !== undefined) lines.push(`optimizer ${fmtSetting(s.optimizer)}`);
   if (s.schedule !== undefined) lines.push(`schedule ${fmtSetting(s.schedule)}`);
-  if (s.modality_dropout !== undefined) lines.push(`modality dropout ${fmtSetting(s.modality_dropout)}`);
+  const dropout = s.modality_dropout as { type?: unknown } | undefined;
+  if (dropout !== undefined && dropout?.type !== 'random_throw')
+    lines.push(`modality dropout ${fmtSetting(s.modality_dropout)}`);
   if (stage.frozen.length) lines.push(`frozen ${stage.frozen.join(', ')}`);
   return lines;
 }

@@ -60,10 +60,14 @@ function notFound(what: string, name: string, names: readonly string[], file: st
   };
 }
 
-/** Marks a stage's masked (sparse while the stage masks) and frozen layers on a model graph. */
+/**
+ * Marks a stage's masked (sparse while the stage masks) and frozen layers on a model graph. In a
+ * stage without a mask the `sparse` layers run dense, so they are drawn as the dense layers they are.
+ */
 export function markStage(g: DiagramGraph, stage: StageIR): void {
   for (const n of allNodes(g)) {
     if (stage.mask && n.sparse) n.masked = true;
+    if (!stage.mask) (n as { sparse: boolean }).sparse = false;
     if (n.path !== undefined && stage.frozen.some((p) => n.path === p || n.path!.startsWith(p + '.'))) n.frozen = true;
   }
 }

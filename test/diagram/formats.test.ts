@@ -60,10 +60,20 @@ describe('ConvNeXt-V2 block (convnextv2_atto, first block, 224 px)', () => {
     expect(byName(g, 'norm').sparse).toBe(false);
   });
 
-  it('labels edges with concrete shapes from the call site and the symbolic form', () => {
+  it("labels edges with concrete shapes from the call site and the symbolic form in the model's names", () => {
     const into = edgesInto(g, byName(g, 'dwconv').id);
-    expect(into.map((e) => e.label)).toEqual([['[B, 56, 56, 40]', '[B, H, W, 40]']]);
-    expect(edgesInto(g, byName(g, 'gelu').id)[0]!.label).toEqual(['[B, 56, 56, 160]', '[B, H, W, 160]']);
+    // `H` is the model's input height on both lines (the block's own H would be H / 4).
+    expect(into.map((e) => e.label)).toEqual([['[B, 56, 56, 40]', '[B, H / 4, W / 4, 40]']]);
+    expect(edgesInto(g, byName(g, 'gelu').id)[0]!.label).toEqual(['[B, 56, 56, 160]', '[B, H / 4, W / 4, 160]']);
+    const half = draw('std/convnextv2.nvc', {
+      model: 'convnextv2_atto',
+      block: 'ConvNeXtV2Block',
+      dims: new Map([['H', 224]]),
+    });
+    expect(edgesInto(half, byName(half, 'dwconv').id)[0]!.label).toEqual([
+      '[B, 56, W / 4, 40]',
+      '[B, H / 4, W / 4, 40]',
+    ]);
     // The residual: the input feeds the add as well.
     expect(
       edgesInto(g, byName(g, '+').id)
@@ -90,8 +100,8 @@ describe('ConvNeXt-V2 block (convnextv2_atto, first block, 224 px)', () => {
       '+',
       '+',
     ]);
-    // Without --dims the call-site shape is in the model's own input symbols.
-    expect(edgesInto(deep, byName(deep, 'dwconv').id)[0]!.label).toEqual(['[B, H / 4, W / 4, 40]', '[B, H, W, 40]']);
+    // Without --dims the call-site shape is in the model's own input symbols, once.
+    expect(edgesInto(deep, byName(deep, 'dwconv').id)[0]!.label).toEqual(['[B, H / 4, W / 4, 40]']);
   });
 });
 
@@ -109,7 +119,8 @@ describe('MED-NVC (the fine-tuning model)', () => {
     const dim = 512;
     const perBlock = 7 * 7 * dim + dim + 2 * dim + (dim * 4 * dim + 4 * dim) + 2 * 4 * dim + (4 * dim * dim + dim);
     expect(s2.params).toBe(27 * perBlock);
-    expect(s2.sparse).toBe(true);
+    // The fine-tuning stage masks nothing: its sparse-declared blocks run dense and are drawn so.
+    expect(s2.sparse).toBe(false);
     expect(s2.masked).toBe(false);
     expect(byName(g, 'fusion').kind).toBe('CrossAttention ×2');
   });
@@ -209,7 +220,7 @@ describe('MED-NVC training (Figure 1)', () => {
     const encoder = pre.children.find((c) => c.path === 'encoder')!;
     expect(encoder.masked).toBe(true);
     expect(pre.children.find((c) => c.path === 'decoder')!.masked).toBe(false);
-    expect(g.edges.filter((e) => e.kind === 'mask').map((e) => [e.source, e.target])).toEqual([[mask.id, encoder.id]]);
+    expect(g.edges.filter((e) => e.kind === 'mask' && e.source === mask.id).map((e) => e.target)).toEqual([encoder.id]);
     expect(pre.children.find((c) => c.role === 'loss')!.kind).toBe('masked_mse');
     expect(fine.children.find((c) => c.role === 'loss')!.kind).toBe('cross_entropy');
     const hand = g.edges.filter((e) => e.kind === 'handover');
@@ -234,8 +245,23 @@ describe('MED-NVC training (Figure 1)', () => {
       'enc.downsample_layers.3',
       'enc.stages.3',
     ]);
-    // Fine-tuning has no mask policy: its sparse layers run dense.
-    expect(fine.children.some((c) => c.masked)).toBe(false);
+    // Fine-tuning has no mask policy: its sparse layers run dense, drawn without the sparse border.
+    expect(fine.children.some((c) => c.masked || c.sparse)).toBe(false);
+    // Random throw is drawn (as in the paper's Figure 1): a node feeding both inputs it may replace.
+    const thrown = fine.children.find((c) => c.name === 'random throw')!;
+    expect(thrown.lines).toEqual(['p = 0.2 per sample: one of 2 inputs', 'replaced by fill -10']);
+    expect(
+      g.edges
+        .filter((e) => e.source === thrown.id)
+        .map((e) => [fine.children.find((c) => c.id === e.target)!.name, e.label]),
+    ).toEqual([
+      ['xray', ['p = 0.1']],
+      ['labs', ['p = 0.1']],
+    ]);
+    expect(fine.lines.some((l) => l.includes('modality dropout'))).toBe(false);
+    // One number format: the learning rates read 5e-5 and 5e-7, never 0.00005.
+    expect(pre.lines).toContain('optimizer lion(lr = 5e-5)');
+    expect(pre.lines).toContain('schedule warmup(epochs = 10) then cosine(to = 5e-7)');
     // The dataset fixes the pretraining input, so the FCMAE encoder's output is concrete.
     expect(g.edges.find((e) => e.source === encoder.id)!.label).toEqual([
       '[B, 7, 7, 1024]',
