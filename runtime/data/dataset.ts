@@ -229,7 +229,8 @@ interface Checked {
   /** Image refs per patient (same order as `patients`). */
   readonly imagesOf: ImageRef[][];
   /** Decoded pixels per image ref, when decoding succeeded. */
-  readonly pixels: Map<ImageRef, Uint8Array>;
+  /** Decoded pictures per image file: one, or one per frame of a multi-frame DICOM file. */
+  readonly pixels: Map<ImageRef, readonly Uint8Array[]>;
   readonly errors: DataError[];
   /** Cache writes to run only if the dataset is accepted. */
   readonly persist: Array<() => Promise<void>>;
@@ -320,14 +321,14 @@ async function checkUnsorted(spec: DatasetSpec, options: LoadOptions): Promise<C
   });
 
   // Decode every linked image once: unreadable and truncated files are data errors too.
-  const pixels = new Map<ImageRef, Uint8Array>();
+  const pixels = new Map<ImageRef, readonly Uint8Array[]>();
   const persist: Array<() => Promise<void>> = source.persist ? [source.persist] : [];
   const cacheDir = spec.cache ? resolve(baseDir, spec.cache, 'images') : undefined;
   const work = patients.flatMap((p, i) => imagesOf[i]!.map((ref) => ({ p, ref })));
   await mapLimit(work, 4, async ({ p, ref }) => {
     try {
       const decoded = await decodeImage(ref, spec.images, cacheDir);
-      pixels.set(ref, decoded.pixels);
+      pixels.set(ref, decoded.frames);
       if (decoded.persist) persist.push(decoded.persist);
     } catch (e) {
       const reason = e instanceof ImageDecodeError ? e.message : String(e);
@@ -399,9 +400,14 @@ async function checkAndBuild(
   if (checked.errors.length > 0) return { errors: checked.errors, persist: [] };
   const images: StoredImage[] = [];
   const patients: PatientRecord[] = checked.patients.map((p, i) => {
-    const ids = checked.imagesOf[i]!.map((ref) => {
-      images.push({ file: ref.display, patient: i, pixels: checked.pixels.get(ref)! });
-      return images.length - 1;
+    // Each frame of a multi-frame DICOM file is one image of its patient, named by its frame.
+    const ids = checked.imagesOf[i]!.flatMap((ref) => {
+      const frames = checked.pixels.get(ref)!;
+      return frames.map((pixels, k) => {
+        const file = frames.length > 1 ? `${ref.display} [frame ${k + 1}/${frames.length}]` : ref.display;
+        images.push({ file, patient: i, pixels });
+        return images.length - 1;
+      });
     });
     return { id: p.id, row: p.row, label: p.label, images: ids };
   });

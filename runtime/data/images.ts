@@ -1,9 +1,10 @@
 /**
  * Finding and decoding images.
  * In: an image folder and the spec's file pattern, or in-memory pictures; ImageSpec settings.
- * Out: `ImageRef`s linked to patients by the pattern's `{id}`, and decoded pixels: Uint8, HWC,
- * exactly size[0] x size[1] x channels.
- * Holds afterwards: PNG and JPEG go through sharp, DICOM through dicom.ts then sharp; every
+ * Out: `ImageRef`s linked to patients by the pattern's `{id}`, and decoded pixels per file (one
+ * array per frame): Uint8, HWC, exactly size[0] x size[1] x channels.
+ * Holds afterwards: PNG and JPEG go through sharp, DICOM through dicom.ts then sharp (a
+ * multi-frame DICOM file gives one picture per frame, never frame 0 alone); every
  * failure is an `ImageDecodeError` with a plain message (the caller names file and patient);
  * with a cache folder, decoded pixels are stored under the SHA-256 of the file bytes and the
  * decode settings, so a second load of the same data decodes nothing.
@@ -13,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
 import { extname, isAbsolute, join, relative, sep } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
-import { decodeDicom, DicomError, isDicom } from './dicom.js';
+import { decodeDicomFrames, DicomError, isDicom } from './dicom.js';
 import type { ImageSpec } from './spec.js';
 
 /** An image file that cannot be decoded (the data check names the file). */
@@ -164,7 +165,8 @@ export async function listImages(
 
 /** Everything about decoding that changes the output pixels (part of the cache key). */
 function decodeSettings(spec: ImageSpec): string {
-  return JSON.stringify({ v: 1, size: spec.size, channels: spec.channels, fit: spec.fit, dicom: spec.dicom });
+  // v2: every frame of a multi-frame DICOM file (v1 entries held frame 0 only).
+  return JSON.stringify({ v: 2, size: spec.size, channels: spec.channels, fit: spec.fit, dicom: spec.dicom });
 }
 
 async function toSize(input: Sharp, spec: ImageSpec): Promise<Uint8Array> {
@@ -185,23 +187,29 @@ async function toSize(input: Sharp, spec: ImageSpec): Promise<Uint8Array> {
   return out;
 }
 
-async function decodeBytes(bytes: Uint8Array, spec: ImageSpec): Promise<Uint8Array> {
+/** The pictures in a file's bytes: one, or one per frame of a multi-frame DICOM file. */
+async function decodeBytes(bytes: Uint8Array, spec: ImageSpec): Promise<Uint8Array[]> {
   if (isDicom(bytes)) {
-    let pic: ReturnType<typeof decodeDicom>;
+    let pictures: Awaited<ReturnType<typeof decodeDicomFrames>>;
     try {
-      pic = decodeDicom(bytes, spec.dicom);
+      pictures = await decodeDicomFrames(bytes, spec.dicom);
     } catch (e) {
       throw new ImageDecodeError(e instanceof DicomError ? e.message : String(e));
     }
-    return toSize(
-      sharp(Buffer.from(pic.pixels.buffer, pic.pixels.byteOffset, pic.pixels.byteLength), {
-        raw: { width: pic.width, height: pic.height, channels: 1 },
-      }),
-      spec,
-    );
+    const frames: Uint8Array[] = [];
+    for (const pic of pictures)
+      frames.push(
+        await toSize(
+          sharp(Buffer.from(pic.pixels.buffer, pic.pixels.byteOffset, pic.pixels.byteLength), {
+            raw: { width: pic.width, height: pic.height, channels: 1 },
+          }),
+          spec,
+        ),
+      );
+    return frames;
   }
   try {
-    return await toSize(sharp(bytes, { failOn: 'truncated' }), spec);
+    return [await toSize(sharp(bytes, { failOn: 'truncated' }), spec)];
   } catch (e) {
     if (e instanceof ImageDecodeError) throw e;
     const msg = e instanceof Error ? e.message : String(e);
@@ -212,21 +220,25 @@ async function decodeBytes(bytes: Uint8Array, spec: ImageSpec): Promise<Uint8Arr
 }
 
 export interface Decoded {
-  readonly pixels: Uint8Array;
+  /** One picture, or one per frame of a multi-frame DICOM file (in frame order). */
+  readonly frames: readonly Uint8Array[];
   /** Stores the pixels in the on-disk cache; absent when they came from it (or no cache). */
   readonly persist?: () => Promise<void>;
 }
 
 /**
- * Decodes one image to the spec's size and channels, reading the on-disk cache when given.
+ * Decodes one image file to the spec's size and channels (every frame of a multi-frame DICOM
+ * file), reading the on-disk cache when given. A cache entry holds the frames one after another.
  * New cache entries are written only by calling `persist`, so a refused dataset writes nothing.
  */
 export async function decodeImage(ref: ImageRef, spec: ImageSpec, cacheDir?: string): Promise<Decoded> {
   if (ref.kind === 'raw') {
     const [h, w] = spec.size;
-    if (ref.width === w && ref.height === h && spec.channels === 1) return { pixels: ref.pixels };
+    if (ref.width === w && ref.height === h && spec.channels === 1) return { frames: [ref.pixels] };
     const raw = Buffer.from(ref.pixels.buffer, ref.pixels.byteOffset, ref.pixels.byteLength);
-    return { pixels: await toSize(sharp(raw, { raw: { width: ref.width, height: ref.height, channels: 1 } }), spec) };
+    return {
+      frames: [await toSize(sharp(raw, { raw: { width: ref.width, height: ref.height, channels: 1 } }), spec)],
+    };
   }
   let bytes: Buffer;
   try {
@@ -242,21 +254,25 @@ export async function decodeImage(ref: ImageRef, spec: ImageSpec, cacheDir?: str
     cachePath = join(cacheDir, key.slice(0, 2), `${key}.u8`);
     try {
       const cached = await readFile(cachePath);
-      if (cached.length === expected)
-        return { pixels: new Uint8Array(cached.buffer, cached.byteOffset, cached.byteLength) };
+      if (cached.length > 0 && cached.length % expected === 0) {
+        const frames: Uint8Array[] = [];
+        for (let at = 0; at < cached.length; at += expected)
+          frames.push(new Uint8Array(cached.buffer, cached.byteOffset + at, expected));
+        return { frames };
+      }
     } catch {
       // Not cached yet.
     }
   }
-  const pixels = await decodeBytes(bytes, spec);
-  if (!cachePath) return { pixels };
+  const frames = await decodeBytes(bytes, spec);
+  if (!cachePath) return { frames };
   const path = cachePath;
   return {
-    pixels,
+    frames,
     persist: async () => {
       await mkdir(join(path, '..'), { recursive: true });
       const tmp = `${path}.${process.pid}.tmp`;
-      await writeFile(tmp, pixels);
+      await writeFile(tmp, Buffer.concat(frames));
       await rename(tmp, path);
     },
   };

@@ -19,11 +19,17 @@ const IMAGE: ImageSpec = {
   dicom: { window: 'auto', invertMonochrome1: true },
 };
 
+/** The one picture of a PNG, JPEG or single-frame DICOM file. */
+function only(decoded: { readonly frames: readonly Uint8Array[] }): Uint8Array {
+  expect(decoded.frames).toHaveLength(1);
+  return decoded.frames[0]!;
+}
+
 // A 4x4 ramp of stored values 0..1500 step 100.
 const RAMP = Array.from({ length: 16 }, (_, i) => i * 100);
 
 describe('DICOM decoding', () => {
-  it('applies rescale slope/intercept and the file window (linear VOI)', () => {
+  it('applies rescale slope/intercept and the file window (linear VOI)', async () => {
     // HU = stored * 2 - 1000; window centre 0, width 1001 -> [-500, 500] maps to [0, 255].
     const bytes = writeDicom({
       rows: 4,
@@ -34,7 +40,7 @@ describe('DICOM decoding', () => {
       windowCenter: 0,
       windowWidth: 1001,
     });
-    const pic = decodeDicom(bytes, IMAGE.dicom);
+    const pic = await decodeDicom(bytes, IMAGE.dicom);
     expect([pic.width, pic.height]).toEqual([4, 4]);
     const expected = RAMP.map((s) => {
       const hu = s * 2 - 1000;
@@ -47,60 +53,63 @@ describe('DICOM decoding', () => {
     expect(pic.pixels[15]).toBe(255); // 2000 HU, above the window
   });
 
-  it('a declared window overrides the file; none uses min-max', () => {
+  it('a declared window overrides the file; none uses min-max', async () => {
     const bytes = writeDicom({ rows: 4, columns: 4, pixels: RAMP, windowCenter: 100, windowWidth: 10 });
-    const minmax = decodeDicom(bytes, { window: 'none', invertMonochrome1: true });
+    const minmax = await decodeDicom(bytes, { window: 'none', invertMonochrome1: true });
     expect(minmax.pixels[0]).toBe(0);
     expect(minmax.pixels[15]).toBe(255);
     expect(minmax.pixels[8]).toBe(Math.round(((800 - 0) / 1500) * 255));
-    const fixed = decodeDicom(bytes, { window: { center: 750, width: 1501 }, invertMonochrome1: true });
+    const fixed = await decodeDicom(bytes, { window: { center: 750, width: 1501 }, invertMonochrome1: true });
     expect(Array.from(fixed.pixels)).toEqual(Array.from(minmax.pixels));
-    const fromFile = decodeDicom(bytes, IMAGE.dicom);
+    const fromFile = await decodeDicom(bytes, IMAGE.dicom);
     expect(fromFile.pixels[0]).toBe(0);
     expect(fromFile.pixels[2]).toBe(255);
   });
 
-  it('inverts MONOCHROME1 so that dense is bright (unless told not to)', () => {
-    const mono2 = decodeDicom(writeDicom({ rows: 4, columns: 4, pixels: RAMP }), {
+  it('inverts MONOCHROME1 so that dense is bright (unless told not to)', async () => {
+    const mono2 = await decodeDicom(writeDicom({ rows: 4, columns: 4, pixels: RAMP }), {
       window: 'none',
       invertMonochrome1: true,
     });
-    const mono1 = decodeDicom(writeDicom({ rows: 4, columns: 4, pixels: RAMP, photometric: 'MONOCHROME1' }), {
+    const mono1 = await decodeDicom(writeDicom({ rows: 4, columns: 4, pixels: RAMP, photometric: 'MONOCHROME1' }), {
       window: 'none',
       invertMonochrome1: true,
     });
     expect(Array.from(mono1.pixels)).toEqual(Array.from(mono2.pixels, (v) => 255 - v));
-    const kept = decodeDicom(writeDicom({ rows: 4, columns: 4, pixels: RAMP, photometric: 'MONOCHROME1' }), {
+    const kept = await decodeDicom(writeDicom({ rows: 4, columns: 4, pixels: RAMP, photometric: 'MONOCHROME1' }), {
       window: 'none',
       invertMonochrome1: false,
     });
     expect(Array.from(kept.pixels)).toEqual(Array.from(mono2.pixels));
   });
 
-  it('reads signed 16-bit and 8-bit data', () => {
-    const signed = decodeDicom(writeDicom({ rows: 1, columns: 3, pixels: [-1000, 0, 1000], signed: true }), {
+  it('reads signed 16-bit and 8-bit data', async () => {
+    const signed = await decodeDicom(writeDicom({ rows: 1, columns: 3, pixels: [-1000, 0, 1000], signed: true }), {
       window: 'none',
       invertMonochrome1: true,
     });
     expect(Array.from(signed.pixels)).toEqual([0, 128, 255]);
-    const eight = decodeDicom(writeDicom({ rows: 1, columns: 2, pixels: [0, 200], bitsAllocated: 8 }), {
+    const eight = await decodeDicom(writeDicom({ rows: 1, columns: 2, pixels: [0, 200], bitsAllocated: 8 }), {
       window: 'none',
       invertMonochrome1: true,
     });
     expect(Array.from(eight.pixels)).toEqual([0, 255]);
   });
 
-  it('refuses truncated pixel data and compressed syntaxes with plain messages', () => {
+  it('refuses truncated pixel data, unsupported syntaxes by name, and unencapsulated compressed data', async () => {
     const full = writeDicom({ rows: 4, columns: 4, pixels: RAMP });
-    expect(() => decodeDicom(full.subarray(0, full.length - 10), IMAGE.dicom)).toThrow(
+    await expect(decodeDicom(full.subarray(0, full.length - 10), IMAGE.dicom)).rejects.toThrow(
       /truncated pixel data|not a readable DICOM/,
     );
-    expect(() =>
-      decodeDicom(
-        writeDicom({ rows: 4, columns: 4, pixels: RAMP, transferSyntax: '1.2.840.10008.1.2.4.50' }),
-        IMAGE.dicom,
-      ),
-    ).toThrow(/compressed DICOM \(transfer syntax 1\.2\.840\.10008\.1\.2\.4\.50\) is not supported/);
+    const jpegXl = writeDicom({ rows: 4, columns: 4, pixels: RAMP, transferSyntax: '1.2.840.10008.1.2.4.112' });
+    await expect(decodeDicom(jpegXl, IMAGE.dicom)).rejects.toThrow(
+      'the transfer syntax JPEG XL (1.2.840.10008.1.2.4.112) is not supported: convert the file to an ' +
+        'uncompressed, RLE, JPEG, JPEG-LS or JPEG 2000 syntax first',
+    );
+    const notEncapsulated = writeDicom({ rows: 4, columns: 4, pixels: RAMP, transferSyntax: '1.2.840.10008.1.2.4.50' });
+    await expect(decodeDicom(notEncapsulated, IMAGE.dicom)).rejects.toThrow(
+      'the pixel data of a JPEG Baseline (Process 1) (1.2.840.10008.1.2.4.50) file must be encapsulated',
+    );
   });
 
   it('loads .dcm files next to PNGs in a dataset, and reports a truncated one by file', async () => {
@@ -139,22 +148,22 @@ describe('PNG/JPEG decoding and caching', () => {
     await writeFile(join(dir, 'a.png'), png);
     await writeFile(join(dir, 'a.jpg'), jpg);
     const ref = (f: string) => ({ kind: 'file' as const, path: join(dir, f), display: f, key: 'a' });
-    const three = (await decodeImage(ref('a.png'), { ...IMAGE, channels: 3 })).pixels;
+    const three = only(await decodeImage(ref('a.png'), { ...IMAGE, channels: 3 }));
     expect(three.length).toBe(4 * 4 * 3);
     expect(Array.from(three.subarray(0, 3))).toEqual([200, 100, 0]);
-    const one = (await decodeImage(ref('a.png'), IMAGE)).pixels;
+    const one = only(await decodeImage(ref('a.png'), IMAGE));
     expect(one.length).toBe(16);
     // A luminance mix of the three channels (sharp's b-w), not one channel copied.
     expect(one[0]).toBeGreaterThan(60);
     expect(one[0]).toBeLessThan(140);
     expect([200, 100, 0]).not.toContain(one[0]);
-    const fromJpeg = (await decodeImage(ref('a.jpg'), { ...IMAGE, channels: 3 })).pixels;
+    const fromJpeg = only(await decodeImage(ref('a.jpg'), { ...IMAGE, channels: 3 }));
     expect(Math.abs(fromJpeg[0]! - 200)).toBeLessThan(6);
     const gray = await sharp(Buffer.alloc(16, 77), { raw: { width: 4, height: 4, channels: 1 } })
       .png()
       .toBuffer();
     await writeFile(join(dir, 'g.png'), gray);
-    expect(Array.from((await decodeImage(ref('g.png'), { ...IMAGE, channels: 3 })).pixels.subarray(0, 6))).toEqual([
+    expect(Array.from(only(await decodeImage(ref('g.png'), { ...IMAGE, channels: 3 })).subarray(0, 6))).toEqual([
       77, 77, 77, 77, 77, 77,
     ]);
   });
