@@ -12,10 +12,11 @@
  * through the PackBits reader below (no maintained package decodes DICOM RLE on its own, and
  * Annex G is a page long); every failure is a `CodecError` with a plain message.
  */
-import charlsFactory from '@cornerstonejs/codec-charls/decodewasmjs';
-import jpegTurboFactory from '@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs';
-import openJpegFactory from '@cornerstonejs/codec-openjpeg/decodewasmjs';
-import { Decoder as LosslessJpegDecoder } from '@cornerstonejs/jpeg-lossless-decoder-js';
+// Type-only here: each decoder's module is imported (and its WebAssembly instantiated) on first use,
+// so commands that never meet a compressed file load none of them.
+import type charlsFactory from '@cornerstonejs/codec-charls/decodewasmjs';
+import type jpegTurboFactory from '@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs';
+import type openJpegFactory from '@cornerstonejs/codec-openjpeg/decodewasmjs';
 
 /** A frame nvcc cannot decode; the caller adds the file. */
 export class CodecError extends Error {
@@ -247,7 +248,9 @@ async function decodeJpeg(frame: Uint8Array, g: FrameGeometry): Promise<DecodedF
     'JPEG',
     frame,
     async () => {
-      loaded.jpegTurbo ??= jpegTurboFactory(moduleOptions);
+      loaded.jpegTurbo ??= import('@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs').then((m) =>
+        m.default(moduleOptions),
+      );
       return new (await loaded.jpegTurbo).JPEGDecoder();
     },
     g,
@@ -255,11 +258,12 @@ async function decodeJpeg(frame: Uint8Array, g: FrameGeometry): Promise<DecodedF
   return { samples: samplesOf(bytes, info), words: false };
 }
 
-function decodeJpegLossless(frame: Uint8Array, g: FrameGeometry): DecodedFrame {
+async function decodeJpegLossless(frame: Uint8Array, g: FrameGeometry): Promise<DecodedFrame> {
   const header = checkHeader(jpegFrameHeader(frame), 'JPEG lossless', g);
+  const { Decoder } = await import('@cornerstonejs/jpeg-lossless-decoder-js');
   let out: Uint8Array | Uint16Array;
   try {
-    const decoder = new LosslessJpegDecoder();
+    const decoder = new Decoder();
     out = decoder.decode(frame.buffer as ArrayBuffer, frame.byteOffset, frame.byteLength, header.precision > 8 ? 2 : 1);
   } catch (e) {
     throw new CodecError(`the JPEG lossless data could not be decoded (${e instanceof Error ? e.message : String(e)})`);
@@ -275,7 +279,7 @@ async function decodeJpegLs(frame: Uint8Array, g: FrameGeometry): Promise<Decode
     'JPEG-LS',
     frame,
     async () => {
-      loaded.charls ??= charlsFactory(moduleOptions);
+      loaded.charls ??= import('@cornerstonejs/codec-charls/decodewasmjs').then((m) => m.default(moduleOptions));
       return new (await loaded.charls).JpegLSDecoder();
     },
     g,
@@ -289,7 +293,7 @@ async function decodeJpeg2000(frame: Uint8Array, g: FrameGeometry): Promise<Deco
     'JPEG 2000',
     frame,
     async () => {
-      loaded.openjpeg ??= openJpegFactory(moduleOptions);
+      loaded.openjpeg ??= import('@cornerstonejs/codec-openjpeg/decodewasmjs').then((m) => m.default(moduleOptions));
       return new (await loaded.openjpeg).J2KDecoder();
     },
     g,
