@@ -2,24 +2,27 @@
  * `nvcc build`: from a .nvc file to a build folder of typed TypeScript, its in-process
  * JavaScript, a training entry point and a manifest; and `loadBuiltProgram` for `nvcc train`.
  * In: an entry path, a variant, overrides (`path -> value`, validated against the program's
- * override schema first) and an output folder. Out: in the folder `model.ts` / `model.js`
- * (one class per block instantiation and model), `train.ts` / `train.js` (a ModelFactory per
- * stage and per top-level model, the lowered TrainSpec and DatasetSpec), `manifest.json` and
- * `config.resolved.json`. Holds afterwards:
- *  - the files depend only on the sources, variant, overrides and the compiler version, and on
- *    the output folder's position relative to the runtime generated code imports (a relative
- *    path to runtime/index.js, or from the bundle to dist/<id>/runtime/index.js, whose id is a
- *    hash of the sources): byte-identical across runs and machines; origins name files
- *    relative to the entry file's folder (`mednvc.nvc:42:5`) or the std library
- *    (`std/convnextv2.nvc:30:13`);
+ * override schema first) and an output folder. Out: in the folder `model.ts` / `model.js` /
+ * `model.d.ts` (one class per block instantiation and model), `train.ts` / `train.js` /
+ * `train.d.ts` (a ModelFactory per stage and per top-level model, the lowered TrainSpec and
+ * DatasetSpec), `manifest.json`, `config.resolved.json` and a `package.json` that makes the
+ * folder an npm package (exports `.` = the model classes, `./train` = the training entry, with
+ * their declarations; nvcc as a peer dependency). Holds afterwards:
+ *  - generated code imports the runtime as `nvcc/runtime` (nvcc's package export, which ships
+ *    declarations), so the folder type-checks and runs in any project that depends on nvcc;
+ *  - the files depend only on the sources, variant, overrides and the compiler version:
+ *    byte-identical across runs, machines and output folders; origins name files relative to
+ *    the entry file's folder (`mednvc.nvc:42:5`) or the std library (`std/convnextv2.nvc:30:13`);
  *  - a second build with the same inputs finds the manifest's cache key unchanged and writes
  *    nothing (`cached: true`);
  *  - a refused build (diagnostics, bad overrides, unsupported constructs) writes nothing;
  *  - loadBuiltProgram hands out generated classes that extend the running process's own
- *    runtime `Module` (one runtime instance), or throws.
+ *    runtime `Module` (one runtime instance: it imports a copy of the JavaScript whose
+ *    `nvcc/runtime` import names the running runtime's entry file), or throws.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Diagnostic } from '../../dsl/diagnostics/diagnostic.js';
@@ -53,7 +56,7 @@ async function heavy() {
 }
 
 /** Bumped whenever the generated code's shape changes (part of every cache key). */
-export const EMIT_FORMAT = 2;
+export const EMIT_FORMAT = 3;
 
 /**
  * The bundle's folder relative to the package root (`dist/<id>`), defined by the bundler
@@ -63,10 +66,17 @@ declare const NVCC_BUNDLE_DIR: string | undefined;
 const BUNDLE_DIR = typeof NVCC_BUNDLE_DIR === 'string' ? NVCC_BUNDLE_DIR : undefined;
 
 /**
- * The runtime module generated code imports. From the bundle it is the bundle's own runtime
- * entry, whose chunks the running CLI shares: the trainer and the generated classes then use
- * one runtime instance (one `Module` class, one set of registered kernels). From the sources it
- * is runtime/index.js, which tsx and vitest map to runtime/index.ts.
+ * The import specifier of the runtime in generated code: nvcc's package export (package.json
+ * `exports["./runtime"]`), resolved by whatever project depends on nvcc.
+ */
+export const RUNTIME_IMPORT = 'nvcc/runtime';
+
+/**
+ * The runtime module this process runs, which `loadBuiltProgram` gives generated code in place
+ * of RUNTIME_IMPORT. From the bundle it is the bundle's own runtime entry, whose chunks the
+ * running CLI shares: the trainer and the generated classes then use one runtime instance (one
+ * `Module` class, one set of registered kernels). From the sources it is runtime/index.js,
+ * which tsx and vitest map to runtime/index.ts.
  */
 export const RUNTIME_ENTRY = BUNDLE_DIR
   ? packagePath(BUNDLE_DIR, 'runtime', 'index.js')
@@ -209,30 +219,22 @@ function cacheKeyOf(
   specHash: string,
   variant: string | undefined,
   overrides: Readonly<Record<string, unknown>>,
-  runtimeImport: string,
 ): string {
-  return sha256(
-    canonicalJson({ specHash, compiler: COMPILER_VERSION, variant: variant ?? null, overrides, runtimeImport }),
-  );
+  return sha256(canonicalJson({ specHash, compiler: COMPILER_VERSION, variant: variant ?? null, overrides }));
 }
 
 function specHashOf(sources: readonly SourceEntry[]): string {
   return sha256(sources.map((s) => `${s.file}\0${s.sha256}\n`).join(''));
 }
 
-/** The runtime import specifier from an output folder (relative, posix, deterministic). */
-export function runtimeImportFrom(outDir: string): string {
-  let rel = path.relative(path.resolve(outDir), RUNTIME_ENTRY).split(path.sep).join('/');
-  if (!rel.startsWith('.')) rel = `./${rel}`;
-  return rel;
-}
-
 const OUTPUT_FILES = [
   'package.json',
   'model.ts',
   'model.js',
+  'model.d.ts',
   'train.ts',
   'train.js',
+  'train.d.ts',
   'config.resolved.json',
   'overrides.schema.json',
   'manifest.json',
@@ -258,7 +260,7 @@ export function cachedManifest(entry: string, options: BuildOptions, outDir: str
     const text = read.text;
     sources.push({ file: s.file, sha256: sha256(text) });
   }
-  const key = cacheKeyOf(specHashOf(sources), options.variant, options.overrides ?? {}, runtimeImportFrom(outDir));
+  const key = cacheKeyOf(specHashOf(sources), options.variant, options.overrides ?? {});
   if (key !== manifest.cacheKey) return undefined;
   for (const f of OUTPUT_FILES) if (!fs.existsSync(path.join(outDir, f))) return undefined;
   return manifest;
@@ -290,11 +292,15 @@ export async function overrideSchemaOf(
   return { result, schema: deriveOverrideSchema(result.program, ast) };
 }
 
-/** Compiles and emits without touching the disk. */
+/**
+ * Compiles and emits without touching the disk. The third argument, where the caller will write
+ * the build, is kept for callers: nothing in the output depends on it any more (generated code
+ * imports the runtime by package name).
+ */
 export async function compileBuild(
   entry: string,
   options: BuildOptions,
-  outDir: string,
+  _outDir?: string,
 ): Promise<{ result: CompileResult; compiled?: CompiledBuild; problems: BuildProblem[]; sources: SourceEntry[] }> {
   const {
     compileProgramSync,
@@ -338,8 +344,7 @@ export async function compileBuild(
   try {
     const stageModels: ModelIR[] = program.trains.flatMap((t) => t.stages.map((s) => s.model));
     const models = [...stageModels, ...program.models];
-    const runtimeImport = runtimeImportFrom(outDir);
-    const emitted = emitModels(models, result.files, { runtimeImport, origin });
+    const emitted = emitModels(models, result.files, { runtimeImport: RUNTIME_IMPORT, origin });
     const classOf = new Map(emitted.models.map((m) => [m.model, m.className]));
     const singleTrain = program.trains.length <= 1;
     const trainSpecs = program.trains.map((t) => {
@@ -365,7 +370,7 @@ export async function compileBuild(
       emitted: emitted.models,
       trainSpecs,
       datasetSpecs,
-      runtimeImport,
+      runtimeImport: RUNTIME_IMPORT,
       origin,
       singleTrain,
       resolvedConfig,
@@ -418,6 +423,59 @@ async function transpile(text: string, fileName: string): Promise<string> {
   return out.outputText;
 }
 
+/**
+ * The declaration file of a generated module (TypeScript's transpileDeclaration: no type
+ * checking, which the generated code allows since every exported member has a written type).
+ */
+async function declarations(text: string, fileName: string): Promise<string> {
+  const { ts } = (await import('ts-morph')).default;
+  const out = ts.transpileDeclaration(text, {
+    fileName,
+    reportDiagnostics: true,
+    compilerOptions: { module: ts.ModuleKind.NodeNext, target: ts.ScriptTarget.ES2022, strict: true },
+  });
+  if (out.diagnostics?.length)
+    throw new Error(
+      `declarations of the generated ${fileName}: ` +
+        `${out.diagnostics.map((d) => ts.flattenDiagnosticMessageText(d.messageText, ' ')).join('; ')}`,
+    );
+  return out.outputText;
+}
+
+/** An npm package name from the entry stem and variant (lowercase, URL-safe). */
+export function packageNameOf(entry: string, variant?: string): string {
+  const stem = `${path.basename(entry).replace(/\.nvc$/, '')}${variant ? `-${variant}` : ''}`;
+  const name = stem
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^[._-]+/, '')
+    .slice(0, 200);
+  return name.length > 0 ? name : 'nvcc-model';
+}
+
+/**
+ * The build folder's package.json: an ES module package whose main export is the model classes
+ * and whose `./train` export is the training entry, each with its declarations. nvcc is a peer
+ * dependency: the model's classes must extend the one runtime the project also runs.
+ */
+function buildPackageJson(entry: string, variant: string | undefined): string {
+  const pkg = {
+    name: packageNameOf(entry, variant),
+    version: '0.0.0',
+    private: true,
+    description: `Model code generated by ${COMPILER_VERSION} from ${path.basename(entry)}`,
+    type: 'module',
+    types: './model.d.ts',
+    exports: {
+      '.': { types: './model.d.ts', default: './model.js' },
+      './train': { types: './train.d.ts', default: './train.js' },
+      './package.json': './package.json',
+    },
+    peerDependencies: { nvcc: `^${packageVersion()}` },
+  };
+  return JSON.stringify(pkg, null, 2) + '\n';
+}
+
 function writeAtomic(file: string, text: string): void {
   const tmp = `${file}.tmp-${process.pid}`;
   fs.writeFileSync(tmp, text);
@@ -466,23 +524,27 @@ export async function buildProgram(entry: string, options: BuildOptions = {}): P
     overrides,
     specHash,
     sources,
-    cacheKey: cacheKeyOf(specHash, options.variant, overrides, runtimeImportFrom(outDir)),
+    cacheKey: cacheKeyOf(specHash, options.variant, overrides),
     models,
     files: [...OUTPUT_FILES],
   };
   const modelJs = await transpile(compiled.modelTs, 'model.ts');
   const trainJs = await transpile(compiled.trainTs, 'train.ts');
+  const modelDts = await declarations(compiled.modelTs, 'model.ts');
+  const trainDts = await declarations(compiled.trainTs, 'train.ts');
   try {
     fs.mkdirSync(outDir, { recursive: true });
     // The manifest goes last: a folder with a manifest is complete.
     fs.rmSync(path.join(outDir, 'manifest.json'), { force: true });
-    // The generated .js files are ES modules; say so here, since a build folder outside the
-    // repository has no package.json of ours above it.
-    writeAtomic(path.join(outDir, 'package.json'), JSON.stringify({ type: 'module' }, null, 2) + '\n');
+    // The generated .js files are ES modules; the package.json says so (a build folder outside
+    // the repository has no package.json of ours above it) and makes the folder a package.
+    writeAtomic(path.join(outDir, 'package.json'), buildPackageJson(entry, options.variant));
     writeAtomic(path.join(outDir, 'model.ts'), compiled.modelTs);
     writeAtomic(path.join(outDir, 'model.js'), modelJs);
+    writeAtomic(path.join(outDir, 'model.d.ts'), modelDts);
     writeAtomic(path.join(outDir, 'train.ts'), compiled.trainTs);
     writeAtomic(path.join(outDir, 'train.js'), trainJs);
+    writeAtomic(path.join(outDir, 'train.d.ts'), trainDts);
     writeAtomic(path.join(outDir, 'config.resolved.json'), JSON.stringify(compiled.resolvedConfig, null, 2) + '\n');
     writeAtomic(path.join(outDir, 'overrides.schema.json'), JSON.stringify(compiled.overrideSchema, null, 2) + '\n');
     writeAtomic(path.join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
@@ -570,27 +632,28 @@ async function assertSharedRuntime(outDir: string): Promise<void> {
   }
 }
 
-/** The build each output folder held when this process imported it. */
-const importedBuilds = new Map<string, string>();
-
 /**
- * Where this process can import the build in outDir from. Node caches an ES module by URL for
- * the life of the process, and train.js imports `./model.js` by a plain relative URL, so after
- * a rebuild into a folder this process already imported from (another `--set`, an edited spec
- * in a long-lived process) importing the folder again would run the old model code. A rebuilt
- * folder is therefore imported from a fresh sibling copy (same depth, so the generated code's
- * relative import of the runtime still resolves to the same file).
+ * A private copy of the build's JavaScript that this process imports: model.js and train.js with
+ * their `nvcc/runtime` import pointing at the running runtime's entry file. Node would resolve
+ * `nvcc/runtime` from the build folder's position (to no nvcc at all, or to another copy of the
+ * runtime than the one running), and it caches an ES module by URL for the life of the process,
+ * so a rebuilt folder imported again by the same URL would run the old code; a fresh copy per
+ * load has neither problem. Code that imports the runtime otherwise (edited by hand) is copied
+ * unchanged and refused by assertSharedRuntime.
  */
-function importableDirOf(outDir: string, cacheKey: string): string {
-  const dir = path.resolve(outDir);
-  const previous = importedBuilds.get(dir);
-  if (previous === undefined) {
-    importedBuilds.set(dir, cacheKey);
-    return dir;
+function loadableCopyOf(outDir: string): string {
+  const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'nvcc-load-'));
+  // A relative specifier, as vitest's module runner and Node both resolve it (to the .ts source
+  // under vitest and tsx, which map `.js` imports to `.ts`).
+  const runtimeSpecifier = path.relative(copy, RUNTIME_ENTRY).split(path.sep).join('/');
+  fs.writeFileSync(path.join(copy, 'package.json'), JSON.stringify({ type: 'module' }) + '\n');
+  for (const f of ['model.js', 'train.js']) {
+    const text = fs.readFileSync(path.join(outDir, f), 'utf8');
+    fs.writeFileSync(
+      path.join(copy, f),
+      text.replace(`from ${JSON.stringify(RUNTIME_IMPORT)};`, `from ${JSON.stringify(runtimeSpecifier)};`),
+    );
   }
-  if (previous === cacheKey) return dir;
-  const copy = fs.mkdtempSync(`${dir}.reload-`);
-  for (const f of ['package.json', 'model.js', 'train.js']) fs.copyFileSync(path.join(dir, f), path.join(copy, f));
   return copy;
 }
 
@@ -605,14 +668,14 @@ export async function loadBuiltProgram(entry: string, options: BuildOptions = {}
       built.problems[0]?.message ?? built.diagnostics.find((d) => d.severity === 'error')?.message ?? 'build failed';
     throw new BuildRefused(`nvcc build ${entry}: ${first}`, built);
   }
-  const importDir = importableDirOf(built.outDir, built.manifest.cacheKey);
+  const importDir = loadableCopyOf(built.outDir);
   let mod: TrainModule;
   try {
     mod = (await import(pathToFileURL(path.join(importDir, 'train.js')).href)) as TrainModule;
     await assertSharedRuntime(importDir);
   } finally {
     // Everything the generated code imports is loaded by now; the copy is not needed again.
-    if (importDir !== path.resolve(built.outDir)) fs.rmSync(importDir, { recursive: true, force: true });
+    fs.rmSync(importDir, { recursive: true, force: true });
   }
   const trainSpecs = mod.trainSpecs;
   const firstTrain = Object.values(trainSpecs)[0];

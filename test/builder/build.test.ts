@@ -28,15 +28,17 @@ describe('nvcc build output', () => {
     expect(Object.keys(ta)).toEqual([
       'config.resolved.json',
       'manifest.json',
+      'model.d.ts',
       'model.js',
       'model.ts',
       'overrides.schema.json',
       'package.json',
+      'train.d.ts',
       'train.js',
       'train.ts',
     ]);
     expect(tb).toEqual(ta);
-    expect(ta['model.ts']).toContain('import * as nv from "../../../runtime/index.js";');
+    expect(ta['model.ts']).toContain('import * as nv from "nvcc/runtime";');
     for (const [name, text] of Object.entries(ta)) {
       expect(text.includes(process.cwd()), name).toBe(false);
       expect(text.includes(path.resolve(a)), name).toBe(false);

@@ -1,13 +1,15 @@
 /**
  * The precompiled CLI (scripts/bundle.mjs, run by bin/nvcc.js): it builds and trains a tiny
- * program end to end; the generated code imports the bundle's own runtime entry, so the trainer
- * and the model share one runtime instance (a second copy is refused); `nvcc train` after
+ * program end to end; the generated code imports `nvcc/runtime`, which the trainer gives the
+ * bundle's own runtime entry, so the trainer and the model share one runtime instance (code
+ * importing a second copy is refused); `nvcc train` after
  * `nvcc build` reuses the build; and an edited source never runs from an older bundle (a new
  * bundle is made, or, when dist/ cannot be written, the sources run through tsx).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { currentBundle } from '../../scripts/dist.mjs';
 import { REPO, runCli } from '../support/cli-process.js';
@@ -30,10 +32,7 @@ describe('the bundled CLI on a tiny program', () => {
     const bundle = await currentBundle(REPO, { write: false });
     expect(built.bundle).toBe(`dist/${bundle.id}`);
     const modelJs = fs.readFileSync(path.join(work, 'build/tiny/model.js'), 'utf8');
-    const runtimeImport = /import \* as nv from "([^"]+)"/.exec(modelJs)?.[1];
-    expect(runtimeImport && path.resolve(work, 'build/tiny', runtimeImport)).toBe(
-      path.join(bundle.dir, 'runtime', 'index.js'),
-    );
+    expect(/import \* as nv from "([^"]+)"/.exec(modelJs)?.[1]).toBe('nvcc/runtime');
     const manifest = path.join(work, 'build/tiny/manifest.json');
     const before = { mtime: fs.statSync(manifest).mtimeMs, text: fs.readFileSync(manifest, 'utf8') };
 
@@ -41,9 +40,11 @@ describe('the bundled CLI on a tiny program', () => {
     expect(trained.code, trained.stderr).toBe(0);
     expect(trained.stdout).toMatch(/test split \(\d+ patients\): AUC \d+\.\d\d%/);
     expect(fs.existsSync(path.join(work, 'run', 'report.html'))).toBe(true);
-    // The trainer ran from the bundle and imported the generated code built above, unchanged.
+    // The trainer ran from the bundle and imported the generated code built above (a copy whose
+    // runtime import names the bundle's runtime entry), and the build was not rewritten.
     expect(trained.bundle).toBe(`dist/${bundle.id}`);
-    expect(trained.urls.some((u) => u.startsWith('file:') && u.includes('/build/tiny/train.js'))).toBe(true);
+    expect(trained.urls.some((u) => u.startsWith('file:') && /\/nvcc-load-[^/]+\/train\.js$/.test(u))).toBe(true);
+    expect(trained.urls).toContain(pathToFileURL(path.join(bundle.dir, 'runtime', 'index.js')).href);
     expect({ mtime: fs.statSync(manifest).mtimeMs, text: fs.readFileSync(manifest, 'utf8') }).toEqual(before);
     // One runtime: no source module was loaded twice (from the bundle and from the sources).
     expect(trained.urls.filter((u) => /\/(dsl|compiler|runtime|workflow|cli)\/.*\.ts$/.test(u))).toEqual([]);
@@ -57,7 +58,9 @@ describe('the bundled CLI on a tiny program', () => {
     const modelJs = path.join(work, 'build/tiny/model.js');
     fs.writeFileSync(
       modelJs,
-      fs.readFileSync(modelJs, 'utf8').replace(`dist/${bundle.id}/runtime/`, `dist/${path.basename(copy)}/runtime/`),
+      fs
+        .readFileSync(modelJs, 'utf8')
+        .replace('"nvcc/runtime"', JSON.stringify(path.join(copy, 'runtime', 'index.js'))),
     );
     const r = runCli(['train', 'tiny.nvc', '--backend', 'cpu', '--quiet', '--out', 'run-copy'], { cwd: work });
     expect(r.code).toBe(2);

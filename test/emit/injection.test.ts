@@ -231,6 +231,7 @@ describe('hostile names and strings', () => {
       noEmit: true,
       types: ['node'],
       lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'],
+      paths: { 'nvcc/runtime': [path.resolve('runtime/index.ts')] },
     });
     const diags = ts
       .getPreEmitDiagnostics(program)
