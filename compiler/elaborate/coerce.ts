@@ -123,6 +123,32 @@ export function coerce(
       }
       return { kind: 'word', name: word, span };
     }
+    case 'size': {
+      // An int, a list of ints of one of the allowed lengths, or one of the words (`same`).
+      const word = v.kind === 'word' ? v.name : v.kind === 'string' ? v.value : undefined;
+      if (word !== undefined) {
+        if ((t.enumValues ?? []).includes(word)) return { kind: 'word', name: word, span };
+        if (v.kind === 'word' && !t.enumValues?.length) return (el.unknownWord(v), undefined);
+        el.reporter.error(
+          'WrongArgumentType',
+          span,
+          { name, callee, expected: typeName(t), found: `\`${word}\`` },
+          { help: [didYouMean(word, t.enumValues ?? [])] },
+        );
+        return undefined;
+      }
+      if (v.kind === 'list') {
+        if (!(t.lengths ?? []).includes(v.items.length)) return wrong(`a list of ${v.items.length}`);
+        const items: Value[] = [];
+        for (const item of v.items) {
+          const c = el.coerce(item, { base: 'int', list: false }, name, callee, span, range, ctx, true);
+          if (!c) return undefined;
+          items.push(c);
+        }
+        return { kind: 'list', items };
+      }
+      return el.coerce(v, { base: 'int', list: false }, name, callee, span, range, ctx, schemaList);
+    }
     case 'shape': {
       if (v.kind !== 'list') return v.kind === 'word' ? (el.unknownWord(v), undefined) : wrong();
       for (const item of v.items) {

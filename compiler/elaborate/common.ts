@@ -16,11 +16,14 @@ import { valueToJson, type LayerInstance, type Value, type WeightInstance } from
 
 /** The type a parameter accepts. */
 export interface TypeSpec {
-  readonly base: 'int' | 'float' | 'bool' | 'string' | 'layer' | 'shape' | 'enum' | 'any';
+  readonly base: 'int' | 'float' | 'bool' | 'string' | 'layer' | 'shape' | 'enum' | 'size' | 'any';
   readonly list: boolean;
   /** For `layer`: the block name required (undefined: any layer). */
   readonly block?: string;
+  /** For `enum`: the words; for `size`: the words accepted besides numbers (`same`). */
   readonly enumValues?: readonly string[];
+  /** For `size`: the lengths a list may have (an int alone is always accepted). */
+  readonly lengths?: readonly number[];
 }
 
 export interface BindSchema {
@@ -123,7 +126,11 @@ export function typeName(t: TypeSpec): string {
       ? (t.block ?? 'layer')
       : t.base === 'enum'
         ? (t.enumValues ?? []).map((e) => `\`${e}\``).join(' | ')
-        : t.base;
+        : t.base === 'size'
+          ? [...(t.enumValues ?? []).map((e) => `\`${e}\``), 'int', ...(t.lengths ?? []).map((n) => `int[${n}]`)].join(
+              ' | ',
+            )
+          : t.base;
   return t.list ? `${base}[]` : base;
 }
 
@@ -151,6 +158,8 @@ export function primTypeSpec(p: ParamSchema): TypeSpec {
       return { base: 'int', list: true };
     case 'enum':
       return { base: 'enum', list: false, enumValues: p.enumValues ?? [] };
+    case 'size':
+      return { base: 'size', list: false, enumValues: p.enumValues ?? [], lengths: p.lengths ?? [2] };
     default:
       return { base: p.type, list: false };
   }

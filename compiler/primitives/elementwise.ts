@@ -124,6 +124,30 @@ export const ELEMENTWISE: readonly PrimitiveRecord[] = [
   unary('relu', 'max(x, 0)', { pytorch: '`torch.relu(x)`, `nn.ReLU()`', aliases: ['ReLU'] }),
   unary('sigmoid', 'logistic sigmoid', { pytorch: '`torch.sigmoid(x)`, `nn.Sigmoid()`', aliases: ['Sigmoid'] }),
   unary('tanh', 'hyperbolic tangent', { pytorch: '`torch.tanh(x)`, `nn.Tanh()`', aliases: ['Tanh'] }),
+  unary('relu6', 'min(max(x, 0), 6)', { pytorch: '`F.relu6(x)`, `nn.ReLU6()`', aliases: ['ReLU6'] }),
+  unary('silu', 'x * sigmoid(x) (swish)', { pytorch: '`F.silu(x)`, `nn.SiLU()`', aliases: ['SiLU', 'swish'] }),
+  unary('hardswish', 'x * relu6(x + 3) / 6', {
+    pytorch: '`F.hardswish(x)`, `nn.Hardswish()`',
+    aliases: ['Hardswish', 'hard_swish'],
+  }),
+  unary('hardsigmoid', 'relu6(x + 3) / 6', {
+    pytorch: '`F.hardsigmoid(x)`, `nn.Hardsigmoid()`',
+    aliases: ['Hardsigmoid', 'hard_sigmoid'],
+  }),
+  {
+    ...unary(
+      'leaky_relu',
+      'x where x >= 0, negative_slope * x elsewhere',
+      { pytorch: '`F.leaky_relu(x, negative_slope)`, `nn.LeakyReLU(negative_slope)`', aliases: ['LeakyReLU'] },
+      [{ name: 'negative_slope', type: 'float', default: F(0.01), doc: 'slope for negative inputs' }],
+    ),
+    runtime: 'nv.leakyRelu',
+    diagram: {
+      settings: () => undefined,
+      opLine: (a) => (a.negative_slope !== undefined ? `slope ${a.negative_slope}` : undefined),
+    },
+    targets: { tfjs: tfjsCall((l) => [l.value(l.attrs.negative_slope ?? 0.01)]) },
+  },
   unary('sqrt', 'element-wise square root', { pytorch: '`torch.sqrt(x)`' }),
   unary('rsqrt', 'element-wise 1 / sqrt(x)', { pytorch: '`torch.rsqrt(x)`' }),
   unary('square', 'element-wise x * x', { pytorch: '`torch.square(x)`' }),

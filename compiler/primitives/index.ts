@@ -9,6 +9,7 @@
 import { BATCH_NORMS } from './batchnorm.js';
 import { ELEMENTWISE } from './elementwise.js';
 import { LAYERS } from './layers.js';
+import { POOLING } from './pooling.js';
 import { TENSOR_FUNCTIONS } from './tensor.js';
 import { TORCH_RULES } from './torch.js';
 import type { PrimitiveRecord } from './types.js';
@@ -16,9 +17,13 @@ import type { PrimitiveRecord } from './types.js';
 export * from './types.js';
 
 // The torch target's rules live in one table (torch.ts) and join each record here.
-const ALL: readonly PrimitiveRecord[] = [...LAYERS, ...BATCH_NORMS, ...ELEMENTWISE, ...TENSOR_FUNCTIONS].map((p) =>
-  TORCH_RULES[p.name] ? { ...p, targets: { ...p.targets, torch: TORCH_RULES[p.name] } } : p,
-);
+const ALL: readonly PrimitiveRecord[] = [
+  ...LAYERS,
+  ...BATCH_NORMS,
+  ...POOLING,
+  ...ELEMENTWISE,
+  ...TENSOR_FUNCTIONS,
+].map((p) => (TORCH_RULES[p.name] ? { ...p, targets: { ...p.targets, torch: TORCH_RULES[p.name] } } : p));
 
 export const PRIMITIVES: ReadonlyMap<string, PrimitiveRecord> = new Map(ALL.map((p) => [p.name, p]));
 

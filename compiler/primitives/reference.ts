@@ -28,6 +28,8 @@ function formatValue(v: ParamValue, type: ParamSchema['type']): string {
 }
 
 function formatType(p: ParamSchema): string {
+  if (p.type === 'size')
+    return [...(p.enumValues ?? []), 'int', ...(p.lengths ?? [2]).map((n) => `int[${n}]`)].join(' | ');
   return p.type === 'enum' && p.enumValues ? p.enumValues.join(' | ') : p.type;
 }
 

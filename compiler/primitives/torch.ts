@@ -72,6 +72,15 @@ export function pyValue(v: unknown): string {
 const num = (v: unknown, d: number) => (typeof v === 'number' ? v : d);
 const ints = (v: unknown): number[] => (Array.isArray(v) ? v.map((x) => Number(x)) : []);
 
+/** An int-or-pair argument as [height, width]. */
+const pairOf = (v: unknown): number[] => (Array.isArray(v) ? ints(v) : [num(v, 0), num(v, 0)]);
+
+/** Pool window arguments; stride 0 is the kernel (PyTorch's default). */
+const windowArgs = (p: Readonly<Record<string, unknown>>) => {
+  const k = num(p.kernel, 1);
+  return `${pyValue(k)}, stride=${pyValue(num(p.stride, 0) || k)}, padding=${pyValue(num(p.padding, 0))}`;
+};
+
 /** `('trunc_normal', {'std': 0.02})`, sorted keys so the text depends only on the spec. */
 function initTuple(init: InitSpec): string {
   const keys = Object.keys(init.args).sort();
@@ -203,10 +212,33 @@ export const TORCH_RULES: Readonly<Record<string, TorchLowering>> = {
   BatchNorm1d: batchNorm(),
   BatchNorm2d: batchNorm(),
   Identity: { supports: always, lower: { layer: () => 'nv.Identity()' } },
+  MaxPool2d: {
+    supports: always,
+    lower: { layer: (l) => `nv.MaxPool2d(${windowArgs(l.params)})` },
+  },
+  AvgPool2d: {
+    supports: always,
+    lower: {
+      layer: (l) =>
+        `nv.AvgPool2d(${windowArgs(l.params)}, count_include_pad=${pyValue(l.params.count_include_pad !== false)})`,
+    },
+  },
+  AdaptiveAvgPool2d: {
+    supports: always,
+    lower: { layer: (l) => `nv.AdaptiveAvgPool2d(${pyValue(pairOf(l.params.output_size))})` },
+  },
   gelu: unary((x) => `F.gelu(${x})`),
   relu: unary((x) => `torch.relu(${x})`),
   sigmoid: unary((x) => `torch.sigmoid(${x})`),
   tanh: unary((x) => `torch.tanh(${x})`),
+  relu6: unary((x) => `F.relu6(${x})`),
+  silu: unary((x) => `F.silu(${x})`),
+  hardswish: unary((x) => `F.hardswish(${x})`),
+  hardsigmoid: unary((x) => `F.hardsigmoid(${x})`),
+  leaky_relu: {
+    supports: always,
+    lower: { call: (c) => `F.leaky_relu(${c.args[0]}, ${pyValue(num(c.attrs.negative_slope, 0.01))})` },
+  },
   sqrt: unary((x) => `torch.sqrt(${x})`),
   rsqrt: unary((x) => `torch.rsqrt(${x})`),
   square: unary((x) => `torch.square(${x})`),

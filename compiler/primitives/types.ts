@@ -18,7 +18,9 @@ import type { IRValue, WeightNode } from '../ir/ir.js';
 import { semantic } from '../report.js';
 import { type Dim, dimAdd, dimConst, dimDiv, dimSub, formatShape, type Shape } from '../symbolic.js';
 
-export type ParamType = 'int' | 'float' | 'bool' | 'string' | 'int[]' | 'shape' | 'enum' | 'any';
+/** `size`: an int, or a list of ints of one of `lengths` (default [2]), or one of `enumValues`
+ *  when it has any (`padding = 1`, `padding = [1, 2]`, `padding = same`). */
+export type ParamType = 'int' | 'float' | 'bool' | 'string' | 'int[]' | 'shape' | 'enum' | 'size' | 'any';
 
 /** A default parameter value (the subset of the elaborator's `Value` a default can be). */
 export type ParamValue =
@@ -32,6 +34,8 @@ export interface ParamSchema {
   readonly name: string;
   readonly type: ParamType;
   readonly enumValues?: readonly string[];
+  /** For `size`: the lengths a list may have (an int alone is always accepted). Default [2]. */
+  readonly lengths?: readonly number[];
   /** Default; a required parameter has none. */
   readonly default?: ParamValue;
   /** Inclusive lower bound for numbers (and every element of int[]). */
@@ -240,6 +244,19 @@ export function intListParam(p: Params, name: string): number[] {
   if (v?.kind !== 'list') return [];
   return v.items.map((x) => (x.kind === 'int' || x.kind === 'float' ? x.value : 0));
 }
+/** A `size` parameter's numbers: an int n is [n], a list its items; [] for a word. */
+export function sizeParam(p: Params, name: string): number[] {
+  const v = paramAt(p, name);
+  if (v?.kind === 'int' || v?.kind === 'float') return [v.value];
+  return intListParam(p, name);
+}
+
+/** A `size` parameter of two axes (height, width): an int n is [n, n]. */
+export function pairParam(p: Params, name: string): [number, number] {
+  const v = sizeParam(p, name);
+  return v.length === 1 ? [v[0]!, v[0]!] : [v[0] ?? 0, v[1] ?? 0];
+}
+
 /** A `shape` parameter: a list of dims (ints or symbolic dims). */
 export function shapeParam(p: Params, name: string): Shape {
   const v = paramAt(p, name);
@@ -277,7 +294,29 @@ export function normAxis(axis: number, rank: number): number | undefined {
   return a >= 0 && a < rank ? a : undefined;
 }
 
-/** Spatial output size of a convolution. */
+/**
+ * Output size of a window of `kernel` cells (dilation included) sliding by `stride` over `size`
+ * cells padded by `padTotal` in all: PyTorch's floor((size + padTotal - kernel) / stride) + 1.
+ * A symbolic size is taken to be a multiple of the stride (what makes the floor exact): the
+ * result is (size + padTotal - kernel - r) / stride + 1 with r = (padTotal - kernel) mod stride,
+ * an integer exactly when the stride divides the size, so a size it does not divide gives a
+ * fractional dim that the caller refuses (NVC3006) instead of a wrong shape.
+ */
+export function windowOut(size: Dim, kernel: number, stride: number, padTotal: number): Dim | CatalogueMessage {
+  const c = size.constantValue();
+  if (c) {
+    const n = Number(c.num) / Number(c.den);
+    if (n + padTotal < kernel)
+      return padTotal === 0
+        ? semantic('ShapeSmallerThanKernel', { size: n, kernel })
+        : semantic('ShapeWindowTooLarge', { kernel, size: n, padded: n + padTotal });
+    return d(Math.floor((n + padTotal - kernel) / stride) + 1);
+  }
+  const r = (((padTotal - kernel) % stride) + stride) % stride;
+  return dimAdd(dimDiv(dimSub(size, d(kernel + r - padTotal)), d(stride))!, d(1));
+}
+
+/** Spatial output size of a convolution with `same` (TensorFlow's: ceil(size / stride)) or `valid` padding. */
 export function convOut(size: Dim, kernel: number, stride: number, padding: string): Dim | CatalogueMessage {
   if (padding === 'same') {
     const out = dimDiv(size, d(stride))!;
@@ -285,14 +324,7 @@ export function convOut(size: Dim, kernel: number, stride: number, padding: stri
     if (c) return d(Math.ceil(Number(c.num) / Number(c.den) / stride));
     return out;
   }
-  const span = dimSub(size, d(kernel));
-  const c = size.constantValue();
-  if (c) {
-    const n = Number(c.num) / Number(c.den);
-    if (n < kernel) return semantic('ShapeSmallerThanKernel', { size: n, kernel });
-    return d(Math.floor((n - kernel) / stride) + 1);
-  }
-  return dimAdd(dimDiv(span, d(stride))!, d(1));
+  return windowOut(size, kernel, stride, 0);
 }
 
 /** Numpy-style broadcasting of two shapes. */

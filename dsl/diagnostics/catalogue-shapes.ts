@@ -31,6 +31,10 @@ export const shapeCatalogue = {
     message: '`DepthwiseConv2d` expects {expected} channels, found {found} in {shape}',
   },
   ShapeSmallerThanKernel: { ...layerInputShape, message: 'input size {size} is smaller than the kernel {kernel}' },
+  ShapeWindowTooLarge: {
+    ...layerInputShape,
+    message: 'a window of {kernel} cells does not fit the input size {size}, padded to {padded}',
+  },
   ShapeLinearFeatures: {
     ...layerInputShape,
     message: '`Linear` expects {expected} input features on the last axis, found {found} in {shape}',

@@ -4,7 +4,8 @@
  * is registered). Out: Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropInput/Filter and
  * UnsortedSegmentSum registered for 'wasm', and BatchMatMul/_FusedMatMul re-routed onto XNNPACK;
  * stride-1 depthwise convs (forward, both gradients) on nvcc's SIMD module (simd/depthwise.ts;
- * NVCC_WASM_SIMD_DEPTHWISE=0 sends every call back to the previous kernels).
+ * NVCC_WASM_SIMD_DEPTHWISE=0 sends every call back to the previous kernels); MaxPoolGrad replaced
+ * by a host kernel (max-pool-grad.ts: wasm's own drops the gradient of negative window maxima).
  * Holds afterwards: calling it again changes nothing; the cpu backend is untouched.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -12,6 +13,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise-backprop.js';
 import { makeBatchMatMulConfig, makeFusedMatMulConfig } from './matmul.js';
+import { makeMaxPoolGradConfig } from './max-pool-grad.js';
 import {
   makeSimdBackpropFilterConfig,
   makeSimdBackpropInputConfig,
@@ -22,6 +24,7 @@ import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
 
 export { conv2dBackpropFilter } from './conv2d-backprop-filter.js';
 export { depthwiseBackpropFilter, depthwiseBackpropInput } from './depthwise-backprop.js';
+export { maxPoolGrad } from './max-pool-grad.js';
 export { unsortedSegmentSum } from './unsorted-segment-sum.js';
 export { UnsupportedKernelCase } from './util.js';
 
@@ -39,6 +42,8 @@ export const REROUTED_WASM_KERNELS = [
   '_FusedMatMul',
   'DepthwiseConv2dNative',
   'FusedDepthwiseConv2D',
+  // wasm's own gives no gradient to windows whose maximum is negative.
+  'MaxPoolGrad',
 ] as const;
 
 const ROUTED = Symbol.for('nvcc.routedKernel');
@@ -77,4 +82,5 @@ export function registerWasmTrainingKernels(): void {
   reroute('_FusedMatMul', makeFusedMatMulConfig);
   reroute('DepthwiseConv2dNative', makeSimdDepthwiseForwardConfig);
   reroute('FusedDepthwiseConv2D', makeSimdFusedDepthwiseConfig);
+  reroute('MaxPoolGrad', makeMaxPoolGradConfig);
 }

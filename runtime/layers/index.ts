@@ -9,3 +9,4 @@ export * from './container.js';
 export * from './functional.js';
 export * from './fcmae.js';
 export * from './batchnorm.js';
+export * from './pool.js';

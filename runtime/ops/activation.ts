@@ -41,9 +41,32 @@ export function tanh(x: tf.Tensor): tf.Tensor {
   return tf.tanh(x);
 }
 
-/** x * sigmoid(x). */
+/** x * sigmoid(x) (nn.SiLU, "swish"). */
 export function silu(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => tf.mul(x, tf.sigmoid(x)));
+}
+
+/** min(max(x, 0), 6) (nn.ReLU6). */
+export function relu6(x: tf.Tensor): tf.Tensor {
+  return tf.relu6(x);
+}
+
+/** relu6(x + 3) / 6 (nn.Hardsigmoid). */
+export function hardsigmoid(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.mul(tf.relu6(tf.add(x, 3)), 1 / 6));
+}
+
+/** x * relu6(x + 3) / 6 (nn.Hardswish, MobileNetV3). */
+export function hardswish(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.mul(x, tf.mul(tf.relu6(tf.add(x, 3)), 1 / 6)));
+}
+
+/**
+ * x for x >= 0, negativeSlope * x below (nn.LeakyReLU, default slope 0.01). Written as
+ * relu(x) - slope * relu(-x), whose gradient every backend has for any slope.
+ */
+export function leakyRelu(x: tf.Tensor, negativeSlope = 0.01): tf.Tensor {
+  return tf.tidy(() => tf.sub(tf.relu(x), tf.mul(tf.relu(tf.neg(x)), negativeSlope)));
 }
 
 /** Softmax over `axis` (default last). Non-last axes are moved last and back by transpose. */

@@ -58,6 +58,15 @@ function sampledValue(p: ParamSchema): fc.Arbitrary<string | undefined> {
     case 'int[]':
       v = fc.array(fc.integer({ min: -4, max: 3 }), { minLength: 0, maxLength: 3 }).map(list);
       break;
+    case 'size':
+      v = fc.oneof(
+        fc.integer({ min: Math.floor(lo) - 1, max: Math.floor(lo) + 3 }).map(String),
+        fc
+          .array(fc.integer({ min: Math.floor(lo) - 1, max: Math.floor(lo) + 3 }), { minLength: 1, maxLength: 4 })
+          .map(list),
+        fc.constantFrom(...(p.enumValues ?? []), 'bogus'),
+      );
+      break;
     default:
       v = fc.constant('0');
   }
@@ -181,6 +190,10 @@ function casesOf(prim: PrimitiveRecord): fc.Arbitrary<Case> {
       return one(argsOf(prim, { grid: pick([2, 2], [1, 4], [4, 1], [3, 3], [4]).map(list) }), () =>
         pick([[1, 4, 8]], [[1, 4, 4]], [[1, 4, 18]]),
       );
+    case 'MaxPool2d':
+    case 'AvgPool2d':
+    case 'AdaptiveAvgPool2d':
+      return generic(pick([[1, 5, 5, 2]], [[1, 2, 3, 1]], [[1, 6, 4, 2]], [[1, 3, 4]]));
     case 'upsample_nearest':
       return generic(pick([[1, 2, 2, 3]], [[1, 3, 1, 2]]));
     case 'attention':

@@ -17,6 +17,9 @@ function runtimeExport(name: string): unknown {
   return cur;
 }
 
+/** Layers without weights (the pools pass NHWC maps through windows; Identity returns its input). */
+const WEIGHTLESS = ['Identity', 'MaxPool2d', 'AvgPool2d', 'AdaptiveAvgPool2d'];
+
 /** Records whose MACs count (the cost convention in compiler/primitives/types.ts). */
 const COUNTED = ['Conv2d', 'DepthwiseConv2d', 'Linear', 'matmul', 'attention'];
 
@@ -57,7 +60,7 @@ describe('primitive records', () => {
         }
       }
       // Layers own weights; functions do not.
-      expect(typeof r.weights === 'function', r.name).toBe(r.kind === 'layer' && r.name !== 'Identity');
+      expect(typeof r.weights === 'function', r.name).toBe(r.kind === 'layer' && !WEIGHTLESS.includes(r.name));
       expect(typeof r.macs === 'function', r.name).toBe(COUNTED.includes(r.name));
       const rt = runtimeExport(r.runtime);
       expect(typeof rt, r.runtime).toBe('function');

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileBuild } from '../../compiler/builder/build.js';
 
-const FIXTURES = ['tiny-mlp', 'tiny-conv', 'convnextv2-block'];
+const FIXTURES = ['tiny-mlp', 'tiny-conv', 'convnextv2-block', 'vocabulary'];
 const BASELINES = 'test/baselines/emit';
 const update = process.env.UPDATE_BASELINES === '1';
 

@@ -3,7 +3,8 @@
  * For each model (every model of std/convnextv2.nvc is the ConvNeXtV2 class at another size:
  * atto stands for them; every Table II row of examples/mednvc.nvc at demo size, whose models
  * use every block of std/: ConvNeXt-V2, FCMAE, CrossAttention, Swin; and the FCMAE of
- * test/fixtures/emit/fcmae-official.nvc with both GRN poolings under a mask): the tfjs model is built
+ * test/fixtures/emit/fcmae-official.nvc with both GRN poolings under a mask; the issue-14 primitives of
+ * test/fixtures/emit/vocabulary.nvc): the tfjs model is built
  * with random weights (every parameter, so GRN and the norms are not the identity), run on a
  * random batch, and its state is converted to PyTorch layout (runtime/io/torch-layout.ts); the
  * torch build loads that state with strict=True (so its state_dict keys and shapes are the
@@ -98,6 +99,13 @@ const CASES: Case[] = [
     model: 'fcmae_official_batch_grn',
     symbol: 64,
     maskPatch: 32,
+    grads: true,
+  },
+  {
+    name: 'issue 14 vocabulary (pools, activations)',
+    file: 'test/fixtures/emit/vocabulary.nvc',
+    model: 'Vocabulary',
+    symbol: 32,
     grads: true,
   },
   { name: 'Table II no pretraining', file: 'examples/mednvc.nvc', variant: 'demo_no_pretrain', model: 'finetune' },

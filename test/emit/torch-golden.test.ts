@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileTorch } from '../../compiler/emit/torch/build.js';
 
-const FIXTURES = ['tiny-mlp', 'tiny-conv', 'two-outputs', 'convnextv2-block'];
+const FIXTURES = ['tiny-mlp', 'tiny-conv', 'two-outputs', 'convnextv2-block', 'vocabulary'];
 const BASELINES = 'test/baselines/emit';
 const update = process.env.UPDATE_BASELINES === '1';
 

@@ -28,6 +28,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = [
+    'AdaptiveAvgPool2d',
+    'AvgPool2d',
     'BatchNorm',
     'Conv2d',
     'DepthwiseConv2d',
@@ -36,6 +38,7 @@ __all__ = [
     'Identity',
     'LayerNorm',
     'Linear',
+    'MaxPool2d',
     'attention',
     'current_mask',
     'masked_statistics',
@@ -330,6 +333,44 @@ class BatchNorm(nn.modules.batchnorm._BatchNorm):
 class Identity(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return x
+
+
+class MaxPool2d(nn.Module):
+    """nn.MaxPool2d on NHWC maps (ceil_mode false)."""
+
+    def __init__(self, kernel: int, stride: int, padding: int = 0) -> None:
+        super().__init__()
+        self.kernel, self.stride, self.padding = kernel, stride, padding
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = F.max_pool2d(x.permute(0, 3, 1, 2), self.kernel, self.stride, self.padding)
+        return y.permute(0, 2, 3, 1)
+
+
+class AvgPool2d(nn.Module):
+    """nn.AvgPool2d on NHWC maps (ceil_mode false)."""
+
+    def __init__(self, kernel: int, stride: int, padding: int = 0, count_include_pad: bool = True) -> None:
+        super().__init__()
+        self.kernel, self.stride, self.padding = kernel, stride, padding
+        self.count_include_pad = count_include_pad
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = F.avg_pool2d(
+            x.permute(0, 3, 1, 2), self.kernel, self.stride, self.padding, count_include_pad=self.count_include_pad
+        )
+        return y.permute(0, 2, 3, 1)
+
+
+class AdaptiveAvgPool2d(nn.Module):
+    """nn.AdaptiveAvgPool2d on NHWC maps."""
+
+    def __init__(self, output_size: Tuple[int, int]) -> None:
+        super().__init__()
+        self.output_size = tuple(output_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.adaptive_avg_pool2d(x.permute(0, 3, 1, 2), self.output_size).permute(0, 2, 3, 1)
 
 
 class Fn(nn.Module):

@@ -1,0 +1,169 @@
+/**
+ * The runtime side of the primitives added for issue 14, run once per backend by
+ * test/runtime/primitive-ops*.test.ts (tfjs cannot switch backends once tensors exist):
+ *  - PyTorch fixtures (test/fixtures/torch/primitives.*, made by
+ *    test/fixtures/generators/make_primitive_fixtures.py in float64): the forward output within
+ *    rtol 1e-4 / atol 1e-5 elementwise, and the gradients of sum(y * r) with respect to every
+ *    input and weight within the same tolerances;
+ *  - central finite differences (test/support/gradcheck.ts) of every new runtime function and
+ *    layer, so each backend's gradient is checked against its own forward pass.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readSafetensors } from '../../../runtime/io/safetensors.js';
+import * as layers from '../../../runtime/layers/index.js';
+import type { ForwardContext } from '../../../runtime/module.js';
+import * as ops from '../../../runtime/ops/index.js';
+import { createRng } from '../../../runtime/rng.js';
+import { useTestBackend } from '../backend.js';
+import { checkGradients, expectGradOk, randn } from '../gradcheck.js';
+
+const FIXTURES = fileURLToPath(new URL('../../fixtures/torch/', import.meta.url));
+const ctx: ForwardContext = { training: false, rng: createRng(0) };
+
+interface FixtureCase {
+  readonly name: string;
+  readonly op: string;
+  readonly options: Readonly<Record<string, unknown>>;
+  readonly inputs: readonly string[];
+  readonly output: readonly number[];
+}
+
+type Tensors = Readonly<Record<string, tf.Tensor>>;
+type Options = Readonly<Record<string, unknown>>;
+
+const num = (v: unknown, d: number) => (typeof v === 'number' ? v : d);
+
+const ACTIVATIONS: Readonly<Record<string, (x: tf.Tensor, o: Options) => tf.Tensor>> = {
+  relu6: (x) => ops.relu6(x),
+  silu: (x) => ops.silu(x),
+  hardswish: (x) => ops.hardswish(x),
+  hardsigmoid: (x) => ops.hardsigmoid(x),
+  sigmoid: (x) => ops.sigmoid(x),
+  tanh: (x) => ops.tanh(x),
+  leaky_relu: (x, o) => ops.leakyRelu(x, num(o.negative_slope, 0.01)),
+};
+
+/** The runtime's implementation of a fixture op, on tensors in the tfjs layouts. */
+const RUNTIME: Readonly<Record<string, (t: Tensors, o: Options) => tf.Tensor>> = {
+  max_pool2d: (t, o) =>
+    new layers.MaxPool2d({ kernel: num(o.kernel, 1), stride: num(o.stride, 0), padding: num(o.padding, 0) }).forward(
+      ctx,
+      t.x!,
+    ),
+  avg_pool2d: (t, o) =>
+    new layers.AvgPool2d({
+      kernel: num(o.kernel, 1),
+      stride: num(o.stride, 0),
+      padding: num(o.padding, 0),
+      countIncludePad: o.count_include_pad !== false,
+    }).forward(ctx, t.x!),
+  adaptive_avg_pool2d: (t, o) => new layers.AdaptiveAvgPool2d(o.output_size as [number, number]).forward(ctx, t.x!),
+  activation: (t, o) => ACTIVATIONS[String(o.name)]!(t.x!, o),
+};
+
+/** Worst elementwise excess over atol + rtol * |expected| (<= 0 passes) and the max abs difference. */
+function excess(actual: tf.Tensor, expected: tf.Tensor, rtol: number, atol: number) {
+  expect(actual.shape).toEqual(expected.shape);
+  const a = actual.dataSync();
+  const e = expected.dataSync();
+  let worst = -Infinity;
+  let maxAbs = 0;
+  for (let i = 0; i < e.length; i++) {
+    const diff = Math.abs(a[i]! - e[i]!);
+    maxAbs = Math.max(maxAbs, diff);
+    worst = Math.max(worst, diff - (atol + rtol * Math.abs(e[i]!)));
+  }
+  return { worst, maxAbs };
+}
+
+export function definePrimitiveOpsSuite(backend: 'cpu' | 'wasm'): void {
+  beforeAll(async () => {
+    await useTestBackend(backend);
+  });
+
+  describe(`new primitives vs PyTorch 1.13 (${backend}; forward and gradients, rtol 1e-4, atol 1e-5)`, () => {
+    const index = JSON.parse(readFileSync(`${FIXTURES}primitives.json`, 'utf8')) as { cases: FixtureCase[] };
+    const file = readSafetensors(`${FIXTURES}primitives.safetensors`).tensors;
+    const tensor = (key: string) => {
+      const entry = file.get(key);
+      if (!entry) throw new Error(`primitives.safetensors has no ${key}`);
+      return tf.tensor(entry.tensor.data, [...entry.tensor.shape], 'float32');
+    };
+    for (const c of index.cases)
+      it(`${c.name} (${c.op} ${JSON.stringify(c.options)})`, () => {
+        const run = RUNTIME[c.op];
+        expect(run, `no runtime mapping for fixture op ${c.op}`).toBeDefined();
+        tf.tidy(() => {
+          const inputs = Object.fromEntries(c.inputs.map((k) => [k, tensor(`${c.name}/${k}`)]));
+          const y = run!(inputs, c.options);
+          const forward = excess(y, tensor(`${c.name}/y`), 1e-4, 1e-5);
+          expect(forward.worst, `forward max |diff| ${forward.maxAbs}`).toBeLessThanOrEqual(0);
+          const r = tensor(`${c.name}/r`);
+          const keys = [...c.inputs];
+          const grads = tf.grads((...xs: tf.Tensor[]) =>
+            tf.sum(tf.mul(run!(Object.fromEntries(keys.map((k, i) => [k, xs[i]!])), c.options), r)),
+          )(keys.map((k) => inputs[k]!));
+          keys.forEach((k, i) => {
+            const g = excess(grads[i]!, tensor(`${c.name}/grad_${k}`), 1e-4, 1e-5);
+            expect(g.worst, `d/d${k}: max |diff| ${g.maxAbs}`).toBeLessThanOrEqual(0);
+          });
+        });
+      });
+  });
+
+  describe(`new primitives: finite-difference gradients (${backend})`, () => {
+    /** Gradient check of `f` at fresh variables of the given shapes. */
+    const gradcheck = (
+      shapes: Record<string, number[]>,
+      f: (v: Record<string, tf.Tensor>) => tf.Tensor,
+      seed = 1,
+      adjust: (v: number) => number = (v) => v,
+    ) => {
+      const vars = Object.entries(shapes).map(([name, shape], i) => {
+        const values = tf.tidy(() =>
+          randn(shape, seed + i)
+            .dataSync()
+            .map(adjust),
+        );
+        return [name, tf.variable(tf.tensor(values, shape), true, `${name}_${seed}_${i}`)] as const;
+      });
+      try {
+        const reports = checkGradients(() => f(Object.fromEntries(vars)), vars);
+        expectGradOk(reports);
+      } finally {
+        for (const [, v] of vars) v.dispose();
+      }
+    };
+
+    it('MaxPool2d 3x3/2 padding 1 and 2x2/2', () => {
+      gradcheck({ x: [2, 7, 6, 3] }, (v) => ops.maxPool2d(v.x!, { kernel: 3, stride: 2, padding: 1 }), 11);
+      gradcheck({ x: [1, 5, 4, 2] }, (v) => ops.maxPool2d(v.x!, { kernel: 2 }), 12);
+    });
+    it('AvgPool2d with and without count_include_pad', () => {
+      gradcheck({ x: [2, 7, 6, 3] }, (v) => ops.avgPool2d(v.x!, { kernel: 3, stride: 2, padding: 1 }), 13);
+      gradcheck(
+        { x: [2, 7, 6, 3] },
+        (v) => ops.avgPool2d(v.x!, { kernel: 3, stride: 2, padding: 1, countIncludePad: false }),
+        14,
+      );
+    });
+    it('AdaptiveAvgPool2d: 1x1, equal bins and overlapping bins', () => {
+      gradcheck({ x: [2, 5, 4, 3] }, (v) => ops.adaptiveAvgPool2d(v.x!, 1, 1), 15);
+      gradcheck({ x: [1, 6, 6, 2] }, (v) => ops.adaptiveAvgPool2d(v.x!, 2, 2), 16);
+      gradcheck({ x: [2, 7, 5, 3] }, (v) => ops.adaptiveAvgPool2d(v.x!, 3, 2), 17);
+    });
+    for (const [name, fn] of Object.entries(ACTIVATIONS))
+      it(`activation ${name}`, () => {
+        // Inputs 3 N(0, 1) + 1 moved 0.1 off the kinks at 0, +-3 and 6 (the step h = 1e-2 must not straddle one).
+        const offKinks = (v: number) => {
+          let u = 3 * v + 1;
+          for (const k of [0, 3, -3, 6]) if (Math.abs(u - k) < 0.1) u = k + (u < k ? -0.1 : 0.1);
+          return u;
+        };
+        gradcheck({ x: [2, 3, 4] }, (v) => fn(v.x!, { negative_slope: 0.2 }), 20 + name.length, offKinks);
+      });
+  });
+}
