@@ -12,6 +12,7 @@ import { parseDepth, parseDims } from '../flags.js';
 import { writeOutput } from '../output.js';
 import type { SetExit } from './index.js';
 import { diffDiagram, diffPrograms, formatProgramDiff } from '../../compiler/diagram/diff.js';
+import { allNodes, type DiagramGraph } from '../../compiler/diagram/graph.js';
 import { drawnNodesRefusal, renderDiagram } from '../../compiler/diagram/render.js';
 import { selectDiagram, type DiagramSelection } from '../../compiler/diagram/select.js';
 import type { ProgramIR } from '../../compiler/ir/ir.js';
@@ -73,8 +74,25 @@ export async function diffCommand(
   const gb = selectDiagram(after, sel);
   if ('error' in ga) throw new UserError(`${labels.before}: ${ga.error}`);
   if ('error' in gb) throw new UserError(`${labels.after}: ${gb.error}`);
-  const g = diffDiagram(ga.graph, gb.graph, `diff: ${labels.before} → ${labels.after}`);
+  const title = `diff: ${labels.before} → ${labels.after}`;
+  let g = diffDiagram(ga.graph, gb.graph, title);
+  // The default view is one model; when it is the same in both and the training differs (a
+  // variant without pretraining), a figure with nothing highlighted says nothing: draw the
+  // training, where the removed stage shows.
+  const chose = opts.model !== undefined || opts.stage !== undefined || opts.training;
+  if (!chose && !hasChanges(g) && before.trains.length > 0 && after.trains.length > 0) {
+    const ta = selectDiagram(before, { ...sel, training: true });
+    const tb = selectDiagram(after, { ...sel, training: true });
+    if (!('error' in ta) && !('error' in tb)) {
+      const training = diffDiagram(ta.graph, tb.graph, `${title} (the models are equal; the training differs)`);
+      if (hasChanges(training)) g = training;
+    }
+  }
   const tooLarge = drawnNodesRefusal(g, view!.format);
   if (tooLarge) throw new UserError(tooLarge);
   writeOutput(await renderDiagram(g, view!), opts.out);
+}
+
+function hasChanges(g: DiagramGraph): boolean {
+  return allNodes(g).some((n) => n.diff !== undefined) || g.edges.some((e) => e.diff !== undefined);
 }

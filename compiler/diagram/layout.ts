@@ -106,6 +106,8 @@ export interface PlacedEdge {
   readonly toPort?: string;
   readonly points: readonly { x: number; y: number }[];
   readonly label?: PlacedLabel;
+  /** The compound node the edge runs inside (its label sits on that panel), if any. */
+  readonly within?: string;
 }
 
 export interface Layout {
@@ -154,7 +156,18 @@ function flowOptions(direction: Direction, large = false): Record<string, string
     'elk.spacing.edgeLabel': '4',
     'elk.spacing.componentComponent': '30',
     'elk.edgeLabels.inline': 'false',
-    'elk.layered.edgeLabels.sideSelection': 'SMART_DOWN',
+    // One side for every label (below a horizontal edge, right of a vertical one): SMART_DOWN
+    // alternated them above and below along a row.
+    'elk.layered.edgeLabels.sideSelection': 'ALWAYS_DOWN',
+  };
+}
+
+function wrapOptions(aspectRatio: number): Record<string, string> {
+  return {
+    'elk.layered.wrapping.strategy': 'MULTI_EDGE',
+    'elk.aspectRatio': String(aspectRatio),
+    'elk.layered.wrapping.additionalEdgeSpacing': '12',
+    'elk.layered.wrapping.correctionFactor': '1.0',
   };
 }
 
@@ -193,6 +206,11 @@ function edgeLabelSize(lines: readonly string[]): { width: number; height: numbe
 
 export interface LayoutOptions {
   readonly direction: Direction;
+  /**
+   * Width over height to wrap a long chain to (ELK's graph wrapping cuts the layers into rows
+   * or columns, the cut edges routed around); default none: one long row or column.
+   */
+  readonly aspectRatio?: number;
   /** Draw edge labels (shapes). Off for very large graphs where they only add clutter. */
   readonly edgeLabels?: boolean;
 }
@@ -219,6 +237,48 @@ function besideLongestSegment(points: readonly { x: number; y: number }[], lines
   const x = vertical ? a.x + 4 : (a.x + b.x) / 2 - size.width / 2;
   const y = vertical ? (a.y + b.y) / 2 - size.height / 2 : a.y - size.height - 2;
   return { lines, x, y, width: size.width, height: size.height };
+}
+
+/**
+ * Stage panels start at the same edge (the top when they sit side by side), as in the paper's
+ * Figure 1, instead of ELK's centring on the hand-over edge that left a short pretraining panel
+ * floating at mid-height. The hand-over edges between panels are then drawn straight across the
+ * gap ELK left for them, at the middle of the shorter panel, their labels over the line.
+ */
+function alignStages(out: ElkNode, across: Direction): void {
+  const stages = out.children ?? [];
+  for (const c of stages) {
+    if (across === 'LR') c.y = MARGIN;
+    else c.x = MARGIN;
+  }
+  const byId = new Map(stages.map((c) => [c.id, c]));
+  for (const e of out.edges ?? []) {
+    const a = byId.get(e.sources[0]!);
+    const b = byId.get(e.targets[0]!);
+    if (!a || !b) continue;
+    const [ax, ay, aw, ah] = [a.x ?? 0, a.y ?? 0, a.width ?? 0, a.height ?? 0];
+    const [bx, by, bw, bh] = [b.x ?? 0, b.y ?? 0, b.width ?? 0, b.height ?? 0];
+    const label = e.labels?.[0];
+    if (across === 'LR') {
+      const y = MARGIN + Math.min(ah, bh) / 2;
+      const [from, to] = ax < bx ? [ax + aw, bx] : [ax, bx + bw];
+      e.sections = [{ id: `${e.id}_s`, startPoint: { x: from, y }, endPoint: { x: to, y } }];
+      if (label) {
+        label.x = (from + to) / 2 - (label.width ?? 0) / 2;
+        label.y = y - (label.height ?? 0) - 3;
+      }
+    } else {
+      const x = MARGIN + Math.min(aw, bw) / 2;
+      const [from, to] = ay < by ? [ay + ah, by] : [ay, by + bh];
+      e.sections = [{ id: `${e.id}_s`, startPoint: { x, y: from }, endPoint: { x, y: to } }];
+      if (label) {
+        label.x = x + 6;
+        label.y = (from + to) / 2 - (label.height ?? 0) / 2;
+      }
+    }
+  }
+  out.width = Math.max(...stages.map((c) => (c.x ?? 0) + (c.width ?? 0))) + MARGIN;
+  out.height = Math.max(...stages.map((c) => (c.y ?? 0) + (c.height ?? 0))) + MARGIN;
 }
 
 export async function layoutDiagram(g: DiagramGraph, options: LayoutOptions): Promise<Layout> {
@@ -329,6 +389,7 @@ export async function layoutDiagram(g: DiagramGraph, options: LayoutOptions): Pr
     id: '__root',
     layoutOptions: {
       ...flowOptions(rootDirection, large),
+      ...(!staged && !large && options.aspectRatio !== undefined ? wrapOptions(options.aspectRatio) : {}),
       'elk.hierarchyHandling': staged || large ? 'SEPARATE_CHILDREN' : 'INCLUDE_CHILDREN',
       'elk.padding': `[top=${MARGIN},left=${MARGIN},bottom=${MARGIN},right=${MARGIN}]`,
     },
@@ -385,6 +446,7 @@ export async function layoutDiagram(g: DiagramGraph, options: LayoutOptions): Pr
 
   const elk = new ELK();
   const out = await elk.layout(root);
+  if (staged) alignStages(out, rootDirection);
 
   // Absolute positions of every node.
   const placed: PlacedNode[] = [];
@@ -451,7 +513,14 @@ export async function layoutDiagram(g: DiagramGraph, options: LayoutOptions): Pr
         }
       : undefined;
     if (!label && large && labelled.has(edge.id)) label = besideLongestSegment(points, edge.label);
-    edges.push({ edge, ...drawn.get(edge.id)!, points, ...(label ? { label } : {}) });
+    const within = (ee as { container?: string }).container ?? container;
+    edges.push({
+      edge,
+      ...drawn.get(edge.id)!,
+      points,
+      ...(label ? { label } : {}),
+      ...(within !== '__root' && byId.has(within) ? { within } : {}),
+    });
   }
   const titleHeight = g.title ? lineMetrics(TEXT.title).height + 10 : 0;
   return {

@@ -24,7 +24,15 @@ export interface RenderOptions {
   readonly theme: Theme;
   /** PNG pixels per SVG unit. */
   readonly scale?: number;
+  /** Width over height a long chain is wrapped to; default LR_ASPECT for LR, none for TB. */
+  readonly aspectRatio?: number;
 }
+
+/**
+ * A model drawn left to right is one row of dozens of nodes (MED-NVC: 8420x464 px, 18:1); it is
+ * wrapped into rows to about this width over height, which fits a page or a slide.
+ */
+export const LR_ASPECT = 1.6;
 
 let fontconfigReady = false;
 
@@ -81,7 +89,11 @@ export async function renderDiagram(g: DiagramGraph, options: RenderOptions): Pr
       return toMermaid(g, options.direction);
     case 'svg':
     case 'png': {
-      const layout = await layoutDiagram(g, { direction: options.direction });
+      const aspectRatio = options.aspectRatio ?? (options.direction === 'LR' ? LR_ASPECT : undefined);
+      const layout = await layoutDiagram(g, {
+        direction: options.direction,
+        ...(aspectRatio !== undefined ? { aspectRatio } : {}),
+      });
       const svg = renderSvg(layout, options.theme);
       return options.format === 'svg' ? svg : svgToPng(svg, options.scale);
     }

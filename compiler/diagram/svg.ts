@@ -28,7 +28,6 @@ interface Palette {
   removed: string;
   changed: string;
   groupStroke: string;
-  labelBackground: string;
 }
 
 const PALETTES: Record<Theme, Palette> = {
@@ -57,7 +56,6 @@ const PALETTES: Record<Theme, Palette> = {
     removed: '#c0392b',
     changed: '#d68910',
     groupStroke: '#8a9bb0',
-    labelBackground: '#ffffff',
   },
   dark: {
     background: '#1e1f22',
@@ -84,7 +82,6 @@ const PALETTES: Record<Theme, Palette> = {
     removed: '#ff6b5e',
     changed: '#f5b041',
     groupStroke: '#5c6b7d',
-    labelBackground: '#1e1f22',
   },
 };
 
@@ -256,14 +253,18 @@ export function renderSvg(layout: Layout, theme: Theme = 'paper'): string {
     );
   }
   for (const n of leaves) renderNode(n, p, out);
+  const panels = new Map(layout.nodes.map((n) => [n.node.id, n.node]));
   for (const e of layout.edges) {
     if (!e.label) continue;
     const l = e.label;
     const m = lineMetrics(TEXT.edge);
+    // The label's box takes the colour of the panel under it, so it hides the lines it crosses
+    // without showing as a white patch on a tinted panel.
+    const panel = e.within !== undefined ? panels.get(e.within) : undefined;
+    const background = panel ? p.fill[panel.role] : p.background;
     out.push(`<g class="edge-label" data-edge="${esc(e.edge.id)}">`);
     out.push(
-      `<rect x="${f(l.x)}" y="${f(l.y)}" width="${f(l.width)}" height="${f(l.height)}" ` +
-        `fill="${p.labelBackground}" fill-opacity="0.85"/>`,
+      `<rect x="${f(l.x)}" y="${f(l.y)}" width="${f(l.width)}" height="${f(l.height)}" ` + `fill="${background}"/>`,
     );
     let y = l.y + 2;
     const color = e.edge.kind === 'handover' ? p.handover : e.edge.kind === 'mask' ? p.mask : p.muted;

@@ -153,4 +153,15 @@ describe('nvcc diff', () => {
     expect(svg.match(/class="node node-layer diff-removed"/g)).toHaveLength(1);
     expect(svg).toContain('was 642 params (+321)');
   });
+
+  it('draws the training when the models are equal and only the training differs (the removed stage)', async () => {
+    const out = join(dir, 'no-pretrain.svg');
+    expect(
+      await main(['diff', 'examples/mednvc.nvc', '--against', 'no_pretrain', '--format', 'svg', '--out', out]),
+    ).toBe(0);
+    const svg = readFileSync(out, 'utf8');
+    expect(svg).toContain('(the models are equal; the training differs)');
+    expect(svg).toContain('class="node node-stage diff-removed"');
+    expect(svg).toMatch(/<rect class="node-box" data-node="old_s1n1"[^>]*stroke="#c0392b"/);
+  });
 });
