@@ -529,8 +529,8 @@ export function formatSummaryTable(s: ModelSummary): string {
     `Frozen params: ${fmt(s.frozenParams)}`,
     ...(s.buffers.tensors
       ? [
-          `Buffers (saved, not trained: running statistics): ${fmt(s.buffers.values)} values in ` +
-            `${fmt(s.buffers.tensors)} tensors`,
+          `Buffers (saved with the weights, not trained): ${fmt(s.buffers.values)} values in ` +
+            `${fmt(s.buffers.tensors)} tensor${s.buffers.tensors === 1 ? '' : 's'}`,
         ]
       : []),
     `MACs (multiply-accumulates, conv/linear/matmul/attention): ${fmt(s.macs)} (${(s.macs / 1e9).toFixed(3)} G)`,

@@ -87,13 +87,18 @@ export interface ConstDecl {
 
 export type BlockMember = WeightDecl | LayerDecl | ForwardDecl;
 
-/** `weight gamma: [dim] = zeros` (optionally `frozen weight ...`). */
+/**
+ * `weight gamma: [dim] = zeros` (optionally `frozen weight ...`), or `buffer running: [dim] =
+ * zeros`: state saved with the weights that is never trained nor counted as a parameter.
+ */
 export interface WeightDecl {
   readonly kind: 'Weight';
   readonly name: Ident;
   readonly shape: TensorType;
   readonly init?: Expr;
   readonly frozen: boolean;
+  /** Declared with `buffer` (absent for weights). */
+  readonly buffer?: true;
   readonly span: Span;
 }
 

@@ -242,7 +242,7 @@ export class AstBuilder {
     const misplaced = (entry: MisplacedEntry): void => {
       this.diagnostics.push(report(entry, span, { word }));
     };
-    const isWeightLike = first.tokenType === T.Weight || first.tokenType === T.Frozen;
+    const isWeightLike = first.tokenType === T.Weight || first.tokenType === T.Frozen || first.tokenType === T.BufferKw;
     const isForward = first.tokenType === T.Forward;
     const isStmt = first.tokenType === T.Let || first.tokenType === T.Return || first.tokenType === T.For;
     if (where === 'top') {
@@ -483,7 +483,9 @@ export class AstBuilder {
   private weightDecl(e: C.WeightDeclCstNode): A.WeightDecl {
     const c = e.children;
     const span = this.spanOf(e, 0);
-    const name = this.declName(this.tok(c, 'Word'), span.end);
+    // `weight weight: [C]`: PyTorch names a norm's scale `weight`, so that keyword may name a weight.
+    const nameTok = this.tok(c, 'Word');
+    const name = this.declName(nameTok, span.end, nameTok?.tokenType === T.Weight);
     const shapeNode = this.node(c, 'tensorType');
     const shape = shapeNode
       ? this.tensorType(shapeNode, name.span.end)
@@ -495,6 +497,7 @@ export class AstBuilder {
       shape,
       ...(init ? { init } : {}),
       frozen: this.tok(c, 'Kw_frozen') !== undefined,
+      ...(this.tok(c, 'Kw_buffer') !== undefined ? { buffer: true as const } : {}),
       span,
     };
   }
@@ -904,7 +907,7 @@ export class AstBuilder {
     if (isRealToken(str)) return { kind: 'String', value: decodeStringToken(str.image), span };
     if (isRealToken(this.tok(c, 'Kw_true'))) return { kind: 'Bool', value: true, span };
     if (isRealToken(this.tok(c, 'Kw_false'))) return { kind: 'Bool', value: false, span };
-    const id = this.tok(c, 'Identifier') ?? this.tok(c, 'Kw_dataset');
+    const id = this.tok(c, 'Identifier') ?? this.tok(c, 'Kw_dataset') ?? this.tok(c, 'Kw_weight');
     if (isRealToken(id)) return { kind: 'Name', name: id.image, span };
     const list = this.node(c, 'listExpr');
     if (list) return this.listExpr(list, span);

@@ -136,7 +136,8 @@ export interface WeightDeclCstNode extends CstNode {
 
 export type WeightDeclCstChildren = {
   Kw_frozen?: IToken[];
-  Kw_weight: IToken[];
+  Kw_weight?: IToken[];
+  Kw_buffer?: IToken[];
   Word: IToken[];
   Colon: IToken[];
   tensorType: TensorTypeCstNode[];
@@ -554,6 +555,7 @@ export type PrimaryCstChildren = {
   Kw_false?: IToken[];
   Identifier?: IToken[];
   Kw_dataset?: IToken[];
+  Kw_weight?: IToken[];
   listExpr?: ListExprCstNode[];
   recordExpr?: RecordExprCstNode[];
   parenExpr?: ParenExprCstNode[];

@@ -12,7 +12,7 @@
  *   import      = "import" "{" importName { "," importName } [","] "}" "from" STRING ;
  *   block       = ("block" | "model") NAME [ "(" [params] ")" ] ["unmasked"] "{" { member | SEP } "}" ;
  *   member      = weight | forward | layer ;
- *   weight      = ["frozen"] "weight" NAME ":" tensorType [ "=" expr ] ;
+ *   weight      = ( ["frozen"] "weight" | "buffer" ) NAME ":" tensorType [ "=" expr ] ;
  *   layer       = NAME "=" expr ["sparse"] ;
  *   forward     = "forward" "(" [params] ")" "->" (tensorType | "(" params ")") stmtBlock ;
  *   stmt        = "let" NAME [":" tensorType] "=" expr | "return" expr
@@ -237,8 +237,15 @@ export class NvcParser extends CstParser {
   });
 
   public weightDecl = this.RULE('weightDecl', () => {
-    this.OPTION(() => this.CONSUME(T.Frozen));
-    this.CONSUME(T.Weight);
+    this.OR([
+      {
+        ALT: () => {
+          this.OPTION(() => this.CONSUME(T.Frozen));
+          this.CONSUME(T.Weight);
+        },
+      },
+      { ALT: () => this.CONSUME(T.BufferKw) },
+    ]);
     this.CONSUME(T.Word);
     this.CONSUME(T.Colon);
     this.SUBRULE(this.tensorType);
@@ -318,7 +325,12 @@ export class NvcParser extends CstParser {
       DEF: () => {
         this.OR([
           { ALT: () => this.CONSUME(T.Separator) },
-          { ALT: () => this.SUBRULE(this.statement) },
+          // `weight w: [4]` in a forward is a misplaced declaration (the stray reports it), while
+          // `weight * x` reads a weight named `weight`.
+          {
+            GATE: () => !(this.LA(1).tokenType === T.Weight && this.LA(2).tokenType === T.Identifier),
+            ALT: () => this.SUBRULE(this.statement),
+          },
           { IGNORE_AMBIGUITIES: true, ALT: () => this.SUBRULE(this.stray) },
         ]);
       },
@@ -596,6 +608,9 @@ export class NvcParser extends CstParser {
       // `normalize = dataset`: the one keyword that is also a setting's value. An expression
       // never starts a declaration, so reading it as a name here is unambiguous.
       { ALT: () => this.CONSUME(T.Dataset) },
+      // A weight named `weight` (PyTorch's name) read in a forward body. Followed by a name it
+      // is a misplaced declaration instead, which the statement's recovery reports.
+      { GATE: () => this.LA(2).tokenType !== T.Identifier, ALT: () => this.CONSUME(T.Weight) },
       { ALT: () => this.SUBRULE(this.listExpr) },
       { ALT: () => this.SUBRULE(this.recordExpr) },
       { ALT: () => this.SUBRULE(this.parenExpr) },

@@ -146,6 +146,7 @@ export const Block = keyword('block');
 export const Model = keyword('model');
 export const Const = keyword('const');
 export const Weight = keyword('weight');
+export const BufferKw = keyword('buffer');
 export const Frozen = keyword('frozen');
 export const Sparse = keyword('sparse');
 export const Unmasked = keyword('unmasked');
@@ -179,6 +180,7 @@ export const keywordTokens: readonly TokenType[] = [
   Model,
   Const,
   Weight,
+  BufferKw,
   Frozen,
   Sparse,
   Unmasked,

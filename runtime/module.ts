@@ -106,17 +106,24 @@ export abstract class Module {
   }
 
   /**
-   * Registers a buffer: saved and loaded like a parameter, never trained. Its initial value does
-   * not draw from the init RNG (buffers start at constants), so adding one changes no weight.
+   * Registers a buffer: saved and loaded like a parameter, never trained. A constant start
+   * (`value` a number: BatchNorm's statistics) draws nothing from the init RNG, so adding one
+   * changes no weight; an initializer (a `.nvc` `buffer` declared `= normal(...)`) draws like a
+   * parameter.
    */
   protected buffer(
     name: string,
     shape: readonly number[],
-    value: number,
+    value: number | Initializer,
     dtype: 'float32' | 'int32' = 'float32',
   ): tf.Variable {
     this.refuseDuplicate(name);
-    const variable = tf.tidy(() => tf.variable(tf.fill([...shape], value, dtype), false));
+    const variable = tf.tidy(() =>
+      tf.variable(
+        typeof value === 'number' ? tf.fill([...shape], value, dtype) : tf.cast(value(shape, getInitRng()), dtype),
+        false,
+      ),
+    );
     this.ownBuffers.set(name, { name, variable });
     return variable;
   }

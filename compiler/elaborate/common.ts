@@ -90,7 +90,7 @@ export class GraphBuilder {
 
   constructor(
     readonly owner: LayerInstance,
-    readonly weights: ReadonlyMap<string, WeightInstance>,
+    readonly weights: ReadonlyMap<string, Pick<WeightInstance, 'shape' | 'span'>>,
   ) {
     for (const [k, c] of owner.children) this.paths.set(c, k);
   }

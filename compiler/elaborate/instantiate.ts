@@ -16,6 +16,7 @@ import {
   formatValue,
   isNumber,
   typeOfValue,
+  type BufferInstance,
   type InitSpec,
   type LayerInstance,
   type Value,
@@ -227,6 +228,7 @@ export function instantiateBlock(
     if ([...params.values()].some((v) => v.kind === 'error')) return ERROR;
 
     const weights: WeightInstance[] = [];
+    const buffers: BufferInstance[] = [];
     const forwards: ForwardDecl[] = [];
     let failed = false;
     const memberCtx: Ctx = { scope };
@@ -272,6 +274,17 @@ export function instantiateBlock(
         }
         const init = el.evalInit(m.init, memberCtx);
         if (!init) failed = true;
+        if (m.buffer) {
+          const b: BufferInstance = {
+            name: m.name.name,
+            shape,
+            init: init ?? { kind: 'zeros', args: {} },
+            dtype: 'float32',
+            span: m.span,
+          };
+          if (defineMember(m.name.name, undefined, m.name.span)) buffers.push(b);
+          continue;
+        }
         const w: WeightInstance = {
           name: m.name.name,
           shape,
@@ -322,6 +335,7 @@ export function instantiateBlock(
       module,
       params,
       weights,
+      ...(buffers.length ? { buffers } : {}),
       children,
       sparse: false,
       fingerprint,

@@ -23,7 +23,8 @@ export function elaborateForward(
   blockName: string,
   key: string,
 ): ForwardGraph | undefined {
-  const g = new GraphBuilder(owner, new Map(owner.weights.map((w) => [w.name, w])));
+  // A forward reads weights and buffers alike (a `param` op); only training tells them apart.
+  const g = new GraphBuilder(owner, new Map([...owner.weights, ...(owner.buffers ?? [])].map((w) => [w.name, w])));
   const scope = new Scope(blockScope, blockScope.moduleScope, 'forward');
   const signature = new Map<string, Dim>();
   const inputs: GraphValue[] = [];

@@ -435,6 +435,15 @@ export class ModelEmitter {
           `this.${prop} = this.param(${jsString(w.name)}, ${jsValue(w.shape)}, ` +
             `${initExpr(w.init, origin)}${opts.length ? `, { ${opts.join(', ')} }` : ''});`,
         );
+      } else if (m.kind === 'buffer') {
+        const b = node.buffers![m.index]!;
+        const origin = this.origin(b.span);
+        props.push(`readonly ${prop}: nv.tf.Variable;`);
+        ctor.push(`// ${commentText(origin)}`);
+        ctor.push(
+          `this.${prop} = this.buffer(${jsString(b.name)}, ${jsValue(b.shape)}, ${initExpr(b.init, origin)}` +
+            `${b.dtype === 'float32' ? '' : `, ${jsString(b.dtype)}`});`,
+        );
       } else {
         const ch = node.children[m.index]!;
         props.push(`readonly ${prop}: ${this.typeOf(ch)};`);
@@ -684,14 +693,12 @@ export class ModelEmitter {
    * Weights and children in declaration order: the IR's child order, with each weight placed
    * before the first child declared after it in the same file.
    */
-  private orderedMembers(node: ModuleNode): { key: string; kind: 'weight' | 'child'; index: number }[] {
-    const out: { key: string; kind: 'weight' | 'child'; index: number }[] = [];
-    const pending = node.weights.map((w, i) => ({
-      key: w.name,
-      kind: 'weight' as const,
-      index: i,
-      span: w.span,
-    }));
+  private orderedMembers(node: ModuleNode): { key: string; kind: 'weight' | 'buffer' | 'child'; index: number }[] {
+    const out: { key: string; kind: 'weight' | 'buffer' | 'child'; index: number }[] = [];
+    const pending = [
+      ...node.weights.map((w, i) => ({ key: w.name, kind: 'weight' as const, index: i, span: w.span })),
+      ...(node.buffers ?? []).map((b, i) => ({ key: b.name, kind: 'buffer' as const, index: i, span: b.span })),
+    ].sort((a, b) => a.span.start - b.span.start);
     node.children.forEach((ch, i) => {
       while (
         pending.length &&

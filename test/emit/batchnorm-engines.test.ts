@@ -155,3 +155,29 @@ describe('BatchNorm: tfjs engine vs torch engine, training and evaluation', () =
     model.dispose();
   });
 });
+
+describe('a `buffer` declared in .nvc in the torch build', () => {
+  it('is a registered buffer with its start value, beside a parameter named `weight`', {
+    timeout: 300_000,
+  }, async () => {
+    const out = path.join(work, 'buffer-torch');
+    const torch = await buildTorchPackage('test/fixtures/emit/buffer-block.nvc', { outDir: out });
+    expect(torch.ok, JSON.stringify(torch.problems)).toBe(true);
+    const code = [
+      'import importlib.util, json, sys',
+      `spec = importlib.util.spec_from_file_location('pkg', '${out}/__init__.py', submodule_search_locations=['${out}'])`,
+      'pkg = importlib.util.module_from_spec(spec); sys.modules["pkg"] = pkg; spec.loader.exec_module(pkg)',
+      'm = pkg.build_model("WithBuffer")',
+      'print(json.dumps({"params": [k for k, _ in m.named_parameters()], "buffers": {k: b.tolist() for k, b in m.named_buffers()},',
+      '  "state": list(m.state_dict().keys())}))',
+    ].join('\n');
+    const run = spawnSync(PYTHON, ['-c', code], { encoding: 'utf8', timeout: 120_000 });
+    expect(run.status, run.stderr).toBe(0);
+    const got = JSON.parse(run.stdout.trim().split('\n').at(-1)!);
+    expect(got).toEqual({
+      params: ['norm.weight', 'head.weight', 'head.bias'],
+      buffers: { 'norm.shift': [0.5, 0.5, 0.5, 0.5] },
+      state: ['norm.weight', 'norm.shift', 'head.weight', 'head.bias'],
+    });
+  });
+});

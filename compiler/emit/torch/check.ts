@@ -39,7 +39,7 @@ export function torchSupportProblems(program: ProgramIR): Diagnostic[] {
   const visit = (node: ModuleNode): void => {
     if (node.kind === 'primitive' || node.kind === 'function')
       checkUse(node.primitive ?? primitiveNameOfOp(node.typeName) ?? node.typeName, node.span);
-    for (const w of node.weights) {
+    for (const w of [...node.weights, ...(node.buffers ?? [])]) {
       if (node.kind === 'block' && !torchMemberNameOk(w.name))
         refuse(w.span, message(semanticCatalogue.TorchReservedWeightName, { name: w.name, owner: node.typeName }));
       if (!supportsInit(w.init))

@@ -511,6 +511,12 @@ export class TorchModelEmitter {
       init.push(assign(w.name, `nn.Parameter(torch.empty(${shape})${grad})`));
       init.push(`nv.init_(${[attr('self', w.name), ...initArgs(w.init)].join(', ')})`);
     }
+    for (const b of node.buffers ?? []) {
+      init.push(`# ${commentText(this.origin(b.span))}`);
+      const shape = `${b.shape.join(', ')}${b.shape.length === 1 ? ',' : ''}`;
+      init.push(`self.register_buffer(${pyValue(b.name)}, torch.empty((${shape})))`);
+      init.push(`nv.init_(${[attr('self', b.name), ...initArgs(b.init)].join(', ')})`);
+    }
     for (const ch of node.children) {
       init.push(`# ${commentText(this.origin(ch.span))}`);
       init.push(assign(keyOf(ch), this.buildExpr(ch, '        ')));
