@@ -61,6 +61,14 @@ function inside(child: string, parent: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
 
+interface WalkedFile {
+  readonly path: string;
+  /** Relative to the image folder, with `/`. */
+  readonly rel: string;
+  /** Reached through a symbolic link to a file. */
+  readonly link: boolean;
+}
+
 /**
  * Every file under `root`. Symbolic links are followed when they lead to a file or folder inside
  * the image folder (each folder is walked once, so link loops end); a link leading outside it, or
@@ -69,10 +77,11 @@ function inside(child: string, parent: string): boolean {
 async function walk(
   root: string,
   display: string,
-): Promise<{ files: { path: string; rel: string }[]; refused: RefusedFile[] }> {
+): Promise<{ files: WalkedFile[]; refused: RefusedFile[]; linked: Set<string> }> {
   const realRoot = await realpath(root);
-  const files: { path: string; rel: string }[] = [];
+  const files: WalkedFile[] = [];
   const refused: RefusedFile[] = [];
+  const linked = new Set<string>();
   const seen = new Set<string>([realRoot]);
   const visit = async (dir: string): Promise<void> => {
     const entries = await readdir(dir, { withFileTypes: true });
@@ -82,42 +91,77 @@ async function walk(
       let kind: 'file' | 'dir' | undefined = e.isDirectory() ? 'dir' : e.isFile() ? 'file' : undefined;
       let target = full;
       if (e.isSymbolicLink()) {
-        const linked = await realpath(full).catch(() => undefined);
-        if (linked === undefined) {
+        const real = await realpath(full).catch(() => undefined);
+        if (real === undefined) {
           refused.push({ file: join(display, rel), message: 'a symbolic link to a file that does not exist' });
           continue;
         }
-        if (!inside(linked, realRoot)) {
+        if (!inside(real, realRoot)) {
           refused.push({
             file: join(display, rel),
             message:
-              `a symbolic link to ${linked}, outside the image folder: nvcc follows links only inside it ` +
+              `a symbolic link to ${real}, outside the image folder: nvcc follows links only inside it ` +
               '(copy the file in, or point images at a folder that holds it)',
           });
           continue;
         }
-        const st = await stat(linked);
+        const st = await stat(real);
         kind = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : undefined;
-        target = linked;
+        target = real;
+        if (kind === 'file') linked.add(real);
       }
       if (kind === 'dir') {
         const real = await realpath(target);
         if (seen.has(real)) continue;
         seen.add(real);
         await visit(full);
-      } else if (kind === 'file') files.push({ path: full, rel });
+      } else if (kind === 'file') files.push({ path: full, rel, link: e.isSymbolicLink() });
     }
   };
   await visit(root);
-  return { files, refused };
+  return { files, refused, linked };
+}
+
+/** Image formats nvcc does not read, by their signatures, named in the refusal. */
+const OTHER_IMAGE_SIGNATURES: ReadonlyArray<readonly [string, (h: Uint8Array) => boolean]> = [
+  [
+    'TIFF',
+    (h) =>
+      (h[0] === 0x49 && h[1] === 0x49 && h[2] === 0x2a && h[3] === 0) ||
+      (h[0] === 0x4d && h[1] === 0x4d && h[2] === 0 && h[3] === 0x2a),
+  ],
+  ['GIF', (h) => h[0] === 0x47 && h[1] === 0x49 && h[2] === 0x46 && h[3] === 0x38],
+  ['BMP', (h) => h[0] === 0x42 && h[1] === 0x4d && h.length >= 26 && h[14]! >= 12 && h[15] === 0],
+  [
+    'WebP',
+    (h) => String.fromCharCode(...h.subarray(0, 4)) === 'RIFF' && String.fromCharCode(...h.subarray(8, 12)) === 'WEBP',
+  ],
+  ['JPEG 2000', (h) => h[0] === 0 && h[1] === 0 && h[2] === 0 && h[3] === 0x0c && h[4] === 0x6a && h[5] === 0x50],
+  [
+    'HEIF',
+    (h) =>
+      String.fromCharCode(...h.subarray(4, 8)) === 'ftyp' &&
+      /^(heic|heix|mif1|avif)$/.test(String.fromCharCode(...h.subarray(8, 12))),
+  ],
+];
+
+/**
+ * What the first bytes of a file are: an image format nvcc reads, another image format (by
+ * name), or neither.
+ */
+export function sniffImage(head: Uint8Array): 'png' | 'jpeg' | 'dicom' | { readonly other: string } | undefined {
+  const png = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+  if (png.every((b, i) => head[i] === b)) return 'png';
+  if (head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff) return 'jpeg';
+  if (isDicom(head)) return 'dicom';
+  const other = OTHER_IMAGE_SIGNATURES.find(([, test]) => test(head));
+  return other ? { other: other[0] } : undefined;
 }
 
 /** The first bytes of a file name an image format nvcc reads (PNG, JPEG, DICOM). */
 export function looksLikeImage(head: Uint8Array): boolean {
-  const png = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-  if (png.every((b, i) => head[i] === b)) return true;
-  if (head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff) return true;
-  return isDicom(head);
+  const kind = sniffImage(head);
+  return kind !== undefined && typeof kind === 'string';
 }
 
 async function readHead(path: string, n: number): Promise<Uint8Array> {
@@ -135,9 +179,13 @@ const collator = new Intl.Collator('en', { numeric: true });
 
 /**
  * Image files under `dir` matching the pattern, in natural order: files named .png, .jpg, .jpeg,
- * .dcm or .dicom, and files without an extension whose content is one of those formats (DICOM
- * exports often have no extension). Files that match no pattern are returned in `unmatched`
- * (reported by the validator as unlinked); links that cannot be followed in `refused`.
+ * .dcm or .dicom, and any other file whose first bytes are PNG, JPEG or DICOM (DICOM exports often
+ * have no extension, or are named by a UID whose last part looks like one: `1.2.840.1136.320`).
+ * The decoder goes by content too, so a `.png` holding DICOM is read as DICOM. A file in an image
+ * format nvcc does not read (TIFF, GIF, BMP, WebP, JPEG 2000 files, HEIF) is refused naming the
+ * format rather than left out, since the image would be lost. Files that match no pattern are
+ * returned in `unmatched` (reported by the validator as unlinked); links that cannot be followed,
+ * and images of other formats, in `refused`.
  */
 export async function listImages(
   dir: string,
@@ -145,11 +193,31 @@ export async function listImages(
   pattern: string,
 ): Promise<{ refs: ImageRef[]; unmatched: string[]; refused: RefusedFile[] }> {
   const re = patternRegex(pattern);
-  const { files, refused } = await walk(dir, display);
+  const { files, refused, linked } = await walk(dir, display);
   const images: string[] = [];
   for (const f of files) {
-    if (IMAGE_EXTENSIONS.test(f.rel)) images.push(f.rel);
-    else if (!extname(f.rel) && looksLikeImage(await readHead(f.path, 133))) images.push(f.rel);
+    if (IMAGE_EXTENSIONS.test(f.rel)) {
+      images.push(f.rel);
+      continue;
+    }
+    let head: Uint8Array;
+    try {
+      head = await readHead(f.path, 133);
+    } catch (e) {
+      refused.push({ file: join(display, f.rel), message: `cannot read file (${(e as NodeJS.ErrnoException).code})` });
+      continue;
+    }
+    const kind = sniffImage(head);
+    // A file a link inside the folder leads to is that link's image (a content store), not another.
+    if (kind && !f.link && linked.size > 0 && linked.has(await realpath(f.path))) continue;
+    if (typeof kind === 'string') images.push(f.rel);
+    else if (kind)
+      refused.push({
+        file: join(display, f.rel),
+        message:
+          `a ${kind.other} image, a format nvcc does not read: convert it to PNG (or JPEG, DICOM), or move it ` +
+          'out of the image folder',
+      });
   }
   const rel = images.sort(collator.compare);
   const refs: ImageRef[] = [];
