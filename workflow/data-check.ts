@@ -1,8 +1,8 @@
 /**
  * The data check of `nvcc check`: the validation `nvcc train` runs before it writes anything
  * (runtime/data validateDataset: table, images, split, plausible values), without training.
- * In: a checked program and its file. Out: per dataset its trains read, ok, refused (every
- * error, file, row and column) or skipped with the reason.
+ * In: a checked program and its file. Out: per dataset its trains read, ok (with the warnings
+ * training would print), refused (every error, file, row and column) or skipped with the reason.
  * Holds afterwards: nothing is written. Unless `always`, a dataset is checked only when it is
  * local files within DATA_CHECK_LIMITS (a generated cohort or a large folder is skipped).
  */
@@ -21,6 +21,8 @@ export interface DataCheck {
   readonly skipped?: string;
   /** The data's errors, when they were refused. */
   readonly refused?: DataRefusedError;
+  /** What training on the data would warn about (an evaluation split with one class). */
+  readonly warnings?: readonly string[];
 }
 
 /** Checks the data of the datasets the program's trains read (all of them when it has no train). */
@@ -40,12 +42,12 @@ export async function checkProgramData(
       out.push({ dataset: spec.name, skipped: skip });
       continue;
     }
-    const { validateDataset } = await import('../runtime/data/dataset.js');
-    const found = await validateDataset(spec, { baseDir });
+    const { checkDataset } = await import('../runtime/data/dataset.js');
+    const { errors, warnings } = await checkDataset(spec, { baseDir });
     out.push(
-      found.length > 0
-        ? { dataset: spec.name, refused: new DataRefusedError(spec.name, found) }
-        : { dataset: spec.name },
+      errors.length > 0
+        ? { dataset: spec.name, refused: new DataRefusedError(spec.name, errors) }
+        : { dataset: spec.name, ...(warnings.length > 0 ? { warnings } : {}) },
     );
   }
   return out;

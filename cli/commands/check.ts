@@ -53,7 +53,10 @@ export async function checkCommand(
     } else if (d.refused) {
       refused = true;
       process.stderr.write(`error: ${d.refused.message}\n`);
-    } else if (opts.format !== 'json') process.stdout.write(`data of ${d.dataset}: ok\n`);
+    } else {
+      for (const w of d.warnings ?? []) process.stderr.write(`warning: dataset ${d.dataset}: ${w}\n`);
+      if (opts.format !== 'json') process.stdout.write(`data of ${d.dataset}: ok\n`);
+    }
   }
   setExit(refused ? 1 : 0);
 }

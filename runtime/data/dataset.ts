@@ -391,6 +391,40 @@ function encodingProblems(spec: DatasetSpec, checked: Checked, dataset: Dataset,
   return errors;
 }
 
+/**
+ * What a training run should hear about its evaluation splits (they do not stop it): a validation
+ * or test split that is empty or holds a single class has no AUC, and on validation the decision
+ * threshold falls back to 0.5. A tiny cohort can give such splits by chance, so this warns (before
+ * anything is written) rather than refuses; the training split is refused (encodingProblems).
+ */
+function evaluationSplitWarnings(spec: DatasetSpec, dataset: Dataset): string[] {
+  const warnings: string[] = [];
+  const { train, val, test } = spec.split;
+  const cohort = `${dataset.patients.length} patients split ${train}/${val}/${test}`;
+  for (const [split, name] of [
+    ['val', 'validation'],
+    ['test', 'test'],
+  ] as const) {
+    const members = dataset.splits[split];
+    const present = new Set(members.map((p) => dataset.patients[p]!.label));
+    const patients = `${members.length} patient${members.length === 1 ? '' : 's'}`;
+    const consequence =
+      split === 'val'
+        ? 'AUC is undefined on it and the decision threshold falls back to 0.5'
+        : 'AUC is undefined on it';
+    if (members.length === 0 && spec.split[split] > 0)
+      warnings.push(`the ${name} split is empty (${cohort}): ${consequence}; add patients or change the fractions`);
+    else if (members.length > 0 && present.size < 2) {
+      const only = spec.label.classes[[...present][0] ?? 0]?.name ?? '?';
+      warnings.push(
+        `the ${name} split holds only class '${only}' (${patients}): ${consequence}; add patients of the ` +
+          'other class, or change the split (fractions, seed, stratified = true)',
+      );
+    }
+  }
+  return warnings;
+}
+
 /** The whole data check: every problem, and the dataset when there is none. Writes nothing. */
 async function checkAndBuild(
   spec: DatasetSpec,
@@ -419,7 +453,9 @@ async function checkAndBuild(
       )
     : { train: [], val: [], test: patients.map((_, i) => i) };
   const dataset = new Dataset(spec, patients, images, splits, checked.patients, options.stats);
-  const errors = encodingProblems(spec, checked, dataset, labels && !options.stats).sort(errorOrder);
+  const training = labels && !options.stats;
+  const errors = encodingProblems(spec, checked, dataset, training).sort(errorOrder);
+  if (training && errors.length === 0) dataset.warnings.push(...evaluationSplitWarnings(spec, dataset));
   return errors.length > 0 ? { errors, persist: [] } : { errors, dataset, persist: checked.persist };
 }
 
@@ -429,6 +465,15 @@ async function checkAndBuild(
  */
 export async function validateDataset(spec: DatasetSpec, options: LoadOptions = {}): Promise<DataError[]> {
   return (await checkAndBuild(spec, options)).errors;
+}
+
+/** `validateDataset`, with the warnings a training run on these data would print (Dataset.warnings). */
+export async function checkDataset(
+  spec: DatasetSpec,
+  options: LoadOptions = {},
+): Promise<{ readonly errors: DataError[]; readonly warnings: readonly string[] }> {
+  const { errors, dataset } = await checkAndBuild(spec, options);
+  return { errors, warnings: dataset?.warnings ?? [] };
 }
 
 /** Loads the dataset, or throws DataRefusedError listing every problem. Writes nothing then. */
@@ -448,6 +493,11 @@ export class Dataset {
   readonly images: readonly StoredImage[];
   readonly splits: Splits;
   readonly stats: DatasetStats;
+  /**
+   * What a training run should print before it writes anything: an evaluation split with one
+   * class or none (AUC undefined). Empty when loaded with a run's statistics or without labels.
+   */
+  readonly warnings: string[] = [];
   /** Encoded lab values per group: [patient][column], flattened. */
   private readonly encoded: Readonly<Record<string, Float32Array>>;
   readonly widths: Readonly<Record<string, number>>;

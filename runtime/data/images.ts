@@ -12,7 +12,7 @@
 import { NvccError } from '../errors.js';
 import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
-import { extname, isAbsolute, join, relative, sep } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import { decodeDicomFrames, DicomError, isDicom } from './dicom.js';
 import type { ImageSpec } from './spec.js';
@@ -156,12 +156,6 @@ export function sniffImage(head: Uint8Array): 'png' | 'jpeg' | 'dicom' | { reado
   if (isDicom(head)) return 'dicom';
   const other = OTHER_IMAGE_SIGNATURES.find(([, test]) => test(head));
   return other ? { other: other[0] } : undefined;
-}
-
-/** The first bytes of a file name an image format nvcc reads (PNG, JPEG, DICOM). */
-export function looksLikeImage(head: Uint8Array): boolean {
-  const kind = sniffImage(head);
-  return kind !== undefined && typeof kind === 'string';
 }
 
 async function readHead(path: string, n: number): Promise<Uint8Array> {

@@ -6,6 +6,7 @@ export * from './spec.js';
 export * from './errors.js';
 export {
   validateDataset,
+  checkDataset,
   loadDataset,
   Dataset,
   BatchStream,

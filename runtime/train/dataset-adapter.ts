@@ -107,13 +107,20 @@ export class DatasetTrainingData implements TrainingData {
   }
 }
 
-/** Loads (and validates) the dataset of a train declaration; throws DataRefusedError on bad data. */
+/**
+ * Loads (and validates) the dataset of a train declaration; throws DataRefusedError on bad data.
+ * The data's warnings (an evaluation split with one class) go to `warn`, by default stderr, before
+ * the caller writes anything.
+ */
 export async function loadTrainingData(
   spec: TrainSpec,
   dataset: DatasetSpec,
-  options: LoadOptions = {},
+  options: LoadOptions & { readonly warn?: (message: string) => void } = {},
 ): Promise<DatasetTrainingData> {
-  const ds = await loadDataset(dataset, options);
+  const { warn, ...load } = options;
+  const ds = await loadDataset(dataset, load);
+  const say = warn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
+  for (const w of ds.warnings) say(`dataset ${dataset.name}: ${w}`);
   return new DatasetTrainingData(ds, imageInputNames(spec, dataset));
 }
 
