@@ -70,6 +70,7 @@ export {
 export {
   saveWeights,
   loadWeights,
+  loadWeightsFromBytes,
   assignParameters,
   manifestPathFor,
   WeightsMismatchError,

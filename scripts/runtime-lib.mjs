@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The entry points of the `./runtime` exports (package.json), relative to the package root. */
-export const RUNTIME_ENTRIES = ['runtime/index.ts'];
+export const RUNTIME_ENTRIES = ['runtime/index.ts', 'runtime/browser.ts'];
 /** npm packages the runtime entries import (checked against the emitted files). */
 const RUNTIME_DEPENDENCIES = ['@tensorflow/tfjs'];
 
