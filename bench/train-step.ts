@@ -1,44 +1,41 @@
 /**
- * Training-step benchmark: one step (forward, backward, Lion update) of ConvNeXt-V2-atto
- * (depths 2,2,6,2; dims 40,80,160,320; 1000-class head; 3,708,400 parameters) at batch 16, on
- * 64x64 and 224x224 inputs, on the wasm backend (with nvcc's kernels) and the stock cpu backend,
- * next to the same step in PyTorch (bench/train_step_torch.py) when python3 + torch exist.
- * In: flags (below). Out: a table on stdout with ms/step, images/s, peak RSS and peak
- * tf.memory().numBytes. Each configuration runs in its own child process so that peak RSS and
- * backend state are per configuration.
+ * Training-step benchmark of the product path: ConvNeXt-V2-atto (depths 2,2,6,2; dims
+ * 40,80,160,320; 1000-class head; 3,708,400 parameters) built from std/convnextv2.nvc by the
+ * builder `nvcc build` and `nvcc train` use (loadBuiltProgram, model `convnextv2_atto`), trained
+ * through runtime/train/step.ts's trainingStep (the function `nvcc train` calls per batch:
+ * random throw and mask drawing, gradients over micro-batches, the stage's optimizer built by
+ * the runner's buildOptimizer; Lion lr 1e-4, wd 0.05) with the batch already in memory; batch 16
+ * at 64x64 and 224x224, on the wasm backend (and, optionally, the stock cpu backend), next to
+ * the same model in PyTorch (bench/train_step_torch.py, every core) when /usr/bin/python3 has
+ * torch.
+ * In: flags (below). Out: a table on stdout with wall ms/step, CPU ms/step (user + system of
+ * every thread of the process), images/s, peak RSS, peak tensor bytes (tfjs: tf.profile's
+ * peakBytes over one extra step; PyTorch: weights, optimizer state and the storages autograd
+ * saved for backward) and the 1-minute load average when each row ran. Each configuration
+ * runs in its own child process so that peak RSS and backend state are per configuration.
  *
- * The model is written from plain tf ops here (the layer library had not landed when this was
- * written); it follows the official definitions (NHWC, LN eps 1e-6, exact-erf GELU, GRN).
- *
- *   npx tsx bench/train-step.ts                      # full table (cpu at 224: 1 step, 0 warm-up)
- *   npx tsx bench/train-step.ts --quick              # 64x64 only, skips cpu at 224
+ *   npx tsx bench/train-step.ts                      # wasm and PyTorch at 64 and 224
+ *   npx tsx bench/train-step.ts --quick              # 64x64 only
  *   npx tsx bench/train-step.ts --profile wasm 64    # per-kernel time of one wasm step
  *   flags: --steps N --warmup N --batch N --sizes 64,224 --backends wasm,cpu --no-torch
- *          --conv conv2d|patchify (stem/downsample formulation)  --ops fast|plain (LN/GELU/GRN gradients)
- *          --micro N (split the batch into N accumulated micro-batches; default: 1, or enough on
- *          wasm at large inputs to stay inside its 4 GiB heap)
+ *          --micro N (micro-batch size, the stage's `micro_batch`; default: the whole batch at
+ *          64, 8 on wasm at 224 to stay inside its 4 GiB heap) --by-shape (with --profile)
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
+import { loadBuiltProgram } from '../compiler/builder/build.js';
 import { initBackend, type BackendRequest } from '../runtime/backend.js';
-import { Lion } from '../runtime/optim/lion.js';
-import type { Parameter } from '../runtime/module.js';
-import { geluExact, grn, layerNormLastAxis, patchifyConv2d } from '../runtime/kernels/fast-ops.js';
+import { setInitRng } from '../runtime/module.js';
+import { createRng } from '../runtime/rng.js';
+import { buildOptimizer } from '../runtime/train/runner.js';
+import type { StageSpec } from '../runtime/train/spec.js';
+import { trainingStep, type StepContext } from '../runtime/train/step.js';
 
-const DEPTHS = [2, 2, 6, 2];
-const DIMS = [40, 80, 160, 320];
 const NUM_CLASSES = 1000;
 const EXPECTED_PARAMS = 3_708_400;
-
-type ConvMode = 'conv2d' | 'patchify';
-/**
- * 'fast': LayerNorm, GELU and GRN with hand-written gradients (runtime/kernels/fast-ops);
- * 'plain': autodiff of tf ops.
- */
-type OpsMode = 'fast' | 'plain';
 
 interface ChildResult {
   backend: string;
@@ -53,131 +50,42 @@ interface ChildResult {
   peakTfBytes: number;
   loss: number;
   params: number;
+  /** 1-minute load average when the configuration finished. */
+  load?: number;
   error?: string;
 }
 
-// ---------------------------------------------------------------- model (plain tf ops, NHWC)
-
-class Atto {
-  readonly params: Array<[string, Parameter]> = [];
-  private seed = 1;
-
-  constructor(
-    private readonly conv: ConvMode,
-    private readonly ops: OpsMode,
-  ) {
-    this.add('downsample_layers.0.0.weight', [4, 4, 3, DIMS[0]!], 'normal');
-    this.add('downsample_layers.0.0.bias', [DIMS[0]!], 'zeros');
-    this.add('downsample_layers.0.1.weight', [DIMS[0]!], 'ones');
-    this.add('downsample_layers.0.1.bias', [DIMS[0]!], 'zeros');
-    for (let i = 1; i < 4; i++) {
-      this.add(`downsample_layers.${i}.0.weight`, [DIMS[i - 1]!], 'ones');
-      this.add(`downsample_layers.${i}.0.bias`, [DIMS[i - 1]!], 'zeros');
-      this.add(`downsample_layers.${i}.1.weight`, [2, 2, DIMS[i - 1]!, DIMS[i]!], 'normal');
-      this.add(`downsample_layers.${i}.1.bias`, [DIMS[i]!], 'zeros');
-    }
-    for (let i = 0; i < 4; i++) {
-      const c = DIMS[i]!;
-      for (let j = 0; j < DEPTHS[i]!; j++) {
-        const p = `stages.${i}.${j}`;
-        this.add(`${p}.dwconv.weight`, [7, 7, c, 1], 'normal');
-        this.add(`${p}.dwconv.bias`, [c], 'zeros');
-        this.add(`${p}.norm.weight`, [c], 'ones');
-        this.add(`${p}.norm.bias`, [c], 'zeros');
-        this.add(`${p}.pwconv1.weight`, [c, 4 * c], 'normal');
-        this.add(`${p}.pwconv1.bias`, [4 * c], 'zeros');
-        // GRN gamma starts at 0 officially; a small value keeps its gradient path honest here.
-        this.add(`${p}.grn.gamma`, [4 * c], 'normal');
-        this.add(`${p}.grn.beta`, [4 * c], 'zeros');
-        this.add(`${p}.pwconv2.weight`, [4 * c, c], 'normal');
-        this.add(`${p}.pwconv2.bias`, [c], 'zeros');
-      }
-    }
-    this.add('norm.weight', [DIMS[3]!], 'ones');
-    this.add('norm.bias', [DIMS[3]!], 'zeros');
-    this.add('head.weight', [DIMS[3]!, NUM_CLASSES], 'normal');
-    this.add('head.bias', [NUM_CLASSES], 'zeros');
-  }
-
-  private add(name: string, shape: number[], init: 'normal' | 'zeros' | 'ones'): void {
-    const value =
-      init === 'normal'
-        ? tf.randomNormal(shape, 0, 0.02, 'float32', this.seed++)
-        : init === 'ones'
-          ? tf.ones(shape)
-          : tf.zeros(shape);
-    const variable = tf.variable(value, true, name);
-    value.dispose();
-    this.params.push([name, { name, variable, noDecay: shape.length <= 1, trainable: true }]);
-  }
-
-  p(name: string): tf.Variable {
-    const found = this.params.find(([n]) => n === name);
-    if (!found) throw new Error(`no parameter ${name}`);
-    return found[1].variable;
-  }
-
-  count(): number {
-    return this.params.reduce((n, [, p]) => n + p.variable.size, 0);
-  }
-
-  private layerNorm(x: tf.Tensor, prefix: string): tf.Tensor {
-    if (this.ops === 'fast') return layerNormLastAxis(x, this.p(`${prefix}.weight`), this.p(`${prefix}.bias`), 1e-6);
-    const { mean, variance } = tf.moments(x, -1, true);
-    return tf.add(
-      tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-6))), this.p(`${prefix}.weight`)),
-      this.p(`${prefix}.bias`),
-    );
-  }
-
-  private strideConv(x: tf.Tensor4D, prefix: string, k: number): tf.Tensor4D {
-    const w = this.p(`${prefix}.weight`) as tf.Tensor4D;
-    const b = this.p(`${prefix}.bias`);
-    if (this.conv === 'patchify') return patchifyConv2d(x, w, b);
-    return tf.add(tf.conv2d(x, w, k, 'valid'), b) as tf.Tensor4D;
-  }
-
-  private linear(x2d: tf.Tensor2D, prefix: string): tf.Tensor2D {
-    return tf.add(tf.matMul(x2d, this.p(`${prefix}.weight`) as tf.Tensor2D), this.p(`${prefix}.bias`)) as tf.Tensor2D;
-  }
-
-  private block(x: tf.Tensor4D, p: string): tf.Tensor4D {
-    const [n, h, w, c] = x.shape;
-    let y: tf.Tensor = tf.add(
-      tf.depthwiseConv2d(x, this.p(`${p}.dwconv.weight`) as tf.Tensor4D, 1, 'same'),
-      this.p(`${p}.dwconv.bias`),
-    );
-    y = this.layerNorm(y, `${p}.norm`);
-    let z: tf.Tensor = this.linear(tf.reshape(y, [n * h * w, c]) as tf.Tensor2D, `${p}.pwconv1`);
-    z = this.ops === 'fast' ? geluExact(z) : tf.mul(tf.mul(z, 0.5), tf.add(tf.erf(tf.mul(z, Math.SQRT1_2)), 1));
-    const z4 = tf.reshape(z, [n, h, w, 4 * c]);
-    let g: tf.Tensor;
-    if (this.ops === 'fast') g = grn(z4 as tf.Tensor4D, this.p(`${p}.grn.gamma`), this.p(`${p}.grn.beta`));
-    else {
-      const gx = tf.sqrt(tf.add(tf.sum(tf.square(z4), [1, 2], true), 1e-12));
-      const nx = tf.div(gx, tf.add(tf.mean(gx, -1, true), 1e-6));
-      g = tf.add(tf.add(tf.mul(this.p(`${p}.grn.gamma`), tf.mul(z4, nx)), this.p(`${p}.grn.beta`)), z4);
-    }
-    const out = this.linear(tf.reshape(g, [n * h * w, 4 * c]) as tf.Tensor2D, `${p}.pwconv2`);
-    return tf.add(x, tf.reshape(out, [n, h, w, c])) as tf.Tensor4D;
-  }
-
-  forward(images: tf.Tensor4D): tf.Tensor2D {
-    let x = this.strideConv(images, 'downsample_layers.0.0', 4);
-    x = this.layerNorm(x, 'downsample_layers.0.1') as tf.Tensor4D;
-    for (let i = 0; i < 4; i++) {
-      if (i > 0) {
-        x = this.layerNorm(x, `downsample_layers.${i}.0`) as tf.Tensor4D;
-        x = this.strideConv(x, `downsample_layers.${i}.1`, 2);
-      }
-      for (let j = 0; j < DEPTHS[i]!; j++) x = this.block(x, `stages.${i}.${j}`);
-    }
-    const pooled = this.layerNorm(tf.mean(x, [1, 2]), 'norm') as tf.Tensor2D;
-    return this.linear(pooled, 'head');
-  }
-}
-
 // ---------------------------------------------------------------- child: one configuration
+
+const ENTRY = 'std/convnextv2.nvc';
+const MODEL = 'convnextv2_atto';
+const BUILD_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'out', 'train-step');
+
+/** A supervised stage as the compiler lowers `optimizer = lion(lr = 1e-4, weight_decay = 0.05)`. */
+function benchStage(batch: number, microBatch: number | undefined): StageSpec {
+  return {
+    name: 'bench',
+    kind: 'supervised',
+    model: { factory: MODEL, className: 'ConvNeXtV2', args: {} },
+    inputs: ['x'],
+    loss: { kind: 'cross_entropy' },
+    optimizer: {
+      kind: 'lion',
+      lr: 1e-4,
+      betas: [0.9, 0.99],
+      weightDecay: 0.05,
+      noDecay: [{ kind: 'flagged' }, { kind: 'rank1' }],
+    },
+    schedule: [],
+    epochs: 1,
+    batchSize: batch,
+    ...(microBatch !== undefined && microBatch < batch ? { microBatch } : {}),
+    augment: {},
+    metrics: [],
+    handover: [],
+    freeze: [],
+  };
+}
 
 async function runChild(
   backend: BackendRequest,
@@ -185,68 +93,46 @@ async function runChild(
   batch: number,
   warmup: number,
   steps: number,
-  conv: ConvMode,
-  ops: OpsMode,
-  micro: number,
+  micro: number | undefined,
   profile: boolean,
 ): Promise<void> {
   await initBackend({ backend, quiet: true });
-  if (batch % micro !== 0) throw new Error(`--micro ${micro} must divide the batch ${batch}`);
-  const model = new Atto(conv, ops);
-  const lion = new Lion({ weightDecay: 0.05 });
-  const images = tf.randomNormal([batch, size, size, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
-  const labels = tf.oneHot(
-    tf.tensor1d(
+  const program = await loadBuiltProgram(ENTRY, { outDir: BUILD_DIR });
+  const factory = program.modelFactories[MODEL];
+  if (!factory) throw new Error(`${ENTRY} has no model ${MODEL}`);
+  setInitRng(createRng(1).fork('init'));
+  const model = factory.create();
+  const stage = benchStage(batch, micro);
+  const optimizer = buildOptimizer(stage);
+  const params = model.namedParameters();
+  const trainable = params.filter(([, p]) => p.trainable);
+  const ctx: StepContext = {
+    stage,
+    model,
+    optimizer,
+    params,
+    varList: trainable.map(([, p]) => p.variable),
+    varToPath: new Map(params.map(([name, p]) => [p.variable.name, name] as const)),
+  };
+  const batchData = {
+    inputs: { x: tf.randomNormal([batch, size, size, 3], 0, 1, 'float32', 7) },
+    labels: tf.tensor1d(
       Array.from({ length: batch }, (_, i) => (i * 37) % NUM_CLASSES),
       'int32',
     ),
-    NUM_CLASSES,
-  );
-  const vars = model.params.map(([, p]) => p.variable);
-  let peakTfBytes = tf.memory().numBytes;
+    patientIds: [],
+  };
+  const root = createRng(2);
+  const streams = { modality_dropout: root.fork('throw'), mask: root.fork('mask'), dropout: root.fork('dropout') };
   let peakRss = process.memoryUsage().rss;
-  const sample = () => {
-    peakTfBytes = Math.max(peakTfBytes, tf.memory().numBytes);
+  let lastLoss = NaN;
+  const step = async () => {
+    lastLoss = (await trainingStep(ctx, batchData, streams, stage.optimizer.lr)).loss;
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   };
-  let lastLoss = NaN;
-  // With micro > 1 the batch is processed in `micro` equal slices whose gradients are averaged
-  // (gradient accumulation), then one Lion update: the same step, in less memory.
-  const chunk = batch / micro;
-  const step = () => {
-    let sum: Record<string, tf.Tensor> | undefined;
-    let lossSum = 0;
-    for (let m = 0; m < micro; m++) {
-      const { value, grads } = tf.tidy(() => {
-        const x = micro === 1 ? images : tf.slice(images, [m * chunk, 0, 0, 0], [chunk, size, size, 3]);
-        const y = micro === 1 ? labels : tf.slice(labels, [m * chunk, 0], [chunk, NUM_CLASSES]);
-        return tf.variableGrads(() => {
-          const loss = tf.losses.softmaxCrossEntropy(y, model.forward(x)) as tf.Scalar;
-          sample(); // all activations saved for backward are alive here
-          return loss;
-        }, vars);
-      });
-      sample();
-      lossSum += value.dataSync()[0]!;
-      value.dispose();
-      if (!sum) sum = grads;
-      else {
-        const prev: Record<string, tf.Tensor> = sum;
-        sum = Object.fromEntries(Object.entries(prev).map(([k, g]) => [k, tf.add(g, grads[k]!)]));
-        for (const t of [...Object.values(prev), ...Object.values(grads)]) t.dispose();
-      }
-    }
-    tf.tidy(() => {
-      const avg = new Map(Object.entries(sum!).map(([k, g]) => [k, micro === 1 ? g : tf.div(g, micro)]));
-      lion.step(avg, model.params, 1e-4);
-    });
-    for (const g of Object.values(sum!)) g.dispose();
-    lastLoss = lossSum / micro;
-    sample();
-  };
   if (profile) {
-    step();
-    const info = await tf.profile(() => step());
+    await step();
+    const info = await tf.profile(step);
     const byKernel = new Map<string, { ms: number; calls: number }>();
     const byShape = process.argv.includes('--by-shape');
     for (const k of info.kernels) {
@@ -260,7 +146,7 @@ async function runChild(
     const total = [...byKernel.values()].reduce((s, e) => s + e.ms, 0);
     console.log(
       `profile: ${backend} ${size}x${size} batch ${batch}: ${info.kernels.length} kernel calls, ` +
-        `${total.toFixed(0)} ms kernel time`,
+        `${total.toFixed(0)} ms kernel time, load average ${os.loadavg()[0]!.toFixed(2)}`,
     );
     for (const [name, e] of [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25)) {
       console.log(
@@ -275,7 +161,7 @@ async function runChild(
   for (let i = 0; i < warmup + steps; i++) {
     const t0 = performance.now();
     const c0 = process.cpuUsage();
-    step();
+    await step();
     const dt = performance.now() - t0;
     const dc = process.cpuUsage(c0);
     if (i >= warmup) {
@@ -283,8 +169,12 @@ async function runChild(
       cpuTimes.push((dc.user + dc.system) / 1000);
     }
   }
+  // One more step under tf.profile: the peak of live tensor bytes (weights, optimizer state,
+  // activations) is a property of the step, not of the timing, so it is measured apart.
+  const peakTfBytes = (await tf.profile(step)).peakBytes;
+  const chunk = stage.microBatch ?? batch;
   const result: ChildResult = {
-    backend: micro > 1 ? `${tf.getBackend()}, ${micro}x${chunk} micro-batches` : tf.getBackend(),
+    backend: chunk < batch ? `${tf.getBackend()}, micro_batch ${chunk}` : tf.getBackend(),
     size,
     batch,
     warmup,
@@ -294,7 +184,8 @@ async function runChild(
     peakRss,
     peakTfBytes,
     loss: lastLoss,
-    params: model.count(),
+    params: model.parameterCount(),
+    load: os.loadavg()[0]!,
   };
   console.log(`RESULT ${JSON.stringify(result)}`);
 }
@@ -302,15 +193,13 @@ async function runChild(
 // ---------------------------------------------------------------- parent: table
 
 /**
- * Smallest divisor of the batch that keeps each micro-batch within what fits the 4 GiB wasm heap:
- * measured peaks at 224x224 were 1.34 GB of tensors for 8 images with the fast ops (--ops fast)
- * and 1.04 GB for 4 images without them.
+ * The micro-batch that keeps one wasm pass inside its 4 GiB heap: 8 images at 224x224 (peak
+ * tensor bytes measured by this bench are in docs/runtime-performance.md), the whole batch below.
  */
-function microBatchesFor(size: number, batch: number, ops: OpsMode): number {
-  const side = ops === 'fast' ? 176 : 128;
-  const needed = Math.ceil((size * size * batch) / (16 * side * side));
-  for (let m = Math.max(1, needed); m <= batch; m++) if (batch % m === 0) return m;
-  return batch;
+function defaultMicroBatch(backend: string, size: number, batch: number): number | undefined {
+  if (backend !== 'wasm') return undefined;
+  const fits = Math.max(1, Math.floor((8 * 224 * 224) / (size * size)));
+  return fits < batch ? fits : undefined;
 }
 
 function median(xs: number[]): number {
@@ -369,8 +258,6 @@ function flag(args: string[], name: string): string | undefined {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const conv = (flag(args, '--conv') ?? 'patchify') as ConvMode;
-  const ops = (flag(args, '--ops') ?? 'fast') as OpsMode;
   const microFlag = flag(args, '--micro');
   if (args[0] === '--child') {
     const [, backend, size, batch, warmup, steps] = args;
@@ -380,10 +267,8 @@ async function main(): Promise<void> {
       Number(batch),
       Number(warmup),
       Number(steps),
-      conv,
-      ops,
-      Number(microFlag ?? 1),
-      args.includes('--profile'),
+      microFlag ? Number(microFlag) : undefined,
+      false,
     );
     return;
   }
@@ -392,24 +277,26 @@ async function main(): Promise<void> {
   if (profileAt >= 0) {
     const backend = args[profileAt + 1] ?? 'wasm';
     const size = Number(args[profileAt + 2] ?? 64);
-    await runChild(backend as BackendRequest, size, batch, 0, 1, conv, ops, Number(microFlag ?? 1), true);
+    const micro = microFlag ? Number(microFlag) : defaultMicroBatch(backend, size, batch);
+    await runChild(backend as BackendRequest, size, batch, 0, 1, micro, true);
     return;
   }
   const quick = args.includes('--quick');
   const sizes = (flag(args, '--sizes') ?? (quick ? '64' : '64,224')).split(',').map(Number);
-  const backends = (flag(args, '--backends') ?? 'wasm,cpu').split(',');
+  const backends = (flag(args, '--backends') ?? 'wasm').split(',');
   const steps = Number(flag(args, '--steps') ?? 5);
   const warmup = Number(flag(args, '--warmup') ?? 2);
-  const load = os
-    .loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ');
+  const loadNow = () =>
+    os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
   console.log(
-    `ConvNeXt-V2-atto (depths 2,2,6,2; dims 40,80,160,320; ${NUM_CLASSES}-class head), batch ${batch}, Lion; ` +
-      `stem/downsample: ${conv}; LN/GELU/GRN: ${ops}`,
+    `${MODEL} from ${ENTRY} (nvcc build; depths 2,2,6,2; dims 40,80,160,320; ${NUM_CLASSES}-class head), ` +
+      `batch ${batch}, trained by runtime/train/step.ts (Lion lr 1e-4, wd 0.05)`,
   );
   console.log(
-    `machine: ${os.cpus().length} cpus (${os.cpus()[0]?.model ?? '?'}), load average at start ${load}, node ` +
+    `machine: ${os.cpus().length} cpus (${os.cpus()[0]?.model ?? '?'}), load average at start ${loadNow()}, node ` +
       `${process.version}`,
   );
   const rows: string[][] = [
@@ -418,30 +305,33 @@ async function main(): Promise<void> {
       'input',
       'warm-up',
       'timed',
-      'ms/step (median)',
+      'wall ms/step (median)',
       'CPU ms/step',
       'images/s',
       'peak RSS',
-      'peak tf bytes',
+      'peak tensor bytes',
+      'load avg',
       'loss',
     ],
   ];
   const results = new Map<string, number>();
   const cpuResults = new Map<string, number>();
+  const peaks = new Map<string, number>();
   const addRow = (impl: string, size: number, r: ChildResult | { error: string }) => {
     if ('error' in r && !('msPerStep' in r)) {
-      rows.push([impl, `${size}`, '-', '-', `FAILED: ${r.error}`, '', '', '', '', '']);
+      rows.push([impl, `${size}`, '-', '-', `FAILED: ${r.error}`]);
       return;
     }
     const res = r as ChildResult;
     const ms = median(res.msPerStep);
     results.set(`${impl}@${size}`, ms);
+    if (res.peakTfBytes > 0) peaks.set(`${impl}@${size}`, res.peakTfBytes);
     if (res.params !== EXPECTED_PARAMS)
       rows.push([impl, `${size}`, '', '', `WARNING: ${res.params} parameters, expected ${EXPECTED_PARAMS}`]);
     const cpuMs = res.cpuMsPerStep ? median(res.cpuMsPerStep) : NaN;
     if (Number.isFinite(cpuMs)) cpuResults.set(`${impl}@${size}`, cpuMs);
     rows.push([
-      impl,
+      `${impl} (${res.backend})`,
       `${size}x${size}`,
       String(res.warmup),
       String(res.steps),
@@ -450,6 +340,7 @@ async function main(): Promise<void> {
       ((1000 * res.batch) / ms).toFixed(2),
       mb(res.peakRss),
       res.peakTfBytes > 0 ? mb(res.peakTfBytes) : 'n/a',
+      (res.load ?? os.loadavg()[0]!).toFixed(2),
       res.loss.toFixed(4),
     ]);
   };
@@ -460,52 +351,33 @@ async function main(): Promise<void> {
       if (slowCpu && quick) continue;
       const w = slowCpu ? 0 : backend === 'cpu' ? Math.min(warmup, 1) : warmup;
       const s = slowCpu ? 1 : backend === 'cpu' ? Math.min(steps, 2) : steps;
-      // wasm's heap is capped at 4 GiB: large inputs run as accumulated micro-batches.
-      const micro = microFlag ?? (backend === 'wasm' ? String(microBatchesFor(size, batch, ops)) : '1');
-      addRow(
-        `tfjs ${backend}`,
-        size,
-        spawnTs([
-          backend,
-          String(size),
-          String(batch),
-          String(w),
-          String(s),
-          '--conv',
-          conv,
-          '--ops',
-          ops,
-          '--micro',
-          micro,
-        ]),
-      );
+      const micro = microFlag ? Number(microFlag) : defaultMicroBatch(backend, size, batch);
+      const childArgs = [backend, String(size), String(batch), String(w), String(s)];
+      addRow('tfjs', size, spawnTs(micro !== undefined ? [...childArgs, '--micro', String(micro)] : childArgs));
     }
-    if (py)
-      addRow(`PyTorch ${py === 'python3' ? '' : `(${py}) `}`.trim(), size, runTorch(py, size, batch, warmup, steps));
+    if (py) {
+      const r = runTorch(py, size, batch, warmup, steps);
+      if ('msPerStep' in r) r.load = os.loadavg()[0]!;
+      addRow('PyTorch', size, r);
+    }
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   for (const r of rows) console.log(r.map((c, i) => (c ?? '').padEnd(widths[i]!)).join('  '));
-  if (!py && !args.includes('--no-torch')) console.log('PyTorch: not installed');
+  if (!py && !args.includes('--no-torch')) console.log('PyTorch: not installed (needs python3 with torch)');
   for (const size of sizes) {
-    const wasm = results.get(`tfjs wasm@${size}`);
-    const cpu = results.get(`tfjs cpu@${size}`);
-    const torch = [...results].find(([k]) => k.startsWith('PyTorch') && k.endsWith(`@${size}`))?.[1];
+    const of = (m: Map<string, number>, prefix: string) =>
+      [...m].find(([k]) => k.startsWith(prefix) && k.endsWith(`@${size}`))?.[1];
     const parts: string[] = [];
-    if (wasm && cpu) parts.push(`wasm is ${(cpu / wasm).toFixed(1)}x faster than cpu (target >= 100x)`);
-    if (wasm && torch) parts.push(`wasm throughput is ${(torch / wasm).toFixed(2)}x PyTorch's (target >= 0.5x)`);
-    const wasmCpu = cpuResults.get(`tfjs wasm@${size}`);
-    const cpuCpu = cpuResults.get(`tfjs cpu@${size}`);
-    const torchCpu = [...cpuResults].find(([k]) => k.startsWith('PyTorch') && k.endsWith(`@${size}`))?.[1];
-    if (wasmCpu && cpuCpu) parts.push(`by CPU time: wasm ${(cpuCpu / wasmCpu).toFixed(1)}x faster than cpu`);
-    if (wasmCpu && torchCpu) parts.push(`by CPU time: wasm ${(torchCpu / wasmCpu).toFixed(2)}x PyTorch`);
+    const [wasm, torch] = [of(results, 'tfjs'), of(results, 'PyTorch')];
+    if (wasm && torch)
+      parts.push(`tfjs throughput is ${(torch / wasm).toFixed(2)}x PyTorch's by wall clock (target >= 0.5x)`);
+    const [wasmCpu, torchCpu] = [of(cpuResults, 'tfjs'), of(cpuResults, 'PyTorch')];
+    if (wasmCpu && torchCpu) parts.push(`${(torchCpu / wasmCpu).toFixed(2)}x by CPU time`);
+    const [wasmPeak, torchPeak] = [of(peaks, 'tfjs'), of(peaks, 'PyTorch')];
+    if (wasmPeak && torchPeak) parts.push(`peak tensor bytes ${(wasmPeak / torchPeak).toFixed(2)}x PyTorch's`);
     if (parts.length) console.log(`${size}x${size}: ${parts.join('; ')}`);
   }
-  console.log(
-    `load average at end ${os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
-  );
+  console.log(`load average at end ${loadNow()}`);
 }
 
 await main();

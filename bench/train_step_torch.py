@@ -1,14 +1,17 @@
 """One ConvNeXt-V2-atto training step in PyTorch, the baseline for bench/train-step.ts.
 
-In: --size, --batch, --warmup, --steps (and optionally --threads). Out: one line
-`RESULT {json}` with per-step milliseconds, peak RSS and the last loss, in the fields the
-TypeScript bench reads. The model is written here from the official definitions (no timm):
+In: --size, --batch, --warmup, --steps and --threads (default: every core, os.cpu_count()).
+Out: one line `RESULT {json}` with per-step wall and CPU milliseconds, peak RSS, the tensor
+bytes alive when the backward pass starts (parameters, Lion state, and every distinct storage
+autograd saved for backward, counted through saved_tensors_hooks in one extra step) and the
+last loss, in the fields the TypeScript bench reads. The model is written here from the official definitions (no timm):
 NCHW convolutions, channels-first LayerNorm for stem/downsampling, channels-last block with
 Linear layers, exact-erf GELU, GRN; a 1000-class head; Lion with decoupled weight decay.
 """
 import argparse
 import json
 import math
+import os
 import resource
 import sys
 import time
@@ -111,16 +114,42 @@ class Lion:
             p.grad = None
 
 
+def storage_of(t):
+    s = t.storage()
+    return s.data_ptr(), s.nbytes()
+
+
+def saved_bytes_at_backward(model, opt, images, labels):
+    """Bytes of distinct tensor storages alive when backward starts: weights, Lion's moments,
+    and whatever autograd saved for backward (the step's activations), each storage once."""
+    seen = {}
+    for t in list(model.parameters()) + opt.m:
+        ptr, n = storage_of(t)
+        seen[ptr] = n
+
+    def pack(t):
+        ptr, n = storage_of(t)
+        seen[ptr] = n
+        return t
+
+    opt.zero_grad()
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = F.cross_entropy(model(images), labels)
+    total = sum(seen.values())
+    loss.backward()
+    opt.zero_grad()
+    return total
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--steps", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = every core)")
     args = ap.parse_args()
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads if args.threads > 0 else (os.cpu_count() or 1))
     torch.manual_seed(0)
     model = Atto()
     params = sum(p.numel() for p in model.parameters())
@@ -143,11 +172,12 @@ def main():
         if i >= args.warmup:
             times.append(dt)
             cpu_times.append(dc)
+    peak_tensor_bytes = saved_bytes_at_backward(model, opt, images, labels)
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print("RESULT " + json.dumps({
         "backend": f"torch {torch.__version__} ({torch.get_num_threads()} threads)",
         "size": args.size, "batch": args.batch, "warmup": args.warmup, "steps": args.steps,
-        "msPerStep": times, "cpuMsPerStep": cpu_times, "peakRss": peak_rss, "peakTfBytes": 0,
+        "msPerStep": times, "cpuMsPerStep": cpu_times, "peakRss": peak_rss, "peakTfBytes": peak_tensor_bytes,
         "loss": loss_value, "params": params,
     }))
     sys.stdout.flush()

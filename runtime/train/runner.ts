@@ -40,7 +40,7 @@ import type { RunReportHeader } from './run-report.js';
 import { acquireRunLock } from '../run/lock.js';
 import { recordedPath } from '../run/recorded.js';
 import { latestCheckpoint, pruneCheckpoints, readCheckpointFile, STATE_FILE, writeCheckpoint } from './checkpoint.js';
-import { batchIndices, epochOrder, stepsPerEpoch, type Batch, type TrainingData } from './data.js';
+import { batchIndices, epochOrder, stepsPerEpoch, type TrainingData } from './data.js';
 import {
   applyHandover,
   formatHandoverReport,
@@ -48,10 +48,8 @@ import {
   freezeModules,
   type HandoverReport,
 } from './handover.js';
-import { randomThrow } from './modality-dropout.js';
-import { drawMask } from './objective.js';
-import { batchGradients } from './gradients.js';
-import { disposeBatch, hostToMap, imageInputOf, jsonNumbers, pick, stageRoot, TrainingError } from './common.js';
+import { trainingStep, type StepContext } from './step.js';
+import { disposeBatch, hostToMap, jsonNumbers, stageRoot, TrainingError } from './common.js';
 import {
   finalEvaluation,
   PREDICTIONS_FILE,
@@ -239,7 +237,7 @@ export function checkSpec(spec: TrainSpec, models: Readonly<Record<string, Model
   if (problems.length > 0) throw new TrainingError(`cannot train ${spec.name}:\n  ${problems.join('\n  ')}`);
 }
 
-function buildOptimizer(stage: StageSpec): Optimizer {
+export function buildOptimizer(stage: StageSpec): Optimizer {
   const o = stage.optimizer;
   const noDecay = (path: string, p: Parameter): boolean =>
     o.noDecay.some((rule) => {
@@ -579,6 +577,7 @@ class Runner {
       }
       const varToPath = new Map(params.map(([path, p]) => [p.variable.name, path] as const));
       const varList = trainable.map(([, p]) => p.variable);
+      const stepContext: StepContext = { stage, model, optimizer, params, varList, varToPath };
       const everySteps = spec.checkpointEverySteps;
 
       const snapshot = async (): Promise<string> =>
@@ -626,7 +625,7 @@ class Runner {
           );
           let loss: number;
           try {
-            const out = await this.trainStep(stage, model, optimizer, params, varList, varToPath, batch, streams, lr);
+            const out = await trainingStep(stepContext, batch, streams, lr);
             loss = out.loss;
             if (out.thrown) for (const [k, v] of Object.entries(out.thrown)) thrown[k] = (thrown[k] ?? 0) + v;
           } finally {
@@ -812,65 +811,6 @@ class Runner {
       return applyHandover(model, stage.handover, sources);
     } finally {
       for (const t of created) t.dispose();
-    }
-  }
-
-  private async trainStep(
-    stage: StageSpec,
-    model: TrainableModel,
-    optimizer: Optimizer,
-    params: ReadonlyArray<readonly [string, Parameter]>,
-    varList: tf.Variable[],
-    varToPath: ReadonlyMap<string, string>,
-    batch: Batch,
-    streams: Streams,
-    lr: number,
-  ): Promise<{ loss: number; thrown?: Record<string, number> }> {
-    let thrown: Record<string, number> | undefined;
-    // Random throw and the mask are drawn for the whole batch, then gradients are taken (over
-    // micro-batches when declared) and the optimizer steps once.
-    const prepared = tf.tidy(() => {
-      let inputs: Record<string, tf.Tensor> = pick(batch.inputs, stage.inputs);
-      const throwSpec = stage.modalityDropout;
-      if (throwSpec && throwSpec.p > 0) {
-        const modalities = throwSpec.modalities.length > 0 ? throwSpec.modalities : stage.inputs;
-        const result = randomThrow(inputs, { ...throwSpec, modalities }, streams.modality_dropout);
-        inputs = result.inputs;
-        thrown = { samples: result.thrown.length };
-        modalities.forEach((m, k) => (thrown![m] = result.thrown.filter((t) => t === k).length));
-      }
-      const mask = stage.mask ? drawMask(stage.mask, inputs[imageInputOf(stage)]!, streams.mask) : undefined;
-      return { inputs, ...(mask ? { mask } : {}) };
-    }) as unknown as { inputs: Record<string, tf.Tensor>; mask?: tf.Tensor4D };
-    let lossTensor: tf.Scalar;
-    try {
-      const { loss, grads } = batchGradients(
-        stage,
-        model,
-        prepared.inputs,
-        batch.labels,
-        prepared.mask,
-        streams.dropout,
-        varList,
-        stage.microBatch,
-      );
-      lossTensor = loss;
-      try {
-        const byPath = new Map<string, tf.Tensor>();
-        for (const [name, g] of grads) byPath.set(varToPath.get(name)!, g);
-        optimizer.step(byPath, params, lr);
-      } finally {
-        for (const g of grads.values()) g.dispose();
-      }
-    } finally {
-      // Batch tensors are disposed by the caller; these are the thrown copies and the mask.
-      for (const t of Object.values(prepared.inputs)) if (!Object.values(batch.inputs).includes(t)) t.dispose();
-      prepared.mask?.dispose();
-    }
-    try {
-      return { loss: (await lossTensor.data())[0]!, ...(thrown ? { thrown } : {}) };
-    } finally {
-      lossTensor.dispose();
     }
   }
 
