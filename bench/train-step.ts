@@ -18,6 +18,8 @@
  *   npx tsx bench/train-step.ts --quick              # 64x64 only
  *   npx tsx bench/train-step.ts --profile wasm 64    # per-kernel time of one wasm step
  *   flags: --steps N --warmup N --batch N --sizes 64,224 --backends wasm,cpu --no-torch
+ *          --threads N (tfjs: data-parallel threads, runtime/train/parallel.ts; PyTorch: torch
+ *          threads; default NVCC_THREADS, else every core)
  *          --micro N (micro-batch size, the stage's `micro_batch`; default: the whole batch at
  *          64, 8 on wasm at 224 to stay inside its 4 GiB heap) --by-shape (with --profile)
  */
@@ -32,6 +34,7 @@ import { setInitRng } from '../runtime/module.js';
 import { createRng } from '../runtime/rng.js';
 import { buildOptimizer } from '../runtime/train/runner.js';
 import type { StageSpec } from '../runtime/train/spec.js';
+import { ParallelGradients, resolveThreads } from '../runtime/train/parallel.js';
 import { trainingStep, type StepContext } from '../runtime/train/step.js';
 
 const NUM_CLASSES = 1000;
@@ -68,7 +71,7 @@ function benchStage(batch: number, microBatch: number | undefined): StageSpec {
     kind: 'supervised',
     model: { factory: MODEL, className: 'ConvNeXtV2', args: {} },
     inputs: ['x'],
-    loss: { kind: 'cross_entropy' },
+    loss: { kind: 'cross_entropy', labelSmoothing: 0 },
     optimizer: {
       kind: 'lion',
       lr: 1e-4,
@@ -94,6 +97,7 @@ async function runChild(
   warmup: number,
   steps: number,
   micro: number | undefined,
+  threads: number,
   profile: boolean,
 ): Promise<void> {
   await initBackend({ backend, quiet: true });
@@ -106,6 +110,15 @@ async function runChild(
   const optimizer = buildOptimizer(stage);
   const params = model.namedParameters();
   const trainable = params.filter(([, p]) => p.trainable);
+  const parallel =
+    threads > 1
+      ? await ParallelGradients.start({
+          threads,
+          stage,
+          model,
+          source: { module: path.join(program.outDir, 'train.js'), table: 'modelFactories' },
+        })
+      : undefined;
   const ctx: StepContext = {
     stage,
     model,
@@ -113,6 +126,7 @@ async function runChild(
     params,
     varList: trainable.map(([, p]) => p.variable),
     varToPath: new Map(params.map(([name, p]) => [p.variable.name, name] as const)),
+    ...(parallel ? { gradients: parallel } : {}),
   };
   const batchData = {
     inputs: { x: tf.randomNormal([batch, size, size, 3], 0, 1, 'float32', 7) },
@@ -154,6 +168,7 @@ async function runChild(
           `${((100 * e.ms) / total).toFixed(1).padStart(5)}%  ${String(e.calls).padStart(5)} calls`,
       );
     }
+    await parallel?.close();
     return;
   }
   const times: number[] = [];
@@ -172,9 +187,11 @@ async function runChild(
   // One more step under tf.profile: the peak of live tensor bytes (weights, optimizer state,
   // activations) is a property of the step, not of the timing, so it is measured apart.
   const peakTfBytes = (await tf.profile(step)).peakBytes;
+  await parallel?.close();
   const chunk = stage.microBatch ?? batch;
+  const micro = chunk < batch ? `, micro_batch ${chunk}` : '';
   const result: ChildResult = {
-    backend: chunk < batch ? `${tf.getBackend()}, micro_batch ${chunk}` : tf.getBackend(),
+    backend: `${tf.getBackend()}, ${threads} thread${threads > 1 ? 's' : ''}${micro}`,
     size,
     batch,
     warmup,
@@ -239,11 +256,16 @@ function runTorch(
   batch: number,
   warmup: number,
   steps: number,
+  threads: number,
 ): ChildResult | { error: string } {
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'train_step_torch.py');
   const r = spawnSync(
     py,
-    [script, '--size', String(size), '--batch', String(batch), '--warmup', String(warmup), '--steps', String(steps)],
+    [
+      script,
+      ...['--size', String(size), '--batch', String(batch), '--warmup', String(warmup), '--steps', String(steps)],
+      ...['--threads', String(threads)],
+    ],
     { encoding: 'utf8' },
   );
   const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('RESULT '));
@@ -268,6 +290,7 @@ async function main(): Promise<void> {
       Number(warmup),
       Number(steps),
       microFlag ? Number(microFlag) : undefined,
+      resolveThreads(flag(args, '--threads')),
       false,
     );
     return;
@@ -278,7 +301,7 @@ async function main(): Promise<void> {
     const backend = args[profileAt + 1] ?? 'wasm';
     const size = Number(args[profileAt + 2] ?? 64);
     const micro = microFlag ? Number(microFlag) : defaultMicroBatch(backend, size, batch);
-    await runChild(backend as BackendRequest, size, batch, 0, 1, micro, true);
+    await runChild(backend as BackendRequest, size, batch, 0, 1, micro, resolveThreads(flag(args, '--threads')), true);
     return;
   }
   const quick = args.includes('--quick');
@@ -286,6 +309,7 @@ async function main(): Promise<void> {
   const backends = (flag(args, '--backends') ?? 'wasm').split(',');
   const steps = Number(flag(args, '--steps') ?? 5);
   const warmup = Number(flag(args, '--warmup') ?? 2);
+  const threads = resolveThreads(flag(args, '--threads'));
   const loadNow = () =>
     os
       .loadavg()
@@ -352,11 +376,11 @@ async function main(): Promise<void> {
       const w = slowCpu ? 0 : backend === 'cpu' ? Math.min(warmup, 1) : warmup;
       const s = slowCpu ? 1 : backend === 'cpu' ? Math.min(steps, 2) : steps;
       const micro = microFlag ? Number(microFlag) : defaultMicroBatch(backend, size, batch);
-      const childArgs = [backend, String(size), String(batch), String(w), String(s)];
+      const childArgs = [backend, String(size), String(batch), String(w), String(s), '--threads', String(threads)];
       addRow('tfjs', size, spawnTs(micro !== undefined ? [...childArgs, '--micro', String(micro)] : childArgs));
     }
     if (py) {
-      const r = runTorch(py, size, batch, warmup, steps);
+      const r = runTorch(py, size, batch, warmup, steps, threads);
       if ('msPerStep' in r) r.load = os.loadavg()[0]!;
       addRow('PyTorch', size, r);
     }

@@ -15,6 +15,14 @@ export function parseBackend(value: string | undefined): BackendRequest | undefi
   return value as BackendRequest;
 }
 
+/** `--threads N`: a whole number >= 1 (the default, every core, is the runner's). */
+export function parseThreads(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value)))
+    throw new UserError(`--threads must be a whole number of threads >= 1, found \`${value}\``);
+  return Number(value);
+}
+
 export function parseSeed(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value)))

@@ -114,6 +114,8 @@ export interface TrainOptions extends ProgramOptions {
   readonly log?: (line: string) => void;
   /** The command line as typed, for the report's header. */
   readonly command?: string;
+  /** `--threads N`: threads for the training steps (default NVCC_THREADS, else every core). */
+  readonly threads?: number;
 }
 
 export interface TrainOutcome {
@@ -154,6 +156,11 @@ export async function trainProgram(o: TrainOptions): Promise<TrainOutcome> {
   const data = o.data ?? (await loadProgramData(o.file, checked));
   const program = await loadProgram(o);
   const progress = o.quiet ? undefined : createProgressDisplay();
+  // Worker threads import the same generated factories the main thread trains.
+  const threading = {
+    workerModels: path.join(program.outDir, 'train.js'),
+    ...(o.threads !== undefined ? { threads: o.threads } : {}),
+  };
   const abort = abortOnSignals(['SIGINT', 'SIGTERM'], () =>
     process.stderr.write(
       '\nnvcc: stopping after this step and writing a checkpoint (press Ctrl-C again to quit at once)\n',
@@ -185,6 +192,7 @@ export async function trainProgram(o: TrainOptions): Promise<TrainOutcome> {
       result = await keeping(keptIn(resumed), () =>
         resume(resumed, {
           models: program.factories,
+          ...threading,
           data,
           dataBaseDir: dataBaseDir(o.file),
           ...(o.backend ? { backend: o.backend } : {}),
@@ -217,6 +225,7 @@ export async function trainProgram(o: TrainOptions): Promise<TrainOutcome> {
           spec: checked.trainSpec,
           dataset: checked.datasetSpec,
           models: program.factories,
+          ...threading,
           runDir,
           data,
           dataBaseDir: dataBaseDir(o.file),

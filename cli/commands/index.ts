@@ -45,6 +45,7 @@ function programCommand(program: Command, name: string, description: string, exa
 }
 
 const BACKEND_HELP = 'auto, tensorflow, wasm or cpu (default: NVCC_BACKEND, else auto)';
+const THREADS_HELP = 'threads for the training steps on wasm/cpu (default: NVCC_THREADS, else every core)';
 
 /** Declares one command (arguments, options, help text, lazy action) on the program. */
 type Declare = (program: Command, setExit: SetExit) => void;
@@ -140,6 +141,7 @@ const DECLARATIONS: Readonly<Record<string, Declare>> = {
       .option('--backend <name>', BACKEND_HELP)
       .option('--out <dir>', 'run folder (default runs/mednvc-demo-<time>)')
       .option('--quiet', 'no progress display')
+      .option('--threads <n>', THREADS_HELP)
       .action(lazy(setExit, async () => (await import('./demo.js')).demoCommand)),
 
   fmt: (program, setExit) =>
@@ -193,6 +195,7 @@ const DECLARATIONS: Readonly<Record<string, Declare>> = {
       .option('--resume <dir>', 'continue the run in this folder from its newest checkpoint')
       .option('--seed <n>', "seed of every random stream (default: the program's seed)")
       .option('--quiet', 'no progress display')
+      .option('--threads <n>', THREADS_HELP)
       .option('--engine <name>', 'tfjs (default: embedded, no Python) or torch (PyTorch, GPUs, torchrun)')
       .option('--nproc <n>', 'torch engine: processes (GPUs) on this machine (default 1)')
       .option('--nnodes <n>', 'torch engine: machines taking part (default 1; needs --rdzv-endpoint)')

@@ -1,6 +1,6 @@
 /**
  * `nvcc train FILE [--variant V] [--set k=v]... [--config f.yaml] [--backend B] [--out RUN_DIR]
- * [--resume RUN_DIR] [--seed N] [--quiet] [--engine tfjs|torch] [--nproc N] [--nnodes M
+ * [--resume RUN_DIR] [--seed N] [--quiet] [--threads N] [--engine tfjs|torch] [--nproc N] [--nnodes M
  * --rdzv-endpoint H:P] [--device D] [--python PY]`: trains the program into a run folder with the
  * tfjs engine (workflow/train.ts) or the PyTorch one (workflow/train-torch.ts) and prints where it
  * went and the test metrics.
@@ -13,7 +13,7 @@ import { readRunOverrides } from '../../workflow/overrides.js';
 import { describeOutcome, trainProgram } from '../../workflow/train.js';
 import type { TorchTrainOptions } from '../../workflow/train-torch.js';
 import { typedCommandLine } from '../command-line.js';
-import { parseBackend, parseSeed } from '../flags.js';
+import { parseBackend, parseSeed, parseThreads } from '../flags.js';
 import type { SetExit } from './index.js';
 
 function positive(name: string, value: string | undefined): number | undefined {
@@ -57,6 +57,7 @@ export async function trainCommand(
     resume?: string;
     seed?: string;
     quiet?: boolean;
+    threads?: string;
     engine?: string;
     nproc?: string;
     nnodes?: string;
@@ -72,6 +73,9 @@ export async function trainCommand(
   const torchOnly = ['nproc', 'nnodes', 'rdzvEndpoint', 'device', 'python'] as const;
   if (engine === 'tfjs' && torchOnly.some((k) => opts[k] !== undefined))
     throw new UserError('--nproc, --nnodes, --rdzv-endpoint, --device and --python belong to --engine torch');
+  if (engine === 'torch' && opts.threads !== undefined)
+    throw new UserError('--threads belongs to --engine tfjs (the torch engine uses --nproc)');
+  const threads = parseThreads(opts.threads);
   const overrides = await readRunOverrides(file, opts);
   const backend = parseBackend(opts.backend);
   const seed = parseSeed(opts.seed);
@@ -91,7 +95,11 @@ export async function trainCommand(
     setExit(code);
     return;
   }
-  const outcome = await trainProgram({ ...common, command: typedCommandLine() });
+  const outcome = await trainProgram({
+    ...common,
+    ...(threads !== undefined ? { threads } : {}),
+    command: typedCommandLine(),
+  });
   for (const line of describeOutcome(outcome, file, opts.variant, overrides)) process.stdout.write(`${line}\n`);
   setExit(outcome.result.status === 'interrupted' ? 130 : 0);
 }

@@ -20,8 +20,31 @@ export interface BatchGradients {
   readonly grads: Map<string, tf.Tensor>;
 }
 
-function sliceRows(t: tf.Tensor, start: number, size: number): tf.Tensor {
+export function sliceRows(t: tf.Tensor, start: number, size: number): tf.Tensor {
   return tf.slice(t, [start, ...t.shape.slice(1).map(() => 0)], [size, ...t.shape.slice(1).map(() => -1)]);
+}
+
+/**
+ * Each contiguous chunk's share of the batch loss's denominator: samples for cross-entropy,
+ * removed patches for masked MSE. `starts` are the chunks' first rows, ascending from 0.
+ */
+export function lossShares(
+  stage: StageSpec,
+  mask: tf.Tensor4D | undefined,
+  n: number,
+  starts: readonly number[],
+): number[] {
+  const ends = [...starts.slice(1), n];
+  if (stage.loss.kind === 'masked_mse' && mask) {
+    const maskRows = tf.tidy(() => tf.sum(tf.reshape(mask, [n, -1]), 1)).dataSync() as Float32Array;
+    const total = maskRows.reduce((a, b) => a + b, 0);
+    return starts.map((start, k) => {
+      let part = 0;
+      for (let i = start; i < ends[k]!; i++) part += maskRows[i]!;
+      return total > 0 ? part / total : 0;
+    });
+  }
+  return starts.map((start, k) => (ends[k]! - start) / n);
 }
 
 export function batchGradients(
@@ -45,19 +68,14 @@ export function batchGradients(
     }) as unknown as { value: tf.Scalar; grads: Record<string, tf.Tensor> };
     return { loss: out.value, grads: new Map(Object.entries(out.grads)) };
   }
-  // Each chunk's share of the batch loss's denominator.
-  const maskRows = mask ? (tf.tidy(() => tf.sum(tf.reshape(mask, [n, -1]), 1)).dataSync() as Float32Array) : undefined;
-  const maskTotal = maskRows ? maskRows.reduce((a, b) => a + b, 0) : 0;
+  const starts: number[] = [];
+  for (let start = 0; start < n; start += chunk) starts.push(start);
+  const shares = lossShares(stage, mask, n, starts);
   const grads = new Map<string, tf.Tensor>();
   let loss: tf.Scalar = tf.scalar(0);
-  for (let start = 0; start < n; start += chunk) {
+  for (const [c, start] of starts.entries()) {
     const size = Math.min(chunk, n - start);
-    let weight = size / n;
-    if (stage.loss.kind === 'masked_mse' && maskRows) {
-      let part = 0;
-      for (let i = start; i < start + size; i++) part += maskRows[i]!;
-      weight = maskTotal > 0 ? part / maskTotal : 0;
-    }
+    const weight = shares[c]!;
     const step = tf.tidy(() => {
       const part: Record<string, tf.Tensor> = {};
       for (const [k, t] of Object.entries(inputs)) part[k] = sliceRows(t, start, size);

@@ -49,6 +49,7 @@ import {
   type HandoverReport,
 } from './handover.js';
 import { trainingStep, type StepContext } from './step.js';
+import { ParallelGradients, resolveThreads } from './parallel.js';
 import { disposeBatch, hostToMap, jsonNumbers, stageRoot, TrainingError } from './common.js';
 import {
   finalEvaluation,
@@ -150,6 +151,14 @@ export interface RunTrainingOptions {
   readonly warn?: (message: string) => void;
   /** What report.html's header says about how the run was started (the command line, the variant). */
   readonly reportMeta?: { readonly command?: string; readonly variant?: string };
+  /**
+   * Threads for the training steps (`nvcc train --threads`); default NVCC_THREADS, else every
+   * core. More than one needs `workerModels` and a wasm or cpu backend (the native tensorflow
+   * backend threads its own kernels); see runtime/train/parallel.ts.
+   */
+  readonly threads?: number;
+  /** Where worker threads import the stage factories from (the built train.js). Without it: one thread. */
+  readonly workerModels?: string;
 }
 
 export interface RunResult {
@@ -277,6 +286,7 @@ export function buildStageSchedule(stage: StageSpec, steps: number): Schedule {
 /** Runs (or resumes) every stage of `spec`. */
 export async function runTraining(options: RunTrainingOptions): Promise<RunResult> {
   checkSpec(options.spec, options.models);
+  resolveThreads(options.threads); // a bad --threads or NVCC_THREADS is refused before any work
   await initBackend({ ...(options.backend ? { backend: options.backend } : {}), quiet: true });
   // Bad data is refused here (DataRefusedError naming file, row and column), before the run
   // folder is created, so nothing is written for a refused run.
@@ -502,6 +512,7 @@ class Runner {
     /** Samples seen this epoch and, per modality, how many had it thrown (random throw). */
     let thrown: Record<string, number> = {};
     let best: BestState | null = null;
+    let parallel: ParallelGradients | undefined;
     try {
       if (resumeFrom) {
         const { state, path } = resumeFrom;
@@ -577,7 +588,16 @@ class Runner {
       }
       const varToPath = new Map(params.map(([path, p]) => [p.variable.name, path] as const));
       const varList = trainable.map(([, p]) => p.variable);
-      const stepContext: StepContext = { stage, model, optimizer, params, varList, varToPath };
+      parallel = await this.startThreads(stage, model);
+      const stepContext: StepContext = {
+        stage,
+        model,
+        optimizer,
+        params,
+        varList,
+        varToPath,
+        ...(parallel ? { gradients: parallel } : {}),
+      };
       const everySteps = spec.checkpointEverySteps;
 
       const snapshot = async (): Promise<string> =>
@@ -770,10 +790,26 @@ class Runner {
       }
       return 'done';
     } finally {
+      await parallel?.close();
       this.options.progress?.endStage();
       optimizer.dispose();
       model.dispose();
     }
+  }
+
+  /** Worker threads for the stage's steps, when more than one thread is asked for and possible. */
+  private async startThreads(stage: StageSpec, model: TrainableModel): Promise<ParallelGradients | undefined> {
+    const threads = Math.min(resolveThreads(this.options.threads), stage.batchSize);
+    const backend = tf.getBackend();
+    if (threads <= 1 || !this.options.workerModels || (backend !== 'wasm' && backend !== 'cpu')) return undefined;
+    const engine = await ParallelGradients.start({
+      threads,
+      stage,
+      model,
+      source: { module: this.options.workerModels, table: 'factories' },
+    });
+    this.options.progress?.message(`stage ${stage.name}: training steps on ${threads} threads (${tf.getBackend()})`);
+    return engine;
   }
 
   private stagePath(stage: string, file: string): string {
