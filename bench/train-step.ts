@@ -11,7 +11,8 @@
  * In: flags (below). Out: a table on stdout with wall ms/step, CPU ms/step (user + system of
  * every thread of the process), images/s, peak RSS, peak tensor bytes (tfjs: tf.profile's
  * peakBytes over one extra step; PyTorch: weights, optimizer state and the storages autograd
- * saved for backward) and the 1-minute load average when each row ran. Each configuration
+ * saved for backward; with --threads > 1 the main thread's shard only, while peak RSS covers every
+ * thread) and the 1-minute load average when each row ran. Each configuration
  * runs in its own child process so that peak RSS and backend state are per configuration.
  *
  *   npx tsx bench/train-step.ts                      # wasm and PyTorch at 64 and 224
@@ -189,9 +190,9 @@ async function runChild(
   const peakTfBytes = (await tf.profile(step)).peakBytes;
   await parallel?.close();
   const chunk = stage.microBatch ?? batch;
-  const micro = chunk < batch ? `, micro_batch ${chunk}` : '';
+  const microLabel = chunk < batch ? `, micro_batch ${chunk}` : '';
   const result: ChildResult = {
-    backend: `${tf.getBackend()}, ${threads} thread${threads > 1 ? 's' : ''}${micro}`,
+    backend: `${tf.getBackend()}, ${threads} thread${threads > 1 ? 's' : ''}${microLabel}`,
     size,
     batch,
     warmup,
@@ -309,7 +310,9 @@ async function main(): Promise<void> {
   const backends = (flag(args, '--backends') ?? 'wasm').split(',');
   const steps = Number(flag(args, '--steps') ?? 5);
   const warmup = Number(flag(args, '--warmup') ?? 2);
-  const threads = resolveThreads(flag(args, '--threads'));
+  // `--threads 1,2`: one tfjs row per count; PyTorch runs with the largest.
+  const threadCounts = (flag(args, '--threads') ?? String(resolveThreads())).split(',').map((t) => resolveThreads(t));
+  const threads = Math.max(...threadCounts);
   const loadNow = () =>
     os
       .loadavg()
@@ -376,8 +379,11 @@ async function main(): Promise<void> {
       const w = slowCpu ? 0 : backend === 'cpu' ? Math.min(warmup, 1) : warmup;
       const s = slowCpu ? 1 : backend === 'cpu' ? Math.min(steps, 2) : steps;
       const micro = microFlag ? Number(microFlag) : defaultMicroBatch(backend, size, batch);
-      const childArgs = [backend, String(size), String(batch), String(w), String(s), '--threads', String(threads)];
-      addRow('tfjs', size, spawnTs(micro !== undefined ? [...childArgs, '--micro', String(micro)] : childArgs));
+      for (const t of threadCounts) {
+        const childArgs = [backend, String(size), String(batch), String(w), String(s), '--threads', String(t)];
+        const microArgs = micro !== undefined ? ['--micro', String(micro)] : [];
+        addRow(`tfjs ${backend} ${t}t`, size, spawnTs([...childArgs, ...microArgs]));
+      }
     }
     if (py) {
       const r = runTorch(py, size, batch, warmup, steps, threads);
@@ -389,17 +395,20 @@ async function main(): Promise<void> {
   for (const r of rows) console.log(r.map((c, i) => (c ?? '').padEnd(widths[i]!)).join('  '));
   if (!py && !args.includes('--no-torch')) console.log('PyTorch: not installed (needs python3 with torch)');
   for (const size of sizes) {
-    const of = (m: Map<string, number>, prefix: string) =>
-      [...m].find(([k]) => k.startsWith(prefix) && k.endsWith(`@${size}`))?.[1];
-    const parts: string[] = [];
-    const [wasm, torch] = [of(results, 'tfjs'), of(results, 'PyTorch')];
-    if (wasm && torch)
-      parts.push(`tfjs throughput is ${(torch / wasm).toFixed(2)}x PyTorch's by wall clock (target >= 0.5x)`);
-    const [wasmCpu, torchCpu] = [of(cpuResults, 'tfjs'), of(cpuResults, 'PyTorch')];
-    if (wasmCpu && torchCpu) parts.push(`${(torchCpu / wasmCpu).toFixed(2)}x by CPU time`);
-    const [wasmPeak, torchPeak] = [of(peaks, 'tfjs'), of(peaks, 'PyTorch')];
-    if (wasmPeak && torchPeak) parts.push(`peak tensor bytes ${(wasmPeak / torchPeak).toFixed(2)}x PyTorch's`);
-    if (parts.length) console.log(`${size}x${size}: ${parts.join('; ')}`);
+    const at = (m: Map<string, number>, key: string) => m.get(`${key}@${size}`);
+    const torchKey = 'PyTorch';
+    for (const key of [...results.keys()].filter((k) => k.startsWith('tfjs') && k.endsWith(`@${size}`))) {
+      const impl = key.slice(0, key.lastIndexOf('@'));
+      const parts: string[] = [];
+      const [ours, torch] = [at(results, impl), at(results, torchKey)];
+      if (ours && torch)
+        parts.push(`throughput ${(torch / ours).toFixed(2)}x PyTorch's by wall clock (target >= 0.5x)`);
+      const [oursCpu, torchCpu] = [at(cpuResults, impl), at(cpuResults, torchKey)];
+      if (oursCpu && torchCpu) parts.push(`${(torchCpu / oursCpu).toFixed(2)}x by CPU time`);
+      const [oursPeak, torchPeak] = [at(peaks, impl), at(peaks, torchKey)];
+      if (oursPeak && torchPeak) parts.push(`peak tensor bytes ${(oursPeak / torchPeak).toFixed(2)}x PyTorch's`);
+      if (parts.length) console.log(`${size}x${size}, ${impl}: ${parts.join('; ')}`);
+    }
   }
   console.log(`load average at end ${loadNow()}`);
 }
