@@ -11,6 +11,9 @@ export default defineConfig({
     // vitest's default is cores - 1, i.e. a single worker on CI's 2 cores; two workers ran the
     // whole suite in 6m39 instead of 9m04 on the loaded 2-core machine, same CPU time.
     maxWorkers: availableParallelism(),
+    // Test files already run one per core: a training inside a test takes one thread unless the
+    // test asks for more (test/runtime/train-threads.test.ts); `nvcc train` defaults to every core.
+    env: { NVCC_THREADS: '1' },
     reporters: ['default'],
   },
 });

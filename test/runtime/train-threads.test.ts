@@ -35,8 +35,11 @@ beforeAll(async () => {
   dataset = { ...synthetic, images: { ...synthetic.images, channels: 3 } };
 }, 300_000);
 
+// vitest.config.ts sets NVCC_THREADS=1 for the suite; each test here leaves it as it found it.
+const suiteThreads = process.env[THREADS_ENV];
 afterEach(() => {
-  delete process.env[THREADS_ENV];
+  if (suiteThreads === undefined) delete process.env[THREADS_ENV];
+  else process.env[THREADS_ENV] = suiteThreads;
 });
 
 type Step = Extract<TrainEvent, { type: 'step' }>;
