@@ -25,11 +25,12 @@
  *          64, 8 on wasm at 224 to stay inside its 4 GiB heap) --by-shape (with --profile)
  */
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
-import { loadBuiltProgram } from '../compiler/builder/build.js';
+import { loadableCopyOf, loadBuiltProgram } from '../compiler/builder/build.js';
 import { initBackend, type BackendRequest } from '../runtime/backend.js';
 import { setInitRng } from '../runtime/module.js';
 import { createRng } from '../runtime/rng.js';
@@ -111,15 +112,16 @@ async function runChild(
   const optimizer = buildOptimizer(stage);
   const params = model.namedParameters();
   const trainable = params.filter(([, p]) => p.trainable);
-  const parallel =
-    threads > 1
-      ? await ParallelGradients.start({
-          threads,
-          stage,
-          model,
-          source: { module: path.join(program.outDir, 'train.js'), table: 'modelFactories' },
-        })
-      : undefined;
+  // The workers import the build against this process's runtime, as loadBuiltProgram does.
+  const workerCopy = threads > 1 ? loadableCopyOf(program.outDir) : undefined;
+  const parallel = workerCopy
+    ? await ParallelGradients.start({
+        threads,
+        stage,
+        model,
+        source: { module: path.join(workerCopy, 'train.js'), table: 'modelFactories' },
+      })
+    : undefined;
   const ctx: StepContext = {
     stage,
     model,
@@ -170,6 +172,7 @@ async function runChild(
       );
     }
     await parallel?.close();
+    if (workerCopy) fs.rmSync(workerCopy, { recursive: true, force: true });
     return;
   }
   const times: number[] = [];
@@ -189,6 +192,7 @@ async function runChild(
   // activations) is a property of the step, not of the timing, so it is measured apart.
   const peakTfBytes = (await tf.profile(step)).peakBytes;
   await parallel?.close();
+  if (workerCopy) fs.rmSync(workerCopy, { recursive: true, force: true });
   const chunk = stage.microBatch ?? batch;
   const microLabel = chunk < batch ? `, micro_batch ${chunk}` : '';
   const result: ChildResult = {

@@ -9,8 +9,9 @@
  * bad data, bad options) writes nothing and says so, and a failure of the machine during
  * training (disk full, read-only folder) names the run folder that keeps what was written.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { LoadedProgram } from '../compiler/builder/build.js';
+import { loadableCopyOf, type LoadedProgram } from '../compiler/builder/build.js';
 import type { BackendRequest } from '../runtime/backend.js';
 import type { DatasetSpec } from '../runtime/data/spec.js';
 import { keeping, UserError } from '../runtime/errors.js';
@@ -156,9 +157,11 @@ export async function trainProgram(o: TrainOptions): Promise<TrainOutcome> {
   const data = o.data ?? (await loadProgramData(o.file, checked));
   const program = await loadProgram(o);
   const progress = o.quiet ? undefined : createProgressDisplay();
-  // Worker threads import the same generated factories the main thread trains.
+  // Worker threads import the same generated factories the main thread trains, against the
+  // same runtime: a copy whose runtime import names this process's runtime entry.
+  const workerCopy = loadableCopyOf(program.outDir);
   const threading = {
-    workerModels: path.join(program.outDir, 'train.js'),
+    workerModels: path.join(workerCopy, 'train.js'),
     ...(o.threads !== undefined ? { threads: o.threads } : {}),
   };
   const abort = abortOnSignals(['SIGINT', 'SIGTERM'], () =>
@@ -241,6 +244,7 @@ export async function trainProgram(o: TrainOptions): Promise<TrainOutcome> {
     return { result, runDir, program, wallSeconds: (Date.now() - started) / 1000 };
   } finally {
     abort.dispose();
+    fs.rmSync(workerCopy, { recursive: true, force: true });
   }
 }
 

@@ -639,9 +639,10 @@ async function assertSharedRuntime(outDir: string): Promise<void> {
  * runtime than the one running), and it caches an ES module by URL for the life of the process,
  * so a rebuilt folder imported again by the same URL would run the old code; a fresh copy per
  * load has neither problem. Code that imports the runtime otherwise (edited by hand) is copied
- * unchanged and refused by assertSharedRuntime.
+ * unchanged and refused by assertSharedRuntime. Also what the worker threads of `nvcc train
+ * --threads` import (runtime/train/parallel.ts); the caller removes the folder.
  */
-function loadableCopyOf(outDir: string): string {
+export function loadableCopyOf(outDir: string): string {
   const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'nvcc-load-'));
   // A relative specifier, as vitest's module runner and Node both resolve it (to the .ts source
   // under vitest and tsx, which map `.js` imports to `.ts`).

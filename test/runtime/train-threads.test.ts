@@ -10,11 +10,11 @@
  *  - that stopped run resumed with one thread completes both stages;
  *  - --threads / NVCC_THREADS values are checked.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadBuiltProgram, type LoadedProgram } from '../../compiler/builder/build.js';
+import { dirname, join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadableCopyOf, loadBuiltProgram, type LoadedProgram } from '../../compiler/builder/build.js';
 import { initBackend } from '../../runtime/backend.js';
 import type { DatasetSpec } from '../../runtime/data/spec.js';
 import { pjiDatasetSpec } from '../../runtime/data/synthetic-pji.js';
@@ -25,15 +25,22 @@ const FILE = 'test/fixtures/emit/mini-mednvc.nvc';
 let root: string;
 let program: LoadedProgram;
 let dataset: DatasetSpec;
+/** The generated train.js the workers import (importing the running runtime, as nvcc train does). */
+let workerModels: string;
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm', quiet: true });
   root = mkdtempSync(join(tmpdir(), 'nvcc-threads-'));
   program = await loadBuiltProgram(FILE, { outDir: join(root, 'build') });
+  workerModels = join(loadableCopyOf(program.outDir), 'train.js');
   // The runtime's synthetic cohort at the fixture model's input: 64x64, 3 channels, 14 labs.
   const synthetic = pjiDatasetSpec({ kind: 'synthetic', name: 'pji', patients: 40, seed: 7, imageSize: 64 });
   dataset = { ...synthetic, images: { ...synthetic.images, channels: 3 } };
 }, 300_000);
+
+afterAll(() => {
+  for (const dir of [root, dirname(workerModels)]) rmSync(dir, { recursive: true, force: true });
+});
 
 // vitest.config.ts sets NVCC_THREADS=1 for the suite; each test here leaves it as it found it.
 const suiteThreads = process.env[THREADS_ENV];
@@ -51,7 +58,7 @@ async function train(name: string, threads: number, stopAfter?: number): Promise
     spec: program.trainSpec!,
     dataset,
     models: program.factories,
-    workerModels: join(program.outDir, 'train.js'),
+    workerModels,
     threads,
     runDir: join(root, name),
     backend: 'wasm',
@@ -89,7 +96,7 @@ describe('training steps on several threads', () => {
     const resumedSteps: Step[] = [];
     const resumed = await resume(join(root, 'stopped'), {
       models: program.factories,
-      workerModels: join(program.outDir, 'train.js'),
+      workerModels,
       threads: 1,
       backend: 'wasm',
       bootstrapResamples: 50,
