@@ -1,7 +1,7 @@
 /**
  * `nvcc diagram FILE [--variant V] [--model M | --stage S | --training] [--block B] [--depth N]
- *  [--direction LR|TB] [--theme paper|dark] [--dims H=224,W=224] --format svg|png|dot|mermaid
- *  [--out PATH]`.
+ *  [--direction LR|TB] [--theme paper|dark] [--dims H=224,W=224] [--style full|paper] [--aspect R]
+ *  --format svg|png|pdf|dot|mermaid [--out PATH]`.
  * In: a .nvc path and view flags. Out: the figure on stdout (text formats and SVG) or in
  * --out (PNG needs --out). Exit 1 on a bad spec (diagnostics as `nvcc check` prints them) or
  * bad flags, with a message that names what exists.
@@ -12,7 +12,13 @@ import { UserError } from '../../runtime/errors.js';
 import { parseDepth, parseDims } from '../flags.js';
 import { writeOutput } from '../output.js';
 import type { SetExit } from './index.js';
-import { drawnNodesRefusal, FORMATS, renderDiagram, type DiagramFormat } from '../../compiler/diagram/render.js';
+import {
+  type DiagramFormat,
+  type DiagramStyle,
+  drawnNodesRefusal,
+  FORMATS,
+  renderDiagram,
+} from '../../compiler/diagram/render.js';
 import { selectDiagram } from '../../compiler/diagram/select.js';
 import { compileProgramSync } from '../../compiler/pipeline.js';
 
@@ -21,12 +27,20 @@ export interface ViewFlags {
   theme: string;
   format?: string;
   out?: string;
+  style?: string;
+  aspect?: string;
 }
 
-export function parseView(opts: ViewFlags): { format: DiagramFormat; direction: 'LR' | 'TB'; theme: 'paper' | 'dark' } {
+export function parseView(opts: ViewFlags): {
+  format: DiagramFormat;
+  direction: 'LR' | 'TB';
+  theme: 'paper' | 'dark';
+  style: DiagramStyle;
+  aspectRatio?: number;
+} {
   const fromExt = opts.out
     ? (
-        { '.svg': 'svg', '.png': 'png', '.dot': 'dot', '.gv': 'dot', '.mmd': 'mermaid' } as Record<
+        { '.svg': 'svg', '.png': 'png', '.pdf': 'pdf', '.dot': 'dot', '.gv': 'dot', '.mmd': 'mermaid' } as Record<
           string,
           DiagramFormat
         >
@@ -40,8 +54,20 @@ export function parseView(opts: ViewFlags): { format: DiagramFormat; direction: 
     throw new UserError(`--direction expects LR or TB, found \`${opts.direction}\``);
   if (opts.theme !== 'paper' && opts.theme !== 'dark')
     throw new UserError(`--theme expects paper or dark, found \`${opts.theme}\``);
-  if (format === 'png' && !opts.out) throw new UserError('--format png writes binary data: give --out PATH');
-  return { format, direction, theme: opts.theme };
+  if ((format === 'png' || format === 'pdf') && !opts.out)
+    throw new UserError(`--format ${format} writes binary data: give --out PATH`);
+  const style = opts.style ?? 'full';
+  if (style !== 'full' && style !== 'paper') throw new UserError(`--style expects full or paper, found \`${style}\``);
+  let aspectRatio: number | undefined;
+  if (opts.aspect !== undefined) {
+    const [w, h] = opts.aspect.includes(':') ? opts.aspect.split(':').map(Number) : [Number(opts.aspect), 1];
+    aspectRatio = (w ?? Number.NaN) / (h ?? Number.NaN);
+    if (!Number.isFinite(aspectRatio) || aspectRatio < 0.1 || aspectRatio > 10)
+      throw new UserError(
+        `--aspect expects a width/height ratio from 0.1 to 10 (1.4 or 4:3), found \`${opts.aspect}\``,
+      );
+  }
+  return { format, direction, theme: opts.theme, style, ...(aspectRatio !== undefined ? { aspectRatio } : {}) };
 }
 
 export async function diagramCommand(
@@ -56,6 +82,8 @@ export async function diagramCommand(
     direction: string;
     theme: string;
     dims?: string;
+    style?: string;
+    aspect?: string;
     format?: string;
     out?: string;
   },

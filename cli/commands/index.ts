@@ -100,7 +100,7 @@ const DECLARATIONS: Readonly<Record<string, Declare>> = {
   diagram: (program, setExit) =>
     program
       .command('diagram')
-      .description('draw a model, a block or the staged training as SVG, PNG, DOT or Mermaid')
+      .description('draw a model, a block or the staged training as SVG, PNG, PDF, DOT or Mermaid')
       .argument('<file>', '.nvc file')
       .option('--variant <name>', 'apply a variant declared in the file')
       .option('--model <name>', 'a model declaration, a constant holding a model, or its type name')
@@ -111,7 +111,9 @@ const DECLARATIONS: Readonly<Record<string, Declare>> = {
       .option('--direction <dir>', 'LR (left to right) or TB (top to bottom)', 'TB')
       .option('--theme <theme>', 'paper or dark', 'paper')
       .option('--dims <list>', 'values of symbolic dims for concrete shapes, e.g. H=224,W=224')
-      .option('--format <format>', 'svg, png, dot or mermaid (default: from --out, else svg)')
+      .option('--style <style>', 'full, or paper: compact boxes that say what each layer computes', 'full')
+      .option('--aspect <ratio>', 'wrap a long figure to this width/height (default: 1.6 for LR; paper: 1.4 if needed)')
+      .option('--format <format>', 'svg, png, pdf, dot or mermaid (default: from --out, else svg)')
       .option('--out <path>', 'output file (default: stdout)')
       .action(lazy(setExit, async () => (await import('./diagram.js')).diagramCommand)),
 

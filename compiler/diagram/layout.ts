@@ -129,7 +129,8 @@ const MARGIN = 16;
  */
 const LARGE_GRAPH = 400;
 
-function flowOptions(direction: Direction, large = false): Record<string, string> {
+function flowOptions(direction: Direction, large = false, compact = false): Record<string, string> {
+  const gap = (n: number) => String(compact ? Math.round(n * 0.6) : n);
   return {
     ...(large
       ? {
@@ -148,13 +149,13 @@ function flowOptions(direction: Direction, large = false): Record<string, string
     'elk.algorithm': 'layered',
     'elk.direction': direction === 'LR' ? 'RIGHT' : 'DOWN',
     'elk.edgeRouting': 'ORTHOGONAL',
-    'elk.layered.spacing.nodeNodeBetweenLayers': '36',
-    'elk.layered.spacing.edgeNodeBetweenLayers': '16',
-    'elk.spacing.nodeNode': '22',
-    'elk.spacing.edgeNode': '14',
+    'elk.layered.spacing.nodeNodeBetweenLayers': gap(36),
+    'elk.layered.spacing.edgeNodeBetweenLayers': gap(16),
+    'elk.spacing.nodeNode': gap(22),
+    'elk.spacing.edgeNode': gap(14),
     'elk.spacing.edgeEdge': '10',
     'elk.spacing.edgeLabel': '4',
-    'elk.spacing.componentComponent': '30',
+    'elk.spacing.componentComponent': gap(30),
     'elk.edgeLabels.inline': 'false',
     // One side for every label (below a horizontal edge, right of a vertical one): SMART_DOWN
     // alternated them above and below along a row.
@@ -211,6 +212,8 @@ export interface LayoutOptions {
    * or columns, the cut edges routed around); default none: one long row or column.
    */
   readonly aspectRatio?: number;
+  /** Tighter spacing between nodes and layers (the paper style). */
+  readonly compact?: boolean;
   /** Draw edge labels (shapes). Off for very large graphs where they only add clutter. */
   readonly edgeLabels?: boolean;
 }
@@ -300,7 +303,7 @@ export async function layoutDiagram(g: DiagramGraph, options: LayoutOptions): Pr
       const stageOptions: Record<string, string> =
         n.role === 'stage' || large
           ? {
-              ...flowOptions(direction, large),
+              ...flowOptions(direction, large, options.compact),
               'elk.hierarchyHandling': large ? 'SEPARATE_CHILDREN' : 'INCLUDE_CHILDREN',
             }
           : {};
@@ -388,7 +391,7 @@ export async function layoutDiagram(g: DiagramGraph, options: LayoutOptions): Pr
   const root: ElkNode = {
     id: '__root',
     layoutOptions: {
-      ...flowOptions(rootDirection, large),
+      ...flowOptions(rootDirection, large, options.compact),
       ...(!staged && !large && options.aspectRatio !== undefined ? wrapOptions(options.aspectRatio) : {}),
       'elk.hierarchyHandling': staged || large ? 'SEPARATE_CHILDREN' : 'INCLUDE_CHILDREN',
       'elk.padding': `[top=${MARGIN},left=${MARGIN},bottom=${MARGIN},right=${MARGIN}]`,

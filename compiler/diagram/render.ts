@@ -11,12 +11,14 @@ import { dirname, join } from 'node:path';
 import { limits, raiseHint } from '../limits.js';
 import { FONT_FILE } from './font.js';
 import type { DiagramGraph } from './graph.js';
-import { layoutDiagram, type Direction } from './layout.js';
+import { layoutDiagram, type Direction, type Layout } from './layout.js';
+import { paperStyle } from './paper.js';
 import { renderSvg, type Theme } from './svg.js';
 import { toDot, toMermaid } from './text-formats.js';
 
-export type DiagramFormat = 'svg' | 'png' | 'dot' | 'mermaid';
-export const FORMATS: readonly DiagramFormat[] = ['svg', 'png', 'dot', 'mermaid'];
+export type DiagramFormat = 'svg' | 'png' | 'pdf' | 'dot' | 'mermaid';
+export const FORMATS: readonly DiagramFormat[] = ['svg', 'png', 'pdf', 'dot', 'mermaid'];
+export type DiagramStyle = 'full' | 'paper';
 
 export interface RenderOptions {
   readonly format: DiagramFormat;
@@ -26,7 +28,12 @@ export interface RenderOptions {
   readonly scale?: number;
   /** Width over height a long chain is wrapped to; default LR_ASPECT for LR, none for TB. */
   readonly aspectRatio?: number;
+  /** `paper`: paper.ts's labels, compact spacing, wrapped when outside 1:2 to 2:1. */
+  readonly style?: DiagramStyle;
 }
+
+/** The width over height a paper-style figure is wrapped to when it is narrower than 1:2 or wider than 2:1. */
+export const PAPER_ASPECT = 1.4;
 
 /**
  * A model drawn left to right is one row of dozens of nodes (MED-NVC: 8420x464 px, 18:1); it is
@@ -65,7 +72,7 @@ export async function svgToPng(svg: string, scale = 2): Promise<Buffer> {
  * (a large `repeat` drawn with `--depth 3`) would run for minutes. DOT and Mermaid need no layout.
  */
 export function drawnNodesRefusal(g: DiagramGraph, format: DiagramFormat): string | undefined {
-  if (format !== 'svg' && format !== 'png') return undefined;
+  if (format !== 'svg' && format !== 'png' && format !== 'pdf') return undefined;
   let count = 0;
   const stack = [...g.nodes];
   while (stack.length > 0) {
@@ -81,20 +88,34 @@ export function drawnNodesRefusal(g: DiagramGraph, format: DiagramFormat): strin
   );
 }
 
-export async function renderDiagram(g: DiagramGraph, options: RenderOptions): Promise<string | Buffer> {
+/** Lays the figure out: the paper style re-wraps a figure outside 1:2 to 2:1 to PAPER_ASPECT. */
+export async function layoutFigure(g: DiagramGraph, options: Omit<RenderOptions, 'format' | 'theme'>): Promise<Layout> {
+  const paper = options.style === 'paper';
+  const aspectRatio = options.aspectRatio ?? (options.direction === 'LR' ? LR_ASPECT : undefined);
+  const at = (ratio: number | undefined) =>
+    layoutDiagram(g, {
+      direction: options.direction,
+      ...(ratio !== undefined ? { aspectRatio: ratio } : {}),
+      ...(paper ? { compact: true } : {}),
+    });
+  const layout = await at(aspectRatio);
+  const ratio = layout.width / Math.max(1, layout.height);
+  if (!paper || options.aspectRatio !== undefined || (ratio >= 0.5 && ratio <= 2)) return layout;
+  return at(PAPER_ASPECT);
+}
+
+export async function renderDiagram(graph: DiagramGraph, options: RenderOptions): Promise<string | Buffer> {
+  const g = options.style === 'paper' ? paperStyle(graph) : graph;
   switch (options.format) {
     case 'dot':
       return toDot(g, options.direction);
     case 'mermaid':
       return toMermaid(g, options.direction);
     case 'svg':
-    case 'png': {
-      const aspectRatio = options.aspectRatio ?? (options.direction === 'LR' ? LR_ASPECT : undefined);
-      const layout = await layoutDiagram(g, {
-        direction: options.direction,
-        ...(aspectRatio !== undefined ? { aspectRatio } : {}),
-      });
-      const svg = renderSvg(layout, options.theme);
+    case 'png':
+    case 'pdf': {
+      const svg = renderSvg(await layoutFigure(g, options), options.theme);
+      if (options.format === 'pdf') return (await import('./pdf.js')).svgToPdf(svg);
       return options.format === 'svg' ? svg : svgToPng(svg, options.scale);
     }
   }
