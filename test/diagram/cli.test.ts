@@ -97,8 +97,8 @@ describe('nvcc diagram', () => {
 
   it.each([
     [
-      ['diagram', 'examples/mednvc.nvc', '--format', 'pdf'],
-      '--format expects one of svg, png, dot, mermaid, found `pdf`',
+      ['diagram', 'examples/mednvc.nvc', '--format', 'eps'],
+      '--format expects one of svg, png, pdf, dot, mermaid, found `eps`',
     ],
     [['diagram', 'examples/mednvc.nvc', '--direction', 'up'], '--direction expects LR or TB, found `up`'],
     [['diagram', 'examples/mednvc.nvc', '--depth', '-1'], '--depth expects a non-negative integer, found `-1`'],
