@@ -3,7 +3,8 @@
  * splits, compared in a table like Table II of the MED-NVC paper.
  * In: a .nvc program and variant names (`base` names the program without a variant). Out: one
  * run folder per variant (and fold) under DIR, and `DIR/results.md` / `DIR/results.html` with
- * model, variant, fusion, parameters, test AUC (95% CI), accuracy and wall time per row.
+ * model, variant, fusion, parameters, test AUC (95% CI), accuracy and wall time per row, the
+ * HTML linking `DIR/compare.html` (every run's curves overlaid, workflow/compare.ts).
  * Holds afterwards: every variant is compiled and checked before the first one trains (a typo
  * in the fourth variant does not cost three trainings); variants whose dataset declarations
  * are equal get the same split (the split is a function of the declaration and its seed); with
@@ -28,6 +29,7 @@ import { createRng } from '../runtime/rng.js';
 import { writeFileAtomicSync } from '../runtime/run/index.js';
 import { PREDICTIONS_FILE, parsePredictionsCsv } from '../runtime/train/evaluate.js';
 import { DatasetTrainingData, imageInputNames, type RunResult, type TrainSpec } from '../runtime/train/index.js';
+import { compareRuns } from './compare.js';
 import { ExperimentEta, runWork } from './experiment-eta.js';
 import { type CheckedProgram, checkProgram, dataBaseDir } from './program.js';
 import { finalSummary, trainProgram } from './train.js';
@@ -71,6 +73,9 @@ interface Planned {
   /** runWork of the variant's program: what the experiment ETA weighs runs by. */
   readonly work: number;
 }
+
+/** The experiment's page of overlaid curves, next to results.html. */
+export const COMPARE_FILE = 'compare.html';
 
 export interface ExperimentOptions {
   readonly file: string;
@@ -127,6 +132,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   }
   const folds = o.folds ?? 1;
   const eta = new ExperimentEta(planned.flatMap((p) => Array.from({ length: folds }, () => p.work)));
+  const runDirs: string[] = [];
   let runIndex = 0;
   const datasets = new Map<string, Dataset>();
   const rows: ExperimentRow[] = [];
@@ -183,6 +189,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
       if (summary.accuracy !== undefined) accs.push(summary.accuracy);
       wall += outcome.wallSeconds;
       eta.finished(runIndex++, outcome.wallSeconds);
+      runDirs.push(runDir);
       last = outcome.result;
     }
     const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
@@ -250,8 +257,14 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   );
   const title = `Experiment: ${path.basename(o.file)}`;
   const markdown = experimentTableMarkdown(compared, { title, command: o.command, notes });
-  const html = experimentTableHtml(compared, { title, command: o.command, notes });
   fs.mkdirSync(o.out, { recursive: true });
+  // Every run's curves overlaid on one page, linked from the table's page.
+  const links: { href: string; text: string }[] = [];
+  if (runDirs.length >= 2) {
+    await compareRuns(runDirs, path.join(o.out, COMPARE_FILE), `${title}: every run`);
+    links.push({ href: COMPARE_FILE, text: 'Training curves and test ROC curves of every run, overlaid' });
+  }
+  const html = experimentTableHtml(compared, { title, command: o.command, notes, links });
   writeFileAtomicSync(path.join(o.out, 'results.md'), markdown);
   writeFileAtomicSync(path.join(o.out, 'results.html'), html);
   return { rows: compared, markdown, html };

@@ -241,6 +241,15 @@ const DECLARATIONS: Readonly<Record<string, Declare>> = {
       .option('--backend <name>', 'auto, tensorflow, wasm or cpu')
       .action(lazy(setExit, async () => (await import('./predict.js')).predictCommand)),
 
+  compare: (program, setExit) =>
+    program
+      .command('compare')
+      .description('finished runs side by side: overlaid training curves, test ROC curves, a table of the runs')
+      .argument('<runs...>', 'two or more run folders')
+      .option('--out <html>', 'where to write the page', 'compare.html')
+      .option('--title <text>', 'the page title')
+      .action(lazy(setExit, async () => (await import('./compare.js')).compareCommand)),
+
   report: (program, setExit) =>
     program
       .command('report')

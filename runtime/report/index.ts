@@ -2,3 +2,4 @@
 export * from './charts.js';
 export * from './html.js';
 export * from './table.js';
+export * from './compare.js';

@@ -41,6 +41,8 @@ export interface ExperimentTableOptions {
   readonly command?: string;
   /** Free-text notes printed under the table (e.g. dataset, folds, CI method). */
   readonly notes?: readonly string[];
+  /** Pages the HTML links under the table (the runs' comparison page), relative hrefs. */
+  readonly links?: readonly { readonly href: string; readonly text: string }[];
 }
 
 const HEADER = ['Model', 'Variant', 'Multimodal fusion', 'Parameters', 'AUC (95% CI)', 'ACC', 'Wall time'];
@@ -137,7 +139,10 @@ export function experimentTableHtml(rows: readonly ExperimentRow[], options: Exp
           .join('')}</tr>`,
     )
     .join('\n');
-  const notes = (options.notes ?? []).map((n) => `<p>${escapeHtml(n)}</p>`).join('\n');
+  const notes = [
+    ...(options.links ?? []).map((l) => `<p><a href="${escapeHtml(l.href)}">${escapeHtml(l.text)}</a></p>`),
+    ...(options.notes ?? []).map((n) => `<p>${escapeHtml(n)}</p>`),
+  ].join('\n');
   const command = options.command ? `<p>Produced by:</p><pre>${escapeHtml(options.command)}</pre>` : '';
   return (
     `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>\n` +

@@ -97,6 +97,13 @@ describe('nvcc experiment', () => {
     );
     expect(md.split('\n').find((l) => l.includes('| base |'))).toContain('| (reference) |');
     expect(md).toContain("ΔAUC: the row's test AUC minus base's on the same test patients");
+    // The table's page links the runs' comparison page: both runs' curves, each report linked.
+    expect(readFileSync(join(exp, 'results.html'), 'utf8')).toContain('<a href="compare.html">');
+    const compare = readFileSync(join(exp, 'compare.html'), 'utf8');
+    expect(compare).toContain('<a href="labs_only/report.html">labs_only</a>');
+    expect(compare).toContain('<a href="base/report.html">base</a>');
+    expect(compare).toContain('labs_only: train loss');
+    expect(compare).toContain('base: train loss');
     // An experiment-wide ETA before every run but the first.
     expect(_out).toContain(`-> ${join(exp, 'labs_only')} (run 1 of 2; experiment ETA after the first run)`);
     expect(_out).toMatch(/-> \S+base \(run 2 of 2; experiment ETA [\dhms]+ \(at the pace of the runs finished/);
