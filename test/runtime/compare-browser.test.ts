@@ -36,7 +36,8 @@ function patients(seed: number, n: number, shift: number) {
 function runLog(seed: number, pretrain: boolean, epochs: number): LogRecord[] {
   const records: LogRecord[] = [];
   const rng = createRng(seed);
-  for (const [stage, n] of (pretrain ? [['pretrain', 3] as const] : []).concat([['finetune', epochs] as const])) {
+  const stages: [string, number][] = [...(pretrain ? [['pretrain', 3] as [string, number]] : []), ['finetune', epochs]];
+  for (const [stage, n] of stages) {
     for (let epoch = 1; epoch <= n; epoch++) {
       for (let step = 1; step <= 4; step++)
         records.push({ type: 'step', stage, epoch, step, globalStep: (epoch - 1) * 4 + step, loss: 1, lr: 1e-3 });
