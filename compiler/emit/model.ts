@@ -4,13 +4,18 @@
  * files (for origins). Out: the text of `model.ts` (built with ts-morph in an in-memory
  * project) and, per model, its root class name and parameter count. Holds afterwards:
  *  - one class per distinct block instantiation (structural key: type, params, weights, sparse
- *    flags and children) and per model root, each `extends nv.Module`; the constructor
+ *    flags and children) and per model root, each `extends nv.Module`, named after its block
+ *    (`GRN`), and where a block has several instantiations after the parameters that tell them
+ *    apart (`GRN_dim64`, `GRN_dim128`), or for model roots after their model
+ *    (`ConvNeXtV2_convnextv2_atto`); `GRN$1`, `GRN$2` only when neither does. The sizes are
+ *    baked into each class (one class per size, not one class taking `dim`). The constructor
  *    registers weights and children under the exact parameter paths of the IR
  *    (docs/CONVENTIONS.md), so `namedParameters()` lists exactly the IR's weights;
  *  - `forward(ctx, ...)` is typed by rank, its doc comment gives the symbolic shapes; models
  *    take and return named records;
- *  - every statement is preceded by an origin comment and wrapped in `nv.at(origin, rank, ...)`,
- *    so a runtime failure is reported against its `.nvc` location;
+ *  - every forward statement is wrapped in `nv.at(origin, rank, ...)` (the origin written once,
+ *    as its first argument), so a runtime failure is reported against its `.nvc` location;
+ *    constructor statements are preceded by an origin comment;
  *  - `sparse` layers are built with their sparse mode on: they run masked exactly when the
  *    stage puts a mask in ctx.mask, and densely otherwise (one definition, both behaviours);
  *  - spec text reaches the code only through names.ts (mangled identifiers, JSON strings,
@@ -217,9 +222,10 @@ export class ModelEmitter {
   private readonly classes = new Map<string, ClassInfo>();
   private readonly classOrder: ClassInfo[] = [];
   private readonly moduleNames = new Namer(MODULE_RESERVED);
-  private readonly nameCounts = new Map<string, number>();
   private readonly sigs = new WeakMap<ModuleNode, string>();
   private readonly graphs = new Map<string, ForwardGraph>();
+  /** The (first) model declaration each root class is built for. */
+  private readonly rootModel = new Map<ClassInfo, string>();
 
   constructor(
     readonly _files: ReadonlyMap<string, NvcSource>,
@@ -257,8 +263,6 @@ export class ModelEmitter {
     if (existing) return existing.name;
     // Children first, so the class list reads bottom-up.
     this.visitChildren(node, graphs);
-    const count = (this.nameCounts.get(node.typeName) ?? 0) + 1;
-    this.nameCounts.set(node.typeName, count);
     const graph = node.forwardKey ? graphs.get(node.forwardKey) : undefined;
     const info: ClassInfo = { name: '', node, root, ...(graph ? { graph } : {}) };
     this.classes.set(key, info);
@@ -286,20 +290,28 @@ export class ModelEmitter {
       if (m.root.kind !== 'block')
         throw new EmitError(`model \`${m.name}\` is a ${m.root.kind}, not a block or model`, this.origin(m.root.span));
       this.classFor(m.root, true, m.graphs);
+      const root = this.classOf(m.root, true);
+      if (!this.rootModel.has(root)) this.rootModel.set(root, m.name);
     }
-    // 2. Names: the bare block name when it has one instantiation, else `Name$1`, `Name$2`...
-    const seen = new Map<string, number>();
-    const baseName = new Map<string, string>();
-    for (const c of this.classOrder) {
-      const n = (seen.get(c.node.typeName) ?? 0) + 1;
-      seen.set(c.node.typeName, n);
-      const total = this.nameCounts.get(c.node.typeName)!;
-      let base = baseName.get(c.node.typeName);
-      if (base === undefined) {
-        base = this.moduleNames.name(c.node.typeName);
-        baseName.set(c.node.typeName, base);
-      }
-      (c as { name: string }).name = total === 1 ? base : `${base.endsWith('$') ? base : base + '$'}${n}`;
+    // 2. Names: the bare block name when it has one instantiation, else the name with the
+    // parameters that tell its instantiations apart (`GRN_dim64`), else `Name$1`, `Name$2`...
+    const groups = new Map<string, ClassInfo[]>();
+    for (const c of this.classOrder) groups.set(c.node.typeName, [...(groups.get(c.node.typeName) ?? []), c]);
+    for (const [typeName, group] of groups) {
+      const suffixes =
+        group.length > 1
+          ? (distinguishingSuffixes(group.map((c) => c.node.params)) ?? modelSuffixes(group, this.rootModel))
+          : undefined;
+      let base: string | undefined;
+      group.forEach((c, i) => {
+        const name =
+          group.length === 1
+            ? this.moduleNames.name(typeName)
+            : suffixes
+              ? this.moduleNames.name(suffixes[i] === typeName ? typeName : `${typeName}_${suffixes[i]}`)
+              : `${(base ??= this.moduleNames.name(typeName)).endsWith('$') ? base : `${base}$`}${i + 1}`;
+        (c as { name: string }).name = name;
+      });
     }
     // 3. Text: one in-memory source file built from structures in a single pass.
     const statements: (string | OptionalKind<ClassDeclarationStructure> | OptionalKind<ImportDeclarationStructure>)[] =
@@ -315,7 +327,7 @@ export class ModelEmitter {
     });
     const file = project.createSourceFile('model.ts', { statements: statements as never }, { overwrite: true });
     const text =
-      '// Generated by nvcc build from the .nvc sources named in the origin comments. Do not edit:\n' +
+      '// Generated by nvcc build from the .nvc sources named in the origins. Do not edit:\n' +
       '// change the .nvc program and rebuild.\n' +
       file.getFullText();
     return {
@@ -601,13 +613,11 @@ export class ModelEmitter {
       const expr = this.opExpr(c, op, value, consts, memberName, (d) => dim(d, origin), origin);
       const v = locals.claim(`v${op.id}`);
       if (yieldsRecord(op)) {
-        statements.push(`// ${commentText(origin)}`);
         statements.push(`const ${v} = nv.atRecord(${jsString(origin)}, ${expr});`);
         value.set(op.id, v);
         continue;
       }
       const rank = checkRank(op.shape, origin);
-      statements.push(`// ${commentText(origin)}`);
       statements.push(`const ${v} = nv.at(${jsString(origin)}, ${rank}, ${expr});`);
       value.set(op.id, v);
       rankOf.set(op.id, rank);
@@ -869,6 +879,39 @@ export function emitModels(
   options: EmitOptions,
 ): ModelCode {
   return new ModelEmitter(files, options).emit(models);
+}
+
+/**
+ * Per instantiation, a name suffix from the block parameters whose values differ between the
+ * instantiations (`dim64`, `dim16_drop_path_rate0_1`), or undefined when such parameters do not
+ * tell every instantiation apart in plain identifier characters (structure differs, or a value
+ * is a list or a layer).
+ */
+function distinguishingSuffixes(params: readonly Readonly<Record<string, unknown>>[]): string[] | undefined {
+  const keys = [...new Set(params.flatMap((p) => Object.keys(p)))].filter(
+    (k) => new Set(params.map((p) => JSON.stringify(p[k] ?? null))).size > 1,
+  );
+  if (keys.length === 0 || keys.some((k) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))) return undefined;
+  const part = (v: unknown): string | undefined => {
+    if (typeof v === 'number' && Number.isFinite(v)) return String(v).replace(/-/g, 'm').replace(/[.+]/g, '_');
+    if (typeof v === 'boolean') return String(v);
+    if (typeof v === 'string' && /^[A-Za-z0-9_]{1,24}$/.test(v)) return v;
+    return undefined;
+  };
+  const suffixes: string[] = [];
+  for (const p of params) {
+    const parts = keys.map((k) => part(p[k]));
+    if (parts.some((x) => x === undefined)) return undefined;
+    suffixes.push(keys.map((k, i) => `${k}${parts[i]}`).join('_'));
+  }
+  return new Set(suffixes).size === suffixes.length ? suffixes : undefined;
+}
+
+/** Per instantiation, the name of the model it is the root of (`convnextv2_atto`), when all are roots. */
+function modelSuffixes(group: readonly ClassInfo[], rootModel: ReadonlyMap<ClassInfo, string>): string[] | undefined {
+  const names = group.map((c) => rootModel.get(c));
+  if (names.some((n) => n === undefined || !/^[A-Za-z0-9_]{1,48}$/.test(n))) return undefined;
+  return new Set(names).size === names.length ? (names as string[]) : undefined;
 }
 
 /** A call of a block with named outputs: its value is the record, read by `output` ops. */

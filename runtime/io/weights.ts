@@ -6,7 +6,8 @@
  * (parameter paths, shapes, dtypes, sha256 of the weights file, nvcc version, optional spec
  * hash); assigning the tensors is runtime/io/assign.ts. Holds afterwards: `loadWeights` either
  * assigns every parameter or none; on any disagreement it throws ONE WeightsMismatchError listing
- * missing, unexpected and mis-shaped keys (with both shapes). A manifest beside the file is checked against the file's sha256.
+ * missing, unexpected and mis-shaped keys (with both shapes). A manifest beside the file is
+ * checked against the file's sha256.
  * Weights holding NaN or infinity are refused (SafetensorsError) before any is assigned.
  */
 import { createHash } from 'node:crypto';

@@ -34,4 +34,22 @@ describe('generated code goldens', () => {
       check(`${name}.train.ts.txt`, compiled!.trainTs);
     });
   }
+
+  it('class names of the MED-NVC demo and std/convnextv2.nvc', async () => {
+    // Blocks instantiated at several sizes are named by the parameter that differs (GRN_dim64);
+    // model roots of one block by their model (ConvNeXtV2_convnextv2_atto). The declarations, one
+    // line per class, with the header of its doc comment.
+    const lines: string[] = [];
+    for (const [file, variant] of [
+      ['examples/mednvc.nvc', 'demo'],
+      ['std/convnextv2.nvc', undefined],
+    ] as const) {
+      const { compiled } = await compileBuild(file, variant ? { variant } : {}, 'build/x');
+      const text = compiled!.modelTs;
+      lines.push(`# ${file}${variant ? ` --variant ${variant}` : ''}`);
+      for (const m of text.matchAll(/\/\*\*\n \* ([^\n]*)\n(?: \*[^\n]*\n)* \*\/\nexport class (\S+)/g))
+        lines.push(`${m[2]}: ${m[1]}`);
+    }
+    check('class-names.txt', `${lines.join('\n')}\n`);
+  });
 });

@@ -3,8 +3,9 @@
  * bundled by esbuild for the browser (where resolving a Node built-in is an error unless the
  * package that imports it maps it away in its own `browser` field, as tfjs and seedrandom do for
  * their Node code paths), nvcc's modules import no Node built-in (every specifier checked with
- * Node's own isBuiltin) and no npm package but TensorFlow.js and its dependencies; generated model code (the MED-NVC demo's
- * model.ts) bundled against it uses no runtime name the entry lacks; and the bundle, run in a
+ * Node's own isBuiltin) and no npm package but TensorFlow.js and its dependencies; generated
+ * model code (the MED-NVC demo's model.ts) bundled against it uses no runtime name the entry
+ * lacks; and the bundle, run in a
  * plain V8 context with no Node globals (node:vm), builds the model, assigns weights from
  * safetensors bytes and gives the same probabilities as the Node entry within 1e-5.
  */
