@@ -5,8 +5,12 @@
  * (Parameterless function layers use layers/functional.ts `Lambda`.)
  * In: tensors and closures from generated forward passes. Out: tensors; errors raised inside a
  * generated statement come out as NvcRuntimeError naming the `.nvc` location that produced it.
- * Holds afterwards: `at` adds no tensors and no tidy scope (it is a try/catch around one call),
- * so wrapping every statement costs a closure call and nothing else.
+ * Holds afterwards: `at` runs each statement in its own tf.tidy scope, so a statement's
+ * temporaries (and, for a call of a block, the block's statement results) are freed when it
+ * returns, except the tensors the gradient tape saved for backward (the tape keeps its own
+ * clones); without it every intermediate of a forward pass stays allocated until the whole
+ * forward ends (tfjs frees them only at the end of the outermost scope), which made the peak
+ * of a training step the sum of all its intermediates (docs/runtime-performance.md, Memory).
  */
 import { NvccError } from './errors.js';
 import * as tf from '@tensorflow/tfjs';
@@ -80,7 +84,7 @@ export function at<R extends KnownRank>(origin: string, rank: R, run: () => tf.T
  */
 export function atRecord<T extends object>(origin: string, run: () => T): T {
   try {
-    return run();
+    return tf.tidy(run as () => tf.TensorContainer) as T;
   } catch (err) {
     if (err instanceof NvcRuntimeError) {
       err.trace.push(origin);

@@ -8,10 +8,12 @@
  * denominator (samples for cross-entropy, removed patches for masked MSE); every sample-wise
  * random choice (mask, random throw) was drawn for the whole batch before splitting, so
  * micro-batching changes no draw of those streams. Needed to fit full-resolution batches in
- * wasm's 4 GiB heap (docs/runtime-performance.md).
+ * wasm's 4 GiB heap (docs/runtime-performance.md). Gradients come from leanVariableGrads
+ * (runtime/train/backprop.ts): tf.variableGrads' numbers, bit for bit, in less memory.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ForwardContext, Rng } from '../module.js';
+import { leanVariableGrads } from './backprop.js';
 import { stageLoss } from './objective.js';
 import type { StageSpec, TrainableModel } from './spec.js';
 
@@ -63,7 +65,7 @@ export function batchGradients(
   if (chunk === n) {
     const out = tf.tidy(() => {
       const ctx: ForwardContext = { training: true, rng: dropout, ...(mask ? { mask } : {}) };
-      const { value, grads } = tf.variableGrads(() => stageLoss(stage, model, ctx, inputs, labels), varList);
+      const { value, grads } = leanVariableGrads(() => stageLoss(stage, model, ctx, inputs, labels), varList);
       return { value, grads };
     }) as unknown as { value: tf.Scalar; grads: Record<string, tf.Tensor> };
     return { loss: out.value, grads: new Map(Object.entries(out.grads)) };
@@ -82,7 +84,7 @@ export function batchGradients(
       const partLabels = labels ? (sliceRows(labels, start, size) as tf.Tensor1D) : undefined;
       const partMask = mask ? (sliceRows(mask, start, size) as tf.Tensor4D) : undefined;
       const ctx: ForwardContext = { training: true, rng: dropout, ...(partMask ? { mask: partMask } : {}) };
-      const { value, grads: g } = tf.variableGrads(
+      const { value, grads: g } = leanVariableGrads(
         () => tf.mul(stageLoss(stage, model, ctx, part, partLabels), weight) as tf.Scalar,
         varList,
       );
