@@ -64,7 +64,8 @@ interface ChildResult {
 
 const ENTRY = 'std/convnextv2.nvc';
 const MODEL = 'convnextv2_atto';
-const BUILD_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'out', 'train-step');
+// Under build/ (ignored by git and tsc): the generated model.ts imports nvcc/runtime.
+const BUILD_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'build', 'bench-train-step');
 
 /** A supervised stage as the compiler lowers `optimizer = lion(lr = 1e-4, weight_decay = 0.05)`. */
 function benchStage(batch: number, microBatch: number | undefined): StageSpec {
