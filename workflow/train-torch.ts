@@ -26,7 +26,15 @@ import {
   torchLaunchCommand,
 } from '../runtime/train/torch-engine.js';
 import { checkProgram, loadProgram, loadProgramData } from './program.js';
-import { finalSummary, PROGRAM_FILE, type ProgramRecord, type TrainOptions } from './train.js';
+import { type PreparedInit, parseInitFlags, prepareInitWeights } from './init-weights.js';
+import {
+  describeInit,
+  finalSummary,
+  PROGRAM_FILE,
+  type ProgramRecord,
+  type TrainOptions,
+  writeInitWeights,
+} from './train.js';
 
 /** Folder of the torch build inside a run folder. */
 export const TORCH_PACKAGE_DIR = 'torch';
@@ -52,8 +60,12 @@ export async function trainWithTorch(o: TorchTrainOptions): Promise<{ code: numb
   if (o.backend !== undefined) throw new UserError('--backend chooses a tfjs backend; the torch engine takes --device');
   if ((o.nnodes ?? 1) > 1 && !o.rdzvEndpoint)
     throw new UserError('--nnodes > 1 needs --rdzv-endpoint HOST:PORT (a machine every node reaches)');
+  if (o.resume !== undefined && o.init?.length)
+    throw new UserError('--init starts a run; a resumed run keeps the weights it started from');
   let runDir: string;
   let resume = false;
+  let inits: PreparedInit[] = [];
+  let initFiles: Record<string, string> = {};
   if (o.resume !== undefined) {
     runDir = createRunDir({ resume: true, path: o.resume }).path;
     if (!fs.existsSync(path.join(runDir, TORCH_PACKAGE_DIR, 'train.py')))
@@ -66,6 +78,13 @@ export async function trainWithTorch(o: TorchTrainOptions): Promise<{ code: numb
     // Data first: a refused dataset stops here, before the builds or the run folder are written.
     const data = await loadProgramData(o.file, checked);
     const program = await loadProgram(o);
+    // Checkpoints that do not fit the models are refused before anything is written.
+    inits = await prepareInitWeights(
+      parseInitFlags(o.init ?? [], checked.trainSpec),
+      checked.trainSpec,
+      program.factories,
+      'cpu',
+    );
     const stem = path.basename(o.file).replace(/\.nvc$/, '');
     const name = `${stem}${o.variant ? `-${o.variant}` : ''}`;
     runDir = createRunDir(o.out !== undefined ? { path: o.out, name } : { root: o.runsRoot ?? 'runs', name }).path;
@@ -90,6 +109,7 @@ export async function trainWithTorch(o: TorchTrainOptions): Promise<{ code: numb
       specHash: program.manifest.specHash,
     };
     writeFileAtomicSync(path.join(runDir, PROGRAM_FILE), `${JSON.stringify(record, null, 2)}\n`);
+    initFiles = writeInitWeights(runDir, inits);
     const manifest = await prepareTorchRun({
       spec: checked.trainSpec,
       dataset: checked.datasetSpec,
@@ -112,9 +132,11 @@ export async function trainWithTorch(o: TorchTrainOptions): Promise<{ code: numb
     resume,
     trainerArgs: [
       ...(o.seed !== undefined && !resume ? ['--seed', String(o.seed)] : []),
+      ...Object.entries(initFiles).flatMap(([stage, file]) => ['--init', `${stage}=${path.resolve(runDir, file)}`]),
       ...(o.quiet ? ['--quiet'] : []),
     ],
   };
+  for (const line of describeInit(inits)) log(line);
   const { command, args } = torchLaunchCommand(launch);
   log(`nvcc: ${resume ? 'resuming' : 'training'} with the torch engine:\n  ${shellLine(command, args)}`);
   if ((o.nnodes ?? 1) > 1)

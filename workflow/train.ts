@@ -15,6 +15,7 @@ import { loadableCopyOf, type LoadedProgram } from '../compiler/builder/build.js
 import type { BackendRequest } from '../runtime/backend.js';
 import type { DatasetSpec } from '../runtime/data/spec.js';
 import { keeping, UserError } from '../runtime/errors.js';
+import { encodeSafetensors } from '../runtime/io/safetensors.js';
 import {
   createProgressDisplay,
   createRunDir,
@@ -39,6 +40,7 @@ import {
   loadProgramData,
   type ProgramOptions,
 } from './program.js';
+import { type PreparedInit, parseInitFlags, prepareInitWeights } from './init-weights.js';
 
 /** Recorded in every run folder: what the run was built from. */
 export const PROGRAM_FILE = 'program.json';
@@ -117,6 +119,45 @@ export interface TrainOptions extends ProgramOptions {
   readonly command?: string;
   /** `--threads N`: threads for the training steps (default NVCC_THREADS, else every core). */
   readonly threads?: number;
+  /** `--init STAGE[.PATH]=FILE` values: stages that start from an official checkpoint (workflow/init-weights.ts). */
+  readonly init?: readonly string[];
+}
+
+/** Folder of a run that holds the converted `--init` checkpoints, one file per stage. */
+export const INIT_DIR = 'init';
+
+/** Writes the converted checkpoints into RUN/init/; returns the files per stage, relative to the run. */
+export function writeInitWeights(runDir: string, prepared: readonly PreparedInit[]): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const p of prepared) {
+    const rel = path.join(INIT_DIR, `${p.stage}.safetensors`);
+    fs.mkdirSync(path.join(runDir, INIT_DIR), { recursive: true });
+    writeFileAtomicSync(
+      path.join(runDir, rel),
+      encodeSafetensors(p.tensors, {
+        format: 'nvcc-init',
+        stage: p.stage,
+        source: path.resolve(p.request.file),
+        ...(p.request.path ? { module: p.request.path } : {}),
+      }),
+    );
+    files[p.stage] = rel;
+  }
+  return files;
+}
+
+/** One line per stage started from a checkpoint: what was loaded, dropped and left at its initial value. */
+export function describeInit(prepared: readonly PreparedInit[]): string[] {
+  return prepared.map((p) => {
+    const target = `stage ${p.stage}${p.request.path ? ` (${p.request.path})` : ''}`;
+    const kept = p.keptInitial.length ? `; initial values kept for ${p.keptInitial.join(', ')}` : '';
+    const dropped = p.dropped.length ? `; ${p.dropped.length} checkpoint tensors dropped (${dropReasons(p)})` : '';
+    return `nvcc: ${target} starts from ${p.request.file}: ${p.tensors.size} tensors${kept}${dropped}`;
+  });
+}
+
+function dropReasons(p: PreparedInit): string {
+  return [...new Set(p.dropped.map((d) => d.reason))].join('; ');
 }
 
 export interface TrainOutcome {
@@ -138,6 +179,8 @@ export async function trainProgram(o: TrainOptions): Promise<TrainOutcome> {
     throw new UserError('--resume continues an existing run folder; it cannot be combined with --out');
   if (o.resume !== undefined && o.seed !== undefined)
     throw new UserError('--seed cannot change the seed of a run being resumed');
+  if (o.resume !== undefined && o.init?.length)
+    throw new UserError('--init starts a run; a resumed run keeps the weights it started from');
   // Resuming: the run folder must exist and look like a run before anything else.
   if (o.resume !== undefined) createRunDir({ resume: true, path: o.resume });
   const compiled = await checkProgram(o);
@@ -156,6 +199,13 @@ export async function trainProgram(o: TrainOptions): Promise<TrainOutcome> {
   // Data first: a refused dataset stops here, before the build or the run folder is written.
   const data = o.data ?? (await loadProgramData(o.file, checked));
   const program = await loadProgram(o);
+  // Checkpoints that do not fit the models are refused here too, before the run folder is made.
+  const inits = await prepareInitWeights(
+    parseInitFlags(o.init ?? [], checked.trainSpec),
+    checked.trainSpec,
+    program.factories,
+    o.backend,
+  );
   const progress = o.quiet ? undefined : createProgressDisplay();
   // Worker threads import the same generated factories the main thread trains, against the
   // same runtime: a copy whose runtime import names this process's runtime entry.
@@ -222,7 +272,9 @@ export async function trainProgram(o: TrainOptions): Promise<TrainOutcome> {
         specHash: program.manifest.specHash,
       };
       writeFileAtomicSync(path.join(runDir, PROGRAM_FILE), `${JSON.stringify(record, null, 2)}\n`);
+      const init = writeInitWeights(runDir, inits);
       log(`nvcc: training ${checked.trainSpec.name}${o.variant ? ` (variant ${o.variant})` : ''} into ${runDir}`);
+      for (const line of describeInit(inits)) log(line);
       result = await keeping(keptIn(newRun), () =>
         runTraining({
           spec: checked.trainSpec,
@@ -233,6 +285,7 @@ export async function trainProgram(o: TrainOptions): Promise<TrainOutcome> {
           data,
           dataBaseDir: dataBaseDir(o.file),
           ...(o.seed !== undefined ? { seed: o.seed } : {}),
+          ...(Object.keys(init).length ? { init } : {}),
           ...(o.backend ? { backend: o.backend } : {}),
           ...(progress ? { progress } : {}),
           signal: abort.signal,

@@ -199,6 +199,13 @@ const DECLARATIONS: Readonly<Record<string, Declare>> = {
       .option('--quiet', 'no progress display')
       .option('--threads <n>', THREADS_HELP)
       .option('--engine <name>', 'tfjs (default: embedded, no Python) or torch (PyTorch, GPUs, torchrun)')
+      .option(
+        '--init <stage=file>',
+        'start a stage (or STAGE.PATH, a module of its model) from an official ConvNeXt-V2 or FCMAE ' +
+          'checkpoint in safetensors (repeatable; docs/torch-target.md)',
+        collect,
+        [],
+      )
       .option('--nproc <n>', 'torch engine: processes (GPUs) on this machine (default 1)')
       .option('--nnodes <n>', 'torch engine: machines taking part (default 1; needs --rdzv-endpoint)')
       .option('--rdzv-endpoint <host:port>', 'torch engine: rendezvous of the machines (one of them)')

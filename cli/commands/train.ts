@@ -59,6 +59,7 @@ export async function trainCommand(
     quiet?: boolean;
     threads?: string;
     engine?: string;
+    init?: string[];
     nproc?: string;
     nnodes?: string;
     rdzvEndpoint?: string;
@@ -88,6 +89,7 @@ export async function trainCommand(
     ...(opts.resume !== undefined ? { resume: opts.resume } : {}),
     ...(seed !== undefined ? { seed } : {}),
     ...(opts.quiet ? { quiet: true } : {}),
+    ...(opts.init?.length ? { init: opts.init } : {}),
   };
   if (engine === 'torch') {
     const { trainWithTorch } = await import('../../workflow/train-torch.js');

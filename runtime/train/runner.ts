@@ -130,6 +130,8 @@ export interface RunTrainingOptions {
   readonly backend?: BackendRequest;
   /** Overrides spec.seed (`nvcc train --seed`). */
   readonly seed?: number;
+  /** Per stage, weights to start from before the hand-over (RunConfig.init); kept in the run's config. */
+  readonly init?: Readonly<Record<string, string>>;
   /** Continue the newest checkpoint in runDir instead of starting. */
   readonly resume?: boolean;
   readonly onEvent?: (event: TrainEvent) => void;
@@ -297,7 +299,12 @@ export async function runTraining(options: RunTrainingOptions): Promise<RunResul
       options.dataset,
       options.dataBaseDir ? { baseDir: options.dataBaseDir } : {},
     ));
-  const config: RunConfig = { spec: options.spec, dataset: options.dataset, seed: options.seed ?? options.spec.seed };
+  const config: RunConfig = {
+    spec: options.spec,
+    dataset: options.dataset,
+    seed: options.seed ?? options.spec.seed,
+    ...(options.init && Object.keys(options.init).length > 0 ? { init: options.init } : {}),
+  };
   return new Runner(options, data, config).run();
 }
 
@@ -338,6 +345,7 @@ export async function resume(
     spec: state.config.spec,
     dataset: state.config.dataset,
     seed: state.config.seed,
+    ...(state.config.init ? { init: state.config.init } : {}),
     runDir,
     resume: true,
   });
@@ -530,8 +538,20 @@ class Runner {
         lossCount = state.epochLoss.count;
         thrown = { ...(state.epochLoss.thrown ?? {}) };
         best = state.best;
-      } else if (stage.handover.length > 0) {
-        handover = this.handOver(model, stage);
+      } else {
+        const init = this.config.init?.[stage.name];
+        // Before the hand-over, as the torch trainer: handed-over weights win where both give one.
+        if (init) {
+          const file = recordedPath(init, {
+            runDir: this.options.runDir,
+            recordedIn: join(this.options.runDir, RUN_FILES.configJson),
+            what: `stage ${stage.name}'s init weights`,
+            kind: 'file',
+          });
+          assignParameters(model, hostToMap(readFileSync(file), file), file, { strict: false });
+          this.logger.log({ type: 'init', stage: stage.name, file: init });
+        }
+        if (stage.handover.length > 0) handover = this.handOver(model, stage);
       }
       const progress = this.options.progress;
       progress?.startStage({

@@ -55,6 +55,12 @@ export interface RunConfig {
   readonly spec: TrainSpec;
   readonly dataset: DatasetSpec;
   readonly seed: number;
+  /**
+   * Per stage, a weights file (tfjs layout, the model's keys, any subset of them) the stage starts
+   * from before its hand-over (`nvcc train --init`, an official checkpoint converted by nvcc).
+   * Absent when no stage has one, so older run folders resume unchanged.
+   */
+  readonly init?: Readonly<Record<string, string>>;
 }
 
 export interface CheckpointState {

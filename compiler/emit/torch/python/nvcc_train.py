@@ -544,8 +544,11 @@ class Trainer:
             if init_file:
                 # Weights to start from (tfjs layout, same keys), before the hand-over as in the tfjs runner,
                 # where the fresh model's initial values are replaced by the handed-over ones.
-                tensors, _ = st.load(init_file)
-                nvcc_layout.load_tfjs_state(model, tensors, init_file)
+                # nvcc's converted official checkpoints (`nvcc train --init`) hold only the parameters the
+                # checkpoint gives; the others keep their initial values. Any other file must fit exactly.
+                tensors, init_meta = st.load(init_file)
+                partial = (init_meta or {}).get("format") == "nvcc-init"
+                nvcc_layout.load_tfjs_state(model, tensors, init_file, strict=not partial)
             if stage["handover"]:
                 handover = self.hand_over(model, stage)
         frozen = self.freeze(model, stage)
