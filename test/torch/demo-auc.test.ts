@@ -7,7 +7,7 @@
  * CI run, so its figures were measured once and committed
  * (test/fixtures/torch/demo-tfjs-figures.json, docs/torch-target.md). The torch run must use the
  * same test patients and reach a test AUC inside the tfjs run's 95% bootstrap CI. The two runs do
- * not agree step for step: drop path and dropout draw from each engine's own generator.
+ * not agree step for step: each engine draws the initial parameters from its own generator.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
