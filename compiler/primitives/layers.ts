@@ -6,12 +6,13 @@
  * and nowhere else.
  */
 import { semantic } from '../report.js';
-import { Dim, dimMul, formatShape, type Shape, shapeSize } from '../symbolic.js';
+import { type Dim, dimMul, formatShape, type Shape, shapeSize } from '../symbolic.js';
 import {
   always,
   B,
   boolParam,
-  convOut,
+  CONV_PADDING_DOC,
+  convSizes,
   d,
   F,
   I,
@@ -19,18 +20,61 @@ import {
   last,
   ONES,
   PLAIN,
+  type ParamSchema,
   type Params,
+  type ParamValue,
   type PrimitiveRecord,
+  paddingParam,
   rankError,
+  type TfjsLayerHelpers,
   TRUNC,
   W,
   type WeightSpec,
-  wordParam,
   ZEROS,
 } from './types.js';
 
 function linearMacs(_s: readonly Shape[], out: Shape, p: Params): Dim {
   return dimMul(shapeSize(out.slice(0, -1)), d(intParam(p, 'in') * intParam(p, 'out')));
+}
+
+/** The `padding` parameter of Conv2d and DepthwiseConv2d, with its default. */
+const CONV_PADDING = (byDefault: ParamValue): ParamSchema => ({
+  name: 'padding',
+  type: 'size',
+  enumValues: ['same', 'valid'],
+  lengths: [2, 4],
+  min: 0,
+  default: byDefault,
+  doc: CONV_PADDING_DOC,
+});
+
+const CONV_SHAPE = (cin: string, cout: string) =>
+  `[B, H, W, ${cin}] -> [B, H', W', ${cout}]; H' = floor((H + top + bottom - dilation (kernel - 1) - 1) / stride) ` +
+  "+ 1 (PyTorch's rule; W' alike), `same`: ceil(H / stride); a symbolic H is taken to be a multiple of the stride";
+
+/** H' and W' of a convolution's NHWC input, from its kernel, stride, dilation and padding. */
+function convSizesOf(x: Shape, p: Params) {
+  const dilation = intParam(p, 'dilation') || 1;
+  return convSizes(x[1]!, x[2]!, intParam(p, 'kernel'), intParam(p, 'stride'), dilation, paddingParam(p, 'padding'));
+}
+
+/** The diagram's note of a non-default padding and dilation (`pad 1`, `dil 2`). */
+function convExtras(p: Readonly<Record<string, unknown>>): string {
+  const pad = p.padding;
+  const padText = typeof pad === 'number' ? ` pad ${pad}` : Array.isArray(pad) ? ` pad [${pad.join(', ')}]` : '';
+  const dil = typeof p.dilation === 'number' && p.dilation !== 1 ? ` dil ${p.dilation}` : '';
+  const groups = typeof p.groups === 'number' && p.groups !== 1 ? ` g${p.groups}` : '';
+  return `${padText}${dil}${groups}`;
+}
+
+/** A padding argument as TypeScript: a word as a string, a number or list as itself. */
+function paddingCode(v: unknown, h: TfjsLayerHelpers): string {
+  return typeof v === 'string' ? h.string(v) : h.value(v);
+}
+
+/** `name: value` when the value is not the default 1 (keeps the common case's generated code short). */
+function optional(name: string, v: unknown, h: TfjsLayerHelpers): string[] {
+  return v === undefined || v === 1 ? [] : [`${name}: ${h.value(v)}`];
 }
 
 export const LAYERS: readonly PrimitiveRecord[] = [
@@ -45,7 +89,8 @@ export const LAYERS: readonly PrimitiveRecord[] = [
       { name: 'out', type: 'int', min: 1, doc: 'output channels' },
       { name: 'kernel', type: 'int', min: 1, doc: 'square kernel size' },
       { name: 'stride', type: 'int', default: I(1), min: 1, doc: 'stride' },
-      { name: 'padding', type: 'enum', enumValues: ['same', 'valid'], default: W('valid'), doc: '`same` or `valid`' },
+      CONV_PADDING(W('valid')),
+      { name: 'dilation', type: 'int', default: I(1), min: 1, doc: 'spacing between kernel taps' },
       { name: 'groups', type: 'int', default: I(1), min: 1, doc: 'channel groups' },
       { name: 'bias', type: 'bool', default: B(true), doc: 'add a bias' },
     ],
@@ -81,49 +126,32 @@ export const LAYERS: readonly PrimitiveRecord[] = [
           input: 0,
           help: `use \`Conv2d(${last(x!)}, ...)\``,
         };
-      const k = intParam(p, 'kernel');
-      const s = intParam(p, 'stride');
-      const pad = wordParam(p, 'padding');
-      const h = convOut(x![1]!, k, s, pad);
-      const w = convOut(x![2]!, k, s, pad);
-      if (!(h instanceof Dim)) return { error: h, input: 0 };
-      if (!(w instanceof Dim)) return { error: w, input: 0 };
-      return [x![0]!, h, w, d(intParam(p, 'out'))];
+      const hw = convSizesOf(x!, p);
+      if (!Array.isArray(hw)) return { error: hw, input: 0 };
+      return [x![0]!, hw[0], hw[1], d(intParam(p, 'out'))];
     },
     macs(_s, out, p) {
       const k = intParam(p, 'kernel');
       return dimMul(shapeSize(out), d((k * k * intParam(p, 'in')) / intParam(p, 'groups')));
     },
     reference: {
-      shape:
-        "[B, H, W, in] -> [B, H', W', out]; `valid`: H' = floor((H - kernel) / stride) + 1; " +
-        "`same`: H' = ceil(H / stride) (W' alike)",
+      shape: CONV_SHAPE('in', 'out'),
       macs: "B * H' * W' * out * kernel * kernel * in / groups",
       pytorch:
-        '`nn.Conv2d(in, out, kernel, stride, groups = groups, bias = bias)` on NCHW; nvcc is NHWC and keeps the ' +
-        'weight as [k, k, in / groups, out] (PyTorch: [out, in / groups, k, k]); `same` pads as TensorFlow does',
+        '`nn.Conv2d(in, out, kernel, stride, padding, dilation, groups, bias)` on NCHW; nvcc is NHWC and keeps ' +
+        'the weight as [k, k, in / groups, out] (PyTorch: [out, in / groups, k, k]); `same` pads as TensorFlow ' +
+        'does (PyTorch refuses it with a stride); [top, bottom, left, right] is `F.pad` then the convolution',
     },
     torchAliases: [],
     diagram: {
       settings: (p) =>
         `${p.in} → ${p.out}, ${p.kernel}×${p.kernel}` +
-        `${p.stride !== undefined && p.stride !== 1 ? ` /${p.stride}` : ''}`,
+        `${p.stride !== undefined && p.stride !== 1 ? ` /${p.stride}` : ''}` +
+        convExtras(p),
     },
     targets: {
       tfjs: {
-        supports(p) {
-          const g = intParam(p, 'groups');
-          if (g === 1) return undefined;
-          return {
-            param: 'groups',
-            message: `the tfjs runtime's Conv2d has no channel groups (groups = ${g})`,
-            help:
-              g === intParam(p, 'in') && g === intParam(p, 'out')
-                ? `use \`DepthwiseConv2d(${g}, kernel = ${intParam(p, 'kernel')})\` (groups = channels is a ` +
-                  `depthwise convolution)`
-                : 'use groups = 1',
-          };
-        },
+        supports: always,
         lower: {
           kind: 'layer',
           sparseMode: true,
@@ -132,7 +160,9 @@ export const LAYERS: readonly PrimitiveRecord[] = [
             options: [
               `kernel: ${h.value(n.params.kernel)}`,
               `stride: ${h.value(n.params.stride)}`,
-              `padding: ${h.string(String(n.params.padding))}`,
+              `padding: ${paddingCode(n.params.padding, h)}`,
+              ...optional('dilation', n.params.dilation, h),
+              ...optional('groups', n.params.groups, h),
               `bias: ${h.value(n.params.bias)}`,
               ...h.inits(),
             ],
@@ -151,7 +181,8 @@ export const LAYERS: readonly PrimitiveRecord[] = [
       { name: 'dim', type: 'int', min: 1, doc: 'channels' },
       { name: 'kernel', type: 'int', default: I(7), min: 1, doc: 'square kernel size' },
       { name: 'stride', type: 'int', default: I(1), min: 1, doc: 'stride' },
-      { name: 'padding', type: 'enum', enumValues: ['same', 'valid'], default: W('same'), doc: '`same` or `valid`' },
+      CONV_PADDING(W('same')),
+      { name: 'dilation', type: 'int', default: I(1), min: 1, doc: 'spacing between kernel taps' },
       { name: 'bias', type: 'bool', default: B(true), doc: 'add a bias' },
     ],
     doc: 'depthwise 2-D convolution; weight [k, k, dim, 1]',
@@ -171,14 +202,9 @@ export const LAYERS: readonly PrimitiveRecord[] = [
           input: 0,
           help: `use \`DepthwiseConv2d(${last(x!)}, ...)\``,
         };
-      const k = intParam(p, 'kernel');
-      const s = intParam(p, 'stride');
-      const pad = wordParam(p, 'padding');
-      const h = convOut(x![1]!, k, s, pad);
-      const w = convOut(x![2]!, k, s, pad);
-      if (!(h instanceof Dim)) return { error: h, input: 0 };
-      if (!(w instanceof Dim)) return { error: w, input: 0 };
-      return [x![0]!, h, w, d(c)];
+      const hw = convSizesOf(x!, p);
+      if (!Array.isArray(hw)) return { error: hw, input: 0 };
+      return [x![0]!, hw[0], hw[1], d(c)];
     },
     macs(_s, out, p) {
       const k = intParam(p, 'kernel');
@@ -188,23 +214,19 @@ export const LAYERS: readonly PrimitiveRecord[] = [
       shape: "[B, H, W, dim] -> [B, H', W', dim], H' and W' as for Conv2d",
       macs: "B * H' * W' * dim * kernel * kernel",
       pytorch:
-        '`nn.Conv2d(dim, dim, kernel, stride, groups = dim, bias = bias)`; weight [k, k, dim, 1] ' +
-        '(PyTorch: [dim, 1, k, k])',
+        '`nn.Conv2d(dim, dim, kernel, stride, padding, dilation, groups = dim, bias = bias)`; weight ' +
+        '[k, k, dim, 1] (PyTorch: [dim, 1, k, k])',
     },
     torchAliases: [],
-    diagram: { settings: (p) => `${p.dim}, ${p.kernel}×${p.kernel} depthwise` },
+    diagram: {
+      settings: (p) =>
+        `${p.dim}, ${p.kernel}×${p.kernel} depthwise` +
+        `${p.stride !== undefined && p.stride !== 1 ? ` /${p.stride}` : ''}` +
+        convExtras(p),
+    },
     targets: {
       tfjs: {
-        supports(p) {
-          const s = intParam(p, 'stride');
-          if (s === 1) return undefined;
-          const c = intParam(p, 'dim');
-          return {
-            param: 'stride',
-            message: `the tfjs runtime's DepthwiseConv2d has no stride (stride = ${s})`,
-            help: `use stride = 1 and downsample with a strided \`Conv2d(${c}, ${c}, kernel = ${s}, stride = ${s})\``,
-          };
-        },
+        supports: always,
         lower: {
           kind: 'layer',
           sparseMode: true,
@@ -212,7 +234,9 @@ export const LAYERS: readonly PrimitiveRecord[] = [
             args: [h.value(n.params.dim)],
             options: [
               `kernel: ${h.value(n.params.kernel)}`,
-              `padding: ${h.string(String(n.params.padding))}`,
+              ...optional('stride', n.params.stride, h),
+              `padding: ${paddingCode(n.params.padding, h)}`,
+              ...optional('dilation', n.params.dilation, h),
               `bias: ${h.value(n.params.bias)}`,
               ...h.inits(),
             ],

@@ -15,7 +15,7 @@
  * runtime/codegen.ts) on NHWC activations.
  */
 
-import { always, intParam, type Params, type TargetRule } from './types.js';
+import { always, type TargetRule } from './types.js';
 
 /** A weight's init spec, as the IR holds it. */
 export interface InitSpec {
@@ -71,6 +71,9 @@ export function pyValue(v: unknown): string {
 
 const num = (v: unknown, d: number) => (typeof v === 'number' ? v : d);
 const ints = (v: unknown): number[] => (Array.isArray(v) ? v.map((x) => Number(x)) : []);
+
+/** `name=value` unless the value is the default 1 (keeps the common case's generated code short). */
+const notOne = (name: string, v: unknown): string[] => (v === undefined || v === 1 ? [] : [`${name}=${pyValue(v)}`]);
 
 /** An int-or-pair argument as [height, width]. */
 const pairOf = (v: unknown): number[] => (Array.isArray(v) ? ints(v) : [num(v, 0), num(v, 0)]);
@@ -141,16 +144,7 @@ const batchNorm = (): TorchLowering => ({
 
 export const TORCH_RULES: Readonly<Record<string, TorchLowering>> = {
   Conv2d: {
-    // Grouped convolution has no tfjs counterpart (the tfjs target refuses it too), so the two
-    // engines could not run the same program; refused rather than lowered unchecked.
-    supports: (p: Params) =>
-      intParam(p, 'groups') === 1
-        ? undefined
-        : {
-            param: 'groups',
-            message: `neither engine implements grouped convolution (groups = ${intParam(p, 'groups')})`,
-            help: 'use groups = 1, or one convolution per group joined with `concat`',
-          },
+    supports: always,
     lower: {
       layer: (l) =>
         `nv.Conv2d(${[
@@ -158,7 +152,9 @@ export const TORCH_RULES: Readonly<Record<string, TorchLowering>> = {
           pyValue(l.params.out),
           `kernel=${pyValue(l.params.kernel)}`,
           `stride=${pyValue(l.params.stride ?? 1)}`,
-          `padding=${pyValue(String(l.params.padding ?? 'valid'))}`,
+          `padding=${pyValue(l.params.padding ?? 'valid')}`,
+          ...notOne('dilation', l.params.dilation),
+          ...notOne('groups', l.params.groups),
           `bias=${pyValue(l.params.bias !== false)}`,
           ...(l.sparse ? ['sparse=True'] : []),
           ...initArgs(l),
@@ -166,20 +162,15 @@ export const TORCH_RULES: Readonly<Record<string, TorchLowering>> = {
     },
   },
   DepthwiseConv2d: {
-    supports: (p: Params) =>
-      intParam(p, 'stride') === 1
-        ? undefined
-        : {
-            param: 'stride',
-            message: `neither engine implements a strided depthwise convolution (stride = ${intParam(p, 'stride')})`,
-            help: 'use stride = 1 followed by a strided layer (e.g. a `Conv2d` with stride 2)',
-          },
+    supports: always,
     lower: {
       layer: (l) =>
         `nv.DepthwiseConv2d(${[
           pyValue(l.params.dim),
           `kernel=${pyValue(l.params.kernel ?? 7)}`,
-          `padding=${pyValue(String(l.params.padding ?? 'same'))}`,
+          ...notOne('stride', l.params.stride),
+          `padding=${pyValue(l.params.padding ?? 'same')}`,
+          ...notOne('dilation', l.params.dilation),
           `bias=${pyValue(l.params.bias !== false)}`,
           ...(l.sparse ? ['sparse=True'] : []),
           ...initArgs(l),

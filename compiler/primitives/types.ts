@@ -16,7 +16,7 @@ import type { CatalogueMessage } from '../../dsl/diagnostics/catalogue.js';
 import type { Span } from '../../dsl/span.js';
 import type { IRValue, WeightNode } from '../ir/ir.js';
 import { semantic } from '../report.js';
-import { type Dim, dimAdd, dimConst, dimDiv, dimSub, formatShape, type Shape } from '../symbolic.js';
+import { Dim, dimAdd, dimConst, dimDiv, dimSub, formatShape, type Shape } from '../symbolic.js';
 
 /** `size`: an int, or a list of ints of one of `lengths` (default [2]), or one of `enumValues`
  *  when it has any (`padding = 1`, `padding = [1, 2]`, `padding = same`). */
@@ -257,6 +257,44 @@ export function pairParam(p: Params, name: string): [number, number] {
   return v.length === 1 ? [v[0]!, v[0]!] : [v[0] ?? 0, v[1] ?? 0];
 }
 
+/** A convolution's `padding` (`same`, `valid`, p, [ph, pw], [top, bottom, left, right]): `same` or the cells
+ *  added [top, bottom, left, right]. */
+export function paddingParam(p: Params, name: string): 'same' | [number, number, number, number] {
+  const word = wordParam(p, name);
+  if (word === 'same') return 'same';
+  const v = word === 'valid' ? [0] : sizeParam(p, name);
+  if (v.length === 4) return [v[0]!, v[1]!, v[2]!, v[3]!];
+  if (v.length === 2) return [v[0]!, v[0]!, v[1]!, v[1]!];
+  return [v[0] ?? 0, v[0] ?? 0, v[0] ?? 0, v[0] ?? 0];
+}
+
+/** The `padding` parameter of the convolutions: PyTorch's forms plus TensorFlow's `same`. */
+export const CONV_PADDING_DOC =
+  '`valid` (0), `same` (ceil(H / stride), the odd cell at the end, as TensorFlow), p on every side, [ph, pw], ' +
+  'or [top, bottom, left, right]';
+
+/**
+ * Spatial output sizes (H', W') of a convolution with a kernel k dilated by `dilation` (its
+ * window covers dilation (k - 1) + 1 cells), or the shape message refusing it.
+ */
+export function convSizes(
+  h: Dim,
+  w: Dim,
+  kernel: number,
+  stride: number,
+  dilation: number,
+  padding: 'same' | readonly number[],
+): [Dim, Dim] | CatalogueMessage {
+  const window = dilation * (kernel - 1) + 1;
+  const oh =
+    padding === 'same' ? convOut(h, window, stride, 'same') : windowOut(h, window, stride, padding[0]! + padding[1]!);
+  if (!(oh instanceof Dim)) return oh;
+  const ow =
+    padding === 'same' ? convOut(w, window, stride, 'same') : windowOut(w, window, stride, padding[2]! + padding[3]!);
+  if (!(ow instanceof Dim)) return ow;
+  return [oh, ow];
+}
+
 /** A `shape` parameter: a list of dims (ints or symbolic dims). */
 export function shapeParam(p: Params, name: string): Shape {
   const v = paramAt(p, name);
@@ -297,10 +335,12 @@ export function normAxis(axis: number, rank: number): number | undefined {
 /**
  * Output size of a window of `kernel` cells (dilation included) sliding by `stride` over `size`
  * cells padded by `padTotal` in all: PyTorch's floor((size + padTotal - kernel) / stride) + 1.
- * A symbolic size is taken to be a multiple of the stride (what makes the floor exact): the
- * result is (size + padTotal - kernel - r) / stride + 1 with r = (padTotal - kernel) mod stride,
- * an integer exactly when the stride divides the size, so a size it does not divide gives a
- * fractional dim that the caller refuses (NVC3006) instead of a wrong shape.
+ * For a symbolic size c + (terms in symbols), the symbolic terms are taken to be multiples of
+ * the stride (an image side divisible by the network's total stride), so the floor acts on the
+ * constant part only: (terms) / stride + floor((c + padTotal - kernel) / stride) + 1. A 1x1
+ * stride-2 convolution maps H to H / 2, and H / 4 - 1 to H / 8 (PyTorch's value whenever 8
+ * divides H); a size whose terms the stride does not divide gives a fractional dim that the
+ * caller refuses (NVC3006) instead of a wrong shape.
  */
 export function windowOut(size: Dim, kernel: number, stride: number, padTotal: number): Dim | CatalogueMessage {
   const c = size.constantValue();
@@ -312,8 +352,10 @@ export function windowOut(size: Dim, kernel: number, stride: number, padTotal: n
         : semantic('ShapeWindowTooLarge', { kernel, size: n, padded: n + padTotal });
     return d(Math.floor((n + padTotal - kernel) / stride) + 1);
   }
-  const r = (((padTotal - kernel) % stride) + stride) % stride;
-  return dimAdd(dimDiv(dimSub(size, d(kernel + r - padTotal)), d(stride))!, d(1));
+  const constantTerm = size.terms.find((t) => t.key === '');
+  const c0 = constantTerm ? Number(constantTerm.coef.num) / Number(constantTerm.coef.den) : 0;
+  const symbolic = constantTerm ? dimSub(size, dimConst(constantTerm.coef)) : size;
+  return dimAdd(dimDiv(symbolic, d(stride))!, d(Math.floor((c0 + padTotal - kernel) / stride) + 1));
 }
 
 /** Spatial output size of a convolution with `same` (TensorFlow's: ceil(size / stride)) or `valid` padding. */

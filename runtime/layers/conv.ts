@@ -1,6 +1,7 @@
 /**
- * Convolution layers, NHWC: Conv2d (stem 4x4/4, downsample 2x2/2, 1x1, any k/stride) and
- * DepthwiseConv2d (7x7 'same'). Parameters `weight` [kh,kw,in,out] / [k,k,C,1] and `bias`.
+ * Convolution layers, NHWC: Conv2d (stem 4x4/4, downsample 2x2/2, 1x1, any k/stride, PyTorch's
+ * padding, dilation and groups) and DepthwiseConv2d (7x7 'same'; any stride, padding, dilation).
+ * Parameters `weight` [kh,kw,in/groups,out] / [k,k,C,1] and `bias`.
  * Default init: trunc_normal(std .02, +-2 absolute) weights and zero bias (ConvNeXt-V2
  * _init_weights). Sparse mode (ctx.mask set): input zeroed at removed positions before the conv
  * and output re-zeroed at removed positions of the output resolution (dense emulation, §3.4).
@@ -11,15 +12,19 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ForwardContext } from '../module.js';
 import { truncNormal, zeros } from '../init.js';
-import { conv2d, depthwiseConv2d, type Padding } from '../ops/linear.js';
+import { type ConvPadding, convolve, depthwiseConv2d } from '../ops/linear.js';
 import { visible } from '../ops/mask.js';
 import { Layer, type InitOptions, type SparseCapable } from './base.js';
 
 export interface Conv2dOptions extends InitOptions {
   readonly kernel: number;
   readonly stride?: number;
-  /** Default 'valid' (PyTorch padding=0). */
-  readonly padding?: Padding;
+  /** Default 'valid' (PyTorch padding=0); p, [ph, pw] or [top, bottom, left, right] cells of zeros. */
+  readonly padding?: ConvPadding;
+  /** Default 1. */
+  readonly dilation?: number;
+  /** Channel groups (PyTorch's); default 1. The weight is [k, k, in / groups, out]. */
+  readonly groups?: number;
   readonly bias?: boolean;
   readonly sparse?: boolean;
 }
@@ -28,7 +33,9 @@ export class Conv2d extends Layer implements SparseCapable {
   readonly weight: tf.Variable;
   readonly bias?: tf.Variable;
   readonly stride: number;
-  readonly padding: Padding;
+  readonly padding: ConvPadding;
+  readonly dilation: number;
+  readonly groups: number;
   sparse: boolean;
 
   constructor(
@@ -40,10 +47,14 @@ export class Conv2d extends Layer implements SparseCapable {
     const k = options.kernel;
     this.stride = options.stride ?? 1;
     this.padding = options.padding ?? 'valid';
+    this.dilation = options.dilation ?? 1;
+    this.groups = options.groups ?? 1;
+    if (inChannels % this.groups !== 0 || outChannels % this.groups !== 0)
+      throw new Error(`Conv2d: groups ${this.groups} must divide in ${inChannels} and out ${outChannels}`);
     this.sparse = options.sparse ?? false;
     this.weight = this.param(
       'weight',
-      [k, k, inChannels, outChannels],
+      [k, k, inChannels / this.groups, outChannels],
       options.weightInit ?? truncNormal({ std: 0.02 }),
     );
     if (options.bias ?? true)
@@ -51,17 +62,22 @@ export class Conv2d extends Layer implements SparseCapable {
   }
 
   forward(ctx: ForwardContext, x: tf.Tensor): tf.Tensor {
+    const options = { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups };
     if (this.sparse && ctx.mask)
-      return tf.tidy(() => visible(conv2d(visible(x, ctx), this.weight, this.bias, this.stride, this.padding), ctx));
-    return conv2d(x, this.weight, this.bias, this.stride, this.padding);
+      return tf.tidy(() => visible(convolve(visible(x, ctx), this.weight, this.bias, options), ctx));
+    return convolve(x, this.weight, this.bias, options);
   }
 }
 
 export interface DepthwiseConv2dOptions extends InitOptions {
   /** Default 7. */
   readonly kernel?: number;
-  /** Default 'same'. */
-  readonly padding?: Padding;
+  /** Default 1. */
+  readonly stride?: number;
+  /** Default 'same'; also p, [ph, pw] or [top, bottom, left, right] cells of zeros. */
+  readonly padding?: ConvPadding;
+  /** Default 1. */
+  readonly dilation?: number;
   readonly bias?: boolean;
   readonly sparse?: boolean;
 }
@@ -69,7 +85,9 @@ export interface DepthwiseConv2dOptions extends InitOptions {
 export class DepthwiseConv2d extends Layer implements SparseCapable {
   readonly weight: tf.Variable;
   readonly bias?: tf.Variable;
-  readonly padding: Padding;
+  readonly stride: number;
+  readonly padding: ConvPadding;
+  readonly dilation: number;
   sparse: boolean;
 
   constructor(
@@ -78,7 +96,9 @@ export class DepthwiseConv2d extends Layer implements SparseCapable {
   ) {
     super();
     const k = options.kernel ?? 7;
+    this.stride = options.stride ?? 1;
     this.padding = options.padding ?? 'same';
+    this.dilation = options.dilation ?? 1;
     this.sparse = options.sparse ?? false;
     this.weight = this.param('weight', [k, k, channels, 1], options.weightInit ?? truncNormal({ std: 0.02 }));
     if (options.bias ?? true)
@@ -86,8 +106,11 @@ export class DepthwiseConv2d extends Layer implements SparseCapable {
   }
 
   forward(ctx: ForwardContext, x: tf.Tensor): tf.Tensor {
+    const options = { stride: this.stride, dilation: this.dilation };
     if (this.sparse && ctx.mask)
-      return tf.tidy(() => visible(depthwiseConv2d(visible(x, ctx), this.weight, this.bias, this.padding), ctx));
-    return depthwiseConv2d(x, this.weight, this.bias, this.padding);
+      return tf.tidy(() =>
+        visible(depthwiseConv2d(visible(x, ctx), this.weight, this.bias, this.padding, options), ctx),
+      );
+    return depthwiseConv2d(x, this.weight, this.bias, this.padding, options);
   }
 }

@@ -5,7 +5,10 @@
  * Holds: 1x1 stride-1 convs are a matMul, and kernel == stride 'valid' convs (stem 4x4/4,
  * downsample 2x2/2) use patchifyConv2d of runtime/kernels/fast-ops.ts (patches + GEMM with a
  * forward-op gradient); both give tf.conv2d's values to float32 rounding and need no
- * Conv2DBackpropFilter kernel. Other convs call tf.conv2d.
+ * Conv2DBackpropFilter kernel. Other convs call tf.conv2d. `convolve` adds PyTorch's explicit
+ * padding (tf.pad), dilation (a zero-dilated filter: tfjs has no gradient of dilated convs) and
+ * channel groups (depthwise, or one convolution per group) on top; all differentiable on cpu and
+ * wasm.
  */
 import * as tf from '@tensorflow/tfjs';
 import { patchifyConv2d } from '../kernels/fast-ops.js';
@@ -25,6 +28,124 @@ export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor): tf.Te
 }
 
 export type Padding = 'same' | 'valid';
+
+/**
+ * A convolution's padding as .nvc and PyTorch write it: `same` (TensorFlow's: out = ceil(H / s),
+ * the odd cell at the end), `valid`, p on every side, [ph, pw], or [top, bottom, left, right].
+ */
+export type ConvPadding = Padding | number | readonly number[];
+
+/** Cells added [top, bottom, left, right] for an input h x w, an effective kernel and a stride. */
+export function paddingCells(
+  padding: ConvPadding,
+  h: number,
+  w: number,
+  kh: number,
+  kw: number,
+  stride: number,
+): [number, number, number, number] {
+  if (padding === 'valid') return [0, 0, 0, 0];
+  if (padding === 'same') {
+    const total = (size: number, k: number) => Math.max((Math.ceil(size / stride) - 1) * stride + k - size, 0);
+    const th = total(h, kh);
+    const tw = total(w, kw);
+    return [Math.floor(th / 2), th - Math.floor(th / 2), Math.floor(tw / 2), tw - Math.floor(tw / 2)];
+  }
+  if (typeof padding === 'number') return [padding, padding, padding, padding];
+  if (padding.length === 1) return [padding[0]!, padding[0]!, padding[0]!, padding[0]!];
+  if (padding.length === 2) return [padding[0]!, padding[0]!, padding[1]!, padding[1]!];
+  if (padding.length === 4) return [padding[0]!, padding[1]!, padding[2]!, padding[3]!];
+  throw new Error(`padding [${padding.join(', ')}]: expected 1, 2 or 4 numbers`);
+}
+
+/** Zero-pads H and W of an NHWC tensor by [top, bottom, left, right] (a no-op for zeros). */
+export function padSpatial(x: tf.Tensor4D, [top, bottom, left, right]: readonly number[]): tf.Tensor4D {
+  if (!top && !bottom && !left && !right) return x;
+  return tf.pad(x, [
+    [0, 0],
+    [top!, bottom!],
+    [left!, right!],
+    [0, 0],
+  ]);
+}
+
+/**
+ * A [k, k, ...] filter with dilation - 1 zeros between its taps: [(k - 1) d + 1, ...]. Built from
+ * pad and reshape, so the filter's gradient flows on every backend (tfjs has no gradient for
+ * dilated convolutions).
+ */
+export function dilateFilter(weight: tf.Tensor4D, dilation: number): tf.Tensor4D {
+  if (dilation === 1) return weight;
+  return tf.tidy(() => {
+    const [kh, kw, a, b] = weight.shape;
+    const rows = tf.reshape(
+      tf.pad(tf.reshape(weight, [kh, 1, kw * a * b]), [
+        [0, 0],
+        [0, dilation - 1],
+        [0, 0],
+      ]),
+      [kh * dilation, kw, a, b],
+    );
+    const cols = tf.reshape(
+      tf.pad(tf.reshape(rows, [kh * dilation * kw, 1, a * b]), [
+        [0, 0],
+        [0, dilation - 1],
+        [0, 0],
+      ]),
+      [kh * dilation, kw * dilation, a, b],
+    );
+    return tf.slice(cols, [0, 0, 0, 0], [(kh - 1) * dilation + 1, (kw - 1) * dilation + 1, a, b]) as tf.Tensor4D;
+  });
+}
+
+export interface ConvOptions {
+  readonly stride?: number;
+  readonly padding?: ConvPadding;
+  readonly dilation?: number;
+  readonly groups?: number;
+}
+
+/**
+ * nn.Conv2d on NHWC: any padding, dilation and channel groups. weight [k, k, in / groups, out];
+ * output channel o belongs to group floor(o / (out / groups)), as in PyTorch. Depthwise groups
+ * (groups = in = out) run tf.depthwiseConv2d; other groups one convolution per group.
+ */
+export function convolve(
+  x: tf.Tensor,
+  weight: tf.Tensor,
+  bias: tf.Tensor | undefined,
+  options: ConvOptions = {},
+): tf.Tensor4D {
+  if (x.rank !== 4) throw new Error(`conv2d: expected NHWC input, got [${x.shape.join(', ')}]`);
+  const stride = options.stride ?? 1;
+  const padding = options.padding ?? 'valid';
+  const dilation = options.dilation ?? 1;
+  const groups = options.groups ?? 1;
+  const [, , cinPerGroup, cout] = weight.shape as [number, number, number, number];
+  const c = x.shape[3]!;
+  if (c !== cinPerGroup * groups)
+    throw new Error(`conv2d: input has ${c} channels, the filter expects ${cinPerGroup} x ${groups} groups`);
+  if (groups === 1 && dilation === 1 && typeof padding === 'string') return conv2d(x, weight, bias, stride, padding);
+  return tf.tidy(() => {
+    const w = dilateFilter(weight as tf.Tensor4D, dilation);
+    const [kh, kw] = w.shape;
+    const [, h, wd] = x.shape as [number, number, number, number];
+    const xp = padSpatial(x as tf.Tensor4D, paddingCells(padding, h, wd, kh, kw, stride));
+    let y: tf.Tensor4D;
+    if (groups === 1) return conv2d(xp, w, bias, stride, 'valid');
+    if (groups === c && cout === c) {
+      y = tf.depthwiseConv2d(xp, tf.reshape(w, [kh, kw, c, 1]) as tf.Tensor4D, stride, 'valid');
+    } else {
+      const xs = tf.split(xp, groups, 3);
+      const ws = tf.split(w, groups, 3);
+      y = tf.concat(
+        xs.map((xg, g) => conv2d(xg, ws[g]!, undefined, stride, 'valid')),
+        3,
+      ) as tf.Tensor4D;
+    }
+    return bias ? (tf.add(y, bias) as tf.Tensor4D) : y;
+  });
+}
 
 /** NHWC conv2d with a [kh,kw,in,out] filter, optional bias [out]. */
 export function conv2d(
@@ -51,18 +172,32 @@ export function conv2d(
   });
 }
 
-/** NHWC depthwise conv, filter [k,k,C,1], stride 1, optional bias [C]. */
+/**
+ * NHWC depthwise conv, filter [k,k,C,1], optional bias [C]; any stride, padding and dilation
+ * (options), stride 1 and the given padding by default.
+ */
 export function depthwiseConv2d(
   x: tf.Tensor,
   weight: tf.Tensor,
   bias: tf.Tensor | undefined,
-  padding: Padding = 'same',
+  padding: ConvPadding = 'same',
+  options: { readonly stride?: number; readonly dilation?: number } = {},
 ): tf.Tensor4D {
   if (x.rank !== 4) throw new Error(`depthwiseConv2d: expected NHWC input, got [${x.shape.join(', ')}]`);
   if (x.shape[3] !== weight.shape[2])
     throw new Error(`depthwiseConv2d: input has ${x.shape[3]} channels, filter expects ${weight.shape[2]}`);
+  const stride = options.stride ?? 1;
+  const dilation = options.dilation ?? 1;
   return tf.tidy(() => {
-    const y = tf.depthwiseConv2d(x as tf.Tensor4D, weight as tf.Tensor4D, 1, padding);
+    let y: tf.Tensor4D;
+    if (typeof padding === 'string' && dilation === 1)
+      y = tf.depthwiseConv2d(x as tf.Tensor4D, weight as tf.Tensor4D, stride, padding);
+    else {
+      const w = dilateFilter(weight as tf.Tensor4D, dilation);
+      const [, h, wd] = x.shape as [number, number, number, number];
+      const cells = paddingCells(padding, h, wd, w.shape[0], w.shape[1], stride);
+      y = tf.depthwiseConv2d(padSpatial(x as tf.Tensor4D, cells), w, stride, 'valid');
+    }
     return bias ? (tf.add(y, bias) as tf.Tensor4D) : y;
   });
 }

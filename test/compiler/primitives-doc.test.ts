@@ -31,8 +31,8 @@ describe('docs/primitives.md', () => {
 
   it('writes signatures with types and defaults', () => {
     expect(primitiveSignature(PRIMITIVES.get('Conv2d')!)).toBe(
-      'Conv2d(in: int, out: int, kernel: int, stride: int = 1, padding: same | valid = valid, groups: int = 1, ' +
-        'bias: bool = true) applied to x',
+      'Conv2d(in: int, out: int, kernel: int, stride: int = 1, padding: same | valid | int | int[2] | int[4] = ' +
+        'valid, dilation: int = 1, groups: int = 1, bias: bool = true) applied to x',
     );
     expect(primitiveSignature(PRIMITIVES.get('softmax')!)).toBe('softmax(x, axis: int = -1)');
     expect(primitiveSignature(PRIMITIVES.get('LayerNorm')!)).toBe(

@@ -102,7 +102,7 @@ const CASES: Case[] = [
     grads: true,
   },
   {
-    name: 'issue 14 vocabulary (pools, activations)',
+    name: 'issue 14 vocabulary (pools, activations, padded, dilated, grouped and strided depthwise convs)',
     file: 'test/fixtures/emit/vocabulary.nvc',
     model: 'Vocabulary',
     symbol: 32,

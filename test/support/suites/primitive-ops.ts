@@ -62,6 +62,18 @@ const RUNTIME: Readonly<Record<string, (t: Tensors, o: Options) => tf.Tensor>> =
     }).forward(ctx, t.x!),
   adaptive_avg_pool2d: (t, o) => new layers.AdaptiveAvgPool2d(o.output_size as [number, number]).forward(ctx, t.x!),
   activation: (t, o) => ACTIVATIONS[String(o.name)]!(t.x!, o),
+  conv2d: (t, o) =>
+    ops.convolve(t.x!, t.weight!, t.bias, {
+      stride: num(o.stride, 1),
+      padding: (o.padding as ops.ConvPadding | undefined) ?? 'valid',
+      dilation: num(o.dilation, 1),
+      groups: num(o.groups, 1),
+    }),
+  depthwise: (t, o) =>
+    ops.depthwiseConv2d(t.x!, t.weight!, t.bias, (o.padding as ops.ConvPadding | undefined) ?? 'valid', {
+      stride: num(o.stride, 1),
+      dilation: num(o.dilation, 1),
+    }),
 };
 
 /** Worst elementwise excess over atol + rtol * |expected| (<= 0 passes) and the max abs difference. */
@@ -154,6 +166,54 @@ export function definePrimitiveOpsSuite(backend: 'cpu' | 'wasm'): void {
       gradcheck({ x: [2, 5, 4, 3] }, (v) => ops.adaptiveAvgPool2d(v.x!, 1, 1), 15);
       gradcheck({ x: [1, 6, 6, 2] }, (v) => ops.adaptiveAvgPool2d(v.x!, 2, 2), 16);
       gradcheck({ x: [2, 7, 5, 3] }, (v) => ops.adaptiveAvgPool2d(v.x!, 3, 2), 17);
+    });
+    it('Conv2d: integer, [ph, pw] and per-side padding, dilation, stride', () => {
+      gradcheck({ x: [2, 6, 5, 3], w: [3, 3, 3, 4], b: [4] }, (v) => ops.convolve(v.x!, v.w!, v.b, { padding: 1 }), 31);
+      gradcheck(
+        { x: [2, 7, 6, 3], w: [3, 3, 3, 2] },
+        (v) => ops.convolve(v.x!, v.w!, undefined, { padding: [1, 2], stride: 2 }),
+        32,
+      );
+      gradcheck(
+        { x: [1, 8, 7, 2], w: [3, 3, 2, 3] },
+        (v) => ops.convolve(v.x!, v.w!, undefined, { padding: [0, 1, 2, 1], dilation: 2 }),
+        33,
+      );
+      gradcheck({ x: [1, 7, 5, 3], w: [1, 1, 3, 2] }, (v) => ops.convolve(v.x!, v.w!, undefined, { stride: 2 }), 34);
+    });
+    it('Conv2d: channel groups, depthwise groups (strided) and a channel multiplier', () => {
+      gradcheck(
+        { x: [2, 5, 5, 4], w: [3, 3, 2, 6], b: [6] },
+        (v) => ops.convolve(v.x!, v.w!, v.b, { padding: 1, groups: 2 }),
+        35,
+      );
+      gradcheck(
+        { x: [2, 7, 7, 4], w: [3, 3, 1, 4] },
+        (v) => ops.convolve(v.x!, v.w!, undefined, { padding: 1, groups: 4, stride: 2 }),
+        36,
+      );
+      gradcheck(
+        { x: [1, 5, 4, 3], w: [3, 3, 1, 6] },
+        (v) => ops.convolve(v.x!, v.w!, undefined, { padding: 1, groups: 3 }),
+        37,
+      );
+    });
+    it('DepthwiseConv2d: stride 2 with padding 1 and same, dilation 2', () => {
+      gradcheck(
+        { x: [2, 8, 7, 5], w: [3, 3, 5, 1], b: [5] },
+        (v) => ops.depthwiseConv2d(v.x!, v.w!, v.b, 1, { stride: 2 }),
+        38,
+      );
+      gradcheck(
+        { x: [1, 7, 8, 3], w: [3, 3, 3, 1] },
+        (v) => ops.depthwiseConv2d(v.x!, v.w!, undefined, 'same', { stride: 2 }),
+        39,
+      );
+      gradcheck(
+        { x: [1, 7, 6, 3], w: [3, 3, 3, 1] },
+        (v) => ops.depthwiseConv2d(v.x!, v.w!, undefined, 2, { dilation: 2 }),
+        40,
+      );
     });
     for (const [name, fn] of Object.entries(ACTIVATIONS))
       it(`activation ${name}`, () => {

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
-from typing import Callable, Iterator, Optional, Sequence, Tuple
+from typing import Callable, Iterator, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -197,23 +197,43 @@ def _same_padding(size: int, kernel: int, stride: int) -> Tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def _conv_nhwc(x: Tensor, weight: Tensor, bias: Optional[Tensor], stride: int, padding: str, groups: int) -> Tensor:
-    k_h, k_w = weight.shape[2], weight.shape[3]
+Padding = Union[str, int, Sequence[int]]
+
+
+def _conv_nhwc(
+    x: Tensor,
+    weight: Tensor,
+    bias: Optional[Tensor],
+    stride: int,
+    padding: Padding,
+    groups: int,
+    dilation: int = 1,
+) -> Tensor:
+    """nn.Conv2d on NHWC x. padding: 'valid', 'same' (TensorFlow's), p, (ph, pw) or (top, bottom, left, right)."""
+    k_h = dilation * (weight.shape[2] - 1) + 1
+    k_w = dilation * (weight.shape[3] - 1) + 1
     y = x.permute(0, 3, 1, 2)
     if padding == 'same':
         top, bottom = _same_padding(y.shape[2], k_h, stride)
         left, right = _same_padding(y.shape[3], k_w, stride)
-        if top == bottom and left == right:
-            out = F.conv2d(y, weight, bias, stride, (top, left), 1, groups)
-        else:
-            out = F.conv2d(F.pad(y, (left, right, top, bottom)), weight, bias, stride, 0, 1, groups)
+    elif padding == 'valid':
+        top = bottom = left = right = 0
+    elif isinstance(padding, int):
+        top = bottom = left = right = padding
+    elif len(padding) == 2:
+        top = bottom = padding[0]
+        left = right = padding[1]
     else:
-        out = F.conv2d(y, weight, bias, stride, 0, 1, groups)
+        top, bottom, left, right = padding
+    if top == bottom and left == right:
+        out = F.conv2d(y, weight, bias, stride, (top, left), dilation, groups)
+    else:
+        out = F.conv2d(F.pad(y, (left, right, top, bottom)), weight, bias, stride, 0, dilation, groups)
     return out.permute(0, 2, 3, 1)
 
 
 class Conv2d(nn.Module):
-    """2-D convolution on NHWC input; `weight` [out, in, k, k] (PyTorch layout), `bias` [out]."""
+    """2-D convolution on NHWC input; `weight` [out, in / groups, k, k] (PyTorch layout), `bias` [out]."""
 
     def __init__(
         self,
@@ -221,7 +241,9 @@ class Conv2d(nn.Module):
         out_channels: int,
         kernel: int,
         stride: int = 1,
-        padding: str = 'valid',
+        padding: Padding = 'valid',
+        dilation: int = 1,
+        groups: int = 1,
         bias: bool = True,
         sparse: bool = False,
         weight_init: InitSpec = ('trunc_normal', {'std': 0.02}),
@@ -230,14 +252,17 @@ class Conv2d(nn.Module):
         super().__init__()
         self.stride = stride
         self.padding = padding
+        self.dilation = dilation
+        self.groups = groups
         self.sparse = sparse
-        self.weight = _param((out_channels, in_channels, kernel, kernel), weight_init)
+        self.weight = _param((out_channels, in_channels // groups, kernel, kernel), weight_init)
         self.bias = _param((out_channels,), bias_init) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
+        args = (self.weight, self.bias, self.stride, self.padding, self.groups, self.dilation)
         if self.sparse and current_mask() is not None:
-            return visible(_conv_nhwc(visible(x), self.weight, self.bias, self.stride, self.padding, 1))
-        return _conv_nhwc(x, self.weight, self.bias, self.stride, self.padding, 1)
+            return visible(_conv_nhwc(visible(x), *args))
+        return _conv_nhwc(x, *args)
 
 
 class DepthwiseConv2d(nn.Module):
@@ -247,7 +272,9 @@ class DepthwiseConv2d(nn.Module):
         self,
         channels: int,
         kernel: int = 7,
-        padding: str = 'same',
+        stride: int = 1,
+        padding: Padding = 'same',
+        dilation: int = 1,
         bias: bool = True,
         sparse: bool = False,
         weight_init: InitSpec = ('trunc_normal', {'std': 0.02}),
@@ -255,15 +282,18 @@ class DepthwiseConv2d(nn.Module):
     ) -> None:
         super().__init__()
         self.channels = channels
+        self.stride = stride
         self.padding = padding
+        self.dilation = dilation
         self.sparse = sparse
         self.weight = _param((channels, 1, kernel, kernel), weight_init)
         self.bias = _param((channels,), bias_init) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
+        args = (self.weight, self.bias, self.stride, self.padding, self.channels, self.dilation)
         if self.sparse and current_mask() is not None:
-            return visible(_conv_nhwc(visible(x), self.weight, self.bias, 1, self.padding, self.channels))
-        return _conv_nhwc(x, self.weight, self.bias, 1, self.padding, self.channels)
+            return visible(_conv_nhwc(visible(x), *args))
+        return _conv_nhwc(x, *args)
 
 
 class Linear(nn.Module):
