@@ -64,6 +64,7 @@ export function loadModules(
   reporter: Reporter,
   entryText?: string,
   onEntryFailure?: (failure: LoadFailure) => void,
+  overlay?: ReadonlyMap<string, string>,
 ): LoadResult | undefined {
   const modules = new Map<string, LoadedModule>();
   const files = new Map<string, SourceFile>();
@@ -75,13 +76,15 @@ export function loadModules(
     const display = abs === entryAbs ? entryPath : displayPath(abs);
     let text: string;
     const sourceLimit = limits().sourceBytes;
-    if (abs === entryAbs && entryText !== undefined) {
-      const size = Buffer.byteLength(entryText, 'utf8');
+    // an editor's unsaved text of the entry or of an imported file replaces the file on disk
+    const given = abs === entryAbs && entryText !== undefined ? entryText : overlay?.get(abs);
+    if (given !== undefined) {
+      const size = Buffer.byteLength(given, 'utf8');
       if (size > sourceLimit.value) {
         refusals.set(abs, { kind: 'too-large', size, limit: sourceLimit });
         return undefined;
       }
-      text = entryText;
+      text = given;
     } else {
       const r = readRegularFile(abs, sourceLimit);
       if ('refused' in r) {

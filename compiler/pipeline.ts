@@ -31,6 +31,8 @@ export interface CompileOptions {
   readonly overrides?: Readonly<Record<string, unknown>>;
   /** Use this text for the entry file instead of reading it (benchmarks, editors). */
   readonly text?: string;
+  /** Unsaved texts of other files by absolute path (an editor's open documents), read instead of the disk. */
+  readonly overlay?: ReadonlyMap<string, string>;
   /** Code-generation targets whose support predicates the program must pass (default: tfjs). */
   readonly targets?: readonly string[];
 }
@@ -58,9 +60,16 @@ function sortDiagnostics(ds: Diagnostic[]): Diagnostic[] {
 export function compileProgramSync(path: string, options: CompileOptions = {}): CompileResult {
   const reporter = new Reporter();
   let failure: LoadFailure | undefined;
-  const loaded = loadModules(path, parse, reporter, options.text, (f) => {
-    failure = f;
-  });
+  const loaded = loadModules(
+    path,
+    parse,
+    reporter,
+    options.text,
+    (f) => {
+      failure = f;
+    },
+    options.overlay,
+  );
   if (!loaded && failure && (failure.refusal.kind === 'not-regular' || failure.refusal.kind === 'too-large')) {
     reportRefusal(reporter, failure.refusal, path, { file: path, start: 0, end: 0 });
     return { diagnostics: reporter.diagnostics, files: new Map() };

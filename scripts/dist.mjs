@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-export const SOURCE_DIRS = ['dsl', 'compiler', 'runtime', 'workflow', 'cli'];
+export const SOURCE_DIRS = ['dsl', 'compiler', 'runtime', 'workflow', 'cli', 'lsp'];
 /** Inputs besides the .ts sources: dependency versions (chevrotain is bundled) and the bundler. */
 export const EXTRA_INPUTS = ['package.json', 'package-lock.json', 'scripts/dist.mjs', 'scripts/bundle.mjs'];
 const CURRENT = 'current.json';

@@ -154,6 +154,16 @@ const DECLARATIONS: Readonly<Record<string, Declare>> = {
       .option('--check', 'write nothing; list the files that are not formatted and exit 1 if any')
       .action(lazy(setExit, async () => (await import('./fmt.js')).fmtCommand)),
 
+  lsp: (program) =>
+    program
+      .command('lsp')
+      .description('the language server for editors (Language Server Protocol over stdin/stdout)')
+      .option('--stdio', 'talk over stdin/stdout (the default and only transport)')
+      .action(async () => {
+        const { startServer } = await import('../../lsp/server.js');
+        startServer();
+      }),
+
   synth: (program, setExit) =>
     program
       .command('synth')
