@@ -73,7 +73,7 @@ describe('a bundle older than the sources', () => {
   /** A copy of the package (sources, std, scripts, bin) sharing this repository's node_modules. */
   function packageCopy(): string {
     const root = path.join(tmp, 'package');
-    for (const d of ['bin', 'scripts', 'dsl', 'compiler', 'runtime', 'workflow', 'cli', 'std'])
+    for (const d of ['bin', 'scripts', 'dsl', 'compiler', 'runtime', 'workflow', 'cli', 'lsp', 'std'])
       fs.cpSync(path.join(REPO, d), path.join(root, d), { recursive: true });
     for (const f of ['package.json', 'package-lock.json']) fs.copyFileSync(path.join(REPO, f), path.join(root, f));
     fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(root, 'node_modules'));
