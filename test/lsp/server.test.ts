@@ -138,10 +138,12 @@ describe('nvcc lsp over stdio', () => {
       position: positionOf(current, 'block LabMLP', 7),
       context: { includeDeclaration: true },
     });
-    golden(
-      'definitions',
-      `CrossAttention -> ${describeLocations([def])}q -> ${describeLocations([local])}LabMLP references:\n${describeLocations(refs)}`,
-    );
+    const text = [
+      `CrossAttention -> ${describeLocations([def])}`,
+      `q -> ${describeLocations([local])}`,
+      `LabMLP references:\n${describeLocations(refs)}`,
+    ];
+    golden('definitions', text.join(''));
   }, 300_000);
 
   it('renames a block everywhere it is used', async () => {
