@@ -1,6 +1,6 @@
 /**
  * `nvcc diff A.nvc [B.nvc] [--variant V] [--against W] [--model M | --stage S | --training]
- *  [--depth N] [--format text|svg|png|dot|mermaid] [--out PATH]`.
+ *  [--depth N] [--format text|svg|png|pdf|dot|mermaid] [--out PATH]`.
  * In: two programs: two files, or one file under two variants (`--variant` applies to the
  * first, `--against` to the second; B defaults to A). Out: a text diff of stages, modules and
  * parameter counts, or (with a diagram format) one figure with added, removed and changed

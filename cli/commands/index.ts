@@ -132,7 +132,7 @@ const DECLARATIONS: Readonly<Record<string, Declare>> = {
       .option('--direction <dir>', 'LR or TB', 'TB')
       .option('--theme <theme>', 'paper or dark', 'paper')
       .option('--dims <list>', 'values of symbolic dims, e.g. H=224,W=224')
-      .option('--format <format>', 'text (default), svg, png, dot or mermaid')
+      .option('--format <format>', 'text (default), svg, png, pdf, dot or mermaid')
       .option('--out <path>', 'output file (default: stdout)')
       .action(lazy(setExit, async () => (await import('./diff.js')).diffCommand)),
 

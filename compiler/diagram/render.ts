@@ -100,9 +100,14 @@ export async function layoutFigure(g: DiagramGraph, options: Omit<RenderOptions,
     });
   const layout = await at(aspectRatio);
   const ratio = layout.width / Math.max(1, layout.height);
-  if (!paper || options.aspectRatio !== undefined || (ratio >= 0.5 && ratio <= 2)) return layout;
+  // A short chain (one block, as the paper's Figure 2 draws it) stays one column.
+  const short = g.nodes.length <= PAPER_WRAP_NODES;
+  if (!paper || short || options.aspectRatio !== undefined || (ratio >= 0.5 && ratio <= 2)) return layout;
   return at(PAPER_ASPECT);
 }
+
+/** Paper-style figures of at most this many top-level nodes are not wrapped. */
+export const PAPER_WRAP_NODES = 12;
 
 export async function renderDiagram(graph: DiagramGraph, options: RenderOptions): Promise<string | Buffer> {
   const g = options.style === 'paper' ? paperStyle(graph) : graph;

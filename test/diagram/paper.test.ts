@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../cli/main.js';
 import type { DiagramGraph } from '../../compiler/diagram/graph.js';
 import { paperStyle } from '../../compiler/diagram/paper.js';
-import { renderDiagram } from '../../compiler/diagram/render.js';
+import { layoutFigure, renderDiagram } from '../../compiler/diagram/render.js';
 import { type DiagramSelection, selectDiagram } from '../../compiler/diagram/select.js';
 import { toDot, toMermaid } from '../../compiler/diagram/text-formats.js';
 import { golden, program } from './support.js';
@@ -57,6 +57,30 @@ describe('paper style', () => {
     expect(g.edges.every((e) => e.label.length <= 1)).toBe(true);
     expect(toMermaid(g, 'TB')).toBe(golden('convnextv2-block-paper.mmd', toMermaid(g, 'TB')));
     expect(toDot(g, 'TB')).toBe(golden('convnextv2-block-paper.dot', toDot(g, 'TB')));
+  });
+
+  it('lays the block out as the golden says (boxes and routes of the paper-style SVG)', async () => {
+    const layout = await layoutFigure(paperStyle(block()), { direction: 'TB', style: 'paper' });
+    const r = (x: number) => Math.round(x * 10) / 10;
+    const text = [
+      `figure ${layout.width}x${layout.height}`,
+      ...layout.nodes.map((n) => `node ${n.node.name}: ${r(n.x)},${r(n.y)} ${r(n.width)}x${r(n.height)}`),
+      ...layout.edges.map(
+        (e) =>
+          `edge ${e.edge.source} -> ${e.edge.target}: ${e.points.map((p) => `${r(p.x)},${r(p.y)}`).join(' ')}` +
+          (e.label ? ` label ${e.label.lines.join(' / ')} at ${r(e.label.x)},${r(e.label.y)}` : ''),
+      ),
+    ].join('\n');
+    expect(text).toBe(golden('convnextv2-block-paper.layout.txt', `${text}`));
+  });
+
+  it('keeps the MED-NVC training figure between 1:2 and 2:1 as well', async () => {
+    const g = draw('examples/mednvc.nvc', { training: true });
+    const { ratio } = ratioOf(
+      String(await renderDiagram(g, { format: 'svg', direction: 'TB', theme: 'paper', style: 'paper' })),
+    );
+    expect(ratio).toBeGreaterThanOrEqual(0.5);
+    expect(ratio).toBeLessThanOrEqual(2);
   });
 
   it('wraps MED-NVC to between 1:2 and 2:1 in either direction, and is more compact than the full style', async () => {
