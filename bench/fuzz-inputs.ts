@@ -1,16 +1,26 @@
 /**
  * Inputs of the fuzz bench (bench/fuzz.ts) and its smoke test (test/compiler/fuzz-smoke.test.ts).
  * In: a seed and an input number. Out: one mutated program (`FuzzInput`: the corpus file it
- * came from, the strategies applied, the text), and `checkInput`, which runs it through the
+ * came from, the strategies applied, the text); `checkInput`, which runs it through the
  * product's own check path (compileProgramSync, then the diagnostic renderer) and says whether
- * it crashed. Holds afterwards: input `i` of seed `s` is the same text on every machine and in
- * every process, so an offender is replayed by its number alone.
+ * it crashed; and `driveInput`, which also runs every input that checks through the code of
+ * `nvcc build` (compileBuild: lowering and TypeScript emission), `nvcc diagram` (selectDiagram
+ * at depth 0 and 3, DOT and Mermaid, and SVG at depth 0 within the node limit) and
+ * `nvcc schedule` (text and CSV plans at 20 points per epoch). Holds afterwards: input `i` of
+ * seed `s` is the same text on every machine and in every process, so an offender is replayed by
+ * its number alone.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compileBuild } from '../compiler/builder/build.js';
+import { drawnNodesRefusal, renderDiagram } from '../compiler/diagram/render.js';
+import { selectDiagram } from '../compiler/diagram/select.js';
+import type { ProgramIR } from '../compiler/ir/ir.js';
 import { compileProgramSync } from '../compiler/pipeline.js';
 import { renderDiagnostics } from '../dsl/diagnostics/render.js';
+import { NvccError } from '../runtime/errors.js';
+import { renderSchedule } from '../workflow/schedule.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -152,16 +162,18 @@ function nest(c: Choices): [string, string] {
   }
 }
 
-export const STRATEGIES = [
-  'delete-bytes',
-  'delete-token',
-  'duplicate',
-  'splice',
-  'nest',
-  'huge-number',
-  'insert-word',
-] as const;
+/** Mutations that mostly break a program: its check path is what they exercise. */
+const BREAKING = ['delete-bytes', 'delete-token', 'duplicate', 'splice', 'nest', 'huge-number', 'insert-word'] as const;
+/**
+ * Mutations of a program that checks which mostly keep it checking (a number changed, a line
+ * repeated or two swapped), so build, diagram and schedule see many programs, not only the few
+ * that survive a breaking mutation.
+ */
+const MILD = ['tweak-number', 'duplicate-line', 'swap-lines'] as const;
+export const STRATEGIES = [...BREAKING, ...MILD] as const;
 export type Strategy = (typeof STRATEGIES)[number];
+
+const TWEAKED_NUMBERS = ['0', '1', '2', '3', '7', '16', '64', '100', '1000', '0.5', '1e-9', '100000'];
 
 function mutateOnce(text: string, strategy: Strategy, c: Choices, corpus: readonly CorpusFile[]): string {
   const at = c.int(text.length + 1);
@@ -202,7 +214,39 @@ function mutateOnce(text: string, strategy: Strategy, c: Choices, corpus: readon
     }
     case 'insert-word':
       return `${text.slice(0, at)} ${c.pick(WORDS)} ${text.slice(at)}`;
+    case 'tweak-number': {
+      const ts = tokens(text).filter((t) => /^\d/.test(text.slice(t.start, t.end)));
+      if (ts.length === 0) return text;
+      const t = c.pick(ts);
+      const old = Number(text.slice(t.start, t.end));
+      const value = c.int(3) === 0 ? String(old * c.pick([2, 10, 100])) : c.pick(TWEAKED_NUMBERS);
+      return text.slice(0, t.start) + value + text.slice(t.end);
+    }
+    case 'duplicate-line':
+    case 'swap-lines': {
+      const lines = text.split('\n');
+      const i = c.int(lines.length);
+      if (strategy === 'duplicate-line') lines.splice(i, 0, lines[i]!);
+      else if (i + 1 < lines.length) [lines[i], lines[i + 1]] = [lines[i + 1]!, lines[i]!];
+      return lines.join('\n');
+    }
   }
+}
+
+/** Corpus files that check without an error (computed once per process; the same everywhere). */
+let cleanCorpus: { of: readonly CorpusFile[]; clean: readonly CorpusFile[] } | undefined;
+function cleanFiles(corpus: readonly CorpusFile[]): readonly CorpusFile[] {
+  if (cleanCorpus?.of !== corpus) {
+    const clean = corpus.filter((f) => {
+      try {
+        return compileProgramSync(f.path, { text: f.text }).program !== undefined;
+      } catch {
+        return false;
+      }
+    });
+    cleanCorpus = { of: corpus, clean };
+  }
+  return cleanCorpus.clean;
 }
 
 export interface FuzzInput {
@@ -213,15 +257,19 @@ export interface FuzzInput {
   readonly text: string;
 }
 
-/** Input `index` of `seed`: one corpus file with one to three mutations. */
+/**
+ * Input `index` of `seed`: three in four are one corpus file with one to three breaking
+ * mutations; one in four is a corpus file that checks with one mild mutation.
+ */
 export function makeInput(corpus: readonly CorpusFile[], seed: number, index: number): FuzzInput {
   const c = new Choices(seed, index);
-  const file = c.pick(corpus);
+  const mild = c.int(4) === 0;
+  const file = c.pick(mild ? cleanFiles(corpus) : corpus);
   let text = file.text;
   const strategies: Strategy[] = [];
-  const count = 1 + c.int(3);
+  const count = mild ? 1 : 1 + c.int(3);
   for (let i = 0; i < count; i++) {
-    const s = c.pick(STRATEGIES);
+    const s = c.pick(mild ? MILD : BREAKING);
     strategies.push(s);
     text = mutateOnce(text, s, c, corpus);
   }
@@ -240,22 +288,95 @@ export interface CheckOutcome {
  * diagnostic (NVC1099) or a diagnostic whose span lies outside the file it names.
  */
 export function checkInput(input: Pick<FuzzInput, 'source' | 'text'>): CheckOutcome {
+  return checkCompiled(input).outcome;
+}
+
+function checkCompiled(input: Pick<FuzzInput, 'source' | 'text'>): {
+  outcome: CheckOutcome;
+  program?: ProgramIR;
+} {
   try {
     const r = compileProgramSync(input.source, { text: input.text });
     renderDiagnostics(r.diagnostics, (p) => r.files.get(p), { color: false });
     const codes = r.diagnostics.map((d) => d.code);
     if (codes.includes('NVC1099')) {
       const d = r.diagnostics.find((x) => x.code === 'NVC1099')!;
-      return { crash: `internal parser error: ${d.message}`, codes };
+      return { outcome: { crash: `internal parser error: ${d.message}`, codes } };
     }
     for (const d of r.diagnostics) {
       const f = r.files.get(d.span.file);
       if (f && (d.span.start < 0 || d.span.end > f.text.length || d.span.start > d.span.end))
-        return { crash: `${d.code} span ${d.span.start}-${d.span.end} outside ${d.span.file}`, codes };
+        return { outcome: { crash: `${d.code} span ${d.span.start}-${d.span.end} outside ${d.span.file}`, codes } };
     }
-    return { codes };
+    return { outcome: { codes }, ...(r.program ? { program: r.program } : {}) };
   } catch (err) {
-    const e = err instanceof Error ? err : new Error(String(err));
-    return { crash: `${e.name}: ${e.message.split('\n')[0]}`, codes: [] };
+    return { outcome: { crash: crashOf(err), codes: [] } };
   }
+}
+
+function crashOf(err: unknown): string {
+  const e = err instanceof Error ? err : new Error(String(err));
+  return `${e.name}: ${e.message.split('\n')[0]}`;
+}
+
+/** The commands an input can reach: every input is checked; one that checks goes further. */
+export const COMMANDS = ['check', 'build', 'diagram', 'schedule'] as const;
+export type Command = (typeof COMMANDS)[number];
+
+export interface DriveOutcome extends CheckOutcome {
+  /** The commands the input went through (a crash stops it at the one that crashed). */
+  readonly reached: readonly Command[];
+}
+
+/**
+ * A refusal the user can act on (a UserError naming a limit, a stage that has no model) is an
+ * answer; an internal error or any other exception is a crash.
+ */
+function isAnswer(err: unknown): boolean {
+  return err instanceof NvccError && err.kind !== 'internal';
+}
+
+/**
+ * `checkInput`, then, for an input that checks, the code of `nvcc build`, `nvcc diagram` and
+ * `nvcc schedule` on the same text, in process, writing nothing.
+ */
+export async function driveInput(input: Pick<FuzzInput, 'source' | 'text'>): Promise<DriveOutcome> {
+  const { outcome, program } = checkCompiled(input);
+  const reached: Command[] = ['check'];
+  if (outcome.crash !== undefined || !program) return { ...outcome, reached };
+  const step = async (command: Command, run: () => Promise<void>): Promise<string | undefined> => {
+    reached.push(command);
+    try {
+      await run();
+      return undefined;
+    } catch (err) {
+      return isAnswer(err) ? undefined : `${command}: ${crashOf(err)}`;
+    }
+  };
+  let trainSpec: Parameters<typeof renderSchedule>[0] | undefined;
+  const build = await step('build', async () => {
+    const b = await compileBuild(input.source, { text: input.text });
+    const internal = b.result.diagnostics.find((d) => d.code === 'NVC1099');
+    if (internal) throw new Error(`internal error diagnostic: ${internal.message}`);
+    trainSpec = b.compiled?.trainSpecs[0];
+  });
+  if (build) return { ...outcome, crash: build, reached };
+  const diagram = await step('diagram', async () => {
+    for (const depth of [0, 3]) {
+      const chosen = selectDiagram(program, { depth, dims: new Map() });
+      if ('error' in chosen) continue;
+      for (const format of ['dot', 'mermaid'] as const)
+        await renderDiagram(chosen.graph, { format, direction: 'LR', theme: 'paper' });
+      if (depth === 0 && !drawnNodesRefusal(chosen.graph, 'svg'))
+        await renderDiagram(chosen.graph, { format: 'svg', direction: 'LR', theme: 'paper' });
+    }
+  });
+  if (diagram) return { ...outcome, crash: diagram, reached };
+  if (!trainSpec) return { ...outcome, reached };
+  const train = trainSpec;
+  const schedule = await step('schedule', async () => {
+    await renderSchedule(train, 'text', { points: 20 });
+    await renderSchedule(train, 'csv', { points: 20 });
+  });
+  return { ...outcome, ...(schedule ? { crash: schedule } : {}), reached };
 }

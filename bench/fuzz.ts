@@ -1,7 +1,9 @@
 /**
- * Fuzz bench of the check path: mutated fixtures, examples and std modules (bench/fuzz-inputs.ts:
- * byte and token deletion, duplication, splicing, deep nesting, huge numbers, inserted words)
- * through `nvcc check`'s own compile-and-render path, in worker processes.
+ * Fuzz bench of the commands that read a program: mutated fixtures, examples and std modules
+ * (bench/fuzz-inputs.ts: byte and token deletion, duplication, splicing, deep nesting, huge
+ * numbers, inserted words; and, for one input in four, a mild change to a program that checks)
+ * through `nvcc check`'s own compile-and-render path and, for every input that checks, the code
+ * of `nvcc build`, `nvcc diagram` and `nvcc schedule` (driveInput), in worker processes.
  * Run: `nice npx tsx bench/fuzz.ts [--count 100000] [--from 0] [--seed 18] [--workers 2] [--fixtures]`
  * (`--from N`: inputs N to N + count - 1; the figures so far are also printed to stderr every
  * 5,000 inputs, as lines starting with `partial`).
@@ -17,7 +19,16 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type CorpusFile, checkInput, type FuzzInput, loadCorpus, makeInput, REPO } from './fuzz-inputs.js';
+import {
+  COMMANDS,
+  type Command,
+  type CorpusFile,
+  driveInput,
+  type FuzzInput,
+  loadCorpus,
+  makeInput,
+  REPO,
+} from './fuzz-inputs.js';
 
 interface Measured {
   readonly index: number;
@@ -26,6 +37,8 @@ interface Measured {
   /** Peak resident growth during the input, MB. */
   readonly growthMb: number;
   readonly strategies: readonly string[];
+  /** The commands the input went through (check always; build, diagram, schedule when it checks). */
+  readonly reached: readonly Command[];
   readonly crash?: string;
 }
 
@@ -53,15 +66,15 @@ function arg(name: string, fallback: number): number {
 
 function runWorker(seed: number): void {
   const corpus = loadCorpus();
-  process.on('message', (msg: { indices: number[] }) => {
-    for (const index of msg.indices) {
+  const run = async (indices: readonly number[]): Promise<void> => {
+    for (const index of indices) {
       process.send!({ started: index });
       const input = makeInput(corpus, seed, index);
       const rss0 = process.memoryUsage().rss;
       const peak0 = process.resourceUsage().maxRSS * 1024;
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
-      const outcome = checkInput(input);
+      const outcome = await driveInput(input);
       const wallMs = performance.now() - t0;
       const cpu = process.cpuUsage(cpu0);
       const peak1 = process.resourceUsage().maxRSS * 1024;
@@ -72,12 +85,15 @@ function runWorker(seed: number): void {
         wallMs,
         growthMb: Math.max(0, grown) / 1e6,
         strategies: input.strategies,
+        reached: outcome.reached,
         ...(outcome.crash !== undefined ? { crash: outcome.crash } : {}),
       };
       process.send!(m);
     }
     process.send!({ batchDone: true });
-  });
+  };
+  // The driver sends the next batch only after batchDone, so batches never overlap.
+  process.on('message', (msg: { indices: number[] }) => void run(msg.indices));
   process.send!({ ready: true });
 }
 
@@ -186,9 +202,9 @@ async function drive(
 }
 
 /** Removes chunks of lines, then of characters, while the input still crashes the same way. */
-function minimise(input: FuzzInput): string {
-  const kind = (text: string) => checkInput({ source: input.source, text }).crash?.split(':')[0];
-  const target = kind(input.text);
+async function minimise(input: FuzzInput): Promise<string> {
+  const kind = async (text: string) => (await driveInput({ source: input.source, text })).crash?.split(':')[0];
+  const target = await kind(input.text);
   if (target === undefined) return input.text;
   let text = input.text;
   for (const unit of ['\n', '']) {
@@ -196,7 +212,7 @@ function minimise(input: FuzzInput): string {
     for (let chunk = Math.max(1, parts.length >> 1); chunk >= 1; chunk >>= 1) {
       for (let i = 0; i + chunk <= parts.length; ) {
         const candidate = [...parts.slice(0, i), ...parts.slice(i + chunk)];
-        if (kind(candidate.join(unit)) === target) parts = candidate;
+        if ((await kind(candidate.join(unit))) === target) parts = candidate;
         else i += chunk;
       }
     }
@@ -235,6 +251,14 @@ function summary(
       `${workers} workers`,
   );
   lines.push(`  mutations: ${[...strategies].map(([s, n]) => `${s} ${n}`).join(', ')}`);
+  const reached = (c: Command) => sorted.filter((m) => m.reached.includes(c));
+  lines.push(
+    `  inputs through each command: ${COMMANDS.map((c) => {
+      const through = reached(c);
+      const worst = through.reduce((a, m) => Math.max(a, m.cpuMs), 0);
+      return `${c} ${through.length} (slowest input ${worst.toFixed(0)} ms CPU)`;
+    }).join(', ')}`,
+  );
   lines.push(
     `  checked: ${all.length} inputs (${contiguous ? `all of ${from}-${last}` : `between ${from} and ${last}`}) ` +
       `in ${wallS.toFixed(0)} s wall`,
@@ -284,7 +308,7 @@ async function mainDriver(): Promise<void> {
     fs.mkdirSync(dir, { recursive: true });
     for (const o of offenders) {
       const input = makeInput(corpus, seed, o.index);
-      const text = o.kind === 'crash' ? minimise(input) : input.text;
+      const text = o.kind === 'crash' ? await minimise(input) : input.text;
       const header = `// fuzz seed ${seed} input ${o.index}: ${o.kind} (${o.detail}); source: ${input.source}\n`;
       fs.writeFileSync(path.join(dir, `seed${seed}-${o.index}.nvc`), header + text);
     }

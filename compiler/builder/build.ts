@@ -280,14 +280,17 @@ export async function overrideSchemaOf(
   variant?: string,
   /** The targets whose support predicates the program is checked against (default tfjs). */
   targets?: readonly string[],
+  /** The entry's text, instead of the file's (the fuzz bench's mutated inputs). */
+  text?: string,
 ): Promise<{ result: CompileResult; schema?: OverrideSchema }> {
   const { compileProgramSync, entryModule, deriveOverrideSchema } = await heavy();
   const result = compileProgramSync(entry, {
     ...(variant !== undefined ? { variant } : {}),
     ...(targets ? { targets } : {}),
+    ...(text !== undefined ? { text } : {}),
   });
   if (!result.program) return { result };
-  const ast = entryModule(entry, variant, {});
+  const ast = entryModule(entry, variant, {}, text);
   if (!ast) return { result };
   return { result, schema: deriveOverrideSchema(result.program, ast) };
 }
@@ -299,7 +302,8 @@ export async function overrideSchemaOf(
  */
 export async function compileBuild(
   entry: string,
-  options: BuildOptions,
+  /** `text`: the entry's text instead of the file's (bench/fuzz.ts drives build this way). */
+  options: BuildOptions & { readonly text?: string },
   _outDir?: string,
 ): Promise<{ result: CompileResult; compiled?: CompiledBuild; problems: BuildProblem[]; sources: SourceEntry[] }> {
   const {
@@ -323,7 +327,8 @@ export async function compileBuild(
       .map((f) => ({ file: labels.label(f.path), sha256: sha256(f.text) }))
       .sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
   // Overrides are checked against the schema of the program they edit, before anything else.
-  const base = await overrideSchemaOf(entry, options.variant);
+  const text = options.text;
+  const base = await overrideSchemaOf(entry, options.variant, undefined, text);
   if (!base.result.program || !base.schema) return { result: base.result, problems, sources: sourcesOf(base.result) };
   if (Object.keys(overrides).length) {
     const refused = validateOverrides(base.schema, overrides);
@@ -335,7 +340,11 @@ export async function compileBuild(
       };
   }
   const result = Object.keys(overrides).length
-    ? compileProgramSync(entry, { ...(options.variant !== undefined ? { variant: options.variant } : {}), overrides })
+    ? compileProgramSync(entry, {
+        ...(options.variant !== undefined ? { variant: options.variant } : {}),
+        ...(text !== undefined ? { text } : {}),
+        overrides,
+      })
     : base.result;
   const sources = sourcesOf(result);
   if (!result.program) return { result, problems, sources };
@@ -357,7 +366,7 @@ export async function compileBuild(
       return lowerTrain(t, stageModelsByName);
     });
     const datasetSpecs = program.datasets.map(lowerDataset);
-    const resolvedAst = entryModule(entry, options.variant, overrides);
+    const resolvedAst = entryModule(entry, options.variant, overrides, text);
     const resolvedSchema = resolvedAst ? deriveOverrideSchema(program, resolvedAst) : base.schema;
     const resolvedConfig = {
       entry: labels.label(entry),
