@@ -6,7 +6,7 @@
  * reported as NVC2002 with the first definition as a secondary label, and the first wins);
  * imported names resolve to the exporting module's binding (NVC2004 when absent).
  */
-import type { BlockDecl, ConstDecl, DatasetDecl, TrainDecl, VariantDecl } from '../dsl/ast.js';
+import type { BlockDecl, ConstDecl, DatasetDecl, InterfaceDecl, TrainDecl, VariantDecl } from '../dsl/ast.js';
 import type { Span } from '../dsl/span.js';
 import type { LoadResult, LoadedModule } from './loader.js';
 import { didYouMean, type Reporter } from './report.js';
@@ -14,6 +14,7 @@ import type { Value } from './values.js';
 
 export type TopBinding =
   | { readonly kind: 'block'; readonly decl: BlockDecl; readonly module: string; readonly span: Span }
+  | { readonly kind: 'interface'; readonly decl: InterfaceDecl; readonly module: string; readonly span: Span }
   | { readonly kind: 'const'; readonly decl: ConstDecl; readonly module: string; readonly span: Span }
   | { readonly kind: 'dataset'; readonly decl: DatasetDecl; readonly module: string; readonly span: Span }
   | { readonly kind: 'train'; readonly decl: TrainDecl; readonly module: string; readonly span: Span }
@@ -55,6 +56,9 @@ export function buildModuleScopes(loaded: LoadResult, reporter: Reporter): Map<s
       switch (d.kind) {
         case 'Block':
           add(d.name.name, span, { kind: 'block', decl: d, module: m.path, span });
+          break;
+        case 'Interface':
+          add(d.name.name, span, { kind: 'interface', decl: d, module: m.path, span });
           break;
         case 'Const':
           add(d.name.name, span, { kind: 'const', decl: d, module: m.path, span });

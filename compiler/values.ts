@@ -6,7 +6,7 @@
  * concrete integer shapes, ordered children, and (for blocks) its checked forward graph.
  */
 import type { Span } from '../dsl/span.js';
-import type { BlockDecl } from '../dsl/ast.js';
+import type { BlockDecl, InterfaceDecl } from '../dsl/ast.js';
 import type { Dim, Shape } from './symbolic.js';
 import type { PrimitiveDef } from './primitives/index.js';
 import type { ForwardGraph } from './ir/ir.js';
@@ -22,7 +22,8 @@ export type Value =
   | { readonly kind: 'record'; readonly entries: ReadonlyMap<string, Value> }
   /** A symbolic dimension (`B`, `H / 4`) used inside a forward body. */
   | { readonly kind: 'dim'; readonly dim: Dim }
-  | { readonly kind: 'layer'; readonly layer: LayerInstance }
+  /** `via`: read through a parameter typed by this interface (only its members may be used). */
+  | { readonly kind: 'layer'; readonly layer: LayerInstance; readonly via?: InterfaceDecl }
   | { readonly kind: 'block'; readonly decl: BlockDecl; readonly module: string }
   | { readonly kind: 'prim'; readonly prim: PrimitiveDef }
   /** A compile-time helper function (`linspace`, `len`, `cumsum`, ...). */

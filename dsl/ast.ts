@@ -45,7 +45,7 @@ export interface ImportName {
   readonly span: Span;
 }
 
-export type Decl = BlockDecl | ConstDecl | DatasetDecl | TrainDecl | VariantDecl;
+export type Decl = BlockDecl | InterfaceDecl | ConstDecl | DatasetDecl | TrainDecl | VariantDecl;
 
 /**
  * `block Name(params) { members }` and `model Name(params) { members }`.
@@ -64,6 +64,29 @@ export interface BlockDecl {
   readonly unmasked?: true;
   /** Text of `///` doc comments directly above the declaration, if any. */
   readonly doc?: string;
+  readonly span: Span;
+}
+
+/**
+ * `interface Name(params) { forward [name](params) -> Type }`: what a block must provide to be
+ * passed where the interface is a parameter's type (its parameters or constant members of these
+ * names and types, and forwards of these names and signatures).
+ */
+export interface InterfaceDecl {
+  readonly kind: 'Interface';
+  readonly name: Ident;
+  readonly params: readonly Param[];
+  readonly forwards: readonly ForwardRequirement[];
+  readonly doc?: string;
+  readonly span: Span;
+}
+
+/** A forward an interface requires (no body). */
+export interface ForwardRequirement {
+  readonly kind: 'ForwardRequirement';
+  readonly name?: Ident;
+  readonly params: readonly Param[];
+  readonly returns: ReturnType;
   readonly span: Span;
 }
 
@@ -112,9 +135,15 @@ export interface LayerDecl {
   readonly span: Span;
 }
 
-/** `forward(x: [B, H, W, C], labs: [B, 14]) -> [B, 2] { body }`; outputs may be named. */
+/**
+ * `forward(x: [B, H, W, C], labs: [B, 14]) -> [B, 2] { body }`; outputs may be named. A named
+ * forward (`forward stage(x: [...], i: int) -> [...] { body }`) is a part of the block that
+ * callers run with `layer.stage(x, i = 2)`.
+ */
 export interface ForwardDecl {
   readonly kind: 'Forward';
+  /** The part's name; absent for the block's own forward. */
+  readonly name?: Ident;
   readonly params: readonly Param[];
   readonly returns: ReturnType;
   readonly body: readonly Stmt[];

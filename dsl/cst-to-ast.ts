@@ -194,6 +194,9 @@ export class AstBuilder {
         case 'blockDecl':
           decls.push(this.blockDecl(e));
           break;
+        case 'interfaceDecl':
+          decls.push(this.interfaceDecl(e));
+          break;
         case 'datasetDecl':
           decls.push(this.datasetDecl(e));
           break;
@@ -439,6 +442,10 @@ export class AstBuilder {
       else if (m.name === 'layerDecl') members.push(this.layerDecl(m));
       else if (m.name === 'forwardDecl') {
         const f = this.forwardDecl(m);
+        if (f.name) {
+          members.push(f);
+          continue;
+        }
         if (firstForward) {
           this.diagnostics.push(
             report(
@@ -510,8 +517,39 @@ export class AstBuilder {
     return { kind: 'Layer', name, value, sparse: isRealToken(this.tok(c, 'Kw_sparse')), span };
   }
 
-  private forwardDecl(e: C.ForwardDeclCstNode): A.ForwardDecl {
+  private interfaceDecl(e: C.InterfaceDeclCstNode): A.InterfaceDecl {
+    const c = e.children;
     const span = this.spanOf(e, 0);
+    const header = this.node(c, 'blockHeader')?.children;
+    const name = this.declName(this.tok(header, 'Word'), span.start);
+    const params = this.params(this.node(header, 'paramList'), span.start);
+    const forwards: A.ForwardRequirement[] = [];
+    for (const m of ordered(e)) {
+      if (isToken(m)) continue;
+      if (m.name === 'forwardRequirement') {
+        const f = this.forwardSignatureOf(m, this.tok(m.children, 'Word'));
+        forwards.push({ ...f, kind: 'ForwardRequirement' });
+      } else if (m.name === 'stray') this.reportStray(m, 'block', name.name);
+    }
+    this.checkSeparators(e);
+    const doc = this.docAbove(span.start);
+    return { kind: 'Interface', name, params, forwards, ...(doc !== undefined ? { doc } : {}), span };
+  }
+
+  private forwardDecl(e: C.ForwardDeclCstNode): A.ForwardDecl {
+    const f = this.forwardSignatureOf(e, this.tok(e.children, 'Word'));
+    const body = this.stmtBlock(this.node(e.children, 'stmtBlock'));
+    return { kind: 'Forward', ...f, body };
+  }
+
+  /** Name, parameters and return type of a forward or a forward requirement. */
+  private forwardSignatureOf(
+    e: C.ForwardDeclCstNode | C.ForwardRequirementCstNode,
+    nameToken: IToken | undefined,
+  ): { name?: A.Ident; params: A.Param[]; returns: A.ReturnType; span: Span } {
+    const span = this.spanOf(e, 0);
+    // A part is always read after a dot (`enc.stage(x)`), where keywords are names too.
+    const name = nameToken && isRealToken(nameToken) ? this.declName(nameToken, span.start, true) : undefined;
     const c = this.node(e.children, 'forwardSignature')?.children;
     const params = this.params(this.node(c, 'paramList'), span.start);
     const tt = this.node(c, 'tensorType');
@@ -528,8 +566,7 @@ export class AstBuilder {
       const at = this.spanOf(this.tok(c, 'RParen') ?? this.tok(e.children, 'Kw_forward') ?? e, span.start).end;
       returns = { kind: 'TensorType', dims: [], span: this.file.span(at, at) };
     }
-    const body = this.stmtBlock(this.node(e.children, 'stmtBlock'));
-    return { kind: 'Forward', params, returns, body, span };
+    return { ...(name ? { name } : {}), params: [...params], returns, span };
   }
 
   private datasetDecl(e: C.DatasetDeclCstNode): A.DatasetDecl {

@@ -11,6 +11,7 @@ export type FileCstChildren = {
   importDecl?: ImportDeclCstNode[];
   constDecl?: ConstDeclCstNode[];
   blockDecl?: BlockDeclCstNode[];
+  interfaceDecl?: InterfaceDeclCstNode[];
   datasetDecl?: DatasetDeclCstNode[];
   trainDecl?: TrainDeclCstNode[];
   variantDecl?: VariantDeclCstNode[];
@@ -164,8 +165,35 @@ export interface ForwardDeclCstNode extends CstNode {
 
 export type ForwardDeclCstChildren = {
   Kw_forward: IToken[];
+  Word?: IToken[];
   forwardSignature: ForwardSignatureCstNode[];
   stmtBlock: StmtBlockCstNode[];
+};
+
+export interface InterfaceDeclCstNode extends CstNode {
+  name: "interfaceDecl";
+  children: InterfaceDeclCstChildren;
+}
+
+export type InterfaceDeclCstChildren = {
+  Kw_interface: IToken[];
+  blockHeader: BlockHeaderCstNode[];
+  LCurly: IToken[];
+  Separator?: IToken[];
+  forwardRequirement?: ForwardRequirementCstNode[];
+  stray?: StrayCstNode[];
+  RCurly: IToken[];
+};
+
+export interface ForwardRequirementCstNode extends CstNode {
+  name: "forwardRequirement";
+  children: ForwardRequirementCstChildren;
+}
+
+export type ForwardRequirementCstChildren = {
+  Kw_forward: IToken[];
+  Word?: IToken[];
+  forwardSignature: ForwardSignatureCstNode[];
 };
 
 export interface ForwardSignatureCstNode extends CstNode {

@@ -103,6 +103,7 @@ export class NvcParser extends CstParser {
         { ALT: () => this.SUBRULE(this.importDecl) },
         { ALT: () => this.SUBRULE(this.constDecl) },
         { ALT: () => this.SUBRULE(this.blockDecl) },
+        { ALT: () => this.SUBRULE(this.interfaceDecl) },
         { ALT: () => this.SUBRULE(this.datasetDecl) },
         { ALT: () => this.SUBRULE(this.trainDecl) },
         { ALT: () => this.SUBRULE(this.variantDecl) },
@@ -262,10 +263,37 @@ export class NvcParser extends CstParser {
     this.OPTION(() => this.CONSUME(T.Sparse));
   });
 
+  /** `forward(...) -> ... { }`, or a named part `forward stage(...) -> ... { }`. */
   public forwardDecl = this.RULE('forwardDecl', () => {
     this.CONSUME(T.Forward);
+    this.OPTION(() => this.CONSUME(T.Word));
     this.SUBRULE(this.forwardSignature);
     this.SUBRULE(this.stmtBlock);
+  });
+
+  /** `interface Name(params) { forward [name](...) -> ... }`: what a block must provide. */
+  public interfaceDecl = this.RULE('interfaceDecl', () => {
+    this.CONSUME(T.Interface);
+    this.SUBRULE(this.blockHeader);
+    this.CONSUME(T.LCurly);
+    this.MANY({
+      GATE: () => this.notAt(T.RCurly),
+      DEF: () => {
+        this.OR([
+          { ALT: () => this.CONSUME(T.Separator) },
+          { ALT: () => this.SUBRULE(this.forwardRequirement) },
+          { IGNORE_AMBIGUITIES: true, ALT: () => this.SUBRULE(this.stray) },
+        ]);
+      },
+    });
+    this.CONSUME(T.RCurly);
+  });
+
+  /** A forward an interface requires: its name (none for the block's own forward) and signature. */
+  public forwardRequirement = this.RULE('forwardRequirement', () => {
+    this.CONSUME(T.Forward);
+    this.OPTION(() => this.CONSUME(T.Word));
+    this.SUBRULE(this.forwardSignature);
   });
 
   /** `(params) -> Type`: its own rule so that errors in it re-sync at the body's `{`. */

@@ -150,6 +150,7 @@ export const BufferKw = keyword('buffer');
 export const Frozen = keyword('frozen');
 export const Sparse = keyword('sparse');
 export const Unmasked = keyword('unmasked');
+export const Interface = keyword('interface');
 export const Forward = keyword('forward');
 export const Let = keyword('let');
 export const Return = keyword('return');
@@ -184,6 +185,7 @@ export const keywordTokens: readonly TokenType[] = [
   Frozen,
   Sparse,
   Unmasked,
+  Interface,
   Forward,
   Let,
   Return,

@@ -12,6 +12,7 @@ import { didYouMean, semantic } from '../report.js';
 import { ERROR, isNumber, typeOfValue, type Value } from '../values.js';
 import { type Ctx, OVERLOADED, intValue } from './common.js';
 import type { Elaborator } from './index.js';
+import { callPart, checkInterfaceMember, memberValue, partOf } from './interfaces.js';
 
 export function evalMember(el: Elaborator, objExpr: Expr, prop: string, propSpan: Span, span: Span, ctx: Ctx): Value {
   const obj = el.eval(objExpr, ctx);
@@ -28,6 +29,7 @@ export function evalMember(el: Elaborator, objExpr: Expr, prop: string, propSpan
     return el.unknownWord(obj);
   }
   if (obj.kind === 'layer') {
+    if (obj.via && !checkInterfaceMember(el, obj.via, prop, propSpan)) return ERROR;
     const child = obj.layer.children.get(prop);
     if (child) {
       const g = ctx.graph;
@@ -37,7 +39,7 @@ export function evalMember(el: Elaborator, objExpr: Expr, prop: string, propSpan
       }
       return { kind: 'layer', layer: child };
     }
-    const param = obj.layer.params.get(prop);
+    const param = memberValue(el, obj.layer, prop);
     if (param) return param;
     const names = [...obj.layer.children.keys(), ...obj.layer.params.keys()];
     el.reporter.error(
@@ -154,6 +156,19 @@ export function evalArgs(
 }
 
 export function evalCall(el: Elaborator, e: CallExpr, ctx: Ctx, pipeInput: Value | undefined): Value {
+  // `enc.stage(x, i = 2)`: a named forward (a part) of a block instance.
+  if (e.callee.kind === 'Member') {
+    const obj = el.eval(e.callee.object, ctx);
+    const part = obj.kind === 'layer' ? partOf(el, obj.layer, e.callee.property.name) : undefined;
+    if (obj.kind === 'layer' && part) {
+      if (obj.via && !checkInterfaceMember(el, obj.via, e.callee.property.name, e.callee.property.span)) return ERROR;
+      const { positional, named } = el.evalArgs(e.args, ctx);
+      if (pipeInput !== undefined) positional.unshift({ value: pipeInput, span: e.span });
+      const args = [...positional, ...[...named].map(([name, a]) => ({ name, value: a.value, span: a.span }))];
+      if (args.some((a) => a.value.kind === 'error')) return ERROR;
+      return callPart(el, obj.layer, part, args, e.span, ctx);
+    }
+  }
   const callee = el.eval(e.callee, ctx);
   if (callee.kind === 'error') return callee;
   const { positional, named } = el.evalArgs(e.args, ctx);

@@ -13,6 +13,7 @@ import type { Scope } from '../scope.js';
 import { formatValue, isNumber, typeOfValue, type LayerInstance, type Value } from '../values.js';
 import { type TypeSpec, type BindSchema, type Ctx, typeName, rangeText, inRange, primTypeSpec } from './common.js';
 import type { Elaborator } from './index.js';
+import { providesInterface } from './interfaces.js';
 
 export function typeSpec(el: Elaborator, t: TypeExpr, scope: Scope): TypeSpec {
   if (t.kind === 'TensorType') return { base: 'any', list: false };
@@ -22,6 +23,7 @@ export function typeSpec(el: Elaborator, t: TypeExpr, scope: Scope): TypeSpec {
   if (n === 'layer' || n === 'Layer') return { base: 'layer', list };
   const b = scope.moduleScope.names.get(n);
   if (b?.kind === 'block') return { base: 'layer', list, block: n };
+  if (b?.kind === 'interface') return { base: 'layer', list, iface: b.decl };
   el.reporter.error(
     'UnknownName',
     (t as NamedType).name.span,
@@ -34,7 +36,9 @@ export function typeSpec(el: Elaborator, t: TypeExpr, scope: Scope): TypeSpec {
           'bool',
           'string',
           'layer',
-          ...[...scope.moduleScope.names].filter(([, v]) => v.kind === 'block').map(([k]) => k),
+          ...[...scope.moduleScope.names]
+            .filter(([, v]) => v.kind === 'block' || v.kind === 'interface')
+            .map(([k]) => k),
         ]),
       ],
     },
@@ -166,6 +170,8 @@ export function coerce(
         ctx?.handOvers?.push({ to: name, fromStage: v.stage, fromPath: v.path.join('.'), span });
       } else return wrong();
       if (t.block && layer.typeName !== t.block) return wrong(`layer ${layer.typeName}`);
+      if (t.iface)
+        return providesInterface(el, layer, t.iface, span) ? { kind: 'layer', layer, via: t.iface } : undefined;
       return { kind: 'layer', layer };
     }
   }

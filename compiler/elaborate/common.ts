@@ -4,6 +4,7 @@
  * In: nothing but the value/dim/primitive modules. Out: types, constants and pure functions.
  * Holds afterwards: nothing here keeps state; a `GraphBuilder` belongs to one forward trace.
  */
+import type { InterfaceDecl } from '../../dsl/ast.js';
 import type { Span } from '../../dsl/span.js';
 import type { Op } from '../ir/ir.js';
 import type { ParamSchema } from '../primitives/index.js';
@@ -20,6 +21,8 @@ export interface TypeSpec {
   readonly list: boolean;
   /** For `layer`: the block name required (undefined: any layer). */
   readonly block?: string;
+  /** For `layer`: the interface the block must provide (compiler/elaborate/interfaces.ts). */
+  readonly iface?: InterfaceDecl;
   /** For `enum`: the words; for `size`: the words accepted besides numbers (`same`). */
   readonly enumValues?: readonly string[];
   /** For `size`: the lengths a list may have (an int alone is always accepted). */
@@ -123,7 +126,7 @@ export function toDim(v: Value): Dim | undefined {
 export function typeName(t: TypeSpec): string {
   const base =
     t.base === 'layer'
-      ? (t.block ?? 'layer')
+      ? (t.block ?? t.iface?.name.name ?? 'layer')
       : t.base === 'enum'
         ? (t.enumValues ?? []).map((e) => `\`${e}\``).join(' | ')
         : t.base === 'size'

@@ -29,6 +29,7 @@ import type { Scope, ModuleScope, TopBinding } from '../scope.js';
 import type { Dim, Shape } from '../symbolic.js';
 import type { InitSpec, LayerInstance, Value } from '../values.js';
 import type { TypeSpec, BindSchema, Ctx, LayerStats } from './common.js';
+import type { BlockParts } from './interfaces.js';
 import { unknownWord, visibleNames, lookupName, topValue } from './lookup.js';
 import { evaluate, evalExpr, constInt, evalBinary, numeric } from './constants.js';
 import { exhaust, chargeItems, chargeLayers, expansionOf } from './budget.js';
@@ -68,6 +69,8 @@ export class Elaborator {
   readonly wordScopes = new WeakMap<object, Scope>();
   /** Sequential layers built by one `a >> b >> c` chain (so the chain flattens into one list). */
   readonly chains = new WeakSet<LayerInstance>();
+  /** Body scope and named forwards of each block instance, for part calls and interfaces. */
+  readonly blockParts = new WeakMap<LayerInstance, BlockParts>();
   /** Blocks an instantiation reached (even one whose arguments failed); the others get their
    *  names checked on their own (names.ts). */
   readonly instantiated = new Set<BlockDecl>();

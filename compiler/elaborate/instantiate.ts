@@ -232,7 +232,12 @@ export function instantiateBlock(
     const forwards: ForwardDecl[] = [];
     let failed = false;
     const memberCtx: Ctx = { scope };
+    const parts = new Map<string, ForwardDecl>();
     for (const m of decl.members) {
+      if (m.kind === 'Forward' && m.name) {
+        if (defineMember(m.name.name, undefined, m.name.span)) parts.set(m.name.name, m);
+        continue;
+      }
       if (m.kind === 'Forward') {
         if (forwards.length > 0)
           el.reporter.error(
@@ -342,6 +347,7 @@ export function instantiateBlock(
       span,
     };
     el.layerStats.set(layer, stats);
+    el.blockParts.set(layer, { scope, parts });
     const fwd = forwards[0];
     if (fwd) {
       let graph = el.graphs.get(fingerprint);

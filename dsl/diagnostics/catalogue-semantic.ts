@@ -56,6 +56,12 @@ const targetUnsupported = {
 // Its own constant so that the literal (whose placeholders type the message's arguments) fits in 120 columns.
 const stageImageSizeMessage =
   '`{model}` expects {height}x{width} images for `{input}`, dataset `{dataset}` resizes to {sizeHeight}x{sizeWidth}';
+/** A block passed where a parameter's type is an interface lacks something the interface names. */
+const interfaceKind = {
+  code: 'NVC4021',
+  severity: 'error',
+  summary: 'interface not provided',
+} as const satisfies DiagnosticKind;
 export const semanticCatalogue = {
   // 2xxx: names and imports -------------------------------------------------------------------
   UnknownName: { code: 'NVC2001', severity: 'error', summary: 'unknown name', message: 'unknown name `{name}`' },
@@ -162,6 +168,27 @@ export const semanticCatalogue = {
     message: '{what} is {value}, not a positive whole number',
   },
   // 4xxx: arguments and types -----------------------------------------------------------------
+  InterfaceNeedsBlock: {
+    ...interfaceKind,
+    message: 'interface `{iface}` is provided by blocks; `{found}` is not a block',
+  },
+  InterfaceMissingMember: {
+    ...interfaceKind,
+    message: '`{block}` does not provide `{member}: {type}`, which interface `{iface}` requires',
+    help: 'give `{block}` a parameter or constant member `{member}`, or pass a block that has one',
+  },
+  InterfaceMemberType: {
+    ...interfaceKind,
+    message: '`{block}.{member}` is not of type `{type}`, which interface `{iface}` requires',
+  },
+  InterfaceMissingForward: {
+    ...interfaceKind,
+    message: '`{block}` has no {forward}, which interface `{iface}` requires',
+  },
+  InterfaceForwardSignature: {
+    ...interfaceKind,
+    message: '`{block}` declares {found}, but interface `{iface}` requires {expected}',
+  },
   UnknownNamedArgument: {
     code: 'NVC4001',
     severity: 'error',
