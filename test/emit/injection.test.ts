@@ -144,7 +144,7 @@ const HOSTILE: Round[] = [
       OUT: 'toString',
       SYM: 'Symbol',
       LOCAL: 'null',
-      M1: 'interface',
+      M1: 'implements',
     },
     str: { source: "'single' ${`tpl`} </script> \\\\", value: "'single' ${`tpl`} </script> \\" },
     doc: 'Ends with a backslash \\',
