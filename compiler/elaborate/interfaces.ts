@@ -30,11 +30,9 @@ export interface BlockParts {
 function signatureText(name: string | undefined, params: readonly Param[], returns: ForwardDecl['returns']): string {
   const kind = (p: Param) =>
     p.type.kind === 'TensorType' ? `[${p.type.dims.length} dims]` : typeText(p.type as NamedType);
-  const out =
-    returns.kind === 'TensorType'
-      ? `[${returns.dims.length} dims]`
-      : `(${returns.outputs.map((o) => `${o.name.name}: ${o.type.kind === 'TensorType' ? `[${o.type.dims.length} dims]` : '?'}`).join(', ')})`;
-  return `\`forward${name ? ` ${name}` : ''}(${params.map((p) => `${p.name.name}: ${kind(p)}`).join(', ')}) -> ${out}\``;
+  const list = (ps: readonly Param[]) => ps.map((p) => `${p.name.name}: ${kind(p)}`).join(', ');
+  const out = returns.kind === 'TensorType' ? `[${returns.dims.length} dims]` : `(${list(returns.outputs)})`;
+  return `\`forward${name ? ` ${name}` : ''}(${list(params)}) -> ${out}\``;
 }
 
 function typeText(t: NamedType): string {
@@ -158,7 +156,8 @@ export function checkInterfaceMember(el: Elaborator, iface: InterfaceDecl, prop:
     {
       help: [
         didYouMean(prop, names),
-        `\`${iface.name.name}\` provides: ${names.join(', ') || '(nothing)'}; add \`${prop}\` to the interface to use it`,
+        `\`${iface.name.name}\` provides: ${names.join(', ') || '(nothing)'}; ` +
+          `add \`${prop}\` to the interface to use it`,
       ],
     },
   );
