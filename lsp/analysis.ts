@@ -531,6 +531,10 @@ function declHeader(d: A.Decl, file: string, overlay: Overlay): string {
       const params = d.params.map((p) => sourceText(file, p.span, overlay)).join(', ');
       return `${d.isModel ? 'model' : 'block'} ${d.name.name}(${params})${d.unmasked ? ' unmasked' : ''}`;
     }
+    case 'Interface': {
+      const params = d.params.map((p) => sourceText(file, p.span, overlay)).join(', ');
+      return `interface ${d.name.name}(${params})`;
+    }
     case 'Const':
       return sourceText(file, d.span, overlay);
     case 'Dataset':
@@ -713,6 +717,8 @@ export function documentSymbols(abs: string, text: string): DocumentSymbol[] {
               : [symbol(m.name, m.span, m.kind === 'Layer' ? 'field' : 'property')],
           ),
         );
+      case 'Interface':
+        return symbol(d.name, d.span, 'class');
       case 'Const':
         return symbol(d.name, d.span, 'constant');
       case 'Dataset':
@@ -944,7 +950,7 @@ export function semanticTokens(abs: string, text: string, overlay: Overlay = new
   const blocks = new Set<string>();
   const consts = new Set<string>();
   for (const d of ast.decls) {
-    if (d.kind === 'Block') blocks.add(d.name.name);
+    if (d.kind === 'Block' || d.kind === 'Interface') blocks.add(d.name.name);
     if (d.kind === 'Const') consts.add(d.name.name);
   }
   for (const imp of ast.imports) {
