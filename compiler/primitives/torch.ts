@@ -254,7 +254,7 @@ export const TORCH_RULES: Readonly<Record<string, TorchLowering>> = {
   },
   dropout: {
     supports: always,
-    lower: { call: (c) => `F.dropout(${c.args[0]}, ${pyValue(num(c.attrs.p, 0))}, ${c.training})` },
+    lower: { call: (c) => `nv.dropout(${c.args[0]}, ${pyValue(num(c.attrs.p, 0))}, ${c.training})` },
   },
   add: binary('+'),
   sub: binary('-'),

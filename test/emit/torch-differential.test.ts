@@ -13,6 +13,9 @@
  * Checked: forward outputs within rtol 1e-4 / atol 1e-5 elementwise; the FCMAE forward also with
  * an explicit patch mask given to both engines; the gradient of sum(output * upstream) for
  * every parameter within 1e-4 normwise (||g_tfjs - g_torch|| <= 1e-4 ||g_torch|| + 1e-6).
+ * One case runs in training mode with drop path and dropout at 0.1 (test/fixtures/emit/drop-parity.nvc,
+ * 8 samples): both engines draw the masks from the same seed of nvcc's RNG (the torch side through
+ * the bit-exact port, nvcc_layers.random_source), so the same bounds hold there too.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -43,6 +46,11 @@ interface Case {
   /** Patch size of an explicit FCMAE mask given to both engines. */
   readonly maskPatch?: number;
   readonly grads?: boolean;
+  /**
+   * Training mode with drop path and dropout drawn from `createRng(seed)` on both engines (torch:
+   * nvcc_layers.random_source over the RNG port), on a batch of `batch` samples.
+   */
+  readonly training?: { readonly seed: number; readonly batch: number };
 }
 
 const CASES: Case[] = [
@@ -115,6 +123,13 @@ const CASES: Case[] = [
     variant: 'demo_no_random_throw',
     model: 'finetune',
   },
+  {
+    name: 'drop path 0.1 and dropout 0.1 in training mode, same draws',
+    file: 'test/fixtures/emit/drop-parity.nvc',
+    model: 'DropNet',
+    grads: true,
+    training: { seed: 23, batch: 8 },
+  },
 ];
 
 interface Prepared {
@@ -169,7 +184,7 @@ async function prepare(c: Case, index: number): Promise<{ job: Record<string, un
     });
     const entry = torch.models!.find((m) => m.key === c.model)!;
     const stageInputs = stage ? (loaded.trainSpec?.stages.find((s) => s.name === c.model)?.inputs ?? []) : [];
-    const inputShapes = inputShapesOf(c, c.model);
+    const inputShapes = inputShapesOf(c, c.model, c.training?.batch ?? 2);
     const inputs = new Map<string, HostTensor>();
     entry.inputs.forEach((name, i) => {
       const shape = inputShapes[i]!;
@@ -187,11 +202,16 @@ async function prepare(c: Case, index: number): Promise<{ job: Record<string, un
     }
     const record = (ts: Map<string, nv.tf.Tensor>) =>
       Object.fromEntries(entry.inputs.map((n, i) => [stage ? (stageInputs[i] ?? n) : n, ts.get(n)!]));
-    const ctx = { training: false, rng: nv.createRng(5), ...(mask ? { mask } : {}) };
+    // A fresh generator per forward pass, so the gradient's pass draws what the output's drew.
+    const ctx = () => ({
+      training: c.training !== undefined,
+      rng: nv.createRng(c.training?.seed ?? 5),
+      ...(mask ? { mask } : {}),
+    });
     const tfInputs = new Map([...inputs].map(([n, t]) => [n, nv.tf.tensor(t.data, [...t.shape], 'float32')]));
     const outputsOf = (out: nv.tf.Tensor | Record<string, nv.tf.Tensor>) =>
       out instanceof nv.tf.Tensor ? [out] : entry.outputs.map((n) => out[n]!);
-    const outs = outputsOf(model.forward(ctx, record(tfInputs)));
+    const outs = outputsOf(model.forward(ctx(), record(tfInputs)));
     const tfjsOutputs = new Map(entry.outputs.map((n, i) => [n, host(outs[i]!)]));
     const upstream = new Map(
       [...tfjsOutputs].map(([n, t], i) => [n, { ...t, data: values(t.data.length, 500 + i, 1) } as HostTensor]),
@@ -201,7 +221,7 @@ async function prepare(c: Case, index: number): Promise<{ job: Record<string, un
       const vars = model.namedParameters().map(([p, param]) => [p, param.variable] as const);
       const { grads } = nv.tf.variableGrads(
         () => {
-          const o = outputsOf(model.forward(ctx, record(tfInputs)));
+          const o = outputsOf(model.forward(ctx(), record(tfInputs)));
           let loss = nv.tf.scalar(0);
           o.forEach((t, i) => {
             const u = upstream.get(entry.outputs[i]!)!;
@@ -227,7 +247,15 @@ async function prepare(c: Case, index: number): Promise<{ job: Record<string, un
     writeSafetensors(weights, file);
     const out = path.join(dir, 'torch-out.safetensors');
     return {
-      job: { package: path.resolve(dir, 'torch'), model: c.model, weights, out, grads: !!c.grads, mask: !!maskHost },
+      job: {
+        package: path.resolve(dir, 'torch'),
+        model: c.model,
+        weights,
+        out,
+        grads: !!c.grads,
+        mask: !!maskHost,
+        ...(c.training ? { dropout_seed: c.training.seed } : {}),
+      },
       result: { tfjsOutputs, tfjsGrads, out },
     };
   } finally {
@@ -236,15 +264,15 @@ async function prepare(c: Case, index: number): Promise<{ job: Record<string, un
   }
 }
 
-/** Concrete input shapes from the IR: B = 2, every other symbol `symbol` (default 64). */
-function inputShapesOf(c: Case, key: string): number[][] {
+/** Concrete input shapes from the IR: B = `batch`, every other symbol `symbol` (default 64). */
+function inputShapesOf(c: Case, key: string, batch: number): number[][] {
   const program = compileProgramSync(c.file, c.variant !== undefined ? { variant: c.variant } : {}).program!;
   const ir = torchModelEntries(program).find((e) => e.key === key)!.model;
   const graph = ir.graphs.get(ir.root.forwardKey!)!;
   const env = new Map<string, Dim>();
   for (const i of graph.inputs)
     for (const d of i.shape)
-      for (const s of d.symbols()) if (!env.has(s)) env.set(s, dimConst(s === 'B' ? 2 : (c.symbol ?? 64)));
+      for (const s of d.symbols()) if (!env.has(s)) env.set(s, dimConst(s === 'B' ? batch : (c.symbol ?? 64)));
   return graph.inputs.map((i) => i.shape.map((d) => dimSubst(d, env).asInt()!));
 }
 

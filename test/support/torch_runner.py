@@ -1,6 +1,6 @@
 """Runs models of torch builds for the differential tests (test/emit/torch-differential.test.ts).
 
-In: argv[1], a JSON list of jobs: {package, model, weights, out, grads, mask}. `package` is a
+In: argv[1], a JSON list of jobs: {package, model, weights, out, grads, mask, dropout_seed?}. `package` is a
 folder written by `nvcc build --target torch`; `weights` a safetensors file holding the model's
 state in PyTorch layout (keys = state_dict keys), the inputs `input:<name>` (rank-4 ones NCHW),
 optionally `mask` ([N, gh, gw, 1], 1 = removed) and, for gradients, `upstream:<output>`.
@@ -71,7 +71,13 @@ def run(job, index):
     model.load_state_dict(state, strict=True)
     inputs = [tensors[f'input:{n}'] for n in pkg.MODEL_INPUTS[job['model']]]
     mask = tensors.get('mask') if job.get('mask') else None
-    with layers.mask_context(mask):
+    source = None
+    if job.get('dropout_seed') is not None:
+        # Training mode, drop path and dropout drawn from nvcc's RNG as the tfjs engine draws them.
+        rng = importlib.import_module(f'nvcc_build_{index}.nvcc_rng')
+        model.train()
+        source = layers.RandomSource(rng.create_rng(job['dropout_seed']))
+    with layers.mask_context(mask), layers.random_source(source):
         out = model(*inputs)
     outs = out if isinstance(out, tuple) else (out,)
     names = pkg.MODEL_OUTPUTS[job['model']]

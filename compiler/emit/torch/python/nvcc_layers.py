@@ -42,12 +42,16 @@ __all__ = [
     'attention',
     'current_mask',
     'masked_statistics',
+    'current_random_source',
     'drop_path',
+    'dropout',
     'grn',
     'init_',
     'load_official',
     'mark_sparse',
     'mask_context',
+    'random_source',
+    'RandomSource',
     'nchw_to_nhwc',
     'nhwc_to_nchw',
     'patch_mask',
@@ -68,6 +72,51 @@ _state = threading.local()
 def current_mask() -> Optional[Tensor]:
     """The installed patch mask [N, gh, gw, 1] (1 = removed), or None outside mask_context."""
     return getattr(_state, 'mask', None)
+
+
+class RandomSource:
+    """Uniform draws for drop path and dropout in the tfjs engine's order (runtime/ops/dropout.ts).
+
+    `rng` is an `nvcc_rng.Rng` (the bit-exact port of runtime/rng.ts; the trainer passes the
+    stage's `dropout` stream). Every call draws `rows_total` rows (default: the rows of the tensor)
+    of the tensor's per-row size, row-major, as the tfjs op does for the whole (micro-)batch, and
+    returns rows [row_offset, row_offset + rows): a DDP process keeps its share of the global
+    batch while every process's stream advances alike. The draws are plain Python (about a
+    microsecond each): cheap for drop path (one per sample), slow for dropout on large tensors,
+    where the trainer's `--dropout-rng native` uses torch's own generator instead.
+    """
+
+    def __init__(self, rng, rows_total: Optional[int] = None, row_offset: int = 0) -> None:
+        self.rng = rng
+        self.rows_total = rows_total
+        self.row_offset = row_offset
+
+    def uniforms(self, shape: Sequence[int]) -> Tensor:
+        rows = int(shape[0])
+        per = math.prod(int(d) for d in shape[1:])
+        total = self.rows_total if self.rows_total is not None else rows
+        if self.row_offset + rows > total:
+            raise ValueError(f'RandomSource: rows {self.row_offset}..{self.row_offset + rows} of {total}')
+        draw = self.rng.uniform
+        values = torch.tensor([draw() for _ in range(total * per)], dtype=torch.float64)
+        return values.reshape((total,) + tuple(int(d) for d in shape[1:]))[self.row_offset:self.row_offset + rows]
+
+
+def current_random_source() -> Optional[RandomSource]:
+    """The installed source of drop path and dropout draws, or None (torch's own generator)."""
+    return getattr(_state, 'random', None)
+
+
+@contextlib.contextmanager
+def random_source(source: Optional[RandomSource]) -> Iterator[None]:
+    """Runs the enclosed forward passes with drop path and dropout drawn from `source` (as the tfjs
+    engine's ctx.rng); None uses torch's generator. Contexts nest; the previous source comes back."""
+    previous = current_random_source()
+    _state.random = source
+    try:
+        yield
+    finally:
+        _state.random = previous
 
 
 @contextlib.contextmanager
@@ -483,12 +532,25 @@ def drop_path(x: Tensor, rate: float, training: bool) -> Tensor:
         return x
     keep = 1.0 - rate
     shape = (x.shape[0],) + (1,) * (x.dim() - 1)
+    source = current_random_source()
+    if source is not None:
+        # As the tfjs op: floor(keep + U) / keep in double precision, then float32.
+        scale = (torch.floor(keep + source.uniforms((x.shape[0],))) / keep).reshape(shape)
+        return x * scale.to(dtype=x.dtype, device=x.device)
     scale = torch.floor(keep + torch.rand(shape, dtype=x.dtype, device=x.device))
     return x * (scale / keep)
 
 
 def dropout(x: Tensor, p: float, training: bool) -> Tensor:
-    return F.dropout(x, p, training)
+    """Inverted dropout: x * bernoulli(1 - p) / (1 - p), elementwise (row-major draws with a source)."""
+    if not training or p == 0.0:
+        return x
+    source = current_random_source()
+    if source is None:
+        return F.dropout(x, p, training)
+    keep = 1.0 - p
+    scale = torch.where(source.uniforms(tuple(x.shape)) < keep, 1.0 / keep, 0.0)
+    return x * scale.to(dtype=x.dtype, device=x.device)
 
 
 def attention(q: Tensor, k: Tensor, v: Tensor, heads: int) -> Tensor:

@@ -112,12 +112,19 @@ class ModelAdapter:
         self.outputs: List[str] = list(getattr(model_module, "MODEL_OUTPUTS", {}).get(name, []))
         no_decay = getattr(model_module, "MODEL_NO_DECAY", {}).get(name)
         self.no_decay = set(no_decay) if no_decay is not None else None
+        # The nvcc_layers module the model's code runs with (the package's own, imported relatively).
+        package = model_module.__name__.rsplit(".", 1)[0] if "." in model_module.__name__ else None
+        layers = sys.modules.get(f"{package}.nvcc_layers") if package else None
+        self.layers = layers or sys.modules.get("nvcc_layers")
         self.mask_context = getattr(model_module, "mask_context", None)
         if self.mask_context is None:
-            package = model_module.__name__.rsplit(".", 1)[0] if "." in model_module.__name__ else None
-            layers = sys.modules.get(f"{package}.nvcc_layers") if package else None
-            layers = layers or sys.modules.get("nvcc_layers")
-            self.mask_context = getattr(layers, "mask_context", None) if layers else None
+            self.mask_context = getattr(self.layers, "mask_context", None) if self.layers else None
+
+    def random_source(self, rng, rows_total: Optional[int] = None, row_offset: int = 0):
+        """A context drawing drop path and dropout from `rng` (nvcc_layers.random_source), or none."""
+        if rng is None or self.layers is None or not hasattr(self.layers, "random_source"):
+            return contextlib.nullcontext()
+        return self.layers.random_source(self.layers.RandomSource(rng, rows_total, row_offset))
 
     def build(self) -> nn.Module:
         return self.module.build_model(self.name)
@@ -565,7 +572,7 @@ class Trainer:
                 torch.set_rng_state(rng_state["cpu"])
                 if "cuda" in rng_state and env.device.type == "cuda":
                     torch.cuda.set_rng_state(rng_state["cuda"], env.device)
-        else:
+        elif not self.port_draws(stage):
             torch.manual_seed(streams["dropout"].next_uint32())
         if not resume_from:
             self.main_log({"type": "stage", "stage": stage["name"], "kind": stage["kind"],
@@ -767,6 +774,14 @@ class Trainer:
             t = t.contiguous(memory_format=torch.channels_last)
         return t
 
+    def port_draws(self, stage: dict) -> bool:
+        """Whether drop path and dropout draw from the RNG port (the tfjs engine's draws, the default):
+        not with `--dropout-rng native`, and not when several processes also split micro-batches, whose
+        rows no longer follow the tfjs runner's micro-batches (torch's generator is used then)."""
+        if self.args.dropout_rng != "port":
+            return False
+        return self.env.world == 1 or not stage.get("microBatch")
+
     def train_step(self, stage, adapter, train_model, model, optimizer, indices, streams, augment, lr):
         env = self.env
         n = len(indices)
@@ -822,7 +837,12 @@ class Trainer:
             part_mask = local_mask[start:start + size] if local_mask is not None else None
             sync = ci == len(starts) - 1
             ctx = train_model.no_sync() if (env.distributed and not sync) else contextlib.nullcontext()
-            with ctx:
+            # The tfjs runner draws per forward pass for all its rows: one process, the micro-batch;
+            # several without micro-batches, the global batch, of which this process keeps its rows.
+            port = streams["dropout"] if self.port_draws(stage) else None
+            draws = (adapter.random_source(port) if env.world == 1
+                     else adapter.random_source(port, rows_total=n, row_offset=lo))
+            with ctx, draws:
                 with env.autocast():
                     out = adapter.forward(train_model, part, part_mask)
                 if stage["loss"]["kind"] == "masked_mse":
@@ -1004,6 +1024,9 @@ def parse_args(argv: Optional[Sequence[str]], package_dir: str) -> argparse.Name
                     help="train nothing: score the validation and test patients with these weights of a supervised "
                          "stage (tfjs layout and keys, either engine's run) into --scores-out")
     ap.add_argument("--scores-out", metavar="CSV", help="where --score writes (predictions.csv's columns)")
+    ap.add_argument("--dropout-rng", choices=["port", "native"], default="port",
+                    help="drop path and dropout masks: 'port' draws them from nvcc's RNG as the tfjs engine does "
+                         "(default; pure Python, slow for dropout on large tensors), 'native' from torch's generator")
     ap.add_argument("--keep-checkpoints", type=int, default=2)
     ap.add_argument("--quiet", action="store_true", help="no progress lines (the log is written all the same)")
     ap.add_argument("--exit-after-steps", type=int, default=0, help=argparse.SUPPRESS)
