@@ -154,9 +154,29 @@ export const max = (x: tf.Tensor, axes: readonly number[], keep: boolean): tf.Te
 export const min = (x: tf.Tensor, axes: readonly number[], keep: boolean): tf.Tensor =>
   tf.min(x, normAxes(axes, x.rank), keep);
 
-/** Batched matrix product over the last two axes. */
-export const matmul = (a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean): tf.Tensor =>
-  tf.matMul(a, b, transposeA, transposeB);
+/**
+ * Batched matrix product over the last two axes, the batch axes broadcast. tfjs's BatchMatMul
+ * broadcasts forward but its gradient keeps the broadcast shape (tfjs 4.22), so a 2-D `b` (a
+ * weight applied to tokens) is a plain matrix product of the flattened rows, and other batch
+ * shapes are broadcast explicitly first (broadcastTo's gradient sums back).
+ */
+export function matmul(a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean): tf.Tensor {
+  return tf.tidy(() => {
+    if (b.rank === 2 && a.rank > 2 && !transposeA) {
+      const out = tf.matMul(tf.reshape(a, [-1, a.shape[a.rank - 1]!]), b, false, transposeB);
+      return tf.reshape(out, [...a.shape.slice(0, -1), out.shape[1]!]);
+    }
+    const batchA = a.shape.slice(0, -2);
+    const batchB = b.shape.slice(0, -2);
+    if (batchA.length === batchB.length && batchA.every((n, i) => n === batchB[i]))
+      return tf.matMul(a, b, transposeA, transposeB);
+    const rank = Math.max(batchA.length, batchB.length);
+    const at = (s: number[], i: number) => s[s.length - rank + i] ?? 1;
+    const batch = Array.from({ length: rank }, (_, i) => Math.max(at(batchA, i), at(batchB, i)));
+    const full = (t: tf.Tensor) => tf.broadcastTo(t, [...batch, ...t.shape.slice(-2)]);
+    return tf.matMul(full(a), full(b), transposeA, transposeB);
+  });
+}
 
 /** x[start:end] along one axis. */
 export function slice(x: tf.Tensor, axis: number, start: number, end: number): tf.Tensor {

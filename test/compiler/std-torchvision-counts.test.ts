@@ -1,0 +1,32 @@
+/**
+ * `nvcc summary` of the std/ torchvision models at ImageNet size (224 x 224, one image):
+ * parameter counts equal torchvision 0.14's (`sum(p.numel() for p in model.parameters())`), and
+ * MACs equal the sum over torchvision's modules of convolution, linear and attention
+ * multiply-accumulates (forward hooks on torchvision 0.14 at 224: conv k*k*in/groups per output,
+ * linear in per output, attention 2 * N^2 * D per layer besides its projections), nvcc's
+ * convention (docs/language.md, Costs); torchvision's documentation rounds them to 17.56 GFLOPS.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../../cli/main.js';
+
+const CASES = [{ file: 'std/vit.nvc', model: 'vit_b_16', params: '86,567,656', macs: '17,563,828,224' }];
+
+describe('std/ torchvision models: parameter counts and MACs', () => {
+  let out = '';
+  beforeEach(() => {
+    out = '';
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      out += String(chunk);
+      return true;
+    });
+  });
+  afterEach(() => vi.restoreAllMocks());
+
+  for (const c of CASES)
+    it(`${c.model}: ${c.params} parameters, ${c.macs} MACs`, async () => {
+      out = '';
+      expect(await main(['summary', c.file, '--model', c.model, '--depth', '0'])).toBe(0);
+      expect(out).toContain(`Total params: ${c.params}\n`);
+      expect(out).toContain(`MACs (multiply-accumulates, conv/linear/matmul/attention): ${c.macs} `);
+    });
+});

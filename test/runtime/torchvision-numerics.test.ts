@@ -1,0 +1,222 @@
+/**
+ * std/ models against torchvision 0.14 (Debian's python3-torchvision), from committed fixtures
+ * (test/fixtures/torchvision/*.json, written by generate.py there; this test needs no Python).
+ * Per model (test/fixtures/torchvision/models.nvc, the std/ models at a reduced input size):
+ *  - names: the model's parameters and buffers are torchvision's state_dict keys, in order,
+ *    with torchvision's shapes (PyTorch layout);
+ *  - weights: every parameter and buffer is set from its key by the formula both sides share
+ *    (`fillTorchState`, the twin of generate.py's `fill`), in PyTorch layout, then converted;
+ *  - evaluation: the logits of one batch within rtol 1e-4 / atol 1e-5 elementwise;
+ *  - training mode: the logits of a training pass (BatchNorm with batch statistics) likewise, the
+ *    mean cross-entropy within 1e-4 relative, and every parameter's gradient within 1e-4
+ *    normwise. The fixture holds each gradient's norm and its dot products with four Rademacher
+ *    vectors r_j (seeded by key): for d = g_nvcc - g_torchvision each <d, r_j> has mean 0 and
+ *    variance ||d||^2, so sqrt(mean_j <d, r_j>^2) estimates ||d||; it must be at most
+ *    1e-4 ||g_torchvision|| (plus 1e-6 of the largest gradient's norm, for gradients that vanish
+ *    in exact arithmetic), and the norms must agree within 1e-4 relative;
+ *  - buffers after that pass: the running statistics (norm and two projections, same rule) and
+ *    num_batches_tracked (exactly one more than before).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadBuiltProgram, type LoadedProgram } from '../../compiler/builder/build.js';
+import * as nv from '../../runtime/index.js';
+import { transposeHost } from '../../runtime/io/layout.js';
+import type { HostTensor } from '../../runtime/io/safetensors.js';
+import { moduleTorchLayouts, toTorch, torchShapeOf, torchStateToTfjs } from '../../runtime/io/torch-layout.js';
+import { assignParameters } from '../../runtime/io/weights.js';
+import { cpuSeeded, freshDir } from '../builder/helpers.js';
+
+interface Sketch {
+  readonly norm: number;
+  readonly dots: readonly number[];
+}
+
+interface Fixture {
+  readonly model: string;
+  readonly input: readonly number[];
+  readonly labels: readonly number[];
+  readonly eval_logits: readonly number[];
+  readonly train_logits: readonly number[];
+  readonly loss: number;
+  readonly grads: Readonly<Record<string, Sketch>>;
+  readonly buffers: Readonly<Record<string, Sketch | { readonly value: number }>>;
+  readonly parameters: number;
+  readonly state: ReadonlyArray<readonly [string, readonly number[]]>;
+}
+
+const FIXTURES = 'test/fixtures/torchvision';
+const MODELS = path.join(FIXTURES, 'models.nvc');
+const work = freshDir('nvcc-torchvision-');
+let loaded: LoadedProgram;
+
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (const b of Buffer.from(text, 'utf8')) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return h;
+}
+
+/** generate.py's `hashes`: lowbias32 of (fnv1a(key) + i * 0x9E3779B9) mod 2^32. */
+function hashAt(seed: number, i: number): number {
+  let x = (seed + Math.imul(i, 0x9e3779b9)) >>> 0;
+  x = (x ^ (x >>> 16)) >>> 0;
+  x = Math.imul(x, 0x21f0aaad) >>> 0;
+  x = (x ^ (x >>> 15)) >>> 0;
+  x = Math.imul(x, 0x735a2d97) >>> 0;
+  return (x ^ (x >>> 15)) >>> 0;
+}
+
+/** generate.py's `uniform`: the i-th value in [-1, 1) of the key's stream. */
+const uniformAt = (seed: number, i: number): number => (hashAt(seed, i) / 4294967296) * 2 - 1;
+
+/** generate.py's `fill`: the value of state_dict entry `key` (PyTorch layout). */
+function fill(key: string, shape: readonly number[], dtype: 'float32' | 'int32'): HostTensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const leaf = key.slice(key.lastIndexOf('.') + 1);
+  if (leaf === 'num_batches_tracked')
+    return { dtype: 'int32', shape: [...shape], data: Int32Array.of(fnv1a(key) % 1000) };
+  if (dtype !== 'float32') throw new Error(`${key}: a ${dtype} tensor other than num_batches_tracked`);
+  const seed = fnv1a(key);
+  const data = new Float32Array(n);
+  let scale = 0.05;
+  let offset = 0;
+  if (leaf === 'running_var') [offset, scale] = [0.75, 0.25];
+  else if (leaf === 'running_mean') scale = 0.1;
+  else if (shape.length >= 2 && leaf !== 'class_token' && leaf !== 'pos_embedding')
+    scale = Math.sqrt(3.0 / Math.floor(n / shape[0]!));
+  else if (leaf === 'weight') [offset, scale] = [0.5, 0.25];
+  // The same float64 expressions as generate.py (`offset + scale * u`; `u * scale` = `scale * u`).
+  if (offset !== 0) for (let i = 0; i < n; i++) data[i] = offset + scale * uniformAt(seed, i);
+  else for (let i = 0; i < n; i++) data[i] = scale * uniformAt(seed, i);
+  return { dtype, shape: [...shape], data };
+}
+
+/** The norm and the dot products with generate.py's `signs(key, n, k)` (bit j of a hash per element). */
+function sketchOf(key: string, data: ArrayLike<number>, k: number): { norm: number; dots: number[] } {
+  const seed = fnv1a(`${key}#`);
+  let norm = 0;
+  const dots = new Array<number>(k).fill(0);
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    norm += v * v;
+    const h = hashAt(seed, i);
+    for (let j = 0; j < k; j++) dots[j]! += (h >>> j) & 1 ? v : -v;
+  }
+  return { norm: Math.sqrt(norm), dots };
+}
+
+/** How far a sketched tensor is from the reference: estimated ||d|| and the norms' difference. */
+function sketchDistance(got: { norm: number; dots: readonly number[] }, want: Sketch): { dist: number; norms: number } {
+  const sq = want.dots.reduce((s, w, j) => s + (got.dots[j]! - w) ** 2, 0) / want.dots.length;
+  return { dist: Math.sqrt(sq), norms: Math.abs(got.norm - want.norm) };
+}
+
+function expectClose(actual: ArrayLike<number>, expected: readonly number[], what: string): void {
+  expect(actual.length, what).toBe(expected.length);
+  let worst = -1;
+  for (let i = 0; i < expected.length; i++)
+    if (!(Math.abs(actual[i]! - expected[i]!) <= 1e-5 + 1e-4 * Math.abs(expected[i]!))) {
+      worst = i;
+      break;
+    }
+  expect(worst, worst >= 0 ? `${what}: element ${worst} is ${actual[worst]} vs ${expected[worst]}` : '').toBe(-1);
+}
+
+const fixture = (name: string): Fixture =>
+  JSON.parse(fs.readFileSync(path.join(FIXTURES, `${name}.json`), 'utf8')) as Fixture;
+
+beforeAll(async () => {
+  loaded = await loadBuiltProgram(MODELS, { outDir: path.join(work, 'build') });
+}, 600_000);
+
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+function defineCase(name: string): void {
+  it(`${name}: names, evaluation logits, one training step's loss, gradients and running statistics`, {
+    timeout: 900_000,
+  }, async () => {
+    const fx = fixture(name);
+    await cpuSeeded(1);
+    const model = loaded.modelFactories[name]!.create();
+    try {
+      // Names and shapes: torchvision's state_dict, key for key, in order.
+      const layouts = moduleTorchLayouts(model);
+      const state = model.namedState();
+      const ours = state.map(([k, v]) => [k, torchShapeOf(v.shape, layouts.get(k) ?? 'same')] as const);
+      expect(ours.map(([k]) => k)).toEqual(fx.state.map(([k]) => k));
+      expect(ours).toEqual(fx.state.map(([k, s]) => [k, [...s]]));
+      expect(model.parameterCount()).toBe(fx.parameters);
+
+      const torchState = new Map(
+        state.map(([k, v]) => [
+          k,
+          fill(k, torchShapeOf(v.shape, layouts.get(k) ?? 'same'), v.dtype as 'float32' | 'int32'),
+        ]),
+      );
+      assignParameters(model, torchStateToTfjs(model, torchState, `${name} (generated)`), name);
+      torchState.clear();
+
+      const [b, h, w, c] = fx.input as [number, number, number, number];
+      const seed = fnv1a('input');
+      const pixels = Float32Array.from({ length: b * c * h * w }, (_, i) => uniformAt(seed, i));
+      const nchw: HostTensor = { dtype: 'float32', shape: [b, c, h, w], data: pixels };
+      const x = nv.tf.tensor(transposeHost(nchw, [0, 2, 3, 1]).data, [b, h, w, c]);
+      const inputs = { x };
+
+      const evalLogits = nv.tf.tidy(() =>
+        (model.forward({ training: false, rng: nv.createRng(1) }, inputs) as nv.tf.Tensor).dataSync(),
+      );
+      expectClose(evalLogits, fx.eval_logits, 'evaluation logits');
+
+      const params = model.namedParameters();
+      let trainLogits: Float32Array | undefined;
+      const { value, grads } = nv.tf.variableGrads(
+        () => {
+          const logits = model.forward({ training: true, rng: nv.createRng(1) }, inputs) as nv.tf.Tensor;
+          trainLogits = logits.dataSync() as Float32Array;
+          return nv.softmaxCrossEntropy(logits, fx.labels);
+        },
+        params.map(([, p]) => p.variable),
+      );
+      expectClose(trainLogits!, fx.train_logits, 'training logits');
+      expect(Math.abs(value.dataSync()[0]! - fx.loss), 'loss').toBeLessThanOrEqual(1e-4 * Math.abs(fx.loss));
+
+      const largest = Math.max(...Object.values(fx.grads).map((g) => g.norm));
+      const bad: string[] = [];
+      for (const [k, p] of params) {
+        const g = grads[p.variable.name]!;
+        const torchG = toTorch(
+          { dtype: 'float32', shape: [...g.shape], data: g.dataSync() as Float32Array },
+          layouts.get(k) ?? 'same',
+          k,
+        );
+        const want = fx.grads[k]!;
+        const { dist, norms } = sketchDistance(sketchOf(k, torchG.data, want.dots.length), want);
+        const tol = 1e-4 * want.norm + 1e-6 * largest;
+        if (!(dist <= tol && norms <= tol))
+          bad.push(
+            `${k}: ||d|| ~ ${dist.toExponential(2)}, norms differ by ${norms.toExponential(2)}, ||g|| = ${want.norm.toExponential(2)}`,
+          );
+      }
+      expect(bad, `gradients beyond 1e-4 normwise:\n${bad.join('\n')}`).toEqual([]);
+
+      for (const [k, v] of model.namedBuffers()) {
+        const want = fx.buffers[k]!;
+        if ('value' in want) {
+          expect(v.variable.dataSync()[0], k).toBe(want.value);
+          continue;
+        }
+        const { dist, norms } = sketchDistance(sketchOf(k, v.variable.dataSync(), want.dots.length), want);
+        expect(Math.max(dist, norms), `${k} after the training pass`).toBeLessThanOrEqual(1e-4 * want.norm + 1e-7);
+      }
+    } finally {
+      model.dispose();
+      nv.tf.disposeVariables();
+    }
+  });
+}
+
+describe('std/ models against torchvision 0.14, from committed fixtures', () => {
+  for (const name of ['vit_b_16']) defineCase(name);
+});
