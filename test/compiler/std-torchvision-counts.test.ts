@@ -4,12 +4,17 @@
  * MACs equal the sum over torchvision's modules of convolution, linear and attention
  * multiply-accumulates (forward hooks on torchvision 0.14 at 224: conv k*k*in/groups per output,
  * linear in per output, attention 2 * N^2 * D per layer besides its projections), nvcc's
- * convention (docs/language.md, Costs); torchvision's documentation rounds them to 17.56 GFLOPS.
+ * convention (docs/language.md, Costs); torchvision's documentation rounds them to 4.09, 0.30 and 17.56 GFLOPS.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../cli/main.js';
 
-const CASES = [{ file: 'std/vit.nvc', model: 'vit_b_16', params: '86,567,656', macs: '17,563,828,224' }];
+const CASES = [
+  { file: 'std/resnet.nvc', model: 'resnet18', params: '11,689,512', macs: '1,814,073,344' },
+  { file: 'std/resnet.nvc', model: 'resnet50', params: '25,557,032', macs: '4,089,184,256' },
+  { file: 'std/mobilenetv2.nvc', model: 'mobilenet_v2', params: '3,504,872', macs: '300,774,272' },
+  { file: 'std/vit.nvc', model: 'vit_b_16', params: '86,567,656', macs: '17,563,828,224' },
+];
 
 describe('std/ torchvision models: parameter counts and MACs', () => {
   let out = '';
