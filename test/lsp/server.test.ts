@@ -120,7 +120,7 @@ describe('nvcc lsp over stdio', () => {
       textDocument: { uri },
       range: { start: { line: 0, character: 0 }, end: { line: lines.length, character: 0 } },
     });
-    expect(hints.length).toBeGreaterThan(5);
+    expect(hints.length).toBeGreaterThanOrEqual(5);
     golden('inlay-hints', hints.map((h) => `${lines[h.position.line]!.trim()}  ${h.label}`).join('\n') + '\n');
   }, 300_000);
 
@@ -131,7 +131,7 @@ describe('nvcc lsp over stdio', () => {
     });
     const local = await client.request<Location>('textDocument/definition', {
       textDocument: { uri },
-      position: positionOf(current, '|> enc.downsample_layers[2]', -2),
+      position: positionOf(current, 'let f = q', 8),
     });
     const refs = await client.request<Location[]>('textDocument/references', {
       textDocument: { uri },
