@@ -9,7 +9,9 @@
 import { BATCH_NORMS } from './batchnorm.js';
 import { ELEMENTWISE } from './elementwise.js';
 import { LAYERS } from './layers.js';
+import { GROUP_NORMS } from './groupnorm.js';
 import { POOLING } from './pooling.js';
+import { RESAMPLING } from './resampling.js';
 import { TENSOR_FUNCTIONS } from './tensor.js';
 import { TORCH_RULES } from './torch.js';
 import type { PrimitiveRecord } from './types.js';
@@ -21,6 +23,8 @@ const ALL: readonly PrimitiveRecord[] = [
   ...LAYERS,
   ...BATCH_NORMS,
   ...POOLING,
+  ...RESAMPLING,
+  ...GROUP_NORMS,
   ...ELEMENTWISE,
   ...TENSOR_FUNCTIONS,
 ].map((p) => (TORCH_RULES[p.name] ? { ...p, targets: { ...p.targets, torch: TORCH_RULES[p.name] } } : p));

@@ -203,6 +203,46 @@ export const TORCH_RULES: Readonly<Record<string, TorchLowering>> = {
   BatchNorm1d: batchNorm(),
   BatchNorm2d: batchNorm(),
   Identity: { supports: always, lower: { layer: () => 'nv.Identity()' } },
+  ConvTranspose2d: {
+    supports: always,
+    lower: {
+      layer: (l) =>
+        `nv.ConvTranspose2d(${[
+          pyValue(l.params.in),
+          pyValue(l.params.out),
+          `kernel=${pyValue(l.params.kernel)}`,
+          `stride=${pyValue(l.params.stride ?? 1)}`,
+          `padding=${pyValue(l.params.padding ?? 0)}`,
+          `output_padding=${pyValue(l.params.output_padding ?? 0)}`,
+          `bias=${pyValue(l.params.bias !== false)}`,
+          ...initArgs(l),
+        ].join(', ')})`,
+    },
+  },
+  GroupNorm: {
+    supports: always,
+    lower: {
+      layer: (l) =>
+        `nv.GroupNorm(${pyValue(l.params.groups)}, ${pyValue(l.params.dim)}, ` +
+        `eps=${pyValue(num(l.params.eps, 1e-5))}, affine=${pyValue(l.params.affine !== false)})`,
+    },
+  },
+  InstanceNorm2d: {
+    supports: always,
+    lower: {
+      layer: (l) =>
+        `nv.InstanceNorm2d(${pyValue(l.params.dim)}, eps=${pyValue(num(l.params.eps, 1e-5))}, ` +
+        `affine=${pyValue(l.params.affine === true)})`,
+    },
+  },
+  upsample_bilinear: {
+    supports: always,
+    lower: {
+      call: (c) =>
+        `nv.upsample_bilinear(${c.args[0]}, ${pyValue(c.attrs.scale)}, ${pyValue(c.attrs.align_corners === true)})`,
+    },
+  },
+  expand: { supports: always, lower: { call: (c) => `${c.args[0]}.expand(${c.outDims().join(', ')})` } },
   MaxPool2d: {
     supports: always,
     lower: { layer: (l) => `nv.MaxPool2d(${windowArgs(l.params)})` },

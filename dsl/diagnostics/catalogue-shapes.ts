@@ -31,6 +31,18 @@ export const shapeCatalogue = {
     message: '`DepthwiseConv2d` expects {expected} channels, found {found} in {shape}',
   },
   ShapeSmallerThanKernel: { ...layerInputShape, message: 'input size {size} is smaller than the kernel {kernel}' },
+  ShapeChannels: {
+    ...layerInputShape,
+    message: '`{callee}` expects {expected} channels on the last axis, found {found} in {shape}',
+  },
+  ShapeExpand: {
+    ...layerInputShape,
+    message: '`expand` cannot broadcast {from} to {to}: axis {axis} has size {size}, not 1 or {target}',
+  },
+  ShapeExpandRank: {
+    ...layerInputShape,
+    message: '`expand` cannot broadcast {from} to the shorter shape {to}',
+  },
   ShapeWindowTooLarge: {
     ...layerInputShape,
     message: 'a window of {kernel} cells does not fit the input size {size}, padded to {padded}',

@@ -6,14 +6,15 @@
  * engine's layout, under the same paths. Holds afterwards: `fromTorch(toTorch(t, k), k)` is `t`
  * for every kind; paths are never renamed (both engines use the official ConvNeXt-V2 names).
  *
- * Kinds: `conv2d` weight [kh, kw, in, out] <-> [out, in, kh, kw] (permute [3, 2, 0, 1]);
+ * Kinds: `conv2d` weight [kh, kw, in, out] <-> [out, in, kh, kw] (permute [3, 2, 0, 1]; also
+ * ConvTranspose2d's [kh, kw, out, in] <-> [in, out, kh, kw]);
  * `depthwise` weight [k, k, C, 1] <-> [C, 1, k, k] ([2, 3, 0, 1]); `linear` weight
  * [in, out] <-> [out, in]; `same` everything else (biases, norms, GRN, tokens, tables).
  * compiler/emit/torch/python/nvcc_layout.py is the Python twin (the torch engine writes its
  * weights and optimizer slots in the tfjs layout through it, so run folders of both engines hold
  * the same files); `moduleToTorchState` / `torchStateToTfjs` convert whole modules.
  */
-import { Conv2d, DepthwiseConv2d } from '../layers/conv.js';
+import { Conv2d, ConvTranspose2d, DepthwiseConv2d } from '../layers/conv.js';
 import { Linear } from '../layers/linear.js';
 import type { Module } from '../module.js';
 import { transposeHost } from './layout.js';
@@ -37,7 +38,8 @@ const FROM_TORCH: Readonly<Record<Exclude<TorchLayoutKind, 'same'>, readonly num
 /** The layout kind of a primitive layer's weight (by the layer's .nvc type name). */
 export function torchLayoutKind(layerType: string, weightName: string): TorchLayoutKind {
   if (weightName !== 'weight') return 'same';
-  if (layerType === 'Conv2d') return 'conv2d';
+  // ConvTranspose2d's [k, k, out, in] <-> [in, out, k, k] is the same permutation.
+  if (layerType === 'Conv2d' || layerType === 'ConvTranspose2d') return 'conv2d';
   if (layerType === 'DepthwiseConv2d') return 'depthwise';
   if (layerType === 'Linear') return 'linear';
   return 'same';
@@ -66,7 +68,7 @@ export function moduleTorchLayouts(module: Module, prefix = ''): Map<string, Tor
   const out = new Map<string, TorchLayoutKind>();
   const visit = (m: Module, p: string): void => {
     const kind: TorchLayoutKind | undefined =
-      m instanceof Conv2d
+      m instanceof Conv2d || m instanceof ConvTranspose2d
         ? 'conv2d'
         : m instanceof DepthwiseConv2d
           ? 'depthwise'

@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ForwardContext } from '../module.js';
 import { truncNormal, zeros } from '../init.js';
 import { type ConvPadding, convolve, depthwiseConv2d } from '../ops/linear.js';
+import { convTranspose2d } from '../ops/resample.js';
 import { visible } from '../ops/mask.js';
 import { Layer, type InitOptions, type SparseCapable } from './base.js';
 
@@ -112,5 +113,51 @@ export class DepthwiseConv2d extends Layer implements SparseCapable {
         visible(depthwiseConv2d(visible(x, ctx), this.weight, this.bias, this.padding, options), ctx),
       );
     return depthwiseConv2d(x, this.weight, this.bias, this.padding, options);
+  }
+}
+
+export interface ConvTranspose2dOptions extends InitOptions {
+  readonly kernel: number;
+  readonly stride?: number;
+  /** Rows and columns cut from every side of the full output (PyTorch's padding). Default 0. */
+  readonly padding?: number;
+  /** Rows and columns added at the bottom and right (PyTorch's output_padding, < stride). Default 0. */
+  readonly outputPadding?: number;
+  readonly bias?: boolean;
+}
+
+/** nn.ConvTranspose2d on NHWC; `weight` [k, k, out, in] (PyTorch [in, out, k, k]), `bias` [out]. */
+export class ConvTranspose2d extends Layer {
+  readonly weight: tf.Variable;
+  readonly bias?: tf.Variable;
+  readonly stride: number;
+  readonly padding: number;
+  readonly outputPadding: number;
+
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    options: ConvTranspose2dOptions,
+  ) {
+    super();
+    const k = options.kernel;
+    this.stride = options.stride ?? 1;
+    this.padding = options.padding ?? 0;
+    this.outputPadding = options.outputPadding ?? 0;
+    this.weight = this.param(
+      'weight',
+      [k, k, outChannels, inChannels],
+      options.weightInit ?? truncNormal({ std: 0.02 }),
+    );
+    if (options.bias ?? true)
+      this.bias = this.param('bias', [outChannels], options.biasInit ?? zeros(), { noDecay: true });
+  }
+
+  forward(_ctx: ForwardContext, x: tf.Tensor): tf.Tensor {
+    return convTranspose2d(x, this.weight, this.bias, {
+      stride: this.stride,
+      padding: this.padding,
+      outputPadding: this.outputPadding,
+    });
   }
 }

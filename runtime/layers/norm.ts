@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ForwardContext } from '../module.js';
 import { ones, zeros } from '../init.js';
-import { grn, layerNorm, type GrnStatistics } from '../ops/norm.js';
+import { groupNorm, grn, instanceNorm, layerNorm, type GrnStatistics } from '../ops/norm.js';
 import { keepFor, visible } from '../ops/mask.js';
 import { Layer, type SparseCapable } from './base.js';
 
@@ -83,5 +83,59 @@ export class GRN extends Layer implements SparseCapable {
       );
     }
     return grn(x, this.gamma, this.beta, { sqrtEps: this.sqrtEps });
+  }
+}
+
+export interface AffineNormOptions {
+  /** Default 1e-5 (PyTorch). */
+  readonly eps?: number;
+  /** Learn a per-channel `weight` (ones) and `bias` (zeros). */
+  readonly affine?: boolean;
+}
+
+/** nn.GroupNorm(groups, channels) on channels-last input; affine by default (PyTorch). */
+export class GroupNorm extends Layer {
+  readonly weight?: tf.Variable;
+  readonly bias?: tf.Variable;
+  readonly eps: number;
+
+  constructor(
+    readonly groups: number,
+    readonly channels: number,
+    options: AffineNormOptions = {},
+  ) {
+    super();
+    this.eps = options.eps ?? 1e-5;
+    if (options.affine ?? true) {
+      this.weight = this.param('weight', [channels], ones(), { noDecay: true });
+      this.bias = this.param('bias', [channels], zeros(), { noDecay: true });
+    }
+  }
+
+  forward(_ctx: ForwardContext, x: tf.Tensor): tf.Tensor {
+    return groupNorm(x, this.groups, this.weight, this.bias, this.eps);
+  }
+}
+
+/** nn.InstanceNorm2d(channels) on NHWC; not affine by default and no running statistics (PyTorch). */
+export class InstanceNorm2d extends Layer {
+  readonly weight?: tf.Variable;
+  readonly bias?: tf.Variable;
+  readonly eps: number;
+
+  constructor(
+    readonly channels: number,
+    options: AffineNormOptions = {},
+  ) {
+    super();
+    this.eps = options.eps ?? 1e-5;
+    if (options.affine ?? false) {
+      this.weight = this.param('weight', [channels], ones(), { noDecay: true });
+      this.bias = this.param('bias', [channels], zeros(), { noDecay: true });
+    }
+  }
+
+  forward(_ctx: ForwardContext, x: tf.Tensor): tf.Tensor {
+    return instanceNorm(x, this.weight, this.bias, this.eps);
   }
 }

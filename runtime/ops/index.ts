@@ -11,3 +11,4 @@ export * from './loss.js';
 export * from './elementwise.js';
 export * from './window.js';
 export * from './batchnorm.js';
+export * from './resample.js';

@@ -1,5 +1,6 @@
 /**
- * Normalisations: LayerNorm over the last axis and ConvNeXt-V2 GRN, dense and masked.
+ * Normalisations: LayerNorm over the last axis and ConvNeXt-V2 GRN, dense and masked; PyTorch's
+ * GroupNorm and InstanceNorm2d on channels-last maps.
  * In: NHWC (or any-rank for LayerNorm) float32 tensors plus rank-1 parameters. Out: same shape.
  * Holds: no tf.tile (rank-1 parameters broadcast), and the GRN gradient is finite everywhere,
  * including all-zero (fully masked) channels.
@@ -153,5 +154,50 @@ export function grnAutodiff(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, opt
     const g = safeSqrt(sq);
     const nx = tf.div(g, tf.add(tf.mean(g, -1, true), eps));
     return tf.add(tf.add(tf.mul(gamma, tf.mul(x, nx)), beta), x);
+  });
+}
+
+/**
+ * nn.GroupNorm on channels-last x [N, ..., C]: the channels split into `groups` contiguous groups,
+ * each normalised over every position and its channels (biased variance, eps inside the square
+ * root), then the per-channel affine weight and bias when given.
+ */
+export function groupNorm(
+  x: tf.Tensor,
+  groups: number,
+  weight: tf.Tensor | undefined,
+  bias: tf.Tensor | undefined,
+  eps: number,
+): tf.Tensor {
+  const c = x.shape[x.rank - 1]!;
+  const n = x.shape[0]!;
+  if (c % groups !== 0) throw new Error(`groupNorm: ${groups} groups do not divide ${c} channels`);
+  return tf.tidy(() => {
+    const g = tf.reshape(x, [n, -1, groups, c / groups]);
+    const { mean, variance } = tf.moments(g, [1, 3], true);
+    let y = tf.reshape(tf.mul(tf.sub(g, mean), tf.rsqrt(tf.add(variance, eps))), x.shape);
+    if (weight) y = tf.mul(y, weight);
+    if (bias) y = tf.add(y, bias);
+    return y;
+  });
+}
+
+/**
+ * nn.InstanceNorm2d on NHWC x: each sample's channel normalised over H and W (biased variance,
+ * eps inside the square root), then the per-channel affine weight and bias when given.
+ */
+export function instanceNorm(
+  x: tf.Tensor,
+  weight: tf.Tensor | undefined,
+  bias: tf.Tensor | undefined,
+  eps: number,
+): tf.Tensor {
+  if (x.rank !== 4) throw new Error(`instanceNorm: expected NHWC input, got [${x.shape.join(', ')}]`);
+  return tf.tidy(() => {
+    const { mean, variance } = tf.moments(x, [1, 2], true);
+    let y = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
+    if (weight) y = tf.mul(y, weight);
+    if (bias) y = tf.add(y, bias);
+    return y;
   });
 }

@@ -190,6 +190,25 @@ function casesOf(prim: PrimitiveRecord): fc.Arbitrary<Case> {
       return one(argsOf(prim, { grid: pick([2, 2], [1, 4], [4, 1], [3, 3], [4]).map(list) }), () =>
         pick([[1, 4, 8]], [[1, 4, 4]], [[1, 4, 18]]),
       );
+    case 'ConvTranspose2d':
+      return one(argsOf(prim, { in: small(1, 4).map(String), out: small(1, 4).map(String) }), (a) =>
+        fc.tuple(channels('in', a), small(1, 4)).map(([c, s]) => [[1, s, s, c]]),
+      );
+    case 'GroupNorm':
+      return one(argsOf(prim, { groups: small(0, 3).map(String), dim: pick('2', '4', '6') }), (a) =>
+        fc.tuple(channels('dim', a), pick(3, 4)).map(([c, r]) => [r === 4 ? [1, 2, 3, c] : [1, 3, c]]),
+      );
+    case 'InstanceNorm2d':
+      return one(argsOf(prim, { dim: small(1, 4).map(String) }), (a) =>
+        fc.tuple(channels('dim', a), pick(3, 4)).map(([c, r]) => [r === 4 ? [1, 2, 3, c] : [1, 3, c]]),
+      );
+    case 'upsample_bilinear':
+      return generic(pick([[1, 2, 2, 3]], [[1, 3, 1, 2]], [[1, 3, 4]]));
+    case 'expand':
+      return one(
+        argsOf(prim, { shape: pick([2, 1, 4], [1, 3, 4], [2, 3, 4], [3, 4], [1, 5, 4], [2, 1, -1]).map(list) }),
+        () => pick([[1, 1, 4]], [[1, 3, 1]], [[3, 4]]),
+      );
     case 'MaxPool2d':
     case 'AvgPool2d':
     case 'AdaptiveAvgPool2d':

@@ -21,7 +21,7 @@ function runtimeExport(name: string): unknown {
 const WEIGHTLESS = ['Identity', 'MaxPool2d', 'AvgPool2d', 'AdaptiveAvgPool2d'];
 
 /** Records whose MACs count (the cost convention in compiler/primitives/types.ts). */
-const COUNTED = ['Conv2d', 'DepthwiseConv2d', 'Linear', 'matmul', 'attention'];
+const COUNTED = ['Conv2d', 'DepthwiseConv2d', 'ConvTranspose2d', 'Linear', 'matmul', 'attention'];
 
 describe('primitive records', () => {
   it('are many, with unique names and IR names', () => {

@@ -110,7 +110,7 @@ const CASES: Case[] = [
     grads: true,
   },
   {
-    name: 'issue 14 vocabulary (pools, activations, padded, dilated, grouped and strided depthwise convs)',
+    name: 'issue 14 vocabulary (every new primitive)',
     file: 'test/fixtures/emit/vocabulary.nvc',
     model: 'Vocabulary',
     symbol: 32,

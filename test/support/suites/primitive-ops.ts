@@ -69,6 +69,16 @@ const RUNTIME: Readonly<Record<string, (t: Tensors, o: Options) => tf.Tensor>> =
       dilation: num(o.dilation, 1),
       groups: num(o.groups, 1),
     }),
+  expand: (t, o) => ops.expand(t.x!, o.shape as number[]),
+  conv_transpose2d: (t, o) =>
+    ops.convTranspose2d(t.x!, t.weight!, t.bias, {
+      stride: num(o.stride, 1),
+      padding: num(o.padding, 0),
+      outputPadding: num(o.output_padding, 0),
+    }),
+  bilinear: (t, o) => ops.upsampleBilinear(t.x!, num(o.scale, 1), o.align_corners === true),
+  group_norm: (t, o) => ops.groupNorm(t.x!, num(o.groups, 1), t.weight, t.bias, num(o.eps, 1e-5)),
+  instance_norm: (t, o) => ops.instanceNorm(t.x!, t.weight, t.bias, num(o.eps, 1e-5)),
   depthwise: (t, o) =>
     ops.depthwiseConv2d(t.x!, t.weight!, t.bias, (o.padding as ops.ConvPadding | undefined) ?? 'valid', {
       stride: num(o.stride, 1),
@@ -214,6 +224,35 @@ export function definePrimitiveOpsSuite(backend: 'cpu' | 'wasm'): void {
         (v) => ops.depthwiseConv2d(v.x!, v.w!, undefined, 2, { dilation: 2 }),
         40,
       );
+    });
+    it('expand: a class token to the batch, new leading axes', () => {
+      gradcheck({ x: [1, 1, 4] }, (v) => ops.expand(v.x!, [3, 1, 4]), 41);
+      gradcheck({ x: [4, 1] }, (v) => ops.expand(v.x!, [2, 3, 4, 5]), 42);
+    });
+    it('ConvTranspose2d: 2x2/2, 3x3/2 with padding and output_padding, 4x4/2 padding 1', () => {
+      gradcheck(
+        { x: [2, 3, 4, 3], w: [2, 2, 5, 3], b: [5] },
+        (v) => ops.convTranspose2d(v.x!, v.w!, v.b, { stride: 2 }),
+        43,
+      );
+      gradcheck(
+        { x: [1, 4, 3, 2], w: [3, 3, 3, 2] },
+        (v) => ops.convTranspose2d(v.x!, v.w!, undefined, { stride: 2, padding: 1, outputPadding: 1 }),
+        44,
+      );
+      gradcheck(
+        { x: [2, 3, 3, 2], w: [4, 4, 2, 2] },
+        (v) => ops.convTranspose2d(v.x!, v.w!, undefined, { stride: 2, padding: 1 }),
+        45,
+      );
+    });
+    it('bilinear upsampling with and without align_corners', () => {
+      gradcheck({ x: [2, 3, 4, 3] }, (v) => ops.upsampleBilinear(v.x!, 2, false), 46);
+      gradcheck({ x: [2, 3, 4, 3] }, (v) => ops.upsampleBilinear(v.x!, 2, true), 47);
+    });
+    it('GroupNorm and InstanceNorm2d (affine)', () => {
+      gradcheck({ x: [2, 4, 3, 6], w: [6], b: [6] }, (v) => ops.groupNorm(v.x!, 2, v.w, v.b, 1e-5), 48);
+      gradcheck({ x: [2, 4, 5, 3], w: [3], b: [3] }, (v) => ops.instanceNorm(v.x!, v.w, v.b, 1e-5), 49);
     });
     for (const [name, fn] of Object.entries(ACTIVATIONS))
       it(`activation ${name}`, () => {

@@ -32,10 +32,13 @@ __all__ = [
     'AvgPool2d',
     'BatchNorm',
     'Conv2d',
+    'ConvTranspose2d',
     'DepthwiseConv2d',
     'Fn',
     'GRN',
+    'GroupNorm',
     'Identity',
+    'InstanceNorm2d',
     'LayerNorm',
     'Linear',
     'MaxPool2d',
@@ -59,6 +62,7 @@ __all__ = [
     'relative_position_bias',
     'shift_window_mask',
     'unpatchify',
+    'upsample_bilinear',
     'upsample_nearest',
     'visible',
 ]
@@ -414,6 +418,61 @@ class Identity(nn.Module):
         return x
 
 
+class ConvTranspose2d(nn.Module):
+    """nn.ConvTranspose2d on NHWC input; `weight` [in, out, k, k] (PyTorch layout), `bias` [out]."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel: int,
+        stride: int = 1,
+        padding: int = 0,
+        output_padding: int = 0,
+        bias: bool = True,
+        weight_init: InitSpec = ('trunc_normal', {'std': 0.02}),
+        bias_init: InitSpec = ('zeros', {}),
+    ) -> None:
+        super().__init__()
+        self.stride, self.padding, self.output_padding = stride, padding, output_padding
+        self.weight = _param((in_channels, out_channels, kernel, kernel), weight_init)
+        self.bias = _param((out_channels,), bias_init) if bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = F.conv_transpose2d(
+            x.permute(0, 3, 1, 2), self.weight, self.bias, self.stride, self.padding, self.output_padding
+        )
+        return y.permute(0, 2, 3, 1)
+
+
+class GroupNorm(nn.Module):
+    """nn.GroupNorm on channels-last input; `weight` / `bias` [C] when affine."""
+
+    def __init__(self, groups: int, dim: int, eps: float = 1e-5, affine: bool = True) -> None:
+        super().__init__()
+        self.groups, self.eps = groups, eps
+        self.weight = nn.Parameter(torch.ones(dim)) if affine else None
+        self.bias = nn.Parameter(torch.zeros(dim)) if affine else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = F.group_norm(x.movedim(-1, 1), self.groups, self.weight, self.bias, self.eps)
+        return y.movedim(1, -1)
+
+
+class InstanceNorm2d(nn.Module):
+    """nn.InstanceNorm2d (no running statistics) on NHWC input; `weight` / `bias` [C] when affine."""
+
+    def __init__(self, dim: int, eps: float = 1e-5, affine: bool = False) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim)) if affine else None
+        self.bias = nn.Parameter(torch.zeros(dim)) if affine else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = F.instance_norm(x.permute(0, 3, 1, 2), weight=self.weight, bias=self.bias, eps=self.eps)
+        return y.permute(0, 2, 3, 1)
+
+
 class MaxPool2d(nn.Module):
     """nn.MaxPool2d on NHWC maps (ceil_mode false)."""
 
@@ -585,6 +644,12 @@ def unpatchify(x: Tensor, p: int, h: int, w: int, c: int) -> Tensor:
 def upsample_nearest(x: Tensor, scale: int) -> Tensor:
     """[B, H, W, C] -> [B, H * s, W * s, C] by block repetition."""
     return x.repeat_interleave(scale, dim=1).repeat_interleave(scale, dim=2)
+
+
+def upsample_bilinear(x: Tensor, scale: int, align_corners: bool) -> Tensor:
+    """[B, H, W, C] -> [B, H * s, W * s, C] by F.interpolate(mode='bilinear')."""
+    y = F.interpolate(x.permute(0, 3, 1, 2), scale_factor=scale, mode='bilinear', align_corners=align_corners)
+    return y.permute(0, 2, 3, 1)
 
 
 def _relative_position_index(window: int, device: torch.device) -> Tensor:

@@ -31,7 +31,7 @@ def _kind(module: nn.Module, leaf: str) -> str:
     if isinstance(module, nn.Conv2d):
         depthwise = module.groups > 1 and module.groups == module.in_channels == module.out_channels
         return "depthwise" if depthwise else "conv2d"
-    if name == "Conv2d":
+    if name in ("Conv2d", "ConvTranspose2d"):  # [in, out, kh, kw] <-> [kh, kw, out, in]: the same permutation
         return "conv2d"
     if isinstance(module, nn.Linear) or name == "Linear":
         return "linear"

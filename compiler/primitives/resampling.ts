@@ -1,0 +1,236 @@
+/**
+ * Primitive records that change a map's size or a tensor's shape the PyTorch way:
+ * ConvTranspose2d (a layer), bilinear upsampling with align_corners, and expand (broadcast to a
+ * shape, e.g. a class token to the batch).
+ * In: nothing. Out: `RESAMPLING`, their records (see types.ts for the fields). Holds afterwards:
+ * each one's shape rule, MACs, diagram label and tfjs lowering are here and nowhere else.
+ */
+import { semantic } from '../report.js';
+import { type Dim, dimAdd, dimMul, dimSub, formatShape, shapeSize } from '../symbolic.js';
+import {
+  always,
+  B,
+  boolParam,
+  d,
+  I,
+  intParam,
+  last,
+  PLAIN,
+  type PrimitiveRecord,
+  rankError,
+  shapeParam,
+  tfjsCall,
+  TRUNC,
+  type WeightSpec,
+  ZEROS,
+} from './types.js';
+
+export const RESAMPLING: readonly PrimitiveRecord[] = [
+  {
+    name: 'ConvTranspose2d',
+    kind: 'layer',
+    irName: 'conv_transpose2d',
+    runtime: 'nv.ConvTranspose2d',
+    inputs: ['x'],
+    params: [
+      { name: 'in', type: 'int', min: 1, doc: 'input channels' },
+      { name: 'out', type: 'int', min: 1, doc: 'output channels' },
+      { name: 'kernel', type: 'int', min: 1, doc: 'square kernel size' },
+      { name: 'stride', type: 'int', default: I(1), min: 1, doc: 'stride (the upsampling factor)' },
+      { name: 'padding', type: 'int', default: I(0), min: 0, doc: 'rows and columns cut from every side' },
+      {
+        name: 'output_padding',
+        type: 'int',
+        default: I(0),
+        min: 0,
+        doc: 'rows and columns added at the bottom and right (< stride)',
+      },
+      { name: 'bias', type: 'bool', default: B(true), doc: 'add a bias' },
+    ],
+    doc: 'transposed 2-D convolution over NHWC input (the gradient of a strided Conv2d); weight [k, k, out, in]',
+    validate(p) {
+      const op = intParam(p, 'output_padding');
+      const s = intParam(p, 'stride');
+      if (op >= s)
+        return {
+          param: 'output_padding',
+          message: `output_padding = ${op} must be smaller than the stride ${s} (PyTorch refuses it too)`,
+          help: `use output_padding <= ${s - 1}`,
+        };
+      return undefined;
+    },
+    weights(p) {
+      const k = intParam(p, 'kernel');
+      const ws: WeightSpec[] = [
+        { name: 'weight', shape: [k, k, intParam(p, 'out'), intParam(p, 'in')], init: TRUNC(0.02), noDecay: false },
+      ];
+      if (boolParam(p, 'bias')) ws.push({ name: 'bias', shape: [intParam(p, 'out')], init: ZEROS, noDecay: true });
+      return ws;
+    },
+    shape([x], p) {
+      if (x!.length !== 4) return rankError('ConvTranspose2d', 'a 4-D [B, H, W, C] input', x!);
+      const cin = intParam(p, 'in');
+      if (!last(x!).equals(d(cin)))
+        return {
+          error: semantic('ShapeChannels', {
+            callee: 'ConvTranspose2d',
+            expected: cin,
+            found: String(last(x!)),
+            shape: formatShape(x!),
+          }),
+          input: 0,
+          help: `use \`ConvTranspose2d(${last(x!)}, ...)\``,
+        };
+      const s = intParam(p, 'stride');
+      const grow = intParam(p, 'kernel') - 2 * intParam(p, 'padding') + intParam(p, 'output_padding');
+      const side = (size: Dim) => dimAdd(dimMul(dimSub(size, d(1)), d(s)), d(grow));
+      const h = side(x![1]!);
+      const w = side(x![2]!);
+      const tooSmall = [h, w].find((v) => v.isConstant() && (v.asInt() ?? 0) < 1);
+      if (tooSmall)
+        return {
+          error: semantic('ShapeWindowTooLarge', {
+            kernel: intParam(p, 'kernel'),
+            size: Number(x![1]!.asInt() ?? 0),
+            padded: Number(tooSmall.asInt() ?? 0),
+          }),
+          input: 0,
+        };
+      return [x![0]!, h, w, d(intParam(p, 'out'))];
+    },
+    macs([x], _out, p) {
+      const k = intParam(p, 'kernel');
+      return dimMul(shapeSize(x!), d(k * k * intParam(p, 'out')));
+    },
+    reference: {
+      shape: "[B, H, W, in] -> [B, H', W', out], H' = (H - 1) stride - 2 padding + kernel + output_padding (W' alike)",
+      macs: 'B * H * W * in * out * kernel * kernel (every input cell meets every tap)',
+      pytorch:
+        '`nn.ConvTranspose2d(in, out, kernel, stride, padding, output_padding, bias = bias)` on NCHW; nvcc is ' +
+        'NHWC and keeps the weight as [k, k, out, in] (PyTorch: [in, out, k, k]); no groups or dilation',
+    },
+    torchAliases: ['conv_transpose2d', 'ConvTranspose'],
+    diagram: {
+      settings: (p) =>
+        `${p.in} → ${p.out}, ${p.kernel}×${p.kernel} ×${p.stride ?? 1} transposed` +
+        `${p.padding ? ` pad ${p.padding}` : ''}${p.output_padding ? ` out+${p.output_padding}` : ''}`,
+    },
+    targets: {
+      tfjs: {
+        supports: always,
+        lower: {
+          kind: 'layer',
+          sparseMode: false,
+          construct: (n, h) => ({
+            args: [h.value(n.params.in), h.value(n.params.out)],
+            options: [
+              `kernel: ${h.value(n.params.kernel)}`,
+              `stride: ${h.value(n.params.stride ?? 1)}`,
+              `padding: ${h.value(n.params.padding ?? 0)}`,
+              `outputPadding: ${h.value(n.params.output_padding ?? 0)}`,
+              `bias: ${h.value(n.params.bias)}`,
+              ...h.inits(),
+            ],
+          }),
+        },
+      },
+    },
+  },
+  {
+    name: 'upsample_bilinear',
+    kind: 'function',
+    irName: 'upsample_bilinear',
+    runtime: 'nv.upsampleBilinear',
+    inputs: ['x'],
+    params: [
+      { name: 'scale', type: 'int', min: 1, doc: 'integer scale factor' },
+      {
+        name: 'align_corners',
+        type: 'bool',
+        default: B(false),
+        doc: "PyTorch's align_corners: corner cells map onto corner cells (else cell centres, PyTorch's default)",
+      },
+    ],
+    doc: 'bilinear interpolation [B, H, W, C] -> [B, H * s, W * s, C] with PyTorch`s align_corners semantics',
+    shape([x], p) {
+      if (x!.length !== 4) return rankError('upsample_bilinear', 'a 4-D [B, H, W, C] input', x!);
+      const s = d(intParam(p, 'scale'));
+      return [x![0]!, dimMul(x![1]!, s), dimMul(x![2]!, s), x![3]!];
+    },
+    reference: {
+      shape: '[B, H, W, C] -> [B, H * scale, W * scale, C]',
+      macs: '0',
+      pytorch:
+        '`F.interpolate(x, scale_factor = scale, mode = "bilinear", align_corners = align_corners)`, ' +
+        '`nn.Upsample(scale_factor = scale, mode = "bilinear", align_corners = align_corners)` (NCHW)',
+    },
+    torchAliases: ['UpsamplingBilinear2d'],
+    diagram: {
+      settings: () => undefined,
+      opLine: (a) => `×${a.scale}${a.align_corners === true ? ', align corners' : ''}`,
+    },
+    targets: { tfjs: tfjsCall((l) => [l.value(l.attrs.scale), l.value(l.attrs.align_corners === true)]) },
+  },
+  {
+    name: 'expand',
+    kind: 'function',
+    irName: 'expand',
+    runtime: 'nv.expand',
+    inputs: ['x'],
+    params: [
+      {
+        name: 'shape',
+        type: 'shape',
+        doc: 'the shape to broadcast to; dims may be symbolic (`[B, 1, dim]`), -1 keeps the axis',
+      },
+    ],
+    doc:
+      'x broadcast to a shape without copying its meaning: each axis of x is 1 (repeated) or the target size, ' +
+      'new axes are added in front (Tensor.expand; a class token `expand(cls_token, [B, 1, dim])`)',
+    shape([x], p) {
+      const target = shapeParam(p, 'shape');
+      const offset = target.length - x!.length;
+      if (offset < 0)
+        return { error: semantic('ShapeExpandRank', { from: formatShape(x!), to: formatShape(target) }), input: 0 };
+      const out: Dim[] = [];
+      for (let i = 0; i < target.length; i++) {
+        const want = target[i]!;
+        const have = i >= offset ? x![i - offset]! : undefined;
+        if (want.asInt() === -1) {
+          if (!have)
+            return {
+              error: semantic('ShapeExpand', {
+                from: formatShape(x!),
+                to: formatShape(target),
+                axis: i,
+                size: 'new',
+                target: -1,
+              }),
+              input: 0,
+            };
+          out.push(have);
+        } else if (!have || have.equals(want) || have.asInt() === 1) out.push(want);
+        else
+          return {
+            error: semantic('ShapeExpand', {
+              from: formatShape(x!),
+              to: formatShape(target),
+              axis: i,
+              size: String(have),
+              target: String(want),
+            }),
+            input: 0,
+          };
+      }
+      return out;
+    },
+    reference: {
+      shape: 'x -> shape (each axis of x 1 or the target size; -1 keeps it; new axes in front)',
+      macs: '0',
+      pytorch: '`x.expand(*shape)`',
+    },
+    torchAliases: ['expand_as', 'broadcast_to'],
+    diagram: PLAIN,
+    targets: { tfjs: tfjsCall((l) => [`[${l.out.map(l.dim).join(', ')}]`]) },
+  },
+];

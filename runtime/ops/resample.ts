@@ -1,0 +1,98 @@
+/**
+ * Resampling and broadcasting with PyTorch's semantics, NHWC.
+ * In: NHWC maps (bilinear upsampling, transposed convolution) or any tensor (expand). Out:
+ *  - upsampleBilinear: [N, H*s, W*s, C], F.interpolate(mode='bilinear', align_corners) values;
+ *  - convTranspose2d: nn.ConvTranspose2d's output [N, (H-1)s - 2p + k + output_padding, ..., out];
+ *  - expand: x broadcast to a shape (Tensor.expand).
+ * Holds: built from matMul, conv2dTranspose, slice/pad and add, whose gradients exist on cpu and
+ * wasm (no ResizeBilinearGrad, no tile).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { applyAlongAxis } from './pool.js';
+
+/**
+ * The [out, in] matrix of PyTorch's 1-D linear interpolation: align_corners maps the corner cells
+ * onto each other (src = dst (in - 1) / (out - 1)); otherwise cell centres (src = (dst + 0.5) in / out
+ * - 0.5, clamped at 0).
+ */
+export function linearInterpolationMatrix(size: number, out: number, alignCorners: boolean): Float32Array {
+  const m = new Float32Array(out * size);
+  for (let i = 0; i < out; i++) {
+    let src = alignCorners ? (out > 1 ? (i * (size - 1)) / (out - 1) : 0) : ((i + 0.5) * size) / out - 0.5;
+    if (src < 0) src = 0;
+    const i0 = Math.min(Math.floor(src), size - 1);
+    const i1 = Math.min(i0 + 1, size - 1);
+    const t = src - i0;
+    m[i * size + i0] += 1 - t;
+    m[i * size + i1] += t;
+  }
+  return m;
+}
+
+/** F.interpolate(x, scale_factor = scale, mode = 'bilinear', align_corners) on NHWC. */
+export function upsampleBilinear(x: tf.Tensor, scale: number, alignCorners = false): tf.Tensor4D {
+  if (x.rank !== 4) throw new Error(`upsampleBilinear: expected NHWC input, got [${x.shape.join(', ')}]`);
+  const [, h, w] = x.shape as [number, number, number, number];
+  return tf.tidy(() => {
+    const rows = tf.tensor2d(linearInterpolationMatrix(h, h * scale, alignCorners), [h * scale, h]);
+    const cols = tf.tensor2d(linearInterpolationMatrix(w, w * scale, alignCorners), [w * scale, w]);
+    return applyAlongAxis(applyAlongAxis(x as tf.Tensor4D, rows, 1), cols, 2);
+  });
+}
+
+export interface ConvTransposeOptions {
+  readonly stride?: number;
+  readonly padding?: number;
+  readonly outputPadding?: number;
+}
+
+/**
+ * nn.ConvTranspose2d on NHWC with weight [k, k, out, in] (PyTorch: [in, out, k, k]): the full
+ * transposed convolution ((H - 1) s + k rows) with `padding` rows cut at the top and
+ * `padding - output_padding` at the bottom (zero rows added when output_padding exceeds padding).
+ */
+export function convTranspose2d(
+  x: tf.Tensor,
+  weight: tf.Tensor,
+  bias: tf.Tensor | undefined,
+  options: ConvTransposeOptions = {},
+): tf.Tensor4D {
+  if (x.rank !== 4) throw new Error(`convTranspose2d: expected NHWC input, got [${x.shape.join(', ')}]`);
+  const [kh, kw, cout, cin] = weight.shape as [number, number, number, number];
+  const [n, h, w, c] = x.shape as [number, number, number, number];
+  if (c !== cin) throw new Error(`convTranspose2d: input has ${c} channels, the filter expects ${cin}`);
+  const s = options.stride ?? 1;
+  const p = options.padding ?? 0;
+  const op = options.outputPadding ?? 0;
+  const fullH = (h - 1) * s + kh;
+  const fullW = (w - 1) * s + kw;
+  const outH = fullH - 2 * p + op;
+  const outW = fullW - 2 * p + op;
+  return tf.tidy(() => {
+    let y: tf.Tensor4D = tf.conv2dTranspose(
+      x as tf.Tensor4D,
+      weight as tf.Tensor4D,
+      [n, fullH, fullW, cout],
+      s,
+      'valid',
+    );
+    const extraH = Math.max(0, p + outH - fullH);
+    const extraW = Math.max(0, p + outW - fullW);
+    if (extraH || extraW)
+      y = tf.pad(y, [
+        [0, 0],
+        [0, extraH],
+        [0, extraW],
+        [0, 0],
+      ]);
+    if (p || outH !== y.shape[1] || outW !== y.shape[2]) y = tf.slice(y, [0, p, p, 0], [n, outH, outW, cout]);
+    return bias ? (tf.add(y, bias) as tf.Tensor4D) : y;
+  });
+}
+
+/** x broadcast to `shape` (Tensor.expand; -1 keeps the axis), as x + zeros(shape). */
+export function expand(x: tf.Tensor, shape: readonly number[]): tf.Tensor {
+  const offset = shape.length - x.rank;
+  const target = shape.map((d, i) => (d === -1 ? x.shape[i - offset]! : d));
+  return tf.tidy(() => tf.add(x, tf.zeros(target)));
+}
