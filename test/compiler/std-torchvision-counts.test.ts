@@ -16,6 +16,13 @@ const CASES = [
   { file: 'std/vit.nvc', model: 'vit_b_16', params: '86,567,656', macs: '17,563,828,224' },
 ];
 
+/**
+ * U-Net is not in torchvision: std/unet.nvc follows milesial/Pytorch-UNet's UNet(3, 2,
+ * bilinear = True), whose module tree rebuilt in torch 1.13 has 17,263,042 parameters and 110
+ * state_dict entries (56 parameters, 18 BatchNorms with 3 buffers each).
+ */
+const UNET = { params: '17,263,042', buffers: '8,850 values in 54 tensors' };
+
 describe('std/ torchvision models: parameter counts and MACs', () => {
   let out = '';
   beforeEach(() => {
@@ -34,4 +41,10 @@ describe('std/ torchvision models: parameter counts and MACs', () => {
       expect(out).toContain(`Total params: ${c.params}\n`);
       expect(out).toContain(`MACs (multiply-accumulates, conv/linear/matmul/attention): ${c.macs} `);
     });
+
+  it(`unet: ${UNET.params} parameters and 54 buffers`, async () => {
+    expect(await main(['summary', 'std/unet.nvc', '--model', 'unet', '--depth', '0', '--dims', 'H=64,W=64'])).toBe(0);
+    expect(out).toContain(`Total params: ${UNET.params}\n`);
+    expect(out).toContain(`Buffers (saved with the weights, not trained): ${UNET.buffers}\n`);
+  });
 });
