@@ -1,5 +1,5 @@
 // MED-NVC's structure variants: the encoder is any std/encoder.nvc ImageEncoder and the fusion
-// point a parameter, so `swin` and `fuse_after_3` are one-line edits; `nvcc diff` shows them.
+// point a parameter, so `swin`, `resnet` and `fuse_after_3` are one-line edits; `nvcc diff` shows them.
 import { describe, expect, it } from 'vitest';
 import { diffPrograms, formatProgramDiff } from '../../compiler/diagram/diff.js';
 import type { ModuleNode, ProgramIR } from '../../compiler/ir/ir.js';
@@ -35,6 +35,13 @@ describe('MED-NVC structure variants', () => {
     expect(child(swin, 'lab_proj').params).toEqual(child(base, 'lab_proj').params);
   });
 
+  it('`resnet` (one edit of no_pretrain) runs MED-NVC on ResNet-50 layers, fusing at width 512', () => {
+    const root = finetune(program(FILE, 'resnet')).root;
+    expect(child(root, 'enc').typeName).toBe('ResNet');
+    expect(child(root, 'lab_proj').params).toMatchObject({ in: 14, out: 14 * 512 });
+    expect(child(root, 'head').params).toMatchObject({ in: 2048, out: 2 });
+  });
+
   it('`fuse_after_3` moves the fusion to the third stage (width dims[2] = 512)', () => {
     const root = finetune(program(FILE, 'fuse_after_3')).root;
     expect(child(root, 'lab_proj').params).toMatchObject({ in: 14, out: 14 * 512 });
@@ -46,6 +53,12 @@ describe('MED-NVC structure variants', () => {
         diffPrograms(program(FILE, 'no_pretrain'), program(FILE, 'swin'), {
           before: `${FILE} (variant no_pretrain)`,
           after: `${FILE} (variant swin)`,
+        }),
+      ),
+      formatProgramDiff(
+        diffPrograms(program(FILE, 'no_pretrain'), program(FILE, 'resnet'), {
+          before: `${FILE} (variant no_pretrain)`,
+          after: `${FILE} (variant resnet)`,
         }),
       ),
       formatProgramDiff(
