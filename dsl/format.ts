@@ -66,8 +66,8 @@ function endsCallee(t: IToken, before: IToken | undefined): boolean {
   const type = t.tokenType;
   if (type === T.Identifier || type === T.RParen || type === T.RBracket || type === T.StringLiteral) return true;
   if (type === T.Forward) return true;
-  // `enc.stage[0]`: a keyword read as a member name
-  return isKeyword(t) && before?.tokenType === T.Dot;
+  // `enc.stage[0]`: a keyword read as a member name; `forward stage(x)`: a named forward
+  return isKeyword(t) && (before?.tokenType === T.Dot || before?.tokenType === T.Forward);
 }
 
 /** A token after which `-` subtracts (otherwise it negates). */

@@ -6,9 +6,10 @@
  * at most every `intervalMs`, plus one per epoch end, with no control characters. Holds
  * afterwards: the display never throws into the training loop: a closed pipe (EPIPE) or any
  * other stream error silently switches it off; a stage resumed mid-epoch starts the bar and
- * the ETA clock at the resumed position, and the ETA leaves out the first step's warm-up. The error listener stays on the stream for the
- * display's lifetime, because a write's EPIPE arrives asynchronously, possibly after the last
- * call. On a TTY the bar redraws on a timer until `endStage()`: call it in a `finally`.
+ * the ETA clock at the resumed position, and the ETA leaves out the first step's warm-up. The
+ * error listener stays on the stream for the display's lifetime, because a write's EPIPE
+ * arrives asynchronously, possibly after the last call. On a TTY the bar redraws on a timer
+ * until `endStage()`: call it in a `finally`.
  */
 import cliProgress from 'cli-progress';
 

@@ -75,6 +75,19 @@ describe('nvcc fmt layout', () => {
     expect(formatted('const D: int[] = [1]\n')).toBe('const D: int[] = [1]\n');
   });
 
+  it('finds std/ and examples/ in the canonical layout (npm run lint checks it too)', () => {
+    for (const file of collectNvcFiles(['std', 'examples'])) {
+      const text = fs.readFileSync(file, 'utf8');
+      expect(formatted(text, file), file).toBe(text);
+    }
+  });
+
+  it('keeps a named forward and a member that are keywords attached to their brackets', () => {
+    expect(formatted('interface I(n: int) {\n  forward stage (x: [B, n], i: int) -> [B, n]\n}\n')).toContain(
+      '  forward stage(x: [B, n], i: int) -> [B, n]\n',
+    );
+  });
+
   it('refuses a file with syntax errors, reporting them', () => {
     const r = formatSource(new SourceFile('bad.nvc', 'block X( {\n'));
     expect(r.ok).toBe(false);

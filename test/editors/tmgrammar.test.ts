@@ -75,7 +75,7 @@ describe('TextMate grammar', () => {
     expect(fs.readFileSync(GRAMMAR_PATH, 'utf8')).toBe(renderGrammar());
   });
 
-  it(`scopes every keyword, number, string, comment and primitive as the lexer reads them (${files.length} files)`, () => {
+  it(`scopes every keyword, number, string, comment and primitive as the lexer does (${files.length} files)`, () => {
     expect(files.length).toBeGreaterThan(60);
     const mismatches: string[] = [];
     let checked = 0;

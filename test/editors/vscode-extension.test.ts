@@ -74,7 +74,7 @@ describe('VS Code extension', () => {
     expect(manifest.contributes.commands.map((c: { command: string }) => c.command)).toEqual(['nvc.showDiagram']);
   });
 
-  it('starts `nvcc lsp --stdio` for .nvc files with the inlay-hint setting and registers the diagram command', async () => {
+  it('starts `nvcc lsp --stdio` for .nvc with the inlay-hint setting and registers the diagram command', async () => {
     const { ext, rec } = loadExtension({ 'inlayHints.shapes': false });
     await (ext.activate as (c: unknown) => Promise<void>)({ subscriptions: [] });
     expect(rec.started).toBe(true);

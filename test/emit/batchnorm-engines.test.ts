@@ -7,7 +7,8 @@
  * statistics moved with momentum 0.3 / 0.1 and the unbiased variance, num_batches_tracked
  * counted). Outputs within rtol 1e-4 / atol 1e-5 elementwise, gradients within 1e-4 normwise
  * plus 1e-5 absolute (the bias of `fc` feeds a BatchNorm in training, so its gradient is zero in
- * exact arithmetic and both engines return float32 noise of about 1e-6), the counter exactly. Runs Debian's /usr/bin/python3 with python3-torch (CI installs it).
+ * exact arithmetic and both engines return float32 noise of about 1e-6), the counter exactly.
+ * Runs Debian's /usr/bin/python3 with python3-torch (CI installs it).
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -165,10 +166,12 @@ describe('a `buffer` declared in .nvc in the torch build', () => {
     expect(torch.ok, JSON.stringify(torch.problems)).toBe(true);
     const code = [
       'import importlib.util, json, sys',
-      `spec = importlib.util.spec_from_file_location('pkg', '${out}/__init__.py', submodule_search_locations=['${out}'])`,
+      `spec = importlib.util.spec_from_file_location('pkg', '${out}/__init__.py',` +
+        ` submodule_search_locations=['${out}'])`,
       'pkg = importlib.util.module_from_spec(spec); sys.modules["pkg"] = pkg; spec.loader.exec_module(pkg)',
       'm = pkg.build_model("WithBuffer")',
-      'print(json.dumps({"params": [k for k, _ in m.named_parameters()], "buffers": {k: b.tolist() for k, b in m.named_buffers()},',
+      'print(json.dumps({"params": [k for k, _ in m.named_parameters()],',
+      '  "buffers": {k: b.tolist() for k, b in m.named_buffers()},',
       '  "state": list(m.state_dict().keys())}))',
     ].join('\n');
     const run = spawnSync(PYTHON, ['-c', code], { encoding: 'utf8', timeout: 120_000 });

@@ -221,7 +221,8 @@ function defineCase(name: string, training: boolean): void {
         const tol = 1e-4 * want.norm + 1e-6 * largest;
         if (!(dist <= tol && norms <= tol))
           bad.push(
-            `${k}: ||d|| ~ ${dist.toExponential(2)}, norms differ by ${norms.toExponential(2)}, ||g|| = ${want.norm.toExponential(2)}`,
+            `${k}: ||d|| ~ ${dist.toExponential(2)}, norms differ by ${norms.toExponential(2)}, ` +
+              `||g|| = ${want.norm.toExponential(2)}`,
           );
       }
       expect(bad, `gradients beyond 1e-4 normwise:\n${bad.join('\n')}`).toEqual([]);

@@ -55,7 +55,8 @@ describe('the demo on the torch engine', () => {
     expect(test.nPatients).toBe(tfjs.nPatients);
     // Printed so a CI log shows the figures next to the committed ones.
     process.stdout.write(
-      `torch demo: test AUC ${test.auc.toFixed(4)} (CI ${test.aucCi.lower.toFixed(4)}-${test.aucCi.upper.toFixed(4)}); ` +
+      `torch demo: test AUC ${test.auc.toFixed(4)} ` +
+        `(CI ${test.aucCi.lower.toFixed(4)}-${test.aucCi.upper.toFixed(4)}); ` +
         `tfjs: ${tfjs.testAuc.toFixed(4)} (CI ${tfjs.testAucCi.lower.toFixed(4)}-${tfjs.testAucCi.upper.toFixed(4)})\n`,
     );
     expect(test.auc).toBeGreaterThanOrEqual(tfjs.testAucCi.lower);
