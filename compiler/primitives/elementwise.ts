@@ -233,7 +233,7 @@ export const ELEMENTWISE: readonly PrimitiveRecord[] = [
     targets: { tfjs: tfjsCall((l) => [l.value(l.attrs.p), 'ctx']) },
   },
   elementwise('add', 'a + b with broadcasting', { pytorch: '`a + b`, `torch.add(a, b)`' }, '+'),
-  elementwise('sub', 'a - b with broadcasting', { pytorch: '`a - b`, `torch.sub(a, b)`', aliases: ['subtract'] }, '−'),
+  elementwise('sub', 'a - b with broadcasting', { pytorch: '`a - b`, `torch.sub`', aliases: ['subtract'] }, '−'),
   elementwise('mul', 'a * b with broadcasting', { pytorch: '`a * b`, `torch.mul(a, b)`', aliases: ['multiply'] }, '×'),
   elementwise(
     'div',
