@@ -19,6 +19,7 @@ import { lexWithTrivia } from '../dsl/lexer.js';
 import { SourceFile, type Span } from '../dsl/span.js';
 import * as T from '../dsl/tokens.js';
 import type { ForwardGraph, ModelIR, ModuleNode, ProgramIR } from '../compiler/ir/ir.js';
+import { readRegularFile } from '../compiler/limits.js';
 import { resolveImport, STD_DIR } from '../compiler/loader.js';
 import { type CompileResult, compileProgramSync } from '../compiler/pipeline.js';
 import { PRIMITIVES, type PrimitiveRecord } from '../compiler/primitives/index.js';
@@ -65,13 +66,10 @@ export function compileDocument(abs: string, text: string, overlay: Overlay): Co
 function moduleAst(abs: string, overlay: Overlay): { ast: A.Module; file: SourceFile } | undefined {
   let text = overlay.get(abs);
   if (text === undefined) {
-    try {
-      const st = fs.statSync(abs);
-      if (!st.isFile() || st.size > 1_000_000) return undefined;
-      text = fs.readFileSync(abs, 'utf8');
-    } catch {
-      return undefined;
-    }
+    // the compiler's reader: regular files only, within the source-size limit
+    const read = readRegularFile(abs);
+    if ('refused' in read) return undefined;
+    text = read.text;
   }
   const file = new SourceFile(abs, text);
   return { ast: parse(file).module, file };

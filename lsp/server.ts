@@ -8,7 +8,6 @@
  * answers what can be known, never an error for the user's text; every open document is
  * re-checked after any edit (one may import another), the edited one first.
  */
-import { readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   CodeActionKind,
@@ -27,6 +26,7 @@ import {
   type WorkspaceEdit,
 } from 'vscode-languageserver/node.js';
 import { TextDocument } from 'vscode-languageserver-textdocument';
+import { readRegularFile } from '../compiler/limits.js';
 import { SourceFile } from '../dsl/span.js';
 import * as analysis from './analysis.js';
 
@@ -368,11 +368,8 @@ export function startServer(
 }
 
 function readText(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return '';
-  }
+  const read = readRegularFile(file);
+  return 'refused' in read ? '' : read.text;
 }
 
 /**
