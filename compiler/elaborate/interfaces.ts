@@ -186,6 +186,7 @@ export function callPart(
     return ERROR;
   }
   for (const [k, c] of layer.children) if (!g.paths.has(c)) g.paths.set(c, `${base}.${k}`);
+  if (readsOwnState(el, layer, part)) return ERROR;
 
   // Arguments by parameter: positional first, then named.
   const given = new Map<string, { value: Value; span: Span }>();
@@ -300,6 +301,45 @@ export function callPart(
     }
   }
   return { ...ret.value, span };
+}
+
+/**
+ * NVC2011 for each name in the part's body that is a weight or buffer of its block: the body runs
+ * in the caller's graph, where such a name would silently resolve to the caller's own weight of
+ * that name (or to nothing), so it is refused instead. Returns whether any was reported.
+ */
+function readsOwnState(el: Elaborator, layer: LayerInstance, part: ForwardDecl): boolean {
+  const owned = new Map<string, { what: string; span: Span }>();
+  for (const w of layer.weights) owned.set(w.name, { what: 'weight', span: w.span });
+  for (const b of layer.buffers ?? []) owned.set(b.name, { what: 'buffer', span: b.span });
+  for (const p of part.params) owned.delete(p.name.name);
+  if (owned.size === 0) return false;
+  let reported = false;
+  // The AST is plain data: walk every object below the body, iteratively (its depth is bounded by
+  // the parser's nesting limit, but an explicit stack keeps this independent of it).
+  const stack: unknown[] = [part.body];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (Array.isArray(node)) {
+      for (let i = node.length - 1; i >= 0; i--) stack.push(node[i]);
+      continue;
+    }
+    if (typeof node !== 'object' || node === null) continue;
+    const record = node as { kind?: unknown; name?: unknown; span?: Span };
+    if (record.kind === 'Name' && typeof record.name === 'string' && owned.has(record.name) && record.span) {
+      const { what, span } = owned.get(record.name)!;
+      el.reporter.error(
+        'PartReadsWeight',
+        record.span,
+        { part: part.name?.name ?? 'forward', what, name: record.name },
+        { labels: [{ span, message: 'declared here' }] },
+      );
+      reported = true;
+    }
+    const children = Object.entries(node).filter(([key]) => key !== 'span');
+    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]![1]);
+  }
+  return reported;
 }
 
 /** The part a call `obj.name(...)` names, when `obj` is a block instance with that named forward. */

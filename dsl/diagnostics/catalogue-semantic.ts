@@ -133,6 +133,15 @@ export const semanticCatalogue = {
     message: '`{path}` has {size} bytes, more than the limit of {limit}',
     help: 'split it into modules, or raise the limit with the environment variable `{raise}`',
   },
+  PartReadsWeight: {
+    code: 'NVC2011',
+    severity: 'error',
+    summary: 'a named forward reads a weight',
+    message: 'named forward `{part}` reads {what} `{name}` of its block',
+    help:
+      "a named forward runs in its caller's graph and sees the block's parameters and layers, not its " +
+      '{what}s: move the use of `{name}` into a layer (a child block) and call that layer here',
+  },
   // 3xxx: shapes ------------------------------------------------------------------------------
   ArgumentShapeMismatch: {
     code: 'NVC3001',
