@@ -9,16 +9,28 @@ import type { Span } from '../dsl/span.js';
 import type { BlockDecl, InterfaceDecl } from '../dsl/ast.js';
 import type { Dim, Shape } from './symbolic.js';
 import type { PrimitiveDef } from './primitives/index.js';
-import type { ForwardGraph } from './ir/ir.js';
+import type { ForwardGraph, ParamExpr } from './ir/ir.js';
+
+/**
+ * Provenance of a constant: the expression over the parameters of one block instantiation
+ * (`frame`, a number unique to it) that computed it. Only values computed inside that
+ * instantiation carry its frame; ir/build.ts keeps an expression only where its frame is the
+ * enclosing block's, so a value that travelled to another block (a layer argument's member)
+ * is never read as that block's parameter.
+ */
+export interface Sym {
+  readonly frame: number;
+  readonly expr: ParamExpr;
+}
 
 export type Value =
-  | { readonly kind: 'int'; readonly value: number }
-  | { readonly kind: 'float'; readonly value: number }
-  | { readonly kind: 'bool'; readonly value: boolean }
-  | { readonly kind: 'string'; readonly value: string }
+  | { readonly kind: 'int'; readonly value: number; readonly sym?: Sym }
+  | { readonly kind: 'float'; readonly value: number; readonly sym?: Sym }
+  | { readonly kind: 'bool'; readonly value: boolean; readonly sym?: Sym }
+  | { readonly kind: 'string'; readonly value: string; readonly sym?: Sym }
   /** A bare word that names no binding, accepted where an enum is expected (`same`, `zeros`). */
-  | { readonly kind: 'word'; readonly name: string; readonly span: Span }
-  | { readonly kind: 'list'; readonly items: readonly Value[] }
+  | { readonly kind: 'word'; readonly name: string; readonly span: Span; readonly sym?: Sym }
+  | { readonly kind: 'list'; readonly items: readonly Value[]; readonly sym?: Sym }
   | { readonly kind: 'record'; readonly entries: ReadonlyMap<string, Value> }
   /** A symbolic dimension (`B`, `H / 4`) used inside a forward body. */
   | { readonly kind: 'dim'; readonly dim: Dim }
@@ -59,6 +71,8 @@ export interface WeightInstance {
   readonly frozen: boolean;
   /** Excluded from weight decay (biases, norms, GRN gamma/beta, tokens). */
   readonly noDecay: boolean;
+  /** Per dim, its provenance in the owning block (block weights only). */
+  readonly shapeSyms?: readonly (Sym | undefined)[];
   readonly span: Span;
 }
 
@@ -105,7 +119,9 @@ export interface LayerInstance {
   /** Marked `sparse` where it was declared: runs masked while a stage has a mask policy. */
   sparse: boolean;
   /** For `repeat`: the repeat count and the index variable, so diagrams can collapse it. */
-  readonly repeat?: { readonly count: number; readonly index?: string };
+  readonly repeat?: { readonly count: number; readonly index?: string; readonly countSym?: Sym };
+  /** For blocks: the instantiation's provenance frame (see `Sym`). */
+  readonly frame?: number;
   /** For blocks: the checked forward graph (shared between identical instances). */
   forward?: ForwardGraph;
   /** Structural fingerprint: equal fingerprints mean equal structure and constant params. */
@@ -113,7 +129,29 @@ export interface LayerInstance {
   readonly span: Span;
 }
 
-export function isNumber(v: Value): v is { kind: 'int' | 'float'; value: number } {
+/** The provenance of a value, if it has one. */
+export function symOf(v: Value): Sym | undefined {
+  return 'sym' in v ? v.sym : undefined;
+}
+
+/** The value with this provenance (or none); kinds that carry no provenance are returned as is. */
+export function withSym(v: Value, sym: Sym | undefined): Value {
+  switch (v.kind) {
+    case 'int':
+    case 'float':
+    case 'bool':
+    case 'string':
+    case 'word':
+    case 'list': {
+      const { sym: _old, ...rest } = v;
+      return (sym ? { ...rest, sym } : rest) as Value;
+    }
+    default:
+      return v;
+  }
+}
+
+export function isNumber(v: Value): v is { kind: 'int' | 'float'; value: number; sym?: Sym } {
   return v.kind === 'int' || v.kind === 'float';
 }
 

@@ -9,7 +9,8 @@ import type { CatalogueMessage } from '../../dsl/diagnostics/catalogue.js';
 import type { Span } from '../../dsl/span.js';
 import { TORCH_NAMESPACES } from '../primitives/index.js';
 import { didYouMean, semantic } from '../report.js';
-import { ERROR, isNumber, typeOfValue, type Value } from '../values.js';
+import type { ParamExpr } from '../ir/ir.js';
+import { ERROR, isNumber, typeOfValue, type Value, withSym } from '../values.js';
 import { type Ctx, OVERLOADED, intValue } from './common.js';
 import type { Elaborator } from './index.js';
 import { callPart, checkInterfaceMember, memberValue, partOf } from './interfaces.js';
@@ -98,7 +99,12 @@ export function index(el: Elaborator, obj: Value, idx: Value, idxSpan: Span, spa
       el.reporter.error('IndexOutOfRange', idxSpan, { index: idx.value, length: obj.items.length });
       return ERROR;
     }
-    return v;
+    // An item of a list parameter keeps where it came from (`dims[i - 1]`); an index that
+    // counted from the end is written as the item it reached.
+    const frame = obj.sym && idx.sym && obj.sym.frame !== idx.sym.frame ? undefined : obj.sym?.frame;
+    if (frame === undefined || (idx.sym && idx.value < 0)) return v;
+    const index: ParamExpr = idx.sym?.expr ?? { kind: 'literal', value: i, int: true };
+    return withSym(v, { frame, expr: { kind: 'index', list: obj.sym!.expr, index } });
   }
   if (obj.kind === 'layer' && (obj.layer.kind === 'list' || obj.layer.kind === 'sequential')) {
     const n = obj.layer.children.size;

@@ -10,7 +10,7 @@ import type { Span } from '../../dsl/span.js';
 import type { PrimitiveDef } from '../primitives/index.js';
 import { didYouMean } from '../report.js';
 import type { Scope } from '../scope.js';
-import { formatValue, isNumber, typeOfValue, type LayerInstance, type Value } from '../values.js';
+import { formatValue, isNumber, symOf, typeOfValue, type LayerInstance, type Value, withSym } from '../values.js';
 import { type TypeSpec, type BindSchema, type Ctx, typeName, rangeText, inRange, primTypeSpec } from './common.js';
 import type { Elaborator } from './index.js';
 import { providesInterface } from './interfaces.js';
@@ -79,7 +79,7 @@ export function coerce(
       if (!c) return undefined;
       items.push(c);
     }
-    return { kind: 'list', items };
+    return withSym({ kind: 'list', items }, symOf(v));
   }
   switch (t.base) {
     case 'int':
@@ -105,7 +105,7 @@ export function coerce(
         });
         return undefined;
       }
-      return t.base === 'float' ? { kind: 'float', value: v.value } : v;
+      return t.base === 'float' ? withSym({ kind: 'float', value: v.value }, v.sym) : v;
     }
     case 'bool':
       if (v.kind === 'word') return (el.unknownWord(v), undefined);
@@ -125,7 +125,7 @@ export function coerce(
         );
         return undefined;
       }
-      return { kind: 'word', name: word, span };
+      return withSym({ kind: 'word', name: word, span }, symOf(v));
     }
     case 'size': {
       // An int, a list of ints of one of the allowed lengths, or one of the words (`same`).

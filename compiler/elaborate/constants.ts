@@ -11,7 +11,18 @@ import { BINARY_PRIMITIVE, PRIMITIVES } from '../primitives/index.js';
 import { FIXED_LIMITS } from '../limits.js';
 import { Scope } from '../scope.js';
 import { dimAdd, dimDiv, dimMul, dimNeg, dimSub } from '../symbolic.js';
-import { ERROR, formatValue, isNumber, typeOfValue, type LayerInstance, type Value } from '../values.js';
+import type { ParamExpr, ParamOperator } from '../ir/ir.js';
+import {
+  ERROR,
+  formatValue,
+  isNumber,
+  type LayerInstance,
+  type Sym,
+  symOf,
+  typeOfValue,
+  type Value,
+  withSym,
+} from '../values.js';
 import { type Ctx, intValue, dimValue, toDim, stableJson } from './common.js';
 import type { Elaborator } from './index.js';
 
@@ -78,7 +89,11 @@ export function evalExpr(el: Elaborator, e: Expr, ctx: Ctx): Value {
         el.reporter.error('NotNeedsBool', e.span, { found: typeOfValue(v) });
         return ERROR;
       }
-      if (isNumber(v)) return { kind: v.kind, value: -v.value };
+      if (isNumber(v))
+        return withSym(
+          { kind: v.kind, value: -v.value },
+          v.sym && { frame: v.sym.frame, expr: { kind: 'neg', operand: v.sym.expr, int: v.kind === 'int' } },
+        );
       if (v.kind === 'dim') return dimValue(dimNeg(v.dim));
       if (v.kind === 'tensor') return el.applyPrim(PRIMITIVES.get('neg')!, [v], new Map(), e.span, ctx);
       el.reporter.error('CannotNegate', e.span, { found: typeOfValue(v) });
@@ -107,7 +122,8 @@ export function evalExpr(el: Elaborator, e: Expr, ctx: Ctx): Value {
       return el.index(obj, idx, e.index.span, e.span, ctx);
     }
     case 'Repeat': {
-      const count = el.constInt(e.count, ctx, 'a repeat count');
+      const countValue = el.eval(e.count, ctx);
+      const count = el.constInt(e.count, ctx, 'a repeat count', countValue);
       if (count === undefined) return ERROR;
       if (count < 0) {
         el.reporter.error('OutOfRange', e.count.span, {
@@ -132,7 +148,12 @@ export function evalExpr(el: Elaborator, e: Expr, ctx: Ctx): Value {
         if (!layer) return ERROR;
         children.set(String(i), layer);
       }
-      const list = el.makeList('list', children, e.span, { count, index: e.index?.name });
+      const countSym = symOf(countValue);
+      const list = el.makeList('list', children, e.span, {
+        count,
+        ...(e.index ? { index: e.index.name } : {}),
+        ...(countSym ? { countSym } : {}),
+      });
       return list ? { kind: 'layer', layer: list } : ERROR;
     }
     case 'Conditional': {
@@ -163,8 +184,9 @@ export function evalExpr(el: Elaborator, e: Expr, ctx: Ctx): Value {
   }
 }
 
-export function constInt(el: Elaborator, e: Expr, ctx: Ctx, what: string): number | undefined {
-  const v = el.eval(e, ctx);
+/** `e` as a constant int; `evaluated`: its value when the caller has evaluated it already. */
+export function constInt(el: Elaborator, e: Expr, ctx: Ctx, what: string, evaluated?: Value): number | undefined {
+  const v = evaluated ?? el.eval(e, ctx);
   if (v.kind === 'error') return undefined;
   if (v.kind === 'word') {
     el.unknownWord(v);
@@ -265,18 +287,29 @@ export function evalBinary(el: Elaborator, op: string, le: Expr, re: Expr, span:
   return ERROR;
 }
 
+const ARITHMETIC: readonly ParamOperator[] = ['+', '-', '*', '/', '//', '%', '**'];
+
 export function numeric(
   el: Elaborator,
   op: string,
-  l: { kind: 'int' | 'float'; value: number },
-  r: { kind: 'int' | 'float'; value: number },
+  l: { kind: 'int' | 'float'; value: number; sym?: Sym },
+  r: { kind: 'int' | 'float'; value: number; sym?: Sym },
   span: Span,
   opSpan: Span,
 ): Value {
   const ints = l.kind === 'int' && r.kind === 'int';
   const a = l.value;
   const b = r.value;
-  const num = (x: number, int: boolean): Value => (int ? intValue(x) : { kind: 'float', value: x });
+  // Provenance: when either side came from the block's parameters (and both from the same
+  // instantiation), the result keeps the expression; the other side enters it as a literal.
+  const frame = l.sym && r.sym && l.sym.frame !== r.sym.frame ? undefined : (l.sym ?? r.sym)?.frame;
+  const operand = (x: typeof l): ParamExpr => x.sym?.expr ?? { kind: 'literal', value: x.value, int: x.kind === 'int' };
+  const num = (x: number, int: boolean): Value => {
+    const v: Value = int ? intValue(x) : { kind: 'float', value: x };
+    if (frame === undefined || !(ARITHMETIC as readonly string[]).includes(op)) return v;
+    const expr: ParamExpr = { kind: 'binary', op: op as ParamOperator, left: operand(l), right: operand(r), int };
+    return withSym(v, { frame, expr });
+  };
   switch (op) {
     case '+':
       return num(a + b, ints);

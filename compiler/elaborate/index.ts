@@ -27,7 +27,7 @@ import { ElaborationBudget } from '../limits.js';
 import type { Reporter } from '../report.js';
 import type { Scope, ModuleScope, TopBinding } from '../scope.js';
 import type { Dim, Shape } from '../symbolic.js';
-import type { InitSpec, LayerInstance, Value } from '../values.js';
+import type { InitSpec, LayerInstance, Sym, Value } from '../values.js';
 import type { TypeSpec, BindSchema, Ctx, LayerStats } from './common.js';
 import type { BlockParts } from './interfaces.js';
 import { unknownWord, visibleNames, lookupName, topValue } from './lookup.js';
@@ -74,6 +74,8 @@ export class Elaborator {
   /** Blocks an instantiation reached (even one whose arguments failed); the others get their
    *  names checked on their own (names.ts). */
   readonly instantiated = new Set<BlockDecl>();
+  /** The last provenance frame handed out (one per block instantiation; values.ts `Sym`). */
+  lastFrame = 0;
   /** Names other modules declare, with the module to import them from (`CrossAttention` ->
    *  `std/attention`): an unknown name found here is reported with that import as the fix. */
   importHints: ReadonlyMap<string, string> = new Map();
@@ -129,8 +131,8 @@ export class Elaborator {
     return evalExpr(this, e, ctx);
   }
 
-  constInt(e: Expr, ctx: Ctx, what: string): number | undefined {
-    return constInt(this, e, ctx, what);
+  constInt(e: Expr, ctx: Ctx, what: string, evaluated?: Value): number | undefined {
+    return constInt(this, e, ctx, what, evaluated);
   }
 
   evalBinary(op: string, le: Expr, re: Expr, span: Span, opSpan: Span, ctx: Ctx): Value {
@@ -139,8 +141,8 @@ export class Elaborator {
 
   numeric(
     op: string,
-    l: { kind: 'int' | 'float'; value: number },
-    r: { kind: 'int' | 'float'; value: number },
+    l: { kind: 'int' | 'float'; value: number; sym?: Sym },
+    r: { kind: 'int' | 'float'; value: number; sym?: Sym },
     span: Span,
     opSpan: Span,
   ): Value {
@@ -237,7 +239,7 @@ export class Elaborator {
     kind: 'list' | 'sequential',
     children: Map<string, LayerInstance>,
     span: Span,
-    repeat?: { count: number; index?: string },
+    repeat?: { count: number; index?: string; countSym?: Sym },
   ): LayerInstance | undefined {
     return makeList(this, kind, children, span, repeat);
   }
@@ -277,8 +279,8 @@ export class Elaborator {
     return evalInit(this, e, ctx);
   }
 
-  evalShape(t: TensorType, ctx: Ctx, what: string): Shape | undefined {
-    return evalShape(this, t, ctx, what);
+  evalShape(t: TensorType, ctx: Ctx, what: string, syms?: (Sym | undefined)[]): Shape | undefined {
+    return evalShape(this, t, ctx, what, syms);
   }
 
   elaborateForward(

@@ -19,8 +19,10 @@ import {
   type BufferInstance,
   type InitSpec,
   type LayerInstance,
+  type Sym,
   type Value,
   type WeightInstance,
+  withSym,
 } from '../values.js';
 import { type BindSchema, type Ctx, INIT_KINDS, toDim, stableJson } from './common.js';
 import type { Elaborator } from './index.js';
@@ -34,7 +36,7 @@ export function makeList(
   kind: 'list' | 'sequential',
   children: Map<string, LayerInstance>,
   span: Span,
-  repeat?: { count: number; index?: string },
+  repeat?: { count: number; index?: string; countSym?: Sym },
 ): LayerInstance | undefined {
   const stats = el.expansionOf(children, span);
   if (!stats) return undefined;
@@ -45,7 +47,7 @@ export function makeList(
     weights: [],
     children,
     sparse: false,
-    ...(repeat ? { repeat: repeat.index ? repeat : { count: repeat.count } } : {}),
+    ...(repeat ? { repeat } : {}),
     fingerprint: `${kind}[${[...children.values()].map((c) => c.fingerprint).join(';')}]`,
     span,
   };
@@ -195,6 +197,8 @@ export function instantiateBlock(
     const children = new Map<string, LayerInstance>();
     const memberSpans = new Map<string, Span>();
     let duplicate = false;
+    // The block's own parameters, as this body sees them, carry their names as provenance.
+    const frame = ++el.lastFrame;
     const defineMember = (n: string, v: Value | undefined, s: Span): boolean => {
       const prev = memberSpans.get(n);
       if (prev) {
@@ -221,7 +225,8 @@ export function instantiateBlock(
             : (el.coerce(raw, schema[i]!.type, p.name.name, name, p.default.span, undefined) ?? ERROR);
       }
       v ??= ERROR;
-      if (!defineMember(p.name.name, v, p.name.span)) return;
+      if (!defineMember(p.name.name, withSym(v, { frame, expr: { kind: 'param', name: p.name.name } }), p.name.span))
+        return;
       params.set(p.name.name, v);
       if (v.kind === 'layer') children.set(p.name.name, v.layer);
     });
@@ -251,6 +256,7 @@ export function instantiateBlock(
       }
       if (m.kind === 'Weight') {
         const shape: number[] = [];
+        const shapeSyms: (Sym | undefined)[] = [];
         for (const dExpr of m.shape.dims) {
           const v = el.eval(dExpr, memberCtx);
           if (v.kind === 'error') {
@@ -276,6 +282,7 @@ export function instantiateBlock(
             continue;
           }
           shape.push(v.value);
+          shapeSyms.push(v.sym?.frame === frame ? v.sym : undefined);
         }
         const init = el.evalInit(m.init, memberCtx);
         if (!init) failed = true;
@@ -296,6 +303,7 @@ export function instantiateBlock(
           init: init ?? { kind: 'zeros', args: {} },
           frozen: m.frozen,
           noDecay: shape.length <= 1,
+          ...(shapeSyms.some((x) => x !== undefined) ? { shapeSyms } : {}),
           span: m.span,
         };
         if (defineMember(m.name.name, undefined, m.name.span)) weights.push(w);
@@ -343,6 +351,7 @@ export function instantiateBlock(
       ...(buffers.length ? { buffers } : {}),
       children,
       sparse: false,
+      frame,
       fingerprint,
       span,
     };
@@ -416,7 +425,14 @@ export function evalInit(el: Elaborator, e: Expr | undefined, ctx: Ctx): InitSpe
   return { kind, args };
 }
 
-export function evalShape(el: Elaborator, t: TensorType, ctx: Ctx, what: string): Shape | undefined {
+/** `syms`, when given, receives each axis's provenance (undefined for symbols and constants). */
+export function evalShape(
+  el: Elaborator,
+  t: TensorType,
+  ctx: Ctx,
+  what: string,
+  syms?: (Sym | undefined)[],
+): Shape | undefined {
   const dims: Dim[] = [];
   let ok = true;
   for (const e of t.dims) {
@@ -440,6 +456,7 @@ export function evalShape(el: Elaborator, t: TensorType, ctx: Ctx, what: string)
       continue;
     }
     dims.push(d);
+    syms?.push(v.kind === 'int' ? v.sym : undefined);
   }
   return ok ? dims : undefined;
 }

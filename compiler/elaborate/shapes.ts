@@ -6,11 +6,11 @@
  * call, with the producers of the offending inputs labelled.
  */
 import type { Span } from '../../dsl/span.js';
-import type { ForwardGraph } from '../ir/ir.js';
+import type { ForwardGraph, ParamExpr } from '../ir/ir.js';
 import type { PrimitiveDef, ShapeError } from '../primitives/index.js';
 import { closest, semantic } from '../report.js';
 import { type Dim, dimAdd, dimSubst, formatShape, type Shape, unify } from '../symbolic.js';
-import { ERROR, typeOfValue, valueToJson, type LayerInstance, type Value } from '../values.js';
+import { ERROR, symOf, typeOfValue, valueToJson, type LayerInstance, type Value } from '../values.js';
 import { type Ctx, ZERO } from './common.js';
 import type { Elaborator } from './index.js';
 
@@ -83,6 +83,7 @@ export function applyPrim(
     return { kind: 'tensor', id: -1, shape: undefined, span };
   }
   const attrs = Object.fromEntries([...params].map(([k, v]) => [k, valueToJson(v)]));
+  const exprs = ownExprs(params, g.owner.frame);
   const macs = prim.macs?.(shapes, r, params) ?? ZERO;
   const id = g.emit({
     op: prim.irName,
@@ -90,12 +91,26 @@ export function applyPrim(
     inputs: inputs.map((t) => t.id),
     ...(prim.inputs.length > 1 && !variadic ? { ports: prim.inputs.slice(0, inputs.length) } : {}),
     attrs,
+    ...(exprs ? { exprs } : {}),
     shape: r,
     macs,
     sparse,
     span,
   });
   return { kind: 'tensor', id, shape: r, span };
+}
+
+/** The provenance of the values computed in the block instantiation `frame`, by name. */
+export function ownExprs(
+  values: ReadonlyMap<string, Value>,
+  frame: number | undefined,
+): Record<string, ParamExpr> | undefined {
+  const out: Record<string, ParamExpr> = {};
+  for (const [k, v] of values) {
+    const sym = symOf(v);
+    if (sym && sym.frame === frame) out[k] = sym.expr;
+  }
+  return Object.keys(out).length ? out : undefined;
 }
 
 export function reportShapeError(

@@ -7,11 +7,11 @@
  */
 import type { ForwardDecl, Stmt, TensorType } from '../../dsl/ast.js';
 import type { Span } from '../../dsl/span.js';
-import type { ForwardGraph, GraphValue } from '../ir/ir.js';
+import type { ForwardGraph, GraphValue, ParamExpr } from '../ir/ir.js';
 import { didYouMean, semantic } from '../report.js';
 import { Scope } from '../scope.js';
 import { type Dim, formatShape, shapesEqual } from '../symbolic.js';
-import { ERROR, isNumber, typeOfValue, type LayerInstance, type Value } from '../values.js';
+import { ERROR, isNumber, type LayerInstance, type Sym, typeOfValue, type Value } from '../values.js';
 import { type Ctx, GraphBuilder, ZERO, shapeHelp } from './common.js';
 import type { Elaborator } from './index.js';
 
@@ -40,7 +40,8 @@ export function elaborateForward(
       ok = false;
       continue;
     }
-    const shape = el.evalShape(p.type, { scope, signature }, `input \`${p.name.name}\``);
+    const shapeSyms: (Sym | undefined)[] = [];
+    const shape = el.evalShape(p.type, { scope, signature }, `input \`${p.name.name}\``, shapeSyms);
     if (!shape) {
       ok = false;
       continue;
@@ -55,7 +56,7 @@ export function elaborateForward(
       sparse: false,
       span: p.span,
     });
-    inputs.push({ name: p.name.name, id, shape });
+    inputs.push({ name: p.name.name, id, shape, ...ownShapeExprs(shapeSyms, owner.frame) });
     const prev = scope.define(p.name.name, { kind: 'tensor', id, shape, span: p.name.span }, p.name.span, true);
     if (prev)
       el.reporter.error(
@@ -87,7 +88,8 @@ export function elaborateForward(
   if (ret.value.kind === 'error') return undefined;
   for (const d of declared) {
     if (d.type.kind !== 'TensorType') continue;
-    const want = el.evalShape(d.type, { scope }, `the output \`${d.name}\``);
+    const wantSyms: (Sym | undefined)[] = [];
+    const want = el.evalShape(d.type, { scope }, `the output \`${d.name}\``, wantSyms);
     if (!want) return undefined;
     let got: Value | undefined;
     if (fwd.returns.kind === 'TensorType') got = ret.value;
@@ -120,9 +122,18 @@ export function elaborateForward(
       );
       return undefined;
     }
-    outputs.push({ name: d.name, id: got.id, shape: got.shape });
+    outputs.push({ name: d.name, id: got.id, shape: got.shape, ...ownShapeExprs(wantSyms, owner.frame) });
   }
   return { block: blockName, key, inputs, outputs, ops: g.ops, span: fwd.span };
+}
+
+/** `shapeExprs` of an annotated shape: the axes computed in the instantiation `frame`. */
+function ownShapeExprs(
+  syms: readonly (Sym | undefined)[],
+  frame: number | undefined,
+): { shapeExprs?: (ParamExpr | null)[] } {
+  const exprs = syms.map((s) => (s && s.frame === frame ? s.expr : null));
+  return exprs.some((e) => e !== null) ? { shapeExprs: exprs } : {};
 }
 
 export function execBlock(
@@ -229,10 +240,12 @@ export function asTensorInput(
   if (v.kind === 'tensor') return v;
   const g = ctx.graph!;
   if (isNumber(v) || v.kind === 'dim') {
+    const sym = v.kind === 'dim' ? undefined : v.sym;
     const id = g.emit({
       op: 'const',
       inputs: [],
       attrs: { value: v.kind === 'dim' ? v.dim.toString() : v.value },
+      ...(sym && sym.frame === g.owner.frame ? { exprs: { value: sym.expr } } : {}),
       shape: [],
       macs: ZERO,
       sparse: false,

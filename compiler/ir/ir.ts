@@ -27,6 +27,16 @@
  * - `ProgramIR`: models (top-level model declarations instantiated with their defaults when
  *   they have no required parameters), datasets, trains with stages (settings evaluated to
  *   JSON, the stage's model instantiated), and the variant that was applied.
+ * - Provenance (`ParamExpr`): next to a concrete value that a block computed from its own
+ *   declaration's parameters, the expression it was computed by (`4 * dim`, `dims[i - 1]`,
+ *   `eps`): a child's arguments (`argExprs`, over the parent block's parameters), a block
+ *   weight's dims (`shapeExprs`), a repeat count, an op's attributes and constants (`exprs`)
+ *   and the annotated shapes of a forward's inputs and outputs. Evaluated with the block's
+ *   concrete parameters an expression gives exactly the concrete value beside it; a value
+ *   with no expression is a constant of the declaration's body or was computed in a way the
+ *   elaborator does not track (`linspace`, a member of a layer argument), so it must be baked.
+ *   Code emitters use it to write one class per declaration taking those parameters
+ *   (compiler/emit/classes.ts).
  */
 import type { Span } from '../../dsl/span.js';
 import type { Dim, Shape } from '../symbolic.js';
@@ -64,6 +74,28 @@ export type ModuleKind =
   /** `repeat N X` or `[x, y]`: children `0..N-1`; applying it applies them in order. */
   | 'list';
 
+/** The arithmetic operators a provenance expression keeps (`numeric` of the elaborator). */
+export type ParamOperator = '+' | '-' | '*' | '/' | '//' | '%' | '**';
+
+/**
+ * How a constant was computed from the parameters of the block declaration it was computed in
+ * (see "Provenance" above). `int` says whether the result is an integer, as the elaborator
+ * typed it (an exact `/` of two ints is an int).
+ */
+export type ParamExpr =
+  | { readonly kind: 'param'; readonly name: string }
+  | { readonly kind: 'literal'; readonly value: number | string | boolean; readonly int?: boolean }
+  | { readonly kind: 'neg'; readonly operand: ParamExpr; readonly int: boolean }
+  | {
+      readonly kind: 'binary';
+      readonly op: ParamOperator;
+      readonly left: ParamExpr;
+      readonly right: ParamExpr;
+      readonly int: boolean;
+    }
+  /** An item of a list parameter (`dims[i]`); the index is never negative. */
+  | { readonly kind: 'index'; readonly list: ParamExpr; readonly index: ParamExpr };
+
 export interface Op {
   /** SSA id; printed `%id`. */
   readonly id: number;
@@ -75,6 +107,9 @@ export interface Op {
   readonly ports?: readonly string[];
   /** Constant attributes (axes, eps, heads, scalar value...), JSON. */
   readonly attrs: Readonly<Record<string, unknown>>;
+  /** Provenance of attributes (`value` of a `const`, `rate` of `drop_path`) over the block's
+   *  parameters; absent when no attribute came from them. */
+  readonly exprs?: Readonly<Record<string, ParamExpr>>;
   readonly shape: Shape;
   /** Multiply-accumulates of this op (symbolic in the graph's symbols); 0 for cheap ops. */
   readonly macs: Dim;
@@ -87,6 +122,9 @@ export interface GraphValue {
   readonly name: string;
   readonly id: number;
   readonly shape: Shape;
+  /** Per axis, the annotation's expression over the block's parameters (`dim` in
+   *  `[B, H, W, dim]`), null for an axis that is a symbol or a constant; absent when none is. */
+  readonly shapeExprs?: readonly (ParamExpr | null)[];
 }
 
 export interface ForwardGraph {
@@ -106,6 +144,9 @@ export interface WeightNode {
   readonly init: { readonly kind: string; readonly args: Readonly<Record<string, number>> };
   readonly frozen: boolean;
   readonly noDecay: boolean;
+  /** Per dim, its expression over the owning block's parameters (null where none); absent
+   *  when no dim has one (always for primitive layers' weights, which their runtime builds). */
+  readonly shapeExprs?: readonly (ParamExpr | null)[];
   /** Where the weight was declared (a block's `param`) or the primitive layer that owns it. */
   readonly span: Span;
 }
@@ -133,6 +174,10 @@ export interface ModuleNode {
   readonly params: Readonly<Record<string, unknown>>;
   /** The same parameters with their types: what primitive rules and the override schema read. */
   readonly args: ReadonlyMap<string, IRValue>;
+  /** Provenance of `args`: for the arguments the enclosing block computed from its own
+   *  parameters, the expression over them (`in = dim`, `out = 4 * dim`); absent when none. A
+   *  layer given to the enclosing block as an argument was built elsewhere and has none. */
+  readonly argExprs?: ReadonlyMap<string, ParamExpr>;
   readonly weights: readonly WeightNode[];
   /** Buffers, in PyTorch's state_dict order after the weights; absent when there are none. */
   readonly buffers?: readonly BufferNode[];
@@ -140,7 +185,7 @@ export interface ModuleNode {
   readonly sparse: boolean;
   /** A block declared `unmasked`: it and its whole subtree run without the stage's patch mask. */
   readonly unmasked?: true;
-  readonly repeat?: { readonly count: number; readonly index?: string };
+  readonly repeat?: { readonly count: number; readonly index?: string; readonly countExpr?: ParamExpr };
   /** Key into `ModelIR.graphs` for blocks. */
   readonly forwardKey?: string;
   /** For blocks: the name in the block's declaration (`block ConvNeXtV2Block`) and its doc comment. */
