@@ -11,6 +11,7 @@
  * Holds afterwards: `program` is present exactly when no diagnostic is an error; diagnostics
  * are sorted by file and position; no user error is thrown.
  */
+import { resolve as resolvePath } from 'node:path';
 import { parse } from '../dsl/index.js';
 import type { Diagnostic } from '../dsl/diagnostics/diagnostic.js';
 import { report, semanticCatalogue } from '../dsl/diagnostics/catalogue.js';
@@ -19,7 +20,8 @@ import { Elaborator } from './elaborate/index.js';
 import { checkUninstantiatedBlocks } from './elaborate/names.js';
 import type { ProgramIR } from './ir/ir.js';
 import type { ElaborationBudget } from './limits.js';
-import { type LoadFailure, loadModules, reportRefusal, stdExports } from './loader.js';
+import { importHinter } from './import-hints.js';
+import { type LoadFailure, loadModules, reportRefusal } from './loader.js';
 import { checkMaskTokens } from './mask-tokens.js';
 import { ProgramChecker } from './program.js';
 import { Reporter } from './report.js';
@@ -92,7 +94,7 @@ export function compileProgramSync(path: string, options: CompileOptions = {}): 
   const syntaxErrors = loaded.syntaxDiagnostics.some((d) => d.severity === 'error');
   const scopes = buildModuleScopes(loaded, reporter);
   const elaborator = new Elaborator(scopes, reporter, options.targets);
-  elaborator.importHints = stdExports(parse);
+  elaborator.importHint = importHinter(resolvePath(path), parse);
   let program: ProgramIR | undefined;
   if (!syntaxErrors) {
     const checker = new ProgramChecker(scopes.get(loaded.entry)!, elaborator, reporter);
@@ -117,16 +119,29 @@ export function compileProgramSync(path: string, options: CompileOptions = {}): 
  * A diagnostic the program itself has is shown once, as it is; one that only variants have is
  * shown once with a note naming them all, so a mistake inside a variant (a misspelt argument in
  * `finetune.model = ...`) is caught, and one that many variants share stays one diagnostic.
- * `program` is the program without a variant.
+ * `checkProgram` runs on each version that compiled (the torch target's refusals beyond the
+ * records: compiler/emit/torch/check.ts), and its diagnostics are named the same way.
+ * `program` is the program without a variant, present when no diagnostic of its own is an error.
  */
-export function compileEveryVariant(path: string, options: Omit<CompileOptions, 'variant'> = {}): CompileResult {
-  const base = compileProgramSync(path, options);
+export function compileEveryVariant(
+  path: string,
+  options: Omit<CompileOptions, 'variant'> = {},
+  checkProgram?: (program: ProgramIR) => Diagnostic[],
+): CompileResult {
+  const checked = (r: CompileResult): CompileResult => {
+    const extra = r.program && checkProgram ? checkProgram(r.program) : [];
+    if (!extra.length) return r;
+    const diagnostics = sortDiagnostics([...r.diagnostics, ...extra]);
+    const { program, ...rest } = r;
+    return { ...rest, diagnostics, ...(diagnostics.some((d) => d.severity === 'error') ? {} : { program }) };
+  };
+  const base = checked(compileProgramSync(path, options));
   const key = (d: Diagnostic) => `${d.code}|${d.span.file}|${d.span.start}|${d.span.end}|${d.message}`;
   const inBase = new Set(base.diagnostics.map(key));
   const onlyInVariants = new Map<string, { diagnostic: Diagnostic; variants: string[] }>();
   const files = new Map(base.files);
   for (const variant of base.variants ?? []) {
-    const r = compileProgramSync(path, { ...options, variant });
+    const r = checked(compileProgramSync(path, { ...options, variant }));
     for (const [p, f] of r.files) if (!files.has(p)) files.set(p, f);
     for (const d of r.diagnostics) {
       const k = key(d);

@@ -25,14 +25,14 @@ export async function checkCommand(
     throw new UserError(`--target must be tfjs or torch, got '${opts.target}'`);
   // The records' support predicates of the chosen target (tfjs unless named) run during checking.
   // Without --variant, the program and every one of its variants (each diagnostic names them).
+  // With --target torch, also the torch emitter's own refusals, for the program and each variant.
   const targets = [opts.target ?? 'tfjs'];
+  const torchChecks =
+    opts.target === 'torch' ? (await import('../../compiler/emit/torch/check.js')).torchSupportProblems : undefined;
   const r = opts.variant
     ? compileProgramSync(file, { variant: opts.variant, targets })
-    : compileEveryVariant(file, { targets });
-  if (opts.target === 'torch' && r.program) {
-    const { torchSupportProblems } = await import('../../compiler/emit/torch/check.js');
-    r.diagnostics.push(...torchSupportProblems(r.program));
-  }
+    : compileEveryVariant(file, { targets }, torchChecks);
+  if (opts.variant && torchChecks && r.program) r.diagnostics.push(...torchChecks(r.program));
   const lookup = (p: string) => r.files.get(p);
   const errors = r.diagnostics.some((d) => d.severity === 'error');
   if (opts.format === 'json') process.stdout.write(renderJson(r.diagnostics, lookup) + '\n');

@@ -21,6 +21,7 @@
  */
 import type { Arg, BlockDecl, CallExpr, Expr, ForwardDecl, Stmt, TensorType, TypeExpr } from '../../dsl/ast.js';
 import type { Span } from '../../dsl/span.js';
+import type { ImportHinter } from '../import-hints.js';
 import type { ForwardGraph } from '../ir/ir.js';
 import { DEFAULT_TARGETS, type PrimitiveDef, type ShapeError } from '../primitives/index.js';
 import { ElaborationBudget } from '../limits.js';
@@ -76,9 +77,10 @@ export class Elaborator {
   readonly instantiated = new Set<BlockDecl>();
   /** The last provenance frame handed out (one per block instantiation; values.ts `Sym`). */
   lastFrame = 0;
-  /** Names other modules declare, with the module to import them from (`CrossAttention` ->
-   *  `std/attention`): an unknown name found here is reported with that import as the fix. */
-  importHints: ReadonlyMap<string, string> = new Map();
+  /** The module that declares a name, as the file using it would import it (`CrossAttention` ->
+   *  `std/attention`, or a project file `./fusion`): an unknown name found there is reported
+   *  with that import as the fix (compiler/import-hints.ts). */
+  importHint: ImportHinter = () => undefined;
 
   constructor(
     readonly scopes: ReadonlyMap<string, ModuleScope>,

@@ -32,15 +32,15 @@ export function unknownWord(
 }
 
 /**
- * NVC2001 for `name`: with its import when a std module declares it, the primitive a PyTorch
- * name (`nn.GELU`, `Dropout`) stands for, or else the closest candidate.
+ * NVC2001 for `name`: with its import when a project file or a std module declares it, the
+ * primitive a PyTorch name (`nn.GELU`, `Dropout`) stands for, or else the closest candidate.
  */
 export function reportUnknownName(el: Elaborator, name: string, span: Span, candidates: readonly string[]): void {
   if (name.includes('.')) {
     el.reporter.error('UnknownName', span, { name }, { help: [torchHelp(name) ?? PRIMITIVES_DOC_HELP] });
     return;
   }
-  const module = el.importHints.get(name);
+  const module = el.importHint(name, span.file);
   if (module !== undefined) el.reporter.error('UnknownNameNotImported', span, { name, module });
   else el.reporter.error('UnknownName', span, { name }, { help: [torchHelp(name) ?? didYouMean(name, candidates)] });
 }

@@ -45,11 +45,11 @@ export async function runFrontEnd(path: string): Promise<FrontEndResult> {
   // tfjs, as `nvcc check --target torch` does.
   const torch = /^\/\/\s*target:\s*torch\s*$/m.test(text);
   // Like `nvcc check` without `--variant`: the program and each of its variants.
-  const { diagnostics, files, program } = compileEveryVariant(shown, {
-    text,
-    ...(torch ? { targets: ['torch'] } : {}),
-  });
-  if (program && torch) return { diagnostics: [...diagnostics, ...torchSupportProblems(program)], files };
+  const { diagnostics, files } = compileEveryVariant(
+    shown,
+    { text, ...(torch ? { targets: ['torch'] } : {}) },
+    torch ? torchSupportProblems : undefined,
+  );
   return { diagnostics, files };
 }
 
