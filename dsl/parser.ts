@@ -25,6 +25,7 @@ import {
   EOF,
   VERSION,
   tokenMatcher,
+  type IOrAlt,
   type IParserErrorMessageProvider,
   type IToken,
   type TokenType,
@@ -93,6 +94,26 @@ export class NvcParser extends CstParser {
 
   private notAt(type: TokenType): boolean {
     return this.LA(1).tokenType !== type;
+  }
+
+  /**
+   * `{ item* }` inside a rule: separators between the items, and anything else taken by `stray`
+   * (reported, never eating the closing `}`), so one bad line in a body spoils nothing after it.
+   * `orOccurrence` is the OR's index within the calling rule (2 when the rule has an OR before).
+   */
+  private bracedItems(items: IOrAlt<unknown>[], orOccurrence = 1): void {
+    this.CONSUME(T.LCurly);
+    this.MANY({
+      GATE: () => this.notAt(T.RCurly),
+      DEF: () => {
+        this.or(orOccurrence, [
+          { ALT: () => this.CONSUME(T.Separator) },
+          ...items,
+          { IGNORE_AMBIGUITIES: true, ALT: () => this.SUBRULE(this.stray) },
+        ]);
+      },
+    });
+    this.CONSUME(T.RCurly);
   }
 
   // ----------------------------------------------------------------------- top level
@@ -189,20 +210,14 @@ export class NvcParser extends CstParser {
     this.OR([{ ALT: () => this.CONSUME(T.Block) }, { ALT: () => this.CONSUME(T.Model) }]);
     this.SUBRULE(this.blockHeader);
     this.OPTION(() => this.CONSUME(T.Unmasked));
-    this.CONSUME(T.LCurly);
-    this.MANY({
-      GATE: () => this.notAt(T.RCurly),
-      DEF: () => {
-        this.OR2([
-          { ALT: () => this.CONSUME(T.Separator) },
-          { ALT: () => this.SUBRULE(this.weightDecl) },
-          { ALT: () => this.SUBRULE(this.forwardDecl) },
-          { ALT: () => this.SUBRULE(this.layerDecl) },
-          { IGNORE_AMBIGUITIES: true, ALT: () => this.SUBRULE(this.stray) },
-        ]);
-      },
-    });
-    this.CONSUME(T.RCurly);
+    this.bracedItems(
+      [
+        { ALT: () => this.SUBRULE(this.weightDecl) },
+        { ALT: () => this.SUBRULE(this.forwardDecl) },
+        { ALT: () => this.SUBRULE(this.layerDecl) },
+      ],
+      2,
+    );
   });
 
   /**
@@ -275,18 +290,7 @@ export class NvcParser extends CstParser {
   public interfaceDecl = this.RULE('interfaceDecl', () => {
     this.CONSUME(T.Interface);
     this.SUBRULE(this.blockHeader);
-    this.CONSUME(T.LCurly);
-    this.MANY({
-      GATE: () => this.notAt(T.RCurly),
-      DEF: () => {
-        this.OR([
-          { ALT: () => this.CONSUME(T.Separator) },
-          { ALT: () => this.SUBRULE(this.forwardRequirement) },
-          { IGNORE_AMBIGUITIES: true, ALT: () => this.SUBRULE(this.stray) },
-        ]);
-      },
-    });
-    this.CONSUME(T.RCurly);
+    this.bracedItems([{ ALT: () => this.SUBRULE(this.forwardRequirement) }]);
   });
 
   /** A forward an interface requires: its name (none for the block's own forward) and signature. */
@@ -347,23 +351,14 @@ export class NvcParser extends CstParser {
   // ----------------------------------------------------------------------- statements
 
   public stmtBlock = this.RULE('stmtBlock', () => {
-    this.CONSUME(T.LCurly);
-    this.MANY({
-      GATE: () => this.notAt(T.RCurly),
-      DEF: () => {
-        this.OR([
-          { ALT: () => this.CONSUME(T.Separator) },
-          // `weight w: [4]` in a forward is a misplaced declaration (the stray reports it), while
-          // `weight * x` reads a weight named `weight`.
-          {
-            GATE: () => !(this.LA(1).tokenType === T.Weight && this.LA(2).tokenType === T.Identifier),
-            ALT: () => this.SUBRULE(this.statement),
-          },
-          { IGNORE_AMBIGUITIES: true, ALT: () => this.SUBRULE(this.stray) },
-        ]);
+    this.bracedItems([
+      // `weight w: [4]` in a forward is a misplaced declaration (the stray reports it), while
+      // `weight * x` reads a weight named `weight`.
+      {
+        GATE: () => !(this.LA(1).tokenType === T.Weight && this.LA(2).tokenType === T.Identifier),
+        ALT: () => this.SUBRULE(this.statement),
       },
-    });
-    this.CONSUME(T.RCurly);
+    ]);
   });
 
   public statement = this.RULE('statement', () => {
@@ -421,35 +416,12 @@ export class NvcParser extends CstParser {
   public datasetDecl = this.RULE('datasetDecl', () => {
     this.CONSUME(T.Dataset);
     this.CONSUME(T.Word);
-    this.CONSUME(T.LCurly);
-    this.MANY({
-      GATE: () => this.notAt(T.RCurly),
-      DEF: () => {
-        this.OR([
-          { ALT: () => this.CONSUME(T.Separator) },
-          { ALT: () => this.SUBRULE(this.setting) },
-          { ALT: () => this.SUBRULE(this.fieldGroup) },
-          { IGNORE_AMBIGUITIES: true, ALT: () => this.SUBRULE(this.stray) },
-        ]);
-      },
-    });
-    this.CONSUME(T.RCurly);
+    this.bracedItems([{ ALT: () => this.SUBRULE(this.setting) }, { ALT: () => this.SUBRULE(this.fieldGroup) }]);
   });
 
   public fieldGroup = this.RULE('fieldGroup', () => {
     this.CONSUME(T.Word);
-    this.CONSUME(T.LCurly);
-    this.MANY({
-      GATE: () => this.notAt(T.RCurly),
-      DEF: () => {
-        this.OR([
-          { ALT: () => this.CONSUME(T.Separator) },
-          { ALT: () => this.SUBRULE(this.fieldDecl) },
-          { IGNORE_AMBIGUITIES: true, ALT: () => this.SUBRULE(this.stray) },
-        ]);
-      },
-    });
-    this.CONSUME(T.RCurly);
+    this.bracedItems([{ ALT: () => this.SUBRULE(this.fieldDecl) }]);
   });
 
   public fieldDecl = this.RULE('fieldDecl', () => {
@@ -468,19 +440,7 @@ export class NvcParser extends CstParser {
     this.CONSUME(T.Word);
     this.CONSUME(T.On);
     this.CONSUME2(T.Word);
-    this.CONSUME(T.LCurly);
-    this.MANY({
-      GATE: () => this.notAt(T.RCurly),
-      DEF: () => {
-        this.OR([
-          { ALT: () => this.CONSUME(T.Separator) },
-          { ALT: () => this.SUBRULE(this.stageDecl) },
-          { ALT: () => this.SUBRULE(this.setting) },
-          { IGNORE_AMBIGUITIES: true, ALT: () => this.SUBRULE(this.stray) },
-        ]);
-      },
-    });
-    this.CONSUME(T.RCurly);
+    this.bracedItems([{ ALT: () => this.SUBRULE(this.stageDecl) }, { ALT: () => this.SUBRULE(this.setting) }]);
   });
 
   public stageDecl = this.RULE('stageDecl', () => {
@@ -491,18 +451,7 @@ export class NvcParser extends CstParser {
       this.CONSUME2(T.Word);
       this.CONSUME3(T.Word);
     });
-    this.CONSUME(T.LCurly);
-    this.MANY({
-      GATE: () => this.notAt(T.RCurly),
-      DEF: () => {
-        this.OR([
-          { ALT: () => this.CONSUME(T.Separator) },
-          { ALT: () => this.SUBRULE(this.setting) },
-          { IGNORE_AMBIGUITIES: true, ALT: () => this.SUBRULE(this.stray) },
-        ]);
-      },
-    });
-    this.CONSUME(T.RCurly);
+    this.bracedItems([{ ALT: () => this.SUBRULE(this.setting) }]);
   });
 
   public variantDecl = this.RULE('variantDecl', () => {
@@ -512,20 +461,11 @@ export class NvcParser extends CstParser {
       this.CONSUME(T.Extends);
       this.CONSUME2(T.Word);
     });
-    this.CONSUME(T.LCurly);
-    this.MANY({
-      GATE: () => this.notAt(T.RCurly),
-      DEF: () => {
-        this.OR([
-          { ALT: () => this.CONSUME(T.Separator) },
-          { ALT: () => this.SUBRULE(this.removeEdit) },
-          { ALT: () => this.SUBRULE(this.setEdit) },
-          { ALT: () => this.SUBRULE(this.stageDecl) },
-          { IGNORE_AMBIGUITIES: true, ALT: () => this.SUBRULE(this.stray) },
-        ]);
-      },
-    });
-    this.CONSUME(T.RCurly);
+    this.bracedItems([
+      { ALT: () => this.SUBRULE(this.removeEdit) },
+      { ALT: () => this.SUBRULE(this.setEdit) },
+      { ALT: () => this.SUBRULE(this.stageDecl) },
+    ]);
   });
 
   public removeEdit = this.RULE('removeEdit', () => {
@@ -680,19 +620,7 @@ export class NvcParser extends CstParser {
 
   /** `{ k = v, k = v }`; entries separated by `,`, `;` or newlines. */
   public recordExpr = this.RULE('recordExpr', () => {
-    this.CONSUME(T.LCurly);
-    this.MANY({
-      GATE: () => this.notAt(T.RCurly),
-      DEF: () => {
-        this.OR([
-          { ALT: () => this.CONSUME(T.Separator) },
-          { ALT: () => this.CONSUME(T.Comma) },
-          { ALT: () => this.SUBRULE(this.setting) },
-          { IGNORE_AMBIGUITIES: true, ALT: () => this.SUBRULE(this.stray) },
-        ]);
-      },
-    });
-    this.CONSUME(T.RCurly);
+    this.bracedItems([{ ALT: () => this.CONSUME(T.Comma) }, { ALT: () => this.SUBRULE(this.setting) }]);
   });
 
   /** `(e)` or a record in parentheses `(logits = a, features = b)`. */
