@@ -152,6 +152,60 @@ export function defineBatchNormSuite(backend: 'cpu' | 'wasm'): void {
       bn.dispose();
     });
 
+    it('training is accurate where float32 sums cancel: forward and gradient within 1e-5 of float64', () => {
+      // 8192 values per channel far from zero (mean 50, deviation 1) and an upstream gradient
+      // that lies mostly in the directions BatchNorm's backward removes (a constant and xhat):
+      // the result is the small remainder, so per-channel sums accumulated in float32 lose it
+      // (the tf.moments composition with autodiff was 7e-5 off in the output on cpu and 1e-4 in
+      // the input gradient on wasm). Reference: the closed form in float64.
+      const c = 2;
+      const shape = [2, 64, 64, c];
+      const bn = new BatchNorm(c);
+      const w = [1.5, -0.7];
+      const b = [0.1, 0.2];
+      bn.weight!.assign(tf.tensor1d(w));
+      bn.bias!.assign(tf.tensor1d(b));
+      const x = tf.variable(tf.add(randn(shape, 41), 50));
+      const noise = randn(shape, 42, 0.01).dataSync();
+      const xs = x.dataSync() as Float32Array;
+      const g = Float32Array.from(xs, (v, i) => 3 + 2 * (v - 50) + noise[i]!);
+      const upstream = tf.tensor(g, shape);
+      const n = xs.length / c;
+      const s = stats(xs, c);
+      const invStd = s.biased.map((v) => 1 / Math.sqrt(v + 1e-5));
+      const xhat = Array.from(xs, (v, i) => (v - s.mean[i % c]!) * invStd[i % c]!);
+      const sumG = new Array<number>(c).fill(0);
+      const sumGXhat = new Array<number>(c).fill(0);
+      for (let i = 0; i < xs.length; i++) {
+        sumG[i % c]! += g[i]!;
+        sumGXhat[i % c]! += g[i]! * xhat[i]!;
+      }
+      const refY = xhat.map((v, i) => v * w[i % c]! + b[i % c]!);
+      const refDx = xhat.map((v, i) => {
+        const k = i % c;
+        return w[k]! * invStd[k]! * (g[i]! - sumG[k]! / n - (v * sumGXhat[k]!) / n);
+      });
+      const y = tf.tidy(() => bn.forward(ctx(true), x).dataSync());
+      const { grads } = tf.variableGrads(
+        () => tf.sum(tf.mul(bn.forward(ctx(true), x), upstream)) as tf.Scalar,
+        [x, bn.weight!, bn.bias!],
+      );
+      const relative = (got: ArrayLike<number>, want: ArrayLike<number>): number => {
+        let d = 0;
+        let m = 0;
+        for (let i = 0; i < want.length; i++) {
+          d += (got[i]! - want[i]!) ** 2;
+          m += want[i]! ** 2;
+        }
+        return Math.sqrt(d / m);
+      };
+      expect(relative(y, refY), 'output').toBeLessThanOrEqual(1e-5);
+      expect(relative(grads[x.name]!.dataSync(), refDx), 'input gradient').toBeLessThanOrEqual(1e-5);
+      expect(relative(grads[bn.weight!.name]!.dataSync(), sumGXhat), 'weight gradient').toBeLessThanOrEqual(1e-5);
+      expect(relative(grads[bn.bias!.name]!.dataSync(), sumG), 'bias gradient').toBeLessThanOrEqual(1e-5);
+      bn.dispose();
+    });
+
     it('gradient (finite differences): input in evaluation mode', () => {
       const bn = new BatchNorm(3);
       bn.runningMean.assign(randn([3], 31));
