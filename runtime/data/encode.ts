@@ -8,7 +8,7 @@
  * encoding; encoding with given stats reproduces the training-time encoding exactly;
  * `implausibleValue` names a value whose encoding would leave the range a model can take.
  */
-import type { RawValue } from './table.js';
+import type { RawValue } from './cells.js';
 import { fieldWidth, type FieldGroupSpec, type FieldSpec } from './spec.js';
 
 /** Statistics of one field, all computed on the training split. */

@@ -9,8 +9,11 @@
  * where the field's policy is `error`. Nothing is filled or normalised here (see encode.ts).
  */
 import { parse } from 'csv-parse/sync';
+import { decimalNumber, isMissingCell, parseFieldCell, type RawValue } from './cells.js';
 import type { DataError } from './errors.js';
-import type { DatasetSpec, FieldSpec } from './spec.js';
+import type { DatasetSpec } from './spec.js';
+
+export { decimalNumber, isMissingCell, type RawValue } from './cells.js';
 
 export interface RawTable {
   /** File name used in messages. */
@@ -19,9 +22,6 @@ export interface RawTable {
   /** Data rows with their spreadsheet row number (header = 1). */
   readonly rows: readonly { readonly row: number; readonly cells: readonly string[] }[];
 }
-
-/** A field's raw value: a number (number, binary 0/1), a level (category), or null (missing). */
-export type RawValue = number | string | null;
 
 export interface PatientRow {
   readonly id: string;
@@ -61,62 +61,6 @@ export function parseCsv(text: string, file: string): { table?: RawTable; errors
     },
     errors: [],
   };
-}
-
-const MISSING_TOKENS = new Set(['', 'na', 'n/a', 'nan', 'null', 'none', '?']);
-
-export function isMissingCell(cell: string | undefined): boolean {
-  return cell === undefined || MISSING_TOKENS.has(cell.trim().toLowerCase());
-}
-
-/**
- * A number as a spreadsheet writes it: decimal digits, an optional fraction and exponent. `Number`
- * alone also takes `0x10`, `0b1`, `0o7` and `Infinity`, which in a lab table are typing slips.
- */
-const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
-
-/** The cell as a decimal number, or undefined when it is not written as one. */
-export function decimalNumber(text: string): number | undefined {
-  const t = text.trim();
-  return DECIMAL.test(t) ? Number(t) : undefined;
-}
-
-const BINARY_WORDS: Record<string, number> = { '0': 0, '1': 1, false: 0, true: 1, no: 0, yes: 1, n: 0, y: 1 };
-
-/** Parses one cell for a field; returns the value or an error message. */
-function parseCell(field: FieldSpec, cell: string): { value: RawValue } | { error: string } {
-  const text = cell.trim();
-  switch (field.type.kind) {
-    case 'number': {
-      const v = decimalNumber(text);
-      if (v === undefined || !Number.isFinite(v))
-        return {
-          error: /^[+-]?0[xbo]/i.test(text)
-            ? `'${text}' is not a decimal number (hexadecimal, binary and octal are not read)`
-            : `'${text}' is not a number`,
-        };
-      if (field.transforms.includes('log1p') && v <= -1) return { error: `${text} is not > -1, so log1p is undefined` };
-      return { value: v };
-    }
-    case 'binary': {
-      const levels = field.type.levels;
-      if (levels) {
-        const i = levels.findIndex((l) => l.toLowerCase() === text.toLowerCase());
-        if (i < 0) return { error: `unknown category '${text}' (expected ${levels.join(' or ')})` };
-        return { value: i };
-      }
-      const n = decimalNumber(text);
-      const v = BINARY_WORDS[text.toLowerCase()] ?? (n === 0 ? 0 : n === 1 ? 1 : undefined);
-      if (v === undefined) return { error: `'${text}' is not a binary value (expected 0/1, true/false or yes/no)` };
-      return { value: v };
-    }
-    case 'category': {
-      const level = field.type.levels.find((l) => l.toLowerCase() === text.toLowerCase());
-      if (level === undefined)
-        return { error: `unknown category '${text}' (expected one of ${field.type.levels.join(', ')})` };
-      return { value: level };
-    }
-  }
 }
 
 function labelIndex(spec: DatasetSpec, cell: string): number {
@@ -234,7 +178,7 @@ export function readPatients(
           }
           return null;
         }
-        const parsed = parseCell(f, cell!);
+        const parsed = parseFieldCell(f, cell!);
         if ('error' in parsed) {
           errors.push({ file, row, column: f.name, message: parsed.error });
           ok = false;
