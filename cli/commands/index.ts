@@ -237,12 +237,24 @@ const DECLARATIONS: Readonly<Record<string, Declare>> = {
   export: (program, setExit) =>
     program
       .command('export')
-      .description("write a run's trained weights as the official PyTorch state dict (ConvNeXt-V2 names)")
-      .argument('<run>', 'run folder')
-      .requiredOption('--format <format>', 'torch')
-      .option('--stage <name>', 'stage whose weights to export (default: the last stage)')
-      .option('--strip <path>', 'a child whose parameters move to the root, e.g. enc (MED-NVC encoders)')
-      .option('--out <file>', 'output file (default RUN/export/<stage>.torch.safetensors)')
+      .description(
+        "write a run's trained weights as the official PyTorch state dict (--format torch), or the run as a " +
+          'static web page that scores a patient in the browser (--web OUT)',
+      )
+      .argument('<run>', 'run folder (training finished)')
+      .option('--format <format>', 'torch: the official PyTorch state dict (ConvNeXt-V2 names)')
+      .option(
+        '--web <dir>',
+        'write a self-contained page to this folder: 14 lab values and X-rays in, the probability out, with the ' +
+          "run's metrics and diagram; serve the folder with any static server (docs/web-export.md)",
+      )
+      .option('--force', '--web: replace the contents of a non-empty folder')
+      .option(
+        '--stage <name>',
+        'stage to export (default: torch, the last stage; web, the last supervised stage, as predict uses)',
+      )
+      .option('--strip <path>', 'torch: a child whose parameters move to the root, e.g. enc (MED-NVC encoders)')
+      .option('--out <file>', 'torch: output file (default RUN/export/<stage>.torch.safetensors)')
       .action(lazy(setExit, async () => (await import('./export.js')).exportCommand)),
 
   predict: (program, setExit) =>
