@@ -152,7 +152,7 @@ describe('nvcc export --web', () => {
       fs.rmSync(path.join('build', b), { recursive: true, force: true });
   });
 
-  it('writes a page that gives nvcc predict\u2019s probabilities on wasm and webgl, from its own folder only', async () => {
+  it('writes a page giving nvcc predict\u2019s probabilities on wasm and webgl from its own folder', async () => {
     expect(await nvcc('export', run, '--web', site)).toBe(0);
     expect(out).toMatch(/^wrote .*: a page scoring patients with stage fit \(8 files, [\d.]+ MB\)/);
     expect(fs.readdirSync(site).sort()).toEqual(
@@ -228,7 +228,7 @@ describe('nvcc export --web', () => {
     }
   }, 600_000);
 
-  it('refuses a non-empty folder without --force, replaces it with --force, and names a folder it cannot make', async () => {
+  it('refuses a non-empty OUT without --force, replaces it with --force, names an OUT it cannot make', async () => {
     const target = path.join(dir, 'busy');
     fs.mkdirSync(target);
     fs.writeFileSync(path.join(target, 'notes.txt'), 'mine\n');

@@ -201,8 +201,9 @@ describe('the web page preprocessing against the training data path', () => {
     { from: [300, 200], channels: 3, to: { size: [64, 64], channels: 1, fit: 'fill' }, max: 2 },
     { from: [300, 200], channels: 3, to: { size: [64, 64], channels: 3, fit: 'fill' }, max: 1 },
   ];
-  for (const c of cases)
-    it(`resizes ${c.from.join('x')} (${c.channels} band) to ${c.to.size.join('x')} ${c.to.fit} within ${c.max} grey level(s) of sharp`, async () => {
+  for (const c of cases) {
+    const name = `${c.from.join('x')}x${c.channels} -> ${c.to.size.join('x')}x${c.to.channels} ${c.to.fit}`;
+    it(`resizes ${name} within ${c.max} grey level(s) of sharp`, async () => {
       const file = await png(c.from[0], c.from[1], c.channels);
       const fileName = path.join(dir, `resize-${c.from.join('x')}-${c.channels}.png`);
       fs.writeFileSync(fileName, file);
@@ -215,4 +216,5 @@ describe('the web page preprocessing against the training data path', () => {
       for (let i = 0; i < mine.length; i++) max = Math.max(max, Math.abs(mine[i]! - reference[i]!));
       expect(max).toBeLessThanOrEqual(c.max);
     });
+  }
 });

@@ -71,6 +71,22 @@ function scriptJson(value: unknown): string {
     .replace(/\u2029/g, '\\u2029');
 }
 
+/**
+ * Own origin only: scripts (and compiling tfjs's wasm), fetches, images (the diagram; data: for the
+ * icon) and styles; tfjs's threaded wasm starts its workers from blob: URLs.
+ */
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data: blob:",
+  "connect-src 'self'",
+  "worker-src 'self' blob:",
+].join('; ');
+
+/** The backends the page offers (page.ts tries each and disables those that do not start). */
+const BACKENDS = ['wasm', 'webgl', 'cpu'] as const;
+
 const STYLE = `
 :root { color-scheme: light; --ink: #1d2430; --muted: #5b6575; --line: #d6dbe3; --accent: #2457a6; }
 * { box-sizing: border-box; }
@@ -85,7 +101,8 @@ aside { display: grid; gap: 24px; align-content: start; }
 section, aside { min-width: 0; }
 aside > div { overflow-x: auto; }
 h2 { font-size: 16px; margin: 0 0 12px; }
-fieldset { border: 0; padding: 0; margin: 0 0 16px; display: grid; grid-template-columns: repeat(2, 1fr); gap: 8px 16px; }
+fieldset { border: 0; padding: 0; margin: 0 0 16px; display: grid; grid-template-columns: repeat(2, 1fr);
+  gap: 8px 16px; }
 legend { font-weight: 600; margin-bottom: 8px; }
 label { display: grid; gap: 2px; }
 label .name { font-weight: 500; }
@@ -142,7 +159,7 @@ and the image scores are ${escapeHtml(data.pooling)}-pooled as in the run.</div>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" href="data:,">
-<meta http-equiv="Content-Security-Policy" content="default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; worker-src 'self' blob:">
+<meta http-equiv="Content-Security-Policy" content="${CONTENT_SECURITY_POLICY}">
 <title>${escapeHtml(title)}</title>
 <style>${STYLE}</style>
 </head>
@@ -160,7 +177,7 @@ and the image scores are ${escapeHtml(data.pooling)}-pooled as in the run.</div>
 ${groups}
 ${imageInput}
 <label for="backend"><span class="name">TensorFlow.js backend</span>
-<select id="backend">${['wasm', 'webgl', 'cpu'].map((b) => `<option value="${b}">${b}</option>`).join('')}</select></label>
+<select id="backend">${BACKENDS.map((b) => `<option value="${b}">${b}</option>`).join('')}</select></label>
 <p><button id="predict" type="submit">Predict</button></p>
 </form>
 <div id="result">

@@ -227,7 +227,8 @@ export function startPage(factories: Readonly<Record<string, ModelFactory>>): Pa
         output.value = r.probability.toFixed(4);
         output.dataset.probability = String(r.probability);
         output.dataset.backend = r.backend;
-        called.textContent = `${r.called} at the run's threshold ${data.threshold.toFixed(4)} (${data.thresholdSource})`;
+        const threshold = data.threshold.toFixed(4);
+        called.textContent = `${r.called} at the run's threshold ${threshold} (${data.thresholdSource})`;
         perImage.textContent =
           r.perImage.length > 1
             ? `per image: ${r.perImage.map((p) => p.toFixed(4)).join(', ')} (${data.pooling}-pooled as in the run)`
