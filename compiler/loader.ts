@@ -49,8 +49,39 @@ export function displayPath(abs: string): string {
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : abs;
 }
 
-/** Parsed-module cache keyed by absolute path; reused while the text is unchanged. */
-const parseCache = new Map<string, { text: string; module: Module; diagnostics: Diagnostic[] }>();
+/** A module's text parsed once: its SourceFile (named by display path), AST and syntax diagnostics. */
+export interface ParsedModule {
+  readonly text: string;
+  readonly file: SourceFile;
+  readonly module: Module;
+  readonly diagnostics: Diagnostic[];
+}
+
+/**
+ * Parsed modules keyed by absolute path, each reused while its text and display path are
+ * unchanged (one entry per path: an edited file replaces its old parse). Compiles share the
+ * process-wide one unless given their own (an editor keeps one per session; tests a fresh one).
+ */
+export type ParseCache = Map<string, ParsedModule>;
+
+const processParseCache: ParseCache = new Map();
+
+/** `text` of `abs` parsed, from `cache` when that path was last parsed with the same text and display path. */
+export function parseCached(
+  cache: ParseCache,
+  abs: string,
+  display: string,
+  text: string,
+  parse: ParseFn,
+): ParsedModule {
+  const hit = cache.get(abs);
+  if (hit && hit.text === text && hit.file.path === display) return hit;
+  const file = new SourceFile(display, text);
+  const r = parse(file);
+  const parsed = { text, file, module: r.module, diagnostics: r.diagnostics };
+  cache.set(abs, parsed);
+  return parsed;
+}
 
 export function resolveImport(from: string, importerAbs: string): string {
   const withExt = from.endsWith('.nvc') ? from : `${from}.nvc`;
@@ -65,6 +96,7 @@ export function loadModules(
   entryText?: string,
   onEntryFailure?: (failure: LoadFailure) => void,
   overlay?: ReadonlyMap<string, string>,
+  parseCache: ParseCache = processParseCache,
 ): LoadResult | undefined {
   const modules = new Map<string, LoadedModule>();
   const files = new Map<string, SourceFile>();
@@ -93,16 +125,10 @@ export function loadModules(
       }
       text = r.text;
     }
-    const file = new SourceFile(display, text);
-    files.set(display, file);
-    let parsed = parseCache.get(abs);
-    if (!parsed || parsed.text !== text || parsed.module.file !== display) {
-      const r = parse(file);
-      parsed = { text, module: r.module, diagnostics: r.diagnostics };
-      parseCache.set(abs, parsed);
-    }
+    const parsed = parseCached(parseCache, abs, display, text, parse);
+    files.set(display, parsed.file);
     syntaxDiagnostics.push(...parsed.diagnostics);
-    return { path: display, absPath: abs, file, ast: parsed.module, importTargets: [] };
+    return { path: display, absPath: abs, file: parsed.file, ast: parsed.module, importTargets: [] };
   };
 
   const byAbs = new Map<string, LoadedModule>();

@@ -21,7 +21,7 @@ import { checkUninstantiatedBlocks } from './elaborate/names.js';
 import type { ProgramIR } from './ir/ir.js';
 import type { ElaborationBudget } from './limits.js';
 import { importHinter } from './import-hints.js';
-import { type LoadFailure, loadModules, reportRefusal } from './loader.js';
+import { type LoadFailure, loadModules, type ParseCache, reportRefusal } from './loader.js';
 import { checkMaskTokens } from './mask-tokens.js';
 import { ProgramChecker } from './program.js';
 import { Reporter } from './report.js';
@@ -35,6 +35,8 @@ export interface CompileOptions {
   readonly text?: string;
   /** Unsaved texts of other files by absolute path (an editor's open documents), read instead of the disk. */
   readonly overlay?: ReadonlyMap<string, string>;
+  /** Parsed modules to reuse and fill (default: the process-wide cache); an editor passes its own. */
+  readonly parseCache?: ParseCache;
   /** Code-generation targets whose support predicates the program must pass (default: tfjs). */
   readonly targets?: readonly string[];
 }
@@ -71,6 +73,7 @@ export function compileProgramSync(path: string, options: CompileOptions = {}): 
       failure = f;
     },
     options.overlay,
+    options.parseCache,
   );
   if (!loaded && failure && (failure.refusal.kind === 'not-regular' || failure.refusal.kind === 'too-large')) {
     reportRefusal(reporter, failure.refusal, path, { file: path, start: 0, end: 0 });

@@ -5,8 +5,10 @@
  * program and every variant, hover text, inlay shape hints, definitions, references, rename
  * edits, symbols, completions, code actions, the canonical layout, semantic tokens, diagrams.
  * Holds afterwards: nothing is written; a broken or half-typed program yields what can be known
- * (syntax diagnostics, names from the parse) and never throws. Compilation results are cached
- * per (path, text, overlay) so the answers to one edit share one compile.
+ * (syntax diagnostics, names from the parse) and never throws. Every answer equals the one an
+ * uncached analysis gives (`uncached`, test/lsp/cache.test.ts): a text is parsed once (the
+ * compiler's loader shares the parse), and a document's compile is reused by every request
+ * until the document or a file it reads (an import, open or on disk) changes.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -20,7 +22,7 @@ import { SourceFile, type Span } from '../dsl/span.js';
 import * as T from '../dsl/tokens.js';
 import type { ForwardGraph, ModelIR, ModuleNode, ProgramIR } from '../compiler/ir/ir.js';
 import { readRegularFile } from '../compiler/limits.js';
-import { resolveImport, STD_DIR } from '../compiler/loader.js';
+import { displayPath, type ParseCache, parseCached, resolveImport, STD_DIR } from '../compiler/loader.js';
 import { type CompileResult, compileProgramSync } from '../compiler/pipeline.js';
 import { PRIMITIVES, type PrimitiveRecord } from '../compiler/primitives/index.js';
 import { primitiveSignature } from '../compiler/primitives/reference.js';
@@ -28,7 +30,7 @@ import { DATASET_SETTINGS, type SettingType, STAGE_SETTINGS, TRAIN_SETTINGS } fr
 import { formatShape } from '../compiler/symbolic.js';
 
 // ---------------------------------------------------------------------------------------------
-// Compiling, with a cache
+// Caches: one parse per text, one compile per version of what a program reads
 
 export type Overlay = ReadonlyMap<string, string>;
 
@@ -38,41 +40,121 @@ interface Compiled {
   readonly file: SourceFile;
 }
 
-const cache = new Map<string, { key: string; compiled: Compiled }>();
-
-function overlayKey(overlay: Overlay): string {
-  return [...overlay.entries()].map(([p, t]) => `${p}\u0000${t.length}\u0000${hash(t)}`).join('\u0001');
+/**
+ * A compile remembered with every file it depends on: the texts it read (entry and imports) and
+ * the import targets it could not read (undefined), so that a file appearing counts as a change.
+ */
+interface CompileEntry {
+  readonly text: string;
+  readonly dependencies: ReadonlyMap<string, string | undefined>;
+  readonly compiled: Compiled;
 }
 
-function hash(text: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
-  return h >>> 0;
+/** What is on disk at a path, remembered with the stat that identifies that content. */
+interface DiskEntry {
+  readonly stamp: string;
+  readonly text: string | undefined;
 }
 
-/** The base program (no variant) of `abs` with `text`, compiled once per text. */
-export function compileDocument(abs: string, text: string, overlay: Overlay): Compiled {
-  const key = `${text.length}:${hash(text)}|${overlayKey(overlay)}`;
-  const hit = cache.get(abs);
-  if (hit && hit.key === key) return hit.compiled;
-  const base = compileProgramSync(abs, { text, overlay });
-  const file = base.files.get(abs) ?? new SourceFile(abs, text);
-  const compiled = { base, ast: parse(file).module, file };
-  cache.set(abs, { key, compiled });
-  return compiled;
+/**
+ * What analysis remembers between requests. Parses are keyed by path and reused while the text
+ * is the same (the compiler's loader fills and reads the same cache); the last compile of each
+ * document is reused while every file it read is unchanged; lexed tokens are kept for the last
+ * few texts; disk files are re-read when their stat (size, mtime, inode) changes.
+ */
+class AnalysisCache {
+  readonly parses: ParseCache = new Map();
+  readonly compiles = new Map<string, CompileEntry>();
+  readonly tokens = new Map<string, IToken[]>();
+  readonly disk = new Map<string, DiskEntry>();
+}
+
+let caches = new AnalysisCache();
+
+/**
+ * Runs `compute` against empty caches that are dropped afterwards and leaves the session's
+ * caches as they were: the uncached reference that a cached answer must equal.
+ */
+export function uncached<T>(compute: () => T): T {
+  const kept = caches;
+  caches = new AnalysisCache();
+  try {
+    return compute();
+  } finally {
+    caches = kept;
+  }
+}
+
+/** Forgets every compile and disk text (parses stay: they are keyed by content). */
+export function forgetCompiles(): void {
+  caches.compiles.clear();
+  caches.disk.clear();
+}
+
+/** The text at `abs` on disk (undefined: missing, unreadable, not a regular file or too large). */
+function diskText(abs: string): string | undefined {
+  let stamp: string;
+  try {
+    const st = fs.statSync(abs);
+    stamp = `${st.size}:${st.mtimeMs}:${st.ino}:${st.isFile()}`;
+  } catch {
+    stamp = 'absent';
+  }
+  const hit = caches.disk.get(abs);
+  if (hit && hit.stamp === stamp) return hit.text;
+  // the compiler's reader: regular files only, within the source-size limit
+  const read = stamp === 'absent' ? undefined : readRegularFile(abs);
+  const text = read === undefined || 'refused' in read ? undefined : read.text;
+  caches.disk.set(abs, { stamp, text });
+  return text;
+}
+
+/** The text an analysis uses for `abs`: the open document's, else the disk's. */
+function textOf(abs: string, overlay: Overlay): string | undefined {
+  return overlay.get(abs) ?? diskText(abs);
+}
+
+/** `text` of `abs` parsed once (the same parse the compiler's loader uses for that file). */
+function parsed(abs: string, text: string): { ast: A.Module; file: SourceFile; diagnostics: readonly Diagnostic[] } {
+  const p = parseCached(caches.parses, abs, displayPath(abs), text, parse);
+  return { ast: p.module, file: p.file, diagnostics: p.diagnostics };
 }
 
 /** A module's AST from the overlay or the disk (undefined when it cannot be read). */
 function moduleAst(abs: string, overlay: Overlay): { ast: A.Module; file: SourceFile } | undefined {
-  let text = overlay.get(abs);
-  if (text === undefined) {
-    // the compiler's reader: regular files only, within the source-size limit
-    const read = readRegularFile(abs);
-    if ('refused' in read) return undefined;
-    text = read.text;
+  const text = textOf(abs, overlay);
+  return text === undefined ? undefined : parsed(abs, text);
+}
+
+/** Whether every file the remembered compile read still has the text it had. */
+function unchanged(entry: CompileEntry, text: string, overlay: Overlay): boolean {
+  if (entry.text !== text) return false;
+  for (const [dep, was] of entry.dependencies) if (textOf(dep, overlay) !== was) return false;
+  return true;
+}
+
+/** The base program (no variant) of `abs` with `text`, compiled once per version of the files it reads. */
+export function compileDocument(abs: string, text: string, overlay: Overlay): Compiled {
+  const hit = caches.compiles.get(abs);
+  if (hit && unchanged(hit, text, overlay)) return hit.compiled;
+  const own = parsed(abs, text);
+  const base = compileProgramSync(displayPath(abs), { text, overlay, parseCache: caches.parses });
+  const dependencies = new Map<string, string | undefined>();
+  for (const f of base.files.values()) {
+    const dep = path.resolve(f.path);
+    if (dep !== abs) dependencies.set(dep, f.text);
   }
-  const file = new SourceFile(abs, text);
-  return { ast: parse(file).module, file };
+  // imports that could not be read: their appearing must count as a change too
+  for (const f of [...base.files.values(), own.file]) {
+    const mod = caches.parses.get(path.resolve(f.path));
+    for (const imp of mod?.text === f.text ? mod.module.imports : []) {
+      const target = resolveImport(imp.from.value, path.resolve(f.path));
+      if (target !== abs && !dependencies.has(target)) dependencies.set(target, undefined);
+    }
+  }
+  const compiled = { base, ast: own.ast, file: own.file };
+  caches.compiles.set(abs, { text, dependencies, compiled });
+  return compiled;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -162,7 +244,7 @@ export function variantChecker(
     step() {
       const variant = variants[next++];
       if (variant === undefined) return false;
-      const r = compileProgramSync(abs, { text, overlay, variant });
+      const r = compileProgramSync(displayPath(abs), { text, overlay, variant, parseCache: caches.parses });
       for (const d of r.diagnostics) {
         const key = `${d.code}|${d.span.file}|${d.span.start}|${d.message}`;
         if (seen.has(key)) continue;
@@ -187,10 +269,16 @@ interface WordAt {
   readonly previous: IToken | undefined;
 }
 
+/** The tokens of `text` without newlines and comments, lexed once for the last few texts. */
 function codeTokens(text: string): IToken[] {
-  return lexWithTrivia(text).filter(
+  const hit = caches.tokens.get(text);
+  if (hit) return hit;
+  const tokens = lexWithTrivia(text).filter(
     (t) => t.tokenType !== T.Newline && t.tokenType !== T.LineComment && t.tokenType !== T.BlockComment,
   );
+  if (caches.tokens.size >= 8) caches.tokens.delete(caches.tokens.keys().next().value!);
+  caches.tokens.set(text, tokens);
+  return tokens;
 }
 
 /** The name token under (or just before) `offset`. */
@@ -305,7 +393,7 @@ function resolveName(
 function definitionAt(abs: string, text: string, offset: number, overlay: Overlay): Definition | undefined {
   const w = wordAt(text, offset);
   if (!w || w.previous?.tokenType === T.Dot) return undefined;
-  const ast = parse(new SourceFile(abs, text)).module;
+  const ast = parsed(abs, text).ast;
   return resolveName(abs, ast, w.token.image, w.token.startOffset, overlay);
 }
 
@@ -370,7 +458,7 @@ export function references(abs: string, text: string, offset: number, overlay: O
   for (const file of files) {
     const fileText = file === abs ? text : (overlay.get(file) ?? moduleAst(file, overlay)?.file.text);
     if (fileText === undefined) continue;
-    const ast = parse(new SourceFile(file, fileText)).module;
+    const ast = parsed(file, fileText).ast;
     // `import { X as Y }`: in that file the uses are spelt Y
     const names = new Set([localName]);
     for (const imp of ast.imports)
@@ -701,7 +789,7 @@ function symbol(
 }
 
 export function documentSymbols(abs: string, text: string): DocumentSymbol[] {
-  const ast = parse(new SourceFile(abs, text)).module;
+  const ast = parsed(abs, text).ast;
   return ast.decls.map((d) => {
     switch (d.kind) {
       case 'Block':
@@ -814,7 +902,7 @@ export function completions(abs: string, text: string, offset: number, overlay: 
     const mod = moduleAst(resolveImport(from[1]!, abs), overlay);
     return mod ? mod.ast.decls.filter((d) => d.kind === 'Block' || d.kind === 'Const').map(declCompletion) : [];
   }
-  const ast = parse(new SourceFile(abs, text)).module;
+  const ast = parsed(abs, text).ast;
   const settings = settingsContext(ast, offset);
   if (settings) {
     const value = /^\s*([A-Za-z_]\w*)\s*=\s*[\w(]*$/.exec(before);
@@ -868,7 +956,7 @@ export interface CodeAction {
 /** Fixes the diagnostics' help lines spell out: did-you-mean, a missing import, an unknown setting. */
 export function codeActions(abs: string, text: string, diagnostics: readonly EditorDiagnostic[]): CodeAction[] {
   const out: CodeAction[] = [];
-  const ast = parse(new SourceFile(abs, text)).module;
+  const ast = parsed(abs, text).ast;
   for (const d of diagnostics) {
     for (const h of d.help) {
       const mean = /did you mean `([^`]+)`\?/.exec(h);
@@ -944,7 +1032,7 @@ export interface SemanticToken {
 }
 
 export function semanticTokens(abs: string, text: string, overlay: Overlay = new Map()): SemanticToken[] {
-  const ast = parse(new SourceFile(abs, text)).module;
+  const ast = parsed(abs, text).ast;
   const blocks = new Set<string>();
   const consts = new Set<string>();
   for (const d of ast.decls) {

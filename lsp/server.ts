@@ -58,8 +58,22 @@ const SEVERITY: Record<string, DiagnosticSeverity> = {
   note: DiagnosticSeverity.Information,
 };
 
+/**
+ * How long a document must stay unchanged after its base diagnostics before its variants are
+ * compiled: an editor asks for hover, inlay hints and semantic tokens right after an edit, and
+ * the next keystroke comes soon; a variant compile in progress (~35 ms of CPU for MED-NVC)
+ * would delay those answers and the next edit's diagnostics.
+ */
+export const VARIANTS_AFTER_MS = 300;
+
+export interface ServerOptions {
+  /** Compile the variants after the base program (default true; a test of the base alone turns it off). */
+  readonly checkVariants?: boolean;
+}
+
 export function startServer(
   connection: Connection = createConnection(ProposedFeatures.all, process.stdin, process.stdout),
+  options: ServerOptions = {},
 ): Connection {
   const documents = new TextDocuments(TextDocument);
   let shapeHints = true;
@@ -125,6 +139,9 @@ export function startServer(
     });
   };
 
+  /** Per open document, the compile its published diagnostics came from (a newer one cancels the variants). */
+  const checked = new Map<string, { version: number; compiled: object }>();
+
   const validate = (uri: string) => {
     const doc = documents.get(uri);
     const file = pathOf(uri);
@@ -132,17 +149,26 @@ export function startServer(
     const text = doc.getText();
     const version = doc.version;
     const ov = overlay();
+    const compiled = safely(() => analysis.compileDocument(file, text, ov), undefined);
+    const last = checked.get(uri);
+    // nothing this document reads has changed (another document was edited): its diagnostics stand
+    if (compiled && last && last.version === version && last.compiled === compiled) return;
+    if (compiled) checked.set(uri, { version, compiled });
+    else checked.delete(uri);
     const base = safely(() => analysis.baseDiagnostics(file, text, ov), []);
     void connection.sendDiagnostics({ uri, version, diagnostics: base.map((d) => toLsp(doc, d)) });
     // the variants' own problems follow, one variant per turn of the event loop so that requests
-    // are answered in between, and given up as soon as the document changes
+    // are answered in between, and given up as soon as the document or a file it reads changes
+    if (options.checkVariants === false) return;
     const check = safely(() => analysis.variantChecker(file, text, ov), undefined);
-    if (!check) return;
+    if (!check || !compiled) return;
+    const current = () => documents.get(uri)?.version === version && checked.get(uri)?.compiled === compiled;
     const step = () => {
-      const now = documents.get(uri);
-      if (!now || now.version !== version) return;
+      if (!current()) return;
       if (safely(() => check.step(), false)) {
-        setImmediate(step);
+        // a timer, not setImmediate: the protocol reads and answers messages in the poll and
+        // check phases that come between two timers, so a request waits for one variant at most
+        setTimeout(step, 0);
         return;
       }
       const variants = check.result();
@@ -153,7 +179,7 @@ export function startServer(
         diagnostics: [...base, ...variants].map((d) => toLsp(doc, d)),
       });
     };
-    setImmediate(step);
+    setTimeout(step, VARIANTS_AFTER_MS);
   };
 
   const request = (uri: string) => {
@@ -206,7 +232,12 @@ export function startServer(
 
   documents.onDidChangeContent((e) => validateSoon(e.document.uri));
   documents.onDidClose((e) => {
+    checked.delete(e.document.uri);
     void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
+    for (const d of documents.all()) validateSoon(d.uri);
+  });
+  // a file changed on disk (the client watches **/*.nvc): documents that read it are checked again
+  connection.onDidChangeWatchedFiles(() => {
     for (const d of documents.all()) validateSoon(d.uri);
   });
 

@@ -25,14 +25,15 @@ export interface PublishedDiagnostics {
 export const uriOf = (file: string) => pathToFileURL(path.resolve(file)).href;
 
 export class LspClient {
-  private readonly proc: ChildProcess;
+  readonly proc: ChildProcess;
   readonly connection: rpc.MessageConnection;
   readonly published: PublishedDiagnostics[] = [];
   private waiters: (() => void)[] = [];
   stderr = '';
 
-  constructor() {
-    this.proc = spawn(process.execPath, [path.resolve('bin/nvcc.js'), 'lsp', '--stdio'], {
+  /** `nodeArgs`: options for the server's Node (the bench passes `--cpu-prof` to profile it). */
+  constructor(nodeArgs: readonly string[] = []) {
+    this.proc = spawn(process.execPath, [...nodeArgs, path.resolve('bin/nvcc.js'), 'lsp', '--stdio'], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.proc.stderr!.on('data', (d: Buffer) => {
@@ -98,15 +99,23 @@ export class LspClient {
     return this.connection.sendRequest<T>(method, params);
   }
 
+  /** Shuts the server down as an editor does, giving it a few seconds to exit before killing it. */
   async close(): Promise<void> {
+    const exited = new Promise<void>((resolve) => {
+      if (this.proc.exitCode !== null || this.proc.signalCode !== null) resolve();
+      else this.proc.once('exit', () => resolve());
+    });
     try {
       await this.connection.sendRequest('shutdown');
       await this.connection.sendNotification('exit');
     } catch {
       // the server may already be gone
     }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise<void>((resolve) => (timer = setTimeout(resolve, 5000)))]);
+    clearTimeout(timer);
     this.connection.dispose();
-    this.proc.kill();
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill();
   }
 }
 
