@@ -21,7 +21,7 @@ import { checkUninstantiatedBlocks } from './elaborate/names.js';
 import type { ProgramIR } from './ir/ir.js';
 import type { ElaborationBudget } from './limits.js';
 import { importHinter } from './import-hints.js';
-import { type LoadFailure, loadModules, type ParseCache, reportRefusal } from './loader.js';
+import { type LoadFailure, loadModules, type ParseCache, type ParseFn, parseCached, reportRefusal } from './loader.js';
 import { checkMaskTokens } from './mask-tokens.js';
 import { ProgramChecker } from './program.js';
 import { Reporter } from './report.js';
@@ -61,6 +61,15 @@ function sortDiagnostics(ds: Diagnostic[]): Diagnostic[] {
   );
 }
 
+/** `parse`, through `cache` when one is given (the project search of import hints parses files too). */
+function cachedParse(cache: ParseCache | undefined): ParseFn {
+  if (!cache) return parse;
+  return (file) => {
+    const parsed = parseCached(cache, resolvePath(file.path), file.path, file.text, parse);
+    return { module: parsed.module, diagnostics: parsed.diagnostics };
+  };
+}
+
 export function compileProgramSync(path: string, options: CompileOptions = {}): CompileResult {
   const reporter = new Reporter();
   let failure: LoadFailure | undefined;
@@ -97,7 +106,7 @@ export function compileProgramSync(path: string, options: CompileOptions = {}): 
   const syntaxErrors = loaded.syntaxDiagnostics.some((d) => d.severity === 'error');
   const scopes = buildModuleScopes(loaded, reporter);
   const elaborator = new Elaborator(scopes, reporter, options.targets);
-  elaborator.importHint = importHinter(resolvePath(path), parse);
+  elaborator.importHint = importHinter(resolvePath(path), cachedParse(options.parseCache));
   let program: ProgramIR | undefined;
   if (!syntaxErrors) {
     const checker = new ProgramChecker(scopes.get(loaded.entry)!, elaborator, reporter);

@@ -236,8 +236,10 @@ export function startServer(
     void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
     for (const d of documents.all()) validateSoon(d.uri);
   });
-  // a file changed on disk (the client watches **/*.nvc): documents that read it are checked again
+  // a file changed on disk (the client watches **/*.nvc): the imports a compile read are checked by
+  // content anyway, but the fixes of unknown names search the project's other files too
   connection.onDidChangeWatchedFiles(() => {
+    analysis.forgetCompiles();
     for (const d of documents.all()) validateSoon(d.uri);
   });
 
