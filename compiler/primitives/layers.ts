@@ -8,9 +8,6 @@
 import { semantic } from '../report.js';
 import { type Dim, dimMul, formatShape, type Shape, shapeSize } from '../symbolic.js';
 import {
-  always,
-  B,
-  boolParam,
   CONV_PADDING_DOC,
   convSizes,
   d,
@@ -27,11 +24,23 @@ import {
   paddingParam,
   rankError,
   type TfjsLayerHelpers,
-  TRUNC,
   W,
-  type WeightSpec,
   ZEROS,
 } from './types.js';
+import {
+  BIAS,
+  kernelLayerOptions,
+  DILATION,
+  GROUPS,
+  IN_CHANNELS,
+  kernelParam,
+  OUT_CHANNELS,
+  param,
+  spatialShape,
+  strideParam,
+  tfjsLayer,
+  weightAndBias,
+} from './spatial.js';
 
 function linearMacs(_s: readonly Shape[], out: Shape, p: Params): Dim {
   return dimMul(shapeSize(out.slice(0, -1)), d(intParam(p, 'in') * intParam(p, 'out')));
@@ -52,10 +61,10 @@ const CONV_SHAPE = (cin: string, cout: string) =>
   `[B, H, W, ${cin}] -> [B, H', W', ${cout}]; H' = floor((H + top + bottom - dilation (kernel - 1) - 1) / stride) ` +
   "+ 1 (PyTorch's rule; W' alike), `same`: ceil(H / stride); a symbolic H is taken to be a multiple of the stride";
 
-/** H' and W' of a convolution's NHWC input, from its kernel, stride, dilation and padding. */
-function convSizesOf(x: Shape, p: Params) {
+/** H' and W' of a convolution's input, from its kernel, stride, dilation and padding. */
+function convSizesOf(h: Dim, w: Dim, p: Params) {
   const dilation = intParam(p, 'dilation') || 1;
-  return convSizes(x[1]!, x[2]!, intParam(p, 'kernel'), intParam(p, 'stride'), dilation, paddingParam(p, 'padding'));
+  return convSizes(h, w, intParam(p, 'kernel'), intParam(p, 'stride'), dilation, paddingParam(p, 'padding'));
 }
 
 /** The diagram's note of a non-default padding and dilation (`pad 1`, `dil 2`). */
@@ -84,16 +93,7 @@ export const LAYERS: readonly PrimitiveRecord[] = [
     irName: 'conv2d',
     runtime: 'nv.Conv2d',
     inputs: ['x'],
-    params: [
-      { name: 'in', type: 'int', min: 1, doc: 'input channels' },
-      { name: 'out', type: 'int', min: 1, doc: 'output channels' },
-      { name: 'kernel', type: 'int', min: 1, doc: 'square kernel size' },
-      { name: 'stride', type: 'int', default: I(1), min: 1, doc: 'stride' },
-      CONV_PADDING(W('valid')),
-      { name: 'dilation', type: 'int', default: I(1), min: 1, doc: 'spacing between kernel taps' },
-      { name: 'groups', type: 'int', default: I(1), min: 1, doc: 'channel groups' },
-      { name: 'bias', type: 'bool', default: B(true), doc: 'add a bias' },
-    ],
+    params: [IN_CHANNELS, OUT_CHANNELS, kernelParam(), strideParam(), CONV_PADDING(W('valid')), DILATION, GROUPS, BIAS],
     doc: '2-D convolution over NHWC input; weight [k, k, in / groups, out]',
     validate(p) {
       const g = intParam(p, 'groups');
@@ -106,30 +106,14 @@ export const LAYERS: readonly PrimitiveRecord[] = [
     },
     weights(p) {
       const k = intParam(p, 'kernel');
-      const ws: WeightSpec[] = [
-        {
-          name: 'weight',
-          shape: [k, k, intParam(p, 'in') / intParam(p, 'groups'), intParam(p, 'out')],
-          init: TRUNC(0.02),
-          noDecay: false,
-        },
-      ];
-      if (boolParam(p, 'bias')) ws.push({ name: 'bias', shape: [intParam(p, 'out')], init: ZEROS, noDecay: true });
-      return ws;
+      const out = intParam(p, 'out');
+      return weightAndBias(p, [k, k, intParam(p, 'in') / intParam(p, 'groups'), out], out);
     },
-    shape([x], p) {
-      if (x!.length !== 4) return rankError('Conv2d', 'a 4-D [B, H, W, C] input', x!);
-      const cin = intParam(p, 'in');
-      if (!last(x!).equals(d(cin)))
-        return {
-          error: semantic('ShapeConvChannels', { expected: cin, found: String(last(x!)), shape: formatShape(x!) }),
-          input: 0,
-          help: `use \`Conv2d(${last(x!)}, ...)\``,
-        };
-      const hw = convSizesOf(x!, p);
-      if (!Array.isArray(hw)) return { error: hw, input: 0 };
-      return [x![0]!, hw[0], hw[1], d(intParam(p, 'out'))];
-    },
+    shape: spatialShape('Conv2d', {
+      channels: { expected: param('in'), message: (a) => semantic('ShapeConvChannels', a) },
+      sizes: convSizesOf,
+      outChannels: param('out'),
+    }),
     macs(_s, out, p) {
       const k = intParam(p, 'kernel');
       return dimMul(shapeSize(out), d((k * k * intParam(p, 'in')) / intParam(p, 'groups')));
@@ -150,25 +134,15 @@ export const LAYERS: readonly PrimitiveRecord[] = [
         convExtras(p),
     },
     targets: {
-      tfjs: {
-        supports: always,
-        lower: {
-          kind: 'layer',
-          sparseMode: true,
-          construct: (n, h) => ({
-            args: [h.value(n.params.in), h.value(n.params.out)],
-            options: [
-              `kernel: ${h.value(n.params.kernel)}`,
-              `stride: ${h.value(n.params.stride)}`,
-              `padding: ${paddingCode(n.params.padding, h)}`,
-              ...optional('dilation', n.params.dilation, h),
-              ...optional('groups', n.params.groups, h),
-              `bias: ${h.value(n.params.bias)}`,
-              ...h.inits(),
-            ],
-          }),
-        },
-      },
+      tfjs: tfjsLayer(true, (n, h) => ({
+        args: [h.value(n.params.in), h.value(n.params.out)],
+        options: kernelLayerOptions(n, h, [
+          `stride: ${h.value(n.params.stride)}`,
+          `padding: ${paddingCode(n.params.padding, h)}`,
+          ...optional('dilation', n.params.dilation, h),
+          ...optional('groups', n.params.groups, h),
+        ]),
+      })),
     },
   },
   {
@@ -179,33 +153,22 @@ export const LAYERS: readonly PrimitiveRecord[] = [
     inputs: ['x'],
     params: [
       { name: 'dim', type: 'int', min: 1, doc: 'channels' },
-      { name: 'kernel', type: 'int', default: I(7), min: 1, doc: 'square kernel size' },
-      { name: 'stride', type: 'int', default: I(1), min: 1, doc: 'stride' },
+      kernelParam(undefined, I(7)),
+      strideParam(),
       CONV_PADDING(W('same')),
-      { name: 'dilation', type: 'int', default: I(1), min: 1, doc: 'spacing between kernel taps' },
-      { name: 'bias', type: 'bool', default: B(true), doc: 'add a bias' },
+      DILATION,
+      BIAS,
     ],
     doc: 'depthwise 2-D convolution; weight [k, k, dim, 1]',
     weights(p) {
       const k = intParam(p, 'kernel');
       const c = intParam(p, 'dim');
-      const ws: WeightSpec[] = [{ name: 'weight', shape: [k, k, c, 1], init: TRUNC(0.02), noDecay: false }];
-      if (boolParam(p, 'bias')) ws.push({ name: 'bias', shape: [c], init: ZEROS, noDecay: true });
-      return ws;
+      return weightAndBias(p, [k, k, c, 1], c);
     },
-    shape([x], p) {
-      if (x!.length !== 4) return rankError('DepthwiseConv2d', 'a 4-D [B, H, W, C] input', x!);
-      const c = intParam(p, 'dim');
-      if (!last(x!).equals(d(c)))
-        return {
-          error: semantic('ShapeDepthwiseChannels', { expected: c, found: String(last(x!)), shape: formatShape(x!) }),
-          input: 0,
-          help: `use \`DepthwiseConv2d(${last(x!)}, ...)\``,
-        };
-      const hw = convSizesOf(x!, p);
-      if (!Array.isArray(hw)) return { error: hw, input: 0 };
-      return [x![0]!, hw[0], hw[1], d(c)];
-    },
+    shape: spatialShape('DepthwiseConv2d', {
+      channels: { expected: param('dim'), message: (a) => semantic('ShapeDepthwiseChannels', a) },
+      sizes: convSizesOf,
+    }),
     macs(_s, out, p) {
       const k = intParam(p, 'kernel');
       return dimMul(shapeSize(out), d(k * k));
@@ -225,24 +188,14 @@ export const LAYERS: readonly PrimitiveRecord[] = [
         convExtras(p),
     },
     targets: {
-      tfjs: {
-        supports: always,
-        lower: {
-          kind: 'layer',
-          sparseMode: true,
-          construct: (n, h) => ({
-            args: [h.value(n.params.dim)],
-            options: [
-              `kernel: ${h.value(n.params.kernel)}`,
-              ...optional('stride', n.params.stride, h),
-              `padding: ${paddingCode(n.params.padding, h)}`,
-              ...optional('dilation', n.params.dilation, h),
-              `bias: ${h.value(n.params.bias)}`,
-              ...h.inits(),
-            ],
-          }),
-        },
-      },
+      tfjs: tfjsLayer(true, (n, h) => ({
+        args: [h.value(n.params.dim)],
+        options: kernelLayerOptions(n, h, [
+          ...optional('stride', n.params.stride, h),
+          `padding: ${paddingCode(n.params.padding, h)}`,
+          ...optional('dilation', n.params.dilation, h),
+        ]),
+      })),
     },
   },
   {
@@ -254,16 +207,10 @@ export const LAYERS: readonly PrimitiveRecord[] = [
     params: [
       { name: 'in', type: 'int', min: 1, doc: 'input features (last axis)' },
       { name: 'out', type: 'int', min: 1, doc: 'output features' },
-      { name: 'bias', type: 'bool', default: B(true), doc: 'add a bias' },
+      BIAS,
     ],
     doc: 'affine map over the last axis; weight [in, out]',
-    weights(p) {
-      const ws: WeightSpec[] = [
-        { name: 'weight', shape: [intParam(p, 'in'), intParam(p, 'out')], init: TRUNC(0.02), noDecay: false },
-      ];
-      if (boolParam(p, 'bias')) ws.push({ name: 'bias', shape: [intParam(p, 'out')], init: ZEROS, noDecay: true });
-      return ws;
-    },
+    weights: (p) => weightAndBias(p, [intParam(p, 'in'), intParam(p, 'out')], intParam(p, 'out')),
     shape([x], p) {
       if (x!.length < 1) return rankError('Linear', 'at least a 1-D input', x!);
       const cin = intParam(p, 'in');
@@ -284,18 +231,11 @@ export const LAYERS: readonly PrimitiveRecord[] = [
     torchAliases: [],
     diagram: { settings: (p) => `${p.in} → ${p.out}` },
     targets: {
-      tfjs: {
-        supports: always,
-        lower: {
-          kind: 'layer',
-          // Linear acts per position: masked positions stay put, no sparse mode needed.
-          sparseMode: false,
-          construct: (n, h) => ({
-            args: [h.value(n.params.in), h.value(n.params.out)],
-            options: [`bias: ${h.value(n.params.bias)}`, ...h.inits()],
-          }),
-        },
-      },
+      // Linear acts per position: masked positions stay put, no sparse mode needed.
+      tfjs: tfjsLayer(false, (n, h) => ({
+        args: [h.value(n.params.in), h.value(n.params.out)],
+        options: [`bias: ${h.value(n.params.bias)}`, ...h.inits()],
+      })),
     },
   },
   {
@@ -338,23 +278,15 @@ export const LAYERS: readonly PrimitiveRecord[] = [
     torchAliases: [],
     diagram: { settings: (p) => (p.dim !== undefined ? `${p.dim}` : undefined) },
     targets: {
-      tfjs: {
-        supports: always,
-        lower: {
-          kind: 'layer',
-          sparseMode: true,
-          construct(n, h) {
-            if (
-              n.weights.some(
-                (w) =>
-                  (w.name === 'weight' && w.init.kind !== 'ones') || (w.name === 'bias' && w.init.kind !== 'zeros'),
-              )
-            )
-              h.fail('LayerNorm with a non-default initializer is not supported by the runtime');
-            return { args: [h.value(n.params.dim)], options: [`eps: ${h.value(n.params.eps)}`] };
-          },
-        },
-      },
+      tfjs: tfjsLayer(true, (n, h) => {
+        if (
+          n.weights.some(
+            (w) => (w.name === 'weight' && w.init.kind !== 'ones') || (w.name === 'bias' && w.init.kind !== 'zeros'),
+          )
+        )
+          h.fail('LayerNorm with a non-default initializer is not supported by the runtime');
+        return { args: [h.value(n.params.dim)], options: [`eps: ${h.value(n.params.eps)}`] };
+      }),
     },
   },
   {
@@ -369,11 +301,6 @@ export const LAYERS: readonly PrimitiveRecord[] = [
     reference: { shape: 'x -> x', macs: '0', pytorch: '`nn.Identity()`' },
     torchAliases: [],
     diagram: PLAIN,
-    targets: {
-      tfjs: {
-        supports: always,
-        lower: { kind: 'layer', sparseMode: false, construct: () => ({ args: [], options: [] }) },
-      },
-    },
+    targets: { tfjs: tfjsLayer(false, () => ({ args: [], options: [] })) },
   },
 ];

@@ -7,29 +7,28 @@
  */
 import { Dim } from '../symbolic.js';
 import {
-  always,
   B,
   d,
   I,
   intParam,
   pairParam,
   type Params,
+  type ParamSchema,
   type PrimitiveRecord,
-  rankError,
-  type ShapeError,
   windowOut,
 } from './types.js';
-import type { Shape } from '../symbolic.js';
+import type { CatalogueMessage } from '../../dsl/diagnostics/catalogue.js';
+import { kernelParam, spatialShape, strideParam, tfjsLayer } from './spatial.js';
 
 /** PyTorch's stride default is the kernel; 0 stands for it. */
 const strideOf = (p: Params) => intParam(p, 'stride') || intParam(p, 'kernel');
 
-function windowParams(what: string) {
+function windowParams(what: string): ParamSchema[] {
   return [
-    { name: 'kernel', type: 'int', min: 1, doc: `square ${what} window size` },
-    { name: 'stride', type: 'int', default: I(0), min: 0, doc: 'step between windows (0: the kernel size)' },
+    kernelParam(`square ${what} window size`),
+    strideParam('step between windows (0: the kernel size)', I(0), 0),
     { name: 'padding', type: 'int', default: I(0), min: 0, doc: 'cells added on every side (at most kernel / 2)' },
-  ] as const;
+  ];
 }
 
 function validateWindow(p: Params) {
@@ -44,16 +43,16 @@ function validateWindow(p: Params) {
   return undefined;
 }
 
-function windowShape(name: string, [x]: readonly Shape[], p: Params): Shape | ShapeError {
-  if (x!.length !== 4) return rankError(name, 'a 4-D [B, H, W, C] input', x!);
+/** H' and W' of a pool's input: PyTorch's floor((H + 2 padding - kernel) / stride) + 1. */
+function pooledSizes(h: Dim, w: Dim, p: Params): [Dim, Dim] | CatalogueMessage {
   const k = intParam(p, 'kernel');
   const s = strideOf(p);
   const pad = intParam(p, 'padding');
-  const h = windowOut(x![1]!, k, s, 2 * pad);
-  const w = windowOut(x![2]!, k, s, 2 * pad);
-  if (!(h instanceof Dim)) return { error: h, input: 0 };
-  if (!(w instanceof Dim)) return { error: w, input: 0 };
-  return [x![0]!, h, w, x![3]!];
+  const oh = windowOut(h, k, s, 2 * pad);
+  if (!(oh instanceof Dim)) return oh;
+  const ow = windowOut(w, k, s, 2 * pad);
+  if (!(ow instanceof Dim)) return ow;
+  return [oh, ow];
 }
 
 function windowSettings(p: Readonly<Record<string, unknown>>): string {
@@ -85,7 +84,7 @@ export const POOLING: readonly PrimitiveRecord[] = [
       'max over k x k windows of NHWC maps (nn.MaxPool2d; the padding never wins the max); ' +
       'H -> floor((H + 2 padding - kernel) / stride) + 1',
     validate: validateWindow,
-    shape: (s, p) => windowShape('MaxPool2d', s, p),
+    shape: spatialShape('MaxPool2d', { sizes: pooledSizes }),
     reference: {
       shape: WINDOW_SHAPE,
       macs: '0',
@@ -95,16 +94,7 @@ export const POOLING: readonly PrimitiveRecord[] = [
     },
     torchAliases: ['max_pool2d', 'MaxPool'],
     diagram: { settings: (p) => `max ${windowSettings(p)}` },
-    targets: {
-      tfjs: {
-        supports: always,
-        lower: {
-          kind: 'layer',
-          sparseMode: false,
-          construct: (n, h) => ({ args: [], options: windowOptions(n.params, h.value) }),
-        },
-      },
-    },
+    targets: { tfjs: tfjsLayer(false, (n, h) => ({ args: [], options: windowOptions(n.params, h.value) })) },
   },
   {
     name: 'AvgPool2d',
@@ -123,7 +113,7 @@ export const POOLING: readonly PrimitiveRecord[] = [
     ],
     doc: 'mean over k x k windows of NHWC maps (nn.AvgPool2d); H -> floor((H + 2 padding - kernel) / stride) + 1',
     validate: validateWindow,
-    shape: (s, p) => windowShape('AvgPool2d', s, p),
+    shape: spatialShape('AvgPool2d', { sizes: pooledSizes }),
     reference: {
       shape: WINDOW_SHAPE,
       macs: '0',
@@ -134,20 +124,13 @@ export const POOLING: readonly PrimitiveRecord[] = [
     torchAliases: ['avg_pool2d', 'AvgPool'],
     diagram: { settings: (p) => `avg ${windowSettings(p)}` },
     targets: {
-      tfjs: {
-        supports: always,
-        lower: {
-          kind: 'layer',
-          sparseMode: false,
-          construct: (n, h) => ({
-            args: [],
-            options: [
-              ...windowOptions(n.params, h.value),
-              `countIncludePad: ${h.value(n.params.count_include_pad ?? true)}`,
-            ],
-          }),
-        },
-      },
+      tfjs: tfjsLayer(false, (n, h) => ({
+        args: [],
+        options: [
+          ...windowOptions(n.params, h.value),
+          `countIncludePad: ${h.value(n.params.count_include_pad ?? true)}`,
+        ],
+      })),
     },
   },
   {
@@ -160,11 +143,12 @@ export const POOLING: readonly PrimitiveRecord[] = [
     doc:
       "mean over PyTorch's adaptive bins (nn.AdaptiveAvgPool2d): output row i averages input rows " +
       'floor(i H / out) to ceil((i + 1) H / out); [B, H, W, C] -> [B, out_h, out_w, C]',
-    shape([x], p) {
-      if (x!.length !== 4) return rankError('AdaptiveAvgPool2d', 'a 4-D [B, H, W, C] input', x!);
-      const [oh, ow] = pairParam(p, 'output_size');
-      return [x![0]!, d(oh), d(ow), x![3]!];
-    },
+    shape: spatialShape('AdaptiveAvgPool2d', {
+      sizes: (_h, _w, p) => {
+        const [oh, ow] = pairParam(p, 'output_size');
+        return [d(oh), d(ow)];
+      },
+    }),
     reference: {
       shape: '[B, H, W, C] -> [B, out_h, out_w, C] (any H, W)',
       macs: '0',
@@ -177,15 +161,6 @@ export const POOLING: readonly PrimitiveRecord[] = [
         return `adaptive avg → ${size.join('×')}`;
       },
     },
-    targets: {
-      tfjs: {
-        supports: always,
-        lower: {
-          kind: 'layer',
-          sparseMode: false,
-          construct: (n, h) => ({ args: [h.value(n.params.output_size)], options: [] }),
-        },
-      },
-    },
+    targets: { tfjs: tfjsLayer(false, (n, h) => ({ args: [h.value(n.params.output_size)], options: [] })) },
   },
 ];

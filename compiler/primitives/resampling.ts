@@ -7,23 +7,19 @@
  */
 import { semantic } from '../report.js';
 import { type Dim, dimAdd, dimMul, dimSub, formatShape, shapeSize } from '../symbolic.js';
+import { B, d, I, intParam, PLAIN, type PrimitiveRecord, shapeParam, tfjsCall } from './types.js';
 import {
-  always,
-  B,
-  boolParam,
-  d,
-  I,
-  intParam,
-  last,
-  PLAIN,
-  type PrimitiveRecord,
-  rankError,
-  shapeParam,
-  tfjsCall,
-  TRUNC,
-  type WeightSpec,
-  ZEROS,
-} from './types.js';
+  BIAS,
+  kernelLayerOptions,
+  IN_CHANNELS,
+  kernelParam,
+  OUT_CHANNELS,
+  param,
+  spatialShape,
+  strideParam,
+  tfjsLayer,
+  weightAndBias,
+} from './spatial.js';
 
 export const RESAMPLING: readonly PrimitiveRecord[] = [
   {
@@ -33,10 +29,10 @@ export const RESAMPLING: readonly PrimitiveRecord[] = [
     runtime: 'nv.ConvTranspose2d',
     inputs: ['x'],
     params: [
-      { name: 'in', type: 'int', min: 1, doc: 'input channels' },
-      { name: 'out', type: 'int', min: 1, doc: 'output channels' },
-      { name: 'kernel', type: 'int', min: 1, doc: 'square kernel size' },
-      { name: 'stride', type: 'int', default: I(1), min: 1, doc: 'stride (the upsampling factor)' },
+      IN_CHANNELS,
+      OUT_CHANNELS,
+      kernelParam(),
+      strideParam('stride (the upsampling factor)'),
       { name: 'padding', type: 'int', default: I(0), min: 0, doc: 'rows and columns cut from every side' },
       {
         name: 'output_padding',
@@ -45,7 +41,7 @@ export const RESAMPLING: readonly PrimitiveRecord[] = [
         min: 0,
         doc: 'rows and columns added at the bottom and right (< stride)',
       },
-      { name: 'bias', type: 'bool', default: B(true), doc: 'add a bias' },
+      BIAS,
     ],
     doc: 'transposed 2-D convolution over NHWC input (the gradient of a strided Conv2d); weight [k, k, out, in]',
     validate(p) {
@@ -61,43 +57,29 @@ export const RESAMPLING: readonly PrimitiveRecord[] = [
     },
     weights(p) {
       const k = intParam(p, 'kernel');
-      const ws: WeightSpec[] = [
-        { name: 'weight', shape: [k, k, intParam(p, 'out'), intParam(p, 'in')], init: TRUNC(0.02), noDecay: false },
-      ];
-      if (boolParam(p, 'bias')) ws.push({ name: 'bias', shape: [intParam(p, 'out')], init: ZEROS, noDecay: true });
-      return ws;
+      return weightAndBias(p, [k, k, intParam(p, 'out'), intParam(p, 'in')], intParam(p, 'out'));
     },
-    shape([x], p) {
-      if (x!.length !== 4) return rankError('ConvTranspose2d', 'a 4-D [B, H, W, C] input', x!);
-      const cin = intParam(p, 'in');
-      if (!last(x!).equals(d(cin)))
-        return {
-          error: semantic('ShapeChannels', {
-            callee: 'ConvTranspose2d',
-            expected: cin,
-            found: String(last(x!)),
-            shape: formatShape(x!),
-          }),
-          input: 0,
-          help: `use \`ConvTranspose2d(${last(x!)}, ...)\``,
-        };
-      const s = intParam(p, 'stride');
-      const grow = intParam(p, 'kernel') - 2 * intParam(p, 'padding') + intParam(p, 'output_padding');
-      const side = (size: Dim) => dimAdd(dimMul(dimSub(size, d(1)), d(s)), d(grow));
-      const h = side(x![1]!);
-      const w = side(x![2]!);
-      const tooSmall = [h, w].find((v) => v.isConstant() && (v.asInt() ?? 0) < 1);
-      if (tooSmall)
-        return {
-          error: semantic('ShapeWindowTooLarge', {
+    shape: spatialShape('ConvTranspose2d', {
+      channels: {
+        expected: param('in'),
+        message: (a) => semantic('ShapeChannels', { callee: 'ConvTranspose2d', ...a }),
+      },
+      sizes(h, w, p) {
+        const s = intParam(p, 'stride');
+        const grow = intParam(p, 'kernel') - 2 * intParam(p, 'padding') + intParam(p, 'output_padding');
+        const side = (size: Dim) => dimAdd(dimMul(dimSub(size, d(1)), d(s)), d(grow));
+        const out: [Dim, Dim] = [side(h), side(w)];
+        const tooSmall = out.find((v) => v.isConstant() && (v.asInt() ?? 0) < 1);
+        if (tooSmall)
+          return semantic('ShapeWindowTooLarge', {
             kernel: intParam(p, 'kernel'),
-            size: Number(x![1]!.asInt() ?? 0),
+            size: Number(h.asInt() ?? 0),
             padded: Number(tooSmall.asInt() ?? 0),
-          }),
-          input: 0,
-        };
-      return [x![0]!, h, w, d(intParam(p, 'out'))];
-    },
+          });
+        return out;
+      },
+      outChannels: param('out'),
+    }),
     macs([x], _out, p) {
       const k = intParam(p, 'kernel');
       return dimMul(shapeSize(x!), d(k * k * intParam(p, 'out')));
@@ -116,24 +98,14 @@ export const RESAMPLING: readonly PrimitiveRecord[] = [
         `${p.padding ? ` pad ${p.padding}` : ''}${p.output_padding ? ` out+${p.output_padding}` : ''}`,
     },
     targets: {
-      tfjs: {
-        supports: always,
-        lower: {
-          kind: 'layer',
-          sparseMode: false,
-          construct: (n, h) => ({
-            args: [h.value(n.params.in), h.value(n.params.out)],
-            options: [
-              `kernel: ${h.value(n.params.kernel)}`,
-              `stride: ${h.value(n.params.stride ?? 1)}`,
-              `padding: ${h.value(n.params.padding ?? 0)}`,
-              `outputPadding: ${h.value(n.params.output_padding ?? 0)}`,
-              `bias: ${h.value(n.params.bias)}`,
-              ...h.inits(),
-            ],
-          }),
-        },
-      },
+      tfjs: tfjsLayer(false, (n, h) => ({
+        args: [h.value(n.params.in), h.value(n.params.out)],
+        options: kernelLayerOptions(n, h, [
+          `stride: ${h.value(n.params.stride ?? 1)}`,
+          `padding: ${h.value(n.params.padding ?? 0)}`,
+          `outputPadding: ${h.value(n.params.output_padding ?? 0)}`,
+        ]),
+      })),
     },
   },
   {
@@ -152,11 +124,9 @@ export const RESAMPLING: readonly PrimitiveRecord[] = [
       },
     ],
     doc: 'bilinear interpolation [B, H, W, C] -> [B, H * s, W * s, C] with PyTorch`s align_corners semantics',
-    shape([x], p) {
-      if (x!.length !== 4) return rankError('upsample_bilinear', 'a 4-D [B, H, W, C] input', x!);
-      const s = d(intParam(p, 'scale'));
-      return [x![0]!, dimMul(x![1]!, s), dimMul(x![2]!, s), x![3]!];
-    },
+    shape: spatialShape('upsample_bilinear', {
+      sizes: (h, w, p) => [dimMul(h, d(intParam(p, 'scale'))), dimMul(w, d(intParam(p, 'scale')))],
+    }),
     reference: {
       shape: '[B, H, W, C] -> [B, H * scale, W * scale, C]',
       macs: '0',
