@@ -37,7 +37,7 @@ afterAll(() => {
 });
 
 describe('nvc .vsix', () => {
-  it('holds exactly the manifest, the client bundle, the grammar, the language configuration, README and licenses', () => {
+  it('holds exactly the manifest, client bundle, grammar, language configuration, README and licenses', () => {
     expect(Object.keys(vsix.files).sort()).toEqual([
       '[Content_Types].xml',
       'extension.vsixmanifest',
