@@ -3,8 +3,9 @@
  * 16x16 X-rays and the 14 labs of the synthetic cohort, trained here on wasm) exported as a page,
  * served from a local static server and driven in headless Chromium through the page's own
  * form: lab values typed or chosen per field, X-rays given to its file input, the backend chosen
- * in its list, the Predict button. For three new patients (`nvcc synth`), the probability the
- * page shows equals `nvcc predict --backend wasm`'s within 1e-5 on the page's wasm backend, and
+ * in its list, the Predict button. For three new patients (`nvcc synth`), with their X-rays as
+ * written (16x16 grey PNG) and again as larger colour PNGs and grey JPEGs that both sides resize,
+ * the probability the page shows equals `nvcc predict --backend wasm`'s within 1e-5 on wasm, and
  * on webgl, which this Chromium offers through SwiftShader (the test fails rather than passes
  * quietly if it does not). Every request the page makes is for a file of its own folder. The
  * command's refusals: an unfinished run, a non-empty OUT without --force, an OUT it cannot
@@ -16,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../cli/main.js';
 
@@ -108,6 +110,9 @@ describe('nvcc export --web', () => {
   let data: string;
   let site: string;
   let predictions: Map<string, number>;
+  /** The same patients with their X-rays in other sizes and formats, and nvcc predict's probabilities. */
+  let resizedData: string;
+  let resizedPredictions: Map<string, number>;
 
   beforeEach(() => {
     vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
@@ -125,10 +130,14 @@ describe('nvcc export --web', () => {
     dir = fs.mkdtempSync(path.join(tmpdir(), 'nvcc-web-'));
     // A uniquely named copy, so its build folder (build/<stem>) belongs to this test run alone.
     program = path.join(dir, `tiny-web-${process.pid}.nvc`);
-    fs.copyFileSync(FIXTURE, program);
+    // Lion at 3e-2 instead of the fixture's 1e-3: two epochs then move the weights far enough from
+    // their start that patients' probabilities differ in the second decimal, so agreeing to 1e-5
+    // says something.
+    fs.writeFileSync(program, fs.readFileSync(FIXTURE, 'utf8').replace('lion(lr = 1e-3)', 'lion(lr = 3e-2)'));
     run = path.join(dir, 'run');
     data = path.join(dir, 'new');
     site = path.join(dir, 'site');
+    resizedData = path.join(dir, 'resized');
     const quietly = <T>(body: () => Promise<T>) => {
       const restore = [
         vi.spyOn(process.stdout, 'write').mockImplementation(() => true),
@@ -143,7 +152,30 @@ describe('nvcc export --web', () => {
       const args = ['--table', path.join(data, 'labs.csv'), '--images', path.join(data, 'images'), '--out', csv];
       expect(await nvcc('predict', run, ...args, '--backend', 'wasm')).toBe(0);
       predictions = readPredictions(csv);
+      // Larger colour PNGs (downsized by both, 40x52 and 20x30 to 16x16, cover) and grey JPEGs at
+      // 24x24 (below twice the size, where sharp would decode a JPEG at a reduced scale).
+      fs.mkdirSync(path.join(resizedData, 'images'), { recursive: true });
+      fs.copyFileSync(path.join(data, 'labs.csv'), path.join(resizedData, 'labs.csv'));
+      for (const file of fs.readdirSync(path.join(data, 'images'))) {
+        const image = sharp(path.join(data, 'images', file));
+        const to = path.join(resizedData, 'images', file);
+        if (file.startsWith('P0001_')) await image.resize(40, 52, { kernel: 'cubic' }).toColourspace('srgb').toFile(to);
+        else if (file.startsWith('P0002_'))
+          await image
+            .resize(24, 24, { kernel: 'cubic' })
+            .jpeg({ quality: 90 })
+            .toFile(to.replace(/\.png$/, '.jpg'));
+        else await image.resize(20, 30).toColourspace('srgb').toFile(to);
+      }
+      const resizedCsv = path.join(dir, 'resized-predictions.csv');
+      const resizedArgs = ['--table', path.join(resizedData, 'labs.csv'), '--images', path.join(resizedData, 'images')];
+      expect(await nvcc('predict', run, ...resizedArgs, '--out', resizedCsv, '--backend', 'wasm')).toBe(0);
+      resizedPredictions = readPredictions(resizedCsv);
     });
+    const all = [...predictions.values(), ...resizedPredictions.values()];
+    expect(Math.max(...all) - Math.min(...all), `nvcc predict's probabilities: ${all.join(', ')}`).toBeGreaterThan(
+      0.01,
+    );
   }, 600_000);
 
   afterAll(() => {
@@ -192,20 +224,23 @@ describe('nvcc export --web', () => {
       expect(available, 'the backends this Chromium initialised').toEqual(['wasm', 'webgl', 'cpu']);
 
       const patients = readTable(path.join(data, 'labs.csv'));
-      const images = fs.readdirSync(path.join(data, 'images')).sort();
       const labFields = Object.keys(patients[0]!).filter((k) => k !== 'patient_id' && k !== 'infected');
       expect(labFields).toHaveLength(14);
       for (const backend of ['wasm', 'webgl']) {
         await useBackend(page, backend);
-        for (const patient of patients) {
-          const id = patient.patient_id!;
-          const own = images.filter((f) => f.startsWith(`${id}_`)).map((f) => path.join(data, 'images', f));
-          const labs = Object.fromEntries(labFields.map((f) => [f, patient[f]!]));
-          const p = await score(page, labs, own);
-          expect(
-            Math.abs(p - predictions.get(id)!),
-            `${id} on ${backend}: ${p} vs ${predictions.get(id)}`,
-          ).toBeLessThan(1e-5);
+        for (const [folder, expected] of [
+          [data, predictions],
+          [resizedData, resizedPredictions],
+        ] as const) {
+          const images = fs.readdirSync(path.join(folder, 'images')).sort();
+          for (const patient of patients) {
+            const id = patient.patient_id!;
+            const own = images.filter((f) => f.startsWith(`${id}_`)).map((f) => path.join(folder, 'images', f));
+            const labs = Object.fromEntries(labFields.map((f) => [f, patient[f]!]));
+            const p = await score(page, labs, own);
+            const shown = `${id} (${path.basename(own[0]!)}) on ${backend}: ${p} vs ${expected.get(id)}`;
+            expect(Math.abs(p - expected.get(id)!), shown).toBeLessThan(1e-5);
+          }
         }
       }
 
