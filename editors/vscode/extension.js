@@ -14,11 +14,16 @@ function serverOptions(config, cwd) {
   return { command, args, transport: TransportKind.stdio, options: { cwd, shell: process.platform === 'win32' } };
 }
 
+/** The webview's page: the server's SVG (nvcc's own renderer) under a policy that runs no script. */
 function diagramHtml(title, svg) {
   const csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline';";
+  const escaped = String(title).replace(
+    /[&<>"]/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c],
+  );
   return (
     `<!DOCTYPE html><html><head><meta http-equiv="Content-Security-Policy" content="${csp}">` +
-    `<title>${title}</title><style>body{background:#fff;margin:0}svg{max-width:100%;height:auto}</style></head>` +
+    `<title>${escaped}</title><style>body{background:#fff;margin:0}svg{max-width:100%;height:auto}</style></head>` +
     `<body>${svg}</body></html>`
   );
 }
