@@ -5,13 +5,18 @@
  * UnsortedSegmentSum registered for 'wasm', and BatchMatMul/_FusedMatMul re-routed onto XNNPACK;
  * stride-1 depthwise convs (forward, both gradients) on nvcc's SIMD module (simd/depthwise.ts;
  * NVCC_WASM_SIMD_DEPTHWISE=0 sends every call back to the previous kernels); MaxPoolGrad replaced
- * by a host kernel (max-pool-grad.ts: wasm's own drops the gradient of negative window maxima).
+ * by a host kernel (max-pool-grad.ts: wasm's own drops the gradient of negative window maxima);
+Identity (hence tf.clone and every tensor saved for backward) shares its input's buffer
+(identity.ts: wasm's own copies it); Sum over leading or middle axes summed in place (sum.ts:
+wasm's own transposes first).
  * Holds afterwards: calling it again changes nothing; the cpu backend is untouched.
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise-backprop.js';
+import { makeSharedIdentityConfig } from './identity.js';
+import { makeSumConfig } from './sum.js';
 import { makeBatchMatMulConfig, makeFusedMatMulConfig } from './matmul.js';
 import { makeMaxPoolGradConfig } from './max-pool-grad.js';
 import {
@@ -44,6 +49,10 @@ export const REROUTED_WASM_KERNELS = [
   'FusedDepthwiseConv2D',
   // wasm's own gives no gradient to windows whose maximum is negative.
   'MaxPoolGrad',
+  // wasm's own copies the buffer; every tensor saved for backward is such a clone.
+  'Identity',
+  // wasm's own transposes the input before summing over any axes but the innermost.
+  'Sum',
 ] as const;
 
 const ROUTED = Symbol.for('nvcc.routedKernel');
@@ -83,4 +92,6 @@ export function registerWasmTrainingKernels(): void {
   reroute('DepthwiseConv2dNative', makeSimdDepthwiseForwardConfig);
   reroute('FusedDepthwiseConv2D', makeSimdFusedDepthwiseConfig);
   reroute('MaxPoolGrad', makeMaxPoolGradConfig);
+  reroute('Identity', makeSharedIdentityConfig);
+  reroute('Sum', makeSumConfig);
 }

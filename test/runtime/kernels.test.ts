@@ -15,7 +15,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { registerWasmTrainingKernels, UnsupportedKernelCase } from '../../runtime/kernels/index.js';
+import {
+  REROUTED_WASM_KERNELS,
+  registerWasmTrainingKernels,
+  UnsupportedKernelCase,
+} from '../../runtime/kernels/index.js';
 import { geluExact, grn, layerNormLastAxis, linear, patchifyConv2d } from '../../runtime/kernels/fast-ops.js';
 import { on, relErr, size, values } from '../support/kernel-compare.js';
 
@@ -104,12 +108,108 @@ describe('registration', () => {
     ]) {
       expect(tf.getKernel(k, 'wasm'), k).toMatchObject({ kernelName: k, backendName: 'wasm' });
     }
+    for (const k of REROUTED_WASM_KERNELS) {
+      const config = tf.getKernel(k, 'wasm') as (tf.KernelConfig & Record<symbol, unknown>) | undefined;
+      expect(config?.[Symbol.for('nvcc.routedKernel')], k).toBe(true);
+    }
     const before = tf.getKernel('BatchMatMul', 'wasm');
     registerWasmTrainingKernels();
     expect(tf.getKernel('BatchMatMul', 'wasm')).toBe(before);
     expect(tf.getKernel('Conv2DBackpropFilter', 'cpu')?.kernelFunc).not.toBe(
       tf.getKernel('Conv2DBackpropFilter', 'wasm')?.kernelFunc,
     );
+  });
+});
+
+describe('Identity on wasm shares the buffer (tf.clone, tensors saved for backward)', () => {
+  it('a clone allocates no bytes, stays readable after its source is disposed, and frees with the last', async () => {
+    await on('wasm', () => {
+      // tf.memory().numBytes counts every tensor's bytes, shared or not; buffers are counted
+      // apart (numDataBuffers), and the wasm backend's own table holds one entry per buffer.
+      const buffers = () => (tf.backend() as unknown as { dataIdMap: { numDataIds(): number } }).dataIdMap.numDataIds();
+      const before = { engine: tf.memory().numDataBuffers, wasm: buffers() };
+      const x = tf.tensor2d(values(12, 3), [3, 4]);
+      const y = tf.clone(x);
+      // One buffer for both tensors (wasm's own Identity made a second one).
+      expect(tf.memory().numDataBuffers - before.engine).toBe(1);
+      expect(buffers() - before.wasm).toBe(1);
+      expect(y.shape).toEqual([3, 4]);
+      const expected = x.dataSync().slice();
+      x.dispose();
+      expect(Array.from(y.dataSync())).toEqual(Array.from(expected));
+      y.dispose();
+      expect(buffers()).toBe(before.wasm);
+    });
+  });
+
+  it('gradients through saved tensors are unchanged (tf.grads of a product chain equals cpu)', async () => {
+    const f = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.exp(tf.mul(a, b)), tf.square(a)));
+    const run = () =>
+      tf.tidy(() => {
+        const a = tf.tensor2d(values(20, 5), [4, 5]);
+        const b = tf.tensor2d(values(20, 6), [4, 5]);
+        return tf
+          .grads(f)([a, b])
+          .map((g) => g.dataSync().slice());
+      });
+    const cpu = await on('cpu', run);
+    const wasm = await on('wasm', run);
+    for (let i = 0; i < 2; i++) expect(relErr(wasm[i]!, cpu[i]!)).toBeLessThanOrEqual(1e-5);
+  });
+});
+
+describe('Sum over leading and middle axes on wasm (summed in place, no transpose)', () => {
+  const cases: { label: string; shape: number[]; axes: number[]; keep: boolean }[] = [
+    { label: 'rows of [300, 40] (a bias gradient)', shape: [300, 40], axes: [0], keep: false },
+    {
+      label: 'N, H, W of [3, 9, 10, 24] (a LayerNorm parameter gradient)',
+      shape: [3, 9, 10, 24],
+      axes: [0, 1, 2],
+      keep: false,
+    },
+    { label: 'H, W of [3, 9, 10, 24], kept dims (GRN statistics)', shape: [3, 9, 10, 24], axes: [1, 2], keep: true },
+    { label: 'axis 1 of [5, 70, 3, 8]', shape: [5, 70, 3, 8], axes: [1], keep: false },
+    { label: 'negative axes -4, -3 of [6, 40, 5, 7], kept dims', shape: [6, 40, 5, 7], axes: [-4, -3], keep: true },
+  ];
+  for (const c of cases)
+    it(`${c.label}: equal to the transposed innermost sum bit for bit, and to cpu`, async () => {
+      const data = values(size(c.shape), 21);
+      const sum = () =>
+        tf.tidy(() => {
+          const y = tf.sum(tf.tensor(data, c.shape), c.axes, c.keep);
+          return { shape: y.shape, data: y.dataSync().slice() };
+        });
+      // What wasm's own kernel computes: the reduced axes moved innermost, then summed there.
+      const transposedSum = () =>
+        tf.tidy(() => {
+          const axes = c.axes.map((a) => (a < 0 ? a + c.shape.length : a));
+          const rest = c.shape.map((_, i) => i).filter((i) => !axes.includes(i));
+          const moved = tf.transpose(tf.tensor(data, c.shape), [...rest, ...axes]);
+          const inner = axes.map((_, i) => rest.length + i);
+          return tf.sum(moved, inner).dataSync().slice();
+        });
+      const wasm = await on('wasm', sum);
+      const reference = await on('wasm', transposedSum);
+      const cpu = await on('cpu', sum);
+      expect(wasm.shape).toEqual(cpu.shape);
+      expect(Array.from(wasm.data)).toEqual(Array.from(reference));
+      expect(relErr(wasm.data, cpu.data)).toBeLessThanOrEqual(1e-6);
+    });
+
+  it('gives the same gradients as cpu for a bias and a LayerNorm', async () => {
+    const run = () =>
+      tf.tidy(() => {
+        const x = tf.tensor(values(4 * 8 * 8 * 16, 22), [4, 8, 8, 16]);
+        const [g, b] = [tf.tensor1d(values(16, 23)), tf.tensor1d(values(16, 24))];
+        const r = tf.tensor(values(4 * 8 * 8 * 16, 25), [4, 8, 8, 16]);
+        const f = (gg: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(layerNormLastAxis(x, gg, bb), r));
+        return tf
+          .grads(f)([g, b])
+          .map((t) => t.dataSync().slice());
+      });
+    const cpu = await on('cpu', run);
+    const wasm = await on('wasm', run);
+    for (let i = 0; i < 2; i++) expect(relErr(wasm[i]!, cpu[i]!)).toBeLessThanOrEqual(1e-5);
   });
 });
 
