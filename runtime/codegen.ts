@@ -15,7 +15,8 @@
 import { NvccError } from './errors.js';
 import * as tf from '@tensorflow/tfjs';
 import { type Module, ModuleList, type ForwardContext } from './module.js';
-import { upsampleMask } from './ops/mask.js';
+import { keepFor, upsampleMask } from './ops/mask.js';
+import { grn } from './ops/norm.js';
 import { mergeHeads, scaledDotProductAttention, splitHeads } from './ops/attention.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -220,6 +221,30 @@ export function unmasked(ctx: ForwardContext): ForwardContext {
   if (!ctx.mask) return ctx;
   const { mask: _removed, ...dense } = ctx;
   return dense;
+}
+
+/**
+ * ConvNeXt-V2's GRN as one op: what compiler/emit/fusion.ts lowers the GRN pattern of
+ * std/convnextv2.nvc to (visible, sum of squares over H and W, masked_statistics, sqrt, division
+ * by the channel mean plus eps, gamma * (x * n) + beta + x). The same function of x, gamma and
+ * beta, computed by ops/norm.ts `grn`, whose hand-written gradient keeps x and the [B,1,1,C]
+ * statistics instead of the pattern's activation-sized intermediates. Under a mask the norm
+ * covers visible positions only, and 'batch' pools over the batch, as `visible` and
+ * `masked_statistics` do; without one both poolings are per sample. Where a sample's channel is
+ * all zero the gradient is 0 (the pattern's plain `sqrt` would give NaN there).
+ */
+export function grnBlock(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  eps: number,
+  pooling: 'sample' | 'batch',
+  ctx: ForwardContext,
+): tf.Tensor {
+  return tf.tidy(() => {
+    const keep = keepFor(x, ctx);
+    return keep ? grn(x, gamma, beta, { keep, statistics: pooling, eps }) : grn(x, gamma, beta, { eps });
+  });
 }
 
 /**

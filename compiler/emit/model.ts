@@ -16,6 +16,8 @@
  *  - every forward statement is wrapped in `nv.at(origin, rank, ...)` (the origin written once,
  *    as its first argument), so a runtime failure is reported against its `.nvc` location;
  *    constructor statements are preceded by an origin comment;
+ *  - an op pattern with a fused runtime form (fusion.ts: std/convnextv2.nvc's GRN) is one
+ *    statement, `nv.grnBlock(...)`, at the pattern's last op, instead of one per op;
  *  - `sparse` layers are built with their sparse mode on: they run masked exactly when the
  *    stage puts a mask in ctx.mask, and densely otherwise (one definition, both behaviours);
  *  - spec text reaches the code only through names.ts (mangled identifiers, JSON strings,
@@ -32,6 +34,7 @@ import {
 } from 'ts-morph';
 import type { SourceFile as NvcSource, Span } from '../../dsl/span.js';
 import type { ForwardGraph, ModelIR, ModuleNode, Op } from '../ir/ir.js';
+import { findFusions, type Fusion } from './fusion.js';
 import { PRIMITIVES, type PrimitiveRecord, primitiveByIrName, type TfjsCall } from '../primitives/index.js';
 import { formatShape, type Dim, type Shape } from '../symbolic.js';
 import {
@@ -593,8 +596,12 @@ export class ModelEmitter {
       }
       return parts.length > 1 ? `(${parts.join(' ')})` : parts[0]!;
     };
+    const fusions = findFusions(g);
+    const dropped = new Set(fusions.flatMap((f) => [...f.dropped]));
+    const fusedAt = new Map(fusions.map((f) => [f.output, f] as const));
     for (const op of g.ops) {
       const origin = this.origin(op.span);
+      if (dropped.has(op.id)) continue;
       if (op.op === 'input') {
         const name = g.inputs.find((i) => i.id === op.id)?.name ?? op.target ?? '';
         value.set(op.id, inputLocal.get(name) ?? locals.name(name));
@@ -610,7 +617,10 @@ export class ModelEmitter {
         value.set(op.id, jsValue(op.attrs.value));
         continue;
       }
-      const expr = this.opExpr(c, op, value, consts, memberName, (d) => dim(d, origin), origin);
+      const fused = fusedAt.get(op.id);
+      const expr = fused
+        ? fusedExpr(fused, value)
+        : this.opExpr(c, op, value, consts, memberName, (d) => dim(d, origin), origin);
       const v = locals.claim(`v${op.id}`);
       if (yieldsRecord(op)) {
         statements.push(`const ${v} = nv.atRecord(${jsString(origin)}, ${expr});`);
@@ -912,6 +922,16 @@ function modelSuffixes(group: readonly ClassInfo[], rootModel: ReadonlyMap<Class
   const names = group.map((c) => rootModel.get(c));
   if (names.some((n) => n === undefined || !/^[A-Za-z0-9_]{1,48}$/.test(n))) return undefined;
   return new Set(names).size === names.length ? (names as string[]) : undefined;
+}
+
+/** The runtime call of a fused pattern (compiler/emit/fusion.ts). */
+function fusedExpr(f: Fusion, value: ReadonlyMap<number, string>): string {
+  const v = (id: number) => {
+    const e = value.get(id);
+    if (e === undefined) throw new Error(`internal: fused operand %${id} has no value`);
+    return e;
+  };
+  return `() => nv.grnBlock(${v(f.x)}, ${v(f.gamma)}, ${v(f.beta)}, ${jsValue(f.eps)}, ${jsString(f.pooling)}, ctx)`;
 }
 
 /** A call of a block with named outputs: its value is the record, read by `output` ops. */
