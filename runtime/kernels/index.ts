@@ -8,7 +8,7 @@
  * by a host kernel (max-pool-grad.ts: wasm's own drops the gradient of negative window maxima);
 Identity (hence tf.clone and every tensor saved for backward) shares its input's buffer
 (identity.ts: wasm's own copies it); Sum over leading or middle axes summed in place (sum.ts:
-wasm's own transposes first).
+wasm's own transposes first); contiguous Slices copied straight from the input (slice.ts).
  * Holds afterwards: calling it again changes nothing; the cpu backend is untouched.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -16,6 +16,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise-backprop.js';
 import { makeSharedIdentityConfig } from './identity.js';
+import { makeSliceConfig } from './slice.js';
 import { makeSumConfig } from './sum.js';
 import { makeBatchMatMulConfig, makeFusedMatMulConfig } from './matmul.js';
 import { makeMaxPoolGradConfig } from './max-pool-grad.js';
@@ -53,6 +54,8 @@ export const REROUTED_WASM_KERNELS = [
   'Identity',
   // wasm's own transposes the input before summing over any axes but the innermost.
   'Sum',
+  // wasm's own copies the whole input out of the heap before slicing it.
+  'Slice',
 ] as const;
 
 const ROUTED = Symbol.for('nvcc.routedKernel');
@@ -94,4 +97,5 @@ export function registerWasmTrainingKernels(): void {
   reroute('MaxPoolGrad', makeMaxPoolGradConfig);
   reroute('Identity', makeSharedIdentityConfig);
   reroute('Sum', makeSumConfig);
+  reroute('Slice', makeSliceConfig);
 }

@@ -213,6 +213,45 @@ describe('Sum over leading and middle axes on wasm (summed in place, no transpos
   });
 });
 
+describe('Slice on wasm (contiguous runs copied straight from the input)', () => {
+  const cases: { label: string; shape: number[]; begin: number[]; size: number[]; dtype: 'float32' | 'int32' }[] = [
+    {
+      label: 'rows 3..7 of [10, 6, 5, 3] (a micro-batch)',
+      shape: [10, 6, 5, 3],
+      begin: [3, 0, 0, 0],
+      size: [4, -1, -1, -1],
+      dtype: 'float32',
+    },
+    { label: 'int32 labels 2..5 of [9]', shape: [9], begin: [2], size: [3], dtype: 'int32' },
+    {
+      label: 'one row, part of it: [1, 2..4] of [4, 6] (contiguous)',
+      shape: [4, 6],
+      begin: [1, 2],
+      size: [1, 3],
+      dtype: 'float32',
+    },
+    {
+      label: 'a column block of [5, 6] (not contiguous: the original kernel)',
+      shape: [5, 6],
+      begin: [1, 2],
+      size: [3, 2],
+      dtype: 'float32',
+    },
+  ];
+  for (const c of cases)
+    it(`${c.label}: equal to cpu`, async () => {
+      const n = size(c.shape);
+      const data = c.dtype === 'int32' ? Int32Array.from({ length: n }, (_, i) => i * 7 - 20) : values(n, 31);
+      const run = () =>
+        tf.tidy(() => {
+          const y = tf.slice(tf.tensor(data, c.shape, c.dtype), c.begin, c.size);
+          return { shape: y.shape, dtype: y.dtype, data: Array.from(y.dataSync()) };
+        });
+      const wasm = await on('wasm', run);
+      expect(wasm).toEqual(await on('cpu', run));
+    });
+});
+
 describe('Conv2DBackpropFilter (wasm vs cpu)', () => {
   const cases: Array<{ label: string; x: number[]; f: number[]; strides: number | [number, number]; pad: unknown }> = [
     { label: 'stem 4x4/4 valid', x: [2, 8, 8, 3], f: [4, 4, 3, 5], strides: 4, pad: 'valid' },
