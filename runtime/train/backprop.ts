@@ -42,7 +42,10 @@ function engine(): TapeEngine | undefined {
     typeof e.scopedRun === 'function' &&
     typeof e.tidy === 'function' &&
     e.state !== undefined &&
-    'activeTape' in e.state;
+    // Not `'activeTape' in e.state`: tfjs creates that field only at the first startTape, so
+    // the first gradient of every process (and of every training thread) fell back to
+    // tf.variableGrads, and its peak sized the wasm heap for good.
+    typeof e.state.gradientDepth === 'number';
   return usable ? (e as TapeEngine) : undefined;
 }
 

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadBuiltProgram } from '../../compiler/builder/build.js';
 import { initBackend } from '../../runtime/backend.js';
 import { setInitRng } from '../../runtime/module.js';
@@ -65,6 +65,25 @@ describe('leanVariableGrads', () => {
     expect(lean.peakBytes).toBeLessThanOrEqual(0.7 * reference.peakBytes);
     x.dispose();
     labels.dispose();
+  });
+
+  it("takes its own path on a process's first gradient, before tfjs's engine has made a tape", () => {
+    // tfjs creates engine.state.activeTape at the first startTape; a fresh process has none.
+    const state = (tf.engine() as unknown as { state: Record<string, unknown> }).state;
+    delete state.activeTape;
+    const spy = vi.spyOn(tf.engine(), 'gradients');
+    try {
+      const v = tf.variable(tf.tensor1d([1, 2, 3]), true, 'first-gradient');
+      const out = leanVariableGrads(() => tf.sum(tf.square(v)) as tf.Scalar, [v]);
+      expect(spy).not.toHaveBeenCalled();
+      expect(Array.from(out.grads[v.name]!.dataSync())).toEqual([2, 4, 6]);
+      expect(out.value.dataSync()[0]).toBe(14);
+      out.value.dispose();
+      for (const g of Object.values(out.grads)) g.dispose();
+      v.dispose();
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('refuses a loss that depends on none of the variables, leaving no tensor', () => {
