@@ -255,7 +255,7 @@ describe('VS Code extension', () => {
           width: box.width,
           height: box.height,
           pageWidth: document.documentElement.clientWidth,
-          texts: [...svg.querySelectorAll('text')].map((t) => t.textContent ?? ''),
+          texts: Array.from(svg.querySelectorAll('text'), (t) => t.textContent ?? ''),
         };
       });
       // the figure fits the panel's width and is drawn with its labels
