@@ -16,6 +16,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -250,6 +251,16 @@ describe('nvcc export --web', () => {
       await page.click('#predict');
       expect(await settled(page, ['done', 'error'])).toBe('error');
       expect(await page.locator('#status').textContent()).toContain("labs.crp: '12,5' is not a number");
+
+      // Opened as a file, the page cannot load its script or weights and says to serve the folder.
+      const direct = await browser.newPage();
+      const directRequests: string[] = [];
+      direct.on('request', (r) => directRequests.push(r.url()));
+      await direct.goto(pathToFileURL(path.join(site, 'index.html')).href);
+      expect(await settled(direct, ['error'])).toBe('error');
+      expect(await direct.locator('#status').textContent()).toContain('Serve its folder with any static server');
+      const folder = `${pathToFileURL(site).href}/`;
+      expect(directRequests.filter((u) => !u.startsWith(folder))).toEqual([]);
 
       expect(failures).toEqual([]);
       const outside = requested.filter((u) => !u.startsWith(`${server.origin}/`));

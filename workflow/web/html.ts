@@ -4,9 +4,11 @@
  * the lab form (one control per declared field, in declaration order), the X-ray input with a
  * drop zone, the backend choice, the result, and beside them the run's metrics and diagram.
  * Holds: the document names no resource outside its own folder (system fonts, no CDN) and its
- * Content-Security-Policy lets it load nothing else; every run-provided text is escaped; the
+ * Content-Security-Policy lets it load nothing else (the one inline script, allowed by its hash,
+ * tells a reader who opened the file directly to serve the folder); every run-provided text is escaped; the
  * run data are embedded as JSON that cannot close its script element.
  */
+import { createHash } from 'node:crypto';
 import { escapeHtml, percent } from '../../runtime/report/html.js';
 import type { FieldSpec } from '../../runtime/data/spec.js';
 import { PAGE_DATA_ID, type PageSplitMetrics, type WebPageData } from './page-data.js';
@@ -72,12 +74,22 @@ function scriptJson(value: unknown): string {
 }
 
 /**
+ * Opened from `file://`, the browser runs no module script and lets the page fetch nothing beside
+ * it: this inline script (allowed by its hash, nothing else inline is) says what to do instead.
+ */
+const FILE_NOTICE =
+  "if (location.protocol === 'file:') { const s = document.getElementById('status'); s.dataset.state = 'error'; " +
+  "s.textContent = 'This page was opened as a file, and browsers do not let a page read the files beside it. ' + " +
+  "'Serve its folder with any static server (python3 -m http.server -d FOLDER) and open http://localhost:8000/.'; }";
+const FILE_NOTICE_HASH = `'sha256-${createHash('sha256').update(FILE_NOTICE).digest('base64')}'`;
+
+/**
  * Own origin only: scripts (and compiling tfjs's wasm), fetches, images (the diagram; data: for the
  * icon) and styles; tfjs's threaded wasm starts its workers from blob: URLs.
  */
 const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
-  "script-src 'self' 'wasm-unsafe-eval'",
+  `script-src 'self' 'wasm-unsafe-eval' ${FILE_NOTICE_HASH}`,
   "style-src 'self' 'unsafe-inline'",
   "img-src 'self' data: blob:",
   "connect-src 'self'",
@@ -186,6 +198,7 @@ ${imageInput}
 <p id="called"></p>
 <p id="per-image"></p>
 <p id="status" data-state="loading">loading...</p>
+<script>${FILE_NOTICE}</script>
 </div>
 </section>
 <aside>
