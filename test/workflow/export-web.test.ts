@@ -4,7 +4,7 @@
  * served from a local static server and driven in headless Chromium through the page's own
  * form: lab values typed or chosen per field, X-rays given to its file input, the backend chosen
  * in its list, the Predict button. For three new patients (`nvcc synth`), with their X-rays as
- * written (16x16 grey PNG) and again as larger colour PNGs and grey JPEGs that both sides resize,
+ * written (16x16 grey PNG) and again as colour PNGs and grey JPEGs of other sizes that both sides resize,
  * the probability the page shows equals `nvcc predict --backend wasm`'s within 1e-5 on wasm, and
  * on webgl, which this Chromium offers through SwiftShader (the test fails rather than passes
  * quietly if it does not). Every request the page makes is for a file of its own folder. The
@@ -153,7 +153,7 @@ describe('nvcc export --web', () => {
       const args = ['--table', path.join(data, 'labs.csv'), '--images', path.join(data, 'images'), '--out', csv];
       expect(await nvcc('predict', run, ...args, '--backend', 'wasm')).toBe(0);
       predictions = readPredictions(csv);
-      // Larger colour PNGs (downsized by both, 40x52 and 20x30 to 16x16, cover) and grey JPEGs at
+      // Colour PNGs of other sizes (40x52 downsized, 12x20 enlarged to 16x16, cover) and grey JPEGs at
       // 24x24 (below twice the size, where sharp would decode a JPEG at a reduced scale).
       fs.mkdirSync(path.join(resizedData, 'images'), { recursive: true });
       fs.copyFileSync(path.join(data, 'labs.csv'), path.join(resizedData, 'labs.csv'));
@@ -166,7 +166,7 @@ describe('nvcc export --web', () => {
             .resize(24, 24, { kernel: 'cubic' })
             .jpeg({ quality: 90 })
             .toFile(to.replace(/\.png$/, '.jpg'));
-        else await image.resize(20, 30).toColourspace('srgb').toFile(to);
+        else await image.resize(12, 20).toColourspace('srgb').toFile(to);
       }
       const resizedCsv = path.join(dir, 'resized-predictions.csv');
       const resizedArgs = ['--table', path.join(resizedData, 'labs.csv'), '--images', path.join(resizedData, 'images')];

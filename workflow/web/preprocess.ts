@@ -8,8 +8,8 @@
  * Holds: lab texts are read by the table reader's own cell parser (runtime/data/cells.ts), filled
  * and transformed by its encoder with the run's statistics (runtime/data/encode.ts), pixels are
  * normalised by the training renderer (runtime/data/augment.ts, no augmentation), and resized
- * and turned grey with sharp's own integer arithmetic (vips-resize.ts), so a value, or an image
- * at the declared size or larger, gives what `nvcc predict` gives. No DOM, no Node: the page
+ * and turned grey with sharp's own integer arithmetic (vips-resize.ts), so a value or a decoded
+ * image gives what `nvcc predict` gives. No DOM, no Node: the page
  * bundles it and the tests import it.
  */
 import { isMissingCell, parseFieldCell, type RawValue } from '../../runtime/data/cells.js';

@@ -3,13 +3,14 @@
  * In: 8-bit pixels (1 or 3 bands, HWC), a target size and sharp's `fit` (`fill` stretches,
  * `cover` scales both axes alike and crops the centre). Out: 8-bit pixels at the target size;
  * `srgbToGrey` turns 3 bands into 1 as sharp's `toColourspace('b-w')` does.
- * Holds: downsizing follows the integer arithmetic of the libvips that sharp 0.35 bundles (8.18):
+ * Holds: the integer arithmetic of the libvips that sharp 0.35 bundles (8.18) is followed:
  * `vips_resize` with the Lanczos-3 kernel runs `reducev` then `reduceh`; each first box-shrinks by
  * the integer part of the factor over 2 (`shrinkv`/`shrinkh` with `ceil`, fixed-point averages),
  * then filters with 12-bit coefficients taken from a table of 65 sub-pixel positions, the edges
  * repeated; grey from colour is the luminance of linearised sRGB through libvips's 8-bit tables,
- * in 32-bit floats. So a PNG that is downsized gives sharp's pixels (test/workflow/web-preprocess.test.ts
- * compares them). Enlarging (libvips's bicubic affine) is approximated with Catmull-Rom in floats.
+ * in 32-bit floats; enlarging is `vips_affine` with the bicubic (Catmull-Rom) interpolator's 12-bit
+ * tables, rows first. So a decoded image gives sharp's pixels, downsized, enlarged or both
+ * (test/workflow/web-preprocess.test.ts compares them).
  */
 
 /** 8-bit pixels, row-major, `bands` interleaved. */
@@ -129,31 +130,69 @@ function reduce(image: Pixels, factor: number, vertical: boolean): Pixels {
   return out;
 }
 
-function catmullRom(x: number): number {
-  const a = Math.abs(x);
-  if (a < 1) return 1.5 * a ** 3 - 2.5 * a ** 2 + 1;
-  if (a < 2) return -0.5 * a ** 3 + 2.5 * a ** 2 - 4 * a + 2;
-  return 0;
+/** libvips's Catmull-Rom coefficients at fraction `x` (calculate_coefficients_catmull). */
+function catmullRom(x: number): [number, number, number, number] {
+  const cr1 = 1 - x;
+  const cr2 = -0.5 * x;
+  const cr3 = cr1 * cr2;
+  const cone = cr1 * cr3;
+  const cfou = x * cr3;
+  const cr4 = cfou - cone;
+  return [cone, cr1 - cone + cr4, x - cfou - cr4, cfou];
 }
 
-/** Enlarging by `scale` > 1 along one axis: Catmull-Rom at pixel centres, edges repeated. */
-function enlarge(image: Pixels, scale: number, vertical: boolean): Pixels {
-  const { size, lines, at, make } = axis(image, vertical);
-  const outSize = roundUint(size * scale);
-  const { out, to } = make(outSize);
-  for (let o = 0; o < outSize; o++) {
-    const position = (o + 0.5) / scale - 0.5;
-    const base = Math.floor(position);
-    for (let line = 0; line < lines; line++)
-      for (let b = 0; b < image.bands; b++) {
-        let sum = 0;
-        for (let i = -1; i <= 2; i++)
-          sum +=
-            image.data[at(line, Math.min(size - 1, Math.max(0, base + i)), b)]! * catmullRom(position - (base + i));
-        out.data[to(line, o, b)] = Math.min(255, Math.max(0, Math.round(sum)));
+/** The bicubic interpolator's 12-bit tables, one per sub-pixel position: (int)(c * 4096). */
+const BICUBIC = Array.from({ length: POSITIONS + 1 }, (_, t) =>
+  catmullRom(Math.fround(t / POSITIONS)).map((c) => Math.trunc(c * 2 ** COEFFICIENT_SHIFT)),
+);
+
+/**
+ * Where output pixel `o` samples the input along an axis enlarged by `scale` (>= 1) in vips_affine
+ * as vips_resize calls it: input position o / scale - 0.5 (the displacement of 0.5 with the output
+ * area starting at 0; this is what sharp's pixels show, for both axes and for an axis passed
+ * through at scale 1), here in the coordinates of the input padded by 2: whole part, table index.
+ */
+function affineSample(o: number, scale: number): { whole: number; table: number } {
+  const position = o * (1 / scale) - 0.5 + 2;
+  const sub = Math.trunc(position * POSITIONS * 2) & (POSITIONS * 2 - 1);
+  return { whole: Math.trunc(position), table: (sub + 1) >> 1 };
+}
+
+/**
+ * vips_affine(hscale, 0, 0, vscale) with the bicubic interpolator on 8-bit pixels, as vips_resize
+ * enlarges (an axis not enlarged goes through with scale 1): each output pixel from the 4x4
+ * neighbourhood, rows combined first, each sum rounded in 12-bit fixed point, edges repeated.
+ */
+function enlarge(image: Pixels, hscale: number, vscale: number): Pixels {
+  const { width, height, bands } = image;
+  const outWidth = roundUint(width * hscale);
+  const outHeight = roundUint(height * vscale);
+  const out = new Uint8Array(outWidth * outHeight * bands);
+  const half = 1 << (COEFFICIENT_SHIFT - 1);
+  const columns = Array.from({ length: outWidth }, (_, x) => affineSample(x, hscale));
+  const pixel = (x: number, y: number, b: number) =>
+    image.data[(Math.min(height - 1, Math.max(0, y)) * width + Math.min(width - 1, Math.max(0, x))) * bands + b]!;
+  for (let y = 0; y < outHeight; y++) {
+    const row = affineSample(y, vscale);
+    const cy = BICUBIC[row.table]!;
+    // Padded by 2: the 4x4 stencil of padded pixel p starts at p - 1, which is p - 3 unpadded.
+    const top = row.whole - 3;
+    for (let x = 0; x < outWidth; x++) {
+      const column = columns[x]!;
+      const cx = BICUBIC[column.table]!;
+      const left = column.whole - 3;
+      for (let b = 0; b < bands; b++) {
+        let sum = half;
+        for (let j = 0; j < 4; j++) {
+          let line = half;
+          for (let i = 0; i < 4; i++) line += cx[i]! * pixel(left + i, top + j, b);
+          sum += cy[j]! * (line >> COEFFICIENT_SHIFT);
+        }
+        out[(y * outWidth + x) * bands + b] = Math.min(255, Math.max(0, sum >> COEFFICIENT_SHIFT));
       }
+    }
   }
-  return out;
+  return { data: out, width: outWidth, height: outHeight, bands };
 }
 
 /** vips_resize(image, hscale, vscale) with the Lanczos-3 kernel, as sharp calls it. */
@@ -163,8 +202,7 @@ function vipsResize(image: Pixels, hscale: number, vscale: number): Pixels {
   let current = image;
   if (v < 1) current = reduce(current, 1 / v, true);
   if (h < 1) current = reduce(current, 1 / h, false);
-  if (v > 1) current = enlarge(current, v, true);
-  if (h > 1) current = enlarge(current, h, false);
+  if (h > 1 || v > 1) current = enlarge(current, Math.max(h, 1), Math.max(v, 1));
   return current;
 }
 
