@@ -5,10 +5,13 @@
  * hover, inlay hints, definition, references, rename, symbols, completion, code actions,
  * formatting, semantic tokens and the `nvc.showDiagram` command.
  * Holds afterwards: stdout carries only protocol messages; a request on a broken program
- * answers what can be known, never an error for the user's text; every open document is
- * re-checked after any edit (one may import another), the edited one first.
+ * answers what can be known, never an error for the user's text; after an edit the edited
+ * document is checked first and every other open document whose files changed after it; the
+ * variants are compiled on a worker thread (from the bundle; on the main thread, one per timer,
+ * from the TypeScript sources) and a newer version abandons them.
  */
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import {
   CodeActionKind,
   type Connection,
@@ -65,6 +68,66 @@ const SEVERITY: Record<string, DiagnosticSeverity> = {
  * would delay those answers and the next edit's diagnostics.
  */
 export const VARIANTS_AFTER_MS = 300;
+
+/**
+ * The variants are compiled on a worker thread (this module started again), so that requests and
+ * the next edit's base diagnostics never wait for a variant compile. A job is abandoned between
+ * two variants as soon as its document's generation (shared memory, one slot per document) moves
+ * on. Run from the TypeScript sources (tsx) there is no worker: a worker would not get tsx's
+ * loader, and the variants are compiled on the main thread one per timer instead.
+ */
+const VARIANT_WORKER = 'nvcc-lsp-variants';
+const GENERATION_SLOTS = 1024;
+
+interface VariantJob {
+  readonly id: number;
+  readonly slot: number;
+  readonly generation: number;
+  readonly file: string;
+  readonly text: string;
+  readonly overlay: readonly [string, string][];
+}
+
+/** `diagnostics` absent: the job was abandoned (a newer version) or failed (logged). */
+interface VariantResult {
+  readonly id: number;
+  readonly diagnostics?: analysis.EditorDiagnostic[];
+}
+
+function runVariantWorker(generations: Int32Array): void {
+  const port = parentPort!;
+  port.on('message', (job: VariantJob) => {
+    const current = () => Atomics.load(generations, job.slot) === job.generation;
+    const answer = (diagnostics?: analysis.EditorDiagnostic[]) =>
+      port.postMessage({ id: job.id, ...(diagnostics ? { diagnostics } : {}) } satisfies VariantResult);
+    if (!current()) return answer();
+    const check = safely(() => analysis.variantChecker(job.file, job.text, new Map(job.overlay)), undefined);
+    if (!check) return answer();
+    for (;;) {
+      const more = safely(() => check.step(), false);
+      if (!current()) return answer();
+      if (!more) break;
+    }
+    answer(safely(() => check.result(), undefined));
+  });
+}
+
+if (!isMainThread && (workerData as { role?: string } | null)?.role === VARIANT_WORKER)
+  runVariantWorker((workerData as { generations: Int32Array }).generations);
+
+/** The variant worker, or undefined where none can run (TypeScript sources, no worker threads). */
+function startVariantWorker(): { worker: Worker; generations: Int32Array } | undefined {
+  if (!import.meta.url.endsWith('.js')) return undefined;
+  try {
+    const generations = new Int32Array(new SharedArrayBuffer(4 * GENERATION_SLOTS));
+    const worker = new Worker(new URL(import.meta.url), { workerData: { role: VARIANT_WORKER, generations } });
+    worker.unref();
+    return { worker, generations };
+  } catch (err) {
+    process.stderr.write(`nvcc lsp: variants compiled on the main thread (${String(err)})\n`);
+    return undefined;
+  }
+}
 
 export interface ServerOptions {
   /** Compile the variants after the base program (default true; a test of the base alone turns it off). */
@@ -142,6 +205,39 @@ export function startServer(
   /** Per open document, the compile its published diagnostics came from (a newer one cancels the variants). */
   const checked = new Map<string, { version: number; compiled: object }>();
 
+  let variantWorker = options.checkVariants === false ? undefined : startVariantWorker();
+  const pendingJobs = new Map<number, (diagnostics: analysis.EditorDiagnostic[] | undefined) => void>();
+  let nextJob = 0;
+  let nextGeneration = 0;
+  const slots = new Map<string, number>();
+  const slotOf = (uri: string): number => {
+    let slot = slots.get(uri);
+    if (slot === undefined) {
+      const used = new Set(slots.values());
+      slot = 0;
+      while (used.has(slot) && slot < GENERATION_SLOTS - 1) slot++;
+      slots.set(uri, slot);
+    }
+    return slot;
+  };
+  /** Abandons the worker's job for `uri`, if any: its document changed. */
+  const supersede = (uri: string) => {
+    if (variantWorker) Atomics.store(variantWorker.generations, slotOf(uri), ++nextGeneration);
+  };
+  if (variantWorker) {
+    variantWorker.worker.on('message', (r: VariantResult) => {
+      const done = pendingJobs.get(r.id);
+      pendingJobs.delete(r.id);
+      done?.(r.diagnostics);
+    });
+    variantWorker.worker.on('error', (err) => {
+      process.stderr.write(`nvcc lsp: the variant worker stopped; variants now on the main thread (${err})\n`);
+      variantWorker = undefined;
+      for (const done of pendingJobs.values()) done(undefined);
+      pendingJobs.clear();
+    });
+  }
+
   const validate = (uri: string) => {
     const doc = documents.get(uri);
     const file = pathOf(uri);
@@ -153,33 +249,55 @@ export function startServer(
     const last = checked.get(uri);
     // nothing this document reads has changed (another document was edited): its diagnostics stand
     if (compiled && last && last.version === version && last.compiled === compiled) return;
+    supersede(uri);
     if (compiled) checked.set(uri, { version, compiled });
     else checked.delete(uri);
     const base = safely(() => analysis.baseDiagnostics(file, text, ov), []);
     void connection.sendDiagnostics({ uri, version, diagnostics: base.map((d) => toLsp(doc, d)) });
-    // the variants' own problems follow, one variant per turn of the event loop so that requests
-    // are answered in between, and given up as soon as the document or a file it reads changes
-    if (options.checkVariants === false) return;
-    const check = safely(() => analysis.variantChecker(file, text, ov), undefined);
-    if (!check || !compiled) return;
+    // the variants' own problems follow in a second publication, given up as soon as the
+    // document or a file it reads changes
+    if (options.checkVariants === false || !compiled) return;
+    if (!compiled.ast.decls.some((d) => d.kind === 'Variant')) return;
     const current = () => documents.get(uri)?.version === version && checked.get(uri)?.compiled === compiled;
-    const step = () => {
-      if (!current()) return;
-      if (safely(() => check.step(), false)) {
-        // a timer, not setImmediate: the protocol reads and answers messages in the poll and
-        // check phases that come between two timers, so a request waits for one variant at most
-        setTimeout(step, 0);
-        return;
-      }
-      const variants = check.result();
-      if (variants.length === 0) return;
+    const publish = (variants: analysis.EditorDiagnostic[] | undefined) => {
+      if (!current() || !variants || variants.length === 0) return;
       void connection.sendDiagnostics({
         uri,
         version,
         diagnostics: [...base, ...variants].map((d) => toLsp(doc, d)),
       });
     };
-    setTimeout(step, VARIANTS_AFTER_MS);
+    const onMainThread = () => {
+      const check = safely(() => analysis.variantChecker(file, text, ov), undefined);
+      if (!check) return;
+      const step = () => {
+        if (!current()) return;
+        if (safely(() => check.step(), false)) {
+          // a timer, not setImmediate: the protocol reads and answers messages in the poll and
+          // check phases that come between two timers, so a request waits for one variant at most
+          setTimeout(step, 0);
+          return;
+        }
+        publish(check.result());
+      };
+      step();
+    };
+    setTimeout(() => {
+      if (!current()) return;
+      if (!variantWorker) return onMainThread();
+      const id = ++nextJob;
+      const slot = slotOf(uri);
+      pendingJobs.set(id, publish);
+      const job: VariantJob = {
+        id,
+        slot,
+        generation: Atomics.load(variantWorker.generations, slot),
+        file,
+        text,
+        overlay: [...ov],
+      };
+      variantWorker.worker.postMessage(job);
+    }, VARIANTS_AFTER_MS);
   };
 
   const request = (uri: string) => {
@@ -232,7 +350,9 @@ export function startServer(
 
   documents.onDidChangeContent((e) => validateSoon(e.document.uri));
   documents.onDidClose((e) => {
+    supersede(e.document.uri);
     checked.delete(e.document.uri);
+    slots.delete(e.document.uri);
     void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
     for (const d of documents.all()) validateSoon(d.uri);
   });
