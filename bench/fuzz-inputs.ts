@@ -15,9 +15,10 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileBuild } from '../compiler/builder/build.js';
 import { drawnNodesRefusal, renderDiagram } from '../compiler/diagram/render.js';
+import type { DiagramGraph } from '../compiler/diagram/graph.js';
 import { selectDiagram } from '../compiler/diagram/select.js';
 import type { ProgramIR } from '../compiler/ir/ir.js';
-import { compileProgramSync } from '../compiler/pipeline.js';
+import { type CompileResult, compileProgramSync } from '../compiler/pipeline.js';
 import { renderDiagnostics } from '../dsl/diagnostics/render.js';
 import { NvccError } from '../runtime/errors.js';
 import { renderSchedule } from '../workflow/schedule.js';
@@ -293,7 +294,7 @@ export function checkInput(input: Pick<FuzzInput, 'source' | 'text'>): CheckOutc
 
 function checkCompiled(input: Pick<FuzzInput, 'source' | 'text'>): {
   outcome: CheckOutcome;
-  program?: ProgramIR;
+  compiled?: CompileResult & { program: ProgramIR };
 } {
   try {
     const r = compileProgramSync(input.source, { text: input.text });
@@ -308,7 +309,7 @@ function checkCompiled(input: Pick<FuzzInput, 'source' | 'text'>): {
       if (f && (d.span.start < 0 || d.span.end > f.text.length || d.span.start > d.span.end))
         return { outcome: { crash: `${d.code} span ${d.span.start}-${d.span.end} outside ${d.span.file}`, codes } };
     }
-    return { outcome: { codes }, ...(r.program ? { program: r.program } : {}) };
+    return { outcome: { codes }, ...(r.program ? { compiled: { ...r, program: r.program } } : {}) };
   } catch (err) {
     return { outcome: { crash: crashOf(err), codes: [] } };
   }
@@ -317,6 +318,27 @@ function checkCompiled(input: Pick<FuzzInput, 'source' | 'text'>): {
 function crashOf(err: unknown): string {
   const e = err instanceof Error ? err : new Error(String(err));
   return `${e.name}: ${e.message.split('\n')[0]}`;
+}
+
+/**
+ * Graphs this process has drawn as SVG (by their JSON text; at most 2,000 kept). Layout and
+ * drawing are a pure function of the graph, so a graph drawn once without a crash cannot crash
+ * when drawn again; many mild mutations (a training setting changed, two lines swapped) leave the
+ * graph as it was, and its layout (ELK, most of the diagram's cost) is not repeated for them.
+ */
+const drawnGraphs = new Set<string>();
+export const svgDrawings = { drawn: 0, repeated: 0 };
+
+async function renderSvgOnce(graph: DiagramGraph): Promise<void> {
+  const key = JSON.stringify(graph);
+  if (drawnGraphs.has(key)) {
+    svgDrawings.repeated++;
+    return;
+  }
+  await renderDiagram(graph, { format: 'svg', direction: 'LR', theme: 'paper' });
+  svgDrawings.drawn++;
+  if (drawnGraphs.size >= 2000) drawnGraphs.delete(drawnGraphs.values().next().value!);
+  drawnGraphs.add(key);
 }
 
 /** The commands an input can reach: every input is checked; one that checks goes further. */
@@ -341,9 +363,10 @@ function isAnswer(err: unknown): boolean {
  * `nvcc schedule` on the same text, in process, writing nothing.
  */
 export async function driveInput(input: Pick<FuzzInput, 'source' | 'text'>): Promise<DriveOutcome> {
-  const { outcome, program } = checkCompiled(input);
+  const { outcome, compiled } = checkCompiled(input);
   const reached: Command[] = ['check'];
-  if (outcome.crash !== undefined || !program) return { ...outcome, reached };
+  if (outcome.crash !== undefined || !compiled) return { ...outcome, reached };
+  const program = compiled.program;
   const step = async (command: Command, run: () => Promise<void>): Promise<string | undefined> => {
     reached.push(command);
     try {
@@ -355,7 +378,8 @@ export async function driveInput(input: Pick<FuzzInput, 'source' | 'text'>): Pro
   };
   let trainSpec: Parameters<typeof renderSchedule>[0] | undefined;
   const build = await step('build', async () => {
-    const b = await compileBuild(input.source, { text: input.text });
+    // The check's compile of the same text is the one build would make: reused, not repeated.
+    const b = await compileBuild(input.source, { text: input.text, checked: compiled });
     const internal = b.result.diagnostics.find((d) => d.code === 'NVC1099');
     if (internal) throw new Error(`internal error diagnostic: ${internal.message}`);
     trainSpec = b.compiled?.trainSpecs[0];
@@ -367,8 +391,7 @@ export async function driveInput(input: Pick<FuzzInput, 'source' | 'text'>): Pro
       if ('error' in chosen) continue;
       for (const format of ['dot', 'mermaid'] as const)
         await renderDiagram(chosen.graph, { format, direction: 'LR', theme: 'paper' });
-      if (depth === 0 && !drawnNodesRefusal(chosen.graph, 'svg'))
-        await renderDiagram(chosen.graph, { format: 'svg', direction: 'LR', theme: 'paper' });
+      if (depth === 0 && !drawnNodesRefusal(chosen.graph, 'svg')) await renderSvgOnce(chosen.graph);
     }
   });
   if (diagram) return { ...outcome, crash: diagram, reached };

@@ -3,18 +3,26 @@
  * (bench/fuzz-inputs.ts: byte and token deletion, duplication, splicing, deep nesting, huge
  * numbers, inserted words; and, for one input in four, a mild change to a program that checks)
  * through `nvcc check`'s own compile-and-render path and, for every input that checks, the code
- * of `nvcc build`, `nvcc diagram` and `nvcc schedule` (driveInput), in worker processes.
- * Run: `nice npx tsx bench/fuzz.ts [--count 100000] [--from 0] [--seed 18] [--workers 2] [--fixtures]`
- * (`--from N`: inputs N to N + count - 1; the figures so far are also printed to stderr every
- * 5,000 inputs, as lines starting with `partial`).
+ * of `nvcc build`, `nvcc diagram` and `nvcc schedule` (driveInput), in long-lived worker
+ * processes that take 100 inputs at a time.
+ * Run: `nice -n 19 npx tsx bench/fuzz.ts [--count 100000] [--from 0] [--seed 18] [--workers 2]
+ * [--state FILE] [--fixtures]` (`--from N`: inputs N to N + count - 1).
+ * The campaign is resumable: every input's result is appended to a state file
+ * (bench/fuzz-state.ts; default bench/out/fuzz-seed<seed>.jsonl, keyed by seed and corpus
+ * digest), and a run measures only the inputs of its range not yet in it, so runs stopped at any
+ * moment (SIGINT, SIGKILL, the end of a session) add up to the figures of one uninterrupted run.
+ * The figures of the whole range so far are printed at the end, and to stderr every 5,000 inputs
+ * (lines starting with `partial`).
  * Prints the figures docs/reliability.md reports: inputs, crashes (an exception or internal-error
  * diagnostic instead of diagnostics), inputs over 10 s of CPU or over 1 GB of memory growth, and
  * the distribution of CPU time and memory growth per input. `--fixtures` writes each offender,
  * minimised where it crashed, to test/fixtures/fuzz/ (test/compiler/fuzz-fixtures.test.ts runs
  * them). Time is CPU time of the worker (user + system), not wall time, so the figures mean the
  * same on a loaded machine; memory growth is the worker's peak resident size during the input
- * over its size before it. A worker that dies (heap limit 1.5 GB) or stalls for two minutes
- * counts its input as an offender and is replaced.
+ * over its size before it. Watchdogs, from the driver: a worker whose input has used 30 s of
+ * CPU, whose resident size passes 3 GB, or that gives no result for 5 minutes is killed, and
+ * its input counts as an offender (as does one whose worker dies: heap limit 1.5 GB); the
+ * worker is replaced and the rest of its batch handed out again.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -29,28 +37,24 @@ import {
   makeInput,
   REPO,
 } from './fuzz-inputs.js';
-
-interface Measured {
-  readonly index: number;
-  readonly cpuMs: number;
-  readonly wallMs: number;
-  /** Peak resident growth during the input, MB. */
-  readonly growthMb: number;
-  readonly strategies: readonly string[];
-  /** The commands the input went through (check always; build, diagram, schedule when it checks). */
-  readonly reached: readonly Command[];
-  readonly crash?: string;
-}
-
-interface Offender {
-  readonly index: number;
-  readonly kind: 'crash' | 'over-time' | 'over-memory' | 'worker-died' | 'stalled';
-  readonly detail: string;
-}
+import {
+  type Campaign,
+  defaultStatePath,
+  type Measured,
+  type Offender,
+  type OffenderKind,
+  offendersOf,
+  openCampaign,
+  pendingInputs,
+  StateWriter,
+} from './fuzz-state.js';
 
 const MAX_CPU_MS = 10_000;
 const MAX_GROWTH_MB = 1024;
-const STALL_MS = 120_000;
+/** Driver-side watchdogs (an input past them is an offender whatever it would have done). */
+const WATCHDOG_CPU_MS = 30_000;
+const WATCHDOG_RSS_BYTES = 3 * 1024 ** 3;
+const STALL_MS = 300_000;
 const BATCH = 100;
 
 function arg(name: string, fallback: number): number {
@@ -59,6 +63,11 @@ function arg(name: string, fallback: number): number {
   const n = Number(process.argv[i + 1]);
   if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} needs a whole number`);
   return n;
+}
+
+function stringArg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? undefined : process.argv[i + 1];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -81,9 +90,9 @@ function runWorker(seed: number): void {
       const grown = peak1 > peak0 ? peak1 - rss0 : process.memoryUsage().rss - rss0;
       const m: Measured = {
         index,
-        cpuMs: (cpu.user + cpu.system) / 1000,
-        wallMs,
-        growthMb: Math.max(0, grown) / 1e6,
+        cpuMs: Math.round((cpu.user + cpu.system) / 100) / 10,
+        wallMs: Math.round(wallMs),
+        growthMb: Math.round(Math.max(0, grown) / 1e5) / 10,
         strategies: input.strategies,
         reached: outcome.reached,
         ...(outcome.crash !== undefined ? { crash: outcome.crash } : {}),
@@ -94,6 +103,8 @@ function runWorker(seed: number): void {
   };
   // The driver sends the next batch only after batchDone, so batches never overlap.
   process.on('message', (msg: { indices: number[] }) => void run(msg.indices));
+  // The driver is gone (stopped or killed): stop rather than linger.
+  process.on('disconnect', () => process.exit(0));
   process.send!({ ready: true });
 }
 
@@ -102,103 +113,116 @@ function runWorker(seed: number): void {
 
 function spawnWorker(seed: number): ChildProcess {
   return fork(path.join(REPO, 'bench', 'fuzz.ts'), ['--worker', String(seed)], {
-    execArgv: ['--import', 'tsx', '--max-old-space-size=1536'],
+    // A larger young generation: the compiler makes many short-lived objects per input.
+    execArgv: ['--import', 'tsx', '--max-old-space-size=1536', '--max-semi-space-size=32'],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
 }
 
+/** CPU milliseconds (user + system) and resident bytes of a process, from /proc (Linux). */
+function processUsage(pid: number): { cpuMs: number; rss: number } | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start at the closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    const rssPages = Number(fields[21]);
+    return { cpuMs: ticks * 10, rss: rssPages * 4096 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs `indices` over `workers` long-lived workers, recording every result in the state. */
 async function drive(
-  from: number,
-  count: number,
+  indices: readonly number[],
   seed: number,
   workers: number,
-  onProgress: (all: readonly Measured[], offenders: readonly Offender[]) => void,
-): Promise<{ all: Measured[]; offenders: Offender[] }> {
-  const all: Measured[] = [];
-  const offenders: Offender[] = [];
-  let next = from;
-  const end = from + count;
-  const started = Date.now();
-  let lastPrint = started;
+  writer: StateWriter,
+  onResult: () => void,
+): Promise<void> {
+  let next = 0;
   /** Inputs a dead worker had not reached; handed out again first. */
   const retry: number[] = [];
   const takeBatch = (): number[] => {
     const out = retry.splice(0, BATCH);
-    while (out.length < BATCH && next < end) out.push(next++);
+    while (out.length < BATCH && next < indices.length) out.push(indices[next++]!);
     return out;
   };
 
   const runOne = (): Promise<void> =>
     new Promise((resolve) => {
-      let child = spawnWorker(seed);
+      let child: ChildProcess;
       let current: number | undefined;
+      let cpuAtStart = 0;
+      let lastResult = Date.now();
       let pending: number[] = [];
-      let timer: NodeJS.Timeout | undefined;
-      const arm = () => {
-        if (timer) clearTimeout(timer);
-        timer = setTimeout(() => {
-          if (current !== undefined) offenders.push({ index: current, kind: 'stalled', detail: 'no result in 2 min' });
-          child.kill('SIGKILL');
-        }, STALL_MS);
-      };
+      /** Why the driver killed the worker (its input's offender kind), when it did. */
+      let killedFor: { kind: OffenderKind; detail: string } | undefined;
+      let finished = false;
+      const watchdog = setInterval(() => {
+        if (current === undefined || killedFor || child.pid === undefined) return;
+        const usage = processUsage(child.pid);
+        if (usage && usage.cpuMs - cpuAtStart > WATCHDOG_CPU_MS)
+          killedFor = { kind: 'over-time', detail: `killed after ${WATCHDOG_CPU_MS / 1000} s of CPU` };
+        else if (usage && usage.rss > WATCHDOG_RSS_BYTES)
+          killedFor = { kind: 'over-memory', detail: `killed at ${(usage.rss / 1e9).toFixed(1)} GB resident` };
+        else if (Date.now() - lastResult > STALL_MS)
+          killedFor = { kind: 'stalled', detail: `no result in ${STALL_MS / 60_000} min` };
+        if (killedFor) child.kill('SIGKILL');
+      }, 1000);
       const send = () => {
         pending = takeBatch();
         if (pending.length === 0) {
-          if (timer) clearTimeout(timer);
+          finished = true;
+          clearInterval(watchdog);
           child.kill();
           resolve();
           return;
         }
-        arm();
+        lastResult = Date.now();
         child.send({ indices: pending });
       };
-      const attach = () => {
+      const start = () => {
+        child = spawnWorker(seed);
+        current = undefined;
+        killedFor = undefined;
         child.on('message', (msg: Measured | { started: number } | { ready: true } | { batchDone: true }) => {
-          if ('ready' in msg) send();
+          if ('ready' in msg || 'batchDone' in msg) send();
           else if ('started' in msg) {
             current = msg.started;
-            arm();
-          } else if ('batchDone' in msg) send();
-          else {
+            cpuAtStart = (child.pid !== undefined && processUsage(child.pid)?.cpuMs) || 0;
+            lastResult = Date.now();
+          } else {
             current = undefined;
             pending = pending.filter((i) => i !== msg.index);
-            all.push(msg);
-            if (msg.crash !== undefined) offenders.push({ index: msg.index, kind: 'crash', detail: msg.crash });
-            if (msg.cpuMs > MAX_CPU_MS)
-              offenders.push({ index: msg.index, kind: 'over-time', detail: `${msg.cpuMs.toFixed(0)} ms CPU` });
-            if (msg.growthMb > MAX_GROWTH_MB)
-              offenders.push({ index: msg.index, kind: 'over-memory', detail: `${msg.growthMb.toFixed(0)} MB` });
-            if (all.length % 5000 === 0) onProgress(all, offenders);
-            if (Date.now() - lastPrint > 30_000) {
-              lastPrint = Date.now();
-              const rate = all.length / ((Date.now() - started) / 1000);
-              process.stderr.write(
-                `fuzz: ${all.length}/${count} inputs, ${rate.toFixed(1)}/s, offenders ${offenders.length}\n`,
-              );
-            }
+            writer.measured(msg);
+            onResult();
           }
         });
         child.on('exit', (code, signal) => {
-          if (pending.length === 0 && next >= end && retry.length === 0) return;
+          if (finished) return;
           // Died or was killed mid-batch: the input in progress is an offender; the rest go back.
           if (current !== undefined) {
-            if (!offenders.some((o) => o.index === current))
-              offenders.push({ index: current, kind: 'worker-died', detail: `exit ${code ?? signal}` });
-            pending = pending.filter((i) => i !== current);
-            current = undefined;
+            const index = current;
+            writer.lost({
+              index,
+              kind: killedFor?.kind ?? 'worker-died',
+              detail: killedFor?.detail ?? `exit ${code ?? signal}`,
+            });
+            pending = pending.filter((i) => i !== index);
+            onResult();
           }
           retry.push(...pending);
           pending = [];
-          child = spawnWorker(seed);
-          attach();
+          start();
         });
       };
-      attach();
+      start();
     });
 
   await Promise.all(Array.from({ length: workers }, runOne));
-  all.sort((a, b) => a.index - b.index);
-  return { all, offenders };
+  writer.flush();
 }
 
 /** Removes chunks of lines, then of characters, while the input still crashes the same way. */
@@ -225,16 +249,28 @@ function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
 }
 
-/** The figures of the inputs checked so far (the bench's output; also printed every 5,000 inputs). */
+/** The figures of the range's inputs run so far, over every run of the campaign. */
 function summary(
-  all: readonly Measured[],
-  offenders: readonly Offender[],
-  run: { from: number; count: number; seed: number; workers: number; wallS: number },
+  campaign: Campaign,
+  run: { from: number; count: number; seed: number; workers: number; stateFile: string },
   corpus: readonly CorpusFile[],
 ): string[] {
-  const { from, count, seed, workers, wallS } = run;
+  const { from, count, seed, workers, stateFile } = run;
+  const inRange = (i: number) => i >= from && i < from + count;
   const lines: string[] = [];
-  const sorted = [...all].sort((a, b) => a.index - b.index);
+  const sorted = [...campaign.measured.values()].filter((m) => inRange(m.index)).sort((a, b) => a.index - b.index);
+  const offenders = offendersOf(campaign, MAX_CPU_MS, MAX_GROWTH_MB).filter((o) => inRange(o.index));
+  const done = sorted.length + [...campaign.lost.keys()].filter(inRange).length;
+  const wallS = [...campaign.runWallS.values()].reduce((a, b) => a + b, 0);
+  lines.push(
+    `fuzz bench: seed ${seed}, inputs ${from}-${from + count - 1} from ${corpus.length} corpus files, ` +
+      `${workers} workers, state ${path.relative(REPO, stateFile)}`,
+  );
+  lines.push(
+    `  run: ${done} of ${count} inputs (${pendingInputs(campaign, from, count).length} to go) ` +
+      `in ${campaign.runWallS.size} run(s), ${wallS.toFixed(0)} s wall in all`,
+  );
+  if (sorted.length === 0) return lines;
 
   const cpu = sorted.map((m) => m.cpuMs).sort((a, b) => a - b);
   const growth = sorted.map((m) => m.growthMb).sort((a, b) => a - b);
@@ -243,13 +279,8 @@ function summary(
   const byKind = (k: Offender['kind']) => offenders.filter((o) => o.kind === k).length;
   const strategies = new Map<string, number>();
   for (const m of sorted) for (const s of m.strategies) strategies.set(s, (strategies.get(s) ?? 0) + 1);
-  const last = sorted[sorted.length - 1]!.index;
-  const contiguous = all.length === last - from + 1;
+  const totalCpuS = cpu.reduce((a, b) => a + b, 0) / 1000;
 
-  lines.push(
-    `fuzz bench: seed ${seed}, inputs ${from}-${from + count - 1} from ${corpus.length} corpus files, ` +
-      `${workers} workers`,
-  );
   lines.push(`  mutations: ${[...strategies].map(([s, n]) => `${s} ${n}`).join(', ')}`);
   const reached = (c: Command) => sorted.filter((m) => m.reached.includes(c));
   lines.push(
@@ -260,23 +291,25 @@ function summary(
     }).join(', ')}`,
   );
   lines.push(
-    `  checked: ${all.length} inputs (${contiguous ? `all of ${from}-${last}` : `between ${from} and ${last}`}) ` +
-      `in ${wallS.toFixed(0)} s wall`,
-  );
-  lines.push(
     `  crashes: ${byKind('crash')}; over ${MAX_CPU_MS / 1000} s CPU: ${byKind('over-time')}; ` +
       `over ${MAX_GROWTH_MB} MB: ${byKind('over-memory')}; workers died: ${byKind('worker-died')}; ` +
       `stalled: ${byKind('stalled')}`,
   );
   lines.push(
-    `  CPU per input: median ${quantile(cpu, 0.5).toFixed(1)} ms, p99 ${quantile(cpu, 0.99).toFixed(0)} ms, ` +
-      `max ${slowest.cpuMs.toFixed(0)} ms (input ${slowest.index}, ${slowest.wallMs.toFixed(0)} ms wall)`,
+    `  CPU per input: mean ${((totalCpuS * 1000) / sorted.length).toFixed(1)} ms, ` +
+      `median ${quantile(cpu, 0.5).toFixed(1)} ms, p99 ${quantile(cpu, 0.99).toFixed(0)} ms, ` +
+      `max ${slowest.cpuMs.toFixed(0)} ms (input ${slowest.index}, ${slowest.wallMs.toFixed(0)} ms wall); ` +
+      `${totalCpuS.toFixed(0)} s CPU in all`,
   );
   lines.push(
     `  memory growth per input: median ${quantile(growth, 0.5).toFixed(1)} MB, p99 ` +
       `${quantile(growth, 0.99).toFixed(0)} MB, ` +
       `max ${hungriest.growthMb.toFixed(0)} MB (input ${hungriest.index})`,
   );
+  for (const o of offenders.slice(0, 50)) {
+    const input = makeInput(corpus, seed, o.index);
+    lines.push(`  offender ${o.index} (${o.kind}, ${o.detail}): ${input.source} after ${input.strategies.join(', ')}`);
+  }
   return lines;
 }
 
@@ -285,24 +318,45 @@ async function mainDriver(): Promise<void> {
   const from = arg('from', 0);
   const seed = arg('seed', 18);
   const workers = Math.max(1, arg('workers', 2));
+  const stateFile = path.resolve(stringArg('state') ?? defaultStatePath(REPO, seed));
   const corpus = loadCorpus();
+  const campaign = openCampaign(stateFile, seed, corpus);
+  const writer = new StateWriter(stateFile, campaign);
+  const todo = pendingInputs(campaign, from, count);
+  const runId = new Date().toISOString();
   const t0 = Date.now();
-  const { all, offenders } = await drive(from, count, seed, workers, (done, found) => {
-    const wallS = (Date.now() - t0) / 1000;
-    const lines = summary(done, found, { from, count, seed, workers, wallS }, corpus);
-    process.stderr.write(`partial ${lines.join('\npartial ')}\n`);
+  const figures = { from, count, seed, workers, stateFile };
+  let sinceReport = 0;
+  let lastWall = t0;
+  const stop = () => {
+    writer.runWall(runId, (Date.now() - t0) / 1000);
+    writer.flush();
+    process.exit(130);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.stderr.write(
+    `fuzz: ${count - todo.length} of ${count} inputs already in ${stateFile}, ${todo.length} to run\n`,
+  );
+  await drive(todo, seed, workers, writer, () => {
+    if (Date.now() - lastWall > 30_000) {
+      lastWall = Date.now();
+      writer.runWall(runId, (lastWall - t0) / 1000);
+      const left = pendingInputs(campaign, from, count).length;
+      process.stderr.write(`fuzz: ${count - left}/${count} inputs, ${left} to go\n`);
+    }
+    if (++sinceReport >= 5000) {
+      sinceReport = 0;
+      process.stderr.write(`partial ${summary(campaign, figures, corpus).join('\npartial ')}\n`);
+    }
   });
-  if (all.length === 0) {
-    console.log('fuzz bench: no input checked');
-    return;
-  }
-  const wallS = (Date.now() - t0) / 1000;
-  for (const line of summary(all, offenders, { from, count, seed, workers, wallS }, corpus)) console.log(line);
-  for (const o of offenders.slice(0, 50)) {
-    const input = makeInput(corpus, seed, o.index);
-    console.log(`  offender ${o.index} (${o.kind}, ${o.detail}): ${input.source} after ${input.strategies.join(', ')}`);
-  }
+  writer.runWall(runId, (Date.now() - t0) / 1000);
+  writer.flush();
+  for (const line of summary(campaign, figures, corpus)) console.log(line);
 
+  const offenders = offendersOf(campaign, MAX_CPU_MS, MAX_GROWTH_MB).filter(
+    (o) => o.index >= from && o.index < from + count,
+  );
   if (process.argv.includes('--fixtures') && offenders.length > 0) {
     const dir = path.join(REPO, 'test', 'fixtures', 'fuzz');
     fs.mkdirSync(dir, { recursive: true });

@@ -282,13 +282,17 @@ export async function overrideSchemaOf(
   targets?: readonly string[],
   /** The entry's text, instead of the file's (the fuzz bench's mutated inputs). */
   text?: string,
+  /** The caller's own compile of the same entry, text, variant and targets, reused as is. */
+  compiled?: CompileResult,
 ): Promise<{ result: CompileResult; schema?: OverrideSchema }> {
   const { compileProgramSync, entryModule, deriveOverrideSchema } = await heavy();
-  const result = compileProgramSync(entry, {
-    ...(variant !== undefined ? { variant } : {}),
-    ...(targets ? { targets } : {}),
-    ...(text !== undefined ? { text } : {}),
-  });
+  const result =
+    compiled ??
+    compileProgramSync(entry, {
+      ...(variant !== undefined ? { variant } : {}),
+      ...(targets ? { targets } : {}),
+      ...(text !== undefined ? { text } : {}),
+    });
   if (!result.program) return { result };
   const ast = entryModule(entry, variant, {}, text);
   if (!ast) return { result };
@@ -302,8 +306,12 @@ export async function overrideSchemaOf(
  */
 export async function compileBuild(
   entry: string,
-  /** `text`: the entry's text instead of the file's (bench/fuzz.ts drives build this way). */
-  options: BuildOptions & { readonly text?: string },
+  /**
+   * `text`: the entry's text instead of the file's; `checked`: the caller's compile of that entry
+   * and text with the same variant and no overrides, reused instead of compiling again (bench/fuzz.ts
+   * drives build both ways, after its own check).
+   */
+  options: BuildOptions & { readonly text?: string; readonly checked?: CompileResult },
   _outDir?: string,
 ): Promise<{ result: CompileResult; compiled?: CompiledBuild; problems: BuildProblem[]; sources: SourceEntry[] }> {
   const {
@@ -328,7 +336,7 @@ export async function compileBuild(
       .sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
   // Overrides are checked against the schema of the program they edit, before anything else.
   const text = options.text;
-  const base = await overrideSchemaOf(entry, options.variant, undefined, text);
+  const base = await overrideSchemaOf(entry, options.variant, undefined, text, options.checked);
   if (!base.result.program || !base.schema) return { result: base.result, problems, sources: sourcesOf(base.result) };
   if (Object.keys(overrides).length) {
     const refused = validateOverrides(base.schema, overrides);
@@ -366,7 +374,10 @@ export async function compileBuild(
       return lowerTrain(t, stageModelsByName);
     });
     const datasetSpecs = program.datasets.map(lowerDataset);
-    const resolvedAst = entryModule(entry, options.variant, overrides, text);
+    // Without overrides the program and entry module are the ones base.schema was derived from.
+    const resolvedAst = Object.keys(overrides).length
+      ? entryModule(entry, options.variant, overrides, text)
+      : undefined;
     const resolvedSchema = resolvedAst ? deriveOverrideSchema(program, resolvedAst) : base.schema;
     const resolvedConfig = {
       entry: labels.label(entry),
