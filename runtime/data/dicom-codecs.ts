@@ -1,9 +1,14 @@
 /**
  * Decoders for compressed DICOM pixel data (PS3.5 section 8.2 and Annex G).
  * In: one frame's encapsulated bytes, its transfer syntax and the geometry the data set declares
- * (rows, columns, bits allocated; one sample per pixel).
+ * (rows, columns, bits allocated, samples per pixel: 1 for grey and palette, 3 for colour).
  * Out: the frame's samples in row-major order, as the integers the stream holds (RLE: whole
- * pixel words, to be masked like uncompressed ones).
+ * pixel words, to be masked like uncompressed ones); colour samples pixel by pixel (R, G, B of
+ * the first pixel, then of the second) or, where `planar`, component by component (RLE's
+ * segments, JPEG-LS without interleaving). Colour JPEG comes out of libjpeg-turbo as RGB (it
+ * undoes the YCbCr transform the stream's JFIF or Adobe marker declares), colour JPEG 2000 out of
+ * OpenJPEG as RGB when its stream has a multi-component transform (YBR_ICT, YBR_RCT); others hold
+ * the components the data set's Photometric Interpretation names.
  * Holds afterwards: the stream's own header (size, components, precision) is read and checked
  * against the data set before the decoder runs, so a stream claiming a huge image allocates
  * nothing; JPEG goes through libjpeg-turbo, JPEG-LS through CharLS and JPEG 2000 through OpenJPEG
@@ -88,12 +93,19 @@ export interface FrameGeometry {
   readonly rows: number;
   readonly columns: number;
   readonly bitsAllocated: number;
+  readonly samplesPerPixel: number;
+  /** The data set's Photometric Interpretation (colour JPEG streams without a marker follow it). */
+  readonly photometric?: string;
 }
 
-/** Samples of one frame, row-major; `words`: RLE's whole pixel words (mask them), else values. */
+/**
+ * Samples of one frame, row-major; `words`: RLE's whole pixel words (mask them), else values;
+ * `planar`: colour samples component by component, else pixel by pixel.
+ */
 export interface DecodedFrame {
   readonly samples: ArrayLike<number>;
   readonly words: boolean;
+  readonly planar: boolean;
 }
 
 /** What the frame header of a JPEG-family stream (JPEG, JPEG lossless, JPEG-LS) declares. */
@@ -161,8 +173,10 @@ function checkHeader(header: StreamHeader | undefined, what: string, g: FrameGeo
       `the ${what} stream holds a ${header.columns}x${header.rows} image but Columns/Rows say ` +
         `${g.columns}x${g.rows}`,
     );
-  if (header.components !== 1)
-    throw new CodecError(`the ${what} stream has ${header.components} components; a grayscale image has 1`);
+  if (header.components !== g.samplesPerPixel)
+    throw new CodecError(
+      `the ${what} stream has ${header.components} components but Samples per Pixel is ${g.samplesPerPixel}`,
+    );
   if (header.precision > g.bitsAllocated)
     throw new CodecError(
       `the ${what} stream has ${header.precision}-bit samples but Bits Allocated is ${g.bitsAllocated}`,
@@ -205,10 +219,10 @@ async function runWasm(
     decoder.getEncodedBuffer(frame.length).set(frame);
     decoder.decode();
     const info = decoder.getFrameInfo();
-    if (info.width !== g.columns || info.height !== g.rows || info.componentCount !== 1)
+    if (info.width !== g.columns || info.height !== g.rows || info.componentCount !== g.samplesPerPixel)
       throw new CodecError(
         `the ${what} decoder produced a ${info.width}x${info.height} image with ${info.componentCount} ` +
-          `components, expected ${g.columns}x${g.rows} with 1`,
+          `components, expected ${g.columns}x${g.rows} with ${g.samplesPerPixel}`,
       );
     return { bytes: decoder.getDecodedBuffer().slice(), info };
   } catch (e) {
@@ -226,13 +240,64 @@ async function runWasm(
 
 /** Reads the decoder's output bytes as samples of its bit depth (little endian, like WebAssembly). */
 function samplesOf(bytes: Uint8Array, info: CornerstoneFrameInfo): ArrayLike<number> {
-  const n = info.width * info.height;
+  const n = info.width * info.height * info.componentCount;
   if (info.bitsPerSample <= 8) return bytes.subarray(0, n);
   if (bytes.length < 2 * n) throw new CodecError(`the decoder returned ${bytes.length} bytes for ${n} samples`);
   const aligned = new ArrayBuffer(2 * n);
   new Uint8Array(aligned).set(bytes.subarray(0, 2 * n));
   return info.isSigned ? new Int16Array(aligned) : new Uint16Array(aligned);
 }
+
+/**
+ * How a colour JPEG stream says its components are coded: a JFIF marker means YCbCr, an Adobe
+ * marker says by its transform flag, components named R, G, B mean RGB, and subsampled chroma
+ * (a component sampled more often than another) means YCbCr, since only chroma is ever
+ * subsampled; `undefined` when the stream says nothing (libjpeg-turbo then assumes YCbCr).
+ */
+function jpegColourMarker(bytes: Uint8Array): 'ycbcr' | 'rgb' | undefined {
+  let at = 2;
+  while (at + 4 <= bytes.length && bytes[at] === 0xff) {
+    const marker = bytes[at + 1]!;
+    if (marker === 0xff) {
+      at++;
+      continue;
+    }
+    const length = (bytes[at + 2]! << 8) | bytes[at + 3]!;
+    const text = (offset: number, n: number) =>
+      String.fromCharCode(...bytes.subarray(at + 4 + offset, at + 4 + offset + n));
+    if (marker === 0xe0 && text(0, 5) === 'JFIF\0') return 'ycbcr';
+    if (marker === 0xee && text(0, 5) === 'Adobe') return bytes[at + 4 + 11] === 0 ? 'rgb' : 'ycbcr';
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      const ids = [0, 1, 2].map((k) => bytes[at + 10 + 3 * k]);
+      if (ids[0] === 0x52 && ids[1] === 0x47 && ids[2] === 0x42) return 'rgb';
+      const sampling = [0, 1, 2].map((k) => bytes[at + 11 + 3 * k]);
+      if (sampling.some((f) => f !== sampling[0])) return 'ycbcr';
+    }
+    if (marker === 0xda) return undefined;
+    at += 2 + length;
+  }
+  return undefined;
+}
+
+/** An Adobe APP14 segment whose transform flag 0 says the components are RGB, not YCbCr. */
+const ADOBE_NO_TRANSFORM = Uint8Array.of(
+  0xff,
+  0xee,
+  0x00,
+  0x0e,
+  0x41,
+  0x64,
+  0x6f,
+  0x62,
+  0x65,
+  0x00,
+  0x64,
+  0x00,
+  0x00,
+  0x00,
+  0x00,
+  0x00,
+);
 
 async function decodeJpeg(frame: Uint8Array, g: FrameGeometry): Promise<DecodedFrame> {
   const header = checkHeader(jpegFrameHeader(frame), 'JPEG', g);
@@ -244,9 +309,19 @@ async function decodeJpeg(frame: Uint8Array, g: FrameGeometry): Promise<DecodedF
         'JPEG only; convert the file to an uncompressed or lossless syntax first, e.g. with ' +
         "DCMTK's `dcmdjpeg in.dcm out.dcm` or GDCM's `gdcmconv --raw in.dcm out.dcm`",
     );
+  // A colour stream that does not say how it is coded is read as the data set says (as pydicom
+  // reads it): RGB stays RGB, where libjpeg-turbo would assume YCbCr and convert it. (GDCM wrote
+  // pydicom's SC_rgb_jpeg_lossy_gdcm.dcm as subsampled YCbCr without a marker, labelled RGB.)
+  let stream = frame;
+  if (g.samplesPerPixel === 3 && g.photometric === 'RGB' && jpegColourMarker(frame) === undefined) {
+    stream = new Uint8Array(frame.length + ADOBE_NO_TRANSFORM.length);
+    stream.set(frame.subarray(0, 2));
+    stream.set(ADOBE_NO_TRANSFORM, 2);
+    stream.set(frame.subarray(2), 2 + ADOBE_NO_TRANSFORM.length);
+  }
   const { bytes, info } = await runWasm(
     'JPEG',
-    frame,
+    stream,
     async () => {
       loaded.jpegTurbo ??= import('@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs').then((m) =>
         m.default(moduleOptions),
@@ -255,7 +330,7 @@ async function decodeJpeg(frame: Uint8Array, g: FrameGeometry): Promise<DecodedF
     },
     g,
   );
-  return { samples: samplesOf(bytes, info), words: false };
+  return { samples: samplesOf(bytes, info), words: false, planar: false };
 }
 
 async function decodeJpegLossless(frame: Uint8Array, g: FrameGeometry): Promise<DecodedFrame> {
@@ -268,9 +343,32 @@ async function decodeJpegLossless(frame: Uint8Array, g: FrameGeometry): Promise<
   } catch (e) {
     throw new CodecError(`the JPEG lossless data could not be decoded (${e instanceof Error ? e.message : String(e)})`);
   }
-  if (out.length < g.rows * g.columns)
-    throw new CodecError(`the JPEG lossless data decoded to ${out.length} of ${g.rows * g.columns} samples`);
-  return { samples: out.subarray(0, g.rows * g.columns), words: false };
+  const n = g.rows * g.columns * g.samplesPerPixel;
+  if (out.length < n) throw new CodecError(`the JPEG lossless data decoded to ${out.length} of ${n} samples`);
+  // Colour comes out pixel by pixel (the decoder interleaves the components of each pixel).
+  return { samples: out.subarray(0, n), words: false, planar: false };
+}
+
+/**
+ * The interleave mode of a JPEG-LS stream's first scan (ISO 14495-1 C.2.3: 0 none, 1 line,
+ * 2 sample); CharLS returns the components of a non-interleaved colour image one after another.
+ */
+function jpegLsInterleave(bytes: Uint8Array): number | undefined {
+  let at = 2;
+  while (at + 4 <= bytes.length && bytes[at] === 0xff) {
+    const marker = bytes[at + 1]!;
+    if (marker === 0xff) {
+      at++;
+      continue;
+    }
+    const length = (bytes[at + 2]! << 8) | bytes[at + 3]!;
+    if (marker === 0xda) {
+      const components = bytes[at + 4] ?? 0;
+      return bytes[at + 5 + 2 * components + 1];
+    }
+    at += 2 + length;
+  }
+  return undefined;
 }
 
 async function decodeJpegLs(frame: Uint8Array, g: FrameGeometry): Promise<DecodedFrame> {
@@ -284,7 +382,11 @@ async function decodeJpegLs(frame: Uint8Array, g: FrameGeometry): Promise<Decode
     },
     g,
   );
-  return { samples: samplesOf(bytes, info), words: false };
+  return {
+    samples: samplesOf(bytes, info),
+    words: false,
+    planar: g.samplesPerPixel > 1 && jpegLsInterleave(frame) === 0,
+  };
 }
 
 async function decodeJpeg2000(frame: Uint8Array, g: FrameGeometry): Promise<DecodedFrame> {
@@ -298,47 +400,50 @@ async function decodeJpeg2000(frame: Uint8Array, g: FrameGeometry): Promise<Deco
     },
     g,
   );
-  return { samples: samplesOf(bytes, info), words: false };
+  return { samples: samplesOf(bytes, info), words: false, planar: false };
 }
 
 /**
  * RLE Lossless (PS3.5 Annex G): a 64-byte header (segment count, then 15 segment offsets) and one
- * PackBits segment per byte of the pixel word, most significant byte first. Each segment must
- * yield at least rows x columns bytes (extra bytes, from padding, are ignored).
+ * PackBits segment per byte of the pixel word, most significant byte first, for each sample in
+ * turn (colour: all of R, then G, then B). Each segment must yield at least rows x columns bytes
+ * (extra bytes, from padding, are ignored).
  */
 export function decodeRle(frame: Uint8Array, g: FrameGeometry): DecodedFrame {
   const bytesPerWord = g.bitsAllocated / 8;
   if (frame.length < 64) throw new CodecError(`the RLE frame has ${frame.length} bytes, less than its 64-byte header`);
   const header = new DataView(frame.buffer, frame.byteOffset, 64);
   const segments = header.getUint32(0, true);
-  if (segments !== bytesPerWord)
+  if (segments !== bytesPerWord * g.samplesPerPixel)
     throw new CodecError(
-      `the RLE frame has ${segments} segments; ${bytesPerWord} expected for one ${g.bitsAllocated}-bit sample`,
+      `the RLE frame has ${segments} segments; ${bytesPerWord * g.samplesPerPixel} expected for ` +
+        `${g.samplesPerPixel} ${g.bitsAllocated}-bit sample${g.samplesPerPixel > 1 ? 's' : ''} per pixel`,
     );
   const n = g.rows * g.columns;
-  const words = new Uint32Array(n);
+  const words = new Uint32Array(n * g.samplesPerPixel);
   for (let s = 0; s < segments; s++) {
     const start = header.getUint32(4 + 4 * s, true);
     const end = s + 1 < segments ? header.getUint32(8 + 4 * s, true) : frame.length;
     if (start < 64 || end > frame.length || end < start)
       throw new CodecError(`RLE segment ${s + 1} lies outside the frame (offsets ${start}..${end} of ${frame.length})`);
-    const weight = 2 ** (8 * (bytesPerWord - 1 - s));
+    const weight = 2 ** (8 * (bytesPerWord - 1 - (s % bytesPerWord)));
+    const first = Math.floor(s / bytesPerWord) * n;
     let at = start;
     let i = 0;
     while (i < n && at < end) {
       const control = frame[at++]!;
       if (control < 128) {
         const count = Math.min(control + 1, end - at);
-        for (let k = 0; k < count && i < n; k++) words[i++]! += frame[at + k]! * weight;
+        for (let k = 0; k < count && i < n; k++) words[first + i++]! += frame[at + k]! * weight;
         at += control + 1;
       } else if (control > 128) {
         const value = frame[at++]! * weight;
-        for (let k = 0; k < 257 - control && i < n; k++) words[i++]! += value;
+        for (let k = 0; k < 257 - control && i < n; k++) words[first + i++]! += value;
       }
     }
     if (i < n) throw new CodecError(`RLE segment ${s + 1} decodes to ${i} of ${n} bytes`);
   }
-  return { samples: words, words: true };
+  return { samples: words, words: true, planar: true };
 }
 
 /** Decodes one encapsulated frame of a supported compressed syntax. */

@@ -2,16 +2,20 @@
  * DICOM decoding to 8-bit grayscale pictures, one per frame, through dicom-parser and
  * dicom-codecs.ts.
  * In: the bytes of a DICOM file (Part 10, or a data set without the preamble), uncompressed,
- * deflated, RLE, JPEG (8-bit baseline and extended, lossless), JPEG-LS or JPEG 2000; DicomOptions.
+ * deflated, RLE, JPEG (8-bit baseline and extended, lossless), JPEG-LS or JPEG 2000; grey
+ * (MONOCHROME1/2) or colour (RGB, YBR_FULL, YBR_FULL_422, YBR_ICT and YBR_RCT from JPEG 2000,
+ * PALETTE COLOR; planar configuration 0 or 1); DicomOptions.
  * Out: one { width, height, pixels: Uint8Array } per frame (one channel, row-major); a file of N
  * frames gives N pictures, in frame order (each is one image of its patient).
  * Holds afterwards: only the Bits Stored bits ending at High Bit of a stored word hold the value
- * (sign-extended when signed); values are mapped to modality units with Rescale Slope/Intercept,
- * then windowed (the declared window, else the file's first Window Center/Width, else the min-max
- * of the frame) with the linear DICOM VOI function, and MONOCHROME1 images are inverted (when
- * asked) so that dense material is always bright. Unsupported or damaged files raise
- * `DicomError` with a plain message (a transfer syntax by name, with what to do), which callers
- * turn into a DataError naming the file.
+ * (sign-extended when signed); a colour pixel becomes its luma (`lumaOf`: BT.601 weights of its
+ * R, G and B, YBR first converted to RGB, a palette index first looked up); grey values are mapped
+ * to modality units with Rescale Slope/Intercept; then every frame is windowed (the declared
+ * window, else the file's first Window Center/Width for grey, else the min-max of the frame) with
+ * the linear DICOM VOI function, and MONOCHROME1 images are inverted (when asked) so that dense
+ * material is always bright. Unsupported or damaged files raise `DicomError` with a plain message
+ * (a transfer syntax or photometric interpretation by name, with what to do), which callers turn
+ * into a DataError naming the file.
  */
 import { NvccError } from '../errors.js';
 import dicomParser from 'dicom-parser';
@@ -121,11 +125,16 @@ export interface DicomImage {
   /** The transfer syntax's name and UID. */
   readonly syntax: string;
   readonly photometric: string;
+  /** Samples per pixel: 1 (grey, palette) or 3 (colour). */
+  readonly samplesPerPixel: number;
   readonly slope: number;
   readonly intercept: number;
   /** The file's first Window Center/Width, when it has one of positive width. */
   readonly fileWindow?: { readonly center: number; readonly width: number };
-  /** Frame `index` (from 0): the values of Bits Stored, sign-extended, before rescaling. */
+  /**
+   * Frame `index` (from 0): grey, the values of Bits Stored, sign-extended, before rescaling;
+   * colour, each pixel's luma in sample units (not rounded).
+   */
   storedValues(index: number): Promise<Float64Array>;
 }
 
@@ -152,9 +161,12 @@ export function openDicom(bytes: Uint8Array): DicomImage {
   const pixelElement = ds.elements['x7fe00010'];
   if (!rows || !cols) throw new DicomError('missing Rows/Columns');
   if (!pixelElement) throw new DicomError('no Pixel Data element');
-  if (samples !== 1 || !photometric.startsWith('MONOCHROME'))
-    throw new DicomError(`only grayscale (MONOCHROME1/2) DICOM is supported, got ${photometric}`);
   const encapsulated = codec !== 'native' && codec !== 'deflate';
+  const planar = (ds.uint16('x00280006') ?? 0) === 1;
+  const space = colourSpace(photometric, samples, codec, syntax.label);
+  if (space !== 'MONOCHROME' && signed)
+    throw new DicomError(`${photometric} samples must be unsigned, but Pixel Representation is 1 (signed)`);
+  const palette = space === 'PALETTE COLOR' ? readPalette(ds) : undefined;
   // The JPEG family holds at most 16-bit samples; uncompressed and RLE data may hold 32.
   const wordBits = encapsulated && codec !== 'rle' ? [8, 16] : [8, 16, 32];
   if (!wordBits.includes(bits))
@@ -162,6 +174,8 @@ export function openDicom(bytes: Uint8Array): DicomImage {
   if (stored < 1 || stored > bits || highBit >= bits || highBit < stored - 1)
     throw new DicomError(`inconsistent Bits Stored ${stored} / High Bit ${highBit} for Bits Allocated ${bits}`);
   const n = rows * cols;
+  if (space === 'YBR_FULL_422' && cols % 2 !== 0)
+    throw new DicomError(`YBR_FULL_422 pairs pixels along a row, but Columns is odd (${cols})`);
   if (n > MAX_FRAME_PIXELS)
     throw new DicomError(`a ${cols}x${rows} frame is larger than nvcc reads (${MAX_FRAME_PIXELS} pixels)`);
   const framesText = ds.string('x00280008');
@@ -175,12 +189,14 @@ export function openDicom(bytes: Uint8Array): DicomImage {
         : `the pixel data are encapsulated (in fragments), which ${syntax.label} does not allow`,
     );
   const array = ds.byteArray;
-  const slope = ds.floatString('x00281053') ?? 1;
-  const intercept = ds.floatString('x00281052') ?? 0;
+  // The modality and VOI LUT modules apply to grey images only (PS3.3 C.11.1, C.11.2).
+  const grey = space === 'MONOCHROME';
+  const slope = grey ? (ds.floatString('x00281053') ?? 1) : 1;
+  const intercept = grey ? (ds.floatString('x00281052') ?? 0) : 0;
   const fileCenter = ds.floatString('x00281050');
   const fileWidth = ds.floatString('x00281051');
   const fileWindow =
-    fileCenter !== undefined && fileWidth !== undefined && fileWidth > 0
+    grey && fileCenter !== undefined && fileWidth !== undefined && fileWidth > 0
       ? { center: fileCenter, width: fileWidth }
       : undefined;
 
@@ -189,10 +205,10 @@ export function openDicom(bytes: Uint8Array): DicomImage {
   // codec returns are already shifted down (their stream holds Bits Stored bits).
   const range = 2 ** stored;
   const signBit = 2 ** (stored - 1);
-  const fromWords = (words: ArrayLike<number>, shift: number): Float64Array => {
-    const values = new Float64Array(n);
+  const fromWords = (words: ArrayLike<number>, shift: number, count = n): Float64Array => {
+    const values = new Float64Array(count);
     const divisor = 2 ** shift;
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < count; i++) {
       const w = words[i]!;
       let v = (shift === 0 ? w : Math.floor(w / divisor)) % range;
       if (v < 0) v += range; // a codec's signed sample
@@ -202,7 +218,14 @@ export function openDicom(bytes: Uint8Array): DicomImage {
     return values;
   };
 
-  const frameBytes = n * (bits / 8);
+  // Words per pixel in the uncompressed layout: YBR_FULL_422 stores Y1 Y2 Cb Cr for two pixels.
+  const wordsPerPixel = space === 'YBR_FULL_422' ? 2 : samples;
+  const frameWords = n * wordsPerPixel;
+  const frameBytes = frameWords * (bits / 8);
+  const colour = (values: Float64Array, planarSamples: boolean, decodedSpace: ColourSpace): Float64Array =>
+    decodedSpace === 'MONOCHROME'
+      ? values
+      : lumaOf(values, { pixels: n, planar: planarSamples, space: decodedSpace, bitsStored: stored, palette });
   let fragmentFrame: (index: number) => Uint8Array = () => new Uint8Array();
   if (encapsulated) {
     const fragments = pixelElement.fragments ?? [];
@@ -250,26 +273,38 @@ export function openDicom(bytes: Uint8Array): DicomImage {
         array.byteOffset + pixelElement.dataOffset + index * frameBytes,
         frameBytes,
       );
-      const words = new Float64Array(n);
-      for (let i = 0; i < n; i++)
+      const words = new Float64Array(frameWords);
+      for (let i = 0; i < frameWords; i++)
         words[i] =
           bits === 8
             ? view.getUint8(i)
             : bits === 16
               ? view.getUint16(2 * i, !bigEndian)
               : view.getUint32(4 * i, !bigEndian);
-      return fromWords(words, highBit + 1 - stored);
+      return colour(fromWords(words, highBit + 1 - stored, frameWords), planar, space);
     }
     const frame = fragmentFrame(index);
     let decoded: Awaited<ReturnType<typeof decodeFrame>>;
     try {
-      decoded = await decodeFrame(codec, frame, { rows, columns: cols, bitsAllocated: bits });
+      decoded = await decodeFrame(codec, frame, {
+        rows,
+        columns: cols,
+        bitsAllocated: bits,
+        samplesPerPixel: samples,
+        photometric,
+      });
     } catch (e) {
       if (e instanceof CodecError)
         throw new DicomError(`${syntax.label}${frameCount > 1 ? `, frame ${index + 1}` : ''}: ${e.message}`);
       throw e;
     }
-    return fromWords(decoded.samples, decoded.words ? highBit + 1 - stored : 0);
+    const values = fromWords(decoded.samples, decoded.words ? highBit + 1 - stored : 0, n * samples);
+    // libjpeg-turbo hands colour back as RGB, having undone the stream's YCbCr transform where its
+    // JFIF or Adobe marker declares one (whatever the data set says), or, without a marker, where
+    // the data set says YBR_FULL or YBR_FULL_422; OpenJPEG undoes YBR_ICT's and YBR_RCT's
+    // multi-component transform.
+    const decodedSpace = codec === 'jpeg' && samples === 3 && !isLosslessJpeg(frame) ? 'RGB' : space;
+    return colour(values, decoded.planar, decodedSpace);
   };
 
   return {
@@ -278,11 +313,179 @@ export function openDicom(bytes: Uint8Array): DicomImage {
     frameCount,
     syntax: syntax.label,
     photometric,
+    samplesPerPixel: samples,
     slope,
     intercept,
     fileWindow,
     storedValues,
   };
+}
+
+/**
+ * How a frame's decoded samples are turned into grey: MONOCHROME (the values themselves), a
+ * palette lookup, or the luma of RGB, YBR_FULL or YBR_FULL_422 (uncompressed only; JPEG hands it
+ * back as RGB). YBR_ICT and YBR_RCT name JPEG 2000's multi-component transforms, which OpenJPEG
+ * undoes: the decoded samples are RGB.
+ */
+type ColourSpace = 'MONOCHROME' | 'PALETTE COLOR' | 'RGB' | 'YBR_FULL' | 'YBR_FULL_422';
+
+const COLOUR_SUPPORTED =
+  'MONOCHROME1, MONOCHROME2, PALETTE COLOR, RGB, YBR_FULL, YBR_FULL_422 (uncompressed or JPEG), ' +
+  'YBR_ICT and YBR_RCT (JPEG 2000)';
+
+function colourSpace(photometric: string, samples: number, codec: Codec, syntax: string): ColourSpace {
+  const expectSamples = (k: number) => {
+    if (samples !== k)
+      throw new DicomError(
+        `${photometric} has ${k} sample${k > 1 ? 's' : ''} per pixel, but Samples per Pixel is ${samples}`,
+      );
+  };
+  switch (photometric) {
+    case 'MONOCHROME1':
+    case 'MONOCHROME2':
+      expectSamples(1);
+      return 'MONOCHROME';
+    case 'PALETTE COLOR':
+      expectSamples(1);
+      return 'PALETTE COLOR';
+    case 'RGB':
+    case 'YBR_FULL':
+      expectSamples(3);
+      return photometric;
+    case 'YBR_FULL_422':
+      expectSamples(3);
+      if (codec === 'jpeg') return 'YBR_FULL';
+      if (codec === 'native' || codec === 'deflate') return 'YBR_FULL_422';
+      throw new DicomError(`YBR_FULL_422 is read from uncompressed or JPEG data only, not from ${syntax}`);
+    case 'YBR_ICT':
+    case 'YBR_RCT':
+      expectSamples(3);
+      if (codec === 'jpeg2000') return 'RGB';
+      throw new DicomError(`${photometric} names a JPEG 2000 colour transform, but the file is ${syntax}`);
+    default:
+      throw new DicomError(
+        `the photometric interpretation ${photometric || '(empty)'} is not supported (nvcc reads ${COLOUR_SUPPORTED})`,
+      );
+  }
+}
+
+/** True for a JPEG stream of a lossless process (SOF3, 7, 11, 15), which has no colour transform. */
+function isLosslessJpeg(frame: Uint8Array): boolean {
+  for (let at = 2; at + 4 <= frame.length && frame[at] === 0xff; ) {
+    const marker = frame[at + 1]!;
+    if (marker === 0xff) {
+      at++;
+      continue;
+    }
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc)
+      return (marker & 3) === 3;
+    at += 2 + ((frame[at + 2]! << 8) | frame[at + 3]!);
+  }
+  return false;
+}
+
+/** A palette's red, green and blue tables (PS3.3 C.7.6.3.1.5), and how indices map into them. */
+interface Palette {
+  readonly tables: readonly [Float64Array, Float64Array, Float64Array];
+  /** The stored value that maps to the first entry; lower values take the first entry. */
+  readonly first: number;
+}
+
+function readPalette(ds: DataSet): Palette {
+  if (ds.elements['x00281221'] || ds.elements['x00281222'] || ds.elements['x00281223'])
+    throw new DicomError(
+      'segmented palette colour lookup tables (0028,1221-1223) are not supported: convert the file to RGB first',
+    );
+  const tables: Float64Array[] = [];
+  let first = 0;
+  for (const [k, colour] of ['red', 'green', 'blue'].entries()) {
+    const descriptorTag = `x0028110${k + 1}`;
+    const dataTag = `x0028120${k + 1}`;
+    const data = ds.elements[dataTag];
+    if (!ds.elements[descriptorTag] || !data)
+      throw new DicomError(`PALETTE COLOR without its ${colour} lookup table (descriptor and data)`);
+    const entries = ds.uint16(descriptorTag, 0) || 65536;
+    first = ds.uint16(descriptorTag, 1) ?? 0;
+    const entryBits = ds.uint16(descriptorTag, 2);
+    if (entryBits !== 8 && entryBits !== 16)
+      throw new DicomError(`the ${colour} palette has ${entryBits}-bit entries; 8 or 16 are defined`);
+    // 8-bit entries are one byte each (PS3.3 C.7.9); some writers keep each in a 16-bit word.
+    const wordEntries = entryBits === 16 || data.length >= 2 * entries;
+    const needed = wordEntries ? 2 * entries : entries;
+    if (data.length < needed || data.dataOffset + needed > ds.byteArray.length)
+      throw new DicomError(`the ${colour} palette holds ${data.length} bytes, ${needed} needed for ${entries} entries`);
+    const view = new DataView(ds.byteArray.buffer, ds.byteArray.byteOffset + data.dataOffset, needed);
+    const table = new Float64Array(entries);
+    for (let i = 0; i < entries; i++)
+      table[i] = wordEntries ? view.getUint16(2 * i, true) & (2 ** entryBits - 1) : view.getUint8(i);
+    tables.push(table);
+  }
+  return { tables: tables as unknown as Palette['tables'], first };
+}
+
+/**
+ * ITU-R BT.601 luma weights of R, G and B. They are the ones DICOM's own YBR_FULL defines Y with
+ * (PS3.3 C.7.6.3.1.2) and JPEG's JFIF uses, so the grey of a colour picture is the same whether it
+ * was stored as RGB or as YBR, and what Pillow's `convert("L")` and OpenCV's `cvtColor` give, so a
+ * Python pipeline reading the same files sees the same grey.
+ */
+export const LUMA_WEIGHTS = { r: 0.299, g: 0.587, b: 0.114 } as const;
+
+/**
+ * Each pixel's luma. `values` holds the frame's samples: RGB or YBR_FULL pixel by pixel or
+ * (planar) component by component, YBR_FULL_422 as Y1 Y2 Cb Cr per pair of pixels, palette
+ * indices one per pixel. YBR is first converted to RGB with PS3.3 C.7.6.3.1.2's equations
+ * (generalised from 8 bits: the chroma offset is half the sample range) and clipped to the sample
+ * range, as a display shows it.
+ */
+export function lumaOf(
+  values: Float64Array,
+  f: {
+    pixels: number;
+    planar: boolean;
+    space: Exclude<ColourSpace, 'MONOCHROME'>;
+    bitsStored: number;
+    palette?: Palette;
+  },
+): Float64Array {
+  const { pixels: n, planar, space } = f;
+  const out = new Float64Array(n);
+  const { r: wr, g: wg, b: wb } = LUMA_WEIGHTS;
+  if (space === 'PALETTE COLOR') {
+    const { tables, first } = f.palette!;
+    const [red, green, blue] = tables;
+    const last = red.length - 1;
+    for (let i = 0; i < n; i++) {
+      const k = Math.min(last, Math.max(0, values[i]! - first));
+      out[i] = wr * red[k]! + wg * green[k]! + wb * blue[k]!;
+    }
+    return out;
+  }
+  const max = 2 ** f.bitsStored - 1;
+  const half = 2 ** (f.bitsStored - 1);
+  const clip = (v: number) => Math.min(max, Math.max(0, v));
+  const fromYbr = (y: number, cb: number, cr: number) =>
+    wr * clip(y + 1.402 * (cr - half)) +
+    wg * clip(y - 0.344136 * (cb - half) - 0.714136 * (cr - half)) +
+    wb * clip(y + 1.772 * (cb - half));
+  if (space === 'YBR_FULL_422') {
+    for (let j = 0; j < n / 2; j++) {
+      const cb = values[4 * j + 2]!;
+      const cr = values[4 * j + 3]!;
+      out[2 * j] = fromYbr(values[4 * j]!, cb, cr);
+      out[2 * j + 1] = fromYbr(values[4 * j + 1]!, cb, cr);
+    }
+    return out;
+  }
+  const [a, b, c] = planar ? [0, n, 2 * n] : [0, 1, 2];
+  const step = planar ? 1 : 3;
+  for (let i = 0; i < n; i++) {
+    const x = values[a + step * i]!;
+    const y = values[b + step * i]!;
+    const z = values[c + step * i]!;
+    out[i] = space === 'RGB' ? wr * x + wg * y + wb * z : fromYbr(x, y, z);
+  }
+  return out;
 }
 
 /** One frame's stored values to 8-bit grey: rescale, window (linear VOI), invert MONOCHROME1. */
