@@ -11,9 +11,11 @@
  * the components the data set's Photometric Interpretation names.
  * Holds afterwards: the stream's own header (size, components, precision) is read and checked
  * against the data set before the decoder runs, so a stream claiming a huge image allocates
- * nothing; JPEG goes through libjpeg-turbo, JPEG-LS through CharLS and JPEG 2000 through OpenJPEG
- * (the WebAssembly builds of the Cornerstone project, instantiated on first use, their log lines
- * kept out of the terminal), JPEG lossless (process 14) through jpeg-lossless-decoder-js, and RLE
+ * nothing; 8-bit JPEG goes through libjpeg-turbo, JPEG-LS through CharLS and JPEG 2000 through
+ * OpenJPEG (the WebAssembly builds of the Cornerstone project, instantiated on first use, their
+ * log lines kept out of the terminal), 12-bit JPEG (JPEG Extended, process 4) through DCMTK's
+ * 12-bit IJG library as dcmjs-codecs builds it to WebAssembly (libjpeg-turbo's WebAssembly build
+ * reads 8-bit samples only), JPEG lossless (process 14) through jpeg-lossless-decoder-js, and RLE
  * through the PackBits reader below (no maintained package decodes DICOM RLE on its own, and
  * Annex G is a page long); every failure is a `CodecError` with a plain message.
  */
@@ -303,12 +305,9 @@ async function decodeJpeg(frame: Uint8Array, g: FrameGeometry): Promise<DecodedF
   const header = checkHeader(jpegFrameHeader(frame), 'JPEG', g);
   // SOF3 (and 7, 11, 15) are lossless processes, which libjpeg-turbo's 8-bit build does not read.
   if ((header.marker & 3) === 3 && header.marker !== 0xf7) return decodeJpegLossless(frame, g);
-  if (header.precision > 8)
-    throw new CodecError(
-      `${header.precision}-bit JPEG (JPEG Extended, Process 4) is not supported: nvcc decodes 8-bit ` +
-        'JPEG only; convert the file to an uncompressed or lossless syntax first, e.g. with ' +
-        "DCMTK's `dcmdjpeg in.dcm out.dcm` or GDCM's `gdcmconv --raw in.dcm out.dcm`",
-    );
+  if (header.precision === 12) return decodeJpeg12(frame, g);
+  if (header.precision !== 8)
+    throw new CodecError(`the JPEG stream has ${header.precision}-bit samples; lossy JPEG has 8 or 12`);
   // A colour stream that does not say how it is coded is read as the data set says (as pydicom
   // reads it): RGB stays RGB, where libjpeg-turbo would assume YCbCr and convert it. (GDCM wrote
   // pydicom's SC_rgb_jpeg_lossy_gdcm.dcm as subsampled YCbCr without a marker, labelled RGB.)
@@ -331,6 +330,49 @@ async function decodeJpeg(frame: Uint8Array, g: FrameGeometry): Promise<DecodedF
     g,
   );
   return { samples: samplesOf(bytes, info), words: false, planar: false };
+}
+
+let dcmjsCodecs: Promise<Pick<typeof import('dcmjs-codecs'), 'NativeCodecs' | 'Context'>> | undefined;
+
+/**
+ * 12-bit JPEG Extended (process 4) through dcmjs-codecs: DCMTK's IJG 6b library built for 12-bit
+ * samples, the decoder DCMTK's own dcmdjpeg uses. Grey only: a 12-bit colour stream is refused
+ * (none to check it against).
+ */
+async function decodeJpeg12(frame: Uint8Array, g: FrameGeometry): Promise<DecodedFrame> {
+  if (g.samplesPerPixel !== 1)
+    throw new CodecError('12-bit colour JPEG is not supported; nvcc reads 12-bit grey JPEG and 8-bit colour JPEG');
+  dcmjsCodecs ??= import('dcmjs-codecs').then(async (m) => {
+    // A CommonJS (UMD) module: its exports are `default` under Node's interop.
+    const lib = m.default ?? m;
+    await lib.NativeCodecs.initializeAsync();
+    return lib;
+  });
+  const { NativeCodecs, Context } = await dcmjsCodecs;
+  let bytes: Uint8Array | undefined;
+  try {
+    const context = new Context({
+      width: g.columns,
+      height: g.rows,
+      bitsAllocated: 16,
+      bitsStored: 12,
+      samplesPerPixel: 1,
+      // Raw 12-bit samples: a signed image's values are sign-extended by the caller.
+      pixelRepresentation: 0,
+      planarConfiguration: 0,
+      photometricInterpretation: 'MONOCHROME2',
+      encodedBuffer: frame,
+    });
+    bytes = NativeCodecs.decodeJpeg(context, { convertColorspaceToRgb: false }).getDecodedBuffer();
+  } catch (e) {
+    throw new CodecError(`the 12-bit JPEG data could not be decoded (${e instanceof Error ? e.message : String(e)})`);
+  }
+  const n = g.rows * g.columns;
+  if (!bytes || bytes.length < 2 * n)
+    throw new CodecError(`the 12-bit JPEG data decoded to ${bytes?.length ?? 0} of ${2 * n} bytes`);
+  const aligned = new ArrayBuffer(2 * n);
+  new Uint8Array(aligned).set(bytes.subarray(0, 2 * n));
+  return { samples: new Uint16Array(aligned), words: false, planar: false };
 }
 
 async function decodeJpegLossless(frame: Uint8Array, g: FrameGeometry): Promise<DecodedFrame> {

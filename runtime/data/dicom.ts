@@ -2,7 +2,7 @@
  * DICOM decoding to 8-bit grayscale pictures, one per frame, through dicom-parser and
  * dicom-codecs.ts.
  * In: the bytes of a DICOM file (Part 10, or a data set without the preamble), uncompressed,
- * deflated, RLE, JPEG (8-bit baseline and extended, lossless), JPEG-LS or JPEG 2000; grey
+ * deflated, RLE, JPEG (8-bit baseline, 8- and 12-bit extended, lossless), JPEG-LS or JPEG 2000; grey
  * (MONOCHROME1/2) or colour (RGB, YBR_FULL, YBR_FULL_422, YBR_ICT and YBR_RCT from JPEG 2000,
  * PALETTE COLOR; planar configuration 0 or 1); DicomOptions.
  * Out: one { width, height, pixels: Uint8Array } per frame (one channel, row-major); a file of N
