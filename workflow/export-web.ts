@@ -279,7 +279,8 @@ export async function exportWebPage(target: string, options: WebExportOptions): 
     dataset: {
       name: config.dataset.name,
       classes: config.dataset.label.classes,
-      groups: config.dataset.groups,
+      // The lab groups this stage reads (an images-only stage asks for no lab values).
+      groups: config.dataset.groups.filter((g) => stage.inputs.includes(g.name)),
       images: {
         size: config.dataset.images.size,
         channels: config.dataset.images.channels,

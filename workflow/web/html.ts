@@ -130,8 +130,8 @@ button { background: var(--accent); color: #fff; border: 0; padding: 8px 16px; c
 #status { color: var(--muted); white-space: pre-wrap; }
 #status[data-state="error"] { color: #a61b1b; }
 table { border-collapse: collapse; width: 100%; font-size: 14px; }
-td, th { text-align: left; padding: 4px 6px; border-bottom: 1px solid var(--line); white-space: nowrap; }
-.ci { color: var(--muted); }
+td, th { text-align: left; padding: 4px 6px; border-bottom: 1px solid var(--line); vertical-align: top; }
+.ci { color: var(--muted); white-space: nowrap; }
 #diagram img { max-width: 100%; height: auto; }
 @media (max-width: 900px) { main { grid-template-columns: 1fr; } }
 `;
