@@ -6,15 +6,16 @@
  * Holds: training normalises with the batch mean and the biased variance (divides by n, the
  * values per channel); the running variance moves towards the unbiased one (n / (n - 1)), as
  * torch.nn.BatchNorm2d does; evaluation uses the running statistics only.
- * Training mode is one primitive with a hand-written gradient: on the host backends (cpu, wasm,
- * tensorflow) its forward and backward run in float64 over the float32 data (two-pass mean and
- * variance; dx = w * invstd * (g - mean(g) - xhat * mean(g * xhat)), with the per-channel sums
- * accumulated in float64), rounded once to float32. Why: a randomly weighted deep BatchNorm
+ * Training mode is one primitive with a hand-written gradient: on the cpu and wasm backends,
+ * whose tensors live in host memory, its forward and backward run in float64 over the float32
+ * data (two-pass mean and variance; dx = w * invstd * (g - mean(g) - xhat * mean(g * xhat)),
+ * with the per-channel sums accumulated in float64), rounded once to float32. Why: a randomly weighted deep BatchNorm
  * network amplifies rounding in these sums by orders of magnitude on the way back; float32
  * sums (tfjs's reductions in the autodiff of tf.moments) left MobileNetV2's gradients (64 px,
  * batch 2) 6e-3 from a float64 reference (median over parameters) where PyTorch's float32 CPU
- * kernels were 8e-5 from it, and this primitive 1.2e-4. Other backends (webgl, webgpu), where
- * reading a tensor back stalls the device, keep the composition of tf ops and its autodiff.
+ * kernels were 8e-5 from it, and this primitive 1.2e-4. Other backends keep the composition of
+ * tf ops and its autodiff: on webgl/webgpu and tfjs-node-gpu reading a tensor back would stall
+ * the device, and tfjs-node's native reductions could not be measured here.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -30,8 +31,8 @@ export function valuesPerChannel(x: tf.Tensor): number {
   return x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
 }
 
-/** Backends whose tensors can be read synchronously without stalling a device queue. */
-const HOST_BACKENDS = new Set(['cpu', 'wasm', 'tensorflow']);
+/** Backends whose tensors live in host memory: reading them back costs a copy, not a device sync. */
+const HOST_BACKENDS = new Set(['cpu', 'wasm']);
 
 /** (x - mean) * rsqrt(var + eps) * weight + bias over the batch statistics of x. */
 export function batchNormTrain(
