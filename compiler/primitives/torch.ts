@@ -78,10 +78,14 @@ const notOne = (name: string, v: unknown): string[] => (v === undefined || v ===
 /** An int-or-pair argument as [height, width]. */
 const pairOf = (v: unknown): number[] => (Array.isArray(v) ? ints(v) : [num(v, 0), num(v, 0)]);
 
-/** Pool window arguments; stride 0 is the kernel (PyTorch's default). */
+/** Pool window arguments; stride 0 is the kernel (PyTorch's default); dilation and ceil_mode when set. */
 const windowArgs = (p: Readonly<Record<string, unknown>>) => {
   const k = num(p.kernel, 1);
-  return `${pyValue(k)}, stride=${pyValue(num(p.stride, 0) || k)}, padding=${pyValue(num(p.padding, 0))}`;
+  return [
+    `${pyValue(k)}, stride=${pyValue(num(p.stride, 0) || k)}, padding=${pyValue(num(p.padding, 0))}`,
+    ...notOne('dilation', p.dilation),
+    ...(p.ceil_mode === true ? ['ceil_mode=True'] : []),
+  ].join(', ');
 };
 
 /** `('trunc_normal', {'std': 0.02})`, sorted keys so the text depends only on the spec. */

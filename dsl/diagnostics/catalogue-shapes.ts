@@ -47,6 +47,11 @@ export const shapeCatalogue = {
     ...layerInputShape,
     message: 'a window of {kernel} cells does not fit the input size {size}, padded to {padded}',
   },
+  /** A dilated window (MaxPool2d, ConvTranspose2d with dilation) larger than the padded input. */
+  ShapeDilatedWindowTooLarge: {
+    ...layerInputShape,
+    message: 'a window of {kernel} taps {dilation} apart spans {span} cells, more than the padded input ({padded})',
+  },
   ShapeLinearFeatures: {
     ...layerInputShape,
     message: '`Linear` expects {expected} input features on the last axis, found {found} in {shape}',

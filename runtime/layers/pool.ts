@@ -1,7 +1,7 @@
 /**
  * Pooling layers, NHWC, with PyTorch's semantics: MaxPool2d and AvgPool2d (kernel, stride
- * defaulting to the kernel, padding on every side, ceil_mode false; AvgPool2d's
- * count_include_pad default true) and AdaptiveAvgPool2d (PyTorch's bins).
+ * defaulting to the kernel, padding on every side, ceil_mode; MaxPool2d's dilation;
+ * AvgPool2d's count_include_pad default true) and AdaptiveAvgPool2d (PyTorch's bins).
  * In: NHWC [N,H,W,C]. Out: NHWC [N,H',W',C] (runtime/ops/pool.ts). Holds afterwards: no
  * parameters, so a pool never changes a model's parameter paths.
  */
@@ -15,10 +15,17 @@ export interface Pool2dOptions {
   /** 0 or absent: the kernel size. */
   readonly stride?: number;
   readonly padding?: number;
+  /** PyTorch's ceil_mode. Default false. */
+  readonly ceilMode?: boolean;
+}
+
+export interface MaxPool2dOptions extends Pool2dOptions {
+  /** Spacing between a window's taps. Default 1. */
+  readonly dilation?: number;
 }
 
 export class MaxPool2d extends Layer {
-  constructor(readonly options: Pool2dOptions) {
+  constructor(readonly options: MaxPool2dOptions) {
     super();
   }
 

@@ -1,10 +1,12 @@
 /**
  * Pooling. In: NHWC [N,H,W,C]. Out: [N,C] for the global pools (or [N,1,1,C] with keepDims),
  * [N,H',W',C] for the windowed and adaptive pools, with PyTorch's geometry:
- * H' = floor((H + 2p - k) / s) + 1 (ceil_mode false), adaptive bins [floor(iH/o), ceil((i+1)H/o)).
- * Holds: every pool is built from ops with gradients on cpu and wasm (pad, maxPool/avgPool
- * 'valid', matMul); max pooling pads with -Infinity (PyTorch ignores the padding), average
- * pooling with zeros (count_include_pad true) or divides by the count of real cells (false).
+ * H' = floor((H + 2p - d(k - 1) - 1) / s) + 1, or with ceil_mode the ceiling unless that last window
+ * would start at or past H + p; adaptive bins [floor(iH/o), ceil((i+1)H/o)).
+ * Holds: every pool is built from ops with gradients on cpu and wasm (pad, slice, reshape,
+ * maximum, maxPool/avgPool 'valid', matMul); max pooling pads with -Infinity (PyTorch ignores the
+ * padding), average pooling with zeros and divides each window by PyTorch's divisor: its cells up
+ * to H + p (count_include_pad true) or its real cells (false).
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -31,11 +33,29 @@ export interface PoolOptions {
   readonly stride?: number;
   /** Cells added on every side; at most half the kernel. Default 0. */
   readonly padding?: number;
+  /** Spacing between a window's taps (max pooling only, as in PyTorch). Default 1. */
+  readonly dilation?: number;
+  /** PyTorch's ceil_mode: round the output size up (a last, partial window). Default false. */
+  readonly ceilMode?: boolean;
 }
 
-/** PyTorch's output size of a window of `kernel` cells sliding by `stride` over `size + 2 * padding` cells. */
-export function pooledSize(size: number, kernel: number, stride: number, padding: number): number {
-  return Math.floor((size + 2 * padding - kernel) / stride) + 1;
+/**
+ * PyTorch's output size (pooling_output_shape) of windows spanning `dilation (kernel - 1) + 1`
+ * cells sliding by `stride` over `size + 2 padding` cells; with ceilMode rounded up, less one when
+ * the last window would start at or past `size + padding`.
+ */
+export function pooledSize(
+  size: number,
+  kernel: number,
+  stride: number,
+  padding: number,
+  dilation = 1,
+  ceilMode = false,
+): number {
+  const room = size + 2 * padding - dilation * (kernel - 1) - 1;
+  let out = (ceilMode ? Math.ceil(room / stride) : Math.floor(room / stride)) + 1;
+  if (ceilMode && (out - 1) * stride >= size + padding) out -= 1;
+  return out;
 }
 
 function poolGeometry(name: string, x: tf.Tensor, o: PoolOptions) {
@@ -43,42 +63,77 @@ function poolGeometry(name: string, x: tf.Tensor, o: PoolOptions) {
   const k = o.kernel;
   const s = o.stride && o.stride > 0 ? o.stride : k;
   const p = o.padding ?? 0;
+  const dil = o.dilation ?? 1;
   if (p < 0 || 2 * p > k) throw new Error(`${name}: padding ${p} must be between 0 and half the kernel ${k}`);
   const [, h, w] = x.shape as [number, number, number, number];
-  const oh = pooledSize(h, k, s, p);
-  const ow = pooledSize(w, k, s, p);
+  const oh = pooledSize(h, k, s, p, dil, o.ceilMode ?? false);
+  const ow = pooledSize(w, k, s, p, dil, o.ceilMode ?? false);
   if (oh < 1 || ow < 1)
     throw new Error(`${name}: a ${k}x${k} window does not fit [${x.shape.join(', ')}] padded by ${p}`);
-  return { k, s, p, oh, ow };
+  return { k, s, p, dil, span: dil * (k - 1) + 1, oh, ow };
 }
 
-/** Pads H and W by p on every side with `value`, then crops to the cells the windows read. */
-function padForWindows(x: tf.Tensor4D, p: number, k: number, s: number, oh: number, ow: number, value: number) {
+/**
+ * Pads H and W with `value`: p cells before, and after as many as the windows read (p, or
+ * more for ceil_mode's last window), then crops to the cells the windows read.
+ */
+function padForWindows(x: tf.Tensor4D, p: number, span: number, s: number, oh: number, ow: number, value: number) {
+  const [n, h, w, c] = x.shape;
+  const needH = (oh - 1) * s + span;
+  const needW = (ow - 1) * s + span;
+  const afterH = Math.max(p, needH - h - p);
+  const afterW = Math.max(p, needW - w - p);
   const padded =
-    p > 0
+    p > 0 || afterH > 0 || afterW > 0
       ? tf.pad(
           x,
           [
             [0, 0],
-            [p, p],
-            [p, p],
+            [p, afterH],
+            [p, afterW],
             [0, 0],
           ],
           value,
         )
       : x;
-  const needH = (oh - 1) * s + k;
-  const needW = (ow - 1) * s + k;
-  const [n, hp, wp, c] = padded.shape;
+  const [, hp, wp] = padded.shape;
   return needH === hp && needW === wp ? padded : tf.slice(padded, [0, 0, 0, 0], [n, needH, needW, c]);
 }
 
-/** nn.MaxPool2d(kernel, stride, padding) on NHWC. */
+/**
+ * Every `s`-th row and column of x, starting at the first: [n, (oh - 1) s + 1, (ow - 1) s + 1, c]
+ * -> [n, oh, ow, c], by padding to a multiple of s, reshaping and slicing (tfjs has no gradient
+ * of a strided slice).
+ */
+function everyNth(x: tf.Tensor4D, s: number, oh: number, ow: number): tf.Tensor4D {
+  if (s === 1) return x;
+  const [n, h, w, c] = x.shape;
+  const padded = tf.pad(x, [
+    [0, 0],
+    [0, oh * s - h],
+    [0, ow * s - w],
+    [0, 0],
+  ]);
+  const picked = tf.slice(tf.reshape(padded, [n, oh, s, ow, s, c]), [0, 0, 0, 0, 0, 0], [n, oh, 1, ow, 1, c]);
+  return tf.reshape(picked, [n, oh, ow, c]);
+}
+
+/** nn.MaxPool2d(kernel, stride, padding, dilation, ceil_mode) on NHWC. */
 export function maxPool2d(x: tf.Tensor, options: PoolOptions): tf.Tensor4D {
-  const { k, s, p, oh, ow } = poolGeometry('maxPool2d', x, options);
+  const { k, s, p, dil, span, oh, ow } = poolGeometry('maxPool2d', x, options);
   return tf.tidy(() => {
-    const xp = padForWindows(x as tf.Tensor4D, p, k, s, oh, ow, Number.NEGATIVE_INFINITY);
-    return tf.maxPool(xp, [k, k], [s, s], 'valid');
+    const xp = padForWindows(x as tf.Tensor4D, p, span, s, oh, ow, Number.NEGATIVE_INFINITY);
+    if (dil === 1) return tf.maxPool(xp, [k, k], [s, s], 'valid');
+    // Dilated windows: the maximum over the k x k taps, each tap the map shifted by (i d, j d).
+    const [n, , , c] = xp.shape;
+    let y: tf.Tensor4D | undefined;
+    for (let i = 0; i < k; i++)
+      for (let j = 0; j < k; j++) {
+        const tap = tf.slice(xp, [0, i * dil, j * dil, 0], [n, (oh - 1) * s + 1, (ow - 1) * s + 1, c]);
+        const picked = everyNth(tap, s, oh, ow);
+        y = y ? tf.maximum<tf.Tensor4D>(y, picked) : picked;
+      }
+    return y!;
   });
 }
 
@@ -87,27 +142,32 @@ export interface AvgPoolOptions extends PoolOptions {
   readonly countIncludePad?: boolean;
 }
 
-/** How many real (unpadded) cells each window along one axis covers. */
-function realCells(size: number, out: number, k: number, s: number, p: number): number[] {
+/**
+ * PyTorch's divisor of each window along one axis: its cells up to size + p (padding included),
+ * or its real cells alone.
+ */
+function windowCells(size: number, out: number, k: number, s: number, p: number, includePad: boolean): number[] {
   const counts: number[] = [];
   for (let i = 0; i < out; i++) {
     const start = i * s - p;
-    counts.push(Math.min(start + k, size) - Math.max(start, 0));
+    counts.push(includePad ? Math.min(start + k, size + p) - start : Math.min(start + k, size) - Math.max(start, 0));
   }
   return counts;
 }
 
-/** nn.AvgPool2d(kernel, stride, padding, count_include_pad) on NHWC (ceil_mode false). */
+/** nn.AvgPool2d(kernel, stride, padding, ceil_mode, count_include_pad) on NHWC. */
 export function avgPool2d(x: tf.Tensor, options: AvgPoolOptions): tf.Tensor4D {
+  if ((options.dilation ?? 1) !== 1) throw new Error('avgPool2d: average pooling has no dilation (nor in PyTorch)');
   const { k, s, p, oh, ow } = poolGeometry('avgPool2d', x, options);
   const [, h, w] = x.shape as [number, number, number, number];
+  const includePad = options.countIncludePad ?? true;
   return tf.tidy(() => {
     const xp = padForWindows(x as tf.Tensor4D, p, k, s, oh, ow, 0);
     const y = tf.avgPool(xp, [k, k], [s, s], 'valid');
-    if (p === 0 || (options.countIncludePad ?? true)) return y;
-    // The divisor per window is (real rows) x (real columns): rescale k*k to it.
-    const rows = realCells(h, oh, k, s, p);
-    const cols = realCells(w, ow, k, s, p);
+    const rows = windowCells(h, oh, k, s, p, includePad);
+    const cols = windowCells(w, ow, k, s, p, includePad);
+    if (rows.every((r) => r === k) && cols.every((c) => c === k)) return y;
+    // The divisor per window is (its rows) x (its columns): rescale k*k to it.
     const scale = new Float32Array(oh * ow);
     for (let i = 0; i < oh; i++) for (let j = 0; j < ow; j++) scale[i * ow + j] = (k * k) / (rows[i]! * cols[j]!);
     return tf.mul(y, tf.tensor4d(scale, [1, oh, ow, 1]));

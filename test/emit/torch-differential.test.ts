@@ -4,7 +4,7 @@
  * atto stands for them; every Table II row of examples/mednvc.nvc at demo size, whose models
  * use every block of std/: ConvNeXt-V2, FCMAE, CrossAttention, Swin; and the FCMAE of
  * test/fixtures/emit/fcmae-official.nvc with both GRN poolings under a mask; the issue-14 primitives of
- * test/fixtures/emit/vocabulary.nvc): the tfjs model is built
+ * test/fixtures/emit/vocabulary.nvc, and their options in test/fixtures/emit/windows.nvc): the tfjs model is built
  * with random weights (every parameter, so GRN and the norms are not the identity), run on a
  * random batch, and its state is converted to PyTorch layout (runtime/io/torch-layout.ts); the
  * torch build loads that state with strict=True (so its state_dict keys and shapes are the
@@ -113,6 +113,13 @@ const CASES: Case[] = [
     name: 'issue 14 vocabulary (every new primitive)',
     file: 'test/fixtures/emit/vocabulary.nvc',
     model: 'Vocabulary',
+    symbol: 32,
+    grads: true,
+  },
+  {
+    name: 'window and resampling options (dilation, ceil_mode)',
+    file: 'test/fixtures/emit/windows.nvc',
+    model: 'Windows',
     symbol: 32,
     grads: true,
   },

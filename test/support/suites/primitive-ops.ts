@@ -49,16 +49,20 @@ const ACTIVATIONS: Readonly<Record<string, (x: tf.Tensor, o: Options) => tf.Tens
 /** The runtime's implementation of a fixture op, on tensors in the tfjs layouts. */
 const RUNTIME: Readonly<Record<string, (t: Tensors, o: Options) => tf.Tensor>> = {
   max_pool2d: (t, o) =>
-    new layers.MaxPool2d({ kernel: num(o.kernel, 1), stride: num(o.stride, 0), padding: num(o.padding, 0) }).forward(
-      ctx,
-      t.x!,
-    ),
+    new layers.MaxPool2d({
+      kernel: num(o.kernel, 1),
+      stride: num(o.stride, 0),
+      padding: num(o.padding, 0),
+      dilation: num(o.dilation, 1),
+      ceilMode: o.ceil_mode === true,
+    }).forward(ctx, t.x!),
   avg_pool2d: (t, o) =>
     new layers.AvgPool2d({
       kernel: num(o.kernel, 1),
       stride: num(o.stride, 0),
       padding: num(o.padding, 0),
       countIncludePad: o.count_include_pad !== false,
+      ceilMode: o.ceil_mode === true,
     }).forward(ctx, t.x!),
   adaptive_avg_pool2d: (t, o) => new layers.AdaptiveAvgPool2d(o.output_size as [number, number]).forward(ctx, t.x!),
   activation: (t, o) => ACTIVATIONS[String(o.name)]!(t.x!, o),
@@ -171,6 +175,33 @@ export function definePrimitiveOpsSuite(backend: 'cpu' | 'wasm'): void {
         (v) => ops.avgPool2d(v.x!, { kernel: 3, stride: 2, padding: 1, countIncludePad: false }),
         14,
       );
+    });
+    it('MaxPool2d with dilation and ceil_mode (a last window kept, one dropped)', () => {
+      gradcheck({ x: [2, 9, 8, 3] }, (v) => ops.maxPool2d(v.x!, { kernel: 3, stride: 2, padding: 1, dilation: 2 }), 51);
+      gradcheck({ x: [1, 6, 7, 2] }, (v) => ops.maxPool2d(v.x!, { kernel: 3, stride: 2, ceilMode: true }), 52);
+      gradcheck(
+        { x: [1, 5, 6, 2] },
+        (v) => ops.maxPool2d(v.x!, { kernel: 2, stride: 2, padding: 1, ceilMode: true }),
+        53,
+      );
+      gradcheck(
+        { x: [1, 8, 7, 2] },
+        (v) => ops.maxPool2d(v.x!, { kernel: 2, stride: 3, dilation: 2, ceilMode: true }),
+        54,
+      );
+    });
+    it('AvgPool2d with ceil_mode, with and without count_include_pad', () => {
+      gradcheck(
+        { x: [2, 6, 7, 3] },
+        (v) => ops.avgPool2d(v.x!, { kernel: 3, stride: 2, padding: 1, ceilMode: true }),
+        55,
+      );
+      gradcheck(
+        { x: [2, 6, 7, 3] },
+        (v) => ops.avgPool2d(v.x!, { kernel: 3, stride: 2, padding: 1, ceilMode: true, countIncludePad: false }),
+        56,
+      );
+      gradcheck({ x: [1, 5, 5, 2] }, (v) => ops.avgPool2d(v.x!, { kernel: 2, ceilMode: true }), 57);
     });
     it('AdaptiveAvgPool2d: 1x1, equal bins and overlapping bins', () => {
       gradcheck({ x: [2, 5, 4, 3] }, (v) => ops.adaptiveAvgPool2d(v.x!, 1, 1), 15);

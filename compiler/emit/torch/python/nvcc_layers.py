@@ -474,28 +474,40 @@ class InstanceNorm2d(nn.Module):
 
 
 class MaxPool2d(nn.Module):
-    """nn.MaxPool2d on NHWC maps (ceil_mode false)."""
+    """nn.MaxPool2d on NHWC maps."""
 
-    def __init__(self, kernel: int, stride: int, padding: int = 0) -> None:
+    def __init__(
+        self, kernel: int, stride: int, padding: int = 0, dilation: int = 1, ceil_mode: bool = False
+    ) -> None:
         super().__init__()
         self.kernel, self.stride, self.padding = kernel, stride, padding
+        self.dilation, self.ceil_mode = dilation, ceil_mode
 
     def forward(self, x: Tensor) -> Tensor:
-        y = F.max_pool2d(x.permute(0, 3, 1, 2), self.kernel, self.stride, self.padding)
+        y = F.max_pool2d(
+            x.permute(0, 3, 1, 2), self.kernel, self.stride, self.padding, self.dilation, ceil_mode=self.ceil_mode
+        )
         return y.permute(0, 2, 3, 1)
 
 
 class AvgPool2d(nn.Module):
-    """nn.AvgPool2d on NHWC maps (ceil_mode false)."""
+    """nn.AvgPool2d on NHWC maps."""
 
-    def __init__(self, kernel: int, stride: int, padding: int = 0, count_include_pad: bool = True) -> None:
+    def __init__(
+        self, kernel: int, stride: int, padding: int = 0, count_include_pad: bool = True, ceil_mode: bool = False
+    ) -> None:
         super().__init__()
         self.kernel, self.stride, self.padding = kernel, stride, padding
-        self.count_include_pad = count_include_pad
+        self.count_include_pad, self.ceil_mode = count_include_pad, ceil_mode
 
     def forward(self, x: Tensor) -> Tensor:
         y = F.avg_pool2d(
-            x.permute(0, 3, 1, 2), self.kernel, self.stride, self.padding, count_include_pad=self.count_include_pad
+            x.permute(0, 3, 1, 2),
+            self.kernel,
+            self.stride,
+            self.padding,
+            ceil_mode=self.ceil_mode,
+            count_include_pad=self.count_include_pad,
         )
         return y.permute(0, 2, 3, 1)
 
