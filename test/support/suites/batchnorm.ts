@@ -152,6 +152,14 @@ export function defineBatchNormSuite(backend: 'cpu' | 'wasm'): void {
       bn.dispose();
     });
 
+    it('gradient (finite differences): input in training mode without affine, BatchNorm1d [N, C]', () => {
+      const bn = new BatchNorm(4, { affine: false });
+      expect(bn.weight).toBeUndefined();
+      const x = tf.variable(randn([5, 4], 24));
+      expectGradOk(checkGradients(() => bn.forward(ctx(true), x), [['x', x]], { h: 5e-3 }));
+      bn.dispose();
+    });
+
     it('training is accurate where float32 sums cancel: forward and gradient within 1e-5 of float64', () => {
       // 8192 values per channel far from zero (mean 50, deviation 1) and an upstream gradient
       // that lies mostly in the directions BatchNorm's backward removes (a constant and xhat):
