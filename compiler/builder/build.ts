@@ -56,7 +56,7 @@ async function heavy() {
 }
 
 /** Bumped whenever the generated code's shape changes (part of every cache key). */
-export const EMIT_FORMAT = 3;
+export const EMIT_FORMAT = 4;
 
 /**
  * The bundle's folder relative to the package root (`dist/<id>`), defined by the bundler

@@ -7,6 +7,50 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
+/** dy summed over the axes that broadcasting added to `shape`, in `shape` (tfjs's Add gradient). */
+function reduceTo(dy: tf.Tensor, shape: readonly number[], outShape: readonly number[]): tf.Tensor {
+  const axes = tf.broadcast_util.getReductionAxes([...shape], [...outShape]);
+  return tf.reshape(axes.length > 0 ? tf.sum(dy, axes) : dy, [...shape]);
+}
+
+const addFn = tf.customGrad(((a: tf.Tensor, b: tf.Tensor) => {
+  const [shapeA, shapeB] = [a.shape, b.shape];
+  const value = tf.add(a, b);
+  return {
+    value,
+    gradFunc: (dy: tf.Tensor) => [reduceTo(dy, shapeA, value.shape), reduceTo(dy, shapeB, value.shape)],
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+
+const subFn = tf.customGrad(((a: tf.Tensor, b: tf.Tensor) => {
+  const [shapeA, shapeB] = [a.shape, b.shape];
+  const value = tf.sub(a, b);
+  return {
+    value,
+    gradFunc: (dy: tf.Tensor) => [reduceTo(dy, shapeA, value.shape), tf.neg(reduceTo(dy, shapeB, value.shape))],
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+
+const differentiable = (a: tf.Tensor, b: tf.Tensor | number): b is tf.Tensor =>
+  typeof b !== 'number' && a.dtype === 'float32' && b.dtype === 'float32';
+
+/**
+ * a + b (broadcasting) whose backward pass keeps neither operand alive. tfjs's Add saves both
+ * operands for backward only to read their shapes, so every residual branch and every matmul
+ * output before its bias add stayed allocated until the backward pass reached it (a quarter of
+ * a ConvNeXt-V2 step's saved activations, docs/runtime-performance.md); here the shapes are
+ * kept as numbers. Same values; the gradient is tfjs's own formula (sum over the broadcast
+ * axes, reshape), so gradients are bit-identical. A number or non-float operand takes tf.add.
+ */
+export function addKeepingShapes(a: tf.Tensor, b: tf.Tensor | number): tf.Tensor {
+  return differentiable(a, b) ? addFn(a, b) : tf.add(a, b);
+}
+
+/** a - b with the same memory behaviour as addKeepingShapes (tfjs's Sub saves both operands). */
+export function subKeepingShapes(a: tf.Tensor, b: tf.Tensor | number): tf.Tensor {
+  return differentiable(a, b) ? subFn(a, b) : tf.sub(a, b);
+}
+
 /** [N, Ho*k, Wo*k, C] -> [N*Ho*Wo, k*k*C] (rows in NHWC order, columns in (kh, kw, C) order). */
 function toPatches(x: tf.Tensor4D, k: number): tf.Tensor2D {
   const [n, h, w, c] = x.shape;
@@ -87,7 +131,7 @@ export function linear(x: tf.Tensor, w: tf.Tensor2D, bias?: tf.Tensor1D): tf.Ten
   if (x.shape[x.rank - 1] !== cin)
     throw new Error(`linear: input has ${x.shape[x.rank - 1]} features, weight expects ${cin}`);
   const y = tf.matMul(tf.reshape(x, [-1, cin]), w);
-  return tf.reshape(bias ? tf.add(y, bias) : y, [...x.shape.slice(0, -1), cout]);
+  return tf.reshape(bias ? addKeepingShapes(y, bias) : y, [...x.shape.slice(0, -1), cout]);
 }
 
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);

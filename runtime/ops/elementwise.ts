@@ -22,9 +22,11 @@
  *                        |x| < ~1.2e-7)
  */
 import * as tf from '@tensorflow/tfjs';
+import { addKeepingShapes, subKeepingShapes } from '../kernels/fast-ops.js';
 
-export const add = (a: tf.Tensor, b: tf.Tensor | number): tf.Tensor => tf.add(a, b);
-export const sub = (a: tf.Tensor, b: tf.Tensor | number): tf.Tensor => tf.sub(a, b);
+/** Their backward passes keep neither operand alive (kernels/fast-ops.ts addKeepingShapes). */
+export const add = (a: tf.Tensor, b: tf.Tensor | number): tf.Tensor => addKeepingShapes(a, b);
+export const sub = (a: tf.Tensor, b: tf.Tensor | number): tf.Tensor => subKeepingShapes(a, b);
 export const mul = (a: tf.Tensor, b: tf.Tensor | number): tf.Tensor => tf.mul(a, b);
 export const div = (a: tf.Tensor, b: tf.Tensor | number): tf.Tensor => tf.div(a, b);
 export const scale = (x: tf.Tensor, s: number): tf.Tensor => tf.mul(x, s);

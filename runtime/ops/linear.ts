@@ -11,7 +11,7 @@
  * wasm.
  */
 import * as tf from '@tensorflow/tfjs';
-import { patchifyConv2d } from '../kernels/fast-ops.js';
+import { addKeepingShapes, patchifyConv2d } from '../kernels/fast-ops.js';
 
 /** y = x @ weight + bias over the last axis of x (any rank >= 1). */
 export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
@@ -22,7 +22,7 @@ export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor): tf.Te
   return tf.tidy(() => {
     const flat = x.rank === 2 ? x : tf.reshape(x, [-1, inDim]);
     let y: tf.Tensor = tf.matMul(flat as tf.Tensor2D, weight as tf.Tensor2D);
-    if (bias) y = tf.add(y, bias);
+    if (bias) y = addKeepingShapes(y, bias);
     return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), outDim]);
   });
 }
@@ -143,7 +143,7 @@ export function convolve(
         3,
       ) as tf.Tensor4D;
     }
-    return bias ? (tf.add(y, bias) as tf.Tensor4D) : y;
+    return bias ? (addKeepingShapes(y, bias) as tf.Tensor4D) : y;
   });
 }
 
@@ -168,7 +168,7 @@ export function conv2d(
     } else {
       y = tf.conv2d(x as tf.Tensor4D, weight as tf.Tensor4D, stride, padding);
     }
-    return bias ? (tf.add(y, bias) as tf.Tensor4D) : y;
+    return bias ? (addKeepingShapes(y, bias) as tf.Tensor4D) : y;
   });
 }
 
@@ -198,6 +198,6 @@ export function depthwiseConv2d(
       const cells = paddingCells(padding, h, wd, w.shape[0], w.shape[1], stride);
       y = tf.depthwiseConv2d(padSpatial(x as tf.Tensor4D, cells), w, stride, 'valid');
     }
-    return bias ? (tf.add(y, bias) as tf.Tensor4D) : y;
+    return bias ? (addKeepingShapes(y, bias) as tf.Tensor4D) : y;
   });
 }

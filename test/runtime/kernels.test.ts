@@ -20,7 +20,15 @@ import {
   registerWasmTrainingKernels,
   UnsupportedKernelCase,
 } from '../../runtime/kernels/index.js';
-import { geluExact, grn, layerNormLastAxis, linear, patchifyConv2d } from '../../runtime/kernels/fast-ops.js';
+import {
+  addKeepingShapes,
+  geluExact,
+  grn,
+  layerNormLastAxis,
+  linear,
+  patchifyConv2d,
+  subKeepingShapes,
+} from '../../runtime/kernels/fast-ops.js';
 import { on, relErr, size, values } from '../support/kernel-compare.js';
 
 /** Runs a kernel by name on the current backend from host arrays; returns its output values and shape. */
@@ -610,6 +618,75 @@ describe('fast ops equal the plain ops', () => {
       for (let i = 0; i < 4; i++) expect(relErr(fast![i]!, plain![i]!)).toBeLessThanOrEqual(1e-5);
     });
   }
+});
+
+describe('addKeepingShapes / subKeepingShapes (no operand kept for backward)', () => {
+  const cases: [number[], number[]][] = [
+    [[4, 5, 6], [6]],
+    [
+      [4, 1, 6],
+      [1, 5, 1],
+    ],
+    [[], [3, 4]],
+    [
+      [3, 4],
+      [3, 4],
+    ],
+  ];
+  for (const backend of ['wasm', 'cpu'] as const)
+    for (const [shapeA, shapeB] of cases)
+      it(`[${shapeA}] and [${shapeB}] on ${backend}: values and gradients bit-identical to tf.add / tf.sub`, async () => {
+        await on(backend, () => {
+          tf.tidy(() => {
+            const a = tf.tensor(values(size(shapeA), 41), shapeA);
+            const b = tf.tensor(values(size(shapeB), 42), shapeB);
+            const pairs: [(p: tf.Tensor, q: tf.Tensor) => tf.Tensor, (p: tf.Tensor, q: tf.Tensor) => tf.Tensor][] = [
+              [addKeepingShapes, tf.add],
+              [subKeepingShapes, tf.sub],
+            ];
+            for (const [ours, theirs] of pairs) {
+              const out = ours(a, b);
+              const r = tf.tensor(values(out.size, 43), out.shape);
+              const grads = (f: typeof ours) =>
+                tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(f(p, q), r)))([a, b]);
+              expect(Array.from(out.dataSync())).toEqual(Array.from(theirs(a, b).dataSync()));
+              const [got, want] = [grads(ours), grads(theirs)];
+              for (let i = 0; i < 2; i++) {
+                expect(got[i]!.shape).toEqual(want[i]!.shape);
+                expect(Array.from(got[i]!.dataSync())).toEqual(Array.from(want[i]!.dataSync()));
+              }
+            }
+          });
+        });
+      });
+
+  it('records no saved tensor on the tape (tf.add records both operands)', async () => {
+    await on('wasm', () => {
+      const engine = tf.engine() as unknown as {
+        startTape(): void;
+        endTape(): void;
+        state: { activeTape: { saved?: tf.Tensor[] }[] | null };
+      };
+      const a = tf.tensor2d(values(12, 44), [3, 4]);
+      const b = tf.tensor1d(values(4, 45));
+      const savedBy = (f: (p: tf.Tensor, q: tf.Tensor) => tf.Tensor) => {
+        engine.startTape();
+        const y = f(a, b);
+        const saved = engine.state.activeTape!.flatMap((node) => node.saved ?? []);
+        engine.endTape();
+        engine.state.activeTape = null;
+        const count = saved.length;
+        for (const t of saved) t.dispose();
+        y.dispose();
+        return count;
+      };
+      expect(savedBy(tf.add)).toBe(2);
+      expect(savedBy(addKeepingShapes)).toBe(0);
+      expect(savedBy(subKeepingShapes)).toBe(0);
+      a.dispose();
+      b.dispose();
+    });
+  });
 });
 
 describe('fused ops (what tf.layers and bias-fused layer code call) train on wasm', () => {
