@@ -10,9 +10,12 @@
  * torch.
  * In: flags (below). Out: a table on stdout with wall ms/step, CPU ms/step (user + system of
  * every thread of the process), images/s, peak RSS, peak tensor bytes (tfjs: tf.profile's
- * peakBytes over one extra step; PyTorch: weights, optimizer state and the storages autograd
- * saved for backward; with --threads > 1 the main thread's shard only, while peak RSS covers every
- * thread) and the 1-minute load average when each row ran. Each configuration
+ * peakBytes over one extra step, which counts a buffer once per tensor on it; PyTorch: weights,
+ * optimizer state and the storages autograd saved for backward; with --threads > 1 the main
+ * thread's shard only, while peak RSS covers every thread), tfjs's peak of distinct live wasm
+ * buffers over the same step (what the ratio to PyTorch uses), the main thread's wasm heap at
+ * the end (its peak: it never shrinks) and the 1-minute load average when each row ran. Each
+ * configuration
  * runs in its own child process so that peak RSS and backend state are per configuration.
  *
  *   npx tsx bench/train-step.ts                      # wasm and PyTorch at 64 and 224
@@ -21,8 +24,8 @@
  *   flags: --steps N --warmup N --batch N --sizes 64,224 --backends wasm,cpu --no-torch
  *          --threads N (tfjs: data-parallel threads, runtime/train/parallel.ts; PyTorch: torch
  *          threads; default NVCC_THREADS, else every core)
- *          --micro N (micro-batch size, the stage's `micro_batch`; default: the whole batch at
- *          64, 8 on wasm at 224 to stay inside its 4 GiB heap) --by-shape (with --profile)
+ *          --micro N (micro-batch size, the stage's `micro_batch`; default: the whole batch up to
+ *          16 images at 224x224 on wasm, to stay well inside its 4 GiB heap) --by-shape (with --profile)
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -53,6 +56,10 @@ interface ChildResult {
   cpuMsPerStep?: number[];
   peakRss: number;
   peakTfBytes: number;
+  /** Bytes of the main thread's wasm heap at the end (it only grows: its peak), 0 off wasm. */
+  wasmHeap?: number;
+  /** Peak bytes of distinct live wasm buffers over the profiled step (shared buffers once). */
+  peakBufferBytes?: number;
   loss: number;
   params: number;
   /** 1-minute load average when the configuration finished. */
@@ -191,6 +198,7 @@ async function runChild(
   }
   // One more step under tf.profile: the peak of live tensor bytes (weights, optimizer state,
   // activations) is a property of the step, not of the timing, so it is measured apart.
+  const buffers = trackWasmBuffers();
   const peakTfBytes = (await tf.profile(step)).peakBytes;
   await parallel?.close();
   if (workerCopy) fs.rmSync(workerCopy, { recursive: true, force: true });
@@ -206,6 +214,8 @@ async function runChild(
     cpuMsPerStep: cpuTimes,
     peakRss,
     peakTfBytes,
+    wasmHeap: wasmHeapBytes(),
+    ...(buffers ? { peakBufferBytes: buffers.peak() } : {}),
     loss: lastLoss,
     params: model.parameterCount(),
     load: os.loadavg()[0]!,
@@ -213,15 +223,68 @@ async function runChild(
   console.log(`RESULT ${JSON.stringify(result)}`);
 }
 
+/**
+ * The size of this thread's wasm memory: tfjs's heap never shrinks, so this is its peak, the
+ * memory the tensors really took (tf.memory's bytes count a buffer once per tensor on it).
+ */
+function wasmHeapBytes(): number {
+  const backend = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };
+  return backend.wasm?.HEAPU8?.byteLength ?? 0;
+}
+
+/**
+ * Counts the bytes of the wasm backend's live buffers from now on (its allocations and frees),
+ * so that a buffer shared by several tensors (a reshape, a tensor saved for backward) counts
+ * once, as PyTorch's storages do. Undefined off wasm.
+ */
+function trackWasmBuffers(): { peak(): number } | undefined {
+  type Info = { shape: number[]; dtype: string };
+  const backend = tf.backend() as unknown as {
+    dataIdMap?: { get(id: object): Info | undefined };
+    move?: (id: object, values: unknown, shape: number[], dtype: string, refCount: number) => void;
+    makeOutput?: (shape: number[], dtype: string, offset?: number, values?: unknown) => unknown;
+    disposeData?: (id: object, force?: boolean) => boolean;
+  };
+  const { dataIdMap, move, makeOutput, disposeData } = backend;
+  if (tf.getBackend() !== 'wasm' || !dataIdMap || !move || !makeOutput || !disposeData) return undefined;
+  const bytes = (shape: number[], dtype: string) =>
+    dtype === 'string' ? 0 : shape.reduce((a, b) => a * b, 1) * (dtype === 'bool' ? 1 : dtype === 'complex64' ? 8 : 4);
+  let live = 0;
+  let peak = 0;
+  const add = (n: number) => {
+    live += n;
+    peak = Math.max(peak, live);
+  };
+  // What is alive now (weights, optimizer state, the batch; no buffer of theirs is shared)
+  // counts from the start.
+  add(tf.memory().numBytes);
+  backend.move = (id, values, shape, dtype, refCount) => {
+    move.call(backend, id, values, shape, dtype, refCount);
+    add(bytes(shape, dtype));
+  };
+  backend.makeOutput = (shape, dtype, offset, values) => {
+    // Without an offset makeOutput allocates through move (counted there).
+    if (offset != null) add(bytes(shape, dtype));
+    return makeOutput.call(backend, shape, dtype, offset, values);
+  };
+  backend.disposeData = (id, force) => {
+    const info = dataIdMap.get(id);
+    const freed = disposeData.call(backend, id, force);
+    if (freed && info) live -= bytes(info.shape, info.dtype);
+    return freed;
+  };
+  return { peak: () => peak };
+}
+
 // ---------------------------------------------------------------- parent: table
 
 /**
- * The micro-batch that keeps one wasm pass inside its 4 GiB heap: 8 images at 224x224 (peak
- * tensor bytes measured by this bench are in docs/runtime-performance.md), the whole batch below.
+ * The micro-batch that keeps one wasm pass well inside its 4 GiB heap: 16 images at 224x224
+ * (1.55 GB of heap for one thread, docs/runtime-performance.md), the whole batch below.
  */
 function defaultMicroBatch(backend: string, size: number, batch: number): number | undefined {
   if (backend !== 'wasm') return undefined;
-  const fits = Math.max(1, Math.floor((8 * 224 * 224) / (size * size)));
+  const fits = Math.max(1, Math.floor((16 * 224 * 224) / (size * size)));
   return fits < batch ? fits : undefined;
 }
 
@@ -342,6 +405,8 @@ async function main(): Promise<void> {
       'images/s',
       'peak RSS',
       'peak tensor bytes',
+      'peak buffers',
+      'wasm heap',
       'load avg',
       'loss',
     ],
@@ -349,6 +414,7 @@ async function main(): Promise<void> {
   const results = new Map<string, number>();
   const cpuResults = new Map<string, number>();
   const peaks = new Map<string, number>();
+  const rssPeaks = new Map<string, number>();
   const addRow = (impl: string, size: number, r: ChildResult | { error: string }) => {
     if ('error' in r && !('msPerStep' in r)) {
       rows.push([impl, `${size}`, '-', '-', `FAILED: ${r.error}`]);
@@ -357,7 +423,10 @@ async function main(): Promise<void> {
     const res = r as ChildResult;
     const ms = median(res.msPerStep);
     results.set(`${impl}@${size}`, ms);
-    if (res.peakTfBytes > 0) peaks.set(`${impl}@${size}`, res.peakTfBytes);
+    // Distinct buffers where measured (PyTorch's figure counts each storage once too).
+    rssPeaks.set(`${impl}@${size}`, res.peakRss);
+    const peak = res.peakBufferBytes ?? res.peakTfBytes;
+    if (peak > 0) peaks.set(`${impl}@${size}`, peak);
     if (res.params !== EXPECTED_PARAMS)
       rows.push([impl, `${size}`, '', '', `WARNING: ${res.params} parameters, expected ${EXPECTED_PARAMS}`]);
     const cpuMs = res.cpuMsPerStep ? median(res.cpuMsPerStep) : NaN;
@@ -372,6 +441,8 @@ async function main(): Promise<void> {
       ((1000 * res.batch) / ms).toFixed(2),
       mb(res.peakRss),
       res.peakTfBytes > 0 ? mb(res.peakTfBytes) : 'n/a',
+      res.peakBufferBytes ? mb(res.peakBufferBytes) : 'n/a',
+      res.wasmHeap ? mb(res.wasmHeap) : 'n/a',
       (res.load ?? os.loadavg()[0]!).toFixed(2),
       res.loss.toFixed(4),
     ]);
@@ -411,7 +482,10 @@ async function main(): Promise<void> {
       const [oursCpu, torchCpu] = [at(cpuResults, impl), at(cpuResults, torchKey)];
       if (oursCpu && torchCpu) parts.push(`${(torchCpu / oursCpu).toFixed(2)}x by CPU time`);
       const [oursPeak, torchPeak] = [at(peaks, impl), at(peaks, torchKey)];
-      if (oursPeak && torchPeak) parts.push(`peak tensor bytes ${(oursPeak / torchPeak).toFixed(2)}x PyTorch's`);
+      if (oursPeak && torchPeak)
+        parts.push(`peak tensor bytes (distinct buffers) ${(oursPeak / torchPeak).toFixed(2)}x PyTorch's`);
+      const [oursRss, torchRss] = [at(rssPeaks, impl), at(rssPeaks, torchKey)];
+      if (oursRss && torchRss) parts.push(`peak RSS ${(oursRss / torchRss).toFixed(2)}x PyTorch's`);
       if (parts.length) console.log(`${size}x${size}, ${impl}: ${parts.join('; ')}`);
     }
   }
