@@ -166,6 +166,34 @@ function browserRuntime(): Plugin {
   };
 }
 
+/**
+ * DICOM in the page: runtime/data/dicom.ts reads uncompressed and RLE pixel data itself; the
+ * compressed syntaxes need codec packages that load WebAssembly from disk, and a deflated data set
+ * needs node:zlib. Those are replaced by modules that refuse with what to do instead.
+ */
+function dicomWithoutCodecs(): Plugin {
+  const refusal = (what: string) =>
+    `${what} is not decoded by this page: convert the file to PNG (or score it with nvcc predict)`;
+  return {
+    name: 'nvcc-dicom-without-codecs',
+    setup(build) {
+      build.onResolve({ filter: /^(@cornerstonejs\/|dcmjs-codecs$)/ }, (args) => ({
+        path: args.path,
+        namespace: 'nvcc-refused',
+      }));
+      build.onResolve({ filter: /^node:zlib$/ }, () => ({ path: 'zlib', namespace: 'nvcc-refused' }));
+      build.onLoad({ filter: /.*/, namespace: 'nvcc-refused' }, (args) => {
+        const message = refusal(args.path === 'zlib' ? 'a deflated DICOM data set' : 'compressed DICOM pixel data');
+        const fail = `() => { throw new Error(${JSON.stringify(message)}); }`;
+        return {
+          contents: `export default ${fail};\nexport const inflateRawSync = ${fail};\nexport const Decoder = ${fail};`,
+          loader: 'js',
+        };
+      });
+    },
+  };
+}
+
 /** The page script: the build's model factories and workflow/web/page.ts, one ES module for the browser. */
 async function bundlePage(buildDir: string): Promise<{ script: Uint8Array; legal?: Uint8Array }> {
   const { build } = await import('esbuild');
@@ -188,7 +216,7 @@ async function bundlePage(buildDir: string): Promise<{ script: Uint8Array; legal
     minify: true,
     legalComments: 'external',
     logLevel: 'silent',
-    plugins: [browserRuntime()],
+    plugins: [browserRuntime(), dicomWithoutCodecs()],
   });
   const script = result.outputFiles.find((f) => f.path.endsWith('.js'));
   if (!script) throw new Error('esbuild wrote no page script');
@@ -286,6 +314,7 @@ export async function exportWebPage(target: string, options: WebExportOptions): 
         channels: config.dataset.images.channels,
         fit: config.dataset.images.fit,
         normalize: config.dataset.images.normalize,
+        dicom: config.dataset.images.dicom,
       },
     },
     stats,

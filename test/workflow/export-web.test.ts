@@ -4,12 +4,12 @@
  * served from a local static server and driven in headless Chromium through the page's own
  * form: lab values typed or chosen per field, X-rays given to its file input, the backend chosen
  * in its list, the Predict button. For three new patients (`nvcc synth`), with their X-rays as
- * written (16x16 grey PNG) and again as colour PNGs and grey JPEGs of other sizes that both sides resize,
- * the probability the page shows equals `nvcc predict --backend wasm`'s within 1e-5 on wasm, and
- * on webgl, which this Chromium offers through SwiftShader (the test fails rather than passes
+ * written (16x16 grey PNG) and again as colour PNGs, grey JPEGs and DICOM files (one a 3-frame
+ * MR) of other sizes that both sides resize, the probability the page shows equals `nvcc predict
+ * --backend wasm`'s within 1e-5 on wasm, and on webgl, which this Chromium offers through SwiftShader (the test fails rather than passes
  * quietly if it does not). Every request the page makes is for a file of its own folder. The
  * command's refusals: an unfinished run, a non-empty OUT without --force, an OUT it cannot
- * create (named with the OS's reason), a bad lab value (named by the page).
+ * create (named with the OS's reason), a bad lab value (named by the page), a compressed DICOM.
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -168,6 +168,13 @@ describe('nvcc export --web', () => {
             .toFile(to.replace(/\.png$/, '.jpg'));
         else await image.resize(12, 20).toColourspace('srgb').toFile(to);
       }
+      // DICOM beside them: a 128x128 8-bit file for P0001, a 3-frame 16-bit MR for P0003 (three images).
+      fs.copyFileSync(
+        path.resolve('test/fixtures/dicom/gray8_128.dcm'),
+        path.join(resizedData, 'images', 'P0001_9.dcm'),
+      );
+      const mr = path.resolve('test/fixtures/dicom/MR_small_3frames.dcm');
+      fs.copyFileSync(mr, path.join(resizedData, 'images', 'P0003_9.dcm'));
       const resizedCsv = path.join(dir, 'resized-predictions.csv');
       const resizedArgs = ['--table', path.join(resizedData, 'labs.csv'), '--images', path.join(resizedData, 'images')];
       expect(await nvcc('predict', run, ...resizedArgs, '--out', resizedCsv, '--backend', 'wasm')).toBe(0);
@@ -251,6 +258,15 @@ describe('nvcc export --web', () => {
       await page.click('#predict');
       expect(await settled(page, ['done', 'error'])).toBe('error');
       expect(await page.locator('#status').textContent()).toContain("labs.crp: '12,5' is not a number");
+
+      // Compressed DICOM needs codecs the page does not carry: refused with what to do.
+      await page.locator('#field-crp').fill('12.5');
+      await page.setInputFiles('#images', [path.resolve('test/fixtures/dicom/gray8_128_jpeg_baseline.dcm')]);
+      await page.click('#predict');
+      expect(await settled(page, ['done', 'error'])).toBe('error');
+      expect(await page.locator('#status').textContent()).toContain(
+        'compressed DICOM pixel data is not decoded by this page: convert the file to PNG',
+      );
 
       // Opened as a file, the page cannot load its script or weights and says to serve the folder.
       const direct = await browser.newPage();

@@ -149,8 +149,8 @@ export function renderPageHtml(data: WebPageData, script: string): string {
   const imageInput =
     data.stage.imageInputs.length > 0
       ? `<h2>X-rays</h2>
-<input id="images" type="file" accept="image/png,image/jpeg" multiple>
-<div id="drop">Drop PNG or JPEG images of the patient here. Each is resized to ${w}&times;${h},
+<input id="images" type="file" accept="image/png,image/jpeg,application/dicom,.dcm,.dicom" multiple>
+<div id="drop">Drop PNG, JPEG or DICOM images of the patient here. Each is resized to ${w}&times;${h},
 ${data.dataset.images.channels === 1 ? 'grey' : 'colour'} (${escapeHtml(data.dataset.images.fit)}),
 and the image scores are ${escapeHtml(data.pooling)}-pooled as in the run.</div>
 <div id="previews"></div>`

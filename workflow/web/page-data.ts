@@ -43,7 +43,7 @@ export interface WebPageData {
     readonly name: string;
     readonly classes: readonly ClassSpec[];
     readonly groups: readonly FieldGroupSpec[];
-    readonly images: Pick<ImageSpec, 'size' | 'channels' | 'fit' | 'normalize'>;
+    readonly images: Pick<ImageSpec, 'size' | 'channels' | 'fit' | 'normalize' | 'dicom'>;
   };
   readonly stats: DatasetStats;
   readonly pooling: Pooling;

@@ -16,7 +16,8 @@ import * as nv from '../../runtime/browser.js';
 import { poolByPatient } from '../../runtime/metrics/pooling.js';
 import type { ModelFactory, TrainableModel } from '../../runtime/train/spec.js';
 import { PAGE_DATA_ID, type WebPageData } from './page-data.js';
-import { encodeLabForm, imageForModel, normaliseImage, type RgbaImage } from './preprocess.js';
+import { decodeDicomFrames, isDicom } from '../../runtime/data/dicom.js';
+import { encodeLabForm, imageForModel, normaliseImage, ownBands, type Pixels } from './preprocess.js';
 
 const tf = nv.tf;
 /** Backends offered, in order of preference (wasm first: it computes as `nvcc predict` does on a CPU). */
@@ -59,10 +60,24 @@ function element<T extends HTMLElement>(id: string): T {
 /** A user-facing refusal (bad value, unreadable image): shown, not thrown further. */
 class InputProblem extends Error {}
 
-async function decodeImage(file: Blob, name: string): Promise<RgbaImage> {
-  const head = new Uint8Array(await file.slice(0, 132).arrayBuffer());
-  if (head.length === 132 && String.fromCharCode(...head.slice(128, 132)) === 'DICM')
-    throw new InputProblem(`${name}: a DICOM file; this page reads PNG and JPEG (convert it, e.g. with dcmj2pnm)`);
+/**
+ * The pictures in a file: one for a PNG or JPEG (decoded by the browser without colour
+ * management), one per frame for a DICOM file (windowed by runtime/data/dicom.ts, as training does).
+ */
+async function decodeImage(
+  file: Blob,
+  name: string,
+  dicom: WebPageData['dataset']['images']['dicom'],
+): Promise<Pixels[]> {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  if (isDicom(bytes)) {
+    try {
+      const frames = await decodeDicomFrames(bytes, dicom);
+      return frames.map((f) => ({ data: f.pixels, width: f.width, height: f.height, bands: 1 }));
+    } catch (e) {
+      throw new InputProblem(`${name}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
   let bitmap: ImageBitmap;
   try {
     bitmap = await createImageBitmap(file, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
@@ -77,7 +92,7 @@ async function decodeImage(file: Blob, name: string): Promise<RgbaImage> {
   context.drawImage(bitmap, 0, 0);
   bitmap.close();
   const pixels = context.getImageData(0, 0, canvas.width, canvas.height);
-  return { width: pixels.width, height: pixels.height, data: pixels.data };
+  return [ownBands({ width: pixels.width, height: pixels.height, data: pixels.data })];
 }
 
 /** The model's stored input drawn at its own size, so the reader sees what the model sees. */
@@ -162,16 +177,23 @@ export function startPage(factories: Readonly<Record<string, ModelFactory>>): Pa
     const [h, w] = spec.size;
     const c = spec.channels;
     const usesImages = data.stage.imageInputs.length > 0;
-    if (usesImages && images.length === 0) throw new InputProblem('add at least one X-ray (PNG or JPEG)');
-    const count = usesImages ? images.length : 1;
-    const pixels = new Float32Array(count * h * w * c);
-    previews.replaceChildren();
+    if (usesImages && images.length === 0) throw new InputProblem('add at least one X-ray (PNG, JPEG or DICOM)');
+    // Every picture is one image of the patient: a multi-frame DICOM file gives one per frame.
+    const stored: { name: string; pixels: Uint8Array }[] = [];
     for (const [i, file] of (usesImages ? images : []).entries()) {
       const name = file instanceof File ? file.name : `image ${i + 1}`;
-      const stored = imageForModel(await decodeImage(file, name), spec);
-      previews.append(preview(stored, w, h, c, name));
-      pixels.set(normaliseImage(stored, spec, data.stats.image), i * h * w * c);
+      const pictures = await decodeImage(file, name, spec.dicom);
+      pictures.forEach((p, k) =>
+        stored.push({ name: pictures.length > 1 ? `${name} frame ${k + 1}` : name, pixels: imageForModel(p, spec) }),
+      );
     }
+    const count = usesImages ? stored.length : 1;
+    const pixels = new Float32Array(count * h * w * c);
+    previews.replaceChildren();
+    stored.forEach((s, i) => {
+      previews.append(preview(s.pixels, w, h, c, s.name));
+      pixels.set(normaliseImage(s.pixels, spec, data.stats.image), i * h * w * c);
+    });
     const current = model;
     const positive = tf.tidy(() => {
       const inputs: Record<string, nv.tf.Tensor> = {};

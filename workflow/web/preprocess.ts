@@ -16,6 +16,8 @@ import { isMissingCell, parseFieldCell, type RawValue } from '../../runtime/data
 import { encodeGroup, implausibleValue, type FieldStats } from '../../runtime/data/encode.js';
 import { IDENTITY_DRAW, renderSample } from '../../runtime/data/augment.js';
 import { resizeLikeSharp, srgbToGrey, type Pixels } from './vips-resize.js';
+
+export type { Pixels } from './vips-resize.js';
 import { fieldWidth, type DatasetSpec, type FieldGroupSpec, type ImageSpec } from '../../runtime/data/spec.js';
 
 /** A field the form could not use, and why (shown next to the field). */
@@ -85,7 +87,7 @@ export interface RgbaImage {
  * grey (a greyscale PNG or JPEG, which a browser hands over as R = G = B), else three; alpha is
  * dropped, not composited (sharp's removeAlpha).
  */
-function ownBands(image: RgbaImage): Pixels {
+export function ownBands(image: RgbaImage): Pixels {
   const n = image.width * image.height;
   const d = image.data;
   let grey = true;
@@ -97,14 +99,18 @@ function ownBands(image: RgbaImage): Pixels {
 }
 
 /**
- * A decoded image as the model's stored input: Uint8 HWC at the declared size and channels, as
+ * A decoded image (RGBA from a browser, or one band: a DICOM frame as runtime/data/dicom.ts
+ * windows it) as the model's stored input: Uint8 HWC at the declared size and channels, as
  * runtime/data/images.ts makes it with sharp (`fill` stretches, `cover` scales to cover and
  * crops the centre; colour becomes grey as luminance of linear light, grey becomes colour by
  * repeating the band).
  */
-export function imageForModel(image: RgbaImage, spec: Pick<ImageSpec, 'size' | 'channels' | 'fit'>): Uint8Array {
+export function imageForModel(
+  image: RgbaImage | Pixels,
+  spec: Pick<ImageSpec, 'size' | 'channels' | 'fit'>,
+): Uint8Array {
   const [h, w] = spec.size;
-  const resized = resizeLikeSharp(ownBands(image), w, h, spec.fit);
+  const resized = resizeLikeSharp('bands' in image ? image : ownBands(image), w, h, spec.fit);
   const { data, bands } = resized;
   if (bands === spec.channels) return data;
   const out = new Uint8Array(w * h * spec.channels);
