@@ -6,10 +6,11 @@
  * in its list, the Predict button. For three new patients (`nvcc synth`), with their X-rays as
  * written (16x16 grey PNG) and again as colour PNGs, grey JPEGs and DICOM files (one a 3-frame
  * MR) of other sizes that both sides resize, the probability the page shows equals `nvcc predict
- * --backend wasm`'s within 1e-5 on wasm, and on webgl, which this Chromium offers through SwiftShader (the test fails rather than passes
- * quietly if it does not). Every request the page makes is for a file of its own folder. The
- * command's refusals: an unfinished run, a non-empty OUT without --force, an OUT it cannot
- * create (named with the OS's reason), a bad lab value (named by the page), a compressed DICOM.
+ * --backend wasm`'s within 1e-5 on wasm, and on webgl, which this Chromium offers through
+ * SwiftShader (the test fails rather than passes quietly if it does not). Every request the page
+ * makes is for a file of its own folder. The command's refusals: an unfinished run, a non-empty
+ * OUT without --force, an OUT it cannot create (named with the OS's reason), a bad lab value
+ * (named by the page), a compressed DICOM.
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
