@@ -116,13 +116,12 @@ if (!isMainThread && (workerData as { role?: string } | null)?.role === VARIANT_
   runVariantWorker((workerData as { generations: Int32Array }).generations);
 
 /** The variant worker, or undefined where none can run (TypeScript sources, no worker threads). */
-function startVariantWorker(): { worker: Worker; generations: Int32Array } | undefined {
+function startVariantWorker(generations: Int32Array): Worker | undefined {
   if (!import.meta.url.endsWith('.js')) return undefined;
   try {
-    const generations = new Int32Array(new SharedArrayBuffer(4 * GENERATION_SLOTS));
     const worker = new Worker(new URL(import.meta.url), { workerData: { role: VARIANT_WORKER, generations } });
     worker.unref();
-    return { worker, generations };
+    return worker;
   } catch (err) {
     process.stderr.write(`nvcc lsp: variants compiled on the main thread (${String(err)})\n`);
     return undefined;
@@ -205,7 +204,9 @@ export function startServer(
   /** Per open document, the compile its published diagnostics came from (a newer one cancels the variants). */
   const checked = new Map<string, { version: number; compiled: object }>();
 
-  let variantWorker = options.checkVariants === false ? undefined : startVariantWorker();
+  const generations = new Int32Array(new SharedArrayBuffer(4 * GENERATION_SLOTS));
+  /** Started for the first document with variants (~95 MB); undefined: not yet; null: none can run. */
+  let variantWorker: Worker | null | undefined = options.checkVariants === false ? null : undefined;
   const pendingJobs = new Map<number, (diagnostics: analysis.EditorDiagnostic[] | undefined) => void>();
   let nextJob = 0;
   let nextGeneration = 0;
@@ -222,21 +223,25 @@ export function startServer(
   };
   /** Abandons the worker's job for `uri`, if any: its document changed. */
   const supersede = (uri: string) => {
-    if (variantWorker) Atomics.store(variantWorker.generations, slotOf(uri), ++nextGeneration);
+    Atomics.store(generations, slotOf(uri), ++nextGeneration);
   };
-  if (variantWorker) {
-    variantWorker.worker.on('message', (r: VariantResult) => {
+  const worker = (): Worker | null => {
+    if (variantWorker !== undefined) return variantWorker;
+    const started = startVariantWorker(generations);
+    variantWorker = started ?? null;
+    started?.on('message', (r: VariantResult) => {
       const done = pendingJobs.get(r.id);
       pendingJobs.delete(r.id);
       done?.(r.diagnostics);
     });
-    variantWorker.worker.on('error', (err) => {
+    started?.on('error', (err) => {
       process.stderr.write(`nvcc lsp: the variant worker stopped; variants now on the main thread (${err})\n`);
-      variantWorker = undefined;
+      variantWorker = null;
       for (const done of pendingJobs.values()) done(undefined);
       pendingJobs.clear();
     });
-  }
+    return variantWorker;
+  };
 
   const validate = (uri: string) => {
     const doc = documents.get(uri);
@@ -284,19 +289,13 @@ export function startServer(
     };
     setTimeout(() => {
       if (!current()) return;
-      if (!variantWorker) return onMainThread();
+      const thread = worker();
+      if (!thread) return onMainThread();
       const id = ++nextJob;
       const slot = slotOf(uri);
       pendingJobs.set(id, publish);
-      const job: VariantJob = {
-        id,
-        slot,
-        generation: Atomics.load(variantWorker.generations, slot),
-        file,
-        text,
-        overlay: [...ov],
-      };
-      variantWorker.worker.postMessage(job);
+      const job: VariantJob = { id, slot, generation: Atomics.load(generations, slot), file, text, overlay: [...ov] };
+      thread.postMessage(job);
     }, VARIANTS_AFTER_MS);
   };
 
