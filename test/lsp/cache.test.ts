@@ -7,7 +7,8 @@
  * (lsp/analysis.ts `uncached`). Every tenth edit the variants' diagnostics are compared too.
  * The edits change numbers, swap names, delete and insert text, undo and go back to the
  * original, so the server sees valid programs, shape errors, name errors and broken syntax, and
- * texts it has seen before.
+ * texts it has seen before. A second server in this process (TypeScript sources: no variant
+ * worker) checks the variants' second publication on the main thread.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -250,4 +251,56 @@ describe('nvcc lsp caches', () => {
     expect(compared - clean).toBeGreaterThan(10);
     expect(variantsCompared).toBeGreaterThan(20);
   }, 1_200_000);
+});
+
+describe('nvcc lsp variants on the main thread (run from the TypeScript sources, no worker)', () => {
+  it("publishes the variants' own problems second, as variantDiagnostics computes them", async () => {
+    const toServer = new PassThrough();
+    const toClient = new PassThrough();
+    startServer(
+      createConnection(
+        ProposedFeatures.all,
+        new rpc.StreamMessageReader(toServer),
+        new rpc.StreamMessageWriter(toClient),
+      ),
+    );
+    const other = rpc.createMessageConnection(
+      new rpc.StreamMessageReader(toClient),
+      new rpc.StreamMessageWriter(toServer),
+    );
+    const seen: Published[] = [];
+    let wake: (() => void) | undefined;
+    other.onNotification('textDocument/publishDiagnostics', (p: Published) => {
+      seen.push(p);
+      wake?.();
+    });
+    other.listen();
+    try {
+      await other.sendRequest('initialize', { processId: process.pid, rootUri: null, capabilities: {} });
+      await other.sendNotification('initialized', {});
+      const file = FILES[0]!;
+      const text = fs
+        .readFileSync(file, 'utf8')
+        .replace(
+          'variant no_random_throw { finetune.modality_dropout.p = 0 }',
+          'variant no_random_throw { finetune.modality_dropout.q = 0 }',
+        );
+      await other.sendNotification('textDocument/didOpen', {
+        textDocument: { uri: uriOf(file), languageId: 'nvc', version: 1, text },
+      });
+      while (seen.length < 2) await new Promise<void>((resolve) => (wake = resolve));
+      const overlay = new Map([[file, text]]);
+      const expected = analysis.uncached(() => [
+        ...analysis.baseDiagnostics(file, text, overlay),
+        ...analysis.variantDiagnostics(file, text, overlay),
+      ]);
+      expect(fromPublished(seen[0]!)).toEqual([]);
+      expect(fromPublished(seen[1]!)).toEqual(fromAnalysis(expected));
+      expect(seen[1]!.diagnostics.map((d) => d.message.split('\n')[0])).toEqual([
+        'variant no_random_throw: unknown `random_throw` setting `q`',
+      ]);
+    } finally {
+      other.dispose();
+    }
+  }, 600_000);
 });
