@@ -26,7 +26,8 @@ beforeAll(() => {
     PYTHON,
     [
       '-c',
-      'import json,sys\nfrom pydicom.data import get_testdata_file as g\nprint(json.dumps({n: g(n) for n in sys.argv[1:]}))',
+      'import json,sys\nfrom pydicom.data import get_testdata_file as g\n' +
+        'print(json.dumps({n: g(n) for n in sys.argv[1:]}))',
       'JPGExtended.dcm',
       'JPEG-lossy.dcm',
     ],
@@ -81,7 +82,7 @@ describe('12-bit JPEG Extended decodes as DCMTK decodes it', () => {
     expect(reference['mr12_jpeg_extended.dcm']).toHaveProperty('error');
   });
 
-  it("pydicom's JPGExtended.dcm and JPEG-lossy.dcm (1024x256, 12 bits stored) equal dcmdjpeg's decoding exactly", async () => {
+  it("pydicom's JPGExtended.dcm and JPEG-lossy.dcm (1024x256, 12 bits) equal dcmdjpeg's decoding exactly", async () => {
     const dcmtk = await stored('JPGExtended_dcmtk_jpeg_ls.dcm');
     for (const file of ['JPGExtended.dcm', 'JPEG-lossy.dcm']) {
       const ours = await stored(file);
@@ -94,7 +95,7 @@ describe('12-bit JPEG Extended decodes as DCMTK decodes it', () => {
     expect(new Set(dcmtk).size).toBeGreaterThan(100);
   });
 
-  it('mr12_jpeg_extended.dcm equals dcmdjpeg’s decoding exactly, and its original within the loss of quality 90', async () => {
+  it('mr12_jpeg_extended.dcm equals dcmdjpeg’s decoding exactly, its original within quality 90’s loss', async () => {
     const ours = await stored('mr12_jpeg_extended.dcm');
     expect(differences(ours, expected('mr12_jpeg_extended_dcmtk.dcm')).max).toBe(0);
     // The original spans 0..4095; at quality 90 every value stays within 0.5% of that range of it

@@ -635,7 +635,7 @@ describe('addKeepingShapes / subKeepingShapes (no operand kept for backward)', (
   ];
   for (const backend of ['wasm', 'cpu'] as const)
     for (const [shapeA, shapeB] of cases)
-      it(`[${shapeA}] and [${shapeB}] on ${backend}: values and gradients bit-identical to tf.add / tf.sub`, async () => {
+      it(`[${shapeA}] and [${shapeB}] on ${backend}: values and gradients bit-identical to tf.add/sub`, async () => {
         await on(backend, () => {
           tf.tidy(() => {
             const a = tf.tensor(values(size(shapeA), 41), shapeA);
