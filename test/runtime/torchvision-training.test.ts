@@ -2,10 +2,11 @@
  * One training-mode step of std/'s ResNet-50 and MobileNetV2 against torchvision 0.14 computed
  * in float64 (test/fixtures/torchvision/*.train.json, written by generate.py there, which says
  * why these weights: every parameter and buffer generated from its key, BatchNorm shifts
- * 0.5 + 0.25 u so that the float32 problem is well conditioned; torch's own float32 step is
- * within 2e-5 of float64, the figure is in each file). This test needs no Python.
- * Per model, 64 x 64, batch 2, on the wasm backend (the BatchNorm primitive's float64 host
- * forward and backward are the same code on cpu, where batchnorm.test.ts checks them):
+ * 0.5 + 0.25 u so that the float32 problem is well conditioned; torch's own float32 step uses
+ * at most a third of the gradient tolerance below, the figures are in each file). This test
+ * needs no Python. MobileNetV2 at 64 x 64 with batch 2, ResNet-50 at 128 x 128 with one image,
+ * on the wasm backend (the BatchNorm primitive's float64 host forward and backward are the same
+ * code on cpu, where batchnorm.test.ts checks them):
  *  - the mean cross-entropy within 1e-4 relative;
  *  - the logits and every parameter's gradient within 1e-4 normwise: each fixture holds the
  *    tensor's norm and its dot products with four Rademacher vectors r_j (seeded by key); for
@@ -18,9 +19,9 @@
  *    are checked at full weight) within 1e-4 normwise by the same sketch rule, plus 1e-6 of
  *    the buffer's norm for float32 rounding of the stored values; num_batches_tracked exactly
  *    torch's (one more than before).
- * With BatchNorm's previous backward (tf.moments and its autodiff, float32 sums), MobileNetV2's
- * gradients at the three first blocks were 1e-3 to 2e-3 from the reference and its case failed;
- * ResNet-50's case passed with it too (median 1.3e-5, max 2.1e-5 against 1.2e-5 / 1.8e-5 now).
+ * With BatchNorm's previous backward (tf.moments and its autodiff, float32 sums) both cases
+ * fail: MobileNetV2's gradients at the three first blocks were 1e-3 to 2e-3 from the reference,
+ * ResNet-50's up to 1.6e-2 (a tenth of them beyond 5e-3).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -49,7 +50,7 @@ interface TrainingFixture {
   readonly loss: number;
   readonly grads: Readonly<Record<string, Sketch>>;
   readonly buffer_changes: Readonly<Record<string, Sketch | { readonly value: number }>>;
-  readonly torch_float32_error: { readonly median: number; readonly max: number };
+  readonly torch_float32_error: { readonly median: number; readonly max: number; readonly tolerance_share: number };
 }
 
 const TOLERANCE = 1e-4;
@@ -80,7 +81,7 @@ function defineCase(name: string): void {
     timeout: 900_000,
   }, () => {
     const fx = readFixture<TrainingFixture>(`${name}.train.json`);
-    expect(fx.torch_float32_error.max, 'the fixture is well conditioned').toBeLessThan(TOLERANCE / 3);
+    expect(fx.torch_float32_error.tolerance_share, 'the fixture is well conditioned').toBeLessThan(1 / 3);
     nv.seed(1);
     const model = loaded.modelFactories[name]!.create();
     try {
