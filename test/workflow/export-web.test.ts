@@ -313,7 +313,7 @@ describe('nvcc export --web', () => {
     expect(err).not.toMatch(/internal error|\n\s+at /);
   }, 300_000);
 
-  it('refuses a run folder whose training has not finished, saying what is missing', async () => {
+  it('refuses an unfinished run, a folder that is no run, an unknown stage and --format with --web', async () => {
     const unfinished = path.join(dir, 'unfinished');
     fs.cpSync(run, unfinished, { recursive: true });
     fs.rmSync(path.join(unfinished, 'metrics.json'));
@@ -325,6 +325,12 @@ describe('nvcc export --web', () => {
 
     expect(await nvcc('export', data, '--web', target)).not.toBe(0);
     expect(err).toContain(`${data} is not a run folder made by \`nvcc train\``);
+    expect(fs.existsSync(target)).toBe(false);
+
+    expect(await nvcc('export', run, '--web', target, '--stage', 'nope')).not.toBe(0);
+    expect(err).toContain("the run has no stage 'nope' (stages: fit)");
+    expect(await nvcc('export', run, '--web', target, '--format', 'torch')).not.toBe(0);
+    expect(err).toContain('give either --format torch or --web OUT, not both');
     expect(fs.existsSync(target)).toBe(false);
   });
 });
