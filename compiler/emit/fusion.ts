@@ -26,7 +26,11 @@ export interface GrnFusion {
   readonly gamma: number;
   readonly beta: number;
   readonly eps: number;
+  /** The `const` op of eps (its value's code may be a block parameter, `this.eps`). */
+  readonly epsConst: number;
   readonly pooling: 'sample' | 'batch';
+  /** The `masked_statistics` op (its pooling may come from a block parameter). */
+  readonly statistics: number;
 }
 
 export type Fusion = GrnFusion;
@@ -115,6 +119,8 @@ function matchGrn(
     gamma: gamma.id,
     beta: beta.id,
     eps: eps.attrs.value,
+    epsConst: eps.id,
     pooling,
+    statistics: stats.id,
   };
 }

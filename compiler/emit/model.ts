@@ -33,7 +33,8 @@ import {
   StructureKind,
 } from 'ts-morph';
 import type { SourceFile as NvcSource, Span } from '../../dsl/span.js';
-import type { ForwardGraph, ModelIR, ModuleNode, Op } from '../ir/ir.js';
+import type { ForwardGraph, GraphValue, IRValue, ModelIR, ModuleNode, Op, ParamExpr } from '../ir/ir.js';
+import { formatParamExpr, paramsOfExpr } from '../ir/param-expr.js';
 import { findFusions, type Fusion } from './fusion.js';
 import { PRIMITIVES, type PrimitiveRecord, primitiveByIrName, type TfjsCall } from '../primitives/index.js';
 import { formatShape, type Dim, type Shape } from '../symbolic.js';
@@ -48,6 +49,7 @@ import {
   propertyAccess,
   propertyKey,
 } from './names.js';
+import { bakedParams, type ExprCode, plainValue, probeLowering } from './classes.js';
 
 /** A problem the emitter cannot express in runtime code (reported as a build error). */
 export class EmitError extends Error {
@@ -82,11 +84,52 @@ export interface EmitOptions {
 }
 
 interface ClassInfo {
-  readonly name: string;
+  name: string;
+  /** Registration order (placeholder names while classes are told apart). */
+  readonly id: number;
+  /** The first node the class was generated for (its members all have the same code). */
   readonly node: ModuleNode;
+  /** Every node the class serves. */
+  readonly members: ModuleNode[];
   /** Takes and returns named records (a model root used by the trainer). */
   readonly root: boolean;
   readonly graph?: ForwardGraph;
+  /** The block parameters the constructor takes, in declaration order (none for roots). */
+  params: readonly string[];
+}
+
+/** While a non-root class is generated: its block parameters, as the code names them. */
+interface ParamScope {
+  /** Identifier of each block parameter (constructor parameter and readonly field). */
+  readonly idents: ReadonlyMap<string, string>;
+  /** The parameters the code read so far. */
+  readonly used: Set<string>;
+  /** In the constructor a parameter is its argument; in `forward` it is `this.<name>`. */
+  where: 'ctor' | 'forward';
+  /** Parameters the class does not take (see `splittingParams`). */
+  readonly baked: ReadonlySet<string>;
+}
+
+const JS_PRECEDENCE: Readonly<Record<string, number>> = { '+': 1, '-': 1, '*': 2, '/': 2, '%': 2, '**': 4 };
+
+/** The TypeScript type of a block parameter's value. */
+function paramType(v: IRValue | undefined): string {
+  switch (v?.kind) {
+    case 'int':
+    case 'float':
+      return 'number';
+    case 'bool':
+      return 'boolean';
+    case 'string':
+    case 'word':
+      return 'string';
+    case 'list': {
+      const item = v.items.length ? paramType(v.items[0]) : 'number';
+      return `readonly ${item.includes(' ') ? `(${item})` : item}[]`;
+    }
+    default:
+      return 'unknown';
+  }
 }
 
 const TENSOR_TYPE = [
@@ -222,11 +265,22 @@ const BINARY = new Set(['add', 'sub', 'mul', 'div', 'pow']);
 
 /** Emits the model classes of a program. */
 export class ModelEmitter {
+  /** Classes by the text of their code (with placeholder class names). */
   private readonly classes = new Map<string, ClassInfo>();
   private readonly classOrder: ClassInfo[] = [];
+  /** The class of each block node, and of each model root. */
+  private readonly nodeClass = new Map<ModuleNode, ClassInfo>();
+  private readonly rootClass = new Map<ModuleNode, ClassInfo>();
   private readonly moduleNames = new Namer(MODULE_RESERVED);
-  private readonly sigs = new WeakMap<ModuleNode, string>();
   private readonly graphs = new Map<string, ForwardGraph>();
+  /** How code refers to a class: a placeholder while classes are told apart, then its name. */
+  private refName: (c: ClassInfo) => string = (c) => c.name;
+  /** While classes are told apart (placeholder names, no member-dependent types). */
+  private keying = false;
+  /** Per declaration (`declKey`), parameters always written as their values. */
+  private baked = new Map<string, ReadonlySet<string>>();
+  /** The parameters of the class being generated; undefined for a root (values are baked). */
+  private scope: ParamScope | undefined;
   /** The (first) model declaration each root class is built for. */
   private readonly rootModel = new Map<ClassInfo, string>();
 
@@ -239,38 +293,42 @@ export class ModelEmitter {
     return this.options.origin(span);
   }
 
-  private sig(node: ModuleNode): string {
-    let s = this.sigs.get(node);
-    if (s === undefined) {
-      const text = JSON.stringify([
-        node.kind,
-        node.typeName,
-        node.runtime ?? null,
-        node.forwardKey ?? null,
-        node.params,
-        // Origins are not structure: equal layers built at different places share a class.
-        node.weights.map(({ span: _span, ...w }) => w),
-        node.sparse,
-        node.children.map((c) => [c.path.slice(c.path.lastIndexOf('.') + 1), this.sig(c)]),
-      ]);
-      s = createHash('sha256').update(text).digest('hex');
-      this.sigs.set(node, s);
-    }
-    return s;
-  }
-
-  /** Registers the class for a block node (and its descendants); returns its name. */
-  private classFor(node: ModuleNode, root: boolean, graphs: ReadonlyMap<string, ForwardGraph>): string {
-    const key = `${this.sig(node)}${root ? ':root' : ''}`;
-    const existing = this.classes.get(key);
-    if (existing) return existing.name;
-    // Children first, so the class list reads bottom-up.
+  /**
+   * Registers the class of a block node (children first, so the class list reads bottom-up).
+   * Nodes share a class exactly when the code generated for them is the same: each node's
+   * code is correct for it, values from the block's parameters written as expressions over
+   * them (classes.ts), so the shared code is correct for all of them.
+   */
+  private classFor(node: ModuleNode, root: boolean, graphs: ReadonlyMap<string, ForwardGraph>): ClassInfo {
+    const known = (root ? this.rootClass : this.nodeClass).get(node);
+    if (known) return known;
     this.visitChildren(node, graphs);
     const graph = node.forwardKey ? graphs.get(node.forwardKey) : undefined;
-    const info: ClassInfo = { name: '', node, root, ...(graph ? { graph } : {}) };
-    this.classes.set(key, info);
-    this.classOrder.push(info);
-    return '';
+    const draft: ClassInfo = {
+      name: '',
+      id: this.classOrder.length,
+      node,
+      members: [node],
+      root,
+      ...(graph ? { graph } : {}),
+      params: [],
+    };
+    this.refName = (c) => `$${c.id}$`;
+    this.keying = true;
+    const { structure, params } = this.generate(draft);
+    this.keying = false;
+    const key = createHash('sha256')
+      .update(JSON.stringify([root, node.typeName, declKey(node), params, withoutDocs(structure)]))
+      .digest('hex');
+    let info = this.classes.get(key);
+    if (info) info.members.push(node);
+    else {
+      info = { ...draft, params };
+      this.classes.set(key, info);
+      this.classOrder.push(info);
+    }
+    (root ? this.rootClass : this.nodeClass).set(node, info);
+    return info;
   }
 
   private visitChildren(node: ModuleNode, graphs: ReadonlyMap<string, ForwardGraph>): void {
@@ -281,29 +339,158 @@ export class ModelEmitter {
   }
 
   private classOf(node: ModuleNode, root = false): ClassInfo {
-    const info = this.classes.get(`${this.sig(node)}${root ? ':root' : ''}`);
+    const info = (root ? this.rootClass : this.nodeClass).get(node);
     if (!info) throw new Error(`internal: no class for ${node.typeName} at '${node.path}'`);
     return info;
   }
 
-  emit(models: readonly ModelIR[]): ModelCode {
-    // 1. Classes, bottom-up, in first-use order.
+  /** The class's structure and the block parameters its code reads (declaration order). */
+  private generate(c: ClassInfo): { structure: OptionalKind<ClassDeclarationStructure>; params: string[] } {
+    const previous = this.scope;
+    const scope: ParamScope | undefined = c.root
+      ? undefined
+      : { idents: new Map(), used: new Set(), where: 'ctor', baked: this.baked.get(declKey(c.node)) ?? new Set() };
+    this.scope = scope;
+    try {
+      const structure = this.classStructure(c);
+      const params = scope ? [...c.node.args.keys()].filter((k) => scope.used.has(k)) : [];
+      return { structure, params };
+    } finally {
+      this.scope = previous;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Values from the block's parameters
+
+  /** An expression over the block's parameters as TypeScript (records the parameters read). */
+  private exprCode(e: ParamExpr): ExprCode {
+    const scope = this.scope!;
+    const code = (x: ParamExpr, outer: number, right: boolean): string => {
+      switch (x.kind) {
+        case 'param': {
+          scope.used.add(x.name);
+          const id = scope.idents.get(x.name);
+          if (id === undefined) throw new Error(`internal: no identifier for the parameter ${x.name}`);
+          return scope.where === 'ctor' ? id : `this.${id}`;
+        }
+        case 'literal': {
+          const text = jsValue(x.value);
+          return text.startsWith('-') && outer > 0 ? `(${text})` : text;
+        }
+        case 'index':
+          return `${code(x.list, 5, false)}[${code(x.index, 0, false)}]`;
+        case 'neg': {
+          const t = `-${code(x.operand, 3, false)}`;
+          return outer > 3 ? `(${t})` : t;
+        }
+        case 'binary': {
+          if (x.op === '//') return `Math.floor(${code(x.left, 2, false)} / ${code(x.right, 3, true)})`;
+          const p = JS_PRECEDENCE[x.op]!;
+          const t =
+            x.op === '**'
+              ? `${code(x.left, p + 1, false)} ** ${code(x.right, p + 1, true)}`
+              : `${code(x.left, p, false)} ${x.op} ${code(x.right, p + 1, true)}`;
+          return outer > p || (outer === p && right) ? `(${t})` : t;
+        }
+      }
+    };
+    const text = code(e, 0, false);
+    const atomic = e.kind === 'param' || e.kind === 'index' || (e.kind === 'literal' && !text.startsWith('-'));
+    return { code: text, atomic: atomic || (e.kind === 'binary' && e.op === '//') };
+  }
+
+  /** A value: its expression where the class takes the parameters it came from, else literal. */
+  private slot(expr: ParamExpr | null | undefined, concrete: unknown): string {
+    return expr && this.usable(expr) ? this.exprCode(expr).code : jsValue(concrete);
+  }
+
+  /** Whether an expression can be written in the class being generated. */
+  private usable(expr: ParamExpr): boolean {
+    const scope = this.scope;
+    return !!scope && paramsOfExpr(expr).every((p) => !scope.baked.has(p));
+  }
+
+  /** A lowering's code, with values from the block's parameters as expressions where exact. */
+  private probe(
+    concrete: string,
+    values: Readonly<Record<string, unknown>>,
+    exprs: ReadonlyMap<string, ParamExpr> | Readonly<Record<string, ParamExpr>> | undefined,
+    lower: (values: Readonly<Record<string, unknown>>) => string,
+  ): string {
+    if (!this.scope || !exprs) return concrete;
+    const entries = exprs instanceof Map ? [...exprs] : Object.entries(exprs);
+    const map = new Map(entries.filter(([, e]) => this.usable(e)));
+    if (map.size === 0) return concrete;
+    return probeLowering(
+      concrete,
+      values,
+      map,
+      lower,
+      (v) => jsValue(v),
+      (e) => this.exprCode(e),
+    );
+  }
+
+  /** Registers the classes of the models, bottom-up, in first-use order. */
+  private register(models: readonly ModelIR[]): void {
+    this.classes.clear();
+    this.classOrder.length = 0;
+    this.nodeClass.clear();
+    this.rootClass.clear();
+    this.rootModel.clear();
     for (const m of models) {
       for (const [k, g] of m.graphs) if (!this.graphs.has(k)) this.graphs.set(k, g);
       if (m.root.kind !== 'block')
         throw new EmitError(`model \`${m.name}\` is a ${m.root.kind}, not a block or model`, this.origin(m.root.span));
-      this.classFor(m.root, true, m.graphs);
-      const root = this.classOf(m.root, true);
+      const root = this.classFor(m.root, true, m.graphs);
       if (!this.rootModel.has(root)) this.rootModel.set(root, m.name);
     }
-    // 2. Names: the bare block name when it has one instantiation, else the name with the
-    // parameters that tell its instantiations apart (`GRN_dim64`), else `Name$1`, `Name$2`...
+  }
+
+  /**
+   * Per declaration, the parameters that tell its classes apart: taken by a constructor, yet
+   * one value per class (`Flatten(dim)` with the width baked into a reshape). A constructor
+   * taking them would be valid for one value only, so they are baked and name the classes.
+   */
+  private splittingParams(): Map<string, Set<string>> {
+    const byDecl = new Map<string, ClassInfo[]>();
+    for (const c of this.classOrder)
+      if (!c.root) byDecl.set(declKey(c.node), [...(byDecl.get(declKey(c.node)) ?? []), c]);
+    const out = new Map<string, Set<string>>();
+    for (const [decl, group] of byDecl) {
+      if (group.length < 2) continue;
+      const split = new Set<string>();
+      for (const k of new Set(group.flatMap((c) => c.params))) {
+        const per = group.map((c) => new Set(c.members.map((m) => JSON.stringify(m.params[k]))));
+        if (per.every((v) => v.size === 1) && new Set(per.map((v) => [...v][0])).size > 1) split.add(k);
+      }
+      if (split.size) out.set(decl, split);
+    }
+    return out;
+  }
+
+  emit(models: readonly ModelIR[]): ModelCode {
+    // 1. Classes, bottom-up, in first-use order; again with the parameters that split a
+    // declaration's classes baked.
+    this.register(models);
+    const split = this.splittingParams();
+    if (split.size) {
+      this.baked = split;
+      this.register(models);
+    }
+    this.refName = (c) => c.name;
+    // 2. Names: the bare declaration name when it has one class, else the name with the
+    // parameters that tell its classes apart: for a model root its parameters (`depth2`), for a
+    // class taking parameters those it was specialised for; else the model (roots), else `$1`...
     const groups = new Map<string, ClassInfo[]>();
     for (const c of this.classOrder) groups.set(c.node.typeName, [...(groups.get(c.node.typeName) ?? []), c]);
     for (const [typeName, group] of groups) {
       const suffixes =
         group.length > 1
-          ? (distinguishingSuffixes(group.map((c) => c.node.params)) ?? modelSuffixes(group, this.rootModel))
+          ? (distinguishingSuffixes(
+              group.map((c) => (c.root ? c.node.params : (bakedParams(c.members, c.params) ?? {}))),
+            ) ?? modelSuffixes(group, this.rootModel))
           : undefined;
       let base: string | undefined;
       group.forEach((c, i) => {
@@ -321,7 +508,7 @@ export class ModelEmitter {
       [{ kind: StructureKind.ImportDeclaration, namespaceImport: 'nv', moduleSpecifier: this.options.runtimeImport }];
     for (const c of this.classOrder) {
       if (c.root) statements.push(...this.rootTypes(c));
-      statements.push(this.classStructure(c));
+      statements.push(this.generate(c).structure);
     }
     const project = new Project({
       useInMemoryFileSystem: true,
@@ -354,7 +541,7 @@ export class ModelEmitter {
       case 'function':
         return 'nv.Lambda';
       case 'block':
-        return this.classOf(node).name;
+        return this.refName(this.classOf(node));
       case 'list':
       case 'sequential': {
         const types = node.children.map((c) => this.typeOf(c));
@@ -369,12 +556,48 @@ export class ModelEmitter {
     return types.length > 0 && types.every((t) => t === types[0]);
   }
 
+  /**
+   * A list of copies of one block built alike (`repeat n Block(dim)`), written as `n` copies:
+   * with several items, or with one where the count comes from the block's parameters.
+   */
+  private copies(node: ModuleNode, built: readonly string[]): boolean {
+    const first = node.children[0];
+    return (
+      !!first &&
+      first.kind === 'block' &&
+      !first.sparse &&
+      this.homogeneous(node) &&
+      built.every((b) => b === built[0]) &&
+      (built.length > 1 || this.symbolicCount(node))
+    );
+  }
+
+  /** The list's length is a parameter of the class (its forward must not assume a length). */
+  private symbolicCount(node: ModuleNode): boolean {
+    const count = node.repeat?.countExpr;
+    return node.kind === 'list' && count !== undefined && this.usable(count) && node.children.length > 0;
+  }
+
+  /**
+   * Whether the forward applies a list as a fold over its items, which holds for any length:
+   * long lists, and repeats whose count came from a block's parameters (their class may build
+   * them with that count; the list may belong to a child block's class).
+   */
+  private folded(node: ModuleNode): boolean {
+    return this.homogeneous(node) && (node.children.length > 2 || node.repeat?.countExpr !== undefined);
+  }
+
   /** The expression constructing a child module. */
   private buildExpr(node: ModuleNode, indent: string): string {
     const origin = this.origin(node.span);
     switch (node.kind) {
       case 'primitive':
-        return primitiveLayer(node, origin).expr;
+        return this.probe(
+          primitiveLayer(node, origin).expr,
+          node.params,
+          node.argExprs,
+          (values) => primitiveLayer({ ...node, params: values }, origin).expr,
+        );
       case 'function': {
         const prim = recordOf(node, origin);
         if (prim.targets.tfjs.lower.kind !== 'call')
@@ -385,40 +608,47 @@ export class ModelEmitter {
             `\`${prim.name}\` takes ${prim.inputs.length} inputs and cannot be used as a layer in a chain`,
             origin,
           );
-        const expr = callExpr(
-          prim,
-          {
-            args: ['x'],
-            attrs: node.params,
-            out: [],
-            inShapes: [],
-            dim: () => {
-              throw new EmitError(`\`${prim.name}\` needs a shape and cannot be used as a layer in a chain`, origin);
+        const lambda = (attrs: Readonly<Record<string, unknown>>) =>
+          `new nv.Lambda((ctx, x) => ${callExpr(
+            prim,
+            {
+              args: ['x'],
+              attrs,
+              out: [],
+              inShapes: [],
+              dim: () => {
+                throw new EmitError(`\`${prim.name}\` needs a shape and cannot be used as a layer in a chain`, origin);
+              },
             },
-          },
-          origin,
-        );
-        return `new nv.Lambda((ctx, x) => ${expr}, ${jsString(prim.name)})`;
+            origin,
+          )}, ${jsString(prim.name)})`;
+        // Inside the lambda a parameter is read as `this.<name>` (its own `x` and `ctx` would hide it).
+        const scope = this.scope;
+        const where = scope?.where;
+        if (scope) scope.where = 'forward';
+        try {
+          return this.probe(lambda(node.params), node.params, node.argExprs, lambda);
+        } finally {
+          if (scope) scope.where = where!;
+        }
       }
       case 'block': {
-        const expr = `new ${this.classOf(node).name}()`;
+        const callee = this.classOf(node);
+        const args = callee.params.map((k) => this.slot(node.argExprs?.get(k), node.params[k]));
+        const expr = `new ${this.refName(callee)}(${args.join(', ')})`;
         return node.sparse && !this.hasSparseChild(node) ? `nv.Sparse(${expr})` : expr;
       }
       case 'list':
       case 'sequential': {
-        if (
-          this.homogeneous(node) &&
-          node.children.length > 1 &&
-          node.children[0]!.kind === 'block' &&
-          !node.children[0]!.sparse
-        ) {
-          return (
-            `new nv.ModuleList(Array.from({ length: ${node.children.length} }, () => new ` +
-            `${this.classOf(node.children[0]!).name}()))`
-          );
-        }
         const inner = indent + '  ';
-        const items = node.children.map((c) => `${inner}${this.buildExpr(c, inner)},`);
+        const built = node.children.map((c) => this.buildExpr(c, inner));
+        if (this.copies(node, built)) {
+          const count = this.symbolicCount(node)
+            ? this.slot(node.repeat?.countExpr, node.children.length)
+            : String(node.children.length);
+          return `new nv.ModuleList(Array.from({ length: ${count} }, () => ${built[0]}))`;
+        }
+        const items = built.map((b) => `${inner}${b},`);
         const ctor = this.homogeneous(node) ? 'nv.ModuleList' : 'nv.TupleList';
         return `new ${ctor}([\n${items.join('\n')}\n${indent}])`;
       }
@@ -435,6 +665,12 @@ export class ModelEmitter {
     const memberName = new Map<string, string>();
     const list = this.orderedMembers(node);
     for (const m of list) memberName.set(m.key, members.name(m.key));
+    // Block parameters are constructor parameters and readonly fields, named after the members
+    // (their names never clash in .nvc); `nv` would hide the runtime inside the constructor.
+    const scope = this.scope;
+    if (scope)
+      for (const [k, v] of node.args)
+        if (v.kind !== 'layer') (scope.idents as Map<string, string>).set(k, members.name(k === 'nv' ? 'nv_' : k));
 
     const props: string[] = [];
     const ctor: string[] = ['super();'];
@@ -446,8 +682,9 @@ export class ModelEmitter {
         props.push(`readonly ${prop}: nv.tf.Variable;`);
         const opts = [w.noDecay ? 'noDecay: true' : '', w.frozen ? 'trainable: false' : ''].filter(Boolean);
         ctor.push(`// ${commentText(origin)}`);
+        const shape = `[${w.shape.map((d, i) => this.slot(w.shapeExprs?.[i], d)).join(', ')}]`;
         ctor.push(
-          `this.${prop} = this.param(${jsString(w.name)}, ${jsValue(w.shape)}, ` +
+          `this.${prop} = this.param(${jsString(w.name)}, ${shape}, ` +
             `${initExpr(w.init, origin)}${opts.length ? `, { ${opts.join(', ')} }` : ''});`,
         );
       } else if (m.kind === 'buffer') {
@@ -466,9 +703,12 @@ export class ModelEmitter {
         ctor.push(`this.${prop} = this.child(${jsString(m.key)}, ${this.buildExpr(ch, '')});`);
       }
     }
+    const forward = c.graph ? this.forwardMethod(c, memberName) : undefined;
+    const params = scope ? [...node.args.keys()].filter((k) => scope.used.has(k)) : [];
     const declSpan = node.decl?.nameSpan;
     const doc = [
-      `${commentText(describeNode(node))}${declSpan ? `, declared at ${commentText(this.origin(declSpan))}` : ''}.`,
+      `${commentText(this.describeClass(c, params))}` +
+        `${declSpan ? `, declared at ${commentText(this.origin(declSpan))}` : ''}.`,
     ];
     const declDoc = node.decl?.doc;
     if (declDoc) doc.push('', ...declDoc.split(/\r\n|[\r\n\u2028\u2029]/).map((l) => commentText(l)));
@@ -481,14 +721,19 @@ export class ModelEmitter {
       properties: [],
       members: [],
     } as OptionalKind<ClassDeclarationStructure>;
-    const body = {
-      props,
-      ctor,
-      forward: c.graph ? this.forwardMethod(c, memberName) : undefined,
-    };
+    const body = { props, ctor, forward };
     (structure as { members?: unknown }).members = undefined;
     structure.properties = [];
-    structure.ctors = [{ statements: body.ctor }];
+    structure.ctors = [
+      {
+        parameters: params.map((k) => ({
+          name: scope!.idents.get(k)!,
+          type: this.paramTypeOf(c, k),
+          isReadonly: true,
+        })),
+        statements: body.ctor,
+      },
+    ];
     structure.methods = body.forward ? [body.forward] : [];
     // Property declarations are written as text so that their order follows the members.
     structure.properties = props.map((p) => {
@@ -496,6 +741,33 @@ export class ModelEmitter {
       return { name: m[1]!, type: m[2]!, isReadonly: true, hasExclamationToken: false };
     });
     return structure;
+  }
+
+  /**
+   * The type of a constructor parameter. A string is typed by the values the class is built
+   * with (`"sample"`): runtime functions take their options as string unions, which a plain
+   * `string` would not satisfy. Only once the class's members are all known (not while
+   * classes are told apart, so that the type does not tell them apart).
+   */
+  private paramTypeOf(c: ClassInfo, k: string): string {
+    const v = c.node.args.get(k);
+    if (this.keying || (v?.kind !== 'string' && v?.kind !== 'word')) return paramType(v);
+    const values = [...new Set(c.members.map((m) => JSON.stringify(plainValue(m.args.get(k)))))];
+    return values.map((x) => (x === undefined ? 'string' : jsString(JSON.parse(x) as string))).join(' | ');
+  }
+
+  /**
+   * The class in words: a root as its model's parameters (`ConvNeXtV2(depths = [2, 2, 6, 2], ...)`),
+   * a class taking parameters as its declaration (`GRN(dim, eps, masked_pooling)`) followed by the
+   * values it is specialised for (`with depth = 1`). `taken`: the constructor's parameters while
+   * they are being found (the class's own once registered).
+   */
+  private describeClass(c: ClassInfo, taken: readonly string[] = c.params): string {
+    if (c.root) return describeNode(c.node);
+    const baked = bakedParams(c.members, taken);
+    const values = baked ? Object.entries(baked).map(([k, v]) => `${k} = ${fmtParam(v)}`) : [];
+    if (values.length && !taken.length) return `${c.node.typeName} with ${values.join(', ')}`;
+    return `${c.node.typeName}(${taken.join(', ')})${values.length ? ` with ${values.join(', ')}` : ''}`;
   }
 
   /** Input/output record types of a model root. */
@@ -530,7 +802,18 @@ export class ModelEmitter {
   // Forward
 
   private forwardMethod(c: ClassInfo, memberName: ReadonlyMap<string, string>) {
+    if (this.scope) this.scope.where = 'forward';
     const g = c.graph!;
+    // Shapes in the doc comment: for a class taking parameters, in terms of them.
+    const docShape = (v: GraphValue) =>
+      commentText(
+        `[${v.shape
+          .map((d, i) => {
+            const e = v.shapeExprs?.[i];
+            return e && this.usable(e) ? formatParamExpr(e) : d.toString();
+          })
+          .join(', ')}]`,
+      );
     const locals = new Namer(LOCAL_RESERVED, /^v\d+$/);
     const value = new Map<number, string>();
     const rankOf = new Map<number, number>();
@@ -555,7 +838,7 @@ export class ModelEmitter {
         params.push({ name: inputLocal.get(i.name)!, type: tensorType(i.shape) });
         docLines.push(
           `@param ${inputLocal.get(i.name)} ` +
-            `${commentText(formatShape(i.shape))}` +
+            `${docShape(i)}` +
             `${inputLocal.get(i.name) !== i.name ? ` (\`${commentText(i.name)}\`)` : ''}`,
         );
       }
@@ -613,13 +896,18 @@ export class ModelEmitter {
         continue;
       }
       if (op.op === 'const') {
-        consts.set(op.id, jsValue(op.attrs.value));
-        value.set(op.id, jsValue(op.attrs.value));
+        const code = this.slot(op.exprs?.value, op.attrs.value);
+        consts.set(op.id, code);
+        value.set(op.id, code);
         continue;
       }
       const fused = fusedAt.get(op.id);
       const expr = fused
-        ? fusedExpr(fused, value)
+        ? fusedExpr(
+            fused,
+            value,
+            this.slot(g.ops.find((o) => o.id === fused.statistics)?.exprs?.pooling, fused.pooling),
+          )
         : this.opExpr(c, op, value, consts, memberName, (d) => dim(d, origin), origin);
       const v = locals.claim(`v${op.id}`);
       if (yieldsRecord(op)) {
@@ -651,24 +939,24 @@ export class ModelEmitter {
               `${g.outputs.map((o) => `[${jsString(o.name)}, ${ret(o.id, o.shape)}]`).join(', ')}]) as ` +
               `unknown as ${returnType};`,
       );
-      for (const o of g.outputs) docLines.push(`@returns ${commentText(o.name)}: ${commentText(formatShape(o.shape))}`);
+      for (const o of g.outputs) docLines.push(`@returns ${commentText(o.name)}: ${docShape(o)}`);
     } else if (g.outputs.length === 1) {
       const o = g.outputs[0]!;
       returnType = tensorType(o.shape);
       statements.push(`return ${ret(o.id, o.shape)};`);
-      docLines.push(`@returns ${commentText(formatShape(o.shape))}`);
+      docLines.push(`@returns ${docShape(o)}`);
     } else {
       returnType = `{ ${g.outputs.map((o) => `readonly ${propertyKey(o.name)}: ${tensorType(o.shape)}`).join('; ')} }`;
       statements.push(
         `return { ${g.outputs.map((o) => `${propertyKey(o.name)}: ${ret(o.id, o.shape)}`).join(', ')} };`,
       );
-      for (const o of g.outputs) docLines.push(`@returns ${commentText(o.name)}: ${commentText(formatShape(o.shape))}`);
+      for (const o of g.outputs) docLines.push(`@returns ${commentText(o.name)}: ${docShape(o)}`);
     }
     return {
       name: 'forward',
       docs: [
         [
-          `Forward pass of ${commentText(describeNode(c.node))} (${commentText(this.origin(g.span))}).`,
+          `Forward pass of ${commentText(this.describeClass(c))} (${commentText(this.origin(g.span))}).`,
           ...docLines,
         ].join('\n'),
       ],
@@ -794,12 +1082,9 @@ export class ModelEmitter {
     const tensorArgs = args.map((a, i) =>
       consts.has(op.inputs[i]!) && (i === 0 || !BINARY.has(op.op)) ? `nv.tf.scalar(${a})` : a,
     );
-    const expr = callExpr(
-      prim,
-      { args: tensorArgs, attrs: op.attrs, out: op.shape, inShapes: op.inputs.map(shapeOf), dim },
-      origin,
-    );
-    return `() => ${expr}`;
+    const call = (attrs: Readonly<Record<string, unknown>>) =>
+      callExpr(prim, { args: tensorArgs, attrs, out: op.shape, inShapes: op.inputs.map(shapeOf), dim }, origin);
+    return `() => ${this.probe(call(op.attrs), op.attrs, op.exprs, call)}`;
   }
 
   /** A call of a block child: positional inputs in the callee's declared order. */
@@ -866,7 +1151,7 @@ export class ModelEmitter {
       return `${itemExpr}.forward(ctx, ${cur})`;
     };
     if (node.children.length === 0) return args[0]!;
-    if (this.homogeneous(node) && node.children.length > 2) {
+    if (this.folded(node)) {
       const m = depth === 0 ? 'm' : `m${depth}`;
       return `${self}.items.reduce<nv.tf.Tensor>((${t}, ${m}) => ${item(node.children[0]!, m, t)}, ${args[0]})`;
     }
@@ -925,13 +1210,23 @@ function modelSuffixes(group: readonly ClassInfo[], rootModel: ReadonlyMap<Class
 }
 
 /** The runtime call of a fused pattern (compiler/emit/fusion.ts). */
-function fusedExpr(f: Fusion, value: ReadonlyMap<number, string>): string {
+function fusedExpr(f: Fusion, value: ReadonlyMap<number, string>, pooling: string): string {
   const v = (id: number) => {
     const e = value.get(id);
     if (e === undefined) throw new Error(`internal: fused operand %${id} has no value`);
     return e;
   };
-  return `() => nv.grnBlock(${v(f.x)}, ${v(f.gamma)}, ${v(f.beta)}, ${jsValue(f.eps)}, ${jsString(f.pooling)}, ctx)`;
+  return `() => nv.grnBlock(${v(f.x)}, ${v(f.gamma)}, ${v(f.beta)}, ${v(f.epsConst)}, ${pooling}, ctx)`;
+}
+
+/** The declaration a block node instantiates (`file:offset` of its name). */
+function declKey(node: ModuleNode): string {
+  return node.decl ? `${node.decl.nameSpan.file}:${node.decl.nameSpan.start}` : node.typeName;
+}
+
+/** A class structure without its doc comments (what tells classes apart). */
+function withoutDocs(structure: unknown): string {
+  return JSON.stringify(structure, (k, v) => (k === 'docs' ? undefined : v));
 }
 
 /** A call of a block with named outputs: its value is the record, read by `output` ops. */
