@@ -74,6 +74,7 @@ export function probeLowering(
     if (concrete.includes(text)) continue;
     probes.push({ key, value, text });
   }
+  /** The lowering's code with these sentinels, if putting the values back gives `concrete`. */
   const attempt = (use: typeof probes): string | undefined => {
     if (use.length === 0) return undefined;
     let code: string;
@@ -84,15 +85,18 @@ export function probeLowering(
     }
     let back = code;
     for (const p of use) back = back.split(p.text).join(print(values[p.key]));
-    if (back !== concrete) return undefined;
-    for (const p of use) code = replaceSentinel(code, p.text, exprCode(exprs.get(p.key)!));
-    return code;
+    return back === concrete ? code : undefined;
   };
-  const all = attempt(probes);
-  if (all !== undefined) return all;
-  // One parameter at a time: keep those the lowering writes as they are, then all of them.
-  const fine = probes.filter((p) => attempt([p]) !== undefined);
-  return attempt(fine) ?? concrete;
+  let use = probes;
+  let code = attempt(use);
+  if (code === undefined) {
+    // One parameter at a time: keep those the lowering writes as they are, then all of them.
+    use = probes.filter((p) => attempt([p]) !== undefined);
+    code = attempt(use);
+  }
+  if (code === undefined) return concrete;
+  for (const p of use) code = replaceSentinel(code, p.text, exprCode(exprs.get(p.key)!));
+  return code;
 }
 
 /** The plain (JSON) value of an IR value. */
@@ -130,4 +134,69 @@ export function bakedParams(
     if (members.every((m) => JSON.stringify(m.params[k]) === text)) out[k] = v;
   }
   return Object.keys(out).length ? out : undefined;
+}
+
+/**
+ * Per instantiation, a name suffix from the block parameters whose values differ between the
+ * instantiations (`dim64`, `dim16_drop_path_rate0_1`), or undefined when such parameters do not
+ * tell every instantiation apart in plain identifier characters (structure differs, or a value
+ * is a list or a layer).
+ */
+export function distinguishingSuffixes(params: readonly Readonly<Record<string, unknown>>[]): string[] | undefined {
+  const keys = [...new Set(params.flatMap((p) => Object.keys(p)))].filter(
+    (k) => new Set(params.map((p) => JSON.stringify(p[k] ?? null))).size > 1,
+  );
+  if (keys.length === 0 || keys.some((k) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))) return undefined;
+  const part = (v: unknown): string | undefined => {
+    if (typeof v === 'number' && Number.isFinite(v)) return String(v).replace(/-/g, 'm').replace(/[.+]/g, '_');
+    if (typeof v === 'boolean') return String(v);
+    if (typeof v === 'string' && /^[A-Za-z0-9_]{1,24}$/.test(v)) return v;
+    return undefined;
+  };
+  const suffixes: string[] = [];
+  for (const p of params) {
+    const parts = keys.map((k) => part(p[k]));
+    if (parts.some((x) => x === undefined)) return undefined;
+    suffixes.push(keys.map((k, i) => `${k}${parts[i]}`).join('_'));
+  }
+  return new Set(suffixes).size === suffixes.length ? suffixes : undefined;
+}
+
+/** The declaration a block node instantiates (`file:offset` of its name). */
+export function declKey(node: ModuleNode): string {
+  return node.decl ? `${node.decl.nameSpan.file}:${node.decl.nameSpan.start}` : node.typeName;
+}
+
+/** What `splittingParams` reads of a class. */
+export interface ClassShape {
+  readonly root: boolean;
+  readonly node: ModuleNode;
+  readonly members: readonly ModuleNode[];
+  /** The block parameters its constructor takes. */
+  readonly params: readonly string[];
+}
+
+/**
+ * Per declaration, the parameters that tell its classes apart: taken by a constructor, yet
+ * one value per class (`Flatten(dim)` with the width baked into a reshape). A constructor
+ * taking them would serve one value only, so the emitter bakes them in a second pass and they
+ * name the classes (`Flatten_dim8`).
+ */
+export function splittingParams(
+  classes: readonly ClassShape[],
+  declOf: (node: ModuleNode) => string = declKey,
+): Map<string, Set<string>> {
+  const byDecl = new Map<string, ClassShape[]>();
+  for (const c of classes) if (!c.root) byDecl.set(declOf(c.node), [...(byDecl.get(declOf(c.node)) ?? []), c]);
+  const out = new Map<string, Set<string>>();
+  for (const [decl, group] of byDecl) {
+    if (group.length < 2) continue;
+    const split = new Set<string>();
+    for (const k of new Set(group.flatMap((c) => c.params))) {
+      const per = group.map((c) => new Set(c.members.map((m) => JSON.stringify(m.params[k]))));
+      if (per.every((v) => v.size === 1) && new Set(per.map((v) => [...v][0])).size > 1) split.add(k);
+    }
+    if (split.size) out.set(decl, split);
+  }
+  return out;
 }

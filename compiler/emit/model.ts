@@ -49,7 +49,15 @@ import {
   propertyAccess,
   propertyKey,
 } from './names.js';
-import { bakedParams, type ExprCode, plainValue, probeLowering } from './classes.js';
+import {
+  bakedParams,
+  declKey,
+  distinguishingSuffixes,
+  type ExprCode,
+  plainValue,
+  probeLowering,
+  splittingParams,
+} from './classes.js';
 
 /** A problem the emitter cannot express in runtime code (reported as a build error). */
 export class EmitError extends Error {
@@ -448,33 +456,11 @@ export class ModelEmitter {
     }
   }
 
-  /**
-   * Per declaration, the parameters that tell its classes apart: taken by a constructor, yet
-   * one value per class (`Flatten(dim)` with the width baked into a reshape). A constructor
-   * taking them would be valid for one value only, so they are baked and name the classes.
-   */
-  private splittingParams(): Map<string, Set<string>> {
-    const byDecl = new Map<string, ClassInfo[]>();
-    for (const c of this.classOrder)
-      if (!c.root) byDecl.set(declKey(c.node), [...(byDecl.get(declKey(c.node)) ?? []), c]);
-    const out = new Map<string, Set<string>>();
-    for (const [decl, group] of byDecl) {
-      if (group.length < 2) continue;
-      const split = new Set<string>();
-      for (const k of new Set(group.flatMap((c) => c.params))) {
-        const per = group.map((c) => new Set(c.members.map((m) => JSON.stringify(m.params[k]))));
-        if (per.every((v) => v.size === 1) && new Set(per.map((v) => [...v][0])).size > 1) split.add(k);
-      }
-      if (split.size) out.set(decl, split);
-    }
-    return out;
-  }
-
   emit(models: readonly ModelIR[]): ModelCode {
     // 1. Classes, bottom-up, in first-use order; again with the parameters that split a
     // declaration's classes baked.
     this.register(models);
-    const split = this.splittingParams();
+    const split = splittingParams(this.classOrder, declKey);
     if (split.size) {
       this.baked = split;
       this.register(models);
@@ -810,7 +796,7 @@ export class ModelEmitter {
         `[${v.shape
           .map((d, i) => {
             const e = v.shapeExprs?.[i];
-            return e && this.usable(e) ? formatParamExpr(e) : d.toString();
+            return e && paramsOfExpr(e).every((p) => c.params.includes(p)) ? formatParamExpr(e) : d.toString();
           })
           .join(', ')}]`,
       );
@@ -1176,32 +1162,6 @@ export function emitModels(
   return new ModelEmitter(files, options).emit(models);
 }
 
-/**
- * Per instantiation, a name suffix from the block parameters whose values differ between the
- * instantiations (`dim64`, `dim16_drop_path_rate0_1`), or undefined when such parameters do not
- * tell every instantiation apart in plain identifier characters (structure differs, or a value
- * is a list or a layer).
- */
-function distinguishingSuffixes(params: readonly Readonly<Record<string, unknown>>[]): string[] | undefined {
-  const keys = [...new Set(params.flatMap((p) => Object.keys(p)))].filter(
-    (k) => new Set(params.map((p) => JSON.stringify(p[k] ?? null))).size > 1,
-  );
-  if (keys.length === 0 || keys.some((k) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))) return undefined;
-  const part = (v: unknown): string | undefined => {
-    if (typeof v === 'number' && Number.isFinite(v)) return String(v).replace(/-/g, 'm').replace(/[.+]/g, '_');
-    if (typeof v === 'boolean') return String(v);
-    if (typeof v === 'string' && /^[A-Za-z0-9_]{1,24}$/.test(v)) return v;
-    return undefined;
-  };
-  const suffixes: string[] = [];
-  for (const p of params) {
-    const parts = keys.map((k) => part(p[k]));
-    if (parts.some((x) => x === undefined)) return undefined;
-    suffixes.push(keys.map((k, i) => `${k}${parts[i]}`).join('_'));
-  }
-  return new Set(suffixes).size === suffixes.length ? suffixes : undefined;
-}
-
 /** Per instantiation, the name of the model it is the root of (`convnextv2_atto`), when all are roots. */
 function modelSuffixes(group: readonly ClassInfo[], rootModel: ReadonlyMap<ClassInfo, string>): string[] | undefined {
   const names = group.map((c) => rootModel.get(c));
@@ -1217,11 +1177,6 @@ function fusedExpr(f: Fusion, value: ReadonlyMap<number, string>, pooling: strin
     return e;
   };
   return `() => nv.grnBlock(${v(f.x)}, ${v(f.gamma)}, ${v(f.beta)}, ${v(f.epsConst)}, ${pooling}, ctx)`;
-}
-
-/** The declaration a block node instantiates (`file:offset` of its name). */
-function declKey(node: ModuleNode): string {
-  return node.decl ? `${node.decl.nameSpan.file}:${node.decl.nameSpan.start}` : node.typeName;
 }
 
 /** A class structure without its doc comments (what tells classes apart). */

@@ -17,10 +17,19 @@
  */
 import { createHash } from 'node:crypto';
 import type { Span } from '../../../dsl/span.js';
-import type { ForwardGraph, ModelIR, ModuleNode, Op } from '../../ir/ir.js';
-import { formatShape, type Dim, type Shape } from '../../symbolic.js';
+import type { ForwardGraph, GraphValue, IRValue, ModelIR, ModuleNode, Op, ParamExpr } from '../../ir/ir.js';
+import { formatParamExpr, paramsOfExpr } from '../../ir/param-expr.js';
+import {
+  bakedParams,
+  declKey,
+  distinguishingSuffixes,
+  type ExprCode,
+  probeLowering,
+  splittingParams,
+} from '../classes.js';
+import type { Dim, Shape } from '../../symbolic.js';
 import { PRIMITIVES } from '../../primitives/index.js';
-import { type InitSpec, pyValue, type TorchLowering } from '../../primitives/torch.js';
+import { type InitSpec, type LayerLowering, pyValue, type TorchLowering } from '../../primitives/torch.js';
 
 /** The torch rule of a primitive's record (`targets.torch`), by surface name. */
 export function torchRule(name: string): TorchLowering | undefined {
@@ -304,18 +313,64 @@ const BINARY = new Set(['add', 'sub', 'mul', 'div']);
 
 interface ClassInfo {
   name: string;
+  /** Registration order (placeholder names while classes are told apart). */
+  readonly id: number;
+  /** The first node the class was generated for (its members all have the same code). */
   readonly node: ModuleNode;
+  readonly members: ModuleNode[];
   readonly root: boolean;
   readonly graph?: ForwardGraph;
+  /** The block parameters `__init__` takes, in declaration order (none for roots). */
+  params: readonly string[];
+}
+
+/** While a non-root class is generated: its block parameters, as the code names them. */
+interface ParamScope {
+  /** Identifier of each block parameter (`__init__` argument and attribute). */
+  readonly idents: Map<string, string>;
+  readonly used: Set<string>;
+  /** In `__init__` a parameter is its argument; elsewhere `self.<name>`. */
+  where: 'init' | 'self';
+  /** Parameters the class does not take (classes.ts `splittingParams`). */
+  readonly baked: ReadonlySet<string>;
+}
+
+const PY_PRECEDENCE: Readonly<Record<string, number>> = { '+': 1, '-': 1, '*': 2, '/': 2, '//': 2, '**': 4 };
+
+/** The Python type of a block parameter's value. */
+function pyParamType(v: IRValue | undefined): string {
+  switch (v?.kind) {
+    case 'int':
+      return 'int';
+    case 'float':
+      return 'float';
+    case 'bool':
+      return 'bool';
+    case 'string':
+    case 'word':
+      return 'str';
+    case 'list':
+      return `List[${v.items.length ? pyParamType(v.items[0]) : 'int'}]`;
+    default:
+      return 'object';
+  }
 }
 
 type Lines = string[];
 
 export class TorchModelEmitter {
+  /** Classes by the text of their code (with placeholder class names). */
   private readonly classes = new Map<string, ClassInfo>();
   private readonly classOrder: ClassInfo[] = [];
-  private readonly sigs = new WeakMap<ModuleNode, string>();
+  private readonly nodeClass = new Map<ModuleNode, ClassInfo>();
+  private readonly rootClass = new Map<ModuleNode, ClassInfo>();
   private readonly graphs = new Map<string, ForwardGraph>();
+  /** How code refers to a class: a placeholder while classes are told apart, then its name. */
+  private refName: (c: ClassInfo) => string = (c) => c.name;
+  /** The parameters of the class being generated; undefined for a root (values are baked). */
+  private scope: ParamScope | undefined;
+  /** Per declaration (`declKey`), parameters always written as their values. */
+  private baked = new Map<string, ReadonlySet<string>>();
 
   constructor(private readonly options: TorchEmitOptions) {}
 
@@ -323,34 +378,39 @@ export class TorchModelEmitter {
     return this.options.origin(span);
   }
 
-  private sig(node: ModuleNode): string {
-    let s = this.sigs.get(node);
-    if (s === undefined) {
-      const text = JSON.stringify([
-        node.kind,
-        node.typeName,
-        node.runtime ?? null,
-        node.forwardKey ?? null,
-        node.params,
-        node.weights,
-        node.sparse,
-        node.unmasked ?? false,
-        node.children.map((c) => [keyOf(c), this.sig(c)]),
-      ]);
-      s = createHash('sha256').update(text).digest('hex');
-      this.sigs.set(node, s);
-    }
-    return s;
-  }
-
-  private classFor(node: ModuleNode, root: boolean): void {
-    const key = `${this.sig(node)}${root ? ':root' : ''}`;
-    if (this.classes.has(key)) return;
+  /**
+   * Registers the class of a block node, children first. Nodes share a class exactly when the
+   * code generated for them is the same, values from the block's parameters written as
+   * expressions over them (see the tfjs emitter, compiler/emit/model.ts, and classes.ts).
+   */
+  private classFor(node: ModuleNode, root: boolean): ClassInfo {
+    const known = (root ? this.rootClass : this.nodeClass).get(node);
+    if (known) return known;
     this.visitChildren(node);
     const graph = node.forwardKey ? this.graphs.get(node.forwardKey) : undefined;
-    const info: ClassInfo = { name: '', node, root, ...(graph ? { graph } : {}) };
-    this.classes.set(key, info);
-    this.classOrder.push(info);
+    const draft: ClassInfo = {
+      name: '',
+      id: this.classOrder.length,
+      node,
+      members: [node],
+      root,
+      ...(graph ? { graph } : {}),
+      params: [],
+    };
+    this.refName = (c) => `$${c.id}$`;
+    const { code, params } = this.generate(draft);
+    const key = createHash('sha256')
+      .update(JSON.stringify([root, node.typeName, declKey(node), params, code.body]))
+      .digest('hex');
+    let info = this.classes.get(key);
+    if (info) info.members.push(node);
+    else {
+      info = { ...draft, params };
+      this.classes.set(key, info);
+      this.classOrder.push(info);
+    }
+    (root ? this.rootClass : this.nodeClass).set(node, info);
+    return info;
   }
 
   private visitChildren(node: ModuleNode): void {
@@ -361,12 +421,33 @@ export class TorchModelEmitter {
   }
 
   private classOf(node: ModuleNode, root = false): ClassInfo {
-    const info = this.classes.get(`${this.sig(node)}${root ? ':root' : ''}`);
+    const info = (root ? this.rootClass : this.nodeClass).get(node);
     if (!info) throw new Error(`internal: no class for ${node.typeName} at '${node.path}'`);
     return info;
   }
 
-  emit(entries: readonly TorchModelEntry[]): TorchModelCode {
+  /** The class's code (its body apart from docstrings, and in full) and the parameters it reads. */
+  private generate(c: ClassInfo): { code: { body: Lines; text: Lines }; params: string[] } {
+    const previous = this.scope;
+    const scope: ParamScope | undefined = c.root
+      ? undefined
+      : { idents: new Map(), used: new Set(), where: 'init', baked: this.baked.get(declKey(c.node)) ?? new Set() };
+    this.scope = scope;
+    try {
+      const code = this.classText(c);
+      const params = scope ? [...c.node.args.keys()].filter((k) => scope.used.has(k)) : [];
+      return { code, params };
+    } finally {
+      this.scope = previous;
+    }
+  }
+
+  /** Registers the classes of the models, bottom-up, in first-use order. */
+  private register(entries: readonly TorchModelEntry[]): void {
+    this.classes.clear();
+    this.classOrder.length = 0;
+    this.nodeClass.clear();
+    this.rootClass.clear();
     for (const e of entries) {
       for (const [k, g] of e.model.graphs) if (!this.graphs.has(k)) this.graphs.set(k, g);
       if (e.model.root.kind !== 'block')
@@ -376,15 +457,124 @@ export class TorchModelEmitter {
         );
       this.classFor(e.model.root, true);
     }
-    // Names: the block name when it has one class, else `Name_1`, `Name_2`, ... in first-use order.
-    const total = new Map<string, number>();
-    for (const c of this.classOrder) total.set(c.node.typeName, (total.get(c.node.typeName) ?? 0) + 1);
-    const seen = new Map<string, number>();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Values from the block's parameters
+
+  /** An expression as Python, or undefined where Python would compute it differently (`%`). */
+  private exprCode(e: ParamExpr): ExprCode | undefined {
+    const scope = this.scope;
+    if (!scope || paramsOfExpr(e).some((p) => scope.baked.has(p))) return undefined;
+    let ok = true;
+    const code = (x: ParamExpr, outer: number, right: boolean): string => {
+      switch (x.kind) {
+        case 'param': {
+          scope.used.add(x.name);
+          const id = scope.idents.get(x.name);
+          if (id === undefined) throw new Error(`internal: no identifier for the parameter ${x.name}`);
+          return scope.where === 'init' ? id : `self.${id}`;
+        }
+        case 'literal': {
+          const text = pyValue(x.value);
+          return text.startsWith('-') && outer > 0 ? `(${text})` : text;
+        }
+        case 'index':
+          return `${code(x.list, 5, false)}[${code(x.index, 0, false)}]`;
+        case 'neg': {
+          const t = `-${code(x.operand, 3, false)}`;
+          return outer > 3 ? `(${t})` : t;
+        }
+        case 'binary': {
+          // Python's `%` takes the divisor's sign, the elaborator's the dividend's.
+          if (x.op === '%') ok = false;
+          // An exact division of ints is an int in .nvc; `/` would give Python a float.
+          const op = x.op === '/' && x.int ? '//' : x.op;
+          const p = PY_PRECEDENCE[op] ?? 2;
+          const t =
+            op === '**'
+              ? `${code(x.left, p + 1, false)} ** ${code(x.right, p + 1, true)}`
+              : `${code(x.left, p, false)} ${op} ${code(x.right, p + 1, true)}`;
+          return outer > p || (outer === p && right) ? `(${t})` : t;
+        }
+      }
+    };
+    const used = new Set(scope.used);
+    const text = code(e, 0, false);
+    if (!ok) {
+      scope.used.clear();
+      for (const u of used) scope.used.add(u);
+      return undefined;
+    }
+    return {
+      code: text,
+      atomic: e.kind === 'param' || e.kind === 'index' || (e.kind === 'literal' && !text.startsWith('-')),
+    };
+  }
+
+  /** A value: its expression where the class takes the parameters it came from, else literal. */
+  private slot(expr: ParamExpr | null | undefined, concrete: unknown): string {
+    return (expr && this.exprCode(expr)?.code) ?? pyValue(concrete);
+  }
+
+  /** A lowering's code, with values from the block's parameters as expressions where exact. */
+  private probe(
+    concrete: string,
+    values: Readonly<Record<string, unknown>>,
+    exprs: ReadonlyMap<string, ParamExpr> | Readonly<Record<string, ParamExpr>> | undefined,
+    lower: (values: Readonly<Record<string, unknown>>) => string,
+  ): string {
+    if (!this.scope || !exprs) return concrete;
+    const entries = exprs instanceof Map ? [...exprs] : Object.entries(exprs);
+    // Only expressions Python can compute (tried on a copy of the used set, so nothing leaks).
+    const map = new Map(entries.filter(([, e]) => this.writable(e)));
+    if (map.size === 0) return concrete;
+    return probeLowering(concrete, values, map, lower, pyValue, (e) => this.exprCode(e)!);
+  }
+
+  /** Whether the class being generated can write an expression (without recording it). */
+  private writable(e: ParamExpr): boolean {
+    const scope = this.scope;
+    if (!scope) return false;
+    const used = new Set(scope.used);
+    const ok = this.exprCode(e) !== undefined;
+    scope.used.clear();
+    for (const u of used) scope.used.add(u);
+    return ok;
+  }
+
+  emit(entries: readonly TorchModelEntry[]): TorchModelCode {
+    // Classes, bottom-up, in first-use order; again with the parameters that split a
+    // declaration's classes baked.
+    this.register(entries);
+    const split = splittingParams(this.classOrder);
+    if (split.size) {
+      this.baked = split;
+      this.register(entries);
+    }
+    this.refName = (c) => c.name;
+    // Names: the block name when it has one class; else, for classes taking parameters, the
+    // name with the baked parameters that tell them apart (`Flatten_dim8`); else `Name_1`,
+    // `Name_2`, ... in first-use order (model roots).
+    const groups = new Map<string, ClassInfo[]>();
+    for (const c of this.classOrder) groups.set(c.node.typeName, [...(groups.get(c.node.typeName) ?? []), c]);
     const names = new PyNamer(MODULE_RESERVED);
     for (const c of this.classOrder) {
-      const n = (seen.get(c.node.typeName) ?? 0) + 1;
-      seen.set(c.node.typeName, n);
-      c.name = names.name(total.get(c.node.typeName) === 1 ? c.node.typeName : `${c.node.typeName}_${n}`);
+      const group = groups.get(c.node.typeName)!;
+      const suffixes =
+        group.length > 1 && group.some((x) => !x.root)
+          ? distinguishingSuffixes(
+              group.map((x) => (x.root ? x.node.params : (bakedParams(x.members, x.params) ?? {}))),
+            )
+          : undefined;
+      const i = group.indexOf(c);
+      c.name = names.name(
+        group.length === 1
+          ? c.node.typeName
+          : suffixes
+            ? `${c.node.typeName}_${suffixes[i]}`
+            : `${c.node.typeName}_${i + 1}`,
+      );
     }
     const out: Lines = [
       '# Generated by nvcc build --target torch from the .nvc sources named in the origin comments.',
@@ -407,7 +597,7 @@ export class TorchModelEmitter {
       'except ImportError:  # model.py loaded as a top-level module, nvcc_layers.py beside it',
       '    import nvcc_layers as nv  # type: ignore[no-redef]',
     ];
-    for (const c of this.classOrder) out.push('', '', ...this.classText(c));
+    for (const c of this.classOrder) out.push('', '', ...this.generate(c).code.text);
     const models = entries.map((e) => {
       const c = this.classOf(e.model.root, true);
       const g = c.graph!;
@@ -465,48 +655,75 @@ export class TorchModelEmitter {
           throw new TorchEmitError(`the torch target cannot build the layer \`${node.typeName}\``, origin);
         const inits: Record<string, InitSpec> = {};
         for (const w of node.weights) inits[w.name] = w.init;
-        return lowering.lower.layer({ params: node.params, inits, sparse: node.sparse });
+        const layer = (params: Readonly<Record<string, unknown>>) =>
+          (lowering.lower as { layer: (l: LayerLowering) => string }).layer({ params, inits, sparse: node.sparse });
+        return this.probe(layer(node.params), node.params, node.argExprs, layer);
       }
       case 'function': {
         const name = node.primitive ?? primitiveNameOfOp(node.typeName) ?? node.typeName;
         const lowering = torchRule(name);
         if (!lowering || !('call' in lowering.lower))
           throw new TorchEmitError(`the torch target cannot use \`${node.typeName}\` as a layer`, origin);
-        const expr = lowering.lower.call({
-          args: ['x'],
-          attrs: node.params,
-          training: 'training',
-          outDims: () => {
-            throw new TorchEmitError(`\`${node.typeName}\` needs a shape and cannot be a layer in a chain`, origin);
-          },
-        });
-        return `nv.Fn(${pyValue(node.typeName)}, lambda x, training: ${expr})`;
+        const call = lowering.lower.call;
+        const fn = (attrs: Readonly<Record<string, unknown>>) =>
+          `nv.Fn(${pyValue(node.typeName)}, lambda x, training: ${call({
+            args: ['x'],
+            attrs,
+            training: 'training',
+            outDims: () => {
+              throw new TorchEmitError(`\`${node.typeName}\` needs a shape and cannot be a layer in a chain`, origin);
+            },
+          })})`;
+        // Inside the lambda a parameter is read as `self.<name>` (its own `x` would hide it).
+        const scope = this.scope;
+        const where = scope?.where;
+        if (scope) scope.where = 'self';
+        try {
+          return this.probe(fn(node.params), node.params, node.argExprs, fn);
+        } finally {
+          if (scope) scope.where = where!;
+        }
       }
       case 'block': {
-        const expr = `${this.classOf(node).name}()`;
+        const callee = this.classOf(node);
+        const args = callee.params.map((k) => this.slot(node.argExprs?.get(k), node.params[k]));
+        const expr = `${this.refName(callee)}(${args.join(', ')})`;
         return node.sparse && !hasSparseChild(node) ? `nv.mark_sparse(${expr})` : expr;
       }
       case 'list':
       case 'sequential': {
-        if (node.children.length > 1 && node.children.every((c) => c.kind === 'block' && !c.sparse)) {
-          const first = this.classOf(node.children[0]!).name;
-          if (node.children.every((c) => this.classOf(c).name === first))
-            return `nn.ModuleList([${first}() for _ in range(${node.children.length})])`;
-        }
         if (node.children.length === 0) return 'nn.ModuleList()';
         const inner = `${indent}    `;
-        const items = node.children.map((c) => `${inner}${this.buildExpr(c, inner)},`);
+        const built = node.children.map((c) => this.buildExpr(c, inner));
+        const count = node.repeat?.countExpr;
+        const symbolic = node.kind === 'list' && count !== undefined && this.writable(count);
+        if (
+          node.children.every((c) => c.kind === 'block' && !c.sparse) &&
+          built.every((b) => b === built[0]) &&
+          (built.length > 1 || symbolic)
+        )
+          return `nn.ModuleList([${built[0]} for _ in range(${symbolic ? this.slot(count, built.length) : built.length})])`;
+        const items = built.map((b) => `${inner}${b},`);
         return `nn.ModuleList([\n${items.join('\n')}\n${indent}])`;
       }
     }
   }
 
-  private classText(c: ClassInfo): Lines {
+  /** The class's text, and its body without docstrings (what tells classes apart). */
+  private classText(c: ClassInfo): { body: Lines; text: Lines } {
     const node = c.node;
-    const init: Lines = ['super().__init__()'];
+    const scope = this.scope;
+    // Block parameters are `__init__` arguments and attributes; members keep their names.
+    const paramNames = new PyNamer([...MODULE_RESERVED, ...TORCH_MODULE_ATTRIBUTES, 'self', '_']);
+    for (const w of node.weights) paramNames.claim(w.name);
+    for (const b of node.buffers ?? []) paramNames.claim(b.name);
+    for (const ch of node.children) paramNames.claim(keyOf(ch));
+    if (scope) for (const [k, v] of node.args) if (v.kind !== 'layer') scope.idents.set(k, paramNames.name(k));
+    const init: Lines = [];
     for (const w of node.weights) {
       init.push(`# ${commentText(this.origin(w.span))}`);
-      const shape = `${w.shape.join(', ')}${w.shape.length === 1 ? ',' : ''}`;
+      const dims = w.shape.map((d, i) => this.slot(w.shapeExprs?.[i], d));
+      const shape = `${dims.join(', ')}${dims.length === 1 ? ',' : ''}`;
       const grad = w.frozen ? ', requires_grad=False' : '';
       init.push(assign(w.name, `nn.Parameter(torch.empty(${shape})${grad})`));
       init.push(`nv.init_(${[attr('self', w.name), ...initArgs(w.init)].join(', ')})`);
@@ -521,30 +738,61 @@ export class TorchModelEmitter {
       init.push(`# ${commentText(this.origin(ch.span))}`);
       init.push(assign(keyOf(ch), this.buildExpr(ch, '        ')));
     }
+    const forward = c.graph ? this.forwardText(c) : undefined;
+    const params = scope ? [...node.args.keys()].filter((k) => scope.used.has(k)) : [];
+    const idents = params.map((k) => scope!.idents.get(k)!);
+    const header = [
+      `def __init__(self${params.map((k, i) => `, ${idents[i]}: ${pyParamType(node.args.get(k))}`).join('')}) -> None:`,
+      '    super().__init__()',
+      ...idents.map((id) => `    self.${id} = ${id}`),
+      ...init.map((l) => (l ? `    ${l}` : '')),
+    ];
     const declared = node.decl ? this.origin(node.decl.nameSpan) : undefined;
     const built = this.origin(node.span);
-    const where =
-      declared === undefined || declared === built ? `at ${built}` : `declared at ${declared}, built at ${built}`;
-    const doc = [`${describeNode(node)}, ${where}.`];
+    const where = c.root
+      ? declared === undefined || declared === built
+        ? `at ${built}`
+        : `declared at ${declared}, built at ${built}`
+      : `declared at ${declared ?? built}`;
+    const doc = [`${this.describeClass(c, params)}, ${where}.`];
     if (node.decl?.doc) doc.push('', ...node.decl.doc.split(/\r\n|[\r\n\u2028\u2029]/));
-    const lines: Lines = [
-      `class ${c.name}(nn.Module):`,
+    const text: Lines = [
+      `class ${this.refName(c)}(nn.Module):`,
       ...(doc.length === 1
         ? [`    """${docText(doc[0]!)}"""`]
         : [`    """${docText(doc[0]!)}`, ...doc.slice(1).map((d) => (d ? `    ${docText(d)}` : '')), '    """']),
       '',
-      '    def __init__(self) -> None:',
-      ...init.map((l) => (l ? `        ${l}` : '')),
+      ...header.map((l) => (l ? `    ${l}` : '')),
     ];
-    if (c.graph) lines.push('', ...this.forwardText(c).map((l) => (l ? `    ${l}` : '')));
-    return lines;
+    if (forward) text.push('', ...forward.lines.map((l) => (l ? `    ${l}` : '')));
+    return { body: [...header, ...(forward?.body ?? [])], text };
+  }
+
+  /**
+   * The class in words: a root as its model's parameters, a class taking parameters as its
+   * declaration (`GRN(dim, eps, masked_pooling)`) followed by the values it is specialised for.
+   */
+  private describeClass(c: ClassInfo, taken: readonly string[] = c.params): string {
+    if (c.root) return describeNode(c.node);
+    const baked = bakedParams(c.members, taken);
+    const values = baked ? Object.entries(baked).map(([k, v]) => `${k} = ${fmtParam(v)}`) : [];
+    if (values.length && !taken.length) return `${c.node.typeName} with ${values.join(', ')}`;
+    return `${c.node.typeName}(${taken.join(', ')})${values.length ? ` with ${values.join(', ')}` : ''}`;
   }
 
   // -------------------------------------------------------------------------------------------
   // Forward
 
-  private forwardText(c: ClassInfo): Lines {
+  private forwardText(c: ClassInfo): { lines: Lines; body: Lines } {
+    if (this.scope) this.scope.where = 'self';
     const g = c.graph!;
+    const docShape = (v: GraphValue) =>
+      `[${v.shape
+        .map((d, i) => {
+          const e = v.shapeExprs?.[i];
+          return e && paramsOfExpr(e).every((p) => c.params.includes(p)) ? formatParamExpr(e) : d.toString();
+        })
+        .join(', ')}]`;
     const locals = new PyNamer(LOCAL_RESERVED, /^(v\d+|layer\d*)$/);
     const value = new Map<number, string>();
     const isConst = new Set<number>();
@@ -552,10 +800,10 @@ export class TorchModelEmitter {
     for (const i of g.inputs) inputLocal.set(i.name, locals.name(i.name));
     const body: Lines = [];
     const params = g.inputs.map((i) => `${inputLocal.get(i.name)}: Tensor`);
-    const doc: string[] = [`Forward pass of ${describeNode(c.node)} (${this.origin(g.span)}).`, ''];
+    const doc: string[] = [`Forward pass of ${this.describeClass(c)} (${this.origin(g.span)}).`, ''];
     for (const i of g.inputs) {
       const boundary = c.root && i.shape.length === 4;
-      doc.push(`${i.name}: ${formatShape(i.shape)}${boundary ? ' (given NCHW)' : ''}`);
+      doc.push(`${i.name}: ${docShape(i)}${boundary ? ' (given NCHW)' : ''}`);
       if (boundary) body.push(`${inputLocal.get(i.name)} = nv.nchw_to_nhwc(${inputLocal.get(i.name)})`);
     }
     // Symbols are bound from the first input axis that is exactly that symbol.
@@ -607,7 +855,7 @@ export class TorchModelEmitter {
         continue;
       }
       if (op.op === 'const') {
-        value.set(op.id, pyValue(op.attrs.value));
+        value.set(op.id, this.slot(op.exprs?.value, op.attrs.value));
         isConst.add(op.id);
         continue;
       }
@@ -625,7 +873,7 @@ export class TorchModelEmitter {
     };
     for (const o of g.outputs)
       doc.push(
-        `returns ${g.outputs.length > 1 || c.root ? `${o.name}: ` : ''}${formatShape(o.shape)}` +
+        `returns ${g.outputs.length > 1 || c.root ? `${o.name}: ` : ''}${docShape(o)}` +
           `${c.root && o.shape.length === 4 ? ' (NCHW)' : ''}`,
       );
     let returnType: string;
@@ -636,11 +884,8 @@ export class TorchModelEmitter {
       returnType = `Tuple[${g.outputs.map(() => 'Tensor').join(', ')}]`;
       statements.push(`return (${g.outputs.map((o) => ret(o.id, o.shape)).join(', ')})`);
     }
-    return [
-      `def forward(self${params.length ? ', ' : ''}${params.join(', ')}) -> ${returnType}:`,
-      `    """${docText(doc[0]!)}`,
-      ...doc.slice(1).map((d) => (d ? `    ${docText(d)}` : '')),
-      '    """',
+    const signature = `def forward(self${params.length ? ', ' : ''}${params.join(', ')}) -> ${returnType}:`;
+    const code = [
       ...body.map((l) => `    ${l}`),
       ...(c.node.unmasked
         ? [
@@ -650,6 +895,16 @@ export class TorchModelEmitter {
           ]
         : [...bindings, ...statements].map((l) => `    ${l}`)),
     ];
+    return {
+      lines: [
+        signature,
+        `    """${docText(doc[0]!)}`,
+        ...doc.slice(1).map((d) => (d ? `    ${docText(d)}` : '')),
+        '    """',
+        ...code,
+      ],
+      body: [signature, ...code],
+    };
   }
 
   /** The statements computing op `op` into the local `v`. */
@@ -697,13 +952,10 @@ export class TorchModelEmitter {
     const pyArgs = args.map((a, i) =>
       isConst.has(op.inputs[i]!) && (!BINARY.has(op.op) || (allConst && i === 0)) ? `torch.tensor(${a})` : a,
     );
-    const expr = lowering.lower.call({
-      args: pyArgs,
-      attrs: op.attrs,
-      training: 'self.training',
-      outDims: () => op.shape.map(dim),
-    });
-    return [`${v} = ${expr}`];
+    const lower = lowering.lower.call;
+    const call = (attrs: Readonly<Record<string, unknown>>) =>
+      lower({ args: pyArgs, attrs, training: 'self.training', outDims: () => op.shape.map(dim) });
+    return [`${v} = ${this.probe(call(op.attrs), op.attrs, op.exprs, call)}`];
   }
 
   /** A call of a block child: positional inputs in the callee's declared order. */
@@ -743,7 +995,7 @@ export class TorchModelEmitter {
 
   /** How a list item is applied; lists whose items all share it are applied in a loop. */
   private callShape(node: ModuleNode): string {
-    if (node.kind === 'block') return `block:${this.classOf(node).name}`;
+    if (node.kind === 'block') return `block:${this.classOf(node).id}`;
     if (node.kind === 'list' || node.kind === 'sequential')
       return `list[${node.children.map((c) => this.callShape(c)).join(',')}]`;
     return 'leaf';
@@ -780,7 +1032,9 @@ export class TorchModelEmitter {
     };
     if (node.children.length === 0) return [];
     const shapes = node.children.map((ch) => this.callShape(ch));
-    if (node.children.length > 2 && shapes.every((s) => s === shapes[0])) {
+    // A loop holds for any length: long lists, and repeats whose count came from a block's
+    // parameters (their class may build them with that count).
+    if ((node.children.length > 2 || node.repeat?.countExpr !== undefined) && shapes.every((s) => s === shapes[0])) {
       const loopVar = locals.claim(depth === 0 ? 'layer' : `layer${depth}`);
       return [`for ${loopVar} in ${self}:`, ...item(node.children[0]!, loopVar).map((l) => `    ${l}`)];
     }
