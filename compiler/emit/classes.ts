@@ -200,3 +200,34 @@ export function splittingParams(
   }
   return out;
 }
+
+/**
+ * A key equal for two nodes exactly when everything the emitters write for them is: the whole
+ * subtree (values, provenance, weights, spans, forward graph key). Emitters generate a class's
+ * code once per key instead of once per node (ConvNeXt-V2 huge repeats one block 27 times).
+ */
+export function structuralKey(node: ModuleNode, memo: WeakMap<ModuleNode, string>): string {
+  let key = memo.get(node);
+  if (key === undefined) {
+    const { path: _path, children, args, argExprs, ...rest } = node;
+    key = JSON.stringify(
+      [
+        rest,
+        [...args].map(([k, v]) => [k, JSON.stringify(v, replacer)]),
+        argExprs ? [...argExprs] : null,
+        children.map((c) => [c.path.slice(c.path.lastIndexOf('.') + 1), structuralKey(c, memo)]),
+      ],
+      replacer,
+    );
+    memo.set(node, key);
+  }
+  return key;
+}
+
+/** JSON for IR values: Maps as entry lists, symbolic dimensions as text. */
+function replacer(_key: string, v: unknown): unknown {
+  if (v instanceof Map) return [...v];
+  if (v && typeof v === 'object' && 'terms' in v && typeof (v as { toString: unknown }).toString === 'function')
+    return String(v);
+  return v;
+}

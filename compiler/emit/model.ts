@@ -57,6 +57,7 @@ import {
   plainValue,
   probeLowering,
   splittingParams,
+  structuralKey,
 } from './classes.js';
 
 /** A problem the emitter cannot express in runtime code (reported as a build error). */
@@ -279,6 +280,9 @@ export class ModelEmitter {
   /** The class of each block node, and of each model root. */
   private readonly nodeClass = new Map<ModuleNode, ClassInfo>();
   private readonly rootClass = new Map<ModuleNode, ClassInfo>();
+  /** Classes by the structure of a node they were generated for (classes.ts `structuralKey`). */
+  private readonly byStructure = new Map<string, ClassInfo>();
+  private readonly structure = new WeakMap<ModuleNode, string>();
   private readonly moduleNames = new Namer(MODULE_RESERVED);
   private readonly graphs = new Map<string, ForwardGraph>();
   /** How code refers to a class: a placeholder while classes are told apart, then its name. */
@@ -310,6 +314,14 @@ export class ModelEmitter {
   private classFor(node: ModuleNode, root: boolean, graphs: ReadonlyMap<string, ForwardGraph>): ClassInfo {
     const known = (root ? this.rootClass : this.nodeClass).get(node);
     if (known) return known;
+    // A node like one already seen (every copy of a repeat) has its class: no code to generate.
+    const same = this.byStructure.get(`${root}:${structuralKey(node, this.structure)}`);
+    if (same) {
+      this.visitChildren(node, graphs);
+      same.members.push(node);
+      (root ? this.rootClass : this.nodeClass).set(node, same);
+      return same;
+    }
     this.visitChildren(node, graphs);
     const graph = node.forwardKey ? graphs.get(node.forwardKey) : undefined;
     const draft: ClassInfo = {
@@ -336,6 +348,7 @@ export class ModelEmitter {
       this.classOrder.push(info);
     }
     (root ? this.rootClass : this.nodeClass).set(node, info);
+    this.byStructure.set(`${root}:${structuralKey(node, this.structure)}`, info);
     return info;
   }
 
@@ -446,6 +459,7 @@ export class ModelEmitter {
     this.classOrder.length = 0;
     this.nodeClass.clear();
     this.rootClass.clear();
+    this.byStructure.clear();
     this.rootModel.clear();
     for (const m of models) {
       for (const [k, g] of m.graphs) if (!this.graphs.has(k)) this.graphs.set(k, g);

@@ -26,6 +26,7 @@ import {
   type ExprCode,
   probeLowering,
   splittingParams,
+  structuralKey,
 } from '../classes.js';
 import type { Dim, Shape } from '../../symbolic.js';
 import { PRIMITIVES } from '../../primitives/index.js';
@@ -364,6 +365,9 @@ export class TorchModelEmitter {
   private readonly classOrder: ClassInfo[] = [];
   private readonly nodeClass = new Map<ModuleNode, ClassInfo>();
   private readonly rootClass = new Map<ModuleNode, ClassInfo>();
+  /** Classes by the structure of a node they were generated for (classes.ts `structuralKey`). */
+  private readonly byStructure = new Map<string, ClassInfo>();
+  private readonly structure = new WeakMap<ModuleNode, string>();
   private readonly graphs = new Map<string, ForwardGraph>();
   /** How code refers to a class: a placeholder while classes are told apart, then its name. */
   private refName: (c: ClassInfo) => string = (c) => c.name;
@@ -386,6 +390,14 @@ export class TorchModelEmitter {
   private classFor(node: ModuleNode, root: boolean): ClassInfo {
     const known = (root ? this.rootClass : this.nodeClass).get(node);
     if (known) return known;
+    // A node like one already seen (every copy of a repeat) has its class: no code to generate.
+    const same = this.byStructure.get(`${root}:${structuralKey(node, this.structure)}`);
+    if (same) {
+      this.visitChildren(node);
+      same.members.push(node);
+      (root ? this.rootClass : this.nodeClass).set(node, same);
+      return same;
+    }
     this.visitChildren(node);
     const graph = node.forwardKey ? this.graphs.get(node.forwardKey) : undefined;
     const draft: ClassInfo = {
@@ -410,6 +422,7 @@ export class TorchModelEmitter {
       this.classOrder.push(info);
     }
     (root ? this.rootClass : this.nodeClass).set(node, info);
+    this.byStructure.set(`${root}:${structuralKey(node, this.structure)}`, info);
     return info;
   }
 
@@ -448,6 +461,7 @@ export class TorchModelEmitter {
     this.classOrder.length = 0;
     this.nodeClass.clear();
     this.rootClass.clear();
+    this.byStructure.clear();
     for (const e of entries) {
       for (const [k, g] of e.model.graphs) if (!this.graphs.has(k)) this.graphs.set(k, g);
       if (e.model.root.kind !== 'block')
