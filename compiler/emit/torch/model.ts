@@ -715,8 +715,10 @@ export class TorchModelEmitter {
           node.children.every((c) => c.kind === 'block' && !c.sparse) &&
           built.every((b) => b === built[0]) &&
           (built.length > 1 || symbolic)
-        )
-          return `nn.ModuleList([${built[0]} for _ in range(${symbolic ? this.slot(count, built.length) : built.length})])`;
+        ) {
+          const length = symbolic ? this.slot(count, built.length) : String(built.length);
+          return `nn.ModuleList([${built[0]} for _ in range(${length})])`;
+        }
         const items = built.map((b) => `${inner}${b},`);
         return `nn.ModuleList([\n${items.join('\n')}\n${indent}])`;
       }
