@@ -3,13 +3,16 @@
  * In: the models of a checked ProgramIR (stage models and top-level models) and the source
  * files (for origins). Out: the text of `model.ts` (built with ts-morph in an in-memory
  * project) and, per model, its root class name and parameter count. Holds afterwards:
- *  - one class per distinct block instantiation (structural key: type, params, weights, sparse
- *    flags and children) and per model root, each `extends nv.Module`, named after its block
- *    (`GRN`), and where a block has several instantiations after the parameters that tell them
- *    apart (`GRN_dim64`, `GRN_dim128`), or for model roots after their model
- *    (`ConvNeXtV2_convnextv2_atto`); `GRN$1`, `GRN$2` only when neither does. The sizes are
- *    baked into each class (one class per size, not one class taking `dim`). The constructor
- *    registers weights and children under the exact parameter paths of the IR
+ *  - one class per block declaration, `extends nv.Module`, named after it (`GRN`), whose
+ *    constructor takes the declaration's parameters its body reads (readonly fields, in
+ *    declaration order): values that came from them (IR provenance) are written as expressions
+ *    (`new nv.Linear(dim, 4 * dim)`), and block nodes share a class exactly when the code so
+ *    generated for them is identical (each node's code is exact for it: classes.ts). Where a
+ *    body bakes a value (a reshape's target shape, a list written out item by item) there is a
+ *    class per variant, its parameter baked and naming it (`Flatten_dim8`); model roots are
+ *    zero-argument classes named after their model when a block roots several
+ *    (`ConvNeXtV2_convnextv2_atto`); `GRN$1`, `GRN$2` only when nothing tells classes apart.
+ *    The constructor registers weights and children under the exact parameter paths of the IR
  *    (docs/CONVENTIONS.md), so `namedParameters()` lists exactly the IR's weights;
  *  - `forward(ctx, ...)` is typed by rank, its doc comment gives the symbolic shapes; models
  *    take and return named records;

@@ -4,8 +4,10 @@
  * knows it by) and an origin function (`file:line:col` of a span). Reads the IR only.
  * Out: the text of `model.py` and, per model, its root class name and parameter count.
  * Holds afterwards:
- *  - one `nn.Module` class per distinct block instantiation (structural key: type, params,
- *    weights, sparse flags, children) and per model root; weights become `nn.Parameter`s and
+ *  - one `nn.Module` class per block declaration, `__init__` taking the parameters its body
+ *    reads (as the tfjs emitter does: values from them written as expressions, nodes sharing a
+ *    class when their code is identical, a class per variant where a body bakes a value), and
+ *    one zero-argument class per model root; weights become `nn.Parameter`s and
  *    children submodules under the exact parameter paths of the IR, so `state_dict()` keys are
  *    the IR's weight paths (docs/CONVENTIONS.md); lists and `a >> b` are `nn.ModuleList`s;
  *  - parameters are in PyTorch's layout (nvcc_layers.py); activations inside are NHWC as in the
