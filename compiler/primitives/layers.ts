@@ -29,6 +29,7 @@ import {
 } from './types.js';
 import {
   BIAS,
+  validateGroups,
   kernelLayerOptions,
   DILATION,
   GROUPS,
@@ -95,15 +96,7 @@ export const LAYERS: readonly PrimitiveRecord[] = [
     inputs: ['x'],
     params: [IN_CHANNELS, OUT_CHANNELS, kernelParam(), strideParam(), CONV_PADDING(W('valid')), DILATION, GROUPS, BIAS],
     doc: '2-D convolution over NHWC input; weight [k, k, in / groups, out]',
-    validate(p) {
-      const g = intParam(p, 'groups');
-      if (intParam(p, 'in') % g !== 0 || intParam(p, 'out') % g !== 0)
-        return {
-          param: 'groups',
-          message: `groups = ${g} must divide both in = ${intParam(p, 'in')} and out = ${intParam(p, 'out')}`,
-        };
-      return undefined;
-    },
+    validate: validateGroups,
     weights(p) {
       const k = intParam(p, 'kernel');
       const out = intParam(p, 'out');

@@ -10,6 +10,9 @@ import { type Dim, dimAdd, dimMul, dimSub, formatShape, shapeSize } from '../sym
 import { B, d, I, intParam, PLAIN, type PrimitiveRecord, shapeParam, tfjsCall } from './types.js';
 import {
   BIAS,
+  DILATION,
+  GROUPS,
+  validateGroups,
   kernelLayerOptions,
   IN_CHANNELS,
   kernelParam,
@@ -39,25 +42,33 @@ export const RESAMPLING: readonly PrimitiveRecord[] = [
         type: 'int',
         default: I(0),
         min: 0,
-        doc: 'rows and columns added at the bottom and right (< stride)',
+        doc: 'rows and columns added at the bottom and right (< stride or < dilation)',
       },
+      GROUPS,
       BIAS,
+      DILATION,
     ],
-    doc: 'transposed 2-D convolution over NHWC input (the gradient of a strided Conv2d); weight [k, k, out, in]',
+    doc:
+      'transposed 2-D convolution over NHWC input (the gradient of a strided Conv2d); weight ' +
+      '[k, k, out / groups, in]',
     validate(p) {
       const op = intParam(p, 'output_padding');
       const s = intParam(p, 'stride');
-      if (op >= s)
+      const dilation = intParam(p, 'dilation') || 1;
+      if (op >= s && op >= dilation)
         return {
           param: 'output_padding',
-          message: `output_padding = ${op} must be smaller than the stride ${s} (PyTorch refuses it too)`,
-          help: `use output_padding <= ${s - 1}`,
+          message:
+            `output_padding = ${op} must be smaller than the stride ${s}` +
+            `${dilation === 1 ? '' : ` or the dilation ${dilation}`} (PyTorch refuses it too)`,
+          help: `use output_padding <= ${Math.max(s, dilation) - 1}`,
         };
-      return undefined;
+      return validateGroups(p);
     },
     weights(p) {
       const k = intParam(p, 'kernel');
-      return weightAndBias(p, [k, k, intParam(p, 'out'), intParam(p, 'in')], intParam(p, 'out'));
+      const out = intParam(p, 'out');
+      return weightAndBias(p, [k, k, out / (intParam(p, 'groups') || 1), intParam(p, 'in')], out);
     },
     shape: spatialShape('ConvTranspose2d', {
       channels: {
@@ -66,36 +77,50 @@ export const RESAMPLING: readonly PrimitiveRecord[] = [
       },
       sizes(h, w, p) {
         const s = intParam(p, 'stride');
-        const grow = intParam(p, 'kernel') - 2 * intParam(p, 'padding') + intParam(p, 'output_padding');
+        const k = intParam(p, 'kernel');
+        const dilation = intParam(p, 'dilation') || 1;
+        const span = dilation * (k - 1) + 1;
+        const grow = span - 2 * intParam(p, 'padding') + intParam(p, 'output_padding');
         const side = (size: Dim) => dimAdd(dimMul(dimSub(size, d(1)), d(s)), d(grow));
         const out: [Dim, Dim] = [side(h), side(w)];
         const tooSmall = out.find((v) => v.isConstant() && (v.asInt() ?? 0) < 1);
         if (tooSmall)
-          return semantic('ShapeWindowTooLarge', {
-            kernel: intParam(p, 'kernel'),
-            size: Number(h.asInt() ?? 0),
-            padded: Number(tooSmall.asInt() ?? 0),
-          });
+          return dilation === 1
+            ? semantic('ShapeWindowTooLarge', {
+                kernel: k,
+                size: Number(h.asInt() ?? 0),
+                padded: Number(tooSmall.asInt() ?? 0),
+              })
+            : semantic('ShapeTransposedTooSmall', {
+                kernel: k,
+                dilation,
+                span,
+                padding: intParam(p, 'padding'),
+              });
         return out;
       },
       outChannels: param('out'),
     }),
     macs([x], _out, p) {
       const k = intParam(p, 'kernel');
-      return dimMul(shapeSize(x!), d(k * k * intParam(p, 'out')));
+      return dimMul(shapeSize(x!), d((k * k * intParam(p, 'out')) / (intParam(p, 'groups') || 1)));
     },
     reference: {
-      shape: "[B, H, W, in] -> [B, H', W', out], H' = (H - 1) stride - 2 padding + kernel + output_padding (W' alike)",
-      macs: 'B * H * W * in * out * kernel * kernel (every input cell meets every tap)',
+      shape:
+        "[B, H, W, in] -> [B, H', W', out], H' = (H - 1) stride - 2 padding + dilation (kernel - 1) + " +
+        "output_padding + 1 (W' alike)",
+      macs: 'B * H * W * in * out / groups * kernel * kernel (every input cell meets every tap of its group)',
       pytorch:
-        '`nn.ConvTranspose2d(in, out, kernel, stride, padding, output_padding, bias = bias)` on NCHW; nvcc is ' +
-        'NHWC and keeps the weight as [k, k, out, in] (PyTorch: [in, out, k, k]); no groups or dilation',
+        '`nn.ConvTranspose2d(in, out, kernel, stride, padding, output_padding, groups, bias, dilation)` on ' +
+        'NCHW; nvcc is NHWC and keeps the weight as [k, k, out / groups, in] (PyTorch: [in, out / groups, k, k])',
     },
     torchAliases: ['conv_transpose2d', 'ConvTranspose'],
     diagram: {
       settings: (p) =>
         `${p.in} → ${p.out}, ${p.kernel}×${p.kernel} ×${p.stride ?? 1} transposed` +
-        `${p.padding ? ` pad ${p.padding}` : ''}${p.output_padding ? ` out+${p.output_padding}` : ''}`,
+        `${p.padding ? ` pad ${p.padding}` : ''}${p.output_padding ? ` out+${p.output_padding}` : ''}` +
+        `${typeof p.dilation === 'number' && p.dilation !== 1 ? ` dil ${p.dilation}` : ''}` +
+        `${typeof p.groups === 'number' && p.groups !== 1 ? ` g${p.groups}` : ''}`,
     },
     targets: {
       tfjs: tfjsLayer(false, (n, h) => ({
@@ -104,6 +129,10 @@ export const RESAMPLING: readonly PrimitiveRecord[] = [
           `stride: ${h.value(n.params.stride ?? 1)}`,
           `padding: ${h.value(n.params.padding ?? 0)}`,
           `outputPadding: ${h.value(n.params.output_padding ?? 0)}`,
+          ...(typeof n.params.groups === 'number' && n.params.groups !== 1 ? [`groups: ${n.params.groups}`] : []),
+          ...(typeof n.params.dilation === 'number' && n.params.dilation !== 1
+            ? [`dilation: ${n.params.dilation}`]
+            : []),
         ]),
       })),
     },

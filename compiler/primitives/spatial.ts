@@ -65,6 +65,17 @@ export const strideParam = (doc = 'stride', byDefault = I(1), min = 1): ParamSch
   doc,
 });
 
+/** `groups` must divide both channel counts (Conv2d, ConvTranspose2d; PyTorch refuses it too). */
+export function validateGroups(p: Params): { param: string; message: string } | undefined {
+  const g = intParam(p, 'groups') || 1;
+  if (intParam(p, 'in') % g !== 0 || intParam(p, 'out') % g !== 0)
+    return {
+      param: 'groups',
+      message: `groups = ${g} must divide both in = ${intParam(p, 'in')} and out = ${intParam(p, 'out')}`,
+    };
+  return undefined;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Weights
 

@@ -220,6 +220,8 @@ export const TORCH_RULES: Readonly<Record<string, TorchLowering>> = {
           `output_padding=${pyValue(l.params.output_padding ?? 0)}`,
           `bias=${pyValue(l.params.bias !== false)}`,
           ...initArgs(l),
+          ...notOne('groups', l.params.groups),
+          ...notOne('dilation', l.params.dilation),
         ].join(', ')})`,
     },
   },

@@ -52,6 +52,11 @@ export const shapeCatalogue = {
     ...layerInputShape,
     message: 'a window of {kernel} taps {dilation} apart spans {span} cells, more than the padded input ({padded})',
   },
+  /** ConvTranspose2d whose padding cuts more than its dilated window grows the input. */
+  ShapeTransposedTooSmall: {
+    ...layerInputShape,
+    message: 'padding {padding} cuts the whole output: a window of {kernel} taps {dilation} apart spans {span} cells',
+  },
   ShapeLinearFeatures: {
     ...layerInputShape,
     message: '`Linear` expects {expected} input features on the last axis, found {found} in {shape}',

@@ -121,18 +121,27 @@ export interface ConvTranspose2dOptions extends InitOptions {
   readonly stride?: number;
   /** Rows and columns cut from every side of the full output (PyTorch's padding). Default 0. */
   readonly padding?: number;
-  /** Rows and columns added at the bottom and right (PyTorch's output_padding, < stride). Default 0. */
+  /** Rows and columns added at the bottom and right (PyTorch's output_padding, < stride or dilation). Default 0. */
   readonly outputPadding?: number;
+  /** Channel groups (divide in and out). Default 1. */
+  readonly groups?: number;
+  /** Spacing between kernel taps. Default 1. */
+  readonly dilation?: number;
   readonly bias?: boolean;
 }
 
-/** nn.ConvTranspose2d on NHWC; `weight` [k, k, out, in] (PyTorch [in, out, k, k]), `bias` [out]. */
+/**
+ * nn.ConvTranspose2d on NHWC; `weight` [k, k, out / groups, in] (PyTorch [in, out / groups, k, k]),
+ * `bias` [out].
+ */
 export class ConvTranspose2d extends Layer {
   readonly weight: tf.Variable;
   readonly bias?: tf.Variable;
   readonly stride: number;
   readonly padding: number;
   readonly outputPadding: number;
+  readonly groups: number;
+  readonly dilation: number;
 
   constructor(
     readonly inChannels: number,
@@ -144,9 +153,11 @@ export class ConvTranspose2d extends Layer {
     this.stride = options.stride ?? 1;
     this.padding = options.padding ?? 0;
     this.outputPadding = options.outputPadding ?? 0;
+    this.groups = options.groups ?? 1;
+    this.dilation = options.dilation ?? 1;
     this.weight = this.param(
       'weight',
-      [k, k, outChannels, inChannels],
+      [k, k, outChannels / this.groups, inChannels],
       options.weightInit ?? truncNormal({ std: 0.02 }),
     );
     if (options.bias ?? true)
@@ -158,6 +169,8 @@ export class ConvTranspose2d extends Layer {
       stride: this.stride,
       padding: this.padding,
       outputPadding: this.outputPadding,
+      groups: this.groups,
+      dilation: this.dilation,
     });
   }
 }

@@ -2,7 +2,8 @@
  * Resampling and broadcasting with PyTorch's semantics, NHWC.
  * In: NHWC maps (bilinear upsampling, transposed convolution) or any tensor (expand). Out:
  *  - upsampleBilinear: [N, H*s, W*s, C], F.interpolate(mode='bilinear', align_corners) values;
- *  - convTranspose2d: nn.ConvTranspose2d's output [N, (H-1)s - 2p + k + output_padding, ..., out];
+ *  - convTranspose2d: nn.ConvTranspose2d's output [N, (H-1)s - 2p + d(k-1) + 1 + output_padding, ..., out]
+ *    (channel groups, dilation);
  *  - expand: x broadcast to a shape (Tensor.expand).
  * Holds: built from matMul, conv2dTranspose, slice/pad and add, whose gradients exist on cpu and
  * wasm (no ResizeBilinearGrad, no tile).
@@ -44,12 +45,36 @@ export interface ConvTransposeOptions {
   readonly stride?: number;
   readonly padding?: number;
   readonly outputPadding?: number;
+  /** Channel groups: input channels g (in / groups) meet only output channels g (out / groups). Default 1. */
+  readonly groups?: number;
+  /** Spacing between the kernel's taps. Default 1. */
+  readonly dilation?: number;
 }
 
 /**
- * nn.ConvTranspose2d on NHWC with weight [k, k, out, in] (PyTorch: [in, out, k, k]): the full
- * transposed convolution ((H - 1) s + k rows) with `padding` rows cut at the top and
- * `padding - output_padding` at the bottom (zero rows added when output_padding exceeds padding).
+ * A [k, k, o, i] kernel with d - 1 zero rows and columns between its taps: [d (k - 1) + 1, ..., o, i]
+ * (by pad and reshape, so its gradient is the taps' own).
+ */
+function dilateKernel(weight: tf.Tensor4D, d: number): tf.Tensor4D {
+  if (d === 1) return weight;
+  const [kh, kw, o, i] = weight.shape;
+  const spread = tf.pad(tf.reshape(weight, [kh, 1, kw, 1, o, i]), [
+    [0, 0],
+    [0, d - 1],
+    [0, 0],
+    [0, d - 1],
+    [0, 0],
+    [0, 0],
+  ]);
+  const grid = tf.reshape<tf.Rank.R4>(spread, [kh * d, kw * d, o, i]);
+  return tf.slice(grid, [0, 0, 0, 0], [d * (kh - 1) + 1, d * (kw - 1) + 1, o, i]);
+}
+
+/**
+ * nn.ConvTranspose2d on NHWC with weight [k, k, out / groups, in] (PyTorch: [in, out / groups, k, k]):
+ * the full transposed convolution ((H - 1) s + d (k - 1) + 1 rows, the kernel dilated by d) of each
+ * channel group, with `padding` rows cut at the top and `padding - output_padding` at the bottom
+ * (zero rows added when output_padding exceeds padding).
  */
 export function convTranspose2d(
   x: tf.Tensor,
@@ -58,24 +83,34 @@ export function convTranspose2d(
   options: ConvTransposeOptions = {},
 ): tf.Tensor4D {
   if (x.rank !== 4) throw new Error(`convTranspose2d: expected NHWC input, got [${x.shape.join(', ')}]`);
-  const [kh, kw, cout, cin] = weight.shape as [number, number, number, number];
+  const groups = options.groups ?? 1;
+  const dilation = options.dilation ?? 1;
+  const [kh, kw, coutPerGroup, cin] = weight.shape as [number, number, number, number];
+  const cout = coutPerGroup * groups;
   const [n, h, w, c] = x.shape as [number, number, number, number];
   if (c !== cin) throw new Error(`convTranspose2d: input has ${c} channels, the filter expects ${cin}`);
+  if (cin % groups !== 0) throw new Error(`convTranspose2d: groups ${groups} do not divide ${cin} input channels`);
   const s = options.stride ?? 1;
   const p = options.padding ?? 0;
   const op = options.outputPadding ?? 0;
-  const fullH = (h - 1) * s + kh;
-  const fullW = (w - 1) * s + kw;
+  const fullH = (h - 1) * s + dilation * (kh - 1) + 1;
+  const fullW = (w - 1) * s + dilation * (kw - 1) + 1;
   const outH = fullH - 2 * p + op;
   const outW = fullW - 2 * p + op;
   return tf.tidy(() => {
-    let y: tf.Tensor4D = tf.conv2dTranspose(
-      x as tf.Tensor4D,
-      weight as tf.Tensor4D,
-      [n, fullH, fullW, cout],
-      s,
-      'valid',
-    );
+    const kernel = dilateKernel(weight as tf.Tensor4D, dilation);
+    const transposed = (xs: tf.Tensor4D, ks: tf.Tensor4D) =>
+      tf.conv2dTranspose(xs, ks, [n, fullH, fullW, coutPerGroup], s, 'valid');
+    let y: tf.Tensor4D;
+    if (groups === 1) y = transposed(x as tf.Tensor4D, kernel);
+    else {
+      // Each group's input channels against its slice of the kernel's input axis; outputs side by side.
+      const kernels = tf.split<tf.Tensor4D>(kernel, groups, 3);
+      y = tf.concat(
+        tf.split<tf.Tensor4D>(x as tf.Tensor4D, groups, 3).map((xg, g) => transposed(xg, kernels[g]!)),
+        3,
+      );
+    }
     const extraH = Math.max(0, p + outH - fullH);
     const extraW = Math.max(0, p + outW - fullW);
     if (extraH || extraW)

@@ -79,6 +79,8 @@ const RUNTIME: Readonly<Record<string, (t: Tensors, o: Options) => tf.Tensor>> =
       stride: num(o.stride, 1),
       padding: num(o.padding, 0),
       outputPadding: num(o.output_padding, 0),
+      groups: num(o.groups, 1),
+      dilation: num(o.dilation, 1),
     }),
   bilinear: (t, o) => ops.upsampleBilinear(t.x!, num(o.scale, 1), o.align_corners === true),
   group_norm: (t, o) => ops.groupNorm(t.x!, num(o.groups, 1), t.weight, t.bias, num(o.eps, 1e-5)),
@@ -275,6 +277,23 @@ export function definePrimitiveOpsSuite(backend: 'cpu' | 'wasm'): void {
         { x: [2, 3, 3, 2], w: [4, 4, 2, 2] },
         (v) => ops.convTranspose2d(v.x!, v.w!, undefined, { stride: 2, padding: 1 }),
         45,
+      );
+    });
+    it('ConvTranspose2d: channel groups, dilation with output_padding, both with stride 1', () => {
+      gradcheck(
+        { x: [2, 3, 4, 4], w: [3, 3, 3, 4], b: [6] },
+        (v) => ops.convTranspose2d(v.x!, v.w!, v.b, { stride: 2, padding: 1, groups: 2 }),
+        61,
+      );
+      gradcheck(
+        { x: [1, 4, 3, 2], w: [3, 3, 3, 2] },
+        (v) => ops.convTranspose2d(v.x!, v.w!, undefined, { stride: 2, padding: 1, outputPadding: 1, dilation: 2 }),
+        62,
+      );
+      gradcheck(
+        { x: [1, 3, 4, 2], w: [2, 2, 1, 2] },
+        (v) => ops.convTranspose2d(v.x!, v.w!, undefined, { outputPadding: 2, dilation: 3, groups: 2 }),
+        63,
       );
     });
     it('bilinear upsampling with and without align_corners', () => {

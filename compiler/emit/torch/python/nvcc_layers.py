@@ -419,7 +419,7 @@ class Identity(nn.Module):
 
 
 class ConvTranspose2d(nn.Module):
-    """nn.ConvTranspose2d on NHWC input; `weight` [in, out, k, k] (PyTorch layout), `bias` [out]."""
+    """nn.ConvTranspose2d on NHWC input; `weight` [in, out / groups, k, k] (PyTorch layout), `bias` [out]."""
 
     def __init__(
         self,
@@ -432,15 +432,25 @@ class ConvTranspose2d(nn.Module):
         bias: bool = True,
         weight_init: InitSpec = ('trunc_normal', {'std': 0.02}),
         bias_init: InitSpec = ('zeros', {}),
+        groups: int = 1,
+        dilation: int = 1,
     ) -> None:
         super().__init__()
         self.stride, self.padding, self.output_padding = stride, padding, output_padding
-        self.weight = _param((in_channels, out_channels, kernel, kernel), weight_init)
+        self.groups, self.dilation = groups, dilation
+        self.weight = _param((in_channels, out_channels // groups, kernel, kernel), weight_init)
         self.bias = _param((out_channels,), bias_init) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
         y = F.conv_transpose2d(
-            x.permute(0, 3, 1, 2), self.weight, self.bias, self.stride, self.padding, self.output_padding
+            x.permute(0, 3, 1, 2),
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            self.output_padding,
+            self.groups,
+            self.dilation,
         )
         return y.permute(0, 2, 3, 1)
 
