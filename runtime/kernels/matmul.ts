@@ -5,7 +5,8 @@
  * activations; attention's batched products) runs a scalar triple loop that is 10-50x slower.
  * In: the kernel's {a, b, [bias]} and flags. Out: the same values, computed by transposing
  * explicitly, folding batch dims of `a` into rows when `b` is shared, or splitting a batch into
- * per-matrix GEMMs. Holds afterwards: tiny products keep the original path (less overhead).
+ * per-matrix GEMMs; a plain xᵀ·dy whose dy is the narrower operand as (dyᵀ·x)ᵀ. Holds
+ * afterwards: tiny products keep the original path (less overhead).
  */
 import * as tf from '@tensorflow/tfjs';
 import { asTensor } from './util.js';
@@ -39,6 +40,8 @@ function routedProduct(
   b: tf.Tensor,
   attrs: MatMulAttrs,
   product2d: (a2: tf.Tensor2D, b2: tf.Tensor2D) => tf.Tensor2D,
+  /** May compute aᵀ·b as (bᵀ·a)ᵀ (a plain product: no bias or activation to place). */
+  swapAllowed = false,
 ): tf.Tensor | null {
   const { transposeA, transposeB } = attrs;
   const batchDimsA = a.shape.slice(0, -2);
@@ -51,6 +54,14 @@ function routedProduct(
   if (!transposeA && !transposeB && batchA === 1 && batchB === 1) return null;
   if (m * k * n < MIN_ROUTED_MACS) return null;
   if (batchB !== 1 && batchA !== batchB) return null; // true broadcasting: leave it to the original
+  if (swapAllowed && transposeA && !transposeB && batchA === 1 && batchB === 1 && k * n + m * n < k * m) {
+    // A weight gradient xᵀ·dy with dy narrower than x: (dyᵀ·x)ᵀ transposes dy and the small
+    // product instead of x (at 224x224 the stage-1 pwconv2 gradient transposed 8 M floats).
+    return tf.tidy(() => {
+      const product = product2d(swapLast2(tf.reshape(b, [k, n])) as tf.Tensor2D, tf.reshape(a, [k, m]) as tf.Tensor2D);
+      return tf.reshape(swapLast2(product), [...batchDimsA, m, n]);
+    });
+  }
   const outBatch = batchB === 1 ? batchDimsA : batchDimsB.length >= batchDimsA.length ? batchDimsB : batchDimsA;
   return tf.tidy(() => {
     const aN = transposeA ? swapLast2(a) : a; // [..., m, k]
@@ -75,7 +86,7 @@ export function makeBatchMatMulConfig(original: KernelFunc): tf.KernelConfig {
       const a = inputs.a;
       const b = inputs.b;
       if (!(a instanceof tf.Tensor) || !(b instanceof tf.Tensor)) return original(args);
-      const routed = routedProduct(a, b, attrs as unknown as MatMulAttrs, (a2, b2) => tf.matMul(a2, b2));
+      const routed = routedProduct(a, b, attrs as unknown as MatMulAttrs, (a2, b2) => tf.matMul(a2, b2), true);
       return routed ?? original(args);
     },
   };

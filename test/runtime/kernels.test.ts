@@ -439,6 +439,8 @@ describe('matmul routing (wasm vs cpu)', () => {
     { label: 'batched (attention scores)', a: [3, 40, 32], b: [3, 50, 32], ta: false, tb: true },
     { label: 'rank-4 batch, shared rank-3 b', a: [2, 3, 30, 40], b: [1, 40, 60], ta: false, tb: false },
     { label: 'tiny (original path)', a: [2, 4, 3], b: [2, 4, 5], ta: true, tb: false },
+    { label: 'transposeA with the narrower b, as (bᵀ·a)ᵀ', a: [400, 96], b: [400, 24], ta: true, tb: false },
+    { label: 'the same with a batch of 1', a: [1, 400, 96], b: [1, 400, 24], ta: true, tb: false },
   ];
   for (const c of cases) {
     it(c.label, async () => {
@@ -449,6 +451,21 @@ describe('matmul routing (wasm vs cpu)', () => {
       );
     });
   }
+  it('a weight gradient with the narrower dy transposes dy, not x', async () => {
+    await on('wasm', () => undefined);
+    const x = tf.tensor2d(values(400 * 96, 13), [400, 96]);
+    const dy = tf.tensor2d(values(400 * 24, 14), [400, 24]);
+    const info = await tf.profile(() => {
+      tf.matMul(x, dy, true, false).dispose();
+    });
+    const transposed = info.kernels.filter((k) => k.name === 'Transpose').map((k) => k.inputShapes[0]);
+    expect(transposed).toContainEqual([400, 24]);
+    expect(transposed).not.toContainEqual([400, 96]);
+    x.dispose();
+    dy.dispose();
+    expect(tf.memory().numTensors).toBe(0);
+  });
+
   it('_FusedMatMul with bias and relu, transposed b', async () => {
     await compareKernel(
       '_FusedMatMul',
