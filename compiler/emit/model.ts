@@ -118,8 +118,10 @@ interface ParamScope {
   readonly used: Set<string>;
   /** In the constructor a parameter is its argument; in `forward` it is `this.<name>`. */
   where: 'ctor' | 'forward';
-  /** Parameters the class does not take (see `splittingParams`). */
+  /** Parameters the class does not take (classes.ts `splittingParams`): an expression reads
+   *  them as the value the node being generated has. */
   readonly baked: ReadonlySet<string>;
+  readonly values: ReadonlyMap<string, IRValue>;
 }
 
 const JS_PRECEDENCE: Readonly<Record<string, number>> = { '+': 1, '-': 1, '*': 2, '/': 2, '%': 2, '**': 4 };
@@ -373,7 +375,13 @@ export class ModelEmitter {
     const previous = this.scope;
     const scope: ParamScope | undefined = c.root
       ? undefined
-      : { idents: new Map(), used: new Set(), where: 'ctor', baked: this.baked.get(declKey(c.node)) ?? new Set() };
+      : {
+          idents: new Map(),
+          used: new Set(),
+          where: 'ctor',
+          baked: this.baked.get(declKey(c.node)) ?? new Set(),
+          values: c.node.args,
+        };
     this.scope = scope;
     try {
       const structure = this.classStructure(c);
@@ -393,6 +401,10 @@ export class ModelEmitter {
     const code = (x: ParamExpr, outer: number, right: boolean): string => {
       switch (x.kind) {
         case 'param': {
+          if (scope.baked.has(x.name)) {
+            const text = jsValue(plainValue(scope.values.get(x.name)));
+            return text.startsWith('-') && outer > 0 ? `(${text})` : text;
+          }
           scope.used.add(x.name);
           const id = scope.idents.get(x.name);
           if (id === undefined) throw new Error(`internal: no identifier for the parameter ${x.name}`);
@@ -429,10 +441,9 @@ export class ModelEmitter {
     return expr && this.usable(expr) ? this.exprCode(expr).code : jsValue(concrete);
   }
 
-  /** Whether an expression can be written in the class being generated. */
-  private usable(expr: ParamExpr): boolean {
-    const scope = this.scope;
-    return !!scope && paramsOfExpr(expr).every((p) => !scope.baked.has(p));
+  /** Whether an expression can be written in the class being generated (not in a root). */
+  private usable(_expr: ParamExpr): boolean {
+    return !!this.scope;
   }
 
   /** A lowering's code, with values from the block's parameters as expressions where exact. */

@@ -26,6 +26,7 @@ import {
   declKey,
   distinguishingSuffixes,
   type ExprCode,
+  plainValue,
   probeLowering,
   splittingParams,
   structuralKey,
@@ -334,8 +335,10 @@ interface ParamScope {
   readonly used: Set<string>;
   /** In `__init__` a parameter is its argument; elsewhere `self.<name>`. */
   where: 'init' | 'self';
-  /** Parameters the class does not take (classes.ts `splittingParams`). */
+  /** Parameters the class does not take (classes.ts `splittingParams`): an expression reads
+   *  them as the value the node being generated has. */
   readonly baked: ReadonlySet<string>;
+  readonly values: ReadonlyMap<string, IRValue>;
 }
 
 const PY_PRECEDENCE: Readonly<Record<string, number>> = { '+': 1, '-': 1, '*': 2, '/': 2, '//': 2, '**': 4 };
@@ -446,7 +449,13 @@ export class TorchModelEmitter {
     const previous = this.scope;
     const scope: ParamScope | undefined = c.root
       ? undefined
-      : { idents: new Map(), used: new Set(), where: 'init', baked: this.baked.get(declKey(c.node)) ?? new Set() };
+      : {
+          idents: new Map(),
+          used: new Set(),
+          where: 'init',
+          baked: this.baked.get(declKey(c.node)) ?? new Set(),
+          values: c.node.args,
+        };
     this.scope = scope;
     try {
       const code = this.classText(c);
@@ -481,11 +490,15 @@ export class TorchModelEmitter {
   /** An expression as Python, or undefined where Python would compute it differently (`%`). */
   private exprCode(e: ParamExpr): ExprCode | undefined {
     const scope = this.scope;
-    if (!scope || paramsOfExpr(e).some((p) => scope.baked.has(p))) return undefined;
+    if (!scope) return undefined;
     let ok = true;
     const code = (x: ParamExpr, outer: number, right: boolean): string => {
       switch (x.kind) {
         case 'param': {
+          if (scope.baked.has(x.name)) {
+            const text = pyValue(plainValue(scope.values.get(x.name)));
+            return text.startsWith('-') && outer > 0 ? `(${text})` : text;
+          }
           scope.used.add(x.name);
           const id = scope.idents.get(x.name);
           if (id === undefined) throw new Error(`internal: no identifier for the parameter ${x.name}`);
