@@ -5,9 +5,23 @@
  * In: nothing. Out: `RESAMPLING`, their records (see types.ts for the fields). Holds afterwards:
  * each one's shape rule, MACs, diagram label and tfjs lowering are here and nowhere else.
  */
+import type { CatalogueMessage } from '../../dsl/diagnostics/catalogue.js';
 import { semantic } from '../report.js';
-import { type Dim, dimAdd, dimMul, dimSub, formatShape, shapeSize } from '../symbolic.js';
-import { B, d, I, intParam, PLAIN, type PrimitiveRecord, shapeParam, tfjsCall } from './types.js';
+import { Dim, dimAdd, dimConst, dimMul, dimSub, formatShape, type Rational, rat, shapeSize } from '../symbolic.js';
+import {
+  B,
+  d,
+  F,
+  I,
+  intParam,
+  PLAIN,
+  pairParam,
+  type Params,
+  type PrimitiveRecord,
+  shapeParam,
+  sizeParam,
+  tfjsCall,
+} from './types.js';
 import {
   BIAS,
   DILATION,
@@ -23,6 +37,59 @@ import {
   tfjsLayer,
   weightAndBias,
 } from './spatial.js';
+
+/** `upsample_bilinear`'s H' and W': H scale, floor(H scale_factor) (PyTorch's), or the given size. */
+function upsampledSizes(h: Dim, w: Dim, p: Params): [Dim, Dim] | CatalogueMessage {
+  const scale = intParam(p, 'scale');
+  if (scale > 0) return [dimMul(h, d(scale)), dimMul(w, d(scale))];
+  const factor = intParam(p, 'scale_factor');
+  if (factor > 0) {
+    const side = (size: Dim): Dim | CatalogueMessage => {
+      const n = size.asInt();
+      if (n === undefined) {
+        // As `windowOut` does: the symbolic terms times the factor are taken to be whole, so the
+        // floor acts on the constant part (H / 4 + 3 by 1.5: 3 H / 8 + 4).
+        const constantTerm = size.terms.find((t) => t.key === '');
+        const c0 = constantTerm ? Number(constantTerm.coef.num) / Number(constantTerm.coef.den) : 0;
+        const symbolic = constantTerm ? dimSub(size, dimConst(constantTerm.coef)) : size;
+        return dimAdd(dimMul(symbolic, dimConst(decimalRational(factor))), d(Math.floor(c0 * factor)));
+      }
+      const out = Math.floor(n * factor);
+      return out >= 1 ? d(out) : semantic('ShapeUpsampleEmpty', { size: n, factor, out });
+    };
+    const oh = side(h);
+    if (!(oh instanceof Dim)) return oh;
+    const ow = side(w);
+    if (!(ow instanceof Dim)) return ow;
+    return [oh, ow];
+  }
+  const [sh, sw] = pairParam(p, 'size');
+  return [d(sh), d(sw)];
+}
+
+/** A float as the exact fraction of its shortest decimal spelling (1.5 -> 3/2, 0.3 -> 3/10). */
+function decimalRational(x: number): Rational {
+  const [mantissa, exponent] = x.toExponential().split('e') as [string, string];
+  const [whole, fraction = ''] = mantissa.split('.') as [string, string?];
+  const shift = Number(exponent) - fraction.length;
+  const digits = BigInt(whole + fraction);
+  return shift >= 0 ? rat(digits * 10n ** BigInt(shift)) : rat(digits, 10n ** BigInt(-shift));
+}
+
+/** The diagram's note of how the output size is set: `×2`, `×1.5`, `→ 7×9`. */
+function upsampleLabel(a: Readonly<Record<string, unknown>>): string {
+  if (typeof a.scale === 'number' && a.scale > 0) return `×${a.scale}`;
+  if (typeof a.scale_factor === 'number' && a.scale_factor > 0) return `×${a.scale_factor}`;
+  const size = Array.isArray(a.size) ? a.size : [a.size, a.size];
+  return `→ ${size.join('×')}`;
+}
+
+/** The runtime's second argument: the integer scale as before, else `{ scaleFactor }` or `{ size }`. */
+function upsampleSpec(a: Readonly<Record<string, unknown>>, value: (v: unknown) => string): string {
+  if (typeof a.scale === 'number' && a.scale > 0) return value(a.scale);
+  if (typeof a.scale_factor === 'number' && a.scale_factor > 0) return `{ scaleFactor: ${value(a.scale_factor)} }`;
+  return `{ size: ${value(Array.isArray(a.size) ? a.size : [a.size, a.size])} }`;
+}
 
 export const RESAMPLING: readonly PrimitiveRecord[] = [
   {
@@ -144,31 +211,56 @@ export const RESAMPLING: readonly PrimitiveRecord[] = [
     runtime: 'nv.upsampleBilinear',
     inputs: ['x'],
     params: [
-      { name: 'scale', type: 'int', min: 1, doc: 'integer scale factor' },
+      { name: 'scale', type: 'int', default: I(0), min: 0, doc: 'integer scale factor (0: not given)' },
       {
         name: 'align_corners',
         type: 'bool',
         default: B(false),
         doc: "PyTorch's align_corners: corner cells map onto corner cells (else cell centres, PyTorch's default)",
       },
+      {
+        name: 'scale_factor',
+        type: 'float',
+        default: F(0),
+        min: 0,
+        doc: "PyTorch's scale_factor, any positive number: H' = floor(H scale_factor) (0: not given)",
+      },
+      { name: 'size', type: 'size', lengths: [2], default: I(0), min: 0, doc: 'output n x n or [height, width]' },
     ],
-    doc: 'bilinear interpolation [B, H, W, C] -> [B, H * s, W * s, C] with PyTorch`s align_corners semantics',
-    shape: spatialShape('upsample_bilinear', {
-      sizes: (h, w, p) => [dimMul(h, d(intParam(p, 'scale'))), dimMul(w, d(intParam(p, 'scale')))],
-    }),
+    doc:
+      "bilinear interpolation [B, H, W, C] -> [B, H', W', C] with PyTorch`s align_corners semantics; the " +
+      'output size from an integer `scale`, a `scale_factor` or an explicit `size` (exactly one)',
+    validate(p) {
+      const given = ['scale', 'scale_factor', 'size'].filter((n) => sizeParam(p, n).some((v) => v !== 0));
+      if (given.length === 1) return undefined;
+      return {
+        param: given[1] ?? 'scale',
+        message:
+          given.length === 0
+            ? 'the output size needs one of scale, scale_factor or size'
+            : `${given.join(' and ')} both set the output size`,
+        help: 'give exactly one of `scale = 2`, `scale_factor = 1.5` or `size = [h, w]`',
+      };
+    },
+    shape: spatialShape('upsample_bilinear', { sizes: upsampledSizes }),
     reference: {
-      shape: '[B, H, W, C] -> [B, H * scale, W * scale, C]',
+      shape:
+        "[B, H, W, C] -> [B, H', W', C]: H' = H * scale, floor(H * scale_factor) (a symbolic H is taken to make " +
+        'it whole), or size',
       macs: '0',
       pytorch:
-        '`F.interpolate(x, scale_factor = scale, mode = "bilinear", align_corners = align_corners)`, ' +
-        '`nn.Upsample(scale_factor = scale, mode = "bilinear", align_corners = align_corners)` (NCHW)',
+        '`F.interpolate(x, scale_factor = scale_factor, mode = "bilinear", align_corners = align_corners)` ' +
+        '(recompute_scale_factor unset: without align_corners the source of output cell i is ' +
+        '(i + 0.5) / scale_factor - 0.5), or `size = size`; `nn.Upsample(...)` alike (NCHW)',
     },
     torchAliases: ['UpsamplingBilinear2d'],
     diagram: {
       settings: () => undefined,
-      opLine: (a) => `×${a.scale}${a.align_corners === true ? ', align corners' : ''}`,
+      opLine: (a) => `${upsampleLabel(a)}${a.align_corners === true ? ', align corners' : ''}`,
     },
-    targets: { tfjs: tfjsCall((l) => [l.value(l.attrs.scale), l.value(l.attrs.align_corners === true)]) },
+    targets: {
+      tfjs: tfjsCall((l) => [upsampleSpec(l.attrs, l.value), l.value(l.attrs.align_corners === true)]),
+    },
   },
   {
     name: 'expand',

@@ -244,8 +244,14 @@ export const TORCH_RULES: Readonly<Record<string, TorchLowering>> = {
   upsample_bilinear: {
     supports: always,
     lower: {
-      call: (c) =>
-        `nv.upsample_bilinear(${c.args[0]}, ${pyValue(c.attrs.scale)}, ${pyValue(c.attrs.align_corners === true)})`,
+      call: (c) => {
+        const corners = pyValue(c.attrs.align_corners === true);
+        if (typeof c.attrs.scale === 'number' && c.attrs.scale > 0)
+          return `nv.upsample_bilinear(${c.args[0]}, ${pyValue(c.attrs.scale)}, ${corners})`;
+        if (typeof c.attrs.scale_factor === 'number' && c.attrs.scale_factor > 0)
+          return `nv.upsample_bilinear(${c.args[0]}, None, ${corners}, scale_factor=${pyValue(c.attrs.scale_factor)})`;
+        return `nv.upsample_bilinear(${c.args[0]}, None, ${corners}, size=${pyValue(pairOf(c.attrs.size))})`;
+      },
     },
   },
   expand: { supports: always, lower: { call: (c) => `${c.args[0]}.expand(${c.outDims().join(', ')})` } },

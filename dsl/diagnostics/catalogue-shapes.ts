@@ -57,6 +57,10 @@ export const shapeCatalogue = {
     ...layerInputShape,
     message: 'padding {padding} cuts the whole output: a window of {kernel} taps {dilation} apart spans {span} cells',
   },
+  ShapeUpsampleEmpty: {
+    ...layerInputShape,
+    message: 'input size {size} times scale_factor {factor} leaves {out} cells: the output needs at least 1',
+  },
   ShapeLinearFeatures: {
     ...layerInputShape,
     message: '`Linear` expects {expected} input features on the last axis, found {found} in {shape}',

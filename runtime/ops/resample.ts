@@ -1,7 +1,8 @@
 /**
  * Resampling and broadcasting with PyTorch's semantics, NHWC.
  * In: NHWC maps (bilinear upsampling, transposed convolution) or any tensor (expand). Out:
- *  - upsampleBilinear: [N, H*s, W*s, C], F.interpolate(mode='bilinear', align_corners) values;
+ *  - upsampleBilinear: [N, H', W', C] (H s, floor(H scale_factor) or a size), F.interpolate(mode='bilinear',
+ *    align_corners) values;
  *  - convTranspose2d: nn.ConvTranspose2d's output [N, (H-1)s - 2p + d(k-1) + 1 + output_padding, ..., out]
  *    (channel groups, dilation);
  *  - expand: x broadcast to a shape (Tensor.expand).
@@ -13,13 +14,25 @@ import { applyAlongAxis } from './pool.js';
 
 /**
  * The [out, in] matrix of PyTorch's 1-D linear interpolation: align_corners maps the corner cells
- * onto each other (src = dst (in - 1) / (out - 1)); otherwise cell centres (src = (dst + 0.5) in / out
- * - 0.5, clamped at 0).
+ * onto each other (src = dst (in - 1) / (out - 1)); otherwise cell centres (src = (dst + 0.5) r
+ * - 0.5, clamped at 0), with r = 1 / scale_factor when one was given (PyTorch uses it as given,
+ * not in / out), else in / out.
  */
-export function linearInterpolationMatrix(size: number, out: number, alignCorners: boolean): Float32Array {
+export function linearInterpolationMatrix(
+  size: number,
+  out: number,
+  alignCorners: boolean,
+  scaleFactor?: number,
+): Float32Array {
   const m = new Float32Array(out * size);
   for (let i = 0; i < out; i++) {
-    let src = alignCorners ? (out > 1 ? (i * (size - 1)) / (out - 1) : 0) : ((i + 0.5) * size) / out - 0.5;
+    let src = alignCorners
+      ? out > 1
+        ? (i * (size - 1)) / (out - 1)
+        : 0
+      : scaleFactor !== undefined
+        ? (i + 0.5) / scaleFactor - 0.5
+        : ((i + 0.5) * size) / out - 0.5;
     if (src < 0) src = 0;
     const i0 = Math.min(Math.floor(src), size - 1);
     const i1 = Math.min(i0 + 1, size - 1);
@@ -30,13 +43,31 @@ export function linearInterpolationMatrix(size: number, out: number, alignCorner
   return m;
 }
 
-/** F.interpolate(x, scale_factor = scale, mode = 'bilinear', align_corners) on NHWC. */
-export function upsampleBilinear(x: tf.Tensor, scale: number, alignCorners = false): tf.Tensor4D {
+/** How upsampleBilinear sizes its output: an integer scale, PyTorch's scale_factor, or the size itself. */
+export type UpsampleSize =
+  | number
+  | { readonly scaleFactor: number; readonly size?: undefined }
+  | { readonly size: readonly [number, number]; readonly scaleFactor?: undefined };
+
+/**
+ * F.interpolate(x, mode = 'bilinear', align_corners) on NHWC, with `scale_factor = scale` (an
+ * integer), `scale_factor` (H' = floor(H scale_factor)) or `size`.
+ */
+export function upsampleBilinear(x: tf.Tensor, scale: UpsampleSize, alignCorners = false): tf.Tensor4D {
   if (x.rank !== 4) throw new Error(`upsampleBilinear: expected NHWC input, got [${x.shape.join(', ')}]`);
   const [, h, w] = x.shape as [number, number, number, number];
+  const factor = typeof scale === 'number' ? undefined : scale.scaleFactor;
+  const [oh, ow] =
+    typeof scale === 'number'
+      ? [h * scale, w * scale]
+      : scale.size
+        ? scale.size
+        : [Math.floor(h * scale.scaleFactor), Math.floor(w * scale.scaleFactor)];
+  if (!(oh >= 1 && ow >= 1))
+    throw new Error(`upsampleBilinear: [${x.shape.join(', ')}] resized to ${oh} x ${ow} leaves no cells`);
   return tf.tidy(() => {
-    const rows = tf.tensor2d(linearInterpolationMatrix(h, h * scale, alignCorners), [h * scale, h]);
-    const cols = tf.tensor2d(linearInterpolationMatrix(w, w * scale, alignCorners), [w * scale, w]);
+    const rows = tf.tensor2d(linearInterpolationMatrix(h, oh, alignCorners, factor), [oh, h]);
+    const cols = tf.tensor2d(linearInterpolationMatrix(w, ow, alignCorners, factor), [ow, w]);
     return applyAlongAxis(applyAlongAxis(x as tf.Tensor4D, rows, 1), cols, 2);
   });
 }

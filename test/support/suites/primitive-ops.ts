@@ -82,7 +82,16 @@ const RUNTIME: Readonly<Record<string, (t: Tensors, o: Options) => tf.Tensor>> =
       groups: num(o.groups, 1),
       dilation: num(o.dilation, 1),
     }),
-  bilinear: (t, o) => ops.upsampleBilinear(t.x!, num(o.scale, 1), o.align_corners === true),
+  bilinear: (t, o) =>
+    ops.upsampleBilinear(
+      t.x!,
+      Array.isArray(o.size)
+        ? { size: o.size as [number, number] }
+        : typeof o.scale_factor === 'number'
+          ? { scaleFactor: o.scale_factor }
+          : num(o.scale, 1),
+      o.align_corners === true,
+    ),
   group_norm: (t, o) => ops.groupNorm(t.x!, num(o.groups, 1), t.weight, t.bias, num(o.eps, 1e-5)),
   instance_norm: (t, o) => ops.instanceNorm(t.x!, t.weight, t.bias, num(o.eps, 1e-5)),
   depthwise: (t, o) =>
@@ -299,6 +308,12 @@ export function definePrimitiveOpsSuite(backend: 'cpu' | 'wasm'): void {
     it('bilinear upsampling with and without align_corners', () => {
       gradcheck({ x: [2, 3, 4, 3] }, (v) => ops.upsampleBilinear(v.x!, 2, false), 46);
       gradcheck({ x: [2, 3, 4, 3] }, (v) => ops.upsampleBilinear(v.x!, 2, true), 47);
+    });
+    it('bilinear resizing by a non-integer scale_factor and to an explicit size', () => {
+      gradcheck({ x: [2, 4, 5, 3] }, (v) => ops.upsampleBilinear(v.x!, { scaleFactor: 1.5 }, false), 71);
+      gradcheck({ x: [1, 5, 7, 2] }, (v) => ops.upsampleBilinear(v.x!, { scaleFactor: 0.6 }, false), 72);
+      gradcheck({ x: [1, 3, 4, 2] }, (v) => ops.upsampleBilinear(v.x!, { size: [7, 9] }, false), 73);
+      gradcheck({ x: [1, 3, 4, 2] }, (v) => ops.upsampleBilinear(v.x!, { size: [5, 3] }, true), 74);
     });
     it('GroupNorm and InstanceNorm2d (affine)', () => {
       gradcheck({ x: [2, 4, 3, 6], w: [6], b: [6] }, (v) => ops.groupNorm(v.x!, 2, v.w, v.b, 1e-5), 48);

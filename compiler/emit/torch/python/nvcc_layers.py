@@ -668,9 +668,19 @@ def upsample_nearest(x: Tensor, scale: int) -> Tensor:
     return x.repeat_interleave(scale, dim=1).repeat_interleave(scale, dim=2)
 
 
-def upsample_bilinear(x: Tensor, scale: int, align_corners: bool) -> Tensor:
-    """[B, H, W, C] -> [B, H * s, W * s, C] by F.interpolate(mode='bilinear')."""
-    y = F.interpolate(x.permute(0, 3, 1, 2), scale_factor=scale, mode='bilinear', align_corners=align_corners)
+def upsample_bilinear(
+    x: Tensor,
+    scale: Optional[int],
+    align_corners: bool,
+    scale_factor: Optional[float] = None,
+    size: Optional[Tuple[int, int]] = None,
+) -> Tensor:
+    """[B, H, W, C] -> [B, H', W', C] by F.interpolate(mode='bilinear'): H * scale, floor(H * scale_factor) or size."""
+    if size is not None:
+        y = F.interpolate(x.permute(0, 3, 1, 2), size=tuple(size), mode='bilinear', align_corners=align_corners)
+    else:
+        factor = scale if scale is not None else scale_factor
+        y = F.interpolate(x.permute(0, 3, 1, 2), scale_factor=factor, mode='bilinear', align_corners=align_corners)
     return y.permute(0, 2, 3, 1)
 
 
