@@ -92,7 +92,14 @@ function packageVersion(): string {
   }
 }
 
-export const COMPILER_VERSION = `nvcc ${packageVersion()} (emit format ${EMIT_FORMAT})`;
+/**
+ * Part of every build's cache key and manifest. From the bundle it names the bundle too, whose id
+ * hashes the compiler's sources: a build made by an older compiler is then never reused, even
+ * when an emitter change forgot to bump EMIT_FORMAT (under tsx/vitest there is no bundle id).
+ */
+export const COMPILER_VERSION = `nvcc ${packageVersion()} (emit format ${EMIT_FORMAT}${
+  BUNDLE_DIR ? `, compiler ${path.basename(BUNDLE_DIR)}` : ''
+})`;
 
 export interface BuildOptions {
   readonly variant?: string;

@@ -34,6 +34,9 @@ describe('the bundled CLI on a tiny program', () => {
     const modelJs = fs.readFileSync(path.join(work, 'build/tiny/model.js'), 'utf8');
     expect(/import \* as nv from "([^"]+)"/.exec(modelJs)?.[1]).toBe('nvcc/runtime');
     const manifest = path.join(work, 'build/tiny/manifest.json');
+    // The cache key names the bundle (a hash of the compiler's sources), so an edited compiler
+    // never reuses a build an older one made.
+    expect(JSON.parse(fs.readFileSync(manifest, 'utf8')).compiler).toContain(`, compiler ${bundle.id})`);
     const before = { mtime: fs.statSync(manifest).mtimeMs, text: fs.readFileSync(manifest, 'utf8') };
 
     const trained = runCli(['train', 'tiny.nvc', '--backend', 'cpu', '--quiet', '--out', 'run'], { cwd: work });
