@@ -6,7 +6,8 @@
  * of `nvcc build`, `nvcc diagram` and `nvcc schedule` (driveInput), in long-lived worker
  * processes that take 100 inputs at a time.
  * Run: `nice -n 19 npx tsx bench/fuzz.ts [--count 100000] [--from 0] [--seed 18] [--workers 2]
- * [--state FILE] [--fixtures]` (`--from N`: inputs N to N + count - 1).
+ * [--state FILE] [--fixtures] [--report]` (`--from N`: inputs N to N + count - 1; `--report`: print the
+ * figures of the state file so far and run nothing, e.g. while a campaign runs).
  * The campaign is resumable: every input's result is appended to a state file
  * (bench/fuzz-state.ts; default bench/out/fuzz-seed<seed>.jsonl, keyed by seed and corpus
  * digest), and a run measures only the inputs of its range not yet in it, so runs stopped at any
@@ -252,10 +253,10 @@ function quantile(sorted: readonly number[], q: number): number {
 /** The figures of the range's inputs run so far, over every run of the campaign. */
 function summary(
   campaign: Campaign,
-  run: { from: number; count: number; seed: number; workers: number; stateFile: string },
+  run: { from: number; count: number; seed: number; stateFile: string },
   corpus: readonly CorpusFile[],
 ): string[] {
-  const { from, count, seed, workers, stateFile } = run;
+  const { from, count, seed, stateFile } = run;
   const inRange = (i: number) => i >= from && i < from + count;
   const lines: string[] = [];
   const sorted = [...campaign.measured.values()].filter((m) => inRange(m.index)).sort((a, b) => a.index - b.index);
@@ -264,7 +265,7 @@ function summary(
   const wallS = [...campaign.runWallS.values()].reduce((a, b) => a + b, 0);
   lines.push(
     `fuzz bench: seed ${seed}, inputs ${from}-${from + count - 1} from ${corpus.length} corpus files, ` +
-      `${workers} workers, state ${path.relative(REPO, stateFile)}`,
+      `state ${path.relative(REPO, stateFile)}`,
   );
   lines.push(
     `  run: ${done} of ${count} inputs (${pendingInputs(campaign, from, count).length} to go) ` +
@@ -322,10 +323,14 @@ async function mainDriver(): Promise<void> {
   const corpus = loadCorpus();
   const campaign = openCampaign(stateFile, seed, corpus);
   const writer = new StateWriter(stateFile, campaign);
+  const figures = { from, count, seed, stateFile };
+  if (process.argv.includes('--report')) {
+    for (const line of summary(campaign, figures, corpus)) console.log(line);
+    return;
+  }
   const todo = pendingInputs(campaign, from, count);
   const runId = new Date().toISOString();
   const t0 = Date.now();
-  const figures = { from, count, seed, workers, stateFile };
   let sinceReport = 0;
   let lastWall = t0;
   const stop = () => {
@@ -336,7 +341,8 @@ async function mainDriver(): Promise<void> {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   process.stderr.write(
-    `fuzz: ${count - todo.length} of ${count} inputs already in ${stateFile}, ${todo.length} to run\n`,
+    `fuzz: ${count - todo.length} of ${count} inputs already in ${stateFile}, ${todo.length} to run on ` +
+      `${workers} workers\n`,
   );
   await drive(todo, seed, workers, writer, () => {
     if (Date.now() - lastWall > 30_000) {
