@@ -97,8 +97,12 @@ export function openCampaign(file: string, seed: number, corpus: readonly Corpus
       | { run: string; wallS: number }
       | undefined;
     if (!record) continue;
-    if ('measured' in record) campaign.measured.set(record.measured.index, record.measured);
-    else if ('lost' in record) campaign.lost.set(record.lost.index, record.lost);
+    // A measured record supersedes a lost one for the same input (a lost input retried).
+    if ('measured' in record) {
+      campaign.measured.set(record.measured.index, record.measured);
+      campaign.lost.delete(record.measured.index);
+    } else if ('lost' in record && !campaign.measured.has(record.lost.index))
+      campaign.lost.set(record.lost.index, record.lost);
     else if ('run' in record) campaign.runWallS.set(record.run, record.wallS);
   }
   return campaign;
@@ -112,10 +116,14 @@ function parseLine(line: string): unknown {
   }
 }
 
-/** The inputs of `from .. from + count - 1` that the campaign has not run yet, in order. */
-export function pendingInputs(campaign: Campaign, from: number, count: number): number[] {
+/**
+ * The inputs of `from .. from + count - 1` that the campaign has not run yet, in order; with
+ * `retryLost`, also those whose worker was killed or died (run again, their result replaces it).
+ */
+export function pendingInputs(campaign: Campaign, from: number, count: number, retryLost = false): number[] {
   const out: number[] = [];
-  for (let i = from; i < from + count; i++) if (!campaign.measured.has(i) && !campaign.lost.has(i)) out.push(i);
+  for (let i = from; i < from + count; i++)
+    if (!campaign.measured.has(i) && (retryLost || !campaign.lost.has(i))) out.push(i);
   return out;
 }
 
@@ -129,6 +137,7 @@ export class StateWriter {
   ) {}
   measured(m: Measured): void {
     this.campaign.measured.set(m.index, m);
+    this.campaign.lost.delete(m.index);
     this.push({ measured: m });
   }
   lost(o: Offender): void {

@@ -6,8 +6,9 @@
  * of `nvcc build`, `nvcc diagram` and `nvcc schedule` (driveInput), in long-lived worker
  * processes that take 100 inputs at a time.
  * Run: `nice -n 19 npx tsx bench/fuzz.ts [--count 100000] [--from 0] [--seed 18] [--workers 2]
- * [--state FILE] [--fixtures] [--report]` (`--from N`: inputs N to N + count - 1; `--report`: print the
- * figures of the state file so far and run nothing, e.g. while a campaign runs).
+ * [--state FILE] [--fixtures] [--report] [--retry-lost]` (`--from N`: inputs N to N + count - 1;
+ * `--report`: print the figures of the state file so far and run nothing, e.g. while a campaign
+ * runs; `--retry-lost`: run again the inputs whose worker a watchdog killed or that died).
  * The campaign is resumable: every input's result is appended to a state file
  * (bench/fuzz-state.ts; default bench/out/fuzz-seed<seed>.jsonl, keyed by seed and corpus
  * digest), and a run measures only the inputs of its range not yet in it, so runs stopped at any
@@ -21,9 +22,9 @@
  * them). Time is CPU time of the worker (user + system), not wall time, so the figures mean the
  * same on a loaded machine; memory growth is the worker's peak resident size during the input
  * over its size before it. Watchdogs, from the driver: a worker whose input has used 30 s of
- * CPU, whose resident size passes 3 GB, or that gives no result for 5 minutes is killed, and
- * its input counts as an offender (as does one whose worker dies: heap limit 1.5 GB); the
- * worker is replaced and the rest of its batch handed out again.
+ * CPU, whose resident size passes 3 GB, or that neither gives a result nor uses CPU for 5 minutes
+ * is killed, and its input counts as an offender (as does one whose worker dies: heap limit
+ * 1.5 GB); the worker is replaced and the rest of its batch handed out again.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -37,6 +38,7 @@ import {
   loadCorpus,
   makeInput,
   REPO,
+  warmUp,
 } from './fuzz-inputs.js';
 import {
   type Campaign,
@@ -74,8 +76,11 @@ function stringArg(name: string): string | undefined {
 // ---------------------------------------------------------------------------------------------
 // Worker: checks the inputs it is sent and reports each one's cost.
 
-function runWorker(seed: number): void {
+async function runWorker(seed: number): Promise<void> {
   const corpus = loadCorpus();
+  // Start-up work (the clean-corpus list, the build and diagram modules) before the first input,
+  // so that it is charged to no input and no watchdog runs meanwhile.
+  await warmUp(corpus);
   const run = async (indices: readonly number[]): Promise<void> => {
     for (const index of indices) {
       process.send!({ started: index });
@@ -156,7 +161,9 @@ async function drive(
       let child: ChildProcess;
       let current: number | undefined;
       let cpuAtStart = 0;
-      let lastResult = Date.now();
+      /** When the worker last gave a result or used CPU: a stall is neither for 5 minutes. */
+      let lastProgress = Date.now();
+      let lastCpuMs = 0;
       let pending: number[] = [];
       /** Why the driver killed the worker (its input's offender kind), when it did. */
       let killedFor: { kind: OffenderKind; detail: string } | undefined;
@@ -164,11 +171,17 @@ async function drive(
       const watchdog = setInterval(() => {
         if (current === undefined || killedFor || child.pid === undefined) return;
         const usage = processUsage(child.pid);
+        // Under a loaded machine and `nice` an input may wait long for CPU: only a worker that
+        // neither answers nor computes is stalled.
+        if (usage && usage.cpuMs > lastCpuMs) {
+          lastCpuMs = usage.cpuMs;
+          lastProgress = Date.now();
+        }
         if (usage && usage.cpuMs - cpuAtStart > WATCHDOG_CPU_MS)
           killedFor = { kind: 'over-time', detail: `killed after ${WATCHDOG_CPU_MS / 1000} s of CPU` };
         else if (usage && usage.rss > WATCHDOG_RSS_BYTES)
           killedFor = { kind: 'over-memory', detail: `killed at ${(usage.rss / 1e9).toFixed(1)} GB resident` };
-        else if (Date.now() - lastResult > STALL_MS)
+        else if (Date.now() - lastProgress > STALL_MS)
           killedFor = { kind: 'stalled', detail: `no result in ${STALL_MS / 60_000} min` };
         if (killedFor) child.kill('SIGKILL');
       }, 1000);
@@ -181,19 +194,20 @@ async function drive(
           resolve();
           return;
         }
-        lastResult = Date.now();
+        lastProgress = Date.now();
         child.send({ indices: pending });
       };
       const start = () => {
         child = spawnWorker(seed);
         current = undefined;
+        lastCpuMs = 0;
         killedFor = undefined;
         child.on('message', (msg: Measured | { started: number } | { ready: true } | { batchDone: true }) => {
           if ('ready' in msg || 'batchDone' in msg) send();
           else if ('started' in msg) {
             current = msg.started;
             cpuAtStart = (child.pid !== undefined && processUsage(child.pid)?.cpuMs) || 0;
-            lastResult = Date.now();
+            lastProgress = Date.now();
           } else {
             current = undefined;
             pending = pending.filter((i) => i !== msg.index);
@@ -328,7 +342,7 @@ async function mainDriver(): Promise<void> {
     for (const line of summary(campaign, figures, corpus)) console.log(line);
     return;
   }
-  const todo = pendingInputs(campaign, from, count);
+  const todo = pendingInputs(campaign, from, count, process.argv.includes('--retry-lost'));
   const runId = new Date().toISOString();
   const t0 = Date.now();
   let sinceReport = 0;
@@ -376,5 +390,5 @@ async function mainDriver(): Promise<void> {
   }
 }
 
-if (process.argv.includes('--worker')) runWorker(Number(process.argv[process.argv.indexOf('--worker') + 1]));
+if (process.argv.includes('--worker')) await runWorker(Number(process.argv[process.argv.indexOf('--worker') + 1]));
 else await mainDriver();

@@ -78,7 +78,7 @@ describe('fuzz campaign state', () => {
     ).toHaveLength(15);
   }, 300_000);
 
-  it('inputs a worker did not survive are offenders and are not run again', () => {
+  it('inputs a worker did not survive are offenders, run again only when asked', () => {
     const file = path.join(dir, 'lost.jsonl');
     const campaign = openCampaign(file, SEED, corpus);
     const writer = new StateWriter(file, campaign);
@@ -91,6 +91,14 @@ describe('fuzz campaign state', () => {
       { index: 3, kind: 'over-time', detail: 'killed after 30 s of CPU' },
       { index: 4, kind: 'over-time', detail: '12000 ms CPU' },
     ]);
+    // --retry-lost: input 3 runs again and its result replaces the loss.
+    expect(pendingInputs(reopened, 2, 4, true)).toEqual([2, 3, 5]);
+    const retry = new StateWriter(file, reopened);
+    retry.measured({ index: 3, cpuMs: 5, wallMs: 0, growthMb: 0, strategies: [], reached: ['check'] });
+    retry.flush();
+    const retried = openCampaign(file, SEED, corpus);
+    expect(pendingInputs(retried, 2, 4, true)).toEqual([2, 5]);
+    expect(offendersOf(retried, 10_000, 1024).map((o) => o.index)).toEqual([4]);
   });
 
   it('refuses to continue a state file with another seed or another corpus', () => {
