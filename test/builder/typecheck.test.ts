@@ -34,7 +34,9 @@ const PROGRAMS: { file: string; variant?: string }[] = [
 ];
 
 describe('nvcc build of every example, variant, std file and fixture', () => {
-  it('builds all of them and the emitted code type-checks in strict mode', async () => {
+  // About 70 s of CPU alone; on a machine loaded by other jobs it has taken over 120 s, so it gets a
+  // limit of its own (a hang guard, not a speed check).
+  it('builds all of them and the emitted code type-checks in strict mode', { timeout: 600_000 }, async () => {
     const root = freshDir('nvcc-typecheck-');
     const generated: string[] = [];
     const failures: string[] = [];
