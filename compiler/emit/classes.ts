@@ -13,7 +13,7 @@
  * shares a class only between nodes whose code is identical writes classes correct for all of
  * their instantiations.
  */
-import type { IRValue, ModuleNode, ParamExpr } from '../ir/ir.js';
+import type { ModuleNode, ParamExpr } from '../ir/ir.js';
 
 /** An expression's code and whether it needs parentheses inside a larger expression. */
 export interface ExprCode {
@@ -99,23 +99,7 @@ export function probeLowering(
   return code;
 }
 
-/** The plain (JSON) value of an IR value. */
-export function plainValue(v: IRValue | undefined): unknown {
-  if (v === undefined) return undefined;
-  switch (v.kind) {
-    case 'int':
-    case 'float':
-    case 'bool':
-    case 'string':
-      return v.value;
-    case 'word':
-      return v.name;
-    case 'list':
-      return v.items.map(plainValue);
-    default:
-      return undefined;
-  }
-}
+export { plainValue } from '../ir/param-expr.js';
 
 /**
  * The block parameters a class is built with and does not take: those whose value is the

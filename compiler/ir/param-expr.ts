@@ -68,9 +68,10 @@ export function paramsOfExpr(e: ParamExpr, out: string[] = []): string[] {
   return out;
 }
 
-type Plain = number | string | boolean | readonly Plain[] | undefined;
+export type Plain = number | string | boolean | readonly Plain[] | undefined;
 
-function plain(v: IRValue | undefined): Plain {
+/** The plain (JSON) value of an IR value; undefined for layers, records and other kinds. */
+export function plainValue(v: IRValue | undefined): Plain {
   if (v === undefined) return undefined;
   switch (v.kind) {
     case 'int':
@@ -81,7 +82,7 @@ function plain(v: IRValue | undefined): Plain {
     case 'word':
       return v.name;
     case 'list':
-      return v.items.map(plain);
+      return v.items.map(plainValue);
     default:
       return undefined;
   }
@@ -94,7 +95,7 @@ function plain(v: IRValue | undefined): Plain {
 export function evalParamExpr(e: ParamExpr, args: ReadonlyMap<string, IRValue>): Plain {
   switch (e.kind) {
     case 'param':
-      return plain(args.get(e.name));
+      return plainValue(args.get(e.name));
     case 'literal':
       return e.value;
     case 'neg': {

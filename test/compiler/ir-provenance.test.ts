@@ -1,25 +1,12 @@
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { IRValue, ModelIR, ModuleNode, ParamExpr } from '../../compiler/ir/ir.js';
-import { evalParamExpr, formatParamExpr, paramsOfExpr } from '../../compiler/ir/param-expr.js';
+import { evalParamExpr, formatParamExpr, paramsOfExpr, plainValue } from '../../compiler/ir/param-expr.js';
 import { compileProgramSync } from '../../compiler/pipeline.js';
 
-/** The plain value of an IR value, as evalParamExpr yields it. */
+/** The plain value of an IR value, as evalParamExpr yields it; other kinds stay as they are so they never match. */
 function plain(v: IRValue | undefined): unknown {
-  if (v === undefined) return undefined;
-  switch (v.kind) {
-    case 'int':
-    case 'float':
-    case 'bool':
-    case 'string':
-      return v.value;
-    case 'word':
-      return v.name;
-    case 'list':
-      return v.items.map(plain);
-    default:
-      return v;
-  }
+  return v === undefined ? undefined : (plainValue(v) ?? v);
 }
 
 interface Checked {
